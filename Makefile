@@ -1,0 +1,162 @@
+# One Makefile for the whole tree.  Every module's sources (all .c files in
+# the top-level module folders except each program's main.c) go into one static
+# library that the three programs, the unit tests, the benchmarks and the fuzz
+# targets link against.  Objects live out of tree under $(BUILD).
+#
+#   make                      build/bin/{orchestratord,migrator,orchctl}
+#   make check                build and run every cmocka unit test
+#   make check SAN=address,undefined   the same in a separate sanitizer tree
+#   make e2e                  end-to-end tests against the real lab (root)
+#   make bench                benchmarks, printing "bench: NAME VALUE UNIT"
+#   make fuzz-run             every libFuzzer target, 60 s each (clang)
+#   make test                 install what is missing, build, check, e2e
+#   make demo                 bring up the lab and run the main job
+#   make format / format-check
+
+PKGS := libvirt sqlite3 libevent libevent_openssl libevent_pthreads \
+	libnl-3.0 libnl-route-3.0 libconfig yaml-0.1 jansson libisofs-1 libcurl \
+	openssl
+
+ifneq ($(SAN),)
+BUILD ?= build-san
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+CC ?= cc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Werror
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+	-I. $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lpthread -lm
+
+PROGRAMS := orchestratord migrator orchctl
+# Module folders are the top-level folders holding C sources, minus tests.
+MODULE_DIRS := $(filter-out tests scripts build build-san build-fuzz, \
+	$(patsubst %/,%,$(sort $(dir $(wildcard */*.c)))))
+LIB_SRCS := $(filter-out $(addsuffix /main.c,$(PROGRAMS)), \
+	$(foreach d,$(MODULE_DIRS),$(wildcard $(d)/*.c)))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/liborch.a
+
+BINS := $(addprefix $(BUILD)/bin/,$(PROGRAMS))
+
+# Unit tests: tests/unit/test_NAME.c -> $(BUILD)/tests/test_NAME.  Shared test
+# helpers and --wrap fakes in tests/unit/support/ go into an archive placed
+# after the library.  A file tests/unit/test_NAME.ldflags, if present, adds
+# link flags (such as -Wl,--wrap=SYMBOL) to that one test.
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TESTS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+SUPPORT_SRCS := $(wildcard tests/unit/support/*.c)
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/%.o)
+SUPPORT := $(BUILD)/libtestsupport.a
+
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+BENCHES := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all check e2e bench fuzz fuzz-run test demo format format-check clean
+.DEFAULT_GOAL := all
+# Keep objects that pattern rules build on the way to a program or test.
+.SECONDARY:
+
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(SUPPORT): $(SUPPORT_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/%/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB) $(SUPPORT)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $(shell cat tests/unit/$*.ldflags 2>/dev/null) \
+		-o $@ $< $(LIB) $(SUPPORT) $(LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+# Every test binary runs even when an earlier one fails; the target fails if
+# any did.  Tests find their data relative to the top of the tree.
+check: $(BINS) $(TESTS)
+	@failed=0; for t in $(TESTS); do \
+		echo "== $$t"; \
+		ORCH_TOP=$(CURDIR) ORCH_BUILD=$(CURDIR)/$(BUILD) $$t || failed=1; \
+	done; \
+	if [ $$failed -ne 0 ]; then echo "check: some unit tests failed"; exit 1; fi
+
+e2e: $(BINS)
+	@ORCH_TOP=$(CURDIR) ORCH_BUILD=$(CURDIR)/$(BUILD) tests/e2e/run.sh
+
+bench: $(BINS) $(BENCHES)
+	@for b in $(BENCHES); do ORCH_TOP=$(CURDIR) $$b || exit 1; done
+	@for s in $(wildcard tests/bench/*.sh); do \
+		ORCH_TOP=$(CURDIR) ORCH_BUILD=$(CURDIR)/$(BUILD) sh $$s || exit 1; done
+
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c, built with clang against the
+# library sources in their own tree, run from tests/fuzz/corpus/NAME.
+FUZZ_BUILD := build-fuzz
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_TIME ?= 60
+
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang \
+		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" \
+		$(FUZZ_BUILD)/liborch.a
+	@for f in $(FUZZ_SRCS); do \
+		n=$$(basename $$f .c); \
+		echo "clang $$f -> $(FUZZ_BUILD)/$$n"; \
+		clang -std=c11 -D_GNU_SOURCE -O1 -g -I. $(PKG_CFLAGS) \
+			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			-o $(FUZZ_BUILD)/$$n $$f $(FUZZ_BUILD)/liborch.a $(LIBS) || exit 1; \
+	done
+
+fuzz-run: fuzz
+	@for f in $(FUZZERS); do \
+		n=$$(basename $$f); c=tests/fuzz/corpus/$${n#fuzz_}; \
+		w=$$(mktemp -d); cp -r $$c/. $$w/ 2>/dev/null; \
+		echo "== $$n for $(FUZZ_TIME) s from $$c"; \
+		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/$$n- $$w || exit 1; \
+		rm -rf $$w; \
+	done
+
+test:
+	scripts/install-deps.sh
+	$(MAKE) all
+	$(MAKE) check
+	$(MAKE) e2e
+
+demo: $(BINS)
+	scripts/demo.sh
+
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

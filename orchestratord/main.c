@@ -1,0 +1,12 @@
+/*
+ * orchestratord: placeholder entry point until its issue lands.
+ */
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "orchestratord: not implemented yet\n");
+    return 1;
+}
