@@ -34,8 +34,7 @@ static const char step_v1[] =
     "PRAGMA application_id = 1330791240;" /* STORE_APPLICATION_ID */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "INSERT INTO meta (key, value) VALUES ('resource_version', 0);"
-    "CREATE TABLE nodes (" RECORD_COLUMNS
-    " ready INTEGER NOT NULL DEFAULT 0,"
+    "CREATE TABLE nodes (" RECORD_COLUMNS " ready INTEGER NOT NULL DEFAULT 0,"
     " schedulable INTEGER NOT NULL DEFAULT 1,"
     " UNIQUE (namespace, name));"
     "CREATE TABLE vms (" RECORD_COLUMNS " running INTEGER NOT NULL DEFAULT 0,"

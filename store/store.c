@@ -136,26 +136,40 @@ static void extract_none(const json_t *obj, struct extra_vals *vals)
     " AND (?6 IS NULL OR phase IN (SELECT value FROM json_each(?6)))"
 
 static const struct kind_info kinds[STORE_KIND_COUNT] = {
-    [STORE_KIND_NODE] = {"Node", "nodes", false, {"ready", "schedulable"}, 0,
-                         "", extract_node},
-    [STORE_KIND_VM] = {"VirtualMachine", "vms", true,
-                       {"running", "ready", "printable_status"}, 0, "",
+    [STORE_KIND_NODE] =
+        {"Node", "nodes", false, {"ready", "schedulable"}, 0, "", extract_node},
+    [STORE_KIND_VM] = {"VirtualMachine",
+                       "vms",
+                       true,
+                       {"running", "ready", "printable_status"},
+                       0,
+                       "",
                        extract_vm},
-    [STORE_KIND_VMI] = {"VirtualMachineInstance", "vmis", true,
-                        {"phase", "node_name"}, FILTER_NODE | FILTER_PHASE,
+    [STORE_KIND_VMI] = {"VirtualMachineInstance",
+                        "vmis",
+                        true,
+                        {"phase", "node_name"},
+                        FILTER_NODE | FILTER_PHASE,
                         " AND (?5 IS NULL OR node_name = ?5)" PHASE_FILTER_SQL,
                         extract_vmi},
     [STORE_KIND_MIGRATION] =
-        {"VirtualMachineInstanceMigration", "migrations", true,
+        {"VirtualMachineInstanceMigration",
+         "migrations",
+         true,
          {"phase", "vmi_name", "source_node", "target_node"},
          FILTER_VMI_NAME | FILTER_NODE | FILTER_PHASE | FILTER_IN_FLIGHT,
          " AND (?4 IS NULL OR vmi_name = ?4)"
-         " AND (?5 IS NULL OR source_node = ?5 OR target_node = ?5)"
-         PHASE_FILTER_SQL
+         " AND (?5 IS NULL OR source_node = ?5 OR target_node = "
+         "?5)" PHASE_FILTER_SQL
          " AND (?7 = 0 OR phase NOT IN ('Succeeded', 'Failed'))",
          extract_migration},
-    [STORE_KIND_MIGRATION_POLICY] = {"MigrationPolicy", "migration_policies",
-                                     false, {NULL}, 0, "", extract_none},
+    [STORE_KIND_MIGRATION_POLICY] = {"MigrationPolicy",
+                                     "migration_policies",
+                                     false,
+                                     {NULL},
+                                     0,
+                                     "",
+                                     extract_none},
 };
 
 /* Statements per kind. */
@@ -326,7 +340,8 @@ static char *base64url_encode(const unsigned char *in, size_t len)
     if (!out)
         return NULL;
     for (i = 0; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         *p++ = b64url[v >> 18 & 63];
         *p++ = b64url[v >> 12 & 63];
         *p++ = b64url[v >> 6 & 63];
@@ -448,8 +463,7 @@ static int kstmt(struct store *st, enum store_kind kind, int id,
         break;
     case KS_DELETE:
         snprintf(sql, sizeof(sql),
-                 "DELETE FROM %s WHERE namespace = ?1 AND name = ?2",
-                 k->table);
+                 "DELETE FROM %s WHERE namespace = ?1 AND name = ?2", k->table);
         break;
     case KS_LIST_ALL:
     case KS_LIST_NS:
@@ -575,18 +589,16 @@ int store_open(const char *path, const struct store_opts *opts,
         snprintf(errbuf, errlen, "out of memory");
         return -ENOMEM;
     }
-    st->change_history =
-        opts->change_history ? opts->change_history
-                             : STORE_DEFAULT_CHANGE_HISTORY;
+    st->change_history = opts->change_history ? opts->change_history
+                                              : STORE_DEFAULT_CHANGE_HISTORY;
     st->event_history =
         opts->event_history ? opts->event_history : STORE_DEFAULT_EVENT_HISTORY;
 
     /* NOMUTEX: a handle is used by one thread at a time (store.h), so
      * SQLite's per-connection mutex is only overhead. */
-    rc = sqlite3_open_v2(path, &st->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                             SQLITE_OPEN_NOMUTEX,
-                         NULL);
+    rc = sqlite3_open_v2(
+        path, &st->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(errbuf, errlen, "cannot open the database: %s",
                  st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
@@ -605,11 +617,12 @@ int store_open(const char *path, const struct store_opts *opts,
     r = set_journal_mode(st->db, in_memory, errbuf, errlen);
     if (r < 0)
         goto fail;
-    rc = sqlite3_exec(st->db,
-                      opts->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
-                                                    : "PRAGMA synchronous = "
-                                                      "NORMAL",
-                      NULL, NULL, NULL);
+    rc =
+        sqlite3_exec(st->db,
+                     opts->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                                   : "PRAGMA synchronous = "
+                                                     "NORMAL",
+                     NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(errbuf, errlen, "cannot set the synchronous mode: %s",
                  sqlite3_errmsg(st->db));
@@ -821,9 +834,9 @@ static int bump_rv(struct store *st, int64_t *ret_rv)
 /* Record a change for the watch feed and keep the feed bounded.  Trimming
  * runs every `every` changes rather than on each one, so the feed holds
  * between change_history and change_history + every changes. */
-static int record_change(struct store *st, enum store_kind kind,
-                         const char *ns, const char *name, const char *type,
-                         int64_t rv, const char *text)
+static int record_change(struct store *st, enum store_kind kind, const char *ns,
+                         const char *name, const char *type, int64_t rv,
+                         const char *text)
 {
     sqlite3_stmt *stmt = NULL;
     long every = st->change_history < 128 ? st->change_history : 128;
@@ -948,8 +961,8 @@ static int write_row(struct store *st, enum store_kind kind, int id,
     sqlite3_bind_text(stmt, 3, jstr(meta, "uid", NULL, NULL), -1,
                       SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 4, rv);
-    sqlite3_bind_text(stmt, 5, jstr(meta, "creationTimestamp", NULL, NULL),
-                      -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 5, jstr(meta, "creationTimestamp", NULL, NULL), -1,
+                      SQLITE_STATIC);
     sqlite3_bind_text(stmt, 6, labels_text ? labels_text : "{}", -1,
                       SQLITE_STATIC);
     sqlite3_bind_text(stmt, 7, text, -1, SQLITE_STATIC);
@@ -965,8 +978,8 @@ static int write_row(struct store *st, enum store_kind kind, int id,
     stmt_done(stmt);
     if (r < 0)
         goto out;
-    r = record_change(st, kind, ns, name, id == KS_INSERT ? "ADDED" : "MODIFIED",
-                      rv, text);
+    r = record_change(st, kind, ns, name,
+                      id == KS_INSERT ? "ADDED" : "MODIFIED", rv, text);
 out:
     free(text);
     free(labels_text);
@@ -1585,9 +1598,9 @@ int store_migration_find_in_flight(struct store *st, const char *ns,
  * The change feed.
  */
 
-int store_changes_since(struct store *st, enum store_kind kind,
-                        const char *ns, int64_t since_rv, size_t limit,
-                        json_t **ret_events, int64_t *ret_next_rv)
+int store_changes_since(struct store *st, enum store_kind kind, const char *ns,
+                        int64_t since_rv, size_t limit, json_t **ret_events,
+                        int64_t *ret_next_rv)
 {
     sqlite3_stmt *stmt = NULL;
     json_t *events = NULL;
@@ -1739,8 +1752,8 @@ static json_t *event_to_json(sqlite3_stmt *stmt)
     return json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s},"
                      "s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s},s:I}",
                      "apiVersion", "v1", "kind", "Event", "metadata", "name",
-                     evname, "namespace", col[3], "creationTimestamp",
-                     when, "involvedObject", "kind", col[2], "namespace", col[3],
+                     evname, "namespace", col[3], "creationTimestamp", when,
+                     "involvedObject", "kind", col[2], "namespace", col[3],
                      "name", col[4], "uid", col[5], "type", col[6], "reason",
                      col[7], "message", col[8], "firstTimestamp", when,
                      "lastTimestamp", when, "count", 1, "source", "component",
