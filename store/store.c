@@ -1135,7 +1135,7 @@ static int load_object(sqlite3_stmt *stmt, int col, json_t **ret_obj)
         return sqlite3_errcode(sqlite3_db_handle(stmt)) == SQLITE_NOMEM
                    ? -ENOMEM
                    : -EIO;
-    obj = json_loadb(text, (size_t)len, 0, NULL);
+    obj = json_loadb(text, (size_t)len, JSON_ALLOW_NUL, NULL);
     if (!json_is_object(obj)) {
         json_decref(obj);
         return -EIO;
