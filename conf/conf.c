@@ -118,6 +118,9 @@ int conf_args_error(int opt, char **argv, char *errbuf, size_t errlen)
     /* getopt has already moved optind past the offending word. */
     const char *word = argv[optind - 1];
 
+    if (opt == ':' && strncmp(word, "--", 2) != 0)
+        return conf_errorf(errbuf, errlen, "option '-%c' needs an argument",
+                           optopt);
     if (opt == ':')
         return conf_errorf(errbuf, errlen, "option '%s' needs an argument",
                            word);

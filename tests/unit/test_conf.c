@@ -1418,6 +1418,7 @@ static void test_args_errors(void **state)
         {false, {"orchestratord", "-x"}, "unknown option '-x'"},
         {false, {"orchestratord", "--bogus"}, "unknown option '--bogus'"},
         {false, {"orchestratord", "-f"}, "option '-f' needs an argument"},
+        {false, {"orchestratord", "-nf"}, "option '-f' needs an argument"},
         {false,
          {"orchestratord", "--listen"},
          "option '--listen' needs an argument"},
