@@ -243,6 +243,9 @@ static int scalar_value(struct ydec *d, const yaml_event_t *ev, json_t **ret_v)
     bool nomem = false;
     json_t *v = NULL;
 
+    if (memchr(s, '\0', len))
+        return fail_at(d, -EINVAL, API_ERR_DECODE, &ev->start_mark, "%s",
+                       "NUL characters are not allowed");
     if (tag && !strcmp(tag, "!"))
         tag = NULL, v = json_stringn(s, len);
     else if (tag) {

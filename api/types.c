@@ -13,8 +13,9 @@
 /* ---------------- enum names ---------------- */
 
 static const char *const vmim_phase_names[API_VMIM_PHASE_COUNT] = {
-    "",          "Pending",     "Scheduling", "Scheduled", "PreparingTarget",
-    "TargetReady", "Running",   "Succeeded",  "Failed",
+    "",          "Pending",         "Scheduling",
+    "Scheduled", "PreparingTarget", "TargetReady",
+    "Running",   "Succeeded",       "Failed",
 };
 
 const char *api_vmim_phase_name(enum api_vmim_phase phase)
@@ -41,8 +42,7 @@ int api_vmim_phase_parse(const char *name)
 
 bool api_vmim_phase_is_final(enum api_vmim_phase phase)
 {
-    return phase == API_VMIM_PHASE_SUCCEEDED ||
-           phase == API_VMIM_PHASE_FAILED;
+    return phase == API_VMIM_PHASE_SUCCEEDED || phase == API_VMIM_PHASE_FAILED;
 }
 
 static const char *const abort_names[] = {"", "Aborting", "Succeeded",
@@ -110,9 +110,9 @@ static void rtype(struct rd *r, const char *path, const json_t *v,
     snprintf(full, sizeof(full), "%s%s%s", r->prefix, *r->prefix ? "." : "",
              path);
     api_value_render(v, val, sizeof(val));
-    api_errors_add(r->errs, API_ERR_TYPE,
-                   full, "Invalid value: %s: %s in body must be of type %s",
-                   val, full, type);
+    api_errors_add(r->errs, API_ERR_TYPE, full,
+                   "Invalid value: %s: %s in body must be of type %s", val,
+                   full, type);
     if (!r->err)
         r->err = -EINVAL;
 }
@@ -135,7 +135,7 @@ static char *rstr(struct rd *r, const json_t *obj, const char *path)
 }
 
 static int64_t rd_int(struct rd *r, const json_t *obj, const char *path,
-                    bool *has)
+                      bool *has)
 {
     const json_t *v = rget(obj, path);
 
@@ -235,8 +235,8 @@ static char *rquantity(struct rd *r, const json_t *obj, const char *path,
         r->err = -ENOMEM;
         return NULL;
     }
-    if ((milli ? api_quantity_parse_milli(s, &q)
-               : api_quantity_parse(s, &q)) == 0)
+    if ((milli ? api_quantity_parse_milli(s, &q) : api_quantity_parse(s, &q)) ==
+        0)
         *ret_value = q;
     return s;
 }
@@ -255,8 +255,8 @@ static void read_meta(struct rd *r, const json_t *doc, struct api_meta *m)
     m->annotations = robj(r, doc, "metadata.annotations");
 }
 
-static void read_conditions(struct rd *r, const json_t *obj,
-                            const char *path, struct api_conditions *c)
+static void read_conditions(struct rd *r, const json_t *obj, const char *path,
+                            struct api_conditions *c)
 {
     const json_t *a = rarr(r, obj, path);
     size_t n = json_array_size(a);
@@ -285,16 +285,16 @@ static void read_config(struct rd *r, const json_t *o,
     c->bandwidth_per_migration =
         rquantity(r, o, "bandwidthPerMigration", &ignored, false);
     c->completion_timeout_per_gib = rd_int(r, o, "completionTimeoutPerGiB",
-                                         &c->has_completion_timeout_per_gib);
-    c->progress_timeout = rd_int(r, o, "progressTimeout",
-                               &c->has_progress_timeout);
+                                           &c->has_completion_timeout_per_gib);
+    c->progress_timeout =
+        rd_int(r, o, "progressTimeout", &c->has_progress_timeout);
     c->max_downtime_ms = rd_int(r, o, "maxDowntimeMs", &c->has_max_downtime_ms);
     c->parallel_migrations_per_cluster =
         rd_int(r, o, "parallelMigrationsPerCluster",
-             &c->has_parallel_migrations_per_cluster);
+               &c->has_parallel_migrations_per_cluster);
     c->parallel_outbound_migrations_per_node =
         rd_int(r, o, "parallelOutboundMigrationsPerNode",
-             &c->has_parallel_outbound_migrations_per_node);
+               &c->has_parallel_outbound_migrations_per_node);
     c->allow_auto_converge = rbool3(r, o, "allowAutoConverge");
     c->allow_post_copy = rbool3(r, o, "allowPostCopy");
     c->allow_workload_disruption = rbool3(r, o, "allowWorkloadDisruption");
@@ -428,8 +428,7 @@ static void wbool3(struct wr *w, json_t *root, const char *path,
                    enum api_bool b)
 {
     wset(w, root, path,
-         b == API_BOOL_UNSET ? NULL : json_boolean(b == API_BOOL_TRUE),
-         false);
+         b == API_BOOL_UNSET ? NULL : json_boolean(b == API_BOOL_TRUE), false);
 }
 
 /* A flag KubeVirt omits when false. */
@@ -438,8 +437,7 @@ static void wflag(struct wr *w, json_t *root, const char *path, bool b)
     wset(w, root, path, b ? json_true() : NULL, false);
 }
 
-static void wjson(struct wr *w, json_t *root, const char *path,
-                  const json_t *o)
+static void wjson(struct wr *w, json_t *root, const char *path, const json_t *o)
 {
     json_t *v = o ? json_deep_copy(o) : NULL;
 
@@ -471,8 +469,7 @@ static json_t *warray_base(struct wr *w, json_t *root, const char *path,
     return a;
 }
 
-static json_t *doc_base(struct wr *w, const json_t *doc,
-                        enum api_kind kind)
+static json_t *doc_base(struct wr *w, const json_t *doc, enum api_kind kind)
 {
     const struct api_kind_info *ki = api_kind_info(kind);
     json_t *d = doc ? json_deep_copy(doc) : json_object();
@@ -533,8 +530,7 @@ static void write_config(struct wr *w, json_t *o,
     wstr(w, o, "bandwidthPerMigration", c->bandwidth_per_migration);
     wint(w, o, "completionTimeoutPerGiB", c->has_completion_timeout_per_gib,
          c->completion_timeout_per_gib);
-    wint(w, o, "progressTimeout", c->has_progress_timeout,
-         c->progress_timeout);
+    wint(w, o, "progressTimeout", c->has_progress_timeout, c->progress_timeout);
     wint(w, o, "maxDowntimeMs", c->has_max_downtime_ms, c->max_downtime_ms);
     wint(w, o, "parallelMigrationsPerCluster",
          c->has_parallel_migrations_per_cluster,
@@ -561,7 +557,7 @@ static void write_state(struct wr *w, json_t *d, const char *path,
         return;
     }
     o = json_is_object(rget(d, path)) ? json_deep_copy(rget(d, path))
-                                       : json_object();
+                                      : json_object();
     if (!o) {
         w->err = -ENOMEM;
         return;
@@ -775,7 +771,8 @@ int api_vmim_from_json(const json_t *doc, struct api_vmim *ret,
         g->data_total_bytes = rd_int(&r, p, "dataTotalBytes", NULL);
         g->data_processed_bytes = rd_int(&r, p, "dataProcessedBytes", NULL);
         g->data_remaining_bytes = rd_int(&r, p, "dataRemainingBytes", NULL);
-        g->dirty_memory_rate_bytes = rd_int(&r, p, "dirtyMemoryRateBytes", NULL);
+        g->dirty_memory_rate_bytes =
+            rd_int(&r, p, "dirtyMemoryRateBytes", NULL);
         g->memory_transfer_rate_bytes =
             rd_int(&r, p, "memoryTransferRateBytes", NULL);
         g->iteration = rd_int(&r, p, "iteration", NULL);
@@ -986,8 +983,8 @@ static void read_vmi_spec(struct rd *r, const json_t *spec,
             f->mac_address = rstr(r, e, "macAddress");
             f->model = rstr(r, e, "model");
             ports = rarr(r, e, "ports");
-            if ((f->ports = rcalloc(r, json_array_size(ports),
-                                    sizeof(*f->ports)))) {
+            if ((f->ports =
+                     rcalloc(r, json_array_size(ports), sizeof(*f->ports)))) {
                 f->port_count = json_array_size(ports);
                 for (size_t j = 0; j < f->port_count; j++) {
                     const json_t *p = json_array_get(ports, j);
@@ -1104,8 +1101,7 @@ static void write_vmi_spec(struct wr *w, json_t *d, const char *base,
             wstr(w, json_object_get(e, types[k->type]), "bus", k->bus);
             wint(w, e, "bootOrder", k->has_boot_order, k->boot_order);
         }
-        wset(w, spec, "domain.devices.disks", s->disk_count ? a : NULL,
-             false);
+        wset(w, spec, "domain.devices.disks", s->disk_count ? a : NULL, false);
         if (!s->disk_count)
             json_decref(a);
     }
@@ -1217,8 +1213,7 @@ static void write_vmi_spec(struct wr *w, json_t *d, const char *base,
     wjson(w, spec, "nodeSelector", s->node_selector);
     wstr(w, spec, "evictionStrategy", s->eviction_strategy);
     wint(w, spec, "terminationGracePeriodSeconds",
-         s->has_termination_grace_period,
-         s->termination_grace_period_seconds);
+         s->has_termination_grace_period, s->termination_grace_period_seconds);
 }
 
 /* ---------------- VirtualMachine ---------------- */
@@ -1425,8 +1420,7 @@ int api_policy_from_json(const json_t *doc, struct api_policy *ret,
     if (!json_is_object(doc))
         return -EINVAL;
     read_meta(&r, doc, &p.meta);
-    p.namespace_selector =
-        robj(&r, doc, "spec.selectors.namespaceSelector");
+    p.namespace_selector = robj(&r, doc, "spec.selectors.namespaceSelector");
     p.vmi_selector =
         robj(&r, doc, "spec.selectors.virtualMachineInstanceSelector");
     spec = rget(doc, "spec");
@@ -1512,8 +1506,7 @@ int api_node_from_json(const json_t *doc, struct api_node *ret,
         n.address_count = json_array_size(a);
         for (size_t i = 0; i < n.address_count; i++) {
             n.addresses[i].type = rstr(&r, json_array_get(a, i), "type");
-            n.addresses[i].address =
-                rstr(&r, json_array_get(a, i), "address");
+            n.addresses[i].address = rstr(&r, json_array_get(a, i), "address");
         }
     }
     n.capacity = robj(&r, doc, "status.capacity");
@@ -1548,8 +1541,7 @@ json_t *api_node_to_json(const struct api_node *n)
         (a = warray_base(&w, d, "status.addresses", n->address_count))) {
         for (size_t i = 0; i < n->address_count; i++) {
             wstr(&w, json_array_get(a, i), "type", n->addresses[i].type);
-            wstr(&w, json_array_get(a, i), "address",
-                 n->addresses[i].address);
+            wstr(&w, json_array_get(a, i), "address", n->addresses[i].address);
         }
         wset(&w, d, "status.addresses", a, false);
     } else if (!n->address_count)
