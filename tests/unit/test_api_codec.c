@@ -157,7 +157,7 @@ static void test_json_errors(void **state)
     /* A trailing comma is not JSON but is a YAML flow mapping. */
     json_decref(decode_expect("{\"a\": 1,}", 0, NULL));
     decode_expect("{\"a\": 1, \"a\": 2}", -EINVAL,
-                  "json: line 1, column 16: duplicate object key near "
+                  "json: line 1, column 12: duplicate object key near "
                   "'\"a\"'");
     decode_expect("{\"a\": 1} x", -EINVAL,
                   "json: line 1, column 10: end of file expected near 'x'");
