@@ -15,8 +15,8 @@
 
 #include "api/api.h"
 
-#define VMIM_HEAD                                                            \
-    "apiVersion: kubevirt.io/v1\n"                                           \
+#define VMIM_HEAD                                                              \
+    "apiVersion: kubevirt.io/v1\n"                                             \
     "kind: VirtualMachineInstanceMigration\n"
 
 /* Parse and validate `text` as `kind`; expect the joined error list to be
@@ -149,8 +149,7 @@ static void test_unknown_and_types(void **state)
     (void)state;
     check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: a, foo: 1}\n",
           API_KIND_VMIM, "unknown field \"spec.foo\"");
-    check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: 5}\n",
-          API_KIND_VMIM,
+    check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: 5}\n", API_KIND_VMIM,
           "spec.vmiName: Invalid value: 5: spec.vmiName in body must be of "
           "type string");
     check(VMIM_HEAD "metadata: {name: a}\nspec: [1]\n", API_KIND_VMIM,
@@ -205,10 +204,10 @@ static void test_api_version_kind(void **state)
     check("- a\n", API_KIND_NONE, "the document is not an object");
 }
 
-#define VM_HEAD                                                              \
-    "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\n"                     \
-    "metadata: {name: vm1}\n"                                                \
-    "spec:\n  running: true\n  template:\n    spec:\n"                       \
+#define VM_HEAD                                                                \
+    "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\n"                       \
+    "metadata: {name: vm1}\n"                                                  \
+    "spec:\n  running: true\n  template:\n    spec:\n"                         \
     "      domain:\n        devices:\n"
 
 static void test_vm_cross_refs(void **state)
@@ -346,8 +345,7 @@ static void test_status_message(void **state)
                              "\"m\" is invalid: [spec.vmiName: Required "
                              "value, unknown field \"spec.foo\"]");
     free(msg);
-    msg = api_errors_status_message(&errs, api_kind_info(API_KIND_NODE),
-                                    NULL);
+    msg = api_errors_status_message(&errs, api_kind_info(API_KIND_NODE), NULL);
     assert_string_equal(msg, "Node \"\" is invalid: [spec.vmiName: Required "
                              "value, unknown field \"spec.foo\"]");
     free(msg);
@@ -379,18 +377,16 @@ static void test_defaults(void **state)
     json_t *doc = json_pack("{s:{s:s}}", "metadata", "name", "a");
     (void)state;
 
-    assert_int_equal(
-        api_object_set_defaults(doc, api_kind_info(API_KIND_VMIM)), 0);
+    assert_int_equal(api_object_set_defaults(doc, api_kind_info(API_KIND_VMIM)),
+                     0);
     assert_string_equal(api_doc_get_string(doc, "metadata.namespace"),
                         "default");
-    assert_int_equal(api_doc_set_string(doc, "metadata.namespace", "prod"),
+    assert_int_equal(api_doc_set_string(doc, "metadata.namespace", "prod"), 0);
+    assert_int_equal(api_object_set_defaults(doc, api_kind_info(API_KIND_VMIM)),
                      0);
-    assert_int_equal(
-        api_object_set_defaults(doc, api_kind_info(API_KIND_VMIM)), 0);
-    assert_string_equal(api_doc_get_string(doc, "metadata.namespace"),
-                        "prod");
-    assert_int_equal(
-        api_object_set_defaults(doc, api_kind_info(API_KIND_NODE)), 0);
+    assert_string_equal(api_doc_get_string(doc, "metadata.namespace"), "prod");
+    assert_int_equal(api_object_set_defaults(doc, api_kind_info(API_KIND_NODE)),
+                     0);
     assert_null(api_doc_get_string(doc, "metadata.namespace"));
     assert_int_equal(api_doc_set_string(doc, "status.a.b", "c"), 0);
     assert_string_equal(api_doc_get_string(doc, "status.a.b"), "c");
