@@ -63,13 +63,12 @@ static void test_kinds(void **state)
     assert_ptr_equal(api_kind_lookup("no"), api_kind_info(API_KIND_NODE));
     assert_null(api_kind_lookup("pods"));
     assert_null(api_kind_lookup(""));
-    assert_ptr_equal(api_kind_find("v1", "Node"),
-                     api_kind_info(API_KIND_NODE));
+    assert_ptr_equal(api_kind_find("v1", "Node"), api_kind_info(API_KIND_NODE));
     assert_null(api_kind_find("kubevirt.io/v1", "Node"));
     assert_ptr_equal(api_kind_by_resource("", "v1", "nodes"),
                      api_kind_info(API_KIND_NODE));
-    assert_ptr_equal(api_kind_by_resource("migrations.kubevirt.io",
-                                          "v1alpha1", "migrationpolicies"),
+    assert_ptr_equal(api_kind_by_resource("migrations.kubevirt.io", "v1alpha1",
+                                          "migrationpolicies"),
                      api_kind_info(API_KIND_POLICY));
     assert_null(api_kind_by_resource("kubevirt.io", "v2", "virtualmachines"));
     assert_false(api_kind_info(API_KIND_POLICY)->namespaced);
@@ -84,19 +83,28 @@ static void test_quantities(void **state)
         const char *s;
         int64_t v;
     } ok[] = {
-        {"1024M", 1024000000LL},   {"2Gi", 2147483648LL},
-        {"500m", 1},               {"1e3", 1000},
-        {"0.5Gi", 536870912LL},    {"1.5", 2},
-        {"0", 0},                  {"100", 100},
-        {"1Ki", 1024},             {"1k", 1000},
-        {"+3M", 3000000},          {"-2Ki", -2048},
-        {"1E", 1000000000000000000LL}, {"7Ei", 8070450532247928832LL},
-        {".5k", 500},              {"5.", 5},
-        {"1E3", 1000},             {"12e-1", 2},
+        {"1024M", 1024000000LL},
+        {"2Gi", 2147483648LL},
+        {"500m", 1},
+        {"1e3", 1000},
+        {"0.5Gi", 536870912LL},
+        {"1.5", 2},
+        {"0", 0},
+        {"100", 100},
+        {"1Ki", 1024},
+        {"1k", 1000},
+        {"+3M", 3000000},
+        {"-2Ki", -2048},
+        {"1E", 1000000000000000000LL},
+        {"7Ei", 8070450532247928832LL},
+        {".5k", 500},
+        {"5.", 5},
+        {"1E3", 1000},
+        {"12e-1", 2},
         {"1n", 1},
     };
-    static const char *const bad[] = {"", "M", "1.2.3", "1Gb", "1 Gi",
-                                      "Gi1", "1e", "0x10", "1ki", "--1"};
+    static const char *const bad[] = {"",    "M",  "1.2.3", "1Gb", "1 Gi",
+                                      "Gi1", "1e", "0x10",  "1ki", "--1"};
     int64_t v;
     (void)state;
 
@@ -129,13 +137,13 @@ static void test_durations(void **state)
         const char *s;
         int64_t ms;
     } ok[] = {
-        {"1h30m", 5400000}, {"150s", 150000}, {"1.5h", 5400000},
-        {"300ms", 300},     {"0", 0},         {"-2s", -2000},
-        {"1m0.5s", 60500},  {"999us", 0},     {"1500000ns", 1},
+        {"1h30m", 5400000},    {"150s", 150000}, {"1.5h", 5400000},
+        {"300ms", 300},        {"0", 0},         {"-2s", -2000},
+        {"1m0.5s", 60500},     {"999us", 0},     {"1500000ns", 1},
         {"2h45m10s", 9910000},
     };
-    static const char *const bad[] = {"", "1", "s", "1x", "1.s.", "h1",
-                                      "-", "1hh"};
+    static const char *const bad[] = {"",     "1",  "s", "1x",
+                                      "1.s.", "h1", "-", "1hh"};
     int64_t v;
     (void)state;
 
@@ -318,17 +326,14 @@ static void test_vmim_view(void **state)
     m.migration_state->abort_status = API_ABORT_ABORTING;
     m.migration_state->abort_requested = true;
     m.migration_state->has_migration_configuration = true;
-    m.migration_state->migration_configuration.allow_post_copy =
-        API_BOOL_TRUE;
-    m.migration_state->migration_configuration
-        .has_completion_timeout_per_gib = true;
-    m.migration_state->migration_configuration.completion_timeout_per_gib =
-        150;
+    m.migration_state->migration_configuration.allow_post_copy = API_BOOL_TRUE;
+    m.migration_state->migration_configuration.has_completion_timeout_per_gib =
+        true;
+    m.migration_state->migration_configuration.completion_timeout_per_gib = 150;
     m.migration_state->migration_configuration.bandwidth_per_migration =
         strdup("64Mi");
-    assert_int_equal(api_conditions_set(&m.conditions, "Ready", "True", "R",
-                                        "msg", now),
-                     0);
+    assert_int_equal(
+        api_conditions_set(&m.conditions, "Ready", "True", "R", "msg", now), 0);
     m.progress = calloc(1, sizeof(*m.progress));
     m.progress->data_total_bytes = 1000;
     m.progress->data_remaining_bytes = 10;
@@ -337,8 +342,8 @@ static void test_vmim_view(void **state)
     assert_non_null(out);
     assert_int_equal(api_object_validate(out, API_KIND_VMIM, NULL, &errs), 0);
     assert_string_equal(api_doc_get_string(out, "status.phase"), "Running");
-    assert_string_equal(
-        api_doc_get_string(out, "status.migrationState.mode"), "PostCopy");
+    assert_string_equal(api_doc_get_string(out, "status.migrationState.mode"),
+                        "PostCopy");
     assert_string_equal(
         api_doc_get_string(out, "status.migrationState.abortStatus"),
         "Aborting");
@@ -372,9 +377,9 @@ static void test_vmim_view(void **state)
     assert_int_equal(m2.transition_count, 2);
     assert_int_equal(m2.migration_state->mode, API_MODE_POSTCOPY);
     assert_true(m2.migration_state->abort_requested);
-    assert_int_equal(m2.migration_state->migration_configuration
-                         .completion_timeout_per_gib,
-                     150);
+    assert_int_equal(
+        m2.migration_state->migration_configuration.completion_timeout_per_gib,
+        150);
     assert_int_equal(m2.progress->iteration, 3);
     assert_string_equal(api_conditions_find(&m2.conditions, "Ready")->status,
                         "True");
@@ -391,8 +396,8 @@ static void test_vmim_view(void **state)
     free(m2.migration_state);
     m2.migration_state = NULL;
     again = api_vmim_to_json(&m2);
-    assert_null(json_object_get(json_object_get(again, "status"),
-                                "migrationState"));
+    assert_null(
+        json_object_get(json_object_get(again, "status"), "migrationState"));
     assert_string_equal(api_doc_get_string(again, "status.custom"), "kept");
     json_decref(again);
 
@@ -416,10 +421,9 @@ static void test_vm_view(void **state)
     assert_int_equal(api_vm_from_json(doc, &vm, &errs), 0);
     assert_string_equal(vm.meta.name, "vmi-sriov-test-vm");
     assert_int_equal(vm.running, API_BOOL_TRUE);
-    assert_string_equal(
-        json_string_value(json_object_get(vm.template_labels,
-                                          "kubevirt.io/size")),
-        "small");
+    assert_string_equal(json_string_value(json_object_get(vm.template_labels,
+                                                          "kubevirt.io/size")),
+                        "small");
     assert_int_equal(s->cpu_cores, 4);
     assert_true(s->requests_memory_bytes == 1024000000LL);
     assert_true(api_vmi_spec_memory_bytes(s) == 1024000000LL);
@@ -455,8 +459,8 @@ static void test_vm_view(void **state)
     vm.running = API_BOOL_FALSE;
     out = api_vm_to_json(&vm);
     assert_int_equal(api_object_validate(out, API_KIND_VM, NULL, &errs), 0);
-    assert_true(json_is_false(json_object_get(json_object_get(out, "spec"),
-                                              "running")));
+    assert_true(json_is_false(
+        json_object_get(json_object_get(out, "spec"), "running")));
     assert_string_equal(
         json_string_value(json_object_get(
             json_array_get(
@@ -483,17 +487,16 @@ static void test_vm_view(void **state)
             "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachineInstance",
             "metadata", "name", "vmi-sriov-test-vm", "namespace", "default",
             "spec",
-            json_object_get(json_object_get(json_object_get(doc, "spec"),
-                                            "template"),
-                            "spec"),
+            json_object_get(
+                json_object_get(json_object_get(doc, "spec"), "template"),
+                "spec"),
             "status", "phase", "Running", "nodeName", "h1", "interfaces",
             "name", "sriov-net1", "mac", "02:00:00:00:00:01", "ipAddresses",
-            "10.10.10.12", "migrationState", "sourceNode", "h1",
-            "targetNode", "h2", "completed", 1, "conditions", "type",
-            "LiveMigratable", "status", "True");
+            "10.10.10.12", "migrationState", "sourceNode", "h1", "targetNode",
+            "h2", "completed", 1, "conditions", "type", "LiveMigratable",
+            "status", "True");
         assert_non_null(vd);
-        assert_int_equal(api_object_validate(vd, API_KIND_VMI, NULL, &errs),
-                         0);
+        assert_int_equal(api_object_validate(vd, API_KIND_VMI, NULL, &errs), 0);
         assert_int_equal(api_vmi_from_json(vd, &vmi, &errs), 0);
         assert_string_equal(vmi.node_name, "h1");
         assert_string_equal(vmi.interfaces[0].mac, "02:00:00:00:00:01");
@@ -547,8 +550,8 @@ static void test_policy_node_view(void **state)
     api_policy_clear(&p);
     json_decref(doc);
 
-    assert_int_equal(api_object_parse(node, strlen(node), NULL,
-                                      API_KIND_NODE, &doc, NULL, NULL),
+    assert_int_equal(api_object_parse(node, strlen(node), NULL, API_KIND_NODE,
+                                      &doc, NULL, NULL),
                      0);
     assert_int_equal(api_node_from_json(doc, &n, NULL), 0);
     assert_true(n.unschedulable);
@@ -561,8 +564,7 @@ static void test_policy_node_view(void **state)
     json_decref(out);
     n.unschedulable = false;
     out = api_node_to_json(&n);
-    assert_null(json_object_get(json_object_get(out, "spec"),
-                                "unschedulable"));
+    assert_null(json_object_get(json_object_get(out, "spec"), "unschedulable"));
     json_decref(out);
     api_node_clear(&n);
     json_decref(doc);
@@ -580,8 +582,7 @@ static void test_enums(void **state)
     assert_int_equal(api_vmim_phase_parse("running"), -EINVAL);
     assert_true(api_vmim_phase_is_final(API_VMIM_PHASE_FAILED));
     assert_false(api_vmim_phase_is_final(API_VMIM_PHASE_RUNNING));
-    assert_int_equal(api_abort_status_parse("Succeeded"),
-                     API_ABORT_SUCCEEDED);
+    assert_int_equal(api_abort_status_parse("Succeeded"), API_ABORT_SUCCEEDED);
     assert_int_equal(api_migration_mode_parse("Paused"), API_MODE_PAUSED);
     assert_int_equal(api_migration_mode_parse("Fast"), -EINVAL);
 }
