@@ -23,6 +23,9 @@
 #                            a guest across migrations), guests/DOMAIN.xml
 #   $LAB_GUEST_DIR           the test guest (default $ORCH_BUILD/guest or
 #                            build/guest): vmlinuz, initrd.gz, the kernel .deb
+#   $LAB_CACHE_DIR           QEMU capabilities probed by the first libvirtd,
+#                            given to later ones (default build/lab-cache;
+#                            libvirt re-probes if they are stale)
 #   $LAB_LOCK                /run/orchlab.lock, serialises whole lab users
 #                            (the lab's names are machine-wide)
 # Nothing is mounted in the root mount namespace: the bind mounts live and die
@@ -31,7 +34,9 @@
 
 LAB_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${LAB_DIR:=/var/tmp/orchlab}"
-: "${LAB_GUEST_DIR:=${ORCH_BUILD:-$LAB_TOP/build}/guest}"
+LAB_BUILD=${ORCH_BUILD:-$LAB_TOP/build}
+: "${LAB_GUEST_DIR:=$LAB_BUILD/guest}"
+: "${LAB_CACHE_DIR:=$LAB_BUILD/lab-cache}"
 : "${LAB_LOCK:=/run/orchlab.lock}"
 LAB_PREFIX=orchlab
 LAB_BRIDGE=orchlab0
@@ -125,6 +130,8 @@ lab_libvirtd_pid() {
     pid=$(cat "$(lab_host_dir "$1")/run/libvirtd.pid" 2>/dev/null) || return 1
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
     grep -qx libvirtd "/proc/$pid/comm" 2>/dev/null || return 1
+    # A killed libvirtd stays a zombie until it is reaped.
+    [ -n "$(lab_pids_left live "$pid")" ] || return 1
     echo "$pid"
 }
 
@@ -132,24 +139,38 @@ lab_libvirtd_answers() { # HOST [TIMEOUT]
     timeout "${2:-10}" virsh -q -c "$(lab_host_uri "$1")" version >/dev/null 2>&1
 }
 
-# Kill a list of pids: SIGTERM, up to 5 s of grace, then SIGKILL.
+# The pids among the arguments that still exist; with "live", not counting
+# zombies.
+lab_pids_left() { # live|any PID...
+    local mode=$1 p st
+    shift
+    for p in "$@"; do
+        st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
+        [ "$mode" = live ] && [ "$st" = Z ] && continue
+        echo "$p"
+    done
+}
+
+# Kill a list of pids: SIGTERM, up to 5 s of grace, then SIGKILL; then wait
+# (up to 5 s) for the zombies to be reaped, so that ps shows nothing after.
 lab_kill_pids() {
-    local pids="$*" p i alive
+    local pids="$*" i left
     [ -n "$pids" ] || return 0
     # shellcheck disable=SC2086
     kill -TERM $pids 2>/dev/null || true
     for i in $(seq 50); do
-        alive=
-        for p in $pids; do
-            [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] &&
-                alive="$alive $p"
-        done
-        [ -n "$alive" ] || return 0
+        # shellcheck disable=SC2086
+        left=$(lab_pids_left live $pids)
+        [ -n "$left" ] || break
         sleep 0.1
     done
     # shellcheck disable=SC2086
-    kill -KILL $alive 2>/dev/null || true
-    sleep 0.2
+    [ -z "$left" ] || kill -KILL $left 2>/dev/null || true
+    for i in $(seq 50); do
+        # shellcheck disable=SC2086
+        [ -n "$(lab_pids_left any $pids)" ] || return 0
+        sleep 0.1
+    done
 }
 
 # Pids of processes living in a lab host's private mount namespace, found by
@@ -240,6 +261,12 @@ lab_host_create() { # HOST
     lab_log "creating $h ($addr)"
     mkdir -p "$d"/{etc,run,lib,log,cache}
     lab_write_conf "$h"
+    # Probing QEMU takes libvirtd seconds under TCG; the result is the same
+    # for every host on this machine.
+    if [ -n "$(lab_first "$LAB_CACHE_DIR"/qemu-capabilities/*.xml)" ]; then
+        mkdir -p "$d/cache/qemu/capabilities"
+        cp "$LAB_CACHE_DIR"/qemu-capabilities/*.xml "$d/cache/qemu/capabilities/"
+    fi
 
     ip netns add "$ns"
     ip -n "$ns" link set lo up
@@ -290,13 +317,13 @@ lab_libvirtd_wait() { # HOST [SECONDS]
 }
 
 # A host is kept by "up" when its namespace, holder, link to the root bridge
-# and libvirtd are all there.  Prints what is wrong otherwise.
+# and libvirtd are all there and libvirtd answers.
 lab_host_state() { # HOST -> ok | nolibvirtd | broken
     local h=$1
     if ! lab_holder_pid "$h" >/dev/null ||
         ! ip link show "$(lab_host_veth "$h")" >/dev/null 2>&1; then
         echo broken
-    elif ! lab_libvirtd_pid "$h" >/dev/null; then
+    elif ! lab_libvirtd_pid "$h" >/dev/null || ! lab_libvirtd_answers "$h" 5; then
         echo nolibvirtd
     else
         echo ok
@@ -321,7 +348,7 @@ lab_check_deps() {
 # (which reconnects to its running guests, as after a real daemon crash); a
 # broken host is rebuilt; hosts beyond N are removed.
 lab_up() { # [N]
-    local n=${1:-2} i h state started=
+    local n=${1:-2} i h state pid started=
     if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt $LAB_MAX_HOSTS ]; then
         lab_die "up: host count must be 1..$LAB_MAX_HOSTS, not '$n'"
     fi
@@ -344,6 +371,8 @@ lab_up() { # [N]
         case $state in
         ok) ;;
         nolibvirtd)
+            # One that is there but does not answer is hung: replace it.
+            pid=$(lab_libvirtd_pid "$h") && lab_kill_pids "$pid"
             lab_libvirtd_start "$h"
             started="$started $h"
             ;;
@@ -360,22 +389,39 @@ lab_up() { # [N]
     for i in $(seq "$n"); do
         lab_libvirtd_wait "$(lab_host_name "$i")"
     done
+    h=$(lab_host_name 1)
+    if [ -n "$(lab_first "$(lab_host_dir "$h")"/cache/qemu/capabilities/*.xml)" ]; then
+        mkdir -p "$LAB_CACHE_DIR/qemu-capabilities"
+        cp "$(lab_host_dir "$h")"/cache/qemu/capabilities/*.xml "$LAB_CACHE_DIR/qemu-capabilities/"
+    fi
     lab_log "up: $n host(s)${started:+, started:$started}"
 }
 
 lab_down() {
     local h ns pids d
     lab_require_root
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_PREFIX-" || true); do
+    local nss all=
+    nss=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_PREFIX-" || true)
+    for ns in $nss; do
         pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
         [ -z "$pids" ] || lab_log "stopping processes in $ns: $pids"
-        lab_kill_pids "$pids"
+        all="$all $pids"
+    done
+    # And whatever outlived its network namespace (deleted by hand, say).
+    for pids in $(lab_mountns_pids); do
+        case " $all " in
+        *" $pids "*) ;;
+        *)
+            lab_log "stopping leftover process $pids"
+            all="$all $pids"
+            ;;
+        esac
+    done
+    # shellcheck disable=SC2086
+    lab_kill_pids $all
+    for ns in $nss; do
         ip netns del "$ns" 2>/dev/null || true
     done
-    # Whatever survived its network namespace (deleted by hand, say).
-    pids=$(lab_mountns_pids | tr '\n' ' ')
-    [ -z "$pids" ] || lab_log "stopping leftover processes: $pids"
-    lab_kill_pids "$pids"
     for h in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' |
         sed 's/@.*//' | grep "^$LAB_PREFIX" || true); do
         ip link del "$h" 2>/dev/null || true
@@ -589,7 +635,7 @@ lab_wait_ping() { # ADDR [SECONDS]
 
 # The guest's console counter values, one per line, oldest first.
 lab_console_counters() { # NAME
-    sed -n 's/.*orch-counter \([0-9][0-9]*\).*/\1/p' "$(lab_guest_console "$1")" 2>/dev/null
+    sed -n 's/.*orch-counter \([0-9][0-9]*\).*/\1/p' "$(lab_guest_console "$1")" 2>/dev/null || true
 }
 lab_console_last() { lab_console_counters "$1" | tail -1; }
 
@@ -616,7 +662,15 @@ lab_console_monotonic() { # NAME
 # Where a domain runs: prints the state of NAME on HOST ("running", "shut
 # off", ...) or nothing when HOST does not know it.
 lab_dom_state() { # HOST NAME
-    virsh -q -c "$(lab_host_uri "$1")" domstate "$2" 2>/dev/null | head -1
+    virsh -q -c "$(lab_host_uri "$1")" domstate "$2" 2>/dev/null | head -1 || true
+}
+
+# The QEMU processes running on a host (pids in its network namespace).
+lab_host_qemu_pids() { # HOST
+    local p
+    for p in $(ip netns pids "$(lab_host_ns "$1")" 2>/dev/null); do
+        case $(cat "/proc/$p/comm" 2>/dev/null) in qemu-system-*) echo "$p" ;; esac
+    done
 }
 
 # Live peer-to-peer migration with plain virsh while pinging the guest every
