@@ -623,6 +623,17 @@ lab_guest_start() { # HOST NAME ADDR [CMDLINE-EXTRA...]
         virsh -q -c "$(lab_host_uri "$h")" start "$name" >/dev/null
 }
 
+# Ping ADDR COUNT times (every 0.2 s) from the root namespace: succeeds when
+# every ping was answered.
+lab_ping() { # ADDR COUNT
+    local out
+    out=$(ping -n -q -c "$2" -i 0.2 -W 2 "$1" 2>&1) || true
+    echo "$out" | grep -q " $2 received" || {
+        echo "$out" | grep 'packets transmitted' >&2
+        return 1
+    }
+}
+
 # Wait until ADDR answers a ping from the root namespace.
 lab_wait_ping() { # ADDR [SECONDS]
     local i
@@ -693,8 +704,9 @@ lab_migrate_raw() { # SRC DST NAME ADDR [VIRSH-OPTIONS...]
     ping_pid=$!
     sleep 0.5
     t0=$(date +%s.%N)
+    # (virsh ends the migration with an empty line on stdout.)
     virsh -c "$(lab_host_uri "$src")" migrate --live --p2p --persistent \
-        --undefinesource "$@" "$name" "$(lab_host_uri "$dst")" || rc=$?
+        --undefinesource "$@" "$name" "$(lab_host_uri "$dst")" >/dev/null || rc=$?
     t1=$(date +%s.%N)
     # Let the guest's announcements and the pings settle before counting.
     sleep 1
