@@ -29,11 +29,30 @@ e2e_check() {
     fi
 }
 
+# e2e_spawn CMD...: start CMD in the background (e.g. a daemon in the root
+# namespace); it is killed when the scenario ends.  Its pid is in $!.
+# (Processes on lab hosts die with the lab anyway.)
+e2e_pids=()
+e2e_spawn() {
+    "$@" &
+    e2e_pids+=($!)
+}
+
 # On the way out, pass or fail: show what the lab saw when the scenario
 # failed, keep the logs in $ORCH_BUILD/e2e/NAME-logs, and tear the lab down.
 e2e_teardown() {
     local rc=$? f
     trap - EXIT INT TERM
+    if [ ${#e2e_pids[@]} -gt 0 ]; then
+        kill -TERM "${e2e_pids[@]}" 2>/dev/null || true
+        for f in $(seq 50); do
+            [ -n "$(lab_pids_left live "${e2e_pids[@]}")" ] || break
+            sleep 0.1
+        done
+        # shellcheck disable=SC2046
+        kill -KILL $(lab_pids_left live "${e2e_pids[@]}") 2>/dev/null || true
+        wait "${e2e_pids[@]}" 2>/dev/null || true
+    fi
     if [ "$rc" -ne 0 ] && [ -d "$LAB_DIR" ]; then
         local keep=$ORCH_BUILD/e2e/$e2e_name-logs
         rm -rf "$keep"

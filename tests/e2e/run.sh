@@ -64,17 +64,44 @@ fi
 lab_lock_reexec "$0" "$@"
 
 mkdir -p "$ORCH_BUILD/e2e"
+# On INT or TERM the running scenario gets TERM (its trap tears the lab down),
+# and the scenarios after it are reported as not run.
+tpid=
+interrupted=
+trap 'interrupted=1; [ -z "$tpid" ] || kill -TERM "$tpid" 2>/dev/null' INT TERM
+
 echo "1..${#scenarios[@]}"
 i=0
 for f in "${scenarios[@]}"; do
     i=$((i + 1))
     name=$(basename "$f" .t.sh)
+    if [ -n "$interrupted" ]; then
+        echo "not ok $i - $name # not run: interrupted"
+        failed=$((failed + 1))
+        continue
+    fi
     log=$ORCH_BUILD/e2e/$name.log
+    : >"$log"
     t0=$(date +%s)
-    # timeout signals the scenario's whole process group, so its trap still
-    # tears the lab down; KILL follows 60 s later if that hangs.
-    timeout -k 60 "$timeout_s" bash "$f" </dev/null 2>&1 | tee "$log" | sed -u 's/^/# /'
-    rc=${PIPESTATUS[0]}
+    # The scenario runs in timeout's own process group: a timeout signals
+    # all of it, and its trap still tears the lab down; KILL follows 60 s
+    # later if that hangs.  Its output goes to the log, shown as it grows
+    # by a follower that ignores INT so that nothing is lost on ^C.
+    timeout -k 60 "$timeout_s" bash "$f" </dev/null >"$log" 2>&1 &
+    tpid=$!
+    (
+        trap '' INT TERM
+        exec tail -n +1 -s 0.2 -f --pid="$tpid" "$log"
+    ) | sed -u 's/^/# /' &
+    fpid=$!
+    rc=
+    while [ -z "$rc" ]; do
+        wait "$tpid" && rc=0 || rc=$?
+        # A trapped signal ends wait early while the scenario still runs.
+        ! kill -0 "$tpid" 2>/dev/null || rc=
+    done
+    tpid=
+    wait "$fpid" 2>/dev/null
     t=$(($(date +%s) - t0))
     if [ "$rc" -eq 0 ]; then
         echo "ok $i - $name"
@@ -84,6 +111,7 @@ for f in "${scenarios[@]}"; do
         124 | 137) why="timed out after $timeout_s s" ;;
         *) why="exit status $rc" ;;
         esac
+        [ -z "$interrupted" ] || why="interrupted"
         echo "not ok $i - $name # $why, log in $log"
         failed=$((failed + 1))
     fi
