@@ -23,12 +23,14 @@ set -euo pipefail
 . "$(dirname "$0")/lablib.sh"
 
 usage() {
-    sed -n '4,14s/^# \{0,1\}//p' "$0" >&2
-    exit 2
+    sed -n '5,13s/^# \{0,1\}//p' "$0"
 }
 
 cmd=${1:-}
-[ -n "$cmd" ] || usage
+[ -n "$cmd" ] || {
+    usage >&2
+    exit 2
+}
 shift
 
 case $cmd in
@@ -38,25 +40,26 @@ up | down)
     "lab_$cmd" "$@"
     ;;
 status)
-    [ $# -eq 0 ] || usage
+    [ $# -eq 0 ] || lab_die "status takes no arguments"
     lab_status
     ;;
 exec)
-    [ $# -ge 2 ] || usage
+    [ $# -ge 2 ] || lab_die "usage: lab.sh exec HOST CMD..."
     lab_require_root
     LAB_EXEC_REPLACE=1 lab_exec "$@"
     ;;
 guest)
-    [ $# -eq 0 ] || usage
+    [ $# -eq 0 ] || lab_die "guest takes no arguments"
     lab_guest_build
     ;;
 guest-xml)
-    [ $# -ge 2 ] || usage
+    [ $# -ge 2 ] || lab_die "usage: lab.sh guest-xml NAME ADDR [KERNEL-ARGS...]"
     lab_guest_xml "$@"
     ;;
 -h | --help | help) usage ;;
 *)
     echo "lab: unknown command '$cmd'" >&2
-    usage
+    usage >&2
+    exit 2
     ;;
 esac
