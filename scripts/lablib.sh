@@ -54,6 +54,10 @@ LAB_GUEST_MEMORY_MIB=192
 LAB_GUEST_RECIPE=1
 
 lab_log() { echo "lab: $*" >&2; }
+lab_die() {
+    echo "lab: $*" >&2
+    exit 1
+}
 
 # The first existing path among the arguments (unmatched globs stay literal).
 lab_first() {
@@ -62,10 +66,6 @@ lab_first() {
         [ -e "$f" ] && { echo "$f"; return 0; }
     done
     return 0
-}
-lab_die() {
-    echo "lab: $*" >&2
-    exit 1
 }
 
 lab_require_root() {
@@ -173,6 +173,37 @@ lab_kill_pids() {
     done
 }
 
+# Stop every process in the given network namespaces, all at once so that
+# their reaping overlaps, plus the extra pids given after "--"; then delete
+# the namespaces.
+lab_netns_stop() { # NS... [-- PID...]
+    local ns pids all='' nss=''
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        nss="$nss $1"
+        shift
+    done
+    [ $# -eq 0 ] || shift
+    for ns in $nss; do
+        pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+        [ -z "$pids" ] || lab_log "stopping processes in $ns: $pids"
+        all="$all $pids"
+    done
+    for pids in "$@"; do
+        case " $all " in
+        *" $pids "*) ;;
+        *)
+            lab_log "stopping leftover process $pids"
+            all="$all $pids"
+            ;;
+        esac
+    done
+    # shellcheck disable=SC2086
+    lab_kill_pids $all
+    for ns in $nss; do
+        ip netns del "$ns" 2>/dev/null || true
+    done
+}
+
 # Pids of processes living in a lab host's private mount namespace, found by
 # the bind mount of that host's lib directory: catches what is left of a host
 # whose network namespace is already gone.
@@ -241,13 +272,9 @@ lab_mountpoints_ensure() {
 }
 
 lab_host_destroy() { # HOST
-    local h=$1 ns pids
+    local h=$1 ns
     ns=$(lab_host_ns "$h")
-    if [ -e "/run/netns/$ns" ]; then
-        pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
-        lab_kill_pids "$pids"
-        ip netns del "$ns" 2>/dev/null || true
-    fi
+    [ ! -e "/run/netns/$ns" ] || lab_netns_stop "$ns"
     ip link del "$(lab_host_veth "$h")" 2>/dev/null || true
     rm -rf "$(lab_host_dir "$h")"
 }
@@ -398,30 +425,13 @@ lab_up() { # [N]
 }
 
 lab_down() {
-    local h ns pids d
+    local h d
     lab_require_root
-    local nss all=
-    nss=$(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_PREFIX-" || true)
-    for ns in $nss; do
-        pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
-        [ -z "$pids" ] || lab_log "stopping processes in $ns: $pids"
-        all="$all $pids"
-    done
-    # And whatever outlived its network namespace (deleted by hand, say).
-    for pids in $(lab_mountns_pids); do
-        case " $all " in
-        *" $pids "*) ;;
-        *)
-            lab_log "stopping leftover process $pids"
-            all="$all $pids"
-            ;;
-        esac
-    done
-    # shellcheck disable=SC2086
-    lab_kill_pids $all
-    for ns in $nss; do
-        ip netns del "$ns" 2>/dev/null || true
-    done
+    # Every lab namespace, and whatever outlived its network namespace
+    # (deleted by hand, say) in a host's mount namespace.
+    # shellcheck disable=SC2046
+    lab_netns_stop $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$LAB_PREFIX-") \
+        -- $(lab_mountns_pids)
     for h in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' |
         sed 's/@.*//' | grep "^$LAB_PREFIX" || true); do
         ip link del "$h" 2>/dev/null || true
