@@ -252,8 +252,7 @@ int orchctl_args_parse(int argc, char **argv, struct orchctl_opts *opts,
                     !strncmp(flags[k].long_name, a + 2, len))
                     break;
             if (k == NFLAGS) {
-                fprintf(err, "error: unknown flag: --%.*s\n", (int)len,
-                        a + 2);
+                fprintf(err, "error: unknown flag: --%.*s\n", (int)len, a + 2);
                 hint(err, NULL);
                 return -EINVAL;
             }
@@ -342,7 +341,8 @@ int orchctl_args_parse(int argc, char **argv, struct orchctl_opts *opts,
         hint(err, o.verb);
         return -EINVAL;
     }
-    if ((seen & ORCHCTL_F_TIMEOUT) && !o.wait && o.verb == verb_find("migrate")) {
+    if ((seen & ORCHCTL_F_TIMEOUT) && !o.wait &&
+        o.verb == verb_find("migrate")) {
         fprintf(err, "error: --timeout needs --wait\n");
         hint(err, o.verb);
         return -EINVAL;
@@ -363,9 +363,8 @@ static void print_flags(FILE *out, unsigned mask)
         if (!(flags[k].bit & mask))
             continue;
         if (flags[k].short_name)
-            snprintf(left, sizeof(left), "-%c, --%s%s%s",
-                     flags[k].short_name, flags[k].long_name,
-                     flags[k].takes_arg ? " " : "",
+            snprintf(left, sizeof(left), "-%c, --%s%s%s", flags[k].short_name,
+                     flags[k].long_name, flags[k].takes_arg ? " " : "",
                      flags[k].takes_arg ? flags[k].arg_name : "");
         else
             snprintf(left, sizeof(left), "    --%s%s%s", flags[k].long_name,
@@ -397,12 +396,11 @@ static void print_help(FILE *out, const struct orchctl_verb *v)
         fprintf(out, "  %-16s %s\n", it->name, it->summary);
     fprintf(out, "\nGlobal options:\n");
     print_flags(out, GLOBAL_FLAGS);
-    fprintf(out,
-            "\nThe server and token come from --server/--token, else "
-            "ORCH_SERVER/ORCH_TOKEN,\nelse ~/.config/orchctl/config "
-            "(server = URL, token = T).\n"
-            "Kinds: vmim, vmi, vm, node (no), migrationpolicy.\n"
-            "Exit codes: 0 done, 1 failed, 2 usage.\n");
+    fprintf(out, "\nThe server and token come from --server/--token, else "
+                 "ORCH_SERVER/ORCH_TOKEN,\nelse ~/.config/orchctl/config "
+                 "(server = URL, token = T).\n"
+                 "Kinds: vmim, vmi, vm, node (no), migrationpolicy.\n"
+                 "Exit codes: 0 done, 1 failed, 2 usage.\n");
 }
 
 const struct orchctl_kind *orchctl_ctx_kind(struct orchctl_ctx *ctx,
@@ -422,29 +420,38 @@ static const struct {
     const char *reason;
     const char *message;
 } status_reasons[] = {
-    {400, "BadRequest", "the server rejected our request for an unknown "
-                        "reason"},
-    {401, "Unauthorized", "the server has asked for the client to provide "
-                          "credentials"},
-    {403, "Forbidden", "the server does not allow access to the requested "
-                       "resource"},
+    {400, "BadRequest",
+     "the server rejected our request for an unknown "
+     "reason"},
+    {401, "Unauthorized",
+     "the server has asked for the client to provide "
+     "credentials"},
+    {403, "Forbidden",
+     "the server does not allow access to the requested "
+     "resource"},
     {404, "NotFound", "the server could not find the requested resource"},
-    {405, "MethodNotAllowed", "the server does not allow this method on the "
-                              "requested resource"},
+    {405, "MethodNotAllowed",
+     "the server does not allow this method on the "
+     "requested resource"},
     {409, "Conflict", "the server reported a conflict"},
     {410, "Expired", "the resource version is too old"},
     {413, "RequestEntityTooLarge", "the request is too large"},
-    {415, "UnsupportedMediaType", "the server does not support the body's "
-                                  "media type"},
-    {422, "Invalid", "the server rejected our request due to an error in "
-                     "our request"},
-    {429, "TooManyRequests", "the server has received too many requests and "
-                             "has asked us to try again later"},
-    {503, "ServiceUnavailable", "the server is currently unable to handle "
-                                "the request"},
-    {504, "Timeout", "the server was unable to return a response in the "
-                     "time allotted, but may still be processing the "
-                     "request"},
+    {415, "UnsupportedMediaType",
+     "the server does not support the body's "
+     "media type"},
+    {422, "Invalid",
+     "the server rejected our request due to an error in "
+     "our request"},
+    {429, "TooManyRequests",
+     "the server has received too many requests and "
+     "has asked us to try again later"},
+    {503, "ServiceUnavailable",
+     "the server is currently unable to handle "
+     "the request"},
+    {504, "Timeout",
+     "the server was unable to return a response in the "
+     "time allotted, but may still be processing the "
+     "request"},
 };
 
 void orchctl_print_server_error(FILE *err, long status, const char *body,
@@ -473,8 +480,7 @@ void orchctl_print_server_error(FILE *err, long status, const char *body,
         fprintf(err,
                 "Error from server (%s): an error on the server (\"%.*s\") "
                 "has prevented the request from succeeding (status %ld)\n",
-                reason, (int)(len > 200 ? 200 : len), body ? body : "",
-                status);
+                reason, (int)(len > 200 ? 200 : len), body ? body : "", status);
     json_decref(doc);
 }
 
@@ -552,9 +558,11 @@ int orchctl_main(int argc, char **argv, FILE *out, FILE *err)
     if (orchctl_file_config_path(path, sizeof(path)) == 0) {
         r = orchctl_file_config_read(path, &cfg, &line);
         if (r == -EINVAL) {
-            fprintf(err, "error: config file '%s' line %d: expected "
+            fprintf(err,
+                    "error: config file '%s' line %d: expected "
                     "\"key = value\" with key server, token, cacert, "
-                    "namespace or insecure-skip-tls-verify\n", path, line);
+                    "namespace or insecure-skip-tls-verify\n",
+                    path, line);
             return ORCHCTL_EXIT_FAILED;
         }
         if (r < 0) {
@@ -571,15 +579,15 @@ int orchctl_main(int argc, char **argv, FILE *out, FILE *err)
         token = cfg.token;
     cacert = opts.cacert ? opts.cacert : cfg.cacert;
     ctx.opts = &opts;
-    ctx.namespace = opts.namespace ? opts.namespace
+    ctx.namespace = opts.namespace  ? opts.namespace
                     : cfg.namespace ? cfg.namespace
                                     : ORCHCTL_DEFAULT_NAMESPACE;
     ctx.out = out;
     ctx.err = err;
     ctx.tty = isatty(fileno(out)) == 1;
     ctx.poll_ms = 500;
-    r = orchctl_client_open(server, token, cacert, opts.insecure || cfg.insecure,
-                            &ctx.client);
+    r = orchctl_client_open(server, token, cacert,
+                            opts.insecure || cfg.insecure, &ctx.client);
     if (r == -EINVAL) {
         fprintf(err, "error: server '%s' is not an http:// or https:// URL\n",
                 server);

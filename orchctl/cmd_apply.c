@@ -99,9 +99,9 @@ static int apply_one(struct orchctl_ctx *ctx, json_t *obj, bool create_only)
     }
     want = json_deep_copy(obj);
     rv = orchctl_json_str(have, "metadata.resourceVersion");
-    if (!want || (rv && json_object_set_new(json_object_get(want, "metadata"),
-                                            "resourceVersion",
-                                            json_string(rv)) < 0)) {
+    if (!want ||
+        (rv && json_object_set_new(json_object_get(want, "metadata"),
+                                   "resourceVersion", json_string(rv)) < 0)) {
         fprintf(ctx->err, "error: out of memory\n");
         r = -ENOMEM;
         goto out;

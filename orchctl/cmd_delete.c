@@ -55,8 +55,9 @@ int orchctl_cmd_delete(struct orchctl_ctx *ctx)
                 continue;
             }
             if (!name) {
-                fprintf(ctx->err, "error: an object of kind %s in \"%s\" "
-                                  "has no metadata.name\n",
+                fprintf(ctx->err,
+                        "error: an object of kind %s in \"%s\" "
+                        "has no metadata.name\n",
                         k->kind, o->filename);
                 rc = ORCHCTL_EXIT_FAILED;
                 continue;

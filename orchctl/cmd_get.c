@@ -71,9 +71,8 @@ static int get_on_event(void *data, const json_t *event)
         char *text = json_dumps(obj, JSON_COMPACT);
 
         orchctl_print_server_error(
-            g->ctx->err,
-            json_integer_value(json_object_get(obj, "code")), text ? text : "",
-            text ? strlen(text) : 0);
+            g->ctx->err, json_integer_value(json_object_get(obj, "code")),
+            text ? text : "", text ? strlen(text) : 0);
         free(text);
         g->failed = true;
         return 1;
@@ -215,8 +214,7 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
         }
         if (json_array_size(items) == 0 && !o->watch) {
             if (ns && g.kind->namespaced)
-                fprintf(ctx->err, "No resources found in %s namespace.\n",
-                        ns);
+                fprintf(ctx->err, "No resources found in %s namespace.\n", ns);
             else
                 fprintf(ctx->err, "No resources found\n");
         }

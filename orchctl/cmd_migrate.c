@@ -59,8 +59,10 @@ void orchctl_progress_format(const json_t *vmim, char *buf, size_t size)
 {
     const char *name = orchctl_json_str(vmim, "metadata.name");
     const char *phase = orchctl_json_str(vmim, "status.phase");
-    const char *src = orchctl_json_str(vmim, "status.migrationState.sourceNode");
-    const char *dst = orchctl_json_str(vmim, "status.migrationState.targetNode");
+    const char *src =
+        orchctl_json_str(vmim, "status.migrationState.sourceNode");
+    const char *dst =
+        orchctl_json_str(vmim, "status.migrationState.targetNode");
     json_int_t total = json_integer_value(
         orchctl_json_get(vmim, "status.progress.dataTotalBytes"));
     json_int_t done = json_integer_value(
@@ -105,7 +107,8 @@ void orchctl_progress_format(const json_t *vmim, char *buf, size_t size)
 
 static const char *failure_reason(const json_t *vmim)
 {
-    const char *r = orchctl_json_str(vmim, "status.migrationState.failureReason");
+    const char *r =
+        orchctl_json_str(vmim, "status.migrationState.failureReason");
     json_t *conds = orchctl_json_get(vmim, "status.conditions");
     size_t i;
     json_t *c;
@@ -126,8 +129,10 @@ static const char *failure_reason(const json_t *vmim)
 static int report_final(struct orchctl_ctx *ctx, struct migration *m,
                         const json_t *vmim)
 {
-    const char *src = orchctl_json_str(vmim, "status.migrationState.sourceNode");
-    const char *dst = orchctl_json_str(vmim, "status.migrationState.targetNode");
+    const char *src =
+        orchctl_json_str(vmim, "status.migrationState.sourceNode");
+    const char *dst =
+        orchctl_json_str(vmim, "status.migrationState.targetNode");
 
     if (!strcmp(m->phase, "Succeeded")) {
         fprintf(ctx->out,
@@ -146,9 +151,8 @@ static int report_final(struct orchctl_ctx *ctx, struct migration *m,
 static size_t wait_migrations(struct orchctl_ctx *ctx, struct migration *ms,
                               size_t n)
 {
-    long long deadline = ctx->opts->timeout_ms
-                             ? orchctl_now_ms() + ctx->opts->timeout_ms
-                             : 0;
+    long long deadline =
+        ctx->opts->timeout_ms ? orchctl_now_ms() + ctx->opts->timeout_ms : 0;
     bool bar = ctx->tty && n == 1;
     size_t left = 0, failed = 0, i;
     int errors = 0;
@@ -319,8 +323,9 @@ static int migration_create(struct orchctl_ctx *ctx, const char *ns,
         goto out;
     name = orchctl_json_str(created, "metadata.name");
     if (!name) {
-        fprintf(ctx->err, "error: the server created a migration of VM "
-                          "\"%s\" without a name\n",
+        fprintf(ctx->err,
+                "error: the server created a migration of VM "
+                "\"%s\" without a name\n",
                 vmi);
         r = -EPROTO;
         goto out;
@@ -450,8 +455,8 @@ int orchctl_cmd_migrate_cancel(struct orchctl_ctx *ctx)
             orchctl_ctx_call(ctx, "DELETE", path, NULL, false, NULL, NULL) < 0)
             rc = ORCHCTL_EXIT_FAILED;
         else
-            fprintf(ctx->out, "migration \"%s\" of VM \"%s\" cancelled\n",
-                    name, vmi);
+            fprintf(ctx->out, "migration \"%s\" of VM \"%s\" cancelled\n", name,
+                    vmi);
         free(path);
     }
     json_decref(found);
@@ -530,8 +535,9 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx)
     fflush(ctx->out);
     failed += wait_migrations(ctx, ms, n);
     if (failed) {
-        fprintf(ctx->err, "error: node %s not drained: %zu of %zu VMs did "
-                          "not migrate\n",
+        fprintf(ctx->err,
+                "error: node %s not drained: %zu of %zu VMs did "
+                "not migrate\n",
                 host, failed, n + failed - (n ? 0 : 0));
         goto out;
     }

@@ -60,8 +60,10 @@ static int doc_collect(json_t *items, json_t *doc, int index, char *err,
         json_array_foreach(json_object_get(doc, "items"), i, item)
         {
             if (!json_is_object(item)) {
-                snprintf(err, errsize, "item %zu of document %d is not an "
-                         "object", i, index);
+                snprintf(err, errsize,
+                         "item %zu of document %d is not an "
+                         "object",
+                         i, index);
                 return -EINVAL;
             }
             if (json_array_append(items, item) < 0)
@@ -94,8 +96,8 @@ int orchctl_doc_decode(const char *buf, size_t len, json_t **ret_items,
             if (len - pos < 3 || memcmp(buf + pos, "---", 3) != 0)
                 continue;
             eol = pos + 3;
-            while (eol < len && (buf[eol] == ' ' || buf[eol] == '\t' ||
-                                 buf[eol] == '\r'))
+            while (eol < len &&
+                   (buf[eol] == ' ' || buf[eol] == '\t' || buf[eol] == '\r'))
                 eol++;
             if (eol < len && buf[eol] != '\n' && buf[eol] != '#')
                 continue;
@@ -203,8 +205,7 @@ oom:
  * printed as it is. */
 static void describe_label(const char *key, char *buf, size_t size)
 {
-    static const char *const acronyms[] = {"API", "URL", "UID", "OSB",
-                                           "GUID"};
+    static const char *const acronyms[] = {"API", "URL", "UID", "OSB", "GUID"};
     size_t used = 0, i;
     const char *p = key;
 
@@ -394,8 +395,8 @@ void orchctl_describe_print(FILE *out, const json_t *obj)
     describe_line(&d, 0, "Name:", name ? name : "");
     describe_line(&d, 0, "Namespace:", ns ? ns : "");
     describe_map(&d, "Labels:", orchctl_json_get(obj, "metadata.labels"));
-    describe_map(&d, "Annotations:",
-                 orchctl_json_get(obj, "metadata.annotations"));
+    describe_map(&d,
+                 "Annotations:", orchctl_json_get(obj, "metadata.annotations"));
     describe_content(&d, 0, obj, "");
     for (i = 0; i < d.n;) {
         size_t end = i, width = 0, k;

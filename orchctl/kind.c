@@ -49,8 +49,7 @@ static void cell_vmim_phase(const json_t *obj, time_t now, char *buf,
     cell_str(obj, "status.phase", buf, size);
 }
 
-static void cell_vmim_vmi(const json_t *obj, time_t now, char *buf,
-                          size_t size)
+static void cell_vmim_vmi(const json_t *obj, time_t now, char *buf, size_t size)
 {
     (void)now;
     cell_str(obj, "spec.vmiName", buf, size);
@@ -82,8 +81,7 @@ static void cell_vmi_ip(const json_t *obj, time_t now, char *buf, size_t size)
     snprintf(buf, size, "%s", ip ? ip : "");
 }
 
-static void cell_vmi_node(const json_t *obj, time_t now, char *buf,
-                          size_t size)
+static void cell_vmi_node(const json_t *obj, time_t now, char *buf, size_t size)
 {
     (void)now;
     cell_str(obj, "status.nodeName", buf, size);
@@ -172,8 +170,8 @@ static const struct orchctl_column vmim_columns[] = {
 };
 
 static const struct orchctl_column vmi_columns[] = {
-    {"NAME", cell_name},  {"AGE", orchctl_age_of},
-    {"PHASE", cell_vmim_phase}, {"IP", cell_vmi_ip},
+    {"NAME", cell_name},         {"AGE", orchctl_age_of},
+    {"PHASE", cell_vmim_phase},  {"IP", cell_vmi_ip},
     {"NODENAME", cell_vmi_node}, {"READY", cell_ready},
 };
 
@@ -185,8 +183,10 @@ static const struct orchctl_column vm_columns[] = {
 };
 
 static const struct orchctl_column node_columns[] = {
-    {"NAME", cell_name},  {"STATUS", cell_node_status},
-    {"ROLES", cell_node_roles}, {"AGE", orchctl_age_of},
+    {"NAME", cell_name},
+    {"STATUS", cell_node_status},
+    {"ROLES", cell_node_roles},
+    {"AGE", orchctl_age_of},
     {"VERSION", cell_node_version},
 };
 
@@ -198,17 +198,39 @@ static const struct orchctl_column policy_columns[] = {
 #define COLUMNS(c) c, sizeof(c) / sizeof((c)[0])
 
 static const struct orchctl_kind kinds[] = {
-    {"VirtualMachineInstanceMigration", "virtualmachineinstancemigrations",
-     "virtualmachineinstancemigration", {"vmim", "vmims"}, "kubevirt.io",
-     "v1", true, COLUMNS(vmim_columns)},
-    {"VirtualMachineInstance", "virtualmachineinstances",
-     "virtualmachineinstance", {"vmi", "vmis"}, "kubevirt.io", "v1", true,
+    {"VirtualMachineInstanceMigration",
+     "virtualmachineinstancemigrations",
+     "virtualmachineinstancemigration",
+     {"vmim", "vmims"},
+     "kubevirt.io",
+     "v1",
+     true,
+     COLUMNS(vmim_columns)},
+    {"VirtualMachineInstance",
+     "virtualmachineinstances",
+     "virtualmachineinstance",
+     {"vmi", "vmis"},
+     "kubevirt.io",
+     "v1",
+     true,
      COLUMNS(vmi_columns)},
-    {"VirtualMachine", "virtualmachines", "virtualmachine", {"vm", "vms"},
-     "kubevirt.io", "v1", true, COLUMNS(vm_columns)},
+    {"VirtualMachine",
+     "virtualmachines",
+     "virtualmachine",
+     {"vm", "vms"},
+     "kubevirt.io",
+     "v1",
+     true,
+     COLUMNS(vm_columns)},
     {"Node", "nodes", "node", {"no"}, "", "v1", false, COLUMNS(node_columns)},
-    {"MigrationPolicy", "migrationpolicies", "migrationpolicy", {0},
-     "migrations.kubevirt.io", "v1alpha1", false, COLUMNS(policy_columns)},
+    {"MigrationPolicy",
+     "migrationpolicies",
+     "migrationpolicy",
+     {0},
+     "migrations.kubevirt.io",
+     "v1alpha1",
+     false,
+     COLUMNS(policy_columns)},
 };
 
 static bool kind_matches(const struct orchctl_kind *k, const char *name,
@@ -276,9 +298,7 @@ char *orchctl_object_path(const struct orchctl_kind *k, const char *ns,
     return path;
 }
 
-void orchctl_kind_resource(const struct orchctl_kind *k, char *buf,
-                           size_t size)
+void orchctl_kind_resource(const struct orchctl_kind *k, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s%s%s", k->singular, *k->group ? "." : "",
-             k->group);
+    snprintf(buf, size, "%s%s%s", k->singular, *k->group ? "." : "", k->group);
 }

@@ -92,8 +92,7 @@ const struct orchctl_kind *orchctl_manifest_kind(struct orchctl_ctx *ctx,
         fprintf(ctx->err,
                 "error: unable to recognize \"%s\": no matches for kind "
                 "\"%s\" in version \"%s\"\n",
-                ctx->opts->filename, kind ? kind : "",
-                apiv ? apiv : "");
+                ctx->opts->filename, kind ? kind : "", apiv ? apiv : "");
     return k;
 }
 

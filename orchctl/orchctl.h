@@ -24,8 +24,8 @@
 
 #include <jansson.h>
 
-#define ORCHCTL_VERSION "v0.1.0"
-#define ORCHCTL_DEFAULT_SERVER "http://127.0.0.1:8080"
+#define ORCHCTL_VERSION           "v0.1.0"
+#define ORCHCTL_DEFAULT_SERVER    "http://127.0.0.1:8080"
 #define ORCHCTL_DEFAULT_NAMESPACE "default"
 /* The generateName of the migrations that `migrate` and `drain` create,
  * the same as virtctl's. */

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TABLE_MIN_WIDTH 6
-#define TABLE_PADDING 3
+#define TABLE_MIN_WIDTH   6
+#define TABLE_PADDING     3
 #define TABLE_MAX_COLUMNS 8
-#define TABLE_CELL_SIZE 256
+#define TABLE_CELL_SIZE   256
 
 struct orchctl_table {
     const struct orchctl_kind *kind;
@@ -127,6 +127,7 @@ void orchctl_table_flush(struct orchctl_table *t, FILE *out, bool header)
     if (header)
         table_print_row(t, out, t->headers);
     for (r = 0; r < t->nrows; r++)
-        table_print_row(t, out, (const char *const *)&t->cells[r * t->ncolumns]);
+        table_print_row(t, out,
+                        (const char *const *)&t->cells[r * t->ncolumns]);
     table_drop_rows(t);
 }

@@ -116,8 +116,8 @@ void orchctl_age_of(const json_t *obj, time_t now, char *buf, size_t size)
 {
     time_t t;
 
-    if (orchctl_time_parse(
-            orchctl_json_str(obj, "metadata.creationTimestamp"), &t) < 0) {
+    if (orchctl_time_parse(orchctl_json_str(obj, "metadata.creationTimestamp"),
+                           &t) < 0) {
         snprintf(buf, size, "<unknown>");
         return;
     }
@@ -130,7 +130,10 @@ int orchctl_duration_parse(const char *s, long long *ret_ms)
         const char *unit;
         long long ms;
     } units[] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
+        {"ms", 1},
+        {"s", 1000},
+        {"m", 60000},
+        {"h", 3600000},
     };
     long long total = 0;
     const char *p = s;
