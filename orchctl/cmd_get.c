@@ -51,11 +51,9 @@ static void get_flush(struct get *g)
     g->header_done = true;
 }
 
-static void get_report_yaml(struct get *g, int r)
+static void get_report_print(struct get *g, int r)
 {
-    if (r == -ENOTSUP)
-        fprintf(g->ctx->err, "error: YAML output is not available\n");
-    else if (r < 0)
+    if (r < 0)
         fprintf(g->ctx->err, "error: cannot print the object: %s\n",
                 strerror(-r));
 }
@@ -90,7 +88,7 @@ static int get_on_event(void *data, const json_t *event)
         fprintf(g->ctx->out, "---\n");
     r = get_print(g, obj);
     if (r < 0) {
-        get_report_yaml(g, r);
+        get_report_print(g, r);
         g->failed = true;
         return r;
     }
@@ -196,7 +194,7 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
             fprintf(ctx->out, "---\n");
         r = get_print(&g, doc);
         if (r < 0) {
-            get_report_yaml(&g, r);
+            get_report_print(&g, r);
             goto out;
         }
     } else {

@@ -4,26 +4,30 @@
  */
 #include "orchctl/orchctl.h"
 
+#include "api/api.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* Decode one document (no "---" inside). */
+/* Decode one document (no "---" inside) with api's codec: YAML or JSON. */
 static int doc_decode_one(const char *buf, size_t len, json_t **ret_doc,
                           char *err, size_t errsize)
 {
-    json_error_t jerr;
-    json_t *doc;
+    struct api_errors errs = API_ERRORS_INIT;
+    char *msg;
+    int r;
 
-    doc = json_loadb(buf, len, JSON_DECODE_ANY, &jerr);
-    if (!doc) {
-        snprintf(err, errsize, "line %d: %s", jerr.line, jerr.text);
-        return -EINVAL;
+    r = api_doc_decode(buf, len, NULL, ret_doc, &errs);
+    if (r < 0) {
+        msg = api_errors_join(&errs);
+        snprintf(err, errsize, "%s", msg ? msg : strerror(-r));
+        free(msg);
     }
-    *ret_doc = doc;
-    return 0;
+    api_errors_clear(&errs);
+    return r;
 }
 
 /* Whether [p, p+len) holds only blanks and comments. */
@@ -147,9 +151,17 @@ int orchctl_doc_print_json(FILE *out, const json_t *obj)
 
 int orchctl_doc_print_yaml(FILE *out, const json_t *obj)
 {
-    (void)out;
-    (void)obj;
-    return -ENOTSUP;
+    char *buf = NULL;
+    size_t len = 0;
+    int r;
+
+    r = api_doc_encode(obj, API_FORMAT_YAML, &buf, &len);
+    if (r < 0)
+        return r;
+    if (fwrite(buf, 1, len, out) != len)
+        r = -EIO;
+    free(buf);
+    return r;
 }
 
 /* ---- describe ---- */

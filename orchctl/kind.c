@@ -4,10 +4,11 @@
  */
 #include "orchctl/orchctl.h"
 
+#include "api/api.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static void cell_str(const json_t *obj, const char *dotted, char *buf,
                      size_t size)
@@ -198,75 +199,33 @@ static const struct orchctl_column policy_columns[] = {
 #define COLUMNS(c) c, sizeof(c) / sizeof((c)[0])
 
 static const struct orchctl_kind kinds[] = {
-    {"VirtualMachineInstanceMigration",
-     "virtualmachineinstancemigrations",
-     "virtualmachineinstancemigration",
-     {"vmim", "vmims"},
-     "kubevirt.io",
-     "v1",
-     true,
+    {"VirtualMachineInstanceMigration", "virtualmachineinstancemigrations",
+     "virtualmachineinstancemigration", "kubevirt.io", "v1", true,
      COLUMNS(vmim_columns)},
-    {"VirtualMachineInstance",
-     "virtualmachineinstances",
-     "virtualmachineinstance",
-     {"vmi", "vmis"},
-     "kubevirt.io",
-     "v1",
-     true,
-     COLUMNS(vmi_columns)},
-    {"VirtualMachine",
-     "virtualmachines",
-     "virtualmachine",
-     {"vm", "vms"},
-     "kubevirt.io",
-     "v1",
-     true,
-     COLUMNS(vm_columns)},
-    {"Node", "nodes", "node", {"no"}, "", "v1", false, COLUMNS(node_columns)},
-    {"MigrationPolicy",
-     "migrationpolicies",
-     "migrationpolicy",
-     {0},
-     "migrations.kubevirt.io",
-     "v1alpha1",
-     false,
-     COLUMNS(policy_columns)},
+    {"VirtualMachineInstance", "virtualmachineinstances",
+     "virtualmachineinstance", "kubevirt.io", "v1", true, COLUMNS(vmi_columns)},
+    {"VirtualMachine", "virtualmachines", "virtualmachine", "kubevirt.io", "v1",
+     true, COLUMNS(vm_columns)},
+    {"Node", "nodes", "node", "", "v1", false, COLUMNS(node_columns)},
+    {"MigrationPolicy", "migrationpolicies", "migrationpolicy",
+     "migrations.kubevirt.io", "v1alpha1", false, COLUMNS(policy_columns)},
 };
 
-static bool kind_matches(const struct orchctl_kind *k, const char *name,
-                         size_t len)
-{
-    size_t i;
-
-    if ((strlen(k->kind) == len && strncasecmp(k->kind, name, len) == 0) ||
-        (strlen(k->plural) == len && strncasecmp(k->plural, name, len) == 0) ||
-        (strlen(k->singular) == len &&
-         strncasecmp(k->singular, name, len) == 0))
-        return true;
-    for (i = 0; i < sizeof(k->shorts) / sizeof(k->shorts[0]); i++)
-        if (k->shorts[i] && strlen(k->shorts[i]) == len &&
-            strncasecmp(k->shorts[i], name, len) == 0)
-            return true;
-    return false;
-}
-
+/* Names resolve through api's kind table (kind, plural, singular, short
+ * name, optional ".group"); this table only adds each kind's columns. */
 const struct orchctl_kind *orchctl_kind_find(const char *name)
 {
-    const char *dot;
-    size_t len, i;
+    const struct api_kind_info *info;
+    size_t i;
 
     if (!name || !*name)
         return NULL;
-    dot = strchr(name, '.');
-    len = dot ? (size_t)(dot - name) : strlen(name);
-    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        if (!kind_matches(&kinds[i], name, len))
-            continue;
-        /* "vmim.kubevirt.io": the group must be the kind's. */
-        if (dot && strcasecmp(dot + 1, kinds[i].group) != 0)
-            continue;
-        return &kinds[i];
-    }
+    info = api_kind_lookup(name);
+    if (!info)
+        return NULL;
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strcmp(kinds[i].kind, info->kind_name))
+            return &kinds[i];
     return NULL;
 }
 

@@ -55,9 +55,8 @@ struct orchctl_kind {
     const char *kind;     /* "VirtualMachineInstanceMigration" */
     const char *plural;   /* "virtualmachineinstancemigrations" */
     const char *singular; /* "virtualmachineinstancemigration" */
-    const char *shorts[3];
-    const char *group;   /* "kubevirt.io", "" for the core group */
-    const char *version; /* "v1" */
+    const char *group;    /* "kubevirt.io", "" for the core group */
+    const char *version;  /* "v1" */
     bool namespaced;
     const struct orchctl_column *columns;
     size_t ncolumns;
@@ -65,7 +64,8 @@ struct orchctl_kind {
 
 /* Find a kind by its kind name ("VirtualMachineInstance", case-insensitive),
  * plural, singular or short name ("vmi"), optionally followed by ".group"
- * ("vmim.kubevirt.io").  Returns the static entry or NULL. */
+ * ("vmim.kubevirt.io"), as api_kind_lookup() resolves them.  Returns the
+ * static entry or NULL. */
 const struct orchctl_kind *orchctl_kind_find(const char *name);
 
 /* The collection path of a kind: "/apis/GROUP/VERSION[/namespaces/NS]/PLURAL"

@@ -110,8 +110,8 @@ static void test_yaml_flow(void **state)
 static void test_yaml_tags(void **state)
 {
     (void)state;
-    json_t *d = decode_expect("a: !!str 12\nb: !!int \"7\"\nc: !!float 2\n",
-                              0, NULL);
+    json_t *d =
+        decode_expect("a: !!str 12\nb: !!int \"7\"\nc: !!float 2\n", 0, NULL);
     assert_json(d, "{\"a\":\"12\",\"b\":7,\"c\":2.0}");
     json_decref(d);
     decode_expect("a: !custom x\n", -EINVAL,
@@ -178,14 +178,11 @@ static void test_empty_truncated_garbage(void **state)
         json_t *doc = NULL;
         static const char bin[] = "\x01\x02\xfe\xff\x00\x7f";
         assert_int_equal(
-            api_doc_decode(bin, sizeof(bin) - 1, NULL, &doc, &errs),
-            -EINVAL);
-        assert_string_equal(errs.items[0].message,
-                            "body contains a NUL byte");
+            api_doc_decode(bin, sizeof(bin) - 1, NULL, &doc, &errs), -EINVAL);
+        assert_string_equal(errs.items[0].message, "body contains a NUL byte");
         api_errors_clear(&errs);
-        assert_int_equal(api_doc_decode("\x01\x02\xfe\xff", 4, NULL, &doc,
-                                        &errs),
-                         -EINVAL);
+        assert_int_equal(
+            api_doc_decode("\x01\x02\xfe\xff", 4, NULL, &doc, &errs), -EINVAL);
         assert_true(errs.count == 1);
         assert_int_equal(errs.items[0].type, API_ERR_DECODE);
         api_errors_clear(&errs);
@@ -266,9 +263,8 @@ static void test_limits(void **state)
                         "yaml: line 1, column 4: string too long (limit 8 "
                         "bytes)");
     api_errors_clear(&errs);
-    assert_int_equal(api_doc_decode("{\"a\":\"123456789\"}", 17, &lim, &doc,
-                                    &errs),
-                     -E2BIG);
+    assert_int_equal(
+        api_doc_decode("{\"a\":\"123456789\"}", 17, &lim, &doc, &errs), -E2BIG);
     assert_string_equal(errs.items[0].message,
                         "json: string too long (limit 8 bytes)");
     api_errors_clear(&errs);
@@ -282,9 +278,8 @@ static void test_limits(void **state)
                         "json: too many items in one mapping or sequence "
                         "(limit 3)");
     api_errors_clear(&errs);
-    assert_int_equal(api_doc_decode("- 1\n- 2\n- 3\n- 4\n", 16, &lim, &doc,
-                                    &errs),
-                     -E2BIG);
+    assert_int_equal(
+        api_doc_decode("- 1\n- 2\n- 3\n- 4\n", 16, &lim, &doc, &errs), -E2BIG);
     assert_string_equal(errs.items[0].message,
                         "yaml: line 4, column 3: too many items in one "
                         "mapping or sequence (limit 3)");
@@ -293,9 +288,9 @@ static void test_limits(void **state)
     /* Too many values overall. */
     api_limits_default(&lim);
     lim.max_nodes = 5;
-    assert_int_equal(api_doc_decode("a: [1, 2]\nb: [3, 4]\n", 20, &lim, &doc,
-                                    &errs),
-                     -E2BIG);
+    assert_int_equal(
+        api_doc_decode("a: [1, 2]\nb: [3, 4]\n", 20, &lim, &doc, &errs),
+        -E2BIG);
     assert_string_equal(errs.items[0].message,
                         "yaml: line 2, column 1: too many values in the "
                         "document (limit 5)");
@@ -306,8 +301,8 @@ static void test_limits(void **state)
     assert_non_null(big);
     memset(big, ' ', 1024 * 1024 + 1);
     big[1024 * 1024 + 1] = '\0';
-    assert_int_equal(
-        api_doc_decode(big, 1024 * 1024 + 1, NULL, &doc, &errs), -EMSGSIZE);
+    assert_int_equal(api_doc_decode(big, 1024 * 1024 + 1, NULL, &doc, &errs),
+                     -EMSGSIZE);
     assert_string_equal(errs.items[0].message,
                         "request body too large: 1048577 bytes, limit "
                         "1048576");
@@ -376,15 +371,15 @@ static void test_roundtrip_vm_sriov(void **state)
 static void test_yaml_quoting(void **state)
 {
     static const char *const tricky[] = {
-        "true", "False", "null", "~",     "",      "12",    "1.5",
-        "1e3",  "0x1F",  "yes",  "off",   "0777",  "1_000", "- a",
-        ": x",  "a: b",  "#c",   " lead", "trail ", "*a",   "&a",
-        "!t",   "[x]",   "{x}",  "multi\nline\n", "tab\there", "\xc3\xa9",
-        NULL};
+        "true",          "False",     "null",     "~",    "",    "12",
+        "1.5",           "1e3",       "0x1F",     "yes",  "off", "0777",
+        "1_000",         "- a",       ": x",      "a: b", "#c",  " lead",
+        "trail ",        "*a",        "&a",       "!t",   "[x]", "{x}",
+        "multi\nline\n", "tab\there", "\xc3\xa9", NULL};
     (void)state;
     for (const char *const *t = tricky; *t; t++) {
-        json_t *doc = json_pack("{s:s, s:[s], s:i, s:f, s:b, s:n}", *t, *t,
-                                "l", *t, "i", -5, "f", 0.1, "b", 0, "n");
+        json_t *doc = json_pack("{s:s, s:[s], s:i, s:f, s:b, s:n}", *t, *t, "l",
+                                *t, "i", -5, "f", 0.1, "b", 0, "n");
         char *y = NULL, *y2 = NULL;
         json_t *back = NULL;
         assert_non_null(doc);
@@ -421,8 +416,7 @@ static void test_encode_formats(void **state)
     assert_string_equal(s, "{\"a\":[1,2],\"b\":{}}");
     assert_int_equal(len, strlen(s));
     free(s);
-    assert_int_equal(api_doc_encode(doc, API_FORMAT_JSON_PRETTY, &s, NULL),
-                     0);
+    assert_int_equal(api_doc_encode(doc, API_FORMAT_JSON_PRETTY, &s, NULL), 0);
     assert_string_equal(s, "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {}\n}"
                            "\n");
     free(s);

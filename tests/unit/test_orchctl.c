@@ -31,6 +31,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 
+#include "api/api.h"
 #include "orchctl/orchctl.h"
 
 /* ------------------------------------------------------------------ */
@@ -271,6 +272,29 @@ static void test_kind_resolution(void **state)
     assert_null(orchctl_kind_find("vmim.example.com"));
     assert_null(orchctl_kind_find(""));
     assert_null(orchctl_kind_find("vmimx"));
+}
+
+/* Every kind api serves has columns here, under the same names. */
+static void test_kind_table_matches_api(void **state)
+{
+    size_t n, i;
+    const struct api_kind_info *t = api_kind_table(&n);
+
+    (void)state;
+    assert_int_equal(n, 5);
+    for (i = 0; i < n; i++) {
+        const struct orchctl_kind *k = orchctl_kind_find(t[i].kind_name);
+
+        assert_non_null(k);
+        assert_string_equal(k->kind, t[i].kind_name);
+        assert_string_equal(k->plural, t[i].plural);
+        assert_string_equal(k->singular, t[i].singular);
+        assert_string_equal(k->group, t[i].group);
+        assert_string_equal(k->version, t[i].version);
+        assert_int_equal(k->namespaced, t[i].namespaced);
+        assert_true(k->ncolumns >= 2);
+        assert_string_equal(k->columns[0].header, "NAME");
+    }
 }
 
 static void test_kind_paths(void **state)
@@ -617,6 +641,10 @@ static void test_doc_decode(void **state)
     static const char two[] =
         "# two documents\n---\n{\"kind\":\"A\"}\n---\n\n---\n"
         "{\"kind\":\"BList\",\"items\":[{\"kind\":\"B\"},{\"kind\":\"C\"}]}\n";
+    static const char yaml[] = "kind: VirtualMachineInstanceMigration\n"
+                               "spec:\n  vmiName: vmi-a\n"
+                               "---  # the second\n"
+                               "kind: X\nspec: {priority: 3}\n";
     json_t *items = NULL;
     char err[256];
 
@@ -628,6 +656,17 @@ static void test_doc_decode(void **state)
         json_string_value(json_object_get(json_array_get(items, 2), "kind")),
         "C");
     json_decref(items);
+    assert_int_equal(
+        orchctl_doc_decode(yaml, strlen(yaml), &items, err, sizeof(err)), 0);
+    assert_int_equal(json_array_size(items), 2);
+    assert_string_equal(
+        orchctl_json_str(json_array_get(items, 0), "spec.vmiName"), "vmi-a");
+    assert_true(json_is_integer(
+        orchctl_json_get(json_array_get(items, 1), "spec.priority")));
+    json_decref(items);
+    assert_int_equal(orchctl_doc_decode("a: [", 4, &items, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "document 1: "));
     assert_int_equal(orchctl_doc_decode("[1]", 3, &items, err, sizeof(err)),
                      -EINVAL);
     assert_string_equal(err, "document 1 is not an object");
@@ -1352,6 +1391,52 @@ static void test_bin_apply_create(void **state)
     free(created);
 }
 
+/* The seed's migration.yaml, applied as it is, and -o yaml back. */
+static void test_bin_apply_seed_yaml(void **state)
+{
+    struct env *e = *state;
+    const char *top = getenv("ORCH_TOP");
+    char path[1024];
+    const char *created =
+        "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":"
+        "\"VirtualMachineInstanceMigration\",\"metadata\":{\"name\":"
+        "\"migration-job\",\"namespace\":\"default\"},\"spec\":{"
+        "\"vmiName\":\"vmi-fedora\"},\"status\":{\"phase\":\"Pending\"}}";
+    struct run r;
+    json_t *b;
+
+    snprintf(path, sizeof(path), "%s/tests/data/migration.yaml",
+             top ? top : ".");
+    fake_add(e->fake, "GET", VMIMS "/migration-job", 404,
+             "{\"kind\":\"Status\",\"reason\":\"NotFound\",\"code\":404}");
+    fake_add(e->fake, "POST", VMIMS, 201, created);
+    run_orchctl(&e->ro, &r, "apply", "-f", path, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "virtualmachineinstancemigration.kubevirt.io/"
+                               "migration-job created\n");
+    run_clear(&r);
+    b = load(fake_req(e->fake, 1).body);
+    assert_string_equal(orchctl_json_str(b, "kind"),
+                        "VirtualMachineInstanceMigration");
+    assert_string_equal(orchctl_json_str(b, "metadata.name"), "migration-job");
+    assert_string_equal(orchctl_json_str(b, "spec.vmiName"), "vmi-fedora");
+    json_decref(b);
+
+    fake_add(e->fake, "GET", VMIMS "/migration-job", 200, created);
+    run_orchctl(&e->ro, &r, "get", "vmim", "migration-job", "-o", "yaml", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "apiVersion: kubevirt.io/v1\n"
+                               "kind: VirtualMachineInstanceMigration\n"
+                               "metadata:\n"
+                               "  name: migration-job\n"
+                               "  namespace: default\n"
+                               "spec:\n"
+                               "  vmiName: vmi-fedora\n"
+                               "status:\n"
+                               "  phase: Pending\n");
+    run_clear(&r);
+}
+
 static void queue_migration(struct env *e, const char *name, const char *vmi,
                             const char *final_status)
 {
@@ -1622,6 +1707,7 @@ int main(void)
         cmocka_unit_test(test_args_errors),
         cmocka_unit_test(test_main_exit_codes),
         cmocka_unit_test(test_kind_resolution),
+        cmocka_unit_test(test_kind_table_matches_api),
         cmocka_unit_test(test_kind_paths),
         cmocka_unit_test(test_age_format),
         cmocka_unit_test(test_time_and_duration),
@@ -1641,6 +1727,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bin_describe_delete, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_apply_create, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_apply_seed_yaml, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_migrate_wait, env_setup,
                                         env_teardown),
