@@ -923,10 +923,11 @@ struct run {
 };
 
 struct run_opts {
-    const char *server; /* ORCH_SERVER; NULL leaves it unset */
-    const char *home;   /* HOME; NULL: an empty temp dir */
-    const char *input;  /* standard input; NULL: /dev/null */
-    bool tty;           /* stdout on a pseudo-terminal */
+    const char *server;  /* ORCH_SERVER; NULL leaves it unset */
+    const char *home;    /* HOME; NULL: an empty temp dir */
+    const char *input;   /* standard input; NULL: /dev/null */
+    bool tty;            /* stdout on a pseudo-terminal */
+    const char *program; /* run this instead, with ORCHCTL set to orchctl */
 };
 
 static char *slurp_fd(int fd)
@@ -976,7 +977,7 @@ static void run_orchctl(const struct run_opts *ro, struct run *res, ...)
         assert_int_equal(write(fi, ro->input, strlen(ro->input)),
                          (ssize_t)strlen(ro->input));
     lseek(fi, 0, SEEK_SET);
-    argv[argc++] = (char *)orchctl_path();
+    argv[argc++] = (char *)(ro->program ? ro->program : orchctl_path());
     va_start(ap, res);
     for (;;) {
         char *a = va_arg(ap, char *);
@@ -1003,6 +1004,7 @@ static void run_orchctl(const struct run_opts *ro, struct run *res, ...)
             unsetenv("ORCH_SERVER");
         unsetenv("ORCH_TOKEN");
         unsetenv("XDG_CONFIG_HOME");
+        setenv("ORCHCTL", orchctl_path(), 1);
         setenv("HOME", ro->home ? ro->home : home, 1);
         execv(argv[0], argv);
         _exit(127);
@@ -1621,6 +1623,45 @@ static void test_bin_drain(void **state)
     run_clear(&r);
 }
 
+/* scripts/cron-drain.sh: one migrate --wait per VM on the host. */
+static void test_bin_cron_drain_script(void **state)
+{
+    struct env *e = *state;
+    const char *top = getenv("ORCH_TOP");
+    char script[1024];
+    struct run r;
+    const char *vmis =
+        "{\"kind\":\"VirtualMachineInstanceList\",\"items\":["
+        "{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"node1\"}},"
+        "{\"metadata\":{\"name\":\"b\",\"namespace\":\"default\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"node3\","
+        "\"interfaces\":[{\"ipAddress\":\"10.0.0.2\"}]}},"
+        "{\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"node1\","
+        "\"interfaces\":[{\"ipAddress\":\"10.0.0.3\"}]}}]}";
+
+    snprintf(script, sizeof(script), "%s/scripts/cron-drain.sh",
+             top ? top : ".");
+    fake_add(e->fake, "GET", "/apis/kubevirt.io/v1/virtualmachineinstances",
+             200, vmis);
+    queue_migration(e, "kubevirt-migrate-vm-aaaaa", "a", "Succeeded");
+    queue_migration(e, "kubevirt-migrate-vm-ccccc", "c", "Failed");
+    e->ro.program = script;
+    run_orchctl(&e->ro, &r, "node1", "20s", NULL);
+    e->ro.program = NULL;
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.out, "migrating default/a away from node1\n"));
+    assert_non_null(strstr(r.out, "migrating default/c away from node1\n"));
+    assert_null(strstr(r.out, "default/b"));
+    assert_non_null(strstr(r.out, "node1: 1 moved, 1 failed\n"));
+    assert_non_null(strstr(r.err, "error: migration "
+                                  "\"kubevirt-migrate-vm-ccccc\" of VM \"c\" "
+                                  "failed: Live migration has been aborted\n"));
+    assert_int_equal(fake_count(e->fake, "POST"), 2);
+    run_clear(&r);
+}
+
 static void test_bin_auth_and_config(void **state)
 {
     struct env *e = *state;
@@ -1739,6 +1780,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bin_migrate_cancel, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_drain, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_cron_drain_script, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_auth_and_config, env_setup,
                                         env_teardown),
