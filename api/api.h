@@ -308,8 +308,8 @@ bool api_labels_match_map(const json_t *selector_map, const json_t *labels);
  * "2026-11-25T21:00:00Z".  API_TIME_LEN includes the NUL. */
 #define API_TIME_LEN 21
 
-/* Format `unix_seconds` into buf.  Returns 0 or -ERANGE (year beyond
- * 0000..9999). */
+/* Format `unix_seconds` into buf.  Returns 0 or -ERANGE (year outside
+ * 1000..9999). */
 int api_time_format(int64_t unix_seconds, char buf[API_TIME_LEN]);
 
 /* The current wall-clock time, formatted. */

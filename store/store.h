@@ -92,7 +92,8 @@ struct store_opts {
  *
  * On failure ERRBUF (if not NULL) receives a one-line lowercase message for
  * an operator, e.g. "database schema version 7 is newer than this program's
- * 2; upgrade orchestratord", and *RET_STORE is left alone.
+ * 2; upgrade orchestratord" (it does not repeat PATH: the caller says which
+ * file), and *RET_STORE is left alone.
  *
  * Returns 0, or -EPROTO (schema from a newer program), -EINVAL (bad options
  * or a file that is not a database of ours), -EACCES (cannot open the file),
@@ -111,7 +112,8 @@ int store_resource_version(struct store *st, int64_t *ret_rv);
 
 /* Parse a resourceVersion string ("12345") as found in
  * metadata.resourceVersion or a query string.  Returns 0 or -EINVAL (empty,
- * not a positive decimal integer, or out of range). */
+ * not a decimal integer >= 0 without sign or leading zeros, or out of
+ * range). */
 int store_rv_parse(const char *s, int64_t *ret_rv);
 
 /*
