@@ -680,10 +680,9 @@ out:
  * started (unset, Pending) or is final goes at once. */
 static bool migration_needs_abort(const json_t *obj)
 {
-    const char *ph = api_doc_get_string(obj, "status.phase");
-    int p = api_vmim_phase_parse(ph ? ph : "");
-    return p > API_VMIM_PHASE_PENDING &&
-           !api_vmim_phase_is_final((enum api_vmim_phase)p);
+    int p = orch_vmim_phase(obj);
+    return p > API_VMIM_PHASE_PENDING && p != API_VMIM_PHASE_SUCCEEDED &&
+           p != API_VMIM_PHASE_FAILED;
 }
 
 static void handle_delete(struct orch_server *srv,

@@ -35,9 +35,7 @@ static void count_phases(struct orch_server *srv, long counts[])
     if (store_list(srv->store, STORE_KIND_MIGRATION, NULL, &o, &page) < 0)
         return;
     for (size_t i = 0; i < json_array_size(page.items); i++) {
-        const char *ph =
-            api_doc_get_string(json_array_get(page.items, i), "status.phase");
-        int p = api_vmim_phase_parse(ph ? ph : "");
+        int p = orch_vmim_phase(json_array_get(page.items, i));
         if (p >= 0 && p < API_VMIM_PHASE_COUNT)
             counts[p]++;
     }

@@ -228,6 +228,10 @@ int orch_filter_parse(struct orch_filter *f, const char *labels,
 bool orch_filter_match(const json_t *obj, void *filter);
 void orch_filter_clear(struct orch_filter *f);
 
+/* The status.phase of a VMIM document as an enum api_vmim_phase, or
+ * -EINVAL for an unknown phase. */
+int orch_vmim_phase(const json_t *obj);
+
 /* store kind for an api kind. */
 enum store_kind orch_store_kind(enum api_kind kind);
 
