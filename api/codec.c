@@ -161,9 +161,9 @@ json_t *api_yaml_resolve_plain(const char *s, size_t len, bool *ret_nomem)
 bool api_yaml_needs_quotes(const char *s, size_t len)
 {
     static const char *const yaml11[] = {
-        "y",  "Y",  "yes", "Yes", "YES", "n",  "N",   "no",  "No",
-        "NO", "on", "On",  "ON",  "off", "Off", "OFF", ".inf", ".Inf",
-        ".INF", "-.inf", "+.inf", ".nan", ".NaN", ".NAN", "=", "<<", NULL};
+        "y",    "Y",     "yes",   "Yes",  "YES",  "n",    "N",   "no",   "No",
+        "NO",   "on",    "On",    "ON",   "off",  "Off",  "OFF", ".inf", ".Inf",
+        ".INF", "-.inf", "+.inf", ".nan", ".NaN", ".NAN", "=",   "<<",   NULL};
     bool nomem;
     json_t *v;
 
@@ -184,10 +184,9 @@ bool api_yaml_needs_quotes(const char *s, size_t len)
         bool numberish = true;
         for (size_t i = 0; i < len; i++) {
             char c = s[i];
-            if (!(is_digit(c) || c == '_' || c == ':' || c == '.' ||
-                  c == 'b' || c == 'x' || c == 'o' || c == 'e' || c == 'E' ||
-                  c == '-' || c == '+' || (c >= 'a' && c <= 'f') ||
-                  (c >= 'A' && c <= 'F')))
+            if (!(is_digit(c) || c == '_' || c == ':' || c == '.' || c == 'b' ||
+                  c == 'x' || c == 'o' || c == 'e' || c == 'E' || c == '-' ||
+                  c == '+' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
                 numberish = false;
         }
         if (numberish)
@@ -201,8 +200,8 @@ bool api_yaml_needs_quotes(const char *s, size_t len)
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
 struct frame {
-    json_t *node;  /* object or array being filled */
-    char *key;     /* pending key in a mapping, owned */
+    json_t *node; /* object or array being filled */
+    char *key;    /* pending key in a mapping, owned */
     size_t keylen;
     int key_line, key_col;
     size_t items;
@@ -218,9 +217,10 @@ struct ydec {
     json_t *root;
 };
 
-__attribute__((format(printf, 5, 6))) static int
-fail_at(struct ydec *d, int r, enum api_error_type t, const yaml_mark_t *m,
-        const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static int fail_at(struct ydec *d, int r,
+                                                         enum api_error_type t,
+                                                         const yaml_mark_t *m,
+                                                         const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
@@ -235,8 +235,7 @@ fail_at(struct ydec *d, int r, enum api_error_type t, const yaml_mark_t *m,
 }
 
 /* Resolve one scalar event into a value. */
-static int scalar_value(struct ydec *d, const yaml_event_t *ev,
-                        json_t **ret_v)
+static int scalar_value(struct ydec *d, const yaml_event_t *ev, json_t **ret_v)
 {
     const char *s = (const char *)ev->data.scalar.value;
     size_t len = ev->data.scalar.length;
@@ -286,8 +285,8 @@ static int scalar_value(struct ydec *d, const yaml_event_t *ev,
         /* json_stringn refuses invalid UTF-8; libyaml checked the input,
          * so this is an allocation failure or an escape such as "\0". */
         if (memchr(s, '\0', len))
-            return fail_at(d, -EINVAL, API_ERR_DECODE, &ev->start_mark,
-                           "%s", "NUL characters are not allowed");
+            return fail_at(d, -EINVAL, API_ERR_DECODE, &ev->start_mark, "%s",
+                           "NUL characters are not allowed");
         return -ENOMEM;
     }
     *ret_v = v;
@@ -356,12 +355,11 @@ static int on_scalar(struct ydec *d, const yaml_event_t *ev)
     if (f && json_is_object(f->node) && !f->key) {
         /* A mapping key: any scalar, taken as its text. */
         if (memchr(s, '\0', len))
-            return fail_at(d, -EINVAL, API_ERR_DECODE, &ev->start_mark,
-                           "%s", "NUL characters are not allowed");
+            return fail_at(d, -EINVAL, API_ERR_DECODE, &ev->start_mark, "%s",
+                           "NUL characters are not allowed");
         if (json_object_getn(f->node, s, len)) {
             char key[80];
-            snprintf(key, sizeof(key), "%.*s", (int)(len > 64 ? 64 : len),
-                     s);
+            snprintf(key, sizeof(key), "%.*s", (int)(len > 64 ? 64 : len), s);
             return fail_at(d, -EINVAL, API_ERR_DECODE, &ev->start_mark,
                            "key \"%s\" already set in map", key);
         }
@@ -380,9 +378,9 @@ static int on_scalar(struct ydec *d, const yaml_event_t *ev)
 
 static int on_start(struct ydec *d, const yaml_event_t *ev, bool mapping)
 {
-    const char *anchor = (const char *)(mapping
-                                            ? ev->data.mapping_start.anchor
-                                            : ev->data.sequence_start.anchor);
+    const char *anchor =
+        (const char *)(mapping ? ev->data.mapping_start.anchor
+                               : ev->data.sequence_start.anchor);
     const char *tag = (const char *)(mapping ? ev->data.mapping_start.tag
                                              : ev->data.sequence_start.tag);
     struct frame *f = d->depth ? &d->stack[d->depth - 1] : NULL;
@@ -450,19 +448,17 @@ static int yaml_decode(const char *buf, size_t len,
             }
             if (d.parser.context)
                 api_errors_add_at(
-                    errs, API_ERR_DECODE, (int)m->line + 1,
-                    (int)m->column + 1, NULL,
-                    "yaml: line %d, column %d: %s %s", (int)m->line + 1,
-                    (int)m->column + 1, d.parser.problem ? d.parser.problem
-                                                         : "syntax error",
+                    errs, API_ERR_DECODE, (int)m->line + 1, (int)m->column + 1,
+                    NULL, "yaml: line %d, column %d: %s %s", (int)m->line + 1,
+                    (int)m->column + 1,
+                    d.parser.problem ? d.parser.problem : "syntax error",
                     d.parser.context);
             else
-                api_errors_add_at(errs, API_ERR_DECODE, (int)m->line + 1,
-                                  (int)m->column + 1, NULL,
-                                  "yaml: line %d, column %d: %s",
-                                  (int)m->line + 1, (int)m->column + 1,
-                                  d.parser.problem ? d.parser.problem
-                                                   : "syntax error");
+                api_errors_add_at(
+                    errs, API_ERR_DECODE, (int)m->line + 1, (int)m->column + 1,
+                    NULL, "yaml: line %d, column %d: %s", (int)m->line + 1,
+                    (int)m->column + 1,
+                    d.parser.problem ? d.parser.problem : "syntax error");
             r = -EINVAL;
             break;
         }
@@ -503,8 +499,7 @@ static int yaml_decode(const char *buf, size_t len,
         yaml_event_delete(&ev);
     }
     if (r == 0 && !d.root) {
-        api_errors_add_at(errs, API_ERR_DECODE, 0, 0, NULL,
-                          "empty document");
+        api_errors_add_at(errs, API_ERR_DECODE, 0, 0, NULL, "empty document");
         r = -EINVAL;
     }
     while (d.depth > 0) {
@@ -540,8 +535,7 @@ static int json_limits(struct jwalk *w, const json_t *v, size_t depth)
         w->what = JL_NODES;
         return -E2BIG;
     }
-    if (json_is_string(v) &&
-        json_string_length(v) > w->lim->max_string_bytes) {
+    if (json_is_string(v) && json_string_length(v) > w->lim->max_string_bytes) {
         w->what = JL_STRING;
         return -E2BIG;
     }
@@ -637,9 +631,8 @@ static int json_decode(const char *buf, size_t len,
     return 0;
 }
 
-int api_doc_decode(const char *buf, size_t len,
-                   const struct api_limits *limits, json_t **ret_doc,
-                   struct api_errors *errs)
+int api_doc_decode(const char *buf, size_t len, const struct api_limits *limits,
+                   json_t **ret_doc, struct api_errors *errs)
 {
     struct api_limits defaults = API_LIMITS_DEFAULT;
     const struct api_limits *lim = limits ? limits : &defaults;
@@ -649,8 +642,8 @@ int api_doc_decode(const char *buf, size_t len,
         return -EINVAL;
     if (len > lim->max_body_bytes) {
         api_errors_add_at(errs, API_ERR_LIMIT, 0, 0, NULL,
-                          "request body too large: %zu bytes, limit %zu",
-                          len, lim->max_body_bytes);
+                          "request body too large: %zu bytes, limit %zu", len,
+                          lim->max_body_bytes);
         return -EMSGSIZE;
     }
     if (len && memchr(buf, '\0', len)) {
@@ -733,12 +726,11 @@ static int emit_scalar(yaml_emitter_t *em, const char *s, size_t len,
         else if (memchr(s, '\n', len))
             style = YAML_LITERAL_SCALAR_STYLE;
     }
-    if (!yaml_scalar_event_initialize(&ev, NULL, NULL,
-                                      (yaml_char_t *)(uintptr_t)s, (int)len,
-                                      !is_string || style ==
-                                          YAML_ANY_SCALAR_STYLE ||
-                                          style == YAML_LITERAL_SCALAR_STYLE,
-                                      1, style))
+    if (!yaml_scalar_event_initialize(
+            &ev, NULL, NULL, (yaml_char_t *)(uintptr_t)s, (int)len,
+            !is_string || style == YAML_ANY_SCALAR_STYLE ||
+                style == YAML_LITERAL_SCALAR_STYLE,
+            1, style))
         return -ENOMEM;
     return yaml_emitter_emit(em, &ev) ? 0 : -EINVAL;
 }
@@ -773,9 +765,9 @@ static int emit_value(yaml_emitter_t *em, const json_t *v)
     }
     case JSON_ARRAY: {
         bool empty = json_array_size(v) == 0;
-        yaml_sequence_start_event_initialize(
-            &ev, NULL, NULL, 1,
-            empty ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
+        yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+                                             empty ? YAML_FLOW_SEQUENCE_STYLE
+                                                   : YAML_BLOCK_SEQUENCE_STYLE);
         if (!yaml_emitter_emit(em, &ev))
             return -EINVAL;
         for (size_t i = 0; i < json_array_size(v); i++) {

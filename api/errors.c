@@ -28,9 +28,9 @@ void api_errors_clear(struct api_errors *errs)
     memset(errs, 0, sizeof(*errs));
 }
 
-int api_errors_addv(struct api_errors *errs, enum api_error_type type,
-                    int line, int column, const char *field,
-                    const char *detail_fmt, va_list ap)
+int api_errors_addv(struct api_errors *errs, enum api_error_type type, int line,
+                    int column, const char *field, const char *detail_fmt,
+                    va_list ap)
 {
     struct api_error e = {.type = type, .line = line, .column = column};
     int r;

@@ -15,10 +15,9 @@ int api_errors_add_at(struct api_errors *errs, enum api_error_type type,
                       const char *detail_fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
-int api_errors_addv(struct api_errors *errs, enum api_error_type type,
-                    int line, int column, const char *field,
-                    const char *detail_fmt, va_list ap)
-    __attribute__((format(printf, 6, 0)));
+int api_errors_addv(struct api_errors *errs, enum api_error_type type, int line,
+                    int column, const char *field, const char *detail_fmt,
+                    va_list ap) __attribute__((format(printf, 6, 0)));
 
 /* How a YAML plain scalar resolves (YAML 1.2 core schema, as Kubernetes'
  * YAML-to-JSON conversion does for the common cases).  Returns a new
@@ -34,8 +33,6 @@ bool api_yaml_needs_quotes(const char *s, size_t len);
  * quoted with Go-style escapes, numbers and booleans bare, objects and
  * arrays abbreviated.  Writes at most `size` bytes including the NUL. */
 void api_value_render(const json_t *v, char *buf, size_t size);
-
-
 
 /* Kubernetes name checks: NULL when valid, else the static message that
  * follows `Invalid value: "x": `. */

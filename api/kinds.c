@@ -154,9 +154,8 @@ const struct api_kind_info *api_kind_find(const char *api_version,
     return NULL;
 }
 
-const struct api_kind_info *api_kind_by_resource(const char *group,
-                                                 const char *version,
-                                                 const char *plural)
+const struct api_kind_info *
+api_kind_by_resource(const char *group, const char *version, const char *plural)
 {
     if (!group || !version || !plural)
         return NULL;

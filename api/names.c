@@ -5,24 +5,24 @@
 
 #include "api/internal.h"
 
-#define DNS1123_LABEL_MSG                                                    \
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric "    \
-    "characters or '-', and must start and end with an alphanumeric "        \
-    "character (e.g. 'my-name',  or '123-abc', regex used for validation "   \
+#define DNS1123_LABEL_MSG                                                      \
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric "      \
+    "characters or '-', and must start and end with an alphanumeric "          \
+    "character (e.g. 'my-name',  or '123-abc', regex used for validation "     \
     "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-#define DNS1123_SUBDOMAIN_MSG                                                \
-    "a lowercase RFC 1123 subdomain must consist of lower case "             \
-    "alphanumeric characters, '-' or '.', and must start and end with an "   \
-    "alphanumeric character (e.g. 'example.com', regex used for validation " \
+#define DNS1123_SUBDOMAIN_MSG                                                  \
+    "a lowercase RFC 1123 subdomain must consist of lower case "               \
+    "alphanumeric characters, '-' or '.', and must start and end with an "     \
+    "alphanumeric character (e.g. 'example.com', regex used for validation "   \
     "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 #define QUALIFIED_NAME_FMT "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-#define QUALIFIED_NAME_MSG                                                   \
-    "must consist of alphanumeric characters, '-', '_' or '.', and must "   \
+#define QUALIFIED_NAME_MSG                                                     \
+    "must consist of alphanumeric characters, '-', '_' or '.', and must "      \
     "start and end with an alphanumeric character"
-#define LABEL_VALUE_MSG                                                      \
-    "a valid label must be an empty string or consist of alphanumeric "      \
-    "characters, '-', '_' or '.', and must start and end with an "           \
-    "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "  \
+#define LABEL_VALUE_MSG                                                        \
+    "a valid label must be an empty string or consist of alphanumeric "        \
+    "characters, '-', '_' or '.', and must start and end with an "             \
+    "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "    \
     "regex used for validation is '(" QUALIFIED_NAME_FMT ")?')"
 
 static bool is_lower_alnum(char c)

@@ -54,8 +54,7 @@ static bool is_special(char c)
 
 static void skip_space(struct lexer *lx)
 {
-    while (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\n' ||
-           *lx->p == '\r')
+    while (*lx->p == ' ' || *lx->p == '\t' || *lx->p == '\n' || *lx->p == '\r')
         lx->p++;
 }
 
@@ -150,7 +149,8 @@ static int parse_req(struct lexer *lx, struct sel_req *req)
     if (lx->p[0] == '=' || (lx->p[0] == '!' && lx->p[1] == '=')) {
         char *v;
         req->op = lx->p[0] == '=' ? SEL_IN : SEL_NOT_IN;
-        lx->p += lx->p[0] == '=' && lx->p[1] == '=' ? 2 : (*lx->p == '!' ? 2 : 1);
+        lx->p +=
+            lx->p[0] == '=' && lx->p[1] == '=' ? 2 : (*lx->p == '!' ? 2 : 1);
         v = take_ident(lx);
         if (!v)
             return -ENOMEM;
@@ -251,9 +251,8 @@ bool api_selector_match(const struct api_selector *sel, const json_t *labels)
         return true;
     for (size_t i = 0; i < sel->count; i++) {
         const struct sel_req *r = &sel->reqs[i];
-        const json_t *v = json_is_object(labels)
-                              ? json_object_get(labels, r->key)
-                              : NULL;
+        const json_t *v =
+            json_is_object(labels) ? json_object_get(labels, r->key) : NULL;
         const char *s = json_string_value(v);
         bool in = false;
 
@@ -289,7 +288,8 @@ bool api_labels_match_map(const json_t *selector_map, const json_t *labels)
 
     if (!json_is_object(selector_map))
         return true;
-    json_object_foreach ((json_t *)selector_map, k, want) {
+    json_object_foreach((json_t *)selector_map, k, want)
+    {
         const json_t *have =
             json_is_object(labels) ? json_object_get(labels, k) : NULL;
         if (!json_is_string(have) || !json_is_string(want) ||

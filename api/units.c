@@ -62,8 +62,7 @@ static int quantity_parse(const char *s, int scale, int64_t *ret)
     if (!digits)
         return -EINVAL;
     if ((*p == 'e' || *p == 'E') &&
-        (is_digit(p[1]) ||
-         ((p[1] == '+' || p[1] == '-') && is_digit(p[2])))) {
+        (is_digit(p[1]) || ((p[1] == '+' || p[1] == '-') && is_digit(p[2])))) {
         char *end;
         long e;
         errno = 0;
@@ -217,8 +216,7 @@ int api_time_format(int64_t unix_seconds, char buf[API_TIME_LEN])
     struct tm tm;
     time_t t = (time_t)unix_seconds;
 
-    if (!gmtime_r(&t, &tm) ||
-        tm.tm_year + 1900 > 9999)
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999)
         return -ERANGE;
     /* The year is 0..9999, so %Y gives 4 digits only from 1000 on. */
     if (tm.tm_year + 1900 < 1000 ||
@@ -255,8 +253,7 @@ int api_time_parse(const char *s, int64_t *ret_unix_seconds)
     struct tm tm = {0};
     int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
     const char *p = s;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30,
-                                31, 31, 30, 31, 30, 31};
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int64_t t;
 
     if (!s)
@@ -329,8 +326,8 @@ int api_uid_new(char buf[API_UID_LEN])
     snprintf(buf, API_UID_LEN,
              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
              "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-             b[10], b[11], b[12], b[13], b[14], b[15]);
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
     return 0;
 }
 

@@ -30,8 +30,8 @@ enum ftype {
     F_TIME,     /* RFC 3339 string */
 };
 
-#define REQ 0x1   /* required */
-#define ARR 0x2   /* an array whose items have the field's type */
+#define REQ   0x1 /* required */
+#define ARR   0x2 /* an array whose items have the field's type */
 #define RANGE 0x4 /* integer within [min, max] */
 
 struct vctx;
@@ -111,10 +111,10 @@ void api_value_render(const json_t *v, char *buf, size_t size)
 {
     size_t o = 0;
 
-#define PUT(ch)                                                              \
-    do {                                                                     \
-        if (o + 1 < size)                                                    \
-            buf[o++] = (ch);                                                 \
+#define PUT(ch)                                                                \
+    do {                                                                       \
+        if (o + 1 < size)                                                      \
+            buf[o++] = (ch);                                                   \
     } while (0)
     if (size == 0)
         return;
@@ -209,8 +209,8 @@ static const char *type_name(enum ftype t)
 
 /* ---------------- value checks ---------------- */
 
-#define QUANTITY_MSG                                                         \
-    "quantities must match the regular expression "                         \
+#define QUANTITY_MSG                                                           \
+    "quantities must match the regular expression "                            \
     "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
 static void check_quantity_value(struct vctx *c, const json_t *v)
@@ -232,8 +232,9 @@ static void check_time_value(struct vctx *c, const json_t *v)
     int64_t t;
 
     if (api_time_parse(json_string_value(v), &t) < 0)
-        err_invalid(c, v, "must be an RFC 3339 timestamp (e.g. "
-                          "'2026-11-25T21:00:00Z')");
+        err_invalid(c, v,
+                    "must be an RFC 3339 timestamp (e.g. "
+                    "'2026-11-25T21:00:00Z')");
 }
 
 static bool type_ok(enum ftype t, const json_t *v)
@@ -271,7 +272,8 @@ static void validate_map(struct vctx *c, const json_t *v, enum ftype t)
     const char *k;
     json_t *e;
 
-    json_object_foreach ((json_t *)v, k, e) {
+    json_object_foreach((json_t *)v, k, e)
+    {
         size_t old = path_push(c, k);
         if (t == F_STRMAP && !json_is_string(e))
             err_type(c, e, "string");
@@ -285,8 +287,7 @@ static void validate_map(struct vctx *c, const json_t *v, enum ftype t)
     }
 }
 
-static void validate_one(struct vctx *c, const struct field *f,
-                         const json_t *v)
+static void validate_one(struct vctx *c, const struct field *f, const json_t *v)
 {
     if (!type_ok(f->type, v)) {
         err_type(c, v, type_name(f->type));
@@ -336,8 +337,7 @@ static void validate_one(struct vctx *c, const struct field *f,
             if (!ok) {
                 api_value_render(v, val, sizeof(val));
                 verr(c, API_ERR_UNSUPPORTED,
-                     "Unsupported value: %s: supported values: %s", val,
-                     list);
+                     "Unsupported value: %s: supported values: %s", val, list);
                 return;
             }
         }
@@ -373,7 +373,8 @@ static void validate_object(struct vctx *c, const json_t *obj,
     const char *k;
     json_t *v;
 
-    json_object_foreach ((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         const struct field *f = s->fields;
         size_t old;
         while (f->name && strcmp(f->name, k))
@@ -381,8 +382,7 @@ static void validate_object(struct vctx *c, const json_t *obj,
         old = path_push(c, k);
         if (!f->name) {
             if (!s->open)
-                verr(c, API_ERR_UNKNOWN_FIELD, "unknown field \"%s\"",
-                     c->path);
+                verr(c, API_ERR_UNKNOWN_FIELD, "unknown field \"%s\"", c->path);
         } else if (!json_is_null(v))
             validate_field(c, f, v);
         path_pop(c, old);
@@ -447,7 +447,8 @@ static void check_labels(struct vctx *c, const json_t *v)
     const char *k;
     json_t *e;
 
-    json_object_foreach ((json_t *)v, k, e) {
+    json_object_foreach((json_t *)v, k, e)
+    {
         const char *msg = api_check_qualified_name(k);
         json_t *key = json_string(k);
         if (msg && key)
@@ -465,7 +466,8 @@ static void check_annotations(struct vctx *c, const json_t *v)
     json_t *e;
     size_t total = 0;
 
-    json_object_foreach ((json_t *)v, k, e) {
+    json_object_foreach((json_t *)v, k, e)
+    {
         const char *msg = api_check_qualified_name(k);
         json_t *key = json_string(k);
         if (msg && key)
@@ -493,8 +495,9 @@ static void check_mac(struct vctx *c, const json_t *v)
     if (ok && s[2] != s[5])
         ok = false;
     if (!ok)
-        err_invalid(c, v, "must be a valid MAC address (e.g. "
-                          "'02:00:00:00:00:01')");
+        err_invalid(c, v,
+                    "must be a valid MAC address (e.g. "
+                    "'02:00:00:00:00:01')");
 }
 
 static void check_metadata(struct vctx *c, const json_t *m)
@@ -539,7 +542,8 @@ static const struct field metadata_fields[] = {
     {.name = "selfLink", .type = F_STRING},
     {0},
 };
-static const struct schema metadata_schema = {.fields = metadata_fields, .check = check_metadata};
+static const struct schema metadata_schema = {.fields = metadata_fields,
+                                              .check = check_metadata};
 
 /* A pod template's metadata: no name rules. */
 static const struct field template_meta_fields[] = {
@@ -551,13 +555,16 @@ static const struct field template_meta_fields[] = {
     {.name = "annotations", .type = F_STRMAP, .check = check_annotations},
     {0},
 };
-static const struct schema template_meta_schema = {.fields = template_meta_fields};
+static const struct schema template_meta_schema = {.fields =
+                                                       template_meta_fields};
 
 static const char *const condition_status[] = {"True", "False", "Unknown",
                                                NULL};
 static const struct field condition_fields[] = {
     {.name = "type", .type = F_STRING, .flags = REQ},
-    {.name = "status", .type = F_STRING, .flags = REQ,
+    {.name = "status",
+     .type = F_STRING,
+     .flags = REQ,
      .values = condition_status},
     {.name = "reason", .type = F_STRING},
     {.name = "message", .type = F_STRING},
@@ -570,16 +577,31 @@ static const struct schema condition_schema = {.fields = condition_fields};
 
 static const struct field migration_config_fields[] = {
     {.name = "bandwidthPerMigration", .type = F_QUANTITY},
-    {.name = "completionTimeoutPerGiB", .type = F_INT, .flags = RANGE,
-     .min = 0, .max = INT64_MAX},
-    {.name = "progressTimeout", .type = F_INT, .flags = RANGE, .min = 0,
+    {.name = "completionTimeoutPerGiB",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 0,
      .max = INT64_MAX},
-    {.name = "maxDowntimeMs", .type = F_INT, .flags = RANGE, .min = 1,
+    {.name = "progressTimeout",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 0,
+     .max = INT64_MAX},
+    {.name = "maxDowntimeMs",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 1,
      .max = 2000000},
-    {.name = "parallelMigrationsPerCluster", .type = F_INT, .flags = RANGE,
-     .min = 0, .max = INT64_MAX},
-    {.name = "parallelOutboundMigrationsPerNode", .type = F_INT,
-     .flags = RANGE, .min = 0, .max = INT64_MAX},
+    {.name = "parallelMigrationsPerCluster",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 0,
+     .max = INT64_MAX},
+    {.name = "parallelOutboundMigrationsPerNode",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 0,
+     .max = INT64_MAX},
     {.name = "utilityVolumesTimeout", .type = F_INT},
     {.name = "allowAutoConverge", .type = F_BOOL},
     {.name = "allowPostCopy", .type = F_BOOL},
@@ -592,7 +614,8 @@ static const struct field migration_config_fields[] = {
     {.name = "experimental", .type = F_ANYOBJ},
     {0},
 };
-static const struct schema migration_config_schema = {.fields = migration_config_fields};
+static const struct schema migration_config_schema = {
+    .fields = migration_config_fields};
 
 static const char *const abort_status_values[] = {"", "Aborting", "Succeeded",
                                                   "Failed", NULL};
@@ -618,7 +641,8 @@ static const struct field migration_state_fields[] = {
     {.name = "migrationUid", .type = F_STRING},
     {.name = "mode", .type = F_STRING, .values = mode_values},
     {.name = "migrationPolicyName", .type = F_STRING},
-    {.name = "migrationConfiguration", .type = F_OBJECT,
+    {.name = "migrationConfiguration",
+     .type = F_OBJECT,
      .child = &migration_config_schema},
     {.name = "targetCPUSet", .type = F_INT, .flags = ARR},
     {.name = "targetNodeTopology", .type = F_STRING},
@@ -630,14 +654,17 @@ static const struct field migration_state_fields[] = {
     {.name = "targetMemoryOverhead", .type = F_QUANTITY},
     {0},
 };
-static const struct schema migration_state_schema = {.fields = migration_state_fields};
+static const struct schema migration_state_schema = {
+    .fields = migration_state_fields};
 
 /* ---- VirtualMachineInstanceMigration ---- */
 
 static const char *const priority_values[] = {
     "system-critical", "user-triggered", "system-maintenance", NULL};
 static const struct field vmim_spec_fields[] = {
-    {.name = "vmiName", .type = F_STRING, .flags = REQ,
+    {.name = "vmiName",
+     .type = F_STRING,
+     .flags = REQ,
      .check = check_subdomain},
     {.name = "addedNodeSelector", .type = F_STRMAP},
     {.name = "sendTo", .type = F_ANYOBJ},
@@ -647,10 +674,18 @@ static const struct field vmim_spec_fields[] = {
 };
 static const struct schema vmim_spec_schema = {.fields = vmim_spec_fields};
 
-static const char *const vmim_phase_values[] = {
-    "",        "Pending",  "Scheduling",     "Scheduled",
-    "PreparingTarget", "TargetReady", "Running", "Succeeded",
-    "Failed",  "WaitingForSync", "Synchronizing", NULL};
+static const char *const vmim_phase_values[] = {"",
+                                                "Pending",
+                                                "Scheduling",
+                                                "Scheduled",
+                                                "PreparingTarget",
+                                                "TargetReady",
+                                                "Running",
+                                                "Succeeded",
+                                                "Failed",
+                                                "WaitingForSync",
+                                                "Synchronizing",
+                                                NULL};
 static const struct field transition_fields[] = {
     {.name = "phase", .type = F_STRING, .values = vmim_phase_values},
     {.name = "phaseTransitionTimestamp", .type = F_TIME},
@@ -673,11 +708,16 @@ static const struct schema progress_schema = {.fields = progress_fields};
 
 static const struct field vmim_status_fields[] = {
     {.name = "phase", .type = F_STRING, .values = vmim_phase_values},
-    {.name = "phaseTransitionTimestamps", .type = F_OBJECT, .flags = ARR,
+    {.name = "phaseTransitionTimestamps",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &transition_schema},
-    {.name = "migrationState", .type = F_OBJECT,
+    {.name = "migrationState",
+     .type = F_OBJECT,
      .child = &migration_state_schema},
-    {.name = "conditions", .type = F_OBJECT, .flags = ARR,
+    {.name = "conditions",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &condition_schema},
     {.name = "synchronizationAddresses", .type = F_STRING, .flags = ARR},
     {.name = "progress", .type = F_OBJECT, .child = &progress_schema},
@@ -687,8 +727,7 @@ static const struct schema vmim_status_schema = {.fields = vmim_status_fields};
 
 /* ---- VirtualMachineInstance spec (also a VM's template spec) ---- */
 
-static const char *const bus_values[] = {"virtio", "sata", "scsi", "usb",
-                                         NULL};
+static const char *const bus_values[] = {"virtio", "sata", "scsi", "usb", NULL};
 static const struct field disk_target_fields[] = {
     {.name = "bus", .type = F_STRING, .values = bus_values},
     {.name = "readonly", .type = F_BOOL},
@@ -699,15 +738,18 @@ static const struct field disk_target_fields[] = {
 };
 static const struct schema disk_target_schema = {.fields = disk_target_fields};
 
-static const char *const cache_values[] = {"none", "writethrough",
-                                           "writeback", NULL};
+static const char *const cache_values[] = {"none", "writethrough", "writeback",
+                                           NULL};
 static void check_disk(struct vctx *c, const json_t *v);
 static const struct field disk_fields[] = {
     {.name = "name", .type = F_STRING, .flags = REQ},
     {.name = "disk", .type = F_OBJECT, .child = &disk_target_schema},
     {.name = "cdrom", .type = F_OBJECT, .child = &disk_target_schema},
     {.name = "lun", .type = F_OBJECT, .child = &disk_target_schema},
-    {.name = "bootOrder", .type = F_INT, .flags = RANGE, .min = 1,
+    {.name = "bootOrder",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 1,
      .max = INT64_MAX},
     {.name = "serial", .type = F_STRING},
     {.name = "cache", .type = F_STRING, .values = cache_values},
@@ -719,12 +761,16 @@ static const struct field disk_fields[] = {
     {.name = "tag", .type = F_STRING},
     {0},
 };
-static const struct schema disk_schema = {.fields = disk_fields, .check = check_disk};
+static const struct schema disk_schema = {.fields = disk_fields,
+                                          .check = check_disk};
 
 static const char *const protocol_values[] = {"TCP", "UDP", NULL};
 static const struct field port_fields[] = {
     {.name = "name", .type = F_STRING},
-    {.name = "port", .type = F_INT, .flags = REQ | RANGE, .min = 1,
+    {.name = "port",
+     .type = F_INT,
+     .flags = REQ | RANGE,
+     .min = 1,
      .max = 65535},
     {.name = "protocol", .type = F_STRING, .values = protocol_values},
     {0},
@@ -735,7 +781,8 @@ static const struct field binding_plugin_fields[] = {
     {.name = "name", .type = F_STRING, .flags = REQ},
     {0},
 };
-static const struct schema binding_plugin_schema = {.fields = binding_plugin_fields};
+static const struct schema binding_plugin_schema = {.fields =
+                                                        binding_plugin_fields};
 
 static void check_interface(struct vctx *c, const json_t *v);
 static const struct field interface_fields[] = {
@@ -750,7 +797,10 @@ static const struct field interface_fields[] = {
     {.name = "model", .type = F_STRING},
     {.name = "ports", .type = F_OBJECT, .flags = ARR, .child = &port_schema},
     {.name = "pciAddress", .type = F_STRING},
-    {.name = "bootOrder", .type = F_INT, .flags = RANGE, .min = 1,
+    {.name = "bootOrder",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 1,
      .max = INT64_MAX},
     {.name = "dhcpOptions", .type = F_ANYOBJ},
     {.name = "tag", .type = F_STRING},
@@ -758,11 +808,14 @@ static const struct field interface_fields[] = {
     {.name = "state", .type = F_STRING},
     {0},
 };
-static const struct schema interface_schema = {.fields = interface_fields, .check = check_interface};
+static const struct schema interface_schema = {.fields = interface_fields,
+                                               .check = check_interface};
 
 static const struct field devices_fields[] = {
     {.name = "disks", .type = F_OBJECT, .flags = ARR, .child = &disk_schema},
-    {.name = "interfaces", .type = F_OBJECT, .flags = ARR,
+    {.name = "interfaces",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &interface_schema},
     {.name = "rng", .type = F_ANYOBJ},
     {.name = "autoattachPodInterface", .type = F_BOOL},
@@ -789,13 +842,13 @@ static const struct field devices_fields[] = {
 static const struct schema devices_schema = {.fields = devices_fields};
 
 static const struct field cpu_fields[] = {
-    {.name = "cores", .type = F_INT, .flags = RANGE, .min = 1,
-     .max = 1024},
-    {.name = "sockets", .type = F_INT, .flags = RANGE, .min = 1,
-     .max = 1024},
-    {.name = "threads", .type = F_INT, .flags = RANGE, .min = 1,
-     .max = 1024},
-    {.name = "maxSockets", .type = F_INT, .flags = RANGE, .min = 1,
+    {.name = "cores", .type = F_INT, .flags = RANGE, .min = 1, .max = 1024},
+    {.name = "sockets", .type = F_INT, .flags = RANGE, .min = 1, .max = 1024},
+    {.name = "threads", .type = F_INT, .flags = RANGE, .min = 1, .max = 1024},
+    {.name = "maxSockets",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 1,
      .max = 1024},
     {.name = "model", .type = F_STRING},
     {.name = "dedicatedCpuPlacement", .type = F_BOOL},
@@ -831,12 +884,12 @@ static const struct field kernel_container_fields[] = {
     {.name = "imagePullSecret", .type = F_STRING},
     {0},
 };
-static const struct schema kernel_container_schema = {.fields = kernel_container_fields};
+static const struct schema kernel_container_schema = {
+    .fields = kernel_container_fields};
 
 static const struct field kernel_boot_fields[] = {
     {.name = "kernelArgs", .type = F_STRING},
-    {.name = "container", .type = F_OBJECT,
-     .child = &kernel_container_schema},
+    {.name = "container", .type = F_OBJECT, .child = &kernel_container_schema},
     {0},
 };
 static const struct schema kernel_boot_schema = {.fields = kernel_boot_fields};
@@ -861,7 +914,9 @@ static const struct field domain_fields[] = {
     {.name = "cpu", .type = F_OBJECT, .child = &cpu_schema},
     {.name = "memory", .type = F_OBJECT, .child = &memory_schema},
     {.name = "resources", .type = F_OBJECT, .child = &resources_schema},
-    {.name = "devices", .type = F_OBJECT, .flags = REQ,
+    {.name = "devices",
+     .type = F_OBJECT,
+     .flags = REQ,
      .child = &devices_schema},
     {.name = "firmware", .type = F_OBJECT, .child = &firmware_schema},
     {.name = "machine", .type = F_OBJECT, .child = &machine_schema},
@@ -896,7 +951,8 @@ static const struct field network_fields[] = {
     {.name = "multus", .type = F_OBJECT, .child = &multus_schema},
     {0},
 };
-static const struct schema network_schema = {.fields = network_fields, .check = check_network};
+static const struct schema network_schema = {.fields = network_fields,
+                                             .check = check_network};
 
 static const struct field container_disk_fields[] = {
     {.name = "image", .type = F_STRING, .flags = REQ},
@@ -905,7 +961,8 @@ static const struct field container_disk_fields[] = {
     {.name = "imagePullSecret", .type = F_STRING},
     {0},
 };
-static const struct schema container_disk_schema = {.fields = container_disk_fields};
+static const struct schema container_disk_schema = {.fields =
+                                                        container_disk_fields};
 
 static const struct field nocloud_fields[] = {
     {.name = "userData", .type = F_STRING},
@@ -929,8 +986,7 @@ static const struct schema pvc_schema = {.fields = pvc_fields};
 static const char *const host_disk_types[] = {"Disk", "DiskOrCreate", NULL};
 static const struct field host_disk_fields[] = {
     {.name = "path", .type = F_STRING, .flags = REQ},
-    {.name = "type", .type = F_STRING, .flags = REQ,
-     .values = host_disk_types},
+    {.name = "type", .type = F_STRING, .flags = REQ, .values = host_disk_types},
     {.name = "capacity", .type = F_QUANTITY},
     {.name = "shared", .type = F_BOOL},
     {0},
@@ -946,7 +1002,8 @@ static const struct schema empty_disk_schema = {.fields = empty_disk_fields};
 static void check_volume(struct vctx *c, const json_t *v);
 static const struct field volume_fields[] = {
     {.name = "name", .type = F_STRING, .flags = REQ},
-    {.name = "containerDisk", .type = F_OBJECT,
+    {.name = "containerDisk",
+     .type = F_OBJECT,
      .child = &container_disk_schema},
     {.name = "cloudInitNoCloud", .type = F_OBJECT, .child = &nocloud_schema},
     {.name = "persistentVolumeClaim", .type = F_OBJECT, .child = &pvc_schema},
@@ -964,24 +1021,31 @@ static const struct field volume_fields[] = {
     {.name = "sysprep", .type = F_ANYOBJ},
     {0},
 };
-static const struct schema volume_schema = {.fields = volume_fields, .check = check_volume};
+static const struct schema volume_schema = {.fields = volume_fields,
+                                            .check = check_volume};
 
 static const char *const eviction_values[] = {
     "None", "LiveMigrate", "LiveMigrateIfPossible", "External", NULL};
 static void check_vmi_spec(struct vctx *c, const json_t *v);
 static const struct field vmi_spec_fields[] = {
-    {.name = "domain", .type = F_OBJECT, .flags = REQ,
-     .child = &domain_schema},
-    {.name = "networks", .type = F_OBJECT, .flags = ARR,
+    {.name = "domain", .type = F_OBJECT, .flags = REQ, .child = &domain_schema},
+    {.name = "networks",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &network_schema},
-    {.name = "volumes", .type = F_OBJECT, .flags = ARR,
+    {.name = "volumes",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &volume_schema},
     {.name = "nodeSelector", .type = F_STRMAP},
     {.name = "affinity", .type = F_ANYOBJ},
     {.name = "tolerations", .type = F_ANYOBJ, .flags = ARR},
     {.name = "topologySpreadConstraints", .type = F_ANYOBJ, .flags = ARR},
-    {.name = "terminationGracePeriodSeconds", .type = F_INT, .flags = RANGE,
-     .min = 0, .max = INT64_MAX},
+    {.name = "terminationGracePeriodSeconds",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 0,
+     .max = INT64_MAX},
     {.name = "evictionStrategy", .type = F_STRING, .values = eviction_values},
     {.name = "hostname", .type = F_STRING, .check = check_label},
     {.name = "subdomain", .type = F_STRING, .check = check_label},
@@ -996,7 +1060,8 @@ static const struct field vmi_spec_fields[] = {
     {.name = "startStrategy", .type = F_STRING},
     {0},
 };
-static const struct schema vmi_spec_schema = {.fields = vmi_spec_fields, .check = check_vmi_spec};
+static const struct schema vmi_spec_schema = {.fields = vmi_spec_fields,
+                                              .check = check_vmi_spec};
 
 /* ---- VirtualMachineInstance status (open: owned by the server) ---- */
 
@@ -1012,46 +1077,54 @@ static const struct field vmi_iface_status_fields[] = {
     {.name = "linkState", .type = F_STRING},
     {0},
 };
-static const struct schema vmi_iface_status_schema = {.fields = vmi_iface_status_fields};
+static const struct schema vmi_iface_status_schema = {
+    .fields = vmi_iface_status_fields};
 
 static const char *const vmi_phase_values[] = {
-    "", "Pending", "Scheduling", "Scheduled", "Running", "Succeeded",
-    "Failed", "Unknown", "WaitingForSync", NULL};
+    "",          "Pending", "Scheduling", "Scheduled",      "Running",
+    "Succeeded", "Failed",  "Unknown",    "WaitingForSync", NULL};
 static const struct field vmi_status_fields[] = {
     {.name = "phase", .type = F_STRING, .values = vmi_phase_values},
     {.name = "nodeName", .type = F_STRING},
     {.name = "reason", .type = F_STRING},
-    {.name = "interfaces", .type = F_OBJECT, .flags = ARR,
+    {.name = "interfaces",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &vmi_iface_status_schema},
-    {.name = "migrationState", .type = F_OBJECT,
+    {.name = "migrationState",
+     .type = F_OBJECT,
      .child = &migration_state_schema},
-    {.name = "conditions", .type = F_OBJECT, .flags = ARR,
+    {.name = "conditions",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &condition_schema},
     {.name = "migrationMethod", .type = F_STRING},
     {.name = "migrationTransport", .type = F_STRING},
     {.name = "evacuationNodeName", .type = F_STRING},
     {0},
 };
-static const struct schema vmi_status_schema = {.fields = vmi_status_fields, .open = true};
+static const struct schema vmi_status_schema = {.fields = vmi_status_fields,
+                                                .open = true};
 
 /* ---- VirtualMachine ---- */
 
 static const struct field vm_template_fields[] = {
     {.name = "metadata", .type = F_OBJECT, .child = &template_meta_schema},
-    {.name = "spec", .type = F_OBJECT, .flags = REQ,
-     .child = &vmi_spec_schema},
+    {.name = "spec", .type = F_OBJECT, .flags = REQ, .child = &vmi_spec_schema},
     {0},
 };
 static const struct schema vm_template_schema = {.fields = vm_template_fields};
 
 static const char *const run_strategy_values[] = {
-    "Always", "Halted", "Manual", "RerunOnFailure", "Once", "WaitAsReceiver",
-    NULL};
+    "Always", "Halted",         "Manual", "RerunOnFailure",
+    "Once",   "WaitAsReceiver", NULL};
 static void check_vm_spec(struct vctx *c, const json_t *v);
 static const struct field vm_spec_fields[] = {
     {.name = "running", .type = F_BOOL},
     {.name = "runStrategy", .type = F_STRING, .values = run_strategy_values},
-    {.name = "template", .type = F_OBJECT, .flags = REQ,
+    {.name = "template",
+     .type = F_OBJECT,
+     .flags = REQ,
      .child = &vm_template_schema},
     {.name = "dataVolumeTemplates", .type = F_ANYOBJ, .flags = ARR},
     {.name = "instancetype", .type = F_ANYOBJ},
@@ -1059,36 +1132,49 @@ static const struct field vm_spec_fields[] = {
     {.name = "updateVolumesStrategy", .type = F_STRING},
     {0},
 };
-static const struct schema vm_spec_schema = {.fields = vm_spec_fields, .check = check_vm_spec};
+static const struct schema vm_spec_schema = {.fields = vm_spec_fields,
+                                             .check = check_vm_spec};
 
 static const struct field vm_status_fields[] = {
     {.name = "printableStatus", .type = F_STRING},
     {.name = "ready", .type = F_BOOL},
     {.name = "created", .type = F_BOOL},
-    {.name = "conditions", .type = F_OBJECT, .flags = ARR,
+    {.name = "conditions",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &condition_schema},
     {0},
 };
-static const struct schema vm_status_schema = {.fields = vm_status_fields, .open = true};
+static const struct schema vm_status_schema = {.fields = vm_status_fields,
+                                               .open = true};
 
 /* ---- MigrationPolicy ---- */
 
 static const struct field selectors_fields[] = {
     {.name = "namespaceSelector", .type = F_STRMAP, .check = check_labels},
-    {.name = "virtualMachineInstanceSelector", .type = F_STRMAP,
+    {.name = "virtualMachineInstanceSelector",
+     .type = F_STRMAP,
      .check = check_labels},
     {0},
 };
 static const struct schema selectors_schema = {.fields = selectors_fields};
 
 static const struct field policy_spec_fields[] = {
-    {.name = "selectors", .type = F_OBJECT, .flags = REQ,
+    {.name = "selectors",
+     .type = F_OBJECT,
+     .flags = REQ,
      .child = &selectors_schema},
     {.name = "allowAutoConverge", .type = F_BOOL},
     {.name = "bandwidthPerMigration", .type = F_QUANTITY},
-    {.name = "completionTimeoutPerGiB", .type = F_INT, .flags = RANGE,
-     .min = 0, .max = INT64_MAX},
-    {.name = "maxDowntimeMs", .type = F_INT, .flags = RANGE, .min = 1,
+    {.name = "completionTimeoutPerGiB",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 0,
+     .max = INT64_MAX},
+    {.name = "maxDowntimeMs",
+     .type = F_INT,
+     .flags = RANGE,
+     .min = 1,
      .max = 2000000},
     {.name = "allowPostCopy", .type = F_BOOL},
     {.name = "allowWorkloadDisruption", .type = F_BOOL},
@@ -1106,8 +1192,7 @@ static const char *const taint_effects[] = {"NoSchedule", "PreferNoSchedule",
 static const struct field taint_fields[] = {
     {.name = "key", .type = F_STRING, .flags = REQ},
     {.name = "value", .type = F_STRING},
-    {.name = "effect", .type = F_STRING, .flags = REQ,
-     .values = taint_effects},
+    {.name = "effect", .type = F_STRING, .flags = REQ, .values = taint_effects},
     {.name = "timeAdded", .type = F_TIME},
     {0},
 };
@@ -1115,8 +1200,7 @@ static const struct schema taint_schema = {.fields = taint_fields};
 
 static const struct field node_spec_fields[] = {
     {.name = "unschedulable", .type = F_BOOL},
-    {.name = "taints", .type = F_OBJECT, .flags = ARR,
-     .child = &taint_schema},
+    {.name = "taints", .type = F_OBJECT, .flags = ARR, .child = &taint_schema},
     {.name = "podCIDR", .type = F_STRING},
     {.name = "podCIDRs", .type = F_STRING, .flags = ARR},
     {.name = "providerID", .type = F_STRING},
@@ -1129,33 +1213,43 @@ static const struct field node_address_fields[] = {
     {.name = "address", .type = F_STRING, .flags = REQ},
     {0},
 };
-static const struct schema node_address_schema = {.fields = node_address_fields};
+static const struct schema node_address_schema = {.fields =
+                                                      node_address_fields};
 
 static const struct field node_status_fields[] = {
-    {.name = "addresses", .type = F_OBJECT, .flags = ARR,
+    {.name = "addresses",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &node_address_schema},
     {.name = "capacity", .type = F_QMAP},
     {.name = "allocatable", .type = F_QMAP},
-    {.name = "conditions", .type = F_OBJECT, .flags = ARR,
+    {.name = "conditions",
+     .type = F_OBJECT,
+     .flags = ARR,
      .child = &condition_schema},
     {.name = "nodeInfo", .type = F_ANYOBJ},
     {.name = "phase", .type = F_STRING},
     {0},
 };
-static const struct schema node_status_schema = {.fields = node_status_fields, .open = true};
+static const struct schema node_status_schema = {.fields = node_status_fields,
+                                                 .open = true};
 
 /* ---- top level, per kind ---- */
 
-#define TOP_FIELDS(spec_flags, spec_schema, status_schema)                  \
-    {.name = "apiVersion", .type = F_STRING},                                \
-        {.name = "kind", .type = F_STRING},                                  \
-        {.name = "metadata", .type = F_OBJECT, .flags = REQ,                 \
-         .child = &metadata_schema},                                         \
-        {.name = "spec", .type = F_OBJECT, .flags = (spec_flags),            \
-         .child = (spec_schema)},                                            \
-        {.name = "status", .type = F_OBJECT, .child = (status_schema)},      \
-    {                                                                        \
-        0                                                                    \
+#define TOP_FIELDS(spec_flags, spec_schema, status_schema)                     \
+    {.name = "apiVersion", .type = F_STRING},                                  \
+        {.name = "kind", .type = F_STRING},                                    \
+        {.name = "metadata",                                                   \
+         .type = F_OBJECT,                                                     \
+         .flags = REQ,                                                         \
+         .child = &metadata_schema},                                           \
+        {.name = "spec",                                                       \
+         .type = F_OBJECT,                                                     \
+         .flags = (spec_flags),                                                \
+         .child = (spec_schema)},                                              \
+        {.name = "status", .type = F_OBJECT, .child = (status_schema)},        \
+    {                                                                          \
+        0                                                                      \
     }
 
 static const struct field vmim_fields[] = {
@@ -1170,16 +1264,18 @@ static const struct field node_fields[] = {
     TOP_FIELDS(0, &node_spec_schema, &node_status_schema)};
 
 static const struct schema top_schemas[API_KIND_COUNT] = {
-    [API_KIND_VMIM] = {.fields = vmim_fields},   [API_KIND_VMI] = {.fields = vmi_fields},
-    [API_KIND_VM] = {.fields = vm_fields},       [API_KIND_POLICY] = {.fields = policy_fields},
+    [API_KIND_VMIM] = {.fields = vmim_fields},
+    [API_KIND_VMI] = {.fields = vmi_fields},
+    [API_KIND_VM] = {.fields = vm_fields},
+    [API_KIND_POLICY] = {.fields = policy_fields},
     [API_KIND_NODE] = {.fields = node_fields},
 };
 
 /* ---------------- cross checks ---------------- */
 
 /* At most one of `names` may be set in `v`; `need` says at least one. */
-static void one_of(struct vctx *c, const json_t *v,
-                   const char *const *names, const char *what, bool need)
+static void one_of(struct vctx *c, const json_t *v, const char *const *names,
+                   const char *what, bool need)
 {
     size_t n = 0;
     char list[256] = "";
@@ -1189,8 +1285,8 @@ static void one_of(struct vctx *c, const json_t *v,
         const json_t *e = json_object_get(v, *k);
         if (e && !json_is_null(e))
             n++;
-        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
-                              o ? ", " : "", *k);
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "",
+                              *k);
         if (o >= sizeof(list))
             o = sizeof(list) - 1;
     }
@@ -1198,8 +1294,8 @@ static void one_of(struct vctx *c, const json_t *v,
         verr(c, API_ERR_FORBIDDEN, "Forbidden: must have at most one %s (%s)",
              what, list);
     else if (n == 0 && need)
-        verr(c, API_ERR_REQUIRED, "Required value: must have one %s (%s)",
-             what, list);
+        verr(c, API_ERR_REQUIRED, "Required value: must have one %s (%s)", what,
+             list);
 }
 
 static void check_disk(struct vctx *c, const json_t *v)
@@ -1210,7 +1306,7 @@ static void check_disk(struct vctx *c, const json_t *v)
 
 static void check_interface(struct vctx *c, const json_t *v)
 {
-    static const char *const k[] = {"masquerade", "bridge", "sriov", "slirp",
+    static const char *const k[] = {"masquerade", "bridge",  "sriov", "slirp",
                                     "passt",      "binding", NULL};
     one_of(c, v, k, "binding method", false);
 }
@@ -1259,9 +1355,8 @@ static bool array_has_name(const json_t *arr, const char *name)
 
 /* Names in `arr` are unique; each must appear in `other` (when
  * `detail` is set). */
-static void check_names(struct vctx *c, const char *arr_path,
-                        const json_t *arr, const json_t *other,
-                        const char *detail)
+static void check_names(struct vctx *c, const char *arr_path, const json_t *arr,
+                        const json_t *other, const char *detail)
 {
     size_t base = path_push(c, arr_path);
 
@@ -1309,8 +1404,8 @@ static void check_vmi_spec(struct vctx *c, const json_t *spec)
     if (json_is_array(ifaces)) {
         old = path_push(c, "domain.devices");
         snprintf(detail, sizeof(detail),
-                 "must match the name of a network in %.*s.networks",
-                 (int)old, c->path);
+                 "must match the name of a network in %.*s.networks", (int)old,
+                 c->path);
         check_names(c, "interfaces", ifaces, nets, detail);
         path_pop(c, old);
     }
@@ -1327,8 +1422,8 @@ static void check_vmi_spec(struct vctx *c, const json_t *spec)
                  "must match the name of an interface in "
                  "%s%sdomain.devices.interfaces",
                  c->path, c->len ? "." : "");
-        check_names(c, "networks", nets,
-                    json_is_array(ifaces) ? ifaces : NULL, detail);
+        check_names(c, "networks", nets, json_is_array(ifaces) ? ifaces : NULL,
+                    detail);
     }
     if (vols)
         check_names(c, "volumes", vols, NULL, NULL);
@@ -1430,8 +1525,8 @@ int api_object_validate(const json_t *doc, enum api_kind expect,
                  "Unsupported value: %s: supported values: %s", val, list);
             path_pop(&c, 0);
         } else {
-            enum api_kind want = expect != API_KIND_NONE ? expect
-                                                         : by_kind->kind;
+            enum api_kind want =
+                expect != API_KIND_NONE ? expect : by_kind->kind;
             supported_kinds(list, sizeof(list), true, want);
             api_value_render(av, val, sizeof(val));
             path_push(&c, "apiVersion");
@@ -1492,8 +1587,8 @@ int api_object_set_defaults(json_t *doc, const struct api_kind_info *kind)
     if (kind->namespaced) {
         const json_t *ns = json_object_get(meta, "namespace");
         if (!json_is_string(ns) || !json_string_length(ns))
-            if (json_object_set_new(meta, "namespace",
-                                    json_string("default")) < 0)
+            if (json_object_set_new(meta, "namespace", json_string("default")) <
+                0)
                 return -ENOMEM;
     } else
         json_object_del(meta, "namespace");

@@ -215,8 +215,9 @@ int conf_check_addr(const char *v, char *why, size_t len)
     char q[80];
 
     if (conf_addr_parse(v, &a) < 0)
-        return conf_errorf(why, len, "invalid address \"%s\" (expected "
-                                     "ADDR:PORT)",
+        return conf_errorf(why, len,
+                           "invalid address \"%s\" (expected "
+                           "ADDR:PORT)",
                            conf_quote(v, q, sizeof(q)));
     return 0;
 }
@@ -575,9 +576,8 @@ static int conf_apply(const struct conf_schema *s, struct conf_ctx *ctx,
         return conf_walk(s, ctx, set, k->path, k->unknown_noun, conf);
     case CONF_T_BOOL:
         if (type != CONFIG_TYPE_BOOL)
-            return conf_error(ctx, set,
-                              "'%s': expected true or false, got %s", k->path,
-                              conf_type_noun(type));
+            return conf_error(ctx, set, "'%s': expected true or false, got %s",
+                              k->path, conf_type_noun(type));
         *FIELD(conf, k, bool) = config_setting_get_bool(set) != 0;
         return 0;
     case CONF_T_INT:
@@ -609,10 +609,9 @@ static int conf_apply(const struct conf_schema *s, struct conf_ctx *ctx,
                               "0, 100M, 64Mi, 1Gi)",
                               k->path, conf_quote(str, q, sizeof(q)));
         if (r < 0 || v < k->min || v > k->max)
-            return conf_error(ctx, set,
-                              "'%s': value %s out of range [%lld, %lld]",
-                              k->path, conf_quote(str, q, sizeof(q)), k->min,
-                              k->max);
+            return conf_error(
+                ctx, set, "'%s': value %s out of range [%lld, %lld]", k->path,
+                conf_quote(str, q, sizeof(q)), k->min, k->max);
         r = conf_string_set(&qty->text, str);
         if (r < 0)
             return r;
@@ -657,8 +656,7 @@ static int conf_walk(const struct conf_schema *s, struct conf_ctx *ctx,
             w = snprintf(path, sizeof(path), "%s.%s", prefix, name);
         else
             w = snprintf(path, sizeof(path), "%s", name);
-        k = (w > 0 && (size_t)w < sizeof(path)) ? conf_key_find(s, path)
-                                                : NULL;
+        k = (w > 0 && (size_t)w < sizeof(path)) ? conf_key_find(s, path) : NULL;
         if (!k) {
             if (noun)
                 return conf_error(ctx, set, "unknown %s '%s'", noun, name);
@@ -671,11 +669,10 @@ static int conf_walk(const struct conf_schema *s, struct conf_ctx *ctx,
     return 0;
 }
 
-static int conf_line_error(struct conf_ctx *ctx, int line, const char *fmt,
-                           ...) __attribute__((format(printf, 3, 4)));
+static int conf_line_error(struct conf_ctx *ctx, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static int conf_line_error(struct conf_ctx *ctx, int line, const char *fmt,
-                           ...)
+static int conf_line_error(struct conf_ctx *ctx, int line, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
@@ -738,8 +735,8 @@ static int conf_prescan_number(struct conf_ctx *ctx, const char **pp, int line)
         return 0;
     snprintf(lit, sizeof(lit), "%.*s", (int)(p - start), start);
     if (is64)
-        return conf_line_error(ctx, line,
-                               "integer %s does not fit in 64 bits", lit);
+        return conf_line_error(ctx, line, "integer %s does not fit in 64 bits",
+                               lit);
     return conf_line_error(ctx, line,
                            "integer %s does not fit in 32 bits (write it "
                            "with the suffix L for a 64-bit integer)",

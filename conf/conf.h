@@ -139,9 +139,8 @@ void conf_orchestratord_clear(struct conf_orchestratord *c);
  * file's settings; on failure *c is unchanged and errbuf holds the message.
  * Returns 0, -EINVAL (bad content), -ENOENT, -EACCES, -EISDIR, -EFBIG or
  * another negative errno from open/read, or -ENOMEM. */
-int conf_orchestratord_load_file(struct conf_orchestratord *c,
-                                 const char *path, char *errbuf,
-                                 size_t errlen);
+int conf_orchestratord_load_file(struct conf_orchestratord *c, const char *path,
+                                 char *errbuf, size_t errlen);
 
 /* Like conf_orchestratord_load_file() on the text, with name standing for
  * the file name in messages.  Returns 0, -EINVAL or -ENOMEM. */
@@ -168,9 +167,8 @@ struct conf_orchestratord_args {
 /* Parse argv with getopt_long, validating each flag's value like the file's
  * key.  Returns 0, or -EINVAL with a message naming the bad argument (a
  * usage error: exit 2).  Main thread only (getopt state). */
-int conf_orchestratord_args_parse(struct conf_orchestratord_args *ret,
-                                  int argc, char **argv, char *errbuf,
-                                  size_t errlen);
+int conf_orchestratord_args_parse(struct conf_orchestratord_args *ret, int argc,
+                                  char **argv, char *errbuf, size_t errlen);
 
 /* Let the flags override what the file set.  Returns 0 or -ENOMEM. */
 int conf_orchestratord_args_apply(struct conf_orchestratord *c,

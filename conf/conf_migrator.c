@@ -235,9 +235,8 @@ static bool migr_ifname_ok(const char *v)
     return true;
 }
 
-static int migr_network_parse(struct conf_ctx *ctx,
-                              const config_setting_t *rec, const char *recpath,
-                              struct conf_network *net)
+static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
+                              const char *recpath, struct conf_network *net)
 {
     const char *name = NULL, *pf = NULL, *mode = "hostdev";
     long long vlan = 0;
@@ -259,17 +258,15 @@ static int migr_network_parse(struct conf_ctx *ctx,
             if (r < 0)
                 return r;
             if (!migr_network_name_ok(name))
-                return conf_error(ctx, m,
-                                  "'%s': invalid network name \"%s\"", path,
-                                  conf_quote(name, q, sizeof(q)));
+                return conf_error(ctx, m, "'%s': invalid network name \"%s\"",
+                                  path, conf_quote(name, q, sizeof(q)));
         } else if (strcmp(key, "pf") == 0) {
             r = conf_record_string(ctx, m, path, &pf);
             if (r < 0)
                 return r;
             if (!migr_ifname_ok(pf))
-                return conf_error(ctx, m,
-                                  "'%s': invalid interface name \"%s\"", path,
-                                  conf_quote(pf, q, sizeof(q)));
+                return conf_error(ctx, m, "'%s': invalid interface name \"%s\"",
+                                  path, conf_quote(pf, q, sizeof(q)));
         } else if (strcmp(key, "vlan") == 0) {
             r = conf_record_int(ctx, m, path, 0, 4094, &vlan);
             if (r < 0)
@@ -420,8 +417,7 @@ int conf_migrator_load_file(struct conf_migrator *c, const char *path,
 int conf_migrator_load_string(struct conf_migrator *c, const char *text,
                               const char *name, char *errbuf, size_t errlen)
 {
-    return conf_schema_load_string(&migr_schema, c, text, name, errbuf,
-                                   errlen);
+    return conf_schema_load_string(&migr_schema, c, text, name, errbuf, errlen);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -497,8 +493,7 @@ int conf_migrator_args_parse(struct conf_migrator_args *ret, int argc,
             break;
         case MIGR_OPT_ORCHESTRATOR:
             if (conf_check_url(optarg, why, sizeof(why)) < 0)
-                return conf_errorf(errbuf, errlen, "'--orchestrator': %s",
-                                   why);
+                return conf_errorf(errbuf, errlen, "'--orchestrator': %s", why);
             a.orchestrator = optarg;
             break;
         case 'n':

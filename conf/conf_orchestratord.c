@@ -260,7 +260,9 @@ static int orch_token_parse(struct conf_ctx *ctx, const config_setting_t *rec,
     }
     if (!name || !token || !role)
         return conf_error(ctx, rec, "'%s': missing '%s'", recpath,
-                          !name ? "name" : !token ? "token" : "role");
+                          !name    ? "name"
+                          : !token ? "token"
+                                   : "role");
     t->name = strdup(name);
     t->token = strdup(token);
     t->role = strcmp(role, "admin") == 0 ? CONF_ROLE_ADMIN : CONF_ROLE_VIEWER;
@@ -352,8 +354,7 @@ static int orch_finish(struct conf_ctx *ctx, const config_setting_t *root,
     /* KubeVirt: an unset allowWorkloadDisruption follows allowPostCopy. */
     mig = config_setting_get_member(root, "migrations");
     if (!mig || !config_setting_get_member(mig, "allow_workload_disruption"))
-        c->migrations.allow_workload_disruption =
-            c->migrations.allow_post_copy;
+        c->migrations.allow_workload_disruption = c->migrations.allow_post_copy;
     return 0;
 }
 
@@ -372,8 +373,8 @@ void conf_orchestratord_clear(struct conf_orchestratord *c)
         orch_clear(c);
 }
 
-int conf_orchestratord_load_file(struct conf_orchestratord *c,
-                                 const char *path, char *errbuf, size_t errlen)
+int conf_orchestratord_load_file(struct conf_orchestratord *c, const char *path,
+                                 char *errbuf, size_t errlen)
 {
     return conf_schema_load_file(&orch_schema, c, path, errbuf, errlen);
 }
@@ -382,8 +383,7 @@ int conf_orchestratord_load_string(struct conf_orchestratord *c,
                                    const char *text, const char *name,
                                    char *errbuf, size_t errlen)
 {
-    return conf_schema_load_string(&orch_schema, c, text, name, errbuf,
-                                   errlen);
+    return conf_schema_load_string(&orch_schema, c, text, name, errbuf, errlen);
 }
 
 int conf_orchestratord_check(const struct conf_orchestratord *c, char *errbuf,
@@ -411,8 +411,8 @@ int conf_orchestratord_check(const struct conf_orchestratord *c, char *errbuf,
 const char conf_orchestratord_usage[] =
     "usage: orchestratord [-f CONF] [--listen ADDR:PORT] [--db PATH] [-n] "
     "[-h]\n"
-    "  -f, --config CONF     configuration file (default " CONF_ORCHESTRATORD_PATH
-    ";\n"
+    "  -f, --config CONF     configuration file "
+    "(default " CONF_ORCHESTRATORD_PATH ";\n"
     "                        without -f a missing default file means "
     "defaults)\n"
     "      --listen ADDR:PORT  REST API address, overrides 'listen'\n"
@@ -426,9 +426,8 @@ enum {
     ORCH_OPT_DB,
 };
 
-int conf_orchestratord_args_parse(struct conf_orchestratord_args *ret,
-                                  int argc, char **argv, char *errbuf,
-                                  size_t errlen)
+int conf_orchestratord_args_parse(struct conf_orchestratord_args *ret, int argc,
+                                  char **argv, char *errbuf, size_t errlen)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'f'},

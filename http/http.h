@@ -52,8 +52,8 @@ struct http_param {
  * test that built it) and valid for the handler call only. */
 struct http_request {
     enum http_method method;
-    const char *path;                     /* raw path, for logs */
-    const char *segv[HTTP_MAX_SEGMENTS];  /* percent-decoded, no empties */
+    const char *path;                    /* raw path, for logs */
+    const char *segv[HTTP_MAX_SEGMENTS]; /* percent-decoded, no empties */
     size_t segc;
     struct http_param params[HTTP_MAX_PARAMS]; /* percent-decoded */
     size_t n_params;
@@ -66,8 +66,7 @@ struct http_request {
 };
 
 /* The value of query parameter KEY (the first if repeated), or NULL. */
-const char *http_request_param(const struct http_request *req,
-                               const char *key);
+const char *http_request_param(const struct http_request *req, const char *key);
 
 /* Split PATH_AND_QUERY ("/a/b%20c?x=1&y") into REQ's path segments and
  * parameters, percent-decoding them.  The strings are written into BUF (of
@@ -138,8 +137,7 @@ void http_stream_set_callbacks(struct http_stream *stream,
 
 /* Send LEN bytes as one chunk.  Returns 0, or -EPIPE if the connection is
  * already closed, -ENOMEM. */
-int http_stream_write(struct http_stream *stream, const char *buf,
-                      size_t len);
+int http_stream_write(struct http_stream *stream, const char *buf, size_t len);
 
 /* Bytes queued for the client and not yet sent. */
 size_t http_stream_pending(const struct http_stream *stream);
@@ -153,11 +151,11 @@ void http_stream_end(struct http_stream *stream);
  */
 
 struct http_server_opts {
-    size_t max_body_bytes;    /* larger bodies get 413; 0 = 1 MiB */
-    size_t max_headers_bytes; /* larger headers get 400; 0 = 64 KiB */
-    int max_connections;      /* beyond it requests get 503; 0 = 1024 */
-    int idle_timeout_s;       /* inactivity while reading or writing; 0=60 */
-    int request_deadline_s;   /* whole request received within; 0 = 10 */
+    size_t max_body_bytes;       /* larger bodies get 413; 0 = 1 MiB */
+    size_t max_headers_bytes;    /* larger headers get 400; 0 = 64 KiB */
+    int max_connections;         /* beyond it requests get 503; 0 = 1024 */
+    int idle_timeout_s;          /* inactivity while reading or writing; 0=60 */
+    int request_deadline_s;      /* whole request received within; 0 = 10 */
     const char *tls_certificate; /* PEM file; NULL = plain HTTP */
     const char *tls_key;         /* PEM file, with tls_certificate */
 };

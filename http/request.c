@@ -21,8 +21,7 @@ const char *http_method_name(enum http_method method)
     return names[method];
 }
 
-const char *http_request_param(const struct http_request *req,
-                               const char *key)
+const char *http_request_param(const struct http_request *req, const char *key)
 {
     for (size_t i = 0; i < req->n_params; i++)
         if (strcmp(req->params[i].key, key) == 0)

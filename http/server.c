@@ -178,9 +178,8 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
         SSL *ssl = SSL_new(srv->ssl_ctx);
         if (!ssl)
             return NULL;
-        bev = bufferevent_openssl_socket_new(base, -1, ssl,
-                                             BUFFEREVENT_SSL_ACCEPTING,
-                                             BEV_OPT_CLOSE_ON_FREE);
+        bev = bufferevent_openssl_socket_new(
+            base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     } else {
         bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     }
@@ -384,8 +383,8 @@ static void gencb(struct evhttp_request *ereq, void *arg)
         return;
     }
     if (resp.body && resp.body_len > 0) {
-        if (evbuffer_add_reference(outbuf, resp.body, resp.body_len,
-                                   free_body, NULL) == 0)
+        if (evbuffer_add_reference(outbuf, resp.body, resp.body_len, free_body,
+                                   NULL) == 0)
             resp.body = NULL; /* now owned by the buffer */
     }
     evhttp_send_reply(ereq, resp.status, http_status_phrase(resp.status),
@@ -408,8 +407,7 @@ static void stream_drained(struct evhttp_connection *evcon, void *arg)
         s->cbs.on_drain(s->cbs.arg);
 }
 
-int http_stream_write(struct http_stream *stream, const char *buf,
-                      size_t len)
+int http_stream_write(struct http_stream *stream, const char *buf, size_t len)
 {
     struct evbuffer *b;
     if (!stream->req)
@@ -500,8 +498,7 @@ int http_server_new(struct event_base *base, const struct http_server_opts *o,
     opts_defaults(&srv->opts);
     if (o->tls_certificate || o->tls_key) {
         if (!o->tls_certificate || !o->tls_key) {
-            snprintf(errbuf, errlen,
-                     "TLS needs both a certificate and a key");
+            snprintf(errbuf, errlen, "TLS needs both a certificate and a key");
             r = -EINVAL;
             goto fail;
         }

@@ -34,10 +34,9 @@ static json_t *group_doc(const char *group, const char *version)
     char gv[128];
     snprintf(gv, sizeof(gv), "%s/%s", group, version);
     return json_pack("{s:s, s:s, s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "kind",
-                     "APIGroup", "apiVersion", "v1", "name", group,
-                     "versions", "groupVersion", gv, "version", version,
-                     "preferredVersion", "groupVersion", gv, "version",
-                     version);
+                     "APIGroup", "apiVersion", "v1", "name", group, "versions",
+                     "groupVersion", gv, "version", version, "preferredVersion",
+                     "groupVersion", gv, "version", version);
 }
 
 static json_t *resource_list(const char *group, const char *version)
@@ -71,7 +70,7 @@ static json_t *resource_list(const char *group, const char *version)
         r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", t[i].plural,
                       "singularName", t[i].singular, "namespaced",
                       t[i].namespaced, "kind", t[i].kind_name, "verbs",
-                      strv(t[i].verbs));
+                      strv(orch_kind_verbs(t[i].kind)));
         if (t[i].short_names && t[i].short_names[0])
             json_object_set_new(r, "shortNames", strv(t[i].short_names));
         if (t[i].categories && t[i].categories[0])
@@ -83,8 +82,7 @@ static json_t *resource_list(const char *group, const char *version)
         return NULL;
     }
     return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList",
-                     "apiVersion", "v1", "groupVersion", gv, "resources",
-                     res);
+                     "apiVersion", "v1", "groupVersion", gv, "resources", res);
 }
 
 json_t *orch_discovery(const char *const *segv, size_t segc, int *ret_err)
@@ -94,10 +92,10 @@ json_t *orch_discovery(const char *const *segv, size_t segc, int *ret_err)
     *ret_err = 0;
     if (segc >= 1 && strcmp(segv[0], "api") == 0) {
         if (segc == 1)
-            doc = json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind",
-                            "APIVersions", "versions", "v1",
-                            "serverAddressByClientCIDRs", "clientCIDR",
-                            "0.0.0.0/0", "serverAddress", "");
+            doc =
+                json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions",
+                          "versions", "v1", "serverAddressByClientCIDRs",
+                          "clientCIDR", "0.0.0.0/0", "serverAddress", "");
         else if (segc == 2 && strcmp(segv[1], "v1") == 0)
             doc = resource_list("", "v1");
     } else if (segc >= 1 && strcmp(segv[0], "apis") == 0) {
@@ -118,8 +116,7 @@ json_t *orch_discovery(const char *const *segv, size_t segc, int *ret_err)
                     continue;
                 if (segc == 2)
                     doc = group_doc(groups[i].group, groups[i].version);
-                else if (segc == 3 &&
-                         strcmp(segv[2], groups[i].version) == 0)
+                else if (segc == 3 && strcmp(segv[2], groups[i].version) == 0)
                     doc = resource_list(groups[i].group, groups[i].version);
             }
         }

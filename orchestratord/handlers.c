@@ -66,8 +66,7 @@ void orch_server_release(struct orch_server *srv)
 }
 
 /* "virtualmachineinstancemigrations.kubevirt.io", or "nodes" for core. */
-static void resource_name(const struct api_kind_info *k, char *buf,
-                          size_t len)
+static void resource_name(const struct api_kind_info *k, char *buf, size_t len)
 {
     if (k->group[0])
         snprintf(buf, len, "%s.%s", k->plural, k->group);
@@ -209,10 +208,10 @@ static void handle_list(struct orch_server *srv, const struct http_request *req,
     md = json_pack("{s:s}", "resourceVersion", rv);
     if (md && page.continue_token)
         json_object_set_new(md, "continue", json_string(page.continue_token));
-    list = json_pack("{s:s, s:s, s:o, s:O}", "apiVersion",
-                     rt->kind->api_version, "kind", rt->kind->list_kind,
-                     "metadata", md, "items",
-                     page.items ? page.items : json_array());
+    list =
+        json_pack("{s:s, s:s, s:o, s:O}", "apiVersion", rt->kind->api_version,
+                  "kind", rt->kind->list_kind, "metadata", md, "items",
+                  page.items ? page.items : json_array());
     store_page_release(&page);
     orch_reply_json(resp, req, 200, list);
     json_decref(list);
@@ -305,13 +304,11 @@ static void reply_invalid(struct http_response *resp,
     json_t *d = json_object();
 
     for (size_t i = 0; i < errs->count; i++) {
-        json_t *c = json_pack("{s:s, s:s}", "reason",
-                              api_error_reason(errs->items[i].type), "message",
-                              errs->items[i].detail ? errs->items[i].detail
-                                                    : "");
+        json_t *c = json_pack(
+            "{s:s, s:s}", "reason", api_error_reason(errs->items[i].type),
+            "message", errs->items[i].detail ? errs->items[i].detail : "");
         if (errs->items[i].field && errs->items[i].field[0])
-            json_object_set_new(c, "field",
-                                json_string(errs->items[i].field));
+            json_object_set_new(c, "field", json_string(errs->items[i].field));
         json_array_append_new(causes, c);
     }
     json_object_set_new(d, "name", json_string(name ? name : ""));
@@ -365,13 +362,15 @@ static json_t *decode_body(struct orch_server *srv,
     av = json_string_value(json_object_get(doc, "apiVersion"));
     kind = json_string_value(json_object_get(doc, "kind"));
     if (!kind || !*kind) {
-        orch_reply_errno(resp, -EINVAL, "Object 'Kind' is missing in the "
-                                        "request body");
+        orch_reply_errno(resp, -EINVAL,
+                         "Object 'Kind' is missing in the "
+                         "request body");
         goto fail;
     }
     if (!av || !*av) {
-        orch_reply_errno(resp, -EINVAL, "Object 'apiVersion' is missing in "
-                                        "the request body");
+        orch_reply_errno(resp, -EINVAL,
+                         "Object 'apiVersion' is missing in "
+                         "the request body");
         goto fail;
     }
     if (strcmp(av, k->api_version) != 0) {
@@ -440,8 +439,13 @@ static void strip_server_fields(json_t *doc, bool keep_status)
 {
     json_t *md = json_object_get(doc, "metadata");
     static const char *const owned[] = {
-        "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
-        "generation", "selfLink", "managedFields",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "generation",
+        "selfLink",
+        "managedFields",
     };
     if (json_is_object(md))
         for (size_t i = 0; i < sizeof(owned) / sizeof(*owned); i++)
@@ -551,11 +555,10 @@ static int admit_migration(struct orch_server *srv, struct http_response *resp,
     }
     json_object_set_new(labels, VMI_NAME_LABEL, json_string(vmi_name));
     api_time_now(now);
-    json_object_set_new(
-        doc, "status",
-        json_pack("{s:s, s:[{s:s, s:s}]}", "phase", "Pending",
-                  "phaseTransitionTimestamps", "phase", "Pending",
-                  "phaseTransitionTimestamp", now));
+    json_object_set_new(doc, "status",
+                        json_pack("{s:s, s:[{s:s, s:s}]}", "phase", "Pending",
+                                  "phaseTransitionTimestamps", "phase",
+                                  "Pending", "phaseTransitionTimestamp", now));
     return 0;
 }
 
@@ -563,8 +566,8 @@ static int admit_migration(struct orch_server *srv, struct http_response *resp,
  * watchers, answer CODE with it. */
 static void create_and_reply(struct orch_server *srv,
                              const struct http_request *req,
-                             struct http_response *resp,
-                             const struct route *rt, json_t *doc, int code)
+                             struct http_response *resp, const struct route *rt,
+                             json_t *doc, int code)
 {
     int r = store_create(srv->store, orch_store_kind(rt->kind->kind), doc);
     if (r == -EEXIST) {
@@ -636,8 +639,8 @@ static void handle_replace(struct orch_server *srv,
         orch_reply_errno(resp, -EINVAL, "invalid resourceVersion: '%s'", rvs);
         goto out;
     }
-    r = store_get(srv->store, orch_store_kind(rt->kind->kind), rt->ns,
-                  rt->name, &old);
+    r = store_get(srv->store, orch_store_kind(rt->kind->kind), rt->ns, rt->name,
+                  &old);
     if (r == -ENOENT) {
         reply_not_found(resp, rt->kind, rt->name);
         goto out;
@@ -707,8 +710,8 @@ static void handle_delete(struct orch_server *srv,
             json_t *status = json_object_get(obj, "status");
             json_t *ms = json_object_get(status, "migrationState");
             char now[API_TIME_LEN];
-            const char *rvs = api_doc_get_string(obj,
-                                                 "metadata.resourceVersion");
+            const char *rvs =
+                api_doc_get_string(obj, "metadata.resourceVersion");
             int64_t rv = 0;
             if (!json_is_object(ms)) {
                 ms = json_object();
@@ -763,8 +766,7 @@ static bool vm_wants_running(const json_t *vm)
     if (json_is_boolean(running))
         return json_is_true(running);
     return rs && (strcmp(rs, "Always") == 0 ||
-                  strcmp(rs, "RerunOnFailure") == 0 ||
-                  strcmp(rs, "Once") == 0);
+                  strcmp(rs, "RerunOnFailure") == 0 || strcmp(rs, "Once") == 0);
 }
 
 static void vm_set_running(json_t *vm, bool run)
@@ -802,10 +804,9 @@ static void handle_vm_sub(struct orch_server *srv,
     if (strcmp(rt->sub, "start") == 0 || strcmp(rt->sub, "stop") == 0) {
         bool start = rt->sub[2] == 'a';
         if (vm_wants_running(vm) == start) {
-            orch_reply_status(resp, 409, "Conflict",
-                              start ? "VM is already running"
-                                    : "VM is not running",
-                              NULL);
+            orch_reply_status(
+                resp, 409, "Conflict",
+                start ? "VM is already running" : "VM is not running", NULL);
             goto out;
         }
         vm_set_running(vm, start);
@@ -840,8 +841,8 @@ static void handle_vm_sub(struct orch_server *srv,
     }
     if (req->body_len > 0) {
         struct api_errors errs = API_ERRORS_INIT;
-        r = api_doc_decode(req->body, req->body_len,
-                           &srv->settings.api_limits, &opts, &errs);
+        r = api_doc_decode(req->body, req->body_len, &srv->settings.api_limits,
+                           &opts, &errs);
         if (r < 0) {
             reply_decode_error(resp, r, &errs);
             api_errors_clear(&errs);
@@ -850,10 +851,9 @@ static void handle_vm_sub(struct orch_server *srv,
         api_errors_clear(&errs);
     }
     mig = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion",
-                    "kubevirt.io/v1", "kind",
-                    "VirtualMachineInstanceMigration", "metadata",
-                    "generateName", "kubevirt-migrate-vm-", "namespace",
-                    rt->ns, "spec", "vmiName", rt->name);
+                    "kubevirt.io/v1", "kind", "VirtualMachineInstanceMigration",
+                    "metadata", "generateName", "kubevirt-migrate-vm-",
+                    "namespace", rt->ns, "spec", "vmiName", rt->name);
     if (json_is_object(json_object_get(opts, "addedNodeSelector")))
         json_object_set(json_object_get(mig, "spec"), "addedNodeSelector",
                         json_object_get(opts, "addedNodeSelector"));
@@ -879,7 +879,7 @@ out:
 
 static bool kind_has_verb(const struct api_kind_info *k, const char *verb)
 {
-    for (const char *const *v = k->verbs; v && *v; v++)
+    for (const char *const *v = orch_kind_verbs(k->kind); *v; v++)
         if (strcmp(*v, verb) == 0)
             return true;
     return false;
@@ -990,8 +990,8 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
     const char *verb;
     int r;
 
-    if (segc == 1 && (strcmp(segv[0], "healthz") == 0 ||
-                      strcmp(segv[0], "livez") == 0)) {
+    if (segc == 1 &&
+        (strcmp(segv[0], "healthz") == 0 || strcmp(segv[0], "livez") == 0)) {
         reply_text(resp, 200, "ok");
         return;
     }
@@ -1037,8 +1037,9 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
         (segc >= 1 && segc <= 3 && strcmp(segv[0], "apis") == 0)) {
         json_t *doc = orch_discovery(segv, segc, &r);
         if (!doc) {
-            orch_reply_errno(resp, -ENOENT, "the server could not find the "
-                                            "requested resource");
+            orch_reply_errno(resp, -ENOENT,
+                             "the server could not find the "
+                             "requested resource");
             return;
         }
         if (!orch_method_is_read(req->method))
@@ -1072,8 +1073,8 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
                      "\"%s%s%s\" in API group \"%s\" in the namespace "
                      "\"%s\"",
                      res, user, verb, rt.kind->plural, rt.sub ? "/" : "",
-                     rt.sub ? rt.sub : "", rt.sub ? "subresources.kubevirt.io"
-                                                  : rt.kind->group,
+                     rt.sub ? rt.sub : "",
+                     rt.sub ? "subresources.kubevirt.io" : rt.kind->group,
                      rt.ns);
         else
             snprintf(msg, sizeof(msg),

@@ -18,7 +18,7 @@ void orch_metrics_request(struct orch_metrics *m, enum http_method method,
                           int code)
 {
     size_t v = (size_t)method < ORCH_METRIC_VERBS ? (size_t)method
-                                                   : ORCH_METRIC_VERBS - 1;
+                                                  : ORCH_METRIC_VERBS - 1;
     size_t c = ORCH_METRIC_CODES - 1; /* other codes count as 500 */
     for (size_t i = 0; i < ORCH_METRIC_CODES; i++)
         if (metric_codes[i] == code)
@@ -61,8 +61,7 @@ char *orch_metrics_render(struct orch_server *srv, size_t *ret_len)
                 fprintf(f,
                         "orchestratord_http_requests_total{verb=\"%s\","
                         "code=\"%d\"} %llu\n",
-                        http_method_name((enum http_method)v),
-                        metric_codes[c],
+                        http_method_name((enum http_method)v), metric_codes[c],
                         (unsigned long long)srv->metrics.requests[v][c]);
     fprintf(f,
             "# HELP orchestratord_http_requests_in_flight Requests whose "
@@ -80,8 +79,8 @@ char *orch_metrics_render(struct orch_server *srv, size_t *ret_len)
             "# TYPE orchestratord_watch_events_total counter\n"
             "orchestratord_watch_events_total %llu\n",
             srv->http ? http_server_requests_in_flight(srv->http) : 0,
-            srv->http ? http_server_connections(srv->http) : 0,
-            srv->n_watchers, (unsigned long long)srv->metrics.watch_events);
+            srv->http ? http_server_connections(srv->http) : 0, srv->n_watchers,
+            (unsigned long long)srv->metrics.watch_events);
 
     count_phases(srv, phases);
     static const struct {
@@ -105,8 +104,8 @@ char *orch_metrics_render(struct orch_server *srv, size_t *ret_len)
                 "current %s migrations.\n"
                 "# TYPE kubevirt_vmi_migrations_in_%s_phase gauge\n"
                 "kubevirt_vmi_migrations_in_%s_phase %ld\n",
-                gauges[i].name, gauges[i].name, gauges[i].name,
-                gauges[i].name, n);
+                gauges[i].name, gauges[i].name, gauges[i].name, gauges[i].name,
+                n);
     }
     fprintf(f,
             "# HELP kubevirt_vmi_migration_succeeded Migrations that "

@@ -69,8 +69,8 @@ struct orch_server {
     struct store *store;
     struct orch_settings settings;
     struct orch_metrics metrics;
-    struct event_base *base;   /* for watch timeouts; NULL in tests */
-    struct http_server *http;  /* for /metrics; NULL in tests */
+    struct event_base *base;  /* for watch timeouts; NULL in tests */
+    struct http_server *http; /* for /metrics; NULL in tests */
     struct orch_watcher *watchers;
     size_t n_watchers;
     bool shutting_down;
@@ -110,13 +110,12 @@ json_t *orch_status_new(int code, const char *reason, const char *message,
 
 /* Answer RESP with a failure Status for ERR (a negative errno) and the
  * printf-style message. */
-void orch_reply_errno(struct http_response *resp, int err, const char *fmt,
-                      ...) __attribute__((format(printf, 3, 4)));
+void orch_reply_errno(struct http_response *resp, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Answer RESP with CODE and a Status built by orch_status_new(). */
-void orch_reply_status(struct http_response *resp, int code,
-                       const char *reason, const char *message,
-                       json_t *details);
+void orch_reply_status(struct http_response *resp, int code, const char *reason,
+                       const char *message, json_t *details);
 
 /* Answer RESP with CODE and DOC encoded as JSON, or YAML when the request's
  * Accept asks for it.  DOC is borrowed. */
@@ -164,8 +163,8 @@ struct orch_watch_io {
 
 struct orch_watch_params {
     const struct api_kind_info *kind;
-    const char *ns;            /* NULL: all namespaces */
-    const char *name;          /* NULL: every object */
+    const char *ns;   /* NULL: all namespaces */
+    const char *name; /* NULL: every object */
     const char *label_selector;
     const char *field_selector;
     const char *resource_version; /* NULL or "" or "0": list first */
@@ -232,6 +231,11 @@ void orch_filter_clear(struct orch_filter *f);
  * -EINVAL for an unknown phase. */
 int orch_vmim_phase(const json_t *obj);
 
+/* The verbs the REST API serves for KIND (NULL-terminated, static):
+ * VMIMs create/delete/get/list/watch, VMs and MigrationPolicies also
+ * update, VMIs and Nodes only get/list/watch (hosts report those). */
+const char *const *orch_kind_verbs(enum api_kind kind);
+
 /* store kind for an api kind. */
 enum store_kind orch_store_kind(enum api_kind kind);
 
@@ -258,8 +262,8 @@ struct orch_serve_opts {
     struct http_server_opts http;
     /* Called on SIGHUP to re-read tokens and limits into SETTINGS and HTTP;
      * returns 0 or a negative errno (then the old values stay). */
-    int (*reload)(struct orch_settings *settings,
-                  struct http_server_opts *http, void *arg);
+    int (*reload)(struct orch_settings *settings, struct http_server_opts *http,
+                  void *arg);
     void *reload_arg;
     /* Called once the socket is bound, with the port (tests use port 0). */
     void (*on_listening)(uint16_t port, void *arg);

@@ -11,8 +11,8 @@
 /* The fields a fieldSelector may name, as Kubernetes and KubeVirt index
  * them. */
 static const char *const field_paths[] = {
-    "metadata.name", "metadata.namespace", "spec.vmiName", "status.phase",
-    "status.nodeName",
+    "metadata.name", "metadata.namespace", "spec.vmiName",
+    "status.phase",  "status.nodeName",
 };
 
 enum store_kind orch_store_kind(enum api_kind kind)
@@ -32,8 +32,7 @@ enum store_kind orch_store_kind(enum api_kind kind)
     }
 }
 
-static int parse_fields(struct orch_filter *f, const char *text,
-                        char **ret_msg)
+static int parse_fields(struct orch_filter *f, const char *text, char **ret_msg)
 {
     const char *p = text;
 
@@ -68,8 +67,7 @@ static int parse_fields(struct orch_filter *f, const char *text,
                 *ret_msg = NULL;
             return -EINVAL;
         }
-        for (size_t i = 0; i < sizeof(field_paths) / sizeof(*field_paths);
-             i++)
+        for (size_t i = 0; i < sizeof(field_paths) / sizeof(*field_paths); i++)
             if (strcmp(term, field_paths[i]) == 0)
                 path = field_paths[i];
         if (!path) {
@@ -173,4 +171,22 @@ int orch_vmim_phase(const json_t *obj)
         if (strcmp(ph, names[i]) == 0)
             return (int)i;
     return -EINVAL;
+}
+
+const char *const *orch_kind_verbs(enum api_kind kind)
+{
+    static const char *const read_only[] = {"get", "list", "watch", NULL};
+    static const char *const vmim[] = {"create", "delete", "get",
+                                       "list",   "watch",  NULL};
+    static const char *const all[] = {"create", "delete", "get", "list",
+                                      "update", "watch",  NULL};
+    switch (kind) {
+    case API_KIND_VMIM:
+        return vmim;
+    case API_KIND_VM:
+    case API_KIND_POLICY:
+        return all;
+    default:
+        return read_only;
+    }
 }

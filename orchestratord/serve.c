@@ -100,8 +100,8 @@ int orch_serve(struct orch_server *srv, const struct orch_serve_opts *o)
         return -ENOMEM;
     }
     srv->base = base;
-    r = http_server_new(base, &s.http_opts, orch_handle, srv, &srv->http,
-                        err, sizeof(err));
+    r = http_server_new(base, &s.http_opts, orch_handle, srv, &srv->http, err,
+                        sizeof(err));
     if (r < 0) {
         log_error("cannot start the HTTP server: %s", err);
         goto out;

@@ -95,17 +95,15 @@ static void reply_encoded(struct http_response *resp, int code, json_t *doc,
     resp->body_len = len;
 }
 
-void orch_reply_status(struct http_response *resp, int code,
-                       const char *reason, const char *message,
-                       json_t *details)
+void orch_reply_status(struct http_response *resp, int code, const char *reason,
+                       const char *message, json_t *details)
 {
     json_t *st = orch_status_new(code, reason, message, details);
     reply_encoded(resp, code, st, API_FORMAT_JSON);
     json_decref(st);
 }
 
-void orch_reply_errno(struct http_response *resp, int err, const char *fmt,
-                      ...)
+void orch_reply_errno(struct http_response *resp, int err, const char *fmt, ...)
 {
     char msg[1024];
     const char *reason;
@@ -141,8 +139,8 @@ int orch_accept_format(const char *accept)
             !strcasecmp(range, "text/yaml"))
             return API_FORMAT_YAML;
         if (!strcasecmp(range, "application/json") ||
-            !strcasecmp(range, "application/*") ||
-            !strcasecmp(range, "*/*") || !strcasecmp(range, "*"))
+            !strcasecmp(range, "application/*") || !strcasecmp(range, "*/*") ||
+            !strcasecmp(range, "*"))
             return API_FORMAT_JSON;
     }
     return -ENOPROTOOPT;

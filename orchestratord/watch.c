@@ -229,9 +229,8 @@ static bool pump(struct orch_watcher *w)
                     break;
             }
             free(w->continue_token);
-            w->continue_token = page.continue_token
-                                    ? strdup(page.continue_token)
-                                    : NULL;
+            w->continue_token =
+                page.continue_token ? strdup(page.continue_token) : NULL;
             if (!page.continue_token)
                 w->state = WATCH_FEED;
             store_page_release(&page);

@@ -25,7 +25,7 @@
 #include "conf/conf.h"
 
 #define ERRLEN 2048
-#define TPATH 256 /* temporary directory and file paths */
+#define TPATH  256 /* temporary directory and file paths */
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
@@ -98,8 +98,7 @@ static int tmp_teardown(void **state)
 }
 
 /* Write text to DIR/name and return the path (owned by t). */
-static const char *tmp_write(struct tmp *t, const char *name,
-                             const char *text)
+static const char *tmp_write(struct tmp *t, const char *name, const char *text)
 {
     char *path;
     char buf[TPATH];
@@ -156,8 +155,7 @@ static int run(char *const argv[], char *out, size_t outlen, char *err,
 }
 
 /* Load text as orchestratord's configuration into a fresh struct. */
-static int orch_load(struct conf_orchestratord *c, const char *text,
-                     char *err)
+static int orch_load(struct conf_orchestratord *c, const char *text, char *err)
 {
     err[0] = '\0';
     assert_int_equal(conf_orchestratord_init(c), 0);
@@ -252,11 +250,10 @@ static const char *migr_companion(const char *path)
 
 static const struct daemon daemons[] = {
     {"orchestratord", conf_orchestratord_keys,
-     sizeof(struct conf_orchestratord), orch_init_v, orch_clear_v,
-     orch_load_v, "orchestratord.conf", orch_companion},
-    {"migrator", conf_migrator_keys, sizeof(struct conf_migrator),
-     migr_init_v, migr_clear_v, migr_load_v, "migrator.conf",
-     migr_companion},
+     sizeof(struct conf_orchestratord), orch_init_v, orch_clear_v, orch_load_v,
+     "orchestratord.conf", orch_companion},
+    {"migrator", conf_migrator_keys, sizeof(struct conf_migrator), migr_init_v,
+     migr_clear_v, migr_load_v, "migrator.conf", migr_companion},
 };
 
 /* A file setting path (at most one group deep) to value, with the setting
@@ -302,8 +299,7 @@ static void test_table_ranges(void **state)
 
         for (size_t i = 0; i < n; i++) {
             const struct conf_key *k = &keys[i];
-            const long long vals[4] = {k->min, k->max, k->min - 1,
-                                       k->max + 1};
+            const long long vals[4] = {k->min, k->max, k->min - 1, k->max + 1};
 
             if (k->type != CONF_T_INT && k->type != CONF_T_QUANTITY)
                 continue;
@@ -325,8 +321,8 @@ static void test_table_ranges(void **state)
                 r = dm->load(c, text, "t.conf", err, sizeof(err));
                 if (v < 2) {
                     if (r != 0)
-                        fail_msg("%s '%s' = %s rejected: %s", dm->name,
-                                 k->path, lit, err);
+                        fail_msg("%s '%s' = %s rejected: %s", dm->name, k->path,
+                                 lit, err);
                     if (k->type == CONF_T_INT)
                         assert_int_equal(*(int *)field(c, k), vals[v]);
                     else
@@ -435,8 +431,7 @@ static void test_table_unknown_keys(void **state)
                 continue;
             snprintf(path, sizeof(path), "%s.bogus", k->path);
             gen(text, sizeof(text), path, "1", "");
-            assert_int_equal(dm->load(c, text, "t.conf", err, ERRLEN),
-                             -EINVAL);
+            assert_int_equal(dm->load(c, text, "t.conf", err, ERRLEN), -EINVAL);
             if (k->unknown_noun)
                 snprintf(want, sizeof(want), "t.conf:3: unknown %s 'bogus'",
                          k->unknown_noun);
@@ -472,8 +467,7 @@ static void test_table_string_checks(void **state)
             assert_non_null(c);
             gen(text, sizeof(text), k->path, "\"\"", "");
             assert_int_equal(dm->init(c), 0);
-            assert_int_equal(dm->load(c, text, "t.conf", err, ERRLEN),
-                             -EINVAL);
+            assert_int_equal(dm->load(c, text, "t.conf", err, ERRLEN), -EINVAL);
             snprintf(want, sizeof(want), "t.conf:3: '%s': ", k->path);
             assert_memory_equal(err, want, strlen(want));
             dm->clear(c);
@@ -489,8 +483,8 @@ static void assert_field_equal(const char *daemon, const struct conf_key *k,
     switch (k->type) {
     case CONF_T_INT:
         if (*(int *)field(a, k) != *(int *)field(b, k))
-            fail_msg("%s '%s': %d != %d", daemon, k->path,
-                     *(int *)field(a, k), *(int *)field(b, k));
+            fail_msg("%s '%s': %d != %d", daemon, k->path, *(int *)field(a, k),
+                     *(int *)field(b, k));
         break;
     case CONF_T_BOOL:
         if (*(bool *)field(a, k) != *(bool *)field(b, k))
@@ -740,15 +734,15 @@ static void test_orch_unknown_keys(void **state)
 static void test_orch_listen(void **state)
 {
     static const char *const bad[] = {
-        "foo",           "1.2.3.4",      "1.2.3.4:",      "1.2.3.4:65536",
-        "1.2.3.4:-1",    "1.2.3.4:+80",  "localhost:80",  "::1:80",
-        "[::1]80",       "[zz]:80",      "[]:80",         ":80",
-        "1.2.3:80",      "1.2.3.4:8x",   "[::1]:",        "1.2.3.4:123456",
-        "1.2.3.4 :80",   "256.1.1.1:80",
+        "foo",         "1.2.3.4",      "1.2.3.4:",     "1.2.3.4:65536",
+        "1.2.3.4:-1",  "1.2.3.4:+80",  "localhost:80", "::1:80",
+        "[::1]80",     "[zz]:80",      "[]:80",        ":80",
+        "1.2.3:80",    "1.2.3.4:8x",   "[::1]:",       "1.2.3.4:123456",
+        "1.2.3.4 :80", "256.1.1.1:80",
     };
     static const char *const good[] = {
-        "0.0.0.0:0", "127.0.0.1:8080", "[::1]:8080", "[::]:65535",
-        "198.18.0.1:1",
+        "0.0.0.0:0",  "127.0.0.1:8080", "[::1]:8080",
+        "[::]:65535", "198.18.0.1:1",
     };
     struct conf_orchestratord c;
     char text[256], want[ERRLEN], err[ERRLEN];
@@ -956,20 +950,20 @@ static void test_orch_failed_load_keeps_old(void **state)
 
     (void)state;
     assert_int_equal(orch_load(&c, orch_full, err), 0);
-    assert_int_equal(conf_orchestratord_load_string(
-                         &c, "limits = { max_depth = 0; };", "bad.conf", err,
-                         ERRLEN),
-                     -EINVAL);
+    assert_int_equal(
+        conf_orchestratord_load_string(&c, "limits = { max_depth = 0; };",
+                                       "bad.conf", err, ERRLEN),
+        -EINVAL);
     assert_string_equal(err, "bad.conf:1: 'limits.max_depth': value 0 out of "
                              "range [2, 1000]");
     assert_int_equal(c.limits.max_depth, 8);
     assert_int_equal(c.n_tokens, 2);
     assert_string_equal(c.listen, "[::1]:9443");
     /* A good reload replaces everything, back to defaults where unset. */
-    assert_int_equal(conf_orchestratord_load_string(
-                         &c, "limits = { max_depth = 9; };", "good.conf", err,
-                         ERRLEN),
-                     0);
+    assert_int_equal(
+        conf_orchestratord_load_string(&c, "limits = { max_depth = 9; };",
+                                       "good.conf", err, ERRLEN),
+        0);
     assert_int_equal(c.limits.max_depth, 9);
     assert_int_equal(c.n_tokens, 0);
     assert_string_equal(c.listen, "127.0.0.1:8080");
@@ -1006,14 +1000,18 @@ static void test_quantities(void **state)
         const char *text;
         uint64_t bytes;
     } good[] = {
-        {"0", 0},           {"0Mi", 0},
-        {"64Mi", 67108864}, {"1Gi", 1073741824},
-        {"100M", 100000000}, {"1k", 1000},
-        {"512Ki", 524288},  {"1Ti", 1099511627776ULL},
+        {"0", 0},
+        {"0Mi", 0},
+        {"64Mi", 67108864},
+        {"1Gi", 1073741824},
+        {"100M", 100000000},
+        {"1k", 1000},
+        {"512Ki", 524288},
+        {"1Ti", 1099511627776ULL},
         {"+5", 5},
     };
-    static const char *const bad[] = {"", "Mi", "64MB", "1.5Gi", "64 Mi",
-                                      "0x10", "64mi", "1e3"};
+    static const char *const bad[] = {"",      "Mi",   "64MB", "1.5Gi",
+                                      "64 Mi", "0x10", "64mi", "1e3"};
     struct conf_orchestratord c;
     char text[256], want[ERRLEN], err[ERRLEN];
 
@@ -1031,8 +1029,7 @@ static void test_quantities(void **state)
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         snprintf(text, sizeof(text),
-                 "migrations = { bandwidth_per_migration = \"%s\"; };",
-                 bad[i]);
+                 "migrations = { bandwidth_per_migration = \"%s\"; };", bad[i]);
         snprintf(want, sizeof(want),
                  "t.conf:1: 'migrations.bandwidth_per_migration': invalid "
                  "quantity \"%s\" (expected e.g. 0, 100M, 64Mi, 1Gi)",
@@ -1353,12 +1350,11 @@ static void test_orch_args(void **state)
     struct conf_orchestratord_args a;
     struct conf_orchestratord c;
     char err[ERRLEN];
-    char *good[] = {"orchestratord", "-f",     "/x.conf",  "--listen",
-                    "[::1]:1234",    "--db",   "/tmp/o.db", "-n",
-                    NULL};
+    char *good[] = {"orchestratord", "-f",         "/x.conf",
+                    "--listen",      "[::1]:1234", "--db",
+                    "/tmp/o.db",     "-n",         NULL};
     char *help[] = {"orchestratord", "--help", NULL};
-    char *eq[] = {"orchestratord", "--listen=127.0.0.1:1", "--config=/c",
-                  NULL};
+    char *eq[] = {"orchestratord", "--listen=127.0.0.1:1", "--config=/c", NULL};
 
     (void)state;
     assert_int_equal(conf_orchestratord_args_parse(&a, 8, good, err, ERRLEN),
@@ -1451,8 +1447,7 @@ static void test_args_errors(void **state)
         if (cases[i].migrator) {
             struct conf_migrator_args a;
             assert_int_equal(
-                conf_migrator_args_parse(&a, argc, argv, err, ERRLEN),
-                -EINVAL);
+                conf_migrator_args_parse(&a, argc, argv, err, ERRLEN), -EINVAL);
         } else {
             struct conf_orchestratord_args a;
             assert_int_equal(
@@ -1511,8 +1506,7 @@ static void test_exec_orchestratord(void **state)
     const char *bad, *open;
 
     snprintf(bin, sizeof(bin), "%s/bin/orchestratord", build_dir());
-    snprintf(example, sizeof(example), "%s/conf/orchestratord.conf",
-             top_dir());
+    snprintf(example, sizeof(example), "%s/conf/orchestratord.conf", top_dir());
     {
         char *argv[] = {bin, "-n", "-f", example, NULL};
         assert_int_equal(run(argv, out, sizeof(out), err, sizeof(err)), 0);
@@ -1540,8 +1534,8 @@ static void test_exec_orchestratord(void **state)
                                  "and no 'tokens' are configured\n");
     }
     {
-        char *argv[] = {bin,        "-n", "-f", (char *)open, "--listen",
-                        "[::1]:80", NULL};
+        char *argv[] = {bin,        "-n",       "-f", (char *)open,
+                        "--listen", "[::1]:80", NULL};
         assert_int_equal(run(argv, out, sizeof(out), err, sizeof(err)), 0);
         assert_string_equal(out, "orchestratord: configuration ok\n");
     }
@@ -1585,9 +1579,9 @@ static void test_exec_migrator(void **state)
     snprintf(bin, sizeof(bin), "%s/bin/migrator", build_dir());
     snprintf(example, sizeof(example), "%s/conf/migrator.conf", top_dir());
     {
-        char *argv[] = {bin,      "-n",           "-f",
-                        example,  "--name",       "host-c",
-                        "--libvirt", "test:///default", NULL};
+        char *argv[] = {bin,      "-n",     "-f",        example,
+                        "--name", "host-c", "--libvirt", "test:///default",
+                        NULL};
         assert_int_equal(run(argv, out, sizeof(out), err, sizeof(err)), 0);
         assert_string_equal(out, "migrator: configuration ok\n");
         assert_string_equal(err, "");

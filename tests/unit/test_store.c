@@ -61,20 +61,19 @@ static struct store *open_memory(const struct store_opts *opts)
 
 /* A VMIM like the seed's migration.yaml, with a status as the controller
  * writes it. */
-static json_t *make_migration(const char *ns, const char *name,
-                              const char *vmi, const char *phase,
-                              const char *source, const char *target)
+static json_t *make_migration(const char *ns, const char *name, const char *vmi,
+                              const char *phase, const char *source,
+                              const char *target)
 {
-    json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s}}",
-                            "apiVersion", "kubevirt.io/v1", "kind",
-                            "VirtualMachineInstanceMigration", "metadata",
-                            "name", name, "namespace", ns, "labels",
-                            "kubevirt.io/vmi-name", vmi, "spec", "vmiName",
-                            vmi);
+    json_t *obj =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s}}", "apiVersion",
+                  "kubevirt.io/v1", "kind", "VirtualMachineInstanceMigration",
+                  "metadata", "name", name, "namespace", ns, "labels",
+                  "kubevirt.io/vmi-name", vmi, "spec", "vmiName", vmi);
     assert_non_null(obj);
     if (phase) {
-        json_t *status = json_pack("{s:s,s:{}}", "phase", phase,
-                                   "migrationState");
+        json_t *status =
+            json_pack("{s:s,s:{}}", "phase", phase, "migrationState");
         json_t *ms = json_object_get(status, "migrationState");
         if (source)
             json_object_set_new(ms, "sourceNode", json_string(source));
@@ -88,9 +87,9 @@ static json_t *make_migration(const char *ns, const char *name,
 static json_t *make_object(enum store_kind kind, const char *ns,
                            const char *name)
 {
-    json_t *obj = json_pack("{s:s,s:{s:s},s:{s:s}}", "kind",
-                            store_kind_name(kind), "metadata", "name", name,
-                            "spec", "note", "first");
+    json_t *obj =
+        json_pack("{s:s,s:{s:s},s:{s:s}}", "kind", store_kind_name(kind),
+                  "metadata", "name", name, "spec", "note", "first");
     assert_non_null(obj);
     if (store_kind_is_namespaced(kind))
         json_object_set_new(json_object_get(obj, "metadata"), "namespace",
@@ -238,8 +237,7 @@ static void test_crud_each_kind(void **state)
         json_object_set_new(json_object_get(copy, "metadata"), "labels",
                             json_pack("{s:s}", "a", "b"));
         json_object_del(json_object_get(copy, "metadata"), "uid");
-        json_object_del(json_object_get(copy, "metadata"),
-                        "creationTimestamp");
+        json_object_del(json_object_get(copy, "metadata"), "creationTimestamp");
         assert_int_equal(store_update(st, k, copy, rv), 0);
         assert_true(meta_rv(copy) == rv + 1);
         assert_int_equal(meta_generation(copy), 1);
@@ -284,10 +282,9 @@ static void test_create_exists_keeps_object(void **state)
     assert_true(current_rv(st) == rv);
     assert_int_equal(
         store_get(st, STORE_KIND_MIGRATION, "default", "job", &got), 0);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(got, "spec"),
-                                          "vmiName")),
-        "vmi-a");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(got, "spec"), "vmiName")),
+                        "vmi-a");
     json_decref(got);
 
     /* Same name in another namespace is another record. */
@@ -372,8 +369,8 @@ static void test_generate_name(void **state)
 static void test_optimistic_concurrency(void **state)
 {
     struct store *st = open_memory(NULL);
-    json_t *obj = make_migration("default", "job", "vmi", "Pending", NULL,
-                                 NULL);
+    json_t *obj =
+        make_migration("default", "job", "vmi", "Pending", NULL, NULL);
     json_t *mine, *theirs, *got = NULL;
     (void)state;
 
@@ -390,21 +387,19 @@ static void test_optimistic_concurrency(void **state)
     json_object_set_new(json_object_get(mine, "status"), "phase",
                         json_string("Failed"));
     json_t *mine_before = json_deep_copy(mine);
-    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, rv),
-                     -ESTALE);
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, rv), -ESTALE);
     assert_true(json_equal(mine, mine_before));
     assert_int_equal(
         store_get(st, STORE_KIND_MIGRATION, "default", "job", &got), 0);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(got, "status"),
-                                          "phase")),
-        "Scheduling");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(got, "status"), "phase")),
+                        "Scheduling");
     json_decref(got);
 
     /* Delete with a stale version fails too; with the right one it works. */
-    assert_int_equal(store_delete(st, STORE_KIND_MIGRATION, "default", "job",
-                                  rv, NULL),
-                     -ESTALE);
+    assert_int_equal(
+        store_delete(st, STORE_KIND_MIGRATION, "default", "job", rv, NULL),
+        -ESTALE);
     /* A record deleted and re-created under the same name has a new uid:
      * an update carrying the old uid is stale even without a version. */
     assert_int_equal(store_delete(st, STORE_KIND_MIGRATION, "default", "job",
@@ -415,8 +410,7 @@ static void test_optimistic_concurrency(void **state)
     assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, 0), -ESTALE);
     json_object_del(json_object_get(mine, "metadata"), "uid");
     assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, 0), 0);
-    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, -1),
-                     -EINVAL);
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, -1), -EINVAL);
 
     json_decref(again);
     json_decref(mine_before);
@@ -617,13 +611,13 @@ static void test_list_bad_tokens(void **state)
     store_page_release(&page);
 
     static const char *const bad[] = {
-        "!!!!",                             /* not base64url */
-        "eyJydiI6MX0=",                     /* padding is not ours */
-        "a",                                /* impossible length */
-        "bm90IGpzb24",                      /* "not json" */
-        "eyJydiI6MX0",                      /* {"rv":1}: no key */
-        "eyJydiI6LTEsIm5zIjoiIiwibmFtZSI6IngifQ", /* rv -1 */
-        "eyJydiI6MSwibnMiOiIiLCJuYW1lIjoiIn0",    /* empty name */
+        "!!!!",                                    /* not base64url */
+        "eyJydiI6MX0=",                            /* padding is not ours */
+        "a",                                       /* impossible length */
+        "bm90IGpzb24",                             /* "not json" */
+        "eyJydiI6MX0",                             /* {"rv":1}: no key */
+        "eyJydiI6LTEsIm5zIjoiIiwibmFtZSI6IngifQ",  /* rv -1 */
+        "eyJydiI6MSwibnMiOiIiLCJuYW1lIjoiIn0",     /* empty name */
         "eyJydiI6IjEiLCJucyI6IiIsIm5hbWUiOiJ4In0", /* rv a string */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -801,9 +795,9 @@ static void test_change_feed(void **state)
                      1);
     assert_true(next == 5);
     json_decref(events);
-    assert_int_equal(store_changes_since(st, STORE_KIND_NODE, NULL, 1, 0,
-                                         &events, &next),
-                     1);
+    assert_int_equal(
+        store_changes_since(st, STORE_KIND_NODE, NULL, 1, 0, &events, &next),
+        1);
     json_decref(events);
     /* Nothing new, or a version from the future: empty, and no going back. */
     assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 5, 0,
@@ -856,9 +850,8 @@ static void test_event_log(void **state)
         .reason = "Migrating",
         .message = "migration started",
     };
-    struct store_event_filter f = {.kind = STORE_KIND_MIGRATION,
-                                   .ns = "default",
-                                   .name = "job"};
+    struct store_event_filter f = {
+        .kind = STORE_KIND_MIGRATION, .ns = "default", .name = "job"};
     json_t *list = NULL, *e;
     int64_t id = 0;
     (void)state;
@@ -875,17 +868,15 @@ static void test_event_log(void **state)
 
     assert_int_equal(store_event_list(st, &f, &list), 1);
     e = json_array_get(list, 0);
-    assert_string_equal(json_string_value(json_object_get(e, "kind")),
-                        "Event");
+    assert_string_equal(json_string_value(json_object_get(e, "kind")), "Event");
     assert_string_equal(json_string_value(json_object_get(e, "reason")),
                         "Migrating");
     assert_string_equal(json_string_value(json_object_get(e, "message")),
                         "migration started");
     assert_string_equal(json_string_value(json_object_get(e, "type")),
                         "Normal");
-    assert_string_equal(
-        json_string_value(json_object_get(e, "lastTimestamp")),
-        "2023-11-14T22:13:20Z");
+    assert_string_equal(json_string_value(json_object_get(e, "lastTimestamp")),
+                        "2023-11-14T22:13:20Z");
     json_t *inv = json_object_get(e, "involvedObject");
     assert_string_equal(json_string_value(json_object_get(inv, "kind")),
                         "VirtualMachineInstanceMigration");
@@ -1112,10 +1103,9 @@ static void test_schema_upgrade_from_v1(void **state)
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
     db = raw_open(path);
     assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
-    assert_int_equal(
-        raw_int(db, "SELECT count(*) FROM migrations WHERE"
-                    " target_node = 'host-b'"),
-        1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations WHERE"
+                                 " target_node = 'host-b'"),
+                     1);
     sqlite3_close(db);
 
     /* The old records read as before... */
