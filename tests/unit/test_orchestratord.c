@@ -38,11 +38,11 @@ static const char vmim_yaml[] = "apiVersion: kubevirt.io/v1\n"
 
 static void seed_vmi(struct fixture *f, const char *name, const char *phase)
 {
-    json_t *vmi = json_pack(
-        "{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s, s:s}}", "apiVersion",
-        "kubevirt.io/v1", "kind", "VirtualMachineInstance", "metadata", "name",
-        name, "namespace", NS, "spec", "status", "phase", phase, "nodeName",
-        "node1");
+    json_t *vmi =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s, s:s}}", "apiVersion",
+                  "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                  "metadata", "name", name, "namespace", NS, "spec", "status",
+                  "phase", phase, "nodeName", "node1");
     assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
     json_decref(vmi);
 }
@@ -53,8 +53,7 @@ static int setup(void **state)
     char err[256];
     assert_non_null(f);
     log_init("test_orchestratord", LOG_LEVEL_WARN);
-    assert_int_equal(store_open(":memory:", NULL, &f->st, err, sizeof(err)),
-                     0);
+    assert_int_equal(store_open(":memory:", NULL, &f->st, err, sizeof(err)), 0);
     orch_server_init(&f->srv, f->st);
     seed_vmi(f, "vmi-fedora", "Running");
     *state = f;
@@ -83,9 +82,9 @@ static int call(struct fixture *f, enum http_method m, const char *target,
     http_response_clear(&f->resp);
     json_decref(f->body);
     f->body = NULL;
-    assert_int_equal(http_request_parse_target(&req, target, f->target,
-                                               sizeof(f->target)),
-                     0);
+    assert_int_equal(
+        http_request_parse_target(&req, target, f->target, sizeof(f->target)),
+        0);
     req.method = m;
     req.path = target;
     req.body = body ? body : "";
@@ -118,8 +117,7 @@ static void assert_status(struct fixture *f, int code, const char *reason,
     if (reason)
         assert_string_equal(jstr(f->body, "reason"), reason);
     if (msg_part && !strstr(jstr(f->body, "message"), msg_part))
-        fail_msg("message '%s' lacks '%s'", jstr(f->body, "message"),
-                 msg_part);
+        fail_msg("message '%s' lacks '%s'", jstr(f->body, "message"), msg_part);
 }
 
 static void test_create_get_list_delete(void **state)
@@ -137,30 +135,28 @@ static void test_create_get_list_delete(void **state)
             json_object_get(json_object_get(f->body, "metadata"), "labels"),
             "kubevirt.io/vmi-name")),
         "vmi-fedora");
-    assert_int_equal(json_array_size(json_object_get(
-                         json_object_get(f->body, "status"),
-                         "phaseTransitionTimestamps")),
-                     1);
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(f->body, "status"),
+                                        "phaseTransitionTimestamps")),
+        1);
     assert_true(strlen(jstr(f->body, "metadata.uid")) == 36);
 
-    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "/migration-job",
-                          NULL, NULL, NULL, NULL),
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "/migration-job", NULL,
+                          NULL, NULL, NULL),
                      200);
     assert_string_equal(jstr(f->body, "spec.vmiName"), "vmi-fedora");
 
     /* The same name again: 409 AlreadyExists, after admission's in-flight
      * check, which comes first for the same VMI. */
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL,
-                          NULL, NULL),
-                     409);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 409);
     assert_status(f, 409, "Conflict",
                   "in-flight migration detected. Active migration job "
                   "(migration-job) is currently already in progress for VMI "
                   "vmi-fedora.");
 
-    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL,
-                          NULL),
-                     200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL, NULL), 200);
     assert_string_equal(jstr(f->body, "kind"),
                         "VirtualMachineInstanceMigrationList");
     assert_int_equal(json_array_size(json_object_get(f->body, "items")), 1);
@@ -177,8 +173,8 @@ static void test_create_get_list_delete(void **state)
     assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIM_PATH "/migration-job",
                           NULL, NULL, NULL, NULL),
                      200);
-    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "/migration-job",
-                          NULL, NULL, NULL, NULL),
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "/migration-job", NULL,
+                          NULL, NULL, NULL),
                      404);
     assert_status(f, 404, "NotFound",
                   "virtualmachineinstancemigrations.kubevirt.io "
@@ -212,9 +208,8 @@ static void test_admission(void **state)
              "apiVersion: kubevirt.io/v1\nkind: "
              "VirtualMachineInstanceMigration\nmetadata: {name: m1}\nspec: "
              "{vmiName: nope}\n");
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL,
-                          NULL),
-                     422);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL, NULL), 422);
     assert_status(f, 422, "Invalid", "the VMI \"default/nope\" does not exist");
 
     /* A finished VMI. */
@@ -223,16 +218,14 @@ static void test_admission(void **state)
              "apiVersion: kubevirt.io/v1\nkind: "
              "VirtualMachineInstanceMigration\nmetadata: {name: m2}\nspec: "
              "{vmiName: vmi-done}\n");
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL,
-                          NULL),
-                     422);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL, NULL), 422);
     assert_status(f, 422, "Invalid", "Cannot migrate VMI in finalized state.");
 
     /* Feature gate off. */
     f->srv.settings.live_migration = false;
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL,
-                          NULL, NULL),
-                     422);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 422);
     assert_status(f, 422, "Invalid",
                   "LiveMigration feature gate is not enabled");
     f->srv.settings.live_migration = true;
@@ -246,8 +239,8 @@ static void test_admission(void **state)
                      422);
     assert_status(f, 422, "Invalid", "spec.vmiName: Required value");
     {
-        json_t *causes = json_object_get(json_object_get(f->body, "details"),
-                                         "causes");
+        json_t *causes =
+            json_object_get(json_object_get(f->body, "details"), "causes");
         assert_true(json_array_size(causes) >= 1);
         assert_string_equal(jstr(json_array_get(causes, 0), "field"),
                             "spec.vmiName");
@@ -285,9 +278,8 @@ static void test_admission(void **state)
                   "namespace sent on the request");
 
     /* Malformed YAML, binary garbage, wrong media type. */
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, "a: [b\n", NULL,
-                          NULL, NULL),
-                     400);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, "a: [b\n", NULL, NULL, NULL), 400);
     assert_status(f, 400, "BadRequest", "the request body is invalid");
     assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, "\x7f\x45\x4c\x46",
                           NULL, NULL, NULL),
@@ -306,9 +298,8 @@ static void test_body_too_large(void **state)
     memset(big, 'a', n);
     big[n] = '\0';
     f->srv.settings.api_limits.max_body_bytes = 1024;
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, big, NULL, NULL,
-                          NULL),
-                     413);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, big, NULL, NULL, NULL), 413);
     assert_status(f, 413, "RequestEntityTooLarge", "too large");
     free(big);
 }
@@ -318,13 +309,11 @@ static void test_delete_in_flight_requests_abort(void **state)
     struct fixture *f = *state;
     json_t *obj = NULL;
 
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL,
-                          NULL, NULL),
-                     201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 201);
     /* Pretend the controller moved it to Running. */
-    assert_int_equal(store_get(f->st, STORE_KIND_MIGRATION, NS,
-                               "migration-job", &obj),
-                     0);
+    assert_int_equal(
+        store_get(f->st, STORE_KIND_MIGRATION, NS, "migration-job", &obj), 0);
     api_doc_set_string(obj, "status.phase", "Running");
     assert_int_equal(store_update(f->st, STORE_KIND_MIGRATION, obj, 0), 0);
     json_decref(obj);
@@ -338,8 +327,8 @@ static void test_delete_in_flight_requests_abort(void **state)
     assert_string_not_equal(jstr(f->body, "metadata.deletionTimestamp"),
                             "(null)");
     /* Still there. */
-    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "/migration-job",
-                          NULL, NULL, NULL, NULL),
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "/migration-job", NULL,
+                          NULL, NULL, NULL),
                      200);
 }
 
@@ -360,9 +349,8 @@ static void test_auth(void **state)
     struct fixture *f = *state;
     add_tokens(f);
 
-    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL,
-                          NULL),
-                     401);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL, NULL), 401);
     assert_status(f, 401, "Unauthorized", "Unauthorized");
     assert_string_equal(f->resp.header_names[0], "WWW-Authenticate");
     assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL,
@@ -377,24 +365,22 @@ static void test_auth(void **state)
     assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL,
                           "Bearer viewer-secret-0123456789"),
                      200);
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL,
-                          NULL, "Bearer viewer-secret-0123456789"),
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL,
+                          "Bearer viewer-secret-0123456789"),
                      403);
     assert_status(f, 403, "Forbidden",
                   "virtualmachineinstancemigrations.kubevirt.io is "
                   "forbidden: User \"dash\" cannot create resource "
                   "\"virtualmachineinstancemigrations\" in API group "
                   "\"kubevirt.io\" in the namespace \"default\"");
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL,
-                          NULL, "Bearer admin-secret-0123456789"),
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL,
+                          "Bearer admin-secret-0123456789"),
                      201);
     /* Health needs no token. */
-    assert_int_equal(call(f, HTTP_METHOD_GET, "/healthz", NULL, NULL, NULL,
-                          NULL),
-                     200);
-    assert_int_equal(call(f, HTTP_METHOD_GET, "/readyz", NULL, NULL, NULL,
-                          NULL),
-                     200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/healthz", NULL, NULL, NULL, NULL), 200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/readyz", NULL, NULL, NULL, NULL), 200);
 }
 
 static void test_discovery(void **state)
@@ -406,20 +392,18 @@ static void test_discovery(void **state)
     assert_int_equal(call(f, HTTP_METHOD_GET, "/api", NULL, NULL, NULL, NULL),
                      200);
     assert_string_equal(jstr(f->body, "kind"), "APIVersions");
-    assert_int_equal(call(f, HTTP_METHOD_GET, "/api/v1", NULL, NULL, NULL,
-                          NULL),
-                     200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/api/v1", NULL, NULL, NULL, NULL), 200);
     assert_string_equal(
         jstr(json_array_get(json_object_get(f->body, "resources"), 0), "name"),
         "nodes");
-    assert_int_equal(call(f, HTTP_METHOD_GET, "/apis", NULL, NULL, NULL,
-                          NULL),
+    assert_int_equal(call(f, HTTP_METHOD_GET, "/apis", NULL, NULL, NULL, NULL),
                      200);
     assert_string_equal(jstr(f->body, "kind"), "APIGroupList");
     assert_int_equal(json_array_size(json_object_get(f->body, "groups")), 3);
-    assert_int_equal(call(f, HTTP_METHOD_GET, "/apis/kubevirt.io", NULL, NULL,
-                          NULL, NULL),
-                     200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/apis/kubevirt.io", NULL, NULL, NULL, NULL),
+        200);
     assert_string_equal(jstr(f->body, "preferredVersion.groupVersion"),
                         "kubevirt.io/v1");
     assert_int_equal(call(f, HTTP_METHOD_GET, "/apis/kubevirt.io/v1", NULL,
@@ -431,10 +415,9 @@ static void test_discovery(void **state)
         if (strcmp(jstr(r, "name"), "virtualmachineinstancemigrations"))
             continue;
         found_vmim = true;
-        assert_string_equal(
-            json_string_value(
-                json_array_get(json_object_get(r, "shortNames"), 0)),
-            "vmim");
+        assert_string_equal(json_string_value(json_array_get(
+                                json_object_get(r, "shortNames"), 0)),
+                            "vmim");
         assert_true(json_is_true(json_object_get(r, "namespaced")));
     }
     assert_true(found_vmim);
@@ -443,8 +426,8 @@ static void test_discovery(void **state)
                           NULL, NULL),
                      200);
     assert_int_equal(call(f, HTTP_METHOD_GET,
-                          "/apis/subresources.kubevirt.io/v1", NULL, NULL,
-                          NULL, NULL),
+                          "/apis/subresources.kubevirt.io/v1", NULL, NULL, NULL,
+                          NULL),
                      200);
     assert_int_equal(call(f, HTTP_METHOD_GET, "/apis/example.com/v1", NULL,
                           NULL, NULL, NULL),
@@ -467,9 +450,8 @@ static void test_routes_and_methods(void **state)
                           NULL, NULL, NULL, NULL),
                      405);
     assert_status(f, 405, "MethodNotAllowed", "does not allow this method");
-    assert_int_equal(call(f, HTTP_METHOD_GET, "/api/v1/nodes", NULL, NULL,
-                          NULL, NULL),
-                     200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/api/v1/nodes", NULL, NULL, NULL, NULL), 200);
     assert_string_equal(jstr(f->body, "kind"), "NodeList");
     assert_int_equal(call(f, HTTP_METHOD_GET, "/apis/kubevirt.io/v1/nothing",
                           NULL, NULL, NULL, NULL),
@@ -488,9 +470,8 @@ static void test_yaml_accept_and_406(void **state)
                      200);
     assert_string_equal(f->resp.content_type, "application/yaml");
     assert_non_null(strstr(f->resp.body, "kind: VirtualMachineInstance\n"));
-    assert_int_equal(call(f, HTTP_METHOD_GET, "/apis", NULL, NULL,
-                          "text/html", NULL),
-                     406);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/apis", NULL, NULL, "text/html", NULL), 406);
     assert_status(f, 406, "NotAcceptable", "application/yaml");
     assert_int_equal(orch_accept_format("application/json;q=0.9, */*"),
                      API_FORMAT_JSON);
@@ -515,24 +496,23 @@ static void test_selectors_and_pages(void **state)
                  "VirtualMachineInstanceMigration\nmetadata: {name: m%d, "
                  "labels: {tier: %s}}\nspec: {vmiName: %s}\n",
                  i, i % 2 ? "odd" : "even", vmi);
-        assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL,
-                              NULL, NULL),
-                         201);
+        assert_int_equal(
+            call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL, NULL), 201);
     }
     assert_int_equal(call(f, HTTP_METHOD_GET,
                           VMIM_PATH "?labelSelector=tier%3Deven", NULL, NULL,
                           NULL, NULL),
                      200);
     assert_int_equal(json_array_size(json_object_get(f->body, "items")), 3);
-    assert_int_equal(
-        call(f, HTTP_METHOD_GET,
-             VMIM_PATH "?labelSelector=kubevirt.io/vmi-name%3Dvmi-3", NULL,
-             NULL, NULL, NULL),
-        200);
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH
+                          "?labelSelector=kubevirt.io/vmi-name%3Dvmi-3",
+                          NULL, NULL, NULL, NULL),
+                     200);
     assert_int_equal(json_array_size(json_object_get(f->body, "items")), 1);
     assert_int_equal(call(f, HTTP_METHOD_GET,
-                          VMIM_PATH "?fieldSelector=spec.vmiName%3Dvmi-1",
-                          NULL, NULL, NULL, NULL),
+                          VMIM_PATH "?fieldSelector=spec.vmiName%3Dvmi-1", NULL,
+                          NULL, NULL, NULL),
                      200);
     assert_string_equal(
         jstr(json_array_get(json_object_get(f->body, "items"), 0),
@@ -554,9 +534,8 @@ static void test_selectors_and_pages(void **state)
     /* Pages of 2. */
     snprintf(target, sizeof(target), VMIM_PATH "?limit=2");
     for (int page = 0; page < 5; page++) {
-        assert_int_equal(call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL,
-                              NULL),
-                         200);
+        assert_int_equal(
+            call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL, NULL), 200);
         total += json_array_size(json_object_get(f->body, "items"));
         cont = api_doc_get_string(f->body, "metadata.continue");
         if (!cont)
@@ -594,20 +573,17 @@ static void test_vm_replace_and_subresources(void **state)
     char *doc;
     json_t *vm;
 
-    assert_int_equal(call(f, HTTP_METHOD_POST, VM_PATH, vm_yaml, NULL, NULL,
-                          NULL),
-                     201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VM_PATH, vm_yaml, NULL, NULL, NULL), 201);
     vm = json_deep_copy(f->body);
     /* PUT with the current resourceVersion works, a stale one is 409. */
     json_object_set_new(json_object_get(vm, "metadata"), "labels",
                         json_pack("{s:s}", "a", "b"));
     doc = json_dumps(vm, 0);
-    assert_int_equal(call(f, HTTP_METHOD_PUT, VM_PATH "/vm1", doc, NULL, NULL,
-                          NULL),
-                     200);
-    assert_int_equal(call(f, HTTP_METHOD_PUT, VM_PATH "/vm1", doc, NULL, NULL,
-                          NULL),
-                     409);
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, VM_PATH "/vm1", doc, NULL, NULL, NULL), 200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, VM_PATH "/vm1", doc, NULL, NULL, NULL), 409);
     assert_status(f, 409, "Conflict",
                   "Operation cannot be fulfilled on "
                   "virtualmachines.kubevirt.io \"vm1\": the object has been "
@@ -615,21 +591,20 @@ static void test_vm_replace_and_subresources(void **state)
     free(doc);
     json_decref(vm);
 
-    assert_int_equal(call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/stop", NULL,
-                          NULL, NULL, NULL),
-                     409);
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/stop", NULL, NULL, NULL, NULL),
+        409);
     assert_status(f, 409, "Conflict", "VM is not running");
-    assert_int_equal(call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/start", NULL,
-                          NULL, NULL, NULL),
-                     202);
-    assert_int_equal(call(f, HTTP_METHOD_GET, VM_PATH "/vm1", NULL, NULL,
-                          NULL, NULL),
-                     200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/start", NULL, NULL, NULL, NULL),
+        202);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VM_PATH "/vm1", NULL, NULL, NULL, NULL), 200);
     assert_true(json_is_true(
         json_object_get(json_object_get(f->body, "spec"), "running")));
-    assert_int_equal(call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/start", NULL,
-                          NULL, NULL, NULL),
-                     409);
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/start", NULL, NULL, NULL, NULL),
+        409);
     assert_status(f, 409, "Conflict", "VM is already running");
 
     /* migrate: vm1 has no VMI. */
@@ -650,16 +625,16 @@ static void test_vm_replace_and_subresources(void **state)
                      202);
     assert_string_equal(jstr(f->body, "kind"),
                         "VirtualMachineInstanceMigration");
-    assert_true(strncmp(jstr(f->body, "metadata.name"),
-                        "kubevirt-migrate-vm-", 20) == 0);
+    assert_true(strncmp(jstr(f->body, "metadata.name"), "kubevirt-migrate-vm-",
+                        20) == 0);
     assert_string_equal(jstr(f->body, "spec.addedNodeSelector.zone"), "b");
     assert_int_equal(call(f, HTTP_METHOD_PUT, SUB_PATH "/vmi-fedora/migrate",
                           NULL, NULL, NULL, NULL),
                      409);
     assert_status(f, 409, "Conflict", "in-flight migration detected");
-    assert_int_equal(call(f, HTTP_METHOD_GET, SUB_PATH "/vm1/start", NULL,
-                          NULL, NULL, NULL),
-                     405);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, SUB_PATH "/vm1/start", NULL, NULL, NULL, NULL),
+        405);
     assert_int_equal(call(f, HTTP_METHOD_PUT, SUB_PATH "/nope/start", NULL,
                           NULL, NULL, NULL),
                      404);
@@ -701,9 +676,8 @@ static void test_watch(void **state)
     struct orch_watcher *w;
     char rv[32];
 
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL,
-                          NULL, NULL),
-                     201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 201);
     snprintf(rv, sizeof(rv), "%s", jstr(f->body, "metadata.resourceVersion"));
     assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "?watch=true", NULL,
                           NULL, NULL, NULL),
@@ -729,9 +703,8 @@ static void test_watch(void **state)
         char target[256];
         snprintf(target, sizeof(target),
                  VMIM_PATH "?watch=1&resourceVersion=%s", rv);
-        assert_int_equal(call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL,
-                              NULL),
-                         200);
+        assert_int_equal(
+            call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL, NULL), 200);
     }
     w = f->resp.stream_arg;
     orch_watch_start(w, &io);
@@ -787,12 +760,10 @@ static void test_watch_expired(void **state)
 static void test_metrics(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL,
-                          NULL, NULL),
-                     201);
-    assert_int_equal(call(f, HTTP_METHOD_GET, "/metrics", NULL, NULL, NULL,
-                          NULL),
-                     200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/metrics", NULL, NULL, NULL, NULL), 200);
     assert_non_null(strstr(f->resp.body,
                            "orchestratord_http_requests_total{verb=\"POST\","
                            "code=\"201\"} 1\n"));
@@ -836,30 +807,25 @@ static void test_parse_target(void **state)
     char buf[256];
     (void)state;
     memset(&req, 0, sizeof(req));
-    assert_int_equal(http_request_parse_target(
-                         &req, "/a//b%20c/?x=1&y&z=a+b%2Bc#frag", buf,
-                         sizeof(buf)),
-                     0);
+    assert_int_equal(
+        http_request_parse_target(&req, "/a//b%20c/?x=1&y&z=a+b%2Bc#frag", buf,
+                                  sizeof(buf)),
+        0);
     assert_int_equal(req.segc, 2);
     assert_string_equal(req.segv[1], "b c");
     assert_string_equal(http_request_param(&req, "x"), "1");
     assert_string_equal(http_request_param(&req, "y"), "");
     assert_string_equal(http_request_param(&req, "z"), "a b+c");
     assert_null(http_request_param(&req, "frag"));
-    assert_int_equal(http_request_parse_target(&req, "/a%00b", buf,
-                                               sizeof(buf)),
+    assert_int_equal(
+        http_request_parse_target(&req, "/a%00b", buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(http_request_parse_target(&req, "/a%zz", buf, sizeof(buf)),
                      -EINVAL);
-    assert_int_equal(http_request_parse_target(&req, "/a%zz", buf,
-                                               sizeof(buf)),
+    assert_int_equal(http_request_parse_target(&req, "/a%4", buf, sizeof(buf)),
                      -EINVAL);
-    assert_int_equal(http_request_parse_target(&req, "/a%4", buf,
-                                               sizeof(buf)),
+    assert_int_equal(http_request_parse_target(&req, "/?=x", buf, sizeof(buf)),
                      -EINVAL);
-    assert_int_equal(http_request_parse_target(&req, "/?=x", buf,
-                                               sizeof(buf)),
-                     -EINVAL);
-    assert_int_equal(http_request_parse_target(&req, "/aaaaaaaaaaaaa", buf,
-                                               8),
+    assert_int_equal(http_request_parse_target(&req, "/aaaaaaaaaaaaa", buf, 8),
                      -E2BIG);
 }
 
@@ -882,8 +848,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_selectors_and_pages, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_vm_replace_and_subresources,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_replace_and_subresources, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
