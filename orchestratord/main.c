@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 
     r = store_open(cfg.database, NULL, &st, err, sizeof(err));
     if (r < 0) {
-        log_error("cannot open database '%s': %s", cfg.database, err);
+        log_error("database '%s': %s", cfg.database, err);
         goto out;
     }
     orch_server_init(&srv, st);

@@ -164,11 +164,11 @@ static int start_daemon(void **state)
 
     /* VMIs have no POST: the test makes one with the store first. */
     assert_int_equal(store_open(db, NULL, &st, err, sizeof(err)), 0);
-    vmi = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s, s:s}}",
-                    "apiVersion", "kubevirt.io/v1", "kind",
-                    "VirtualMachineInstance", "metadata", "name",
-                    "vmi-fedora", "namespace", "default", "spec", "status",
-                    "phase", "Running", "nodeName", "node1");
+    vmi =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s, s:s}}", "apiVersion",
+                  "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                  "metadata", "name", "vmi-fedora", "namespace", "default",
+                  "spec", "status", "phase", "Running", "nodeName", "node1");
     assert_int_equal(store_create(st, STORE_KIND_VMI, vmi), 0);
     json_decref(vmi);
     store_close(st);
@@ -233,13 +233,13 @@ static void test_crud_yaml_json(void **state)
     (void)state;
 
     assert_non_null(yaml);
-    assert_int_equal(request("POST", VMIM, "application/yaml", yaml, len, buf,
-                             sizeof(buf)),
-                     201);
+    assert_int_equal(
+        request("POST", VMIM, "application/yaml", yaml, len, buf, sizeof(buf)),
+        201);
     assert_non_null(strstr(buf, "\"phase\":\"Pending\""));
-    assert_int_equal(request("GET", VMIM "/migration-job", NULL, NULL, 0, buf,
-                             sizeof(buf)),
-                     200);
+    assert_int_equal(
+        request("GET", VMIM "/migration-job", NULL, NULL, 0, buf, sizeof(buf)),
+        200);
     assert_non_null(strstr(buf, "\"vmiName\":\"vmi-fedora\""));
     /* YAML out. */
     {
@@ -259,9 +259,9 @@ static void test_crud_yaml_json(void **state)
     assert_int_equal(request("DELETE", VMIM "/migration-job", NULL, NULL, 0,
                              buf, sizeof(buf)),
                      200);
-    assert_int_equal(request("GET", VMIM "/migration-job", NULL, NULL, 0, buf,
-                             sizeof(buf)),
-                     404);
+    assert_int_equal(
+        request("GET", VMIM "/migration-job", NULL, NULL, 0, buf, sizeof(buf)),
+        404);
     assert_non_null(strstr(buf, "\"reason\":\"NotFound\""));
 
     /* The JSON form, without a Content-Type (sniffed). */
@@ -298,9 +298,9 @@ static void test_watch(void **state)
     const char *r = "GET " VMIM "?watch=true HTTP/1.1\r\nHost: x\r\n\r\n";
     (void)state;
 
-    assert_int_equal(request("POST", VMIM, "application/yaml", yaml, len, buf,
-                             sizeof(buf)),
-                     201);
+    assert_int_equal(
+        request("POST", VMIM, "application/yaml", yaml, len, buf, sizeof(buf)),
+        201);
     wfd = connect_daemon();
     send_all(wfd, r, strlen(r));
     /* Headers, then the ADDED line of the existing object. */
@@ -406,12 +406,11 @@ static void test_bad_inputs(void **state)
     assert_true(t1.tv_sec - t0.tv_sec >= 1);
 
     /* Still serving. */
-    assert_int_equal(request("GET", "/readyz", NULL, NULL, 0, buf,
-                             sizeof(buf)),
+    assert_int_equal(request("GET", "/readyz", NULL, NULL, 0, buf, sizeof(buf)),
                      200);
-    assert_int_equal(request("GET", "/apis/kubevirt.io/v1", NULL, NULL, 0,
-                             buf, sizeof(buf)),
-                     200);
+    assert_int_equal(
+        request("GET", "/apis/kubevirt.io/v1", NULL, NULL, 0, buf, sizeof(buf)),
+        200);
 }
 
 static void test_sigterm(void **state)
