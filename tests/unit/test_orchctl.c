@@ -974,7 +974,7 @@ static char *vmim_json(const char *name, const char *vmi, const char *phase,
 static void test_bin_get_table(void **state)
 {
     struct env *e = *state;
-    char *a = vmim_json("migration-job", "vmi-fedora", "Succeeded", 5,
+    char *a = vmim_json("migration-job", "vmi-fedora", "Succeeded", 10800,
                         "\"migrationState\":{\"sourceNode\":\"node1\","
                         "\"targetNode\":\"node2\"}");
     char *list = NULL;
@@ -991,7 +991,7 @@ static void test_bin_get_table(void **state)
     assert_string_equal(
         r.out,
         "NAME            PHASE       VMI          SOURCE   TARGET   AGE\n"
-        "migration-job   Succeeded   vmi-fedora   node1    node2    5s\n");
+        "migration-job   Succeeded   vmi-fedora   node1    node2    3h\n");
     assert_string_equal(r.err, "");
     run_clear(&r);
 
@@ -1060,8 +1060,8 @@ static void test_bin_get_errors(void **state)
 static void test_bin_all_namespaces_and_watch(void **state)
 {
     struct env *e = *state;
-    char *a = vmim_json("m1", "vm1", "Pending", 2, NULL);
-    char *b = vmim_json("m1", "vm1", "Running", 3,
+    char *a = vmim_json("m1", "vm1", "Pending", 10800, NULL);
+    char *b = vmim_json("m1", "vm1", "Running", 14400,
                         "\"migrationState\":{\"sourceNode\":\"node1\"}");
     char *list = NULL, *events = NULL;
     struct run r;
@@ -1086,9 +1086,9 @@ static void test_bin_all_namespaces_and_watch(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(
         r.out, "NAMESPACE   NAME   PHASE     VMI   SOURCE   TARGET   AGE\n"
-               "default     m1     Pending   vm1                     2s\n"
-               "default     m1     Running   vm1   node1             3s\n"
-               "default     m1     Running   vm1   node1             3s\n");
+               "default     m1     Pending   vm1                     3h\n"
+               "default     m1     Running   vm1   node1             4h\n"
+               "default     m1     Running   vm1   node1             4h\n");
     assert_string_equal(r.err, "");
     run_clear(&r);
     free(a);
