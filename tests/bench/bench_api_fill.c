@@ -35,15 +35,14 @@ static int fill(struct store *st, long n, int vmi)
                 "s:s, s:s}}}",
                 "apiVersion", "kubevirt.io/v1", "kind",
                 "VirtualMachineInstanceMigration", "metadata", "name", name,
-                "namespace", "default", "labels", "kubevirt.io/vmi-name",
-                vname, "spec", "vmiName", vname, "status", "phase",
-                "Succeeded", "phaseTransitionTimestamps", "phase", "Pending",
+                "namespace", "default", "labels", "kubevirt.io/vmi-name", vname,
+                "spec", "vmiName", vname, "status", "phase", "Succeeded",
+                "phaseTransitionTimestamps", "phase", "Pending",
                 "phaseTransitionTimestamp", "2026-11-25T21:00:00Z", "phase",
-                "Succeeded", "phaseTransitionTimestamp",
-                "2026-11-25T21:00:09Z", "migrationState", "sourceNode",
-                "node1", "targetNode", "node2", "completed", 1,
-                "startTimestamp", "2026-11-25T21:00:01Z", "endTimestamp",
-                "2026-11-25T21:00:09Z");
+                "Succeeded", "phaseTransitionTimestamp", "2026-11-25T21:00:09Z",
+                "migrationState", "sourceNode", "node1", "targetNode", "node2",
+                "completed", 1, "startTimestamp", "2026-11-25T21:00:01Z",
+                "endTimestamp", "2026-11-25T21:00:09Z");
         r = store_create(st, vmi ? STORE_KIND_VMI : STORE_KIND_MIGRATION, o);
         json_decref(o);
         if (r < 0)

@@ -1580,8 +1580,8 @@ static void test_exec_orchestratord(void **state)
         snprintf(db, sizeof(db), "%s/no/such/dir/orch.db", t->dir);
         char *argv[] = {bin, "-f", example, "--db", db, NULL};
         assert_int_equal(run(argv, out, sizeof(out), err, sizeof(err)), 1);
-        snprintf(want, sizeof(want), "orchestratord: error: database '%s': ",
-                 db);
+        snprintf(want, sizeof(want),
+                 "orchestratord: error: database '%s': ", db);
         assert_true(strncmp(err, want, strlen(want)) == 0);
     }
 }
