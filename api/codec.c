@@ -119,6 +119,9 @@ json_t *api_yaml_resolve_plain(const char *s, size_t len, bool *ret_nomem)
     int b;
 
     *ret_nomem = false;
+    /* Most scalars are words: nothing to resolve. */
+    if (len && !strchr("-+.0123456789~nNtTfF", s[0]))
+        return NULL;
     if (is_null_text(s, len))
         v = json_null();
     else if ((b = bool_text(s, len)) >= 0)
@@ -335,7 +338,7 @@ static int count_node(struct ydec *d, const yaml_mark_t *m)
                    d->lim->max_nodes);
 }
 
-static int on_scalar(struct ydec *d, const yaml_event_t *ev)
+static int on_scalar(struct ydec *d, yaml_event_t *ev)
 {
     struct frame *f = d->depth ? &d->stack[d->depth - 1] : NULL;
     const char *s = (const char *)ev->data.scalar.value;
@@ -366,11 +369,10 @@ static int on_scalar(struct ydec *d, const yaml_event_t *ev)
             return fail_at(d, -EINVAL, API_ERR_DECODE, &ev->start_mark,
                            "key \"%s\" already set in map", key);
         }
-        f->key = malloc(len + 1);
-        if (!f->key)
-            return -ENOMEM;
-        memcpy(f->key, s, len);
-        f->key[len] = '\0';
+        /* Take libyaml's NUL-terminated copy (malloc'd: yaml_malloc is
+         * malloc) instead of making one. */
+        f->key = (char *)ev->data.scalar.value;
+        ev->data.scalar.value = NULL;
         f->keylen = len;
         return 0;
     }
@@ -430,14 +432,18 @@ static int yaml_decode(const char *buf, size_t len,
                        struct api_errors *errs)
 {
     struct ydec d = {.lim = lim, .errs = errs};
+    struct frame local[33];
     bool done = false, have_doc = false;
     int r = 0;
 
-    d.stack = calloc(lim->max_depth + 1, sizeof(*d.stack));
-    if (!d.stack)
+    /* The usual depth limit fits on the stack; a larger one is heap. */
+    if (lim->max_depth < sizeof(local) / sizeof(local[0]))
+        d.stack = local;
+    else if (!(d.stack = calloc(lim->max_depth + 1, sizeof(*d.stack))))
         return -ENOMEM;
     if (!yaml_parser_initialize(&d.parser)) {
-        free(d.stack);
+        if (d.stack != local)
+            free(d.stack);
         return -ENOMEM;
     }
     yaml_parser_set_input_string(&d.parser, (const unsigned char *)buf, len);
@@ -511,7 +517,8 @@ static int yaml_decode(const char *buf, size_t len,
         json_decref(d.stack[d.depth].node);
     }
     yaml_parser_delete(&d.parser);
-    free(d.stack);
+    if (d.stack != local)
+        free(d.stack);
     if (r < 0) {
         json_decref(d.root);
         return r;

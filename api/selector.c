@@ -79,8 +79,11 @@ static int syntax(struct lexer *lx, const char *expected)
     if (!*lx->p)
         strcpy(found, "end of string");
     else {
-        while (lx->p[n] && n < 20 && (n == 0 || !is_special(lx->p[n])))
-            n++;
+        if (is_special(lx->p[0]))
+            n = 1;
+        else
+            while (lx->p[n] && n < 20 && !is_special(lx->p[n]))
+                n++;
         memcpy(found, lx->p, n);
         found[n] = '\0';
     }

@@ -68,13 +68,17 @@ struct vctx {
 
 static size_t path_push(struct vctx *c, const char *name)
 {
-    size_t old = c->len;
-    int n = snprintf(c->path + c->len, sizeof(c->path) - c->len, "%s%s",
-                     c->len ? "." : "", name);
-    if (n > 0)
-        c->len += (size_t)n;
-    if (c->len >= sizeof(c->path))
-        c->len = sizeof(c->path) - 1;
+    size_t old = c->len, n = strlen(name);
+
+    /* Hot path of every field: no printf.  A path that does not fit is
+     * cut, which only shortens error messages. */
+    if (c->len && c->len + 1 < sizeof(c->path))
+        c->path[c->len++] = '.';
+    if (n > sizeof(c->path) - 1 - c->len)
+        n = sizeof(c->path) - 1 - c->len;
+    memcpy(c->path + c->len, name, n);
+    c->len += n;
+    c->path[c->len] = '\0';
     return old;
 }
 

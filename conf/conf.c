@@ -118,11 +118,19 @@ int conf_args_error(int opt, char **argv, char *errbuf, size_t errlen)
     /* getopt has already moved optind past the offending word. */
     const char *word = argv[optind - 1];
 
+    if (opt == ':' && strncmp(word, "--", 2) != 0)
+        return conf_errorf(errbuf, errlen, "option '-%c' needs an argument",
+                           optopt);
     if (opt == ':')
         return conf_errorf(errbuf, errlen, "option '%s' needs an argument",
                            word);
     if (optopt && strncmp(word, "--", 2) != 0)
         return conf_errorf(errbuf, errlen, "unknown option '-%c'", optopt);
+    /* glibc sets optopt for a known long option given a value it does not
+     * take ("--check=yes"). */
+    if (optopt && strchr(word, '='))
+        return conf_errorf(errbuf, errlen, "option '%.*s' takes no argument",
+                           (int)(strchr(word, '=') - word), word);
     return conf_errorf(errbuf, errlen, "unknown option '%s'", word);
 }
 

@@ -427,10 +427,9 @@ const char conf_migrator_usage[] =
     "usage: migrator [-f CONF] [--listen ADDR:PORT] [--libvirt URI] "
     "[--name HOST]\n"
     "                [--orchestrator URL] [-n] [-h]\n"
-    "  -f, --config CONF       configuration file (default " CONF_MIGRATOR_PATH
-    ";\n"
-    "                          without -f a missing default file means "
-    "defaults)\n"
+    "  -f, --config CONF       configuration file (default\n"
+    "                          " CONF_MIGRATOR_PATH ";\n"
+    "                          if that is missing: the defaults)\n"
     "      --listen ADDR:PORT  agent API address, overrides 'listen'\n"
     "                          (default 127.0.0.1:8081)\n"
     "      --libvirt URI       libvirt connection, overrides 'libvirt_uri'\n"

@@ -411,15 +411,14 @@ int conf_orchestratord_check(const struct conf_orchestratord *c, char *errbuf,
 const char conf_orchestratord_usage[] =
     "usage: orchestratord [-f CONF] [--listen ADDR:PORT] [--db PATH] [-n] "
     "[-h]\n"
-    "  -f, --config CONF     configuration file "
-    "(default " CONF_ORCHESTRATORD_PATH ";\n"
-    "                        without -f a missing default file means "
-    "defaults)\n"
+    "  -f, --config CONF       configuration file (default\n"
+    "                          " CONF_ORCHESTRATORD_PATH ";\n"
+    "                          if that is missing: the defaults)\n"
     "      --listen ADDR:PORT  REST API address, overrides 'listen'\n"
-    "                        (default 127.0.0.1:8080, [::1]:8080 for IPv6)\n"
-    "      --db PATH         SQLite database, overrides 'database'\n"
-    "  -n, --check           check the configuration and flags, then exit\n"
-    "  -h, --help            show this help\n";
+    "                          (default 127.0.0.1:8080; IPv6: [::1]:8080)\n"
+    "      --db PATH           SQLite database, overrides 'database'\n"
+    "  -n, --check             check the configuration and flags, then exit\n"
+    "  -h, --help              show this help\n";
 
 enum {
     ORCH_OPT_LISTEN = 256,

@@ -120,6 +120,11 @@ static void stream_closed(struct http_stream *s)
 {
     struct http_stream_callbacks cbs = s->cbs;
     s->conn->stream = NULL;
+    /* When the client goes away mid-stream, evhttp detaches the request
+     * from the connection and leaves freeing it to us (the reply was
+     * never finished); a request still attached is freed by evhttp. */
+    if (s->req && !evhttp_request_get_connection(s->req))
+        evhttp_request_free(s->req);
     free(s);
     if (cbs.on_close)
         cbs.on_close(cbs.arg);

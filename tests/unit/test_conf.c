@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +25,15 @@
 
 #define ERRLEN 2048
 #define TPATH  256 /* temporary directory and file paths */
+
+/* libconfig 1.5 leaks a string token when a syntax error falls right on it
+ * (its scanner's strbuf, e.g. 'listen "x";'); that is not ours to free.
+ * LeakSanitizer reads this hook in sanitizer builds; others ignore it. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:strbuf_append\n";
+}
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                 */
@@ -1410,6 +1418,7 @@ static void test_args_errors(void **state)
         {false, {"orchestratord", "-x"}, "unknown option '-x'"},
         {false, {"orchestratord", "--bogus"}, "unknown option '--bogus'"},
         {false, {"orchestratord", "-f"}, "option '-f' needs an argument"},
+        {false, {"orchestratord", "-nf"}, "option '-f' needs an argument"},
         {false,
          {"orchestratord", "--listen"},
          "option '--listen' needs an argument"},
@@ -1417,6 +1426,9 @@ static void test_args_errors(void **state)
          {"orchestratord", "-n", "extra"},
          "unexpected argument 'extra'"},
         {false, {"orchestratord", "-f", ""}, "'-f': empty file name"},
+        {false,
+         {"orchestratord", "--check=yes"},
+         "option '--check' takes no argument"},
         {true,
          {"migrator", "--libvirt", "nonsense"},
          "'--libvirt': invalid libvirt URI \"nonsense\" (expected e.g. "

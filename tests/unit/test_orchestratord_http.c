@@ -417,6 +417,7 @@ static void test_sigterm(void **state)
 {
     int status = 0;
     (void)state;
+    assert_int_equal(metric("orchestratord_http_requests_in_flight"), 1);
     assert_int_equal(kill(daemon_pid, SIGTERM), 0);
     for (int i = 0; i < 100; i++) {
         if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
@@ -424,6 +425,12 @@ static void test_sigterm(void **state)
             break;
         }
         usleep(50 * 1000);
+    }
+    if (daemon_pid != -1 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+        char *log = read_file(logpath, NULL);
+        fprintf(stderr, "daemon did not exit cleanly; its log:\n%s\n",
+                log ? log : "");
+        free(log);
     }
     assert_int_equal(daemon_pid, -1);
     assert_true(WIFEXITED(status));
