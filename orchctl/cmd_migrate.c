@@ -472,7 +472,7 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx)
     char *path = orchctl_kind_path(vmi_kind, ns);
     json_t *list = NULL, *item;
     struct migration *ms = NULL;
-    size_t n = 0, i, failed = 0;
+    size_t n = 0, i, failed = 0, total;
     int rc = ORCHCTL_EXIT_FAILED;
 
     if (!path) {
@@ -519,9 +519,15 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx)
             ms[n].ns = strdup(ins);
             ms[n].name = strdup(bname ? bname : "");
             ms[n].vmi = strdup(name);
-            fprintf(ctx->out, "VM %s is already migrating (%s)\n", name,
-                    ms[n].name ? ms[n].name : "");
-            n++;
+            if (!ms[n].ns || !ms[n].name || !ms[n].vmi) {
+                fprintf(ctx->err, "error: out of memory\n");
+                migration_clear(&ms[n]);
+                failed++;
+            } else {
+                fprintf(ctx->out, "VM %s is already migrating (%s)\n", name,
+                        ms[n].name);
+                n++;
+            }
         } else {
             failed++;
         }
@@ -533,12 +539,16 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx)
         goto out;
     }
     fflush(ctx->out);
+    /* `failed` so far counts the VMs whose migration could not even be
+     * created; the wait adds those of the n created that did not end in
+     * Succeeded. */
+    total = n + failed;
     failed += wait_migrations(ctx, ms, n);
     if (failed) {
         fprintf(ctx->err,
                 "error: node %s not drained: %zu of %zu VMs did "
                 "not migrate\n",
-                host, failed, n + failed - (n ? 0 : 0));
+                host, failed, total);
         goto out;
     }
     fprintf(ctx->out, "node %s drained: %zu VMs migrated\n", host, n);

@@ -6,12 +6,8 @@
  * asserted.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <pty.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +16,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -1480,6 +1475,46 @@ static void test_bin_drain(void **state)
 }
 
 /* scripts/cron-drain.sh: one migrate --wait per VM on the host. */
+/* A drain that does not finish: one migration fails, one is refused. */
+static void test_bin_drain_failures(void **state)
+{
+    struct env *e = *state;
+    struct run r;
+    const char *vmis =
+        "{\"kind\":\"VirtualMachineInstanceList\",\"items\":["
+        "{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"node1\"}},"
+        "{\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"node1\"}},"
+        "{\"metadata\":{\"name\":\"d\",\"namespace\":\"default\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"node1\"}},"
+        "{\"metadata\":{\"name\":\"e\",\"namespace\":\"default\"},"
+        "\"status\":{\"phase\":\"Succeeded\",\"nodeName\":\"node1\"}}]}";
+
+    fake_add(e->fake, "GET", "/apis/kubevirt.io/v1/virtualmachineinstances",
+             200, vmis);
+    queue_migration(e, "kubevirt-migrate-vm-aaaaa", "a", "Succeeded");
+    queue_migration(e, "kubevirt-migrate-vm-ccccc", "c", "Failed");
+    fake_add(e->fake, "POST", VMIMS, 422,
+             "{\"kind\":\"Status\",\"message\":\"cannot migrate VMI: "
+             "PVC disk is not shared, live migration requires that all PVCs "
+             "must be shared (using ReadWriteMany access mode)\",\"reason\":"
+             "\"Invalid\",\"code\":422}");
+    run_orchctl(&e->ro, &r, "drain", "node1", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.out, "VM a was scheduled to migrate"));
+    assert_null(strstr(r.out, "VM e "));
+    assert_string_equal(
+        r.err, "Error from server (Invalid): cannot migrate VMI: PVC disk is "
+               "not shared, live migration requires that all PVCs must be "
+               "shared (using ReadWriteMany access mode)\n"
+               "error: migration \"kubevirt-migrate-vm-ccccc\" of VM \"c\" "
+               "failed: Live migration has been aborted\n"
+               "error: node node1 not drained: 2 of 3 VMs did not migrate\n");
+    assert_int_equal(fake_count(e->fake, "POST"), 3);
+    run_clear(&r);
+}
+
 static void test_bin_cron_drain_script(void **state)
 {
     struct env *e = *state;
@@ -1636,6 +1671,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bin_migrate_cancel, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_drain, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_drain_failures, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_cron_drain_script, env_setup,
                                         env_teardown),
