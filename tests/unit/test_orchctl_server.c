@@ -25,6 +25,10 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "orchctl/orchctl.h"
 #include "store/store.h"
@@ -430,6 +434,119 @@ static void test_server_errors(void **state)
     run_clear(&r);
 }
 
+/* A self-signed certificate for 127.0.0.1 (EC P-256) written as PEM. */
+static void make_cert(const char *cert_path, const char *key_path)
+{
+    EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    X509 *x = X509_new();
+    X509_NAME *name;
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    FILE *f;
+
+    assert_non_null(key);
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, key);
+    name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"127.0.0.1", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+    assert_non_null(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    f = fopen(cert_path, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_X509(f, x), 1);
+    fclose(f);
+    f = fopen(key_path, "w");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL),
+                     1);
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(key);
+}
+
+/* TLS: --cacert verifies the server, --insecure-skip-tls-verify skips it,
+ * and an unknown certificate is refused with exit 1. */
+static void test_tls(void **state)
+{
+    char dir[] = "/tmp/orchctl-tls-XXXXXX";
+    char cert[300], key[300], conf[300], db[300], logpath[300], bin[512];
+    char url[64], cmd[400];
+    const char *build = getenv("ORCH_BUILD");
+    struct run_opts ro = {0};
+    struct run r;
+    pid_t pid;
+    FILE *f;
+    int port = 0, i, status = 0;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(conf, sizeof(conf), "%s/o.conf", dir);
+    snprintf(db, sizeof(db), "%s/o.db", dir);
+    snprintf(logpath, sizeof(logpath), "%s/log", dir);
+    make_cert(cert, key);
+    f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "listen = \"127.0.0.1:0\";\n"
+            "tls = { certificate = \"%s\"; key = \"%s\"; };\n",
+            cert, key);
+    fclose(f);
+    snprintf(bin, sizeof(bin), "%s/bin/orchestratord", build ? build : "build");
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+        dup2(lfd, 2);
+        execl(bin, bin, "-f", conf, "--db", db, (char *)NULL);
+        _exit(127);
+    }
+    for (i = 0; i < 200 && port == 0; i++) {
+        char *log = read_text(logpath);
+        char *p = log ? strstr(log, "serving HTTPS on 127.0.0.1:") : NULL;
+
+        if (p)
+            port = atoi(p + strlen("serving HTTPS on 127.0.0.1:"));
+        free(log);
+        if (!port)
+            usleep(50 * 1000);
+    }
+    assert_true(port > 0);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+    ro.server = url;
+
+    run_orchctl(&ro, &r, "get", "vmim", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_true(
+        strncmp(r.err, "Unable to connect to the server 127.0.0.1:", 42) == 0);
+    assert_non_null(strstr(r.err, "certificate"));
+    run_clear(&r);
+    run_orchctl(&ro, &r, "--cacert", cert, "get", "vmim", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err, "No resources found in default namespace.\n");
+    run_clear(&r);
+    run_orchctl(&ro, &r, "get", "vmim", "--insecure-skip-tls-verify", NULL);
+    assert_int_equal(r.rc, 0);
+    run_clear(&r);
+
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -439,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_migrate_to_and_wait),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_tls),
     };
 
     return cmocka_run_group_tests_name("orchctl_server", tests, start_daemon,
