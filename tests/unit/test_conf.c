@@ -1573,12 +1573,16 @@ static void test_exec_orchestratord(void **state)
         assert_int_equal(run(argv, out, sizeof(out), err, sizeof(err)), 0);
         assert_string_equal(out, conf_orchestratord_usage);
     }
-    /* Not -n: until the server lands it says so and fails. */
+    /* Not -n: past the configuration it opens the database, and says
+     * which one when it cannot. */
     {
-        char *argv[] = {bin, "-f", example, NULL};
+        char db[TPATH + 32];
+        snprintf(db, sizeof(db), "%s/no/such/dir/orch.db", t->dir);
+        char *argv[] = {bin, "-f", example, "--db", db, NULL};
         assert_int_equal(run(argv, out, sizeof(out), err, sizeof(err)), 1);
-        assert_string_equal(
-            err, "orchestratord: error: serving is not implemented yet\n");
+        snprintf(want, sizeof(want),
+                 "orchestratord: error: database '%s': ", db);
+        assert_true(strncmp(err, want, strlen(want)) == 0);
     }
 }
 

@@ -1,0 +1,226 @@
+/*
+ * The store's schema, as an ordered list of upgrade steps.
+ *
+ * Step N takes a file from schema version N to N + 1; a new file runs every
+ * step.  A step is never edited once released: a change to the schema is a
+ * new step at the end (and STORE_SCHEMA_VERSION goes up by one), so that
+ * every older file follows the same path as a new one.  The version is kept
+ * in PRAGMA user_version, our files are marked by PRAGMA application_id.
+ *
+ * Schema statements are constant text run with sqlite3_exec(); every query
+ * carrying data goes through prepared statements in store.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/schema.h"
+
+/* Columns every kind's table has.  object is the whole record as compact
+ * JSON; the other columns are copies of fields of it kept for lookups. */
+#define RECORD_COLUMNS                                                         \
+    "id INTEGER PRIMARY KEY,"                                                  \
+    " namespace TEXT NOT NULL,"                                                \
+    " name TEXT NOT NULL,"                                                     \
+    " uid TEXT NOT NULL UNIQUE,"                                               \
+    " resource_version INTEGER NOT NULL,"                                      \
+    " creation TEXT NOT NULL,"                                                 \
+    " labels TEXT NOT NULL,"                                                   \
+    " object TEXT NOT NULL,"
+
+/* Version 1: one table per kind, the global resourceVersion, the event
+ * log. */
+static const char step_v1[] =
+    "PRAGMA application_id = 1330791240;" /* STORE_APPLICATION_ID */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES ('resource_version', 0);"
+    "CREATE TABLE nodes (" RECORD_COLUMNS " ready INTEGER NOT NULL DEFAULT 0,"
+    " schedulable INTEGER NOT NULL DEFAULT 1,"
+    " UNIQUE (namespace, name));"
+    "CREATE TABLE vms (" RECORD_COLUMNS " running INTEGER NOT NULL DEFAULT 0,"
+    " ready INTEGER NOT NULL DEFAULT 0,"
+    " printable_status TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (namespace, name));"
+    "CREATE TABLE vmis (" RECORD_COLUMNS " phase TEXT NOT NULL DEFAULT '',"
+    " node_name TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (namespace, name));"
+    "CREATE TABLE migrations (" RECORD_COLUMNS
+    " phase TEXT NOT NULL DEFAULT '',"
+    " vmi_name TEXT NOT NULL DEFAULT '',"
+    " source_node TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (namespace, name));"
+    "CREATE TABLE migration_policies (" RECORD_COLUMNS
+    " UNIQUE (namespace, name));"
+    "CREATE TABLE events ("
+    " id INTEGER PRIMARY KEY,"
+    " time INTEGER NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " namespace TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " uid TEXT NOT NULL DEFAULT '',"
+    " type TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " message TEXT NOT NULL DEFAULT '');";
+
+/* Version 2: the change feed for watches, the migration's target node as a
+ * column (filled in from the stored objects), and indexes for the
+ * controller's queries.  Changes made before the upgrade were never
+ * recorded, so the feed starts (changes_floor) at the current
+ * resourceVersion. */
+static const char step_v2[] =
+    "CREATE TABLE changes ("
+    " rv INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " namespace TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " object TEXT NOT NULL);"
+    "INSERT INTO meta (key, value)"
+    " SELECT 'changes_floor', value FROM meta"
+    " WHERE key = 'resource_version';"
+    "ALTER TABLE migrations ADD COLUMN target_node TEXT NOT NULL DEFAULT '';"
+    "UPDATE migrations SET target_node = coalesce(json_extract(object,"
+    " '$.status.migrationState.targetNode'), '');"
+    "CREATE INDEX migrations_vmi ON migrations (namespace, vmi_name);"
+    /* Partial indexes: the in-flight queries use this exact WHERE term. */
+    "CREATE INDEX migrations_in_flight_source ON migrations (source_node)"
+    " WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX migrations_in_flight_vmi ON migrations (namespace, vmi_name)"
+    " WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX vmis_node ON vmis (node_name);"
+    "CREATE INDEX events_object ON events (kind, namespace, name, id);";
+
+static const char *const steps[STORE_SCHEMA_VERSION] = {step_v1, step_v2};
+
+int store_errno(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_READONLY:
+        return -EROFS;
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+    case SQLITE_CANTOPEN:
+        return -EACCES;
+    case SQLITE_CONSTRAINT:
+        return -EEXIST;
+    case SQLITE_NOTADB:
+    case SQLITE_TOOBIG:
+        return -EINVAL;
+    default:
+        return -EIO;
+    }
+}
+
+static int pragma_int(sqlite3 *db, const char *sql, int *ret)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            *ret = sqlite3_column_int(stmt, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int store_schema_upgrade(sqlite3 *db, char *errbuf, size_t errlen)
+{
+    int version = 0, app_id = 0, n_objects = 0, r = 0, rc;
+    char *msg = NULL;
+
+    /* IMMEDIATE: two programs opening one new file must not both create
+     * the schema; the second waits and then sees the first one's. */
+    rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot lock the database: %s",
+                 sqlite3_errmsg(db));
+        return store_errno(rc);
+    }
+    rc = pragma_int(db, "PRAGMA user_version", &version);
+    if (rc == SQLITE_OK)
+        rc = pragma_int(db, "PRAGMA application_id", &app_id);
+    if (rc == SQLITE_OK)
+        rc = pragma_int(db, "SELECT count(*) FROM sqlite_master", &n_objects);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot read the schema version: %s",
+                 sqlite3_errmsg(db));
+        r = store_errno(rc);
+        goto out;
+    }
+    if (version == 0 && n_objects > 0) {
+        snprintf(errbuf, errlen,
+                 "the file holds tables but no schema version: "
+                 "not an orchestratord database");
+        r = -EINVAL;
+        goto out;
+    }
+    if (version > 0 && app_id != STORE_APPLICATION_ID) {
+        snprintf(errbuf, errlen,
+                 "the file has application id %d, not orchestratord's: "
+                 "not an orchestratord database",
+                 app_id);
+        r = -EINVAL;
+        goto out;
+    }
+    if (version > STORE_SCHEMA_VERSION) {
+        snprintf(errbuf, errlen,
+                 "database schema version %d is newer than this program's "
+                 "%d; upgrade orchestratord",
+                 version, STORE_SCHEMA_VERSION);
+        r = -EPROTO;
+        goto out;
+    }
+    if (version < 0) {
+        snprintf(errbuf, errlen, "database schema version %d is invalid",
+                 version);
+        r = -EINVAL;
+        goto out;
+    }
+    for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+        rc = sqlite3_exec(db, steps[v], NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+            snprintf(errbuf, errlen,
+                     "cannot upgrade the schema from version %d to %d: %s", v,
+                     v + 1, msg ? msg : sqlite3_errstr(rc));
+            r = store_errno(rc);
+            goto out;
+        }
+    }
+    if (version < STORE_SCHEMA_VERSION) {
+        char sql[64];
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+                 STORE_SCHEMA_VERSION);
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            snprintf(errbuf, errlen, "cannot set the schema version: %s",
+                     sqlite3_errmsg(db));
+            r = store_errno(rc);
+            goto out;
+        }
+    }
+    rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot commit the schema: %s",
+                 sqlite3_errmsg(db));
+        r = store_errno(rc);
+    }
+out:
+    sqlite3_free(msg);
+    if (r < 0 && !sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}

@@ -1,0 +1,1823 @@
+/*
+ * The store: Kubernetes-style records in SQLite (see store.h for the
+ * contract, schema.c for the tables).
+ *
+ * Every statement is prepared once per handle, on first use, and reset after
+ * each use so that no statement keeps a read transaction open.  A write
+ * outside a caller's transaction runs in its own BEGIN IMMEDIATE ... COMMIT
+ * (IMMEDIATE so that the write lock is taken, or waited for, up front: a
+ * deferred transaction that later needs to write can fail with SQLITE_BUSY at
+ * once in WAL mode, without waiting).  Inside a caller's transaction each
+ * write is a SAVEPOINT, so a failed write undoes only itself.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "store/schema.h"
+#include "store/store.h"
+
+/* Field filters a kind's list supports (struct store_list_opts). */
+enum {
+    FILTER_VMI_NAME = 1u << 0,
+    FILTER_NODE = 1u << 1,
+    FILTER_PHASE = 1u << 2,
+    FILTER_IN_FLIGHT = 1u << 3,
+};
+
+#define MAX_EXTRA 4
+
+/* Values of the columns a kind copies out of its objects. */
+struct extra_vals {
+    int n;
+    struct {
+        bool is_int;
+        const char *s;
+        int64_t i;
+    } v[MAX_EXTRA];
+};
+
+struct kind_info {
+    const char *name;
+    const char *table;
+    bool namespaced;
+    const char *extra_cols[MAX_EXTRA]; /* NULL-terminated if shorter */
+    unsigned filters;
+    /* Appended to the list query's WHERE clause; uses ?4 vmi_name,
+     * ?5 node_name, ?6 phases (a JSON array), ?7 in_flight. */
+    const char *filter_sql;
+    void (*extract)(const json_t *obj, struct extra_vals *vals);
+};
+
+static const json_t *jget(const json_t *obj, const char *a, const char *b,
+                          const char *c)
+{
+    const char *keys[3] = {a, b, c};
+    for (int i = 0; i < 3 && keys[i] && obj; i++)
+        obj = json_object_get(obj, keys[i]);
+    return obj;
+}
+
+static const char *jstr(const json_t *obj, const char *a, const char *b,
+                        const char *c)
+{
+    const char *s = json_string_value(jget(obj, a, b, c));
+    return s ? s : "";
+}
+
+static void put_str(struct extra_vals *vals, const char *s)
+{
+    vals->v[vals->n].is_int = false;
+    vals->v[vals->n].s = s;
+    vals->n++;
+}
+
+static void put_int(struct extra_vals *vals, int64_t i)
+{
+    vals->v[vals->n].is_int = true;
+    vals->v[vals->n].i = i;
+    vals->n++;
+}
+
+static void extract_node(const json_t *obj, struct extra_vals *vals)
+{
+    const json_t *conds = jget(obj, "status", "conditions", NULL);
+    bool ready = false;
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(conds, i, c)
+    {
+        if (strcmp(jstr(c, "type", NULL, NULL), "Ready") == 0)
+            ready = strcmp(jstr(c, "status", NULL, NULL), "True") == 0;
+    }
+    put_int(vals, ready);
+    put_int(vals, !json_is_true(jget(obj, "spec", "unschedulable", NULL)));
+}
+
+static void extract_vm(const json_t *obj, struct extra_vals *vals)
+{
+    const char *strategy = jstr(obj, "spec", "runStrategy", NULL);
+    bool running = json_is_true(jget(obj, "spec", "running", NULL)) ||
+                   strcmp(strategy, "Always") == 0 ||
+                   strcmp(strategy, "RerunOnFailure") == 0;
+    put_int(vals, running);
+    put_int(vals, json_is_true(jget(obj, "status", "ready", NULL)));
+    put_str(vals, jstr(obj, "status", "printableStatus", NULL));
+}
+
+static void extract_vmi(const json_t *obj, struct extra_vals *vals)
+{
+    put_str(vals, jstr(obj, "status", "phase", NULL));
+    put_str(vals, jstr(obj, "status", "nodeName", NULL));
+}
+
+static void extract_migration(const json_t *obj, struct extra_vals *vals)
+{
+    put_str(vals, jstr(obj, "status", "phase", NULL));
+    put_str(vals, jstr(obj, "spec", "vmiName", NULL));
+    put_str(vals, jstr(obj, "status", "migrationState", "sourceNode"));
+    put_str(vals, jstr(obj, "status", "migrationState", "targetNode"));
+}
+
+static void extract_none(const json_t *obj, struct extra_vals *vals)
+{
+    (void)obj;
+    (void)vals;
+}
+
+#define PHASE_FILTER_SQL                                                       \
+    " AND (?6 IS NULL OR phase IN (SELECT value FROM json_each(?6)))"
+
+static const struct kind_info kinds[STORE_KIND_COUNT] = {
+    [STORE_KIND_NODE] =
+        {"Node", "nodes", false, {"ready", "schedulable"}, 0, "", extract_node},
+    [STORE_KIND_VM] = {"VirtualMachine",
+                       "vms",
+                       true,
+                       {"running", "ready", "printable_status"},
+                       0,
+                       "",
+                       extract_vm},
+    [STORE_KIND_VMI] = {"VirtualMachineInstance",
+                        "vmis",
+                        true,
+                        {"phase", "node_name"},
+                        FILTER_NODE | FILTER_PHASE,
+                        " AND (?5 IS NULL OR node_name = ?5)" PHASE_FILTER_SQL,
+                        extract_vmi},
+    [STORE_KIND_MIGRATION] =
+        {"VirtualMachineInstanceMigration",
+         "migrations",
+         true,
+         {"phase", "vmi_name", "source_node", "target_node"},
+         FILTER_VMI_NAME | FILTER_NODE | FILTER_PHASE | FILTER_IN_FLIGHT,
+         " AND (?4 IS NULL OR vmi_name = ?4)"
+         " AND (?5 IS NULL OR source_node = ?5 OR target_node = "
+         "?5)" PHASE_FILTER_SQL
+         " AND (?7 = 0 OR phase NOT IN ('Succeeded', 'Failed'))",
+         extract_migration},
+    [STORE_KIND_MIGRATION_POLICY] = {"MigrationPolicy",
+                                     "migration_policies",
+                                     false,
+                                     {NULL},
+                                     0,
+                                     "",
+                                     extract_none},
+};
+
+/* Statements per kind. */
+enum {
+    KS_INSERT,
+    KS_UPDATE,
+    KS_SELECT,
+    KS_DELETE,
+    KS_LIST_ALL,
+    KS_LIST_NS,
+    KS_COUNT,
+};
+
+/* Statements shared by all kinds. */
+enum {
+    GS_BEGIN_WRITE,
+    GS_BEGIN_READ,
+    GS_COMMIT,
+    GS_ROLLBACK,
+    GS_SAVEPOINT,
+    GS_RELEASE,
+    GS_ROLLBACK_TO,
+    GS_RV_BUMP,
+    GS_RV_GET,
+    GS_FEED_STATE,
+    GS_CHANGE_INSERT,
+    GS_CHANGE_TRIM,
+    GS_FLOOR_SET,
+    GS_CHANGES_ALL,
+    GS_CHANGES_NS,
+    GS_MIG_COUNT,
+    GS_MIG_COUNT_NODE,
+    GS_MIG_FIND,
+    GS_EVENT_INSERT,
+    GS_EVENT_TRIM,
+    GS_EVENT_LIST,
+    GS_EVENT_LIST_OBJ,
+    GS_COUNT,
+};
+
+static const char *const global_sql[GS_COUNT] = {
+    [GS_BEGIN_WRITE] = "BEGIN IMMEDIATE",
+    [GS_BEGIN_READ] = "BEGIN",
+    [GS_COMMIT] = "COMMIT",
+    [GS_ROLLBACK] = "ROLLBACK",
+    [GS_SAVEPOINT] = "SAVEPOINT store_op",
+    [GS_RELEASE] = "RELEASE store_op",
+    [GS_ROLLBACK_TO] = "ROLLBACK TO store_op",
+    [GS_RV_BUMP] = "UPDATE meta SET value = value + 1"
+                   " WHERE key = 'resource_version' RETURNING value",
+    [GS_RV_GET] = "SELECT value FROM meta WHERE key = 'resource_version'",
+    [GS_FEED_STATE] =
+        "SELECT (SELECT value FROM meta WHERE key = 'resource_version'),"
+        " (SELECT value FROM meta WHERE key = 'changes_floor')",
+    [GS_CHANGE_INSERT] = "INSERT INTO changes"
+                         " (rv, kind, namespace, name, type, object)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [GS_CHANGE_TRIM] = "DELETE FROM changes WHERE rv <= ?1",
+    [GS_FLOOR_SET] = "UPDATE meta SET value = max(value, ?1)"
+                     " WHERE key = 'changes_floor'",
+    [GS_CHANGES_ALL] = "SELECT rv, type, object FROM changes"
+                       " WHERE rv > ?1 AND kind = ?2 ORDER BY rv LIMIT ?4",
+    [GS_CHANGES_NS] = "SELECT rv, type, object FROM changes"
+                      " WHERE rv > ?1 AND kind = ?2 AND namespace = ?3"
+                      " ORDER BY rv LIMIT ?4",
+    /* The WHERE terms match the partial indexes' (schema.c) word for word,
+     * which is what lets SQLite use them. */
+    [GS_MIG_COUNT] = "SELECT count(*) FROM migrations"
+                     " WHERE phase NOT IN ('Succeeded', 'Failed')",
+    [GS_MIG_COUNT_NODE] = "SELECT count(*) FROM migrations"
+                          " WHERE phase NOT IN ('Succeeded', 'Failed')"
+                          " AND source_node = ?1",
+    [GS_MIG_FIND] = "SELECT object FROM migrations"
+                    " WHERE phase NOT IN ('Succeeded', 'Failed')"
+                    " AND namespace = ?1 AND vmi_name = ?2"
+                    " ORDER BY id LIMIT 1",
+    [GS_EVENT_INSERT] = "INSERT INTO events"
+                        " (time, kind, namespace, name, uid, type, reason,"
+                        " message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [GS_EVENT_TRIM] = "DELETE FROM events WHERE id <= ?1",
+    [GS_EVENT_LIST] =
+        "SELECT id, time, kind, namespace, name, uid, type, reason, message"
+        " FROM events WHERE id > ?1 AND (?2 IS NULL OR kind = ?2)"
+        " AND (?3 IS NULL OR namespace = ?3) ORDER BY id LIMIT ?5",
+    [GS_EVENT_LIST_OBJ] =
+        "SELECT id, time, kind, namespace, name, uid, type, reason, message"
+        " FROM events WHERE kind = ?2 AND namespace = ?3 AND name = ?4"
+        " AND id > ?1 ORDER BY id LIMIT ?5",
+};
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *gstmt[GS_COUNT];
+    sqlite3_stmt *kstmt[STORE_KIND_COUNT][KS_COUNT];
+    long change_history;
+    long event_history;
+    bool in_txn;      /* the caller's transaction is open */
+    bool txn_aborted; /* ... but SQLite rolled it back after an error */
+};
+
+/*
+ * Small helpers: time, random identifiers, base64url.
+ */
+
+static void format_time(int64_t t, char buf[32])
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (!gmtime_r(&tt, &tm))
+        memset(&tm, 0, sizeof(tm));
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int random_bytes(void *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom((char *)buf + done, len - done, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -EIO;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* A random (version 4) UUID in its 36-character text form. */
+static int make_uuid(char out[37])
+{
+    unsigned char b[16];
+    int r = random_bytes(b, sizeof(b));
+    if (r < 0)
+        return r;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
+    return 0;
+}
+
+/* Kubernetes' generateName alphabet: no vowels (no words), no look-alikes. */
+static int make_name_suffix(char out[6])
+{
+    static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+    unsigned char b[5];
+    int r = random_bytes(b, sizeof(b));
+    if (r < 0)
+        return r;
+    for (int i = 0; i < 5; i++)
+        out[i] = alphabet[b[i] % (sizeof(alphabet) - 1)];
+    out[5] = '\0';
+    return 0;
+}
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Encode without padding.  Returns a malloc'd string or NULL. */
+static char *base64url_encode(const unsigned char *in, size_t len)
+{
+    char *out = malloc((len + 2) / 3 * 4 + 1), *p = out;
+    size_t i;
+    if (!out)
+        return NULL;
+    for (i = 0; i + 2 < len; i += 3) {
+        uint32_t v =
+            (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        *p++ = b64url[v >> 18 & 63];
+        *p++ = b64url[v >> 12 & 63];
+        *p++ = b64url[v >> 6 & 63];
+        *p++ = b64url[v & 63];
+    }
+    if (len - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        *p++ = b64url[v >> 18 & 63];
+        *p++ = b64url[v >> 12 & 63];
+    } else if (len - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        *p++ = b64url[v >> 18 & 63];
+        *p++ = b64url[v >> 12 & 63];
+        *p++ = b64url[v >> 6 & 63];
+    }
+    *p = '\0';
+    return out;
+}
+
+/* Decode unpadded base64url strictly (no padding, no whitespace, no stray
+ * bits).  Returns the length, or -EINVAL / -ENOMEM; *RET_OUT is malloc'd. */
+static int base64url_decode(const char *in, unsigned char **ret_out)
+{
+    size_t len = strlen(in), n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    unsigned char *out;
+
+    if (len % 4 == 1)
+        return -EINVAL;
+    out = malloc(len * 3 / 4 + 1);
+    if (!out)
+        return -ENOMEM;
+    for (size_t i = 0; i < len; i++) {
+        const char *pos = in[i] ? strchr(b64url, in[i]) : NULL;
+        if (!pos) {
+            free(out);
+            return -EINVAL;
+        }
+        acc = acc << 6 | (uint32_t)(pos - b64url);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (acc != 0) { /* non-canonical: leftover bits must be zero */
+        free(out);
+        return -EINVAL;
+    }
+    *ret_out = out;
+    return (int)n;
+}
+
+/*
+ * Statements.
+ */
+
+static int stmt_prepare(struct store *st, const char *sql,
+                        sqlite3_stmt **ret_stmt)
+{
+    int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                ret_stmt, NULL);
+    return store_errno(rc);
+}
+
+static int gstmt(struct store *st, int id, sqlite3_stmt **ret_stmt)
+{
+    if (!st->gstmt[id]) {
+        int r = stmt_prepare(st, global_sql[id], &st->gstmt[id]);
+        if (r < 0)
+            return r;
+    }
+    *ret_stmt = st->gstmt[id];
+    return 0;
+}
+
+static int kstmt(struct store *st, enum store_kind kind, int id,
+                 sqlite3_stmt **ret_stmt)
+{
+    const struct kind_info *k = &kinds[kind];
+    char cols[256] = "", params[64] = "", sets[256] = "", sql[1024];
+    int r;
+
+    if (st->kstmt[kind][id]) {
+        *ret_stmt = st->kstmt[kind][id];
+        return 0;
+    }
+    for (int i = 0; i < MAX_EXTRA && k->extra_cols[i]; i++) {
+        size_t n = strlen(cols), m = strlen(params), s = strlen(sets);
+        snprintf(cols + n, sizeof(cols) - n, ", %s", k->extra_cols[i]);
+        snprintf(params + m, sizeof(params) - m, ", ?%d", 8 + i);
+        snprintf(sets + s, sizeof(sets) - s, ", %s = ?%d", k->extra_cols[i],
+                 8 + i);
+    }
+    /* Parameters: ?1 namespace, ?2 name, ?3 uid, ?4 resourceVersion,
+     * ?5 creation, ?6 labels, ?7 object, ?8... the extra columns. */
+    switch (id) {
+    case KS_INSERT:
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO %s (namespace, name, uid, resource_version,"
+                 " creation, labels, object%s)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7%s)",
+                 k->table, cols, params);
+        break;
+    case KS_UPDATE:
+        snprintf(sql, sizeof(sql),
+                 "UPDATE %s SET uid = ?3, resource_version = ?4,"
+                 " creation = ?5, labels = ?6, object = ?7%s"
+                 " WHERE namespace = ?1 AND name = ?2",
+                 k->table, sets);
+        break;
+    case KS_SELECT:
+        snprintf(sql, sizeof(sql),
+                 "SELECT object, resource_version, uid, creation FROM %s"
+                 " WHERE namespace = ?1 AND name = ?2",
+                 k->table);
+        break;
+    case KS_DELETE:
+        snprintf(sql, sizeof(sql),
+                 "DELETE FROM %s WHERE namespace = ?1 AND name = ?2", k->table);
+        break;
+    case KS_LIST_ALL:
+    case KS_LIST_NS:
+        /* ?1, ?2: list after this key; ?3: the namespace. */
+        snprintf(sql, sizeof(sql),
+                 "SELECT object, namespace, name FROM %s"
+                 " WHERE %s(namespace, name) > (?1, ?2)%s"
+                 " ORDER BY namespace, name",
+                 k->table, id == KS_LIST_NS ? "namespace = ?3 AND " : "",
+                 k->filter_sql);
+        break;
+    default:
+        return -EINVAL;
+    }
+    r = stmt_prepare(st, sql, &st->kstmt[kind][id]);
+    if (r < 0)
+        return r;
+    *ret_stmt = st->kstmt[kind][id];
+    return 0;
+}
+
+/* Reset a statement after use: ends its read and drops its bindings. */
+static void stmt_done(sqlite3_stmt *stmt)
+{
+    if (stmt) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    }
+}
+
+/* Run a statement that returns no rows. */
+static int gexec(struct store *st, int id)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r = gstmt(st, id, &stmt);
+    if (r < 0)
+        return r;
+    r = store_errno(sqlite3_step(stmt));
+    stmt_done(stmt);
+    return r;
+}
+
+static int bind_text(sqlite3_stmt *stmt, int idx, const char *s)
+{
+    return store_errno(sqlite3_bind_text(stmt, idx, s, -1, SQLITE_STATIC));
+}
+
+/* Bind S, or NULL when S is NULL. */
+static int bind_text_or_null(sqlite3_stmt *stmt, int idx, const char *s)
+{
+    if (!s)
+        return store_errno(sqlite3_bind_null(stmt, idx));
+    return bind_text(stmt, idx, s);
+}
+
+/*
+ * Opening and closing.
+ */
+
+int store_schema_version(void)
+{
+    return STORE_SCHEMA_VERSION;
+}
+
+static int set_journal_mode(sqlite3 *db, bool in_memory, char *errbuf,
+                            size_t errlen)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc, r = 0;
+
+    rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        snprintf(errbuf, errlen, "cannot switch to WAL mode: %s",
+                 sqlite3_errmsg(db));
+        r = rc == SQLITE_NOTADB ? -EINVAL : store_errno(rc);
+        if (r == 0)
+            r = -EIO;
+        goto out;
+    }
+    /* An in-memory database has no WAL and says "memory". */
+    const char *mode = (const char *)sqlite3_column_text(stmt, 0);
+    if (!in_memory && (!mode || strcmp(mode, "wal") != 0)) {
+        snprintf(errbuf, errlen,
+                 "cannot switch to WAL mode: the journal mode stays '%s'",
+                 mode ? mode : "");
+        r = -EIO;
+    }
+out:
+    sqlite3_finalize(stmt);
+    return r;
+}
+
+int store_open(const char *path, const struct store_opts *opts,
+               struct store **ret_store, char *errbuf, size_t errlen)
+{
+    static const struct store_opts defaults = {0};
+    char dummy[1];
+    struct store *st = NULL;
+    bool in_memory;
+    int rc, r;
+
+    if (!errbuf || errlen == 0) {
+        errbuf = dummy;
+        errlen = sizeof(dummy);
+    }
+    errbuf[0] = '\0';
+    if (!opts)
+        opts = &defaults;
+    if (!path || !*path || !ret_store) {
+        snprintf(errbuf, errlen, "no database path given");
+        return -EINVAL;
+    }
+    if (opts->change_history < 0 || opts->event_history < 0 ||
+        (opts->sync != STORE_SYNC_NORMAL && opts->sync != STORE_SYNC_FULL)) {
+        snprintf(errbuf, errlen, "invalid store options");
+        return -EINVAL;
+    }
+
+    st = calloc(1, sizeof(*st));
+    if (!st) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    st->change_history = opts->change_history ? opts->change_history
+                                              : STORE_DEFAULT_CHANGE_HISTORY;
+    st->event_history =
+        opts->event_history ? opts->event_history : STORE_DEFAULT_EVENT_HISTORY;
+
+    /* NOMUTEX: a handle is used by one thread at a time (store.h), so
+     * SQLite's per-connection mutex is only overhead. */
+    rc = sqlite3_open_v2(
+        path, &st->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot open the database: %s",
+                 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        r = store_errno(rc);
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, opts->busy_timeout_ms < 0 ? 0
+                                 : opts->busy_timeout_ms
+                                     ? opts->busy_timeout_ms
+                                     : STORE_DEFAULT_BUSY_TIMEOUT);
+
+    /* A temporary or in-memory database has no file name. */
+    const char *file = sqlite3_db_filename(st->db, "main");
+    in_memory = !file || !*file;
+    r = set_journal_mode(st->db, in_memory, errbuf, errlen);
+    if (r < 0)
+        goto fail;
+    rc =
+        sqlite3_exec(st->db,
+                     opts->sync == STORE_SYNC_FULL ? "PRAGMA synchronous = FULL"
+                                                   : "PRAGMA synchronous = "
+                                                     "NORMAL",
+                     NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot set the synchronous mode: %s",
+                 sqlite3_errmsg(st->db));
+        r = store_errno(rc);
+        goto fail;
+    }
+    r = store_schema_upgrade(st->db, errbuf, errlen);
+    if (r < 0)
+        goto fail;
+
+    *ret_store = st;
+    return 0;
+fail:
+    if (r == 0)
+        r = -EIO;
+    store_close(st);
+    return r;
+}
+
+void store_close(struct store *st)
+{
+    if (!st)
+        return;
+    if (st->db && !sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < GS_COUNT; i++)
+        sqlite3_finalize(st->gstmt[i]);
+    for (int k = 0; k < STORE_KIND_COUNT; k++)
+        for (int i = 0; i < KS_COUNT; i++)
+            sqlite3_finalize(st->kstmt[k][i]);
+    sqlite3_close(st->db);
+    free(st);
+}
+
+/*
+ * Kinds and resource versions.
+ */
+
+const char *store_kind_name(enum store_kind kind)
+{
+    if ((unsigned)kind >= STORE_KIND_COUNT)
+        return NULL;
+    return kinds[kind].name;
+}
+
+int store_kind_from_name(const char *name)
+{
+    for (int k = 0; name && k < STORE_KIND_COUNT; k++)
+        if (strcmp(kinds[k].name, name) == 0)
+            return k;
+    return -EINVAL;
+}
+
+bool store_kind_is_namespaced(enum store_kind kind)
+{
+    return (unsigned)kind < STORE_KIND_COUNT && kinds[kind].namespaced;
+}
+
+int store_rv_parse(const char *s, int64_t *ret_rv)
+{
+    int64_t v = 0;
+
+    if (!s || !*s || (s[0] == '0' && s[1]))
+        return -EINVAL;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        if (v > (INT64_MAX - (*p - '0')) / 10)
+            return -EINVAL;
+        v = v * 10 + (*p - '0');
+    }
+    *ret_rv = v;
+    return 0;
+}
+
+static int read_rv(struct store *st, int64_t *ret_rv)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r = gstmt(st, GS_RV_GET, &stmt), rc;
+    if (r < 0)
+        return r;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        *ret_rv = sqlite3_column_int64(stmt, 0);
+    else
+        r = rc == SQLITE_DONE ? -EIO : store_errno(rc);
+    stmt_done(stmt);
+    return r;
+}
+
+int store_resource_version(struct store *st, int64_t *ret_rv)
+{
+    if (!st || !ret_rv)
+        return -EINVAL;
+    return read_rv(st, ret_rv);
+}
+
+/*
+ * Transactions.
+ */
+
+int store_txn_begin(struct store *st)
+{
+    int r;
+    if (!st || st->in_txn)
+        return -EINVAL;
+    r = gexec(st, GS_BEGIN_WRITE);
+    if (r < 0)
+        return r;
+    st->in_txn = true;
+    st->txn_aborted = false;
+    return 0;
+}
+
+int store_txn_commit(struct store *st)
+{
+    int r;
+    if (!st || !st->in_txn)
+        return -EINVAL;
+    st->in_txn = false;
+    if (st->txn_aborted) {
+        st->txn_aborted = false;
+        return -EIO;
+    }
+    r = gexec(st, GS_COMMIT);
+    if (r < 0 && !sqlite3_get_autocommit(st->db))
+        gexec(st, GS_ROLLBACK);
+    return r;
+}
+
+int store_txn_rollback(struct store *st)
+{
+    int r = 0;
+    if (!st || !st->in_txn)
+        return 0;
+    st->in_txn = false;
+    st->txn_aborted = false;
+    if (!sqlite3_get_autocommit(st->db))
+        r = gexec(st, GS_ROLLBACK);
+    return r;
+}
+
+/* Start one write: its own transaction, or a savepoint in the caller's. */
+static int op_begin(struct store *st)
+{
+    if (st->in_txn)
+        return st->txn_aborted ? -EIO : gexec(st, GS_SAVEPOINT);
+    return gexec(st, GS_BEGIN_WRITE);
+}
+
+/* Finish the write op_begin() started: keep it if R >= 0, else undo it.
+ * Returns R, or the error that kept it from being committed. */
+static int op_end(struct store *st, int r)
+{
+    if (r >= 0) {
+        int c = gexec(st, st->in_txn ? GS_RELEASE : GS_COMMIT);
+        if (c == 0)
+            return r;
+        r = c;
+    }
+    if (st->in_txn) {
+        /* Some errors (I/O, full disk) make SQLite roll the whole
+         * transaction back by itself; the caller learns at commit. */
+        if (sqlite3_get_autocommit(st->db)) {
+            st->txn_aborted = true;
+        } else {
+            gexec(st, GS_ROLLBACK_TO);
+            gexec(st, GS_RELEASE);
+        }
+    } else if (!sqlite3_get_autocommit(st->db)) {
+        gexec(st, GS_ROLLBACK);
+    }
+    return r;
+}
+
+/* Read transactions make a list's rows and its resourceVersion one
+ * snapshot.  Inside the caller's write transaction there is nothing to do. */
+static int read_begin(struct store *st)
+{
+    if (st->in_txn)
+        return st->txn_aborted ? -EIO : 0;
+    return gexec(st, GS_BEGIN_READ);
+}
+
+static void read_end(struct store *st)
+{
+    if (!st->in_txn && !sqlite3_get_autocommit(st->db))
+        gexec(st, GS_COMMIT);
+}
+
+static int bump_rv(struct store *st, int64_t *ret_rv)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r = gstmt(st, GS_RV_BUMP, &stmt), rc;
+    if (r < 0)
+        return r;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *ret_rv = sqlite3_column_int64(stmt, 0);
+        rc = sqlite3_step(stmt);
+    }
+    r = rc == SQLITE_DONE ? 0 : store_errno(rc);
+    if (r == 0 && *ret_rv <= 0)
+        r = -EIO;
+    stmt_done(stmt);
+    return r;
+}
+
+/* Record a change for the watch feed and keep the feed bounded.  Trimming
+ * runs every `every` changes rather than on each one, so the feed holds
+ * between change_history and change_history + every changes. */
+static int record_change(struct store *st, enum store_kind kind, const char *ns,
+                         const char *name, const char *type, int64_t rv,
+                         const char *text)
+{
+    sqlite3_stmt *stmt = NULL;
+    long every = st->change_history < 128 ? st->change_history : 128;
+    int r = gstmt(st, GS_CHANGE_INSERT, &stmt);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(stmt, 1, rv);
+    sqlite3_bind_text(stmt, 2, kinds[kind].name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 5, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 6, text, -1, SQLITE_STATIC);
+    r = store_errno(sqlite3_step(stmt));
+    stmt_done(stmt);
+    if (r < 0 || rv % every != 0 || rv <= st->change_history)
+        return r;
+
+    int64_t floor = rv - st->change_history;
+    r = gstmt(st, GS_CHANGE_TRIM, &stmt);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(stmt, 1, floor);
+    r = store_errno(sqlite3_step(stmt));
+    stmt_done(stmt);
+    if (r < 0)
+        return r;
+    r = gstmt(st, GS_FLOOR_SET, &stmt);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(stmt, 1, floor);
+    r = store_errno(sqlite3_step(stmt));
+    stmt_done(stmt);
+    return r;
+}
+
+/*
+ * Records.
+ */
+
+/* Check OBJ's shape and find its namespace ("" for cluster-scoped kinds) and
+ * name (NULL when absent: generateName may provide one). */
+static int record_key(enum store_kind kind, const json_t *obj,
+                      const char **ret_ns, const char **ret_name)
+{
+    const json_t *meta, *v;
+    const char *ns = "", *name = NULL;
+
+    if ((unsigned)kind >= STORE_KIND_COUNT || !json_is_object(obj))
+        return -EINVAL;
+    v = json_object_get(obj, "kind");
+    if (v && (!json_is_string(v) ||
+              strcmp(json_string_value(v), kinds[kind].name) != 0))
+        return -EINVAL;
+    meta = json_object_get(obj, "metadata");
+    if (!json_is_object(meta))
+        return -EINVAL;
+    v = json_object_get(meta, "name");
+    if (v) {
+        name = json_string_value(v);
+        if (!name || !*name)
+            return -EINVAL;
+    }
+    v = json_object_get(meta, "namespace");
+    if (v) {
+        ns = json_string_value(v);
+        if (!ns)
+            return -EINVAL;
+    }
+    if (kinds[kind].namespaced != (*ns != '\0'))
+        return -EINVAL;
+    static const char *const strings[] = {"uid", "creationTimestamp",
+                                          "generateName", "resourceVersion"};
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        v = json_object_get(meta, strings[i]);
+        if (v && !json_is_string(v))
+            return -EINVAL;
+    }
+    v = json_object_get(meta, "labels");
+    if (v && !json_is_object(v))
+        return -EINVAL;
+    *ret_ns = ns;
+    *ret_name = name;
+    return 0;
+}
+
+static int set_string(json_t *obj, const char *key, const char *value)
+{
+    return json_object_set_new(obj, key, json_string(value)) ? -ENOMEM : 0;
+}
+
+static int set_rv(json_t *meta, int64_t rv)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%lld", (long long)rv);
+    return set_string(meta, "resourceVersion", buf);
+}
+
+/* Bind a record's columns and run KS_INSERT or KS_UPDATE. */
+static int write_row(struct store *st, enum store_kind kind, int id,
+                     const char *ns, const char *name, const json_t *obj,
+                     int64_t rv)
+{
+    const json_t *meta = json_object_get(obj, "metadata");
+    const json_t *labels = json_object_get(meta, "labels");
+    struct extra_vals vals = {0};
+    sqlite3_stmt *stmt = NULL;
+    char *text = NULL, *labels_text = NULL;
+    int r;
+
+    text = json_dumps(obj, JSON_COMPACT);
+    labels_text = labels ? json_dumps(labels, JSON_COMPACT) : NULL;
+    if (!text || (labels && !labels_text)) {
+        r = -ENOMEM;
+        goto out;
+    }
+    r = kstmt(st, kind, id, &stmt);
+    if (r < 0)
+        goto out;
+    kinds[kind].extract(obj, &vals);
+    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 3, jstr(meta, "uid", NULL, NULL), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, rv);
+    sqlite3_bind_text(stmt, 5, jstr(meta, "creationTimestamp", NULL, NULL), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 6, labels_text ? labels_text : "{}", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 7, text, -1, SQLITE_STATIC);
+    for (int i = 0; i < vals.n; i++) {
+        if (vals.v[i].is_int)
+            sqlite3_bind_int64(stmt, 8 + i, vals.v[i].i);
+        else
+            sqlite3_bind_text(stmt, 8 + i, vals.v[i].s, -1, SQLITE_STATIC);
+    }
+    r = store_errno(sqlite3_step(stmt));
+    if (r == 0 && id == KS_UPDATE && sqlite3_changes(st->db) != 1)
+        r = -ENOENT;
+    stmt_done(stmt);
+    if (r < 0)
+        goto out;
+    r = record_change(st, kind, ns, name,
+                      id == KS_INSERT ? "ADDED" : "MODIFIED", rv, text);
+out:
+    free(text);
+    free(labels_text);
+    return r;
+}
+
+/* Put back the top-level metadata fields saved by json_copy() before a
+ * failed write, so that the caller's object is as it gave it. */
+static void restore_meta(json_t *meta, json_t *saved)
+{
+    if (meta && saved) {
+        json_object_clear(meta);
+        json_object_update(meta, saved);
+    }
+}
+
+int store_create(struct store *st, enum store_kind kind, json_t *obj)
+{
+    const char *ns = NULL, *name = NULL;
+    json_t *meta, *saved = NULL;
+    char buf[40];
+    int64_t rv = 0;
+    bool generated;
+    int r;
+
+    if (!st)
+        return -EINVAL;
+    r = record_key(kind, obj, &ns, &name);
+    if (r < 0)
+        return r;
+    meta = json_object_get(obj, "metadata");
+    generated = !name;
+    if (generated && !*jstr(meta, "generateName", NULL, NULL))
+        return -EINVAL;
+    saved = json_copy(meta);
+    if (!saved)
+        return -ENOMEM;
+
+    r = op_begin(st);
+    if (r < 0)
+        goto out;
+    r = bump_rv(st, &rv);
+    if (r < 0)
+        goto end;
+    if (!json_object_get(meta, "uid")) {
+        r = make_uuid(buf);
+        if (r < 0 || (r = set_string(meta, "uid", buf)) < 0)
+            goto end;
+    }
+    if (!json_object_get(meta, "creationTimestamp")) {
+        format_time(time(NULL), buf);
+        r = set_string(meta, "creationTimestamp", buf);
+        if (r < 0)
+            goto end;
+    }
+    r = set_rv(meta, rv);
+    if (r == 0 && json_object_set_new(meta, "generation", json_integer(1)))
+        r = -ENOMEM;
+    if (r < 0)
+        goto end;
+    /* A generated name may collide: draw again, as Kubernetes' clients
+     * would have to. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (generated) {
+            char suffix[6], *full = NULL;
+            r = make_name_suffix(suffix);
+            if (r < 0)
+                goto end;
+            if (asprintf(&full, "%s%s", jstr(meta, "generateName", NULL, NULL),
+                         suffix) < 0) {
+                r = -ENOMEM;
+                goto end;
+            }
+            r = set_string(meta, "name", full);
+            free(full);
+            if (r < 0)
+                goto end;
+            name = jstr(meta, "name", NULL, NULL);
+        }
+        r = write_row(st, kind, KS_INSERT, ns, name, obj, rv);
+        if (r != -EEXIST || !generated)
+            break;
+    }
+end:
+    r = op_end(st, r);
+out:
+    if (r < 0)
+        restore_meta(meta, saved);
+    json_decref(saved);
+    return r;
+}
+
+/* Parse a stored object.  A row that does not parse means a damaged file. */
+static int load_object(sqlite3_stmt *stmt, int col, json_t **ret_obj)
+{
+    const void *text = sqlite3_column_blob(stmt, col);
+    int len = sqlite3_column_bytes(stmt, col);
+    json_t *obj;
+
+    if (!text)
+        return sqlite3_errcode(sqlite3_db_handle(stmt)) == SQLITE_NOMEM
+                   ? -ENOMEM
+                   : -EIO;
+    obj = json_loadb(text, (size_t)len, 0, NULL);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return -EIO;
+    }
+    *ret_obj = obj;
+    return 0;
+}
+
+/* The namespace a caller's NS stands for, or NULL if it is missing. */
+static const char *key_ns(enum store_kind kind, const char *ns)
+{
+    if (!kinds[kind].namespaced)
+        return "";
+    return ns && *ns ? ns : NULL;
+}
+
+struct old_row {
+    json_t *obj;
+    int64_t rv;
+    char *uid;
+};
+
+static void old_row_release(struct old_row *row)
+{
+    json_decref(row->obj);
+    free(row->uid);
+}
+
+/* Read the stored row of NS/NAME.  Returns 0, -ENOENT or an error. */
+static int read_row(struct store *st, enum store_kind kind, const char *ns,
+                    const char *name, struct old_row *ret)
+{
+    sqlite3_stmt *stmt = NULL;
+    struct old_row row = {0};
+    int r = kstmt(st, kind, KS_SELECT, &stmt), rc;
+
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) {
+        r = -ENOENT;
+    } else if (rc != SQLITE_ROW) {
+        r = store_errno(rc);
+    } else {
+        r = load_object(stmt, 0, &row.obj);
+        row.rv = sqlite3_column_int64(stmt, 1);
+        if (r == 0) {
+            const char *uid = (const char *)sqlite3_column_text(stmt, 2);
+            row.uid = strdup(uid ? uid : "");
+            if (!row.uid)
+                r = -ENOMEM;
+        }
+    }
+    stmt_done(stmt);
+    if (r < 0) {
+        old_row_release(&row);
+        return r;
+    }
+    *ret = row;
+    return 0;
+}
+
+int store_get(struct store *st, enum store_kind kind, const char *ns,
+              const char *name, json_t **ret_obj)
+{
+    sqlite3_stmt *stmt = NULL;
+    json_t *obj = NULL;
+    int r, rc;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !name || !*name ||
+        !ret_obj || !(ns = key_ns(kind, ns)))
+        return -EINVAL;
+    if (st->txn_aborted)
+        return -EIO;
+    r = kstmt(st, kind, KS_SELECT, &stmt);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        r = load_object(stmt, 0, &obj);
+    else
+        r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    stmt_done(stmt);
+    if (r == 0)
+        *ret_obj = obj;
+    return r;
+}
+
+int store_update(struct store *st, enum store_kind kind, json_t *obj,
+                 int64_t expected_rv)
+{
+    const char *ns = NULL, *name = NULL, *uid;
+    struct old_row old = {0};
+    json_t *meta, *saved = NULL, *v;
+    json_int_t generation;
+    int64_t rv = 0;
+    int r;
+
+    if (!st || expected_rv < 0)
+        return -EINVAL;
+    r = record_key(kind, obj, &ns, &name);
+    if (r < 0)
+        return r;
+    if (!name)
+        return -EINVAL;
+    meta = json_object_get(obj, "metadata");
+    saved = json_copy(meta);
+    if (!saved)
+        return -ENOMEM;
+
+    r = op_begin(st);
+    if (r < 0)
+        goto out;
+    r = read_row(st, kind, ns, name, &old);
+    if (r < 0)
+        goto end;
+    uid = json_string_value(json_object_get(meta, "uid"));
+    if ((expected_rv && old.rv != expected_rv) ||
+        (uid && strcmp(uid, old.uid) != 0)) {
+        r = -ESTALE;
+        goto end;
+    }
+    r = bump_rv(st, &rv);
+    if (r < 0)
+        goto end;
+    /* uid and creationTimestamp are the record's for life; generation
+     * counts changes of the desired state (spec), as in Kubernetes. */
+    const json_t *old_meta = json_object_get(old.obj, "metadata");
+    generation = json_integer_value(json_object_get(old_meta, "generation"));
+    if (generation <= 0)
+        generation = 1;
+    if (!json_equal(json_object_get(old.obj, "spec"),
+                    json_object_get(obj, "spec")))
+        generation++;
+    r = set_string(meta, "uid", old.uid);
+    v = json_object_get(old_meta, "creationTimestamp");
+    if (r == 0 && v && json_object_set(meta, "creationTimestamp", v))
+        r = -ENOMEM;
+    if (r == 0 &&
+        json_object_set_new(meta, "generation", json_integer(generation)))
+        r = -ENOMEM;
+    if (r == 0)
+        r = set_rv(meta, rv);
+    if (r == 0)
+        r = write_row(st, kind, KS_UPDATE, ns, name, obj, rv);
+end:
+    r = op_end(st, r);
+out:
+    if (r < 0)
+        restore_meta(meta, saved);
+    json_decref(saved);
+    old_row_release(&old);
+    return r;
+}
+
+int store_delete(struct store *st, enum store_kind kind, const char *ns,
+                 const char *name, int64_t expected_rv, json_t **ret_last)
+{
+    struct old_row old = {0};
+    sqlite3_stmt *stmt = NULL;
+    char *text = NULL;
+    int64_t rv = 0;
+    int r;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !name || !*name ||
+        expected_rv < 0 || !(ns = key_ns(kind, ns)))
+        return -EINVAL;
+    r = op_begin(st);
+    if (r < 0)
+        return r;
+    r = read_row(st, kind, ns, name, &old);
+    if (r < 0)
+        goto end;
+    if (expected_rv && old.rv != expected_rv) {
+        r = -ESTALE;
+        goto end;
+    }
+    r = bump_rv(st, &rv);
+    if (r < 0)
+        goto end;
+    r = set_rv(json_object_get(old.obj, "metadata"), rv);
+    if (r < 0)
+        goto end;
+    text = json_dumps(old.obj, JSON_COMPACT);
+    if (!text) {
+        r = -ENOMEM;
+        goto end;
+    }
+    r = kstmt(st, kind, KS_DELETE, &stmt);
+    if (r < 0)
+        goto end;
+    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    r = store_errno(sqlite3_step(stmt));
+    stmt_done(stmt);
+    if (r == 0)
+        r = record_change(st, kind, ns, name, "DELETED", rv, text);
+end:
+    r = op_end(st, r);
+    if (r == 0 && ret_last) {
+        *ret_last = old.obj;
+        old.obj = NULL;
+    }
+    free(text);
+    old_row_release(&old);
+    return r;
+}
+
+/*
+ * Lists.
+ */
+
+/* The continue token: base64url of {"rv":N,"ns":"...","name":"..."}, the
+ * list's resourceVersion and the key of the last item returned. */
+static char *token_encode(int64_t rv, const char *ns, const char *name)
+{
+    json_t *j = json_pack("{s:I,s:s,s:s}", "rv", (json_int_t)rv, "ns", ns,
+                          "name", name);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL, *token = NULL;
+    if (text)
+        token = base64url_encode((const unsigned char *)text, strlen(text));
+    free(text);
+    json_decref(j);
+    return token;
+}
+
+struct token {
+    int64_t rv;
+    char *ns;
+    char *name;
+};
+
+static int token_decode(const char *s, struct token *ret)
+{
+    unsigned char *raw = NULL;
+    json_t *j = NULL, *rv, *ns, *name;
+    int n, r = -EINVAL;
+
+    if (strlen(s) > 4096)
+        return -EINVAL;
+    n = base64url_decode(s, &raw);
+    if (n < 0)
+        return n;
+    j = json_loadb((const char *)raw, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+    rv = json_object_get(j, "rv");
+    ns = json_object_get(j, "ns");
+    name = json_object_get(j, "name");
+    if (json_object_size(j) != 3 || !json_is_integer(rv) ||
+        json_integer_value(rv) < 0 || !json_is_string(ns) ||
+        !json_is_string(name) || !*json_string_value(name))
+        goto out;
+    ret->rv = json_integer_value(rv);
+    ret->ns = strdup(json_string_value(ns));
+    ret->name = strdup(json_string_value(name));
+    if (!ret->ns || !ret->name) {
+        free(ret->ns);
+        free(ret->name);
+        r = -ENOMEM;
+        goto out;
+    }
+    r = 0;
+out:
+    json_decref(j);
+    free(raw);
+    return r;
+}
+
+static int list_check_filters(enum store_kind kind,
+                              const struct store_list_opts *o)
+{
+    unsigned need = 0;
+    if (o->vmi_name)
+        need |= FILTER_VMI_NAME;
+    if (o->node_name)
+        need |= FILTER_NODE;
+    if (o->n_phases)
+        need |= FILTER_PHASE;
+    if (o->in_flight)
+        need |= FILTER_IN_FLIGHT;
+    if (need & ~kinds[kind].filters)
+        return -EINVAL;
+    if (o->n_phases && !o->phases)
+        return -EINVAL;
+    for (size_t i = 0; i < o->n_phases; i++)
+        if (!o->phases[i])
+            return -EINVAL;
+    return 0;
+}
+
+static int list_bind(sqlite3_stmt *stmt, enum store_kind kind,
+                     const struct store_list_opts *o, const char *phases)
+{
+    unsigned f = kinds[kind].filters;
+    int r = 0;
+    if (f & FILTER_VMI_NAME)
+        r = bind_text_or_null(stmt, 4, o->vmi_name);
+    if (r == 0 && (f & FILTER_NODE))
+        r = bind_text_or_null(stmt, 5, o->node_name);
+    if (r == 0 && (f & FILTER_PHASE))
+        r = bind_text_or_null(stmt, 6, phases);
+    if (r == 0 && (f & FILTER_IN_FLIGHT))
+        r = store_errno(sqlite3_bind_int(stmt, 7, o->in_flight));
+    return r;
+}
+
+int store_list(struct store *st, enum store_kind kind, const char *ns,
+               const struct store_list_opts *opts, struct store_page *ret)
+{
+    static const struct store_list_opts no_opts = {0};
+    struct token tok = {0};
+    sqlite3_stmt *stmt = NULL;
+    json_t *items = NULL, *phases = NULL;
+    char *phases_text = NULL, *last_ns = NULL, *last_name = NULL;
+    char *next = NULL;
+    size_t count = 0;
+    bool more = false, reading = false;
+    int64_t rv = 0;
+    int r, rc;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !ret)
+        return -EINVAL;
+    if (!opts)
+        opts = &no_opts;
+    if (!kinds[kind].namespaced || (ns && !*ns))
+        ns = NULL;
+    r = list_check_filters(kind, opts);
+    if (r < 0)
+        return r;
+    if (opts->continue_token && *opts->continue_token) {
+        r = token_decode(opts->continue_token, &tok);
+        if (r < 0)
+            return r;
+    }
+    if (opts->n_phases) {
+        phases = json_array();
+        for (size_t i = 0; phases && i < opts->n_phases; i++) {
+            if (json_array_append_new(phases, json_string(opts->phases[i]))) {
+                json_decref(phases);
+                phases = NULL;
+            }
+        }
+        phases_text = phases ? json_dumps(phases, JSON_COMPACT) : NULL;
+        if (!phases_text) {
+            r = -ENOMEM;
+            goto out;
+        }
+    }
+    items = json_array();
+    if (!items) {
+        r = -ENOMEM;
+        goto out;
+    }
+
+    r = read_begin(st);
+    if (r < 0)
+        goto out;
+    reading = true;
+    /* A continued list reports the resourceVersion of its first page. */
+    if (tok.name)
+        rv = tok.rv;
+    else if ((r = read_rv(st, &rv)) < 0)
+        goto out;
+    r = kstmt(st, kind, ns ? KS_LIST_NS : KS_LIST_ALL, &stmt);
+    if (r < 0)
+        goto out;
+    bind_text(stmt, 1, tok.name ? tok.ns : "");
+    bind_text(stmt, 2, tok.name ? tok.name : "");
+    if (ns)
+        bind_text(stmt, 3, ns);
+    r = list_bind(stmt, kind, opts, phases_text);
+    if (r < 0)
+        goto out;
+
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        json_t *obj = NULL;
+        bool full = opts->limit && count == opts->limit;
+
+        /* Past the limit we only look for one more match, to know whether
+         * to hand out a continue token: no token on the last page. */
+        if (full && !opts->match) {
+            more = true;
+            break;
+        }
+        r = load_object(stmt, 0, &obj);
+        if (r < 0)
+            goto out;
+        if (opts->match && !opts->match(obj, opts->match_arg)) {
+            json_decref(obj);
+            continue;
+        }
+        if (full) {
+            json_decref(obj);
+            more = true;
+            break;
+        }
+        if (json_array_append_new(items, obj)) {
+            r = -ENOMEM;
+            goto out;
+        }
+        count++;
+        if (opts->limit) {
+            free(last_ns);
+            free(last_name);
+            last_ns = strdup((const char *)sqlite3_column_text(stmt, 1));
+            last_name = strdup((const char *)sqlite3_column_text(stmt, 2));
+            if (!last_ns || !last_name) {
+                r = -ENOMEM;
+                goto out;
+            }
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        r = store_errno(rc);
+        goto out;
+    }
+    if (more) {
+        next = token_encode(rv, last_ns, last_name);
+        if (!next) {
+            r = -ENOMEM;
+            goto out;
+        }
+    }
+    ret->items = items;
+    ret->continue_token = next;
+    ret->resource_version = rv;
+    items = NULL;
+    r = 0;
+out:
+    stmt_done(stmt);
+    if (reading)
+        read_end(st);
+    json_decref(items);
+    json_decref(phases);
+    free(phases_text);
+    free(last_ns);
+    free(last_name);
+    free(tok.ns);
+    free(tok.name);
+    return r;
+}
+
+void store_page_release(struct store_page *page)
+{
+    if (!page)
+        return;
+    json_decref(page->items);
+    free(page->continue_token);
+    memset(page, 0, sizeof(*page));
+}
+
+/*
+ * Queries for the migration controller.
+ */
+
+int store_migration_count_in_flight(struct store *st, const char *source_node)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r, rc;
+
+    if (!st)
+        return -EINVAL;
+    if (st->txn_aborted)
+        return -EIO;
+    r = gstmt(st, source_node ? GS_MIG_COUNT_NODE : GS_MIG_COUNT, &stmt);
+    if (r < 0)
+        return r;
+    if (source_node)
+        bind_text(stmt, 1, source_node);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(stmt, 0);
+        r = n > INT_MAX ? INT_MAX : (int)n;
+    } else {
+        r = rc == SQLITE_DONE ? -EIO : store_errno(rc);
+    }
+    stmt_done(stmt);
+    return r;
+}
+
+int store_migration_find_in_flight(struct store *st, const char *ns,
+                                   const char *vmi_name, json_t **ret_obj)
+{
+    sqlite3_stmt *stmt = NULL;
+    json_t *obj = NULL;
+    int r, rc;
+
+    if (!st || !ns || !*ns || !vmi_name || !*vmi_name)
+        return -EINVAL;
+    if (st->txn_aborted)
+        return -EIO;
+    r = gstmt(st, GS_MIG_FIND, &stmt);
+    if (r < 0)
+        return r;
+    bind_text(stmt, 1, ns);
+    bind_text(stmt, 2, vmi_name);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        r = ret_obj ? load_object(stmt, 0, &obj) : 0;
+    else
+        r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    stmt_done(stmt);
+    if (r == 0 && ret_obj)
+        *ret_obj = obj;
+    return r;
+}
+
+/*
+ * The change feed.
+ */
+
+int store_changes_since(struct store *st, enum store_kind kind, const char *ns,
+                        int64_t since_rv, size_t limit, json_t **ret_events,
+                        int64_t *ret_next_rv)
+{
+    sqlite3_stmt *stmt = NULL;
+    json_t *events = NULL;
+    int64_t current = 0, floor = 0, last = since_rv;
+    size_t n = 0;
+    int r, rc;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || since_rv < 0 ||
+        !ret_events || !ret_next_rv)
+        return -EINVAL;
+    if (!kinds[kind].namespaced || (ns && !*ns))
+        ns = NULL;
+    events = json_array();
+    if (!events)
+        return -ENOMEM;
+    r = read_begin(st);
+    if (r < 0)
+        goto out_free;
+
+    r = gstmt(st, GS_FEED_STATE, &stmt);
+    if (r < 0)
+        goto out;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        current = sqlite3_column_int64(stmt, 0);
+        floor = sqlite3_column_int64(stmt, 1);
+    } else {
+        r = rc == SQLITE_DONE ? -EIO : store_errno(rc);
+    }
+    stmt_done(stmt);
+    if (r < 0)
+        goto out;
+    if (since_rv < floor) {
+        r = -EKEYEXPIRED;
+        goto out;
+    }
+
+    r = gstmt(st, ns ? GS_CHANGES_NS : GS_CHANGES_ALL, &stmt);
+    if (r < 0)
+        goto out;
+    sqlite3_bind_int64(stmt, 1, since_rv);
+    sqlite3_bind_text(stmt, 2, kinds[kind].name, -1, SQLITE_STATIC);
+    if (ns)
+        bind_text(stmt, 3, ns);
+    sqlite3_bind_int64(stmt, 4,
+                       limit && limit < INT64_MAX ? (int64_t)limit : -1);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        json_t *obj = NULL, *ev;
+        r = load_object(stmt, 2, &obj);
+        if (r < 0)
+            goto out;
+        ev = json_pack("{s:s,s:o}", "type",
+                       (const char *)sqlite3_column_text(stmt, 1), "object",
+                       obj);
+        if (!ev || json_array_append_new(events, ev)) {
+            r = -ENOMEM;
+            goto out;
+        }
+        last = sqlite3_column_int64(stmt, 0);
+        n++;
+    }
+    if (rc != SQLITE_DONE) {
+        r = store_errno(rc);
+        goto out;
+    }
+    /* Unless the limit cut the answer short, everything up to the current
+     * resourceVersion has been seen. */
+    if (!(limit && n == limit) && current > last)
+        last = current;
+    r = 0;
+out:
+    stmt_done(stmt);
+    read_end(st);
+out_free:
+    if (r < 0) {
+        json_decref(events);
+        return r;
+    }
+    *ret_events = events;
+    *ret_next_rv = last;
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/*
+ * The event log.
+ */
+
+int store_event_append(struct store *st, const struct store_event *ev,
+                       int64_t *ret_id)
+{
+    sqlite3_stmt *stmt = NULL;
+    long every;
+    int64_t id = 0;
+    int r;
+
+    if (!st || !ev || (unsigned)ev->kind >= STORE_KIND_COUNT || !ev->name ||
+        !*ev->name || !ev->reason || !*ev->reason || !ev->type ||
+        (strcmp(ev->type, "Normal") != 0 && strcmp(ev->type, "Warning") != 0))
+        return -EINVAL;
+    r = op_begin(st);
+    if (r < 0)
+        return r;
+    r = gstmt(st, GS_EVENT_INSERT, &stmt);
+    if (r < 0)
+        goto end;
+    sqlite3_bind_int64(stmt, 1, ev->time ? ev->time : (int64_t)time(NULL));
+    bind_text(stmt, 2, kinds[ev->kind].name);
+    bind_text(stmt, 3, kinds[ev->kind].namespaced && ev->ns ? ev->ns : "");
+    bind_text(stmt, 4, ev->name);
+    bind_text(stmt, 5, ev->uid ? ev->uid : "");
+    bind_text(stmt, 6, ev->type);
+    bind_text(stmt, 7, ev->reason);
+    bind_text(stmt, 8, ev->message ? ev->message : "");
+    r = store_errno(sqlite3_step(stmt));
+    stmt_done(stmt);
+    if (r < 0)
+        goto end;
+    id = sqlite3_last_insert_rowid(st->db);
+    /* Keep the log bounded, trimming in steps (see record_change()). */
+    every = st->event_history < 128 ? st->event_history : 128;
+    if (id % every == 0 && id > st->event_history) {
+        r = gstmt(st, GS_EVENT_TRIM, &stmt);
+        if (r < 0)
+            goto end;
+        sqlite3_bind_int64(stmt, 1, id - st->event_history);
+        r = store_errno(sqlite3_step(stmt));
+        stmt_done(stmt);
+    }
+end:
+    r = op_end(st, r);
+    if (r == 0 && ret_id)
+        *ret_id = id;
+    return r;
+}
+
+static json_t *event_to_json(sqlite3_stmt *stmt)
+{
+    char when[32], evname[512];
+    const char *col[9];
+    int64_t id = sqlite3_column_int64(stmt, 0);
+
+    for (int i = 2; i < 9; i++) {
+        col[i] = (const char *)sqlite3_column_text(stmt, i);
+        if (!col[i])
+            col[i] = "";
+    }
+    format_time(sqlite3_column_int64(stmt, 1), when);
+    snprintf(evname, sizeof(evname), "%s.%llx", col[4], (long long)id);
+    return json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s},"
+                     "s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s},s:I}",
+                     "apiVersion", "v1", "kind", "Event", "metadata", "name",
+                     evname, "namespace", col[3], "creationTimestamp", when,
+                     "involvedObject", "kind", col[2], "namespace", col[3],
+                     "name", col[4], "uid", col[5], "type", col[6], "reason",
+                     col[7], "message", col[8], "firstTimestamp", when,
+                     "lastTimestamp", when, "count", 1, "source", "component",
+                     "orchestratord", "id", (json_int_t)id);
+}
+
+int store_event_list(struct store *st, const struct store_event_filter *filter,
+                     json_t **ret_events)
+{
+    static const struct store_event_filter all = {.kind = -1};
+    sqlite3_stmt *stmt = NULL;
+    json_t *events = NULL;
+    const char *ns;
+    bool by_object;
+    size_t n = 0;
+    int r, rc;
+
+    if (!st || !ret_events)
+        return -EINVAL;
+    if (!filter)
+        filter = &all;
+    if (filter->kind < -1 || filter->kind >= STORE_KIND_COUNT ||
+        filter->after_id < 0 || (filter->name && filter->kind < 0))
+        return -EINVAL;
+    if (st->txn_aborted)
+        return -EIO;
+    ns = filter->ns;
+    if (filter->kind >= 0 && !kinds[filter->kind].namespaced)
+        ns = "";
+    by_object = filter->name && ns;
+    if (filter->name && !ns)
+        return -EINVAL;
+    events = json_array();
+    if (!events)
+        return -ENOMEM;
+    r = gstmt(st, by_object ? GS_EVENT_LIST_OBJ : GS_EVENT_LIST, &stmt);
+    if (r < 0)
+        goto out;
+    sqlite3_bind_int64(stmt, 1, filter->after_id);
+    bind_text_or_null(stmt, 2,
+                      filter->kind >= 0 ? kinds[filter->kind].name : NULL);
+    bind_text_or_null(stmt, 3, ns);
+    if (by_object)
+        bind_text(stmt, 4, filter->name);
+    sqlite3_bind_int64(stmt, 5,
+                       filter->limit && filter->limit < INT64_MAX
+                           ? (int64_t)filter->limit
+                           : -1);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        json_t *ev = event_to_json(stmt);
+        if (!ev || json_array_append_new(events, ev)) {
+            r = -ENOMEM;
+            goto out;
+        }
+        n++;
+    }
+    if (rc != SQLITE_DONE)
+        r = store_errno(rc);
+out:
+    stmt_done(stmt);
+    if (r < 0) {
+        json_decref(events);
+        return r;
+    }
+    *ret_events = events;
+    return n > INT_MAX ? INT_MAX : (int)n;
+}

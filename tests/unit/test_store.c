@@ -1,0 +1,1323 @@
+/*
+ * Unit tests for store/: the real SQLite, in memory or in a temporary
+ * directory.  Files of older or foreign schemas are built here with raw SQL,
+ * independently of the store's own schema code.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/*
+ * Helpers.
+ */
+
+struct tmpdir {
+    char path[256];
+};
+
+static void tmpdir_make(struct tmpdir *t)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(t->path, sizeof(t->path), "%s/test_store.XXXXXX",
+             base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(t->path));
+}
+
+static void tmpdir_file(const struct tmpdir *t, const char *name, char *buf,
+                        size_t len)
+{
+    snprintf(buf, len, "%s/%s", t->path, name);
+}
+
+static void tmpdir_remove(struct tmpdir *t)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->path);
+    assert_int_equal(system(cmd), 0);
+}
+
+static struct store *open_memory(const struct store_opts *opts)
+{
+    struct store *st = NULL;
+    char err[256];
+    int r = store_open(":memory:", opts, &st, err, sizeof(err));
+    if (r < 0)
+        fail_msg("store_open: %d: %s", r, err);
+    return st;
+}
+
+/* A VMIM like the seed's migration.yaml, with a status as the controller
+ * writes it. */
+static json_t *make_migration(const char *ns, const char *name, const char *vmi,
+                              const char *phase, const char *source,
+                              const char *target)
+{
+    json_t *obj =
+        json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s}}", "apiVersion",
+                  "kubevirt.io/v1", "kind", "VirtualMachineInstanceMigration",
+                  "metadata", "name", name, "namespace", ns, "labels",
+                  "kubevirt.io/vmi-name", vmi, "spec", "vmiName", vmi);
+    assert_non_null(obj);
+    if (phase) {
+        json_t *status =
+            json_pack("{s:s,s:{}}", "phase", phase, "migrationState");
+        json_t *ms = json_object_get(status, "migrationState");
+        if (source)
+            json_object_set_new(ms, "sourceNode", json_string(source));
+        if (target)
+            json_object_set_new(ms, "targetNode", json_string(target));
+        json_object_set_new(obj, "status", status);
+    }
+    return obj;
+}
+
+static json_t *make_object(enum store_kind kind, const char *ns,
+                           const char *name)
+{
+    json_t *obj =
+        json_pack("{s:s,s:{s:s},s:{s:s}}", "kind", store_kind_name(kind),
+                  "metadata", "name", name, "spec", "note", "first");
+    assert_non_null(obj);
+    if (store_kind_is_namespaced(kind))
+        json_object_set_new(json_object_get(obj, "metadata"), "namespace",
+                            json_string(ns));
+    return obj;
+}
+
+static const char *meta_str(const json_t *obj, const char *key)
+{
+    return json_string_value(
+        json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+static int64_t meta_rv(const json_t *obj)
+{
+    int64_t rv = -1;
+    assert_int_equal(store_rv_parse(meta_str(obj, "resourceVersion"), &rv), 0);
+    return rv;
+}
+
+static json_int_t meta_generation(const json_t *obj)
+{
+    return json_integer_value(
+        json_object_get(json_object_get(obj, "metadata"), "generation"));
+}
+
+static int64_t current_rv(struct store *st)
+{
+    int64_t rv = -1;
+    assert_int_equal(store_resource_version(st, &rv), 0);
+    return rv;
+}
+
+/* Run SQL on a raw connection of our own (fixtures, lock holders). */
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("sql failed: %s: %s", msg, sql);
+}
+
+static int raw_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    int v;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    v = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return v;
+}
+
+static sqlite3 *raw_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    return db;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Kinds and resourceVersion strings.
+ */
+
+static void test_kind_names(void **state)
+{
+    (void)state;
+    assert_string_equal(store_kind_name(STORE_KIND_MIGRATION),
+                        "VirtualMachineInstanceMigration");
+    assert_string_equal(store_kind_name(STORE_KIND_NODE), "Node");
+    assert_null(store_kind_name(STORE_KIND_COUNT));
+    assert_int_equal(store_kind_from_name("VirtualMachineInstance"),
+                     STORE_KIND_VMI);
+    assert_int_equal(store_kind_from_name("MigrationPolicy"),
+                     STORE_KIND_MIGRATION_POLICY);
+    assert_int_equal(store_kind_from_name("virtualmachine"), -EINVAL);
+    assert_int_equal(store_kind_from_name(NULL), -EINVAL);
+    assert_true(store_kind_is_namespaced(STORE_KIND_VM));
+    assert_false(store_kind_is_namespaced(STORE_KIND_NODE));
+    assert_false(store_kind_is_namespaced(STORE_KIND_MIGRATION_POLICY));
+    assert_int_equal(store_schema_version(), 2);
+}
+
+static void test_rv_parse(void **state)
+{
+    int64_t rv = 42;
+    (void)state;
+    assert_int_equal(store_rv_parse("12345", &rv), 0);
+    assert_int_equal(rv, 12345);
+    assert_int_equal(store_rv_parse("0", &rv), 0);
+    assert_int_equal(rv, 0);
+    assert_int_equal(store_rv_parse("9223372036854775807", &rv), 0);
+    assert_true(rv == INT64_MAX);
+    rv = 7;
+    assert_int_equal(store_rv_parse("9223372036854775808", &rv), -EINVAL);
+    assert_int_equal(store_rv_parse("", &rv), -EINVAL);
+    assert_int_equal(store_rv_parse("-1", &rv), -EINVAL);
+    assert_int_equal(store_rv_parse("+1", &rv), -EINVAL);
+    assert_int_equal(store_rv_parse("012", &rv), -EINVAL);
+    assert_int_equal(store_rv_parse("12a", &rv), -EINVAL);
+    assert_int_equal(store_rv_parse(" 1", &rv), -EINVAL);
+    assert_int_equal(store_rv_parse(NULL, &rv), -EINVAL);
+    assert_int_equal(rv, 7);
+}
+
+/*
+ * Records.
+ */
+
+static void test_crud_each_kind(void **state)
+{
+    struct store *st = open_memory(NULL);
+    (void)state;
+
+    for (int k = 0; k < STORE_KIND_COUNT; k++) {
+        const char *ns = store_kind_is_namespaced(k) ? "lab" : NULL;
+        json_t *obj = make_object(k, "lab", "thing"), *got = NULL;
+        json_t *last = NULL;
+        int64_t rv_before = current_rv(st), rv;
+
+        assert_int_equal(store_create(st, k, obj), 0);
+        rv = meta_rv(obj);
+        assert_true(rv == rv_before + 1);
+        assert_int_equal(strlen(meta_str(obj, "uid")), 36);
+        assert_int_equal(meta_str(obj, "uid")[14], '4');
+        assert_int_equal(strlen(meta_str(obj, "creationTimestamp")), 20);
+        assert_int_equal(meta_str(obj, "creationTimestamp")[10], 'T');
+        assert_int_equal(meta_str(obj, "creationTimestamp")[19], 'Z');
+        assert_int_equal(meta_generation(obj), 1);
+
+        assert_int_equal(store_get(st, k, ns, "thing", &got), 0);
+        assert_true(json_equal(got, obj));
+        json_decref(got);
+        assert_int_equal(store_get(st, k, ns, "other", &got), -ENOENT);
+
+        /* A metadata-only change keeps the generation, a spec change
+         * bumps it; uid and creationTimestamp stay. */
+        json_t *copy = json_deep_copy(obj);
+        json_object_set_new(json_object_get(copy, "metadata"), "labels",
+                            json_pack("{s:s}", "a", "b"));
+        json_object_del(json_object_get(copy, "metadata"), "uid");
+        json_object_del(json_object_get(copy, "metadata"), "creationTimestamp");
+        assert_int_equal(store_update(st, k, copy, rv), 0);
+        assert_true(meta_rv(copy) == rv + 1);
+        assert_int_equal(meta_generation(copy), 1);
+        assert_string_equal(meta_str(copy, "uid"), meta_str(obj, "uid"));
+        assert_string_equal(meta_str(copy, "creationTimestamp"),
+                            meta_str(obj, "creationTimestamp"));
+        json_object_set_new(json_object_get(copy, "spec"), "note",
+                            json_string("second"));
+        assert_int_equal(store_update(st, k, copy, 0), 0);
+        assert_int_equal(meta_generation(copy), 2);
+        assert_int_equal(store_get(st, k, ns, "thing", &got), 0);
+        assert_true(json_equal(got, copy));
+        json_decref(got);
+
+        assert_int_equal(store_delete(st, k, ns, "thing", 0, &last), 0);
+        assert_true(meta_rv(last) == meta_rv(copy) + 1);
+        assert_string_equal(meta_str(last, "uid"), meta_str(obj, "uid"));
+        assert_int_equal(store_get(st, k, ns, "thing", &got), -ENOENT);
+        assert_int_equal(store_delete(st, k, ns, "thing", 0, NULL), -ENOENT);
+        assert_int_equal(store_update(st, k, copy, 0), -ENOENT);
+        json_decref(last);
+        json_decref(copy);
+        json_decref(obj);
+    }
+    store_close(st);
+}
+
+static void test_create_exists_keeps_object(void **state)
+{
+    struct store *st = open_memory(NULL);
+    json_t *a = make_migration("default", "job", "vmi-a", NULL, NULL, NULL);
+    json_t *b = make_migration("default", "job", "vmi-b", NULL, NULL, NULL);
+    json_t *b_before = json_deep_copy(b), *got = NULL;
+    (void)state;
+
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, a), 0);
+    int64_t rv = current_rv(st);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, b), -EEXIST);
+    /* The failed create left the caller's object alone, and the stored
+     * record and the resourceVersion as they were. */
+    assert_true(json_equal(b, b_before));
+    assert_true(current_rv(st) == rv);
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "job", &got), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(got, "spec"), "vmiName")),
+                        "vmi-a");
+    json_decref(got);
+
+    /* Same name in another namespace is another record. */
+    json_object_set_new(json_object_get(b, "metadata"), "namespace",
+                        json_string("other"));
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, b), 0);
+
+    /* A uid already taken is refused too. */
+    json_t *c = make_migration("default", "job2", "vmi-c", NULL, NULL, NULL);
+    json_object_set(json_object_get(c, "metadata"), "uid",
+                    json_object_get(json_object_get(a, "metadata"), "uid"));
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, c), -EEXIST);
+
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    json_decref(b_before);
+    store_close(st);
+}
+
+static void test_create_invalid(void **state)
+{
+    struct store *st = open_memory(NULL);
+    json_t *obj;
+    (void)state;
+
+    /* A namespaced kind without a namespace. */
+    obj = json_pack("{s:{s:s}}", "metadata", "name", "x");
+    assert_int_equal(store_create(st, STORE_KIND_VMI, obj), -EINVAL);
+    /* A cluster-scoped kind with one. */
+    json_object_set_new(json_object_get(obj, "metadata"), "namespace",
+                        json_string("default"));
+    assert_int_equal(store_create(st, STORE_KIND_NODE, obj), -EINVAL);
+    /* The object's kind is not the table's. */
+    json_object_set_new(obj, "kind", json_string("VirtualMachine"));
+    assert_int_equal(store_create(st, STORE_KIND_VMI, obj), -EINVAL);
+    json_decref(obj);
+    /* No metadata, no name, bad types. */
+    obj = json_pack("{s:s}", "kind", "Node");
+    assert_int_equal(store_create(st, STORE_KIND_NODE, obj), -EINVAL);
+    json_decref(obj);
+    obj = json_pack("{s:{}}", "metadata");
+    assert_int_equal(store_create(st, STORE_KIND_NODE, obj), -EINVAL);
+    json_decref(obj);
+    obj = json_pack("{s:{s:i}}", "metadata", "name", 3);
+    assert_int_equal(store_create(st, STORE_KIND_NODE, obj), -EINVAL);
+    json_decref(obj);
+    obj = json_pack("{s:{s:s,s:[]}}", "metadata", "name", "n", "labels");
+    assert_int_equal(store_create(st, STORE_KIND_NODE, obj), -EINVAL);
+    json_decref(obj);
+    obj = json_pack("[]");
+    assert_int_equal(store_create(st, STORE_KIND_NODE, obj), -EINVAL);
+    assert_int_equal(store_create(st, STORE_KIND_COUNT, obj), -EINVAL);
+    json_decref(obj);
+    assert_true(current_rv(st) == 0);
+    store_close(st);
+}
+
+static void test_generate_name(void **state)
+{
+    struct store *st = open_memory(NULL);
+    json_t *obj = json_pack("{s:{s:s,s:s},s:{s:s}}", "metadata", "generateName",
+                            "migration-", "namespace", "default", "spec",
+                            "vmiName", "vmi");
+    json_t *got = NULL;
+    (void)state;
+
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    const char *name = meta_str(obj, "name");
+    assert_non_null(name);
+    assert_int_equal(strlen(name), strlen("migration-") + 5);
+    assert_memory_equal(name, "migration-", 10);
+    for (const char *p = name + 10; *p; p++)
+        assert_non_null(strchr("bcdfghjklmnpqrstvwxz2456789", *p));
+    assert_int_equal(store_get(st, STORE_KIND_MIGRATION, "default", name, &got),
+                     0);
+    json_decref(got);
+    json_decref(obj);
+    store_close(st);
+}
+
+static void test_optimistic_concurrency(void **state)
+{
+    struct store *st = open_memory(NULL);
+    json_t *obj =
+        make_migration("default", "job", "vmi", "Pending", NULL, NULL);
+    json_t *mine, *theirs, *got = NULL;
+    (void)state;
+
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    int64_t rv = meta_rv(obj);
+    mine = json_deep_copy(obj);
+    theirs = json_deep_copy(obj);
+
+    /* Two writers read the same version; the first wins, the second is
+     * told its copy is stale and changes nothing. */
+    json_object_set_new(json_object_get(theirs, "status"), "phase",
+                        json_string("Scheduling"));
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, theirs, rv), 0);
+    json_object_set_new(json_object_get(mine, "status"), "phase",
+                        json_string("Failed"));
+    json_t *mine_before = json_deep_copy(mine);
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, rv), -ESTALE);
+    assert_true(json_equal(mine, mine_before));
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "job", &got), 0);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(got, "status"), "phase")),
+                        "Scheduling");
+    json_decref(got);
+
+    /* Delete with a stale version fails too; with the right one it works. */
+    assert_int_equal(
+        store_delete(st, STORE_KIND_MIGRATION, "default", "job", rv, NULL),
+        -ESTALE);
+    /* A record deleted and re-created under the same name has a new uid:
+     * an update carrying the old uid is stale even without a version. */
+    assert_int_equal(store_delete(st, STORE_KIND_MIGRATION, "default", "job",
+                                  meta_rv(theirs), NULL),
+                     0);
+    json_t *again = make_migration("default", "job", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, again), 0);
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, 0), -ESTALE);
+    json_object_del(json_object_get(mine, "metadata"), "uid");
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, 0), 0);
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, mine, -1), -EINVAL);
+
+    json_decref(again);
+    json_decref(mine_before);
+    json_decref(mine);
+    json_decref(theirs);
+    json_decref(obj);
+    store_close(st);
+}
+
+static void test_rv_monotonic_across_kinds(void **state)
+{
+    struct store *st = open_memory(NULL);
+    int64_t last = 0;
+    char name[32];
+    (void)state;
+
+    assert_true(current_rv(st) == 0);
+    for (int i = 0; i < 20; i++) {
+        enum store_kind k = (enum store_kind)(i % STORE_KIND_COUNT);
+        json_t *obj;
+        snprintf(name, sizeof(name), "n%d", i);
+        obj = make_object(k, "default", name);
+        assert_int_equal(store_create(st, k, obj), 0);
+        assert_true(meta_rv(obj) == last + 1);
+        last = meta_rv(obj);
+        if (i % 3 == 0) {
+            assert_int_equal(store_update(st, k, obj, last), 0);
+            assert_true(meta_rv(obj) == last + 1);
+            last = meta_rv(obj);
+        }
+        json_decref(obj);
+    }
+    assert_true(current_rv(st) == last);
+    store_close(st);
+}
+
+/*
+ * Lists.
+ */
+
+static bool match_even(const json_t *obj, void *arg)
+{
+    int *calls = arg;
+    const char *name = meta_str(obj, "name");
+    (*calls)++;
+    return (name[strlen(name) - 1] - '0') % 2 == 0;
+}
+
+/* Collect every page of a list into names joined by ',' and count pages. */
+static int list_all_pages(struct store *st, enum store_kind kind,
+                          const char *ns, struct store_list_opts *opts,
+                          char *names, size_t len, int64_t *ret_rv)
+{
+    int pages = 0;
+    char *token = NULL;
+    names[0] = '\0';
+    for (;;) {
+        struct store_page page = {0};
+        size_t i;
+        json_t *item;
+        opts->continue_token = token;
+        assert_int_equal(store_list(st, kind, ns, opts, &page), 0);
+        if (pages == 0)
+            *ret_rv = page.resource_version;
+        else
+            assert_true(page.resource_version == *ret_rv);
+        if (opts->limit)
+            assert_true(json_array_size(page.items) <= opts->limit);
+        json_array_foreach(page.items, i, item)
+        {
+            size_t n = strlen(names);
+            snprintf(names + n, len - n, "%s%s/%s", n ? "," : "",
+                     meta_str(item, "namespace"), meta_str(item, "name"));
+        }
+        pages++;
+        free(token);
+        token = page.continue_token ? strdup(page.continue_token) : NULL;
+        store_page_release(&page);
+        if (!token)
+            break;
+    }
+    opts->continue_token = NULL;
+    return pages;
+}
+
+static void fill_migrations(struct store *st)
+{
+    /* Created out of order, so the list's order is the store's doing. */
+    static const char *const nss[] = {"zeta", "alpha"};
+    char name[32], vmi[32];
+    for (int i = 9; i >= 0; i--) {
+        for (int n = 0; n < 2; n++) {
+            json_t *obj;
+            snprintf(name, sizeof(name), "m%d", i);
+            snprintf(vmi, sizeof(vmi), "vmi%d", i % 3);
+            obj = make_migration(nss[n], name, vmi,
+                                 i < 4 ? "Succeeded" : "Running", "host-a",
+                                 i % 2 ? "host-b" : "host-c");
+            assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+            json_decref(obj);
+        }
+    }
+}
+
+static void test_list_pagination(void **state)
+{
+    struct store *st = open_memory(NULL);
+    struct store_list_opts opts = {0};
+    char names[2048], expect[2048] = "";
+    int64_t rv = 0;
+    int calls = 0;
+    (void)state;
+
+    fill_migrations(st);
+    for (int n = 0; n < 2; n++)
+        for (int i = 0; i < 10; i++) {
+            size_t len = strlen(expect);
+            snprintf(expect + len, sizeof(expect) - len, "%s%s/m%d",
+                     len ? "," : "", n ? "zeta" : "alpha", i);
+        }
+
+    /* Everything in one page. */
+    assert_int_equal(list_all_pages(st, STORE_KIND_MIGRATION, NULL, &opts,
+                                    names, sizeof(names), &rv),
+                     1);
+    assert_string_equal(names, expect);
+    assert_true(rv == 20);
+
+    /* Pages of 7: 7 + 7 + 6, same items in the same order. */
+    opts.limit = 7;
+    assert_int_equal(list_all_pages(st, STORE_KIND_MIGRATION, NULL, &opts,
+                                    names, sizeof(names), &rv),
+                     3);
+    assert_string_equal(names, expect);
+
+    /* A page that ends exactly at the last item carries no token. */
+    opts.limit = 10;
+    assert_int_equal(list_all_pages(st, STORE_KIND_MIGRATION, "alpha", &opts,
+                                    names, sizeof(names), &rv),
+                     1);
+    assert_string_equal(names, "alpha/m0,alpha/m1,alpha/m2,alpha/m3,alpha/m4,"
+                               "alpha/m5,alpha/m6,alpha/m7,alpha/m8,alpha/m9");
+
+    /* The filter runs before the limit: 3 + 2 even names in zeta. */
+    opts.limit = 3;
+    opts.match = match_even;
+    opts.match_arg = &calls;
+    assert_int_equal(list_all_pages(st, STORE_KIND_MIGRATION, "zeta", &opts,
+                                    names, sizeof(names), &rv),
+                     2);
+    assert_string_equal(names, "zeta/m0,zeta/m2,zeta/m4,zeta/m6,zeta/m8");
+    assert_true(calls >= 10);
+
+    /* Exactly 3 matches left after the first page: no empty third page. */
+    opts.limit = 2;
+    opts.node_name = "host-c"; /* even i */
+    assert_int_equal(list_all_pages(st, STORE_KIND_MIGRATION, "zeta", &opts,
+                                    names, sizeof(names), &rv),
+                     3);
+    assert_string_equal(names, "zeta/m0,zeta/m2,zeta/m4,zeta/m6,zeta/m8");
+    opts.node_name = NULL;
+    opts.match = NULL;
+
+    /* Later pages report the first page's resourceVersion, and see records
+     * as they are now (best effort, not a snapshot). */
+    struct store_page p1 = {0}, p2 = {0};
+    opts.limit = 15;
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &p1), 0);
+    assert_non_null(p1.continue_token);
+    json_t *late = make_migration("zeta", "m99", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, late), 0);
+    opts.continue_token = p1.continue_token;
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &p2), 0);
+    assert_true(p2.resource_version == p1.resource_version);
+    assert_true(current_rv(st) == p1.resource_version + 1);
+    assert_int_equal(json_array_size(p2.items), 6);
+    assert_string_equal(meta_str(json_array_get(p2.items, 5), "name"), "m99");
+    assert_null(p2.continue_token);
+    store_page_release(&p1);
+    store_page_release(&p2);
+    store_page_release(&p2); /* released pages are empty, so this is safe */
+    store_page_release(NULL);
+    json_decref(late);
+    store_close(st);
+}
+
+static void test_list_bad_tokens(void **state)
+{
+    struct store *st = open_memory(NULL);
+    struct store_list_opts opts = {.limit = 1};
+    struct store_page page = {0};
+    (void)state;
+
+    fill_migrations(st);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page),
+                     0);
+    char *good = strdup(page.continue_token);
+    store_page_release(&page);
+
+    static const char *const bad[] = {
+        "!!!!",                                    /* not base64url */
+        "eyJydiI6MX0=",                            /* padding is not ours */
+        "a",                                       /* impossible length */
+        "bm90IGpzb24",                             /* "not json" */
+        "eyJydiI6MX0",                             /* {"rv":1}: no key */
+        "eyJydiI6LTEsIm5zIjoiIiwibmFtZSI6IngifQ",  /* rv -1 */
+        "eyJydiI6MSwibnMiOiIiLCJuYW1lIjoiIn0",     /* empty name */
+        "eyJydiI6IjEiLCJucyI6IiIsIm5hbWUiOiJ4In0", /* rv a string */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        opts.continue_token = bad[i];
+        page.resource_version = 77;
+        assert_int_equal(
+            store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page), -EINVAL);
+        assert_true(page.resource_version == 77); /* untouched */
+        assert_null(page.items);
+    }
+    /* A token with a flipped character is garbage too, or a different
+     * valid position: never a crash. */
+    good[strlen(good) / 2] ^= 1;
+    opts.continue_token = good;
+    int r = store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page);
+    assert_true(r == 0 || r == -EINVAL);
+    store_page_release(&page);
+    free(good);
+    store_close(st);
+}
+
+static void test_list_field_filters(void **state)
+{
+    struct store *st = open_memory(NULL);
+    struct store_list_opts opts = {0};
+    static const char *const phases[] = {"Succeeded", "Pending"};
+    char names[2048];
+    int64_t rv;
+    (void)state;
+
+    fill_migrations(st);
+    opts.vmi_name = "vmi1";
+    list_all_pages(st, STORE_KIND_MIGRATION, "alpha", &opts, names,
+                   sizeof(names), &rv);
+    assert_string_equal(names, "alpha/m1,alpha/m4,alpha/m7");
+    opts.vmi_name = NULL;
+
+    opts.phases = phases;
+    opts.n_phases = 2;
+    list_all_pages(st, STORE_KIND_MIGRATION, "alpha", &opts, names,
+                   sizeof(names), &rv);
+    assert_string_equal(names, "alpha/m0,alpha/m1,alpha/m2,alpha/m3");
+    opts.n_phases = 0;
+
+    opts.in_flight = true;
+    opts.vmi_name = "vmi0";
+    list_all_pages(st, STORE_KIND_MIGRATION, NULL, &opts, names, sizeof(names),
+                   &rv);
+    assert_string_equal(names, "alpha/m6,alpha/m9,zeta/m6,zeta/m9");
+    opts.in_flight = false;
+    opts.vmi_name = NULL;
+
+    opts.node_name = "host-b";
+    opts.limit = 4;
+    list_all_pages(st, STORE_KIND_MIGRATION, "zeta", &opts, names,
+                   sizeof(names), &rv);
+    assert_string_equal(names, "zeta/m1,zeta/m3,zeta/m5,zeta/m7,zeta/m9");
+    opts.limit = 0;
+
+    /* VMIs filter by node and phase; a filter the kind lacks is refused. */
+    json_t *vmi = json_pack("{s:{s:s,s:s},s:{s:s,s:s}}", "metadata", "name",
+                            "v1", "namespace", "default", "status", "phase",
+                            "Running", "nodeName", "host-b");
+    assert_int_equal(store_create(st, STORE_KIND_VMI, vmi), 0);
+    list_all_pages(st, STORE_KIND_VMI, NULL, &opts, names, sizeof(names), &rv);
+    assert_string_equal(names, "default/v1");
+    opts.node_name = "host-a";
+    list_all_pages(st, STORE_KIND_VMI, NULL, &opts, names, sizeof(names), &rv);
+    assert_string_equal(names, "");
+    json_decref(vmi);
+
+    struct store_page page = {0};
+    opts.node_name = NULL;
+    opts.vmi_name = "x";
+    assert_int_equal(store_list(st, STORE_KIND_VMI, NULL, &opts, &page),
+                     -EINVAL);
+    opts.vmi_name = NULL;
+    opts.in_flight = true;
+    assert_int_equal(store_list(st, STORE_KIND_NODE, NULL, &opts, &page),
+                     -EINVAL);
+    opts.in_flight = false;
+    opts.n_phases = 1;
+    opts.phases = NULL;
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page),
+                     -EINVAL);
+    store_close(st);
+}
+
+static void test_migration_in_flight(void **state)
+{
+    struct store *st = open_memory(NULL);
+    json_t *found = NULL;
+    (void)state;
+
+    fill_migrations(st);
+    /* m4..m9 run in two namespaces, all from host-a. */
+    assert_int_equal(store_migration_count_in_flight(st, NULL), 12);
+    assert_int_equal(store_migration_count_in_flight(st, "host-a"), 12);
+    assert_int_equal(store_migration_count_in_flight(st, "host-b"), 0);
+
+    json_t *pending = make_migration("alpha", "new", "vmi-new", "", NULL, NULL);
+    json_object_del(pending, "status"); /* phase not set yet: in flight */
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, pending), 0);
+    assert_int_equal(store_migration_count_in_flight(st, NULL), 13);
+    assert_int_equal(
+        store_migration_find_in_flight(st, "alpha", "vmi-new", &found), 0);
+    assert_string_equal(meta_str(found, "name"), "new");
+    json_decref(found);
+    assert_int_equal(
+        store_migration_find_in_flight(st, "zeta", "vmi-new", NULL), -ENOENT);
+
+    /* Once final, it no longer counts and no longer blocks. */
+    json_object_set_new(pending, "status",
+                        json_pack("{s:s,s:{s:s}}", "phase", "Failed",
+                                  "migrationState", "sourceNode", "host-x"));
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, pending, 0), 0);
+    assert_int_equal(store_migration_count_in_flight(st, NULL), 12);
+    assert_int_equal(store_migration_count_in_flight(st, "host-x"), 0);
+    assert_int_equal(
+        store_migration_find_in_flight(st, "alpha", "vmi-new", NULL), -ENOENT);
+    assert_int_equal(store_migration_find_in_flight(st, "alpha", "", NULL),
+                     -EINVAL);
+    json_decref(pending);
+    store_close(st);
+}
+
+/*
+ * Change feed and event log.
+ */
+
+static void test_change_feed(void **state)
+{
+    struct store_opts o = {.change_history = 8};
+    struct store *st = open_memory(&o);
+    json_t *events = NULL, *a, *b, *node;
+    int64_t next = 0, start;
+    (void)state;
+
+    a = make_migration("ns1", "a", "vmi", NULL, NULL, NULL);
+    b = make_migration("ns2", "b", "vmi", NULL, NULL, NULL);
+    node = make_object(STORE_KIND_NODE, NULL, "host");
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, a), 0);
+    assert_int_equal(store_create(st, STORE_KIND_NODE, node), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, b), 0);
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, a, 0), 0);
+    assert_int_equal(
+        store_delete(st, STORE_KIND_MIGRATION, "ns1", "a", 0, NULL), 0);
+
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 0, 0,
+                                         &events, &next),
+                     4);
+    assert_true(next == 5);
+    static const char *const types[] = {"ADDED", "ADDED", "MODIFIED",
+                                        "DELETED"};
+    static const char *const names[] = {"a", "b", "a", "a"};
+    static const int rvs[] = {1, 3, 4, 5};
+    for (int i = 0; i < 4; i++) {
+        json_t *ev = json_array_get(events, i);
+        json_t *obj = json_object_get(ev, "object");
+        assert_string_equal(json_string_value(json_object_get(ev, "type")),
+                            types[i]);
+        assert_string_equal(meta_str(obj, "name"), names[i]);
+        assert_true(meta_rv(obj) == rvs[i]);
+    }
+    json_decref(events);
+
+    /* By namespace, with a limit, from a later version. */
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, "ns1", 0, 2,
+                                         &events, &next),
+                     2);
+    assert_true(next == 4);
+    json_decref(events);
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, "ns1", next,
+                                         2, &events, &next),
+                     1);
+    assert_true(next == 5);
+    json_decref(events);
+    assert_int_equal(
+        store_changes_since(st, STORE_KIND_NODE, NULL, 1, 0, &events, &next),
+        1);
+    json_decref(events);
+    /* Nothing new, or a version from the future: empty, and no going back. */
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 5, 0,
+                                         &events, &next),
+                     0);
+    assert_true(next == 5);
+    json_decref(events);
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 50, 0,
+                                         &events, &next),
+                     0);
+    assert_true(next == 50);
+    json_decref(events);
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, -1, 0,
+                                         &events, &next),
+                     -EINVAL);
+
+    /* After many writes the oldest changes expire (history 8). */
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(store_update(st, STORE_KIND_MIGRATION, b, 0), 0);
+    start = current_rv(st);
+    assert_true(start == 35);
+    events = NULL;
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 0, 0,
+                                         &events, &next),
+                     -EKEYEXPIRED);
+    assert_null(events);
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL,
+                                         start - 8, 0, &events, &next),
+                     8);
+    assert_true(next == start);
+    json_decref(events);
+
+    json_decref(a);
+    json_decref(b);
+    json_decref(node);
+    store_close(st);
+}
+
+static void test_event_log(void **state)
+{
+    struct store_opts o = {.event_history = 4};
+    struct store *st = open_memory(&o);
+    struct store_event ev = {
+        .time = 1700000000,
+        .kind = STORE_KIND_MIGRATION,
+        .ns = "default",
+        .name = "job",
+        .uid = "u-1",
+        .type = "Normal",
+        .reason = "Migrating",
+        .message = "migration started",
+    };
+    struct store_event_filter f = {
+        .kind = STORE_KIND_MIGRATION, .ns = "default", .name = "job"};
+    json_t *list = NULL, *e;
+    int64_t id = 0;
+    (void)state;
+
+    assert_int_equal(store_event_append(st, &ev, &id), 0);
+    assert_true(id == 1);
+    ev.name = "other";
+    ev.type = "Warning";
+    ev.reason = "MigrationFailed";
+    ev.message = NULL;
+    assert_int_equal(store_event_append(st, &ev, &id), 0);
+    assert_true(id == 2);
+    assert_true(current_rv(st) == 0); /* events are not records */
+
+    assert_int_equal(store_event_list(st, &f, &list), 1);
+    e = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "kind")), "Event");
+    assert_string_equal(json_string_value(json_object_get(e, "reason")),
+                        "Migrating");
+    assert_string_equal(json_string_value(json_object_get(e, "message")),
+                        "migration started");
+    assert_string_equal(json_string_value(json_object_get(e, "type")),
+                        "Normal");
+    assert_string_equal(json_string_value(json_object_get(e, "lastTimestamp")),
+                        "2023-11-14T22:13:20Z");
+    json_t *inv = json_object_get(e, "involvedObject");
+    assert_string_equal(json_string_value(json_object_get(inv, "kind")),
+                        "VirtualMachineInstanceMigration");
+    assert_string_equal(json_string_value(json_object_get(inv, "uid")), "u-1");
+    assert_string_equal(meta_str(e, "name"), "job.1");
+    json_decref(list);
+
+    assert_int_equal(store_event_list(st, NULL, &list), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(list, 1), "message")),
+        "");
+    json_decref(list);
+    struct store_event_filter after = {.kind = -1, .after_id = 1};
+    assert_int_equal(store_event_list(st, &after, &list), 1);
+    json_decref(list);
+
+    /* Bad events and filters. */
+    ev.type = "Info";
+    assert_int_equal(store_event_append(st, &ev, NULL), -EINVAL);
+    ev.type = "Normal";
+    ev.reason = "";
+    assert_int_equal(store_event_append(st, &ev, NULL), -EINVAL);
+    struct store_event_filter bad = {.kind = -1, .name = "job"};
+    assert_int_equal(store_event_list(st, &bad, &list), -EINVAL);
+
+    /* The log is bounded: with 4 kept, 20 appends leave between 4 and 8. */
+    ev.reason = "Again";
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(store_event_append(st, &ev, &id), 0);
+    int n = store_event_list(st, NULL, &list);
+    assert_true(n >= 4 && n <= 8);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_array_get(list, (size_t)n - 1), "id")),
+                     22);
+    json_decref(list);
+    store_close(st);
+}
+
+/*
+ * Transactions.
+ */
+
+static void test_transactions(void **state)
+{
+    struct store *st = open_memory(NULL);
+    json_t *a = make_migration("default", "a", "vmi", NULL, NULL, NULL);
+    json_t *b = make_migration("default", "b", "vmi", NULL, NULL, NULL);
+    json_t *dup = make_migration("default", "a", "vmi", NULL, NULL, NULL);
+    json_t *got = NULL;
+    (void)state;
+
+    assert_int_equal(store_txn_commit(st), -EINVAL);
+    assert_int_equal(store_txn_rollback(st), 0);
+
+    /* Rolled back: nothing stays, the resourceVersion neither. */
+    assert_int_equal(store_txn_begin(st), 0);
+    assert_int_equal(store_txn_begin(st), -EINVAL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, a), 0);
+    assert_int_equal(store_get(st, STORE_KIND_MIGRATION, "default", "a", &got),
+                     0);
+    json_decref(got);
+    assert_int_equal(store_txn_rollback(st), 0);
+    assert_int_equal(store_get(st, STORE_KIND_MIGRATION, "default", "a", &got),
+                     -ENOENT);
+    assert_true(current_rv(st) == 0);
+
+    /* A failed write inside a transaction undoes only itself. */
+    json_object_del(json_object_get(a, "metadata"), "uid");
+    json_object_del(json_object_get(a, "metadata"), "resourceVersion");
+    assert_int_equal(store_txn_begin(st), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, a), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, dup), -EEXIST);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, b), 0);
+    assert_int_equal(store_txn_commit(st), 0);
+    assert_int_equal(store_get(st, STORE_KIND_MIGRATION, "default", "b", &got),
+                     0);
+    json_decref(got);
+    assert_true(current_rv(st) == 2);
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 0, 0,
+                                         &got, &(int64_t){0}),
+                     2);
+    json_decref(got);
+
+    json_decref(a);
+    json_decref(b);
+    json_decref(dup);
+    store_close(st);
+}
+
+/*
+ * Files: durability settings, schema versions, locking.
+ */
+
+static void test_file_wal_and_reopen(void **state)
+{
+    struct tmpdir t;
+    char path[300], wal[310], err[256];
+    struct store *st = NULL;
+    struct stat sb;
+    json_t *obj, *got = NULL;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "orch.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    obj = make_migration("default", "job", "vmi", "Running", "a", "b");
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    assert_int_equal(stat(wal, &sb), 0);
+    sqlite3 *db = raw_open(path);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
+    sqlite3_finalize(stmt);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+    sqlite3_close(db);
+    store_close(st);
+
+    /* Reopened (FULL this time): the record and the counter persist. */
+    struct store_opts full = {.sync = STORE_SYNC_FULL};
+    st = NULL;
+    assert_int_equal(store_open(path, &full, &st, err, sizeof(err)), 0);
+    assert_true(current_rv(st) == 1);
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "job", &got), 0);
+    assert_true(json_equal(got, obj));
+    json_decref(got);
+    store_close(st);
+    store_close(NULL);
+
+    /* Bad options are refused with a message. */
+    struct store_opts bad = {.sync = 9};
+    assert_int_equal(store_open(path, &bad, &st, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "invalid store options");
+    json_decref(obj);
+    tmpdir_remove(&t);
+}
+
+/* The version 1 schema as released, written out independently of
+ * store/schema.c so that the test notices if a released step is edited. */
+static const char v1_sql[] =
+    "PRAGMA application_id = 1330791240;"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES ('resource_version', 0);"
+    "CREATE TABLE nodes (id INTEGER PRIMARY KEY, namespace TEXT NOT NULL,"
+    " name TEXT NOT NULL, uid TEXT NOT NULL UNIQUE,"
+    " resource_version INTEGER NOT NULL, creation TEXT NOT NULL,"
+    " labels TEXT NOT NULL, object TEXT NOT NULL,"
+    " ready INTEGER NOT NULL DEFAULT 0,"
+    " schedulable INTEGER NOT NULL DEFAULT 1, UNIQUE (namespace, name));"
+    "CREATE TABLE vms (id INTEGER PRIMARY KEY, namespace TEXT NOT NULL,"
+    " name TEXT NOT NULL, uid TEXT NOT NULL UNIQUE,"
+    " resource_version INTEGER NOT NULL, creation TEXT NOT NULL,"
+    " labels TEXT NOT NULL, object TEXT NOT NULL,"
+    " running INTEGER NOT NULL DEFAULT 0, ready INTEGER NOT NULL DEFAULT 0,"
+    " printable_status TEXT NOT NULL DEFAULT '', UNIQUE (namespace, name));"
+    "CREATE TABLE vmis (id INTEGER PRIMARY KEY, namespace TEXT NOT NULL,"
+    " name TEXT NOT NULL, uid TEXT NOT NULL UNIQUE,"
+    " resource_version INTEGER NOT NULL, creation TEXT NOT NULL,"
+    " labels TEXT NOT NULL, object TEXT NOT NULL,"
+    " phase TEXT NOT NULL DEFAULT '', node_name TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (namespace, name));"
+    "CREATE TABLE migrations (id INTEGER PRIMARY KEY,"
+    " namespace TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL UNIQUE,"
+    " resource_version INTEGER NOT NULL, creation TEXT NOT NULL,"
+    " labels TEXT NOT NULL, object TEXT NOT NULL,"
+    " phase TEXT NOT NULL DEFAULT '', vmi_name TEXT NOT NULL DEFAULT '',"
+    " source_node TEXT NOT NULL DEFAULT '', UNIQUE (namespace, name));"
+    "CREATE TABLE migration_policies (id INTEGER PRIMARY KEY,"
+    " namespace TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL UNIQUE,"
+    " resource_version INTEGER NOT NULL, creation TEXT NOT NULL,"
+    " labels TEXT NOT NULL, object TEXT NOT NULL, UNIQUE (namespace, name));"
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+    " kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,"
+    " uid TEXT NOT NULL DEFAULT '', type TEXT NOT NULL,"
+    " reason TEXT NOT NULL, message TEXT NOT NULL DEFAULT '');"
+    "PRAGMA user_version = 1;";
+
+/* Two records and an event as a version 1 program wrote them. */
+static const char v1_data[] =
+    "INSERT INTO migrations (namespace, name, uid, resource_version,"
+    " creation, labels, object, phase, vmi_name, source_node) VALUES"
+    " ('default', 'old-job', 'uid-old', 6, '2024-01-01T00:00:00Z', '{}',"
+    " '{\"apiVersion\":\"kubevirt.io/v1\","
+    "\"kind\":\"VirtualMachineInstanceMigration\","
+    "\"metadata\":{\"name\":\"old-job\",\"namespace\":\"default\","
+    "\"uid\":\"uid-old\",\"resourceVersion\":\"6\",\"generation\":1,"
+    "\"creationTimestamp\":\"2024-01-01T00:00:00Z\"},"
+    "\"spec\":{\"vmiName\":\"vmi-fedora\"},"
+    "\"status\":{\"phase\":\"Running\",\"migrationState\":"
+    "{\"sourceNode\":\"host-a\",\"targetNode\":\"host-b\"}}}',"
+    " 'Running', 'vmi-fedora', 'host-a');"
+    "INSERT INTO nodes (namespace, name, uid, resource_version, creation,"
+    " labels, object, ready) VALUES ('', 'host-a', 'uid-node', 7,"
+    " '2024-01-01T00:00:00Z', '{}', '{\"metadata\":{\"name\":\"host-a\","
+    "\"uid\":\"uid-node\",\"resourceVersion\":\"7\"}}', 1);"
+    "UPDATE meta SET value = 7 WHERE key = 'resource_version';"
+    "INSERT INTO events (time, kind, namespace, name, type, reason)"
+    " VALUES (1700000000, 'VirtualMachineInstanceMigration', 'default',"
+    " 'old-job', 'Normal', 'Migrating');";
+
+static void test_schema_upgrade_from_v1(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL;
+    struct store_list_opts opts = {.node_name = "host-b"};
+    struct store_page page = {0};
+    json_t *got = NULL, *events = NULL;
+    int64_t next = 0;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "v1.db", path, sizeof(path));
+    sqlite3 *db = raw_open(path);
+    raw_exec(db, v1_sql);
+    raw_exec(db, v1_data);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations WHERE"
+                                 " target_node = 'host-b'"),
+                     1);
+    sqlite3_close(db);
+
+    /* The old records read as before... */
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "old-job", &got), 0);
+    assert_string_equal(meta_str(got, "uid"), "uid-old");
+    json_decref(got);
+    assert_int_equal(store_get(st, STORE_KIND_NODE, NULL, "host-a", &got), 0);
+    json_decref(got);
+    assert_int_equal(store_event_list(st, NULL, &events), 1);
+    json_decref(events);
+    /* ...the target node, new in v2, was filled in from the objects... */
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), 1);
+    store_page_release(&page);
+    assert_int_equal(store_migration_count_in_flight(st, "host-a"), 1);
+    assert_int_equal(
+        store_migration_find_in_flight(st, "default", "vmi-fedora", NULL), 0);
+    /* ...the change feed starts at the upgrade, and the counter goes on. */
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 6, 0,
+                                         &events, &next),
+                     -EKEYEXPIRED);
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 7, 0,
+                                         &events, &next),
+                     0);
+    json_decref(events);
+    json_t *obj = make_migration("default", "new-job", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_true(meta_rv(obj) == 8);
+    json_decref(obj);
+    store_close(st);
+
+    /* Opening again is a no-op upgrade. */
+    st = NULL;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_true(current_rv(st) == 8);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
+static void test_schema_newer_refused(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256] = "";
+    struct store *st = (struct store *)0x1;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "future.db", path, sizeof(path));
+    sqlite3 *db = raw_open(path);
+    raw_exec(db, "PRAGMA application_id = 1330791240;"
+                 "CREATE TABLE future_things (x);"
+                 "PRAGMA user_version = 7;");
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EPROTO);
+    assert_string_equal(err, "database schema version 7 is newer than this "
+                             "program's 2; upgrade orchestratord");
+    assert_ptr_equal(st, (struct store *)0x1);
+    /* Refused, not touched. */
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 7);
+    sqlite3_close(db);
+    tmpdir_remove(&t);
+}
+
+static void test_foreign_files_refused(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL;
+    FILE *f;
+    (void)state;
+
+    tmpdir_make(&t);
+    /* Someone else's database. */
+    tmpdir_file(&t, "other.db", path, sizeof(path));
+    sqlite3 *db = raw_open(path);
+    raw_exec(db, "CREATE TABLE customers (name TEXT);");
+    sqlite3_close(db);
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "the file holds tables but no schema version: "
+                             "not an orchestratord database");
+
+    /* A versioned database of another program. */
+    tmpdir_file(&t, "app.db", path, sizeof(path));
+    db = raw_open(path);
+    raw_exec(db, "CREATE TABLE x (y); PRAGMA user_version = 1;");
+    sqlite3_close(db);
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "the file has application id 0, not "
+                             "orchestratord's: not an orchestratord database");
+
+    /* Not a database at all. */
+    tmpdir_file(&t, "text.db", path, sizeof(path));
+    f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not a database, just some text\n", f);
+    fclose(f);
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err,
+                        "cannot switch to WAL mode: file is not a database");
+
+    /* A directory that does not exist. */
+    tmpdir_file(&t, "missing/dir/orch.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EACCES);
+    assert_string_equal(err,
+                        "cannot open the database: unable to open database "
+                        "file");
+    assert_null(st);
+    tmpdir_remove(&t);
+}
+
+static void test_locked_database(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store_opts o = {.busy_timeout_ms = 150};
+    struct store *st = NULL, *st2 = NULL;
+    json_t *obj, *got = NULL;
+    double t0, waited;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "locked.db", path, sizeof(path));
+    assert_int_equal(store_open(path, &o, &st, err, sizeof(err)), 0);
+    obj = make_migration("default", "first", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+
+    /* Another connection holds the write lock. */
+    sqlite3 *db = raw_open(path);
+    raw_exec(db, "BEGIN IMMEDIATE; UPDATE meta SET value = value;");
+    obj = make_migration("default", "second", "vmi", NULL, NULL, NULL);
+    t0 = now_ms();
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), -EBUSY);
+    waited = now_ms() - t0;
+    assert_true(waited >= 140.0);
+    assert_true(waited < 5000.0);
+    assert_null(meta_str(obj, "uid")); /* the object was left alone */
+    assert_int_equal(store_txn_begin(st), -EBUSY);
+    assert_int_equal(store_event_append(st,
+                                        &(struct store_event){
+                                            .kind = STORE_KIND_NODE,
+                                            .name = "h",
+                                            .type = "Normal",
+                                            .reason = "R",
+                                        },
+                                        NULL),
+                     -EBUSY);
+    /* Readers are not blocked by a writer in WAL mode. */
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "first", &got), 0);
+    json_decref(got);
+    raw_exec(db, "COMMIT;");
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+
+    /* Two store handles: one's transaction locks the other out. */
+    assert_int_equal(store_open(path, &o, &st2, err, sizeof(err)), 0);
+    assert_int_equal(store_txn_begin(st), 0);
+    obj = make_migration("default", "third", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st2, STORE_KIND_MIGRATION, obj), -EBUSY);
+    assert_int_equal(store_txn_commit(st), 0);
+    assert_int_equal(store_create(st2, STORE_KIND_MIGRATION, obj), 0);
+    assert_int_equal(store_migration_count_in_flight(st, NULL), 3);
+    json_decref(obj);
+
+    /* A negative timeout fails at once. */
+    struct store_opts now = {.busy_timeout_ms = -1};
+    struct store *st3 = NULL;
+    assert_int_equal(store_open(path, &now, &st3, err, sizeof(err)), 0);
+    raw_exec(db, "BEGIN IMMEDIATE;");
+    obj = make_migration("default", "fourth", "vmi", NULL, NULL, NULL);
+    t0 = now_ms();
+    assert_int_equal(store_create(st3, STORE_KIND_MIGRATION, obj), -EBUSY);
+    assert_true(now_ms() - t0 < 100.0);
+    raw_exec(db, "ROLLBACK;");
+    json_decref(obj);
+
+    sqlite3_close(db);
+    store_close(st3);
+    store_close(st2);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kind_names),
+        cmocka_unit_test(test_rv_parse),
+        cmocka_unit_test(test_crud_each_kind),
+        cmocka_unit_test(test_create_exists_keeps_object),
+        cmocka_unit_test(test_create_invalid),
+        cmocka_unit_test(test_generate_name),
+        cmocka_unit_test(test_optimistic_concurrency),
+        cmocka_unit_test(test_rv_monotonic_across_kinds),
+        cmocka_unit_test(test_list_pagination),
+        cmocka_unit_test(test_list_bad_tokens),
+        cmocka_unit_test(test_list_field_filters),
+        cmocka_unit_test(test_migration_in_flight),
+        cmocka_unit_test(test_change_feed),
+        cmocka_unit_test(test_event_log),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_file_wal_and_reopen),
+        cmocka_unit_test(test_schema_upgrade_from_v1),
+        cmocka_unit_test(test_schema_newer_refused),
+        cmocka_unit_test(test_foreign_files_refused),
+        cmocka_unit_test(test_locked_database),
+    };
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
