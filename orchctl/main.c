@@ -1,12 +1,22 @@
 /*
- * orchctl: placeholder entry point until its issue lands.
+ * orchctl: the command-line client of orchestratord.  Everything but
+ * libcurl's global set-up lives in orchctl/ (see orchctl.h).
  */
 #include <stdio.h>
 
+#include <curl/curl.h>
+
+#include "orchctl/orchctl.h"
+
 int main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "orchctl: not implemented yet\n");
-    return 1;
+    int rc;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "error: cannot initialise libcurl\n");
+        return ORCHCTL_EXIT_FAILED;
+    }
+    rc = orchctl_main(argc, argv, stdout, stderr);
+    curl_global_cleanup();
+    return rc;
 }

@@ -1,0 +1,536 @@
+/*
+ * conf: the migrator's keys, its label and network records and its command
+ * line.
+ */
+#include "conf/conf_schema.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OFF(field) offsetof(struct conf_migrator, field)
+
+static int migr_labels_parse(void *vctx, const void *vset, void *vconf);
+static void migr_labels_free(void *vconf);
+static int migr_networks_parse(void *vctx, const void *vset, void *vconf);
+static void migr_networks_free(void *vconf);
+
+static const struct conf_key migr_keys[] = {
+    /* Default set by migr_init() from gethostname(). */
+    {.path = "name",
+     .type = CONF_T_STRING,
+     .offset = OFF(name),
+     .check = conf_check_host_name},
+    {.path = "listen",
+     .type = CONF_T_STRING,
+     .offset = OFF(listen),
+     .def_str = "127.0.0.1:8081",
+     .check = conf_check_addr},
+    {.path = "libvirt_uri",
+     .type = CONF_T_STRING,
+     .offset = OFF(libvirt_uri),
+     .def_str = "qemu:///system",
+     .check = conf_check_libvirt_uri},
+    {.path = "orchestrator",
+     .type = CONF_T_STRING,
+     .offset = OFF(orchestrator),
+     .def_str = "http://127.0.0.1:8080",
+     .check = conf_check_url},
+    {.path = "token",
+     .type = CONF_T_STRING,
+     .offset = OFF(token),
+     .check = conf_check_token},
+    {.path = "state_dir",
+     .type = CONF_T_STRING,
+     .offset = OFF(state_dir),
+     .def_str = "/var/lib/migrator",
+     .check = conf_check_abs_path},
+    {.path = "sysfs_root",
+     .type = CONF_T_STRING,
+     .offset = OFF(sysfs_root),
+     .def_str = "/sys",
+     .check = conf_check_abs_path},
+    {.path = "migration_address",
+     .type = CONF_T_STRING,
+     .offset = OFF(migration_address),
+     .check = conf_check_ip},
+    /* KubeVirt's 49152/49153 and up: the range libvirt's qemu.conf uses
+     * by default for migration. */
+    {.path = "migration_port_min",
+     .type = CONF_T_INT,
+     .offset = OFF(migration_port_min),
+     .min = 1024,
+     .max = 65535,
+     .def_int = 49152},
+    {.path = "migration_port_max",
+     .type = CONF_T_INT,
+     .offset = OFF(migration_port_max),
+     .min = 1024,
+     .max = 65535,
+     .def_int = 49215},
+    {.path = "labels",
+     .type = CONF_T_RECORDS,
+     .parse = migr_labels_parse,
+     .free = migr_labels_free},
+    {.path = "networks",
+     .type = CONF_T_RECORDS,
+     .parse = migr_networks_parse,
+     .free = migr_networks_free},
+    {.path = "log_level",
+     .type = CONF_T_LOG_LEVEL,
+     .offset = OFF(log_level),
+     .def_int = LOG_LEVEL_INFO},
+    {.path = "report_interval_s",
+     .type = CONF_T_INT,
+     .offset = OFF(report_interval_s),
+     .min = 1,
+     .max = 3600,
+     .def_int = 10},
+};
+
+static int migr_init(void *conf);
+static void migr_clear(void *conf);
+static int migr_finish(struct conf_ctx *ctx, const config_setting_t *root,
+                       void *conf);
+
+static const struct conf_schema migr_schema = {
+    .keys = migr_keys,
+    .n_keys = sizeof(migr_keys) / sizeof(*migr_keys),
+    .size = sizeof(struct conf_migrator),
+    .init = migr_init,
+    .clear = migr_clear,
+    .finish = migr_finish,
+};
+
+const struct conf_key *conf_migrator_keys(size_t *ret_n)
+{
+    *ret_n = migr_schema.n_keys;
+    return migr_keys;
+}
+
+/* ---------------------------------------------------------------------- */
+/* labels = [ "k=v", ... ];                                                */
+
+static void migr_labels_free(void *vconf)
+{
+    struct conf_migrator *c = vconf;
+
+    for (size_t i = 0; i < c->n_labels; i++) {
+        free(c->labels[i].key);
+        free(c->labels[i].value);
+    }
+    free(c->labels);
+    c->labels = NULL;
+    c->n_labels = 0;
+}
+
+static int migr_labels_parse(void *vctx, const void *vset, void *vconf)
+{
+    struct conf_ctx *ctx = vctx;
+    const config_setting_t *set = vset;
+    struct conf_migrator *c = vconf;
+    struct conf_migrator tmp = {0};
+    int type = config_setting_type(set);
+    int n = config_setting_length(set);
+    int r = 0;
+
+    if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+        return conf_error(ctx, set,
+                          "'labels': expected an array of \"key=value\" "
+                          "strings, got %s",
+                          conf_type_noun(type));
+    if (n > 0) {
+        tmp.labels = calloc((size_t)n, sizeof(*tmp.labels));
+        if (!tmp.labels)
+            return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(set, i);
+        struct conf_label *l = &tmp.labels[i];
+        const char *text;
+        const char *eq;
+        char path[32];
+        char q[80];
+
+        snprintf(path, sizeof(path), "labels[%d]", i);
+        r = conf_record_string(ctx, e, path, &text);
+        if (r < 0)
+            goto out;
+        if (conf_label_check(text) < 0) {
+            r = conf_error(ctx, e,
+                           "'%s': invalid label \"%s\" (expected key=value "
+                           "in Kubernetes label syntax)",
+                           path, conf_quote(text, q, sizeof(q)));
+            goto out;
+        }
+        eq = strchr(text, '=');
+        tmp.n_labels++;
+        l->key = strndup(text, (size_t)(eq - text));
+        l->value = strdup(eq + 1);
+        if (!l->key || !l->value) {
+            r = -ENOMEM;
+            goto out;
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(tmp.labels[j].key, l->key) == 0) {
+                r = conf_error(ctx, e, "'%s': duplicate label key '%s'", path,
+                               l->key);
+                goto out;
+            }
+    }
+    migr_labels_free(c);
+    c->labels = tmp.labels;
+    c->n_labels = tmp.n_labels;
+    tmp.labels = NULL;
+    tmp.n_labels = 0;
+out:
+    migr_labels_free(&tmp);
+    return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* networks = ( { name = "sriov-net1"; pf = "ens1f0"; vlan = 0;            */
+/*                mode = "hostdev"; }, ... );                              */
+
+static void migr_networks_free(void *vconf)
+{
+    struct conf_migrator *c = vconf;
+
+    for (size_t i = 0; i < c->n_networks; i++) {
+        free(c->networks[i].name);
+        free(c->networks[i].pf);
+    }
+    free(c->networks);
+    c->networks = NULL;
+    c->n_networks = 0;
+}
+
+/* A network name as manifests use it: "name" or "namespace/name". */
+static bool migr_network_name_ok(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > 253 || v[0] == '/' || v[n - 1] == '/')
+        return false;
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("-_./", *p))
+            return false;
+    return true;
+}
+
+/* A Linux interface name (IFNAMSIZ - 1 characters, no '/', no spaces). */
+static bool migr_ifname_ok(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > 15 || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (*p == '/' || *p == ':' || !isgraph((unsigned char)*p))
+            return false;
+    return true;
+}
+
+static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
+                              const char *recpath, struct conf_network *net)
+{
+    const char *name = NULL, *pf = NULL, *mode = "hostdev";
+    long long vlan = 0;
+    int n = config_setting_length(rec);
+    char path[96];
+    char q[80];
+    int r;
+
+    if (config_setting_type(rec) != CONFIG_TYPE_GROUP)
+        return conf_error(ctx, rec, "'%s': expected a group, got %s", recpath,
+                          conf_type_noun(config_setting_type(rec)));
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *m = config_setting_get_elem(rec, i);
+        const char *key = config_setting_name(m);
+
+        snprintf(path, sizeof(path), "%s.%s", recpath, key);
+        if (strcmp(key, "name") == 0) {
+            r = conf_record_string(ctx, m, path, &name);
+            if (r < 0)
+                return r;
+            if (!migr_network_name_ok(name))
+                return conf_error(ctx, m, "'%s': invalid network name \"%s\"",
+                                  path, conf_quote(name, q, sizeof(q)));
+        } else if (strcmp(key, "pf") == 0) {
+            r = conf_record_string(ctx, m, path, &pf);
+            if (r < 0)
+                return r;
+            if (!migr_ifname_ok(pf))
+                return conf_error(ctx, m, "'%s': invalid interface name \"%s\"",
+                                  path, conf_quote(pf, q, sizeof(q)));
+        } else if (strcmp(key, "vlan") == 0) {
+            r = conf_record_int(ctx, m, path, 0, 4094, &vlan);
+            if (r < 0)
+                return r;
+        } else if (strcmp(key, "mode") == 0) {
+            r = conf_record_string(ctx, m, path, &mode);
+            if (r < 0)
+                return r;
+            if (strcmp(mode, "hostdev") != 0 && strcmp(mode, "macvtap") != 0)
+                return conf_error(ctx, m,
+                                  "'%s': invalid mode \"%s\" (expected "
+                                  "hostdev or macvtap)",
+                                  path, conf_quote(mode, q, sizeof(q)));
+        } else {
+            return conf_error(ctx, m, "unknown key '%s'", path);
+        }
+    }
+    if (!name || !pf)
+        return conf_error(ctx, rec, "'%s': missing '%s'", recpath,
+                          !name ? "name" : "pf");
+    net->name = strdup(name);
+    net->pf = strdup(pf);
+    net->vlan = (int)vlan;
+    net->mode = strcmp(mode, "macvtap") == 0 ? CONF_NET_MODE_MACVTAP
+                                             : CONF_NET_MODE_HOSTDEV;
+    if (!net->name || !net->pf)
+        return -ENOMEM;
+    return 0;
+}
+
+static int migr_networks_parse(void *vctx, const void *vset, void *vconf)
+{
+    struct conf_ctx *ctx = vctx;
+    const config_setting_t *set = vset;
+    struct conf_migrator *c = vconf;
+    struct conf_migrator tmp = {0};
+    int type = config_setting_type(set);
+    int n = config_setting_length(set);
+    int r = 0;
+
+    if (type != CONFIG_TYPE_LIST && !(type == CONFIG_TYPE_ARRAY && n == 0))
+        return conf_error(ctx, set,
+                          "'networks': expected a list of groups, got %s",
+                          conf_type_noun(type));
+    if (n > 0) {
+        tmp.networks = calloc((size_t)n, sizeof(*tmp.networks));
+        if (!tmp.networks)
+            return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *rec = config_setting_get_elem(set, i);
+        char recpath[32];
+
+        snprintf(recpath, sizeof(recpath), "networks[%d]", i);
+        tmp.n_networks++;
+        r = migr_network_parse(ctx, rec, recpath, &tmp.networks[i]);
+        if (r < 0)
+            goto out;
+        for (int j = 0; j < i; j++)
+            if (strcmp(tmp.networks[j].name, tmp.networks[i].name) == 0) {
+                r = conf_error(ctx, config_setting_get_member(rec, "name"),
+                               "'%s.name': duplicate network name \"%s\"",
+                               recpath, tmp.networks[i].name);
+                goto out;
+            }
+    }
+    migr_networks_free(c);
+    c->networks = tmp.networks;
+    c->n_networks = tmp.n_networks;
+    tmp.networks = NULL;
+    tmp.n_networks = 0;
+out:
+    migr_networks_free(&tmp);
+    return r;
+}
+
+/* ---------------------------------------------------------------------- */
+
+/* The node name defaults to this host's name, lowercased because node
+ * names are DNS subdomains. */
+static int migr_default_name(struct conf_migrator *c)
+{
+    char host[256];
+
+    if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "localhost");
+    host[sizeof(host) - 1] = '\0';
+    for (char *p = host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return conf_string_set(&c->name, host);
+}
+
+static int migr_init(void *conf)
+{
+    int r;
+
+    memset(conf, 0, sizeof(struct conf_migrator));
+    r = conf_schema_defaults(&migr_schema, conf);
+    if (r < 0)
+        return r;
+    return migr_default_name(conf);
+}
+
+static void migr_clear(void *conf)
+{
+    conf_schema_clear(&migr_schema, conf);
+}
+
+static int migr_finish(struct conf_ctx *ctx, const config_setting_t *root,
+                       void *conf)
+{
+    struct conf_migrator *c = conf;
+    const config_setting_t *at;
+
+    if (c->migration_port_min > c->migration_port_max) {
+        at = config_setting_get_member(root, "migration_port_min");
+        if (!at)
+            at = config_setting_get_member(root, "migration_port_max");
+        return conf_error(ctx, at,
+                          "'migration_port_min' %d is above "
+                          "'migration_port_max' %d",
+                          c->migration_port_min, c->migration_port_max);
+    }
+    return 0;
+}
+
+int conf_migrator_init(struct conf_migrator *c)
+{
+    int r = migr_init(c);
+
+    if (r < 0)
+        migr_clear(c);
+    return r;
+}
+
+void conf_migrator_clear(struct conf_migrator *c)
+{
+    if (c)
+        migr_clear(c);
+}
+
+int conf_migrator_load_file(struct conf_migrator *c, const char *path,
+                            char *errbuf, size_t errlen)
+{
+    return conf_schema_load_file(&migr_schema, c, path, errbuf, errlen);
+}
+
+int conf_migrator_load_string(struct conf_migrator *c, const char *text,
+                              const char *name, char *errbuf, size_t errlen)
+{
+    return conf_schema_load_string(&migr_schema, c, text, name, errbuf, errlen);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Command line                                                            */
+
+const char conf_migrator_usage[] =
+    "usage: migrator [-f CONF] [--listen ADDR:PORT] [--libvirt URI] "
+    "[--name HOST]\n"
+    "                [--orchestrator URL] [-n] [-h]\n"
+    "  -f, --config CONF       configuration file (default\n"
+    "                          " CONF_MIGRATOR_PATH ";\n"
+    "                          if that is missing: the defaults)\n"
+    "      --listen ADDR:PORT  agent API address, overrides 'listen'\n"
+    "                          (default 127.0.0.1:8081)\n"
+    "      --libvirt URI       libvirt connection, overrides 'libvirt_uri'\n"
+    "                          (default qemu:///system)\n"
+    "      --name HOST         node name, overrides 'name' (default: the "
+    "host name)\n"
+    "      --orchestrator URL  orchestratord's URL, overrides "
+    "'orchestrator'\n"
+    "                          (default http://127.0.0.1:8080)\n"
+    "  -n, --check             check the configuration and flags, then exit\n"
+    "  -h, --help              show this help\n";
+
+enum {
+    MIGR_OPT_LISTEN = 256,
+    MIGR_OPT_LIBVIRT,
+    MIGR_OPT_NAME,
+    MIGR_OPT_ORCHESTRATOR,
+};
+
+int conf_migrator_args_parse(struct conf_migrator_args *ret, int argc,
+                             char **argv, char *errbuf, size_t errlen)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'f'},
+        {"listen", required_argument, NULL, MIGR_OPT_LISTEN},
+        {"libvirt", required_argument, NULL, MIGR_OPT_LIBVIRT},
+        {"name", required_argument, NULL, MIGR_OPT_NAME},
+        {"orchestrator", required_argument, NULL, MIGR_OPT_ORCHESTRATOR},
+        {"check", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct conf_migrator_args a = {0};
+    char why[256];
+    int opt;
+
+    optind = 0; /* start over: see conf_orchestratord_args_parse() */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:f:nh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'f':
+            if (optarg[0] == '\0')
+                return conf_errorf(errbuf, errlen, "'-f': empty file name");
+            a.config_path = optarg;
+            break;
+        case MIGR_OPT_LISTEN:
+            if (conf_check_addr(optarg, why, sizeof(why)) < 0)
+                return conf_errorf(errbuf, errlen, "'--listen': %s", why);
+            a.listen = optarg;
+            break;
+        case MIGR_OPT_LIBVIRT:
+            if (conf_check_libvirt_uri(optarg, why, sizeof(why)) < 0)
+                return conf_errorf(errbuf, errlen, "'--libvirt': %s", why);
+            a.libvirt_uri = optarg;
+            break;
+        case MIGR_OPT_NAME:
+            if (conf_check_host_name(optarg, why, sizeof(why)) < 0)
+                return conf_errorf(errbuf, errlen, "'--name': %s", why);
+            a.name = optarg;
+            break;
+        case MIGR_OPT_ORCHESTRATOR:
+            if (conf_check_url(optarg, why, sizeof(why)) < 0)
+                return conf_errorf(errbuf, errlen, "'--orchestrator': %s", why);
+            a.orchestrator = optarg;
+            break;
+        case 'n':
+            a.check_only = true;
+            break;
+        case 'h':
+            a.help = true;
+            break;
+        default:
+            return conf_args_error(opt, argv, errbuf, errlen);
+        }
+    }
+    if (optind < argc)
+        return conf_errorf(errbuf, errlen, "unexpected argument '%s'",
+                           argv[optind]);
+    *ret = a;
+    return 0;
+}
+
+int conf_migrator_args_apply(struct conf_migrator *c,
+                             const struct conf_migrator_args *args)
+{
+    const struct {
+        char **field;
+        const char *value;
+    } overrides[] = {
+        {&c->listen, args->listen},
+        {&c->libvirt_uri, args->libvirt_uri},
+        {&c->name, args->name},
+        {&c->orchestrator, args->orchestrator},
+    };
+
+    for (size_t i = 0; i < sizeof(overrides) / sizeof(*overrides); i++) {
+        if (!overrides[i].value)
+            continue;
+        int r = conf_string_set(overrides[i].field, overrides[i].value);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}

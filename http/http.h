@@ -1,0 +1,196 @@
+/*
+ * http: the HTTP server glue, the only place that uses libevent's evhttp and
+ * OpenSSL bufferevents.
+ *
+ * It turns each evhttp request into a plain struct http_request (method,
+ * decoded path segments, decoded query parameters, the few headers the API
+ * needs, the body) and hands it to one handler function that fills a struct
+ * http_response.  Handlers therefore never see evhttp and are testable
+ * without sockets.  A handler that wants to stream (a watch) sets
+ * response.stream_start; the glue then starts a chunked reply and gives the
+ * callback a struct http_stream to write lines into.
+ *
+ * The glue also enforces the transport limits: body and header sizes,
+ * inactivity timeouts, a deadline for receiving a whole request (so headers
+ * trickled in byte by byte time out), and a connection cap (503 beyond it).
+ *
+ * Threads: everything runs on the event loop thread of the event_base given
+ * to http_server_new().  Nothing here logs.
+ */
+#ifndef ORCH_HTTP_H
+#define ORCH_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+enum http_method {
+    HTTP_METHOD_GET = 0,
+    HTTP_METHOD_HEAD,
+    HTTP_METHOD_POST,
+    HTTP_METHOD_PUT,
+    HTTP_METHOD_DELETE,
+    HTTP_METHOD_PATCH,
+    HTTP_METHOD_OPTIONS,
+    HTTP_METHOD_OTHER,
+};
+
+/* "GET", "POST", ...; "OTHER" for HTTP_METHOD_OTHER. */
+const char *http_method_name(enum http_method method);
+
+#define HTTP_MAX_SEGMENTS 16
+#define HTTP_MAX_PARAMS   32
+
+struct http_param {
+    const char *key;
+    const char *value; /* "" when the parameter had no '=' */
+};
+
+/* A parsed request.  Every pointer is borrowed from the glue (or from the
+ * test that built it) and valid for the handler call only. */
+struct http_request {
+    enum http_method method;
+    const char *path;                    /* raw path, for logs */
+    const char *segv[HTTP_MAX_SEGMENTS]; /* percent-decoded, no empties */
+    size_t segc;
+    struct http_param params[HTTP_MAX_PARAMS]; /* percent-decoded */
+    size_t n_params;
+    const char *content_type;  /* NULL when absent */
+    const char *accept;        /* NULL when absent */
+    const char *authorization; /* NULL when absent */
+    const char *body;          /* NUL-terminated; "" when none */
+    size_t body_len;
+    const char *peer; /* "ADDR:PORT" of the client */
+};
+
+/* The value of query parameter KEY (the first if repeated), or NULL. */
+const char *http_request_param(const struct http_request *req, const char *key);
+
+/* Split PATH_AND_QUERY ("/a/b%20c?x=1&y") into REQ's path segments and
+ * parameters, percent-decoding them.  The strings are written into BUF (of
+ * BUFLEN bytes), which must outlive REQ's use.  Used by the glue and by
+ * tests.  Returns 0, -EINVAL (malformed escape, a NUL byte, an empty
+ * parameter name) or -E2BIG (too many segments or parameters, or BUF too
+ * small). */
+int http_request_parse_target(struct http_request *req,
+                              const char *path_and_query, char *buf,
+                              size_t buflen);
+
+struct http_stream;
+
+/* Called once, right after the chunked reply has started.  The callee owns
+ * the stream from then on (see http_stream_*). */
+typedef void (*http_stream_start_fn)(struct http_stream *stream, void *arg);
+
+#define HTTP_MAX_EXTRA_HEADERS 4
+
+/* What a handler answers.  The glue frees body with free(). */
+struct http_response {
+    int status;               /* 200, 404, ... */
+    const char *content_type; /* static string; NULL = no body type */
+    char *body;               /* malloc'd, may be NULL */
+    size_t body_len;
+    /* Extra headers: static strings, e.g. {"WWW-Authenticate", "Bearer"}. */
+    const char *header_names[HTTP_MAX_EXTRA_HEADERS];
+    const char *header_values[HTTP_MAX_EXTRA_HEADERS];
+    size_t n_headers;
+    /* When set, status and content_type start a chunked reply and
+     * stream_start(stream, stream_arg) is called; body is ignored. */
+    http_stream_start_fn stream_start;
+    void *stream_arg;
+};
+
+/* Add a static header to RESP.  Returns 0 or -E2BIG when full. */
+int http_response_add_header(struct http_response *resp, const char *name,
+                             const char *value);
+
+/* Free what RESP holds and zero it.  NULL-safe. */
+void http_response_clear(struct http_response *resp);
+
+/* The standard reason phrase of an HTTP status ("Not Found"). */
+const char *http_status_phrase(int status);
+
+/* Handlers: fill RESP for REQ.  Called on the loop thread. */
+typedef void (*http_handler_fn)(const struct http_request *req,
+                                struct http_response *resp, void *arg);
+
+/*
+ * Streams (chunked replies).  The stream's owner writes chunks, learns when
+ * they have been sent and when the client went away.
+ */
+
+/* Callbacks of a stream.  on_drain: every chunk written so far has been
+ * handed to the kernel.  on_close: the connection is gone (client closed, a
+ * write failed, or the server is shutting down); the stream is freed right
+ * after on_close returns, so the owner must drop its pointer.  Either may be
+ * NULL. */
+struct http_stream_callbacks {
+    void (*on_drain)(void *arg);
+    void (*on_close)(void *arg);
+    void *arg;
+};
+
+void http_stream_set_callbacks(struct http_stream *stream,
+                               const struct http_stream_callbacks *cbs);
+
+/* Send LEN bytes as one chunk.  Returns 0, or -EPIPE if the connection is
+ * already closed, -ENOMEM. */
+int http_stream_write(struct http_stream *stream, const char *buf, size_t len);
+
+/* Bytes queued for the client and not yet sent. */
+size_t http_stream_pending(const struct http_stream *stream);
+
+/* End the reply (the final empty chunk) and free the stream; on_close is
+ * not called.  NULL-safe. */
+void http_stream_end(struct http_stream *stream);
+
+/*
+ * The server.
+ */
+
+struct http_server_opts {
+    size_t max_body_bytes;       /* larger bodies get 413; 0 = 1 MiB */
+    size_t max_headers_bytes;    /* larger headers get 400; 0 = 64 KiB */
+    int max_connections;         /* beyond it requests get 503; 0 = 1024 */
+    int idle_timeout_s;          /* inactivity while reading or writing; 0=60 */
+    int request_deadline_s;      /* whole request received within; 0 = 10 */
+    const char *tls_certificate; /* PEM file; NULL = plain HTTP */
+    const char *tls_key;         /* PEM file, with tls_certificate */
+};
+
+struct http_server;
+
+/* Create a server on BASE calling HANDLER for every complete request.
+ * With TLS options, the certificate and key are loaded now.  On failure
+ * ERRBUF gets a one-line message.  Returns 0, -EINVAL (TLS files unusable),
+ * -ENOMEM.  Free with http_server_free(). */
+int http_server_new(struct event_base *base, const struct http_server_opts *o,
+                    http_handler_fn handler, void *handler_arg,
+                    struct http_server **ret_server, char *errbuf,
+                    size_t errlen);
+
+/* Listen on HOST (an IPv4 or IPv6 literal) and PORT (0 = any free port).
+ * *RET_PORT (may be NULL) gets the bound port.  Returns 0 or a negative
+ * errno (-EADDRINUSE, -EACCES, -EINVAL...). */
+int http_server_bind(struct http_server *srv, const char *host, uint16_t port,
+                     uint16_t *ret_port);
+
+/* Change the size, count and time limits (not TLS) for new requests, e.g.
+ * after SIGHUP. */
+void http_server_set_limits(struct http_server *srv,
+                            const struct http_server_opts *o);
+
+/* Stop accepting connections; established ones go on. */
+void http_server_stop_accepting(struct http_server *srv);
+
+/* Number of open connections, and of requests whose reply has not been
+ * completely sent (streams included). */
+size_t http_server_connections(const struct http_server *srv);
+size_t http_server_requests_in_flight(const struct http_server *srv);
+
+/* Close every connection and free the server.  NULL-safe. */
+void http_server_free(struct http_server *srv);
+
+#endif

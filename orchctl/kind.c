@@ -1,0 +1,263 @@
+/*
+ * orchctl kinds: name resolution, paths and the columns of each kind's
+ * table (see orchctl.h).
+ */
+#include "orchctl/orchctl.h"
+
+#include "api/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void cell_str(const json_t *obj, const char *dotted, char *buf,
+                     size_t size)
+{
+    const char *s = orchctl_json_str(obj, dotted);
+
+    snprintf(buf, size, "%s", s ? s : "");
+}
+
+static void cell_name(const json_t *obj, time_t now, char *buf, size_t size)
+{
+    (void)now;
+    cell_str(obj, "metadata.name", buf, size);
+}
+
+/* The status ("True", "False", "Unknown") of condition `type`, or NULL. */
+static const char *condition_status(const json_t *obj, const char *type)
+{
+    json_t *conds = orchctl_json_get(obj, "status.conditions");
+    size_t i;
+    json_t *c;
+
+    if (!json_is_array(conds))
+        return NULL;
+    json_array_foreach(conds, i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+
+        if (t && strcmp(t, type) == 0)
+            return json_string_value(json_object_get(c, "status"));
+    }
+    return NULL;
+}
+
+static void cell_vmim_phase(const json_t *obj, time_t now, char *buf,
+                            size_t size)
+{
+    (void)now;
+    cell_str(obj, "status.phase", buf, size);
+}
+
+static void cell_vmim_vmi(const json_t *obj, time_t now, char *buf, size_t size)
+{
+    (void)now;
+    cell_str(obj, "spec.vmiName", buf, size);
+}
+
+static void cell_vmim_source(const json_t *obj, time_t now, char *buf,
+                             size_t size)
+{
+    (void)now;
+    cell_str(obj, "status.migrationState.sourceNode", buf, size);
+}
+
+static void cell_vmim_target(const json_t *obj, time_t now, char *buf,
+                             size_t size)
+{
+    (void)now;
+    cell_str(obj, "status.migrationState.targetNode", buf, size);
+}
+
+static void cell_vmi_ip(const json_t *obj, time_t now, char *buf, size_t size)
+{
+    json_t *ifs = orchctl_json_get(obj, "status.interfaces");
+    const char *ip = NULL;
+
+    (void)now;
+    if (json_is_array(ifs) && json_array_size(ifs) > 0)
+        ip = json_string_value(
+            json_object_get(json_array_get(ifs, 0), "ipAddress"));
+    snprintf(buf, size, "%s", ip ? ip : "");
+}
+
+static void cell_vmi_node(const json_t *obj, time_t now, char *buf, size_t size)
+{
+    (void)now;
+    cell_str(obj, "status.nodeName", buf, size);
+}
+
+static void cell_ready(const json_t *obj, time_t now, char *buf, size_t size)
+{
+    json_t *ready = orchctl_json_get(obj, "status.ready");
+    const char *s = condition_status(obj, "Ready");
+
+    (void)now;
+    /* A VM carries status.ready; a VMI only its Ready condition. */
+    if (json_is_boolean(ready))
+        s = json_is_true(ready) ? "True" : "False";
+    snprintf(buf, size, "%s", s ? s : "False");
+}
+
+static void cell_vm_status(const json_t *obj, time_t now, char *buf,
+                           size_t size)
+{
+    (void)now;
+    cell_str(obj, "status.printableStatus", buf, size);
+}
+
+/* kubectl's node STATUS: Ready, NotReady or Unknown from the Ready
+ * condition, with ",SchedulingDisabled" for a cordoned node. */
+static void cell_node_status(const json_t *obj, time_t now, char *buf,
+                             size_t size)
+{
+    const char *s = condition_status(obj, "Ready");
+    const char *state = "Unknown";
+
+    (void)now;
+    if (s && strcmp(s, "True") == 0)
+        state = "Ready";
+    else if (s && strcmp(s, "False") == 0)
+        state = "NotReady";
+    snprintf(buf, size, "%s%s", state,
+             json_is_true(orchctl_json_get(obj, "spec.unschedulable"))
+                 ? ",SchedulingDisabled"
+                 : "");
+}
+
+/* kubectl's ROLES: the X of every node-role.kubernetes.io/X label. */
+static void cell_node_roles(const json_t *obj, time_t now, char *buf,
+                            size_t size)
+{
+    static const char prefix[] = "node-role.kubernetes.io/";
+    json_t *labels = orchctl_json_get(obj, "metadata.labels");
+    const char *key;
+    json_t *v;
+    size_t used = 0;
+
+    (void)now;
+    buf[0] = '\0';
+    if (json_is_object(labels)) {
+        json_object_foreach(labels, key, v)
+        {
+            int n;
+
+            if (strncmp(key, prefix, sizeof(prefix) - 1) != 0 ||
+                !key[sizeof(prefix) - 1])
+                continue;
+            n = snprintf(buf + used, size - used, "%s%s", used ? "," : "",
+                         key + sizeof(prefix) - 1);
+            if (n < 0 || (size_t)n >= size - used)
+                break;
+            used += (size_t)n;
+        }
+    }
+    if (!used)
+        snprintf(buf, size, "<none>");
+}
+
+static void cell_node_version(const json_t *obj, time_t now, char *buf,
+                              size_t size)
+{
+    (void)now;
+    cell_str(obj, "status.nodeInfo.kubeletVersion", buf, size);
+}
+
+static const struct orchctl_column vmim_columns[] = {
+    {"NAME", cell_name},          {"PHASE", cell_vmim_phase},
+    {"VMI", cell_vmim_vmi},       {"SOURCE", cell_vmim_source},
+    {"TARGET", cell_vmim_target}, {"AGE", orchctl_age_of},
+};
+
+static const struct orchctl_column vmi_columns[] = {
+    {"NAME", cell_name},         {"AGE", orchctl_age_of},
+    {"PHASE", cell_vmim_phase},  {"IP", cell_vmi_ip},
+    {"NODENAME", cell_vmi_node}, {"READY", cell_ready},
+};
+
+static const struct orchctl_column vm_columns[] = {
+    {"NAME", cell_name},
+    {"AGE", orchctl_age_of},
+    {"STATUS", cell_vm_status},
+    {"READY", cell_ready},
+};
+
+static const struct orchctl_column node_columns[] = {
+    {"NAME", cell_name},
+    {"STATUS", cell_node_status},
+    {"ROLES", cell_node_roles},
+    {"AGE", orchctl_age_of},
+    {"VERSION", cell_node_version},
+};
+
+static const struct orchctl_column policy_columns[] = {
+    {"NAME", cell_name},
+    {"AGE", orchctl_age_of},
+};
+
+#define COLUMNS(c) c, sizeof(c) / sizeof((c)[0])
+
+static const struct orchctl_kind kinds[] = {
+    {"VirtualMachineInstanceMigration", "virtualmachineinstancemigrations",
+     "virtualmachineinstancemigration", "kubevirt.io", "v1", true,
+     COLUMNS(vmim_columns)},
+    {"VirtualMachineInstance", "virtualmachineinstances",
+     "virtualmachineinstance", "kubevirt.io", "v1", true, COLUMNS(vmi_columns)},
+    {"VirtualMachine", "virtualmachines", "virtualmachine", "kubevirt.io", "v1",
+     true, COLUMNS(vm_columns)},
+    {"Node", "nodes", "node", "", "v1", false, COLUMNS(node_columns)},
+    {"MigrationPolicy", "migrationpolicies", "migrationpolicy",
+     "migrations.kubevirt.io", "v1alpha1", false, COLUMNS(policy_columns)},
+};
+
+/* Names resolve through api's kind table (kind, plural, singular, short
+ * name, optional ".group"); this table only adds each kind's columns. */
+const struct orchctl_kind *orchctl_kind_find(const char *name)
+{
+    const struct api_kind_info *info;
+    size_t i;
+
+    if (!name || !*name)
+        return NULL;
+    info = api_kind_lookup(name);
+    if (!info)
+        return NULL;
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strcmp(kinds[i].kind, info->kind_name))
+            return &kinds[i];
+    return NULL;
+}
+
+char *orchctl_kind_path(const struct orchctl_kind *k, const char *ns)
+{
+    char *path = NULL;
+    int n;
+
+    if (!k->namespaced)
+        ns = NULL;
+    if (!*k->group)
+        n = asprintf(&path, "/api/%s%s%s/%s", k->version,
+                     ns ? "/namespaces/" : "", ns ? ns : "", k->plural);
+    else
+        n = asprintf(&path, "/apis/%s/%s%s%s/%s", k->group, k->version,
+                     ns ? "/namespaces/" : "", ns ? ns : "", k->plural);
+    return n < 0 ? NULL : path;
+}
+
+char *orchctl_object_path(const struct orchctl_kind *k, const char *ns,
+                          const char *name)
+{
+    char *base = orchctl_kind_path(k, ns);
+    char *path = NULL;
+
+    if (base && asprintf(&path, "%s/%s", base, name) < 0)
+        path = NULL;
+    free(base);
+    return path;
+}
+
+void orchctl_kind_resource(const struct orchctl_kind *k, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s", k->singular, *k->group ? "." : "", k->group);
+}

@@ -1,0 +1,1146 @@
+/*
+ * orchestratord: routing and the resource handlers.
+ *
+ * Paths follow Kubernetes conventions:
+ *   /api/v1/nodes[/NAME]
+ *   /apis/GROUP/VERSION/PLURAL[/NAME]                  cluster-scoped, or a
+ *                                                      list across namespaces
+ *   /apis/GROUP/VERSION/namespaces/NS/PLURAL[/NAME]
+ *   /apis/subresources.kubevirt.io/v1/namespaces/NS/virtualmachines/NAME/
+ *       {start,stop,migrate}
+ * plus discovery, /healthz, /livez, /readyz and /metrics.
+ */
+#include "orchestratord/orchd.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log/log.h"
+
+#define VMI_NAME_LABEL "kubevirt.io/vmi-name"
+
+struct route {
+    const struct api_kind_info *kind;
+    const char *ns;   /* NULL: cluster-scoped or every namespace */
+    const char *name; /* NULL: the collection */
+    const char *sub;  /* VM subresource: start, stop, migrate */
+};
+
+void orch_settings_clear(struct orch_settings *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_tokens; i++) {
+        free(s->tokens[i].name);
+        if (s->tokens[i].token) {
+            /* Do not leave secrets in freed memory. */
+            explicit_bzero(s->tokens[i].token, strlen(s->tokens[i].token));
+            free(s->tokens[i].token);
+        }
+    }
+    free(s->tokens);
+    memset(s, 0, sizeof(*s));
+}
+
+void orch_server_init(struct orch_server *srv, struct store *store)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->store = store;
+    api_limits_default(&srv->settings.api_limits);
+    srv->settings.max_list_limit = 500;
+    srv->settings.max_watchers = 100;
+    srv->settings.live_migration = true;
+}
+
+void orch_server_release(struct orch_server *srv)
+{
+    if (!srv)
+        return;
+    orch_watch_end_all(srv);
+    orch_settings_clear(&srv->settings);
+}
+
+/* "virtualmachineinstancemigrations.kubevirt.io", or "nodes" for core. */
+static void resource_name(const struct api_kind_info *k, char *buf, size_t len)
+{
+    if (k->group[0])
+        snprintf(buf, len, "%s.%s", k->plural, k->group);
+    else
+        snprintf(buf, len, "%s", k->plural);
+}
+
+static json_t *details_for(const struct api_kind_info *k, const char *name)
+{
+    json_t *d = json_object();
+    if (name)
+        json_object_set_new(d, "name", json_string(name));
+    if (k->group[0])
+        json_object_set_new(d, "group", json_string(k->group));
+    json_object_set_new(d, "kind", json_string(k->plural));
+    return d;
+}
+
+static void reply_not_found(struct http_response *resp,
+                            const struct api_kind_info *k, const char *name)
+{
+    char res[160], msg[512];
+    resource_name(k, res, sizeof(res));
+    snprintf(msg, sizeof(msg), "%s \"%s\" not found", res, name);
+    orch_reply_status(resp, 404, "NotFound", msg, details_for(k, name));
+}
+
+static void reply_conflict(struct http_response *resp,
+                           const struct api_kind_info *k, const char *name)
+{
+    char res[160], msg[512];
+    resource_name(k, res, sizeof(res));
+    snprintf(msg, sizeof(msg),
+             "Operation cannot be fulfilled on %s \"%s\": the object has "
+             "been modified; please apply your changes to the latest "
+             "version and try again",
+             res, name);
+    orch_reply_status(resp, 409, "Conflict", msg, details_for(k, name));
+}
+
+/* A store or api failure that has no better wording. */
+static void reply_store_error(struct http_response *resp, int r,
+                              const char *what)
+{
+    const char *reason;
+    int code = orch_status_for_errno(r, &reason);
+    if (code >= 500)
+        log_error("%s: %s", what, strerror(-r));
+    orch_reply_errno(resp, r, "%s: %s", what, strerror(-r));
+}
+
+static void set_rv_string(char *buf, size_t len, int64_t rv)
+{
+    snprintf(buf, len, "%" PRId64, rv);
+}
+
+/*
+ * Reading.
+ */
+
+static void handle_get(struct orch_server *srv, const struct http_request *req,
+                       struct http_response *resp, const struct route *rt)
+{
+    json_t *obj = NULL;
+    int r = store_get(srv->store, orch_store_kind(rt->kind->kind), rt->ns,
+                      rt->name, &obj);
+    if (r == -ENOENT) {
+        reply_not_found(resp, rt->kind, rt->name);
+        return;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot read the record");
+        return;
+    }
+    orch_reply_json(resp, req, 200, obj);
+    json_decref(obj);
+}
+
+static int parse_size(const char *s, size_t *ret)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -EINVAL;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -EINVAL;
+    *ret = (size_t)v;
+    return 0;
+}
+
+static void handle_list(struct orch_server *srv, const struct http_request *req,
+                        struct http_response *resp, const struct route *rt)
+{
+    struct orch_filter filter;
+    struct store_list_opts o = {0};
+    struct store_page page = {0};
+    const char *limit = http_request_param(req, "limit");
+    char *msg = NULL;
+    char rv[32];
+    json_t *list = NULL, *md;
+    size_t n = 0;
+    int r;
+
+    if (limit && parse_size(limit, &n) < 0) {
+        orch_reply_errno(resp, -EINVAL, "invalid limit: '%s'", limit);
+        return;
+    }
+    /* A list is paged even when no limit was asked for, so one request
+     * never holds every record in memory; clients follow `continue`. */
+    if (n == 0 || n > srv->settings.max_list_limit)
+        n = srv->settings.max_list_limit;
+    r = orch_filter_parse(&filter, http_request_param(req, "labelSelector"),
+                          http_request_param(req, "fieldSelector"), &msg);
+    if (r < 0) {
+        orch_reply_errno(resp, r, "%s", msg ? msg : "invalid selector");
+        free(msg);
+        return;
+    }
+    o.limit = n;
+    o.continue_token = http_request_param(req, "continue");
+    if (filter.labels || filter.n_fields) {
+        o.match = orch_filter_match;
+        o.match_arg = &filter;
+    }
+    r = store_list(srv->store, orch_store_kind(rt->kind->kind), rt->ns, &o,
+                   &page);
+    orch_filter_clear(&filter);
+    if (r == -EINVAL) {
+        orch_reply_errno(resp, r, "invalid continue token");
+        return;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot list the records");
+        return;
+    }
+    set_rv_string(rv, sizeof(rv), page.resource_version);
+    md = json_pack("{s:s}", "resourceVersion", rv);
+    if (md && page.continue_token)
+        json_object_set_new(md, "continue", json_string(page.continue_token));
+    list =
+        json_pack("{s:s, s:s, s:o, s:O}", "apiVersion", rt->kind->api_version,
+                  "kind", rt->kind->list_kind, "metadata", md, "items",
+                  page.items ? page.items : json_array());
+    store_page_release(&page);
+    orch_reply_json(resp, req, 200, list);
+    json_decref(list);
+}
+
+static void handle_watch(struct orch_server *srv,
+                         const struct http_request *req,
+                         struct http_response *resp, const struct route *rt)
+{
+    struct orch_watch_params p = {
+        .kind = rt->kind,
+        .ns = rt->ns,
+        .name = rt->name,
+        .label_selector = http_request_param(req, "labelSelector"),
+        .field_selector = http_request_param(req, "fieldSelector"),
+        .resource_version = http_request_param(req, "resourceVersion"),
+    };
+    const char *t = http_request_param(req, "timeoutSeconds");
+    struct orch_watcher *w = NULL;
+    char *msg = NULL;
+    size_t timeout = 0;
+    int r;
+
+    if (t && parse_size(t, &timeout) < 0) {
+        orch_reply_errno(resp, -EINVAL, "invalid timeoutSeconds: '%s'", t);
+        return;
+    }
+    p.timeout_s = (long)timeout;
+    r = orch_watch_new(srv, &p, &w, &msg);
+    if (r < 0) {
+        if (r == -EAGAIN)
+            orch_reply_errno(resp, r, "too many watches (limit %zu)",
+                             srv->settings.max_watchers);
+        else
+            orch_reply_errno(resp, r, "%s", msg ? msg : strerror(-r));
+        free(msg);
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->stream_start = orch_watch_http_start;
+    resp->stream_arg = w;
+}
+
+/*
+ * Writing.
+ */
+
+static bool content_type_ok(const char *ct)
+{
+    static const char *const ok[] = {
+        "application/json", "application/yaml", "application/x-yaml",
+        "text/yaml",        "text/x-yaml",
+    };
+    size_t n;
+    if (!ct || !*ct)
+        return true; /* sniffed by the decoder */
+    n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
+        if (strlen(ok[i]) == n && strncasecmp(ct, ok[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* Answer a decode failure: 413 for a size limit, else 400. */
+static void reply_decode_error(struct http_response *resp, int r,
+                               const struct api_errors *errs)
+{
+    char *msg = api_errors_join(errs);
+    if (r == -EMSGSIZE || r == -E2BIG)
+        orch_reply_errno(resp, -EMSGSIZE, "the request body is too large: %s",
+                         msg ? msg : strerror(-r));
+    else if (r == -ENOMEM)
+        orch_reply_errno(resp, r, "out of memory");
+    else
+        orch_reply_errno(resp, -EINVAL, "the request body is invalid: %s",
+                         msg ? msg : "cannot decode");
+    free(msg);
+}
+
+/* 422 Invalid with the field causes, as the API server words it. */
+static void reply_invalid(struct http_response *resp,
+                          const struct api_kind_info *k, const char *name,
+                          const struct api_errors *errs)
+{
+    char *msg = api_errors_status_message(errs, k, name);
+    json_t *causes = json_array();
+    json_t *d = json_object();
+
+    for (size_t i = 0; i < errs->count; i++) {
+        json_t *c = json_pack(
+            "{s:s, s:s}", "reason", api_error_reason(errs->items[i].type),
+            "message", errs->items[i].detail ? errs->items[i].detail : "");
+        if (errs->items[i].field && errs->items[i].field[0])
+            json_object_set_new(c, "field", json_string(errs->items[i].field));
+        json_array_append_new(causes, c);
+    }
+    json_object_set_new(d, "name", json_string(name ? name : ""));
+    if (k->group[0])
+        json_object_set_new(d, "group", json_string(k->group));
+    json_object_set_new(d, "kind", json_string(k->kind_name));
+    json_object_set_new(d, "causes", causes);
+    orch_reply_status(resp, 422, "Invalid", msg ? msg : "invalid object", d);
+    free(msg);
+}
+
+/* Decode the body and check it is an object of the route's kind in the
+ * route's namespace.  Returns the document, or NULL after answering. */
+static json_t *decode_body(struct orch_server *srv,
+                           const struct http_request *req,
+                           struct http_response *resp, const struct route *rt)
+{
+    struct api_errors errs = API_ERRORS_INIT;
+    const struct api_kind_info *k = rt->kind;
+    json_t *doc = NULL, *md;
+    const char *av, *kind, *ns;
+    int r;
+
+    if (!content_type_ok(req->content_type)) {
+        orch_reply_errno(resp, -EPROTONOSUPPORT,
+                         "the body of the request was in an unknown format "
+                         "- accepted media types include: application/json, "
+                         "application/yaml");
+        return NULL;
+    }
+    if (req->body_len > srv->settings.api_limits.max_body_bytes) {
+        orch_reply_errno(resp, -EMSGSIZE,
+                         "the request body is too large: %zu bytes, the "
+                         "limit is %zu",
+                         req->body_len,
+                         srv->settings.api_limits.max_body_bytes);
+        return NULL;
+    }
+    r = api_doc_decode(req->body, req->body_len, &srv->settings.api_limits,
+                       &doc, &errs);
+    if (r < 0) {
+        reply_decode_error(resp, r, &errs);
+        api_errors_clear(&errs);
+        return NULL;
+    }
+    api_errors_clear(&errs);
+    if (!json_is_object(doc)) {
+        orch_reply_errno(resp, -EINVAL, "the request body must be an object");
+        goto fail;
+    }
+    av = json_string_value(json_object_get(doc, "apiVersion"));
+    kind = json_string_value(json_object_get(doc, "kind"));
+    if (!kind || !*kind) {
+        orch_reply_errno(resp, -EINVAL,
+                         "Object 'Kind' is missing in the "
+                         "request body");
+        goto fail;
+    }
+    if (!av || !*av) {
+        orch_reply_errno(resp, -EINVAL,
+                         "Object 'apiVersion' is missing in "
+                         "the request body");
+        goto fail;
+    }
+    if (strcmp(av, k->api_version) != 0) {
+        orch_reply_errno(resp, -EINVAL,
+                         "the API version in the data (%s) does not match "
+                         "the expected API version (%s)",
+                         av, k->api_version);
+        goto fail;
+    }
+    if (strcmp(kind, k->kind_name) != 0) {
+        orch_reply_errno(resp, -EINVAL,
+                         "the kind in the data (%s) does not match the "
+                         "expected kind (%s)",
+                         kind, k->kind_name);
+        goto fail;
+    }
+    md = json_object_get(doc, "metadata");
+    if (md && !json_is_object(md)) {
+        /* Let validation word it. */
+    } else if (k->namespaced) {
+        if (!md) {
+            md = json_object();
+            json_object_set_new(doc, "metadata", md);
+        }
+        ns = json_string_value(json_object_get(md, "namespace"));
+        if (ns && *ns && strcmp(ns, rt->ns) != 0) {
+            orch_reply_errno(resp, -EINVAL,
+                             "the namespace of the provided object does not "
+                             "match the namespace sent on the request");
+            goto fail;
+        }
+        json_object_set_new(md, "namespace", json_string(rt->ns));
+    }
+    return doc;
+fail:
+    json_decref(doc);
+    return NULL;
+}
+
+/* Validate DOC; answers 422 and returns false when invalid. */
+static bool validate(struct http_response *resp, const struct route *rt,
+                     json_t *doc)
+{
+    struct api_errors errs = API_ERRORS_INIT;
+    int r = api_object_validate(doc, rt->kind->kind, NULL, &errs);
+    if (r == -ENOMEM) {
+        orch_reply_errno(resp, r, "out of memory");
+    } else if (r < 0) {
+        const char *name = api_doc_get_string(doc, "metadata.name");
+        if (!name)
+            name = api_doc_get_string(doc, "metadata.generateName");
+        reply_invalid(resp, rt->kind, name, &errs);
+    }
+    api_errors_clear(&errs);
+    if (r < 0)
+        return false;
+    if (api_object_set_defaults(doc, rt->kind) < 0) {
+        orch_reply_errno(resp, -ENOMEM, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+/* Drop what only the server sets. */
+static void strip_server_fields(json_t *doc, bool keep_status)
+{
+    json_t *md = json_object_get(doc, "metadata");
+    static const char *const owned[] = {
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "generation",
+        "selfLink",
+        "managedFields",
+    };
+    if (json_is_object(md))
+        for (size_t i = 0; i < sizeof(owned) / sizeof(*owned); i++)
+            json_object_del(md, owned[i]);
+    if (!keep_status)
+        json_object_del(doc, "status");
+}
+
+static void admission_denied(struct http_response *resp, int code,
+                             const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void admission_denied(struct http_response *resp, int code,
+                             const char *reason, const char *fmt, ...)
+{
+    char detail[768], msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof(msg),
+             "admission webhook \"migration-create-validator.kubevirt.io\" "
+             "denied the request: %s",
+             detail);
+    orch_reply_status(resp, code, reason, msg, NULL);
+}
+
+/* The checks KubeVirt's migration-create admitter makes that need no host,
+ * and its mutator's label; then the initial status.  Returns 0, or -1 after
+ * answering. */
+static int admit_migration(struct orch_server *srv, struct http_response *resp,
+                           const char *ns, json_t *doc)
+{
+    const char *vmi_name = api_doc_get_string(doc, "spec.vmiName");
+    json_t *vmi = NULL, *other = NULL, *md, *labels, *conds;
+    const char *phase;
+    char now[API_TIME_LEN];
+    int r;
+
+    if (!srv->settings.live_migration) {
+        admission_denied(resp, 422, "Invalid",
+                         "LiveMigration feature gate is not enabled "
+                         "(feature_gates.LiveMigration in orchestratord's "
+                         "configuration)");
+        return -1;
+    }
+    r = store_get(srv->store, STORE_KIND_VMI, ns, vmi_name, &vmi);
+    if (r == -ENOENT) {
+        admission_denied(resp, 422, "Invalid",
+                         "the VMI \"%s/%s\" does not exist", ns, vmi_name);
+        return -1;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot read the VMI");
+        return -1;
+    }
+    phase = api_doc_get_string(vmi, "status.phase");
+    if (phase &&
+        (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)) {
+        json_decref(vmi);
+        admission_denied(resp, 422, "Invalid",
+                         "Cannot migrate VMI in finalized state.");
+        return -1;
+    }
+    conds = json_object_get(json_object_get(vmi, "status"), "conditions");
+    for (size_t i = 0; i < json_array_size(conds); i++) {
+        json_t *c = json_array_get(conds, i);
+        const char *type = json_string_value(json_object_get(c, "type"));
+        const char *st = json_string_value(json_object_get(c, "status"));
+        if (type && st && strcmp(type, "LiveMigratable") == 0 &&
+            strcmp(st, "False") == 0) {
+            const char *rs = json_string_value(json_object_get(c, "reason"));
+            const char *ms = json_string_value(json_object_get(c, "message"));
+            admission_denied(resp, 422, "Invalid",
+                             "Cannot migrate VMI, Reason: %s, Message: %s",
+                             rs ? rs : "", ms ? ms : "");
+            json_decref(vmi);
+            return -1;
+        }
+    }
+    json_decref(vmi);
+
+    r = store_migration_find_in_flight(srv->store, ns, vmi_name, &other);
+    if (r == 0) {
+        const char *oname = api_doc_get_string(other, "metadata.name");
+        char msg[768];
+        snprintf(msg, sizeof(msg),
+                 "admission webhook \"migration-create-validator.kubevirt.io"
+                 "\" denied the request: in-flight migration detected. "
+                 "Active migration job (%s) is currently already in "
+                 "progress for VMI %s.",
+                 oname ? oname : "", vmi_name);
+        orch_reply_status(resp, 409, "Conflict", msg, NULL);
+        json_decref(other);
+        return -1;
+    }
+    if (r != -ENOENT) {
+        reply_store_error(resp, r, "cannot look for migrations in flight");
+        return -1;
+    }
+
+    md = json_object_get(doc, "metadata");
+    labels = json_object_get(md, "labels");
+    if (!json_is_object(labels)) {
+        labels = json_object();
+        json_object_set_new(md, "labels", labels);
+    }
+    json_object_set_new(labels, VMI_NAME_LABEL, json_string(vmi_name));
+    api_time_now(now);
+    json_object_set_new(doc, "status",
+                        json_pack("{s:s, s:[{s:s, s:s}]}", "phase", "Pending",
+                                  "phaseTransitionTimestamps", "phase",
+                                  "Pending", "phaseTransitionTimestamp", now));
+    return 0;
+}
+
+/* Store a new object that passed validation and admission, tell the
+ * watchers, answer CODE with it. */
+static void create_and_reply(struct orch_server *srv,
+                             const struct http_request *req,
+                             struct http_response *resp, const struct route *rt,
+                             json_t *doc, int code)
+{
+    int r = store_create(srv->store, orch_store_kind(rt->kind->kind), doc);
+    if (r == -EEXIST) {
+        char res[160], msg[512];
+        const char *name = api_doc_get_string(doc, "metadata.name");
+        resource_name(rt->kind, res, sizeof(res));
+        snprintf(msg, sizeof(msg), "%s \"%s\" already exists", res,
+                 name ? name : "");
+        orch_reply_status(resp, 409, "AlreadyExists", msg,
+                          details_for(rt->kind, name));
+        return;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot store the record");
+        return;
+    }
+    if (rt->kind->kind == API_KIND_VMIM) {
+        srv->metrics.migrations_created++;
+        log_info("migration '%s/%s' of VMI '%s' created",
+                 api_doc_get_string(doc, "metadata.namespace"),
+                 api_doc_get_string(doc, "metadata.name"),
+                 api_doc_get_string(doc, "spec.vmiName"));
+    }
+    orch_watch_notify(srv, rt->kind->kind, "ADDED", doc);
+    orch_reply_json(resp, req, code, doc);
+}
+
+static void handle_create(struct orch_server *srv,
+                          const struct http_request *req,
+                          struct http_response *resp, const struct route *rt)
+{
+    json_t *doc = decode_body(srv, req, resp, rt);
+    if (!doc)
+        return;
+    strip_server_fields(doc, rt->kind->kind != API_KIND_VMIM &&
+                                 rt->kind->kind != API_KIND_VM);
+    if (!validate(resp, rt, doc))
+        goto out;
+    if (rt->kind->kind == API_KIND_VMIM &&
+        admit_migration(srv, resp, rt->ns, doc) < 0)
+        goto out;
+    create_and_reply(srv, req, resp, rt, doc, 201);
+out:
+    json_decref(doc);
+}
+
+static void handle_replace(struct orch_server *srv,
+                           const struct http_request *req,
+                           struct http_response *resp, const struct route *rt)
+{
+    json_t *doc = decode_body(srv, req, resp, rt);
+    json_t *old = NULL, *md;
+    const char *name, *rvs;
+    int64_t rv = 0;
+    int r;
+
+    if (!doc)
+        return;
+    name = api_doc_get_string(doc, "metadata.name");
+    if (!name || strcmp(name, rt->name) != 0) {
+        orch_reply_errno(resp, -EINVAL,
+                         "the name of the object (%s) does not match the "
+                         "name on the URL (%s)",
+                         name ? name : "", rt->name);
+        goto out;
+    }
+    rvs = api_doc_get_string(doc, "metadata.resourceVersion");
+    if (rvs && *rvs && store_rv_parse(rvs, &rv) < 0) {
+        orch_reply_errno(resp, -EINVAL, "invalid resourceVersion: '%s'", rvs);
+        goto out;
+    }
+    r = store_get(srv->store, orch_store_kind(rt->kind->kind), rt->ns, rt->name,
+                  &old);
+    if (r == -ENOENT) {
+        reply_not_found(resp, rt->kind, rt->name);
+        goto out;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot read the record");
+        goto out;
+    }
+    /* The status belongs to the server: keep the stored one. */
+    json_object_del(doc, "status");
+    if (json_object_get(old, "status"))
+        json_object_set(doc, "status", json_object_get(old, "status"));
+    md = json_object_get(doc, "metadata");
+    json_object_del(md, "resourceVersion");
+    if (!validate(resp, rt, doc))
+        goto out;
+    r = store_update(srv->store, orch_store_kind(rt->kind->kind), doc, rv);
+    if (r == -ESTALE) {
+        reply_conflict(resp, rt->kind, rt->name);
+        goto out;
+    }
+    if (r == -ENOENT) {
+        reply_not_found(resp, rt->kind, rt->name);
+        goto out;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot update the record");
+        goto out;
+    }
+    orch_watch_notify(srv, rt->kind->kind, "MODIFIED", doc);
+    orch_reply_json(resp, req, 200, doc);
+out:
+    json_decref(old);
+    json_decref(doc);
+}
+
+/* A migration between Scheduling and Running has work on hosts to undo, so
+ * DELETE only asks for the abort (KubeVirt's abortRequested) and the record
+ * stays until the migration controller finishes it.  One that has not
+ * started (unset, Pending) or is final goes at once. */
+static bool migration_needs_abort(const json_t *obj)
+{
+    int p = orch_vmim_phase(obj);
+    return p > API_VMIM_PHASE_PENDING && p != API_VMIM_PHASE_SUCCEEDED &&
+           p != API_VMIM_PHASE_FAILED;
+}
+
+static void handle_delete(struct orch_server *srv,
+                          const struct http_request *req,
+                          struct http_response *resp, const struct route *rt)
+{
+    enum store_kind sk = orch_store_kind(rt->kind->kind);
+    json_t *obj = NULL, *last = NULL;
+    int r;
+
+    if (rt->kind->kind == API_KIND_VMIM) {
+        r = store_get(srv->store, sk, rt->ns, rt->name, &obj);
+        if (r == -ENOENT) {
+            reply_not_found(resp, rt->kind, rt->name);
+            return;
+        }
+        if (r < 0) {
+            reply_store_error(resp, r, "cannot read the record");
+            return;
+        }
+        if (migration_needs_abort(obj)) {
+            json_t *status = json_object_get(obj, "status");
+            json_t *ms = json_object_get(status, "migrationState");
+            char now[API_TIME_LEN];
+            const char *rvs =
+                api_doc_get_string(obj, "metadata.resourceVersion");
+            int64_t rv = 0;
+            if (!json_is_object(ms)) {
+                ms = json_object();
+                json_object_set_new(status, "migrationState", ms);
+            }
+            json_object_set_new(ms, "abortRequested", json_true());
+            api_time_now(now);
+            if (!api_doc_get_string(obj, "metadata.deletionTimestamp"))
+                api_doc_set_string(obj, "metadata.deletionTimestamp", now);
+            if (rvs)
+                store_rv_parse(rvs, &rv);
+            r = store_update(srv->store, sk, obj, rv);
+            if (r == -ESTALE) {
+                reply_conflict(resp, rt->kind, rt->name);
+            } else if (r < 0) {
+                reply_store_error(resp, r, "cannot update the record");
+            } else {
+                log_info("migration '%s/%s': abort requested", rt->ns,
+                         rt->name);
+                orch_watch_notify(srv, rt->kind->kind, "MODIFIED", obj);
+                orch_reply_json(resp, req, 202, obj);
+            }
+            json_decref(obj);
+            return;
+        }
+        json_decref(obj);
+    }
+    r = store_delete(srv->store, sk, rt->ns, rt->name, 0, &last);
+    if (r == -ENOENT) {
+        reply_not_found(resp, rt->kind, rt->name);
+        return;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot delete the record");
+        return;
+    }
+    orch_watch_notify(srv, rt->kind->kind, "DELETED", last);
+    orch_reply_json(resp, req, 200, last);
+    json_decref(last);
+}
+
+/*
+ * VM subresources.  The records say what the user asked for; starting and
+ * stopping the domain on a host comes with the VM lifecycle work.
+ */
+
+static bool vm_wants_running(const json_t *vm)
+{
+    const json_t *spec = json_object_get(vm, "spec");
+    const json_t *running = json_object_get(spec, "running");
+    const char *rs = json_string_value(json_object_get(spec, "runStrategy"));
+    if (json_is_boolean(running))
+        return json_is_true(running);
+    return rs && (strcmp(rs, "Always") == 0 ||
+                  strcmp(rs, "RerunOnFailure") == 0 || strcmp(rs, "Once") == 0);
+}
+
+static void vm_set_running(json_t *vm, bool run)
+{
+    json_t *spec = json_object_get(vm, "spec");
+    if (!json_is_object(spec)) {
+        spec = json_object();
+        json_object_set_new(vm, "spec", spec);
+    }
+    if (json_object_get(spec, "running"))
+        json_object_set_new(spec, "running", json_boolean(run));
+    else
+        json_object_set_new(spec, "runStrategy",
+                            json_string(run ? "Always" : "Halted"));
+}
+
+static void handle_vm_sub(struct orch_server *srv,
+                          const struct http_request *req,
+                          struct http_response *resp, const struct route *rt)
+{
+    json_t *vm = NULL, *vmi = NULL, *mig = NULL, *opts = NULL;
+    const char *rvs;
+    int64_t rv = 0;
+    int r;
+
+    r = store_get(srv->store, STORE_KIND_VM, rt->ns, rt->name, &vm);
+    if (r == -ENOENT) {
+        reply_not_found(resp, rt->kind, rt->name);
+        return;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot read the VM");
+        return;
+    }
+    if (strcmp(rt->sub, "start") == 0 || strcmp(rt->sub, "stop") == 0) {
+        bool start = rt->sub[2] == 'a';
+        if (vm_wants_running(vm) == start) {
+            orch_reply_status(
+                resp, 409, "Conflict",
+                start ? "VM is already running" : "VM is not running", NULL);
+            goto out;
+        }
+        vm_set_running(vm, start);
+        rvs = api_doc_get_string(vm, "metadata.resourceVersion");
+        if (rvs)
+            store_rv_parse(rvs, &rv);
+        r = store_update(srv->store, STORE_KIND_VM, vm, rv);
+        if (r == -ESTALE) {
+            reply_conflict(resp, rt->kind, rt->name);
+            goto out;
+        }
+        if (r < 0) {
+            reply_store_error(resp, r, "cannot update the VM");
+            goto out;
+        }
+        log_info("VM '%s/%s': %s requested", rt->ns, rt->name, rt->sub);
+        orch_watch_notify(srv, API_KIND_VM, "MODIFIED", vm);
+        orch_reply_status(resp, 202, NULL,
+                          start ? "start requested" : "stop requested", NULL);
+        goto out;
+    }
+
+    /* migrate: a VMIM for the VM's VMI, as virtctl migrate makes it. */
+    r = store_get(srv->store, STORE_KIND_VMI, rt->ns, rt->name, &vmi);
+    if (r == -ENOENT) {
+        orch_reply_status(resp, 409, "Conflict", "VM is not running", NULL);
+        goto out;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot read the VMI");
+        goto out;
+    }
+    if (req->body_len > 0) {
+        struct api_errors errs = API_ERRORS_INIT;
+        r = api_doc_decode(req->body, req->body_len, &srv->settings.api_limits,
+                           &opts, &errs);
+        if (r < 0) {
+            reply_decode_error(resp, r, &errs);
+            api_errors_clear(&errs);
+            goto out;
+        }
+        api_errors_clear(&errs);
+    }
+    mig = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}}", "apiVersion",
+                    "kubevirt.io/v1", "kind", "VirtualMachineInstanceMigration",
+                    "metadata", "generateName", "kubevirt-migrate-vm-",
+                    "namespace", rt->ns, "spec", "vmiName", rt->name);
+    if (json_is_object(json_object_get(opts, "addedNodeSelector")))
+        json_object_set(json_object_get(mig, "spec"), "addedNodeSelector",
+                        json_object_get(opts, "addedNodeSelector"));
+    {
+        struct route mr = {
+            .kind = api_kind_info(API_KIND_VMIM), .ns = rt->ns, .name = NULL};
+        if (!validate(resp, &mr, mig))
+            goto out;
+        if (admit_migration(srv, resp, rt->ns, mig) < 0)
+            goto out;
+        create_and_reply(srv, req, resp, &mr, mig, 202);
+    }
+out:
+    json_decref(opts);
+    json_decref(mig);
+    json_decref(vmi);
+    json_decref(vm);
+}
+
+/*
+ * Routing.
+ */
+
+static bool kind_has_verb(const struct api_kind_info *k, const char *verb)
+{
+    for (const char *const *v = orch_kind_verbs(k->kind); *v; v++)
+        if (strcmp(*v, verb) == 0)
+            return true;
+    return false;
+}
+
+/* Resolve the resource path after "/api" or "/apis/G" (REST = version
+ * onward).  Returns 0 or -ENOENT. */
+static int route_parse(const char *group, const char *const *rest, size_t n,
+                       struct route *rt)
+{
+    const char *version, *plural;
+    bool sub_group = strcmp(group, "subresources.kubevirt.io") == 0;
+
+    memset(rt, 0, sizeof(*rt));
+    if (n < 2)
+        return -ENOENT;
+    version = rest[0];
+    rest++;
+    n--;
+    if (strcmp(rest[0], "namespaces") == 0) {
+        if (n < 3 || n > 5)
+            return -ENOENT;
+        rt->ns = rest[1];
+        plural = rest[2];
+        rt->name = n > 3 ? rest[3] : NULL;
+        rt->sub = n > 4 ? rest[4] : NULL;
+    } else {
+        if (n > 3)
+            return -ENOENT;
+        plural = rest[0];
+        rt->name = n > 1 ? rest[1] : NULL;
+        rt->sub = n > 2 ? rest[2] : NULL;
+    }
+    if (sub_group) {
+        if (strcmp(version, "v1") != 0 ||
+            strcmp(plural, "virtualmachines") != 0 || !rt->ns || !rt->name ||
+            !rt->sub ||
+            (strcmp(rt->sub, "start") != 0 && strcmp(rt->sub, "stop") != 0 &&
+             strcmp(rt->sub, "migrate") != 0))
+            return -ENOENT;
+        rt->kind = api_kind_info(API_KIND_VM);
+        return rt->kind ? 0 : -ENOENT;
+    }
+    if (rt->sub)
+        return -ENOENT;
+    rt->kind = api_kind_by_resource(group, version, plural);
+    if (!rt->kind)
+        return -ENOENT;
+    if (rt->kind->namespaced) {
+        if (rt->name && !rt->ns)
+            return -ENOENT;
+    } else if (rt->ns) {
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static void reply_text(struct http_response *resp, int code, const char *text)
+{
+    http_response_clear(resp);
+    resp->status = code;
+    resp->content_type = "text/plain; charset=utf-8";
+    resp->body = strdup(text);
+    resp->body_len = resp->body ? strlen(text) : 0;
+}
+
+static void reply_method_not_allowed(struct http_response *resp)
+{
+    orch_reply_errno(resp, -EOPNOTSUPP,
+                     "the server does not allow this method on the "
+                     "requested resource");
+}
+
+static const char *verb_of(const struct http_request *req,
+                           const struct route *rt, bool watch)
+{
+    switch (req->method) {
+    case HTTP_METHOD_POST:
+        return "create";
+    case HTTP_METHOD_PUT:
+        return "update";
+    case HTTP_METHOD_DELETE:
+        return "delete";
+    case HTTP_METHOD_PATCH:
+        return "patch";
+    default:
+        if (watch)
+            return "watch";
+        return rt->name ? "get" : "list";
+    }
+}
+
+static bool param_true(const struct http_request *req, const char *key)
+{
+    const char *v = http_request_param(req, key);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+static void dispatch(struct orch_server *srv, const struct http_request *req,
+                     struct http_response *resp)
+{
+    const char *const *segv = req->segv;
+    size_t segc = req->segc;
+    enum orch_role role;
+    const char *user = NULL;
+    struct route rt;
+    bool watch;
+    const char *verb;
+    int r;
+
+    if (segc == 1 &&
+        (strcmp(segv[0], "healthz") == 0 || strcmp(segv[0], "livez") == 0)) {
+        reply_text(resp, 200, "ok");
+        return;
+    }
+    if (segc == 1 && strcmp(segv[0], "readyz") == 0) {
+        int64_t rv;
+        if (srv->shutting_down)
+            reply_text(resp, 503, "shutting down");
+        else if (store_resource_version(srv->store, &rv) < 0)
+            reply_text(resp, 503, "store unavailable");
+        else
+            reply_text(resp, 200, "ok");
+        return;
+    }
+    if (orch_accept_format(req->accept) < 0) {
+        orch_reply_errno(resp, -ENOPROTOOPT,
+                         "only the following media types are accepted: "
+                         "application/json, application/yaml");
+        return;
+    }
+    r = orch_auth_check(&srv->settings, req, &role, &user);
+    if (r < 0) {
+        orch_reply_errno(resp, r, "Unauthorized");
+        http_response_add_header(resp, "WWW-Authenticate", "Bearer");
+        return;
+    }
+
+    if (segc == 1 && strcmp(segv[0], "metrics") == 0) {
+        size_t len = 0;
+        char *text = orch_metrics_render(srv, &len);
+        if (!text) {
+            orch_reply_errno(resp, -ENOMEM, "out of memory");
+            return;
+        }
+        resp->status = 200;
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        resp->body = text;
+        resp->body_len = len;
+        return;
+    }
+
+    /* Discovery documents. */
+    if ((segc >= 1 && segc <= 2 && strcmp(segv[0], "api") == 0) ||
+        (segc >= 1 && segc <= 3 && strcmp(segv[0], "apis") == 0)) {
+        json_t *doc = orch_discovery(segv, segc, &r);
+        if (!doc) {
+            orch_reply_errno(resp, -ENOENT,
+                             "the server could not find the "
+                             "requested resource");
+            return;
+        }
+        if (!orch_method_is_read(req->method))
+            reply_method_not_allowed(resp);
+        else
+            orch_reply_json(resp, req, 200, doc);
+        json_decref(doc);
+        return;
+    }
+
+    if (segc >= 1 && strcmp(segv[0], "api") == 0)
+        r = route_parse("", segv + 1, segc - 1, &rt);
+    else if (segc >= 2 && strcmp(segv[0], "apis") == 0)
+        r = route_parse(segv[1], segv + 2, segc - 2, &rt);
+    else
+        r = -ENOENT;
+    if (r < 0) {
+        orch_reply_errno(resp, -ENOENT,
+                         "the server could not find the requested resource");
+        return;
+    }
+
+    watch = req->method == HTTP_METHOD_GET && param_true(req, "watch");
+    verb = verb_of(req, &rt, watch);
+    if (role == ORCH_ROLE_VIEWER && !orch_method_is_read(req->method)) {
+        char res[160], msg[768];
+        resource_name(rt.kind, res, sizeof(res));
+        if (rt.ns)
+            snprintf(msg, sizeof(msg),
+                     "%s is forbidden: User \"%s\" cannot %s resource "
+                     "\"%s%s%s\" in API group \"%s\" in the namespace "
+                     "\"%s\"",
+                     res, user, verb, rt.kind->plural, rt.sub ? "/" : "",
+                     rt.sub ? rt.sub : "",
+                     rt.sub ? "subresources.kubevirt.io" : rt.kind->group,
+                     rt.ns);
+        else
+            snprintf(msg, sizeof(msg),
+                     "%s is forbidden: User \"%s\" cannot %s resource "
+                     "\"%s\" in API group \"%s\" at the cluster scope",
+                     res, user, verb, rt.kind->plural, rt.kind->group);
+        orch_reply_status(resp, 403, "Forbidden", msg,
+                          details_for(rt.kind, rt.name));
+        return;
+    }
+
+    if (rt.sub) {
+        if (req->method != HTTP_METHOD_PUT)
+            reply_method_not_allowed(resp);
+        else
+            handle_vm_sub(srv, req, resp, &rt);
+        return;
+    }
+    switch (req->method) {
+    case HTTP_METHOD_GET:
+    case HTTP_METHOD_HEAD:
+        if (watch)
+            handle_watch(srv, req, resp, &rt);
+        else if (rt.name)
+            handle_get(srv, req, resp, &rt);
+        else
+            handle_list(srv, req, resp, &rt);
+        return;
+    case HTTP_METHOD_POST:
+        if (rt.name || !rt.ns != !rt.kind->namespaced ||
+            !kind_has_verb(rt.kind, "create"))
+            reply_method_not_allowed(resp);
+        else
+            handle_create(srv, req, resp, &rt);
+        return;
+    case HTTP_METHOD_PUT:
+        if (!rt.name || !kind_has_verb(rt.kind, "update"))
+            reply_method_not_allowed(resp);
+        else
+            handle_replace(srv, req, resp, &rt);
+        return;
+    case HTTP_METHOD_DELETE:
+        if (!rt.name || !kind_has_verb(rt.kind, "delete"))
+            reply_method_not_allowed(resp);
+        else
+            handle_delete(srv, req, resp, &rt);
+        return;
+    default:
+        reply_method_not_allowed(resp);
+        return;
+    }
+}
+
+void orch_handle(const struct http_request *req, struct http_response *resp,
+                 void *arg)
+{
+    struct orch_server *srv = arg;
+
+    dispatch(srv, req, resp);
+    orch_metrics_request(&srv->metrics, req->method, resp->status);
+    if (resp->status >= 500)
+        log_warn("%s %s from %s: %d", http_method_name(req->method),
+                 req->path ? req->path : "", req->peer ? req->peer : "",
+                 resp->status);
+    else
+        log_debug("%s %s from %s: %d", http_method_name(req->method),
+                  req->path ? req->path : "", req->peer ? req->peer : "",
+                  resp->status);
+}

@@ -1,0 +1,132 @@
+/*
+ * orchestratord: /metrics in the Prometheus text format.  Migration gauges
+ * carry KubeVirt's metric names (virt-controller's
+ * kubevirt_vmi_migrations_in_*_phase and kubevirt_vmi_migration_*).
+ */
+#include "orchestratord/orchd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int metric_codes[ORCH_METRIC_CODES] = {
+    200, 201, 202, 400, 401, 403, 404, 405,
+    406, 409, 410, 413, 415, 422, 429, 500,
+};
+
+void orch_metrics_request(struct orch_metrics *m, enum http_method method,
+                          int code)
+{
+    size_t v = (size_t)method < ORCH_METRIC_VERBS ? (size_t)method
+                                                  : ORCH_METRIC_VERBS - 1;
+    size_t c = ORCH_METRIC_CODES - 1; /* other codes count as 500 */
+    for (size_t i = 0; i < ORCH_METRIC_CODES; i++)
+        if (metric_codes[i] == code)
+            c = i;
+    m->requests[v][c]++;
+}
+
+/* Count migrations in flight by phase: a small set, so list it. */
+static void count_phases(struct orch_server *srv, long counts[])
+{
+    struct store_list_opts o = {.in_flight = true};
+    struct store_page page = {0};
+
+    if (store_list(srv->store, STORE_KIND_MIGRATION, NULL, &o, &page) < 0)
+        return;
+    for (size_t i = 0; i < json_array_size(page.items); i++) {
+        int p = orch_vmim_phase(json_array_get(page.items, i));
+        if (p >= 0 && p < API_VMIM_PHASE_COUNT)
+            counts[p]++;
+    }
+    store_page_release(&page);
+}
+
+char *orch_metrics_render(struct orch_server *srv, size_t *ret_len)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    long phases[API_VMIM_PHASE_COUNT] = {0};
+
+    if (!f)
+        return NULL;
+    fputs("# HELP orchestratord_http_requests_total HTTP requests served, by "
+          "verb and code.\n"
+          "# TYPE orchestratord_http_requests_total counter\n",
+          f);
+    for (size_t v = 0; v < ORCH_METRIC_VERBS; v++)
+        for (size_t c = 0; c < ORCH_METRIC_CODES; c++)
+            if (srv->metrics.requests[v][c])
+                fprintf(f,
+                        "orchestratord_http_requests_total{verb=\"%s\","
+                        "code=\"%d\"} %llu\n",
+                        http_method_name((enum http_method)v), metric_codes[c],
+                        (unsigned long long)srv->metrics.requests[v][c]);
+    fprintf(f,
+            "# HELP orchestratord_http_requests_in_flight Requests whose "
+            "reply is not sent yet, watches included.\n"
+            "# TYPE orchestratord_http_requests_in_flight gauge\n"
+            "orchestratord_http_requests_in_flight %zu\n"
+            "# HELP orchestratord_http_connections Open client "
+            "connections.\n"
+            "# TYPE orchestratord_http_connections gauge\n"
+            "orchestratord_http_connections %zu\n"
+            "# HELP orchestratord_watchers Active watch streams.\n"
+            "# TYPE orchestratord_watchers gauge\n"
+            "orchestratord_watchers %zu\n"
+            "# HELP orchestratord_watch_events_total Watch events sent.\n"
+            "# TYPE orchestratord_watch_events_total counter\n"
+            "orchestratord_watch_events_total %llu\n",
+            srv->http ? http_server_requests_in_flight(srv->http) : 0,
+            srv->http ? http_server_connections(srv->http) : 0, srv->n_watchers,
+            (unsigned long long)srv->metrics.watch_events);
+
+    count_phases(srv, phases);
+    static const struct {
+        enum api_vmim_phase phase;
+        const char *name;
+    } gauges[] = {
+        {API_VMIM_PHASE_UNSET, "unset"},
+        {API_VMIM_PHASE_PENDING, "pending"},
+        {API_VMIM_PHASE_SCHEDULING, "scheduling"},
+        {API_VMIM_PHASE_RUNNING, "running"},
+    };
+    for (size_t i = 0; i < sizeof(gauges) / sizeof(*gauges); i++) {
+        long n = phases[gauges[i].phase];
+        /* KubeVirt counts Scheduled..TargetReady as scheduling. */
+        if (gauges[i].phase == API_VMIM_PHASE_SCHEDULING)
+            n += phases[API_VMIM_PHASE_SCHEDULED] +
+                 phases[API_VMIM_PHASE_PREPARING_TARGET] +
+                 phases[API_VMIM_PHASE_TARGET_READY];
+        fprintf(f,
+                "# HELP kubevirt_vmi_migrations_in_%s_phase Number of "
+                "current %s migrations.\n"
+                "# TYPE kubevirt_vmi_migrations_in_%s_phase gauge\n"
+                "kubevirt_vmi_migrations_in_%s_phase %ld\n",
+                gauges[i].name, gauges[i].name, gauges[i].name, gauges[i].name,
+                n);
+    }
+    fprintf(f,
+            "# HELP kubevirt_vmi_migration_succeeded Migrations that "
+            "succeeded since start.\n"
+            "# TYPE kubevirt_vmi_migration_succeeded counter\n"
+            "kubevirt_vmi_migration_succeeded %llu\n"
+            "# HELP kubevirt_vmi_migration_failed Migrations that failed "
+            "since start.\n"
+            "# TYPE kubevirt_vmi_migration_failed counter\n"
+            "kubevirt_vmi_migration_failed %llu\n"
+            "# HELP orchestratord_migrations_created_total Migrations "
+            "admitted since start.\n"
+            "# TYPE orchestratord_migrations_created_total counter\n"
+            "orchestratord_migrations_created_total %llu\n",
+            (unsigned long long)srv->metrics.migrations_succeeded,
+            (unsigned long long)srv->metrics.migrations_failed,
+            (unsigned long long)srv->metrics.migrations_created);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    *ret_len = len;
+    return buf;
+}

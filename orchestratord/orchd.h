@@ -1,0 +1,277 @@
+/*
+ * orchestratord: the REST API server.
+ *
+ * orch_handle() is the one HTTP handler: a plain function from a parsed
+ * request (http/http.h) to a response, routing to the resource handlers
+ * (create / get / list / watch / replace / delete, VM subresources),
+ * discovery, health and metrics.  It reads and writes records through the
+ * store, validates bodies with the api module, and answers errors as
+ * Kubernetes Status objects whose code and reason come from one errno table
+ * (orch_status_for_errno).  orch_serve() wires it to an evhttp server,
+ * signals and the configuration.
+ *
+ * Threads: everything runs on the event loop thread.  Handlers log (they
+ * are request handlers); helpers return negative errno values.
+ */
+#ifndef ORCH_ORCHD_H
+#define ORCH_ORCHD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "http/http.h"
+#include "store/store.h"
+
+struct event_base;
+
+enum orch_role {
+    ORCH_ROLE_ADMIN = 0,
+    ORCH_ROLE_VIEWER,
+};
+
+struct orch_token {
+    char *name;  /* shown in logs and 403 messages */
+    char *token; /* the secret; never logged */
+    enum orch_role role;
+};
+
+/* What the handlers need from the configuration; owned by the server. */
+struct orch_settings {
+    struct orch_token *tokens; /* none: every request is admin (loopback) */
+    size_t n_tokens;
+    struct api_limits api_limits; /* body, depth, string, items */
+    size_t max_list_limit;        /* page size cap and default */
+    size_t max_watchers;
+    bool live_migration; /* KubeVirt's LiveMigration feature gate */
+};
+
+/* Free the tokens and zero the settings.  NULL-safe. */
+void orch_settings_clear(struct orch_settings *s);
+
+/* Counters for /metrics. */
+#define ORCH_METRIC_VERBS 8
+#define ORCH_METRIC_CODES 16
+struct orch_metrics {
+    uint64_t requests[ORCH_METRIC_VERBS][ORCH_METRIC_CODES];
+    uint64_t migrations_succeeded;
+    uint64_t migrations_failed;
+    uint64_t migrations_created;
+    uint64_t watch_events;
+};
+
+struct orch_watcher;
+
+struct orch_server {
+    struct store *store;
+    struct orch_settings settings;
+    struct orch_metrics metrics;
+    struct event_base *base;  /* for watch timeouts; NULL in tests */
+    struct http_server *http; /* for /metrics; NULL in tests */
+    struct orch_watcher *watchers;
+    size_t n_watchers;
+    bool shutting_down;
+};
+
+/* Initialise SRV around an open store (borrowed) with default settings:
+ * no tokens, default api limits, max_list_limit 500, max_watchers 100,
+ * live migration on. */
+void orch_server_init(struct orch_server *srv, struct store *store);
+
+/* End every watch and free the settings.  The store is left open. */
+void orch_server_release(struct orch_server *srv);
+
+/* The HTTP handler (http_handler_fn); ARG is the struct orch_server. */
+void orch_handle(const struct http_request *req, struct http_response *resp,
+                 void *arg);
+
+/*
+ * Status objects (status.c).
+ */
+
+/* The HTTP code and Kubernetes Status reason for a negative errno:
+ *   -EINVAL 400 BadRequest, -ENOKEY 401 Unauthorized, -EACCES/-EPERM 403
+ *   Forbidden, -ENOENT 404 NotFound, -EOPNOTSUPP 405 MethodNotAllowed,
+ *   -ENOPROTOOPT 406 NotAcceptable, -EEXIST 409 AlreadyExists, -ESTALE and
+ *   -EALREADY 409 Conflict, -EKEYEXPIRED 410 Expired, -EMSGSIZE/-E2BIG 413
+ *   RequestEntityTooLarge, -EPROTONOSUPPORT 415 UnsupportedMediaType,
+ *   -EDOM 422 Invalid, -EAGAIN 429 TooManyRequests, -EBUSY/-ESHUTDOWN 503
+ *   ServiceUnavailable, anything else 500 InternalError.
+ * Returns the code; *ret_reason (may be NULL) gets a static string. */
+int orch_status_for_errno(int err, const char **ret_reason);
+
+/* A new Status object {kind, apiVersion, metadata, status: "Failure",
+ * message, reason, code[, details]}.  DETAILS (may be NULL) is stolen. */
+json_t *orch_status_new(int code, const char *reason, const char *message,
+                        json_t *details);
+
+/* Answer RESP with a failure Status for ERR (a negative errno) and the
+ * printf-style message. */
+void orch_reply_errno(struct http_response *resp, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Answer RESP with CODE and a Status built by orch_status_new(). */
+void orch_reply_status(struct http_response *resp, int code, const char *reason,
+                       const char *message, json_t *details);
+
+/* Answer RESP with CODE and DOC encoded as JSON, or YAML when the request's
+ * Accept asks for it.  DOC is borrowed. */
+void orch_reply_json(struct http_response *resp, const struct http_request *req,
+                     int code, const json_t *doc);
+
+/* Which encoding the request's Accept header asks for: API_FORMAT_JSON,
+ * API_FORMAT_YAML, or -ENOPROTOOPT (nothing we can produce). */
+int orch_accept_format(const char *accept);
+
+/*
+ * Auth (auth.c).
+ */
+
+/* Authenticate REQ against the settings' tokens.  Returns 0 and the role
+ * and token name (borrowed; "anonymous" without tokens), -ENOKEY (no or
+ * unknown token).  Compares secrets in constant time. */
+int orch_auth_check(const struct orch_settings *s,
+                    const struct http_request *req, enum orch_role *ret_role,
+                    const char **ret_name);
+
+/* Whether METHOD only reads. */
+bool orch_method_is_read(enum http_method method);
+
+/*
+ * Discovery (discovery.c): /api, /api/v1, /apis, /apis/G, /apis/G/V.
+ * Returns a new document, or NULL with *ret_err = -ENOENT for an unknown
+ * path (SEGV/SEGC are the request's path segments).
+ */
+json_t *orch_discovery(const char *const *segv, size_t segc, int *ret_err);
+
+/*
+ * Watches (watch.c).
+ */
+
+struct orch_watch_io {
+    /* Send bytes; returns 0 or a negative errno. */
+    int (*write)(void *ctx, const char *buf, size_t len);
+    /* Bytes queued and not yet sent. */
+    size_t (*pending)(void *ctx);
+    /* Finish the stream (the watcher is freed by the caller). */
+    void (*end)(void *ctx);
+    void *ctx;
+};
+
+struct orch_watch_params {
+    const struct api_kind_info *kind;
+    const char *ns;   /* NULL: all namespaces */
+    const char *name; /* NULL: every object */
+    const char *label_selector;
+    const char *field_selector;
+    const char *resource_version; /* NULL or "" or "0": list first */
+    long timeout_s;               /* 0: the server's default */
+};
+
+/* Create a watcher (not yet streaming) for PARAMS.  Returns 0, -EINVAL
+ * (bad selector or resourceVersion; *ret_msg gets a static or stored
+ * message), -EAGAIN (max_watchers reached), -ENOMEM. */
+int orch_watch_new(struct orch_server *srv, const struct orch_watch_params *p,
+                   struct orch_watcher **ret_watcher, char **ret_msg);
+
+/* Start streaming to IO: initial ADDED events (or the changes since the
+ * given resourceVersion), then live events.  The watcher stays registered
+ * until orch_watch_closed() or the server ends it (then it calls io->end and
+ * frees itself). */
+void orch_watch_start(struct orch_watcher *w, const struct orch_watch_io *io);
+
+/* IO can take more: send what is pending (catch-up pages). */
+void orch_watch_drained(struct orch_watcher *w);
+
+/* The client went away: unregister and free W. */
+void orch_watch_closed(struct orch_watcher *w);
+
+/* Free a watcher that was never started.  NULL-safe. */
+void orch_watch_free(struct orch_watcher *w);
+
+/* A record changed: TYPE "ADDED", "MODIFIED" or "DELETED"; OBJ borrowed,
+ * with its new metadata.resourceVersion. */
+void orch_watch_notify(struct orch_server *srv, enum api_kind kind,
+                       const char *type, const json_t *obj);
+
+/* End every watch (shutdown). */
+void orch_watch_end_all(struct orch_server *srv);
+
+/* The http stream_start callback for a watcher made by orch_watch_new(). */
+void orch_watch_http_start(struct http_stream *stream, void *arg);
+
+/*
+ * Selectors for lists and watches (select.c).
+ */
+
+struct orch_filter {
+    struct api_selector *labels;
+    /* fieldSelector: "path=value" or "path!=value" terms on
+     * metadata.name, metadata.namespace, spec.vmiName, status.phase,
+     * status.nodeName. */
+    struct {
+        const char *path;
+        char *value;
+        bool negate;
+    } fields[8];
+    size_t n_fields;
+};
+
+/* Parse labelSelector and fieldSelector (either may be NULL).  Returns 0,
+ * -EINVAL with a message in *ret_msg (malloc'd), -ENOMEM. */
+int orch_filter_parse(struct orch_filter *f, const char *labels,
+                      const char *fields, char **ret_msg);
+bool orch_filter_match(const json_t *obj, void *filter);
+void orch_filter_clear(struct orch_filter *f);
+
+/* The status.phase of a VMIM document as an enum api_vmim_phase, or
+ * -EINVAL for an unknown phase. */
+int orch_vmim_phase(const json_t *obj);
+
+/* The verbs the REST API serves for KIND (NULL-terminated, static):
+ * VMIMs create/delete/get/list/watch, VMs and MigrationPolicies also
+ * update, VMIs and Nodes only get/list/watch (hosts report those). */
+const char *const *orch_kind_verbs(enum api_kind kind);
+
+/* store kind for an api kind. */
+enum store_kind orch_store_kind(enum api_kind kind);
+
+/*
+ * Metrics (metrics.c).
+ */
+
+/* Count a finished request. */
+void orch_metrics_request(struct orch_metrics *m, enum http_method method,
+                          int code);
+
+/* The Prometheus text exposition (malloc'd) or NULL on ENOMEM. */
+char *orch_metrics_render(struct orch_server *srv, size_t *ret_len);
+
+/*
+ * Serving (serve.c): called by main() after the configuration is loaded.
+ */
+
+struct orch_serve_opts {
+    const char *listen_host;
+    uint16_t listen_port;
+    const char *tls_certificate;
+    const char *tls_key;
+    struct http_server_opts http;
+    /* Called on SIGHUP to re-read tokens and limits into SETTINGS and HTTP;
+     * returns 0 or a negative errno (then the old values stay). */
+    int (*reload)(struct orch_settings *settings, struct http_server_opts *http,
+                  void *arg);
+    void *reload_arg;
+    /* Called once the socket is bound, with the port (tests use port 0). */
+    void (*on_listening)(uint16_t port, void *arg);
+};
+
+/* Serve until SIGTERM/SIGINT: bind, handle requests, then stop accepting,
+ * finish the requests in flight and return 0.  SRV must be initialised
+ * with its settings.  Returns 0 or a negative errno (bind failed...). */
+int orch_serve(struct orch_server *srv, const struct orch_serve_opts *o);
+
+#endif

@@ -1,0 +1,385 @@
+/*
+ * orchestratord: watches.
+ *
+ * A watcher first catches up from the store — the current objects as ADDED
+ * events (when no resourceVersion was given), then the change feed after
+ * the list's resourceVersion or the one given — a page at a time, sending
+ * the next page only when the previous one has left the process, so a
+ * slow client costs at most a page of memory.  Once the feed is exhausted
+ * the watcher is live: every write the server makes is written to it
+ * directly by orch_watch_notify().  A live watcher whose client does not
+ * read (more than WATCH_MAX_PENDING bytes queued) is ended, as the API
+ * server does, and its client re-lists.
+ */
+#include "orchestratord/orchd.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log/log.h"
+
+#define WATCH_PAGE          200
+#define WATCH_LOW_WATER     (64 * 1024)
+#define WATCH_MAX_PENDING   (4 * 1024 * 1024)
+#define WATCH_DEFAULT_TIMEO 1800
+
+enum watch_state {
+    WATCH_IDLE = 0, /* made, not started */
+    WATCH_LISTING,  /* sending the current objects */
+    WATCH_FEED,     /* sending the change feed */
+    WATCH_LIVE,     /* sending each write as it happens */
+    WATCH_DONE,
+};
+
+struct orch_watcher {
+    struct orch_server *srv;
+    struct orch_watcher *prev, *next;
+    const struct api_kind_info *kind;
+    char *ns;
+    char *name;
+    struct orch_filter filter;
+    enum watch_state state;
+    int64_t cursor; /* last resourceVersion sent or covered */
+    char *continue_token;
+    long timeout_s;
+    struct event *timer;
+    struct orch_watch_io io;
+    bool pumping;
+};
+
+static void watch_unlink(struct orch_watcher *w)
+{
+    struct orch_server *srv = w->srv;
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (srv->watchers == w)
+        srv->watchers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    srv->n_watchers--;
+}
+
+void orch_watch_free(struct orch_watcher *w)
+{
+    if (!w)
+        return;
+    watch_unlink(w);
+    if (w->timer)
+        event_free(w->timer);
+    orch_filter_clear(&w->filter);
+    free(w->continue_token);
+    free(w->ns);
+    free(w->name);
+    free(w);
+}
+
+int orch_watch_new(struct orch_server *srv, const struct orch_watch_params *p,
+                   struct orch_watcher **ret_watcher, char **ret_msg)
+{
+    struct orch_watcher *w;
+    const char *rv = p->resource_version;
+    int64_t cursor = -1;
+    int r;
+
+    *ret_msg = NULL;
+    if (srv->n_watchers >= srv->settings.max_watchers)
+        return -EAGAIN;
+    if (rv && *rv && strcmp(rv, "0") != 0) {
+        if (store_rv_parse(rv, &cursor) < 0) {
+            if (asprintf(ret_msg, "invalid resourceVersion: '%s'", rv) < 0)
+                *ret_msg = NULL;
+            return -EINVAL;
+        }
+    }
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    r = orch_filter_parse(&w->filter, p->label_selector, p->field_selector,
+                          ret_msg);
+    if (r < 0) {
+        free(w);
+        return r;
+    }
+    w->srv = srv;
+    w->kind = p->kind;
+    w->ns = p->ns ? strdup(p->ns) : NULL;
+    w->name = p->name ? strdup(p->name) : NULL;
+    w->cursor = cursor;
+    w->timeout_s = p->timeout_s > 0 ? p->timeout_s : WATCH_DEFAULT_TIMEO;
+    /* Registered now so max_watchers counts it; it receives nothing until
+     * started. */
+    w->next = srv->watchers;
+    if (srv->watchers)
+        srv->watchers->prev = w;
+    srv->watchers = w;
+    srv->n_watchers++;
+    if ((p->ns && !w->ns) || (p->name && !w->name)) {
+        orch_watch_free(w);
+        return -ENOMEM;
+    }
+    *ret_watcher = w;
+    return 0;
+}
+
+static bool watch_matches(const struct orch_watcher *w, const json_t *obj)
+{
+    if (w->ns) {
+        const char *ns = api_doc_get_string(obj, "metadata.namespace");
+        if (!ns || strcmp(ns, w->ns) != 0)
+            return false;
+    }
+    if (w->name) {
+        const char *n = api_doc_get_string(obj, "metadata.name");
+        if (!n || strcmp(n, w->name) != 0)
+            return false;
+    }
+    return orch_filter_match(obj, (void *)&w->filter);
+}
+
+static int send_event(struct orch_watcher *w, const char *type,
+                      const json_t *obj)
+{
+    json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
+    char *line;
+    size_t len;
+    int r;
+
+    if (!ev)
+        return -ENOMEM;
+    line = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    if (!line)
+        return -ENOMEM;
+    len = strlen(line);
+    line[len] = '\n'; /* replaces the NUL: write len + 1 bytes */
+    r = w->io.write(w->io.ctx, line, len + 1);
+    free(line);
+    if (r == 0)
+        w->srv->metrics.watch_events++;
+    return r;
+}
+
+/* End the watch: tell the stream and free the watcher. */
+static void watch_finish(struct orch_watcher *w)
+{
+    struct orch_watch_io io = w->io;
+    w->state = WATCH_DONE;
+    orch_watch_free(w);
+    if (io.end)
+        io.end(io.ctx);
+}
+
+static void send_expired(struct orch_watcher *w, int64_t rv)
+{
+    char msg[128];
+    json_t *st;
+    snprintf(msg, sizeof(msg), "too old resource version: %" PRId64, rv);
+    st = orch_status_new(410, "Expired", msg, NULL);
+    if (st)
+        send_event(w, "ERROR", st);
+    json_decref(st);
+}
+
+static int64_t obj_rv(const json_t *obj)
+{
+    int64_t rv = 0;
+    const char *s = api_doc_get_string(obj, "metadata.resourceVersion");
+    if (s)
+        store_rv_parse(s, &rv);
+    return rv;
+}
+
+/* Send catch-up pages while the stream is drained enough.  Returns false
+ * when the watcher was finished (and freed). */
+static bool pump(struct orch_watcher *w)
+{
+    struct orch_server *srv = w->srv;
+    enum store_kind sk = orch_store_kind(w->kind->kind);
+    int r;
+
+    while (w->state == WATCH_LISTING || w->state == WATCH_FEED) {
+        if (w->io.pending && w->io.pending(w->io.ctx) > WATCH_LOW_WATER)
+            return true; /* orch_watch_drained() resumes */
+        if (w->state == WATCH_LISTING) {
+            struct store_list_opts o = {
+                .limit = WATCH_PAGE,
+                .continue_token = w->continue_token,
+                .match = orch_filter_match,
+                .match_arg = &w->filter,
+            };
+            struct store_page page = {0};
+            r = store_list(srv->store, sk, w->ns, &o, &page);
+            if (r < 0) {
+                log_warn("watch of '%s': cannot list: %s", w->kind->plural,
+                         strerror(-r));
+                watch_finish(w);
+                return false;
+            }
+            if (w->cursor < 0)
+                w->cursor = page.resource_version;
+            for (size_t i = 0; i < json_array_size(page.items); i++) {
+                json_t *obj = json_array_get(page.items, i);
+                if (watch_matches(w, obj) && send_event(w, "ADDED", obj) < 0)
+                    break;
+            }
+            free(w->continue_token);
+            w->continue_token =
+                page.continue_token ? strdup(page.continue_token) : NULL;
+            if (!page.continue_token)
+                w->state = WATCH_FEED;
+            store_page_release(&page);
+            continue;
+        }
+        {
+            json_t *events = NULL;
+            int64_t next = w->cursor;
+            r = store_changes_since(srv->store, sk, w->ns, w->cursor,
+                                    WATCH_PAGE, &events, &next);
+            if (r == -EKEYEXPIRED) {
+                send_expired(w, w->cursor);
+                watch_finish(w);
+                return false;
+            }
+            if (r < 0) {
+                log_warn("watch of '%s': cannot read changes: %s",
+                         w->kind->plural, strerror(-r));
+                watch_finish(w);
+                return false;
+            }
+            for (size_t i = 0; i < json_array_size(events); i++) {
+                json_t *ev = json_array_get(events, i);
+                json_t *obj = json_object_get(ev, "object");
+                const char *type =
+                    json_string_value(json_object_get(ev, "type"));
+                if (type && obj && watch_matches(w, obj))
+                    send_event(w, type, obj);
+            }
+            json_decref(events);
+            if (next > w->cursor)
+                w->cursor = next;
+            if (r == 0)
+                w->state = WATCH_LIVE;
+        }
+    }
+    return true;
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    watch_finish(arg);
+}
+
+void orch_watch_start(struct orch_watcher *w, const struct orch_watch_io *io)
+{
+    w->io = *io;
+    w->state = w->cursor < 0 ? WATCH_LISTING : WATCH_FEED;
+    if (w->srv->base) {
+        struct timeval tv = {w->timeout_s, 0};
+        w->timer = evtimer_new(w->srv->base, timeout_cb, w);
+        if (w->timer)
+            evtimer_add(w->timer, &tv);
+    }
+    pump(w);
+}
+
+void orch_watch_drained(struct orch_watcher *w)
+{
+    if (w->pumping)
+        return;
+    w->pumping = true;
+    if (pump(w))
+        w->pumping = false;
+}
+
+void orch_watch_closed(struct orch_watcher *w)
+{
+    w->io.end = NULL;
+    orch_watch_free(w);
+}
+
+void orch_watch_notify(struct orch_server *srv, enum api_kind kind,
+                       const char *type, const json_t *obj)
+{
+    struct orch_watcher *w, *next;
+    int64_t rv = obj_rv(obj);
+
+    for (w = srv->watchers; w; w = next) {
+        next = w->next;
+        if (w->state != WATCH_LIVE || w->kind->kind != kind)
+            continue;
+        if (rv <= w->cursor)
+            continue;
+        w->cursor = rv;
+        if (!watch_matches(w, obj))
+            continue;
+        if (w->io.pending && w->io.pending(w->io.ctx) > WATCH_MAX_PENDING) {
+            log_warn("watch of '%s': client too slow, ending it",
+                     w->kind->plural);
+            watch_finish(w);
+            continue;
+        }
+        if (send_event(w, type, obj) < 0)
+            watch_finish(w);
+    }
+}
+
+void orch_watch_end_all(struct orch_server *srv)
+{
+    while (srv->watchers)
+        watch_finish(srv->watchers);
+}
+
+/*
+ * The http glue's side.
+ */
+
+static int http_io_write(void *ctx, const char *buf, size_t len)
+{
+    return http_stream_write(ctx, buf, len);
+}
+
+static size_t http_io_pending(void *ctx)
+{
+    return http_stream_pending(ctx);
+}
+
+static void http_io_end(void *ctx)
+{
+    http_stream_end(ctx);
+}
+
+static void http_on_drain(void *arg)
+{
+    orch_watch_drained(arg);
+}
+
+static void http_on_close(void *arg)
+{
+    orch_watch_closed(arg);
+}
+
+void orch_watch_http_start(struct http_stream *stream, void *arg)
+{
+    struct orch_watcher *w = arg;
+    struct orch_watch_io io = {
+        .write = http_io_write,
+        .pending = http_io_pending,
+        .end = http_io_end,
+        .ctx = stream,
+    };
+    struct http_stream_callbacks cbs = {
+        .on_drain = http_on_drain,
+        .on_close = http_on_close,
+        .arg = w,
+    };
+    http_stream_set_callbacks(stream, &cbs);
+    orch_watch_start(w, &io);
+}

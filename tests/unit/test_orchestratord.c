@@ -1,0 +1,860 @@
+/*
+ * Unit tests for orchestratord's REST handlers: each request is a plain
+ * struct run through orch_handle() against a ":memory:" store, and the
+ * status code, Status reason and message, and returned objects asserted.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "log/log.h"
+#include "orchestratord/orchd.h"
+
+#define NS "default"
+#define VMIM_PATH                                                              \
+    "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations"
+
+struct fixture {
+    struct store *st;
+    struct orch_server srv;
+    struct http_response resp;
+    json_t *body; /* the last response, decoded when JSON */
+    char target[4096];
+};
+
+static const char vmim_yaml[] = "apiVersion: kubevirt.io/v1\n"
+                                "kind: VirtualMachineInstanceMigration\n"
+                                "metadata:\n"
+                                "  name: migration-job\n"
+                                "spec:\n"
+                                "  vmiName: vmi-fedora\n";
+
+static void seed_vmi(struct fixture *f, const char *name, const char *phase)
+{
+    json_t *vmi =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s, s:s}}", "apiVersion",
+                  "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                  "metadata", "name", name, "namespace", NS, "spec", "status",
+                  "phase", phase, "nodeName", "node1");
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char err[256];
+    assert_non_null(f);
+    log_init("test_orchestratord", LOG_LEVEL_WARN);
+    assert_int_equal(store_open(":memory:", NULL, &f->st, err, sizeof(err)), 0);
+    orch_server_init(&f->srv, f->st);
+    seed_vmi(f, "vmi-fedora", "Running");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    http_response_clear(&f->resp);
+    json_decref(f->body);
+    orch_server_release(&f->srv);
+    store_close(f->st);
+    free(f);
+    return 0;
+}
+
+/* Run one request; returns the status code.  HEADERS: content type,
+ * accept, authorization (each may be NULL). */
+static int call(struct fixture *f, enum http_method m, const char *target,
+                const char *body, const char *ctype, const char *accept,
+                const char *auth)
+{
+    struct http_request req;
+    memset(&req, 0, sizeof(req));
+    http_response_clear(&f->resp);
+    json_decref(f->body);
+    f->body = NULL;
+    assert_int_equal(
+        http_request_parse_target(&req, target, f->target, sizeof(f->target)),
+        0);
+    req.method = m;
+    req.path = target;
+    req.body = body ? body : "";
+    req.body_len = body ? strlen(body) : 0;
+    req.content_type = ctype;
+    req.accept = accept;
+    req.authorization = auth;
+    req.peer = "127.0.0.1:1";
+    orch_handle(&req, &f->resp, &f->srv);
+    if (f->resp.body && f->resp.content_type &&
+        strcmp(f->resp.content_type, "application/json") == 0)
+        f->body = json_loadb(f->resp.body, f->resp.body_len, 0, NULL);
+    return f->resp.status;
+}
+
+static const char *jstr(const json_t *doc, const char *path)
+{
+    const char *s = api_doc_get_string(doc, path);
+    return s ? s : "(null)";
+}
+
+static void assert_status(struct fixture *f, int code, const char *reason,
+                          const char *msg_part)
+{
+    assert_int_equal(f->resp.status, code);
+    assert_non_null(f->body);
+    assert_string_equal(jstr(f->body, "kind"), "Status");
+    assert_int_equal(json_integer_value(json_object_get(f->body, "code")),
+                     code);
+    if (reason)
+        assert_string_equal(jstr(f->body, "reason"), reason);
+    if (msg_part && !strstr(jstr(f->body, "message"), msg_part))
+        fail_msg("message '%s' lacks '%s'", jstr(f->body, "message"), msg_part);
+}
+
+static void test_create_get_list_delete(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml,
+                          "application/yaml", NULL, NULL),
+                     201);
+    assert_string_equal(jstr(f->body, "metadata.name"), "migration-job");
+    assert_string_equal(jstr(f->body, "metadata.namespace"), "default");
+    assert_string_equal(jstr(f->body, "status.phase"), "Pending");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(f->body, "metadata"), "labels"),
+            "kubevirt.io/vmi-name")),
+        "vmi-fedora");
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(f->body, "status"),
+                                        "phaseTransitionTimestamps")),
+        1);
+    assert_true(strlen(jstr(f->body, "metadata.uid")) == 36);
+
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "/migration-job", NULL,
+                          NULL, NULL, NULL),
+                     200);
+    assert_string_equal(jstr(f->body, "spec.vmiName"), "vmi-fedora");
+
+    /* The same name again: 409 AlreadyExists, after admission's in-flight
+     * check, which comes first for the same VMI. */
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 409);
+    assert_status(f, 409, "Conflict",
+                  "in-flight migration detected. Active migration job "
+                  "(migration-job) is currently already in progress for VMI "
+                  "vmi-fedora.");
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL, NULL), 200);
+    assert_string_equal(jstr(f->body, "kind"),
+                        "VirtualMachineInstanceMigrationList");
+    assert_int_equal(json_array_size(json_object_get(f->body, "items")), 1);
+
+    /* All namespaces. */
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/kubevirt.io/v1/"
+                          "virtualmachineinstancemigrations",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    assert_int_equal(json_array_size(json_object_get(f->body, "items")), 1);
+
+    /* Pending: deleted at once. */
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIM_PATH "/migration-job",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "/migration-job", NULL,
+                          NULL, NULL, NULL),
+                     404);
+    assert_status(f, 404, "NotFound",
+                  "virtualmachineinstancemigrations.kubevirt.io "
+                  "\"migration-job\" not found");
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIM_PATH "/migration-job",
+                          NULL, NULL, NULL, NULL),
+                     404);
+}
+
+static void test_create_json_and_generate_name(void **state)
+{
+    struct fixture *f = *state;
+    const char *json =
+        "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":"
+        "\"VirtualMachineInstanceMigration\",\"metadata\":{\"generateName\":"
+        "\"mig-\"},\"spec\":{\"vmiName\":\"vmi-fedora\"}}";
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, json,
+                          "application/json", NULL, NULL),
+                     201);
+    assert_true(strncmp(jstr(f->body, "metadata.name"), "mig-", 4) == 0);
+    assert_true(strlen(jstr(f->body, "metadata.name")) > 4);
+}
+
+static void test_admission(void **state)
+{
+    struct fixture *f = *state;
+    char body[512];
+
+    /* No such VMI: 422 naming it. */
+    snprintf(body, sizeof(body),
+             "apiVersion: kubevirt.io/v1\nkind: "
+             "VirtualMachineInstanceMigration\nmetadata: {name: m1}\nspec: "
+             "{vmiName: nope}\n");
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL, NULL), 422);
+    assert_status(f, 422, "Invalid", "the VMI \"default/nope\" does not exist");
+
+    /* A finished VMI. */
+    seed_vmi(f, "vmi-done", "Succeeded");
+    snprintf(body, sizeof(body),
+             "apiVersion: kubevirt.io/v1\nkind: "
+             "VirtualMachineInstanceMigration\nmetadata: {name: m2}\nspec: "
+             "{vmiName: vmi-done}\n");
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL, NULL), 422);
+    assert_status(f, 422, "Invalid", "Cannot migrate VMI in finalized state.");
+
+    /* Feature gate off. */
+    f->srv.settings.live_migration = false;
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 422);
+    assert_status(f, 422, "Invalid",
+                  "LiveMigration feature gate is not enabled");
+    f->srv.settings.live_migration = true;
+
+    /* Validation: field causes. */
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH,
+                          "apiVersion: kubevirt.io/v1\nkind: "
+                          "VirtualMachineInstanceMigration\nmetadata: {name: "
+                          "m3}\nspec: {}\n",
+                          NULL, NULL, NULL),
+                     422);
+    assert_status(f, 422, "Invalid", "spec.vmiName: Required value");
+    {
+        json_t *causes =
+            json_object_get(json_object_get(f->body, "details"), "causes");
+        assert_true(json_array_size(causes) >= 1);
+        assert_string_equal(jstr(json_array_get(causes, 0), "field"),
+                            "spec.vmiName");
+        assert_string_equal(jstr(json_array_get(causes, 0), "reason"),
+                            "FieldValueRequired");
+    }
+
+    /* Kind and apiVersion must match the URL: 400. */
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH,
+                          "apiVersion: kubevirt.io/v1\nkind: "
+                          "VirtualMachine\nmetadata: {name: x}\n",
+                          NULL, NULL, NULL),
+                     400);
+    assert_status(f, 400, "BadRequest",
+                  "the kind in the data (VirtualMachine) does not match the "
+                  "expected kind (VirtualMachineInstanceMigration)");
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH,
+                          "apiVersion: kubevirt.io/v2\nkind: "
+                          "VirtualMachineInstanceMigration\n",
+                          NULL, NULL, NULL),
+                     400);
+    assert_status(f, 400, "BadRequest",
+                  "the API version in the data (kubevirt.io/v2) does not "
+                  "match the expected API version (kubevirt.io/v1)");
+
+    /* Namespace in the body must match the URL. */
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH,
+                          "apiVersion: kubevirt.io/v1\nkind: "
+                          "VirtualMachineInstanceMigration\nmetadata: {name: "
+                          "m4, namespace: other}\nspec: {vmiName: x}\n",
+                          NULL, NULL, NULL),
+                     400);
+    assert_status(f, 400, "BadRequest",
+                  "the namespace of the provided object does not match the "
+                  "namespace sent on the request");
+
+    /* Malformed YAML, binary garbage, wrong media type. */
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, "a: [b\n", NULL, NULL, NULL), 400);
+    assert_status(f, 400, "BadRequest", "the request body is invalid");
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, "\x7f\x45\x4c\x46",
+                          NULL, NULL, NULL),
+                     400);
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml,
+                          "text/plain", NULL, NULL),
+                     415);
+    assert_status(f, 415, "UnsupportedMediaType", "unknown format");
+}
+
+static void test_body_too_large(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 2048;
+    char *big = malloc(n + 1);
+    memset(big, 'a', n);
+    big[n] = '\0';
+    f->srv.settings.api_limits.max_body_bytes = 1024;
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, big, NULL, NULL, NULL), 413);
+    assert_status(f, 413, "RequestEntityTooLarge", "too large");
+    free(big);
+}
+
+static void test_delete_in_flight_requests_abort(void **state)
+{
+    struct fixture *f = *state;
+    json_t *obj = NULL;
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 201);
+    /* Pretend the controller moved it to Running. */
+    assert_int_equal(
+        store_get(f->st, STORE_KIND_MIGRATION, NS, "migration-job", &obj), 0);
+    api_doc_set_string(obj, "status.phase", "Running");
+    assert_int_equal(store_update(f->st, STORE_KIND_MIGRATION, obj, 0), 0);
+    json_decref(obj);
+
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIM_PATH "/migration-job",
+                          NULL, NULL, NULL, NULL),
+                     202);
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_object_get(f->body, "status"), "migrationState"),
+        "abortRequested")));
+    assert_string_not_equal(jstr(f->body, "metadata.deletionTimestamp"),
+                            "(null)");
+    /* Still there. */
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "/migration-job", NULL,
+                          NULL, NULL, NULL),
+                     200);
+}
+
+static void add_tokens(struct fixture *f)
+{
+    f->srv.settings.tokens = calloc(2, sizeof(struct orch_token));
+    f->srv.settings.tokens[0].name = strdup("ops");
+    f->srv.settings.tokens[0].token = strdup("admin-secret-0123456789");
+    f->srv.settings.tokens[0].role = ORCH_ROLE_ADMIN;
+    f->srv.settings.tokens[1].name = strdup("dash");
+    f->srv.settings.tokens[1].token = strdup("viewer-secret-0123456789");
+    f->srv.settings.tokens[1].role = ORCH_ROLE_VIEWER;
+    f->srv.settings.n_tokens = 2;
+}
+
+static void test_auth(void **state)
+{
+    struct fixture *f = *state;
+    add_tokens(f);
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL, NULL), 401);
+    assert_status(f, 401, "Unauthorized", "Unauthorized");
+    assert_string_equal(f->resp.header_names[0], "WWW-Authenticate");
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL,
+                          "Bearer wrong-secret-0123456789"),
+                     401);
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL,
+                          "Bearer viewer-secret-012345678"),
+                     401); /* a prefix is not the token */
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL,
+                          "Basic dXNlcjpwYXNz"),
+                     401);
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL,
+                          "Bearer viewer-secret-0123456789"),
+                     200);
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL,
+                          "Bearer viewer-secret-0123456789"),
+                     403);
+    assert_status(f, 403, "Forbidden",
+                  "virtualmachineinstancemigrations.kubevirt.io is "
+                  "forbidden: User \"dash\" cannot create resource "
+                  "\"virtualmachineinstancemigrations\" in API group "
+                  "\"kubevirt.io\" in the namespace \"default\"");
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL,
+                          "Bearer admin-secret-0123456789"),
+                     201);
+    /* Health needs no token. */
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/healthz", NULL, NULL, NULL, NULL), 200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/readyz", NULL, NULL, NULL, NULL), 200);
+}
+
+static void test_discovery(void **state)
+{
+    struct fixture *f = *state;
+    json_t *res;
+    bool found_vmim = false;
+
+    assert_int_equal(call(f, HTTP_METHOD_GET, "/api", NULL, NULL, NULL, NULL),
+                     200);
+    assert_string_equal(jstr(f->body, "kind"), "APIVersions");
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/api/v1", NULL, NULL, NULL, NULL), 200);
+    assert_string_equal(
+        jstr(json_array_get(json_object_get(f->body, "resources"), 0), "name"),
+        "nodes");
+    assert_int_equal(call(f, HTTP_METHOD_GET, "/apis", NULL, NULL, NULL, NULL),
+                     200);
+    assert_string_equal(jstr(f->body, "kind"), "APIGroupList");
+    assert_int_equal(json_array_size(json_object_get(f->body, "groups")), 3);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/apis/kubevirt.io", NULL, NULL, NULL, NULL),
+        200);
+    assert_string_equal(jstr(f->body, "preferredVersion.groupVersion"),
+                        "kubevirt.io/v1");
+    assert_int_equal(call(f, HTTP_METHOD_GET, "/apis/kubevirt.io/v1", NULL,
+                          NULL, NULL, NULL),
+                     200);
+    res = json_object_get(f->body, "resources");
+    for (size_t i = 0; i < json_array_size(res); i++) {
+        json_t *r = json_array_get(res, i);
+        if (strcmp(jstr(r, "name"), "virtualmachineinstancemigrations"))
+            continue;
+        found_vmim = true;
+        assert_string_equal(json_string_value(json_array_get(
+                                json_object_get(r, "shortNames"), 0)),
+                            "vmim");
+        assert_true(json_is_true(json_object_get(r, "namespaced")));
+    }
+    assert_true(found_vmim);
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/migrations.kubevirt.io/v1alpha1", NULL, NULL,
+                          NULL, NULL),
+                     200);
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/subresources.kubevirt.io/v1", NULL, NULL, NULL,
+                          NULL),
+                     200);
+    assert_int_equal(call(f, HTTP_METHOD_GET, "/apis/example.com/v1", NULL,
+                          NULL, NULL, NULL),
+                     404);
+    assert_status(f, 404, "NotFound", "could not find the requested resource");
+}
+
+static void test_routes_and_methods(void **state)
+{
+    struct fixture *f = *state;
+    /* VMIs: read only. */
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/kubevirt.io/v1/namespaces/default/"
+                          "virtualmachineinstances/vmi-fedora",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    assert_int_equal(call(f, HTTP_METHOD_DELETE,
+                          "/apis/kubevirt.io/v1/namespaces/default/"
+                          "virtualmachineinstances/vmi-fedora",
+                          NULL, NULL, NULL, NULL),
+                     405);
+    assert_status(f, 405, "MethodNotAllowed", "does not allow this method");
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/api/v1/nodes", NULL, NULL, NULL, NULL), 200);
+    assert_string_equal(jstr(f->body, "kind"), "NodeList");
+    assert_int_equal(call(f, HTTP_METHOD_GET, "/apis/kubevirt.io/v1/nothing",
+                          NULL, NULL, NULL, NULL),
+                     404);
+    assert_int_equal(call(f, HTTP_METHOD_GET, "/", NULL, NULL, NULL, NULL),
+                     404);
+}
+
+static void test_yaml_accept_and_406(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/kubevirt.io/v1/namespaces/default/"
+                          "virtualmachineinstances/vmi-fedora",
+                          NULL, NULL, "application/yaml", NULL),
+                     200);
+    assert_string_equal(f->resp.content_type, "application/yaml");
+    assert_non_null(strstr(f->resp.body, "kind: VirtualMachineInstance\n"));
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/apis", NULL, NULL, "text/html", NULL), 406);
+    assert_status(f, 406, "NotAcceptable", "application/yaml");
+    assert_int_equal(orch_accept_format("application/json;q=0.9, */*"),
+                     API_FORMAT_JSON);
+    assert_int_equal(orch_accept_format("application/yaml, application/json"),
+                     API_FORMAT_YAML);
+}
+
+static void test_selectors_and_pages(void **state)
+{
+    struct fixture *f = *state;
+    char target[512], body[512];
+    const char *cont;
+    char *token;
+    size_t total = 0;
+
+    for (int i = 0; i < 5; i++) {
+        char vmi[32];
+        snprintf(vmi, sizeof(vmi), "vmi-%d", i);
+        seed_vmi(f, vmi, "Running");
+        snprintf(body, sizeof(body),
+                 "apiVersion: kubevirt.io/v1\nkind: "
+                 "VirtualMachineInstanceMigration\nmetadata: {name: m%d, "
+                 "labels: {tier: %s}}\nspec: {vmiName: %s}\n",
+                 i, i % 2 ? "odd" : "even", vmi);
+        assert_int_equal(
+            call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL, NULL), 201);
+    }
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH "?labelSelector=tier%3Deven", NULL, NULL,
+                          NULL, NULL),
+                     200);
+    assert_int_equal(json_array_size(json_object_get(f->body, "items")), 3);
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH
+                          "?labelSelector=kubevirt.io/vmi-name%3Dvmi-3",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    assert_int_equal(json_array_size(json_object_get(f->body, "items")), 1);
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH "?fieldSelector=spec.vmiName%3Dvmi-1", NULL,
+                          NULL, NULL, NULL),
+                     200);
+    assert_string_equal(
+        jstr(json_array_get(json_object_get(f->body, "items"), 0),
+             "metadata.name"),
+        "m1");
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH "?labelSelector=%3D%3Dbad", NULL, NULL,
+                          NULL, NULL),
+                     400);
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH "?fieldSelector=spec.foo%3D1", NULL, NULL,
+                          NULL, NULL),
+                     400);
+    assert_status(f, 400, "BadRequest", "field label not supported: spec.foo");
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "?limit=abc", NULL,
+                          NULL, NULL, NULL),
+                     400);
+
+    /* Pages of 2. */
+    snprintf(target, sizeof(target), VMIM_PATH "?limit=2");
+    for (int page = 0; page < 5; page++) {
+        assert_int_equal(
+            call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL, NULL), 200);
+        total += json_array_size(json_object_get(f->body, "items"));
+        cont = api_doc_get_string(f->body, "metadata.continue");
+        if (!cont)
+            break;
+        token = strdup(cont);
+        snprintf(target, sizeof(target), VMIM_PATH "?limit=2&continue=%s",
+                 token);
+        free(token);
+    }
+    assert_int_equal(total, 5);
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH "?limit=2&continue=garbage", NULL, NULL,
+                          NULL, NULL),
+                     400);
+}
+
+static const char vm_yaml[] = "apiVersion: kubevirt.io/v1\n"
+                              "kind: VirtualMachine\n"
+                              "metadata: {name: vm1}\n"
+                              "spec:\n"
+                              "  running: false\n"
+                              "  template:\n"
+                              "    spec:\n"
+                              "      domain:\n"
+                              "        devices: {}\n"
+                              "        memory: {guest: 1Gi}\n";
+
+#define VM_PATH "/apis/kubevirt.io/v1/namespaces/default/virtualmachines"
+#define SUB_PATH                                                               \
+    "/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines"
+
+static void test_vm_replace_and_subresources(void **state)
+{
+    struct fixture *f = *state;
+    char *doc;
+    json_t *vm;
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VM_PATH, vm_yaml, NULL, NULL, NULL), 201);
+    vm = json_deep_copy(f->body);
+    /* PUT with the current resourceVersion works, a stale one is 409. */
+    json_object_set_new(json_object_get(vm, "metadata"), "labels",
+                        json_pack("{s:s}", "a", "b"));
+    doc = json_dumps(vm, 0);
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, VM_PATH "/vm1", doc, NULL, NULL, NULL), 200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, VM_PATH "/vm1", doc, NULL, NULL, NULL), 409);
+    assert_status(f, 409, "Conflict",
+                  "Operation cannot be fulfilled on "
+                  "virtualmachines.kubevirt.io \"vm1\": the object has been "
+                  "modified");
+    free(doc);
+    json_decref(vm);
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/stop", NULL, NULL, NULL, NULL),
+        409);
+    assert_status(f, 409, "Conflict", "VM is not running");
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/start", NULL, NULL, NULL, NULL),
+        202);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VM_PATH "/vm1", NULL, NULL, NULL, NULL), 200);
+    assert_true(json_is_true(
+        json_object_get(json_object_get(f->body, "spec"), "running")));
+    assert_int_equal(
+        call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/start", NULL, NULL, NULL, NULL),
+        409);
+    assert_status(f, 409, "Conflict", "VM is already running");
+
+    /* migrate: vm1 has no VMI. */
+    assert_int_equal(call(f, HTTP_METHOD_PUT, SUB_PATH "/vm1/migrate", NULL,
+                          NULL, NULL, NULL),
+                     409);
+    assert_status(f, 409, "Conflict", "VM is not running");
+    /* A VM whose VMI runs. */
+    assert_int_equal(call(f, HTTP_METHOD_POST, VM_PATH,
+                          "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\n"
+                          "metadata: {name: vmi-fedora}\nspec: {running: "
+                          "true, template: {spec: {domain: {devices: {}}}}}\n",
+                          NULL, NULL, NULL),
+                     201);
+    assert_int_equal(call(f, HTTP_METHOD_PUT, SUB_PATH "/vmi-fedora/migrate",
+                          "{\"addedNodeSelector\":{\"zone\":\"b\"}}", NULL,
+                          NULL, NULL),
+                     202);
+    assert_string_equal(jstr(f->body, "kind"),
+                        "VirtualMachineInstanceMigration");
+    assert_true(strncmp(jstr(f->body, "metadata.name"), "kubevirt-migrate-vm-",
+                        20) == 0);
+    assert_string_equal(jstr(f->body, "spec.addedNodeSelector.zone"), "b");
+    assert_int_equal(call(f, HTTP_METHOD_PUT, SUB_PATH "/vmi-fedora/migrate",
+                          NULL, NULL, NULL, NULL),
+                     409);
+    assert_status(f, 409, "Conflict", "in-flight migration detected");
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, SUB_PATH "/vm1/start", NULL, NULL, NULL, NULL),
+        405);
+    assert_int_equal(call(f, HTTP_METHOD_PUT, SUB_PATH "/nope/start", NULL,
+                          NULL, NULL, NULL),
+                     404);
+}
+
+/* A watch IO that collects the lines. */
+struct sink {
+    char buf[65536];
+    size_t len;
+    bool ended;
+};
+
+static int sink_write(void *ctx, const char *buf, size_t len)
+{
+    struct sink *s = ctx;
+    assert_true(s->len + len < sizeof(s->buf));
+    memcpy(s->buf + s->len, buf, len);
+    s->len += len;
+    s->buf[s->len] = '\0';
+    return 0;
+}
+
+static size_t sink_pending(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static void sink_end(void *ctx)
+{
+    ((struct sink *)ctx)->ended = true;
+}
+
+static void test_watch(void **state)
+{
+    struct fixture *f = *state;
+    struct sink sink = {0};
+    struct orch_watch_io io = {sink_write, sink_pending, sink_end, &sink};
+    struct orch_watcher *w;
+    char rv[32];
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 201);
+    snprintf(rv, sizeof(rv), "%s", jstr(f->body, "metadata.resourceVersion"));
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "?watch=true", NULL,
+                          NULL, NULL, NULL),
+                     200);
+    assert_non_null(f->resp.stream_start);
+    w = f->resp.stream_arg;
+    orch_watch_start(w, &io);
+    assert_non_null(strstr(sink.buf, "{\"type\":\"ADDED\",\"object\":{"));
+    assert_non_null(strstr(sink.buf, "\"name\":\"migration-job\""));
+    sink.len = 0;
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIM_PATH "/migration-job",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    assert_non_null(strstr(sink.buf, "{\"type\":\"DELETED\""));
+    assert_int_equal(f->srv.n_watchers, 1);
+    orch_watch_closed(w);
+    assert_int_equal(f->srv.n_watchers, 0);
+
+    /* Resume from a resourceVersion: only the later changes. */
+    memset(&sink, 0, sizeof(sink));
+    snprintf(f->target, sizeof(f->target), "%s", rv);
+    {
+        char target[256];
+        snprintf(target, sizeof(target),
+                 VMIM_PATH "?watch=1&resourceVersion=%s", rv);
+        assert_int_equal(
+            call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL, NULL), 200);
+    }
+    w = f->resp.stream_arg;
+    orch_watch_start(w, &io);
+    assert_null(strstr(sink.buf, "ADDED"));
+    assert_non_null(strstr(sink.buf, "{\"type\":\"DELETED\""));
+    orch_watch_closed(w);
+
+    /* Too many watchers: 429. */
+    f->srv.settings.max_watchers = 0;
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "?watch=true", NULL,
+                          NULL, NULL, NULL),
+                     429);
+    assert_status(f, 429, "TooManyRequests", "too many watches");
+}
+
+static void test_watch_expired(void **state)
+{
+    struct fixture *f = *state;
+    struct sink sink = {0};
+    struct orch_watch_io io = {sink_write, sink_pending, sink_end, &sink};
+    struct store *st = NULL;
+    struct store_opts o = {.change_history = 2};
+    char err[256];
+    json_t *vmi;
+
+    /* A store that keeps two changes. */
+    assert_int_equal(store_open(":memory:", &o, &st, err, sizeof(err)), 0);
+    f->srv.store = st;
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "v%d", i);
+        vmi = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion",
+                        "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                        "metadata", "name", name, "namespace", NS);
+        assert_int_equal(store_create(st, STORE_KIND_VMI, vmi), 0);
+        json_decref(vmi);
+    }
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/kubevirt.io/v1/virtualmachineinstances?"
+                          "watch=true&resourceVersion=1",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    orch_watch_start(f->resp.stream_arg, &io);
+    assert_non_null(strstr(sink.buf, "{\"type\":\"ERROR\""));
+    assert_non_null(strstr(sink.buf, "\"code\":410"));
+    assert_non_null(strstr(sink.buf, "\"reason\":\"Expired\""));
+    assert_true(sink.ended);
+    assert_int_equal(f->srv.n_watchers, 0);
+    f->srv.store = f->st;
+    store_close(st);
+}
+
+static void test_metrics(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml, NULL, NULL, NULL), 201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/metrics", NULL, NULL, NULL, NULL), 200);
+    assert_non_null(strstr(f->resp.body,
+                           "orchestratord_http_requests_total{verb=\"POST\","
+                           "code=\"201\"} 1\n"));
+    assert_non_null(
+        strstr(f->resp.body, "kubevirt_vmi_migrations_in_pending_phase 1\n"));
+    assert_non_null(
+        strstr(f->resp.body, "kubevirt_vmi_migrations_in_running_phase 0\n"));
+    assert_non_null(strstr(f->resp.body, "kubevirt_vmi_migration_failed 0\n"));
+}
+
+static void test_status_table(void **state)
+{
+    const char *reason;
+    (void)state;
+    assert_int_equal(orch_status_for_errno(-EINVAL, &reason), 400);
+    assert_string_equal(reason, "BadRequest");
+    assert_int_equal(orch_status_for_errno(-ENOKEY, &reason), 401);
+    assert_int_equal(orch_status_for_errno(-EACCES, &reason), 403);
+    assert_int_equal(orch_status_for_errno(-ENOENT, &reason), 404);
+    assert_int_equal(orch_status_for_errno(-EOPNOTSUPP, &reason), 405);
+    assert_int_equal(orch_status_for_errno(-ENOPROTOOPT, &reason), 406);
+    assert_int_equal(orch_status_for_errno(-EEXIST, &reason), 409);
+    assert_string_equal(reason, "AlreadyExists");
+    assert_int_equal(orch_status_for_errno(-ESTALE, &reason), 409);
+    assert_string_equal(reason, "Conflict");
+    assert_int_equal(orch_status_for_errno(-EKEYEXPIRED, &reason), 410);
+    assert_string_equal(reason, "Expired");
+    assert_int_equal(orch_status_for_errno(-EMSGSIZE, &reason), 413);
+    assert_int_equal(orch_status_for_errno(-EPROTONOSUPPORT, &reason), 415);
+    assert_int_equal(orch_status_for_errno(-EDOM, &reason), 422);
+    assert_string_equal(reason, "Invalid");
+    assert_int_equal(orch_status_for_errno(-EAGAIN, &reason), 429);
+    assert_int_equal(orch_status_for_errno(-EBUSY, &reason), 503);
+    assert_int_equal(orch_status_for_errno(-EIO, &reason), 500);
+    assert_string_equal(reason, "InternalError");
+}
+
+static void test_parse_target(void **state)
+{
+    struct http_request req;
+    char buf[256];
+    (void)state;
+    memset(&req, 0, sizeof(req));
+    assert_int_equal(
+        http_request_parse_target(&req, "/a//b%20c/?x=1&y&z=a+b%2Bc#frag", buf,
+                                  sizeof(buf)),
+        0);
+    assert_int_equal(req.segc, 2);
+    assert_string_equal(req.segv[1], "b c");
+    assert_string_equal(http_request_param(&req, "x"), "1");
+    assert_string_equal(http_request_param(&req, "y"), "");
+    assert_string_equal(http_request_param(&req, "z"), "a b+c");
+    assert_null(http_request_param(&req, "frag"));
+    assert_int_equal(
+        http_request_parse_target(&req, "/a%00b", buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(http_request_parse_target(&req, "/a%zz", buf, sizeof(buf)),
+                     -EINVAL);
+    assert_int_equal(http_request_parse_target(&req, "/a%4", buf, sizeof(buf)),
+                     -EINVAL);
+    assert_int_equal(http_request_parse_target(&req, "/?=x", buf, sizeof(buf)),
+                     -EINVAL);
+    assert_int_equal(http_request_parse_target(&req, "/aaaaaaaaaaaaa", buf, 8),
+                     -E2BIG);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_get_list_delete, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_create_json_and_generate_name,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_body_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_in_flight_requests_abort,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_routes_and_methods, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_yaml_accept_and_406, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_selectors_and_pages, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_vm_replace_and_subresources, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test(test_status_table),
+        cmocka_unit_test(test_parse_target),
+    };
+    return cmocka_run_group_tests_name("orchestratord", tests, NULL, NULL);
+}

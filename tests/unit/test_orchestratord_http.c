@@ -1,0 +1,450 @@
+/*
+ * Integration test: start build/bin/orchestratord on a random loopback port
+ * with a temporary database (a VMI record created through the store API
+ * first) and drive it over raw sockets: the seed's migration.yaml and .json,
+ * get, list, watch, delete, and the bad-input cases (malformed YAML, an
+ * oversized body, a truncated body, headers trickled in, binary garbage)
+ * while another client keeps being served; then SIGTERM exits 0.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+static char tmpdir[256];
+static char logpath[300];
+static pid_t daemon_pid = -1;
+static int port;
+
+static char *read_file(const char *path, size_t *ret_len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = calloc(1, (size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (ret_len)
+        *ret_len = (size_t)n;
+    return buf;
+}
+
+static int connect_daemon(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void send_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Read until the peer closes or TIMEOUT_MS passes; returns bytes read. */
+static size_t read_until_close(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    size_t len = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (len + 1 < cap && poll(&p, 1, timeout_ms) > 0) {
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+/* Read one response with a Content-Length body. */
+static int read_response(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (len + 1 < cap && poll(&p, 1, 5000) > 0) {
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        char *hend, *cl;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        hend = strstr(buf, "\r\n\r\n");
+        if (!hend)
+            continue;
+        cl = strcasestr(buf, "Content-Length:");
+        if (cl && cl < hend &&
+            len >= (size_t)(hend + 4 - buf) + (size_t)atol(cl + 15))
+            break;
+    }
+    buf[len] = '\0';
+    if (len < 12)
+        return -1;
+    return atoi(buf + 9);
+}
+
+/* One request on a new connection; returns the status, body in BUF. */
+static int request(const char *method, const char *path, const char *ctype,
+                   const char *body, size_t body_len, char *buf, size_t cap)
+{
+    char head[1024];
+    int fd = connect_daemon(), code;
+    if (fd < 0)
+        return -1;
+    snprintf(head, sizeof(head),
+             "%s %s HTTP/1.1\r\nHost: localhost\r\n%s%s%sContent-Length: "
+             "%zu\r\n\r\n",
+             method, path, ctype ? "Content-Type: " : "", ctype ? ctype : "",
+             ctype ? "\r\n" : "", body_len);
+    send_all(fd, head, strlen(head));
+    if (body_len)
+        send_all(fd, body, body_len);
+    code = read_response(fd, buf, cap);
+    close(fd);
+    return code;
+}
+
+#define VMIM                                                                   \
+    "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations"
+
+static int start_daemon(void **state)
+{
+    const char *build = getenv("ORCH_BUILD");
+    char db[300], conf[300], bin[512], err[256];
+    struct store *st = NULL;
+    json_t *vmi;
+    FILE *f;
+    (void)state;
+
+    if (!build)
+        build = "build";
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/orch-http-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    snprintf(db, sizeof(db), "%s/orch.db", tmpdir);
+    snprintf(conf, sizeof(conf), "%s/orchestratord.conf", tmpdir);
+    snprintf(logpath, sizeof(logpath), "%s/log", tmpdir);
+
+    /* VMIs have no POST: the test makes one with the store first. */
+    assert_int_equal(store_open(db, NULL, &st, err, sizeof(err)), 0);
+    vmi =
+        json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s, s:s}}", "apiVersion",
+                  "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                  "metadata", "name", "vmi-fedora", "namespace", "default",
+                  "spec", "status", "phase", "Running", "nodeName", "node1");
+    assert_int_equal(store_create(st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+    store_close(st);
+
+    f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "listen = \"127.0.0.1:0\";\n"
+               "limits = { max_body_bytes = 65536; header_timeout_s = 2; "
+               "request_timeout_s = 5; };\n");
+    fclose(f);
+
+    snprintf(bin, sizeof(bin), "%s/bin/orchestratord", build);
+    daemon_pid = fork();
+    assert_true(daemon_pid >= 0);
+    if (daemon_pid == 0) {
+        int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(lfd, 2);
+        execl(bin, bin, "-f", conf, "--db", db, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && port == 0; i++) {
+        char *log = read_file(logpath, NULL);
+        char *p = log ? strstr(log, "serving HTTP on 127.0.0.1:") : NULL;
+        if (p)
+            port = atoi(p + strlen("serving HTTP on 127.0.0.1:"));
+        free(log);
+        if (!port)
+            usleep(50 * 1000);
+    }
+    assert_true(port > 0);
+    return 0;
+}
+
+static int stop_daemon(void **state)
+{
+    char cmd[400];
+    (void)state;
+    if (daemon_pid > 0) {
+        kill(daemon_pid, SIGKILL);
+        waitpid(daemon_pid, NULL, 0);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        return -1;
+    return 0;
+}
+
+static char *data_file(const char *name, size_t *len)
+{
+    const char *top = getenv("ORCH_TOP");
+    char path[512];
+    snprintf(path, sizeof(path), "%s/tests/data/%s", top ? top : ".", name);
+    return read_file(path, len);
+}
+
+static void test_crud_yaml_json(void **state)
+{
+    char buf[65536];
+    size_t len;
+    char *yaml = data_file("migration.yaml", &len);
+    char *json;
+    (void)state;
+
+    assert_non_null(yaml);
+    assert_int_equal(
+        request("POST", VMIM, "application/yaml", yaml, len, buf, sizeof(buf)),
+        201);
+    assert_non_null(strstr(buf, "\"phase\":\"Pending\""));
+    assert_int_equal(
+        request("GET", VMIM "/migration-job", NULL, NULL, 0, buf, sizeof(buf)),
+        200);
+    assert_non_null(strstr(buf, "\"vmiName\":\"vmi-fedora\""));
+    /* YAML out. */
+    {
+        int fd = connect_daemon();
+        const char *r = "GET " VMIM "/migration-job HTTP/1.1\r\nHost: x\r\n"
+                        "Accept: application/yaml\r\n\r\n";
+        send_all(fd, r, strlen(r));
+        assert_int_equal(read_response(fd, buf, sizeof(buf)), 200);
+        assert_non_null(strstr(buf, "Content-Type: application/yaml"));
+        assert_non_null(strstr(buf, "vmiName: vmi-fedora"));
+        close(fd);
+    }
+    assert_int_equal(request("GET", VMIM, NULL, NULL, 0, buf, sizeof(buf)),
+                     200);
+    assert_non_null(strstr(buf, "VirtualMachineInstanceMigrationList"));
+    assert_non_null(strstr(buf, "\"name\":\"migration-job\""));
+    assert_int_equal(request("DELETE", VMIM "/migration-job", NULL, NULL, 0,
+                             buf, sizeof(buf)),
+                     200);
+    assert_int_equal(
+        request("GET", VMIM "/migration-job", NULL, NULL, 0, buf, sizeof(buf)),
+        404);
+    assert_non_null(strstr(buf, "\"reason\":\"NotFound\""));
+
+    /* The JSON form, without a Content-Type (sniffed). */
+    json = data_file("migration.json", &len);
+    assert_non_null(json);
+    assert_int_equal(request("POST", VMIM, NULL, json, len, buf, sizeof(buf)),
+                     201);
+    assert_int_equal(request("DELETE", VMIM "/migration-job", NULL, NULL, 0,
+                             buf, sizeof(buf)),
+                     200);
+    free(yaml);
+    free(json);
+}
+
+static int metric(const char *name)
+{
+    char buf[65536], key[128];
+    char *p;
+    if (request("GET", "/metrics", NULL, NULL, 0, buf, sizeof(buf)) != 200)
+        return -1;
+    snprintf(key, sizeof(key), "\n%s ", name);
+    p = strstr(buf, key);
+    if (!p)
+        return -1;
+    return atoi(p + strlen(key));
+}
+
+static void test_watch(void **state)
+{
+    char buf[65536], out[8192];
+    size_t len, got = 0;
+    char *yaml = data_file("migration.yaml", &len);
+    int wfd;
+    const char *r = "GET " VMIM "?watch=true HTTP/1.1\r\nHost: x\r\n\r\n";
+    (void)state;
+
+    assert_int_equal(
+        request("POST", VMIM, "application/yaml", yaml, len, buf, sizeof(buf)),
+        201);
+    wfd = connect_daemon();
+    send_all(wfd, r, strlen(r));
+    /* Headers, then the ADDED line of the existing object. */
+    for (int i = 0; i < 50 && !strstr(out, "\"type\":\"ADDED\""); i++) {
+        struct pollfd p = {.fd = wfd, .events = POLLIN};
+        ssize_t n;
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(wfd, out + got, sizeof(out) - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        out[got] = '\0';
+    }
+    assert_non_null(strstr(out, "Transfer-Encoding: chunked"));
+    assert_non_null(strstr(out, "{\"type\":\"ADDED\",\"object\":{"));
+    assert_int_equal(metric("orchestratord_watchers"), 1);
+
+    assert_int_equal(request("DELETE", VMIM "/migration-job", NULL, NULL, 0,
+                             buf, sizeof(buf)),
+                     200);
+    for (int i = 0; i < 50 && !strstr(out, "\"type\":\"DELETED\""); i++) {
+        struct pollfd p = {.fd = wfd, .events = POLLIN};
+        ssize_t n;
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(wfd, out + got, sizeof(out) - 1 - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        out[got] = '\0';
+    }
+    assert_non_null(strstr(out, "{\"type\":\"DELETED\",\"object\":{"));
+
+    /* The watcher goes away when its client does. */
+    close(wfd);
+    for (int i = 0; i < 30 && metric("orchestratord_watchers") != 0; i++)
+        usleep(100 * 1000);
+    assert_int_equal(metric("orchestratord_watchers"), 0);
+    free(yaml);
+}
+
+static void test_bad_inputs(void **state)
+{
+    char buf[65536];
+    char *big;
+    int fd, slow;
+    size_t n;
+    struct timespec t0, t1;
+    const char *part = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    (void)state;
+
+    /* Malformed YAML: 400 Status. */
+    assert_int_equal(request("POST", VMIM, "application/yaml",
+                             "kind: [unclosed\n", 16, buf, sizeof(buf)),
+                     400);
+    assert_non_null(strstr(buf, "\"kind\":\"Status\""));
+    assert_non_null(strstr(buf, "\"reason\":\"BadRequest\""));
+
+    /* Oversized (the limit is 64 KiB): 413 Status. */
+    n = 100 * 1024;
+    big = malloc(n);
+    memset(big, 'a', n);
+    assert_int_equal(
+        request("POST", VMIM, "application/yaml", big, n, buf, sizeof(buf)),
+        413);
+    assert_non_null(strstr(buf, "\"reason\":\"RequestEntityTooLarge\""));
+    free(big);
+
+    /* Truncated: a Content-Length larger than what is sent, then close. */
+    fd = connect_daemon();
+    snprintf(buf, sizeof(buf),
+             "POST " VMIM " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+             "\r\nkind: x\n");
+    send_all(fd, buf, strlen(buf));
+    close(fd);
+
+    /* Binary garbage: 400 or a close, never a crash. */
+    fd = connect_daemon();
+    send_all(fd, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 15);
+    n = read_until_close(fd, buf, sizeof(buf), 3000);
+    assert_true(n == 0 || strncmp(buf, "HTTP/1.1 400", 12) == 0);
+    close(fd);
+
+    /* Headers trickled in: cut off after the 2 s deadline, while another
+     * client keeps getting answers. */
+    slow = connect_daemon();
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 40; i++) {
+        char c = part[i % strlen(part)];
+        struct pollfd p = {.fd = slow, .events = POLLIN};
+        if (send(slow, &c, 1, MSG_NOSIGNAL) != 1)
+            break;
+        if (poll(&p, 1, 0) > 0 && recv(slow, buf, sizeof(buf), 0) <= 0)
+            break; /* closed by the server */
+        assert_int_equal(
+            request("GET", "/healthz", NULL, NULL, 0, buf, sizeof(buf)), 200);
+        usleep(150 * 1000);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    close(slow);
+    assert_true(t1.tv_sec - t0.tv_sec <= 4);
+    assert_true(t1.tv_sec - t0.tv_sec >= 1);
+
+    /* Still serving. */
+    assert_int_equal(request("GET", "/readyz", NULL, NULL, 0, buf, sizeof(buf)),
+                     200);
+    assert_int_equal(
+        request("GET", "/apis/kubevirt.io/v1", NULL, NULL, 0, buf, sizeof(buf)),
+        200);
+}
+
+static void test_sigterm(void **state)
+{
+    int status = 0;
+    (void)state;
+    assert_int_equal(metric("orchestratord_http_requests_in_flight"), 1);
+    assert_int_equal(kill(daemon_pid, SIGTERM), 0);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(daemon_pid, &status, WNOHANG) == daemon_pid) {
+            daemon_pid = -1;
+            break;
+        }
+        usleep(50 * 1000);
+    }
+    if (daemon_pid != -1 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+        char *log = read_file(logpath, NULL);
+        fprintf(stderr, "daemon did not exit cleanly; its log:\n%s\n",
+                log ? log : "");
+        free(log);
+    }
+    assert_int_equal(daemon_pid, -1);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crud_yaml_json),
+        cmocka_unit_test(test_watch),
+        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_sigterm),
+    };
+    return cmocka_run_group_tests_name("orchestratord_http", tests,
+                                       start_daemon, stop_daemon);
+}
