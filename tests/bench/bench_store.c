@@ -15,12 +15,12 @@
 
 #include "store/store.h"
 
-#define N_RECORDS    100000
-#define BATCH        1000
-#define SEGMENTS     5 /* the fill is timed in this many parts */
-#define SINGLE_RUNS  3
-#define SINGLE_N     1000
-#define N_GETS       100000
+#define N_RECORDS   100000
+#define BATCH       1000
+#define SEGMENTS    5 /* the fill is timed in this many parts */
+#define SINGLE_RUNS 3
+#define SINGLE_N    1000
+#define N_GETS      100000
 
 static double now_s(void)
 {
@@ -135,8 +135,8 @@ static struct store *open_file(const char *dir, const char *file)
     return st;
 }
 
-static void insert_one(struct store *st, const json_t *tmpl,
-                       const char *prefix, int i)
+static void insert_one(struct store *st, const json_t *tmpl, const char *prefix,
+                       int i)
 {
     json_t *obj = make_vmim(tmpl, prefix, i);
     int r = store_create(st, STORE_KIND_MIGRATION, obj);

@@ -214,9 +214,9 @@ static void test_text_encode(void **state)
     (void)state;
 
     v = json_pack("{s:s,s:s#,s:[i,I,f,f,f,b,b,n],s:{s:{}},s:[],s:s}", "esc",
-                  "q\"b\\s/\n\t\r\b\f\x01\x1f\x7f", "nul", "a\0b", 3,
-                  "nums", -7, (json_int_t)INT64_MIN, 1.0, 0.1, -2.5e-300,
-                  1, 0, "nested", "empty", "arr", "utf8",
+                  "q\"b\\s/\n\t\r\b\f\x01\x1f\x7f", "nul", "a\0b", 3, "nums",
+                  -7, (json_int_t)INT64_MIN, 1.0, 0.1, -2.5e-300, 1, 0,
+                  "nested", "empty", "arr", "utf8",
                   "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
     assert_non_null(v);
     json_object_set_new(v, "k\"ey\n", json_true());
