@@ -272,7 +272,8 @@ struct store {
      * resourceVersion is read once and then counted here. */
     bool rv_cached;
     int64_t rv;
-    int64_t rv_at_op;     /* to undo a failed write's bump */
+    int64_t rv_at_op; /* to undo a failed write's bump */
+    bool rv_cached_at_op;
     struct text_buf text; /* a record's JSON text, reused */
     struct text_buf labels;
 };
@@ -792,6 +793,7 @@ int store_txn_rollback(struct store *st)
 static int op_begin(struct store *st)
 {
     st->rv_at_op = st->rv;
+    st->rv_cached_at_op = st->rv_cached;
     if (st->in_txn)
         return st->txn_aborted ? -EIO : gexec(st, GS_SAVEPOINT);
     return gexec(st, GS_BEGIN_WRITE);
@@ -808,6 +810,7 @@ static int op_end(struct store *st, int r)
         r = c;
     }
     st->rv = st->rv_at_op;
+    st->rv_cached = st->rv_cached_at_op;
     if (st->in_txn) {
         /* Some errors (I/O, full disk) make SQLite roll the whole
          * transaction back by itself; the caller learns at commit. */

@@ -1331,6 +1331,19 @@ static void test_locked_database(void **state)
     assert_int_equal(store_migration_count_in_flight(st, NULL), 3);
     json_decref(obj);
 
+    /* A transaction whose first write fails does not lose count of the
+     * resourceVersion that the other handle moved on meanwhile. */
+    int64_t before = current_rv(st2);
+    obj = make_migration("default", "first", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_txn_begin(st), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), -EEXIST);
+    json_object_set_new(json_object_get(obj, "metadata"), "name",
+                        json_string("fifth"));
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_true(meta_rv(obj) == before + 1);
+    assert_int_equal(store_txn_commit(st), 0);
+    json_decref(obj);
+
     /* A negative timeout fails at once. */
     struct store_opts now = {.busy_timeout_ms = -1};
     struct store *st3 = NULL;
