@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/text.h"
 
 /*
  * Helpers.
@@ -199,6 +200,60 @@ static void test_rv_parse(void **state)
     assert_int_equal(store_rv_parse(" 1", &rv), -EINVAL);
     assert_int_equal(store_rv_parse(NULL, &rv), -EINVAL);
     assert_int_equal(rv, 7);
+}
+
+/*
+ * The storage encoder (store/text.h): its text must read back, through
+ * jansson, to an equal value.
+ */
+
+static void test_text_encode(void **state)
+{
+    struct text_buf buf = {0};
+    json_t *v, *back;
+    (void)state;
+
+    v = json_pack("{s:s,s:s#,s:[i,I,f,f,f,b,b,n],s:{s:{}},s:[],s:s}", "esc",
+                  "q\"b\\s/\n\t\r\b\f\x01\x1f\x7f", "nul", "a\0b", 3, "nums",
+                  -7, (json_int_t)INT64_MIN, 1.0, 0.1, -2.5e-300, 1, 0,
+                  "nested", "empty", "arr", "utf8",
+                  "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    assert_non_null(v);
+    json_object_set_new(v, "k\"ey\n", json_true());
+    assert_int_equal(store_text_encode(&buf, v), 0);
+    back = json_loadb(buf.data, buf.len, JSON_ALLOW_NUL, NULL);
+    assert_non_null(back);
+    assert_true(json_equal(back, v));
+    /* Reals stay reals, integers stay integers. */
+    assert_true(json_is_real(json_array_get(json_object_get(back, "nums"), 2)));
+    assert_true(
+        json_is_integer(json_array_get(json_object_get(back, "nums"), 0)));
+    assert_non_null(strstr(buf.data, "\"esc\":\"q\\\"b\\\\s/\\n\\t\\r"
+                                     "\\u0008\\u000c\\u0001\\u001f\x7f\""));
+    assert_non_null(strstr(buf.data, "\"nul\":\"a\\u0000b\""));
+    json_decref(back);
+    json_decref(v);
+
+    /* Scalars alone, and the buffer is reused. */
+    v = json_string("x");
+    assert_int_equal(store_text_encode(&buf, v), 0);
+    assert_string_equal(buf.data, "\"x\"");
+    json_decref(v);
+    assert_int_equal(store_text_encode(&buf, NULL), -EINVAL);
+
+    /* Too deep (or a cycle) is refused, not a stack overflow. */
+    v = json_array();
+    json_t *inner = v;
+    for (int i = 0; i < 600; i++) {
+        json_t *next = json_array();
+        json_array_append_new(inner, next);
+        inner = next;
+    }
+    assert_int_equal(store_text_encode(&buf, v), -EINVAL);
+    json_decref(v);
+    store_text_release(&buf);
+    store_text_release(&buf);
+    store_text_release(NULL);
 }
 
 /*
@@ -1276,6 +1331,19 @@ static void test_locked_database(void **state)
     assert_int_equal(store_migration_count_in_flight(st, NULL), 3);
     json_decref(obj);
 
+    /* A transaction whose first write fails does not lose count of the
+     * resourceVersion that the other handle moved on meanwhile. */
+    int64_t before = current_rv(st2);
+    obj = make_migration("default", "first", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_txn_begin(st), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), -EEXIST);
+    json_object_set_new(json_object_get(obj, "metadata"), "name",
+                        json_string("fifth"));
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_true(meta_rv(obj) == before + 1);
+    assert_int_equal(store_txn_commit(st), 0);
+    json_decref(obj);
+
     /* A negative timeout fails at once. */
     struct store_opts now = {.busy_timeout_ms = -1};
     struct store *st3 = NULL;
@@ -1300,6 +1368,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_rv_parse),
+        cmocka_unit_test(test_text_encode),
         cmocka_unit_test(test_crud_each_kind),
         cmocka_unit_test(test_create_exists_keeps_object),
         cmocka_unit_test(test_create_invalid),
