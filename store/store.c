@@ -1147,6 +1147,43 @@ static int load_object(sqlite3_stmt *stmt, int col, json_t **ret_obj)
     return 0;
 }
 
+/* The stored text of column COL, as it is. */
+static int column_text(sqlite3_stmt *stmt, int col, const char **ret_text,
+                       size_t *ret_len)
+{
+    const char *text = (const char *)sqlite3_column_blob(stmt, col);
+    int len = sqlite3_column_bytes(stmt, col);
+
+    if (!text || len <= 0)
+        return text || sqlite3_errcode(sqlite3_db_handle(stmt)) != SQLITE_NOMEM
+                   ? -EIO
+                   : -ENOMEM;
+    *ret_text = text;
+    *ret_len = (size_t)len;
+    return 0;
+}
+
+/* A malloc'd, NUL-terminated copy of the stored text of column COL. */
+static int copy_text(sqlite3_stmt *stmt, int col, char **ret_text,
+                     size_t *ret_len)
+{
+    const char *text = NULL;
+    size_t len = 0;
+    char *copy;
+    int r = column_text(stmt, col, &text, &len);
+
+    if (r < 0)
+        return r;
+    copy = malloc(len + 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    *ret_text = copy;
+    *ret_len = len;
+    return 0;
+}
+
 /* The namespace a caller's NS stands for, or NULL if it is missing. */
 static const char *key_ns(enum store_kind kind, const char *ns)
 {
@@ -1229,6 +1266,38 @@ int store_get(struct store *st, enum store_kind kind, const char *ns,
     if (r == 0)
         *ret_obj = obj;
     return r;
+}
+
+int store_get_text(struct store *st, enum store_kind kind, const char *ns,
+                   const char *name, char **ret_text, size_t *ret_len)
+{
+    sqlite3_stmt *stmt = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int r, rc;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !name || !*name ||
+        !ret_text || !(ns = key_ns(kind, ns)))
+        return -EINVAL;
+    if (st->txn_aborted)
+        return -EIO;
+    r = kstmt(st, kind, KS_SELECT, &stmt);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        r = copy_text(stmt, 0, &text, &len);
+    else
+        r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    stmt_done(stmt);
+    if (r < 0)
+        return r;
+    *ret_text = text;
+    if (ret_len)
+        *ret_len = len;
+    return 0;
 }
 
 int store_update(struct store *st, enum store_kind kind, json_t *obj,
@@ -1441,13 +1510,47 @@ static int list_bind(sqlite3_stmt *stmt, enum store_kind kind,
     return r;
 }
 
-int store_list(struct store *st, enum store_kind kind, const char *ns,
-               const struct store_list_opts *opts, struct store_page *ret)
+/* Where a list puts the items it selects: a json_t array or a text. */
+struct list_sink {
+    json_t *items;         /* store_list() */
+    struct text_buf *text; /* store_list_text() */
+};
+
+/* Add the row STMT holds to SINK.  OBJ is the row already parsed (for the
+ * match function), or NULL; the sink takes it over. */
+static int sink_add(struct list_sink *sink, sqlite3_stmt *stmt, json_t *obj,
+                    size_t count)
+{
+    if (sink->items) {
+        int r = obj ? 0 : load_object(stmt, 0, &obj);
+        if (r < 0)
+            return r;
+        return json_array_append_new(sink->items, obj) ? -ENOMEM : 0;
+    }
+    const char *text = NULL;
+    size_t len = 0;
+    int r;
+
+    json_decref(obj);
+    r = column_text(stmt, 0, &text, &len);
+    if (r == 0 && count > 0)
+        r = store_text_append(sink->text, ",", 1);
+    if (r == 0)
+        r = store_text_append(sink->text, text, len);
+    return r;
+}
+
+/* The body of store_list() and store_list_text(): select the page's rows
+ * into SINK.  Returns the number of items, with the continue token (or
+ * NULL) in *RET_NEXT and the list's resourceVersion in *RET_RV. */
+static int list_run(struct store *st, enum store_kind kind, const char *ns,
+                    const struct store_list_opts *opts, struct list_sink *sink,
+                    char **ret_next, int64_t *ret_rv)
 {
     static const struct store_list_opts no_opts = {0};
     struct token tok = {0};
     sqlite3_stmt *stmt = NULL;
-    json_t *items = NULL, *phases = NULL;
+    json_t *phases = NULL;
     char *phases_text = NULL, *last_ns = NULL, *last_name = NULL;
     char *next = NULL;
     size_t count = 0;
@@ -1455,8 +1558,6 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
     int64_t rv = 0;
     int r, rc;
 
-    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !ret)
-        return -EINVAL;
     if (!opts)
         opts = &no_opts;
     if (!kinds[kind].namespaced || (ns && !*ns))
@@ -1482,11 +1583,6 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
             r = -ENOMEM;
             goto out;
         }
-    }
-    items = json_array();
-    if (!items) {
-        r = -ENOMEM;
-        goto out;
     }
 
     r = read_begin(st);
@@ -1519,22 +1615,23 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
             more = true;
             break;
         }
-        r = load_object(stmt, 0, &obj);
-        if (r < 0)
-            goto out;
-        if (opts->match && !opts->match(obj, opts->match_arg)) {
-            json_decref(obj);
-            continue;
+        if (opts->match) {
+            r = load_object(stmt, 0, &obj);
+            if (r < 0)
+                goto out;
+            if (!opts->match(obj, opts->match_arg)) {
+                json_decref(obj);
+                continue;
+            }
         }
         if (full) {
             json_decref(obj);
             more = true;
             break;
         }
-        if (json_array_append_new(items, obj)) {
-            r = -ENOMEM;
+        r = sink_add(sink, stmt, obj, count);
+        if (r < 0)
             goto out;
-        }
         count++;
         if (opts->limit) {
             free(last_ns);
@@ -1558,16 +1655,13 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
             goto out;
         }
     }
-    ret->items = items;
-    ret->continue_token = next;
-    ret->resource_version = rv;
-    items = NULL;
-    r = 0;
+    *ret_next = next;
+    *ret_rv = rv;
+    r = count > INT_MAX ? INT_MAX : (int)count;
 out:
     stmt_done(stmt);
     if (reading)
         read_end(st);
-    json_decref(items);
     json_decref(phases);
     free(phases_text);
     free(last_ns);
@@ -1577,11 +1671,75 @@ out:
     return r;
 }
 
+int store_list(struct store *st, enum store_kind kind, const char *ns,
+               const struct store_list_opts *opts, struct store_page *ret)
+{
+    struct list_sink sink = {0};
+    char *next = NULL;
+    int64_t rv = 0;
+    int r;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !ret)
+        return -EINVAL;
+    sink.items = json_array();
+    if (!sink.items)
+        return -ENOMEM;
+    r = list_run(st, kind, ns, opts, &sink, &next, &rv);
+    if (r < 0) {
+        json_decref(sink.items);
+        return r;
+    }
+    ret->items = sink.items;
+    ret->continue_token = next;
+    ret->resource_version = rv;
+    return 0;
+}
+
 void store_page_release(struct store_page *page)
 {
     if (!page)
         return;
     json_decref(page->items);
+    free(page->continue_token);
+    memset(page, 0, sizeof(*page));
+}
+
+int store_list_text(struct store *st, enum store_kind kind, const char *ns,
+                    const struct store_list_opts *opts,
+                    struct store_text_page *ret)
+{
+    struct text_buf text = {0};
+    struct list_sink sink = {.text = &text};
+    char *next = NULL;
+    int64_t rv = 0;
+    int r;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !ret)
+        return -EINVAL;
+    r = store_text_append(&text, "[", 1);
+    if (r == 0)
+        r = list_run(st, kind, ns, opts, &sink, &next, &rv);
+    if (r >= 0 && store_text_append(&text, "]", 1) < 0) {
+        free(next);
+        r = -ENOMEM;
+    }
+    if (r < 0) {
+        store_text_release(&text);
+        return r;
+    }
+    ret->items = text.data;
+    ret->items_len = text.len;
+    ret->n_items = (size_t)r;
+    ret->continue_token = next;
+    ret->resource_version = rv;
+    return 0;
+}
+
+void store_text_page_release(struct store_text_page *page)
+{
+    if (!page)
+        return;
+    free(page->items);
     free(page->continue_token);
     memset(page, 0, sizeof(*page));
 }

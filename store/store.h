@@ -170,6 +170,15 @@ int store_create(struct store *st, enum store_kind kind, json_t *obj);
 int store_get(struct store *st, enum store_kind kind, const char *ns,
               const char *name, json_t **ret_obj);
 
+/* Fetch one record as its stored JSON text, without parsing it: what
+ * store_get() would return, encoded compactly (metadata.resourceVersion,
+ * uid, creationTimestamp and generation are those of the record's last
+ * write).  NS as for store_get().  Returns 0, a NUL-terminated malloc'd
+ * string in *RET_TEXT (free() it) and its length in *RET_LEN if RET_LEN is
+ * not NULL; or -ENOENT or -EINVAL. */
+int store_get_text(struct store *st, enum store_kind kind, const char *ns,
+                   const char *name, char **ret_text, size_t *ret_len);
+
 /* Replace a record with OBJ (found by metadata namespace and name).
  * EXPECTED_RV is the resourceVersion the caller read (0 = unconditional).
  * metadata.uid and metadata.creationTimestamp are kept from the stored
@@ -240,6 +249,28 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
 
 /* Free what a page holds and zero it.  NULL-safe. */
 void store_page_release(struct store_page *page);
+
+/* One page of a list as JSON text.  Free it with store_text_page_release().
+ */
+struct store_text_page {
+    char *items;              /* the JSON array of the objects, as stored:
+                                 "[{...},{...}]", NUL-terminated */
+    size_t items_len;         /* strlen(items) */
+    size_t n_items;           /* how many objects the array holds */
+    char *continue_token;     /* as in struct store_page */
+    int64_t resource_version; /* as in struct store_page */
+};
+
+/* store_list(), but the items come as one JSON array text, copied from the
+ * stored records without a parse (so a REST server can send it as it is).
+ * Same arguments, order, pagination and errors as store_list(); with
+ * opts->match set, each candidate is still parsed for the filter. */
+int store_list_text(struct store *st, enum store_kind kind, const char *ns,
+                    const struct store_list_opts *opts,
+                    struct store_text_page *ret);
+
+/* Free what a text page holds and zero it.  NULL-safe. */
+void store_text_page_release(struct store_text_page *page);
 
 /*
  * Queries for the migration controller.

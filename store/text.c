@@ -188,6 +188,16 @@ int store_text_encode(struct text_buf *buf, const json_t *value)
     return r;
 }
 
+int store_text_append(struct text_buf *buf, const char *s, size_t n)
+{
+    if (reserve(buf, n) < 0)
+        return -ENOMEM;
+    memcpy(buf->data + buf->len, s, n);
+    buf->len += n;
+    buf->data[buf->len] = '\0';
+    return 0;
+}
+
 void store_text_release(struct text_buf *buf)
 {
     if (!buf)

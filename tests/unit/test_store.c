@@ -320,6 +320,111 @@ static void test_crud_each_kind(void **state)
     store_close(st);
 }
 
+/* store_get_text() gives the stored text, and that text carries the
+ * metadata of the last write: it parses to what store_get() returns. */
+static void check_text_equals(struct store *st, enum store_kind kind,
+                              const char *ns, const char *name,
+                              const json_t *expect)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_t *parsed, *got = NULL;
+
+    assert_int_equal(store_get_text(st, kind, ns, name, &text, &len), 0);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    parsed = json_loads(text, 0, NULL);
+    assert_non_null(parsed);
+    assert_true(json_equal(parsed, expect));
+    assert_int_equal(store_get(st, kind, ns, name, &got), 0);
+    assert_true(json_equal(parsed, got));
+    /* Compact: no whitespace between tokens. */
+    assert_null(strstr(text, "\": "));
+    assert_null(strstr(text, ", \""));
+    json_decref(got);
+    json_decref(parsed);
+    free(text);
+}
+
+static void test_get_text(void **state)
+{
+    struct store *st = open_memory(NULL);
+    json_t *obj = make_migration("default", "job", "vmi-a", "Running", "host-a",
+                                 "host-b");
+    json_t *last = NULL;
+    char *text = (char *)"untouched";
+    size_t len = 12345;
+    (void)state;
+
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_non_null(meta_str(obj, "uid"));
+    assert_non_null(meta_str(obj, "creationTimestamp"));
+    check_text_equals(st, STORE_KIND_MIGRATION, "default", "job", obj);
+
+    /* The text follows updates: new resourceVersion and generation, the
+     * same uid and creationTimestamp. */
+    json_t *copy = json_deep_copy(obj);
+    json_object_set_new(json_object_get(copy, "spec"), "vmiName",
+                        json_string("vmi-b"));
+    json_object_del(json_object_get(copy, "metadata"), "creationTimestamp");
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, copy, 0), 0);
+    assert_true(meta_rv(copy) == meta_rv(obj) + 1);
+    assert_int_equal(meta_generation(copy), 2);
+    assert_string_equal(meta_str(copy, "creationTimestamp"),
+                        meta_str(obj, "creationTimestamp"));
+    check_text_equals(st, STORE_KIND_MIGRATION, "default", "job", copy);
+
+    /* RET_LEN is optional. */
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "default", "job", &text, NULL),
+        0);
+    assert_non_null(strstr(text, "\"resourceVersion\":\"2\""));
+    free(text);
+    text = (char *)"untouched";
+
+    /* Cluster-scoped kinds ignore NS. */
+    json_t *node = make_object(STORE_KIND_NODE, NULL, "host-a");
+    assert_int_equal(store_create(st, STORE_KIND_NODE, node), 0);
+    check_text_equals(st, STORE_KIND_NODE, NULL, "host-a", node);
+    check_text_equals(st, STORE_KIND_NODE, "ignored", "host-a", node);
+
+    /* Failures leave the out-parameters alone. */
+    assert_int_equal(store_get_text(st, STORE_KIND_MIGRATION, "default", "none",
+                                    &text, &len),
+                     -ENOENT);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "other", "job", &text, &len),
+        -ENOENT);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, NULL, "job", &text, &len),
+        -EINVAL);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "default", "", &text, &len),
+        -EINVAL);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_COUNT, "default", "job", &text, &len),
+        -EINVAL);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "default", "job", NULL, &len),
+        -EINVAL);
+    assert_int_equal(store_get_text(NULL, STORE_KIND_MIGRATION, "default",
+                                    "job", &text, &len),
+                     -EINVAL);
+    assert_string_equal(text, "untouched");
+    assert_int_equal(len, 12345);
+
+    assert_int_equal(
+        store_delete(st, STORE_KIND_MIGRATION, "default", "job", 0, &last), 0);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "default", "job", &text, &len),
+        -ENOENT);
+    json_decref(last);
+    json_decref(node);
+    json_decref(copy);
+    json_decref(obj);
+    store_close(st);
+}
+
 static void test_create_exists_keeps_object(void **state)
 {
     struct store *st = open_memory(NULL);
@@ -649,6 +754,116 @@ static void test_list_pagination(void **state)
     store_page_release(&p2); /* released pages are empty, so this is safe */
     store_page_release(NULL);
     json_decref(late);
+    store_close(st);
+}
+
+/* store_list_text() gives the same pages as store_list(): the same items
+ * in the same order, the same tokens and resourceVersion. */
+static void check_list_text_same(struct store *st, enum store_kind kind,
+                                 const char *ns, struct store_list_opts *opts,
+                                 int expect_pages)
+{
+    char *token = NULL;
+    int pages = 0;
+
+    for (;;) {
+        struct store_page page = {0};
+        struct store_text_page tp = {0};
+        json_t *items;
+
+        opts->continue_token = token;
+        assert_int_equal(store_list(st, kind, ns, opts, &page), 0);
+        assert_int_equal(store_list_text(st, kind, ns, opts, &tp), 0);
+        assert_non_null(tp.items);
+        assert_int_equal(strlen(tp.items), tp.items_len);
+        assert_int_equal(tp.n_items, json_array_size(page.items));
+        items = json_loads(tp.items, 0, NULL);
+        assert_non_null(items);
+        assert_true(json_equal(items, page.items));
+        assert_true(tp.resource_version == page.resource_version);
+        if (page.continue_token)
+            assert_string_equal(tp.continue_token, page.continue_token);
+        else
+            assert_null(tp.continue_token);
+        json_decref(items);
+        pages++;
+        free(token);
+        token = page.continue_token ? strdup(page.continue_token) : NULL;
+        store_page_release(&page);
+        store_text_page_release(&tp);
+        assert_null(tp.items);
+        if (!token)
+            break;
+    }
+    opts->continue_token = NULL;
+    assert_int_equal(pages, expect_pages);
+}
+
+static void test_list_text(void **state)
+{
+    struct store *st = open_memory(NULL);
+    struct store_list_opts opts = {0};
+    struct store_text_page tp = {0};
+    int calls = 0;
+    (void)state;
+
+    /* An empty list is an empty array. */
+    assert_int_equal(store_list_text(st, STORE_KIND_MIGRATION, NULL, NULL, &tp),
+                     0);
+    assert_string_equal(tp.items, "[]");
+    assert_int_equal(tp.items_len, 2);
+    assert_int_equal(tp.n_items, 0);
+    assert_null(tp.continue_token);
+    assert_true(tp.resource_version == 0);
+    store_text_page_release(&tp);
+
+    fill_migrations(st);
+    check_list_text_same(st, STORE_KIND_MIGRATION, NULL, &opts, 1);
+    opts.limit = 7;
+    check_list_text_same(st, STORE_KIND_MIGRATION, NULL, &opts, 3);
+    opts.limit = 1;
+    check_list_text_same(st, STORE_KIND_MIGRATION, "alpha", &opts, 10);
+    opts.limit = 3;
+    opts.match = match_even;
+    opts.match_arg = &calls;
+    check_list_text_same(st, STORE_KIND_MIGRATION, "zeta", &opts, 2);
+    assert_true(calls >= 20);
+    opts.match = NULL;
+    opts.limit = 2;
+    opts.node_name = "host-c";
+    check_list_text_same(st, STORE_KIND_MIGRATION, NULL, &opts, 5);
+
+    /* The first item's text is the record's stored text. */
+    opts = (struct store_list_opts){.limit = 1};
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(
+        store_list_text(st, STORE_KIND_MIGRATION, "alpha", &opts, &tp), 0);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "alpha", "m0", &text, &len),
+        0);
+    assert_int_equal(tp.items_len, len + 2);
+    assert_memory_equal(tp.items + 1, text, len);
+    assert_non_null(tp.continue_token);
+    free(text);
+    store_text_page_release(&tp);
+    store_text_page_release(&tp);
+    store_text_page_release(NULL);
+
+    /* Errors as store_list(), and the page is left alone. */
+    tp.n_items = 42;
+    opts = (struct store_list_opts){.continue_token = "!!"};
+    assert_int_equal(
+        store_list_text(st, STORE_KIND_MIGRATION, NULL, &opts, &tp), -EINVAL);
+    opts = (struct store_list_opts){.vmi_name = "x"};
+    assert_int_equal(store_list_text(st, STORE_KIND_NODE, NULL, &opts, &tp),
+                     -EINVAL);
+    assert_int_equal(store_list_text(st, STORE_KIND_COUNT, NULL, NULL, &tp),
+                     -EINVAL);
+    assert_int_equal(
+        store_list_text(st, STORE_KIND_MIGRATION, NULL, NULL, NULL), -EINVAL);
+    assert_null(tp.items);
+    assert_int_equal(tp.n_items, 42);
     store_close(st);
 }
 
@@ -1370,12 +1585,14 @@ int main(void)
         cmocka_unit_test(test_rv_parse),
         cmocka_unit_test(test_text_encode),
         cmocka_unit_test(test_crud_each_kind),
+        cmocka_unit_test(test_get_text),
         cmocka_unit_test(test_create_exists_keeps_object),
         cmocka_unit_test(test_create_invalid),
         cmocka_unit_test(test_generate_name),
         cmocka_unit_test(test_optimistic_concurrency),
         cmocka_unit_test(test_rv_monotonic_across_kinds),
         cmocka_unit_test(test_list_pagination),
+        cmocka_unit_test(test_list_text),
         cmocka_unit_test(test_list_bad_tokens),
         cmocka_unit_test(test_list_field_filters),
         cmocka_unit_test(test_migration_in_flight),
