@@ -127,12 +127,37 @@ static void set_rv_string(char *buf, size_t len, int64_t rv)
  * Reading.
  */
 
+/* Answer 200 with TEXT (malloc'd JSON, taken over). */
+static void reply_stored_text(struct http_response *resp, char *text,
+                              size_t len)
+{
+    http_response_clear(resp);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->body = text;
+    resp->body_len = len;
+}
+
 static void handle_get(struct orch_server *srv, const struct http_request *req,
                        struct http_response *resp, const struct route *rt)
 {
+    enum store_kind sk = orch_store_kind(rt->kind->kind);
     json_t *obj = NULL;
-    int r = store_get(srv->store, orch_store_kind(rt->kind->kind), rt->ns,
-                      rt->name, &obj);
+    char *text = NULL;
+    size_t len = 0;
+    int r;
+
+    /* JSON: the stored text is the answer, without a parse and an encode
+     * (most of a GET's CPU time otherwise).  YAML needs the tree. */
+    if (orch_accept_format(req->accept) == API_FORMAT_JSON) {
+        r = store_get_text(srv->store, sk, rt->ns, rt->name, &text, &len);
+        if (r == 0) {
+            reply_stored_text(resp, text, len);
+            return;
+        }
+    } else {
+        r = store_get(srv->store, sk, rt->ns, rt->name, &obj);
+    }
     if (r == -ENOENT) {
         reply_not_found(resp, rt->kind, rt->name);
         return;
@@ -157,6 +182,60 @@ static int parse_size(const char *s, size_t *ret)
         return -EINVAL;
     *ret = (size_t)v;
     return 0;
+}
+
+/* A JSON list answer around the stored texts of the page's items, the same
+ * document handle_list() builds as a tree for YAML: no parse of the items,
+ * no encode. */
+static void list_reply_text(struct orch_server *srv, struct http_response *resp,
+                            const struct route *rt,
+                            const struct store_list_opts *o)
+{
+    struct store_text_page page = {0};
+    char *cont = NULL, *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+    int r = store_list_text(srv->store, orch_store_kind(rt->kind->kind), rt->ns,
+                            o, &page);
+
+    if (r == -EINVAL) {
+        orch_reply_errno(resp, r, "invalid continue token");
+        return;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot list the records");
+        return;
+    }
+    if (page.continue_token) {
+        /* Opaque to us: let jansson quote it. */
+        json_t *s = json_string(page.continue_token);
+        cont = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+        json_decref(s);
+        if (!cont)
+            goto oom;
+    }
+    f = open_memstream(&buf, &len);
+    if (!f)
+        goto oom;
+    fprintf(f,
+            "{\"apiVersion\":\"%s\",\"kind\":\"%s\",\"metadata\":"
+            "{\"resourceVersion\":\"%" PRId64 "\"%s%s},\"items\":",
+            rt->kind->api_version, rt->kind->list_kind, page.resource_version,
+            cont ? ",\"continue\":" : "", cont ? cont : "");
+    fwrite(page.items, 1, page.items_len, f);
+    fputc('}', f);
+    if (fclose(f) != 0) {
+        free(buf);
+        goto oom;
+    }
+    reply_stored_text(resp, buf, len);
+    free(cont);
+    store_text_page_release(&page);
+    return;
+oom:
+    free(cont);
+    store_text_page_release(&page);
+    orch_reply_errno(resp, -ENOMEM, "out of memory");
 }
 
 static void handle_list(struct orch_server *srv, const struct http_request *req,
@@ -192,6 +271,11 @@ static void handle_list(struct orch_server *srv, const struct http_request *req,
     if (filter.labels || filter.n_fields) {
         o.match = orch_filter_match;
         o.match_arg = &filter;
+    }
+    if (orch_accept_format(req->accept) == API_FORMAT_JSON) {
+        list_reply_text(srv, resp, rt, &o);
+        orch_filter_clear(&filter);
+        return;
     }
     r = store_list(srv->store, orch_store_kind(rt->kind->kind), rt->ns, &o,
                    &page);

@@ -479,6 +479,91 @@ static void test_yaml_accept_and_406(void **state)
                      API_FORMAT_YAML);
 }
 
+/* Decode the last response's body as YAML (or JSON). */
+static json_t *decode_resp(struct fixture *f)
+{
+    struct api_limits lim;
+    struct api_errors errs = API_ERRORS_INIT;
+    json_t *doc = NULL;
+    api_limits_default(&lim);
+    assert_int_equal(
+        api_doc_decode(f->resp.body, f->resp.body_len, &lim, &doc, &errs), 0);
+    api_errors_clear(&errs);
+    return doc;
+}
+
+/* JSON answers to GET and list are the stored texts sent as they are; YAML
+ * answers go through the document tree.  Both must say the same. */
+static void test_json_text_and_yaml_agree(void **state)
+{
+    struct fixture *f = *state;
+    json_t *stored = NULL, *yaml = NULL, *json = NULL;
+    const char *vmi_path = "/apis/kubevirt.io/v1/namespaces/default/"
+                           "virtualmachineinstances/vmi-fedora";
+    char target[1024];
+
+    seed_vmi(f, "vmi-b", "Running");
+    seed_vmi(f, "vmi-c", "Scheduling");
+    assert_int_equal(call(f, HTTP_METHOD_GET, vmi_path, NULL, NULL, NULL, NULL),
+                     200);
+    assert_string_equal(f->resp.content_type, "application/json");
+    assert_int_equal(
+        store_get(f->st, STORE_KIND_VMI, NS, "vmi-fedora", &stored), 0);
+    assert_non_null(f->body);
+    assert_true(json_equal(f->body, stored));
+    assert_int_equal(strlen(f->resp.body), f->resp.body_len);
+    json_decref(stored);
+
+    /* A missing record through the text path is still a NotFound Status. */
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/kubevirt.io/v1/namespaces/default/"
+                          "virtualmachineinstances/vmi-nope",
+                          NULL, NULL, NULL, NULL),
+                     404);
+    assert_status(f, 404, "NotFound",
+                  "virtualmachineinstances.kubevirt.io \"vmi-nope\" not found");
+
+    /* A first page (with a continue token), then the rest, both ways. */
+    for (int page = 0; page < 2; page++) {
+        const char *cont;
+        if (page == 0)
+            snprintf(target, sizeof(target),
+                     "/apis/kubevirt.io/v1/namespaces/default/"
+                     "virtualmachineinstances?limit=2");
+        assert_int_equal(
+            call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL, NULL), 200);
+        json = json_incref(f->body);
+        assert_non_null(json);
+        assert_int_equal(call(f, HTTP_METHOD_GET, target, NULL, NULL,
+                              "application/yaml", NULL),
+                         200);
+        assert_string_equal(f->resp.content_type, "application/yaml");
+        yaml = decode_resp(f);
+        assert_true(json_equal(json, yaml));
+        assert_string_equal(jstr(json, "kind"), "VirtualMachineInstanceList");
+        assert_string_equal(jstr(json, "apiVersion"), "kubevirt.io/v1");
+        assert_non_null(api_doc_get_string(json, "metadata.resourceVersion"));
+        assert_int_equal(json_array_size(json_object_get(json, "items")),
+                         page == 0 ? 2 : 1);
+        cont = api_doc_get_string(json, "metadata.continue");
+        if (page == 0) {
+            assert_non_null(cont);
+            snprintf(target, sizeof(target),
+                     "/apis/kubevirt.io/v1/namespaces/default/"
+                     "virtualmachineinstances?limit=2&continue=%s",
+                     cont);
+        } else {
+            assert_null(cont);
+            assert_string_equal(
+                jstr(json_array_get(json_object_get(json, "items"), 0),
+                     "metadata.name"),
+                "vmi-fedora");
+        }
+        json_decref(json);
+        json_decref(yaml);
+    }
+}
+
 static void test_selectors_and_pages(void **state)
 {
     struct fixture *f = *state;
@@ -845,6 +930,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_routes_and_methods, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_yaml_accept_and_406, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_json_text_and_yaml_agree, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_selectors_and_pages, setup,
                                         teardown),
