@@ -564,6 +564,177 @@ static void test_json_text_and_yaml_agree(void **state)
     }
 }
 
+/* A VMI with CONDS (a JSON array text) in its status. */
+static void seed_vmi_conds(struct fixture *f, const char *name,
+                           const char *conds)
+{
+    json_t *vmi = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s, s:s, s:o}}", "apiVersion",
+        "kubevirt.io/v1", "kind", "VirtualMachineInstance", "metadata", "name",
+        name, "namespace", NS, "spec", "status", "phase", "Running", "nodeName",
+        "node1", "conditions", json_loads(conds, 0, NULL));
+    assert_non_null(vmi);
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+}
+
+static int post_for_vmi(struct fixture *f, const char *mig, const char *vmi)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":"
+             "\"VirtualMachineInstanceMigration\",\"metadata\":{\"name\":"
+             "\"%s\"},\"spec\":{\"vmiName\":\"%s\"}}",
+             mig, vmi);
+    return call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL, NULL);
+}
+
+/* Admission reads the VMI's stored text; VMIs it cannot plainly pass are
+ * parsed and the answer worded from the tree, as before. */
+static void test_admission_conditions(void **state)
+{
+    struct fixture *f = *state;
+
+    seed_vmi_conds(f, "vmi-ok",
+                   "[{\"type\":\"Ready\",\"status\":\"True\"},"
+                   "{\"type\":\"LiveMigratable\",\"status\":\"True\"}]");
+    assert_int_equal(post_for_vmi(f, "m-ok", "vmi-ok"), 201);
+    assert_string_equal(jstr(f->body, "status.phase"), "Pending");
+    assert_string_equal(jstr(f->body, "metadata.namespace"), NS);
+    assert_non_null(api_doc_get_string(f->body, "metadata.uid"));
+    assert_non_null(api_doc_get_string(f->body, "metadata.resourceVersion"));
+
+    seed_vmi_conds(f, "vmi-no",
+                   "[{\"type\":\"Ready\",\"status\":\"True\"},"
+                   "{\"type\":\"LiveMigratable\",\"status\":\"False\","
+                   "\"reason\":\"DisksNotLiveMigratable\",\"message\":"
+                   "\"disk \\\"root\\\" is not shared\"}]");
+    assert_int_equal(post_for_vmi(f, "m-no", "vmi-no"), 422);
+    assert_status(f, 422, "Invalid",
+                  "Cannot migrate VMI, Reason: DisksNotLiveMigratable, "
+                  "Message: disk \"root\" is not shared");
+
+    /* No status on the condition: not "False", so admitted (the tree
+     * check asks for status False). */
+    seed_vmi_conds(f, "vmi-odd", "[{\"type\":\"LiveMigratable\"}, 7]");
+    assert_int_equal(post_for_vmi(f, "m-odd", "vmi-odd"), 201);
+
+    seed_vmi(f, "vmi-failed", "Failed");
+    assert_int_equal(post_for_vmi(f, "m-failed", "vmi-failed"), 422);
+    assert_status(f, 422, "Invalid", "Cannot migrate VMI in finalized state.");
+
+    /* Nothing of a refused POST was stored. */
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH "/m-no", NULL, NULL, NULL, NULL),
+        404);
+    /* One in flight per VMI. */
+    assert_int_equal(post_for_vmi(f, "m-ok2", "vmi-ok"), 409);
+    assert_status(f, 409, "Conflict", "Active migration job (m-ok)");
+}
+
+/* TEXT copied into a buffer of exactly its length, so a read past the end
+ * is a sanitizer error. */
+static struct orch_jspan span_of(const char *text, char **ret_buf)
+{
+    size_t n = strlen(text);
+    char *b = malloc(n ? n : 1);
+    assert_non_null(b);
+    memcpy(b, text, n);
+    *ret_buf = b;
+    return (struct orch_jspan){b, n};
+}
+
+static void assert_span(const struct orch_jspan *v, const char *want)
+{
+    assert_int_equal(v->len, strlen(want));
+    assert_memory_equal(v->text, want, v->len);
+}
+
+static void test_jscan(void **state)
+{
+    static const char *const path_phase[] = {"status", "phase", NULL};
+    static const char *const path_none[] = {"status", "nope", NULL};
+    static const char *const path_deep[] = {"a", "b", "c", NULL};
+    char *buf;
+    struct orch_jspan doc, v, e;
+    size_t pos = 0;
+    (void)state;
+
+    doc = span_of("{\"metadata\":{\"name\":\"x\\\"}{[\"},"
+                  "\"spec\":{\"list\":[1,{\"k\":\"]\"},[true,null]],"
+                  "\"n\":-1.5e3},"
+                  "\"status\":{\"phase\":\"Running\",\"conditions\":"
+                  "[{\"type\":\"A\"},{\"type\":\"B\\\\\"}]}}",
+                  &buf);
+    assert_int_equal(orch_jscan_path(&doc, path_phase, &v), 0);
+    assert_span(&v, "\"Running\"");
+    assert_int_equal(orch_jscan_string_eq(&v, "Running"), 1);
+    assert_int_equal(orch_jscan_string_eq(&v, "Runnin"), 0);
+    assert_int_equal(orch_jscan_path(&doc, path_none, &v), -ENOENT);
+    assert_int_equal(orch_jscan_member(&doc, "spec", &v), 0);
+    assert_span(&v, "{\"list\":[1,{\"k\":\"]\"},[true,null]],\"n\":-1.5e3}");
+    assert_int_equal(orch_jscan_member(&v, "n", &e), 0);
+    assert_span(&e, "-1.5e3");
+    assert_int_equal(orch_jscan_string_eq(&e, "x"), 0);
+    assert_int_equal(orch_jscan_member(&v, "list", &v), 0);
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_span(&e, "1");
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_span(&e, "{\"k\":\"]\"}");
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_span(&e, "[true,null]");
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), -ENOENT);
+    /* A string with an escape cannot be compared undecoded. */
+    assert_int_equal(orch_jscan_member(&doc, "status", &v), 0);
+    assert_int_equal(orch_jscan_member(&v, "conditions", &v), 0);
+    pos = 0;
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_int_equal(orch_jscan_member(&e, "type", &e), 0);
+    assert_int_equal(orch_jscan_string_eq(&e, "B\\"), -EINVAL);
+    /* Not an object, not an array. */
+    assert_int_equal(orch_jscan_member(&e, "x", &v), -EINVAL);
+    pos = 0;
+    assert_int_equal(orch_jscan_next(&e, &pos, &v), -EINVAL);
+    free(buf);
+
+    /* Spaces are allowed; empty containers. */
+    doc = span_of(" { \"a\" : { \"b\" : { \"c\" : [ ] } } } ", &buf);
+    assert_int_equal(orch_jscan_path(&doc, path_deep, &v), 0);
+    assert_span(&v, "[ ]");
+    pos = 0;
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), -ENOENT);
+    free(buf);
+    doc = span_of("{}", &buf);
+    assert_int_equal(orch_jscan_member(&doc, "a", &v), -ENOENT);
+    free(buf);
+
+    /* Truncated or malformed texts: -EINVAL, within the buffer. */
+    {
+        static const char *const bad[] = {
+            "",
+            "{",
+            "{\"a\"",
+            "{\"a\":",
+            "{\"a\":\"x",
+            "{\"a\":\"x\\",
+            "{\"a\":{\"b\":1}",
+            "{\"a\":[1,2",
+            "{\"a\" 1}",
+            "{\"a\":1 \"b\":2}",
+            "{a:1}",
+            "{\"a\":}",
+            "[1]",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+            doc = span_of(bad[i], &buf);
+            if (orch_jscan_member(&doc, "b", &v) != -EINVAL)
+                fail_msg("'%s' was not refused", bad[i]);
+            free(buf);
+        }
+    }
+}
+
 static void test_selectors_and_pages(void **state)
 {
     struct fixture *f = *state;
@@ -922,6 +1093,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_json_and_generate_name,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admission_conditions, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_body_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_in_flight_requests_abort,
                                         setup, teardown),
@@ -942,6 +1115,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_parse_target),
+        cmocka_unit_test(test_jscan),
     };
     return cmocka_run_group_tests_name("orchestratord", tests, NULL, NULL);
 }
