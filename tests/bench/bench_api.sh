@@ -165,5 +165,8 @@ echo "bench: api_healthz_rps $(median "$tmp/healthz.rps") req/s"
 echo "bench: api_get_cpu_us $(median "$tmp/get.cpu") us"
 echo "bench: api_post_cpu_us $(median "$tmp/post.cpu") us"
 echo "bench: api_healthz_cpu_us $(median "$tmp/healthz.cpu") us"
+for f in healthz get post; do
+    echo "bench_api: $f rounds, req/s: $(tr '\n' ' ' <"$tmp/$f.rps")"
+done
 echo "bench_api: medians of $RUNS rounds of ${DUR} s each, wrk -t1 -c$CONNS;" \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
