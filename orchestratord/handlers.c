@@ -760,7 +760,7 @@ static int create_and_reply(struct orch_server *srv,
                  api_doc_get_string(doc, "metadata.name"),
                  api_doc_get_string(doc, "spec.vmiName"));
     }
-    orch_watch_notify(srv, rt->kind->kind, "ADDED", doc);
+    orch_watch_notify(srv, rt->kind->kind, "ADDED", doc, text, len);
     if (text) {
         reply_stored_text(resp, code, text, len);
     } else {
@@ -860,7 +860,7 @@ static void handle_replace(struct orch_server *srv,
         reply_store_error(resp, r, "cannot update the record");
         goto out;
     }
-    orch_watch_notify(srv, rt->kind->kind, "MODIFIED", doc);
+    orch_watch_notify(srv, rt->kind->kind, "MODIFIED", doc, NULL, 0);
     orch_reply_json(resp, req, 200, doc);
 out:
     json_decref(old);
@@ -921,7 +921,8 @@ static void handle_delete(struct orch_server *srv,
             } else {
                 log_info("migration '%s/%s': abort requested", rt->ns,
                          rt->name);
-                orch_watch_notify(srv, rt->kind->kind, "MODIFIED", obj);
+                orch_watch_notify(srv, rt->kind->kind, "MODIFIED", obj, NULL,
+                                  0);
                 orch_reply_json(resp, req, 202, obj);
             }
             json_decref(obj);
@@ -938,7 +939,7 @@ static void handle_delete(struct orch_server *srv,
         reply_store_error(resp, r, "cannot delete the record");
         return;
     }
-    orch_watch_notify(srv, rt->kind->kind, "DELETED", last);
+    orch_watch_notify(srv, rt->kind->kind, "DELETED", last, NULL, 0);
     orch_reply_json(resp, req, 200, last);
     json_decref(last);
 }
@@ -1013,7 +1014,7 @@ static void handle_vm_sub(struct orch_server *srv,
             goto out;
         }
         log_info("VM '%s/%s': %s requested", rt->ns, rt->name, rt->sub);
-        orch_watch_notify(srv, API_KIND_VM, "MODIFIED", vm);
+        orch_watch_notify(srv, API_KIND_VM, "MODIFIED", vm, NULL, 0);
         orch_reply_status(resp, 202, NULL,
                           start ? "start requested" : "stop requested", NULL);
         goto out;

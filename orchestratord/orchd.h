@@ -193,9 +193,12 @@ void orch_watch_closed(struct orch_watcher *w);
 void orch_watch_free(struct orch_watcher *w);
 
 /* A record changed: TYPE "ADDED", "MODIFIED" or "DELETED"; OBJ borrowed,
- * with its new metadata.resourceVersion. */
+ * with its new metadata.resourceVersion.  OBJ_TEXT (may be NULL) is OBJ's
+ * compact JSON text of OBJ_LEN bytes, as the store returns it: then OBJ is
+ * not encoded again.  The event line is made once for all the watchers. */
 void orch_watch_notify(struct orch_server *srv, enum api_kind kind,
-                       const char *type, const json_t *obj);
+                       const char *type, const json_t *obj,
+                       const char *obj_text, size_t obj_len);
 
 /* End every watch (shutdown). */
 void orch_watch_end_all(struct orch_server *srv);

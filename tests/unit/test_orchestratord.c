@@ -924,6 +924,79 @@ static void sink_end(void *ctx)
     ((struct sink *)ctx)->ended = true;
 }
 
+/* One write reaches every live watcher that matches, as the same line:
+ * {"type":...,"object":<the object as GET returns it>}\n, whether the
+ * object came as stored text (a JSON POST) or was encoded (a YAML one). */
+static void test_watch_fan_out(void **state)
+{
+    struct fixture *f = *state;
+    struct sink a = {0}, b = {0}, c = {0};
+    struct orch_watch_io ioa = {sink_write, sink_pending, sink_end, &a};
+    struct orch_watch_io iob = {sink_write, sink_pending, sink_end, &b};
+    struct orch_watch_io ioc = {sink_write, sink_pending, sink_end, &c};
+    struct orch_watcher *wa, *wb, *wc;
+    char want[8192];
+    json_t *line, *stored = NULL;
+
+    seed_vmi(f, "vmi-2", "Running");
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "?watch=true", NULL,
+                          NULL, NULL, NULL),
+                     200);
+    wa = f->resp.stream_arg;
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "?watch=true", NULL,
+                          NULL, NULL, NULL),
+                     200);
+    wb = f->resp.stream_arg;
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH "?watch=true&labelSelector=tier%3Dgold",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    wc = f->resp.stream_arg;
+    orch_watch_start(wa, &ioa);
+    orch_watch_start(wb, &iob);
+    orch_watch_start(wc, &ioc);
+    assert_int_equal(a.len, 0);
+
+    /* JSON: the line holds the stored text, byte for byte. */
+    assert_int_equal(post_for_vmi(f, "m-json", "vmi-fedora"), 201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH "/m-json", NULL, NULL, NULL, NULL),
+        200);
+    snprintf(want, sizeof(want), "{\"type\":\"ADDED\",\"object\":%s}\n",
+             f->resp.body);
+    assert_string_equal(a.buf, want);
+    assert_string_equal(b.buf, want);
+    assert_int_equal(c.len, 0);
+
+    /* YAML: the object is encoded for the watchers. */
+    a.len = b.len = 0;
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH,
+                          "apiVersion: kubevirt.io/v1\n"
+                          "kind: VirtualMachineInstanceMigration\n"
+                          "metadata: {name: m-yaml}\nspec: {vmiName: vmi-2}\n",
+                          NULL, "application/yaml", NULL),
+                     201);
+    assert_string_equal(f->resp.content_type, "application/yaml");
+    assert_string_equal(a.buf, b.buf);
+    assert_int_equal(a.buf[a.len - 1], '\n');
+    assert_null(memchr(a.buf, '\n', a.len - 1));
+    line = json_loadb(a.buf, a.len, 0, NULL);
+    assert_non_null(line);
+    assert_string_equal(jstr(line, "type"), "ADDED");
+    assert_int_equal(
+        store_get(f->st, STORE_KIND_MIGRATION, NS, "m-yaml", &stored), 0);
+    assert_true(json_equal(json_object_get(line, "object"), stored));
+    json_decref(stored);
+    json_decref(line);
+    assert_int_equal(c.len, 0);
+    assert_int_equal(f->srv.metrics.watch_events, 4);
+
+    orch_watch_closed(wa);
+    orch_watch_closed(wb);
+    orch_watch_closed(wc);
+    assert_int_equal(f->srv.n_watchers, 0);
+}
+
 static void test_watch(void **state)
 {
     struct fixture *f = *state;
@@ -1111,6 +1184,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vm_replace_and_subresources, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_fan_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test(test_status_table),
