@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "store/checkpoint.h"
 #include "store/store.h"
 #include "store/text.h"
 
@@ -1530,6 +1531,60 @@ static const char v1_data[] =
     " VALUES (1700000000, 'VirtualMachineInstanceMigration', 'default',"
     " 'old-job', 'Normal', 'Migrating');";
 
+static long file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+/* New files get 8 KiB pages; the checkpointer thread copies the WAL into
+ * the database file when asked, and stops cleanly. */
+static void test_page_size_and_checkpointer(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL;
+    struct store_ckpt *ckpt = NULL;
+    sqlite3 *db;
+    long before;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "pages.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA page_size"), 8192);
+    sqlite3_close(db);
+    store_close(st);
+
+    /* A WAL full of pages nobody checkpoints... */
+    tmpdir_file(&t, "ckpt.db", path, sizeof(path));
+    db = raw_open(path);
+    raw_exec(db, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;"
+                 "CREATE TABLE t (x BLOB);"
+                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                 " FROM n WHERE i < 200)"
+                 " INSERT INTO t SELECT randomblob(4000) FROM n;");
+    before = file_size(path);
+    assert_true(before >= 0 && before < 100000);
+    /* ...goes into the database file once the thread is asked. */
+    assert_int_equal(store_ckpt_start(path, &ckpt), 0);
+    store_ckpt_request(ckpt);
+    for (int i = 0; i < 500 && file_size(path) < 800000; i++)
+        usleep(10000);
+    assert_true(file_size(path) >= 800000);
+    store_ckpt_stop(ckpt);
+    store_ckpt_stop(NULL);
+    sqlite3_close(db);
+
+    /* A file that is not there: no thread. */
+    tmpdir_file(&t, "absent.db", path, sizeof(path));
+    ckpt = NULL;
+    assert_true(store_ckpt_start(path, &ckpt) < 0);
+    assert_null(ckpt);
+    tmpdir_remove(&t);
+}
+
 static void test_schema_upgrade_from_v1(void **state)
 {
     struct tmpdir t;
@@ -1885,6 +1940,7 @@ int main(void)
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_transaction_aborted),
         cmocka_unit_test(test_file_wal_and_reopen),
+        cmocka_unit_test(test_page_size_and_checkpointer),
         cmocka_unit_test(test_schema_upgrade_from_v1),
         cmocka_unit_test(test_schema_upgrade_from_v2),
         cmocka_unit_test(test_schema_newer_refused),
