@@ -119,9 +119,16 @@ int store_rv_parse(const char *s, int64_t *ret_rv);
 /*
  * Transactions.  Each write below is atomic on its own.  To make several
  * writes atomic together (a VMIM and its VMI; a batch of inserts), wrap them
- * in store_txn_begin() ... store_txn_commit().  Inside a transaction a write
- * that fails leaves the transaction as it was before that write, so the
- * caller may go on or roll back.  Transactions do not nest.
+ * in store_txn_begin() ... store_txn_commit().  Transactions do not nest.
+ *
+ * Inside a transaction a write that fails with -EINVAL, -EEXIST, -ENOENT or
+ * -ESTALE leaves the transaction as it was before that write, so the caller
+ * may go on or roll back.  Any other failure (an I/O error, a full disk, out
+ * of memory, a damaged file) rolls the whole transaction back at once: each
+ * later read or write fails with -EIO until
+ * store_txn_commit() (which then returns -EIO) or store_txn_rollback() ends
+ * it.  (Undoing such a write alone would need a savepoint around every
+ * write, which made batched inserts a third slower.)
  *
  * The objects passed to writes inside a transaction are updated in place at
  * once (resourceVersion, uid, ...); if the transaction is rolled back those
@@ -291,7 +298,10 @@ int store_migration_find_in_flight(struct store *st, const char *ns,
 /*
  * Change feed, for watches.  Every create, update and delete also records
  * the change (its resourceVersion, kind, namespace, name, type and the
- * object as written) in the same transaction.  The store keeps about the
+ * object as written) in the same transaction.  (The object of a create or
+ * update is stored once: the feed reads it from the record while the record
+ * is at that version, and keeps a copy when the record is next updated or
+ * deleted.  Readers see no difference.)  The store keeps about the
  * last opts.change_history changes (STORE_DEFAULT_CHANGE_HISTORY); asking
  * for older ones fails with -EKEYEXPIRED, and the REST server answers 410
  * Gone ("too old resource version") so the client lists again.
