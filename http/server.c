@@ -211,13 +211,28 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
     return bev;
 }
 
+/* The tracked connection of BEV.  evhttp gives a connection no user
+ * pointer, so this searches the list; the one found moves to the front, so
+ * connections that keep sending requests stay near it and idle ones (many
+ * kept-alive clients, watches) sink to the back. */
 static struct http_conn *conn_find(struct http_server *srv,
                                    struct bufferevent *bev)
 {
-    for (struct http_conn *c = srv->conns; c; c = c->next)
+    struct http_conn *c;
+
+    for (c = srv->conns; c; c = c->next)
         if (c->bev == bev)
-            return c;
-    return NULL;
+            break;
+    if (c && c != srv->conns) {
+        c->prev->next = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        c->prev = NULL;
+        c->next = srv->conns;
+        srv->conns->prev = c;
+        srv->conns = c;
+    }
+    return c;
 }
 
 static void request_done_cb(struct evhttp_request *req, void *arg)
