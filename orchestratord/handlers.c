@@ -563,12 +563,15 @@ static void admission_denied(struct http_response *resp, int code,
  * answer. */
 static bool vmi_text_admissible(const char *text, size_t len)
 {
-    static const char *const phase_path[] = {"status", "phase", NULL};
-    static const char *const conds_path[] = {"status", "conditions", NULL};
-    struct orch_jspan doc = {text, len}, v, conds, c;
+    struct orch_jspan doc = {text, len}, status, v, conds, c;
     size_t pos = 0;
-    int r = orch_jscan_path(&doc, phase_path, &v);
+    int r = orch_jscan_member(&doc, "status", &status);
 
+    if (r == -ENOENT)
+        return true;
+    if (r < 0)
+        return false;
+    r = orch_jscan_member(&status, "phase", &v);
     if (r == 0) {
         if (orch_jscan_string_eq(&v, "Succeeded") != 0 ||
             orch_jscan_string_eq(&v, "Failed") != 0)
@@ -576,7 +579,7 @@ static bool vmi_text_admissible(const char *text, size_t len)
     } else if (r != -ENOENT) {
         return false;
     }
-    r = orch_jscan_path(&doc, conds_path, &conds);
+    r = orch_jscan_member(&status, "conditions", &conds);
     if (r == -ENOENT)
         return true;
     if (r < 0)
