@@ -228,8 +228,8 @@ int api_doc_encode(const json_t *doc, enum api_format format, char **ret_buf,
  * API_KIND_NONE; then any known kind), metadata rules (name or
  * generateName, DNS-1123 names, namespace label, label and annotation
  * key/value syntax), unknown fields, JSON types, required fields, enums,
- * quantities, durations, MACs and cross references (a VM's interface
- * naming a network it lacks, a disk naming a volume it lacks).
+ * quantities (never negative), MACs and cross references (a VM's
+ * interface naming a network it lacks, a disk naming a volume it lacks).
  * Server-owned metadata and status are accepted (and typed).  Every
  * problem is appended to `errs` with Kubernetes wording.
  * *ret_kind (may be NULL) gets the object's kind info when apiVersion and

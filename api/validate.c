@@ -217,18 +217,27 @@ static const char *type_name(enum ftype t)
     "quantities must match the regular expression "                            \
     "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
+/* apimachinery's ValidateNonnegativeQuantity: no field here (memory, CPU,
+ * capacities, bandwidth) has a meaning for a negative amount. */
+#define NEGATIVE_MSG "must be greater than or equal to 0"
+
 static void check_quantity_value(struct vctx *c, const json_t *v)
 {
     int64_t q;
     int r;
 
-    if (json_is_number(v))
+    if (json_is_number(v)) {
+        if (json_number_value(v) < 0)
+            err_invalid(c, v, NEGATIVE_MSG);
         return;
+    }
     r = api_quantity_parse(json_string_value(v), &q);
     if (r == -ERANGE)
         err_invalid(c, v, "quantity is too large");
     else if (r < 0)
         err_invalid(c, v, QUANTITY_MSG);
+    else if (q < 0)
+        err_invalid(c, v, NEGATIVE_MSG);
 }
 
 static void check_time_value(struct vctx *c, const json_t *v)

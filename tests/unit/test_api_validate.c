@@ -262,6 +262,21 @@ static void test_vm_values(void **state)
           "spec.template.spec.domain.resources.requests.memory: Invalid "
           "value: \"10XB\": quantities must match the regular expression "
           "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+    /* Kubernetes refuses negative quantities (ValidateNonnegativeQuantity),
+     * whether written as a string or a number. */
+    check(VM_HEAD "          rng: {}\n"
+                  "        resources: {requests: {memory: -1Gi, cpu: -100m}}\n"
+                  "        memory: {guest: -5}\n",
+          API_KIND_VM,
+          "[spec.template.spec.domain.resources.requests.memory: Invalid "
+          "value: \"-1Gi\": must be greater than or equal to 0, "
+          "spec.template.spec.domain.resources.requests.cpu: Invalid value: "
+          "\"-100m\": must be greater than or equal to 0, "
+          "spec.template.spec.domain.memory.guest: Invalid value: -5: must "
+          "be greater than or equal to 0]");
+    check(VM_HEAD "          rng: {}\n"
+                  "        resources: {requests: {memory: '-0', cpu: 0m}}\n",
+          API_KIND_VM, "");
     check(VM_HEAD "          rng: {}\n        cpu: {cores: 0}\n", API_KIND_VM,
           "spec.template.spec.domain.cpu.cores: Invalid value: 0: must be "
           "greater than or equal to 1");
@@ -306,6 +321,12 @@ static void test_policy_and_node(void **state)
           API_KIND_POLICY,
           "spec.maxDowntimeMs: Invalid value: 0: must be greater than or "
           "equal to 1");
+    check("apiVersion: migrations.kubevirt.io/v1alpha1\n"
+          "kind: MigrationPolicy\nmetadata: {name: fast}\n"
+          "spec: {selectors: {}, bandwidthPerMigration: -64Mi}\n",
+          API_KIND_POLICY,
+          "spec.bandwidthPerMigration: Invalid value: \"-64Mi\": must be "
+          "greater than or equal to 0");
     check("apiVersion: migrations.kubevirt.io/v1alpha1\n"
           "kind: MigrationPolicy\nmetadata: {name: fast}\n"
           "spec: {selectors: {}, progressTimeout: 5}\n",
