@@ -19,6 +19,15 @@ int api_errors_addv(struct api_errors *errs, enum api_error_type type, int line,
                     int column, const char *field, const char *detail_fmt,
                     va_list ap) __attribute__((format(printf, 6, 0)));
 
+/* Append the apiserver's type error for `v` found at `field` where `want`
+ * ("string", "integer", "object", ...) was expected:
+ *   FIELD: Invalid value: "integer": FIELD in body must be of type string:
+ *   "integer"
+ * (the value named is the JSON type that was found).  Returns what
+ * api_errors_add returns. */
+int api_errors_add_type(struct api_errors *errs, const char *field,
+                        const json_t *v, const char *want);
+
 /* How a YAML plain scalar resolves (YAML 1.2 core schema, as Kubernetes'
  * YAML-to-JSON conversion does for the common cases).  Returns a new
  * reference (null, true/false, integer, real) or NULL when the text is an

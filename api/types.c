@@ -105,14 +105,11 @@ static const json_t *rget(const json_t *obj, const char *path)
 static void rtype(struct rd *r, const char *path, const json_t *v,
                   const char *type)
 {
-    char val[128], full[512];
+    char full[512];
 
     snprintf(full, sizeof(full), "%s%s%s", r->prefix, *r->prefix ? "." : "",
              path);
-    api_value_render(v, val, sizeof(val));
-    api_errors_add(r->errs, API_ERR_TYPE, full,
-                   "Invalid value: %s: %s in body must be of type %s", val,
-                   full, type);
+    api_errors_add_type(r->errs, full, v, type);
     if (!r->err)
         r->err = -EINVAL;
 }

@@ -175,11 +175,9 @@ static void err_invalid(struct vctx *c, const json_t *v, const char *detail)
 
 static void err_type(struct vctx *c, const json_t *v, const char *type)
 {
-    char val[RENDER_MAX];
-
-    api_value_render(v, val, sizeof(val));
-    verr(c, API_ERR_TYPE, "Invalid value: %s: %s in body must be of type %s",
-         val, c->path, type);
+    c->any = true;
+    if (api_errors_add_type(c->errs, c->path, v, type) == -ENOMEM)
+        c->nomem = true;
 }
 
 static void err_dup(struct vctx *c, const json_t *v)

@@ -296,6 +296,32 @@ static void test_time_uid_names(void **state)
     assert_int_equal(api_name_generate("", &name), -EINVAL);
 }
 
+/* A view refuses what it cannot read with the same words as validation. */
+static void test_view_type_error(void **state)
+{
+    json_t *doc =
+        json_pack("{s:s,s:s,s:{s:s},s:{s:i}}", "apiVersion", "kubevirt.io/v1",
+                  "kind", "VirtualMachineInstanceMigration", "metadata", "name",
+                  "m", "spec", "vmiName", 5);
+    struct api_vmim m = {0};
+    struct api_errors errs = API_ERRORS_INIT;
+    char *joined;
+    (void)state;
+
+    assert_non_null(doc);
+    assert_int_equal(api_vmim_from_json(doc, &m, &errs), -EINVAL);
+    joined = api_errors_join(&errs);
+    assert_string_equal(joined, "spec.vmiName: Invalid value: \"integer\": "
+                                "spec.vmiName in body must be of type "
+                                "string: \"integer\"");
+    assert_string_equal(api_error_reason(errs.items[0].type),
+                        "FieldValueTypeInvalid");
+    free(joined);
+    api_errors_clear(&errs);
+    api_vmim_clear(&m);
+    json_decref(doc);
+}
+
 static void test_vmim_view(void **state)
 {
     json_t *doc = load("migration.yaml"), *out, *again;
@@ -595,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_selectors),
         cmocka_unit_test(test_time_uid_names),
+        cmocka_unit_test(test_view_type_error),
         cmocka_unit_test(test_vmim_view),
         cmocka_unit_test(test_vm_view),
         cmocka_unit_test(test_policy_node_view),

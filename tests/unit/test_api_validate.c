@@ -140,8 +140,8 @@ static void test_labels(void **state)
     check(VMIM_HEAD "metadata:\n  name: a\n  labels: {a: 5}\n"
                     "spec: {vmiName: a}\n",
           API_KIND_VMIM,
-          "metadata.labels.a: Invalid value: 5: metadata.labels.a in body "
-          "must be of type string");
+          "metadata.labels.a: Invalid value: \"integer\": metadata.labels.a "
+          "in body must be of type string: \"integer\"");
 }
 
 static void test_unknown_and_types(void **state)
@@ -150,10 +150,28 @@ static void test_unknown_and_types(void **state)
     check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: a, foo: 1}\n",
           API_KIND_VMIM, "unknown field \"spec.foo\"");
     check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: 5}\n", API_KIND_VMIM,
-          "spec.vmiName: Invalid value: 5: spec.vmiName in body must be of "
-          "type string");
+          "spec.vmiName: Invalid value: \"integer\": spec.vmiName in body "
+          "must be of type string: \"integer\"");
+    /* The value named is the JSON type that was found, as the apiserver
+     * words a CRD's type errors. */
+    check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: a, "
+                    "addedNodeSelector: {a: [], b: {}, c: 1.5, d: true, "
+                    "e: null}}\n",
+          API_KIND_VMIM,
+          "[spec.addedNodeSelector.a: Invalid value: \"array\": "
+          "spec.addedNodeSelector.a in body must be of type string: "
+          "\"array\", spec.addedNodeSelector.b: Invalid value: \"object\": "
+          "spec.addedNodeSelector.b in body must be of type string: "
+          "\"object\", spec.addedNodeSelector.c: Invalid value: \"number\": "
+          "spec.addedNodeSelector.c in body must be of type string: "
+          "\"number\", spec.addedNodeSelector.d: Invalid value: "
+          "\"boolean\": spec.addedNodeSelector.d in body must be of type "
+          "string: \"boolean\", spec.addedNodeSelector.e: Invalid value: "
+          "\"null\": spec.addedNodeSelector.e in body must be of type "
+          "string: \"null\"]");
     check(VMIM_HEAD "metadata: {name: a}\nspec: [1]\n", API_KIND_VMIM,
-          "spec: Invalid value: [1]: spec in body must be of type object");
+          "spec: Invalid value: \"array\": spec in body must be of type "
+          "object: \"array\"");
     check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: a}\n"
                     "status: {phase: Flying}\n",
           API_KIND_VMIM,
