@@ -434,7 +434,8 @@ static void check_label(struct vctx *c, const json_t *v)
 
 static void check_generate_name(struct vctx *c, const json_t *v)
 {
-    /* Kubernetes checks the prefix with a trailing '-' allowed. */
+    /* Kubernetes checks the prefix with a trailing '-' allowed
+     * (MaskTrailingDash), but not a prefix that is only "-". */
     char buf[300];
     const char *msg;
     size_t len = json_string_length(v);
@@ -446,7 +447,7 @@ static void check_generate_name(struct vctx *c, const json_t *v)
         return;
     }
     memcpy(buf, json_string_value(v), len + 1);
-    if (buf[len - 1] == '-')
+    if (len > 1 && buf[len - 1] == '-')
         buf[len - 1] = 'a';
     msg = api_check_dns1123_subdomain(buf);
     if (msg)

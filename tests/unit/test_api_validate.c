@@ -99,6 +99,18 @@ static void test_names(void **state)
           "'-', and must start and end with an alphanumeric character (e.g. "
           "'my-name',  or '123-abc', regex used for validation is "
           "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+    /* A trailing '-' is allowed in a prefix, but a lone "-" would make
+     * names such as "-x7k2p". */
+    check(VMIM_HEAD "metadata: {generateName: a-}\nspec: {vmiName: a}\n",
+          API_KIND_VMIM, "");
+    check(VMIM_HEAD "metadata: {generateName: '-'}\nspec: {vmiName: a}\n",
+          API_KIND_VMIM,
+          "metadata.generateName: Invalid value: \"-\": a lowercase RFC 1123 "
+          "subdomain must consist of lower case alphanumeric characters, '-' "
+          "or '.', and must start and end with an alphanumeric character "
+          "(e.g. 'example.com', regex used for validation is "
+          "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)"
+          "*')");
     check("apiVersion: v1\nkind: Node\nmetadata: {name: h1, namespace: x}\n",
           API_KIND_NODE,
           "metadata.namespace: Forbidden: not allowed on this type");
