@@ -119,6 +119,13 @@ static void test_quantities(void **state)
     assert_int_equal(api_quantity_parse("8Ei", &v), -ERANGE);
     assert_int_equal(api_quantity_parse("9223372036854775808", &v), -ERANGE);
     assert_int_equal(api_quantity_parse("1e100", &v), -ERANGE);
+    /* Tiny, not too large: rounded up (away from zero) as Value() does. */
+    assert_int_equal(api_quantity_parse("1e-1001", &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(api_quantity_parse("-5e-99999999999999999999", &v), 0);
+    assert_int_equal(v, -1);
+    assert_int_equal(api_quantity_parse("0e-5000", &v), 0);
+    assert_int_equal(v, 0);
     assert_int_equal(api_quantity_parse("9223372036854775807", &v), 0);
     assert_true(v == INT64_MAX);
     assert_int_equal(api_quantity_parse_milli("500m", &v), 0);
