@@ -147,7 +147,9 @@ test:
 	$(MAKE) check
 	$(MAKE) e2e
 
-demo: $(BINS)
+demo:
+	scripts/install-deps.sh
+	$(MAKE) all
 	scripts/demo.sh
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
