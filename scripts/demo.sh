@@ -77,6 +77,7 @@ say "Result"
 lab_wait_counter "$dom" "$((before + 2))" 30 || lab_die "the counter does not rise after the migration"
 state_a=$(lab_dom_state host-a "$dom")
 state_b=$(lab_dom_state host-b "$dom")
+[ "$state_b" = running ] || lab_die "'$dom' is not running on host-b (state: '${state_b:-not defined}')"
 printf '    %-28s %s\n' \
     "on host-a:" "${state_a:-not defined}" \
     "on host-b:" "${state_b:-not defined}" \
@@ -88,5 +89,6 @@ printf '    %-28s %s\n' \
 lab_console_monotonic "$dom" >/dev/null ||
     lab_die "the guest's counter started over: it was restarted, not migrated"
 echo "    the guest kept running: its counter went on from where it was, and it answers ping:"
-lab_ping "$addr" 3 && echo "    3 of 3 pings answered from host-b"
+lab_ping "$addr" 3 || lab_die "the guest does not answer ping after the migration"
+echo "    3 of 3 pings answered from host-b"
 tail -n 3 "$(lab_guest_console "$dom")" | show
