@@ -587,23 +587,34 @@ static const struct field condition_fields[] = {
 };
 static const struct schema condition_schema = {.fields = condition_fields};
 
+/* The settings a MigrationPolicy overrides, typed and bounded as in the
+ * cluster's MigrationConfiguration, which has them all. */
+#define POLICY_OVERRIDE_FIELDS                                                 \
+    {.name = "allowAutoConverge", .type = F_BOOL},                             \
+        {.name = "bandwidthPerMigration", .type = F_QUANTITY},                 \
+        {.name = "completionTimeoutPerGiB",                                    \
+         .type = F_INT,                                                        \
+         .flags = RANGE,                                                       \
+         .min = 0,                                                             \
+         .max = INT64_MAX},                                                    \
+        {.name = "maxDowntimeMs",                                              \
+         .type = F_INT,                                                        \
+         .flags = RANGE,                                                       \
+         .min = 1,                                                             \
+         .max = 2000000},                                                      \
+        {.name = "allowPostCopy", .type = F_BOOL},                             \
+        {.name = "allowWorkloadDisruption", .type = F_BOOL},                   \
+    {                                                                          \
+        .name = "experimental", .type = F_ANYOBJ                               \
+    }
+
 static const struct field migration_config_fields[] = {
-    {.name = "bandwidthPerMigration", .type = F_QUANTITY},
-    {.name = "completionTimeoutPerGiB",
-     .type = F_INT,
-     .flags = RANGE,
-     .min = 0,
-     .max = INT64_MAX},
+    POLICY_OVERRIDE_FIELDS,
     {.name = "progressTimeout",
      .type = F_INT,
      .flags = RANGE,
      .min = 0,
      .max = INT64_MAX},
-    {.name = "maxDowntimeMs",
-     .type = F_INT,
-     .flags = RANGE,
-     .min = 1,
-     .max = 2000000},
     {.name = "parallelMigrationsPerCluster",
      .type = F_INT,
      .flags = RANGE,
@@ -615,15 +626,11 @@ static const struct field migration_config_fields[] = {
      .min = 0,
      .max = INT64_MAX},
     {.name = "utilityVolumesTimeout", .type = F_INT},
-    {.name = "allowAutoConverge", .type = F_BOOL},
-    {.name = "allowPostCopy", .type = F_BOOL},
-    {.name = "allowWorkloadDisruption", .type = F_BOOL},
     {.name = "unsafeMigrationOverride", .type = F_BOOL},
     {.name = "disableTLS", .type = F_BOOL},
     {.name = "matchSELinuxLevelOnMigration", .type = F_BOOL},
     {.name = "nodeDrainTaintKey", .type = F_STRING},
     {.name = "network", .type = F_STRING},
-    {.name = "experimental", .type = F_ANYOBJ},
     {0},
 };
 static const struct schema migration_config_schema = {
@@ -1176,21 +1183,7 @@ static const struct field policy_spec_fields[] = {
      .type = F_OBJECT,
      .flags = REQ,
      .child = &selectors_schema},
-    {.name = "allowAutoConverge", .type = F_BOOL},
-    {.name = "bandwidthPerMigration", .type = F_QUANTITY},
-    {.name = "completionTimeoutPerGiB",
-     .type = F_INT,
-     .flags = RANGE,
-     .min = 0,
-     .max = INT64_MAX},
-    {.name = "maxDowntimeMs",
-     .type = F_INT,
-     .flags = RANGE,
-     .min = 1,
-     .max = 2000000},
-    {.name = "allowPostCopy", .type = F_BOOL},
-    {.name = "allowWorkloadDisruption", .type = F_BOOL},
-    {.name = "experimental", .type = F_ANYOBJ},
+    POLICY_OVERRIDE_FIELDS,
     {0},
 };
 static const struct schema policy_spec_schema = {.fields = policy_spec_fields};
@@ -1482,6 +1475,21 @@ static void supported_kinds(char *buf, size_t size, bool versions,
     }
 }
 
+/* apiVersion or kind: a string that must be there.  Returns the value. */
+static const json_t *check_type_meta(struct vctx *c, const json_t *doc,
+                                     const char *name)
+{
+    const json_t *v = json_object_get(doc, name);
+    size_t old = path_push(c, name);
+
+    if (!v || json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
+        verr(c, API_ERR_REQUIRED, "Required value");
+    else if (!json_is_string(v))
+        err_type(c, v, "string");
+    path_pop(c, old);
+    return v;
+}
+
 int api_object_validate(const json_t *doc, enum api_kind expect,
                         const struct api_kind_info **ret_kind,
                         struct api_errors *errs)
@@ -1496,28 +1504,8 @@ int api_object_validate(const json_t *doc, enum api_kind expect,
                        "the document is not an object");
         return -EINVAL;
     }
-    av = json_object_get(doc, "apiVersion");
-    kv = json_object_get(doc, "kind");
-    if (!av || json_is_null(av) ||
-        (json_is_string(av) && !json_string_length(av))) {
-        path_push(&c, "apiVersion");
-        verr(&c, API_ERR_REQUIRED, "Required value");
-        path_pop(&c, 0);
-    } else if (!json_is_string(av)) {
-        path_push(&c, "apiVersion");
-        err_type(&c, av, "string");
-        path_pop(&c, 0);
-    }
-    if (!kv || json_is_null(kv) ||
-        (json_is_string(kv) && !json_string_length(kv))) {
-        path_push(&c, "kind");
-        verr(&c, API_ERR_REQUIRED, "Required value");
-        path_pop(&c, 0);
-    } else if (!json_is_string(kv)) {
-        path_push(&c, "kind");
-        err_type(&c, kv, "string");
-        path_pop(&c, 0);
-    }
+    av = check_type_meta(&c, doc, "apiVersion");
+    kv = check_type_meta(&c, doc, "kind");
     if (c.any)
         goto out;
     ki = api_kind_find(json_string_value(av), json_string_value(kv));

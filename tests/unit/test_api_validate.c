@@ -232,6 +232,11 @@ static void test_api_version_kind(void **state)
           "apiVersion: Unsupported value: \"kubevirt.io/v1\": supported "
           "values: \"migrations.kubevirt.io/v1alpha1\"");
     check("- a\n", API_KIND_NONE, "the document is not an object");
+    check("metadata: {name: a}\n", API_KIND_NONE,
+          "[apiVersion: Required value, kind: Required value]");
+    check("apiVersion: ''\nkind: 5\nmetadata: {name: a}\n", API_KIND_NONE,
+          "[apiVersion: Required value, kind: Invalid value: \"integer\": "
+          "kind in body must be of type string: \"integer\"]");
 }
 
 #define VM_HEAD                                                                \
