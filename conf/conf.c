@@ -5,6 +5,8 @@
  */
 #include "conf/conf_schema.h"
 
+#include "api/api.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -442,56 +444,16 @@ int conf_check_token(const char *v, char *why, size_t len)
     return 0;
 }
 
-/* A minimal Kubernetes quantity: an optional sign, decimal digits and an
- * optional binary (Ki..Ei) or decimal (k..E) suffix.  The api module has the
- * full grammar; configuration needs only these. */
+/* A Kubernetes quantity, by the api module's parser so that a value taken
+ * from KubeVirt's configuration or a MigrationPolicy means the same here. */
 int conf_quantity_parse(const char *text, long long *ret_bytes)
 {
-    static const struct {
-        const char *suffix;
-        unsigned long long mult;
-    } suffixes[] = {
-        {"", 1ULL},
-        {"k", 1000ULL},
-        {"M", 1000ULL * 1000},
-        {"G", 1000ULL * 1000 * 1000},
-        {"T", 1000ULL * 1000 * 1000 * 1000},
-        {"P", 1000ULL * 1000 * 1000 * 1000 * 1000},
-        {"E", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
-        {"Ki", 1ULL << 10},
-        {"Mi", 1ULL << 20},
-        {"Gi", 1ULL << 30},
-        {"Ti", 1ULL << 40},
-        {"Pi", 1ULL << 50},
-        {"Ei", 1ULL << 60},
-    };
-    const char *p = text;
-    bool negative = false;
-    unsigned long long v = 0;
-    bool overflow = false;
-    unsigned long long mult = 0;
+    int64_t v;
+    int r = api_quantity_parse(text, &v);
 
-    if (*p == '+' || *p == '-')
-        negative = *p++ == '-';
-    if (!isdigit((unsigned char)*p))
-        return -EINVAL;
-    for (; isdigit((unsigned char)*p); p++) {
-        unsigned digit = (unsigned)(*p - '0');
-
-        if (v > (ULLONG_MAX - digit) / 10)
-            overflow = true;
-        else
-            v = v * 10 + digit;
-    }
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++)
-        if (strcmp(p, suffixes[i].suffix) == 0)
-            mult = suffixes[i].mult;
-    if (mult == 0)
-        return -EINVAL;
-    if (overflow || (v != 0 && mult > (unsigned long long)LLONG_MAX / v))
-        return -ERANGE;
-    v *= mult;
-    *ret_bytes = negative ? -(long long)v : (long long)v;
+    if (r < 0)
+        return r;
+    *ret_bytes = (long long)v;
     return 0;
 }
 
