@@ -1348,14 +1348,17 @@ static const char *item_name(const json_t *arr, size_t i)
     return json_string_value(json_object_get(json_array_get(arr, i), "name"));
 }
 
-static bool array_has_name(const json_t *arr, const char *name)
+/* Remember `name` in `set` (an object used as a hash set, so that lists
+ * as long as the decoder allows are checked in linear time).  Returns
+ * false if it was there already. */
+static bool name_add(struct vctx *c, json_t *set, const char *name)
 {
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        const char *n = item_name(arr, i);
-        if (n && !strcmp(n, name))
-            return true;
-    }
-    return false;
+    if (json_object_get(set, name))
+        return false;
+    /* The name is a jansson string already: valid UTF-8. */
+    if (json_object_set_new_nocheck(set, name, json_true()) < 0)
+        c->nomem = true;
+    return true;
 }
 
 /* Names in `arr` are unique; each must appear in `other` (when
@@ -1364,28 +1367,35 @@ static void check_names(struct vctx *c, const char *arr_path, const json_t *arr,
                         const json_t *other, const char *detail)
 {
     size_t base = path_push(c, arr_path);
+    json_t *seen = json_object(), *wanted = detail ? json_object() : NULL;
 
+    if (!seen || (detail && !wanted)) {
+        c->nomem = true;
+        goto out;
+    }
+    for (size_t i = 0; detail && i < json_array_size(other); i++) {
+        const char *n = item_name(other, i);
+        if (n)
+            name_add(c, wanted, n);
+    }
     for (size_t i = 0; i < json_array_size(arr); i++) {
         const char *n = item_name(arr, i);
-        size_t old;
+        size_t old, o2;
         if (!n || !*n)
             continue;
         old = path_index(c, i);
-        size_t o2 = path_push(c, "name");
-        bool dup = false;
-        for (size_t j = 0; j < i; j++) {
-            const char *m = item_name(arr, j);
-            if (m && !strcmp(m, n))
-                dup = true;
-        }
-        if (dup)
+        o2 = path_push(c, "name");
+        if (!name_add(c, seen, n))
             err_dup(c, json_object_get(json_array_get(arr, i), "name"));
-        else if (detail && !array_has_name(other, n))
+        else if (detail && !json_object_get(wanted, n))
             err_invalid(c, json_object_get(json_array_get(arr, i), "name"),
                         detail);
         path_pop(c, o2);
         path_pop(c, old);
     }
+out:
+    json_decref(seen);
+    json_decref(wanted);
     path_pop(c, base);
 }
 

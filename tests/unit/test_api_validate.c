@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -345,6 +346,72 @@ static void test_vm_values(void **state)
           API_KIND_VM, "");
 }
 
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Cross references are checked in linear time: a VM with as many
+ * interfaces and networks as the decoder lets through (10000 each) must
+ * not stall the daemon that validates it (this took 10 s of CPU when each
+ * name was looked up by a scan). */
+static void test_vm_cross_refs_many(void **state)
+{
+    const size_t n = 10000;
+    json_t *vm =
+        json_pack("{s:s,s:s,s:{s:s},s:{s:{s:{s:{s:{s:[]}},s:[]}}}}",
+                  "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachine",
+                  "metadata", "name", "vm1", "spec", "template", "spec",
+                  "domain", "devices", "interfaces", "networks");
+    json_t *spec, *ifaces, *nets;
+    struct api_errors errs = API_ERRORS_INIT;
+    char *joined;
+    double t0;
+    (void)state;
+
+    assert_non_null(vm);
+    spec = json_object_get(
+        json_object_get(json_object_get(vm, "spec"), "template"), "spec");
+    ifaces = json_object_get(
+        json_object_get(json_object_get(spec, "domain"), "devices"),
+        "interfaces");
+    nets = json_object_get(spec, "networks");
+    for (size_t i = 0; i < n; i++) {
+        char name[16];
+        /* The last interface repeats the first; the last network is
+         * missing, and so the last-but-one interface names nothing. */
+        snprintf(name, sizeof(name), "n%zu", i == n - 1 ? (size_t)0 : i);
+        assert_int_equal(
+            json_array_append_new(
+                ifaces, json_pack("{s:s,s:{}}", "name", name, "bridge")),
+            0);
+        if (i < n - 2)
+            assert_int_equal(
+                json_array_append_new(
+                    nets, json_pack("{s:s,s:{}}", "name", name, "pod")),
+                0);
+    }
+    t0 = cpu_seconds();
+    assert_int_equal(api_object_validate(vm, API_KIND_VM, NULL, &errs),
+                     -EINVAL);
+    if (cpu_seconds() - t0 > 2.0)
+        fail_msg("validating %zu interfaces took %.1f s of CPU", n,
+                 cpu_seconds() - t0);
+    joined = api_errors_join(&errs);
+    assert_string_equal(
+        joined, "[spec.template.spec.domain.devices.interfaces[9998].name: "
+                "Invalid value: \"n9998\": must match the name of a network "
+                "in spec.template.spec.networks, "
+                "spec.template.spec.domain.devices.interfaces[9999].name: "
+                "Duplicate value: \"n0\"]");
+    free(joined);
+    api_errors_clear(&errs);
+    json_decref(vm);
+}
+
 static void test_policy_and_node(void **state)
 {
     (void)state;
@@ -461,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_api_version_kind),
         cmocka_unit_test(test_vm_cross_refs),
         cmocka_unit_test(test_vm_values),
+        cmocka_unit_test(test_vm_cross_refs_many),
         cmocka_unit_test(test_policy_and_node),
         cmocka_unit_test(test_status_message),
         cmocka_unit_test(test_defaults),
