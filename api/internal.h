@@ -38,6 +38,13 @@ json_t *api_yaml_resolve_plain(const char *s, size_t len, bool *ret_nomem);
  * re-resolve as another type or look like one to a YAML 1.1 reader. */
 bool api_yaml_needs_quotes(const char *s, size_t len);
 
+/* The names of enum api_vmim_phase, api_abort_status and
+ * api_migration_mode by value ("" for the zero value), NULL-terminated:
+ * the typed views and validation's allowed values share them. */
+extern const char *const api_vmim_phase_names[API_VMIM_PHASE_COUNT + 1];
+extern const char *const api_abort_status_names[API_ABORT_FAILED + 2];
+extern const char *const api_migration_mode_names[API_MODE_PAUSED + 2];
+
 /* Render a JSON value compactly for an "Invalid value: X" message: strings
  * quoted with Go-style escapes, numbers and booleans bare, objects and
  * arrays abbreviated.  Writes at most `size` bytes including the NUL. */

@@ -636,10 +636,6 @@ static const struct field migration_config_fields[] = {
 static const struct schema migration_config_schema = {
     .fields = migration_config_fields};
 
-static const char *const abort_status_values[] = {"", "Aborting", "Succeeded",
-                                                  "Failed", NULL};
-static const char *const mode_values[] = {"", "PreCopy", "PostCopy", "Paused",
-                                          NULL};
 static const struct field migration_state_fields[] = {
     {.name = "startTimestamp", .type = F_TIME},
     {.name = "endTimestamp", .type = F_TIME},
@@ -655,10 +651,10 @@ static const struct field migration_state_fields[] = {
     {.name = "completed", .type = F_BOOL},
     {.name = "failed", .type = F_BOOL},
     {.name = "abortRequested", .type = F_BOOL},
-    {.name = "abortStatus", .type = F_STRING, .values = abort_status_values},
+    {.name = "abortStatus", .type = F_STRING, .values = api_abort_status_names},
     {.name = "failureReason", .type = F_STRING},
     {.name = "migrationUid", .type = F_STRING},
-    {.name = "mode", .type = F_STRING, .values = mode_values},
+    {.name = "mode", .type = F_STRING, .values = api_migration_mode_names},
     {.name = "migrationPolicyName", .type = F_STRING},
     {.name = "migrationConfiguration",
      .type = F_OBJECT,
@@ -693,20 +689,8 @@ static const struct field vmim_spec_fields[] = {
 };
 static const struct schema vmim_spec_schema = {.fields = vmim_spec_fields};
 
-static const char *const vmim_phase_values[] = {"",
-                                                "Pending",
-                                                "Scheduling",
-                                                "Scheduled",
-                                                "PreparingTarget",
-                                                "TargetReady",
-                                                "Running",
-                                                "Succeeded",
-                                                "Failed",
-                                                "WaitingForSync",
-                                                "Synchronizing",
-                                                NULL};
 static const struct field transition_fields[] = {
-    {.name = "phase", .type = F_STRING, .values = vmim_phase_values},
+    {.name = "phase", .type = F_STRING, .values = api_vmim_phase_names},
     {.name = "phaseTransitionTimestamp", .type = F_TIME},
     {0},
 };
@@ -726,7 +710,7 @@ static const struct field progress_fields[] = {
 static const struct schema progress_schema = {.fields = progress_fields};
 
 static const struct field vmim_status_fields[] = {
-    {.name = "phase", .type = F_STRING, .values = vmim_phase_values},
+    {.name = "phase", .type = F_STRING, .values = api_vmim_phase_names},
     {.name = "phaseTransitionTimestamps",
      .type = F_OBJECT,
      .flags = ARR,

@@ -190,8 +190,7 @@ static void test_unknown_and_types(void **state)
           API_KIND_VMIM,
           "status.phase: Unsupported value: \"Flying\": supported values: "
           "\"Pending\", \"Scheduling\", \"Scheduled\", \"PreparingTarget\", "
-          "\"TargetReady\", \"Running\", \"Succeeded\", \"Failed\", "
-          "\"WaitingForSync\", \"Synchronizing\"");
+          "\"TargetReady\", \"Running\", \"Succeeded\", \"Failed\"");
     /* Several errors: unknown first in document order, then required. */
     check(VMIM_HEAD "metadata: {name: a, bogus: 1}\nspec: {x: 1}\n",
           API_KIND_VMIM,
