@@ -121,10 +121,14 @@ void migr_virt_close(struct migr_virt *v)
 const char *migr_dom_state_name(enum migr_dom_state s)
 {
     static const char *const names[] = {
-        [MIGR_DOM_NOSTATE] = "no state",  [MIGR_DOM_RUNNING] = "running",
-        [MIGR_DOM_BLOCKED] = "idle",      [MIGR_DOM_PAUSED] = "paused",
-        [MIGR_DOM_SHUTDOWN] = "in shutdown", [MIGR_DOM_SHUTOFF] = "shut off",
-        [MIGR_DOM_CRASHED] = "crashed",   [MIGR_DOM_PMSUSPENDED] = "pmsuspended",
+        [MIGR_DOM_NOSTATE] = "no state",
+        [MIGR_DOM_RUNNING] = "running",
+        [MIGR_DOM_BLOCKED] = "idle",
+        [MIGR_DOM_PAUSED] = "paused",
+        [MIGR_DOM_SHUTDOWN] = "in shutdown",
+        [MIGR_DOM_SHUTOFF] = "shut off",
+        [MIGR_DOM_CRASHED] = "crashed",
+        [MIGR_DOM_PMSUSPENDED] = "pmsuspended",
     };
     if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
         return "unknown";
@@ -176,8 +180,8 @@ static int info_cmp(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-int migr_virt_list(struct migr_virt *v, struct migr_dom_info **ret,
-                   char *err, size_t errlen)
+int migr_virt_list(struct migr_virt *v, struct migr_dom_info **ret, char *err,
+                   size_t errlen)
 {
     virDomainPtr *doms = NULL;
     struct migr_dom_info *out = NULL;
@@ -273,8 +277,8 @@ int migr_virt_define(struct migr_virt *v, const char *xml, char **ret_name,
 /* Run one per-domain libvirt call. */
 enum op { OP_START, OP_DESTROY, OP_UNDEFINE };
 
-static int dom_op(struct migr_virt *v, const char *name, enum op op,
-                  char *err, size_t errlen)
+static int dom_op(struct migr_virt *v, const char *name, enum op op, char *err,
+                  size_t errlen)
 {
     static const char *const verb[] = {"start", "destroy", "undefine"};
     virDomainPtr d;
@@ -293,8 +297,9 @@ static int dom_op(struct migr_virt *v, const char *name, enum op op,
     case OP_UNDEFINE:
         /* A managed save image and snapshot metadata go with the
          * definition (nvram is the guest's and stays). */
-        r = virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
-                                          VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+        r = virDomainUndefineFlags(d,
+                                   VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
         break;
     }
     if (r < 0) {
@@ -430,14 +435,13 @@ int migr_virt_migrate(struct migr_virt *v, const char *name,
     if ((p->migrate_uri &&
          virTypedParamsAddString(&params, &nparams, &maxparams,
                                  VIR_MIGRATE_PARAM_URI, p->migrate_uri) < 0) ||
-        (p->dest_xml &&
-         virTypedParamsAddString(&params, &nparams, &maxparams,
-                                 VIR_MIGRATE_PARAM_DEST_XML, p->dest_xml) < 0) ||
+        (p->dest_xml && virTypedParamsAddString(&params, &nparams, &maxparams,
+                                                VIR_MIGRATE_PARAM_DEST_XML,
+                                                p->dest_xml) < 0) ||
         ((p->persist_xml || p->dest_xml) &&
-         virTypedParamsAddString(&params, &nparams, &maxparams,
-                                 VIR_MIGRATE_PARAM_PERSIST_XML,
-                                 p->persist_xml ? p->persist_xml
-                                                : p->dest_xml) < 0) ||
+         virTypedParamsAddString(
+             &params, &nparams, &maxparams, VIR_MIGRATE_PARAM_PERSIST_XML,
+             p->persist_xml ? p->persist_xml : p->dest_xml) < 0) ||
         (p->bandwidth_mib &&
          virTypedParamsAddULLong(&params, &nparams, &maxparams,
                                  VIR_MIGRATE_PARAM_BANDWIDTH,

@@ -62,8 +62,8 @@ struct migr_dom_info {
 
 /* Every domain, active and inactive, sorted by name.  *ret is malloc'd
  * (caller frees; NULL when there are none) and the count is returned. */
-int migr_virt_list(struct migr_virt *v, struct migr_dom_info **ret,
-                   char *err, size_t errlen);
+int migr_virt_list(struct migr_virt *v, struct migr_dom_info **ret, char *err,
+                   size_t errlen);
 
 /* One domain's info by name. */
 int migr_virt_info(struct migr_virt *v, const char *name,

@@ -3,9 +3,10 @@
  * XML and device calls run against libvirt's test driver
  * (test:///default); the migration call itself is caught with
  * -Wl,--wrap=virDomainMigrateToURI3 (and the max-downtime call beside it,
- * and device hot-plug, which the test driver lacks), which records what the seam built (URI, flags, typed parameters) and
- * either succeeds or passes through to the real libvirt, whose test driver
- * cannot migrate and so supplies a real error to translate.
+ * and device hot-plug, which the test driver lacks), which records what the
+ * seam built (URI, flags, typed parameters) and either succeeds or passes
+ * through to the real libvirt, whose test driver cannot migrate and so supplies
+ * a real error to translate.
  */
 #include <errno.h>
 #include <limits.h>
@@ -179,8 +180,8 @@ static int reset(void **state)
 
 /* ---------------------------------------------------------------------- */
 
-static const struct migr_dom_info *find(const struct migr_dom_info *list,
-                                        int n, const char *name)
+static const struct migr_dom_info *find(const struct migr_dom_info *list, int n,
+                                        const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(list[i].name, name) == 0)
@@ -227,8 +228,7 @@ static void test_lifecycle(void **state)
     assert_non_null(strstr(err, "cannot start 'lab_guest1': "));
     assert_non_null(strstr(err, "already running"));
 
-    assert_int_equal(migr_virt_xml(v, GUEST, true, &back, err, sizeof(err)),
-                     0);
+    assert_int_equal(migr_virt_xml(v, GUEST, true, &back, err, sizeof(err)), 0);
     assert_non_null(strstr(back, "<name>lab_guest1</name>"));
     assert_non_null(strstr(back, "<alias name='ua-default'/>"));
     free(back);
@@ -278,8 +278,7 @@ static void test_attach_detach(void **state)
     assert_string_equal(rec.device, nic);
     assert_int_equal(rec.dev_flags, both);
     assert_int_equal(
-        migr_virt_detach_alias(v, GUEST, "ua-sriov-net1", err, sizeof(err)),
-        0);
+        migr_virt_detach_alias(v, GUEST, "ua-sriov-net1", err, sizeof(err)), 0);
     assert_int_equal(rec.detach_calls, 1);
     assert_string_equal(rec.device, "ua-sriov-net1");
     assert_int_equal(rec.dev_flags, both);
@@ -297,9 +296,8 @@ static void test_attach_detach(void **state)
 
     assert_int_equal(migr_virt_attach(v, GUEST, NULL, err, sizeof(err)),
                      -EINVAL);
-    assert_int_equal(migr_virt_detach_alias(v, "nope", "ua-x", err,
-                                            sizeof(err)),
-                     -ENOENT);
+    assert_int_equal(
+        migr_virt_detach_alias(v, "nope", "ua-x", err, sizeof(err)), -ENOENT);
 
     /* A transient domain has no definition to change. */
     assert_int_equal(migr_virt_undefine(v, GUEST, err, sizeof(err)), 0);
