@@ -90,7 +90,29 @@ static const char step_v2[] =
     "CREATE INDEX vmis_node ON vmis (node_name);"
     "CREATE INDEX events_object ON events (kind, namespace, name, id);";
 
-static const char *const steps[STORE_SCHEMA_VERSION] = {step_v1, step_v2};
+/* Version 3: the change feed stops copying every object it records.  An
+ * ADDED or MODIFIED change leaves object NULL while its record still holds
+ * that version (the record's resource_version is the change's rv), and
+ * store.c fills it in from the record when the record is next updated or
+ * deleted; readers take a NULL object from the record.  So a create writes
+ * its object once instead of twice.  SQLite cannot drop a NOT NULL
+ * constraint in place: the table is copied.  Existing rows keep their
+ * objects. */
+static const char step_v3[] =
+    "CREATE TABLE changes_v3 ("
+    " rv INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " namespace TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " object TEXT);"
+    "INSERT INTO changes_v3 (rv, kind, namespace, name, type, object)"
+    " SELECT rv, kind, namespace, name, type, object FROM changes;"
+    "DROP TABLE changes;"
+    "ALTER TABLE changes_v3 RENAME TO changes;";
+
+static const char *const steps[STORE_SCHEMA_VERSION] = {step_v1, step_v2,
+                                                        step_v3};
 
 int store_errno(int rc)
 {

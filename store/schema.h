@@ -14,7 +14,7 @@
 #define STORE_APPLICATION_ID 0x4f524348
 
 /* The schema version this program writes. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Bring the schema of DB up to STORE_SCHEMA_VERSION in one write
  * transaction: create it in an empty file, apply each missing upgrade step

@@ -7,8 +7,20 @@
  * outside a caller's transaction runs in its own BEGIN IMMEDIATE ... COMMIT
  * (IMMEDIATE so that the write lock is taken, or waited for, up front: a
  * deferred transaction that later needs to write can fail with SQLITE_BUSY at
- * once in WAL mode, without waiting).  Inside a caller's transaction each
- * write is a SAVEPOINT, so a failed write undoes only itself.
+ * once in WAL mode, without waiting).
+ *
+ * Inside a caller's transaction a write is not wrapped in a SAVEPOINT: with
+ * one, SQLite copies every page the write touches into a statement journal,
+ * which was a third of the cost of a batched insert.  Instead each write
+ * does its checks (reads) first, and its first modifying statement is the
+ * one that can fail for a reason the caller may want to go on after (a
+ * UNIQUE constraint: -EEXIST), which SQLite undoes by itself.  A statement
+ * that fails after the write has changed something (an I/O error, a full
+ * disk, no memory) rolls the caller's whole transaction back (store.h).
+ *
+ * The global resourceVersion is counted in memory during a write or a
+ * caller's transaction and stored in the meta table once, just before the
+ * COMMIT.
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +32,7 @@
 
 #include <sqlite3.h>
 
+#include "store/checkpoint.h"
 #include "store/schema.h"
 #include "store/store.h"
 #include "store/text.h"
@@ -181,6 +194,8 @@ enum {
     KS_DELETE,
     KS_LIST_ALL,
     KS_LIST_NS,
+    KS_CHANGES_ALL,
+    KS_CHANGES_NS,
     KS_COUNT,
 };
 
@@ -190,17 +205,13 @@ enum {
     GS_BEGIN_READ,
     GS_COMMIT,
     GS_ROLLBACK,
-    GS_SAVEPOINT,
-    GS_RELEASE,
-    GS_ROLLBACK_TO,
     GS_RV_SET,
     GS_RV_GET,
     GS_FEED_STATE,
     GS_CHANGE_INSERT,
     GS_CHANGE_TRIM,
     GS_FLOOR_SET,
-    GS_CHANGES_ALL,
-    GS_CHANGES_NS,
+    GS_CHANGE_FILL,
     GS_MIG_COUNT,
     GS_MIG_COUNT_NODE,
     GS_MIG_FIND,
@@ -216,9 +227,6 @@ static const char *const global_sql[GS_COUNT] = {
     [GS_BEGIN_READ] = "BEGIN",
     [GS_COMMIT] = "COMMIT",
     [GS_ROLLBACK] = "ROLLBACK",
-    [GS_SAVEPOINT] = "SAVEPOINT store_op",
-    [GS_RELEASE] = "RELEASE store_op",
-    [GS_ROLLBACK_TO] = "ROLLBACK TO store_op",
     [GS_RV_SET] = "UPDATE meta SET value = ?1 WHERE key = 'resource_version'",
     [GS_RV_GET] = "SELECT value FROM meta WHERE key = 'resource_version'",
     [GS_FEED_STATE] =
@@ -230,11 +238,10 @@ static const char *const global_sql[GS_COUNT] = {
     [GS_CHANGE_TRIM] = "DELETE FROM changes WHERE rv <= ?1",
     [GS_FLOOR_SET] = "UPDATE meta SET value = max(value, ?1)"
                      " WHERE key = 'changes_floor'",
-    [GS_CHANGES_ALL] = "SELECT rv, type, object FROM changes"
-                       " WHERE rv > ?1 AND kind = ?2 ORDER BY rv LIMIT ?4",
-    [GS_CHANGES_NS] = "SELECT rv, type, object FROM changes"
-                      " WHERE rv > ?1 AND kind = ?2 AND namespace = ?3"
-                      " ORDER BY rv LIMIT ?4",
+    /* Keeps the object of a change whose record is about to be
+     * overwritten (schema.c, version 3). */
+    [GS_CHANGE_FILL] = "UPDATE changes SET object = ?2"
+                       " WHERE rv = ?1 AND object IS NULL",
     /* The WHERE terms match the partial indexes' (schema.c) word for word,
      * which is what lets SQLite use them. */
     [GS_MIG_COUNT] = "SELECT count(*) FROM migrations"
@@ -267,15 +274,21 @@ struct store {
     long change_history;
     long event_history;
     bool in_txn;      /* the caller's transaction is open */
-    bool txn_aborted; /* ... but SQLite rolled it back after an error */
-    /* Inside the caller's transaction we hold the write lock, so the
-     * resourceVersion is read once and then counted here. */
+    bool txn_aborted; /* ... but it was rolled back after an error */
+    bool op_dirty;    /* the current write has changed the database */
+    /* While we hold the write lock (a write, the caller's transaction) the
+     * resourceVersion is read once and then counted here; rv_dirty: it
+     * still has to be stored in the meta table. */
     bool rv_cached;
+    bool rv_dirty;
     int64_t rv;
     int64_t rv_at_op; /* to undo a failed write's bump */
     bool rv_cached_at_op;
+    bool rv_dirty_at_op;
     struct text_buf text; /* a record's JSON text, reused */
     struct text_buf labels;
+    struct store_ckpt *ckpt; /* NULL: checkpoint in wal_hook() */
+    int ckpt_frames;         /* checkpoint past this many WAL frames */
 };
 
 /*
@@ -486,6 +499,19 @@ static int kstmt(struct store *st, enum store_kind kind, int id,
                  k->table, id == KS_LIST_NS ? "namespace = ?3 AND " : "",
                  k->filter_sql);
         break;
+    case KS_CHANGES_ALL:
+    case KS_CHANGES_NS:
+        /* A NULL object is the record's current text (schema.c, version
+         * 3); the join finds it only while the record has that version.
+         * ?1 since rv, ?2 kind name, ?3 namespace, ?4 limit. */
+        snprintf(sql, sizeof(sql),
+                 "SELECT c.rv, c.type, coalesce(c.object, r.object)"
+                 " FROM changes AS c LEFT JOIN %s AS r"
+                 " ON c.object IS NULL AND r.namespace = c.namespace"
+                 " AND r.name = c.name AND r.resource_version = c.rv"
+                 " WHERE c.rv > ?1 AND c.kind = ?2%s ORDER BY c.rv LIMIT ?4",
+                 k->table, id == KS_CHANGES_NS ? " AND c.namespace = ?3" : "");
+        break;
     default:
         return -EINVAL;
     }
@@ -569,6 +595,44 @@ out:
     return r;
 }
 
+/* Called by SQLite after each commit with the number of frames in the WAL
+ * (which starts again from 0 after a complete checkpoint).  Past
+ * ckpt_frames the checkpointer thread is asked to checkpoint; should it
+ * fall far behind (or be missing), this connection checkpoints itself, as
+ * SQLite's own wal_autocheckpoint does, so that the WAL stays bounded. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct store *st = arg;
+
+    if (frames < st->ckpt_frames)
+        return SQLITE_OK;
+    if (st->ckpt && frames < 4 * st->ckpt_frames)
+        store_ckpt_request(st->ckpt);
+    else
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                  NULL);
+    return SQLITE_OK;
+}
+
+/* Checkpoint every 40 MB of WAL (SQLite's default is 1000 pages, 4 MB):
+ * a page written many times between checkpoints is copied once. */
+static void wal_setup(struct store *st, const char *file)
+{
+    sqlite3_stmt *stmt = NULL;
+    int page_size = 4096;
+
+    if (sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &stmt, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_int(stmt, 0) > 0)
+        page_size = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    st->ckpt_frames = 40 * 1024 * 1024 / page_size;
+    /* Without a thread, wal_hook() checkpoints in this one. */
+    if (store_ckpt_start(file, &st->ckpt) < 0)
+        st->ckpt = NULL;
+    sqlite3_wal_hook(st->db, wal_hook, st);
+}
+
 int store_open(const char *path, const struct store_opts *opts,
                struct store **ret_store, char *errbuf, size_t errlen)
 {
@@ -625,20 +689,32 @@ int store_open(const char *path, const struct store_opts *opts,
     /* A temporary or in-memory database has no file name. */
     const char *file = sqlite3_db_filename(st->db, "main");
     in_memory = !file || !*file;
+    /* A record (about 2 KB of JSON and its columns) does not fit twice in
+     * a 4 KiB page, so each insert wrote a page half empty; 8 KiB pages
+     * hold three.  With plain SQLite inserts of such records that was 1.5
+     * times as fast and wrote a third less.  (16 KiB pages were faster
+     * still for batches, but a single-write commit writes every page it
+     * touched, and took 3 times as long as with 4 KiB; with 8 KiB, about
+     * 5 % longer.)  Only a new file takes it: an existing one keeps its
+     * page size. */
+    rc = sqlite3_exec(st->db, "PRAGMA page_size = 8192", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot set the page size: %s",
+                 sqlite3_errmsg(st->db));
+        r = rc == SQLITE_NOTADB ? -EINVAL : store_errno(rc);
+        goto fail;
+    }
     r = set_journal_mode(st->db, in_memory, errbuf, errlen);
     if (r < 0)
         goto fail;
-    /* temp_store: the statement journals of savepoints stay in memory.
+    /* temp_store: statement journals stay in memory.
      * cache_size: 16 MiB of pages (the default is 2 MB).
-     * wal_autocheckpoint: checkpoint every 10000 pages (40 MB) instead of
-     * 1000, so a page written many times between checkpoints is copied
-     * into the database once; it made batched inserts about 1.5 times as
-     * fast.  journal_size_limit: the WAL file is cut back to 64 MiB after
-     * a checkpoint. */
+     * journal_size_limit: the WAL file is cut back to 64 MiB after a
+     * checkpoint.  Checkpoints: see wal_hook(). */
     char pragmas[256];
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA synchronous = %s; PRAGMA temp_store = MEMORY;"
-             " PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000;"
+             " PRAGMA cache_size = -16384;"
              " PRAGMA journal_size_limit = 67108864;",
              opts->sync == STORE_SYNC_FULL ? "FULL" : "NORMAL");
     rc = sqlite3_exec(st->db, pragmas, NULL, NULL, NULL);
@@ -651,6 +727,8 @@ int store_open(const char *path, const struct store_opts *opts,
     r = store_schema_upgrade(st->db, errbuf, errlen);
     if (r < 0)
         goto fail;
+    if (!in_memory)
+        wal_setup(st, file);
 
     *ret_store = st;
     return 0;
@@ -665,6 +743,9 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
+    /* First: closing the last connection checkpoints and removes the WAL,
+     * which the checkpointer's connection would prevent. */
+    store_ckpt_stop(st->ckpt);
     if (st->db && !sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < GS_COUNT; i++)
@@ -722,7 +803,14 @@ int store_rv_parse(const char *s, int64_t *ret_rv)
 static int read_rv(struct store *st, int64_t *ret_rv)
 {
     sqlite3_stmt *stmt = NULL;
-    int r = gstmt(st, GS_RV_GET, &stmt), rc;
+    int r, rc;
+
+    /* Counted, not yet stored: ours is the newest. */
+    if (st->rv_cached) {
+        *ret_rv = st->rv;
+        return 0;
+    }
+    r = gstmt(st, GS_RV_GET, &stmt);
     if (r < 0)
         return r;
     rc = sqlite3_step(stmt);
@@ -738,7 +826,45 @@ int store_resource_version(struct store *st, int64_t *ret_rv)
 {
     if (!st || !ret_rv)
         return -EINVAL;
+    if (st->txn_aborted)
+        return -EIO;
     return read_rv(st, ret_rv);
+}
+
+/* Run a statement that changes the database.  A failure other than a
+ * constraint (which SQLite undoes by itself) may leave part of the current
+ * write done, so op_end() must not keep the transaction. */
+static int step_write(struct store *st, sqlite3_stmt *stmt)
+{
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE || (rc & 0xff) != SQLITE_CONSTRAINT)
+        st->op_dirty = true;
+    return store_errno(rc);
+}
+
+/* Store the counted resourceVersion, if it moved. */
+static int flush_rv(struct store *st)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r;
+
+    if (!st->rv_dirty)
+        return 0;
+    r = gstmt(st, GS_RV_SET, &stmt);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(stmt, 1, st->rv);
+    r = store_errno(sqlite3_step(stmt));
+    stmt_done(stmt);
+    if (r == 0)
+        st->rv_dirty = false;
+    return r;
+}
+
+static void forget_rv(struct store *st)
+{
+    st->rv_cached = false;
+    st->rv_dirty = false;
 }
 
 /*
@@ -755,7 +881,7 @@ int store_txn_begin(struct store *st)
         return r;
     st->in_txn = true;
     st->txn_aborted = false;
-    st->rv_cached = false;
+    forget_rv(st);
     return 0;
 }
 
@@ -765,12 +891,17 @@ int store_txn_commit(struct store *st)
     if (!st || !st->in_txn)
         return -EINVAL;
     st->in_txn = false;
-    st->rv_cached = false;
     if (st->txn_aborted) {
         st->txn_aborted = false;
+        forget_rv(st);
+        if (!sqlite3_get_autocommit(st->db))
+            gexec(st, GS_ROLLBACK);
         return -EIO;
     }
-    r = gexec(st, GS_COMMIT);
+    r = flush_rv(st);
+    if (r == 0)
+        r = gexec(st, GS_COMMIT);
+    forget_rv(st);
     if (r < 0 && !sqlite3_get_autocommit(st->db))
         gexec(st, GS_ROLLBACK);
     return r;
@@ -783,19 +914,21 @@ int store_txn_rollback(struct store *st)
         return 0;
     st->in_txn = false;
     st->txn_aborted = false;
-    st->rv_cached = false;
+    forget_rv(st);
     if (!sqlite3_get_autocommit(st->db))
         r = gexec(st, GS_ROLLBACK);
     return r;
 }
 
-/* Start one write: its own transaction, or a savepoint in the caller's. */
+/* Start one write: its own transaction, or a part of the caller's. */
 static int op_begin(struct store *st)
 {
+    st->op_dirty = false;
     st->rv_at_op = st->rv;
     st->rv_cached_at_op = st->rv_cached;
+    st->rv_dirty_at_op = st->rv_dirty;
     if (st->in_txn)
-        return st->txn_aborted ? -EIO : gexec(st, GS_SAVEPOINT);
+        return st->txn_aborted ? -EIO : 0;
     return gexec(st, GS_BEGIN_WRITE);
 }
 
@@ -803,25 +936,36 @@ static int op_begin(struct store *st)
  * Returns R, or the error that kept it from being committed. */
 static int op_end(struct store *st, int r)
 {
+    if (r >= 0 && st->in_txn)
+        return r;
     if (r >= 0) {
-        int c = gexec(st, st->in_txn ? GS_RELEASE : GS_COMMIT);
+        int c = flush_rv(st);
         if (c == 0)
+            c = gexec(st, GS_COMMIT);
+        if (c == 0) {
+            forget_rv(st);
             return r;
+        }
         r = c;
+    }
+    if (!st->in_txn) {
+        forget_rv(st);
+        if (!sqlite3_get_autocommit(st->db))
+            gexec(st, GS_ROLLBACK);
+        return r;
     }
     st->rv = st->rv_at_op;
     st->rv_cached = st->rv_cached_at_op;
-    if (st->in_txn) {
-        /* Some errors (I/O, full disk) make SQLite roll the whole
-         * transaction back by itself; the caller learns at commit. */
-        if (sqlite3_get_autocommit(st->db)) {
-            st->txn_aborted = true;
-        } else {
-            gexec(st, GS_ROLLBACK_TO);
-            gexec(st, GS_RELEASE);
-        }
-    } else if (!sqlite3_get_autocommit(st->db)) {
-        gexec(st, GS_ROLLBACK);
+    st->rv_dirty = st->rv_dirty_at_op;
+    /* Some errors (I/O, full disk) make SQLite roll the whole transaction
+     * back by itself; and a write that failed half-way cannot be undone
+     * alone without a savepoint (see the top of this file).  Either way
+     * the caller learns at commit. */
+    if (sqlite3_get_autocommit(st->db) || st->op_dirty) {
+        if (!sqlite3_get_autocommit(st->db))
+            gexec(st, GS_ROLLBACK);
+        st->txn_aborted = true;
+        forget_rv(st);
     }
     return r;
 }
@@ -841,39 +985,28 @@ static void read_end(struct store *st)
         gexec(st, GS_COMMIT);
 }
 
+/* Take the next resourceVersion (stored by op_end() or at commit). */
 static int bump_rv(struct store *st, int64_t *ret_rv)
 {
-    sqlite3_stmt *stmt = NULL;
-    int64_t rv = st->rv;
-    int r;
+    int64_t rv = 0;
+    int r = read_rv(st, &rv);
 
-    if (!st->rv_cached) {
-        r = read_rv(st, &rv);
-        if (r < 0)
-            return r;
-    }
-    rv++;
-    r = gstmt(st, GS_RV_SET, &stmt);
     if (r < 0)
         return r;
-    sqlite3_bind_int64(stmt, 1, rv);
-    r = store_errno(sqlite3_step(stmt));
-    stmt_done(stmt);
-    if (r < 0)
-        return r;
-    if (st->in_txn) {
-        st->rv = rv;
-        st->rv_cached = true;
-    }
-    *ret_rv = rv;
+    st->rv = rv + 1;
+    st->rv_cached = true;
+    st->rv_dirty = true;
+    *ret_rv = st->rv;
     return 0;
 }
 
-/* Record a change for the watch feed and keep the feed bounded.  Trimming
- * runs every `every` changes rather than on each one, so the feed holds
- * between change_history and change_history + every changes. */
+/* Record a change for the watch feed and keep the feed bounded.  TEXT is
+ * the object for a DELETED change, NULL for the others (schema.c, version
+ * 3).  Trimming runs every `every` changes rather than on each one, so the
+ * feed holds between change_history and change_history + every changes. */
 static int record_change(struct store *st, enum store_kind kind, const char *ns,
-                         const char *name, const char *type, int64_t rv)
+                         const char *name, const char *type, int64_t rv,
+                         const struct text_buf *text)
 {
     sqlite3_stmt *stmt = NULL;
     long every = st->change_history < 128 ? st->change_history : 128;
@@ -885,11 +1018,15 @@ static int record_change(struct store *st, enum store_kind kind, const char *ns,
     sqlite3_bind_text(stmt, 3, ns, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 4, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 5, type, -1, SQLITE_STATIC);
-    r = store_errno(sqlite3_bind_text64(stmt, 6, st->text.data, st->text.len,
-                                        SQLITE_STATIC, SQLITE_UTF8));
+    if (text)
+        r = store_errno(sqlite3_bind_text64(stmt, 6, text->data, text->len,
+                                            SQLITE_STATIC, SQLITE_UTF8));
     if (r == 0)
-        r = store_errno(sqlite3_step(stmt));
+        r = step_write(st, stmt);
     stmt_done(stmt);
+    /* A change already at that resourceVersion: the feed is damaged. */
+    if (r == -EEXIST)
+        r = -EIO;
     if (r < 0 || rv % every != 0 || rv <= st->change_history)
         return r;
 
@@ -898,7 +1035,7 @@ static int record_change(struct store *st, enum store_kind kind, const char *ns,
     if (r < 0)
         return r;
     sqlite3_bind_int64(stmt, 1, floor);
-    r = store_errno(sqlite3_step(stmt));
+    r = step_write(st, stmt);
     stmt_done(stmt);
     if (r < 0)
         return r;
@@ -906,7 +1043,26 @@ static int record_change(struct store *st, enum store_kind kind, const char *ns,
     if (r < 0)
         return r;
     sqlite3_bind_int64(stmt, 1, floor);
-    r = store_errno(sqlite3_step(stmt));
+    r = step_write(st, stmt);
+    stmt_done(stmt);
+    return r;
+}
+
+/* A record at resourceVersion OLD_RV, whose stored text is TEXT, is about
+ * to be overwritten or deleted: keep that text in its change, if the feed
+ * still holds it. */
+static int change_fill(struct store *st, int64_t old_rv, const char *text,
+                       size_t len)
+{
+    sqlite3_stmt *stmt = NULL;
+    int r = gstmt(st, GS_CHANGE_FILL, &stmt);
+    if (r < 0)
+        return r;
+    sqlite3_bind_int64(stmt, 1, old_rv);
+    r = store_errno(
+        sqlite3_bind_text64(stmt, 2, text, len, SQLITE_STATIC, SQLITE_UTF8));
+    if (r == 0)
+        r = step_write(st, stmt);
     stmt_done(stmt);
     return r;
 }
@@ -973,7 +1129,8 @@ static int set_rv(json_t *meta, int64_t rv)
     return set_string(meta, "resourceVersion", buf);
 }
 
-/* Bind a record's columns and run KS_INSERT or KS_UPDATE. */
+/* Bind a record's columns and run KS_INSERT or KS_UPDATE.  The record's text
+ * is left in st->text. */
 static int write_row(struct store *st, enum store_kind kind, int id,
                      const char *ns, const char *name, const json_t *obj,
                      int64_t rv)
@@ -1014,14 +1171,11 @@ static int write_row(struct store *st, enum store_kind kind, int id,
             sqlite3_bind_text(stmt, 8 + i, vals.v[i].s, -1, SQLITE_STATIC);
     }
     if (r == 0)
-        r = store_errno(sqlite3_step(stmt));
+        r = step_write(st, stmt);
     if (r == 0 && id == KS_UPDATE && sqlite3_changes(st->db) != 1)
         r = -ENOENT;
     stmt_done(stmt);
-    if (r < 0)
-        return r;
-    return record_change(st, kind, ns, name,
-                         id == KS_INSERT ? "ADDED" : "MODIFIED", rv);
+    return r;
 }
 
 /* The metadata fields a write may set, saved beforehand so that a failed
@@ -1120,6 +1274,8 @@ int store_create(struct store *st, enum store_kind kind, json_t *obj)
         if (r != -EEXIST || !generated)
             break;
     }
+    if (r == 0)
+        r = record_change(st, kind, ns, name, "ADDED", rv, NULL);
 end:
     r = op_end(st, r);
 out:
@@ -1147,6 +1303,43 @@ static int load_object(sqlite3_stmt *stmt, int col, json_t **ret_obj)
     return 0;
 }
 
+/* The stored text of column COL, as it is. */
+static int column_text(sqlite3_stmt *stmt, int col, const char **ret_text,
+                       size_t *ret_len)
+{
+    const char *text = (const char *)sqlite3_column_blob(stmt, col);
+    int len = sqlite3_column_bytes(stmt, col);
+
+    if (!text || len <= 0)
+        return text || sqlite3_errcode(sqlite3_db_handle(stmt)) != SQLITE_NOMEM
+                   ? -EIO
+                   : -ENOMEM;
+    *ret_text = text;
+    *ret_len = (size_t)len;
+    return 0;
+}
+
+/* A malloc'd, NUL-terminated copy of the stored text of column COL. */
+static int copy_text(sqlite3_stmt *stmt, int col, char **ret_text,
+                     size_t *ret_len)
+{
+    const char *text = NULL;
+    size_t len = 0;
+    char *copy;
+    int r = column_text(stmt, col, &text, &len);
+
+    if (r < 0)
+        return r;
+    copy = malloc(len + 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    *ret_text = copy;
+    *ret_len = len;
+    return 0;
+}
+
 /* The namespace a caller's NS stands for, or NULL if it is missing. */
 static const char *key_ns(enum store_kind kind, const char *ns)
 {
@@ -1159,12 +1352,15 @@ struct old_row {
     json_t *obj;
     int64_t rv;
     char *uid;
+    char *text; /* the stored text obj was parsed from */
+    size_t len;
 };
 
 static void old_row_release(struct old_row *row)
 {
     json_decref(row->obj);
     free(row->uid);
+    free(row->text);
 }
 
 /* Read the stored row of NS/NAME.  Returns 0, -ENOENT or an error. */
@@ -1186,6 +1382,8 @@ static int read_row(struct store *st, enum store_kind kind, const char *ns,
         r = store_errno(rc);
     } else {
         r = load_object(stmt, 0, &row.obj);
+        if (r == 0)
+            r = copy_text(stmt, 0, &row.text, &row.len);
         row.rv = sqlite3_column_int64(stmt, 1);
         if (r == 0) {
             const char *uid = (const char *)sqlite3_column_text(stmt, 2);
@@ -1229,6 +1427,38 @@ int store_get(struct store *st, enum store_kind kind, const char *ns,
     if (r == 0)
         *ret_obj = obj;
     return r;
+}
+
+int store_get_text(struct store *st, enum store_kind kind, const char *ns,
+                   const char *name, char **ret_text, size_t *ret_len)
+{
+    sqlite3_stmt *stmt = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int r, rc;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !name || !*name ||
+        !ret_text || !(ns = key_ns(kind, ns)))
+        return -EINVAL;
+    if (st->txn_aborted)
+        return -EIO;
+    r = kstmt(st, kind, KS_SELECT, &stmt);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        r = copy_text(stmt, 0, &text, &len);
+    else
+        r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    stmt_done(stmt);
+    if (r < 0)
+        return r;
+    *ret_text = text;
+    if (ret_len)
+        *ret_len = len;
+    return 0;
 }
 
 int store_update(struct store *st, enum store_kind kind, json_t *obj,
@@ -1287,6 +1517,10 @@ int store_update(struct store *st, enum store_kind kind, json_t *obj,
         r = set_rv(meta, rv);
     if (r == 0)
         r = write_row(st, kind, KS_UPDATE, ns, name, obj, rv);
+    if (r == 0)
+        r = change_fill(st, old.rv, old.text, old.len);
+    if (r == 0)
+        r = record_change(st, kind, ns, name, "MODIFIED", rv, NULL);
 end:
     r = op_end(st, r);
 out:
@@ -1330,10 +1564,12 @@ int store_delete(struct store *st, enum store_kind kind, const char *ns,
         goto end;
     sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    r = store_errno(sqlite3_step(stmt));
+    r = step_write(st, stmt);
     stmt_done(stmt);
     if (r == 0)
-        r = record_change(st, kind, ns, name, "DELETED", rv);
+        r = change_fill(st, old.rv, old.text, old.len);
+    if (r == 0)
+        r = record_change(st, kind, ns, name, "DELETED", rv, &st->text);
 end:
     r = op_end(st, r);
     if (r == 0 && ret_last) {
@@ -1441,13 +1677,47 @@ static int list_bind(sqlite3_stmt *stmt, enum store_kind kind,
     return r;
 }
 
-int store_list(struct store *st, enum store_kind kind, const char *ns,
-               const struct store_list_opts *opts, struct store_page *ret)
+/* Where a list puts the items it selects: a json_t array or a text. */
+struct list_sink {
+    json_t *items;         /* store_list() */
+    struct text_buf *text; /* store_list_text() */
+};
+
+/* Add the row STMT holds to SINK.  OBJ is the row already parsed (for the
+ * match function), or NULL; the sink takes it over. */
+static int sink_add(struct list_sink *sink, sqlite3_stmt *stmt, json_t *obj,
+                    size_t count)
+{
+    if (sink->items) {
+        int r = obj ? 0 : load_object(stmt, 0, &obj);
+        if (r < 0)
+            return r;
+        return json_array_append_new(sink->items, obj) ? -ENOMEM : 0;
+    }
+    const char *text = NULL;
+    size_t len = 0;
+    int r;
+
+    json_decref(obj);
+    r = column_text(stmt, 0, &text, &len);
+    if (r == 0 && count > 0)
+        r = store_text_append(sink->text, ",", 1);
+    if (r == 0)
+        r = store_text_append(sink->text, text, len);
+    return r;
+}
+
+/* The body of store_list() and store_list_text(): select the page's rows
+ * into SINK.  Returns the number of items, with the continue token (or
+ * NULL) in *RET_NEXT and the list's resourceVersion in *RET_RV. */
+static int list_run(struct store *st, enum store_kind kind, const char *ns,
+                    const struct store_list_opts *opts, struct list_sink *sink,
+                    char **ret_next, int64_t *ret_rv)
 {
     static const struct store_list_opts no_opts = {0};
     struct token tok = {0};
     sqlite3_stmt *stmt = NULL;
-    json_t *items = NULL, *phases = NULL;
+    json_t *phases = NULL;
     char *phases_text = NULL, *last_ns = NULL, *last_name = NULL;
     char *next = NULL;
     size_t count = 0;
@@ -1455,8 +1725,6 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
     int64_t rv = 0;
     int r, rc;
 
-    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !ret)
-        return -EINVAL;
     if (!opts)
         opts = &no_opts;
     if (!kinds[kind].namespaced || (ns && !*ns))
@@ -1482,11 +1750,6 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
             r = -ENOMEM;
             goto out;
         }
-    }
-    items = json_array();
-    if (!items) {
-        r = -ENOMEM;
-        goto out;
     }
 
     r = read_begin(st);
@@ -1519,22 +1782,23 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
             more = true;
             break;
         }
-        r = load_object(stmt, 0, &obj);
-        if (r < 0)
-            goto out;
-        if (opts->match && !opts->match(obj, opts->match_arg)) {
-            json_decref(obj);
-            continue;
+        if (opts->match) {
+            r = load_object(stmt, 0, &obj);
+            if (r < 0)
+                goto out;
+            if (!opts->match(obj, opts->match_arg)) {
+                json_decref(obj);
+                continue;
+            }
         }
         if (full) {
             json_decref(obj);
             more = true;
             break;
         }
-        if (json_array_append_new(items, obj)) {
-            r = -ENOMEM;
+        r = sink_add(sink, stmt, obj, count);
+        if (r < 0)
             goto out;
-        }
         count++;
         if (opts->limit) {
             free(last_ns);
@@ -1558,16 +1822,13 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
             goto out;
         }
     }
-    ret->items = items;
-    ret->continue_token = next;
-    ret->resource_version = rv;
-    items = NULL;
-    r = 0;
+    *ret_next = next;
+    *ret_rv = rv;
+    r = count > INT_MAX ? INT_MAX : (int)count;
 out:
     stmt_done(stmt);
     if (reading)
         read_end(st);
-    json_decref(items);
     json_decref(phases);
     free(phases_text);
     free(last_ns);
@@ -1577,11 +1838,75 @@ out:
     return r;
 }
 
+int store_list(struct store *st, enum store_kind kind, const char *ns,
+               const struct store_list_opts *opts, struct store_page *ret)
+{
+    struct list_sink sink = {0};
+    char *next = NULL;
+    int64_t rv = 0;
+    int r;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !ret)
+        return -EINVAL;
+    sink.items = json_array();
+    if (!sink.items)
+        return -ENOMEM;
+    r = list_run(st, kind, ns, opts, &sink, &next, &rv);
+    if (r < 0) {
+        json_decref(sink.items);
+        return r;
+    }
+    ret->items = sink.items;
+    ret->continue_token = next;
+    ret->resource_version = rv;
+    return 0;
+}
+
 void store_page_release(struct store_page *page)
 {
     if (!page)
         return;
     json_decref(page->items);
+    free(page->continue_token);
+    memset(page, 0, sizeof(*page));
+}
+
+int store_list_text(struct store *st, enum store_kind kind, const char *ns,
+                    const struct store_list_opts *opts,
+                    struct store_text_page *ret)
+{
+    struct text_buf text = {0};
+    struct list_sink sink = {.text = &text};
+    char *next = NULL;
+    int64_t rv = 0;
+    int r;
+
+    if (!st || (unsigned)kind >= STORE_KIND_COUNT || !ret)
+        return -EINVAL;
+    r = store_text_append(&text, "[", 1);
+    if (r == 0)
+        r = list_run(st, kind, ns, opts, &sink, &next, &rv);
+    if (r >= 0 && store_text_append(&text, "]", 1) < 0) {
+        free(next);
+        r = -ENOMEM;
+    }
+    if (r < 0) {
+        store_text_release(&text);
+        return r;
+    }
+    ret->items = text.data;
+    ret->items_len = text.len;
+    ret->n_items = (size_t)r;
+    ret->continue_token = next;
+    ret->resource_version = rv;
+    return 0;
+}
+
+void store_text_page_release(struct store_text_page *page)
+{
+    if (!page)
+        return;
+    free(page->items);
     free(page->continue_token);
     memset(page, 0, sizeof(*page));
 }
@@ -1686,7 +2011,10 @@ int store_changes_since(struct store *st, enum store_kind kind, const char *ns,
         goto out;
     }
 
-    r = gstmt(st, ns ? GS_CHANGES_NS : GS_CHANGES_ALL, &stmt);
+    /* Counted in the caller's transaction, not stored yet. */
+    if (st->rv_cached)
+        current = st->rv;
+    r = kstmt(st, kind, ns ? KS_CHANGES_NS : KS_CHANGES_ALL, &stmt);
     if (r < 0)
         goto out;
     sqlite3_bind_int64(stmt, 1, since_rv);
@@ -1762,7 +2090,7 @@ int store_event_append(struct store *st, const struct store_event *ev,
     bind_text(stmt, 6, ev->type);
     bind_text(stmt, 7, ev->reason);
     bind_text(stmt, 8, ev->message ? ev->message : "");
-    r = store_errno(sqlite3_step(stmt));
+    r = step_write(st, stmt);
     stmt_done(stmt);
     if (r < 0)
         goto end;
@@ -1774,7 +2102,7 @@ int store_event_append(struct store *st, const struct store_event *ev,
         if (r < 0)
             goto end;
         sqlite3_bind_int64(stmt, 1, id - st->event_history);
-        r = store_errno(sqlite3_step(stmt));
+        r = step_write(st, stmt);
         stmt_done(stmt);
     }
 end:

@@ -119,9 +119,16 @@ int store_rv_parse(const char *s, int64_t *ret_rv);
 /*
  * Transactions.  Each write below is atomic on its own.  To make several
  * writes atomic together (a VMIM and its VMI; a batch of inserts), wrap them
- * in store_txn_begin() ... store_txn_commit().  Inside a transaction a write
- * that fails leaves the transaction as it was before that write, so the
- * caller may go on or roll back.  Transactions do not nest.
+ * in store_txn_begin() ... store_txn_commit().  Transactions do not nest.
+ *
+ * Inside a transaction a write that fails with -EINVAL, -EEXIST, -ENOENT or
+ * -ESTALE leaves the transaction as it was before that write, so the caller
+ * may go on or roll back.  Any other failure (an I/O error, a full disk, out
+ * of memory, a damaged file) rolls the whole transaction back at once: each
+ * later read or write fails with -EIO until
+ * store_txn_commit() (which then returns -EIO) or store_txn_rollback() ends
+ * it.  (Undoing such a write alone would need a savepoint around every
+ * write, which made batched inserts a third slower.)
  *
  * The objects passed to writes inside a transaction are updated in place at
  * once (resourceVersion, uid, ...); if the transaction is rolled back those
@@ -169,6 +176,15 @@ int store_create(struct store *st, enum store_kind kind, json_t *obj);
  * -EINVAL. */
 int store_get(struct store *st, enum store_kind kind, const char *ns,
               const char *name, json_t **ret_obj);
+
+/* Fetch one record as its stored JSON text, without parsing it: what
+ * store_get() would return, encoded compactly (metadata.resourceVersion,
+ * uid, creationTimestamp and generation are those of the record's last
+ * write).  NS as for store_get().  Returns 0, a NUL-terminated malloc'd
+ * string in *RET_TEXT (free() it) and its length in *RET_LEN if RET_LEN is
+ * not NULL; or -ENOENT or -EINVAL. */
+int store_get_text(struct store *st, enum store_kind kind, const char *ns,
+                   const char *name, char **ret_text, size_t *ret_len);
 
 /* Replace a record with OBJ (found by metadata namespace and name).
  * EXPECTED_RV is the resourceVersion the caller read (0 = unconditional).
@@ -241,6 +257,28 @@ int store_list(struct store *st, enum store_kind kind, const char *ns,
 /* Free what a page holds and zero it.  NULL-safe. */
 void store_page_release(struct store_page *page);
 
+/* One page of a list as JSON text.  Free it with store_text_page_release().
+ */
+struct store_text_page {
+    char *items;              /* the JSON array of the objects, as stored:
+                                 "[{...},{...}]", NUL-terminated */
+    size_t items_len;         /* strlen(items) */
+    size_t n_items;           /* how many objects the array holds */
+    char *continue_token;     /* as in struct store_page */
+    int64_t resource_version; /* as in struct store_page */
+};
+
+/* store_list(), but the items come as one JSON array text, copied from the
+ * stored records without a parse (so a REST server can send it as it is).
+ * Same arguments, order, pagination and errors as store_list(); with
+ * opts->match set, each candidate is still parsed for the filter. */
+int store_list_text(struct store *st, enum store_kind kind, const char *ns,
+                    const struct store_list_opts *opts,
+                    struct store_text_page *ret);
+
+/* Free what a text page holds and zero it.  NULL-safe. */
+void store_text_page_release(struct store_text_page *page);
+
 /*
  * Queries for the migration controller.
  */
@@ -260,7 +298,10 @@ int store_migration_find_in_flight(struct store *st, const char *ns,
 /*
  * Change feed, for watches.  Every create, update and delete also records
  * the change (its resourceVersion, kind, namespace, name, type and the
- * object as written) in the same transaction.  The store keeps about the
+ * object as written) in the same transaction.  (The object of a create or
+ * update is stored once: the feed reads it from the record while the record
+ * is at that version, and keeps a copy when the record is next updated or
+ * deleted.  Readers see no difference.)  The store keeps about the
  * last opts.change_history changes (STORE_DEFAULT_CHANGE_HISTORY); asking
  * for older ones fails with -EKEYEXPIRED, and the REST server answers 410
  * Gone ("too old resource version") so the client lists again.

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,61 +39,114 @@ static int put(struct text_buf *b, const char *s, size_t n)
     return 0;
 }
 
-static int put_char(struct text_buf *b, char c)
+/* Records are mostly punctuation and short strings: the common cases stay
+ * inline and skip reserve()'s checks. */
+static inline int put_char(struct text_buf *b, char c)
 {
+    if (b->len + 1 < b->cap) {
+        b->data[b->len++] = c;
+        return 0;
+    }
     return put(b, &c, 1);
 }
 
-/* A JSON string: quotes, backslashes and control characters escaped, the
- * rest (valid UTF-8, as jansson guarantees) copied. */
-static int put_string(struct text_buf *b, const char *s, size_t n)
+/* Bytes that a JSON string must escape: quotes, backslashes and control
+ * characters. */
+static const bool needs_escape[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+    [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+    [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+    [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+    [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+    [0x1e] = 1, [0x1f] = 1, ['"'] = 1,  ['\\'] = 1,
+};
+
+/* Whether any of the 8 bytes at P needs escaping: the classic bit tricks
+ * for "has a zero byte" (on the bytes XORed with '"' and '\\') and "has a
+ * byte less than 0x20".  They never miss a byte; a false alarm only sends
+ * the caller to the byte-by-byte loop. */
+static inline bool word_needs_escape(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = ones * 0x80;
+    uint64_t x, q, bs;
+
+    memcpy(&x, p, sizeof(x));
+    q = x ^ (ones * '"');
+    bs = x ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((bs - ones) & ~bs) |
+            ((x - ones * 0x20) & ~x)) &
+           highs;
+}
+
+/* One escaped byte C. */
+static int put_escape(struct text_buf *b, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t run = 0;
+    char e[6] = {'\\', (char)c};
+    size_t n = 2;
 
-    /* Worst case every byte becomes \u00XX. */
-    if (reserve(b, n * 6 + 2) < 0)
+    switch (c) {
+    case '"':
+    case '\\':
+        break;
+    case '\n':
+        e[1] = 'n';
+        break;
+    case '\t':
+        e[1] = 't';
+        break;
+    case '\r':
+        e[1] = 'r';
+        break;
+    default:
+        memcpy(e + 1, "u00", 3);
+        e[4] = hex[c >> 4];
+        e[5] = hex[c & 15];
+        n = 6;
+    }
+    return put(b, e, n);
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped, the
+ * rest (valid UTF-8, as jansson guarantees) copied in runs. */
+static int put_string(struct text_buf *b, const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+
+    if (reserve(b, n + 2) < 0)
         return -ENOMEM;
     b->data[b->len++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char *o;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        memcpy(b->data + b->len, s + run, i - run);
-        b->len += i - run;
-        run = i + 1;
-        o = b->data + b->len;
-        o[0] = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            o[1] = (char)c;
-            b->len += 2;
-            break;
-        case '\n':
-            o[1] = 'n';
-            b->len += 2;
-            break;
-        case '\t':
-            o[1] = 't';
-            b->len += 2;
-            break;
-        case '\r':
-            o[1] = 'r';
-            b->len += 2;
-            break;
-        default:
-            memcpy(o + 1, "u00", 3);
-            o[4] = hex[c >> 4];
-            o[5] = hex[c & 15];
-            b->len += 6;
-        }
+    while (i < n) {
+        size_t run = i;
+        /* Eight bytes at a time while none of them needs escaping. */
+        while (i + 8 <= n && !word_needs_escape(s + i))
+            i += 8;
+        while (i < n && !needs_escape[u[i]])
+            i++;
+        if (put(b, s + run, i - run) < 0)
+            return -ENOMEM;
+        if (i < n && put_escape(b, u[i++]) < 0)
+            return -ENOMEM;
     }
-    memcpy(b->data + b->len, s + run, n - run);
-    b->len += n - run;
-    b->data[b->len++] = '"';
-    return 0;
+    return put_char(b, '"');
+}
+
+/* A decimal integer, without printf's format parsing. */
+static int put_integer(struct text_buf *b, json_int_t v)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+    /* Negate as unsigned: -INT64_MIN overflows. */
+    unsigned long long u =
+        v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return put(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 static int put_real(struct text_buf *b, double d)
@@ -117,8 +171,7 @@ static int put_real(struct text_buf *b, double d)
 
 static int encode(struct text_buf *b, const json_t *v, int depth)
 {
-    char tmp[24];
-    int r = 0, n;
+    int r = 0;
 
     if (depth > MAX_DEPTH)
         return -EINVAL;
@@ -158,9 +211,7 @@ static int encode(struct text_buf *b, const json_t *v, int depth)
     case JSON_STRING:
         return put_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        n = snprintf(tmp, sizeof(tmp), "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(v));
-        return put(b, tmp, (size_t)n);
+        return put_integer(b, json_integer_value(v));
     case JSON_REAL:
         return put_real(b, json_real_value(v));
     case JSON_TRUE:
@@ -186,6 +237,16 @@ int store_text_encode(struct text_buf *buf, const json_t *value)
     if (r == 0)
         buf->data[buf->len] = '\0';
     return r;
+}
+
+int store_text_append(struct text_buf *buf, const char *s, size_t n)
+{
+    if (reserve(buf, n) < 0)
+        return -ENOMEM;
+    memcpy(buf->data + buf->len, s, n);
+    buf->len += n;
+    buf->data[buf->len] = '\0';
+    return 0;
 }
 
 void store_text_release(struct text_buf *buf)

@@ -26,6 +26,10 @@ struct text_buf {
  * cycle, or a real that is not finite) or -ENOMEM. */
 int store_text_encode(struct text_buf *buf, const json_t *value);
 
+/* Append the N bytes at S to BUF, keeping it NUL-terminated.  Returns 0 or
+ * -ENOMEM. */
+int store_text_append(struct text_buf *buf, const char *s, size_t n);
+
 /* Free BUF's memory and zero it.  NULL-safe. */
 void store_text_release(struct text_buf *buf);
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "store/checkpoint.h"
 #include "store/store.h"
 #include "store/text.h"
 
@@ -177,7 +178,7 @@ static void test_kind_names(void **state)
     assert_true(store_kind_is_namespaced(STORE_KIND_VM));
     assert_false(store_kind_is_namespaced(STORE_KIND_NODE));
     assert_false(store_kind_is_namespaced(STORE_KIND_MIGRATION_POLICY));
-    assert_int_equal(store_schema_version(), 2);
+    assert_int_equal(store_schema_version(), 3);
 }
 
 static void test_rv_parse(void **state)
@@ -233,6 +234,43 @@ static void test_text_encode(void **state)
     assert_non_null(strstr(buf.data, "\"nul\":\"a\\u0000b\""));
     json_decref(back);
     json_decref(v);
+
+    /* Integers at the edges, written as jansson writes them; for an object
+     * without reals the whole text is json_dumps()'s compact text. */
+    v = json_pack("{s:[I,I,i,i,i,i],s:s,s:{s:s#}}", "ints",
+                  (json_int_t)INT64_MIN, (json_int_t)INT64_MAX, 0, -1, 9, 10,
+                  "long", "0123456789abcdefghij\"0123456789", "m", "ctl",
+                  "\x01\x02", 2);
+    assert_non_null(v);
+    assert_int_equal(store_text_encode(&buf, v), 0);
+    char *dumped = json_dumps(v, JSON_COMPACT);
+    assert_string_equal(buf.data, dumped);
+    assert_int_equal(buf.len, strlen(dumped));
+    assert_non_null(strstr(buf.data, "[-9223372036854775808,"
+                                     "9223372036854775807,0,-1,9,10]"));
+    free(dumped);
+    json_decref(v);
+
+    /* Each escaped byte at each position of a long string (the encoder
+     * scans eight bytes at a time), among bytes that must not be escaped:
+     * the text is jansson's. */
+    static const char specials[] = {'"', '\\', '\n', '\t', '\x01'};
+    for (size_t k = 0; k < sizeof(specials); k++) {
+        /* Not at 18 and 19: that is the two bytes of an "é". */
+        for (size_t pos = 0; pos < 18; pos++) {
+            char str[21];
+            memcpy(str, "a\x7f ~!#$%&'()*+,-./\xc3\xa9", 20);
+            str[pos] = specials[k];
+            str[20] = '\0';
+            v = json_stringn_nocheck(str, 20);
+            assert_int_equal(store_text_encode(&buf, v), 0);
+            dumped = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            assert_non_null(dumped);
+            assert_string_equal(buf.data, dumped);
+            free(dumped);
+            json_decref(v);
+        }
+    }
 
     /* Scalars alone, and the buffer is reused. */
     v = json_string("x");
@@ -317,6 +355,111 @@ static void test_crud_each_kind(void **state)
         json_decref(copy);
         json_decref(obj);
     }
+    store_close(st);
+}
+
+/* store_get_text() gives the stored text, and that text carries the
+ * metadata of the last write: it parses to what store_get() returns. */
+static void check_text_equals(struct store *st, enum store_kind kind,
+                              const char *ns, const char *name,
+                              const json_t *expect)
+{
+    char *text = NULL;
+    size_t len = 0;
+    json_t *parsed, *got = NULL;
+
+    assert_int_equal(store_get_text(st, kind, ns, name, &text, &len), 0);
+    assert_non_null(text);
+    assert_int_equal(strlen(text), len);
+    parsed = json_loads(text, 0, NULL);
+    assert_non_null(parsed);
+    assert_true(json_equal(parsed, expect));
+    assert_int_equal(store_get(st, kind, ns, name, &got), 0);
+    assert_true(json_equal(parsed, got));
+    /* Compact: no whitespace between tokens. */
+    assert_null(strstr(text, "\": "));
+    assert_null(strstr(text, ", \""));
+    json_decref(got);
+    json_decref(parsed);
+    free(text);
+}
+
+static void test_get_text(void **state)
+{
+    struct store *st = open_memory(NULL);
+    json_t *obj = make_migration("default", "job", "vmi-a", "Running", "host-a",
+                                 "host-b");
+    json_t *last = NULL;
+    char *text = (char *)"untouched";
+    size_t len = 12345;
+    (void)state;
+
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_non_null(meta_str(obj, "uid"));
+    assert_non_null(meta_str(obj, "creationTimestamp"));
+    check_text_equals(st, STORE_KIND_MIGRATION, "default", "job", obj);
+
+    /* The text follows updates: new resourceVersion and generation, the
+     * same uid and creationTimestamp. */
+    json_t *copy = json_deep_copy(obj);
+    json_object_set_new(json_object_get(copy, "spec"), "vmiName",
+                        json_string("vmi-b"));
+    json_object_del(json_object_get(copy, "metadata"), "creationTimestamp");
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, copy, 0), 0);
+    assert_true(meta_rv(copy) == meta_rv(obj) + 1);
+    assert_int_equal(meta_generation(copy), 2);
+    assert_string_equal(meta_str(copy, "creationTimestamp"),
+                        meta_str(obj, "creationTimestamp"));
+    check_text_equals(st, STORE_KIND_MIGRATION, "default", "job", copy);
+
+    /* RET_LEN is optional. */
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "default", "job", &text, NULL),
+        0);
+    assert_non_null(strstr(text, "\"resourceVersion\":\"2\""));
+    free(text);
+    text = (char *)"untouched";
+
+    /* Cluster-scoped kinds ignore NS. */
+    json_t *node = make_object(STORE_KIND_NODE, NULL, "host-a");
+    assert_int_equal(store_create(st, STORE_KIND_NODE, node), 0);
+    check_text_equals(st, STORE_KIND_NODE, NULL, "host-a", node);
+    check_text_equals(st, STORE_KIND_NODE, "ignored", "host-a", node);
+
+    /* Failures leave the out-parameters alone. */
+    assert_int_equal(store_get_text(st, STORE_KIND_MIGRATION, "default", "none",
+                                    &text, &len),
+                     -ENOENT);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "other", "job", &text, &len),
+        -ENOENT);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, NULL, "job", &text, &len),
+        -EINVAL);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "default", "", &text, &len),
+        -EINVAL);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_COUNT, "default", "job", &text, &len),
+        -EINVAL);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "default", "job", NULL, &len),
+        -EINVAL);
+    assert_int_equal(store_get_text(NULL, STORE_KIND_MIGRATION, "default",
+                                    "job", &text, &len),
+                     -EINVAL);
+    assert_string_equal(text, "untouched");
+    assert_int_equal(len, 12345);
+
+    assert_int_equal(
+        store_delete(st, STORE_KIND_MIGRATION, "default", "job", 0, &last), 0);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "default", "job", &text, &len),
+        -ENOENT);
+    json_decref(last);
+    json_decref(node);
+    json_decref(copy);
+    json_decref(obj);
     store_close(st);
 }
 
@@ -652,6 +795,116 @@ static void test_list_pagination(void **state)
     store_close(st);
 }
 
+/* store_list_text() gives the same pages as store_list(): the same items
+ * in the same order, the same tokens and resourceVersion. */
+static void check_list_text_same(struct store *st, enum store_kind kind,
+                                 const char *ns, struct store_list_opts *opts,
+                                 int expect_pages)
+{
+    char *token = NULL;
+    int pages = 0;
+
+    for (;;) {
+        struct store_page page = {0};
+        struct store_text_page tp = {0};
+        json_t *items;
+
+        opts->continue_token = token;
+        assert_int_equal(store_list(st, kind, ns, opts, &page), 0);
+        assert_int_equal(store_list_text(st, kind, ns, opts, &tp), 0);
+        assert_non_null(tp.items);
+        assert_int_equal(strlen(tp.items), tp.items_len);
+        assert_int_equal(tp.n_items, json_array_size(page.items));
+        items = json_loads(tp.items, 0, NULL);
+        assert_non_null(items);
+        assert_true(json_equal(items, page.items));
+        assert_true(tp.resource_version == page.resource_version);
+        if (page.continue_token)
+            assert_string_equal(tp.continue_token, page.continue_token);
+        else
+            assert_null(tp.continue_token);
+        json_decref(items);
+        pages++;
+        free(token);
+        token = page.continue_token ? strdup(page.continue_token) : NULL;
+        store_page_release(&page);
+        store_text_page_release(&tp);
+        assert_null(tp.items);
+        if (!token)
+            break;
+    }
+    opts->continue_token = NULL;
+    assert_int_equal(pages, expect_pages);
+}
+
+static void test_list_text(void **state)
+{
+    struct store *st = open_memory(NULL);
+    struct store_list_opts opts = {0};
+    struct store_text_page tp = {0};
+    int calls = 0;
+    (void)state;
+
+    /* An empty list is an empty array. */
+    assert_int_equal(store_list_text(st, STORE_KIND_MIGRATION, NULL, NULL, &tp),
+                     0);
+    assert_string_equal(tp.items, "[]");
+    assert_int_equal(tp.items_len, 2);
+    assert_int_equal(tp.n_items, 0);
+    assert_null(tp.continue_token);
+    assert_true(tp.resource_version == 0);
+    store_text_page_release(&tp);
+
+    fill_migrations(st);
+    check_list_text_same(st, STORE_KIND_MIGRATION, NULL, &opts, 1);
+    opts.limit = 7;
+    check_list_text_same(st, STORE_KIND_MIGRATION, NULL, &opts, 3);
+    opts.limit = 1;
+    check_list_text_same(st, STORE_KIND_MIGRATION, "alpha", &opts, 10);
+    opts.limit = 3;
+    opts.match = match_even;
+    opts.match_arg = &calls;
+    check_list_text_same(st, STORE_KIND_MIGRATION, "zeta", &opts, 2);
+    assert_true(calls >= 20);
+    opts.match = NULL;
+    opts.limit = 2;
+    opts.node_name = "host-c";
+    check_list_text_same(st, STORE_KIND_MIGRATION, NULL, &opts, 5);
+
+    /* The first item's text is the record's stored text. */
+    opts = (struct store_list_opts){.limit = 1};
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(
+        store_list_text(st, STORE_KIND_MIGRATION, "alpha", &opts, &tp), 0);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "alpha", "m0", &text, &len),
+        0);
+    assert_int_equal(tp.items_len, len + 2);
+    assert_memory_equal(tp.items + 1, text, len);
+    assert_non_null(tp.continue_token);
+    free(text);
+    store_text_page_release(&tp);
+    store_text_page_release(&tp);
+    store_text_page_release(NULL);
+
+    /* Errors as store_list(), and the page is left alone. */
+    tp.n_items = 42;
+    opts = (struct store_list_opts){.continue_token = "!!"};
+    assert_int_equal(
+        store_list_text(st, STORE_KIND_MIGRATION, NULL, &opts, &tp), -EINVAL);
+    opts = (struct store_list_opts){.vmi_name = "x"};
+    assert_int_equal(store_list_text(st, STORE_KIND_NODE, NULL, &opts, &tp),
+                     -EINVAL);
+    assert_int_equal(store_list_text(st, STORE_KIND_COUNT, NULL, NULL, &tp),
+                     -EINVAL);
+    assert_int_equal(
+        store_list_text(st, STORE_KIND_MIGRATION, NULL, NULL, NULL), -EINVAL);
+    assert_null(tp.items);
+    assert_int_equal(tp.n_items, 42);
+    store_close(st);
+}
+
 static void test_list_bad_tokens(void **state)
 {
     struct store *st = open_memory(NULL);
@@ -891,6 +1144,86 @@ static void test_change_feed(void **state)
     store_close(st);
 }
 
+/* Each event carries the object exactly as it was at that version, whether
+ * the feed read it from the record (the record still at that version) or
+ * kept it when the record moved on; inside a transaction too. */
+static void check_feed(struct store *st, int64_t since, json_t *const *expect,
+                       const char *const *types, int n)
+{
+    json_t *events = NULL;
+    int64_t next = 0;
+
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, since,
+                                         0, &events, &next),
+                     n);
+    for (int i = 0; i < n; i++) {
+        json_t *ev = json_array_get(events, (size_t)i);
+        assert_string_equal(json_string_value(json_object_get(ev, "type")),
+                            types[i]);
+        assert_true(json_equal(json_object_get(ev, "object"), expect[i]));
+    }
+    assert_true(next == current_rv(st));
+    json_decref(events);
+}
+
+static void test_change_feed_objects(void **state)
+{
+    struct store *st = open_memory(NULL);
+    json_t *v[8] = {0}, *a, *b;
+    static const char *const types[] = {"ADDED",    "MODIFIED", "ADDED",
+                                        "MODIFIED", "DELETED",  "ADDED",
+                                        "MODIFIED"};
+    (void)state;
+
+    a = make_migration("ns", "a", "vmi", "Pending", NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, a), 0);
+    v[0] = json_deep_copy(a);
+    /* Read while the record is still at its first version. */
+    check_feed(st, 0, v, types, 1);
+
+    json_object_set_new(json_object_get(a, "status"), "phase",
+                        json_string("Running"));
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, a, 1), 0);
+    v[1] = json_deep_copy(a);
+    check_feed(st, 0, v, types, 2);
+
+    b = make_migration("ns", "b", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, b), 0);
+    v[2] = json_deep_copy(b);
+    json_object_set_new(json_object_get(b, "spec"), "vmiName",
+                        json_string("other"));
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, b, 3), 0);
+    v[3] = json_deep_copy(b);
+    assert_int_equal(
+        store_delete(st, STORE_KIND_MIGRATION, "ns", "b", 4, &v[4]), 0);
+    assert_true(meta_rv(v[4]) == 5);
+    check_feed(st, 0, v, types, 5);
+    check_feed(st, 2, v + 2, types + 2, 3);
+
+    /* A name used again: the old record's changes keep its objects. */
+    json_decref(b);
+    b = make_migration("ns", "b", "vmi-again", NULL, NULL, NULL);
+    assert_int_equal(store_txn_begin(st), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, b), 0);
+    v[5] = json_deep_copy(b);
+    json_object_set_new(json_object_get(a, "status"), "phase",
+                        json_string("Succeeded"));
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, a, 2), 0);
+    v[6] = json_deep_copy(a);
+    /* Inside the transaction: its own writes, and its counted version. */
+    assert_true(current_rv(st) == 7);
+    check_feed(st, 0, v, types, 7);
+    assert_int_equal(store_txn_commit(st), 0);
+    check_feed(st, 0, v, types, 7);
+    check_feed(st, 6, v + 6, types + 6, 1);
+
+    for (int i = 0; i < 8; i++)
+        json_decref(v[i]);
+    json_decref(a);
+    json_decref(b);
+    store_close(st);
+}
+
 static void test_event_log(void **state)
 {
     struct store_opts o = {.event_history = 4};
@@ -1025,6 +1358,67 @@ static void test_transactions(void **state)
  * Files: durability settings, schema versions, locking.
  */
 
+/* A write that fails after it changed something cannot be undone alone (no
+ * savepoints): the whole transaction is rolled back and says so until it
+ * ends.  The failure is made by a change already holding the resourceVersion
+ * the third create takes, put there behind the store's back. */
+static void test_transaction_aborted(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL;
+    json_t *objs[4], *got = NULL;
+    static const char *const names[] = {"a", "b", "c", "d"};
+    sqlite3 *db;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "abort.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    db = raw_open(path);
+    raw_exec(db, "INSERT INTO changes (rv, kind, namespace, name, type)"
+                 " VALUES (3, 'Node', '', 'intruder', 'ADDED')");
+    for (int i = 0; i < 4; i++)
+        objs[i] = make_migration("default", names[i], "vmi", NULL, NULL, NULL);
+
+    assert_int_equal(store_txn_begin(st), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, objs[0]), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, objs[1]), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, objs[2]), -EIO);
+    /* The caller's object is as it was. */
+    assert_null(meta_str(objs[2], "resourceVersion"));
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, objs[3]), -EIO);
+    assert_int_equal(store_get(st, STORE_KIND_MIGRATION, "default", "a", &got),
+                     -EIO);
+    assert_int_equal(store_resource_version(st, &(int64_t){0}), -EIO);
+    assert_int_equal(store_txn_commit(st), -EIO);
+
+    /* Nothing of it stayed, and the handle works again. */
+    assert_true(current_rv(st) == 0);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations"), 0);
+    assert_int_equal(store_get(st, STORE_KIND_MIGRATION, "default", "a", &got),
+                     -ENOENT);
+    raw_exec(db, "DELETE FROM changes");
+    assert_int_equal(store_txn_begin(st), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, objs[3]), 0);
+    assert_int_equal(store_txn_commit(st), 0);
+    assert_true(current_rv(st) == 1);
+
+    /* Outside a transaction the failed write alone is undone. */
+    raw_exec(db, "INSERT INTO changes (rv, kind, namespace, name, type)"
+                 " VALUES (2, 'Node', '', 'intruder', 'ADDED')");
+    json_object_del(json_object_get(objs[0], "metadata"), "uid");
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, objs[0]), -EIO);
+    assert_true(current_rv(st) == 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations"), 1);
+
+    sqlite3_close(db);
+    for (int i = 0; i < 4; i++)
+        json_decref(objs[i]);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
 static void test_file_wal_and_reopen(void **state)
 {
     struct tmpdir t;
@@ -1050,7 +1444,7 @@ static void test_file_wal_and_reopen(void **state)
     assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
     sqlite3_finalize(stmt);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
     sqlite3_close(db);
     store_close(st);
 
@@ -1137,6 +1531,60 @@ static const char v1_data[] =
     " VALUES (1700000000, 'VirtualMachineInstanceMigration', 'default',"
     " 'old-job', 'Normal', 'Migrating');";
 
+static long file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+/* New files get 8 KiB pages; the checkpointer thread copies the WAL into
+ * the database file when asked, and stops cleanly. */
+static void test_page_size_and_checkpointer(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL;
+    struct store_ckpt *ckpt = NULL;
+    sqlite3 *db;
+    long before;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "pages.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA page_size"), 8192);
+    sqlite3_close(db);
+    store_close(st);
+
+    /* A WAL full of pages nobody checkpoints... */
+    tmpdir_file(&t, "ckpt.db", path, sizeof(path));
+    db = raw_open(path);
+    raw_exec(db, "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;"
+                 "CREATE TABLE t (x BLOB);"
+                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                 " FROM n WHERE i < 200)"
+                 " INSERT INTO t SELECT randomblob(4000) FROM n;");
+    before = file_size(path);
+    assert_true(before >= 0 && before < 100000);
+    /* ...goes into the database file once the thread is asked. */
+    assert_int_equal(store_ckpt_start(path, &ckpt), 0);
+    store_ckpt_request(ckpt);
+    for (int i = 0; i < 500 && file_size(path) < 800000; i++)
+        usleep(10000);
+    assert_true(file_size(path) >= 800000);
+    store_ckpt_stop(ckpt);
+    store_ckpt_stop(NULL);
+    sqlite3_close(db);
+
+    /* A file that is not there: no thread. */
+    tmpdir_file(&t, "absent.db", path, sizeof(path));
+    ckpt = NULL;
+    assert_true(store_ckpt_start(path, &ckpt) < 0);
+    assert_null(ckpt);
+    tmpdir_remove(&t);
+}
+
 static void test_schema_upgrade_from_v1(void **state)
 {
     struct tmpdir t;
@@ -1157,7 +1605,7 @@ static void test_schema_upgrade_from_v1(void **state)
 
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
     db = raw_open(path);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations WHERE"
                                  " target_node = 'host-b'"),
                      1);
@@ -1202,6 +1650,111 @@ static void test_schema_upgrade_from_v1(void **state)
     tmpdir_remove(&t);
 }
 
+/* Version 2's additions, as a version 2 program made them. */
+static const char v2_sql[] =
+    "CREATE TABLE changes (rv INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+    " namespace TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,"
+    " object TEXT NOT NULL);"
+    "INSERT INTO meta (key, value) VALUES ('changes_floor', 0);"
+    "ALTER TABLE migrations ADD COLUMN target_node TEXT NOT NULL"
+    " DEFAULT '';"
+    "CREATE INDEX migrations_vmi ON migrations (namespace, vmi_name);"
+    "CREATE INDEX migrations_in_flight_source ON migrations (source_node)"
+    " WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX migrations_in_flight_vmi ON migrations"
+    " (namespace, vmi_name) WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX vmis_node ON vmis (node_name);"
+    "CREATE INDEX events_object ON events (kind, namespace, name, id);"
+    "PRAGMA user_version = 2;";
+
+/* A version 2 feed copied every object: old-job's ADDED change (rv 6) holds
+ * it, as does a DELETED one (rv 7) of a record gone since. */
+static const char v2_data[] =
+    "INSERT INTO changes (rv, kind, namespace, name, type, object)"
+    " SELECT 6, 'VirtualMachineInstanceMigration', 'default', 'old-job',"
+    " 'ADDED', object FROM migrations WHERE name = 'old-job';"
+    "INSERT INTO changes (rv, kind, namespace, name, type, object) VALUES"
+    " (7, 'VirtualMachineInstanceMigration', 'default', 'gone', 'DELETED',"
+    " '{\"metadata\":{\"name\":\"gone\",\"namespace\":\"default\","
+    "\"resourceVersion\":\"7\"}}');"
+    "DELETE FROM nodes;";
+
+static void test_schema_upgrade_from_v2(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL;
+    json_t *events = NULL, *got = NULL, *obj;
+    int64_t next = 0;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "v2.db", path, sizeof(path));
+    sqlite3 *db = raw_open(path);
+    raw_exec(db, v1_sql);
+    raw_exec(db, v1_data);
+    raw_exec(db, v2_sql);
+    raw_exec(db, v2_data);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+    /* changes.object may now be NULL; the rows and indexes are kept. */
+    assert_int_equal(raw_int(db, "SELECT \"notnull\" FROM"
+                                 " pragma_table_info('changes')"
+                                 " WHERE name = 'object'"),
+                     0);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM changes"
+                                 " WHERE object IS NOT NULL"),
+                     2);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
+                                 " WHERE name = 'migrations_in_flight_vmi'"),
+                     1);
+
+    /* The old changes read as before. */
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 0, 0,
+                                         &events, &next),
+                     2);
+    assert_true(next == 7);
+    assert_string_equal(
+        meta_str(json_object_get(json_array_get(events, 0), "object"), "uid"),
+        "uid-old");
+    assert_string_equal(
+        meta_str(json_object_get(json_array_get(events, 1), "object"), "name"),
+        "gone");
+    json_decref(events);
+
+    /* New changes leave the object to the record until it moves on. */
+    obj = make_migration("default", "new-job", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_true(meta_rv(obj) == 8);
+    assert_int_equal(
+        raw_int(db, "SELECT object IS NULL FROM changes WHERE rv = 8"), 1);
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "old-job", &got), 0);
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, got, 6), 0);
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, obj, 8), 0);
+    assert_int_equal(
+        raw_int(db, "SELECT object IS NULL FROM changes WHERE rv = 8"), 0);
+    assert_int_equal(
+        raw_int(db, "SELECT object IS NULL FROM changes WHERE rv = 10"), 1);
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 7, 0,
+                                         &events, &next),
+                     3);
+    assert_true(next == 10);
+    assert_true(meta_rv(json_object_get(json_array_get(events, 0), "object")) ==
+                8);
+    assert_true(
+        json_equal(json_object_get(json_array_get(events, 2), "object"), obj));
+    json_decref(events);
+    sqlite3_close(db);
+    json_decref(got);
+    json_decref(obj);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
 static void test_schema_newer_refused(void **state)
 {
     struct tmpdir t;
@@ -1219,7 +1772,7 @@ static void test_schema_newer_refused(void **state)
 
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EPROTO);
     assert_string_equal(err, "database schema version 7 is newer than this "
-                             "program's 2; upgrade orchestratord");
+                             "program's 3; upgrade orchestratord");
     assert_ptr_equal(st, (struct store *)0x1);
     /* Refused, not touched. */
     db = raw_open(path);
@@ -1370,20 +1923,26 @@ int main(void)
         cmocka_unit_test(test_rv_parse),
         cmocka_unit_test(test_text_encode),
         cmocka_unit_test(test_crud_each_kind),
+        cmocka_unit_test(test_get_text),
         cmocka_unit_test(test_create_exists_keeps_object),
         cmocka_unit_test(test_create_invalid),
         cmocka_unit_test(test_generate_name),
         cmocka_unit_test(test_optimistic_concurrency),
         cmocka_unit_test(test_rv_monotonic_across_kinds),
         cmocka_unit_test(test_list_pagination),
+        cmocka_unit_test(test_list_text),
         cmocka_unit_test(test_list_bad_tokens),
         cmocka_unit_test(test_list_field_filters),
         cmocka_unit_test(test_migration_in_flight),
         cmocka_unit_test(test_change_feed),
+        cmocka_unit_test(test_change_feed_objects),
         cmocka_unit_test(test_event_log),
         cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_transaction_aborted),
         cmocka_unit_test(test_file_wal_and_reopen),
+        cmocka_unit_test(test_page_size_and_checkpointer),
         cmocka_unit_test(test_schema_upgrade_from_v1),
+        cmocka_unit_test(test_schema_upgrade_from_v2),
         cmocka_unit_test(test_schema_newer_refused),
         cmocka_unit_test(test_foreign_files_refused),
         cmocka_unit_test(test_locked_database),
