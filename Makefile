@@ -137,8 +137,8 @@ fuzz-run: fuzz
 		w=$$(mktemp -d); cp -r $$c/. $$w/ 2>/dev/null; \
 		echo "== $$n for $(FUZZ_TIME) s from $$c"; \
 		$$f -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
-			-artifact_prefix=$(FUZZ_BUILD)/$$n- $$w || exit 1; \
-		rm -rf $$w; \
+			-artifact_prefix=$(FUZZ_BUILD)/$$n- $$w; rc=$$?; \
+		rm -rf $$w; [ $$rc -eq 0 ] || exit 1; \
 	done
 
 test:
@@ -147,7 +147,9 @@ test:
 	$(MAKE) check
 	$(MAKE) e2e
 
-demo: $(BINS)
+demo:
+	scripts/install-deps.sh
+	$(MAKE) all
 	scripts/demo.sh
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')

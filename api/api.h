@@ -190,13 +190,15 @@ void api_limits_default(struct api_limits *ret_limits);
 
 /* Decode one YAML or JSON document into *ret_doc (a new reference the
  * caller releases with json_decref).  A body whose first non-space byte is
- * '{' or '[' is read as JSON (jansson); if that fails it is tried as a YAML
- * flow document, and the JSON error is reported when both fail.  YAML plain
- * scalars resolve as Kubernetes' YAML-to-JSON does (null/~/empty, true/
- * false, integers, floats; quoted scalars stay strings).  Refused with an
- * error naming line:column: syntax errors, an empty body, more than one
- * document, aliases and anchors, duplicate keys, keys that are not scalars,
- * unknown tags, invalid UTF-8, NUL bytes.
+ * '{' or '[' is read as JSON (jansson); if it is not JSON it is tried as a
+ * YAML flow document, and the JSON error is reported when libyaml cannot
+ * read it either (YAML's when libyaml reads it but it is refused below).
+ * JSON with duplicate keys, invalid UTF-8 or NULs is refused as JSON.
+ * YAML plain scalars resolve as Kubernetes' YAML-to-JSON does (null/~/
+ * empty, true/false, integers, floats; quoted scalars stay strings).
+ * Refused with an error naming line:column: syntax errors, an empty body,
+ * more than one document, aliases and anchors, duplicate keys, keys that
+ * are not scalars, unknown tags, invalid UTF-8, NUL bytes.
  * `limits` NULL means the defaults.
  * Returns 0, -EINVAL, -EMSGSIZE (body too large), -E2BIG (other limits),
  * -ENOMEM.  `errs` may be NULL. */
@@ -228,8 +230,8 @@ int api_doc_encode(const json_t *doc, enum api_format format, char **ret_buf,
  * API_KIND_NONE; then any known kind), metadata rules (name or
  * generateName, DNS-1123 names, namespace label, label and annotation
  * key/value syntax), unknown fields, JSON types, required fields, enums,
- * quantities, durations, MACs and cross references (a VM's interface
- * naming a network it lacks, a disk naming a volume it lacks).
+ * quantities (never negative), MACs and cross references (a VM's
+ * interface naming a network it lacks, a disk naming a volume it lacks).
  * Server-owned metadata and status are accepted (and typed).  Every
  * problem is appended to `errs` with Kubernetes wording.
  * *ret_kind (may be NULL) gets the object's kind info when apiVersion and

@@ -427,14 +427,18 @@ static int on_end(struct ydec *d, const yaml_event_t *ev)
     return attach(d, f.node, &ev->start_mark);
 }
 
+/* *ret_syntax is set when libyaml itself could not parse the text (as
+ * opposed to a document it read and we refused). */
 static int yaml_decode(const char *buf, size_t len,
                        const struct api_limits *lim, json_t **ret_doc,
-                       struct api_errors *errs)
+                       struct api_errors *errs, bool *ret_syntax)
 {
     struct ydec d = {.lim = lim, .errs = errs};
     struct frame local[33];
     bool done = false, have_doc = false;
     int r = 0;
+
+    *ret_syntax = false;
 
     /* The usual depth limit fits on the stack; a larger one is heap. */
     if (lim->max_depth < sizeof(local) / sizeof(local[0]))
@@ -468,6 +472,7 @@ static int yaml_decode(const char *buf, size_t len,
                     NULL, "yaml: line %d, column %d: %s", (int)m->line + 1,
                     (int)m->column + 1,
                     d.parser.problem ? d.parser.problem : "syntax error");
+            *ret_syntax = true;
             r = -EINVAL;
             break;
         }
@@ -599,9 +604,19 @@ static int json_decode(const char *buf, size_t len,
     *ret_syntax = false;
     doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        if (json_error_code(&jerr) == json_error_out_of_memory)
+        switch (json_error_code(&jerr)) {
+        case json_error_out_of_memory:
             return -ENOMEM;
-        *ret_syntax = true;
+        case json_error_duplicate_key:
+        case json_error_invalid_utf8:
+        case json_error_null_character:
+        case json_error_null_byte_in_key:
+            /* JSON that we refuse, not text that is not JSON. */
+            break;
+        default:
+            *ret_syntax = true;
+            break;
+        }
         api_errors_add_at(errs, API_ERR_DECODE, jerr.line, jerr.column, NULL,
                           "json: line %d, column %d: %s", jerr.line,
                           jerr.column, jerr.text);
@@ -641,12 +656,25 @@ static int json_decode(const char *buf, size_t len,
     return 0;
 }
 
+/* Append every error of `from` to `to` (which may be NULL) and empty
+ * `from`. */
+static void errors_move(struct api_errors *to, struct api_errors *from)
+{
+    for (size_t i = 0; i < from->count; i++) {
+        const struct api_error *e = &from->items[i];
+        api_errors_add_at(to, e->type, e->line, e->column, e->field, "%s",
+                          e->detail);
+    }
+    api_errors_clear(from);
+}
+
 int api_doc_decode(const char *buf, size_t len, const struct api_limits *limits,
                    json_t **ret_doc, struct api_errors *errs)
 {
     struct api_limits defaults = API_LIMITS_DEFAULT;
     const struct api_limits *lim = limits ? limits : &defaults;
     size_t i = 0;
+    bool syntax;
 
     if (!buf && len)
         return -EINVAL;
@@ -665,25 +693,24 @@ int api_doc_decode(const char *buf, size_t len, const struct api_limits *limits,
                        buf[i] == '\r'))
         i++;
     if (i < len && (buf[i] == '{' || buf[i] == '[')) {
-        struct api_errors yerrs = API_ERRORS_INIT;
-        bool syntax;
-        int r = json_decode(buf, len, lim, ret_doc, errs, &syntax);
-        if (r == 0 || !syntax)
+        struct api_errors jerrs = API_ERRORS_INIT, yerrs = API_ERRORS_INIT;
+        bool jsyntax, ysyntax;
+        int r = json_decode(buf, len, lim, ret_doc, &jerrs, &jsyntax);
+        if (r == 0 || !jsyntax) {
+            errors_move(errs, &jerrs);
             return r;
-        /* Not JSON: maybe a YAML flow document such as {name: x}.  Keep
-         * the JSON error if YAML cannot read it either. */
-        r = yaml_decode(buf, len, lim, ret_doc, &yerrs);
-        if (r == 0 && errs && errs->count) {
-            /* Drop the JSON error added above. */
-            struct api_error *e = &errs->items[--errs->count];
-            free(e->field);
-            free(e->detail);
-            free(e->message);
         }
+        /* Not JSON: maybe a YAML flow document such as {name: x}.  When
+         * libyaml cannot read it either, the JSON error says more; when it
+         * reads it but we refuse it (a duplicate key, an alias, a limit),
+         * YAML's reason is the one. */
+        r = yaml_decode(buf, len, lim, ret_doc, &yerrs, &ysyntax);
+        errors_move(errs, r < 0 && ysyntax ? &jerrs : &yerrs);
+        api_errors_clear(&jerrs);
         api_errors_clear(&yerrs);
-        return r == -ENOMEM ? r : (r == 0 ? 0 : -EINVAL);
+        return r;
     }
-    return yaml_decode(buf, len, lim, ret_doc, errs);
+    return yaml_decode(buf, len, lim, ret_doc, errs, &syntax);
 }
 
 /* ---------------- encoding ---------------- */

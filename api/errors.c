@@ -97,6 +97,40 @@ int api_errors_add(struct api_errors *errs, enum api_error_type type,
     return r;
 }
 
+/* JSON Schema's name for the type of a value. */
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        break;
+    }
+    return "null";
+}
+
+int api_errors_add_type(struct api_errors *errs, const char *field,
+                        const json_t *v, const char *want)
+{
+    const char *got = v ? json_type_name(v) : "null";
+
+    return api_errors_add(errs, API_ERR_TYPE, field,
+                          "Invalid value: \"%s\": %s in body must be of type "
+                          "%s: \"%s\"",
+                          got, field ? field : "", want, got);
+}
+
 const char *api_error_reason(enum api_error_type type)
 {
     switch (type) {

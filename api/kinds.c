@@ -17,48 +17,38 @@ static const char *const sn_vmi[] = {"vmi", "vmis", NULL};
 static const char *const sn_vm[] = {"vm", "vms", NULL};
 static const char *const sn_node[] = {"no", NULL};
 
+/* What the three kinds of kubevirt.io/v1 have in common. */
+#define KUBEVIRT_V1                                                            \
+    .group = "kubevirt.io", .version = "v1", .api_version = "kubevirt.io/v1",  \
+    .verbs = verbs_all, .categories = cat_all, .namespaced = true
+
 static const struct api_kind_info kinds[] = {
     {
         .kind = API_KIND_VMIM,
         .kind_name = "VirtualMachineInstanceMigration",
         .list_kind = "VirtualMachineInstanceMigrationList",
-        .group = "kubevirt.io",
-        .version = "v1",
-        .api_version = "kubevirt.io/v1",
         .plural = "virtualmachineinstancemigrations",
         .singular = "virtualmachineinstancemigration",
         .short_names = sn_vmim,
-        .verbs = verbs_all,
-        .categories = cat_all,
-        .namespaced = true,
+        KUBEVIRT_V1,
     },
     {
         .kind = API_KIND_VMI,
         .kind_name = "VirtualMachineInstance",
         .list_kind = "VirtualMachineInstanceList",
-        .group = "kubevirt.io",
-        .version = "v1",
-        .api_version = "kubevirt.io/v1",
         .plural = "virtualmachineinstances",
         .singular = "virtualmachineinstance",
         .short_names = sn_vmi,
-        .verbs = verbs_all,
-        .categories = cat_all,
-        .namespaced = true,
+        KUBEVIRT_V1,
     },
     {
         .kind = API_KIND_VM,
         .kind_name = "VirtualMachine",
         .list_kind = "VirtualMachineList",
-        .group = "kubevirt.io",
-        .version = "v1",
-        .api_version = "kubevirt.io/v1",
         .plural = "virtualmachines",
         .singular = "virtualmachine",
         .short_names = sn_vm,
-        .verbs = verbs_all,
-        .categories = cat_all,
-        .namespaced = true,
+        KUBEVIRT_V1,
     },
     {
         .kind = API_KIND_POLICY,

@@ -12,24 +12,28 @@
 
 /* ---------------- enum names ---------------- */
 
-static const char *const vmim_phase_names[API_VMIM_PHASE_COUNT] = {
+/* The names of the enums, indexed by value and NULL-terminated; validation
+ * takes its lists of allowed values from here too (internal.h), so that
+ * every value it accepts can be read into a struct. */
+const char *const api_vmim_phase_names[API_VMIM_PHASE_COUNT + 1] = {
     "",          "Pending",         "Scheduling",
     "Scheduled", "PreparingTarget", "TargetReady",
     "Running",   "Succeeded",       "Failed",
+    NULL,
 };
 
 const char *api_vmim_phase_name(enum api_vmim_phase phase)
 {
     if ((int)phase < 0 || phase >= API_VMIM_PHASE_COUNT)
         return NULL;
-    return vmim_phase_names[phase];
+    return api_vmim_phase_names[phase];
 }
 
-static int name_index(const char *const *names, int count, const char *name)
+static int name_index(const char *const *names, const char *name)
 {
     if (!name)
         return -EINVAL;
-    for (int i = 0; i < count; i++)
+    for (int i = 0; names[i]; i++)
         if (!strcmp(names[i], name))
             return i;
     return -EINVAL;
@@ -37,7 +41,7 @@ static int name_index(const char *const *names, int count, const char *name)
 
 int api_vmim_phase_parse(const char *name)
 {
-    return name_index(vmim_phase_names, API_VMIM_PHASE_COUNT, name);
+    return name_index(api_vmim_phase_names, name);
 }
 
 bool api_vmim_phase_is_final(enum api_vmim_phase phase)
@@ -45,29 +49,32 @@ bool api_vmim_phase_is_final(enum api_vmim_phase phase)
     return phase == API_VMIM_PHASE_SUCCEEDED || phase == API_VMIM_PHASE_FAILED;
 }
 
-static const char *const abort_names[] = {"", "Aborting", "Succeeded",
-                                          "Failed"};
+const char *const api_abort_status_names[API_ABORT_FAILED + 2] = {
+    "", "Aborting", "Succeeded", "Failed", NULL};
 
 const char *api_abort_status_name(enum api_abort_status s)
 {
-    return (int)s >= 0 && s <= API_ABORT_FAILED ? abort_names[s] : NULL;
+    return (int)s >= 0 && s <= API_ABORT_FAILED ? api_abort_status_names[s]
+                                                : NULL;
 }
 
 int api_abort_status_parse(const char *name)
 {
-    return name_index(abort_names, 4, name);
+    return name_index(api_abort_status_names, name);
 }
 
-static const char *const mode_names[] = {"", "PreCopy", "PostCopy", "Paused"};
+const char *const api_migration_mode_names[API_MODE_PAUSED + 2] = {
+    "", "PreCopy", "PostCopy", "Paused", NULL};
 
 const char *api_migration_mode_name(enum api_migration_mode m)
 {
-    return (int)m >= 0 && m <= API_MODE_PAUSED ? mode_names[m] : NULL;
+    return (int)m >= 0 && m <= API_MODE_PAUSED ? api_migration_mode_names[m]
+                                               : NULL;
 }
 
 int api_migration_mode_parse(const char *name)
 {
-    return name_index(mode_names, 4, name);
+    return name_index(api_migration_mode_names, name);
 }
 
 static const char *const binding_names[] = {"",      "masquerade", "bridge",
@@ -105,14 +112,11 @@ static const json_t *rget(const json_t *obj, const char *path)
 static void rtype(struct rd *r, const char *path, const json_t *v,
                   const char *type)
 {
-    char val[128], full[512];
+    char full[512];
 
     snprintf(full, sizeof(full), "%s%s%s", r->prefix, *r->prefix ? "." : "",
              path);
-    api_value_render(v, val, sizeof(val));
-    api_errors_add(r->errs, API_ERR_TYPE, full,
-                   "Invalid value: %s: %s in body must be of type %s", val,
-                   full, type);
+    api_errors_add_type(r->errs, full, v, type);
     if (!r->err)
         r->err = -EINVAL;
 }

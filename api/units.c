@@ -69,9 +69,15 @@ static int quantity_parse(const char *s, int scale, int64_t *ret)
         e = strtol(p + 1, &end, 10);
         if (*end)
             return -EINVAL;
-        if (errno || e > 1000 || e < -1000)
-            return n == 0 ? (*ret = 0, 0) : -ERANGE;
-        exp = (int)e;
+        if (n == 0) {
+            *ret = 0;
+            return 0;
+        }
+        /* Beyond 10^1000 nothing fits; below 10^-1000 any mantissa rounds
+         * to one unit, so the exponent can be clamped there. */
+        if ((errno && e > 0) || e > 1000)
+            return -ERANGE;
+        exp = (errno || e < -1000) ? -1000 : (int)e;
         found = true;
     } else {
         for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)

@@ -175,11 +175,9 @@ static void err_invalid(struct vctx *c, const json_t *v, const char *detail)
 
 static void err_type(struct vctx *c, const json_t *v, const char *type)
 {
-    char val[RENDER_MAX];
-
-    api_value_render(v, val, sizeof(val));
-    verr(c, API_ERR_TYPE, "Invalid value: %s: %s in body must be of type %s",
-         val, c->path, type);
+    c->any = true;
+    if (api_errors_add_type(c->errs, c->path, v, type) == -ENOMEM)
+        c->nomem = true;
 }
 
 static void err_dup(struct vctx *c, const json_t *v)
@@ -217,18 +215,27 @@ static const char *type_name(enum ftype t)
     "quantities must match the regular expression "                            \
     "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
+/* apimachinery's ValidateNonnegativeQuantity: no field here (memory, CPU,
+ * capacities, bandwidth) has a meaning for a negative amount. */
+#define NEGATIVE_MSG "must be greater than or equal to 0"
+
 static void check_quantity_value(struct vctx *c, const json_t *v)
 {
     int64_t q;
     int r;
 
-    if (json_is_number(v))
+    if (json_is_number(v)) {
+        if (json_number_value(v) < 0)
+            err_invalid(c, v, NEGATIVE_MSG);
         return;
+    }
     r = api_quantity_parse(json_string_value(v), &q);
     if (r == -ERANGE)
         err_invalid(c, v, "quantity is too large");
     else if (r < 0)
         err_invalid(c, v, QUANTITY_MSG);
+    else if (q < 0)
+        err_invalid(c, v, NEGATIVE_MSG);
 }
 
 static void check_time_value(struct vctx *c, const json_t *v)
@@ -427,7 +434,8 @@ static void check_label(struct vctx *c, const json_t *v)
 
 static void check_generate_name(struct vctx *c, const json_t *v)
 {
-    /* Kubernetes checks the prefix with a trailing '-' allowed. */
+    /* Kubernetes checks the prefix with a trailing '-' allowed
+     * (MaskTrailingDash), but not a prefix that is only "-". */
     char buf[300];
     const char *msg;
     size_t len = json_string_length(v);
@@ -439,7 +447,7 @@ static void check_generate_name(struct vctx *c, const json_t *v)
         return;
     }
     memcpy(buf, json_string_value(v), len + 1);
-    if (buf[len - 1] == '-')
+    if (len > 1 && buf[len - 1] == '-')
         buf[len - 1] = 'a';
     msg = api_check_dns1123_subdomain(buf);
     if (msg)
@@ -579,23 +587,34 @@ static const struct field condition_fields[] = {
 };
 static const struct schema condition_schema = {.fields = condition_fields};
 
+/* The settings a MigrationPolicy overrides, typed and bounded as in the
+ * cluster's MigrationConfiguration, which has them all. */
+#define POLICY_OVERRIDE_FIELDS                                                 \
+    {.name = "allowAutoConverge", .type = F_BOOL},                             \
+        {.name = "bandwidthPerMigration", .type = F_QUANTITY},                 \
+        {.name = "completionTimeoutPerGiB",                                    \
+         .type = F_INT,                                                        \
+         .flags = RANGE,                                                       \
+         .min = 0,                                                             \
+         .max = INT64_MAX},                                                    \
+        {.name = "maxDowntimeMs",                                              \
+         .type = F_INT,                                                        \
+         .flags = RANGE,                                                       \
+         .min = 1,                                                             \
+         .max = 2000000},                                                      \
+        {.name = "allowPostCopy", .type = F_BOOL},                             \
+        {.name = "allowWorkloadDisruption", .type = F_BOOL},                   \
+    {                                                                          \
+        .name = "experimental", .type = F_ANYOBJ                               \
+    }
+
 static const struct field migration_config_fields[] = {
-    {.name = "bandwidthPerMigration", .type = F_QUANTITY},
-    {.name = "completionTimeoutPerGiB",
-     .type = F_INT,
-     .flags = RANGE,
-     .min = 0,
-     .max = INT64_MAX},
+    POLICY_OVERRIDE_FIELDS,
     {.name = "progressTimeout",
      .type = F_INT,
      .flags = RANGE,
      .min = 0,
      .max = INT64_MAX},
-    {.name = "maxDowntimeMs",
-     .type = F_INT,
-     .flags = RANGE,
-     .min = 1,
-     .max = 2000000},
     {.name = "parallelMigrationsPerCluster",
      .type = F_INT,
      .flags = RANGE,
@@ -607,24 +626,16 @@ static const struct field migration_config_fields[] = {
      .min = 0,
      .max = INT64_MAX},
     {.name = "utilityVolumesTimeout", .type = F_INT},
-    {.name = "allowAutoConverge", .type = F_BOOL},
-    {.name = "allowPostCopy", .type = F_BOOL},
-    {.name = "allowWorkloadDisruption", .type = F_BOOL},
     {.name = "unsafeMigrationOverride", .type = F_BOOL},
     {.name = "disableTLS", .type = F_BOOL},
     {.name = "matchSELinuxLevelOnMigration", .type = F_BOOL},
     {.name = "nodeDrainTaintKey", .type = F_STRING},
     {.name = "network", .type = F_STRING},
-    {.name = "experimental", .type = F_ANYOBJ},
     {0},
 };
 static const struct schema migration_config_schema = {
     .fields = migration_config_fields};
 
-static const char *const abort_status_values[] = {"", "Aborting", "Succeeded",
-                                                  "Failed", NULL};
-static const char *const mode_values[] = {"", "PreCopy", "PostCopy", "Paused",
-                                          NULL};
 static const struct field migration_state_fields[] = {
     {.name = "startTimestamp", .type = F_TIME},
     {.name = "endTimestamp", .type = F_TIME},
@@ -640,10 +651,10 @@ static const struct field migration_state_fields[] = {
     {.name = "completed", .type = F_BOOL},
     {.name = "failed", .type = F_BOOL},
     {.name = "abortRequested", .type = F_BOOL},
-    {.name = "abortStatus", .type = F_STRING, .values = abort_status_values},
+    {.name = "abortStatus", .type = F_STRING, .values = api_abort_status_names},
     {.name = "failureReason", .type = F_STRING},
     {.name = "migrationUid", .type = F_STRING},
-    {.name = "mode", .type = F_STRING, .values = mode_values},
+    {.name = "mode", .type = F_STRING, .values = api_migration_mode_names},
     {.name = "migrationPolicyName", .type = F_STRING},
     {.name = "migrationConfiguration",
      .type = F_OBJECT,
@@ -678,20 +689,8 @@ static const struct field vmim_spec_fields[] = {
 };
 static const struct schema vmim_spec_schema = {.fields = vmim_spec_fields};
 
-static const char *const vmim_phase_values[] = {"",
-                                                "Pending",
-                                                "Scheduling",
-                                                "Scheduled",
-                                                "PreparingTarget",
-                                                "TargetReady",
-                                                "Running",
-                                                "Succeeded",
-                                                "Failed",
-                                                "WaitingForSync",
-                                                "Synchronizing",
-                                                NULL};
 static const struct field transition_fields[] = {
-    {.name = "phase", .type = F_STRING, .values = vmim_phase_values},
+    {.name = "phase", .type = F_STRING, .values = api_vmim_phase_names},
     {.name = "phaseTransitionTimestamp", .type = F_TIME},
     {0},
 };
@@ -711,7 +710,7 @@ static const struct field progress_fields[] = {
 static const struct schema progress_schema = {.fields = progress_fields};
 
 static const struct field vmim_status_fields[] = {
-    {.name = "phase", .type = F_STRING, .values = vmim_phase_values},
+    {.name = "phase", .type = F_STRING, .values = api_vmim_phase_names},
     {.name = "phaseTransitionTimestamps",
      .type = F_OBJECT,
      .flags = ARR,
@@ -1168,21 +1167,7 @@ static const struct field policy_spec_fields[] = {
      .type = F_OBJECT,
      .flags = REQ,
      .child = &selectors_schema},
-    {.name = "allowAutoConverge", .type = F_BOOL},
-    {.name = "bandwidthPerMigration", .type = F_QUANTITY},
-    {.name = "completionTimeoutPerGiB",
-     .type = F_INT,
-     .flags = RANGE,
-     .min = 0,
-     .max = INT64_MAX},
-    {.name = "maxDowntimeMs",
-     .type = F_INT,
-     .flags = RANGE,
-     .min = 1,
-     .max = 2000000},
-    {.name = "allowPostCopy", .type = F_BOOL},
-    {.name = "allowWorkloadDisruption", .type = F_BOOL},
-    {.name = "experimental", .type = F_ANYOBJ},
+    POLICY_OVERRIDE_FIELDS,
     {0},
 };
 static const struct schema policy_spec_schema = {.fields = policy_spec_fields};
@@ -1347,14 +1332,17 @@ static const char *item_name(const json_t *arr, size_t i)
     return json_string_value(json_object_get(json_array_get(arr, i), "name"));
 }
 
-static bool array_has_name(const json_t *arr, const char *name)
+/* Remember `name` in `set` (an object used as a hash set, so that lists
+ * as long as the decoder allows are checked in linear time).  Returns
+ * false if it was there already. */
+static bool name_add(struct vctx *c, json_t *set, const char *name)
 {
-    for (size_t i = 0; i < json_array_size(arr); i++) {
-        const char *n = item_name(arr, i);
-        if (n && !strcmp(n, name))
-            return true;
-    }
-    return false;
+    if (json_object_get(set, name))
+        return false;
+    /* The name is a jansson string already: valid UTF-8. */
+    if (json_object_set_new_nocheck(set, name, json_true()) < 0)
+        c->nomem = true;
+    return true;
 }
 
 /* Names in `arr` are unique; each must appear in `other` (when
@@ -1363,28 +1351,35 @@ static void check_names(struct vctx *c, const char *arr_path, const json_t *arr,
                         const json_t *other, const char *detail)
 {
     size_t base = path_push(c, arr_path);
+    json_t *seen = json_object(), *wanted = detail ? json_object() : NULL;
 
+    if (!seen || (detail && !wanted)) {
+        c->nomem = true;
+        goto out;
+    }
+    for (size_t i = 0; detail && i < json_array_size(other); i++) {
+        const char *n = item_name(other, i);
+        if (n)
+            name_add(c, wanted, n);
+    }
     for (size_t i = 0; i < json_array_size(arr); i++) {
         const char *n = item_name(arr, i);
-        size_t old;
+        size_t old, o2;
         if (!n || !*n)
             continue;
         old = path_index(c, i);
-        size_t o2 = path_push(c, "name");
-        bool dup = false;
-        for (size_t j = 0; j < i; j++) {
-            const char *m = item_name(arr, j);
-            if (m && !strcmp(m, n))
-                dup = true;
-        }
-        if (dup)
+        o2 = path_push(c, "name");
+        if (!name_add(c, seen, n))
             err_dup(c, json_object_get(json_array_get(arr, i), "name"));
-        else if (detail && !array_has_name(other, n))
+        else if (detail && !json_object_get(wanted, n))
             err_invalid(c, json_object_get(json_array_get(arr, i), "name"),
                         detail);
         path_pop(c, o2);
         path_pop(c, old);
     }
+out:
+    json_decref(seen);
+    json_decref(wanted);
     path_pop(c, base);
 }
 
@@ -1474,6 +1469,21 @@ static void supported_kinds(char *buf, size_t size, bool versions,
     }
 }
 
+/* apiVersion or kind: a string that must be there.  Returns the value. */
+static const json_t *check_type_meta(struct vctx *c, const json_t *doc,
+                                     const char *name)
+{
+    const json_t *v = json_object_get(doc, name);
+    size_t old = path_push(c, name);
+
+    if (!v || json_is_null(v) || (json_is_string(v) && !json_string_length(v)))
+        verr(c, API_ERR_REQUIRED, "Required value");
+    else if (!json_is_string(v))
+        err_type(c, v, "string");
+    path_pop(c, old);
+    return v;
+}
+
 int api_object_validate(const json_t *doc, enum api_kind expect,
                         const struct api_kind_info **ret_kind,
                         struct api_errors *errs)
@@ -1488,28 +1498,8 @@ int api_object_validate(const json_t *doc, enum api_kind expect,
                        "the document is not an object");
         return -EINVAL;
     }
-    av = json_object_get(doc, "apiVersion");
-    kv = json_object_get(doc, "kind");
-    if (!av || json_is_null(av) ||
-        (json_is_string(av) && !json_string_length(av))) {
-        path_push(&c, "apiVersion");
-        verr(&c, API_ERR_REQUIRED, "Required value");
-        path_pop(&c, 0);
-    } else if (!json_is_string(av)) {
-        path_push(&c, "apiVersion");
-        err_type(&c, av, "string");
-        path_pop(&c, 0);
-    }
-    if (!kv || json_is_null(kv) ||
-        (json_is_string(kv) && !json_string_length(kv))) {
-        path_push(&c, "kind");
-        verr(&c, API_ERR_REQUIRED, "Required value");
-        path_pop(&c, 0);
-    } else if (!json_is_string(kv)) {
-        path_push(&c, "kind");
-        err_type(&c, kv, "string");
-        path_pop(&c, 0);
-    }
+    av = check_type_meta(&c, doc, "apiVersion");
+    kv = check_type_meta(&c, doc, "kind");
     if (c.any)
         goto out;
     ki = api_kind_find(json_string_value(av), json_string_value(kv));

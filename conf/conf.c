@@ -5,6 +5,8 @@
  */
 #include "conf/conf_schema.h"
 
+#include "api/api.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -113,7 +115,9 @@ const char *conf_type_noun(int type)
     }
 }
 
-int conf_args_error(int opt, char **argv, char *errbuf, size_t errlen)
+/* The message for what getopt_long returned for a bad option ('?' or ':',
+ * with opterr = 0 and a leading ':' in the option string).  -EINVAL. */
+static int conf_args_error(int opt, char **argv, char *errbuf, size_t errlen)
 {
     /* getopt has already moved optind past the offending word. */
     const char *word = argv[optind - 1];
@@ -132,6 +136,88 @@ int conf_args_error(int opt, char **argv, char *errbuf, size_t errlen)
         return conf_errorf(errbuf, errlen, "option '%.*s' takes no argument",
                            (int)(strchr(word, '=') - word), word);
     return conf_errorf(errbuf, errlen, "unknown option '%s'", word);
+}
+
+/* getopt_long's value for the daemon's flag i. */
+#define CONF_FLAG_OPT(i) (256 + (int)(i))
+
+#define ARG(args, offset, type) ((type *)((char *)(args) + (offset)))
+
+int conf_args_parse(const struct conf_cmdline *cl, void *ret_args, int argc,
+                    char **argv, char *errbuf, size_t errlen)
+{
+    struct option options[3 + CONF_FLAGS_MAX + 1] = {
+        {"config", required_argument, NULL, 'f'},
+        {"check", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+    };
+    const char *values[CONF_FLAGS_MAX] = {NULL};
+    const char *config_path = NULL;
+    bool check_only = false, help = false;
+    char why[256];
+    int opt;
+
+    if (cl->n_flags > CONF_FLAGS_MAX)
+        return conf_errorf(errbuf, errlen, "too many flags");
+    for (size_t i = 0; i < cl->n_flags; i++)
+        options[3 + i] = (struct option){cl->flags[i].name, required_argument,
+                                         NULL, CONF_FLAG_OPT(i)};
+    /* optind = 0 makes glibc's getopt start over, so tests can call this
+     * repeatedly. */
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+:f:nh", options, NULL)) != -1) {
+        size_t i = (size_t)(opt - CONF_FLAG_OPT(0));
+
+        switch (opt) {
+        case 'f':
+            if (optarg[0] == '\0')
+                return conf_errorf(errbuf, errlen, "'-f': empty file name");
+            config_path = optarg;
+            break;
+        case 'n':
+            check_only = true;
+            break;
+        case 'h':
+            help = true;
+            break;
+        default:
+            if (opt < CONF_FLAG_OPT(0) || i >= cl->n_flags)
+                return conf_args_error(opt, argv, errbuf, errlen);
+            if (cl->flags[i].check(optarg, why, sizeof(why)) < 0)
+                return conf_errorf(errbuf, errlen, "'--%s': %s",
+                                   cl->flags[i].name, why);
+            values[i] = optarg;
+            break;
+        }
+    }
+    if (optind < argc)
+        return conf_errorf(errbuf, errlen, "unexpected argument '%s'",
+                           argv[optind]);
+    memset(ret_args, 0, cl->args_size);
+    *ARG(ret_args, cl->config_path_offset, const char *) = config_path;
+    *ARG(ret_args, cl->check_only_offset, bool) = check_only;
+    *ARG(ret_args, cl->help_offset, bool) = help;
+    for (size_t i = 0; i < cl->n_flags; i++)
+        *ARG(ret_args, cl->flags[i].arg_offset, const char *) = values[i];
+    return 0;
+}
+
+int conf_args_apply(const struct conf_cmdline *cl, void *conf, const void *args)
+{
+    for (size_t i = 0; i < cl->n_flags; i++) {
+        const struct conf_flag *f = &cl->flags[i];
+        const char *value =
+            *(const char *const *)((const char *)args + f->arg_offset);
+        int r;
+
+        if (!value)
+            continue;
+        r = conf_string_set(ARG(conf, f->conf_offset, char *), value);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -358,56 +444,16 @@ int conf_check_token(const char *v, char *why, size_t len)
     return 0;
 }
 
-/* A minimal Kubernetes quantity: an optional sign, decimal digits and an
- * optional binary (Ki..Ei) or decimal (k..E) suffix.  The api module has the
- * full grammar; configuration needs only these. */
+/* A Kubernetes quantity, by the api module's parser so that a value taken
+ * from KubeVirt's configuration or a MigrationPolicy means the same here. */
 int conf_quantity_parse(const char *text, long long *ret_bytes)
 {
-    static const struct {
-        const char *suffix;
-        unsigned long long mult;
-    } suffixes[] = {
-        {"", 1ULL},
-        {"k", 1000ULL},
-        {"M", 1000ULL * 1000},
-        {"G", 1000ULL * 1000 * 1000},
-        {"T", 1000ULL * 1000 * 1000 * 1000},
-        {"P", 1000ULL * 1000 * 1000 * 1000 * 1000},
-        {"E", 1000ULL * 1000 * 1000 * 1000 * 1000 * 1000},
-        {"Ki", 1ULL << 10},
-        {"Mi", 1ULL << 20},
-        {"Gi", 1ULL << 30},
-        {"Ti", 1ULL << 40},
-        {"Pi", 1ULL << 50},
-        {"Ei", 1ULL << 60},
-    };
-    const char *p = text;
-    bool negative = false;
-    unsigned long long v = 0;
-    bool overflow = false;
-    unsigned long long mult = 0;
+    int64_t v;
+    int r = api_quantity_parse(text, &v);
 
-    if (*p == '+' || *p == '-')
-        negative = *p++ == '-';
-    if (!isdigit((unsigned char)*p))
-        return -EINVAL;
-    for (; isdigit((unsigned char)*p); p++) {
-        unsigned digit = (unsigned)(*p - '0');
-
-        if (v > (ULLONG_MAX - digit) / 10)
-            overflow = true;
-        else
-            v = v * 10 + digit;
-    }
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++)
-        if (strcmp(p, suffixes[i].suffix) == 0)
-            mult = suffixes[i].mult;
-    if (mult == 0)
-        return -EINVAL;
-    if (overflow || (v != 0 && mult > (unsigned long long)LLONG_MAX / v))
-        return -ERANGE;
-    v *= mult;
-    *ret_bytes = negative ? -(long long)v : (long long)v;
+    if (r < 0)
+        return r;
+    *ret_bytes = (long long)v;
     return 0;
 }
 

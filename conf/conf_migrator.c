@@ -6,7 +6,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,95 +441,34 @@ const char conf_migrator_usage[] =
     "  -n, --check             check the configuration and flags, then exit\n"
     "  -h, --help              show this help\n";
 
-enum {
-    MIGR_OPT_LISTEN = 256,
-    MIGR_OPT_LIBVIRT,
-    MIGR_OPT_NAME,
-    MIGR_OPT_ORCHESTRATOR,
+static const struct conf_flag migr_flags[] = {
+    {"listen", conf_check_addr, offsetof(struct conf_migrator_args, listen),
+     OFF(listen)},
+    {"libvirt", conf_check_libvirt_uri,
+     offsetof(struct conf_migrator_args, libvirt_uri), OFF(libvirt_uri)},
+    {"name", conf_check_host_name, offsetof(struct conf_migrator_args, name),
+     OFF(name)},
+    {"orchestrator", conf_check_url,
+     offsetof(struct conf_migrator_args, orchestrator), OFF(orchestrator)},
+};
+
+static const struct conf_cmdline migr_cmdline = {
+    .flags = migr_flags,
+    .n_flags = sizeof(migr_flags) / sizeof(*migr_flags),
+    .args_size = sizeof(struct conf_migrator_args),
+    .config_path_offset = offsetof(struct conf_migrator_args, config_path),
+    .check_only_offset = offsetof(struct conf_migrator_args, check_only),
+    .help_offset = offsetof(struct conf_migrator_args, help),
 };
 
 int conf_migrator_args_parse(struct conf_migrator_args *ret, int argc,
                              char **argv, char *errbuf, size_t errlen)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'f'},
-        {"listen", required_argument, NULL, MIGR_OPT_LISTEN},
-        {"libvirt", required_argument, NULL, MIGR_OPT_LIBVIRT},
-        {"name", required_argument, NULL, MIGR_OPT_NAME},
-        {"orchestrator", required_argument, NULL, MIGR_OPT_ORCHESTRATOR},
-        {"check", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct conf_migrator_args a = {0};
-    char why[256];
-    int opt;
-
-    optind = 0; /* start over: see conf_orchestratord_args_parse() */
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:f:nh", options, NULL)) != -1) {
-        switch (opt) {
-        case 'f':
-            if (optarg[0] == '\0')
-                return conf_errorf(errbuf, errlen, "'-f': empty file name");
-            a.config_path = optarg;
-            break;
-        case MIGR_OPT_LISTEN:
-            if (conf_check_addr(optarg, why, sizeof(why)) < 0)
-                return conf_errorf(errbuf, errlen, "'--listen': %s", why);
-            a.listen = optarg;
-            break;
-        case MIGR_OPT_LIBVIRT:
-            if (conf_check_libvirt_uri(optarg, why, sizeof(why)) < 0)
-                return conf_errorf(errbuf, errlen, "'--libvirt': %s", why);
-            a.libvirt_uri = optarg;
-            break;
-        case MIGR_OPT_NAME:
-            if (conf_check_host_name(optarg, why, sizeof(why)) < 0)
-                return conf_errorf(errbuf, errlen, "'--name': %s", why);
-            a.name = optarg;
-            break;
-        case MIGR_OPT_ORCHESTRATOR:
-            if (conf_check_url(optarg, why, sizeof(why)) < 0)
-                return conf_errorf(errbuf, errlen, "'--orchestrator': %s", why);
-            a.orchestrator = optarg;
-            break;
-        case 'n':
-            a.check_only = true;
-            break;
-        case 'h':
-            a.help = true;
-            break;
-        default:
-            return conf_args_error(opt, argv, errbuf, errlen);
-        }
-    }
-    if (optind < argc)
-        return conf_errorf(errbuf, errlen, "unexpected argument '%s'",
-                           argv[optind]);
-    *ret = a;
-    return 0;
+    return conf_args_parse(&migr_cmdline, ret, argc, argv, errbuf, errlen);
 }
 
 int conf_migrator_args_apply(struct conf_migrator *c,
                              const struct conf_migrator_args *args)
 {
-    const struct {
-        char **field;
-        const char *value;
-    } overrides[] = {
-        {&c->listen, args->listen},
-        {&c->libvirt_uri, args->libvirt_uri},
-        {&c->name, args->name},
-        {&c->orchestrator, args->orchestrator},
-    };
-
-    for (size_t i = 0; i < sizeof(overrides) / sizeof(*overrides); i++) {
-        if (!overrides[i].value)
-            continue;
-        int r = conf_string_set(overrides[i].field, overrides[i].value);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return conf_args_apply(&migr_cmdline, c, args);
 }

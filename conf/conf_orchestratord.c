@@ -5,7 +5,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,78 +419,30 @@ const char conf_orchestratord_usage[] =
     "  -n, --check             check the configuration and flags, then exit\n"
     "  -h, --help              show this help\n";
 
-enum {
-    ORCH_OPT_LISTEN = 256,
-    ORCH_OPT_DB,
+static const struct conf_flag orch_flags[] = {
+    {"listen", conf_check_addr,
+     offsetof(struct conf_orchestratord_args, listen), OFF(listen)},
+    {"db", conf_check_database,
+     offsetof(struct conf_orchestratord_args, database), OFF(database)},
+};
+
+static const struct conf_cmdline orch_cmdline = {
+    .flags = orch_flags,
+    .n_flags = sizeof(orch_flags) / sizeof(*orch_flags),
+    .args_size = sizeof(struct conf_orchestratord_args),
+    .config_path_offset = offsetof(struct conf_orchestratord_args, config_path),
+    .check_only_offset = offsetof(struct conf_orchestratord_args, check_only),
+    .help_offset = offsetof(struct conf_orchestratord_args, help),
 };
 
 int conf_orchestratord_args_parse(struct conf_orchestratord_args *ret, int argc,
                                   char **argv, char *errbuf, size_t errlen)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'f'},
-        {"listen", required_argument, NULL, ORCH_OPT_LISTEN},
-        {"db", required_argument, NULL, ORCH_OPT_DB},
-        {"check", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct conf_orchestratord_args a = {0};
-    char why[256];
-    int opt;
-
-    /* optind = 0 makes glibc's getopt start over, so tests can call this
-     * repeatedly. */
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:f:nh", options, NULL)) != -1) {
-        switch (opt) {
-        case 'f':
-            if (optarg[0] == '\0')
-                return conf_errorf(errbuf, errlen, "'-f': empty file name");
-            a.config_path = optarg;
-            break;
-        case ORCH_OPT_LISTEN:
-            if (conf_check_addr(optarg, why, sizeof(why)) < 0)
-                return conf_errorf(errbuf, errlen, "'--listen': %s", why);
-            a.listen = optarg;
-            break;
-        case ORCH_OPT_DB:
-            if (conf_check_database(optarg, why, sizeof(why)) < 0)
-                return conf_errorf(errbuf, errlen, "'--db': %s", why);
-            a.database = optarg;
-            break;
-        case 'n':
-            a.check_only = true;
-            break;
-        case 'h':
-            a.help = true;
-            break;
-        default:
-            return conf_args_error(opt, argv, errbuf, errlen);
-        }
-    }
-    if (optind < argc)
-        return conf_errorf(errbuf, errlen, "unexpected argument '%s'",
-                           argv[optind]);
-    *ret = a;
-    return 0;
+    return conf_args_parse(&orch_cmdline, ret, argc, argv, errbuf, errlen);
 }
 
 int conf_orchestratord_args_apply(struct conf_orchestratord *c,
                                   const struct conf_orchestratord_args *args)
 {
-    int r;
-
-    if (args->listen) {
-        r = conf_string_set(&c->listen, args->listen);
-        if (r < 0)
-            return r;
-    }
-    if (args->database) {
-        r = conf_string_set(&c->database, args->database);
-        if (r < 0)
-            return r;
-    }
-    return 0;
+    return conf_args_apply(&orch_cmdline, c, args);
 }

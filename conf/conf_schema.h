@@ -83,9 +83,40 @@ int conf_quantity_parse(const char *text, long long *ret_bytes);
 /* Kubernetes label "key=value": 0 or -EINVAL. */
 int conf_label_check(const char *text);
 
-/* The message for what getopt_long returned for a bad option ('?' or ':',
- * with opterr = 0 and a leading ':' in the option string).  -EINVAL. */
-int conf_args_error(int opt, char **argv, char *errbuf, size_t errlen);
+/* A command-line flag that takes a value and overrides a key of the file
+ * (--listen ADDR:PORT): checked like that key, kept as a pointer into argv
+ * at arg_offset of the daemon's args struct, and copied by
+ * conf_args_apply() over the char * at conf_offset of its configuration. */
+struct conf_flag {
+    const char *name; /* without the dashes: "listen" */
+    int (*check)(const char *value, char *why, size_t whylen);
+    size_t arg_offset;
+    size_t conf_offset;
+};
+
+#define CONF_FLAGS_MAX 8
+
+/* A daemon's command line: -f/--config CONF, -n/--check and -h/--help,
+ * whose fields in its args struct are given by offset, plus its flags. */
+struct conf_cmdline {
+    const struct conf_flag *flags;
+    size_t n_flags; /* at most CONF_FLAGS_MAX */
+    size_t args_size;
+    size_t config_path_offset; /* const char * */
+    size_t check_only_offset;  /* bool */
+    size_t help_offset;        /* bool */
+};
+
+/* Parse argv with getopt_long into the args struct at ret_args, which is
+ * written only on success.  Returns 0, or -EINVAL with a message naming
+ * the bad argument.  Main thread only (getopt's state is global). */
+int conf_args_parse(const struct conf_cmdline *cl, void *ret_args, int argc,
+                    char **argv, char *errbuf, size_t errlen);
+
+/* Copy each flag that args holds over its configuration field.  Returns 0
+ * or -ENOMEM. */
+int conf_args_apply(const struct conf_cmdline *cl, void *conf,
+                    const void *args);
 
 /* Name of a libconfig type for messages ("an integer", "a group", ...). */
 const char *conf_type_noun(int libconfig_type);

@@ -48,11 +48,20 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
     if (level > log_max_level)
         return;
+    /* snprintf returns what it would have written: keep n inside the
+     * line, or a long prefix would send the message past its end. */
     n = snprintf(line, sizeof(line), "%s: %s: ", log_program,
                  log_level_names[level]);
-    va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if (n < (int)sizeof(line) - 1) {
+        int m;
+        va_start(ap, fmt);
+        m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+        va_end(ap);
+        if (m > 0)
+            n += m;
+    }
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
     line[n++] = '\n';

@@ -75,11 +75,18 @@ lab_require_root() {
 # Run the rest of the calling script under the machine-wide lab lock: the
 # script re-executes itself under flock(1), which does not hand the lock's
 # file descriptor to the script (-o), so daemons it starts never hold it.
-# Usage: lab_lock_reexec "$0" "$@"
+# While another run holds the lab this says so instead of hanging silently;
+# after LAB_LOCK_WAIT seconds (default 1200) it gives up with status 75
+# (EX_TEMPFAIL).  Usage: lab_lock_reexec "$0" "$@"
 lab_lock_reexec() {
+    local wait=${LAB_LOCK_WAIT:-1200}
     [ -n "${LAB_LOCK_HELD:-}" ] && return 0
     export LAB_LOCK_HELD=1
-    exec flock -o -w "${LAB_LOCK_WAIT:-1200}" "$LAB_LOCK" "$@"
+    if ! flock -n "$LAB_LOCK" true 2>/dev/null; then
+        lab_log "another run is using the lab ($LAB_LOCK); waiting up to $wait s" \
+            "(then giving up with exit status 75)"
+    fi
+    exec flock -o -w "$wait" -E 75 "$LAB_LOCK" "$@"
 }
 
 # --- names and addresses --------------------------------------------------

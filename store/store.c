@@ -27,11 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <sqlite3.h>
 
+#include "api/api.h"
 #include "store/checkpoint.h"
 #include "store/schema.h"
 #include "store/store.h"
@@ -292,66 +292,8 @@ struct store {
 };
 
 /*
- * Small helpers: time, random identifiers, base64url.
+ * Small helpers: base64url.
  */
-
-static void format_time(int64_t t, char buf[32])
-{
-    struct tm tm;
-    time_t tt = (time_t)t;
-    if (!gmtime_r(&tt, &tm))
-        memset(&tm, 0, sizeof(tm));
-    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int random_bytes(void *buf, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = getrandom((char *)buf + done, len - done, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -EIO;
-        }
-        done += (size_t)n;
-    }
-    return 0;
-}
-
-/* A random (version 4) UUID in its 36-character text form. */
-static int make_uuid(char out[37])
-{
-    unsigned char b[16];
-    int r = random_bytes(b, sizeof(b));
-    if (r < 0)
-        return r;
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    for (int i = 0, o = 0; i < 16; i++) {
-        static const char hex[] = "0123456789abcdef";
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
-    }
-    out[36] = '\0';
-    return 0;
-}
-
-/* Kubernetes' generateName alphabet: no vowels (no words), no look-alikes. */
-static int make_name_suffix(char out[6])
-{
-    static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
-    unsigned char b[5];
-    int r = random_bytes(b, sizeof(b));
-    if (r < 0)
-        return r;
-    for (int i = 0; i < 5; i++)
-        out[i] = alphabet[b[i] % (sizeof(alphabet) - 1)];
-    out[5] = '\0';
-    return 0;
-}
 
 static const char b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -1236,12 +1178,12 @@ int store_create(struct store *st, enum store_kind kind, json_t *obj)
     if (r < 0)
         goto end;
     if (!json_object_get(meta, "uid")) {
-        r = make_uuid(buf);
+        r = api_uid_new(buf);
         if (r < 0 || (r = set_string(meta, "uid", buf)) < 0)
             goto end;
     }
     if (!json_object_get(meta, "creationTimestamp")) {
-        format_time(time(NULL), buf);
+        api_time_now(buf);
         r = set_string(meta, "creationTimestamp", buf);
         if (r < 0)
             goto end;
@@ -1255,15 +1197,11 @@ int store_create(struct store *st, enum store_kind kind, json_t *obj)
      * would have to. */
     for (int attempt = 0; attempt < 8; attempt++) {
         if (generated) {
-            char suffix[6], *full = NULL;
-            r = make_name_suffix(suffix);
+            char *full = NULL;
+            r = api_name_generate(jstr(meta, "generateName", NULL, NULL),
+                                  &full);
             if (r < 0)
                 goto end;
-            if (asprintf(&full, "%s%s", jstr(meta, "generateName", NULL, NULL),
-                         suffix) < 0) {
-                r = -ENOMEM;
-                goto end;
-            }
             r = set_string(meta, "name", full);
             free(full);
             if (r < 0)
@@ -2123,7 +2061,7 @@ static json_t *event_to_json(sqlite3_stmt *stmt)
         if (!col[i])
             col[i] = "";
     }
-    format_time(sqlite3_column_int64(stmt, 1), when);
+    api_time_format(sqlite3_column_int64(stmt, 1), when);
     snprintf(evname, sizeof(evname), "%s.%llx", col[4], (long long)id);
     return json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s},"
                      "s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s},s:I}",

@@ -119,6 +119,13 @@ static void test_quantities(void **state)
     assert_int_equal(api_quantity_parse("8Ei", &v), -ERANGE);
     assert_int_equal(api_quantity_parse("9223372036854775808", &v), -ERANGE);
     assert_int_equal(api_quantity_parse("1e100", &v), -ERANGE);
+    /* Tiny, not too large: rounded up (away from zero) as Value() does. */
+    assert_int_equal(api_quantity_parse("1e-1001", &v), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(api_quantity_parse("-5e-99999999999999999999", &v), 0);
+    assert_int_equal(v, -1);
+    assert_int_equal(api_quantity_parse("0e-5000", &v), 0);
+    assert_int_equal(v, 0);
     assert_int_equal(api_quantity_parse("9223372036854775807", &v), 0);
     assert_true(v == INT64_MAX);
     assert_int_equal(api_quantity_parse_milli("500m", &v), 0);
@@ -294,6 +301,83 @@ static void test_time_uid_names(void **state)
         free(name);
     }
     assert_int_equal(api_name_generate("", &name), -EINVAL);
+}
+
+/* Every status value validation accepts, the typed view reads: a stored
+ * VMIM that passed validation must never be unreadable for the daemon. */
+static void test_view_reads_what_validation_accepts(void **state)
+{
+    static const char *const phases[] = {"",
+                                         "Pending",
+                                         "Scheduling",
+                                         "Scheduled",
+                                         "PreparingTarget",
+                                         "TargetReady",
+                                         "Running",
+                                         "Succeeded",
+                                         "Failed",
+                                         "WaitingForSync",
+                                         "Synchronizing",
+                                         "Flying",
+                                         NULL};
+    static const char *const modes[] = {"",       "PreCopy", "PostCopy",
+                                        "Paused", "Fast",    NULL};
+    static const char *const aborts[] = {"",       "Aborting", "Succeeded",
+                                         "Failed", "Maybe",    NULL};
+    int accepted = 0;
+    (void)state;
+
+    for (int i = 0; phases[i]; i++)
+        for (int j = 0; modes[j]; j++)
+            for (int k = 0; aborts[k]; k++) {
+                json_t *doc = json_pack(
+                    "{s:s,s:s,s:{s:s},s:{s:s},s:{s:s,s:[{s:s}],s:{s:s,s:s}}}",
+                    "apiVersion", "kubevirt.io/v1", "kind",
+                    "VirtualMachineInstanceMigration", "metadata", "name", "m",
+                    "spec", "vmiName", "v", "status", "phase", phases[i],
+                    "phaseTransitionTimestamps", "phase", phases[i],
+                    "migrationState", "mode", modes[j], "abortStatus",
+                    aborts[k]);
+                struct api_vmim m = {0};
+                assert_non_null(doc);
+                if (api_object_validate(doc, API_KIND_VMIM, NULL, NULL) == 0) {
+                    accepted++;
+                    if (api_vmim_from_json(doc, &m, NULL) != 0)
+                        fail_msg("valid but unreadable: phase '%s', mode "
+                                 "'%s', abortStatus '%s'",
+                                 phases[i], modes[j], aborts[k]);
+                    api_vmim_clear(&m);
+                }
+                json_decref(doc);
+            }
+    /* 9 phases ("" too), 4 modes, 4 abort states. */
+    assert_int_equal(accepted, 9 * 4 * 4);
+}
+
+/* A view refuses what it cannot read with the same words as validation. */
+static void test_view_type_error(void **state)
+{
+    json_t *doc =
+        json_pack("{s:s,s:s,s:{s:s},s:{s:i}}", "apiVersion", "kubevirt.io/v1",
+                  "kind", "VirtualMachineInstanceMigration", "metadata", "name",
+                  "m", "spec", "vmiName", 5);
+    struct api_vmim m = {0};
+    struct api_errors errs = API_ERRORS_INIT;
+    char *joined;
+    (void)state;
+
+    assert_non_null(doc);
+    assert_int_equal(api_vmim_from_json(doc, &m, &errs), -EINVAL);
+    joined = api_errors_join(&errs);
+    assert_string_equal(joined, "spec.vmiName: Invalid value: \"integer\": "
+                                "spec.vmiName in body must be of type "
+                                "string: \"integer\"");
+    assert_string_equal(api_error_reason(errs.items[0].type),
+                        "FieldValueTypeInvalid");
+    free(joined);
+    api_errors_clear(&errs);
+    api_vmim_clear(&m);
+    json_decref(doc);
 }
 
 static void test_vmim_view(void **state)
@@ -595,6 +679,8 @@ int main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_selectors),
         cmocka_unit_test(test_time_uid_names),
+        cmocka_unit_test(test_view_reads_what_validation_accepts),
+        cmocka_unit_test(test_view_type_error),
         cmocka_unit_test(test_vmim_view),
         cmocka_unit_test(test_vm_view),
         cmocka_unit_test(test_policy_node_view),

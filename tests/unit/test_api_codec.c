@@ -161,6 +161,21 @@ static void test_json_errors(void **state)
                   "'\"a\"'");
     decode_expect("{\"a\": 1} x", -EINVAL,
                   "json: line 1, column 10: end of file expected near 'x'");
+    /* A YAML flow document that YAML refuses gets YAML's reason, not the
+     * JSON syntax error of a body that was never JSON. */
+    decode_expect("{a: 1, a: 2}", -EINVAL,
+                  "yaml: line 1, column 8: key \"a\" already set in map");
+    decode_expect("{a: &x 1, b: *x}", -EINVAL,
+                  "yaml: line 1, column 5: anchor 'x' is not allowed "
+                  "(anchors and aliases are refused)");
+    {
+        char deep[200] = "{a: ";
+        for (int i = 0; i < 40; i++)
+            strcat(deep, "[");
+        decode_expect(deep, -E2BIG,
+                      "yaml: line 1, column 36: document nested too deeply "
+                      "(limit 32 levels)");
+    }
 }
 
 static void test_empty_truncated_garbage(void **state)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -99,6 +100,18 @@ static void test_names(void **state)
           "'-', and must start and end with an alphanumeric character (e.g. "
           "'my-name',  or '123-abc', regex used for validation is "
           "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+    /* A trailing '-' is allowed in a prefix, but a lone "-" would make
+     * names such as "-x7k2p". */
+    check(VMIM_HEAD "metadata: {generateName: a-}\nspec: {vmiName: a}\n",
+          API_KIND_VMIM, "");
+    check(VMIM_HEAD "metadata: {generateName: '-'}\nspec: {vmiName: a}\n",
+          API_KIND_VMIM,
+          "metadata.generateName: Invalid value: \"-\": a lowercase RFC 1123 "
+          "subdomain must consist of lower case alphanumeric characters, '-' "
+          "or '.', and must start and end with an alphanumeric character "
+          "(e.g. 'example.com', regex used for validation is "
+          "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)"
+          "*')");
     check("apiVersion: v1\nkind: Node\nmetadata: {name: h1, namespace: x}\n",
           API_KIND_NODE,
           "metadata.namespace: Forbidden: not allowed on this type");
@@ -140,8 +153,8 @@ static void test_labels(void **state)
     check(VMIM_HEAD "metadata:\n  name: a\n  labels: {a: 5}\n"
                     "spec: {vmiName: a}\n",
           API_KIND_VMIM,
-          "metadata.labels.a: Invalid value: 5: metadata.labels.a in body "
-          "must be of type string");
+          "metadata.labels.a: Invalid value: \"integer\": metadata.labels.a "
+          "in body must be of type string: \"integer\"");
 }
 
 static void test_unknown_and_types(void **state)
@@ -150,17 +163,34 @@ static void test_unknown_and_types(void **state)
     check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: a, foo: 1}\n",
           API_KIND_VMIM, "unknown field \"spec.foo\"");
     check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: 5}\n", API_KIND_VMIM,
-          "spec.vmiName: Invalid value: 5: spec.vmiName in body must be of "
-          "type string");
+          "spec.vmiName: Invalid value: \"integer\": spec.vmiName in body "
+          "must be of type string: \"integer\"");
+    /* The value named is the JSON type that was found, as the apiserver
+     * words a CRD's type errors. */
+    check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: a, "
+                    "addedNodeSelector: {a: [], b: {}, c: 1.5, d: true, "
+                    "e: null}}\n",
+          API_KIND_VMIM,
+          "[spec.addedNodeSelector.a: Invalid value: \"array\": "
+          "spec.addedNodeSelector.a in body must be of type string: "
+          "\"array\", spec.addedNodeSelector.b: Invalid value: \"object\": "
+          "spec.addedNodeSelector.b in body must be of type string: "
+          "\"object\", spec.addedNodeSelector.c: Invalid value: \"number\": "
+          "spec.addedNodeSelector.c in body must be of type string: "
+          "\"number\", spec.addedNodeSelector.d: Invalid value: "
+          "\"boolean\": spec.addedNodeSelector.d in body must be of type "
+          "string: \"boolean\", spec.addedNodeSelector.e: Invalid value: "
+          "\"null\": spec.addedNodeSelector.e in body must be of type "
+          "string: \"null\"]");
     check(VMIM_HEAD "metadata: {name: a}\nspec: [1]\n", API_KIND_VMIM,
-          "spec: Invalid value: [1]: spec in body must be of type object");
+          "spec: Invalid value: \"array\": spec in body must be of type "
+          "object: \"array\"");
     check(VMIM_HEAD "metadata: {name: a}\nspec: {vmiName: a}\n"
                     "status: {phase: Flying}\n",
           API_KIND_VMIM,
           "status.phase: Unsupported value: \"Flying\": supported values: "
           "\"Pending\", \"Scheduling\", \"Scheduled\", \"PreparingTarget\", "
-          "\"TargetReady\", \"Running\", \"Succeeded\", \"Failed\", "
-          "\"WaitingForSync\", \"Synchronizing\"");
+          "\"TargetReady\", \"Running\", \"Succeeded\", \"Failed\"");
     /* Several errors: unknown first in document order, then required. */
     check(VMIM_HEAD "metadata: {name: a, bogus: 1}\nspec: {x: 1}\n",
           API_KIND_VMIM,
@@ -202,6 +232,11 @@ static void test_api_version_kind(void **state)
           "apiVersion: Unsupported value: \"kubevirt.io/v1\": supported "
           "values: \"migrations.kubevirt.io/v1alpha1\"");
     check("- a\n", API_KIND_NONE, "the document is not an object");
+    check("metadata: {name: a}\n", API_KIND_NONE,
+          "[apiVersion: Required value, kind: Required value]");
+    check("apiVersion: ''\nkind: 5\nmetadata: {name: a}\n", API_KIND_NONE,
+          "[apiVersion: Required value, kind: Invalid value: \"integer\": "
+          "kind in body must be of type string: \"integer\"]");
 }
 
 #define VM_HEAD                                                                \
@@ -262,6 +297,21 @@ static void test_vm_values(void **state)
           "spec.template.spec.domain.resources.requests.memory: Invalid "
           "value: \"10XB\": quantities must match the regular expression "
           "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+    /* Kubernetes refuses negative quantities (ValidateNonnegativeQuantity),
+     * whether written as a string or a number. */
+    check(VM_HEAD "          rng: {}\n"
+                  "        resources: {requests: {memory: -1Gi, cpu: -100m}}\n"
+                  "        memory: {guest: -5}\n",
+          API_KIND_VM,
+          "[spec.template.spec.domain.resources.requests.memory: Invalid "
+          "value: \"-1Gi\": must be greater than or equal to 0, "
+          "spec.template.spec.domain.resources.requests.cpu: Invalid value: "
+          "\"-100m\": must be greater than or equal to 0, "
+          "spec.template.spec.domain.memory.guest: Invalid value: -5: must "
+          "be greater than or equal to 0]");
+    check(VM_HEAD "          rng: {}\n"
+                  "        resources: {requests: {memory: '-0', cpu: 0m}}\n",
+          API_KIND_VM, "");
     check(VM_HEAD "          rng: {}\n        cpu: {cores: 0}\n", API_KIND_VM,
           "spec.template.spec.domain.cpu.cores: Invalid value: 0: must be "
           "greater than or equal to 1");
@@ -295,6 +345,72 @@ static void test_vm_values(void **state)
           API_KIND_VM, "");
 }
 
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Cross references are checked in linear time: a VM with as many
+ * interfaces and networks as the decoder lets through (10000 each) must
+ * not stall the daemon that validates it (this took 10 s of CPU when each
+ * name was looked up by a scan). */
+static void test_vm_cross_refs_many(void **state)
+{
+    const size_t n = 10000;
+    json_t *vm =
+        json_pack("{s:s,s:s,s:{s:s},s:{s:{s:{s:{s:{s:[]}},s:[]}}}}",
+                  "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachine",
+                  "metadata", "name", "vm1", "spec", "template", "spec",
+                  "domain", "devices", "interfaces", "networks");
+    json_t *spec, *ifaces, *nets;
+    struct api_errors errs = API_ERRORS_INIT;
+    char *joined;
+    double t0;
+    (void)state;
+
+    assert_non_null(vm);
+    spec = json_object_get(
+        json_object_get(json_object_get(vm, "spec"), "template"), "spec");
+    ifaces = json_object_get(
+        json_object_get(json_object_get(spec, "domain"), "devices"),
+        "interfaces");
+    nets = json_object_get(spec, "networks");
+    for (size_t i = 0; i < n; i++) {
+        char name[16];
+        /* The last interface repeats the first; the last network is
+         * missing, and so the last-but-one interface names nothing. */
+        snprintf(name, sizeof(name), "n%zu", i == n - 1 ? (size_t)0 : i);
+        assert_int_equal(
+            json_array_append_new(
+                ifaces, json_pack("{s:s,s:{}}", "name", name, "bridge")),
+            0);
+        if (i < n - 2)
+            assert_int_equal(
+                json_array_append_new(
+                    nets, json_pack("{s:s,s:{}}", "name", name, "pod")),
+                0);
+    }
+    t0 = cpu_seconds();
+    assert_int_equal(api_object_validate(vm, API_KIND_VM, NULL, &errs),
+                     -EINVAL);
+    if (cpu_seconds() - t0 > 2.0)
+        fail_msg("validating %zu interfaces took %.1f s of CPU", n,
+                 cpu_seconds() - t0);
+    joined = api_errors_join(&errs);
+    assert_string_equal(
+        joined, "[spec.template.spec.domain.devices.interfaces[9998].name: "
+                "Invalid value: \"n9998\": must match the name of a network "
+                "in spec.template.spec.networks, "
+                "spec.template.spec.domain.devices.interfaces[9999].name: "
+                "Duplicate value: \"n0\"]");
+    free(joined);
+    api_errors_clear(&errs);
+    json_decref(vm);
+}
+
 static void test_policy_and_node(void **state)
 {
     (void)state;
@@ -306,6 +422,12 @@ static void test_policy_and_node(void **state)
           API_KIND_POLICY,
           "spec.maxDowntimeMs: Invalid value: 0: must be greater than or "
           "equal to 1");
+    check("apiVersion: migrations.kubevirt.io/v1alpha1\n"
+          "kind: MigrationPolicy\nmetadata: {name: fast}\n"
+          "spec: {selectors: {}, bandwidthPerMigration: -64Mi}\n",
+          API_KIND_POLICY,
+          "spec.bandwidthPerMigration: Invalid value: \"-64Mi\": must be "
+          "greater than or equal to 0");
     check("apiVersion: migrations.kubevirt.io/v1alpha1\n"
           "kind: MigrationPolicy\nmetadata: {name: fast}\n"
           "spec: {selectors: {}, progressTimeout: 5}\n",
@@ -405,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_api_version_kind),
         cmocka_unit_test(test_vm_cross_refs),
         cmocka_unit_test(test_vm_values),
+        cmocka_unit_test(test_vm_cross_refs_many),
         cmocka_unit_test(test_policy_and_node),
         cmocka_unit_test(test_status_message),
         cmocka_unit_test(test_defaults),

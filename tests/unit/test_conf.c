@@ -1017,9 +1017,14 @@ static void test_quantities(void **state)
         {"512Ki", 524288},
         {"1Ti", 1099511627776ULL},
         {"+5", 5},
+        /* The whole Kubernetes grammar, as a MigrationPolicy's
+         * bandwidthPerMigration takes it. */
+        {"1.5Gi", 1610612736},
+        {"1e3", 1000},
+        {"0.5k", 500},
     };
-    static const char *const bad[] = {"",      "Mi",   "64MB", "1.5Gi",
-                                      "64 Mi", "0x10", "64mi", "1e3"};
+    static const char *const bad[] = {"",      "Mi",   "64MB", "1K",
+                                      "64 Mi", "0x10", "64mi", "1e"};
     struct conf_orchestratord c;
     char text[256], want[ERRLEN], err[ERRLEN];
 

@@ -561,6 +561,17 @@ static void test_generate_name(void **state)
                      0);
     json_decref(got);
     json_decref(obj);
+
+    /* Kubernetes cuts a long generateName to 58 characters so the name with
+     * its suffix stays within 63. */
+    char prefix[201];
+    memset(prefix, 'a', 200);
+    prefix[200] = '\0';
+    obj = json_pack("{s:{s:s,s:s},s:{s:s}}", "metadata", "generateName", prefix,
+                    "namespace", "default", "spec", "vmiName", "vmi");
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_int_equal(strlen(meta_str(obj, "name")), 63);
+    json_decref(obj);
     store_close(st);
 }
 

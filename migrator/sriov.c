@@ -1,0 +1,687 @@
+/*
+ * SR-IOV inventory (sysfs + netlink) and VF reservations.  See sriov.h.
+ */
+#include "migrator/sriov.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/sriov.h>
+#include <netlink/route/rtnl.h>
+
+int migr_mac_parse(const char *text, unsigned char ret_mac[6])
+{
+    unsigned char mac[6];
+    int i;
+
+    if (!text || strlen(text) != 17)
+        return -EINVAL;
+    for (i = 0; i < 6; i++) {
+        const char *p = text + 3 * i;
+        int hi, lo;
+
+        if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]))
+            return -EINVAL;
+        if (i < 5 && p[2] != ':')
+            return -EINVAL;
+        hi = isdigit((unsigned char)p[0])
+                 ? p[0] - '0'
+                 : tolower((unsigned char)p[0]) - 'a' + 10;
+        lo = isdigit((unsigned char)p[1])
+                 ? p[1] - '0'
+                 : tolower((unsigned char)p[1]) - 'a' + 10;
+        mac[i] = (unsigned char)(hi << 4 | lo);
+    }
+    memcpy(ret_mac, mac, 6);
+    return 0;
+}
+
+static void mac_format(const unsigned char mac[6], char out[MIGR_MAC_LEN])
+{
+    snprintf(out, MIGR_MAC_LEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1],
+             mac[2], mac[3], mac[4], mac[5]);
+}
+
+/* An interface name we are willing to put into a path. */
+static bool ifname_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0 || n >= IF_NAMESIZE || strchr(name, '/') ||
+        strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (isspace((unsigned char)name[i]) || !isprint((unsigned char)name[i]))
+            return false;
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* sysfs                                                                   */
+
+/* snprintf into a path buffer; -ENAMETOOLONG instead of a cut path. */
+static int pathf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int pathf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Read a small decimal file; -ENOENT when absent. */
+static int read_int_file(const char *path, int *ret)
+{
+    char buf[32];
+    ssize_t n;
+    char *end;
+    long v;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -errno;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0)
+        return -EIO;
+    buf[n] = '\0';
+    errno = 0;
+    v = strtol(buf, &end, 10);
+    if (end == buf || errno || v < 0 || v > INT_MAX || (*end && *end != '\n'))
+        return -EIO;
+    *ret = (int)v;
+    return 0;
+}
+
+/* Basename of a symlink's target into out; -ENOENT when absent. */
+static int link_basename(const char *path, char *out, size_t outlen)
+{
+    char target[PATH_MAX];
+    ssize_t n = readlink(path, target, sizeof(target) - 1);
+    const char *base;
+
+    if (n < 0)
+        return -errno;
+    target[n] = '\0';
+    base = strrchr(target, '/');
+    base = base ? base + 1 : target;
+    if (strlen(base) >= outlen || !*base)
+        return -EIO;
+    strcpy(out, base);
+    return 0;
+}
+
+/* The first entry of dir (not . or ..) into out; "" when empty or absent. */
+static void first_entry(const char *dir, char *out, size_t outlen)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    out[0] = '\0';
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (strlen(e->d_name) < outlen)
+            strcpy(out, e->d_name);
+        break;
+    }
+    closedir(d);
+}
+
+static int vf_cmp(const void *a, const void *b)
+{
+    const struct migr_vf *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static int vf_link_cmp(const void *a, const void *b)
+{
+    const struct migr_vf_link *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Fill VF `vf` (index set) from <dev>/virtfnN. */
+static int vf_read(const char *dev, struct migr_vf *vf)
+{
+    char path[PATH_MAX];
+    int r;
+
+    if (pathf(path, sizeof(path), "%s/virtfn%u", dev, vf->index) < 0)
+        return -ENAMETOOLONG;
+    r = link_basename(path, vf->pci, sizeof(vf->pci));
+    if (r < 0)
+        return r == -ENOENT ? -EIO : r;
+    if (pathf(path, sizeof(path), "%s/virtfn%u/net", dev, vf->index) < 0)
+        return -ENAMETOOLONG;
+    first_entry(path, vf->netdev, sizeof(vf->netdev));
+    if (pathf(path, sizeof(path), "%s/virtfn%u/driver", dev, vf->index) < 0)
+        return -ENAMETOOLONG;
+    if (link_basename(path, vf->driver, sizeof(vf->driver)) < 0)
+        vf->driver[0] = '\0';
+    vf->vfio = strcmp(vf->driver, "vfio-pci") == 0;
+    return 0;
+}
+
+static int pf_read_sysfs(const char *root, const char *pf, struct migr_pf *p)
+{
+    char dev[PATH_MAX], path[PATH_MAX];
+    struct stat st;
+    struct dirent *e;
+    DIR *d = NULL;
+    size_t alloc = 0;
+    int r;
+
+    if (pathf(path, sizeof(path), "%s/class/net/%s", root, pf) < 0 ||
+        pathf(dev, sizeof(dev), "%s/device", path) < 0)
+        return -EINVAL;
+    if (stat(path, &st) < 0)
+        return errno == ENOENT ? -ENODEV : -EIO;
+    if (pathf(path, sizeof(path), "%s/sriov_totalvfs", dev) < 0)
+        return -EINVAL;
+    r = read_int_file(path, &p->total_vfs);
+    if (r == -ENOENT)
+        return -EOPNOTSUPP;
+    if (r < 0)
+        return -EIO;
+    if (pathf(path, sizeof(path), "%s/sriov_numvfs", dev) < 0 ||
+        read_int_file(path, &p->num_vfs) < 0)
+        p->num_vfs = 0;
+
+    d = opendir(dev);
+    if (!d)
+        return -EIO;
+    while ((e = readdir(d))) {
+        unsigned idx;
+        char tail;
+
+        if (sscanf(e->d_name, "virtfn%u%c", &idx, &tail) != 1 ||
+            strncmp(e->d_name, "virtfn", 6) != 0 ||
+            !isdigit((unsigned char)e->d_name[6]))
+            continue;
+        if (p->vf_count == alloc) {
+            size_t n = alloc ? alloc * 2 : 8;
+            struct migr_vf *v = realloc(p->vfs, n * sizeof(*v));
+            if (!v) {
+                r = -ENOMEM;
+                goto out;
+            }
+            p->vfs = v;
+            alloc = n;
+        }
+        memset(&p->vfs[p->vf_count], 0, sizeof(p->vfs[0]));
+        p->vfs[p->vf_count].index = idx;
+        r = vf_read(dev, &p->vfs[p->vf_count]);
+        if (r < 0)
+            goto out;
+        p->vf_count++;
+    }
+    if (p->vf_count)
+        qsort(p->vfs, p->vf_count, sizeof(p->vfs[0]), vf_cmp);
+    r = 0;
+out:
+    closedir(d);
+    return r;
+}
+
+int migr_pf_read(const char *sysfs_root, const char *pf,
+                 const struct migr_netlink_ops *nl, struct migr_pf *ret)
+{
+    struct migr_pf p = {0};
+    struct migr_vf_link *links = NULL;
+    int n, r;
+
+    if (!sysfs_root || !ret || !ifname_valid(pf))
+        return -EINVAL;
+    strcpy(p.name, pf);
+    r = pf_read_sysfs(sysfs_root, pf, &p);
+    if (r < 0)
+        goto out;
+    if (nl) {
+        n = nl->vf_list(nl->ctx, pf, &links);
+        if (n < 0) {
+            r = n;
+            goto out;
+        }
+        for (int i = 0; i < n; i++) {
+            for (size_t j = 0; j < p.vf_count; j++) {
+                if (p.vfs[j].index == links[i].index) {
+                    p.vfs[j].link = links[i];
+                    p.vfs[j].has_link = true;
+                }
+            }
+        }
+    }
+    *ret = p;
+    memset(&p, 0, sizeof(p));
+    r = 0;
+out:
+    free(links);
+    migr_pf_clear(&p);
+    return r;
+}
+
+void migr_pf_clear(struct migr_pf *pf)
+{
+    if (!pf)
+        return;
+    free(pf->vfs);
+    memset(pf, 0, sizeof(*pf));
+}
+
+const struct migr_vf *migr_pf_vf(const struct migr_pf *pf, unsigned index)
+{
+    for (size_t i = 0; pf && i < pf->vf_count; i++)
+        if (pf->vfs[i].index == index)
+            return &pf->vfs[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* netlink through libnl-route-3                                           */
+
+static int nl_errno(int nlerr)
+{
+    switch (nlerr < 0 ? -nlerr : nlerr) {
+    case NLE_OBJ_NOTFOUND:
+    case NLE_NODEV:
+        return -ENODEV;
+    case NLE_OPNOTSUPP:
+        return -EOPNOTSUPP;
+    case NLE_PERM:
+        return -EPERM;
+    case NLE_NOMEM:
+        return -ENOMEM;
+    case NLE_INVAL:
+    case NLE_RANGE:
+        return -EINVAL;
+    case NLE_BUSY:
+        return -EBUSY;
+    default:
+        return -EIO;
+    }
+}
+
+static int nl_open(struct nl_sock **ret)
+{
+    struct nl_sock *sk = nl_socket_alloc();
+    int r;
+
+    if (!sk)
+        return -ENOMEM;
+    r = nl_connect(sk, NETLINK_ROUTE);
+    if (r < 0) {
+        nl_socket_free(sk);
+        return nl_errno(r);
+    }
+    *ret = sk;
+    return 0;
+}
+
+static int libnl_vf_list(void *ctx, const char *pf,
+                         struct migr_vf_link **ret_vfs)
+{
+    struct nl_sock *sk = NULL;
+    struct rtnl_link *link = NULL;
+    struct migr_vf_link *vfs = NULL;
+    uint32_t num = 0;
+    int count = 0, r;
+
+    (void)ctx;
+    if (!ifname_valid(pf))
+        return -EINVAL;
+    r = nl_open(&sk);
+    if (r < 0)
+        return r;
+    r = rtnl_link_get_kernel(sk, 0, pf, &link);
+    if (r < 0) {
+        r = nl_errno(r);
+        goto out;
+    }
+    /* The kernel sends IFLA_NUM_VF only for a PCI device; libnl has no VF
+     * list object at all without it (and rtnl_link_vf_get would crash). */
+    if (rtnl_link_get_num_vf(link, &num) < 0 || num == 0 ||
+        !rtnl_link_has_vf_list(link)) {
+        r = 0;
+        goto out;
+    }
+    vfs = calloc(num, sizeof(*vfs));
+    if (!vfs) {
+        r = -ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < num; i++) {
+        struct rtnl_link_vf *vf = rtnl_link_vf_get(link, i);
+        struct migr_vf_link *o = &vfs[count];
+        struct nl_addr *addr = NULL;
+        nl_vf_vlans_t *vlans = NULL;
+        uint32_t v;
+
+        if (!vf)
+            continue;
+        o->index = i;
+        o->vlan = o->qos = o->spoofchk = o->trust = o->link_state = -1;
+        if (rtnl_link_vf_get_addr(vf, &addr) == 0 && addr &&
+            nl_addr_get_len(addr) == 6)
+            mac_format(nl_addr_get_binary_addr(addr), o->mac);
+        if (rtnl_link_vf_get_vlans(vf, &vlans) == 0 && vlans) {
+            if (vlans->size > 0) {
+                o->vlan = (int)vlans->vlans[0].vf_vlan;
+                o->qos = (int)vlans->vlans[0].vf_vlan_qos;
+            }
+            rtnl_link_vf_vlan_put(vlans);
+        }
+        if (rtnl_link_vf_get_spoofchk(vf, &v) == 0)
+            o->spoofchk = (int)v;
+        if (rtnl_link_vf_get_trust(vf, &v) == 0)
+            o->trust = (int)v;
+        if (rtnl_link_vf_get_linkstate(vf, &v) == 0)
+            o->link_state = (int)v;
+        rtnl_link_vf_put(vf);
+        count++;
+    }
+    qsort(vfs, (size_t)count, sizeof(*vfs), vf_link_cmp);
+    r = count;
+out:
+    if (r > 0)
+        *ret_vfs = vfs;
+    else {
+        free(vfs);
+        if (r == 0)
+            *ret_vfs = NULL;
+    }
+    rtnl_link_put(link);
+    nl_socket_free(sk);
+    return r;
+}
+
+static int libnl_vf_set(void *ctx, const char *pf, unsigned index,
+                        const char *mac, int vlan)
+{
+    struct nl_sock *sk = NULL;
+    struct rtnl_link *link = NULL, *change = NULL;
+    struct rtnl_link_vf *vf = NULL;
+    struct nl_addr *addr = NULL;
+    nl_vf_vlans_t *vlans = NULL;
+    unsigned char bytes[6];
+    int r;
+
+    (void)ctx;
+    if (!ifname_valid(pf) || migr_mac_parse(mac, bytes) < 0 || vlan < 0 ||
+        vlan > 4094)
+        return -EINVAL;
+    r = nl_open(&sk);
+    if (r < 0)
+        return r;
+    r = rtnl_link_get_kernel(sk, 0, pf, &link);
+    if (r < 0) {
+        r = nl_errno(r);
+        goto out;
+    }
+    change = rtnl_link_alloc();
+    vf = rtnl_link_vf_alloc();
+    addr = nl_addr_build(AF_LLC, bytes, 6);
+    if (!change || !vf || !addr || rtnl_link_vf_vlan_alloc(&vlans, 1) < 0) {
+        r = -ENOMEM;
+        goto out;
+    }
+    rtnl_link_vf_set_index(vf, index);
+    rtnl_link_vf_set_addr(vf, addr);
+    vlans->vlans[0].vf_vlan = (uint32_t)vlan;
+    vlans->vlans[0].vf_vlan_qos = 0;
+    vlans->vlans[0].vf_vlan_proto = 0; /* 802.1Q */
+    rtnl_link_vf_set_vlans(vf, vlans);
+    r = rtnl_link_vf_add(change, vf);
+    if (r < 0) {
+        r = nl_errno(r);
+        goto out;
+    }
+    r = rtnl_link_change(sk, link, change, 0);
+    r = r < 0 ? nl_errno(r) : 0;
+out:
+    rtnl_link_vf_vlan_put(vlans);
+    nl_addr_put(addr);
+    rtnl_link_vf_put(vf);
+    rtnl_link_put(change);
+    rtnl_link_put(link);
+    nl_socket_free(sk);
+    return r;
+}
+
+const struct migr_netlink_ops migr_netlink_libnl = {
+    .vf_list = libnl_vf_list,
+    .vf_set = libnl_vf_set,
+    .ctx = NULL,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Reservations                                                            */
+
+struct reservation {
+    struct migr_vf_reservation r;
+    char *owner;
+};
+
+struct migr_sriov {
+    pthread_mutex_t lock;
+    char *sysfs_root;
+    const struct migr_netlink_ops *nl;
+    struct reservation *items;
+    size_t count;
+    size_t alloc;
+};
+
+int migr_sriov_new(const char *sysfs_root, const struct migr_netlink_ops *nl,
+                   struct migr_sriov **ret)
+{
+    struct migr_sriov *s;
+
+    if (!sysfs_root || !ret)
+        return -EINVAL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->sysfs_root = strdup(sysfs_root);
+    if (!s->sysfs_root) {
+        free(s);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->nl = nl;
+    *ret = s;
+    return 0;
+}
+
+void migr_sriov_free(struct migr_sriov *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->count; i++)
+        free(s->items[i].owner);
+    free(s->items);
+    free(s->sysfs_root);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+static bool listed(const char *const *list, const char *what)
+{
+    if (!*what)
+        return false;
+    for (; list && *list; list++)
+        if (strcmp(*list, what) == 0)
+            return true;
+    return false;
+}
+
+static bool reserved(const struct migr_sriov *s, const char *pf, unsigned index)
+{
+    for (size_t i = 0; i < s->count; i++)
+        if (s->items[i].r.index == index && strcmp(s->items[i].r.pf, pf) == 0)
+            return true;
+    return false;
+}
+
+static struct reservation *find_own(struct migr_sriov *s, const char *pf,
+                                    const char *owner, const char *mac)
+{
+    for (size_t i = 0; i < s->count; i++) {
+        struct reservation *it = &s->items[i];
+        if (strcmp(it->owner, owner) == 0 && strcmp(it->r.mac, mac) == 0 &&
+            strcmp(it->r.pf, pf) == 0)
+            return it;
+    }
+    return NULL;
+}
+
+int migr_sriov_reserve(struct migr_sriov *s, const char *pf, const char *mac,
+                       int vlan, enum migr_vf_need need, const char *owner,
+                       const char *const *in_use,
+                       struct migr_vf_reservation *ret)
+{
+    struct migr_pf p = {0};
+    struct migr_vf_reservation res = {0};
+    struct reservation *own;
+    const struct migr_vf *vf = NULL;
+    unsigned char bytes[6];
+    char norm[MIGR_MAC_LEN];
+    int r;
+
+    if (!s || !ifname_valid(pf) || !owner || !*owner ||
+        migr_mac_parse(mac, bytes) < 0 || vlan < 0 || vlan > 4094)
+        return -EINVAL;
+    mac_format(bytes, norm);
+    pthread_mutex_lock(&s->lock);
+    own = find_own(s, pf, owner, norm);
+    if (own) {
+        /* A retry: program again what was reserved before. */
+        res = own->r;
+        res.vlan = vlan;
+        if (s->nl) {
+            r = s->nl->vf_set(s->nl->ctx, pf, res.index, norm, vlan);
+            if (r < 0)
+                goto out;
+        }
+        own->r.vlan = vlan;
+        r = 0;
+        goto done;
+    }
+    r = migr_pf_read(s->sysfs_root, pf, NULL, &p);
+    if (r < 0)
+        goto out;
+    for (size_t i = 0; i < p.vf_count; i++) {
+        const struct migr_vf *c = &p.vfs[i];
+        if (reserved(s, pf, c->index) || listed(in_use, c->pci) ||
+            listed(in_use, c->netdev))
+            continue;
+        if (need == MIGR_VF_NETDEV && !c->netdev[0])
+            continue;
+        vf = c;
+        break;
+    }
+    if (!vf) {
+        r = -ENOSPC;
+        goto out;
+    }
+    if (s->count == s->alloc) {
+        size_t n = s->alloc ? s->alloc * 2 : 8;
+        struct reservation *v = realloc(s->items, n * sizeof(*v));
+        if (!v) {
+            r = -ENOMEM;
+            goto out;
+        }
+        s->items = v;
+        s->alloc = n;
+    }
+    strcpy(res.pf, pf);
+    res.index = vf->index;
+    strcpy(res.pci, vf->pci);
+    strcpy(res.netdev, vf->netdev);
+    strcpy(res.mac, norm);
+    res.vlan = vlan;
+    s->items[s->count].owner = strdup(owner);
+    if (!s->items[s->count].owner) {
+        r = -ENOMEM;
+        goto out;
+    }
+    if (s->nl) {
+        r = s->nl->vf_set(s->nl->ctx, pf, res.index, norm, vlan);
+        if (r < 0) {
+            free(s->items[s->count].owner);
+            goto out;
+        }
+    }
+    s->items[s->count].r = res;
+    s->count++;
+    r = 0;
+done:
+    if (ret)
+        *ret = res;
+out:
+    pthread_mutex_unlock(&s->lock);
+    migr_pf_clear(&p);
+    return r;
+}
+
+int migr_sriov_release(struct migr_sriov *s, const char *owner, const char *mac)
+{
+    unsigned char bytes[6];
+    char norm[MIGR_MAC_LEN] = "";
+    size_t i = 0;
+    int n = 0;
+
+    if (!s || !owner)
+        return 0;
+    if (mac) {
+        if (migr_mac_parse(mac, bytes) < 0)
+            return 0;
+        mac_format(bytes, norm);
+    }
+    pthread_mutex_lock(&s->lock);
+    while (i < s->count) {
+        struct reservation *it = &s->items[i];
+        if (strcmp(it->owner, owner) == 0 &&
+            (!mac || strcmp(it->r.mac, norm) == 0)) {
+            free(it->owner);
+            memmove(it, it + 1, (s->count - i - 1) * sizeof(*it));
+            s->count--;
+            n++;
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+size_t migr_sriov_list(struct migr_sriov *s, struct migr_vf_reservation *out,
+                       size_t max)
+{
+    size_t n;
+
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    n = s->count;
+    for (size_t i = 0; i < n && i < max; i++)
+        out[i] = s->items[i].r;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}

@@ -1,0 +1,168 @@
+/*
+ * migrator/sriov: SR-IOV virtual functions of this host.
+ *
+ * The inventory of a physical function (PF) comes from sysfs under a
+ * configurable root (conf's sysfs_root, "/sys" on a host, a fixture tree in
+ * tests):
+ *   <root>/class/net/<pf>/device/sriov_totalvfs, sriov_numvfs
+ *   <root>/class/net/<pf>/device/virtfnN -> ../0000:3b:02.0  (VF PCI address)
+ *   <root>/class/net/<pf>/device/virtfnN/net/<netdev>       (VF netdev)
+ *   <root>/class/net/<pf>/device/virtfnN/driver -> .../vfio-pci
+ * and from netlink: the PF's VF list (MAC, VLAN, trust, spoof check, link
+ * state), which is also how a VF's MAC and VLAN are programmed.  Netlink sits
+ * behind struct migr_netlink_ops so unit tests can fake it;
+ * migr_netlink_libnl is the real one (libnl-route-3, used nowhere else).
+ *
+ * A reservation table (struct migr_sriov) hands out free VFs: not reserved
+ * by this process and not in use by a domain, lowest VF index first, so the
+ * choice is deterministic for a given state.
+ *
+ * Errors are negative errnos; nothing here logs.  The inventory functions
+ * are reentrant; a struct migr_sriov is safe to share between threads (it
+ * has its own lock).
+ */
+#ifndef ORCH_MIGRATOR_SRIOV_H
+#define ORCH_MIGRATOR_SRIOV_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MIGR_MAC_LEN    18 /* "02:00:00:00:00:01" and the NUL */
+#define MIGR_PCI_LEN    32 /* "0000:3b:02.0" and room to spare */
+#define MIGR_DRIVER_LEN 64
+
+/* IFLA_VF_LINK_STATE values. */
+enum migr_vf_link_state {
+    MIGR_VF_LINK_AUTO = 0,
+    MIGR_VF_LINK_ENABLE = 1,
+    MIGR_VF_LINK_DISABLE = 2,
+};
+
+/* One VF as the PF's netlink VF list reports it.  Fields the kernel did not
+ * send are -1 (numbers) or "" (mac). */
+struct migr_vf_link {
+    unsigned index;
+    char mac[MIGR_MAC_LEN]; /* lowercase */
+    int vlan;               /* 0: none */
+    int qos;
+    int spoofchk;   /* 0/1 */
+    int trust;      /* 0/1 */
+    int link_state; /* enum migr_vf_link_state */
+};
+
+/* The netlink seam.  Every function returns 0 (or a count) or a negative
+ * errno; -ENODEV means no interface of that name. */
+struct migr_netlink_ops {
+    /* The VF list of interface `pf`: *ret_vfs gets a malloc'd array sorted
+     * by index (the caller frees it; NULL when the count is 0) and the
+     * return value is its length.  An interface without VFs (no SR-IOV, a
+     * veth, lo) returns 0. */
+    int (*vf_list)(void *ctx, const char *pf, struct migr_vf_link **ret_vfs);
+    /* Program VF `index` of `pf`: MAC ("aa:bb:cc:dd:ee:ff") and VLAN
+     * (0 clears it). */
+    int (*vf_set)(void *ctx, const char *pf, unsigned index, const char *mac,
+                  int vlan);
+    void *ctx;
+};
+
+/* The real implementation over libnl-route-3; each call opens and closes its
+ * own NETLINK_ROUTE socket.  Kernel and libnl errors are mapped to errnos
+ * (-ENODEV no such link, -EOPNOTSUPP the driver cannot program VFs, -EPERM,
+ * -EINVAL, -ENOMEM, -EIO for the rest). */
+extern const struct migr_netlink_ops migr_netlink_libnl;
+
+/* One VF of a PF. */
+struct migr_vf {
+    unsigned index;               /* N of virtfnN, the netlink VF index */
+    char pci[MIGR_PCI_LEN];       /* "0000:3b:02.0" */
+    char netdev[IF_NAMESIZE];     /* "" when it has none (e.g. on vfio-pci) */
+    char driver[MIGR_DRIVER_LEN]; /* "iavf", "vfio-pci"; "" when unbound */
+    bool vfio;                    /* driver is vfio-pci */
+    bool has_link;                /* `link` was filled from netlink */
+    struct migr_vf_link link;
+};
+
+struct migr_pf {
+    char name[IF_NAMESIZE];
+    int total_vfs;       /* sriov_totalvfs */
+    int num_vfs;         /* sriov_numvfs */
+    struct migr_vf *vfs; /* sorted by index */
+    size_t vf_count;
+};
+
+/* Read PF `pf` from sysfs under `sysfs_root`, and its VF list from `nl`
+ * when `nl` is not NULL (VFs netlink reports get has_link).
+ * Returns 0 and fills *ret (free with migr_pf_clear), or -EINVAL (a bad
+ * interface name), -ENODEV (no such interface under the root),
+ * -EOPNOTSUPP (not an SR-IOV PF: no sriov_totalvfs), -EIO (unreadable
+ * sysfs), -ENOMEM, or the error of nl->vf_list. */
+int migr_pf_read(const char *sysfs_root, const char *pf,
+                 const struct migr_netlink_ops *nl, struct migr_pf *ret);
+
+/* Free what migr_pf_read filled and zero the struct; NULL-safe. */
+void migr_pf_clear(struct migr_pf *pf);
+
+/* The VF of index `index`, or NULL. */
+const struct migr_vf *migr_pf_vf(const struct migr_pf *pf, unsigned index);
+
+/* ---------------------------------------------------------------------- */
+/* Reservations                                                            */
+
+struct migr_sriov;
+
+/* A new reservation table over `sysfs_root` (copied) and `nl` (borrowed,
+ * must outlive the table; NULL: VFs are chosen but not programmed).
+ * Returns 0, -EINVAL, -ENOMEM. */
+int migr_sriov_new(const char *sysfs_root, const struct migr_netlink_ops *nl,
+                   struct migr_sriov **ret);
+
+/* Free the table (reservations are forgotten, VFs are left as they are);
+ * NULL-safe. */
+void migr_sriov_free(struct migr_sriov *s);
+
+/* What a VF must offer. */
+enum migr_vf_need {
+    MIGR_VF_ANY,    /* hostdev: libvirt rebinds it to vfio-pci itself */
+    MIGR_VF_NETDEV, /* macvtap: it must have a netdev */
+};
+
+struct migr_vf_reservation {
+    char pf[IF_NAMESIZE];
+    unsigned index;
+    char pci[MIGR_PCI_LEN];
+    char netdev[IF_NAMESIZE];
+    char mac[MIGR_MAC_LEN];
+    int vlan;
+};
+
+/* Reserve a VF of PF `pf` for `owner` (e.g. "namespace/vmi") and interface
+ * MAC `mac`, and program the VF's MAC and VLAN (`vlan`, 0 none) through the
+ * table's netlink ops.  The VF is the lowest-index one that is not reserved,
+ * not named in `in_use` (a NULL-terminated list of PCI addresses and
+ * netdevs that running domains hold; NULL for none) and meets `need`.
+ * Reserving again for the same owner and MAC returns the existing
+ * reservation (programming it again), so a retried preparation is safe.
+ * On success *ret (may be NULL) gets a copy of the reservation.
+ * Returns 0, -EINVAL (bad pf, owner or MAC), -ENOSPC (no free VF), an error
+ * of migr_pf_read, or of programming (then nothing is reserved). */
+int migr_sriov_reserve(struct migr_sriov *s, const char *pf, const char *mac,
+                       int vlan, enum migr_vf_need need, const char *owner,
+                       const char *const *in_use,
+                       struct migr_vf_reservation *ret);
+
+/* Drop every reservation of `owner`, or of `owner` and `mac` when `mac` is
+ * not NULL.  Returns how many were dropped (0 when none). */
+int migr_sriov_release(struct migr_sriov *s, const char *owner,
+                       const char *mac);
+
+/* Copy up to `max` reservations (in reservation order) into `out`; returns
+ * the total number held, which may be more than `max`. */
+size_t migr_sriov_list(struct migr_sriov *s, struct migr_vf_reservation *out,
+                       size_t max);
+
+/* Parse "aa:bb:cc:dd:ee:ff" (either case) into 6 bytes.  Returns 0 or
+ * -EINVAL. */
+int migr_mac_parse(const char *text, unsigned char ret_mac[6]);
+
+#endif

@@ -1,0 +1,471 @@
+/*
+ * The libvirt seam.  See virt.h.
+ */
+#include "migrator/virt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+struct migr_virt {
+    virConnectPtr conn;
+};
+
+/* libvirt's last error (this thread's) as a negative errno, its message
+ * into err. */
+static int virt_error(const char *what, char *err, size_t errlen)
+{
+    virErrorPtr e = virGetLastError();
+    int code = e ? e->code : VIR_ERR_INTERNAL_ERROR;
+    int r;
+
+    switch (code) {
+    case VIR_ERR_NO_DOMAIN:
+        r = -ENOENT;
+        break;
+    case VIR_ERR_XML_ERROR:
+    case VIR_ERR_XML_DETAIL:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+    case VIR_ERR_OPERATION_INVALID:
+    case VIR_ERR_INVALID_ARG:
+        r = -EINVAL;
+        break;
+    case VIR_ERR_NO_SUPPORT:
+    case VIR_ERR_OPERATION_UNSUPPORTED:
+    case VIR_ERR_ARGUMENT_UNSUPPORTED:
+        r = -EOPNOTSUPP;
+        break;
+    case VIR_ERR_AUTH_FAILED:
+    case VIR_ERR_AUTH_CANCELLED:
+    case VIR_ERR_OPERATION_DENIED:
+    case VIR_ERR_ACCESS_DENIED:
+        r = -EACCES;
+        break;
+    case VIR_ERR_OPERATION_TIMEOUT:
+    case VIR_ERR_AGENT_UNRESPONSIVE:
+        r = -ETIMEDOUT;
+        break;
+    case VIR_ERR_OPERATION_ABORTED:
+        r = -ECANCELED;
+        break;
+    case VIR_ERR_NO_CONNECT:
+        r = -ECONNREFUSED;
+        break;
+    default:
+        r = -EIO;
+    }
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s", what,
+                 e && e->message ? e->message : "unknown libvirt error");
+    virResetLastError();
+    return r;
+}
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", msg);
+}
+
+/* libvirt prints every error to stderr unless told otherwise; the agent
+ * reports them itself. */
+static void virt_quiet(void *data, virErrorPtr e)
+{
+    (void)data;
+    (void)e;
+}
+
+int migr_virt_open(const char *uri, struct migr_virt **ret, char *err,
+                   size_t errlen)
+{
+    struct migr_virt *v;
+
+    if (!uri || !ret) {
+        set_err(err, errlen, "no libvirt URI");
+        return -EINVAL;
+    }
+    virSetErrorFunc(NULL, virt_quiet);
+    v = calloc(1, sizeof(*v));
+    if (!v) {
+        set_err(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    v->conn = virConnectOpen(uri);
+    if (!v->conn) {
+        char what[300];
+        int r;
+
+        snprintf(what, sizeof(what), "cannot connect to '%s'", uri);
+        r = virt_error(what, err, errlen);
+        free(v);
+        /* Any failure to open is "no connection" to the caller. */
+        return r == -EACCES ? r : -ECONNREFUSED;
+    }
+    *ret = v;
+    return 0;
+}
+
+void migr_virt_close(struct migr_virt *v)
+{
+    if (!v)
+        return;
+    if (v->conn)
+        virConnectClose(v->conn);
+    free(v);
+}
+
+const char *migr_dom_state_name(enum migr_dom_state s)
+{
+    static const char *const names[] = {
+        [MIGR_DOM_NOSTATE] = "no state",
+        [MIGR_DOM_RUNNING] = "running",
+        [MIGR_DOM_BLOCKED] = "idle",
+        [MIGR_DOM_PAUSED] = "paused",
+        [MIGR_DOM_SHUTDOWN] = "in shutdown",
+        [MIGR_DOM_SHUTOFF] = "shut off",
+        [MIGR_DOM_CRASHED] = "crashed",
+        [MIGR_DOM_PMSUSPENDED] = "pmsuspended",
+    };
+    if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
+        return "unknown";
+    return names[s];
+}
+
+static enum migr_dom_state state_from(int st)
+{
+    switch (st) {
+    case VIR_DOMAIN_RUNNING:
+        return MIGR_DOM_RUNNING;
+    case VIR_DOMAIN_BLOCKED:
+        return MIGR_DOM_BLOCKED;
+    case VIR_DOMAIN_PAUSED:
+        return MIGR_DOM_PAUSED;
+    case VIR_DOMAIN_SHUTDOWN:
+        return MIGR_DOM_SHUTDOWN;
+    case VIR_DOMAIN_SHUTOFF:
+        return MIGR_DOM_SHUTOFF;
+    case VIR_DOMAIN_CRASHED:
+        return MIGR_DOM_CRASHED;
+    case VIR_DOMAIN_PMSUSPENDED:
+        return MIGR_DOM_PMSUSPENDED;
+    default:
+        return MIGR_DOM_NOSTATE;
+    }
+}
+
+static int dom_fill(virDomainPtr d, struct migr_dom_info *info, char *err,
+                    size_t errlen)
+{
+    const char *name = virDomainGetName(d);
+    int st = 0, reason = 0, p;
+
+    memset(info, 0, sizeof(*info));
+    if (!name || virDomainGetUUIDString(d, info->uuid) < 0 ||
+        virDomainGetState(d, &st, &reason, 0) < 0 ||
+        (p = virDomainIsPersistent(d)) < 0)
+        return virt_error("cannot read the domain", err, errlen);
+    snprintf(info->name, sizeof(info->name), "%s", name);
+    info->state = state_from(st);
+    info->persistent = p == 1;
+    return 0;
+}
+
+static int info_cmp(const void *a, const void *b)
+{
+    const struct migr_dom_info *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
+int migr_virt_list(struct migr_virt *v, struct migr_dom_info **ret, char *err,
+                   size_t errlen)
+{
+    virDomainPtr *doms = NULL;
+    struct migr_dom_info *out = NULL;
+    int n, r = 0;
+
+    if (!v || !ret)
+        return -EINVAL;
+    n = virConnectListAllDomains(v->conn, &doms, 0);
+    if (n < 0)
+        return virt_error("cannot list domains", err, errlen);
+    if (n > 0) {
+        out = calloc((size_t)n, sizeof(*out));
+        if (!out) {
+            set_err(err, errlen, "out of memory");
+            r = -ENOMEM;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (r == 0)
+            r = dom_fill(doms[i], &out[i], err, errlen);
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    if (r < 0) {
+        free(out);
+        return r;
+    }
+    if (n > 1)
+        qsort(out, (size_t)n, sizeof(*out), info_cmp);
+    *ret = out;
+    return n;
+}
+
+/* Look a domain up by name. */
+static int dom_get(struct migr_virt *v, const char *name, virDomainPtr *ret,
+                   char *err, size_t errlen)
+{
+    char what[300];
+
+    if (!v || !name) {
+        set_err(err, errlen, "no domain name");
+        return -EINVAL;
+    }
+    *ret = virDomainLookupByName(v->conn, name);
+    if (*ret)
+        return 0;
+    snprintf(what, sizeof(what), "domain '%.255s'", name);
+    return virt_error(what, err, errlen);
+}
+
+int migr_virt_info(struct migr_virt *v, const char *name,
+                   struct migr_dom_info *ret, char *err, size_t errlen)
+{
+    virDomainPtr d;
+    struct migr_dom_info info;
+    int r = dom_get(v, name, &d, err, errlen);
+
+    if (r < 0)
+        return r;
+    r = dom_fill(d, &info, err, errlen);
+    virDomainFree(d);
+    if (r == 0 && ret)
+        *ret = info;
+    return r;
+}
+
+int migr_virt_define(struct migr_virt *v, const char *xml, char **ret_name,
+                     char *err, size_t errlen)
+{
+    virDomainPtr d;
+    char *name = NULL;
+
+    if (!v || !xml) {
+        set_err(err, errlen, "no domain XML");
+        return -EINVAL;
+    }
+    d = virDomainDefineXML(v->conn, xml);
+    if (!d)
+        return virt_error("cannot define the domain", err, errlen);
+    if (ret_name) {
+        name = strdup(virDomainGetName(d));
+        if (!name) {
+            virDomainFree(d);
+            set_err(err, errlen, "out of memory");
+            return -ENOMEM;
+        }
+        *ret_name = name;
+    }
+    virDomainFree(d);
+    return 0;
+}
+
+/* Run one per-domain libvirt call. */
+enum op { OP_START, OP_DESTROY, OP_UNDEFINE };
+
+static int dom_op(struct migr_virt *v, const char *name, enum op op, char *err,
+                  size_t errlen)
+{
+    static const char *const verb[] = {"start", "destroy", "undefine"};
+    virDomainPtr d;
+    char msg[300];
+    int r = dom_get(v, name, &d, err, errlen);
+
+    if (r < 0)
+        return r;
+    switch (op) {
+    case OP_START:
+        r = virDomainCreate(d);
+        break;
+    case OP_DESTROY:
+        r = virDomainDestroy(d);
+        break;
+    case OP_UNDEFINE:
+        /* A managed save image and snapshot metadata go with the
+         * definition (nvram is the guest's and stays). */
+        r = virDomainUndefineFlags(d,
+                                   VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                       VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+        break;
+    }
+    if (r < 0) {
+        snprintf(msg, sizeof(msg), "cannot %s '%.255s'", verb[op], name);
+        r = virt_error(msg, err, errlen);
+    }
+    virDomainFree(d);
+    return r < 0 ? r : 0;
+}
+
+int migr_virt_start(struct migr_virt *v, const char *name, char *err,
+                    size_t errlen)
+{
+    return dom_op(v, name, OP_START, err, errlen);
+}
+
+int migr_virt_destroy(struct migr_virt *v, const char *name, char *err,
+                      size_t errlen)
+{
+    return dom_op(v, name, OP_DESTROY, err, errlen);
+}
+
+int migr_virt_undefine(struct migr_virt *v, const char *name, char *err,
+                       size_t errlen)
+{
+    return dom_op(v, name, OP_UNDEFINE, err, errlen);
+}
+
+int migr_virt_xml(struct migr_virt *v, const char *name, bool migratable,
+                  char **ret_xml, char *err, size_t errlen)
+{
+    virDomainPtr d;
+    char *xml;
+    int r = dom_get(v, name, &d, err, errlen);
+
+    if (r < 0)
+        return r;
+    xml = virDomainGetXMLDesc(d, migratable ? VIR_DOMAIN_XML_MIGRATABLE : 0);
+    if (!xml)
+        r = virt_error("cannot read the domain XML", err, errlen);
+    else
+        *ret_xml = xml;
+    virDomainFree(d);
+    return r;
+}
+
+/* The running domain and, when it has one, its persistent definition. */
+static unsigned live_and_config(virDomainPtr d)
+{
+    return VIR_DOMAIN_AFFECT_LIVE |
+           (virDomainIsPersistent(d) == 1 ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+}
+
+int migr_virt_attach(struct migr_virt *v, const char *name,
+                     const char *device_xml, char *err, size_t errlen)
+{
+    virDomainPtr d;
+    int r;
+
+    if (!device_xml) {
+        set_err(err, errlen, "no device XML");
+        return -EINVAL;
+    }
+    r = dom_get(v, name, &d, err, errlen);
+    if (r < 0)
+        return r;
+    if (virDomainAttachDeviceFlags(d, device_xml, live_and_config(d)) < 0)
+        r = virt_error("cannot attach the device", err, errlen);
+    virDomainFree(d);
+    return r;
+}
+
+int migr_virt_detach_alias(struct migr_virt *v, const char *name,
+                           const char *alias, char *err, size_t errlen)
+{
+    virDomainPtr d;
+    int r;
+
+    if (!alias) {
+        set_err(err, errlen, "no device alias");
+        return -EINVAL;
+    }
+    r = dom_get(v, name, &d, err, errlen);
+    if (r < 0)
+        return r;
+    if (virDomainDetachDeviceAlias(d, alias, live_and_config(d)) < 0)
+        r = virt_error("cannot detach the device", err, errlen);
+    virDomainFree(d);
+    return r;
+}
+
+uint64_t migr_bandwidth_mib(int64_t bytes_per_second)
+{
+    const int64_t mib = 1024 * 1024;
+    int64_t v;
+
+    if (bytes_per_second <= 0)
+        return 0;
+    v = (bytes_per_second + mib / 2) / mib;
+    return v < 1 ? 1 : (uint64_t)v;
+}
+
+int migr_virt_migrate(struct migr_virt *v, const char *name,
+                      const struct migr_migrate_params *p, char *err,
+                      size_t errlen)
+{
+    virTypedParameterPtr params = NULL;
+    virDomainPtr d = NULL;
+    int nparams = 0, maxparams = 0, st = 0, reason = 0, r;
+    unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER |
+                     VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
+
+    if (!p || !p->dest_uri || !*p->dest_uri) {
+        set_err(err, errlen, "no migration target");
+        return -EINVAL;
+    }
+    r = dom_get(v, name, &d, err, errlen);
+    if (r < 0)
+        return r;
+    if (p->auto_converge)
+        flags |= VIR_MIGRATE_AUTO_CONVERGE;
+    if (p->post_copy)
+        flags |= VIR_MIGRATE_POSTCOPY;
+    if (p->unsafe)
+        flags |= VIR_MIGRATE_UNSAFE;
+    if (p->block_migration)
+        flags |= VIR_MIGRATE_NON_SHARED_INC;
+    if (p->parallel_connections > 1)
+        flags |= VIR_MIGRATE_PARALLEL;
+    if (virDomainGetState(d, &st, &reason, 0) == 0 && st == VIR_DOMAIN_PAUSED)
+        flags |= VIR_MIGRATE_PAUSED;
+
+    if ((p->migrate_uri &&
+         virTypedParamsAddString(&params, &nparams, &maxparams,
+                                 VIR_MIGRATE_PARAM_URI, p->migrate_uri) < 0) ||
+        (p->dest_xml && virTypedParamsAddString(&params, &nparams, &maxparams,
+                                                VIR_MIGRATE_PARAM_DEST_XML,
+                                                p->dest_xml) < 0) ||
+        ((p->persist_xml || p->dest_xml) &&
+         virTypedParamsAddString(
+             &params, &nparams, &maxparams, VIR_MIGRATE_PARAM_PERSIST_XML,
+             p->persist_xml ? p->persist_xml : p->dest_xml) < 0) ||
+        (p->bandwidth_mib &&
+         virTypedParamsAddULLong(&params, &nparams, &maxparams,
+                                 VIR_MIGRATE_PARAM_BANDWIDTH,
+                                 p->bandwidth_mib) < 0) ||
+        (p->parallel_connections > 1 &&
+         virTypedParamsAddInt(&params, &nparams, &maxparams,
+                              VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+                              p->parallel_connections) < 0)) {
+        r = virt_error("cannot build the migration parameters", err, errlen);
+        goto out;
+    }
+    if (p->max_downtime_ms &&
+        virDomainMigrateSetMaxDowntime(d, p->max_downtime_ms, 0) < 0) {
+        r = virt_error("cannot set the maximum downtime", err, errlen);
+        goto out;
+    }
+    if (virDomainMigrateToURI3(d, p->dest_uri, params, (unsigned)nparams,
+                               flags) < 0) {
+        r = virt_error("migration failed", err, errlen);
+        goto out;
+    }
+    r = 0;
+out:
+    virTypedParamsFree(params, nparams);
+    virDomainFree(d);
+    return r;
+}

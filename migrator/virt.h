@@ -1,0 +1,133 @@
+/*
+ * migrator/virt: the libvirt seam.  The only code that calls libvirt.
+ *
+ * A connection (struct migr_virt) to the local hypervisor; domains are
+ * named by their libvirt name ("NAMESPACE_NAME", see domxml.h).  Lifecycle
+ * (define, start, destroy, undefine), the domain list with states, a
+ * domain's XML, live device attach and detach (SR-IOV unplug/replug), and
+ * the peer-to-peer live migration: virDomainMigrateToURI3 with
+ * LIVE | PEER2PEER | PERSIST_DEST | UNDEFINE_SOURCE plus what the resolved
+ * migration policy allows, and typed parameters (migration URI, bandwidth,
+ * destination and persistent XML, parallel connections).
+ *
+ * Errors: 0 or a negative errno; libvirt's error is translated here
+ * (-ENOENT no such domain, -EINVAL invalid XML or operation for the
+ * domain's state, -EOPNOTSUPP the driver cannot do it, -EACCES, -ETIMEDOUT,
+ * -ECANCELED an aborted job, -ECONNREFUSED no connection, -EIO the rest)
+ * and its message copied into the caller's `err` buffer when one is given.
+ * Nothing here logs.
+ *
+ * Threads: every call blocks (migration for as long as it runs), so the
+ * agent calls these from worker threads, never its event loop.  One
+ * struct migr_virt may be used from several threads at once (libvirt
+ * connections are thread-safe; errors are per thread).
+ */
+#ifndef ORCH_MIGRATOR_VIRT_H
+#define ORCH_MIGRATOR_VIRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct migr_virt;
+
+/* Open a connection to `uri` ("qemu:///system", "test:///default", ...).
+ * Returns 0 and *ret (close with migr_virt_close), or a negative errno. */
+int migr_virt_open(const char *uri, struct migr_virt **ret, char *err,
+                   size_t errlen);
+
+/* Close the connection; NULL-safe. */
+void migr_virt_close(struct migr_virt *v);
+
+enum migr_dom_state {
+    MIGR_DOM_NOSTATE = 0,
+    MIGR_DOM_RUNNING,
+    MIGR_DOM_BLOCKED,
+    MIGR_DOM_PAUSED,
+    MIGR_DOM_SHUTDOWN, /* shutting down */
+    MIGR_DOM_SHUTOFF,
+    MIGR_DOM_CRASHED,
+    MIGR_DOM_PMSUSPENDED,
+};
+
+/* "running", "paused", "shut off", ... as virsh says them. */
+const char *migr_dom_state_name(enum migr_dom_state s);
+
+struct migr_dom_info {
+    char name[256];
+    char uuid[37];
+    enum migr_dom_state state;
+    bool persistent;
+};
+
+/* Every domain, active and inactive, sorted by name.  *ret is malloc'd
+ * (caller frees; NULL when there are none) and the count is returned. */
+int migr_virt_list(struct migr_virt *v, struct migr_dom_info **ret, char *err,
+                   size_t errlen);
+
+/* One domain's info by name. */
+int migr_virt_info(struct migr_virt *v, const char *name,
+                   struct migr_dom_info *ret, char *err, size_t errlen);
+
+/* Define (persistently) a domain from XML; *ret_name (may be NULL) gets
+ * its name, malloc'd. */
+int migr_virt_define(struct migr_virt *v, const char *xml, char **ret_name,
+                     char *err, size_t errlen);
+int migr_virt_start(struct migr_virt *v, const char *name, char *err,
+                    size_t errlen);
+/* Hard power-off (virDomainDestroy). */
+int migr_virt_destroy(struct migr_virt *v, const char *name, char *err,
+                      size_t errlen);
+int migr_virt_undefine(struct migr_virt *v, const char *name, char *err,
+                       size_t errlen);
+
+/* The domain's XML (migratable: without what only this host knows, as
+ * libvirt sends it to a migration target).  *ret_xml is malloc'd. */
+int migr_virt_xml(struct migr_virt *v, const char *name, bool migratable,
+                  char **ret_xml, char *err, size_t errlen);
+
+/* Attach a device (e.g. migr_domxml_sriov_interface's XML) to the running
+ * domain and its persistent definition. */
+int migr_virt_attach(struct migr_virt *v, const char *name,
+                     const char *device_xml, char *err, size_t errlen);
+
+/* Detach the device with user alias `alias` ("ua-sriov-net1") from the
+ * running domain and its persistent definition.  libvirt returns once the
+ * request is sent; the guest releases the device asynchronously. */
+int migr_virt_detach_alias(struct migr_virt *v, const char *name,
+                           const char *alias, char *err, size_t errlen);
+
+/* A migration as the resolved policy asks for it. */
+struct migr_migrate_params {
+    const char *dest_uri;     /* target libvirtd, e.g.
+                                 "qemu+tcp://198.18.0.2/system" (required) */
+    const char *migrate_uri;  /* data stream, e.g. "tcp://198.18.0.2:49152";
+                                 NULL: libvirt picks */
+    const char *dest_xml;     /* domain XML on the target (a macvtap
+                                 retarget); NULL: the source's */
+    const char *persist_xml;  /* persistent definition on the target;
+                                 NULL: same as dest_xml */
+    uint64_t bandwidth_mib;   /* MiB/s; 0 unlimited */
+    uint64_t max_downtime_ms; /* 0: libvirt's default */
+    int parallel_connections; /* > 1: multifd with that many */
+    bool auto_converge;       /* allowAutoConverge */
+    bool post_copy;           /* allowPostCopy: may switch to post-copy */
+    bool unsafe;              /* unsafeMigrationOverride */
+    bool block_migration;     /* copy local disks (NON_SHARED_INC) */
+};
+
+/* Migrate domain `name` peer-to-peer and wait for the end.  Flags:
+ * LIVE | PEER2PEER | PERSIST_DEST | UNDEFINE_SOURCE, plus AUTO_CONVERGE,
+ * POSTCOPY, UNSAFE, NON_SHARED_INC, PARALLEL as set, and PAUSED when the
+ * domain is paused now.  The max downtime is set on the domain first.
+ * Returns 0 when libvirt reports success, -EINVAL (no dest_uri), or the
+ * translated libvirt error. */
+int migr_virt_migrate(struct migr_virt *v, const char *name,
+                      const struct migr_migrate_params *p, char *err,
+                      size_t errlen);
+
+/* KubeVirt's bandwidthPerMigration rule: bytes per second to MiB/s,
+ * rounded to nearest, at least 1 when not 0. */
+uint64_t migr_bandwidth_mib(int64_t bytes_per_second);
+
+#endif

@@ -1,0 +1,580 @@
+/*
+ * Unit tests for migrator/sriov: the VF inventory read from a fixture sysfs
+ * tree that each test builds in its own temporary directory (the layout of a
+ * real host: class/net/PF -> devices/..., device/virtfnN -> ../VF, VF
+ * driver links into bus/pci/drivers), the netlink seam faked for VF state
+ * and programming, the reservation table, and the real libnl path on
+ * interfaces that exist without SR-IOV hardware (lo, a veth in a private
+ * network namespace).
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "migrator/sriov.h"
+
+/* ---------------------------------------------------------------------- */
+/* A fixture sysfs tree                                                    */
+
+struct fx {
+    char root[256];
+};
+
+static void mkdir_p(const char *path)
+{
+    char buf[PATH_MAX];
+
+    assert_true(strlen(path) < sizeof(buf));
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0)
+            assert_int_equal(errno, EEXIST);
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0)
+        assert_int_equal(errno, EEXIST);
+}
+
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void fx_symlink(const char *target, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void fx_symlink(const char *target, const char *fmt, ...)
+{
+    char path[PATH_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    assert_int_equal(symlink(target, path), 0);
+}
+
+/* One VF of a fixture PF: its driver ("" unbound) and netdev ("" none). */
+struct fx_vf {
+    const char *driver;
+    const char *netdev;
+};
+
+/* Add PF `pf` at PCI 0000:BUS:00.0 with `n` VFs at 0000:BUS:02.x (x =
+ * index % 8, device 02 + index / 8), sriov_totalvfs `total`.  total < 0
+ * makes a plain NIC without SR-IOV files.  VFs are created in reverse
+ * order so readdir order is not index order. */
+static void fx_pf(struct fx *fx, const char *pf, int bus, int total,
+                  const struct fx_vf *vfs, int n)
+{
+    char dev[512], path[PATH_MAX], pci[32], num[16];
+    const char *base = "devices/pci0000:3a/0000:3a:00.0";
+
+    snprintf(pci, sizeof(pci), "0000:%02x:00.0", bus);
+    snprintf(dev, sizeof(dev), "%s/%s/%s", fx->root, base, pci);
+    snprintf(path, sizeof(path), "%s/net/%s", dev, pf);
+    mkdir_p(path);
+    mkdir_p(strcat(strcpy(path, fx->root), "/class/net"));
+    mkdir_p(strcat(strcpy(path, fx->root), "/bus/pci/drivers/iavf"));
+    mkdir_p(strcat(strcpy(path, fx->root), "/bus/pci/drivers/vfio-pci"));
+    snprintf(path, sizeof(path), "../../%s/%s/net/%s", base, pci, pf);
+    fx_symlink(path, "%s/class/net/%s", fx->root, pf);
+    /* net/PF/device -> ../../../0000:BUS:00.0, the PCI device dir. */
+    snprintf(path, sizeof(path), "../../../%s", pci);
+    fx_symlink(path, "%s/net/%s/device", dev, pf);
+    if (total < 0)
+        return;
+    snprintf(num, sizeof(num), "%d\n", total);
+    snprintf(path, sizeof(path), "%s/sriov_totalvfs", dev);
+    put_file(path, num);
+    snprintf(num, sizeof(num), "%d\n", n);
+    snprintf(path, sizeof(path), "%s/sriov_numvfs", dev);
+    put_file(path, num);
+    for (int i = n - 1; i >= 0; i--) {
+        char vf[32];
+
+        snprintf(vf, sizeof(vf), "0000:%02x:%02x.%d", bus, 2 + i / 8, i % 8);
+        snprintf(path, sizeof(path), "%s/%s/%s", fx->root, base, vf);
+        mkdir_p(path);
+        /* virtfnN -> ../0000:BUS:DD.F, as the kernel makes it. */
+        snprintf(path, sizeof(path), "../%s", vf);
+        fx_symlink(path, "%s/virtfn%d", dev, i);
+        snprintf(path, sizeof(path), "../%s", pci);
+        fx_symlink(path, "%s/%s/%s/physfn", fx->root, base, vf);
+        if (vfs[i].netdev[0]) {
+            snprintf(path, sizeof(path), "%s/%s/%s/net/%s", fx->root, base, vf,
+                     vfs[i].netdev);
+            mkdir_p(path);
+        }
+        if (vfs[i].driver[0]) {
+            snprintf(path, sizeof(path), "../../../../bus/pci/drivers/%s",
+                     vfs[i].driver);
+            fx_symlink(path, "%s/%s/%s/driver", fx->root, base, vf);
+        }
+    }
+}
+
+static int fx_setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    const char *tmp = getenv("TMPDIR");
+
+    if (!fx)
+        return -1;
+    snprintf(fx->root, sizeof(fx->root), "%s/test_migrator_sriov.XXXXXX",
+             tmp ? tmp : "/tmp");
+    if (!mkdtemp(fx->root)) {
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *fx = *state;
+
+    nftw(fx->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+/* The standard fixture: ens1f0 with 4 of 8 VFs (VF2 on vfio-pci without a
+ * netdev, VF3 unbound), ens2f0 with 11 VFs, eth9 without SR-IOV. */
+static const struct fx_vf ens1f0_vfs[] = {
+    {"iavf", "ens1f0v0"},
+    {"iavf", "ens1f0v1"},
+    {"vfio-pci", ""},
+    {"", "ens1f0v3"},
+};
+
+static void fx_standard(struct fx *fx)
+{
+    struct fx_vf many[11];
+
+    fx_pf(fx, "ens1f0", 0x3b, 8, ens1f0_vfs, 4);
+    for (int i = 0; i < 11; i++)
+        many[i] = (struct fx_vf){"iavf", ""};
+    fx_pf(fx, "ens2f0", 0x5e, 64, many, 11);
+    fx_pf(fx, "eth9", 0x7a, -1, NULL, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* A fake netlink                                                          */
+
+struct fake_set {
+    char pf[IF_NAMESIZE];
+    unsigned index;
+    char mac[MIGR_MAC_LEN];
+    int vlan;
+};
+
+struct fake_nl {
+    struct migr_vf_link links[8];
+    int n_links;
+    int list_error; /* returned by vf_list when < 0 */
+    int set_error;  /* returned by vf_set when < 0 */
+    struct fake_set sets[16];
+    int n_sets;
+};
+
+static int fake_vf_list(void *ctx, const char *pf,
+                        struct migr_vf_link **ret_vfs)
+{
+    struct fake_nl *f = ctx;
+
+    (void)pf;
+    if (f->list_error < 0)
+        return f->list_error;
+    *ret_vfs = NULL;
+    if (f->n_links == 0)
+        return 0;
+    *ret_vfs = malloc(sizeof(f->links));
+    assert_non_null(*ret_vfs);
+    memcpy(*ret_vfs, f->links, sizeof(f->links));
+    return f->n_links;
+}
+
+static int fake_vf_set(void *ctx, const char *pf, unsigned index,
+                       const char *mac, int vlan)
+{
+    struct fake_nl *f = ctx;
+    struct fake_set *s;
+
+    if (f->set_error < 0)
+        return f->set_error;
+    assert_true(f->n_sets < 16);
+    s = &f->sets[f->n_sets++];
+    snprintf(s->pf, sizeof(s->pf), "%s", pf);
+    s->index = index;
+    snprintf(s->mac, sizeof(s->mac), "%s", mac);
+    s->vlan = vlan;
+    return 0;
+}
+
+static struct migr_netlink_ops fake_ops(struct fake_nl *f)
+{
+    return (struct migr_netlink_ops){fake_vf_list, fake_vf_set, f};
+}
+
+/* ---------------------------------------------------------------------- */
+/* Inventory                                                               */
+
+static void test_pf_read_sysfs(void **state)
+{
+    struct fx *fx = *state;
+    struct migr_pf pf = {0};
+
+    fx_standard(fx);
+    assert_int_equal(migr_pf_read(fx->root, "ens1f0", NULL, &pf), 0);
+    assert_string_equal(pf.name, "ens1f0");
+    assert_int_equal(pf.total_vfs, 8);
+    assert_int_equal(pf.num_vfs, 4);
+    assert_int_equal(pf.vf_count, 4);
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(pf.vfs[i].index, i);
+    assert_string_equal(pf.vfs[0].pci, "0000:3b:02.0");
+    assert_string_equal(pf.vfs[3].pci, "0000:3b:02.3");
+    assert_string_equal(pf.vfs[0].netdev, "ens1f0v0");
+    assert_string_equal(pf.vfs[1].netdev, "ens1f0v1");
+    assert_string_equal(pf.vfs[0].driver, "iavf");
+    assert_false(pf.vfs[0].vfio);
+    assert_string_equal(pf.vfs[2].netdev, "");
+    assert_string_equal(pf.vfs[2].driver, "vfio-pci");
+    assert_true(pf.vfs[2].vfio);
+    assert_string_equal(pf.vfs[3].driver, "");
+    assert_string_equal(pf.vfs[3].netdev, "ens1f0v3");
+    assert_false(pf.vfs[0].has_link);
+    assert_ptr_equal(migr_pf_vf(&pf, 2), &pf.vfs[2]);
+    assert_null(migr_pf_vf(&pf, 4));
+    migr_pf_clear(&pf);
+    assert_null(pf.vfs);
+    assert_int_equal(pf.vf_count, 0);
+    migr_pf_clear(NULL);
+
+    /* Numeric, not lexical, order: virtfn10 comes after virtfn9. */
+    assert_int_equal(migr_pf_read(fx->root, "ens2f0", NULL, &pf), 0);
+    assert_int_equal(pf.total_vfs, 64);
+    assert_int_equal(pf.vf_count, 11);
+    for (unsigned i = 0; i < 11; i++)
+        assert_int_equal(pf.vfs[i].index, i);
+    assert_string_equal(pf.vfs[9].pci, "0000:5e:03.1");
+    assert_string_equal(pf.vfs[10].pci, "0000:5e:03.2");
+    migr_pf_clear(&pf);
+}
+
+static void test_pf_read_errors(void **state)
+{
+    struct fx *fx = *state;
+    struct migr_pf pf = {0};
+    char path[PATH_MAX];
+
+    fx_standard(fx);
+    assert_int_equal(migr_pf_read(fx->root, "ens9f9", NULL, &pf), -ENODEV);
+    assert_int_equal(migr_pf_read(fx->root, "eth9", NULL, &pf), -EOPNOTSUPP);
+    assert_int_equal(migr_pf_read(fx->root, "../x", NULL, &pf), -EINVAL);
+    assert_int_equal(migr_pf_read(fx->root, "..", NULL, &pf), -EINVAL);
+    assert_int_equal(migr_pf_read(fx->root, "", NULL, &pf), -EINVAL);
+    assert_int_equal(migr_pf_read(fx->root, "a-name-far-too-long", NULL, &pf),
+                     -EINVAL);
+    assert_int_equal(migr_pf_read(fx->root, NULL, NULL, &pf), -EINVAL);
+    assert_null(pf.vfs);
+
+    /* A garbled sriov_totalvfs is an I/O error, not "no SR-IOV". */
+    snprintf(path, sizeof(path),
+             "%s/devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0/sriov_totalvfs",
+             fx->root);
+    put_file(path, "eight\n");
+    assert_int_equal(migr_pf_read(fx->root, "ens1f0", NULL, &pf), -EIO);
+}
+
+static void test_pf_read_netlink(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_pf pf = {0};
+
+    fx_standard(fx);
+    f.links[0] = (struct migr_vf_link){1, "02:00:00:00:00:01", 100, 0, 1,
+                                       0, MIGR_VF_LINK_AUTO};
+    f.links[1] = (struct migr_vf_link){3, "", 0, 0, 0, 1, MIGR_VF_LINK_ENABLE};
+    /* A VF netlink knows but sysfs does not is ignored. */
+    f.links[2] = (struct migr_vf_link){7, "02:00:00:00:00:07", 0, 0, 1, 0, 0};
+    f.n_links = 3;
+    assert_int_equal(migr_pf_read(fx->root, "ens1f0", &ops, &pf), 0);
+    assert_int_equal(pf.vf_count, 4);
+    assert_false(pf.vfs[0].has_link);
+    assert_true(pf.vfs[1].has_link);
+    assert_string_equal(pf.vfs[1].link.mac, "02:00:00:00:00:01");
+    assert_int_equal(pf.vfs[1].link.vlan, 100);
+    assert_int_equal(pf.vfs[1].link.spoofchk, 1);
+    assert_int_equal(pf.vfs[1].link.trust, 0);
+    assert_false(pf.vfs[2].has_link);
+    assert_true(pf.vfs[3].has_link);
+    assert_int_equal(pf.vfs[3].link.trust, 1);
+    assert_int_equal(pf.vfs[3].link.link_state, MIGR_VF_LINK_ENABLE);
+    migr_pf_clear(&pf);
+
+    f.list_error = -EPERM;
+    assert_int_equal(migr_pf_read(fx->root, "ens1f0", &ops, &pf), -EPERM);
+    assert_null(pf.vfs);
+}
+
+static void test_mac_parse(void **state)
+{
+    unsigned char mac[6] = {0};
+
+    (void)state;
+    assert_int_equal(migr_mac_parse("02:00:0A:bb:cC:ff", mac), 0);
+    assert_memory_equal(mac, "\x02\x00\x0a\xbb\xcc\xff", 6);
+    assert_int_equal(migr_mac_parse("02:00:0a:bb:cc", mac), -EINVAL);
+    assert_int_equal(migr_mac_parse("02:00:0a:bb:cc:fg", mac), -EINVAL);
+    assert_int_equal(migr_mac_parse("02-00-0a-bb-cc-ff", mac), -EINVAL);
+    assert_int_equal(migr_mac_parse("02:00:0a:bb:cc:ff:", mac), -EINVAL);
+    assert_int_equal(migr_mac_parse(NULL, mac), -EINVAL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reservations                                                            */
+
+static void test_reserve_choice(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation r, again, list[8];
+    const char *in_use[] = {"0000:3b:02.0", NULL};
+
+    fx_standard(fx);
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+
+    /* VF0 is held by a running domain (its PCI address), so VF1. */
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:AA", 100,
+                                        MIGR_VF_ANY, "ns/a", in_use, &r),
+                     0);
+    assert_string_equal(r.pf, "ens1f0");
+    assert_int_equal(r.index, 1);
+    assert_string_equal(r.pci, "0000:3b:02.1");
+    assert_string_equal(r.netdev, "ens1f0v1");
+    assert_string_equal(r.mac, "02:00:00:00:00:aa");
+    assert_int_equal(r.vlan, 100);
+    assert_int_equal(f.n_sets, 1);
+    assert_string_equal(f.sets[0].pf, "ens1f0");
+    assert_int_equal(f.sets[0].index, 1);
+    assert_string_equal(f.sets[0].mac, "02:00:00:00:00:aa");
+    assert_int_equal(f.sets[0].vlan, 100);
+
+    /* The same owner and MAC again: the same VF, programmed again. */
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:aa", 100,
+                                        MIGR_VF_ANY, "ns/a", in_use, &again),
+                     0);
+    assert_int_equal(again.index, 1);
+    assert_int_equal(f.n_sets, 2);
+    assert_int_equal(migr_sriov_list(s, list, 8), 1);
+
+    /* Without a netdev need, the vfio-pci VF2 is fine for hostdev... */
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:bb", 0,
+                                        MIGR_VF_ANY, "ns/b", in_use, &r),
+                     0);
+    assert_int_equal(r.index, 2);
+    assert_string_equal(r.netdev, "");
+    /* ...but macvtap needs a netdev: VF3 (VF0 is in use by netdev name
+     * this time). */
+    in_use[0] = "ens1f0v0";
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:cc", 0,
+                                        MIGR_VF_NETDEV, "ns/c", in_use, &r),
+                     0);
+    assert_int_equal(r.index, 3);
+    assert_string_equal(r.netdev, "ens1f0v3");
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:dd", 0,
+                                        MIGR_VF_NETDEV, "ns/d", in_use, &r),
+                     -ENOSPC);
+    /* VF0 once its domain is gone. */
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:dd", 0,
+                                        MIGR_VF_NETDEV, "ns/d", NULL, &r),
+                     0);
+    assert_int_equal(r.index, 0);
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:ee", 0,
+                                        MIGR_VF_ANY, "ns/e", NULL, &r),
+                     -ENOSPC);
+    assert_int_equal(migr_sriov_list(s, list, 8), 4);
+    assert_int_equal(list[0].index, 1);
+    assert_int_equal(list[3].index, 0);
+
+    /* Release frees the VF; the lowest free index is chosen again. */
+    assert_int_equal(migr_sriov_release(s, "ns/b", "02:00:00:00:00:99"), 0);
+    assert_int_equal(migr_sriov_release(s, "ns/b", NULL), 1);
+    assert_int_equal(migr_sriov_release(s, "ns/b", NULL), 0);
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:ee", 0,
+                                        MIGR_VF_ANY, "ns/e", NULL, &r),
+                     0);
+    assert_int_equal(r.index, 2);
+    assert_int_equal(migr_sriov_release(s, "ns/a", "02:00:00:00:00:AA"), 1);
+    assert_int_equal(migr_sriov_list(s, list, 8), 3);
+
+    /* Another PF is independent. */
+    assert_int_equal(migr_sriov_reserve(s, "ens2f0", "02:00:00:00:00:aa", 5,
+                                        MIGR_VF_ANY, "ns/a", NULL, &r),
+                     0);
+    assert_string_equal(r.pf, "ens2f0");
+    assert_int_equal(r.index, 0);
+    assert_string_equal(r.pci, "0000:5e:02.0");
+    migr_sriov_free(s);
+    migr_sriov_free(NULL);
+}
+
+static void test_reserve_errors(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation r = {.index = 77};
+
+    fx_standard(fx);
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00", 0,
+                                        MIGR_VF_ANY, "o", NULL, &r),
+                     -EINVAL);
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 4095,
+                                        MIGR_VF_ANY, "o", NULL, &r),
+                     -EINVAL);
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 0,
+                                        MIGR_VF_ANY, "", NULL, &r),
+                     -EINVAL);
+    assert_int_equal(migr_sriov_reserve(s, "nope0", "02:00:00:00:00:01", 0,
+                                        MIGR_VF_ANY, "o", NULL, &r),
+                     -ENODEV);
+    assert_int_equal(migr_sriov_reserve(s, "eth9", "02:00:00:00:00:01", 0,
+                                        MIGR_VF_ANY, "o", NULL, &r),
+                     -EOPNOTSUPP);
+    /* Programming fails: nothing is reserved, *ret untouched. */
+    f.set_error = -EOPNOTSUPP;
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 0,
+                                        MIGR_VF_ANY, "o", NULL, &r),
+                     -EOPNOTSUPP);
+    assert_int_equal(r.index, 77);
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 0);
+    f.set_error = 0;
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 0,
+                                        MIGR_VF_ANY, "o", NULL, &r),
+                     0);
+    assert_int_equal(r.index, 0);
+    migr_sriov_free(s);
+
+    /* Without netlink the table only chooses. */
+    assert_int_equal(migr_sriov_new(fx->root, NULL, &s), 0);
+    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 0,
+                                        MIGR_VF_ANY, "o", NULL, NULL),
+                     0);
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 1);
+    migr_sriov_free(s);
+    assert_int_equal(migr_sriov_new(NULL, NULL, &s), -EINVAL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The real netlink path                                                   */
+
+static void test_libnl_no_vfs(void **state)
+{
+    struct migr_vf_link *vfs = (void *)1;
+    const struct migr_netlink_ops *nl = &migr_netlink_libnl;
+
+    (void)state;
+    /* lo exists in every network namespace and has no PCI parent. */
+    assert_int_equal(nl->vf_list(nl->ctx, "lo", &vfs), 0);
+    assert_null(vfs);
+    assert_int_equal(nl->vf_list(nl->ctx, "nosuchif0", &vfs), -ENODEV);
+    assert_int_equal(nl->vf_list(nl->ctx, "../lo", &vfs), -EINVAL);
+    assert_int_equal(nl->vf_set(nl->ctx, "lo", 0, "bad", 0), -EINVAL);
+}
+
+/* In a child with its own network namespace (so the host is never
+ * touched): a veth reports no VFs, and programming a VF on it fails with
+ * the kernel's "not supported". */
+static void test_libnl_veth(void **state)
+{
+    pid_t pid;
+    int status;
+
+    (void)state;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct migr_vf_link *vfs = (void *)1;
+        const struct migr_netlink_ops *nl = &migr_netlink_libnl;
+        int r;
+
+        if (unshare(CLONE_NEWNET) < 0)
+            _exit(77);
+        if (system("ip link add mgtv0 type veth peer name mgtv1 "
+                   ">/dev/null 2>&1") != 0)
+            _exit(77);
+        if (nl->vf_list(nl->ctx, "mgtv0", &vfs) != 0 || vfs != NULL)
+            _exit(1);
+        r = nl->vf_set(nl->ctx, "mgtv0", 0, "02:00:00:00:00:01", 10);
+        if (r != -EOPNOTSUPP) {
+            fprintf(stderr, "vf_set on a veth: %d\n", r);
+            _exit(2);
+        }
+        if (nl->vf_set(nl->ctx, "mgtv9", 0, "02:00:00:00:00:01", 10) != -ENODEV)
+            _exit(3);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77)
+        skip(); /* not root, or no ip(8) */
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pf_read_sysfs, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_pf_read_errors, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_pf_read_netlink, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test(test_mac_parse),
+        cmocka_unit_test_setup_teardown(test_reserve_choice, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_errors, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test(test_libnl_no_vfs),
+        cmocka_unit_test(test_libnl_veth),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,424 @@
+/*
+ * Unit tests for migrator/virt, the libvirt seam: lifecycle, listing,
+ * XML and device calls run against libvirt's test driver
+ * (test:///default); the migration call itself is caught with
+ * -Wl,--wrap=virDomainMigrateToURI3 (and the max-downtime call beside it,
+ * and device hot-plug, which the test driver lacks), which records what the
+ * seam built (URI, flags, typed parameters) and either succeeds or passes
+ * through to the real libvirt, whose test driver cannot migrate and so supplies
+ * a real error to translate.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "migrator/virt.h"
+
+#define TEST_URI "test:///default"
+#define GUEST    "lab_guest1"
+
+static const char *top_dir(void)
+{
+    const char *top = getenv("ORCH_TOP");
+    return top ? top : ".";
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    if (!f)
+        fail_msg("cannot open '%s'", path);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    rewind(f);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The reviewed lab guest XML from the domxml tests. */
+static char *guest_xml(void)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/tests/data/domxml/lab-guest.xml",
+             top_dir());
+    return slurp(path);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The wrapped migration calls                                             */
+
+int __wrap_virDomainMigrateToURI3(virDomainPtr domain, const char *dconnuri,
+                                  virTypedParameterPtr params,
+                                  unsigned int nparams, unsigned int flags);
+int __real_virDomainMigrateToURI3(virDomainPtr domain, const char *dconnuri,
+                                  virTypedParameterPtr params,
+                                  unsigned int nparams, unsigned int flags);
+int __wrap_virDomainMigrateSetMaxDowntime(virDomainPtr domain,
+                                          unsigned long long downtime,
+                                          unsigned int flags);
+
+int __wrap_virDomainAttachDeviceFlags(virDomainPtr domain, const char *xml,
+                                      unsigned int flags);
+int __real_virDomainAttachDeviceFlags(virDomainPtr domain, const char *xml,
+                                      unsigned int flags);
+int __wrap_virDomainDetachDeviceAlias(virDomainPtr domain, const char *alias,
+                                      unsigned int flags);
+int __real_virDomainDetachDeviceAlias(virDomainPtr domain, const char *alias,
+                                      unsigned int flags);
+
+static struct {
+    bool pass_through; /* call the real libvirt */
+    int attach_calls;
+    int detach_calls;
+    char device[128]; /* attached XML or detached alias */
+    unsigned dev_flags;
+    int calls;
+    char domain[256];
+    char dconnuri[256];
+    unsigned flags;
+    int nparams;
+    char migrate_uri[256];
+    char dest_xml[64];
+    char persist_xml[64];
+    unsigned long long bandwidth;
+    int parallel;
+    int downtime_calls;
+    unsigned long long downtime;
+} rec;
+
+int __wrap_virDomainMigrateToURI3(virDomainPtr domain, const char *dconnuri,
+                                  virTypedParameterPtr params,
+                                  unsigned int nparams, unsigned int flags)
+{
+    const char *s = NULL;
+
+    rec.calls++;
+    snprintf(rec.domain, sizeof(rec.domain), "%s", virDomainGetName(domain));
+    snprintf(rec.dconnuri, sizeof(rec.dconnuri), "%s", dconnuri);
+    rec.flags = flags;
+    rec.nparams = (int)nparams;
+    rec.migrate_uri[0] = rec.dest_xml[0] = rec.persist_xml[0] = '\0';
+    rec.bandwidth = 0;
+    rec.parallel = 0;
+    if (virTypedParamsGetString(params, (int)nparams, VIR_MIGRATE_PARAM_URI,
+                                &s) == 1)
+        snprintf(rec.migrate_uri, sizeof(rec.migrate_uri), "%s", s);
+    if (virTypedParamsGetString(params, (int)nparams,
+                                VIR_MIGRATE_PARAM_DEST_XML, &s) == 1)
+        snprintf(rec.dest_xml, sizeof(rec.dest_xml), "%s", s);
+    if (virTypedParamsGetString(params, (int)nparams,
+                                VIR_MIGRATE_PARAM_PERSIST_XML, &s) == 1)
+        snprintf(rec.persist_xml, sizeof(rec.persist_xml), "%s", s);
+    virTypedParamsGetULLong(params, (int)nparams, VIR_MIGRATE_PARAM_BANDWIDTH,
+                            &rec.bandwidth);
+    virTypedParamsGetInt(params, (int)nparams,
+                         VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS, &rec.parallel);
+    if (rec.pass_through)
+        return __real_virDomainMigrateToURI3(domain, dconnuri, params, nparams,
+                                             flags);
+    return 0;
+}
+
+/* The test driver has no migration parameters to set. */
+int __wrap_virDomainMigrateSetMaxDowntime(virDomainPtr domain,
+                                          unsigned long long downtime,
+                                          unsigned int flags)
+{
+    (void)domain;
+    (void)flags;
+    rec.downtime_calls++;
+    rec.downtime = downtime;
+    return 0;
+}
+
+int __wrap_virDomainAttachDeviceFlags(virDomainPtr domain, const char *xml,
+                                      unsigned int flags)
+{
+    rec.attach_calls++;
+    snprintf(rec.device, sizeof(rec.device), "%s", xml);
+    rec.dev_flags = flags;
+    if (rec.pass_through)
+        return __real_virDomainAttachDeviceFlags(domain, xml, flags);
+    return 0;
+}
+
+int __wrap_virDomainDetachDeviceAlias(virDomainPtr domain, const char *alias,
+                                      unsigned int flags)
+{
+    rec.detach_calls++;
+    snprintf(rec.device, sizeof(rec.device), "%s", alias);
+    rec.dev_flags = flags;
+    if (rec.pass_through)
+        return __real_virDomainDetachDeviceAlias(domain, alias, flags);
+    return 0;
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    memset(&rec, 0, sizeof(rec));
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static const struct migr_dom_info *find(const struct migr_dom_info *list, int n,
+                                        const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(list[i].name, name) == 0)
+            return &list[i];
+    return NULL;
+}
+
+static void test_lifecycle(void **state)
+{
+    struct migr_virt *v = NULL;
+    struct migr_dom_info *list = NULL, info;
+    const struct migr_dom_info *g;
+    char err[512], *name = NULL, *xml = guest_xml(), *back = NULL;
+    int n;
+
+    (void)state;
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, xml, &name, err, sizeof(err)), 0);
+    assert_string_equal(name, GUEST);
+    free(name);
+
+    n = migr_virt_list(v, &list, err, sizeof(err));
+    assert_true(n >= 2);
+    for (int i = 1; i < n; i++)
+        assert_true(strcmp(list[i - 1].name, list[i].name) < 0);
+    g = find(list, n, GUEST);
+    assert_non_null(g);
+    assert_int_equal(g->state, MIGR_DOM_SHUTOFF);
+    assert_true(g->persistent);
+    assert_string_equal(g->uuid, "6a1f0c52-3b7e-4d4a-9c1e-2f6d8b0a7c11");
+    /* The test driver's own domain runs from the start. */
+    g = find(list, n, "test");
+    assert_non_null(g);
+    assert_int_equal(g->state, MIGR_DOM_RUNNING);
+    free(list);
+
+    assert_int_equal(migr_virt_start(v, GUEST, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.state, MIGR_DOM_RUNNING);
+    assert_string_equal(migr_dom_state_name(info.state), "running");
+    /* (The test driver reports this one as an internal error; qemu's as
+     * an invalid operation.) */
+    assert_true(migr_virt_start(v, GUEST, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, "cannot start 'lab_guest1': "));
+    assert_non_null(strstr(err, "already running"));
+
+    assert_int_equal(migr_virt_xml(v, GUEST, true, &back, err, sizeof(err)), 0);
+    assert_non_null(strstr(back, "<name>lab_guest1</name>"));
+    assert_non_null(strstr(back, "<alias name='ua-default'/>"));
+    free(back);
+
+    assert_int_equal(migr_virt_destroy(v, GUEST, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.state, MIGR_DOM_SHUTOFF);
+    assert_string_equal(migr_dom_state_name(info.state), "shut off");
+    assert_int_equal(migr_virt_destroy(v, GUEST, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "cannot destroy 'lab_guest1': "));
+    assert_non_null(strstr(err, "domain is not running"));
+    assert_int_equal(migr_virt_undefine(v, GUEST, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)),
+                     -ENOENT);
+    assert_non_null(strstr(err, "domain 'lab_guest1': "));
+    assert_int_equal(migr_virt_start(v, GUEST, err, sizeof(err)), -ENOENT);
+    assert_int_equal(migr_virt_define(v, "<domain>", NULL, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "cannot define the domain: "));
+    migr_virt_close(v);
+    migr_virt_close(NULL);
+    free(xml);
+
+    assert_int_equal(migr_virt_open("nosuchdriver:///x", &v, err, sizeof(err)),
+                     -ECONNREFUSED);
+    assert_non_null(strstr(err, "cannot connect to 'nosuchdriver:///x': "));
+}
+
+/* Hot-plug as the SR-IOV unplug and replug do it.  The test driver has no
+ * device hot-plug, so these two calls are wrapped too: recorded, then
+ * passed through when the test wants libvirt's real error. */
+static void test_attach_detach(void **state)
+{
+    struct migr_virt *v = NULL;
+    char err[512], *xml = guest_xml();
+    const char *nic = "<interface type='direct'>...</interface>";
+    const unsigned both = VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG;
+
+    (void)state;
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, xml, NULL, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_start(v, GUEST, err, sizeof(err)), 0);
+
+    /* A persistent domain: the running one and its definition. */
+    assert_int_equal(migr_virt_attach(v, GUEST, nic, err, sizeof(err)), 0);
+    assert_int_equal(rec.attach_calls, 1);
+    assert_string_equal(rec.device, nic);
+    assert_int_equal(rec.dev_flags, both);
+    assert_int_equal(
+        migr_virt_detach_alias(v, GUEST, "ua-sriov-net1", err, sizeof(err)), 0);
+    assert_int_equal(rec.detach_calls, 1);
+    assert_string_equal(rec.device, "ua-sriov-net1");
+    assert_int_equal(rec.dev_flags, both);
+
+    /* libvirt's refusal, translated. */
+    rec.pass_through = true;
+    assert_int_equal(migr_virt_attach(v, GUEST, nic, err, sizeof(err)),
+                     -EOPNOTSUPP);
+    assert_non_null(strstr(err, "cannot attach the device: "));
+    assert_int_equal(
+        migr_virt_detach_alias(v, GUEST, "ua-sriov-net1", err, sizeof(err)),
+        -EOPNOTSUPP);
+    assert_non_null(strstr(err, "cannot detach the device: "));
+    rec.pass_through = false;
+
+    assert_int_equal(migr_virt_attach(v, GUEST, NULL, err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(
+        migr_virt_detach_alias(v, "nope", "ua-x", err, sizeof(err)), -ENOENT);
+
+    /* A transient domain has no definition to change. */
+    assert_int_equal(migr_virt_undefine(v, GUEST, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_attach(v, GUEST, nic, err, sizeof(err)), 0);
+    assert_int_equal(rec.dev_flags, VIR_DOMAIN_AFFECT_LIVE);
+    assert_int_equal(migr_virt_destroy(v, GUEST, err, sizeof(err)), 0);
+    migr_virt_close(v);
+    free(xml);
+}
+
+static void test_migrate_params(void **state)
+{
+    struct migr_virt *v = NULL;
+    char err[512], *xml = guest_xml();
+    const unsigned base = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER |
+                          VIR_MIGRATE_PERSIST_DEST |
+                          VIR_MIGRATE_UNDEFINE_SOURCE;
+    struct migr_migrate_params p = {
+        .dest_uri = "qemu+tcp://198.18.0.2/system",
+        .migrate_uri = "tcp://198.18.0.2:49152",
+        .dest_xml = "<domain>target</domain>",
+        .bandwidth_mib = 64,
+        .max_downtime_ms = 300,
+        .parallel_connections = 8,
+        .auto_converge = true,
+        .post_copy = true,
+        .unsafe = true,
+        .block_migration = true,
+    };
+
+    (void)state;
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, xml, NULL, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_start(v, GUEST, err, sizeof(err)), 0);
+
+    /* Everything the policy can ask for. */
+    assert_int_equal(migr_virt_migrate(v, GUEST, &p, err, sizeof(err)), 0);
+    assert_int_equal(rec.calls, 1);
+    assert_string_equal(rec.domain, GUEST);
+    assert_string_equal(rec.dconnuri, "qemu+tcp://198.18.0.2/system");
+    assert_int_equal(rec.flags, base | VIR_MIGRATE_AUTO_CONVERGE |
+                                    VIR_MIGRATE_POSTCOPY | VIR_MIGRATE_UNSAFE |
+                                    VIR_MIGRATE_NON_SHARED_INC |
+                                    VIR_MIGRATE_PARALLEL);
+    assert_int_equal(rec.nparams, 5);
+    assert_string_equal(rec.migrate_uri, "tcp://198.18.0.2:49152");
+    assert_string_equal(rec.dest_xml, "<domain>target</domain>");
+    /* The target's persistent definition is the retargeted XML too. */
+    assert_string_equal(rec.persist_xml, "<domain>target</domain>");
+    assert_int_equal(rec.bandwidth, 64);
+    assert_int_equal(rec.parallel, 8);
+    assert_int_equal(rec.downtime_calls, 1);
+    assert_int_equal(rec.downtime, 300);
+
+    /* KubeVirt's defaults: nothing but the four base flags. */
+    memset(&rec, 0, sizeof(rec));
+    p = (struct migr_migrate_params){.dest_uri = "qemu+tcp://h2/system"};
+    assert_int_equal(migr_virt_migrate(v, GUEST, &p, err, sizeof(err)), 0);
+    assert_int_equal(rec.flags, base);
+    assert_int_equal(rec.nparams, 0);
+    assert_int_equal(rec.downtime_calls, 0);
+
+    /* A paused domain stays paused on the target. */
+    virConnectPtr c = virConnectOpen(TEST_URI);
+    virDomainPtr d = virDomainLookupByName(c, GUEST);
+    assert_int_equal(virDomainSuspend(d), 0);
+    p.persist_xml = "<domain>persist</domain>";
+    p.parallel_connections = 1; /* one connection is not multifd */
+    assert_int_equal(migr_virt_migrate(v, GUEST, &p, err, sizeof(err)), 0);
+    assert_int_equal(rec.flags, base | VIR_MIGRATE_PAUSED);
+    assert_int_equal(rec.nparams, 1);
+    assert_string_equal(rec.persist_xml, "<domain>persist</domain>");
+    assert_string_equal(rec.dest_xml, "");
+    assert_int_equal(virDomainResume(d), 0);
+    virDomainFree(d);
+    virConnectClose(c);
+
+    /* libvirt's error, translated: the test driver cannot migrate. */
+    rec.pass_through = true;
+    p = (struct migr_migrate_params){.dest_uri = "qemu+tcp://h2/system"};
+    assert_int_equal(migr_virt_migrate(v, GUEST, &p, err, sizeof(err)),
+                     -EOPNOTSUPP);
+    assert_non_null(strstr(err, "migration failed: "));
+    assert_non_null(strstr(err, "not supported"));
+    rec.pass_through = false;
+
+    p.dest_uri = NULL;
+    assert_int_equal(migr_virt_migrate(v, GUEST, &p, err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err, "no migration target");
+    p.dest_uri = "qemu+tcp://h2/system";
+    assert_int_equal(migr_virt_migrate(v, "nope", &p, err, sizeof(err)),
+                     -ENOENT);
+
+    assert_int_equal(migr_virt_destroy(v, GUEST, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_undefine(v, GUEST, err, sizeof(err)), 0);
+    migr_virt_close(v);
+    free(xml);
+}
+
+static void test_bandwidth_rule(void **state)
+{
+    const int64_t mib = 1024 * 1024;
+
+    (void)state;
+    assert_int_equal(migr_bandwidth_mib(0), 0);
+    assert_int_equal(migr_bandwidth_mib(-5), 0);
+    assert_int_equal(migr_bandwidth_mib(1), 1);
+    assert_int_equal(migr_bandwidth_mib(64 * mib), 64);
+    assert_int_equal(migr_bandwidth_mib(mib + mib / 2), 2);
+    assert_int_equal(migr_bandwidth_mib(mib + mib / 2 - 1), 1);
+    assert_int_equal(migr_bandwidth_mib(1000 * 1000 * 1000), 954);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_lifecycle, reset),
+        cmocka_unit_test_setup(test_attach_detach, reset),
+        cmocka_unit_test_setup(test_migrate_params, reset),
+        cmocka_unit_test(test_bandwidth_rule),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
