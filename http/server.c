@@ -46,6 +46,7 @@ struct http_conn {
     enum conn_state state;
     time_t deadline; /* for CONN_READING */
     struct http_stream *stream;
+    char peer[64]; /* "ADDR:PORT", formatted at the first request */
     struct http_conn *prev, *next;
 };
 
@@ -68,6 +69,10 @@ struct http_server {
     struct http_conn *conns;
     size_t n_conns;
     size_t n_busy;
+    /* The Date header of this second: evhttp would format it again for
+     * every reply. */
+    time_t date_time;
+    char date[40];
 };
 
 static time_t now_mono(void)
@@ -206,13 +211,28 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
     return bev;
 }
 
+/* The tracked connection of BEV.  evhttp gives a connection no user
+ * pointer, so this searches the list; the one found moves to the front, so
+ * connections that keep sending requests stay near it and idle ones (many
+ * kept-alive clients, watches) sink to the back. */
 static struct http_conn *conn_find(struct http_server *srv,
                                    struct bufferevent *bev)
 {
-    for (struct http_conn *c = srv->conns; c; c = c->next)
+    struct http_conn *c;
+
+    for (c = srv->conns; c; c = c->next)
         if (c->bev == bev)
-            return c;
-    return NULL;
+            break;
+    if (c && c != srv->conns) {
+        c->prev->next = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        c->prev = NULL;
+        c->next = srv->conns;
+        srv->conns->prev = c;
+        srv->conns = c;
+    }
+    return c;
 }
 
 static void request_done_cb(struct evhttp_request *req, void *arg)
@@ -274,6 +294,43 @@ static void send_plain_error(struct evhttp_request *req, int status,
     evbuffer_free(b);
 }
 
+static void format_peer(struct evhttp_connection *evcon, char *buf, size_t len)
+{
+    char *host = NULL;
+    ev_uint16_t port = 0;
+
+    evhttp_connection_get_peer(evcon, &host, &port);
+    if (host)
+        snprintf(buf, len, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host,
+                 (unsigned)port);
+}
+
+/* The value of the Date header now, formatted once a second. */
+static const char *date_now(struct http_server *srv)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed",
+                                    "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr",
+                                       "May", "Jun", "Jul", "Aug",
+                                       "Sep", "Oct", "Nov", "Dec"};
+
+    /* By hand, not strftime(): the names must not follow a locale. */
+    if (now != srv->date_time && gmtime_r(&now, &tm)) {
+        snprintf(srv->date, sizeof(srv->date),
+                 "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7],
+                 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        srv->date_time = now;
+    }
+    return srv->date;
+}
+
+/* Request targets up to this long are split in a buffer on the stack. */
+#define TARGET_STACK_BYTES 2048
+
 static void gencb(struct evhttp_request *ereq, void *arg)
 {
     struct http_server *srv = arg;
@@ -284,13 +341,11 @@ static void gencb(struct evhttp_request *ereq, void *arg)
     struct evkeyvalq *in = evhttp_request_get_input_headers(ereq);
     struct evkeyvalq *out = evhttp_request_get_output_headers(ereq);
     struct evbuffer *inbuf = evhttp_request_get_input_buffer(ereq);
-    struct evbuffer *outbuf = NULL;
     const char *uri = evhttp_request_get_uri(ereq);
-    char *target = NULL;
+    char stack_target[TARGET_STACK_BYTES];
+    char *target = stack_target;
     size_t targetlen;
     char peer[80] = "";
-    char *peer_host = NULL;
-    ev_uint16_t peer_port = 0;
     int r;
 
     memset(&req, 0, sizeof(req));
@@ -301,12 +356,10 @@ static void gencb(struct evhttp_request *ereq, void *arg)
         if (c && !c->evcon) {
             c->evcon = evcon;
             evhttp_connection_set_closecb(evcon, conn_closecb, c);
+            format_peer(evcon, c->peer, sizeof(c->peer));
         }
-        evhttp_connection_get_peer(evcon, &peer_host, &peer_port);
-        if (peer_host)
-            snprintf(peer, sizeof(peer),
-                     strchr(peer_host, ':') ? "[%s]:%u" : "%s:%u", peer_host,
-                     (unsigned)peer_port);
+        if (!c)
+            format_peer(evcon, peer, sizeof(peer));
     }
     if (c) {
         conn_set_state(c, CONN_BUSY);
@@ -321,46 +374,45 @@ static void gencb(struct evhttp_request *ereq, void *arg)
     if (!uri)
         uri = "/";
     targetlen = strlen(uri) + 2 * HTTP_MAX_SEGMENTS + 2 * HTTP_MAX_PARAMS + 2;
-    target = malloc(targetlen);
-    if (!target) {
-        send_plain_error(ereq, 500, "InternalError", "out of memory");
-        return;
+    if (targetlen > sizeof(stack_target)) {
+        target = malloc(targetlen);
+        if (!target) {
+            send_plain_error(ereq, 500, "InternalError", "out of memory");
+            return;
+        }
     }
     r = http_request_parse_target(&req, uri, target, targetlen);
     if (r < 0) {
         send_plain_error(ereq, 400, "BadRequest",
                          r == -E2BIG ? "request target has too many parts"
                                      : "malformed request target");
-        free(target);
-        return;
+        goto out;
     }
     req.method = method_of(evhttp_request_get_command(ereq));
     req.path = uri;
     req.content_type = evhttp_find_header(in, "Content-Type");
     req.accept = evhttp_find_header(in, "Accept");
     req.authorization = evhttp_find_header(in, "Authorization");
-    req.peer = peer;
+    req.peer = c ? c->peer : peer;
     /* Terminate the body so handlers may treat it as a C string. */
     req.body_len = evbuffer_get_length(inbuf);
     if (evbuffer_add(inbuf, "", 1) < 0) {
         send_plain_error(ereq, 500, "InternalError", "out of memory");
-        free(target);
-        return;
+        goto out;
     }
     req.body = (const char *)evbuffer_pullup(inbuf, -1);
     if (!req.body) {
         send_plain_error(ereq, 500, "InternalError", "out of memory");
-        free(target);
-        return;
+        goto out;
     }
 
     srv->handler(&req, &resp, srv->handler_arg);
-    free(target);
 
     for (size_t i = 0; i < resp.n_headers; i++)
         evhttp_add_header(out, resp.header_names[i], resp.header_values[i]);
     if (resp.content_type)
         evhttp_add_header(out, "Content-Type", resp.content_type);
+    evhttp_add_header(out, "Date", date_now(srv));
 
     if (resp.stream_start) {
         struct http_stream *s = calloc(1, sizeof(*s));
@@ -368,7 +420,7 @@ static void gencb(struct evhttp_request *ereq, void *arg)
             free(s);
             http_response_clear(&resp);
             send_plain_error(ereq, 500, "InternalError", "cannot stream");
-            return;
+            goto out;
         }
         s->conn = c;
         s->req = ereq;
@@ -378,24 +430,27 @@ static void gencb(struct evhttp_request *ereq, void *arg)
                                 http_status_phrase(resp.status));
         resp.stream_start(s, resp.stream_arg);
         http_response_clear(&resp);
-        return;
+        goto out;
     }
 
-    outbuf = evbuffer_new();
-    if (!outbuf) {
-        http_response_clear(&resp);
-        send_plain_error(ereq, 500, "InternalError", "out of memory");
-        return;
-    }
+    /* The body goes into the request's own output buffer by reference (no
+     * copy); evhttp frees it with free_body() once sent. */
     if (resp.body && resp.body_len > 0) {
-        if (evbuffer_add_reference(outbuf, resp.body, resp.body_len, free_body,
+        struct evbuffer *ob = evhttp_request_get_output_buffer(ereq);
+        if (evbuffer_add_reference(ob, resp.body, resp.body_len, free_body,
                                    NULL) == 0)
             resp.body = NULL; /* now owned by the buffer */
+        else if (evbuffer_add(ob, resp.body, resp.body_len) < 0) {
+            http_response_clear(&resp);
+            send_plain_error(ereq, 500, "InternalError", "out of memory");
+            goto out;
+        }
     }
-    evhttp_send_reply(ereq, resp.status, http_status_phrase(resp.status),
-                      outbuf);
-    evbuffer_free(outbuf);
+    evhttp_send_reply(ereq, resp.status, http_status_phrase(resp.status), NULL);
     http_response_clear(&resp);
+out:
+    if (target != stack_target)
+        free(target);
 }
 
 void http_stream_set_callbacks(struct http_stream *stream,

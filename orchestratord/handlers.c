@@ -127,12 +127,37 @@ static void set_rv_string(char *buf, size_t len, int64_t rv)
  * Reading.
  */
 
+/* Answer CODE with TEXT (malloc'd JSON, taken over). */
+static void reply_stored_text(struct http_response *resp, int code, char *text,
+                              size_t len)
+{
+    http_response_clear(resp);
+    resp->status = code;
+    resp->content_type = "application/json";
+    resp->body = text;
+    resp->body_len = len;
+}
+
 static void handle_get(struct orch_server *srv, const struct http_request *req,
                        struct http_response *resp, const struct route *rt)
 {
+    enum store_kind sk = orch_store_kind(rt->kind->kind);
     json_t *obj = NULL;
-    int r = store_get(srv->store, orch_store_kind(rt->kind->kind), rt->ns,
-                      rt->name, &obj);
+    char *text = NULL;
+    size_t len = 0;
+    int r;
+
+    /* JSON: the stored text is the answer, without a parse and an encode
+     * (most of a GET's CPU time otherwise).  YAML needs the tree. */
+    if (orch_accept_format(req->accept) == API_FORMAT_JSON) {
+        r = store_get_text(srv->store, sk, rt->ns, rt->name, &text, &len);
+        if (r == 0) {
+            reply_stored_text(resp, 200, text, len);
+            return;
+        }
+    } else {
+        r = store_get(srv->store, sk, rt->ns, rt->name, &obj);
+    }
     if (r == -ENOENT) {
         reply_not_found(resp, rt->kind, rt->name);
         return;
@@ -157,6 +182,60 @@ static int parse_size(const char *s, size_t *ret)
         return -EINVAL;
     *ret = (size_t)v;
     return 0;
+}
+
+/* A JSON list answer around the stored texts of the page's items, the same
+ * document handle_list() builds as a tree for YAML: no parse of the items,
+ * no encode. */
+static void list_reply_text(struct orch_server *srv, struct http_response *resp,
+                            const struct route *rt,
+                            const struct store_list_opts *o)
+{
+    struct store_text_page page = {0};
+    char *cont = NULL, *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+    int r = store_list_text(srv->store, orch_store_kind(rt->kind->kind), rt->ns,
+                            o, &page);
+
+    if (r == -EINVAL) {
+        orch_reply_errno(resp, r, "invalid continue token");
+        return;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot list the records");
+        return;
+    }
+    if (page.continue_token) {
+        /* Opaque to us: let jansson quote it. */
+        json_t *s = json_string(page.continue_token);
+        cont = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+        json_decref(s);
+        if (!cont)
+            goto oom;
+    }
+    f = open_memstream(&buf, &len);
+    if (!f)
+        goto oom;
+    fprintf(f,
+            "{\"apiVersion\":\"%s\",\"kind\":\"%s\",\"metadata\":"
+            "{\"resourceVersion\":\"%" PRId64 "\"%s%s},\"items\":",
+            rt->kind->api_version, rt->kind->list_kind, page.resource_version,
+            cont ? ",\"continue\":" : "", cont ? cont : "");
+    fwrite(page.items, 1, page.items_len, f);
+    fputc('}', f);
+    if (fclose(f) != 0) {
+        free(buf);
+        goto oom;
+    }
+    reply_stored_text(resp, 200, buf, len);
+    free(cont);
+    store_text_page_release(&page);
+    return;
+oom:
+    free(cont);
+    store_text_page_release(&page);
+    orch_reply_errno(resp, -ENOMEM, "out of memory");
 }
 
 static void handle_list(struct orch_server *srv, const struct http_request *req,
@@ -192,6 +271,11 @@ static void handle_list(struct orch_server *srv, const struct http_request *req,
     if (filter.labels || filter.n_fields) {
         o.match = orch_filter_match;
         o.match_arg = &filter;
+    }
+    if (orch_accept_format(req->accept) == API_FORMAT_JSON) {
+        list_reply_text(srv, resp, rt, &o);
+        orch_filter_clear(&filter);
+        return;
     }
     r = store_list(srv->store, orch_store_kind(rt->kind->kind), rt->ns, &o,
                    &page);
@@ -473,26 +557,70 @@ static void admission_denied(struct http_response *resp, int code,
     orch_reply_status(resp, code, reason, msg, NULL);
 }
 
-/* The checks KubeVirt's migration-create admitter makes that need no host,
- * and its mutator's label; then the initial status.  Returns 0, or -1 after
- * answering. */
-static int admit_migration(struct orch_server *srv, struct http_response *resp,
-                           const char *ns, json_t *doc)
+/* Whether a VMI's stored TEXT plainly passes check_vmi(): a phase that is
+ * not final and no LiveMigratable condition other than "True".  false
+ * means "look closer": check_vmi() then parses the record and words the
+ * answer. */
+static bool vmi_text_admissible(const char *text, size_t len)
 {
-    const char *vmi_name = api_doc_get_string(doc, "spec.vmiName");
-    json_t *vmi = NULL, *other = NULL, *md, *labels, *conds;
+    struct orch_jspan doc = {text, len}, status, v, conds, c;
+    size_t pos = 0;
+    int r = orch_jscan_member(&doc, "status", &status);
+
+    if (r == -ENOENT)
+        return true;
+    if (r < 0)
+        return false;
+    r = orch_jscan_member(&status, "phase", &v);
+    if (r == 0) {
+        if (orch_jscan_string_eq(&v, "Succeeded") != 0 ||
+            orch_jscan_string_eq(&v, "Failed") != 0)
+            return false;
+    } else if (r != -ENOENT) {
+        return false;
+    }
+    r = orch_jscan_member(&status, "conditions", &conds);
+    if (r == -ENOENT)
+        return true;
+    if (r < 0)
+        return false;
+    while ((r = orch_jscan_next(&conds, &pos, &c)) == 0) {
+        struct orch_jspan type, st;
+        r = orch_jscan_member(&c, "type", &type);
+        if (r == -ENOENT)
+            continue;
+        if (r < 0)
+            return false;
+        r = orch_jscan_string_eq(&type, "LiveMigratable");
+        if (r < 0)
+            return false;
+        if (r == 1 && (orch_jscan_member(&c, "status", &st) < 0 ||
+                       orch_jscan_string_eq(&st, "True") != 1))
+            return false;
+    }
+    return r == -ENOENT;
+}
+
+/* The VMI checks of admission: it exists, is not final and is not marked
+ * not live-migratable.  Most VMIs pass, which the stored text shows
+ * without a parse.  Returns 0, or -1 after answering. */
+static int check_vmi(struct orch_server *srv, struct http_response *resp,
+                     const char *ns, const char *vmi_name)
+{
+    json_t *vmi = NULL, *conds;
     const char *phase;
-    char now[API_TIME_LEN];
+    char *text = NULL;
+    size_t len = 0;
     int r;
 
-    if (!srv->settings.live_migration) {
-        admission_denied(resp, 422, "Invalid",
-                         "LiveMigration feature gate is not enabled "
-                         "(feature_gates.LiveMigration in orchestratord's "
-                         "configuration)");
-        return -1;
+    r = store_get_text(srv->store, STORE_KIND_VMI, ns, vmi_name, &text, &len);
+    if (r == 0) {
+        bool plain = vmi_text_admissible(text, len);
+        free(text);
+        if (plain)
+            return 0;
+        r = store_get(srv->store, STORE_KIND_VMI, ns, vmi_name, &vmi);
     }
-    r = store_get(srv->store, STORE_KIND_VMI, ns, vmi_name, &vmi);
     if (r == -ENOENT) {
         admission_denied(resp, 422, "Invalid",
                          "the VMI \"%s/%s\" does not exist", ns, vmi_name);
@@ -528,6 +656,30 @@ static int admit_migration(struct orch_server *srv, struct http_response *resp,
     }
     json_decref(vmi);
 
+    return 0;
+}
+
+/* The checks KubeVirt's migration-create admitter makes that need no host,
+ * and its mutator's label; then the initial status.  Returns 0, or -1 after
+ * answering. */
+static int admit_migration(struct orch_server *srv, struct http_response *resp,
+                           const char *ns, json_t *doc)
+{
+    const char *vmi_name = api_doc_get_string(doc, "spec.vmiName");
+    json_t *other = NULL, *md, *labels;
+    char now[API_TIME_LEN];
+    int r;
+
+    if (!srv->settings.live_migration) {
+        admission_denied(resp, 422, "Invalid",
+                         "LiveMigration feature gate is not enabled "
+                         "(feature_gates.LiveMigration in orchestratord's "
+                         "configuration)");
+        return -1;
+    }
+    if (check_vmi(srv, resp, ns, vmi_name) < 0)
+        return -1;
+
     r = store_migration_find_in_flight(srv->store, ns, vmi_name, &other);
     if (r == 0) {
         const char *oname = api_doc_get_string(other, "metadata.name");
@@ -562,27 +714,47 @@ static int admit_migration(struct orch_server *srv, struct http_response *resp,
     return 0;
 }
 
-/* Store a new object that passed validation and admission, tell the
- * watchers, answer CODE with it. */
-static void create_and_reply(struct orch_server *srv,
-                             const struct http_request *req,
-                             struct http_response *resp, const struct route *rt,
-                             json_t *doc, int code)
+/* Store a new object that passed validation and admission (in the
+ * transaction admit_and_create() opened), commit, tell the watchers, answer
+ * CODE with it.  Returns 0, or -1 after rolling back and answering. */
+static int create_and_reply(struct orch_server *srv,
+                            const struct http_request *req,
+                            struct http_response *resp, const struct route *rt,
+                            json_t *doc, int code)
 {
-    int r = store_create(srv->store, orch_store_kind(rt->kind->kind), doc);
+    enum store_kind sk = orch_store_kind(rt->kind->kind);
+    char *text = NULL;
+    size_t len = 0;
+    int r = store_create(srv->store, sk, doc);
+
     if (r == -EEXIST) {
         char res[160], msg[512];
         const char *name = api_doc_get_string(doc, "metadata.name");
+        store_txn_rollback(srv->store);
         resource_name(rt->kind, res, sizeof(res));
         snprintf(msg, sizeof(msg), "%s \"%s\" already exists", res,
                  name ? name : "");
         orch_reply_status(resp, 409, "AlreadyExists", msg,
                           details_for(rt->kind, name));
-        return;
+        return -1;
     }
     if (r < 0) {
+        store_txn_rollback(srv->store);
         reply_store_error(resp, r, "cannot store the record");
-        return;
+        return -1;
+    }
+    /* The JSON answer is the stored text, read back in the same
+     * transaction: a B-tree lookup costs less than encoding DOC. */
+    if (orch_accept_format(req->accept) == API_FORMAT_JSON &&
+        store_get_text(
+            srv->store, sk, api_doc_get_string(doc, "metadata.namespace"),
+            api_doc_get_string(doc, "metadata.name"), &text, &len) < 0)
+        text = NULL; /* encode DOC instead */
+    r = store_txn_commit(srv->store);
+    if (r < 0) {
+        free(text);
+        reply_store_error(resp, r, "cannot store the record");
+        return -1;
     }
     if (rt->kind->kind == API_KIND_VMIM) {
         srv->metrics.migrations_created++;
@@ -591,8 +763,34 @@ static void create_and_reply(struct orch_server *srv,
                  api_doc_get_string(doc, "metadata.name"),
                  api_doc_get_string(doc, "spec.vmiName"));
     }
-    orch_watch_notify(srv, rt->kind->kind, "ADDED", doc);
-    orch_reply_json(resp, req, code, doc);
+    orch_watch_notify(srv, rt->kind->kind, "ADDED", doc, text, len);
+    if (text) {
+        reply_stored_text(resp, code, text, len);
+    } else {
+        orch_reply_json(resp, req, code, doc);
+    }
+    return 0;
+}
+
+/* Admit (VMIMs) and create DOC in one store transaction, so the admission
+ * reads and the insert see one state and a POST commits once. */
+static void admit_and_create(struct orch_server *srv,
+                             const struct http_request *req,
+                             struct http_response *resp, const struct route *rt,
+                             json_t *doc, int code)
+{
+    int r = store_txn_begin(srv->store);
+
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot begin a transaction");
+        return;
+    }
+    if (rt->kind->kind == API_KIND_VMIM &&
+        admit_migration(srv, resp, rt->ns, doc) < 0) {
+        store_txn_rollback(srv->store);
+        return;
+    }
+    create_and_reply(srv, req, resp, rt, doc, code);
 }
 
 static void handle_create(struct orch_server *srv,
@@ -604,13 +802,8 @@ static void handle_create(struct orch_server *srv,
         return;
     strip_server_fields(doc, rt->kind->kind != API_KIND_VMIM &&
                                  rt->kind->kind != API_KIND_VM);
-    if (!validate(resp, rt, doc))
-        goto out;
-    if (rt->kind->kind == API_KIND_VMIM &&
-        admit_migration(srv, resp, rt->ns, doc) < 0)
-        goto out;
-    create_and_reply(srv, req, resp, rt, doc, 201);
-out:
+    if (validate(resp, rt, doc))
+        admit_and_create(srv, req, resp, rt, doc, 201);
     json_decref(doc);
 }
 
@@ -670,7 +863,7 @@ static void handle_replace(struct orch_server *srv,
         reply_store_error(resp, r, "cannot update the record");
         goto out;
     }
-    orch_watch_notify(srv, rt->kind->kind, "MODIFIED", doc);
+    orch_watch_notify(srv, rt->kind->kind, "MODIFIED", doc, NULL, 0);
     orch_reply_json(resp, req, 200, doc);
 out:
     json_decref(old);
@@ -731,7 +924,8 @@ static void handle_delete(struct orch_server *srv,
             } else {
                 log_info("migration '%s/%s': abort requested", rt->ns,
                          rt->name);
-                orch_watch_notify(srv, rt->kind->kind, "MODIFIED", obj);
+                orch_watch_notify(srv, rt->kind->kind, "MODIFIED", obj, NULL,
+                                  0);
                 orch_reply_json(resp, req, 202, obj);
             }
             json_decref(obj);
@@ -748,7 +942,7 @@ static void handle_delete(struct orch_server *srv,
         reply_store_error(resp, r, "cannot delete the record");
         return;
     }
-    orch_watch_notify(srv, rt->kind->kind, "DELETED", last);
+    orch_watch_notify(srv, rt->kind->kind, "DELETED", last, NULL, 0);
     orch_reply_json(resp, req, 200, last);
     json_decref(last);
 }
@@ -823,7 +1017,7 @@ static void handle_vm_sub(struct orch_server *srv,
             goto out;
         }
         log_info("VM '%s/%s': %s requested", rt->ns, rt->name, rt->sub);
-        orch_watch_notify(srv, API_KIND_VM, "MODIFIED", vm);
+        orch_watch_notify(srv, API_KIND_VM, "MODIFIED", vm, NULL, 0);
         orch_reply_status(resp, 202, NULL,
                           start ? "start requested" : "stop requested", NULL);
         goto out;
@@ -862,9 +1056,7 @@ static void handle_vm_sub(struct orch_server *srv,
             .kind = api_kind_info(API_KIND_VMIM), .ns = rt->ns, .name = NULL};
         if (!validate(resp, &mr, mig))
             goto out;
-        if (admit_migration(srv, resp, rt->ns, mig) < 0)
-            goto out;
-        create_and_reply(srv, req, resp, &mr, mig, 202);
+        admit_and_create(srv, req, resp, &mr, mig, 202);
     }
 out:
     json_decref(opts);

@@ -142,23 +142,54 @@ static bool watch_matches(const struct orch_watcher *w, const json_t *obj)
     return orch_filter_match(obj, (void *)&w->filter);
 }
 
+/* The event line {"type":TYPE,"object":OBJ}\n, from OBJ's JSON text when
+ * the caller has it.  Returns a malloc'd line and its length, or NULL. */
+static char *event_line(const char *type, const json_t *obj,
+                        const char *obj_text, size_t obj_len, size_t *ret_len)
+{
+    static const char head[] = "{\"type\":\"", mid[] = "\",\"object\":";
+    char *dumped = NULL, *line;
+    size_t tlen = strlen(type), n;
+
+    if (!obj_text) {
+        dumped = json_dumps(obj, JSON_COMPACT);
+        if (!dumped)
+            return NULL;
+        obj_text = dumped;
+        obj_len = strlen(dumped);
+    }
+    /* TYPE is one of ADDED, MODIFIED, DELETED: nothing to escape. */
+    n = sizeof(head) - 1 + tlen + sizeof(mid) - 1 + obj_len + 2;
+    line = malloc(n + 1);
+    if (line) {
+        char *o = line;
+        memcpy(o, head, sizeof(head) - 1);
+        o += sizeof(head) - 1;
+        memcpy(o, type, tlen);
+        o += tlen;
+        memcpy(o, mid, sizeof(mid) - 1);
+        o += sizeof(mid) - 1;
+        memcpy(o, obj_text, obj_len);
+        o += obj_len;
+        *o++ = '}';
+        *o++ = '\n';
+        *o = '\0';
+        *ret_len = n;
+    }
+    free(dumped);
+    return line;
+}
+
 static int send_event(struct orch_watcher *w, const char *type,
                       const json_t *obj)
 {
-    json_t *ev = json_pack("{s:s, s:O}", "type", type, "object", obj);
-    char *line;
-    size_t len;
+    size_t len = 0;
+    char *line = event_line(type, obj, NULL, 0, &len);
     int r;
 
-    if (!ev)
-        return -ENOMEM;
-    line = json_dumps(ev, JSON_COMPACT);
-    json_decref(ev);
     if (!line)
         return -ENOMEM;
-    len = strlen(line);
-    line[len] = '\n'; /* replaces the NUL: write len + 1 bytes */
-    r = w->io.write(w->io.ctx, line, len + 1);
+    r = w->io.write(w->io.ctx, line, len);
     free(line);
     if (r == 0)
         w->srv->metrics.watch_events++;
@@ -306,10 +337,13 @@ void orch_watch_closed(struct orch_watcher *w)
 }
 
 void orch_watch_notify(struct orch_server *srv, enum api_kind kind,
-                       const char *type, const json_t *obj)
+                       const char *type, const json_t *obj,
+                       const char *obj_text, size_t obj_len)
 {
     struct orch_watcher *w, *next;
     int64_t rv = obj_rv(obj);
+    char *line = NULL; /* made once, for the first watcher that wants it */
+    size_t len = 0;
 
     for (w = srv->watchers; w; w = next) {
         next = w->next;
@@ -326,9 +360,14 @@ void orch_watch_notify(struct orch_server *srv, enum api_kind kind,
             watch_finish(w);
             continue;
         }
-        if (send_event(w, type, obj) < 0)
+        if (!line)
+            line = event_line(type, obj, obj_text, obj_len, &len);
+        if (!line || w->io.write(w->io.ctx, line, len) < 0)
             watch_finish(w);
+        else
+            srv->metrics.watch_events++;
     }
+    free(line);
 }
 
 void orch_watch_end_all(struct orch_server *srv)

@@ -1,19 +1,43 @@
 #!/bin/sh
 # REST API benchmark (issue 4): orchestratord on loopback with a temporary
 # database, measured with wrk.
-#   api_get_rps  GET of one VMIM, server holding 10000 VMIMs
-#   api_post_rps POST of new VMIMs (each for a VMI without one in flight)
-#   api_p99_ms   99th percentile latency of the GET run
-#   api_rss_mib  orchestratord's VmRSS holding 100000 migration records after
-#                a list and get workload
+#   api_get_rps      GET of one VMIM, server holding 10000 VMIMs
+#   api_post_rps     POST of new VMIMs (each for a VMI without one in flight)
+#   api_p99_ms       99th percentile latency of the GET runs
+#   api_rss_mib      orchestratord's VmRSS holding 100000 migration records
+#                    after a list and get workload
+# and, to read those against the machine's state:
+#   api_healthz_rps  GET /healthz through the same server, in the same
+#                    rounds: the HTTP path alone (no store, no routing), so
+#                    api_get_rps / api_healthz_rps says what a GET adds and
+#                    stays comparable when other load slows everything down
+#   api_*_cpu_us     orchestratord's CPU time (user + system, from
+#                    /proc/PID/stat) per request: what one request costs
+#                    whatever else the machine runs
+#
+# wrk and the server share the machine (2 cores here): wrk runs one thread
+# (-t1), which keeps 32 connections busy while using about a quarter of a
+# core.  Each round runs healthz, GET and POST for BENCH_SECONDS (3) each;
+# the figures are medians of BENCH_RUNS (5) rounds.  Set BENCH_PIN=1 to pin
+# the server to CPU 0 and wrk to CPU 1 (on a busy shared machine it does
+# not help: whichever core another process takes, one side waits).
+#
 # Run with `make bench`, or: ORCH_BUILD=build sh tests/bench/bench_api.sh
 set -eu
 
 BUILD=${ORCH_BUILD:-build}
-DUR=${BENCH_SECONDS:-5}
+DUR=${BENCH_SECONDS:-3}
+RUNS=${BENCH_RUNS:-5}
+CONNS=32
 if ! command -v wrk >/dev/null 2>&1; then
     echo "bench_api: wrk not installed, skipped" >&2
     exit 0
+fi
+SRV_PIN=
+WRK_PIN=
+if [ "${BENCH_PIN:-0}" = 1 ]; then
+    SRV_PIN="taskset -c 0"
+    WRK_PIN="taskset -c 1"
 fi
 tmp=$(mktemp -d)
 pid=
@@ -27,7 +51,7 @@ trap cleanup EXIT INT TERM
 start() {
     printf 'listen = "127.0.0.1:0";\nlog_level = "warn";\n' >"$tmp/conf"
     printf 'limits = { max_connections = 4096; };\n' >>"$tmp/conf"
-    "$BUILD/bin/orchestratord" -f "$tmp/conf" --db "$1" \
+    $SRV_PIN "$BUILD/bin/orchestratord" -f "$tmp/conf" --db "$1" \
         2>"$tmp/log" &
     pid=$!
     # The port is only logged at info level: find it from /proc instead.
@@ -48,30 +72,60 @@ stop() {
     pid=
 }
 
-rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
+# The server's CPU time so far, in clock ticks (utime + stime).
+ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+HZ=$(getconf CLK_TCK)
 
-# 10000 VMIMs (finished) and 60000 VMIs for the POST run.
-"$BUILD/bench/bench_api_fill" "$tmp/a.db" 10000 60000
+# wrk_run NAME URL [SCRIPT ARG]: one run (with a Lua SCRIPT given ARG);
+# appends its req/s to NAME.rps, the server's CPU time per request (us) to
+# NAME.cpu, the p99 latency (ms) to NAME.p99.
+wrk_run() {
+    name=$1
+    target=$2
+    t0=$(ticks)
+    if [ $# -gt 2 ]; then
+        $WRK_PIN wrk -t1 -c$CONNS -d"${DUR}s" --latency -s "$3" "$target" \
+            -- "$4" >"$tmp/$name.out"
+    else
+        $WRK_PIN wrk -t1 -c$CONNS -d"${DUR}s" --latency "$target" \
+            >"$tmp/$name.out"
+    fi
+    t1=$(ticks)
+    if grep -q "Non-2xx" "$tmp/$name.out"; then
+        echo "bench_api: some $name requests failed:" >&2
+        grep "Non-2xx" "$tmp/$name.out" >&2
+    fi
+    sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$tmp/$name.out" \
+        >>"$tmp/$name.rps"
+    n=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$tmp/$name.out")
+    awk -v t="$((t1 - t0))" -v n="$n" -v hz="$HZ" \
+        'BEGIN { printf "%.1f\n", n ? t * 1e6 / hz / n : 0 }' >>"$tmp/$name.cpu"
+    awk '/^ *99%/ { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 }
+        else if (v ~ /ms$/) { sub(/ms/,"",v) }
+        else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 }
+        printf "%.2f\n", v }' "$tmp/$name.out" >>"$tmp/$name.p99"
+}
+
+median() { sort -n "$1" | awk '{ v[NR] = $1 } END {
+    if (NR % 2) printf "%s", v[(NR + 1) / 2];
+    else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# 10000 VMIMs (finished) and 60000 VMIs for the POST runs.
+NVMI=60000
+"$BUILD/bench/bench_api_fill" "$tmp/a.db" 10000 $NVMI
 start "$tmp/a.db"
 ns="$url/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations"
 
-wrk -t2 -c32 -d"${DUR}s" --latency "$ns/mig-4242" >"$tmp/get.out"
-get=$(rps "$tmp/get.out")
-p99=$(awk '/^ *99%/ { v=$2; if (v ~ /us$/) { sub(/us/,"",v); v=v/1000 }
-    else if (v ~ /ms$/) { sub(/ms/,"",v) } else if (v ~ /s$/) { sub(/s/,"",v); v=v*1000 }
-    printf "%.2f", v }' "$tmp/get.out")
-
 cat >"$tmp/post.lua" <<'LUA'
+-- POST a new VMIM for VMI first, first+1, ...: never one with a migration
+-- in flight.  Each round starts at its own first (wrk ... -- FIRST).
 local counter = 0
-local threads = {}
-function setup(thread)
-    thread:set("tid", #threads)
-    table.insert(threads, thread)
+local first = 0
+function init(args)
+    first = tonumber(args[1]) or 0
 end
 function request()
-    -- Thread t uses VMIs t, t+2, t+4, ...: never one with a migration in
-    -- flight.
-    local i = counter * 2 + tid
+    local i = first + counter
     counter = counter + 1
     local body = string.format(
         '{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachineInstanceMigration",' ..
@@ -79,12 +133,14 @@ function request()
     return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 LUA
-wrk -t2 -c16 -d"${DUR}s" -s "$tmp/post.lua" "$ns" >"$tmp/post.out"
-post=$(rps "$tmp/post.out")
-if grep -q "Non-2xx" "$tmp/post.out"; then
-    echo "bench_api: some POSTs failed:" >&2
-    grep "Non-2xx" "$tmp/post.out" >&2
-fi
+
+# Warm up (page cache, statement cache), then the rounds.
+wrk -t1 -c8 -d1s "$ns/mig-4242" >/dev/null
+for run in $(seq 1 "$RUNS"); do
+    wrk_run healthz "$url/healthz"
+    wrk_run get "$ns/mig-4242"
+    wrk_run post "$ns" "$tmp/post.lua" $(((run - 1) * NVMI / RUNS))
+done
 stop
 
 # Memory with 100000 migration records.
@@ -97,11 +153,20 @@ for _ in $(seq 1 20); do
     cont=$(sed -n 's/.*"continue":"\([^"]*\)".*/\1/p' "$tmp/page.json" | head -1)
 done
 curl -sf "$ns?labelSelector=kubevirt.io/vmi-name%3Dvmi-7" >/dev/null
-wrk -t2 -c32 -d2s "$ns/mig-77777" >/dev/null
+wrk -t1 -c$CONNS -d2s "$ns/mig-77777" >/dev/null
 rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
 stop
 
-echo "bench: api_get_rps $get req/s"
-echo "bench: api_post_rps $post req/s"
-echo "bench: api_p99_ms $p99 ms"
+echo "bench: api_get_rps $(median "$tmp/get.rps") req/s"
+echo "bench: api_post_rps $(median "$tmp/post.rps") req/s"
+echo "bench: api_p99_ms $(median "$tmp/get.p99") ms"
 echo "bench: api_rss_mib $rss MiB"
+echo "bench: api_healthz_rps $(median "$tmp/healthz.rps") req/s"
+echo "bench: api_get_cpu_us $(median "$tmp/get.cpu") us"
+echo "bench: api_post_cpu_us $(median "$tmp/post.cpu") us"
+echo "bench: api_healthz_cpu_us $(median "$tmp/healthz.cpu") us"
+for f in healthz get post; do
+    echo "bench_api: $f rounds, req/s: $(tr '\n' ' ' <"$tmp/$f.rps")"
+done
+echo "bench_api: medians of $RUNS rounds of ${DUR} s each, wrk -t1 -c$CONNS;" \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)"

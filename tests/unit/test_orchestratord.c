@@ -479,6 +479,262 @@ static void test_yaml_accept_and_406(void **state)
                      API_FORMAT_YAML);
 }
 
+/* Decode the last response's body as YAML (or JSON). */
+static json_t *decode_resp(struct fixture *f)
+{
+    struct api_limits lim;
+    struct api_errors errs = API_ERRORS_INIT;
+    json_t *doc = NULL;
+    api_limits_default(&lim);
+    assert_int_equal(
+        api_doc_decode(f->resp.body, f->resp.body_len, &lim, &doc, &errs), 0);
+    api_errors_clear(&errs);
+    return doc;
+}
+
+/* JSON answers to GET and list are the stored texts sent as they are; YAML
+ * answers go through the document tree.  Both must say the same. */
+static void test_json_text_and_yaml_agree(void **state)
+{
+    struct fixture *f = *state;
+    json_t *stored = NULL, *yaml = NULL, *json = NULL;
+    const char *vmi_path = "/apis/kubevirt.io/v1/namespaces/default/"
+                           "virtualmachineinstances/vmi-fedora";
+    char target[1024];
+
+    seed_vmi(f, "vmi-b", "Running");
+    seed_vmi(f, "vmi-c", "Scheduling");
+    assert_int_equal(call(f, HTTP_METHOD_GET, vmi_path, NULL, NULL, NULL, NULL),
+                     200);
+    assert_string_equal(f->resp.content_type, "application/json");
+    assert_int_equal(
+        store_get(f->st, STORE_KIND_VMI, NS, "vmi-fedora", &stored), 0);
+    assert_non_null(f->body);
+    assert_true(json_equal(f->body, stored));
+    assert_int_equal(strlen(f->resp.body), f->resp.body_len);
+    json_decref(stored);
+
+    /* A missing record through the text path is still a NotFound Status. */
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/kubevirt.io/v1/namespaces/default/"
+                          "virtualmachineinstances/vmi-nope",
+                          NULL, NULL, NULL, NULL),
+                     404);
+    assert_status(f, 404, "NotFound",
+                  "virtualmachineinstances.kubevirt.io \"vmi-nope\" not found");
+
+    /* A first page (with a continue token), then the rest, both ways. */
+    for (int page = 0; page < 2; page++) {
+        const char *cont;
+        if (page == 0)
+            snprintf(target, sizeof(target),
+                     "/apis/kubevirt.io/v1/namespaces/default/"
+                     "virtualmachineinstances?limit=2");
+        assert_int_equal(
+            call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL, NULL), 200);
+        json = json_incref(f->body);
+        assert_non_null(json);
+        assert_int_equal(call(f, HTTP_METHOD_GET, target, NULL, NULL,
+                              "application/yaml", NULL),
+                         200);
+        assert_string_equal(f->resp.content_type, "application/yaml");
+        yaml = decode_resp(f);
+        assert_true(json_equal(json, yaml));
+        assert_string_equal(jstr(json, "kind"), "VirtualMachineInstanceList");
+        assert_string_equal(jstr(json, "apiVersion"), "kubevirt.io/v1");
+        assert_non_null(api_doc_get_string(json, "metadata.resourceVersion"));
+        assert_int_equal(json_array_size(json_object_get(json, "items")),
+                         page == 0 ? 2 : 1);
+        cont = api_doc_get_string(json, "metadata.continue");
+        if (page == 0) {
+            assert_non_null(cont);
+            snprintf(target, sizeof(target),
+                     "/apis/kubevirt.io/v1/namespaces/default/"
+                     "virtualmachineinstances?limit=2&continue=%s",
+                     cont);
+        } else {
+            assert_null(cont);
+            assert_string_equal(
+                jstr(json_array_get(json_object_get(json, "items"), 0),
+                     "metadata.name"),
+                "vmi-fedora");
+        }
+        json_decref(json);
+        json_decref(yaml);
+    }
+}
+
+/* A VMI with CONDS (a JSON array text) in its status. */
+static void seed_vmi_conds(struct fixture *f, const char *name,
+                           const char *conds)
+{
+    json_t *vmi = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s, s:s, s:o}}", "apiVersion",
+        "kubevirt.io/v1", "kind", "VirtualMachineInstance", "metadata", "name",
+        name, "namespace", NS, "spec", "status", "phase", "Running", "nodeName",
+        "node1", "conditions", json_loads(conds, 0, NULL));
+    assert_non_null(vmi);
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+}
+
+static int post_for_vmi(struct fixture *f, const char *mig, const char *vmi)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":"
+             "\"VirtualMachineInstanceMigration\",\"metadata\":{\"name\":"
+             "\"%s\"},\"spec\":{\"vmiName\":\"%s\"}}",
+             mig, vmi);
+    return call(f, HTTP_METHOD_POST, VMIM_PATH, body, NULL, NULL, NULL);
+}
+
+/* Admission reads the VMI's stored text; VMIs it cannot plainly pass are
+ * parsed and the answer worded from the tree, as before. */
+static void test_admission_conditions(void **state)
+{
+    struct fixture *f = *state;
+
+    seed_vmi_conds(f, "vmi-ok",
+                   "[{\"type\":\"Ready\",\"status\":\"True\"},"
+                   "{\"type\":\"LiveMigratable\",\"status\":\"True\"}]");
+    assert_int_equal(post_for_vmi(f, "m-ok", "vmi-ok"), 201);
+    assert_string_equal(jstr(f->body, "status.phase"), "Pending");
+    assert_string_equal(jstr(f->body, "metadata.namespace"), NS);
+    assert_non_null(api_doc_get_string(f->body, "metadata.uid"));
+    assert_non_null(api_doc_get_string(f->body, "metadata.resourceVersion"));
+
+    seed_vmi_conds(f, "vmi-no",
+                   "[{\"type\":\"Ready\",\"status\":\"True\"},"
+                   "{\"type\":\"LiveMigratable\",\"status\":\"False\","
+                   "\"reason\":\"DisksNotLiveMigratable\",\"message\":"
+                   "\"disk \\\"root\\\" is not shared\"}]");
+    assert_int_equal(post_for_vmi(f, "m-no", "vmi-no"), 422);
+    assert_status(f, 422, "Invalid",
+                  "Cannot migrate VMI, Reason: DisksNotLiveMigratable, "
+                  "Message: disk \"root\" is not shared");
+
+    /* No status on the condition: not "False", so admitted (the tree
+     * check asks for status False). */
+    seed_vmi_conds(f, "vmi-odd", "[{\"type\":\"LiveMigratable\"}, 7]");
+    assert_int_equal(post_for_vmi(f, "m-odd", "vmi-odd"), 201);
+
+    seed_vmi(f, "vmi-failed", "Failed");
+    assert_int_equal(post_for_vmi(f, "m-failed", "vmi-failed"), 422);
+    assert_status(f, 422, "Invalid", "Cannot migrate VMI in finalized state.");
+
+    /* Nothing of a refused POST was stored. */
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH "/m-no", NULL, NULL, NULL, NULL),
+        404);
+    /* One in flight per VMI. */
+    assert_int_equal(post_for_vmi(f, "m-ok2", "vmi-ok"), 409);
+    assert_status(f, 409, "Conflict", "Active migration job (m-ok)");
+}
+
+/* TEXT copied into a buffer of exactly its length, so a read past the end
+ * is a sanitizer error. */
+static struct orch_jspan span_of(const char *text, char **ret_buf)
+{
+    size_t n = strlen(text);
+    char *b = malloc(n ? n : 1);
+    assert_non_null(b);
+    memcpy(b, text, n);
+    *ret_buf = b;
+    return (struct orch_jspan){b, n};
+}
+
+static void assert_span(const struct orch_jspan *v, const char *want)
+{
+    assert_int_equal(v->len, strlen(want));
+    assert_memory_equal(v->text, want, v->len);
+}
+
+static void test_jscan(void **state)
+{
+    static const char *const path_phase[] = {"status", "phase", NULL};
+    static const char *const path_none[] = {"status", "nope", NULL};
+    static const char *const path_deep[] = {"a", "b", "c", NULL};
+    char *buf;
+    struct orch_jspan doc, v, e;
+    size_t pos = 0;
+    (void)state;
+
+    doc = span_of("{\"metadata\":{\"name\":\"x\\\"}{[\"},"
+                  "\"spec\":{\"list\":[1,{\"k\":\"]\"},[true,null]],"
+                  "\"n\":-1.5e3},"
+                  "\"status\":{\"phase\":\"Running\",\"conditions\":"
+                  "[{\"type\":\"A\"},{\"type\":\"B\\\\\"}]}}",
+                  &buf);
+    assert_int_equal(orch_jscan_path(&doc, path_phase, &v), 0);
+    assert_span(&v, "\"Running\"");
+    assert_int_equal(orch_jscan_string_eq(&v, "Running"), 1);
+    assert_int_equal(orch_jscan_string_eq(&v, "Runnin"), 0);
+    assert_int_equal(orch_jscan_path(&doc, path_none, &v), -ENOENT);
+    assert_int_equal(orch_jscan_member(&doc, "spec", &v), 0);
+    assert_span(&v, "{\"list\":[1,{\"k\":\"]\"},[true,null]],\"n\":-1.5e3}");
+    assert_int_equal(orch_jscan_member(&v, "n", &e), 0);
+    assert_span(&e, "-1.5e3");
+    assert_int_equal(orch_jscan_string_eq(&e, "x"), 0);
+    assert_int_equal(orch_jscan_member(&v, "list", &v), 0);
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_span(&e, "1");
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_span(&e, "{\"k\":\"]\"}");
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_span(&e, "[true,null]");
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), -ENOENT);
+    /* A string with an escape cannot be compared undecoded. */
+    assert_int_equal(orch_jscan_member(&doc, "status", &v), 0);
+    assert_int_equal(orch_jscan_member(&v, "conditions", &v), 0);
+    pos = 0;
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), 0);
+    assert_int_equal(orch_jscan_member(&e, "type", &e), 0);
+    assert_int_equal(orch_jscan_string_eq(&e, "B\\"), -EINVAL);
+    /* Not an object, not an array. */
+    assert_int_equal(orch_jscan_member(&e, "x", &v), -EINVAL);
+    pos = 0;
+    assert_int_equal(orch_jscan_next(&e, &pos, &v), -EINVAL);
+    free(buf);
+
+    /* Spaces are allowed; empty containers. */
+    doc = span_of(" { \"a\" : { \"b\" : { \"c\" : [ ] } } } ", &buf);
+    assert_int_equal(orch_jscan_path(&doc, path_deep, &v), 0);
+    assert_span(&v, "[ ]");
+    pos = 0;
+    assert_int_equal(orch_jscan_next(&v, &pos, &e), -ENOENT);
+    free(buf);
+    doc = span_of("{}", &buf);
+    assert_int_equal(orch_jscan_member(&doc, "a", &v), -ENOENT);
+    free(buf);
+
+    /* Truncated or malformed texts: -EINVAL, within the buffer. */
+    {
+        static const char *const bad[] = {
+            "",
+            "{",
+            "{\"a\"",
+            "{\"a\":",
+            "{\"a\":\"x",
+            "{\"a\":\"x\\",
+            "{\"a\":{\"b\":1}",
+            "{\"a\":[1,2",
+            "{\"a\" 1}",
+            "{\"a\":1 \"b\":2}",
+            "{a:1}",
+            "{\"a\":}",
+            "[1]",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+            doc = span_of(bad[i], &buf);
+            if (orch_jscan_member(&doc, "b", &v) != -EINVAL)
+                fail_msg("'%s' was not refused", bad[i]);
+            free(buf);
+        }
+    }
+}
+
 static void test_selectors_and_pages(void **state)
 {
     struct fixture *f = *state;
@@ -668,6 +924,79 @@ static void sink_end(void *ctx)
     ((struct sink *)ctx)->ended = true;
 }
 
+/* One write reaches every live watcher that matches, as the same line:
+ * {"type":...,"object":<the object as GET returns it>}\n, whether the
+ * object came as stored text (a JSON POST) or was encoded (a YAML one). */
+static void test_watch_fan_out(void **state)
+{
+    struct fixture *f = *state;
+    struct sink a = {0}, b = {0}, c = {0};
+    struct orch_watch_io ioa = {sink_write, sink_pending, sink_end, &a};
+    struct orch_watch_io iob = {sink_write, sink_pending, sink_end, &b};
+    struct orch_watch_io ioc = {sink_write, sink_pending, sink_end, &c};
+    struct orch_watcher *wa, *wb, *wc;
+    char want[8192];
+    json_t *line, *stored = NULL;
+
+    seed_vmi(f, "vmi-2", "Running");
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "?watch=true", NULL,
+                          NULL, NULL, NULL),
+                     200);
+    wa = f->resp.stream_arg;
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "?watch=true", NULL,
+                          NULL, NULL, NULL),
+                     200);
+    wb = f->resp.stream_arg;
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH "?watch=true&labelSelector=tier%3Dgold",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    wc = f->resp.stream_arg;
+    orch_watch_start(wa, &ioa);
+    orch_watch_start(wb, &iob);
+    orch_watch_start(wc, &ioc);
+    assert_int_equal(a.len, 0);
+
+    /* JSON: the line holds the stored text, byte for byte. */
+    assert_int_equal(post_for_vmi(f, "m-json", "vmi-fedora"), 201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH "/m-json", NULL, NULL, NULL, NULL),
+        200);
+    snprintf(want, sizeof(want), "{\"type\":\"ADDED\",\"object\":%s}\n",
+             f->resp.body);
+    assert_string_equal(a.buf, want);
+    assert_string_equal(b.buf, want);
+    assert_int_equal(c.len, 0);
+
+    /* YAML: the object is encoded for the watchers. */
+    a.len = b.len = 0;
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH,
+                          "apiVersion: kubevirt.io/v1\n"
+                          "kind: VirtualMachineInstanceMigration\n"
+                          "metadata: {name: m-yaml}\nspec: {vmiName: vmi-2}\n",
+                          NULL, "application/yaml", NULL),
+                     201);
+    assert_string_equal(f->resp.content_type, "application/yaml");
+    assert_string_equal(a.buf, b.buf);
+    assert_int_equal(a.buf[a.len - 1], '\n');
+    assert_null(memchr(a.buf, '\n', a.len - 1));
+    line = json_loadb(a.buf, a.len, 0, NULL);
+    assert_non_null(line);
+    assert_string_equal(jstr(line, "type"), "ADDED");
+    assert_int_equal(
+        store_get(f->st, STORE_KIND_MIGRATION, NS, "m-yaml", &stored), 0);
+    assert_true(json_equal(json_object_get(line, "object"), stored));
+    json_decref(stored);
+    json_decref(line);
+    assert_int_equal(c.len, 0);
+    assert_int_equal(f->srv.metrics.watch_events, 4);
+
+    orch_watch_closed(wa);
+    orch_watch_closed(wb);
+    orch_watch_closed(wc);
+    assert_int_equal(f->srv.n_watchers, 0);
+}
+
 static void test_watch(void **state)
 {
     struct fixture *f = *state;
@@ -837,6 +1166,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_json_and_generate_name,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admission_conditions, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_body_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_in_flight_requests_abort,
                                         setup, teardown),
@@ -846,15 +1177,19 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_yaml_accept_and_406, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_json_text_and_yaml_agree, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_selectors_and_pages, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vm_replace_and_subresources, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_fan_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_parse_target),
+        cmocka_unit_test(test_jscan),
     };
     return cmocka_run_group_tests_name("orchestratord", tests, NULL, NULL);
 }

@@ -224,6 +224,35 @@ static char *data_file(const char *name, size_t *len)
     return read_file(path, len);
 }
 
+/* BUF holds a response: it must carry one Date header in the RFC 7231
+ * form ("Wed, 25 Nov 2026 21:00:09 GMT"), close to now. */
+static void assert_one_date(const char *buf)
+{
+    const char *d = strstr(buf, "\r\nDate: ");
+    char wday[4], mon[4];
+    int day, year, h, m, sec, n = 0;
+    struct tm tm = {0};
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    time_t t;
+
+    assert_non_null(d);
+    assert_null(strstr(d + 1, "\r\nDate: "));
+    assert_int_equal(sscanf(d + 8, "%3[A-Za-z], %2d %3s %4d %2d:%2d:%2d GMT%n",
+                            wday, &day, mon, &year, &h, &m, &sec, &n),
+                     7);
+    assert_true(n > 0);
+    assert_int_equal(wday[3], '\0');
+    assert_non_null(strstr(months, mon));
+    tm.tm_year = year - 1900;
+    tm.tm_mon = (int)(strstr(months, mon) - months) / 3;
+    tm.tm_mday = day;
+    tm.tm_hour = h;
+    tm.tm_min = m;
+    tm.tm_sec = sec;
+    t = timegm(&tm);
+    assert_true(t > time(NULL) - 60 && t < time(NULL) + 60);
+}
+
 static void test_crud_yaml_json(void **state)
 {
     char buf[65536];
@@ -241,6 +270,26 @@ static void test_crud_yaml_json(void **state)
         request("GET", VMIM "/migration-job", NULL, NULL, 0, buf, sizeof(buf)),
         200);
     assert_non_null(strstr(buf, "\"vmiName\":\"vmi-fedora\""));
+    assert_non_null(strstr(buf, "\r\nContent-Type: application/json\r\n"));
+    assert_one_date(buf);
+    /* Two requests on one connection (kept alive): both answered whole. */
+    {
+        int fd = connect_daemon();
+        const char *r = "GET " VMIM "/migration-job HTTP/1.1\r\nHost: x\r\n"
+                        "\r\n";
+        for (int i = 0; i < 2; i++) {
+            char *body;
+            send_all(fd, r, strlen(r));
+            assert_int_equal(read_response(fd, buf, sizeof(buf)), 200);
+            assert_one_date(buf);
+            body = strstr(buf, "\r\n\r\n");
+            assert_non_null(body);
+            assert_int_equal(atol(strcasestr(buf, "Content-Length:") + 15),
+                             strlen(body + 4));
+            assert_non_null(strstr(body, "\"name\":\"migration-job\""));
+        }
+        close(fd);
+    }
     /* YAML out. */
     {
         int fd = connect_daemon();
