@@ -5,11 +5,18 @@
  * decode_validate_per_s is measured in this thread's CPU time, so that the
  * figure is what one core does and not how busy the shared machine is;
  * decode_validate_wall_per_s is the same loop in wall-clock time.
+ *
+ * libyaml_parse_per_s, the baseline: libyaml alone reading the same text
+ * into events, in rounds interleaved with ours, so that the ratio between
+ * the two says how much the codec and validation add whatever the machine
+ * is doing.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <yaml.h>
 
 #include "api/api.h"
 
@@ -28,11 +35,33 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* One pass of libyaml's parser over TEXT, discarding the events. */
+static int libyaml_parse(const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    yaml_event_t event;
+    int done = 0, ok = 1;
+
+    if (!yaml_parser_initialize(&parser))
+        return -1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    while (!done) {
+        if (!yaml_parser_parse(&parser, &event)) {
+            ok = 0;
+            break;
+        }
+        done = event.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&event);
+    }
+    yaml_parser_delete(&parser);
+    return ok ? 0 : -1;
+}
+
 int main(void)
 {
     const char *top = getenv("ORCH_TOP");
     char path[4096], buf[4096];
-    double rates[7], wall[7];
+    double rates[7], wall[7], base[7];
     size_t len;
     FILE *f;
 
@@ -63,10 +92,23 @@ int main(void)
         }
         rates[run] = n / (now_s(CLOCK_THREAD_CPUTIME_ID) - t0);
         wall[run] = n / (now_s(CLOCK_MONOTONIC) - w0);
+
+        t0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+        for (int i = 0; i < n; i++) {
+            if (libyaml_parse(buf, len) < 0) {
+                fprintf(stderr, "bench_api: libyaml refused migration.yaml\n");
+                return 1;
+            }
+        }
+        base[run] = n / (now_s(CLOCK_THREAD_CPUTIME_ID) - t0);
     }
     qsort(rates, 7, sizeof(rates[0]), cmp);
     qsort(wall, 7, sizeof(wall[0]), cmp);
+    qsort(base, 7, sizeof(base[0]), cmp);
     printf("bench: decode_validate_per_s %.0f ops/s\n", rates[3]);
     printf("bench: decode_validate_wall_per_s %.0f ops/s\n", wall[3]);
+    printf("bench: libyaml_parse_per_s %.0f ops/s\n", base[3]);
+    printf("bench: decode_validate_vs_libyaml %.2f ratio\n",
+           rates[3] / base[3]);
     return 0;
 }
