@@ -1049,6 +1049,130 @@ static void test_watch(void **state)
     assert_status(f, 429, "TooManyRequests", "too many watches");
 }
 
+/* A sink that grows and reports as much pending as the test says. */
+struct big_sink {
+    char *buf;
+    size_t len, cap;
+    bool stalled; /* then anything written is still pending, and more */
+};
+
+static int big_sink_write(void *ctx, const char *buf, size_t len)
+{
+    struct big_sink *s = ctx;
+    if (s->len + len + 1 > s->cap) {
+        s->cap = (s->len + len + 1) * 2;
+        s->buf = realloc(s->buf, s->cap);
+        assert_non_null(s->buf);
+    }
+    memcpy(s->buf + s->len, buf, len);
+    s->len += len;
+    s->buf[s->len] = '\0';
+    return 0;
+}
+
+static size_t big_sink_pending(void *ctx)
+{
+    struct big_sink *s = ctx;
+    return s->stalled && s->len ? s->len + (1 << 20) : 0;
+}
+
+static void big_sink_end(void *ctx)
+{
+    (void)ctx;
+}
+
+static json_t *new_vmi(const char *name)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion",
+                     "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                     "metadata", "name", name, "namespace", NS, "spec");
+}
+
+/* A watch without a resourceVersion lists the objects a page at a time,
+ * then follows the change feed from the first page's resourceVersion.
+ * Objects written while the client was slow to take the first page are
+ * listed at their new version by a later page: the feed must not send
+ * them again, nor send their older versions after the newer one. */
+static void test_watch_list_then_feed_no_duplicates(void **state)
+{
+    struct fixture *f = *state;
+    struct big_sink sink = {0};
+    struct orch_watch_io io = {big_sink_write, big_sink_pending, big_sink_end,
+                               &sink};
+    struct orch_watcher *w;
+    json_t *vmi = NULL, *seen = json_object();
+    char *line, *save = NULL;
+    size_t n_events = 0;
+
+    for (int i = 0; i < 250; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "v%03d", i);
+        vmi = new_vmi(name);
+        assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
+        json_decref(vmi);
+    }
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/kubevirt.io/v1/virtualmachineinstances?"
+                          "watch=true",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    w = f->resp.stream_arg;
+    /* The client takes nothing after the first page. */
+    sink.stalled = true;
+    orch_watch_start(w, &io);
+    assert_true(sink.len > 0);
+    assert_null(strstr(sink.buf, "\"name\":\"v240\""));
+
+    /* Meanwhile: v240 (on the next page) changes, twice, and an object
+     * that sorts last is created. */
+    for (int i = 0; i < 2; i++) {
+        char label[8];
+        assert_int_equal(store_get(f->st, STORE_KIND_VMI, NS, "v240", &vmi), 0);
+        snprintf(label, sizeof(label), "%d", i);
+        json_object_set_new(json_object_get(vmi, "metadata"), "labels",
+                            json_pack("{s:s}", "round", label));
+        assert_int_equal(store_update(f->st, STORE_KIND_VMI, vmi, 0), 0);
+        json_decref(vmi);
+    }
+    vmi = new_vmi("zz-new");
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+
+    sink.stalled = false;
+    orch_watch_drained(w);
+
+    /* Every object once as ADDED, at one version; v240 at its last. */
+    for (line = strtok_r(sink.buf, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *name;
+        assert_non_null(ev);
+        name = jstr(json_object_get(ev, "object"), "metadata.name");
+        if (json_object_get(seen, name))
+            fail_msg("'%s' sent twice: %s", name, line);
+        assert_string_equal(jstr(ev, "type"), "ADDED");
+        json_object_set_new(seen, name, json_true());
+        if (strcmp(name, "v240") == 0)
+            assert_string_equal(
+                jstr(json_object_get(ev, "object"), "metadata.labels.round"),
+                "1");
+        n_events++;
+        json_decref(ev);
+    }
+    assert_int_equal(n_events, 252); /* vmi-fedora, v000..v249, zz-new */
+
+    /* Live from here on: one more change comes once. */
+    sink.len = 0;
+    assert_int_equal(store_get(f->st, STORE_KIND_VMI, NS, "v001", &vmi), 0);
+    orch_watch_notify(&f->srv, API_KIND_VMI, "MODIFIED", vmi, NULL, 0);
+    orch_watch_notify(&f->srv, API_KIND_VMI, "MODIFIED", vmi, NULL, 0);
+    json_decref(vmi);
+    assert_int_equal(sink.len, 0); /* its version was already sent */
+    orch_watch_closed(w);
+    json_decref(seen);
+    free(sink.buf);
+}
+
 static void test_watch_expired(void **state)
 {
     struct fixture *f = *state;
@@ -1130,6 +1254,22 @@ static void test_status_table(void **state)
     assert_string_equal(reason, "InternalError");
 }
 
+static void test_vmim_phase(void **state)
+{
+    json_t *m = json_pack("{s:{s:s}}", "status", "phase", "TargetReady");
+    (void)state;
+    assert_int_equal(orch_vmim_phase(m), API_VMIM_PHASE_TARGET_READY);
+    json_object_set_new(json_object_get(m, "status"), "phase",
+                        json_string("Succeeded"));
+    assert_int_equal(orch_vmim_phase(m), API_VMIM_PHASE_SUCCEEDED);
+    json_object_set_new(json_object_get(m, "status"), "phase",
+                        json_string("Sleeping"));
+    assert_int_equal(orch_vmim_phase(m), -EINVAL);
+    json_object_del(m, "status");
+    assert_int_equal(orch_vmim_phase(m), API_VMIM_PHASE_UNSET);
+    json_decref(m);
+}
+
 static void test_parse_target(void **state)
 {
     struct http_request req;
@@ -1186,9 +1326,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_fan_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_list_then_feed_no_duplicates,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_parse_target),
+        cmocka_unit_test(test_vmim_phase),
         cmocka_unit_test(test_jscan),
     };
     return cmocka_run_group_tests_name("orchestratord", tests, NULL, NULL);
