@@ -434,6 +434,21 @@ static void test_server_errors(void **state)
     run_clear(&r);
 }
 
+/* orchctl version shows the server's /version gitVersion. */
+static void test_version(void **state)
+{
+    struct run_opts ro = admin();
+    struct run r;
+
+    (void)state;
+    run_orchctl(&ro, &r, "version", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "Client Version: " ORCHCTL_VERSION "\n"
+                               "Server Version: v0.1.0\n");
+    assert_string_equal(r.err, "");
+    run_clear(&r);
+}
+
 /* A self-signed certificate for 127.0.0.1 (EC P-256) written as PEM. */
 static void make_cert(const char *cert_path, const char *key_path)
 {
@@ -556,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_migrate_to_and_wait),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_version),
         cmocka_unit_test(test_tls),
     };
 

@@ -435,6 +435,23 @@ static void test_discovery(void **state)
     assert_status(f, 404, "NotFound", "could not find the requested resource");
 }
 
+/* GET /version answers like Kubernetes' (kubectl and orchctl version read
+ * gitVersion); other methods are refused. */
+static void test_version(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/version", NULL, NULL, NULL, NULL), 200);
+    assert_string_equal(jstr(f->body, "gitVersion"), ORCHD_VERSION);
+    assert_string_equal(jstr(f->body, "major"), "0");
+    assert_string_equal(jstr(f->body, "minor"), "1");
+    assert_non_null(strstr(jstr(f->body, "platform"), "linux/"));
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, "/version", "{}", NULL, NULL, NULL), 405);
+    assert_status(f, 405, "MethodNotAllowed", "does not allow this method");
+}
+
 static void test_routes_and_methods(void **state)
 {
     struct fixture *f = *state;
@@ -1313,6 +1330,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routes_and_methods, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_yaml_accept_and_406, setup,
