@@ -667,6 +667,110 @@ static void assert_span(const struct orch_jspan *v, const char *want)
     assert_memory_equal(v->text, want, v->len);
 }
 
+/* A span found inside DOC lies within it. */
+static void assert_within(const struct orch_jspan *doc,
+                          const struct orch_jspan *v)
+{
+    assert_true(v->text >= doc->text);
+    assert_true(v->text + v->len <= doc->text + doc->len);
+}
+
+/* Every prefix of a record, each in a buffer of exactly its length (so
+ * ASan sees a read past it): each call answers within the text. */
+static void jscan_prefixes(void)
+{
+    static const char *const path_type[] = {"status", "conditions", NULL};
+    static const char text[] =
+        "{\"metadata\":{\"name\":\"a\\\\\\\"b\",\"labels\":{}},"
+        "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":"
+        "\"LiveMigratable\",\"status\":\"True\"},[],\"x\\u0041\",-1e9,"
+        "true]}}";
+    size_t n = strlen(text);
+
+    for (size_t cut = 0; cut <= n; cut++) {
+        char *b = malloc(cut ? cut : 1);
+        struct orch_jspan doc = {b, cut}, v, e, t;
+        size_t pos = 0;
+        int r;
+
+        assert_non_null(b);
+        memcpy(b, text, cut);
+        r = orch_jscan_member(&doc, "zzz", &v);
+        assert_int_equal(r, cut == n ? -ENOENT : -EINVAL);
+        r = orch_jscan_path(&doc, path_type, &v);
+        assert_true(r == 0 || r == -EINVAL);
+        if (r == 0) {
+            assert_within(&doc, &v);
+            while ((r = orch_jscan_next(&v, &pos, &e)) == 0) {
+                assert_within(&v, &e);
+                if (orch_jscan_member(&e, "type", &t) == 0) {
+                    assert_within(&e, &t);
+                    assert_int_equal(orch_jscan_string_eq(&t, "LiveMigratable"),
+                                     1);
+                }
+                orch_jscan_string_eq(&e, "x");
+            }
+            assert_true(r == -ENOENT || r == -EINVAL);
+        }
+        /* A string value cut anywhere. */
+        if (cut >= 1 && b[0] == '{') {
+            struct orch_jspan s = {b + cut - 1, 1};
+            r = orch_jscan_string_eq(&s, "a");
+            assert_true(r == 0 || r == -EINVAL);
+        }
+        free(b);
+    }
+}
+
+/* Nesting far deeper than any recursion could take, strings cut at an
+ * escape, values that are not strings. */
+static void jscan_deep_and_odd(void)
+{
+    size_t depth = 100000, n = 2 * depth + 16;
+    char *b = malloc(n), *buf;
+    struct orch_jspan doc, v;
+    size_t pos = 0;
+
+    assert_non_null(b);
+    memcpy(b, "{\"a\":", 5);
+    memset(b + 5, '[', depth);
+    memset(b + 5 + depth, ']', depth);
+    memcpy(b + 5 + 2 * depth, ",\"b\"", 4);
+    doc = (struct orch_jspan){b, 5 + 2 * depth + 4};
+    /* "{"a":[[...]],"b" : a member without its value. */
+    assert_int_equal(orch_jscan_member(&doc, "b", &v), -EINVAL);
+    assert_int_equal(orch_jscan_member(&doc, "a", &v), 0);
+    assert_int_equal(v.len, 2 * depth);
+    assert_int_equal(orch_jscan_next(&v, &pos, &v), 0);
+    assert_int_equal(v.len, 2 * depth - 2);
+    /* Unbalanced: one ']' short. */
+    doc.len = 5 + 2 * depth - 1;
+    assert_int_equal(orch_jscan_member(&doc, "a", &v), -EINVAL);
+    free(b);
+
+    {
+        static const char *const strs[] = {"\"",    "\"\\",    "\"\\\"",
+                                           "\"a\\", "\"a\\\"", "\"ab"};
+        for (size_t i = 0; i < sizeof(strs) / sizeof(*strs); i++) {
+            v = span_of(strs[i], &buf);
+            if (orch_jscan_string_eq(&v, "a") != (v.len < 2 ? 0 : -EINVAL))
+                fail_msg("'%s' compared", strs[i]);
+            free(buf);
+        }
+    }
+    v = span_of("\"a\\u0041\"", &buf);
+    assert_int_equal(orch_jscan_string_eq(&v, "aA"), -EINVAL);
+    free(buf);
+    v = span_of("{\"a\":1}", &buf);
+    assert_int_equal(orch_jscan_string_eq(&v, "a"), 0);
+    free(buf);
+    v = span_of("[1,]", &buf);
+    pos = 0;
+    assert_int_equal(orch_jscan_next(&v, &pos, &doc), 0);
+    assert_int_equal(orch_jscan_next(&v, &pos, &doc), -EINVAL);
+    free(buf);
+}
+
 static void test_jscan(void **state)
 {
     static const char *const path_phase[] = {"status", "phase", NULL};
@@ -750,6 +854,8 @@ static void test_jscan(void **state)
             free(buf);
         }
     }
+    jscan_prefixes();
+    jscan_deep_and_odd();
 }
 
 static void test_selectors_and_pages(void **state)
