@@ -358,7 +358,9 @@ static bool pump(struct orch_watcher *w)
                 page.continue_token ? strdup(page.continue_token) : NULL;
             if (!page.continue_token) {
                 w->state = WATCH_FEED;
-                qsort(w->listed, w->n_listed, sizeof(*w->listed), listed_cmp);
+                if (w->n_listed > 1)
+                    qsort(w->listed, w->n_listed, sizeof(*w->listed),
+                          listed_cmp);
             }
             store_page_release(&page);
             continue;

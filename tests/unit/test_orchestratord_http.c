@@ -354,9 +354,27 @@ static int metric(const char *name)
     return atoi(p + strlen(key));
 }
 
+/* Append what a stream sends to OUT (*GOT bytes so far, NUL-terminated)
+ * until it holds NEEDLE, the peer closes, or 5 s pass. */
+static void read_stream_until(int fd, char *out, size_t cap, size_t *got,
+                              const char *needle)
+{
+    for (int i = 0; i < 50 && !strstr(out, needle); i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(fd, out + *got, cap - 1 - *got, 0);
+        if (n <= 0)
+            break;
+        *got += (size_t)n;
+        out[*got] = '\0';
+    }
+}
+
 static void test_watch(void **state)
 {
-    char buf[65536], out[8192];
+    char buf[65536], out[8192] = "";
     size_t len, got = 0;
     char *yaml = data_file("migration.yaml", &len);
     int wfd;
@@ -369,17 +387,7 @@ static void test_watch(void **state)
     wfd = connect_daemon();
     send_all(wfd, r, strlen(r));
     /* Headers, then the ADDED line of the existing object. */
-    for (int i = 0; i < 50 && !strstr(out, "\"type\":\"ADDED\""); i++) {
-        struct pollfd p = {.fd = wfd, .events = POLLIN};
-        ssize_t n;
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        n = recv(wfd, out + got, sizeof(out) - 1 - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        out[got] = '\0';
-    }
+    read_stream_until(wfd, out, sizeof(out), &got, "\"type\":\"ADDED\"");
     assert_non_null(strstr(out, "Transfer-Encoding: chunked"));
     assert_non_null(strstr(out, "{\"type\":\"ADDED\",\"object\":{"));
     assert_int_equal(metric("orchestratord_watchers"), 1);
@@ -387,17 +395,7 @@ static void test_watch(void **state)
     assert_int_equal(request("DELETE", VMIM "/migration-job", NULL, NULL, 0,
                              buf, sizeof(buf)),
                      200);
-    for (int i = 0; i < 50 && !strstr(out, "\"type\":\"DELETED\""); i++) {
-        struct pollfd p = {.fd = wfd, .events = POLLIN};
-        ssize_t n;
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        n = recv(wfd, out + got, sizeof(out) - 1 - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        out[got] = '\0';
-    }
+    read_stream_until(wfd, out, sizeof(out), &got, "\"type\":\"DELETED\"");
     assert_non_null(strstr(out, "{\"type\":\"DELETED\",\"object\":{"));
 
     /* The watcher goes away when its client does. */
