@@ -8,7 +8,7 @@
  *   /apis/GROUP/VERSION/namespaces/NS/PLURAL[/NAME]
  *   /apis/subresources.kubevirt.io/v1/namespaces/NS/virtualmachines/NAME/
  *       {start,stop,migrate}
- * plus discovery, /healthz, /livez, /readyz and /metrics.
+ * plus discovery, /version, /healthz, /livez, /readyz and /metrics.
  */
 #include "orchestratord/orchd.h"
 
@@ -1145,6 +1145,35 @@ static void reply_method_not_allowed(struct http_response *resp)
                      "requested resource");
 }
 
+#if defined(__x86_64__)
+#define PLATFORM_ARCH "amd64"
+#elif defined(__aarch64__)
+#define PLATFORM_ARCH "arm64"
+#else
+#define PLATFORM_ARCH "unknown"
+#endif
+
+/* Kubernetes' version.Info, the fields that have a meaning here. */
+static void reply_version(struct http_response *resp,
+                          const struct http_request *req)
+{
+    json_t *doc;
+
+    if (!orch_method_is_read(req->method)) {
+        reply_method_not_allowed(resp);
+        return;
+    }
+    doc = json_pack("{s:s, s:s, s:s, s:s, s:s}", "major", ORCHD_VERSION_MAJOR,
+                    "minor", ORCHD_VERSION_MINOR, "gitVersion", ORCHD_VERSION,
+                    "compiler", "gcc", "platform", "linux/" PLATFORM_ARCH);
+    if (!doc) {
+        orch_reply_errno(resp, -ENOMEM, "out of memory");
+        return;
+    }
+    orch_reply_json(resp, req, 200, doc);
+    json_decref(doc);
+}
+
 static const char *verb_of(const struct http_request *req,
                            const struct route *rt, bool watch)
 {
@@ -1221,6 +1250,11 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         resp->body = text;
         resp->body_len = len;
+        return;
+    }
+
+    if (segc == 1 && strcmp(segv[0], "version") == 0) {
+        reply_version(resp, req);
         return;
     }
 

@@ -28,6 +28,11 @@
 
 struct event_base;
 
+/* The server's version, as GET /version's gitVersion (Kubernetes' form). */
+#define ORCHD_VERSION       "v0.1.0"
+#define ORCHD_VERSION_MAJOR "0"
+#define ORCHD_VERSION_MINOR "1"
+
 enum orch_role {
     ORCH_ROLE_ADMIN = 0,
     ORCH_ROLE_VIEWER,

@@ -153,24 +153,8 @@ void orch_filter_clear(struct orch_filter *f)
 
 int orch_vmim_phase(const json_t *obj)
 {
-    static const char *const names[] = {
-        [API_VMIM_PHASE_UNSET] = "",
-        [API_VMIM_PHASE_PENDING] = "Pending",
-        [API_VMIM_PHASE_SCHEDULING] = "Scheduling",
-        [API_VMIM_PHASE_SCHEDULED] = "Scheduled",
-        [API_VMIM_PHASE_PREPARING_TARGET] = "PreparingTarget",
-        [API_VMIM_PHASE_TARGET_READY] = "TargetReady",
-        [API_VMIM_PHASE_RUNNING] = "Running",
-        [API_VMIM_PHASE_SUCCEEDED] = "Succeeded",
-        [API_VMIM_PHASE_FAILED] = "Failed",
-    };
     const char *ph = api_doc_get_string(obj, "status.phase");
-    if (!ph)
-        ph = "";
-    for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
-        if (strcmp(ph, names[i]) == 0)
-            return (int)i;
-    return -EINVAL;
+    return api_vmim_phase_parse(ph ? ph : "");
 }
 
 const char *const *orch_kind_verbs(enum api_kind kind)

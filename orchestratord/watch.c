@@ -7,8 +7,14 @@
  * the next page only when the previous one has left the process, so a
  * slow client costs at most a page of memory.  Once the feed is exhausted
  * the watcher is live: every write the server makes is written to it
- * directly by orch_watch_notify().  A live watcher whose client does not
- * read (more than WATCH_MAX_PENDING bytes queued) is ended, as the API
+ * directly by orch_watch_notify().
+ *
+ * The pages after the first are read later, so an object written in
+ * between is listed at its new version, which the feed also holds (with
+ * the older ones before it).  The watcher remembers such objects and the
+ * feed skips their events up to the version listed: each object goes out
+ * once per version, never older after newer.  A live watcher whose client does
+ * not read (more than WATCH_MAX_PENDING bytes queued) is ended, as the API
  * server does, and its client re-lists.
  */
 #include "orchestratord/orchd.h"
@@ -50,6 +56,15 @@ struct orch_watcher {
     struct event *timer;
     struct orch_watch_io io;
     bool pumping;
+    /* Objects listed at a version after the first page's (sorted by key
+     * once the listing ends); freed when the watcher goes live. */
+    struct listed_obj *listed;
+    size_t n_listed, cap_listed;
+};
+
+struct listed_obj {
+    char *key; /* "namespace/name" */
+    int64_t rv;
 };
 
 static void watch_unlink(struct orch_watcher *w)
@@ -65,6 +80,15 @@ static void watch_unlink(struct orch_watcher *w)
     srv->n_watchers--;
 }
 
+static void listed_clear(struct orch_watcher *w)
+{
+    for (size_t i = 0; i < w->n_listed; i++)
+        free(w->listed[i].key);
+    free(w->listed);
+    w->listed = NULL;
+    w->n_listed = w->cap_listed = 0;
+}
+
 void orch_watch_free(struct orch_watcher *w)
 {
     if (!w)
@@ -73,6 +97,7 @@ void orch_watch_free(struct orch_watcher *w)
     if (w->timer)
         event_free(w->timer);
     orch_filter_clear(&w->filter);
+    listed_clear(w);
     free(w->continue_token);
     free(w->ns);
     free(w->name);
@@ -226,6 +251,74 @@ static int64_t obj_rv(const json_t *obj)
     return rv;
 }
 
+static char *obj_key(const json_t *obj)
+{
+    const char *ns = api_doc_get_string(obj, "metadata.namespace");
+    const char *name = api_doc_get_string(obj, "metadata.name");
+    char *key = NULL;
+    if (asprintf(&key, "%s/%s", ns ? ns : "", name ? name : "") < 0)
+        return NULL;
+    return key;
+}
+
+static int listed_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct listed_obj *)a)->key,
+                  ((const struct listed_obj *)b)->key);
+}
+
+/* Remember that OBJ went out at RV.  Returns 0 or -ENOMEM. */
+static int listed_add(struct orch_watcher *w, const json_t *obj, int64_t rv)
+{
+    if (w->n_listed == w->cap_listed) {
+        size_t cap = w->cap_listed ? 2 * w->cap_listed : 16;
+        struct listed_obj *l = realloc(w->listed, cap * sizeof(*l));
+        if (!l)
+            return -ENOMEM;
+        w->listed = l;
+        w->cap_listed = cap;
+    }
+    w->listed[w->n_listed].key = obj_key(obj);
+    if (!w->listed[w->n_listed].key)
+        return -ENOMEM;
+    w->listed[w->n_listed++].rv = rv;
+    return 0;
+}
+
+/* Whether the listing already sent OBJ at RV or later. */
+static bool listed_covers(const struct orch_watcher *w, const json_t *obj,
+                          int64_t rv)
+{
+    struct listed_obj want = {0};
+    const struct listed_obj *hit;
+
+    if (w->n_listed == 0)
+        return false;
+    want.key = obj_key(obj);
+    if (!want.key)
+        return false;
+    hit =
+        bsearch(&want, w->listed, w->n_listed, sizeof(*w->listed), listed_cmp);
+    free(want.key);
+    return hit && rv <= hit->rv;
+}
+
+/* Send one listed page as ADDED events.  Returns 0 or -ENOMEM. */
+static int send_page(struct orch_watcher *w, const json_t *items)
+{
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        const json_t *obj = json_array_get(items, i);
+        int64_t rv = obj_rv(obj);
+        if (!watch_matches(w, obj))
+            continue;
+        if (rv > w->cursor && listed_add(w, obj, rv) < 0)
+            return -ENOMEM;
+        if (send_event(w, "ADDED", obj) < 0)
+            break;
+    }
+    return 0;
+}
+
 /* Send catch-up pages while the stream is drained enough.  Returns false
  * when the watcher was finished (and freed). */
 static bool pump(struct orch_watcher *w)
@@ -254,16 +347,21 @@ static bool pump(struct orch_watcher *w)
             }
             if (w->cursor < 0)
                 w->cursor = page.resource_version;
-            for (size_t i = 0; i < json_array_size(page.items); i++) {
-                json_t *obj = json_array_get(page.items, i);
-                if (watch_matches(w, obj) && send_event(w, "ADDED", obj) < 0)
-                    break;
+            if (send_page(w, page.items) < 0) {
+                log_warn("watch of '%s': out of memory", w->kind->plural);
+                store_page_release(&page);
+                watch_finish(w);
+                return false;
             }
             free(w->continue_token);
             w->continue_token =
                 page.continue_token ? strdup(page.continue_token) : NULL;
-            if (!page.continue_token)
+            if (!page.continue_token) {
                 w->state = WATCH_FEED;
+                if (w->n_listed > 1)
+                    qsort(w->listed, w->n_listed, sizeof(*w->listed),
+                          listed_cmp);
+            }
             store_page_release(&page);
             continue;
         }
@@ -288,14 +386,19 @@ static bool pump(struct orch_watcher *w)
                 json_t *obj = json_object_get(ev, "object");
                 const char *type =
                     json_string_value(json_object_get(ev, "type"));
-                if (type && obj && watch_matches(w, obj))
+                if (type && obj && watch_matches(w, obj) &&
+                    !listed_covers(w, obj, obj_rv(obj)))
                     send_event(w, type, obj);
             }
             json_decref(events);
             if (next > w->cursor)
                 w->cursor = next;
-            if (r == 0)
+            if (r == 0) {
+                /* The feed reached the store's version, past everything
+                 * listed: notify() sends only newer ones. */
                 w->state = WATCH_LIVE;
+                listed_clear(w);
+            }
         }
     }
     return true;

@@ -351,6 +351,33 @@ static void test_migrate_to_and_wait(void **state)
                                   "migration \"kubevirt-migrate-vm-"));
     assert_non_null(strstr(r.err, "of VM \"vmi-two\" (phase Pending)\n"));
     run_clear(&r);
+
+    /* --selector: the node labels go into spec.addedNodeSelector. */
+    run_orchctl(&ro, &r, "migrate-cancel", "vmi-two", NULL);
+    assert_int_equal(r.rc, 0);
+    run_clear(&r);
+    run_orchctl(&ro, &r, "migrate", "vmi-two", "--selector", "rack=b", NULL);
+    assert_int_equal(r.rc, 0);
+    run_clear(&r);
+    run_orchctl(&ro, &r, "get", "vmim", "-l", "kubevirt.io/vmi-name=vmi-two",
+                "-o", "json", NULL);
+    assert_int_equal(r.rc, 0);
+    j = parse_out(&r);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
+    item = json_array_get(json_object_get(j, "items"), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            orchctl_json_get(item, "spec.addedNodeSelector"), "rack")),
+        "b");
+    json_decref(j);
+    run_clear(&r);
+
+    /* A usage error is 2, before anything reaches the server. */
+    run_orchctl(&ro, &r, "migrate", "--to", "node2", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.out, "");
+    assert_true(strlen(r.err) > 0);
+    run_clear(&r);
 }
 
 /* A watch prints the list, then a row for a migration created meanwhile. */
@@ -431,6 +458,21 @@ static void test_server_errors(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
                         "virtualmachineinstance.kubevirt.io/vmi-fedora\n");
+    run_clear(&r);
+}
+
+/* orchctl version shows the server's /version gitVersion. */
+static void test_version(void **state)
+{
+    struct run_opts ro = admin();
+    struct run r;
+
+    (void)state;
+    run_orchctl(&ro, &r, "version", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "Client Version: " ORCHCTL_VERSION "\n"
+                               "Server Version: v0.1.0\n");
+    assert_string_equal(r.err, "");
     run_clear(&r);
 }
 
@@ -556,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_migrate_to_and_wait),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_version),
         cmocka_unit_test(test_tls),
     };
 

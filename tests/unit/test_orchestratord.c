@@ -435,6 +435,23 @@ static void test_discovery(void **state)
     assert_status(f, 404, "NotFound", "could not find the requested resource");
 }
 
+/* GET /version answers like Kubernetes' (kubectl and orchctl version read
+ * gitVersion); other methods are refused. */
+static void test_version(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/version", NULL, NULL, NULL, NULL), 200);
+    assert_string_equal(jstr(f->body, "gitVersion"), ORCHD_VERSION);
+    assert_string_equal(jstr(f->body, "major"), "0");
+    assert_string_equal(jstr(f->body, "minor"), "1");
+    assert_non_null(strstr(jstr(f->body, "platform"), "linux/"));
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, "/version", "{}", NULL, NULL, NULL), 405);
+    assert_status(f, 405, "MethodNotAllowed", "does not allow this method");
+}
+
 static void test_routes_and_methods(void **state)
 {
     struct fixture *f = *state;
@@ -650,6 +667,110 @@ static void assert_span(const struct orch_jspan *v, const char *want)
     assert_memory_equal(v->text, want, v->len);
 }
 
+/* A span found inside DOC lies within it. */
+static void assert_within(const struct orch_jspan *doc,
+                          const struct orch_jspan *v)
+{
+    assert_true(v->text >= doc->text);
+    assert_true(v->text + v->len <= doc->text + doc->len);
+}
+
+/* Every prefix of a record, each in a buffer of exactly its length (so
+ * ASan sees a read past it): each call answers within the text. */
+static void jscan_prefixes(void)
+{
+    static const char *const path_type[] = {"status", "conditions", NULL};
+    static const char text[] =
+        "{\"metadata\":{\"name\":\"a\\\\\\\"b\",\"labels\":{}},"
+        "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":"
+        "\"LiveMigratable\",\"status\":\"True\"},[],\"x\\u0041\",-1e9,"
+        "true]}}";
+    size_t n = strlen(text);
+
+    for (size_t cut = 0; cut <= n; cut++) {
+        char *b = malloc(cut ? cut : 1);
+        struct orch_jspan doc = {b, cut}, v, e, t;
+        size_t pos = 0;
+        int r;
+
+        assert_non_null(b);
+        memcpy(b, text, cut);
+        r = orch_jscan_member(&doc, "zzz", &v);
+        assert_int_equal(r, cut == n ? -ENOENT : -EINVAL);
+        r = orch_jscan_path(&doc, path_type, &v);
+        assert_true(r == 0 || r == -EINVAL);
+        if (r == 0) {
+            assert_within(&doc, &v);
+            while ((r = orch_jscan_next(&v, &pos, &e)) == 0) {
+                assert_within(&v, &e);
+                if (orch_jscan_member(&e, "type", &t) == 0) {
+                    assert_within(&e, &t);
+                    assert_int_equal(orch_jscan_string_eq(&t, "LiveMigratable"),
+                                     1);
+                }
+                orch_jscan_string_eq(&e, "x");
+            }
+            assert_true(r == -ENOENT || r == -EINVAL);
+        }
+        /* A string value cut anywhere. */
+        if (cut >= 1 && b[0] == '{') {
+            struct orch_jspan s = {b + cut - 1, 1};
+            r = orch_jscan_string_eq(&s, "a");
+            assert_true(r == 0 || r == -EINVAL);
+        }
+        free(b);
+    }
+}
+
+/* Nesting far deeper than any recursion could take, strings cut at an
+ * escape, values that are not strings. */
+static void jscan_deep_and_odd(void)
+{
+    size_t depth = 100000, n = 2 * depth + 16;
+    char *b = malloc(n), *buf;
+    struct orch_jspan doc, v;
+    size_t pos = 0;
+
+    assert_non_null(b);
+    memcpy(b, "{\"a\":", 5);
+    memset(b + 5, '[', depth);
+    memset(b + 5 + depth, ']', depth);
+    memcpy(b + 5 + 2 * depth, ",\"b\"", 4);
+    doc = (struct orch_jspan){b, 5 + 2 * depth + 4};
+    /* "{"a":[[...]],"b" : a member without its value. */
+    assert_int_equal(orch_jscan_member(&doc, "b", &v), -EINVAL);
+    assert_int_equal(orch_jscan_member(&doc, "a", &v), 0);
+    assert_int_equal(v.len, 2 * depth);
+    assert_int_equal(orch_jscan_next(&v, &pos, &v), 0);
+    assert_int_equal(v.len, 2 * depth - 2);
+    /* Unbalanced: one ']' short. */
+    doc.len = 5 + 2 * depth - 1;
+    assert_int_equal(orch_jscan_member(&doc, "a", &v), -EINVAL);
+    free(b);
+
+    {
+        static const char *const strs[] = {"\"",    "\"\\",    "\"\\\"",
+                                           "\"a\\", "\"a\\\"", "\"ab"};
+        for (size_t i = 0; i < sizeof(strs) / sizeof(*strs); i++) {
+            v = span_of(strs[i], &buf);
+            if (orch_jscan_string_eq(&v, "a") != (v.len < 2 ? 0 : -EINVAL))
+                fail_msg("'%s' compared", strs[i]);
+            free(buf);
+        }
+    }
+    v = span_of("\"a\\u0041\"", &buf);
+    assert_int_equal(orch_jscan_string_eq(&v, "aA"), -EINVAL);
+    free(buf);
+    v = span_of("{\"a\":1}", &buf);
+    assert_int_equal(orch_jscan_string_eq(&v, "a"), 0);
+    free(buf);
+    v = span_of("[1,]", &buf);
+    pos = 0;
+    assert_int_equal(orch_jscan_next(&v, &pos, &doc), 0);
+    assert_int_equal(orch_jscan_next(&v, &pos, &doc), -EINVAL);
+    free(buf);
+}
+
 static void test_jscan(void **state)
 {
     static const char *const path_phase[] = {"status", "phase", NULL};
@@ -733,6 +854,8 @@ static void test_jscan(void **state)
             free(buf);
         }
     }
+    jscan_prefixes();
+    jscan_deep_and_odd();
 }
 
 static void test_selectors_and_pages(void **state)
@@ -1049,6 +1172,130 @@ static void test_watch(void **state)
     assert_status(f, 429, "TooManyRequests", "too many watches");
 }
 
+/* A sink that grows and reports as much pending as the test says. */
+struct big_sink {
+    char *buf;
+    size_t len, cap;
+    bool stalled; /* then anything written is still pending, and more */
+};
+
+static int big_sink_write(void *ctx, const char *buf, size_t len)
+{
+    struct big_sink *s = ctx;
+    if (s->len + len + 1 > s->cap) {
+        s->cap = (s->len + len + 1) * 2;
+        s->buf = realloc(s->buf, s->cap);
+        assert_non_null(s->buf);
+    }
+    memcpy(s->buf + s->len, buf, len);
+    s->len += len;
+    s->buf[s->len] = '\0';
+    return 0;
+}
+
+static size_t big_sink_pending(void *ctx)
+{
+    struct big_sink *s = ctx;
+    return s->stalled && s->len ? s->len + (1 << 20) : 0;
+}
+
+static void big_sink_end(void *ctx)
+{
+    (void)ctx;
+}
+
+static json_t *new_vmi(const char *name)
+{
+    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion",
+                     "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                     "metadata", "name", name, "namespace", NS, "spec");
+}
+
+/* A watch without a resourceVersion lists the objects a page at a time,
+ * then follows the change feed from the first page's resourceVersion.
+ * Objects written while the client was slow to take the first page are
+ * listed at their new version by a later page: the feed must not send
+ * them again, nor send their older versions after the newer one. */
+static void test_watch_list_then_feed_no_duplicates(void **state)
+{
+    struct fixture *f = *state;
+    struct big_sink sink = {0};
+    struct orch_watch_io io = {big_sink_write, big_sink_pending, big_sink_end,
+                               &sink};
+    struct orch_watcher *w;
+    json_t *vmi = NULL, *seen = json_object();
+    char *line, *save = NULL;
+    size_t n_events = 0;
+
+    for (int i = 0; i < 250; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "v%03d", i);
+        vmi = new_vmi(name);
+        assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
+        json_decref(vmi);
+    }
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/kubevirt.io/v1/virtualmachineinstances?"
+                          "watch=true",
+                          NULL, NULL, NULL, NULL),
+                     200);
+    w = f->resp.stream_arg;
+    /* The client takes nothing after the first page. */
+    sink.stalled = true;
+    orch_watch_start(w, &io);
+    assert_true(sink.len > 0);
+    assert_null(strstr(sink.buf, "\"name\":\"v240\""));
+
+    /* Meanwhile: v240 (on the next page) changes, twice, and an object
+     * that sorts last is created. */
+    for (int i = 0; i < 2; i++) {
+        char label[8];
+        assert_int_equal(store_get(f->st, STORE_KIND_VMI, NS, "v240", &vmi), 0);
+        snprintf(label, sizeof(label), "%d", i);
+        json_object_set_new(json_object_get(vmi, "metadata"), "labels",
+                            json_pack("{s:s}", "round", label));
+        assert_int_equal(store_update(f->st, STORE_KIND_VMI, vmi, 0), 0);
+        json_decref(vmi);
+    }
+    vmi = new_vmi("zz-new");
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+
+    sink.stalled = false;
+    orch_watch_drained(w);
+
+    /* Every object once as ADDED, at one version; v240 at its last. */
+    for (line = strtok_r(sink.buf, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *name;
+        assert_non_null(ev);
+        name = jstr(json_object_get(ev, "object"), "metadata.name");
+        if (json_object_get(seen, name))
+            fail_msg("'%s' sent twice: %s", name, line);
+        assert_string_equal(jstr(ev, "type"), "ADDED");
+        json_object_set_new(seen, name, json_true());
+        if (strcmp(name, "v240") == 0)
+            assert_string_equal(
+                jstr(json_object_get(ev, "object"), "metadata.labels.round"),
+                "1");
+        n_events++;
+        json_decref(ev);
+    }
+    assert_int_equal(n_events, 252); /* vmi-fedora, v000..v249, zz-new */
+
+    /* Live from here on: one more change comes once. */
+    sink.len = 0;
+    assert_int_equal(store_get(f->st, STORE_KIND_VMI, NS, "v001", &vmi), 0);
+    orch_watch_notify(&f->srv, API_KIND_VMI, "MODIFIED", vmi, NULL, 0);
+    orch_watch_notify(&f->srv, API_KIND_VMI, "MODIFIED", vmi, NULL, 0);
+    json_decref(vmi);
+    assert_int_equal(sink.len, 0); /* its version was already sent */
+    orch_watch_closed(w);
+    json_decref(seen);
+    free(sink.buf);
+}
+
 static void test_watch_expired(void **state)
 {
     struct fixture *f = *state;
@@ -1130,6 +1377,22 @@ static void test_status_table(void **state)
     assert_string_equal(reason, "InternalError");
 }
 
+static void test_vmim_phase(void **state)
+{
+    json_t *m = json_pack("{s:{s:s}}", "status", "phase", "TargetReady");
+    (void)state;
+    assert_int_equal(orch_vmim_phase(m), API_VMIM_PHASE_TARGET_READY);
+    json_object_set_new(json_object_get(m, "status"), "phase",
+                        json_string("Succeeded"));
+    assert_int_equal(orch_vmim_phase(m), API_VMIM_PHASE_SUCCEEDED);
+    json_object_set_new(json_object_get(m, "status"), "phase",
+                        json_string("Sleeping"));
+    assert_int_equal(orch_vmim_phase(m), -EINVAL);
+    json_object_del(m, "status");
+    assert_int_equal(orch_vmim_phase(m), API_VMIM_PHASE_UNSET);
+    json_decref(m);
+}
+
 static void test_parse_target(void **state)
 {
     struct http_request req;
@@ -1173,6 +1436,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_routes_and_methods, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_yaml_accept_and_406, setup,
@@ -1186,9 +1450,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_fan_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_list_then_feed_no_duplicates,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_parse_target),
+        cmocka_unit_test(test_vmim_phase),
         cmocka_unit_test(test_jscan),
     };
     return cmocka_run_group_tests_name("orchestratord", tests, NULL, NULL);

@@ -27,10 +27,14 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "store/store.h"
 
 static char tmpdir[256];
 static char logpath[300];
+static char confpath[300];
+static const char *auth; /* bearer token request() sends, if any */
 static pid_t daemon_pid = -1;
 static int port;
 
@@ -130,10 +134,11 @@ static int request(const char *method, const char *path, const char *ctype,
     if (fd < 0)
         return -1;
     snprintf(head, sizeof(head),
-             "%s %s HTTP/1.1\r\nHost: localhost\r\n%s%s%sContent-Length: "
+             "%s %s HTTP/1.1\r\nHost: localhost\r\n%s%s%s%s%s%sContent-Length: "
              "%zu\r\n\r\n",
              method, path, ctype ? "Content-Type: " : "", ctype ? ctype : "",
-             ctype ? "\r\n" : "", body_len);
+             ctype ? "\r\n" : "", auth ? "Authorization: Bearer " : "",
+             auth ? auth : "", auth ? "\r\n" : "", body_len);
     send_all(fd, head, strlen(head));
     if (body_len)
         send_all(fd, body, body_len);
@@ -144,14 +149,30 @@ static int request(const char *method, const char *path, const char *ctype,
 
 #define VMIM                                                                   \
     "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations"
+#define POLICIES "/apis/migrations.kubevirt.io/v1alpha1/migrationpolicies"
+
+/* Write the daemon's configuration: TOKENS (libconfig list items, or NULL
+ * for none) and the body limit. */
+static void write_conf(const char *tokens, int max_body)
+{
+    FILE *f = fopen(confpath, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "listen = \"127.0.0.1:0\";\n"
+            "limits = { max_body_bytes = %d; header_timeout_s = 2; "
+            "request_timeout_s = 5; };\n",
+            max_body);
+    if (tokens)
+        fprintf(f, "tokens = ( %s );\n", tokens);
+    fclose(f);
+}
 
 static int start_daemon(void **state)
 {
     const char *build = getenv("ORCH_BUILD");
-    char db[300], conf[300], bin[512], err[256];
+    char db[300], bin[512], err[256];
     struct store *st = NULL;
     json_t *vmi;
-    FILE *f;
     (void)state;
 
     if (!build)
@@ -159,7 +180,7 @@ static int start_daemon(void **state)
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/orch-http-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
     snprintf(db, sizeof(db), "%s/orch.db", tmpdir);
-    snprintf(conf, sizeof(conf), "%s/orchestratord.conf", tmpdir);
+    snprintf(confpath, sizeof(confpath), "%s/orchestratord.conf", tmpdir);
     snprintf(logpath, sizeof(logpath), "%s/log", tmpdir);
 
     /* VMIs have no POST: the test makes one with the store first. */
@@ -173,12 +194,7 @@ static int start_daemon(void **state)
     json_decref(vmi);
     store_close(st);
 
-    f = fopen(conf, "w");
-    assert_non_null(f);
-    fprintf(f, "listen = \"127.0.0.1:0\";\n"
-               "limits = { max_body_bytes = 65536; header_timeout_s = 2; "
-               "request_timeout_s = 5; };\n");
-    fclose(f);
+    write_conf(NULL, 65536);
 
     snprintf(bin, sizeof(bin), "%s/bin/orchestratord", build);
     daemon_pid = fork();
@@ -186,7 +202,7 @@ static int start_daemon(void **state)
     if (daemon_pid == 0) {
         int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(lfd, 2);
-        execl(bin, bin, "-f", conf, "--db", db, (char *)NULL);
+        execl(bin, bin, "-f", confpath, "--db", db, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 100 && port == 0; i++) {
@@ -338,9 +354,27 @@ static int metric(const char *name)
     return atoi(p + strlen(key));
 }
 
+/* Append what a stream sends to OUT (*GOT bytes so far, NUL-terminated)
+ * until it holds NEEDLE, the peer closes, or 5 s pass. */
+static void read_stream_until(int fd, char *out, size_t cap, size_t *got,
+                              const char *needle)
+{
+    for (int i = 0; i < 50 && !strstr(out, needle); i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(fd, out + *got, cap - 1 - *got, 0);
+        if (n <= 0)
+            break;
+        *got += (size_t)n;
+        out[*got] = '\0';
+    }
+}
+
 static void test_watch(void **state)
 {
-    char buf[65536], out[8192];
+    char buf[65536], out[8192] = "";
     size_t len, got = 0;
     char *yaml = data_file("migration.yaml", &len);
     int wfd;
@@ -353,17 +387,7 @@ static void test_watch(void **state)
     wfd = connect_daemon();
     send_all(wfd, r, strlen(r));
     /* Headers, then the ADDED line of the existing object. */
-    for (int i = 0; i < 50 && !strstr(out, "\"type\":\"ADDED\""); i++) {
-        struct pollfd p = {.fd = wfd, .events = POLLIN};
-        ssize_t n;
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        n = recv(wfd, out + got, sizeof(out) - 1 - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        out[got] = '\0';
-    }
+    read_stream_until(wfd, out, sizeof(out), &got, "\"type\":\"ADDED\"");
     assert_non_null(strstr(out, "Transfer-Encoding: chunked"));
     assert_non_null(strstr(out, "{\"type\":\"ADDED\",\"object\":{"));
     assert_int_equal(metric("orchestratord_watchers"), 1);
@@ -371,17 +395,7 @@ static void test_watch(void **state)
     assert_int_equal(request("DELETE", VMIM "/migration-job", NULL, NULL, 0,
                              buf, sizeof(buf)),
                      200);
-    for (int i = 0; i < 50 && !strstr(out, "\"type\":\"DELETED\""); i++) {
-        struct pollfd p = {.fd = wfd, .events = POLLIN};
-        ssize_t n;
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        n = recv(wfd, out + got, sizeof(out) - 1 - got, 0);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        out[got] = '\0';
-    }
+    read_stream_until(wfd, out, sizeof(out), &got, "\"type\":\"DELETED\"");
     assert_non_null(strstr(out, "{\"type\":\"DELETED\",\"object\":{"));
 
     /* The watcher goes away when its client does. */
@@ -462,6 +476,349 @@ static void test_bad_inputs(void **state)
         200);
 }
 
+/* BUF holds a response whose body must be a Kubernetes Status, exactly
+ * in the API server's shape: {kind, apiVersion, metadata: {}, status:
+ * "Failure", message, reason, code[, details: {name?, group?, kind?,
+ * causes?: [{reason, message, field?}]}]} and nothing else. */
+static void assert_status_shape(const char *buf, int code, const char *reason)
+{
+    const char *body = strstr(buf, "\r\n\r\n");
+    json_error_t jerr;
+    json_t *st, *d;
+    const char *key;
+    json_t *v;
+
+    assert_non_null(body);
+    assert_non_null(strstr(buf, "\r\nContent-Type: application/json\r\n"));
+    st = json_loads(body + 4, 0, &jerr);
+    if (!st)
+        fail_msg("not JSON (%s): %s", jerr.text, body + 4);
+    json_object_foreach(st, key, v)
+    {
+        if (strcmp(key, "kind") && strcmp(key, "apiVersion") &&
+            strcmp(key, "metadata") && strcmp(key, "status") &&
+            strcmp(key, "message") && strcmp(key, "reason") &&
+            strcmp(key, "code") && strcmp(key, "details"))
+            fail_msg("unexpected Status member '%s'", key);
+    }
+    assert_string_equal(json_string_value(json_object_get(st, "kind")),
+                        "Status");
+    assert_string_equal(json_string_value(json_object_get(st, "apiVersion")),
+                        "v1");
+    assert_true(json_is_object(json_object_get(st, "metadata")));
+    assert_int_equal(json_object_size(json_object_get(st, "metadata")), 0);
+    assert_string_equal(json_string_value(json_object_get(st, "status")),
+                        "Failure");
+    assert_true(json_string_length(json_object_get(st, "message")) > 0);
+    assert_string_equal(json_string_value(json_object_get(st, "reason")),
+                        reason);
+    assert_true(json_is_integer(json_object_get(st, "code")));
+    assert_int_equal(json_integer_value(json_object_get(st, "code")), code);
+    d = json_object_get(st, "details");
+    if (d) {
+        json_t *causes = json_object_get(d, "causes");
+        size_t i;
+        assert_true(json_is_object(d));
+        json_object_foreach(d, key, v)
+        {
+            if (strcmp(key, "causes") == 0)
+                continue;
+            if (strcmp(key, "name") && strcmp(key, "group") &&
+                strcmp(key, "kind"))
+                fail_msg("unexpected details member '%s'", key);
+            assert_true(json_is_string(v));
+        }
+        if (causes) {
+            assert_true(json_array_size(causes) > 0);
+            json_array_foreach(causes, i, v)
+            {
+                assert_true(json_is_string(json_object_get(v, "reason")));
+                assert_true(json_is_string(json_object_get(v, "message")));
+                v = json_object_get(v, "field");
+                assert_true(!v || json_is_string(v));
+            }
+        }
+    }
+    json_decref(st);
+}
+
+/* A JSON member "NAME":"VALUE" in BUF. */
+static void assert_member(const char *buf, const char *name, const char *value)
+{
+    char want[256];
+    snprintf(want, sizeof(want), "\"%s\":\"%s\"", name, value);
+    if (!strstr(buf, want))
+        fail_msg("no %s in: %s", want, buf);
+}
+
+/* The errors of the API over the wire, each a Status of the right shape. */
+static void test_status_shapes(void **state)
+{
+    char buf[65536];
+    size_t len;
+    char *yaml = data_file("migration.yaml", &len);
+    static const char other[] = "apiVersion: kubevirt.io/v1\n"
+                                "kind: VirtualMachineInstanceMigration\n"
+                                "metadata: {name: other}\n"
+                                "spec: {vmiName: vmi-fedora}\n";
+    static const char no_vmi[] = "apiVersion: kubevirt.io/v1\n"
+                                 "kind: VirtualMachineInstanceMigration\n"
+                                 "metadata: {name: ghost}\n"
+                                 "spec: {vmiName: vmi-ghost}\n";
+    static const char policy[] =
+        "apiVersion: migrations.kubevirt.io/v1alpha1\n"
+        "kind: MigrationPolicy\nmetadata: {name: gold}\n"
+        "spec: {selectors: {virtualMachineInstanceSelector: {tier: gold}}}\n";
+    static const char invalid[] = "apiVersion: kubevirt.io/v1\n"
+                                  "kind: VirtualMachineInstanceMigration\n"
+                                  "metadata: {name: bad}\n"
+                                  "spec: {}\n";
+    (void)state;
+
+    assert_int_equal(
+        request("GET", VMIM "/nosuch", NULL, NULL, 0, buf, sizeof(buf)), 404);
+    assert_status_shape(buf, 404, "NotFound");
+    assert_member(buf, "message",
+                  "virtualmachineinstancemigrations."
+                  "kubevirt.io \\\"nosuch\\\" not found");
+    assert_member(buf, "name", "nosuch");
+    assert_member(buf, "group", "kubevirt.io");
+    assert_member(buf, "kind", "virtualmachineinstancemigrations");
+
+    assert_int_equal(
+        request("POST", VMIM, "application/yaml", yaml, len, buf, sizeof(buf)),
+        201);
+    /* The same name again: AlreadyExists. */
+    assert_int_equal(request("POST", POLICIES, "application/yaml", policy,
+                             strlen(policy), buf, sizeof(buf)),
+                     201);
+    assert_int_equal(request("POST", POLICIES, "application/yaml", policy,
+                             strlen(policy), buf, sizeof(buf)),
+                     409);
+    assert_status_shape(buf, 409, "AlreadyExists");
+    assert_member(buf, "message",
+                  "migrationpolicies.migrations.kubevirt.io "
+                  "\\\"gold\\\" already exists");
+    assert_member(buf, "name", "gold");
+    assert_int_equal(
+        request("DELETE", POLICIES "/gold", NULL, NULL, 0, buf, sizeof(buf)),
+        200);
+    /* Another migration of the same VMI: Conflict. */
+    assert_int_equal(request("POST", VMIM, "application/yaml", other,
+                             strlen(other), buf, sizeof(buf)),
+                     409);
+    assert_status_shape(buf, 409, "Conflict");
+    assert_non_null(strstr(buf, "in-flight migration detected"));
+    /* No such VMI: 422 naming it. */
+    assert_int_equal(request("POST", VMIM, "application/yaml", no_vmi,
+                             strlen(no_vmi), buf, sizeof(buf)),
+                     422);
+    assert_status_shape(buf, 422, "Invalid");
+    assert_non_null(strstr(buf, "default/vmi-ghost"));
+    /* Invalid: the field causes. */
+    assert_int_equal(request("POST", VMIM, "application/yaml", invalid,
+                             strlen(invalid), buf, sizeof(buf)),
+                     422);
+    assert_status_shape(buf, 422, "Invalid");
+    assert_non_null(strstr(buf, "\"causes\":[{\"reason\":\"FieldValueRequired"
+                                "\",\"message\":\"Required value\","
+                                "\"field\":\"spec.vmiName\"}]"));
+    assert_member(buf, "kind", "VirtualMachineInstanceMigration");
+
+    assert_int_equal(request("DELETE", VMIM "/migration-job", NULL, NULL, 0,
+                             buf, sizeof(buf)),
+                     200);
+    free(yaml);
+}
+
+/* ?watch=true&timeoutSeconds=1: the stream ends on its own after 1 s,
+ * with the chunked encoding's last chunk. */
+static void test_watch_timeout(void **state)
+{
+    char out[8192];
+    const char *r = "GET " VMIM "?watch=true&timeoutSeconds=1 HTTP/1.1\r\n"
+                    "Host: x\r\n\r\n";
+    struct timespec t0, t1;
+    double s;
+    size_t n;
+    int fd = connect_daemon();
+    (void)state;
+
+    assert_true(fd >= 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    send_all(fd, r, strlen(r));
+    n = read_until_close(fd, out, sizeof(out), 5000);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    close(fd);
+    s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(n > 0);
+    assert_true(strncmp(out, "HTTP/1.1 200", 12) == 0);
+    assert_non_null(strstr(out, "Transfer-Encoding: chunked"));
+    assert_true(n >= 5 && strcmp(out + n - 5, "0\r\n\r\n") == 0);
+    if (s < 0.9 || s > 3)
+        fail_msg("the watch ended after %.2f s", s);
+    for (int i = 0; i < 30 && metric("orchestratord_watchers") != 0; i++)
+        usleep(100 * 1000);
+    assert_int_equal(metric("orchestratord_watchers"), 0);
+}
+
+/* The daemon's VmRSS in KiB, or -1. */
+static long daemon_rss_kib(void)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)daemon_pid);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+/* Memory stays bounded under bad input: 2000 malformed requests, 200
+ * oversized bodies and 50 connections trickling their headers at once,
+ * then the daemon's resident size is below the bound and it answers. */
+static void test_memory_bounded(void **state)
+{
+    static const char *const bad[] = {
+        "kind: [unclosed\n",
+        "{\"apiVersion\": \"kubevirt.io/v1\", \"kind\": ",
+        "\x01\x02\xff\xfe binary \x00 body",
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+        "apiVersion: kubevirt.io/v1\nkind: Nope\n",
+    };
+    char buf[65536];
+    int slow[50];
+    char *big;
+    size_t n = 100 * 1024;
+    long before, after;
+    /* A sanitizer's shadow memory and quarantine are not ours to bound. */
+#if defined(__SANITIZE_ADDRESS__)
+    const long bound_kib = 512 * 1024;
+#else
+    const long bound_kib = 64 * 1024;
+#endif
+    (void)state;
+
+    before = daemon_rss_kib();
+    assert_true(before > 0);
+    for (int i = 0; i < 50; i++) {
+        slow[i] = connect_daemon();
+        assert_true(slow[i] >= 0);
+        send_all(slow[i], "GET /healthz HTTP/1.1\r\nHo", 25);
+    }
+    for (int i = 0; i < 2000; i++) {
+        const char *b = bad[i % 5];
+        size_t blen = i % 5 == 2 ? 19 : strlen(b);
+        int code = request("POST", VMIM, i % 2 ? "application/json" : NULL, b,
+                           blen, buf, sizeof(buf));
+        /* Too deep a nesting is a size limit (413), the rest 400. */
+        if (code != (i % 5 == 3 ? 413 : 400))
+            fail_msg("bad request %d answered %d: %s", i, code, buf);
+    }
+    big = malloc(3 * n);
+    assert_non_null(big);
+    memset(big, 'a', 3 * n);
+    for (int i = 0; i < 200; i++) {
+        /* Past the handler's limit (a 413 Status) and past twice it
+         * (refused by the HTTP layer before it is read in full). */
+        int code = request("POST", VMIM, "application/yaml", big,
+                           i % 2 ? n : 3 * n, buf, sizeof(buf));
+        if (code != 413)
+            fail_msg("oversized request %d answered %d", i, code);
+    }
+    free(big);
+    /* The trickling clients are cut off at the 2 s header deadline. */
+    for (int i = 0; i < 50; i++) {
+        size_t got = read_until_close(slow[i], buf, sizeof(buf), 4000);
+        assert_true(got == 0 || strncmp(buf, "HTTP/1.1 408", 12) == 0);
+        close(slow[i]);
+    }
+    after = daemon_rss_kib();
+    print_message("orchestratord VmRSS: %ld KiB before, %ld KiB after\n",
+                  before, after);
+    if (after > bound_kib)
+        fail_msg("VmRSS %ld KiB over the bound of %ld KiB", after, bound_kib);
+    assert_int_equal(request("GET", "/readyz", NULL, NULL, 0, buf, sizeof(buf)),
+                     200);
+}
+
+/* SIGHUP re-reads tokens and limits: a new token works, the old one is
+ * refused, a viewer cannot write, and the new body limit applies.  The
+ * tokens never reach the log. */
+static void test_sighup_reload(void **state)
+{
+    char buf[65536], *log, *body;
+    size_t n = 5000;
+    (void)state;
+
+    /* Tokens and a 4 KiB body limit. */
+    write_conf("{ name = \"ops\"; token = \"tok-aaaaaaaaaaaaaaaa\"; role = "
+               "\"admin\"; }, { name = \"dash\"; token = "
+               "\"tok-vvvvvvvvvvvvvvvv\"; role = \"viewer\"; }",
+               4096);
+    assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+    for (int i = 0; i < 50; i++) {
+        log = read_file(logpath, NULL);
+        if (log && strstr(log, "SIGHUP: reloaded 2 tokens")) {
+            free(log);
+            break;
+        }
+        free(log);
+        usleep(50 * 1000);
+    }
+    auth = NULL;
+    assert_int_equal(request("GET", VMIM, NULL, NULL, 0, buf, sizeof(buf)),
+                     401);
+    assert_status_shape(buf, 401, "Unauthorized");
+    assert_non_null(strstr(buf, "\r\nWWW-Authenticate: Bearer\r\n"));
+    auth = "tok-aaaaaaaaaaaaaaaa";
+    assert_int_equal(request("GET", VMIM, NULL, NULL, 0, buf, sizeof(buf)),
+                     200);
+    body = malloc(n);
+    assert_non_null(body);
+    memset(body, ' ', n);
+    memcpy(body, "kind: x\n", 8);
+    assert_int_equal(
+        request("POST", VMIM, "application/yaml", body, n, buf, sizeof(buf)),
+        413);
+    assert_status_shape(buf, 413, "RequestEntityTooLarge");
+    assert_non_null(strstr(buf, "the limit is 4096"));
+    free(body);
+    auth = "tok-vvvvvvvvvvvvvvvv";
+    assert_int_equal(
+        request("DELETE", VMIM "/x", NULL, NULL, 0, buf, sizeof(buf)), 403);
+    assert_status_shape(buf, 403, "Forbidden");
+    assert_non_null(strstr(buf, "User \\\"dash\\\" cannot delete resource"));
+    assert_member(buf, "kind", "virtualmachineinstancemigrations");
+
+    /* Another token instead: the old one is refused. */
+    write_conf("{ name = \"ops2\"; token = \"tok-bbbbbbbbbbbbbbbb\"; role = "
+               "\"admin\"; }",
+               65536);
+    assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+    auth = "tok-bbbbbbbbbbbbbbbb";
+    for (int i = 0; i < 50; i++) {
+        if (request("GET", VMIM, NULL, NULL, 0, buf, sizeof(buf)) == 200)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(request("GET", VMIM, NULL, NULL, 0, buf, sizeof(buf)),
+                     200);
+    auth = "tok-aaaaaaaaaaaaaaaa";
+    assert_int_equal(request("GET", VMIM, NULL, NULL, 0, buf, sizeof(buf)),
+                     401);
+    auth = "tok-bbbbbbbbbbbbbbbb";
+
+    log = read_file(logpath, NULL);
+    assert_non_null(log);
+    assert_null(strstr(log, "tok-"));
+    free(log);
+}
+
 static void test_sigterm(void **state)
 {
     int status = 0;
@@ -491,7 +848,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crud_yaml_json),
         cmocka_unit_test(test_watch),
+        cmocka_unit_test(test_watch_timeout),
+        cmocka_unit_test(test_status_shapes),
         cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_memory_bounded),
+        cmocka_unit_test(test_sighup_reload),
         cmocka_unit_test(test_sigterm),
     };
     return cmocka_run_group_tests_name("orchestratord_http", tests,
