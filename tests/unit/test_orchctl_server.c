@@ -32,6 +32,7 @@
 
 #include "orchctl/orchctl.h"
 #include "store/store.h"
+#include "tests/unit/support/daemon.h"
 #include "tests/unit/support/orchctl_run.h"
 
 #define ADMIN  "admin-token-0123456789abcdef"
@@ -40,24 +41,6 @@
 static char tmpdir[256];
 static pid_t daemon_pid = -1;
 static char server[64];
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m;
-    int c;
-
-    if (!f)
-        return NULL;
-    m = open_memstream(&buf, &len);
-    while ((c = fgetc(f)) != EOF)
-        fputc(c, m);
-    fclose(m);
-    fclose(f);
-    return buf;
-}
 
 static void store_record(struct store *st, enum store_kind kind,
                          const char *json)
@@ -73,11 +56,10 @@ static void store_record(struct store *st, enum store_kind kind,
 
 static int start_daemon(void **state)
 {
-    const char *build = getenv("ORCH_BUILD");
-    char db[300], conf[300], logpath[300], bin[512], err[256];
+    char db[300], conf[300], logpath[300], err[256];
     struct store *st = NULL;
     FILE *f;
-    int port = 0, i;
+    int port;
 
     (void)state;
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/orchctl-srv-XXXXXX");
@@ -121,27 +103,10 @@ static int start_daemon(void **state)
             ");\n");
     fclose(f);
 
-    snprintf(bin, sizeof(bin), "%s/bin/orchestratord", build ? build : "build");
-    daemon_pid = fork();
-    assert_true(daemon_pid >= 0);
-    if (daemon_pid == 0) {
-        int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        dup2(lfd, 2);
-        execl(bin, bin, "-f", conf, "--db", db, (char *)NULL);
-        _exit(127);
+    {
+        const char *argv[] = {"-f", conf, "--db", db, NULL};
+        port = test_daemon_start("orchestratord", argv, logpath, &daemon_pid);
     }
-    for (i = 0; i < 200 && port == 0; i++) {
-        char *log = read_text(logpath);
-        char *p = log ? strstr(log, "serving HTTP on 127.0.0.1:") : NULL;
-
-        if (p)
-            port = atoi(p + strlen("serving HTTP on 127.0.0.1:"));
-        free(log);
-        if (!port)
-            usleep(50 * 1000);
-    }
-    assert_true(port > 0);
     snprintf(server, sizeof(server), "http://127.0.0.1:%d", port);
     return 0;
 }
@@ -521,14 +486,13 @@ static void make_cert(const char *cert_path, const char *key_path)
 static void test_tls(void **state)
 {
     char dir[] = "/tmp/orchctl-tls-XXXXXX";
-    char cert[300], key[300], conf[300], db[300], logpath[300], bin[512];
+    char cert[300], key[300], conf[300], db[300], logpath[300];
     char url[64], cmd[400];
-    const char *build = getenv("ORCH_BUILD");
     struct run_opts ro = {0};
     struct run r;
     pid_t pid;
     FILE *f;
-    int port = 0, i, status = 0;
+    int port, status = 0;
 
     (void)state;
     assert_non_null(mkdtemp(dir));
@@ -545,27 +509,10 @@ static void test_tls(void **state)
             "tls = { certificate = \"%s\"; key = \"%s\"; };\n",
             cert, key);
     fclose(f);
-    snprintf(bin, sizeof(bin), "%s/bin/orchestratord", build ? build : "build");
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-        dup2(lfd, 2);
-        execl(bin, bin, "-f", conf, "--db", db, (char *)NULL);
-        _exit(127);
+    {
+        const char *argv[] = {"-f", conf, "--db", db, NULL};
+        port = test_daemon_start("orchestratord", argv, logpath, &pid);
     }
-    for (i = 0; i < 200 && port == 0; i++) {
-        char *log = read_text(logpath);
-        char *p = log ? strstr(log, "serving HTTPS on 127.0.0.1:") : NULL;
-
-        if (p)
-            port = atoi(p + strlen("serving HTTPS on 127.0.0.1:"));
-        free(log);
-        if (!port)
-            usleep(50 * 1000);
-    }
-    assert_true(port > 0);
     snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
     ro.server = url;
 

@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "store/store.h"
+#include "tests/unit/support/daemon.h"
 
 static char tmpdir[256];
 static char logpath[300];
@@ -37,27 +38,6 @@ static char confpath[300];
 static const char *auth; /* bearer token request() sends, if any */
 static pid_t daemon_pid = -1;
 static int port;
-
-static char *read_file(const char *path, size_t *ret_len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc(1, (size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (ret_len)
-        *ret_len = (size_t)n;
-    return buf;
-}
 
 static int connect_daemon(void)
 {
@@ -169,14 +149,11 @@ static void write_conf(const char *tokens, int max_body)
 
 static int start_daemon(void **state)
 {
-    const char *build = getenv("ORCH_BUILD");
-    char db[300], bin[512], err[256];
+    char db[300], err[256];
     struct store *st = NULL;
     json_t *vmi;
     (void)state;
 
-    if (!build)
-        build = "build";
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/orch-http-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
     snprintf(db, sizeof(db), "%s/orch.db", tmpdir);
@@ -196,23 +173,9 @@ static int start_daemon(void **state)
 
     write_conf(NULL, 65536);
 
-    snprintf(bin, sizeof(bin), "%s/bin/orchestratord", build);
-    daemon_pid = fork();
-    assert_true(daemon_pid >= 0);
-    if (daemon_pid == 0) {
-        int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(lfd, 2);
-        execl(bin, bin, "-f", confpath, "--db", db, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100 && port == 0; i++) {
-        char *log = read_file(logpath, NULL);
-        char *p = log ? strstr(log, "serving HTTP on 127.0.0.1:") : NULL;
-        if (p)
-            port = atoi(p + strlen("serving HTTP on 127.0.0.1:"));
-        free(log);
-        if (!port)
-            usleep(50 * 1000);
+    {
+        const char *argv[] = {"-f", confpath, "--db", db, NULL};
+        port = test_daemon_start("orchestratord", argv, logpath, &daemon_pid);
     }
     assert_true(port > 0);
     return 0;
@@ -237,7 +200,7 @@ static char *data_file(const char *name, size_t *len)
     const char *top = getenv("ORCH_TOP");
     char path[512];
     snprintf(path, sizeof(path), "%s/tests/data/%s", top ? top : ".", name);
-    return read_file(path, len);
+    return test_read_file(path, len);
 }
 
 /* BUF holds a response: it must carry one Date header in the RFC 7231
@@ -762,7 +725,7 @@ static void test_sighup_reload(void **state)
                4096);
     assert_int_equal(kill(daemon_pid, SIGHUP), 0);
     for (int i = 0; i < 50; i++) {
-        log = read_file(logpath, NULL);
+        log = test_read_file(logpath, NULL);
         if (log && strstr(log, "SIGHUP: reloaded 2 tokens")) {
             free(log);
             break;
@@ -813,7 +776,7 @@ static void test_sighup_reload(void **state)
                      401);
     auth = "tok-bbbbbbbbbbbbbbbb";
 
-    log = read_file(logpath, NULL);
+    log = test_read_file(logpath, NULL);
     assert_non_null(log);
     assert_null(strstr(log, "tok-"));
     free(log);
@@ -833,7 +796,7 @@ static void test_sigterm(void **state)
         usleep(50 * 1000);
     }
     if (daemon_pid != -1 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-        char *log = read_file(logpath, NULL);
+        char *log = test_read_file(logpath, NULL);
         fprintf(stderr, "daemon did not exit cleanly; its log:\n%s\n",
                 log ? log : "");
         free(log);
