@@ -2,18 +2,21 @@
  * migrator: the per-host agent.
  *
  * Start-up order (STYLE.md): log to stderr, parse the command line, read and
- * check the configuration, stop there with -n, then connect and serve.
+ * check the configuration, stop there with -n, then serve the agent API
+ * (migrator/agent.h) until SIGTERM.
  */
 #include <errno.h>
 #include <stdio.h>
 
 #include "conf/conf.h"
 #include "log/log.h"
+#include "migrator/agent.h"
 
 int main(int argc, char **argv)
 {
     struct conf_migrator_args args;
     struct conf_migrator cfg = {0};
+    struct migr_agent *agent = NULL;
     const char *path;
     char err[1024];
     int status = 1;
@@ -46,6 +49,12 @@ int main(int argc, char **argv)
         log_error("configuration: %s", "out of memory");
         goto out;
     }
+    /* The auth rule is checked with -n too: a file that cannot be served
+     * is not "ok". */
+    if (migr_agent_new(&cfg, NULL, &agent, err, sizeof(err)) < 0) {
+        log_error("%s%s%s", path ? path : "", path ? ": " : "", err);
+        goto out;
+    }
     log_set_level(cfg.log_level);
     if (args.check_only) {
         printf("migrator: configuration ok\n");
@@ -54,12 +63,9 @@ int main(int argc, char **argv)
     }
     if (!path)
         log_info("no '%s', using the defaults", CONF_MIGRATOR_PATH);
-
-    /* SERVE: the migrator work wires the agent in here, e.g.
-     *     status = migr_serve(&cfg, path) < 0 ? 1 : 0;
-     * (path is NULL when running on defaults). */
-    log_error("serving is not implemented yet");
+    status = migr_agent_serve(agent) < 0 ? 1 : 0;
 out:
+    migr_agent_free(agent);
     conf_migrator_clear(&cfg);
     return status;
 }

@@ -4,6 +4,8 @@
 #include "migrator/virt.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,9 @@
 
 struct migr_virt {
     virConnectPtr conn;
+    int lifecycle_id; /* -1: no callback registered */
+    migr_virt_lifecycle_fn lifecycle_fn;
+    void *lifecycle_arg;
 };
 
 /* libvirt's last error (this thread's) as a negative errno, its message
@@ -94,6 +99,7 @@ int migr_virt_open(const char *uri, struct migr_virt **ret, char *err,
         set_err(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    v->lifecycle_id = -1;
     v->conn = virConnectOpen(uri);
     if (!v->conn) {
         char what[300];
@@ -113,9 +119,145 @@ void migr_virt_close(struct migr_virt *v)
 {
     if (!v)
         return;
+    /* A registered callback holds a reference on the connection. */
+    if (v->conn && v->lifecycle_id >= 0)
+        virConnectDomainEventDeregisterAny(v->conn, v->lifecycle_id);
     if (v->conn)
         virConnectClose(v->conn);
     free(v);
+}
+
+int migr_virt_host(struct migr_virt *v, struct migr_host_info *ret, char *err,
+                   size_t errlen)
+{
+    struct migr_host_info h = {0};
+    virNodeInfo node;
+    unsigned long ver = 0;
+    char *uri = NULL, *caps = NULL;
+    const char *host, *end, *u;
+
+    if (!v || !ret)
+        return -EINVAL;
+    if (virNodeGetInfo(v->conn, &node) < 0)
+        return virt_error("cannot read the node info", err, errlen);
+    if (virConnectGetLibVersion(v->conn, &ver) < 0)
+        return virt_error("cannot read the libvirt version", err, errlen);
+    uri = virConnectGetURI(v->conn);
+    if (!uri)
+        return virt_error("cannot read the connection URI", err, errlen);
+    snprintf(h.uri, sizeof(h.uri), "%s", uri);
+    free(uri);
+    snprintf(h.version, sizeof(h.version), "%lu.%lu.%lu", ver / 1000000,
+             ver / 1000 % 1000, ver % 1000);
+    h.cpus = node.cpus;
+    h.memory_kib = node.memory;
+    /* The host UUID is the first <uuid> inside <host>; not every driver
+     * has one (the test driver does not), so a missing one is not an
+     * error.  A string scan is enough for this one element. */
+    caps = virConnectGetCapabilities(v->conn);
+    if (!caps)
+        return virt_error("cannot read the capabilities", err, errlen);
+    host = strstr(caps, "<host>");
+    end = host ? strstr(host, "</host>") : NULL;
+    u = host ? strstr(host, "<uuid>") : NULL;
+    if (u && u < end && strlen(u) > 6 + 36 && u[6 + 36] == '<')
+        snprintf(h.host_uuid, sizeof(h.host_uuid), "%.36s", u + 6);
+    free(caps);
+    *ret = h;
+    return 0;
+}
+
+/* libvirt's event loop on a thread of its own. */
+static pthread_t events_thread;
+static bool events_registered, events_running;
+static atomic_bool events_quit;
+
+static void *events_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&events_quit))
+        if (virEventRunDefaultImpl() < 0)
+            break;
+    return NULL;
+}
+
+/* A one-shot timer whose only job is to make virEventRunDefaultImpl()
+ * return, so the thread sees events_quit. */
+static void events_wake(int timer, void *opaque)
+{
+    (void)opaque;
+    virEventRemoveTimeout(timer);
+}
+
+int migr_virt_events_start(void)
+{
+    int r;
+
+    if (events_running)
+        return 0;
+    virSetErrorFunc(NULL, virt_quiet);
+    if (!events_registered) {
+        if (virEventRegisterDefaultImpl() < 0) {
+            virResetLastError();
+            return -EIO;
+        }
+        events_registered = true;
+    }
+    atomic_store(&events_quit, false);
+    r = pthread_create(&events_thread, NULL, events_main, NULL);
+    if (r != 0)
+        return -r;
+    events_running = true;
+    return 0;
+}
+
+void migr_virt_events_stop(void)
+{
+    if (!events_running)
+        return;
+    atomic_store(&events_quit, true);
+    if (virEventAddTimeout(0, events_wake, NULL, NULL) < 0)
+        virResetLastError();
+    pthread_join(events_thread, NULL);
+    events_running = false;
+}
+
+static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event,
+                        int detail, void *opaque)
+{
+    struct migr_virt *v = opaque;
+    const char *name = virDomainGetName(dom);
+    (void)conn;
+    (void)event;
+    (void)detail;
+
+    if (name && v->lifecycle_fn)
+        v->lifecycle_fn(name, v->lifecycle_arg);
+    return 0;
+}
+
+int migr_virt_on_lifecycle(struct migr_virt *v, migr_virt_lifecycle_fn fn,
+                           void *arg, char *err, size_t errlen)
+{
+    int id;
+
+    if (!v || !fn)
+        return -EINVAL;
+    if (v->lifecycle_id >= 0) {
+        set_err(err, errlen, "a lifecycle callback is registered already");
+        return -EBUSY;
+    }
+    v->lifecycle_fn = fn;
+    v->lifecycle_arg = arg;
+    id = virConnectDomainEventRegisterAny(
+        v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+        VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), v, NULL);
+    if (id < 0) {
+        v->lifecycle_fn = NULL;
+        return virt_error("cannot register for domain events", err, errlen);
+    }
+    v->lifecycle_id = id;
+    return 0;
 }
 
 const char *migr_dom_state_name(enum migr_dom_state s)
@@ -161,13 +303,16 @@ static int dom_fill(virDomainPtr d, struct migr_dom_info *info, char *err,
                     size_t errlen)
 {
     const char *name = virDomainGetName(d);
+    virDomainInfo di;
     int st = 0, reason = 0, p;
 
     memset(info, 0, sizeof(*info));
     if (!name || virDomainGetUUIDString(d, info->uuid) < 0 ||
         virDomainGetState(d, &st, &reason, 0) < 0 ||
-        (p = virDomainIsPersistent(d)) < 0)
+        (p = virDomainIsPersistent(d)) < 0 || virDomainGetInfo(d, &di) < 0)
         return virt_error("cannot read the domain", err, errlen);
+    info->memory_kib = di.maxMem;
+    info->vcpus = di.nrVirtCpu;
     snprintf(info->name, sizeof(info->name), "%s", name);
     info->state = state_from(st);
     info->persistent = p == 1;
@@ -185,7 +330,7 @@ int migr_virt_list(struct migr_virt *v, struct migr_dom_info **ret, char *err,
 {
     virDomainPtr *doms = NULL;
     struct migr_dom_info *out = NULL;
-    int n, r = 0;
+    int n, got = 0, r = 0;
 
     if (!v || !ret)
         return -EINVAL;
@@ -200,19 +345,28 @@ int migr_virt_list(struct migr_virt *v, struct migr_dom_info **ret, char *err,
         }
     }
     for (int i = 0; i < n; i++) {
-        if (r == 0)
-            r = dom_fill(doms[i], &out[i], err, errlen);
+        if (r == 0) {
+            r = dom_fill(doms[i], &out[got], err, errlen);
+            /* A domain that went away since the listing (migrated off,
+             * undefined) is simply not there any more. */
+            if (r == -ENOENT)
+                r = 0;
+            else if (r == 0)
+                got++;
+        }
         virDomainFree(doms[i]);
     }
     free(doms);
-    if (r < 0) {
+    if (r < 0 || got == 0) {
         free(out);
-        return r;
+        out = NULL;
     }
-    if (n > 1)
-        qsort(out, (size_t)n, sizeof(*out), info_cmp);
+    if (r < 0)
+        return r;
+    if (got > 1)
+        qsort(out, (size_t)got, sizeof(*out), info_cmp);
     *ret = out;
-    return n;
+    return got;
 }
 
 /* Look a domain up by name. */

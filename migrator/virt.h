@@ -58,6 +58,8 @@ struct migr_dom_info {
     char uuid[37];
     enum migr_dom_state state;
     bool persistent;
+    uint64_t memory_kib; /* the domain's maximum memory (its allocation) */
+    unsigned vcpus;      /* virtual CPUs now */
 };
 
 /* Every domain, active and inactive, sorted by name.  *ret is malloc'd
@@ -68,6 +70,44 @@ int migr_virt_list(struct migr_virt *v, struct migr_dom_info **ret, char *err,
 /* One domain's info by name. */
 int migr_virt_info(struct migr_virt *v, const char *name,
                    struct migr_dom_info *ret, char *err, size_t errlen);
+
+/* What this hypervisor host is, for the inventory. */
+struct migr_host_info {
+    char uri[256];       /* the connection's canonical URI */
+    char version[32];    /* libvirt's version, "9.0.0" */
+    char host_uuid[37];  /* the host UUID from the capabilities; "" unknown */
+    unsigned cpus;       /* logical CPUs */
+    uint64_t memory_kib; /* physical memory */
+};
+
+/* Read the host facts.  Returns 0 and fills *ret, or a translated libvirt
+ * error (an unanswering libvirtd: -ECONNREFUSED or -EIO). */
+int migr_virt_host(struct migr_virt *v, struct migr_host_info *ret, char *err,
+                   size_t errlen);
+
+/*
+ * Domain lifecycle events.  libvirt delivers events from its own event
+ * loop, which must be registered in the process before the first
+ * connection is opened: migr_virt_events_start() does that once and runs
+ * the loop on a thread of its own; migr_virt_events_stop() ends that thread
+ * (libvirt cannot unregister its loop, so a later start only restarts the
+ * thread).  Main thread only, not concurrently with each other.
+ * Returns 0, -EIO (libvirt refused the loop), or -errno of
+ * pthread_create.
+ */
+int migr_virt_events_start(void);
+void migr_virt_events_stop(void);
+
+/* Called on libvirt's event thread when domain `name` started, stopped,
+ * was defined, undefined, suspended, resumed, migrated... */
+typedef void (*migr_virt_lifecycle_fn)(const char *name, void *arg);
+
+/* Call `fn(name, arg)` for every lifecycle event of every domain of `v`
+ * until migr_virt_close(v).  Needs migr_virt_events_start() before
+ * migr_virt_open().  One callback per connection.  Returns 0, -EBUSY (one
+ * is registered already), or a translated libvirt error. */
+int migr_virt_on_lifecycle(struct migr_virt *v, migr_virt_lifecycle_fn fn,
+                           void *arg, char *err, size_t errlen);
 
 /* Define (persistently) a domain from XML; *ret_name (may be NULL) gets
  * its name, malloc'd. */

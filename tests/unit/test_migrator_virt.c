@@ -216,6 +216,9 @@ static void test_lifecycle(void **state)
     g = find(list, n, "test");
     assert_non_null(g);
     assert_int_equal(g->state, MIGR_DOM_RUNNING);
+    /* virsh -c test:///default dominfo test: 8388608 KiB max, 2 CPUs. */
+    assert_int_equal(g->memory_kib, 8388608);
+    assert_int_equal(g->vcpus, 2);
     free(list);
 
     assert_int_equal(migr_virt_start(v, GUEST, err, sizeof(err)), 0);
@@ -398,6 +401,30 @@ static void test_migrate_params(void **state)
     free(xml);
 }
 
+/* The host facts: the test driver's fixed node (virsh nodeinfo: 16 CPUs,
+ * 3145728 KiB) and no host UUID in its capabilities. */
+static void test_host_info(void **state)
+{
+    struct migr_virt *v = NULL;
+    struct migr_host_info h;
+    char err[512], want[32];
+    unsigned long ver = 0;
+
+    (void)state;
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_host(v, &h, err, sizeof(err)), 0);
+    assert_string_equal(h.uri, "test:///default");
+    assert_int_equal(h.cpus, 16);
+    assert_int_equal(h.memory_kib, 3145728);
+    assert_string_equal(h.host_uuid, "");
+    assert_int_equal(virGetVersion(&ver, NULL, NULL), 0);
+    snprintf(want, sizeof(want), "%lu.%lu.%lu", ver / 1000000,
+             ver / 1000 % 1000, ver % 1000);
+    assert_string_equal(h.version, want);
+    assert_int_equal(migr_virt_host(NULL, &h, err, sizeof(err)), -EINVAL);
+    migr_virt_close(v);
+}
+
 static void test_bandwidth_rule(void **state)
 {
     const int64_t mib = 1024 * 1024;
@@ -418,6 +445,7 @@ int main(void)
         cmocka_unit_test_setup(test_lifecycle, reset),
         cmocka_unit_test_setup(test_attach_detach, reset),
         cmocka_unit_test_setup(test_migrate_params, reset),
+        cmocka_unit_test(test_host_info),
         cmocka_unit_test(test_bandwidth_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,774 @@
+/*
+ * The agent daemon.  See agent.h.
+ */
+#include "migrator/agent.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "log/log.h"
+
+#define DRAIN_GRACE_S 5
+
+struct migr_agent {
+    const struct conf_migrator *cfg;
+    const struct migr_netlink_ops *nl;
+    struct migr_sriov *sriov;
+    struct conf_addr listen;
+
+    /* Worker side: only the worker (or migr_agent_refresh's caller)
+     * touches these. */
+    struct migr_virt *virt;
+    char virt_error[512];
+    int last_virt_err; /* for logging transitions only */
+
+    /* Shared between the worker, libvirt's event thread and the loop. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    char *inventory; /* the published JSON text; NULL before the first */
+    size_t inventory_len;
+    uint64_t generation;
+    bool dirty; /* a lifecycle event asked for a refresh */
+    bool stop;
+
+    pthread_t worker;
+    bool worker_running;
+    bool events_running;
+
+    /* Loop side. */
+    struct event_base *base;
+    struct http_server *http;
+    struct event *drain_timer;
+    int drain_ticks;
+    bool shutting_down;
+};
+
+/* ---------------------------------------------------------------------- */
+/* The inventory                                                           */
+
+/* json_object_set_new that remembers a failure, so a build can check
+ * once at the end. */
+static void set(json_t *o, const char *k, json_t *v, bool *oom)
+{
+    if (!v || json_object_set_new(o, k, v) < 0)
+        *oom = true;
+}
+
+static void append(json_t *a, json_t *v, bool *oom)
+{
+    if (!v || json_array_append_new(a, v) < 0)
+        *oom = true;
+}
+
+static json_t *addr_entry(const char *type, const char *address)
+{
+    return json_pack("{s:s, s:s}", "type", type, "address", address);
+}
+
+/* This host's global addresses: not loopback, not link-local. */
+static json_t *addresses(const char *name, bool *oom)
+{
+    struct ifaddrs *ifa = NULL;
+    json_t *a = json_array();
+
+    if (!a) {
+        *oom = true;
+        return NULL;
+    }
+    append(a, addr_entry("Hostname", name), oom);
+    if (getifaddrs(&ifa) < 0)
+        return a; /* the host name alone is still true */
+    for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+        char buf[INET6_ADDRSTRLEN];
+        const void *raw;
+
+        if (!i->ifa_addr)
+            continue;
+        if (i->ifa_addr->sa_family == AF_INET) {
+            const struct in_addr *in =
+                &((const struct sockaddr_in *)(const void *)i->ifa_addr)
+                     ->sin_addr;
+            uint32_t h = ntohl(in->s_addr);
+            if ((h >> 24) == 127 || (h >> 16) == 0xa9fe)
+                continue;
+            raw = in;
+        } else if (i->ifa_addr->sa_family == AF_INET6) {
+            const struct in6_addr *in6 =
+                &((const struct sockaddr_in6 *)(const void *)i->ifa_addr)
+                     ->sin6_addr;
+            if (IN6_IS_ADDR_LOOPBACK(in6) || IN6_IS_ADDR_LINKLOCAL(in6))
+                continue;
+            raw = in6;
+        } else {
+            continue;
+        }
+        if (inet_ntop(i->ifa_addr->sa_family, raw, buf, sizeof(buf)))
+            append(a, addr_entry("InternalIP", buf), oom);
+    }
+    freeifaddrs(ifa);
+    return a;
+}
+
+static bool vf_reserved(const struct migr_vf_reservation *res, size_t n,
+                        const char *pf, unsigned index)
+{
+    for (size_t i = 0; i < n; i++)
+        if (res[i].index == index && strcmp(res[i].pf, pf) == 0)
+            return true;
+    return false;
+}
+
+static json_t *network(const struct migr_agent_sources *src,
+                       const struct conf_network *net,
+                       const struct migr_vf_reservation *res, size_t n_res,
+                       bool *oom)
+{
+    struct migr_pf pf = {0};
+    const char *link_error = NULL;
+    json_t *o, *vfs;
+    int r;
+
+    o = json_pack("{s:s, s:s, s:s, s:i}", "name", net->name, "pf", net->pf,
+                  "mode",
+                  net->mode == CONF_NET_MODE_MACVTAP ? "macvtap" : "hostdev",
+                  "vlan", net->vlan);
+    if (!o) {
+        *oom = true;
+        return NULL;
+    }
+    r = migr_pf_read(src->cfg->sysfs_root, net->pf, src->nl, &pf);
+    if (r < 0 && r != -ENOMEM && src->nl) {
+        /* Tell a PF that sysfs does not know from one whose VF list
+         * netlink cannot give (e.g. no such link in this namespace): the
+         * latter's VFs are still worth listing. */
+        int r2 = migr_pf_read(src->cfg->sysfs_root, net->pf, NULL, &pf);
+        if (r2 == 0)
+            link_error = strerror(-r);
+        r = r2;
+    }
+    if (r == -ENOMEM) {
+        *oom = true;
+        return o;
+    }
+    if (r < 0) {
+        const char *why = r == -ENODEV       ? "no such interface"
+                          : r == -EOPNOTSUPP ? "not an SR-IOV physical function"
+                                             : strerror(-r);
+        set(o, "error", json_string(why), oom);
+        return o;
+    }
+    set(o, "totalVFs", json_integer(pf.total_vfs), oom);
+    set(o, "numVFs", json_integer(pf.num_vfs), oom);
+    if (link_error)
+        set(o, "linkError", json_sprintf("netlink: %s", link_error), oom);
+    vfs = json_array();
+    for (size_t i = 0; vfs && i < pf.vf_count; i++) {
+        const struct migr_vf *vf = &pf.vfs[i];
+        bool has_mac = vf->has_link && vf->link.mac[0];
+        bool has_vlan = vf->has_link && vf->link.vlan >= 0;
+        json_t *v =
+            json_pack("{s:I, s:s, s:s?, s:s?, s:o, s:o, s:b}", "index",
+                      (json_int_t)vf->index, "pci", vf->pci, "netdev",
+                      vf->netdev[0] ? vf->netdev : NULL, "driver",
+                      vf->driver[0] ? vf->driver : NULL, "mac",
+                      has_mac ? json_string(vf->link.mac) : json_null(), "vlan",
+                      has_vlan ? json_integer(vf->link.vlan) : json_null(),
+                      "reserved", vf_reserved(res, n_res, pf.name, vf->index));
+        append(vfs, v, oom);
+    }
+    set(o, "vfs", vfs, oom);
+    migr_pf_clear(&pf);
+    return o;
+}
+
+static json_t *domain(const struct migr_dom_info *d)
+{
+    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I}", "name", d->name, "uuid",
+                     d->uuid, "state", migr_dom_state_name(d->state),
+                     "persistent", d->persistent, "memoryKiB",
+                     (json_int_t)d->memory_kib, "vcpus", (json_int_t)d->vcpus);
+}
+
+int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
+                         int *ret_virt_err)
+{
+    const struct conf_migrator *cfg = src ? src->cfg : NULL;
+    struct migr_vf_reservation *res = NULL;
+    struct migr_dom_info *doms = NULL;
+    struct migr_host_info host = {0};
+    size_t n_res = 0;
+    json_t *o = NULL, *lv, *a;
+    char err[512] = "";
+    bool oom = false;
+    int n = 0, virt_err = 0, r;
+
+    if (!cfg || !ret)
+        return -EINVAL;
+    o = json_object();
+    if (!o)
+        return -ENOMEM;
+    set(o, "name", json_string(cfg->name ? cfg->name : ""), &oom);
+    set(o, "addresses", addresses(cfg->name ? cfg->name : "", &oom), &oom);
+
+    lv = json_pack("{s:s}", "uri", cfg->libvirt_uri ? cfg->libvirt_uri : "");
+    set(o, "libvirt", lv, &oom);
+    if (!src->virt) {
+        virt_err = -ECONNREFUSED;
+        snprintf(err, sizeof(err), "%s",
+                 src->virt_error ? src->virt_error : "not connected");
+    } else if ((r = migr_virt_host(src->virt, &host, err, sizeof(err))) < 0) {
+        virt_err = r;
+    } else if ((n = migr_virt_list(src->virt, &doms, err, sizeof(err))) < 0) {
+        virt_err = n;
+        n = 0;
+    }
+    if (lv && virt_err) {
+        set(lv, "error", json_string(err), &oom);
+        set(o, "domains", json_null(), &oom);
+    } else if (lv) {
+        set(lv, "uri", json_string(host.uri), &oom);
+        set(lv, "version", json_string(host.version), &oom);
+        if (host.host_uuid[0])
+            set(lv, "hostUUID", json_string(host.host_uuid), &oom);
+        set(o, "capacity",
+            json_pack("{s:I, s:I}", "cpus", (json_int_t)host.cpus, "memoryKiB",
+                      (json_int_t)host.memory_kib),
+            &oom);
+        a = json_array();
+        for (int i = 0; a && i < n; i++)
+            append(a, domain(&doms[i]), &oom);
+        set(o, "domains", a, &oom);
+    }
+
+    a = json_object();
+    for (size_t i = 0; a && i < cfg->n_labels; i++)
+        set(a, cfg->labels[i].key, json_string(cfg->labels[i].value), &oom);
+    set(o, "labels", a, &oom);
+
+    if (src->sriov) {
+        n_res = migr_sriov_list(src->sriov, NULL, 0);
+        if (n_res) {
+            res = calloc(n_res, sizeof(*res));
+            if (res)
+                n_res = migr_sriov_list(src->sriov, res, n_res);
+            else
+                oom = true;
+        }
+    }
+    a = json_array();
+    for (size_t i = 0; a && !oom && i < cfg->n_networks; i++)
+        append(a, network(src, &cfg->networks[i], res, n_res, &oom), &oom);
+    set(o, "networks", a, &oom);
+
+    free(res);
+    free(doms);
+    if (oom) {
+        json_decref(o);
+        return -ENOMEM;
+    }
+    if (ret_virt_err)
+        *ret_virt_err = virt_err;
+    *ret = o;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The cache and the worker                                                */
+
+int migr_agent_new(const struct conf_migrator *cfg,
+                   const struct migr_netlink_ops *nl, struct migr_agent **ret,
+                   char *err, size_t errlen)
+{
+    struct migr_agent *a;
+    struct conf_addr addr;
+    pthread_condattr_t ca;
+    int r;
+
+    if (!cfg || !ret || !cfg->listen || !cfg->libvirt_uri || !cfg->sysfs_root ||
+        conf_addr_parse(cfg->listen, &addr) < 0) {
+        snprintf(err, errlen, "'listen': invalid address \"%s\"",
+                 cfg && cfg->listen ? cfg->listen : "");
+        return -EINVAL;
+    }
+    if (!cfg->token && !conf_addr_is_loopback(&addr)) {
+        snprintf(err, errlen,
+                 "'listen': %s is not a loopback address and no 'token' is "
+                 "set: the agent API would be open to anyone",
+                 cfg->listen);
+        return -EINVAL;
+    }
+    a = calloc(1, sizeof(*a));
+    if (!a)
+        goto oom;
+    a->cfg = cfg;
+    a->nl = nl ? nl : &migr_netlink_libnl;
+    a->listen = addr;
+    pthread_mutex_init(&a->lock, NULL);
+    /* Timed waits on the monotonic clock: a wall clock step must not
+     * stall or hurry the refreshes. */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&a->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    r = migr_sriov_new(cfg->sysfs_root, a->nl, &a->sriov);
+    if (r < 0) {
+        migr_agent_free(a);
+        if (r == -ENOMEM)
+            goto oom;
+        snprintf(err, errlen, "'sysfs_root': invalid path \"%s\"",
+                 cfg->sysfs_root);
+        return r;
+    }
+    *ret = a;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+}
+
+void migr_agent_free(struct migr_agent *a)
+{
+    if (!a)
+        return;
+    migr_agent_stop(a);
+    migr_virt_close(a->virt);
+    migr_sriov_free(a->sriov);
+    free(a->inventory);
+    pthread_cond_destroy(&a->cond);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
+
+/* On libvirt's event thread: ask the worker for a refresh. */
+static void on_lifecycle(const char *name, void *arg)
+{
+    struct migr_agent *a = arg;
+    (void)name;
+
+    pthread_mutex_lock(&a->lock);
+    a->dirty = true;
+    pthread_cond_signal(&a->cond);
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* Connect to libvirt if not connected; remember why not otherwise. */
+static void virt_connect(struct migr_agent *a)
+{
+    char err[512];
+    int r;
+
+    if (a->virt)
+        return;
+    r = migr_virt_open(a->cfg->libvirt_uri, &a->virt, err, sizeof(err));
+    if (r < 0) {
+        snprintf(a->virt_error, sizeof(a->virt_error), "%s", err);
+        return;
+    }
+    a->virt_error[0] = '\0';
+    /* Without libvirt's event loop there are no events; the periodic
+     * refresh still runs. */
+    if (a->events_running &&
+        migr_virt_on_lifecycle(a->virt, on_lifecycle, a, err, sizeof(err)) < 0)
+        log_warn("libvirt '%s': no domain events, refreshing every %d s "
+                 "only: %s",
+                 a->cfg->libvirt_uri, a->cfg->report_interval_s, err);
+}
+
+static char *timestamp(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+int migr_agent_refresh(struct migr_agent *a)
+{
+    struct migr_agent_sources src;
+    json_t *inv = NULL;
+    char *text, when[32];
+    uint64_t gen;
+    int virt_err = 0, r;
+
+    if (!a)
+        return -EINVAL;
+    virt_connect(a);
+    src = (struct migr_agent_sources){
+        .cfg = a->cfg,
+        .virt = a->virt,
+        .virt_error = a->virt_error,
+        .nl = a->nl,
+        .sriov = a->sriov,
+    };
+    r = migr_agent_inventory(&src, &inv, &virt_err);
+    if (r < 0)
+        return r;
+    if (virt_err != a->last_virt_err) {
+        /* Log the transitions only, not every failed round. */
+        json_t *e = json_object_get(json_object_get(inv, "libvirt"), "error");
+        if (virt_err)
+            log_error("libvirt '%s': %s", a->cfg->libvirt_uri,
+                      json_string_value(e) ? json_string_value(e) : "failed");
+        else
+            log_info("libvirt '%s': connected", a->cfg->libvirt_uri);
+        a->last_virt_err = virt_err;
+    }
+    /* A connection that failed (libvirtd restarted or gone) is dropped
+     * and opened again on the next round. */
+    if (virt_err && a->virt) {
+        migr_virt_close(a->virt);
+        a->virt = NULL;
+    }
+    pthread_mutex_lock(&a->lock);
+    gen = a->generation + 1;
+    pthread_mutex_unlock(&a->lock);
+    if (json_object_set_new(inv, "generation", json_integer((json_int_t)gen)) <
+            0 ||
+        json_object_set_new(inv, "refreshedAt",
+                            json_string(timestamp(when, sizeof(when)))) < 0) {
+        json_decref(inv);
+        return -ENOMEM;
+    }
+    text = json_dumps(inv, JSON_COMPACT);
+    json_decref(inv);
+    if (!text)
+        return -ENOMEM;
+    pthread_mutex_lock(&a->lock);
+    free(a->inventory);
+    a->inventory = text;
+    a->inventory_len = strlen(text);
+    a->generation = gen;
+    pthread_mutex_unlock(&a->lock);
+    return 0;
+}
+
+uint64_t migr_agent_generation(struct migr_agent *a)
+{
+    uint64_t g;
+
+    pthread_mutex_lock(&a->lock);
+    g = a->generation;
+    pthread_mutex_unlock(&a->lock);
+    return g;
+}
+
+static void *worker_main(void *arg)
+{
+    struct migr_agent *a = arg;
+    struct timespec until;
+    bool stop = false;
+
+    while (!stop) {
+        if (migr_agent_refresh(a) == -ENOMEM)
+            log_error("inventory: out of memory");
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += a->cfg->report_interval_s;
+        pthread_mutex_lock(&a->lock);
+        while (!a->stop && !a->dirty &&
+               pthread_cond_timedwait(&a->cond, &a->lock, &until) == 0)
+            ;
+        a->dirty = false;
+        stop = a->stop;
+        pthread_mutex_unlock(&a->lock);
+    }
+    return NULL;
+}
+
+int migr_agent_start(struct migr_agent *a)
+{
+    int r;
+
+    if (!a)
+        return -EINVAL;
+    if (a->worker_running)
+        return 0;
+    /* libvirt's event loop must exist before the connection is opened for
+     * events to reach it; a connection made without it is reopened. */
+    r = migr_virt_events_start();
+    if (r == 0) {
+        a->events_running = true;
+        migr_virt_close(a->virt);
+        a->virt = NULL;
+    } else {
+        log_warn("libvirt event loop: %s; refreshing every %d s only",
+                 strerror(-r), a->cfg->report_interval_s);
+    }
+    a->stop = false;
+    r = pthread_create(&a->worker, NULL, worker_main, a);
+    if (r != 0) {
+        if (a->events_running)
+            migr_virt_events_stop();
+        a->events_running = false;
+        return -r;
+    }
+    a->worker_running = true;
+    return 0;
+}
+
+void migr_agent_stop(struct migr_agent *a)
+{
+    if (!a)
+        return;
+    if (a->worker_running) {
+        pthread_mutex_lock(&a->lock);
+        a->stop = true;
+        pthread_cond_signal(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        pthread_join(a->worker, NULL);
+        a->worker_running = false;
+    }
+    /* Deregister the callback before the event loop goes. */
+    migr_virt_close(a->virt);
+    a->virt = NULL;
+    if (a->events_running) {
+        migr_virt_events_stop();
+        a->events_running = false;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* HTTP                                                                    */
+
+static void reply(struct http_response *resp, int status, const char *ctype,
+                  char *body)
+{
+    resp->status = status;
+    resp->content_type = ctype;
+    resp->body = body;
+    resp->body_len = body ? strlen(body) : 0;
+}
+
+/* A Kubernetes Status, as orchestratord answers errors. */
+static void reply_status(struct http_response *resp, int code,
+                         const char *reason, const char *message)
+{
+    json_t *s =
+        json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+                  "apiVersion", "v1", "metadata", "status", "Failure",
+                  "message", message, "reason", reason, "code", code);
+    char *text = s ? json_dumps(s, JSON_COMPACT) : NULL;
+
+    json_decref(s);
+    if (!text) {
+        resp->status = 500;
+        return;
+    }
+    reply(resp, code, "application/json", text);
+}
+
+/* Compare the whole of both strings whatever they hold, so the time taken
+ * does not say how much of a guess was right. */
+static bool secret_equal(const char *given, size_t glen, const char *secret)
+{
+    size_t slen = strlen(secret);
+    unsigned diff = glen != slen;
+
+    for (size_t i = 0; i < glen; i++)
+        diff |= (unsigned char)given[i] ^
+                (unsigned char)(slen ? secret[i % slen] : 0);
+    return diff == 0 && slen > 0;
+}
+
+static bool authorized(const struct migr_agent *a,
+                       const struct http_request *req)
+{
+    const char *h = req->authorization, *tok;
+    size_t len;
+
+    if (!a->cfg->token)
+        return true;
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    len = strlen(tok);
+    while (len > 0 && tok[len - 1] == ' ')
+        len--;
+    return secret_equal(tok, len, a->cfg->token);
+}
+
+void migr_agent_handle(const struct http_request *req,
+                       struct http_response *resp, void *arg)
+{
+    struct migr_agent *a = arg;
+    bool read =
+        req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD;
+    bool ready;
+    char *body;
+
+    if (req->segc == 1 && strcmp(req->segv[0], "healthz") == 0) {
+        if (!read) {
+            reply_status(resp, 405, "MethodNotAllowed",
+                         "only GET is allowed here");
+            return;
+        }
+        reply(resp, 200, "text/plain", strdup("ok"));
+        return;
+    }
+    if (req->segc == 0 || strcmp(req->segv[0], "v1") != 0) {
+        reply_status(resp, 404, "NotFound", "the path is not served here");
+        return;
+    }
+    if (!authorized(a, req)) {
+        log_warn("%s %s from %s: missing or wrong bearer token",
+                 http_method_name(req->method), req->path,
+                 req->peer ? req->peer : "?");
+        reply_status(resp, 401, "Unauthorized",
+                     "a valid bearer token is required");
+        http_response_add_header(resp, "WWW-Authenticate", "Bearer");
+        return;
+    }
+    if (req->segc != 2 || strcmp(req->segv[1], "inventory") != 0) {
+        reply_status(resp, 404, "NotFound", "the path is not served here");
+        return;
+    }
+    if (!read) {
+        reply_status(resp, 405, "MethodNotAllowed", "only GET is allowed here");
+        return;
+    }
+    pthread_mutex_lock(&a->lock);
+    ready = a->inventory != NULL;
+    body = ready ? strdup(a->inventory) : NULL;
+    pthread_mutex_unlock(&a->lock);
+    if (!ready) {
+        reply_status(resp, 503, "ServiceUnavailable",
+                     "the first inventory is not ready yet");
+        http_response_add_header(resp, "Retry-After", "1");
+        return;
+    }
+    if (!body) {
+        reply_status(resp, 500, "InternalError", "out of memory");
+        return;
+    }
+    reply(resp, 200, "application/json", body);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The loop                                                                */
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct migr_agent *a = arg;
+    (void)fd;
+    (void)what;
+
+    a->drain_ticks++;
+    if (http_server_requests_in_flight(a->http) == 0 ||
+        a->drain_ticks > DRAIN_GRACE_S * 10)
+        event_base_loopexit(a->base, NULL);
+}
+
+static void term_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct migr_agent *a = arg;
+    struct timeval tick = {0, 100 * 1000};
+    (void)what;
+
+    if (a->shutting_down)
+        return;
+    log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    a->shutting_down = true;
+    http_server_stop_accepting(a->http);
+    a->drain_timer = event_new(a->base, -1, EV_PERSIST, drain_cb, a);
+    if (!a->drain_timer || event_add(a->drain_timer, &tick) < 0)
+        event_base_loopexit(a->base, NULL);
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    log_info("SIGHUP received, nothing to reload yet");
+}
+
+int migr_agent_serve(struct migr_agent *a)
+{
+    struct http_server_opts opts = {0};
+    struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+    char err[512] = "";
+    uint16_t port = 0;
+    int r;
+
+    if (!a)
+        return -EINVAL;
+    signal(SIGPIPE, SIG_IGN);
+    a->base = event_base_new();
+    if (!a->base) {
+        log_error("cannot create the event loop");
+        return -ENOMEM;
+    }
+    /* The agent API takes no bodies yet; keep what a client can make it
+     * buffer small. */
+    opts.max_body_bytes = 64 * 1024;
+    opts.max_connections = 64;
+    r = http_server_new(a->base, &opts, migr_agent_handle, a, &a->http, err,
+                        sizeof(err));
+    if (r < 0) {
+        log_error("cannot start the HTTP server: %s", err);
+        goto out;
+    }
+    r = http_server_bind(a->http, a->listen.host, a->listen.port, &port);
+    if (r < 0) {
+        log_error("cannot listen on '%s': %s", a->cfg->listen, strerror(-r));
+        goto out;
+    }
+    ev_term = evsignal_new(a->base, SIGTERM, term_cb, a);
+    ev_int = evsignal_new(a->base, SIGINT, term_cb, a);
+    ev_hup = evsignal_new(a->base, SIGHUP, hup_cb, a);
+    if (!ev_term || !ev_int || !ev_hup || evsignal_add(ev_term, NULL) < 0 ||
+        evsignal_add(ev_int, NULL) < 0 || evsignal_add(ev_hup, NULL) < 0) {
+        log_error("cannot install the signal handlers");
+        r = -ENOMEM;
+        goto out;
+    }
+    r = migr_agent_start(a);
+    if (r < 0) {
+        log_error("cannot start the inventory worker: %s", strerror(-r));
+        goto out;
+    }
+    log_info("serving HTTP on %s%s%s:%u as '%s', libvirt '%s', refresh every "
+             "%d s%s",
+             a->listen.family == AF_INET6 ? "[" : "", a->listen.host,
+             a->listen.family == AF_INET6 ? "]" : "", (unsigned)port,
+             a->cfg->name ? a->cfg->name : "", a->cfg->libvirt_uri,
+             a->cfg->report_interval_s,
+             a->cfg->token ? ", bearer token required" : "");
+    event_base_dispatch(a->base);
+    migr_agent_stop(a);
+    log_info("stopped");
+    r = 0;
+out:
+    migr_agent_stop(a);
+    if (a->drain_timer)
+        event_free(a->drain_timer);
+    a->drain_timer = NULL;
+    if (ev_term)
+        event_free(ev_term);
+    if (ev_int)
+        event_free(ev_int);
+    if (ev_hup)
+        event_free(ev_hup);
+    http_server_free(a->http);
+    a->http = NULL;
+    event_base_free(a->base);
+    a->base = NULL;
+    return r;
+}

@@ -1,0 +1,120 @@
+/*
+ * migrator/agent: the per-host agent daemon - the agent API that
+ * orchestratord calls, served from one libevent loop (http/http.h).
+ *
+ * Threads (STYLE.md rule 6): the loop thread only answers requests and
+ * signals; it never calls libvirt.  A worker thread owns the libvirt
+ * connection and rebuilds the host's inventory every report_interval_s and
+ * whenever libvirt reports a domain lifecycle event (start, stop, define,
+ * undefine, migrate...), then swaps the cached JSON text in under a mutex;
+ * GET /v1/inventory copies that text.  If libvirtd cannot be reached the
+ * inventory says so ("libvirt":{"error"}, "domains":null: unknown, not
+ * empty) and the worker reconnects on its next round, so the agent keeps
+ * serving through a libvirtd restart.
+ *
+ * Endpoints (JSON unless said otherwise):
+ *   GET /healthz       200 "ok" (text/plain), never needs a token
+ *   GET /v1/inventory  200 the inventory (see migr_agent_inventory), 503
+ *                      before the first refresh finished
+ * Others: 404, or 405 for a method other than GET/HEAD on a known path.
+ * Errors are Kubernetes Status objects, as orchestratord's.
+ *
+ * Auth (first step, see the README): the agent shares the one secret it
+ * already has with orchestratord, conf's 'token'.  When it is set, every
+ * /v1 request must carry "Authorization: Bearer TOKEN" (401 otherwise).
+ * When it is not set, the agent only listens on a loopback address; a
+ * non-loopback 'listen' without a token is refused at start-up, as
+ * orchestratord refuses one without tokens.
+ */
+#ifndef ORCH_MIGRATOR_AGENT_H
+#define ORCH_MIGRATOR_AGENT_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "conf/conf.h"
+#include "http/http.h"
+#include "migrator/sriov.h"
+#include "migrator/virt.h"
+
+/* Where an inventory comes from.  Everything is borrowed. */
+struct migr_agent_sources {
+    const struct conf_migrator *cfg;   /* name, labels, networks, sysfs_root */
+    struct migr_virt *virt;            /* NULL: libvirt not connected */
+    const char *virt_error;            /* why not, when virt is NULL */
+    const struct migr_netlink_ops *nl; /* VF MAC/VLAN; NULL: sysfs only */
+    struct migr_sriov *sriov;          /* VF reservations; NULL: none */
+};
+
+/*
+ * Build the host's inventory:
+ *   {"name", "addresses":[{"type":"Hostname"|"InternalIP","address"}],
+ *    "libvirt":{"uri","version","hostUUID"?} or {"uri","error"},
+ *    "capacity":{"cpus","memoryKiB"} (absent without libvirt),
+ *    "labels":{KEY:VALUE},
+ *    "domains":[{"name","uuid","state","persistent","memoryKiB","vcpus"}]
+ *              sorted by name, or null when libvirt could not be asked,
+ *    "networks":[{"name","pf","mode","vlan","totalVFs","numVFs",
+ *                 "vfs":[{"index","pci","netdev","driver","mac","vlan",
+ *                         "reserved"}]} | {"name","pf","mode","vlan",
+ *                 "error"}]}
+ * InternalIP addresses are this host's (its network namespace's) global
+ * addresses, loopback and link-local left out.  A VF's "mac" and "vlan"
+ * are null when netlink did not report them; a PF whose VF list netlink
+ * cannot read still lists its VFs, with "linkError" saying why.  A PF
+ * missing on this host is reported with "error", not a failure.  "state"
+ * is virsh's word ("running", "shut off", ...).
+ *
+ * Blocking (libvirt, sysfs, netlink): worker threads only.  Returns 0 and
+ * *ret (json_decref) with *ret_virt_err (may be NULL) set to 0 or the
+ * negative errno of the libvirt call that failed; or -EINVAL, -ENOMEM.
+ */
+int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
+                         int *ret_virt_err);
+
+struct migr_agent;
+
+/* A new agent for `cfg` (borrowed: it must outlive the agent) and netlink
+ * ops `nl` (borrowed; NULL: migr_netlink_libnl).  Checks the listen
+ * address and the auth rule above.  Returns 0 and *ret (free with
+ * migr_agent_free), or -EINVAL (with a message: a bad 'listen', or a
+ * non-loopback one without 'token'), -ENOMEM. */
+int migr_agent_new(const struct conf_migrator *cfg,
+                   const struct migr_netlink_ops *nl, struct migr_agent **ret,
+                   char *err, size_t errlen);
+
+/* Stop the worker if it runs and free the agent; NULL-safe. */
+void migr_agent_free(struct migr_agent *a);
+
+/* Rebuild the inventory now on the calling thread (connecting to libvirt
+ * first if need be) and publish it.  Blocking; not concurrently with the
+ * worker (tests call it without one).  Returns 0, or -ENOMEM; a libvirt
+ * failure is not an error here, it is in the inventory. */
+int migr_agent_refresh(struct migr_agent *a);
+
+/* Start the worker thread (and libvirt's event loop, before the worker's
+ * first connection): a refresh at once, then every report_interval_s and
+ * on every domain lifecycle event.  Returns 0 or a negative errno. */
+int migr_agent_start(struct migr_agent *a);
+
+/* Stop and join the worker (waiting for a libvirt call in progress) and
+ * libvirt's event loop.  NULL-safe; a no-op when not started. */
+void migr_agent_stop(struct migr_agent *a);
+
+/* How many inventories have been published (0: none yet).  Any thread. */
+uint64_t migr_agent_generation(struct migr_agent *a);
+
+/* The HTTP handler (an http_handler_fn; `arg` is the agent).  Reads only
+ * the cache: never blocks.  Logs failed auth. */
+void migr_agent_handle(const struct http_request *req,
+                       struct http_response *resp, void *arg);
+
+/* Run the daemon: start the worker, bind 'listen' (port 0: any free port,
+ * logged as "serving HTTP on ADDR:PORT"), serve until SIGTERM or SIGINT,
+ * then stop accepting, let replies in flight go out, stop the worker.
+ * SIGHUP is logged; nothing is reloaded yet.  Main thread.  Returns 0 after
+ * a clean stop, or a negative errno when it could not start. */
+int migr_agent_serve(struct migr_agent *a);
+
+#endif

@@ -1,0 +1,602 @@
+/*
+ * Unit tests for migrator/agent: the inventory JSON built from libvirt's
+ * test:///default driver, a fixture sysfs tree and a fake netlink; the
+ * libvirt-unreachable case; the start-up auth rule; the HTTP handler as a
+ * plain function (auth, 503 before the first refresh, 404/405); and the
+ * worker refreshing on libvirt lifecycle events, not only on its timer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf/conf.h"
+#include "migrator/agent.h"
+#include "tests/unit/support/sysfs_fixture.h"
+
+#define TEST_URI "test:///default"
+#define TOKEN    "agent-unit-token-0123456789"
+
+/* ---------------------------------------------------------------------- */
+/* Fixtures                                                                */
+
+struct t {
+    struct fx fx;
+    struct conf_migrator cfg;
+};
+
+/* The fake netlink: VF0 and VF1 of ens1f0 have a MAC (VF0 a VLAN too),
+ * VF2 and VF3 were not reported; or every call fails with fake_fail. */
+static int fake_fail;
+
+static int fake_vf_list(void *ctx, const char *pf,
+                        struct migr_vf_link **ret_vfs)
+{
+    struct migr_vf_link *l;
+    (void)ctx;
+
+    if (fake_fail)
+        return fake_fail;
+    if (strcmp(pf, "ens1f0") != 0)
+        return 0;
+    l = calloc(2, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    for (unsigned i = 0; i < 2; i++) {
+        l[i].index = i;
+        l[i].qos = l[i].spoofchk = l[i].trust = l[i].link_state = -1;
+    }
+    strcpy(l[0].mac, "02:00:00:00:00:10");
+    l[0].vlan = 100;
+    strcpy(l[1].mac, "02:00:00:00:00:11");
+    l[1].vlan = 0;
+    *ret_vfs = l;
+    return 2;
+}
+
+static int fake_vf_set(void *ctx, const char *pf, unsigned index,
+                       const char *mac, int vlan)
+{
+    (void)ctx;
+    (void)pf;
+    (void)index;
+    (void)mac;
+    (void)vlan;
+    return 0;
+}
+
+static const struct migr_netlink_ops fake_nl = {
+    .vf_list = fake_vf_list,
+    .vf_set = fake_vf_set,
+};
+
+static const struct fx_vf ens1f0_vfs[] = {
+    {"iavf", "ens1f0v0"},
+    {"iavf", "ens1f0v1"},
+    {"vfio-pci", ""},
+    {"", "ens1f0v3"},
+};
+
+/* Load the agent's configuration from text, sysfs_root the fixture. */
+static void load_cfg(struct t *t, const char *extra)
+{
+    char text[2048], err[512];
+
+    snprintf(text, sizeof(text),
+             "name = \"unit-host\";\n"
+             "%s"
+             "libvirt_uri = \"" TEST_URI "\";\n"
+             "sysfs_root = \"%s\";\n"
+             "labels = [\"topology.kubernetes.io/zone=rack1\", "
+             "\"maintenance=false\"];\n"
+             "networks = (\n"
+             "  { name = \"sriov-net1\"; pf = \"ens1f0\"; vlan = 100; },\n"
+             "  { name = \"macnet\"; pf = \"ens9f9\"; mode = \"macvtap\"; },\n"
+             "  { name = \"plain\"; pf = \"eth9\"; }\n"
+             ");\n%s",
+             strstr(extra, "listen") ? "" : "listen = \"127.0.0.1:0\";\n",
+             t->fx.root, extra);
+    conf_migrator_clear(&t->cfg);
+    assert_int_equal(conf_migrator_init(&t->cfg), 0);
+    if (conf_migrator_load_string(&t->cfg, text, "unit.conf", err,
+                                  sizeof(err)) < 0)
+        fail_msg("config: %s", err);
+}
+
+static int setup(void **state)
+{
+    struct t *t = calloc(1, sizeof(*t));
+
+    if (!t || fx_make(&t->fx, "test_migrator_agent") < 0)
+        return -1;
+    fx_pf(&t->fx, "ens1f0", 0x3b, 8, ens1f0_vfs, 4);
+    fx_pf(&t->fx, "eth9", 0x7a, -1, NULL, 0);
+    fake_fail = 0;
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct t *t = *state;
+
+    fx_remove(&t->fx);
+    conf_migrator_clear(&t->cfg);
+    free(t);
+    return 0;
+}
+
+static json_t *find_named(json_t *array, const char *name)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(array, i, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
+            return v;
+    }
+    return NULL;
+}
+
+static const char *str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static json_int_t num(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The inventory                                                           */
+
+static void test_inventory(void **state)
+{
+    struct t *t = *state;
+    struct migr_virt *v = NULL;
+    struct migr_sriov *sriov = NULL;
+    struct migr_agent_sources src;
+    struct migr_vf_reservation r;
+    json_t *inv = NULL, *a, *d, *n, *vfs, *vf;
+    char err[512];
+    int virt_err = 99;
+    size_t i;
+
+    load_cfg(t, "");
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_sriov_new(t->fx.root, &fake_nl, &sriov), 0);
+    /* VF0 is taken by a domain elsewhere: the reservation gets VF1. */
+    {
+        const char *in_use[] = {"0000:3b:02.0", NULL};
+        assert_int_equal(
+            migr_sriov_reserve(sriov, "ens1f0", "02:aa:00:00:00:01", 100,
+                               MIGR_VF_ANY, "default/vmi-a", in_use, &r),
+            0);
+        assert_int_equal(r.index, 1);
+    }
+    src = (struct migr_agent_sources){
+        .cfg = &t->cfg, .virt = v, .nl = &fake_nl, .sriov = sriov};
+    assert_int_equal(migr_agent_inventory(&src, &inv, &virt_err), 0);
+    assert_int_equal(virt_err, 0);
+
+    assert_string_equal(str(inv, "name"), "unit-host");
+    a = json_object_get(inv, "addresses");
+    assert_true(json_array_size(a) >= 1);
+    assert_string_equal(str(json_array_get(a, 0), "type"), "Hostname");
+    assert_string_equal(str(json_array_get(a, 0), "address"), "unit-host");
+    json_array_foreach(a, i, d)
+    {
+        unsigned char buf[16];
+        const char *ip = str(d, "address");
+        if (i == 0)
+            continue;
+        assert_string_equal(str(d, "type"), "InternalIP");
+        assert_true(inet_pton(AF_INET, ip, buf) == 1 ||
+                    inet_pton(AF_INET6, ip, buf) == 1);
+        assert_true(strncmp(ip, "127.", 4) != 0 && strcmp(ip, "::1") != 0 &&
+                    strncmp(ip, "fe80:", 5) != 0);
+    }
+
+    d = json_object_get(inv, "libvirt");
+    assert_string_equal(str(d, "uri"), TEST_URI);
+    assert_non_null(str(d, "version"));
+    assert_null(json_object_get(d, "error"));
+    assert_null(json_object_get(d, "hostUUID")); /* the test driver has none */
+    d = json_object_get(inv, "capacity");
+    assert_int_equal(num(d, "cpus"), 16);
+    assert_int_equal(num(d, "memoryKiB"), 3145728);
+
+    d = json_object_get(inv, "labels");
+    assert_int_equal(json_object_size(d), 2);
+    assert_string_equal(str(d, "topology.kubernetes.io/zone"), "rack1");
+    assert_string_equal(str(d, "maintenance"), "false");
+
+    d = find_named(json_object_get(inv, "domains"), "test");
+    assert_non_null(d);
+    assert_string_equal(str(d, "uuid"), "6695eb01-f6a4-8304-79aa-97f2502e193f");
+    assert_string_equal(str(d, "state"), "running");
+    assert_true(json_is_true(json_object_get(d, "persistent")));
+    assert_int_equal(num(d, "memoryKiB"), 8388608);
+    assert_int_equal(num(d, "vcpus"), 2);
+
+    n = json_object_get(inv, "networks");
+    assert_int_equal(json_array_size(n), 3);
+    d = json_array_get(n, 0);
+    assert_string_equal(str(d, "name"), "sriov-net1");
+    assert_string_equal(str(d, "pf"), "ens1f0");
+    assert_string_equal(str(d, "mode"), "hostdev");
+    assert_int_equal(num(d, "vlan"), 100);
+    assert_int_equal(num(d, "totalVFs"), 8);
+    assert_int_equal(num(d, "numVFs"), 4);
+    assert_null(json_object_get(d, "error"));
+    assert_null(json_object_get(d, "linkError"));
+    vfs = json_object_get(d, "vfs");
+    assert_int_equal(json_array_size(vfs), 4);
+    vf = json_array_get(vfs, 0);
+    assert_int_equal(num(vf, "index"), 0);
+    assert_string_equal(str(vf, "pci"), "0000:3b:02.0");
+    assert_string_equal(str(vf, "netdev"), "ens1f0v0");
+    assert_string_equal(str(vf, "driver"), "iavf");
+    assert_string_equal(str(vf, "mac"), "02:00:00:00:00:10");
+    assert_int_equal(num(vf, "vlan"), 100);
+    assert_true(json_is_false(json_object_get(vf, "reserved")));
+    vf = json_array_get(vfs, 1);
+    assert_int_equal(num(vf, "index"), 1);
+    assert_true(json_is_true(json_object_get(vf, "reserved")));
+    assert_int_equal(num(vf, "vlan"), 0);
+    vf = json_array_get(vfs, 2);
+    assert_string_equal(str(vf, "pci"), "0000:3b:02.2");
+    assert_true(json_is_null(json_object_get(vf, "netdev")));
+    assert_string_equal(str(vf, "driver"), "vfio-pci");
+    assert_true(json_is_null(json_object_get(vf, "mac")));
+    assert_true(json_is_null(json_object_get(vf, "vlan")));
+    assert_true(json_is_false(json_object_get(vf, "reserved")));
+    vf = json_array_get(vfs, 3);
+    assert_true(json_is_null(json_object_get(vf, "driver")));
+
+    d = json_array_get(n, 1);
+    assert_string_equal(str(d, "name"), "macnet");
+    assert_string_equal(str(d, "mode"), "macvtap");
+    assert_string_equal(str(d, "error"), "no such interface");
+    assert_null(json_object_get(d, "vfs"));
+    d = json_array_get(n, 2);
+    assert_string_equal(str(d, "error"), "not an SR-IOV physical function");
+
+    json_decref(inv);
+    migr_sriov_free(sriov);
+    migr_virt_close(v);
+}
+
+/* Netlink cannot list the VFs (no such link in this namespace): the VFs
+ * from sysfs are still there, without MAC and VLAN, and the reason says
+ * so. */
+static void test_inventory_netlink_fails(void **state)
+{
+    struct t *t = *state;
+    struct migr_agent_sources src;
+    json_t *inv = NULL, *d, *vf;
+
+    load_cfg(t, "");
+    fake_fail = -ENODEV;
+    src = (struct migr_agent_sources){
+        .cfg = &t->cfg, .virt_error = "x", .nl = &fake_nl};
+    assert_int_equal(migr_agent_inventory(&src, &inv, NULL), 0);
+    d = json_array_get(json_object_get(inv, "networks"), 0);
+    assert_string_equal(str(d, "linkError"), "netlink: No such device");
+    assert_int_equal(json_array_size(json_object_get(d, "vfs")), 4);
+    vf = json_array_get(json_object_get(d, "vfs"), 0);
+    assert_string_equal(str(vf, "netdev"), "ens1f0v0");
+    assert_true(json_is_null(json_object_get(vf, "mac")));
+    /* The missing PF is still "no such interface", not a netlink error. */
+    d = json_array_get(json_object_get(inv, "networks"), 1);
+    assert_string_equal(str(d, "error"), "no such interface");
+    json_decref(inv);
+}
+
+/* libvirt cannot be reached: the domains are unknown (null), not none. */
+static void test_inventory_no_libvirt(void **state)
+{
+    struct t *t = *state;
+    struct migr_virt *v = NULL;
+    struct migr_agent_sources src;
+    json_t *inv = NULL, *d;
+    char err[512];
+    int virt_err = 0;
+
+    load_cfg(t, "");
+    assert_int_equal(migr_virt_open("test:///nonexistent/agent-test.xml", &v,
+                                    err, sizeof(err)),
+                     -ECONNREFUSED);
+    src = (struct migr_agent_sources){
+        .cfg = &t->cfg, .virt_error = err, .nl = &fake_nl};
+    assert_int_equal(migr_agent_inventory(&src, &inv, &virt_err), 0);
+    assert_int_equal(virt_err, -ECONNREFUSED);
+    d = json_object_get(inv, "libvirt");
+    assert_string_equal(str(d, "uri"), TEST_URI);
+    assert_string_equal(str(d, "error"), err);
+    assert_non_null(strstr(str(d, "error"), "cannot connect to"));
+    assert_null(json_object_get(d, "version"));
+    assert_true(json_is_null(json_object_get(inv, "domains")));
+    assert_null(json_object_get(inv, "capacity"));
+    /* The rest of the inventory does not depend on libvirt. */
+    assert_int_equal(json_array_size(json_object_get(inv, "networks")), 3);
+    assert_string_equal(str(json_object_get(inv, "labels"), "maintenance"),
+                        "false");
+    json_decref(inv);
+
+    assert_int_equal(migr_agent_inventory(NULL, &inv, NULL), -EINVAL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Start-up rule                                                           */
+
+static void test_new_auth_rule(void **state)
+{
+    struct t *t = *state;
+    struct migr_agent *a = NULL;
+    char err[512] = "";
+
+    load_cfg(t, "listen = \"198.18.0.11:8081\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     -EINVAL);
+    assert_null(a);
+    assert_string_equal(err, "'listen': 198.18.0.11:8081 is not a loopback "
+                             "address and no 'token' is set: the agent API "
+                             "would be open to anyone");
+    load_cfg(t, "listen = \"0.0.0.0:8081\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "0.0.0.0:8081 is not a loopback"));
+
+    load_cfg(t, "listen = \"198.18.0.11:8081\";\ntoken = \"" TOKEN "\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    migr_agent_free(a);
+    a = NULL;
+    load_cfg(t, "listen = \"[::1]:0\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    migr_agent_free(a);
+    migr_agent_free(NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The handler                                                             */
+
+struct call {
+    struct http_request req;
+    struct http_response resp;
+    char buf[512];
+};
+
+static int call(struct migr_agent *a, struct call *c, enum http_method m,
+                const char *target, const char *auth)
+{
+    http_response_clear(&c->resp);
+    memset(&c->req, 0, sizeof(c->req));
+    c->req.method = m;
+    c->req.path = target;
+    c->req.authorization = auth;
+    c->req.body = "";
+    c->req.peer = "127.0.0.1:5555";
+    assert_int_equal(
+        http_request_parse_target(&c->req, target, c->buf, sizeof(c->buf)), 0);
+    migr_agent_handle(&c->req, &c->resp, a);
+    return c->resp.status;
+}
+
+static const char *header(const struct http_response *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_headers; i++)
+        if (strcmp(r->header_names[i], name) == 0)
+            return r->header_values[i];
+    return NULL;
+}
+
+static json_t *body_json(const struct http_response *r)
+{
+    json_error_t e;
+    json_t *j = json_loadb(r->body, r->body_len, 0, &e);
+    if (!j)
+        fail_msg("body is not JSON: %s", e.text);
+    return j;
+}
+
+static void assert_status(const struct http_response *r, int code,
+                          const char *reason)
+{
+    json_t *j = body_json(r);
+    assert_string_equal(r->content_type, "application/json");
+    assert_string_equal(str(j, "kind"), "Status");
+    assert_string_equal(str(j, "reason"), reason);
+    assert_int_equal(num(j, "code"), code);
+    json_decref(j);
+}
+
+static void test_handler(void **state)
+{
+    struct t *t = *state;
+    struct migr_agent *a = NULL;
+    struct call c = {0};
+    const char *good = "Bearer " TOKEN;
+    char err[512];
+    json_t *j;
+
+    load_cfg(t, "token = \"" TOKEN "\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+
+    /* /healthz needs no token. */
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/healthz", NULL), 200);
+    assert_string_equal(c.resp.content_type, "text/plain");
+    assert_string_equal(c.resp.body, "ok");
+    assert_int_equal(call(a, &c, HTTP_METHOD_POST, "/healthz", NULL), 405);
+
+    /* Nothing published yet. */
+    assert_int_equal(migr_agent_generation(a), 0);
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/inventory", good), 503);
+    assert_status(&c.resp, 503, "ServiceUnavailable");
+    assert_string_equal(header(&c.resp, "Retry-After"), "1");
+
+    /* Auth before anything else under /v1. */
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/inventory", NULL), 401);
+    assert_status(&c.resp, 401, "Unauthorized");
+    assert_string_equal(header(&c.resp, "WWW-Authenticate"), "Bearer");
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/inventory",
+                          "Bearer agent-unit-token-012345678X"),
+                     401);
+    assert_int_equal(
+        call(a, &c, HTTP_METHOD_GET, "/v1/inventory", "Bearer " TOKEN "X"),
+        401);
+    assert_int_equal(
+        call(a, &c, HTTP_METHOD_GET, "/v1/inventory", "Basic " TOKEN), 401);
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/nothing", NULL), 401);
+
+    assert_int_equal(migr_agent_refresh(a), 0);
+    assert_int_equal(migr_agent_generation(a), 1);
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/inventory", good), 200);
+    assert_string_equal(c.resp.content_type, "application/json");
+    j = body_json(&c.resp);
+    assert_string_equal(str(j, "name"), "unit-host");
+    assert_int_equal(num(j, "generation"), 1);
+    assert_non_null(str(j, "refreshedAt"));
+    assert_string_equal(
+        str(find_named(json_object_get(j, "domains"), "test"), "state"),
+        "running");
+    json_decref(j);
+    assert_int_equal(migr_agent_refresh(a), 0);
+    assert_int_equal(
+        call(a, &c, HTTP_METHOD_HEAD, "/v1/inventory", "bearer  " TOKEN " "),
+        200);
+    j = body_json(&c.resp);
+    assert_int_equal(num(j, "generation"), 2);
+    json_decref(j);
+
+    assert_int_equal(call(a, &c, HTTP_METHOD_POST, "/v1/inventory", good), 405);
+    assert_status(&c.resp, 405, "MethodNotAllowed");
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/nothing", good), 404);
+    assert_status(&c.resp, 404, "NotFound");
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/", NULL), 404);
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/metrics", NULL), 404);
+
+    http_response_clear(&c.resp);
+    migr_agent_free(a);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The worker                                                              */
+
+#define EV_DOMAIN "agent-event-guest"
+
+/* The state of EV_DOMAIN in the agent's published inventory ("" when it
+ * is not there), and the generation. */
+static void published(struct migr_agent *a, char *state, size_t len,
+                      json_int_t *gen)
+{
+    struct call c = {0};
+    json_t *j, *d;
+
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/inventory", NULL), 200);
+    j = body_json(&c.resp);
+    d = find_named(json_object_get(j, "domains"), EV_DOMAIN);
+    snprintf(state, len, "%s", d ? str(d, "state") : "");
+    *gen = num(j, "generation");
+    json_decref(j);
+    http_response_clear(&c.resp);
+}
+
+/* Wait up to 5 s for EV_DOMAIN's published state to become `want`. */
+static bool wait_state(struct migr_agent *a, const char *want)
+{
+    char state[32];
+    json_int_t gen;
+
+    for (int i = 0; i < 100; i++) {
+        if (migr_agent_generation(a) > 0) {
+            published(a, state, sizeof(state), &gen);
+            if (strcmp(state, want) == 0)
+                return true;
+        }
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+static void test_refresh_on_events(void **state)
+{
+    struct t *t = *state;
+    struct migr_agent *a = NULL;
+    struct migr_virt *v = NULL;
+    const char *xml = "<domain type='test'><name>" EV_DOMAIN "</name>"
+                      "<memory>65536</memory><vcpu>1</vcpu>"
+                      "<os><type>hvm</type></os></domain>";
+    char err[512];
+    json_int_t gen_before, gen_after;
+    char st[32];
+
+    /* A timer that never fires during the test: only events can refresh. */
+    load_cfg(t, "report_interval_s = 3600;\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    assert_int_equal(migr_agent_start(a), 0);
+    assert_true(wait_state(a, ""));
+    published(a, st, sizeof(st), &gen_before);
+
+    /* Another connection to the same test driver changes the domains. */
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, xml, NULL, err, sizeof(err)), 0);
+    assert_true(wait_state(a, "shut off"));
+    assert_int_equal(migr_virt_start(v, EV_DOMAIN, err, sizeof(err)), 0);
+    assert_true(wait_state(a, "running"));
+    assert_int_equal(migr_virt_destroy(v, EV_DOMAIN, err, sizeof(err)), 0);
+    assert_true(wait_state(a, "shut off"));
+    assert_int_equal(migr_virt_undefine(v, EV_DOMAIN, err, sizeof(err)), 0);
+    assert_true(wait_state(a, ""));
+    published(a, st, sizeof(st), &gen_after);
+    assert_true(gen_after >= gen_before + 4);
+
+    migr_agent_stop(a);
+    /* Stopped: no more refreshes. */
+    gen_after = (json_int_t)migr_agent_generation(a);
+    assert_int_equal(migr_virt_define(v, xml, NULL, err, sizeof(err)), 0);
+    usleep(200 * 1000);
+    assert_int_equal(migr_agent_generation(a), gen_after);
+    assert_int_equal(migr_virt_undefine(v, EV_DOMAIN, err, sizeof(err)), 0);
+    /* And it starts again. */
+    assert_int_equal(migr_agent_start(a), 0);
+    for (int i = 0; i < 100 && migr_agent_generation(a) == (uint64_t)gen_after;
+         i++)
+        usleep(50 * 1000);
+    assert_true(migr_agent_generation(a) > (uint64_t)gen_after);
+    migr_agent_free(a);
+    migr_virt_close(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_inventory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_netlink_fails, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_no_libvirt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_new_auth_rule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_on_events, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,342 @@
+/*
+ * Integration test: start build/bin/migrator on libvirt's test:///default
+ * driver, a free loopback port (--listen 127.0.0.1:0) and a temporary
+ * configuration with a bearer token and a fixture sysfs tree, then talk to
+ * it with libcurl: /healthz, /v1/inventory with and without the token (the
+ * test driver's domain "test" running, the fixture PF's VFs), SIGHUP logged
+ * and survived, SIGTERM exits 0.  And the start-up refusal of a
+ * non-loopback address without a token (with -n and without).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "tests/unit/support/sysfs_fixture.h"
+
+#define TOKEN "agent-http-token-0123456789"
+
+struct t {
+    struct fx fx;
+    char conf[PATH_MAX];
+    char log[PATH_MAX];
+    pid_t pid;
+    int port;
+};
+
+static const struct fx_vf vfs[] = {
+    {"iavf", "ens1f0v0"},
+    {"vfio-pci", ""},
+};
+
+static const char *bin(void)
+{
+    static char path[PATH_MAX];
+    const char *build = getenv("ORCH_BUILD");
+
+    snprintf(path, sizeof(path), "%s/bin/migrator", build ? build : "build");
+    return path;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+
+    if (!f)
+        return NULL;
+    buf = calloc(1, 65536);
+    if (buf)
+        len = fread(buf, 1, 65535, f);
+    (void)len;
+    fclose(f);
+    return buf;
+}
+
+static void write_conf(struct t *t, const char *extra)
+{
+    FILE *f;
+
+    snprintf(t->conf, sizeof(t->conf), "%s/migrator.conf", t->fx.root);
+    f = fopen(t->conf, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "sysfs_root = \"%s\";\n"
+            "state_dir = \"%s\";\n"
+            "report_interval_s = 1;\n"
+            "labels = [\"zone=unit\"];\n"
+            "networks = ( { name = \"sriov-net1\"; pf = \"ens1f0\"; } );\n%s",
+            t->fx.root, t->fx.root, extra);
+    fclose(f);
+}
+
+/* Run the migrator with ARGV (NULL-terminated, after the program name),
+ * stderr into t->log. */
+static pid_t spawn(struct t *t, const char *const *argv)
+{
+    const char *args[16] = {bin()};
+    pid_t pid;
+    size_t n = 1;
+
+    for (; argv[n - 1] && n < 15; n++)
+        args[n] = argv[n - 1];
+    args[n] = NULL;
+    snprintf(t->log, sizeof(t->log), "%s/log", t->fx.root);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(t->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(args[0], (char *const *)args);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Wait for PID to exit within 10 s; its exit status, or -1. */
+static int wait_exit(pid_t pid)
+{
+    int st;
+
+    for (int i = 0; i < 200; i++) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(50 * 1000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static bool log_has(struct t *t, const char *text)
+{
+    char *log = slurp(t->log);
+    bool found = log && strstr(log, text);
+
+    free(log);
+    return found;
+}
+
+static int setup(void **state)
+{
+    struct t *t = calloc(1, sizeof(*t));
+
+    if (!t || fx_make(&t->fx, "test_migrator_agent_http") < 0)
+        return -1;
+    fx_pf(&t->fx, "ens1f0", 0x3b, 8, vfs, 2);
+    t->pid = -1;
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct t *t = *state;
+
+    if (t->pid > 0) {
+        kill(t->pid, SIGKILL);
+        waitpid(t->pid, NULL, 0);
+    }
+    fx_remove(&t->fx);
+    free(t);
+    return 0;
+}
+
+struct buf {
+    char *data;
+    size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+    struct buf *b = arg;
+    char *d = realloc(b->data, b->len + size * n + 1);
+
+    if (!d)
+        return 0;
+    memcpy(d + b->len, p, size * n);
+    b->data = d;
+    b->len += size * n;
+    d[b->len] = '\0';
+    return size * n;
+}
+
+/* GET PATH from the daemon; the status, the body in *ret_body (free). */
+static long get(struct t *t, const char *path, const char *token,
+                char **ret_body)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    struct buf b = {0};
+    char url[256], auth[256];
+    long code = -1;
+
+    assert_non_null(c);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", t->port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    if (token) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, auth);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    }
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    if (ret_body)
+        *ret_body = b.data;
+    else
+        free(b.data);
+    return code;
+}
+
+static void test_serve(void **state)
+{
+    struct t *t = *state;
+    const char *argv[] = {
+        "-f",       t->conf,       "--libvirt", "test:///default",
+        "--listen", "127.0.0.1:0", "--name",    "unit-http",
+        NULL};
+    const char *mark = "serving HTTP on 127.0.0.1:";
+    json_t *inv, *doms, *d, *net;
+    json_error_t jerr;
+    char *body = NULL;
+    long code;
+    size_t i;
+    bool found = false;
+
+    write_conf(t, "token = \"" TOKEN "\";\n");
+    t->pid = spawn(t, argv);
+    for (int i = 0; i < 200 && !t->port; i++) {
+        char *log = slurp(t->log), *p = log ? strstr(log, mark) : NULL;
+        if (p)
+            t->port = atoi(p + strlen(mark));
+        free(log);
+        if (!t->port)
+            usleep(50 * 1000);
+    }
+    if (!t->port) {
+        char *log = slurp(t->log);
+        fail_msg("migrator did not start: %s", log ? log : "(no log)");
+    }
+    assert_true(log_has(t, "as 'unit-http', libvirt 'test:///default', "
+                           "refresh every 1 s, bearer token required"));
+
+    assert_int_equal(get(t, "/healthz", NULL, &body), 200);
+    assert_string_equal(body, "ok");
+    free(body);
+    assert_int_equal(get(t, "/v1/inventory", NULL, NULL), 401);
+    assert_int_equal(get(t, "/v1/inventory", "wrong-token-0123456789", NULL),
+                     401);
+    assert_true(log_has(t, "GET /v1/inventory from 127.0.0.1:"));
+
+    /* The worker's first refresh may still be running. */
+    for (int i = 0; i < 100; i++) {
+        code = get(t, "/v1/inventory", TOKEN, &body);
+        if (code != 503)
+            break;
+        free(body);
+        usleep(50 * 1000);
+    }
+    assert_int_equal(code, 200);
+    inv = json_loads(body, 0, &jerr);
+    if (!inv)
+        fail_msg("inventory is not JSON (%s): %s", jerr.text, body);
+    free(body);
+    assert_string_equal(json_string_value(json_object_get(inv, "name")),
+                        "unit-http");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(inv, "labels"), "zone")),
+                        "unit");
+    doms = json_object_get(inv, "domains");
+    json_array_foreach(doms, i, d)
+    {
+        if (strcmp(json_string_value(json_object_get(d, "name")), "test"))
+            continue;
+        found = true;
+        assert_string_equal(json_string_value(json_object_get(d, "state")),
+                            "running");
+    }
+    assert_true(found);
+    net = json_array_get(json_object_get(inv, "networks"), 0);
+    assert_string_equal(json_string_value(json_object_get(net, "pf")),
+                        "ens1f0");
+    assert_int_equal(json_array_size(json_object_get(net, "vfs")), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(net, "vfs"), 1), "pci")),
+        "0000:3b:02.1");
+    json_decref(inv);
+
+    /* SIGHUP: logged, and the agent keeps serving. */
+    assert_int_equal(kill(t->pid, SIGHUP), 0);
+    for (int i = 0; i < 100 && !log_has(t, "SIGHUP received"); i++)
+        usleep(20 * 1000);
+    assert_true(log_has(t, "SIGHUP received, nothing to reload yet"));
+    assert_int_equal(get(t, "/v1/inventory", TOKEN, NULL), 200);
+
+    assert_int_equal(kill(t->pid, SIGTERM), 0);
+    assert_int_equal(wait_exit(t->pid), 0);
+    t->pid = -1;
+    assert_true(log_has(t, "SIGTERM received, stopping"));
+    assert_true(log_has(t, "migrator: info: stopped"));
+}
+
+/* A non-loopback address without a token is refused before serving. */
+static void test_refuses_open_listen(void **state)
+{
+    struct t *t = *state;
+    const char *check[] = {"-n", "-f", t->conf, "--listen", "0.0.0.0:0", NULL};
+    const char *run[] = {
+        "-f",       t->conf,     "--libvirt", "test:///default",
+        "--listen", "0.0.0.0:0", NULL};
+    const char *ok[] = {"-n", "-f", t->conf, NULL};
+    const char *msg = "0.0.0.0:0 is not a loopback address and no 'token' "
+                      "is set: the agent API would be open to anyone";
+
+    write_conf(t, "");
+    assert_int_equal(wait_exit(spawn(t, check)), 1);
+    assert_true(log_has(t, msg));
+    assert_int_equal(wait_exit(spawn(t, run)), 1);
+    assert_true(log_has(t, msg));
+    assert_false(log_has(t, "serving"));
+    /* The default listen (loopback) is fine without one. */
+    assert_int_equal(wait_exit(spawn(t, ok)), 0);
+    assert_true(log_has(t, "migrator: configuration ok"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuses_open_listen, setup,
+                                        teardown),
+    };
+    int r;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    r = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return r;
+}
