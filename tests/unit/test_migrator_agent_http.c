@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "tests/unit/support/daemon.h"
 #include "tests/unit/support/sysfs_fixture.h"
 
 #define TOKEN "agent-http-token-0123456789"
@@ -51,22 +52,6 @@ static const char *bin(void)
 
     snprintf(path, sizeof(path), "%s/bin/migrator", build ? build : "build");
     return path;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t len = 0;
-
-    if (!f)
-        return NULL;
-    buf = calloc(1, 65536);
-    if (buf)
-        len = fread(buf, 1, 65535, f);
-    (void)len;
-    fclose(f);
-    return buf;
 }
 
 static void write_conf(struct t *t, const char *extra)
@@ -128,7 +113,7 @@ static int wait_exit(pid_t pid)
 
 static bool log_has(struct t *t, const char *text)
 {
-    char *log = slurp(t->log);
+    char *log = test_read_file(t->log, NULL);
     bool found = log && strstr(log, text);
 
     free(log);
@@ -218,7 +203,6 @@ static void test_serve(void **state)
         "-f",       t->conf,       "--libvirt", "test:///default",
         "--listen", "127.0.0.1:0", "--name",    "unit-http",
         NULL};
-    const char *mark = "serving HTTP on 127.0.0.1:";
     json_t *inv, *doms, *d, *net;
     json_error_t jerr;
     char *body = NULL;
@@ -227,19 +211,8 @@ static void test_serve(void **state)
     bool found = false;
 
     write_conf(t, "token = \"" TOKEN "\";\n");
-    t->pid = spawn(t, argv);
-    for (int i = 0; i < 200 && !t->port; i++) {
-        char *log = slurp(t->log), *p = log ? strstr(log, mark) : NULL;
-        if (p)
-            t->port = atoi(p + strlen(mark));
-        free(log);
-        if (!t->port)
-            usleep(50 * 1000);
-    }
-    if (!t->port) {
-        char *log = slurp(t->log);
-        fail_msg("migrator did not start: %s", log ? log : "(no log)");
-    }
+    snprintf(t->log, sizeof(t->log), "%s/log", t->fx.root);
+    t->port = test_daemon_start("migrator", argv, t->log, &t->pid);
     assert_true(log_has(t, "as 'unit-http', libvirt 'test:///default', "
                            "refresh every 1 s, bearer token required"));
 

@@ -63,8 +63,7 @@ int test_daemon_start(const char *program, const char *const *argv,
     int port = 0;
     pid_t pid;
 
-    snprintf(bin, sizeof(bin), "%s/bin/%s", build ? build : "build",
-             program);
+    snprintf(bin, sizeof(bin), "%s/bin/%s", build ? build : "build", program);
     args[n++] = bin;
     while (*argv && n < sizeof(args) / sizeof(*args) - 1)
         args[n++] = *argv++;
