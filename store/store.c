@@ -631,6 +631,10 @@ int store_open(const char *path, const struct store_opts *opts,
     /* A temporary or in-memory database has no file name. */
     const char *file = sqlite3_db_filename(st->db, "main");
     in_memory = !file || !*file;
+    /* Nothing is written to a file we would refuse. */
+    r = store_schema_check(st->db, errbuf, errlen);
+    if (r < 0)
+        goto fail;
     /* A record (about 2 KB of JSON and its columns) does not fit twice in
      * a 4 KiB page, so each insert wrote a page half empty; 8 KiB pages
      * hold three.  With plain SQLite inserts of such records that was 1.5

@@ -151,6 +151,19 @@ static sqlite3 *raw_open(const char *path)
     return db;
 }
 
+/* Whether the file at PATH is in WAL mode: byte 18 of the header, the
+ * "read version", is 2 in WAL mode, 1 in rollback-journal mode.  Read raw,
+ * since opening it with SQLite could change it. */
+static int file_is_wal(const char *path)
+{
+    unsigned char header[100];
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(header, 1, sizeof(header), f), sizeof(header));
+    fclose(f);
+    return header[18] == 2;
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -1785,7 +1798,8 @@ static void test_schema_newer_refused(void **state)
     assert_string_equal(err, "database schema version 7 is newer than this "
                              "program's 3; upgrade orchestratord");
     assert_ptr_equal(st, (struct store *)0x1);
-    /* Refused, not touched. */
+    /* Refused, not touched: not even switched to WAL mode. */
+    assert_false(file_is_wal(path));
     db = raw_open(path);
     assert_int_equal(raw_int(db, "PRAGMA user_version"), 7);
     sqlite3_close(db);
@@ -1809,6 +1823,8 @@ static void test_foreign_files_refused(void **state)
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "the file holds tables but no schema version: "
                              "not an orchestratord database");
+    /* Someone else's file is left as it was, in its journal mode. */
+    assert_false(file_is_wal(path));
 
     /* A versioned database of another program. */
     tmpdir_file(&t, "app.db", path, sizeof(path));
@@ -1818,6 +1834,7 @@ static void test_foreign_files_refused(void **state)
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "the file has application id 0, not "
                              "orchestratord's: not an orchestratord database");
+    assert_false(file_is_wal(path));
 
     /* Not a database at all. */
     tmpdir_file(&t, "text.db", path, sizeof(path));
@@ -1827,8 +1844,8 @@ static void test_foreign_files_refused(void **state)
         fputs("this is not a database, just some text\n", f);
     fclose(f);
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err,
-                        "cannot switch to WAL mode: file is not a database");
+    assert_string_equal(err, "cannot read the schema version: file is not a "
+                             "database");
 
     /* A directory that does not exist. */
     tmpdir_file(&t, "missing/dir/orch.db", path, sizeof(path));
