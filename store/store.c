@@ -53,6 +53,7 @@ struct extra_vals {
     struct {
         bool is_int;
         const char *s;
+        size_t len;
         int64_t i;
     } v[MAX_EXTRA];
 };
@@ -85,10 +86,15 @@ static const char *jstr(const json_t *obj, const char *a, const char *b,
     return s ? s : "";
 }
 
-static void put_str(struct extra_vals *vals, const char *s)
+/* The string at A.B.C ("" if there is none), with its length: a NUL
+ * inside it is kept, so that "Running\0x" is not indexed as "Running". */
+static void put_str(struct extra_vals *vals, const json_t *obj, const char *a,
+                    const char *b, const char *c)
 {
+    const json_t *v = jget(obj, a, b, c);
     vals->v[vals->n].is_int = false;
-    vals->v[vals->n].s = s;
+    vals->v[vals->n].s = json_is_string(v) ? json_string_value(v) : "";
+    vals->v[vals->n].len = json_is_string(v) ? json_string_length(v) : 0;
     vals->n++;
 }
 
@@ -123,21 +129,21 @@ static void extract_vm(const json_t *obj, struct extra_vals *vals)
                    strcmp(strategy, "RerunOnFailure") == 0;
     put_int(vals, running);
     put_int(vals, json_is_true(jget(obj, "status", "ready", NULL)));
-    put_str(vals, jstr(obj, "status", "printableStatus", NULL));
+    put_str(vals, obj, "status", "printableStatus", NULL);
 }
 
 static void extract_vmi(const json_t *obj, struct extra_vals *vals)
 {
-    put_str(vals, jstr(obj, "status", "phase", NULL));
-    put_str(vals, jstr(obj, "status", "nodeName", NULL));
+    put_str(vals, obj, "status", "phase", NULL);
+    put_str(vals, obj, "status", "nodeName", NULL);
 }
 
 static void extract_migration(const json_t *obj, struct extra_vals *vals)
 {
-    put_str(vals, jstr(obj, "status", "phase", NULL));
-    put_str(vals, jstr(obj, "spec", "vmiName", NULL));
-    put_str(vals, jstr(obj, "status", "migrationState", "sourceNode"));
-    put_str(vals, jstr(obj, "status", "migrationState", "targetNode"));
+    put_str(vals, obj, "status", "phase", NULL);
+    put_str(vals, obj, "spec", "vmiName", NULL);
+    put_str(vals, obj, "status", "migrationState", "sourceNode");
+    put_str(vals, obj, "status", "migrationState", "targetNode");
 }
 
 static void extract_none(const json_t *obj, struct extra_vals *vals)
@@ -1017,6 +1023,14 @@ static int change_fill(struct store *st, int64_t old_rv, const char *text,
  * Records.
  */
 
+/* Whether V is a string without NUL characters (jansson allows them; the
+ * key columns are C strings and would stop at the first). */
+static bool is_plain_string(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v);
+}
+
 /* Check OBJ's shape and find its namespace ("" for cluster-scoped kinds) and
  * name (NULL when absent: generateName may provide one). */
 static int record_key(enum store_kind kind, const json_t *obj,
@@ -1028,33 +1042,31 @@ static int record_key(enum store_kind kind, const json_t *obj,
     if ((unsigned)kind >= STORE_KIND_COUNT || !json_is_object(obj))
         return -EINVAL;
     v = json_object_get(obj, "kind");
-    if (v && (!json_is_string(v) ||
+    if (v && (!is_plain_string(v) ||
               strcmp(json_string_value(v), kinds[kind].name) != 0))
         return -EINVAL;
     meta = json_object_get(obj, "metadata");
     if (!json_is_object(meta))
         return -EINVAL;
-    v = json_object_get(meta, "name");
-    if (v) {
-        name = json_string_value(v);
-        if (!name || !*name)
-            return -EINVAL;
-    }
-    v = json_object_get(meta, "namespace");
-    if (v) {
-        ns = json_string_value(v);
-        if (!ns)
-            return -EINVAL;
-    }
-    if (kinds[kind].namespaced != (*ns != '\0'))
-        return -EINVAL;
-    static const char *const strings[] = {"uid", "creationTimestamp",
+    static const char *const strings[] = {"name",         "namespace",
+                                          "uid",          "creationTimestamp",
                                           "generateName", "resourceVersion"};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         v = json_object_get(meta, strings[i]);
-        if (v && !json_is_string(v))
+        if (v && !is_plain_string(v))
             return -EINVAL;
     }
+    v = json_object_get(meta, "name");
+    if (v) {
+        name = json_string_value(v);
+        if (!*name)
+            return -EINVAL;
+    }
+    v = json_object_get(meta, "namespace");
+    if (v)
+        ns = json_string_value(v);
+    if (kinds[kind].namespaced != (*ns != '\0'))
+        return -EINVAL;
     v = json_object_get(meta, "labels");
     if (v && !json_is_object(v))
         return -EINVAL;
@@ -1114,7 +1126,9 @@ static int write_row(struct store *st, enum store_kind kind, int id,
         if (vals.v[i].is_int)
             sqlite3_bind_int64(stmt, 8 + i, vals.v[i].i);
         else
-            sqlite3_bind_text(stmt, 8 + i, vals.v[i].s, -1, SQLITE_STATIC);
+            r = store_errno(sqlite3_bind_text64(stmt, 8 + i, vals.v[i].s,
+                                                vals.v[i].len, SQLITE_STATIC,
+                                                SQLITE_UTF8));
     }
     if (r == 0)
         r = step_write(st, stmt);

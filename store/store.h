@@ -155,7 +155,9 @@ int store_txn_rollback(struct store *st);
  * the record together with metadata.namespace, which the caller must set
  * for namespaced kinds (the api module defaults it to "default") and must
  * leave absent or "" for cluster-scoped ones.  If OBJ has a "kind" it must
- * match KIND.  The store does not validate the rest of the object: that is
+ * match KIND.  The metadata strings the store reads (name, namespace, uid,
+ * generateName, creationTimestamp, resourceVersion) must hold no NUL
+ * character.  The store does not validate the rest of the object: that is
  * the api module's job before the call.
  */
 

@@ -554,6 +554,111 @@ static void test_create_invalid(void **state)
     store_close(st);
 }
 
+/* Values at the edges: a 1 MiB record, 253-character names, unicode in
+ * labels, NUL characters (which jansson allows in strings) in the body.
+ * Each reads back equal through every path; a NUL in a field the store
+ * keys or indexes by is refused or kept whole, never cut short. */
+static void test_odd_values(void **state)
+{
+    struct store *st = open_memory(NULL);
+    struct store_page page = {0};
+    struct store_text_page tpage = {0};
+    json_t *obj, *got = NULL, *events = NULL;
+    char name[254], *big, *text = NULL;
+    int64_t next = 0;
+    size_t len = 0;
+    (void)state;
+
+    /* 1 MiB of spec, and the longest names Kubernetes allows. */
+    memset(name, 'n', 253);
+    name[253] = '\0';
+    big = malloc(1 << 20);
+    assert_non_null(big);
+    memset(big, 'b', 1 << 20);
+    obj = make_migration(name, name, "vmi", NULL, NULL, NULL);
+    json_object_set_new(json_object_get(obj, "spec"), "blob",
+                        json_stringn(big, 1 << 20));
+    free(big);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_int_equal(store_get(st, STORE_KIND_MIGRATION, name, name, &got), 0);
+    assert_true(json_equal(got, obj));
+    json_decref(got);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, name, name, &text, &len), 0);
+    assert_true(len > (1 << 20));
+    got = json_loadb(text, len, 0, NULL);
+    assert_true(json_equal(got, obj));
+    json_decref(got);
+    free(text);
+    assert_int_equal(
+        store_delete(st, STORE_KIND_MIGRATION, name, name, 0, NULL), 0);
+    json_decref(obj);
+
+    /* Unicode in labels; NUL characters in a label value and the spec. */
+    obj = make_migration("default", "odd", "vmi", NULL, NULL, NULL);
+    json_t *labels =
+        json_object_get(json_object_get(obj, "metadata"), "labels");
+    json_object_set_new(labels, "例え/ключ", json_string("値🙂"));
+    json_object_set_new(labels, "nul", json_stringn("a\0b", 3));
+    json_object_set_new(json_object_get(obj, "spec"), "note",
+                        json_stringn("x\0y\0", 4));
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "odd", &got), 0);
+    assert_true(json_equal(got, obj));
+    assert_int_equal(json_string_length(
+                         json_object_get(json_object_get(got, "spec"), "note")),
+                     4);
+    json_decref(got);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, NULL, &page),
+                     0);
+    assert_true(json_equal(json_array_get(page.items, 0), obj));
+    store_page_release(&page);
+    assert_int_equal(
+        store_list_text(st, STORE_KIND_MIGRATION, NULL, NULL, &tpage), 0);
+    got = json_loadb(tpage.items, tpage.items_len, JSON_ALLOW_NUL, NULL);
+    assert_true(json_equal(json_array_get(got, 0), obj));
+    json_decref(got);
+    store_text_page_release(&tpage);
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 2, 0,
+                                         &events, &next),
+                     1);
+    assert_true(
+        json_equal(json_object_get(json_array_get(events, 0), "object"), obj));
+    json_decref(events);
+    json_decref(obj);
+
+    /* A NUL in a key field would store the record under a shorter name
+     * than its own: refused. */
+    static const char *const keys[] = {"name", "namespace", "uid",
+                                       "generateName", "creationTimestamp"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        obj = make_migration("default", "nul-key", "vmi", NULL, NULL, NULL);
+        json_object_set_new(json_object_get(obj, "metadata"), keys[i],
+                            json_stringn("bad\0tail", 8));
+        assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), -EINVAL);
+        json_decref(obj);
+    }
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "bad", &got), -ENOENT);
+
+    /* A NUL in an indexed field is kept whole: "Running\0x" is not
+     * "Running". */
+    obj = make_migration("default", "nul-phase", "vmi", "Pending", "host-a",
+                         NULL);
+    json_object_set_new(json_object_get(obj, "status"), "phase",
+                        json_stringn("Running\0x", 9));
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+    const char *running[] = {"Running"};
+    struct store_list_opts by_phase = {.phases = running, .n_phases = 1};
+    assert_int_equal(
+        store_list(st, STORE_KIND_MIGRATION, NULL, &by_phase, &page), 0);
+    assert_int_equal(json_array_size(page.items), 0);
+    store_page_release(&page);
+    store_close(st);
+}
+
 static void test_generate_name(void **state)
 {
     struct store *st = open_memory(NULL);
@@ -1954,6 +2059,7 @@ int main(void)
         cmocka_unit_test(test_get_text),
         cmocka_unit_test(test_create_exists_keeps_object),
         cmocka_unit_test(test_create_invalid),
+        cmocka_unit_test(test_odd_values),
         cmocka_unit_test(test_generate_name),
         cmocka_unit_test(test_optimistic_concurrency),
         cmocka_unit_test(test_rv_monotonic_across_kinds),
