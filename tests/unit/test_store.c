@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1884,6 +1886,259 @@ static void test_schema_upgrade_from_v2(void **state)
     tmpdir_remove(&t);
 }
 
+/* A step that fails part-way leaves the file as it was, at its old version:
+ * here an index a v2 step creates (after it has already made the changes
+ * table and a new column) exists already in a v1 file; then the same for
+ * the v3 step, whose new table's name is taken in a v2 file. */
+static void test_schema_upgrade_fails_cleanly(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = (struct store *)0x1;
+    sqlite3 *db;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "v1.db", path, sizeof(path));
+    db = raw_open(path);
+    raw_exec(db, v1_sql);
+    raw_exec(db, v1_data);
+    raw_exec(db, "CREATE INDEX vmis_node ON vmis (phase);");
+    sqlite3_close(db);
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EIO);
+    assert_string_equal(err, "cannot upgrade the schema from version 1 to 2: "
+                             "index vmis_node already exists");
+    assert_ptr_equal(st, (struct store *)0x1);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
+                                 " WHERE name = 'changes'"),
+                     0);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM"
+                                 " pragma_table_info('migrations')"
+                                 " WHERE name = 'target_node'"),
+                     0);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM meta"), 1);
+    assert_int_equal(raw_int(db, "SELECT resource_version FROM migrations"
+                                 " WHERE name = 'old-job'"),
+                     6);
+    /* Once the obstacle is gone, the upgrade goes through. */
+    raw_exec(db, "DROP INDEX vmis_node;");
+    sqlite3_close(db);
+    st = NULL;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_true(current_rv(st) == 7);
+    store_close(st);
+
+    tmpdir_file(&t, "v2.db", path, sizeof(path));
+    db = raw_open(path);
+    raw_exec(db, v1_sql);
+    raw_exec(db, v1_data);
+    raw_exec(db, v2_sql);
+    raw_exec(db, v2_data);
+    raw_exec(db, "CREATE VIEW changes_v3 AS SELECT 1;");
+    sqlite3_close(db);
+    st = (struct store *)0x1;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EIO);
+    assert_string_equal(err, "cannot upgrade the schema from version 2 to 3: "
+                             "view changes_v3 already exists");
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(db, "SELECT \"notnull\" FROM"
+                                 " pragma_table_info('changes')"
+                                 " WHERE name = 'object'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM changes"), 2);
+    sqlite3_close(db);
+    tmpdir_remove(&t);
+}
+
+/* A damaged file: open fails with a message; damage that open does not
+ * read (it checks page 1 only, not every page: that would cost a scan of
+ * the whole file at each start) makes the reads and writes that meet it
+ * fail with -EIO.  Never a crash. */
+static void test_damaged_file(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256], copy[300], cmd[1200];
+    struct store *st = NULL;
+    json_t *obj;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "good.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_int_equal(store_txn_begin(st), 0);
+    for (int i = 0; i < 500; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%03d", i);
+        obj = make_migration("default", name, "vmi", "Running", "a", "b");
+        assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+        json_decref(obj);
+    }
+    assert_int_equal(store_txn_commit(st), 0);
+    store_close(st); /* the last connection: the WAL is folded in */
+    st = NULL;
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size > 100000);
+
+    /* Cut short: the header promises pages the file lacks. */
+    tmpdir_file(&t, "short.db", copy, sizeof(copy));
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && truncate -s 50000 '%s'", path,
+             copy, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(store_open(copy, NULL, &st, err, sizeof(err)), -EIO);
+    assert_string_equal(err, "cannot read the schema version: database disk "
+                             "image is malformed");
+    assert_null(st);
+
+    /* Cut inside the header. */
+    snprintf(cmd, sizeof(cmd), "truncate -s 50 '%s'", copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(store_open(copy, NULL, &st, err, sizeof(err)), -EIO);
+    assert_string_equal(err, "cannot read the schema version: database disk "
+                             "image is malformed");
+    assert_null(st);
+
+    /* Every page but the first overwritten: open sees a sound schema
+     * page, the records' pages are garbage. */
+    tmpdir_file(&t, "garbled.db", copy, sizeof(copy));
+    snprintf(cmd, sizeof(cmd),
+             "cp '%s' '%s' && head -c %lld /dev/zero | tr '\\0' '\\377' |"
+             " dd of='%s' bs=8192 seek=1 conv=notrunc status=none",
+             path, copy, (long long)sb.st_size - 8192, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(store_open(copy, NULL, &st, err, sizeof(err)), 0);
+    json_t *got = NULL;
+    struct store_page page = {0};
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "m001", &got), -EIO);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, NULL, &page),
+                     -EIO);
+    obj = make_migration("default", "new", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), -EIO);
+    json_decref(obj);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
+/* A full disk, simulated with RLIMIT_FSIZE (writes past the limit fail with
+ * EFBIG once SIGXFSZ is ignored): writes fail with -ENOSPC or -EIO, a
+ * transaction is lost whole, and every record committed before is intact
+ * after a reopen. */
+static void test_disk_full(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL;
+    struct rlimit old_limit, limit;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_sig;
+    struct store_page page = {0};
+    json_t *obj, *got = NULL;
+    char pad[4000];
+    int stored = 0, failed = 0, r;
+    (void)state;
+
+    memset(pad, 'p', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    tmpdir_make(&t);
+    tmpdir_file(&t, "full.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    for (int i = 0; i < 20; i++, stored++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%04d", i);
+        obj = make_migration("default", name, "vmi", "Running", "a", "b");
+        assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+        json_decref(obj);
+    }
+
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    assert_int_equal(sigaction(SIGXFSZ, &ign, &old_sig), 0);
+    /* Room for a few more writes past the larger of the two files. */
+    char wal[310];
+    struct stat sb_db, sb_wal;
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    assert_int_equal(stat(path, &sb_db), 0);
+    assert_int_equal(stat(wal, &sb_wal), 0);
+    limit = old_limit;
+    limit.rlim_cur = (rlim_t)(sb_db.st_size > sb_wal.st_size ? sb_db.st_size
+                                                             : sb_wal.st_size) +
+                     256 * 1024;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    /* Single writes until the disk is full, then a few more. */
+    for (int i = 20; i < 2000 && failed < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%04d", i);
+        obj = make_migration("default", name, "vmi", "Running", "a", "b");
+        json_object_set_new(json_object_get(obj, "spec"), "pad",
+                            json_string(pad));
+        r = store_create(st, STORE_KIND_MIGRATION, obj);
+        json_decref(obj);
+        if (r == 0 && !failed) {
+            stored++;
+        } else if (r < 0) {
+            assert_true(r == -ENOSPC || r == -EIO);
+            failed++;
+        }
+    }
+    assert_true(failed > 0);
+    assert_true(stored > 20);
+    /* A transaction: its writes are lost together. */
+    assert_int_equal(store_txn_begin(st), 0);
+    for (int i = 0; i < 200; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "t%04d", i);
+        obj = make_migration("default", name, "vmi", "Running", "a", "b");
+        json_object_set_new(json_object_get(obj, "spec"), "pad",
+                            json_string(pad));
+        r = store_create(st, STORE_KIND_MIGRATION, obj);
+        json_decref(obj);
+        if (r < 0)
+            break;
+    }
+    r = store_txn_commit(st);
+    assert_true(r == -ENOSPC || r == -EIO);
+    /* Reads still work meanwhile. */
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "m0005", &got), 0);
+    json_decref(got);
+    store_close(st);
+    st = NULL;
+
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    assert_int_equal(sigaction(SIGXFSZ, &old_sig, NULL), 0);
+
+    /* Reopened: what was committed is there, intact, and nothing else. */
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, NULL, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), stored);
+    for (int i = 0; i < stored; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%04d", i);
+        assert_string_equal(meta_str(json_array_get(page.items, i), "name"),
+                            name);
+        assert_true(meta_rv(json_array_get(page.items, i)) == i + 1);
+    }
+    store_page_release(&page);
+    assert_true(current_rv(st) == stored);
+    obj = make_migration("default", "after", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+    store_close(st);
+    sqlite3 *db = raw_open(path);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "ok");
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    tmpdir_remove(&t);
+}
+
 static void test_schema_newer_refused(void **state)
 {
     struct tmpdir t;
@@ -2077,6 +2332,9 @@ int main(void)
         cmocka_unit_test(test_page_size_and_checkpointer),
         cmocka_unit_test(test_schema_upgrade_from_v1),
         cmocka_unit_test(test_schema_upgrade_from_v2),
+        cmocka_unit_test(test_schema_upgrade_fails_cleanly),
+        cmocka_unit_test(test_damaged_file),
+        cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_schema_newer_refused),
         cmocka_unit_test(test_foreign_files_refused),
         cmocka_unit_test(test_locked_database),
