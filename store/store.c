@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -295,7 +296,13 @@ struct store {
     struct text_buf labels;
     struct store_ckpt *ckpt; /* NULL: checkpoint in wal_hook() */
     int ckpt_frames;         /* checkpoint past this many WAL frames */
+    pid_t pid;               /* the process that opened it */
+    struct store *next_orphan;
 };
+
+/* Handles closed in a forked child (store_close()), kept so that they stay
+ * reachable rather than leak. */
+static struct store *orphans;
 
 /*
  * Small helpers: base64url.
@@ -612,6 +619,7 @@ int store_open(const char *path, const struct store_opts *opts,
         snprintf(errbuf, errlen, "out of memory");
         return -ENOMEM;
     }
+    st->pid = getpid();
     st->change_history = opts->change_history ? opts->change_history
                                               : STORE_DEFAULT_CHANGE_HISTORY;
     st->event_history =
@@ -695,6 +703,16 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
+    /* A child of a fork must not use its copy of the parent's connection,
+     * not even to roll back or close it (SQLite's "How To Corrupt", 2.6):
+     * its rollback would undo the parent's pages in the WAL index they
+     * share.  Nor does the checkpointer thread exist here.  The handle is
+     * set aside untouched. */
+    if (st->pid != getpid()) {
+        st->next_orphan = orphans;
+        orphans = st;
+        return;
+    }
     /* First: closing the last connection checkpoints and removes the WAL,
      * which the checkpointer's connection would prevent. */
     store_ckpt_stop(st->ckpt);

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1716,6 +1717,68 @@ static void test_page_size_and_checkpointer(void **state)
     tmpdir_remove(&t);
 }
 
+/* A process that forks while it has a store open (with its checkpointer
+ * thread, and here a transaction under way): the child, which must not use
+ * the parent's handle, can still close it, without hanging (the thread does
+ * not exist in the child, and its mutex and condition variable are in
+ * whatever state the fork caught them) and without touching the database,
+ * whose WAL index the parent shares. */
+static void test_fork_child_close(void **state)
+{
+    struct tmpdir t;
+    char path[300], wal[310], err[256];
+    struct store *st = NULL;
+    struct store_page page = {0};
+    json_t *obj;
+    int status = 0;
+    pid_t pid;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "fork.db", path, sizeof(path));
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    for (int i = 0; i < 50; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%02d", i);
+        obj = make_migration("default", name, "vmi", NULL, NULL, NULL);
+        assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+        json_decref(obj);
+    }
+    assert_int_equal(store_txn_begin(st), 0);
+    obj = make_migration("default", "in-txn", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(5); /* a hang shows as SIGALRM */
+        store_close(st);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* The parent goes on: its transaction, its WAL are as they were. */
+    assert_int_equal(access(wal, F_OK), 0);
+    obj = make_migration("default", "in-txn-2", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+    assert_int_equal(store_txn_commit(st), 0);
+    store_close(st);
+    st = NULL;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, NULL, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), 52);
+    store_page_release(&page);
+    assert_true(current_rv(st) == 52);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
 static void test_schema_upgrade_from_v1(void **state)
 {
     struct tmpdir t;
@@ -2330,6 +2393,7 @@ int main(void)
         cmocka_unit_test(test_transaction_aborted),
         cmocka_unit_test(test_file_wal_and_reopen),
         cmocka_unit_test(test_page_size_and_checkpointer),
+        cmocka_unit_test(test_fork_child_close),
         cmocka_unit_test(test_schema_upgrade_from_v1),
         cmocka_unit_test(test_schema_upgrade_from_v2),
         cmocka_unit_test(test_schema_upgrade_fails_cleanly),
