@@ -1068,6 +1068,43 @@ static void test_list_bad_tokens(void **state)
         assert_true(page.resource_version == 77); /* untouched */
         assert_null(page.items);
     }
+    /* Too long to be ours (a huge one is not decoded at all). */
+    char *huge = malloc(1 << 20);
+    assert_non_null(huge);
+    memset(huge, 'A', (1 << 20) - 1);
+    huge[(1 << 20) - 1] = '\0';
+    opts.continue_token = huge;
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page),
+                     -EINVAL);
+    /* Valid base64url of garbage, and random bytes. */
+    unsigned seed = 1;
+    for (int i = 0; i < 2000; i++) {
+        char junk[64];
+        size_t n = 1 + (size_t)rand_r(&seed) % (sizeof(junk) - 1);
+        for (size_t j = 0; j < n; j++)
+            junk[j] = i % 2 ? (char)(1 + rand_r(&seed) % 255)
+                            : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+                              "wxyz0123456789-_"[rand_r(&seed) % 64];
+        junk[n] = '\0';
+        opts.continue_token = junk;
+        assert_int_equal(
+            store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page), -EINVAL);
+    }
+    free(huge);
+    /* A token of another kind or namespace is a position: it resumes
+     * there, as store.h says.  Made for ("ns-a", "x"), it skips nothing
+     * of a later namespace and everything of an earlier one. */
+    opts.continue_token = "eyJydiI6MSwibnMiOiJucy1hIiwibmFtZSI6IngifQ";
+    opts.limit = 0;
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), 10);
+    assert_string_equal(meta_str(json_array_get(page.items, 0), "namespace"),
+                        "zeta");
+    assert_true(page.resource_version == 1);
+    store_page_release(&page);
+    opts.limit = 1;
+
     /* A token with a flipped character is garbage too, or a different
      * valid position: never a crash. */
     good[strlen(good) / 2] ^= 1;
