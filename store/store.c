@@ -1337,12 +1337,13 @@ static void old_row_release(struct old_row *row)
     free(row->text);
 }
 
-/* Read the stored row of NS/NAME.  Returns 0, -ENOENT or an error. */
-static int read_row(struct store *st, enum store_kind kind, const char *ns,
-                    const char *name, struct old_row *ret)
+/* Find the row of NS/NAME (KS_SELECT).  Returns 0 with *RET_STMT on the
+ * row, for the caller to read and then stmt_done(); or -ENOENT or an error,
+ * the statement already reset. */
+static int select_row(struct store *st, enum store_kind kind, const char *ns,
+                      const char *name, sqlite3_stmt **ret_stmt)
 {
     sqlite3_stmt *stmt = NULL;
-    struct old_row row = {0};
     int r = kstmt(st, kind, KS_SELECT, &stmt), rc;
 
     if (r < 0)
@@ -1350,21 +1351,33 @@ static int read_row(struct store *st, enum store_kind kind, const char *ns,
     sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) {
-        r = -ENOENT;
-    } else if (rc != SQLITE_ROW) {
-        r = store_errno(rc);
-    } else {
-        r = load_object(stmt, 0, &row.obj);
-        if (r == 0)
-            r = copy_text(stmt, 0, &row.text, &row.len);
-        row.rv = sqlite3_column_int64(stmt, 1);
-        if (r == 0) {
-            const char *uid = (const char *)sqlite3_column_text(stmt, 2);
-            row.uid = strdup(uid ? uid : "");
-            if (!row.uid)
-                r = -ENOMEM;
-        }
+    if (rc != SQLITE_ROW) {
+        stmt_done(stmt);
+        return rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    }
+    *ret_stmt = stmt;
+    return 0;
+}
+
+/* Read the stored row of NS/NAME.  Returns 0, -ENOENT or an error. */
+static int read_row(struct store *st, enum store_kind kind, const char *ns,
+                    const char *name, struct old_row *ret)
+{
+    sqlite3_stmt *stmt = NULL;
+    struct old_row row = {0};
+    int r = select_row(st, kind, ns, name, &stmt);
+
+    if (r < 0)
+        return r;
+    r = load_object(stmt, 0, &row.obj);
+    if (r == 0)
+        r = copy_text(stmt, 0, &row.text, &row.len);
+    row.rv = sqlite3_column_int64(stmt, 1);
+    if (r == 0) {
+        const char *uid = (const char *)sqlite3_column_text(stmt, 2);
+        row.uid = strdup(uid ? uid : "");
+        if (!row.uid)
+            r = -ENOMEM;
     }
     stmt_done(stmt);
     if (r < 0) {
@@ -1380,23 +1393,17 @@ int store_get(struct store *st, enum store_kind kind, const char *ns,
 {
     sqlite3_stmt *stmt = NULL;
     json_t *obj = NULL;
-    int r, rc;
+    int r;
 
     if (!st || (unsigned)kind >= STORE_KIND_COUNT || !name || !*name ||
         !ret_obj || !(ns = key_ns(kind, ns)))
         return -EINVAL;
     if (st->txn_aborted)
         return -EIO;
-    r = kstmt(st, kind, KS_SELECT, &stmt);
+    r = select_row(st, kind, ns, name, &stmt);
     if (r < 0)
         return r;
-    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        r = load_object(stmt, 0, &obj);
-    else
-        r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    r = load_object(stmt, 0, &obj);
     stmt_done(stmt);
     if (r == 0)
         *ret_obj = obj;
@@ -1409,23 +1416,17 @@ int store_get_text(struct store *st, enum store_kind kind, const char *ns,
     sqlite3_stmt *stmt = NULL;
     char *text = NULL;
     size_t len = 0;
-    int r, rc;
+    int r;
 
     if (!st || (unsigned)kind >= STORE_KIND_COUNT || !name || !*name ||
         !ret_text || !(ns = key_ns(kind, ns)))
         return -EINVAL;
     if (st->txn_aborted)
         return -EIO;
-    r = kstmt(st, kind, KS_SELECT, &stmt);
+    r = select_row(st, kind, ns, name, &stmt);
     if (r < 0)
         return r;
-    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        r = copy_text(stmt, 0, &text, &len);
-    else
-        r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    r = copy_text(stmt, 0, &text, &len);
     stmt_done(stmt);
     if (r < 0)
         return r;
