@@ -159,9 +159,62 @@ static int pragma_int(sqlite3 *db, const char *sql, int *ret)
     return rc;
 }
 
+/* Read the file's schema version into *RET_VERSION and refuse a file that
+ * is not ours or is from a newer program.  Returns 0 or a negative errno
+ * with a message in ERRBUF. */
+static int check_file(sqlite3 *db, int *ret_version, char *errbuf,
+                      size_t errlen)
+{
+    int version = 0, app_id = 0, n_objects = 0, rc;
+
+    rc = pragma_int(db, "PRAGMA user_version", &version);
+    if (rc == SQLITE_OK)
+        rc = pragma_int(db, "PRAGMA application_id", &app_id);
+    if (rc == SQLITE_OK)
+        rc = pragma_int(db, "SELECT count(*) FROM sqlite_master", &n_objects);
+    if (rc != SQLITE_OK) {
+        snprintf(errbuf, errlen, "cannot read the schema version: %s",
+                 sqlite3_errmsg(db));
+        return store_errno(rc) < 0 ? store_errno(rc) : -EIO;
+    }
+    if (version == 0 && n_objects > 0) {
+        snprintf(errbuf, errlen,
+                 "the file holds tables but no schema version: "
+                 "not an orchestratord database");
+        return -EINVAL;
+    }
+    if (version > 0 && app_id != STORE_APPLICATION_ID) {
+        snprintf(errbuf, errlen,
+                 "the file has application id %d, not orchestratord's: "
+                 "not an orchestratord database",
+                 app_id);
+        return -EINVAL;
+    }
+    if (version > STORE_SCHEMA_VERSION) {
+        snprintf(errbuf, errlen,
+                 "database schema version %d is newer than this program's "
+                 "%d; upgrade orchestratord",
+                 version, STORE_SCHEMA_VERSION);
+        return -EPROTO;
+    }
+    if (version < 0) {
+        snprintf(errbuf, errlen, "database schema version %d is invalid",
+                 version);
+        return -EINVAL;
+    }
+    *ret_version = version;
+    return 0;
+}
+
+int store_schema_check(sqlite3 *db, char *errbuf, size_t errlen)
+{
+    int version = 0;
+    return check_file(db, &version, errbuf, errlen);
+}
+
 int store_schema_upgrade(sqlite3 *db, char *errbuf, size_t errlen)
 {
-    int version = 0, app_id = 0, n_objects = 0, r = 0, rc;
+    int version = 0, r = 0, rc;
     char *msg = NULL;
 
     /* IMMEDIATE: two programs opening one new file must not both create
@@ -172,46 +225,10 @@ int store_schema_upgrade(sqlite3 *db, char *errbuf, size_t errlen)
                  sqlite3_errmsg(db));
         return store_errno(rc);
     }
-    rc = pragma_int(db, "PRAGMA user_version", &version);
-    if (rc == SQLITE_OK)
-        rc = pragma_int(db, "PRAGMA application_id", &app_id);
-    if (rc == SQLITE_OK)
-        rc = pragma_int(db, "SELECT count(*) FROM sqlite_master", &n_objects);
-    if (rc != SQLITE_OK) {
-        snprintf(errbuf, errlen, "cannot read the schema version: %s",
-                 sqlite3_errmsg(db));
-        r = store_errno(rc);
+    /* Again, under the lock: another program may have moved it on. */
+    r = check_file(db, &version, errbuf, errlen);
+    if (r < 0)
         goto out;
-    }
-    if (version == 0 && n_objects > 0) {
-        snprintf(errbuf, errlen,
-                 "the file holds tables but no schema version: "
-                 "not an orchestratord database");
-        r = -EINVAL;
-        goto out;
-    }
-    if (version > 0 && app_id != STORE_APPLICATION_ID) {
-        snprintf(errbuf, errlen,
-                 "the file has application id %d, not orchestratord's: "
-                 "not an orchestratord database",
-                 app_id);
-        r = -EINVAL;
-        goto out;
-    }
-    if (version > STORE_SCHEMA_VERSION) {
-        snprintf(errbuf, errlen,
-                 "database schema version %d is newer than this program's "
-                 "%d; upgrade orchestratord",
-                 version, STORE_SCHEMA_VERSION);
-        r = -EPROTO;
-        goto out;
-    }
-    if (version < 0) {
-        snprintf(errbuf, errlen, "database schema version %d is invalid",
-                 version);
-        r = -EINVAL;
-        goto out;
-    }
     for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
         rc = sqlite3_exec(db, steps[v], NULL, NULL, &msg);
         if (rc != SQLITE_OK) {

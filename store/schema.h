@@ -16,6 +16,12 @@
 /* The schema version this program writes. */
 #define STORE_SCHEMA_VERSION 3
 
+/* Refuse, before anything is written to it, a file that is not ours or is
+ * from a newer program (so that opening the wrong file does not even switch
+ * it to WAL mode).  Reads only.  Returns 0, -EPROTO, -EINVAL or another
+ * negative errno, with a message in ERRBUF. */
+int store_schema_check(sqlite3 *db, char *errbuf, size_t errlen);
+
 /* Bring the schema of DB up to STORE_SCHEMA_VERSION in one write
  * transaction: create it in an empty file, apply each missing upgrade step
  * in order to an older one.  Must be called outside a transaction.  Returns

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -53,6 +54,7 @@ struct extra_vals {
     struct {
         bool is_int;
         const char *s;
+        size_t len;
         int64_t i;
     } v[MAX_EXTRA];
 };
@@ -85,10 +87,15 @@ static const char *jstr(const json_t *obj, const char *a, const char *b,
     return s ? s : "";
 }
 
-static void put_str(struct extra_vals *vals, const char *s)
+/* The string at A.B.C ("" if there is none), with its length: a NUL
+ * inside it is kept, so that "Running\0x" is not indexed as "Running". */
+static void put_str(struct extra_vals *vals, const json_t *obj, const char *a,
+                    const char *b, const char *c)
 {
+    const json_t *v = jget(obj, a, b, c);
     vals->v[vals->n].is_int = false;
-    vals->v[vals->n].s = s;
+    vals->v[vals->n].s = json_is_string(v) ? json_string_value(v) : "";
+    vals->v[vals->n].len = json_is_string(v) ? json_string_length(v) : 0;
     vals->n++;
 }
 
@@ -123,21 +130,21 @@ static void extract_vm(const json_t *obj, struct extra_vals *vals)
                    strcmp(strategy, "RerunOnFailure") == 0;
     put_int(vals, running);
     put_int(vals, json_is_true(jget(obj, "status", "ready", NULL)));
-    put_str(vals, jstr(obj, "status", "printableStatus", NULL));
+    put_str(vals, obj, "status", "printableStatus", NULL);
 }
 
 static void extract_vmi(const json_t *obj, struct extra_vals *vals)
 {
-    put_str(vals, jstr(obj, "status", "phase", NULL));
-    put_str(vals, jstr(obj, "status", "nodeName", NULL));
+    put_str(vals, obj, "status", "phase", NULL);
+    put_str(vals, obj, "status", "nodeName", NULL);
 }
 
 static void extract_migration(const json_t *obj, struct extra_vals *vals)
 {
-    put_str(vals, jstr(obj, "status", "phase", NULL));
-    put_str(vals, jstr(obj, "spec", "vmiName", NULL));
-    put_str(vals, jstr(obj, "status", "migrationState", "sourceNode"));
-    put_str(vals, jstr(obj, "status", "migrationState", "targetNode"));
+    put_str(vals, obj, "status", "phase", NULL);
+    put_str(vals, obj, "spec", "vmiName", NULL);
+    put_str(vals, obj, "status", "migrationState", "sourceNode");
+    put_str(vals, obj, "status", "migrationState", "targetNode");
 }
 
 static void extract_none(const json_t *obj, struct extra_vals *vals)
@@ -289,7 +296,13 @@ struct store {
     struct text_buf labels;
     struct store_ckpt *ckpt; /* NULL: checkpoint in wal_hook() */
     int ckpt_frames;         /* checkpoint past this many WAL frames */
+    pid_t pid;               /* the process that opened it */
+    struct store *next_orphan;
 };
+
+/* Handles closed in a forked child (store_close()), kept so that they stay
+ * reachable rather than leak. */
+static struct store *orphans;
 
 /*
  * Small helpers: base64url.
@@ -606,6 +619,7 @@ int store_open(const char *path, const struct store_opts *opts,
         snprintf(errbuf, errlen, "out of memory");
         return -ENOMEM;
     }
+    st->pid = getpid();
     st->change_history = opts->change_history ? opts->change_history
                                               : STORE_DEFAULT_CHANGE_HISTORY;
     st->event_history =
@@ -631,6 +645,10 @@ int store_open(const char *path, const struct store_opts *opts,
     /* A temporary or in-memory database has no file name. */
     const char *file = sqlite3_db_filename(st->db, "main");
     in_memory = !file || !*file;
+    /* Nothing is written to a file we would refuse. */
+    r = store_schema_check(st->db, errbuf, errlen);
+    if (r < 0)
+        goto fail;
     /* A record (about 2 KB of JSON and its columns) does not fit twice in
      * a 4 KiB page, so each insert wrote a page half empty; 8 KiB pages
      * hold three.  With plain SQLite inserts of such records that was 1.5
@@ -685,6 +703,16 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
+    /* A child of a fork must not use its copy of the parent's connection,
+     * not even to roll back or close it (SQLite's "How To Corrupt", 2.6):
+     * its rollback would undo the parent's pages in the WAL index they
+     * share.  Nor does the checkpointer thread exist here.  The handle is
+     * set aside untouched. */
+    if (st->pid != getpid()) {
+        st->next_orphan = orphans;
+        orphans = st;
+        return;
+    }
     /* First: closing the last connection checkpoints and removes the WAL,
      * which the checkpointer's connection would prevent. */
     store_ckpt_stop(st->ckpt);
@@ -1013,6 +1041,14 @@ static int change_fill(struct store *st, int64_t old_rv, const char *text,
  * Records.
  */
 
+/* Whether V is a string without NUL characters (jansson allows them; the
+ * key columns are C strings and would stop at the first). */
+static bool is_plain_string(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strlen(s) == json_string_length(v);
+}
+
 /* Check OBJ's shape and find its namespace ("" for cluster-scoped kinds) and
  * name (NULL when absent: generateName may provide one). */
 static int record_key(enum store_kind kind, const json_t *obj,
@@ -1024,33 +1060,31 @@ static int record_key(enum store_kind kind, const json_t *obj,
     if ((unsigned)kind >= STORE_KIND_COUNT || !json_is_object(obj))
         return -EINVAL;
     v = json_object_get(obj, "kind");
-    if (v && (!json_is_string(v) ||
+    if (v && (!is_plain_string(v) ||
               strcmp(json_string_value(v), kinds[kind].name) != 0))
         return -EINVAL;
     meta = json_object_get(obj, "metadata");
     if (!json_is_object(meta))
         return -EINVAL;
-    v = json_object_get(meta, "name");
-    if (v) {
-        name = json_string_value(v);
-        if (!name || !*name)
-            return -EINVAL;
-    }
-    v = json_object_get(meta, "namespace");
-    if (v) {
-        ns = json_string_value(v);
-        if (!ns)
-            return -EINVAL;
-    }
-    if (kinds[kind].namespaced != (*ns != '\0'))
-        return -EINVAL;
-    static const char *const strings[] = {"uid", "creationTimestamp",
+    static const char *const strings[] = {"name",         "namespace",
+                                          "uid",          "creationTimestamp",
                                           "generateName", "resourceVersion"};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         v = json_object_get(meta, strings[i]);
-        if (v && !json_is_string(v))
+        if (v && !is_plain_string(v))
             return -EINVAL;
     }
+    v = json_object_get(meta, "name");
+    if (v) {
+        name = json_string_value(v);
+        if (!*name)
+            return -EINVAL;
+    }
+    v = json_object_get(meta, "namespace");
+    if (v)
+        ns = json_string_value(v);
+    if (kinds[kind].namespaced != (*ns != '\0'))
+        return -EINVAL;
     v = json_object_get(meta, "labels");
     if (v && !json_is_object(v))
         return -EINVAL;
@@ -1110,7 +1144,9 @@ static int write_row(struct store *st, enum store_kind kind, int id,
         if (vals.v[i].is_int)
             sqlite3_bind_int64(stmt, 8 + i, vals.v[i].i);
         else
-            sqlite3_bind_text(stmt, 8 + i, vals.v[i].s, -1, SQLITE_STATIC);
+            r = store_errno(sqlite3_bind_text64(stmt, 8 + i, vals.v[i].s,
+                                                vals.v[i].len, SQLITE_STATIC,
+                                                SQLITE_UTF8));
     }
     if (r == 0)
         r = step_write(st, stmt);
@@ -1301,12 +1337,13 @@ static void old_row_release(struct old_row *row)
     free(row->text);
 }
 
-/* Read the stored row of NS/NAME.  Returns 0, -ENOENT or an error. */
-static int read_row(struct store *st, enum store_kind kind, const char *ns,
-                    const char *name, struct old_row *ret)
+/* Find the row of NS/NAME (KS_SELECT).  Returns 0 with *RET_STMT on the
+ * row, for the caller to read and then stmt_done(); or -ENOENT or an error,
+ * the statement already reset. */
+static int select_row(struct store *st, enum store_kind kind, const char *ns,
+                      const char *name, sqlite3_stmt **ret_stmt)
 {
     sqlite3_stmt *stmt = NULL;
-    struct old_row row = {0};
     int r = kstmt(st, kind, KS_SELECT, &stmt), rc;
 
     if (r < 0)
@@ -1314,21 +1351,33 @@ static int read_row(struct store *st, enum store_kind kind, const char *ns,
     sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
     sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
     rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) {
-        r = -ENOENT;
-    } else if (rc != SQLITE_ROW) {
-        r = store_errno(rc);
-    } else {
-        r = load_object(stmt, 0, &row.obj);
-        if (r == 0)
-            r = copy_text(stmt, 0, &row.text, &row.len);
-        row.rv = sqlite3_column_int64(stmt, 1);
-        if (r == 0) {
-            const char *uid = (const char *)sqlite3_column_text(stmt, 2);
-            row.uid = strdup(uid ? uid : "");
-            if (!row.uid)
-                r = -ENOMEM;
-        }
+    if (rc != SQLITE_ROW) {
+        stmt_done(stmt);
+        return rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    }
+    *ret_stmt = stmt;
+    return 0;
+}
+
+/* Read the stored row of NS/NAME.  Returns 0, -ENOENT or an error. */
+static int read_row(struct store *st, enum store_kind kind, const char *ns,
+                    const char *name, struct old_row *ret)
+{
+    sqlite3_stmt *stmt = NULL;
+    struct old_row row = {0};
+    int r = select_row(st, kind, ns, name, &stmt);
+
+    if (r < 0)
+        return r;
+    r = load_object(stmt, 0, &row.obj);
+    if (r == 0)
+        r = copy_text(stmt, 0, &row.text, &row.len);
+    row.rv = sqlite3_column_int64(stmt, 1);
+    if (r == 0) {
+        const char *uid = (const char *)sqlite3_column_text(stmt, 2);
+        row.uid = strdup(uid ? uid : "");
+        if (!row.uid)
+            r = -ENOMEM;
     }
     stmt_done(stmt);
     if (r < 0) {
@@ -1344,23 +1393,17 @@ int store_get(struct store *st, enum store_kind kind, const char *ns,
 {
     sqlite3_stmt *stmt = NULL;
     json_t *obj = NULL;
-    int r, rc;
+    int r;
 
     if (!st || (unsigned)kind >= STORE_KIND_COUNT || !name || !*name ||
         !ret_obj || !(ns = key_ns(kind, ns)))
         return -EINVAL;
     if (st->txn_aborted)
         return -EIO;
-    r = kstmt(st, kind, KS_SELECT, &stmt);
+    r = select_row(st, kind, ns, name, &stmt);
     if (r < 0)
         return r;
-    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        r = load_object(stmt, 0, &obj);
-    else
-        r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    r = load_object(stmt, 0, &obj);
     stmt_done(stmt);
     if (r == 0)
         *ret_obj = obj;
@@ -1373,23 +1416,17 @@ int store_get_text(struct store *st, enum store_kind kind, const char *ns,
     sqlite3_stmt *stmt = NULL;
     char *text = NULL;
     size_t len = 0;
-    int r, rc;
+    int r;
 
     if (!st || (unsigned)kind >= STORE_KIND_COUNT || !name || !*name ||
         !ret_text || !(ns = key_ns(kind, ns)))
         return -EINVAL;
     if (st->txn_aborted)
         return -EIO;
-    r = kstmt(st, kind, KS_SELECT, &stmt);
+    r = select_row(st, kind, ns, name, &stmt);
     if (r < 0)
         return r;
-    sqlite3_bind_text(stmt, 1, ns, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW)
-        r = copy_text(stmt, 0, &text, &len);
-    else
-        r = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+    r = copy_text(stmt, 0, &text, &len);
     stmt_done(stmt);
     if (r < 0)
         return r;

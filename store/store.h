@@ -22,9 +22,10 @@
  * Kubernetes; store_rv_parse() reads it back.
  *
  * Threads.  A struct store is used by one thread at a time (orchestratord's
- * event loop).  Several handles, in one process or several, may open the
- * same file: SQLite's locking serialises their writes (WAL mode: readers do
- * not block the writer) and a writer waits up to the busy timeout.
+ * event loop), and by the process that opened it only: after fork() the
+ * child may only store_close() it.  Several handles, in one process or several,
+ * may open the same file: SQLite's locking serialises their writes (WAL mode:
+ * readers do not block the writer) and a writer waits up to the busy timeout.
  *
  * Durability.  The file is in WAL mode with synchronous=NORMAL by default: a
  * committed write survives a crash of the process; after a power loss the
@@ -101,7 +102,10 @@ struct store_opts {
 int store_open(const char *path, const struct store_opts *opts,
                struct store **ret_store, char *errbuf, size_t errlen);
 
-/* Close the handle, rolling back a transaction left open.  NULL-safe. */
+/* Close the handle, rolling back a transaction left open.  NULL-safe.
+ * In a child process forked after store_open() (which must not otherwise
+ * use the handle) it only sets the handle aside, touching neither the
+ * database nor the parent's threads. */
 void store_close(struct store *st);
 
 /* The schema version this program writes. */
@@ -155,7 +159,9 @@ int store_txn_rollback(struct store *st);
  * the record together with metadata.namespace, which the caller must set
  * for namespaced kinds (the api module defaults it to "default") and must
  * leave absent or "" for cluster-scoped ones.  If OBJ has a "kind" it must
- * match KIND.  The store does not validate the rest of the object: that is
+ * match KIND.  The metadata strings the store reads (name, namespace, uid,
+ * generateName, creationTimestamp, resourceVersion) must hold no NUL
+ * character.  The store does not validate the rest of the object: that is
  * the api module's job before the call.
  */
 

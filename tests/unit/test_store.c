@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,6 +152,19 @@ static sqlite3 *raw_open(const char *path)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     return db;
+}
+
+/* Whether the file at PATH is in WAL mode: byte 18 of the header, the
+ * "read version", is 2 in WAL mode, 1 in rollback-journal mode.  Read raw,
+ * since opening it with SQLite could change it. */
+static int file_is_wal(const char *path)
+{
+    unsigned char header[100];
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(header, 1, sizeof(header), f), sizeof(header));
+    fclose(f);
+    return header[18] == 2;
 }
 
 static double now_ms(void)
@@ -538,6 +554,111 @@ static void test_create_invalid(void **state)
     assert_int_equal(store_create(st, STORE_KIND_COUNT, obj), -EINVAL);
     json_decref(obj);
     assert_true(current_rv(st) == 0);
+    store_close(st);
+}
+
+/* Values at the edges: a 1 MiB record, 253-character names, unicode in
+ * labels, NUL characters (which jansson allows in strings) in the body.
+ * Each reads back equal through every path; a NUL in a field the store
+ * keys or indexes by is refused or kept whole, never cut short. */
+static void test_odd_values(void **state)
+{
+    struct store *st = open_memory(NULL);
+    struct store_page page = {0};
+    struct store_text_page tpage = {0};
+    json_t *obj, *got = NULL, *events = NULL;
+    char name[254], *big, *text = NULL;
+    int64_t next = 0;
+    size_t len = 0;
+    (void)state;
+
+    /* 1 MiB of spec, and the longest names Kubernetes allows. */
+    memset(name, 'n', 253);
+    name[253] = '\0';
+    big = malloc(1 << 20);
+    assert_non_null(big);
+    memset(big, 'b', 1 << 20);
+    obj = make_migration(name, name, "vmi", NULL, NULL, NULL);
+    json_object_set_new(json_object_get(obj, "spec"), "blob",
+                        json_stringn(big, 1 << 20));
+    free(big);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_int_equal(store_get(st, STORE_KIND_MIGRATION, name, name, &got), 0);
+    assert_true(json_equal(got, obj));
+    json_decref(got);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, name, name, &text, &len), 0);
+    assert_true(len > (1 << 20));
+    got = json_loadb(text, len, 0, NULL);
+    assert_true(json_equal(got, obj));
+    json_decref(got);
+    free(text);
+    assert_int_equal(
+        store_delete(st, STORE_KIND_MIGRATION, name, name, 0, NULL), 0);
+    json_decref(obj);
+
+    /* Unicode in labels; NUL characters in a label value and the spec. */
+    obj = make_migration("default", "odd", "vmi", NULL, NULL, NULL);
+    json_t *labels =
+        json_object_get(json_object_get(obj, "metadata"), "labels");
+    json_object_set_new(labels, "例え/ключ", json_string("値🙂"));
+    json_object_set_new(labels, "nul", json_stringn("a\0b", 3));
+    json_object_set_new(json_object_get(obj, "spec"), "note",
+                        json_stringn("x\0y\0", 4));
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "odd", &got), 0);
+    assert_true(json_equal(got, obj));
+    assert_int_equal(json_string_length(
+                         json_object_get(json_object_get(got, "spec"), "note")),
+                     4);
+    json_decref(got);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, NULL, &page),
+                     0);
+    assert_true(json_equal(json_array_get(page.items, 0), obj));
+    store_page_release(&page);
+    assert_int_equal(
+        store_list_text(st, STORE_KIND_MIGRATION, NULL, NULL, &tpage), 0);
+    got = json_loadb(tpage.items, tpage.items_len, JSON_ALLOW_NUL, NULL);
+    assert_true(json_equal(json_array_get(got, 0), obj));
+    json_decref(got);
+    store_text_page_release(&tpage);
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 2, 0,
+                                         &events, &next),
+                     1);
+    assert_true(
+        json_equal(json_object_get(json_array_get(events, 0), "object"), obj));
+    json_decref(events);
+    json_decref(obj);
+
+    /* A NUL in a key field would store the record under a shorter name
+     * than its own: refused. */
+    static const char *const keys[] = {"name", "namespace", "uid",
+                                       "generateName", "creationTimestamp"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        obj = make_migration("default", "nul-key", "vmi", NULL, NULL, NULL);
+        json_object_set_new(json_object_get(obj, "metadata"), keys[i],
+                            json_stringn("bad\0tail", 8));
+        assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), -EINVAL);
+        json_decref(obj);
+    }
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "bad", &got), -ENOENT);
+
+    /* A NUL in an indexed field is kept whole: "Running\0x" is not
+     * "Running". */
+    obj = make_migration("default", "nul-phase", "vmi", "Pending", "host-a",
+                         NULL);
+    json_object_set_new(json_object_get(obj, "status"), "phase",
+                        json_stringn("Running\0x", 9));
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+    const char *running[] = {"Running"};
+    struct store_list_opts by_phase = {.phases = running, .n_phases = 1};
+    assert_int_equal(
+        store_list(st, STORE_KIND_MIGRATION, NULL, &by_phase, &page), 0);
+    assert_int_equal(json_array_size(page.items), 0);
+    store_page_release(&page);
     store_close(st);
 }
 
@@ -947,6 +1068,43 @@ static void test_list_bad_tokens(void **state)
         assert_true(page.resource_version == 77); /* untouched */
         assert_null(page.items);
     }
+    /* Too long to be ours (a huge one is not decoded at all). */
+    char *huge = malloc(1 << 20);
+    assert_non_null(huge);
+    memset(huge, 'A', (1 << 20) - 1);
+    huge[(1 << 20) - 1] = '\0';
+    opts.continue_token = huge;
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page),
+                     -EINVAL);
+    /* Valid base64url of garbage, and random bytes. */
+    unsigned seed = 1;
+    for (int i = 0; i < 2000; i++) {
+        char junk[64];
+        size_t n = 1 + (size_t)rand_r(&seed) % (sizeof(junk) - 1);
+        for (size_t j = 0; j < n; j++)
+            junk[j] = i % 2 ? (char)(1 + rand_r(&seed) % 255)
+                            : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv"
+                              "wxyz0123456789-_"[rand_r(&seed) % 64];
+        junk[n] = '\0';
+        opts.continue_token = junk;
+        assert_int_equal(
+            store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page), -EINVAL);
+    }
+    free(huge);
+    /* A token of another kind or namespace is a position: it resumes
+     * there, as store.h says.  Made for ("ns-a", "x"), it skips nothing
+     * of a later namespace and everything of an earlier one. */
+    opts.continue_token = "eyJydiI6MSwibnMiOiJucy1hIiwibmFtZSI6IngifQ";
+    opts.limit = 0;
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), 10);
+    assert_string_equal(meta_str(json_array_get(page.items, 0), "namespace"),
+                        "zeta");
+    assert_true(page.resource_version == 1);
+    store_page_release(&page);
+    opts.limit = 1;
+
     /* A token with a flipped character is garbage too, or a different
      * valid position: never a crash. */
     good[strlen(good) / 2] ^= 1;
@@ -1596,6 +1754,68 @@ static void test_page_size_and_checkpointer(void **state)
     tmpdir_remove(&t);
 }
 
+/* A process that forks while it has a store open (with its checkpointer
+ * thread, and here a transaction under way): the child, which must not use
+ * the parent's handle, can still close it, without hanging (the thread does
+ * not exist in the child, and its mutex and condition variable are in
+ * whatever state the fork caught them) and without touching the database,
+ * whose WAL index the parent shares. */
+static void test_fork_child_close(void **state)
+{
+    struct tmpdir t;
+    char path[300], wal[310], err[256];
+    struct store *st = NULL;
+    struct store_page page = {0};
+    json_t *obj;
+    int status = 0;
+    pid_t pid;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "fork.db", path, sizeof(path));
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    for (int i = 0; i < 50; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%02d", i);
+        obj = make_migration("default", name, "vmi", NULL, NULL, NULL);
+        assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+        json_decref(obj);
+    }
+    assert_int_equal(store_txn_begin(st), 0);
+    obj = make_migration("default", "in-txn", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(5); /* a hang shows as SIGALRM */
+        store_close(st);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* The parent goes on: its transaction, its WAL are as they were. */
+    assert_int_equal(access(wal, F_OK), 0);
+    obj = make_migration("default", "in-txn-2", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+    assert_int_equal(store_txn_commit(st), 0);
+    store_close(st);
+    st = NULL;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, NULL, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), 52);
+    store_page_release(&page);
+    assert_true(current_rv(st) == 52);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
 static void test_schema_upgrade_from_v1(void **state)
 {
     struct tmpdir t;
@@ -1766,6 +1986,259 @@ static void test_schema_upgrade_from_v2(void **state)
     tmpdir_remove(&t);
 }
 
+/* A step that fails part-way leaves the file as it was, at its old version:
+ * here an index a v2 step creates (after it has already made the changes
+ * table and a new column) exists already in a v1 file; then the same for
+ * the v3 step, whose new table's name is taken in a v2 file. */
+static void test_schema_upgrade_fails_cleanly(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = (struct store *)0x1;
+    sqlite3 *db;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "v1.db", path, sizeof(path));
+    db = raw_open(path);
+    raw_exec(db, v1_sql);
+    raw_exec(db, v1_data);
+    raw_exec(db, "CREATE INDEX vmis_node ON vmis (phase);");
+    sqlite3_close(db);
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EIO);
+    assert_string_equal(err, "cannot upgrade the schema from version 1 to 2: "
+                             "index vmis_node already exists");
+    assert_ptr_equal(st, (struct store *)0x1);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
+                                 " WHERE name = 'changes'"),
+                     0);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM"
+                                 " pragma_table_info('migrations')"
+                                 " WHERE name = 'target_node'"),
+                     0);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM meta"), 1);
+    assert_int_equal(raw_int(db, "SELECT resource_version FROM migrations"
+                                 " WHERE name = 'old-job'"),
+                     6);
+    /* Once the obstacle is gone, the upgrade goes through. */
+    raw_exec(db, "DROP INDEX vmis_node;");
+    sqlite3_close(db);
+    st = NULL;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_true(current_rv(st) == 7);
+    store_close(st);
+
+    tmpdir_file(&t, "v2.db", path, sizeof(path));
+    db = raw_open(path);
+    raw_exec(db, v1_sql);
+    raw_exec(db, v1_data);
+    raw_exec(db, v2_sql);
+    raw_exec(db, v2_data);
+    raw_exec(db, "CREATE VIEW changes_v3 AS SELECT 1;");
+    sqlite3_close(db);
+    st = (struct store *)0x1;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EIO);
+    assert_string_equal(err, "cannot upgrade the schema from version 2 to 3: "
+                             "view changes_v3 already exists");
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(db, "SELECT \"notnull\" FROM"
+                                 " pragma_table_info('changes')"
+                                 " WHERE name = 'object'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM changes"), 2);
+    sqlite3_close(db);
+    tmpdir_remove(&t);
+}
+
+/* A damaged file: open fails with a message; damage that open does not
+ * read (it checks page 1 only, not every page: that would cost a scan of
+ * the whole file at each start) makes the reads and writes that meet it
+ * fail with -EIO.  Never a crash. */
+static void test_damaged_file(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256], copy[300], cmd[1200];
+    struct store *st = NULL;
+    json_t *obj;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "good.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_int_equal(store_txn_begin(st), 0);
+    for (int i = 0; i < 500; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%03d", i);
+        obj = make_migration("default", name, "vmi", "Running", "a", "b");
+        assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+        json_decref(obj);
+    }
+    assert_int_equal(store_txn_commit(st), 0);
+    store_close(st); /* the last connection: the WAL is folded in */
+    st = NULL;
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(sb.st_size > 100000);
+
+    /* Cut short: the header promises pages the file lacks. */
+    tmpdir_file(&t, "short.db", copy, sizeof(copy));
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && truncate -s 50000 '%s'", path,
+             copy, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(store_open(copy, NULL, &st, err, sizeof(err)), -EIO);
+    assert_string_equal(err, "cannot read the schema version: database disk "
+                             "image is malformed");
+    assert_null(st);
+
+    /* Cut inside the header. */
+    snprintf(cmd, sizeof(cmd), "truncate -s 50 '%s'", copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(store_open(copy, NULL, &st, err, sizeof(err)), -EIO);
+    assert_string_equal(err, "cannot read the schema version: database disk "
+                             "image is malformed");
+    assert_null(st);
+
+    /* Every page but the first overwritten: open sees a sound schema
+     * page, the records' pages are garbage. */
+    tmpdir_file(&t, "garbled.db", copy, sizeof(copy));
+    snprintf(cmd, sizeof(cmd),
+             "cp '%s' '%s' && head -c %lld /dev/zero | tr '\\0' '\\377' |"
+             " dd of='%s' bs=8192 seek=1 conv=notrunc status=none",
+             path, copy, (long long)sb.st_size - 8192, copy);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(store_open(copy, NULL, &st, err, sizeof(err)), 0);
+    json_t *got = NULL;
+    struct store_page page = {0};
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "m001", &got), -EIO);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, NULL, &page),
+                     -EIO);
+    obj = make_migration("default", "new", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), -EIO);
+    json_decref(obj);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
+/* A full disk, simulated with RLIMIT_FSIZE (writes past the limit fail with
+ * EFBIG once SIGXFSZ is ignored): writes fail with -ENOSPC or -EIO, a
+ * transaction is lost whole, and every record committed before is intact
+ * after a reopen. */
+static void test_disk_full(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL;
+    struct rlimit old_limit, limit;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old_sig;
+    struct store_page page = {0};
+    json_t *obj, *got = NULL;
+    char pad[4000];
+    int stored = 0, failed = 0, r;
+    (void)state;
+
+    memset(pad, 'p', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    tmpdir_make(&t);
+    tmpdir_file(&t, "full.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    for (int i = 0; i < 20; i++, stored++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%04d", i);
+        obj = make_migration("default", name, "vmi", "Running", "a", "b");
+        assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+        json_decref(obj);
+    }
+
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    assert_int_equal(sigaction(SIGXFSZ, &ign, &old_sig), 0);
+    /* Room for a few more writes past the larger of the two files. */
+    char wal[310];
+    struct stat sb_db, sb_wal;
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    assert_int_equal(stat(path, &sb_db), 0);
+    assert_int_equal(stat(wal, &sb_wal), 0);
+    limit = old_limit;
+    limit.rlim_cur = (rlim_t)(sb_db.st_size > sb_wal.st_size ? sb_db.st_size
+                                                             : sb_wal.st_size) +
+                     256 * 1024;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    /* Single writes until the disk is full, then a few more. */
+    for (int i = 20; i < 2000 && failed < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%04d", i);
+        obj = make_migration("default", name, "vmi", "Running", "a", "b");
+        json_object_set_new(json_object_get(obj, "spec"), "pad",
+                            json_string(pad));
+        r = store_create(st, STORE_KIND_MIGRATION, obj);
+        json_decref(obj);
+        if (r == 0 && !failed) {
+            stored++;
+        } else if (r < 0) {
+            assert_true(r == -ENOSPC || r == -EIO);
+            failed++;
+        }
+    }
+    assert_true(failed > 0);
+    assert_true(stored > 20);
+    /* A transaction: its writes are lost together. */
+    assert_int_equal(store_txn_begin(st), 0);
+    for (int i = 0; i < 200; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "t%04d", i);
+        obj = make_migration("default", name, "vmi", "Running", "a", "b");
+        json_object_set_new(json_object_get(obj, "spec"), "pad",
+                            json_string(pad));
+        r = store_create(st, STORE_KIND_MIGRATION, obj);
+        json_decref(obj);
+        if (r < 0)
+            break;
+    }
+    r = store_txn_commit(st);
+    assert_true(r == -ENOSPC || r == -EIO);
+    /* Reads still work meanwhile. */
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "m0005", &got), 0);
+    json_decref(got);
+    store_close(st);
+    st = NULL;
+
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    assert_int_equal(sigaction(SIGXFSZ, &old_sig, NULL), 0);
+
+    /* Reopened: what was committed is there, intact, and nothing else. */
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, NULL, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), stored);
+    for (int i = 0; i < stored; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%04d", i);
+        assert_string_equal(meta_str(json_array_get(page.items, i), "name"),
+                            name);
+        assert_true(meta_rv(json_array_get(page.items, i)) == i + 1);
+    }
+    store_page_release(&page);
+    assert_true(current_rv(st) == stored);
+    obj = make_migration("default", "after", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+    store_close(st);
+    sqlite3 *db = raw_open(path);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "ok");
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    tmpdir_remove(&t);
+}
+
 static void test_schema_newer_refused(void **state)
 {
     struct tmpdir t;
@@ -1785,7 +2258,8 @@ static void test_schema_newer_refused(void **state)
     assert_string_equal(err, "database schema version 7 is newer than this "
                              "program's 3; upgrade orchestratord");
     assert_ptr_equal(st, (struct store *)0x1);
-    /* Refused, not touched. */
+    /* Refused, not touched: not even switched to WAL mode. */
+    assert_false(file_is_wal(path));
     db = raw_open(path);
     assert_int_equal(raw_int(db, "PRAGMA user_version"), 7);
     sqlite3_close(db);
@@ -1809,6 +2283,8 @@ static void test_foreign_files_refused(void **state)
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "the file holds tables but no schema version: "
                              "not an orchestratord database");
+    /* Someone else's file is left as it was, in its journal mode. */
+    assert_false(file_is_wal(path));
 
     /* A versioned database of another program. */
     tmpdir_file(&t, "app.db", path, sizeof(path));
@@ -1818,6 +2294,7 @@ static void test_foreign_files_refused(void **state)
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EINVAL);
     assert_string_equal(err, "the file has application id 0, not "
                              "orchestratord's: not an orchestratord database");
+    assert_false(file_is_wal(path));
 
     /* Not a database at all. */
     tmpdir_file(&t, "text.db", path, sizeof(path));
@@ -1827,8 +2304,8 @@ static void test_foreign_files_refused(void **state)
         fputs("this is not a database, just some text\n", f);
     fclose(f);
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err,
-                        "cannot switch to WAL mode: file is not a database");
+    assert_string_equal(err, "cannot read the schema version: file is not a "
+                             "database");
 
     /* A directory that does not exist. */
     tmpdir_file(&t, "missing/dir/orch.db", path, sizeof(path));
@@ -1937,6 +2414,7 @@ int main(void)
         cmocka_unit_test(test_get_text),
         cmocka_unit_test(test_create_exists_keeps_object),
         cmocka_unit_test(test_create_invalid),
+        cmocka_unit_test(test_odd_values),
         cmocka_unit_test(test_generate_name),
         cmocka_unit_test(test_optimistic_concurrency),
         cmocka_unit_test(test_rv_monotonic_across_kinds),
@@ -1952,8 +2430,12 @@ int main(void)
         cmocka_unit_test(test_transaction_aborted),
         cmocka_unit_test(test_file_wal_and_reopen),
         cmocka_unit_test(test_page_size_and_checkpointer),
+        cmocka_unit_test(test_fork_child_close),
         cmocka_unit_test(test_schema_upgrade_from_v1),
         cmocka_unit_test(test_schema_upgrade_from_v2),
+        cmocka_unit_test(test_schema_upgrade_fails_cleanly),
+        cmocka_unit_test(test_damaged_file),
+        cmocka_unit_test(test_disk_full),
         cmocka_unit_test(test_schema_newer_refused),
         cmocka_unit_test(test_foreign_files_refused),
         cmocka_unit_test(test_locked_database),
