@@ -111,8 +111,82 @@ static const char step_v3[] =
     "DROP TABLE changes;"
     "ALTER TABLE changes_v3 RENAME TO changes;";
 
+/* Columns every kind's table has from version 4 on: RECORD_COLUMNS without
+ * the UNIQUE on uid.  Kept separate because step_v1 must not change. */
+#define RECORD_COLUMNS_V4                                                      \
+    "id INTEGER PRIMARY KEY,"                                                  \
+    " namespace TEXT NOT NULL,"                                                \
+    " name TEXT NOT NULL,"                                                     \
+    " uid TEXT NOT NULL,"                                                      \
+    " resource_version INTEGER NOT NULL,"                                      \
+    " creation TEXT NOT NULL,"                                                 \
+    " labels TEXT NOT NULL,"                                                   \
+    " object TEXT NOT NULL,"
+
+#define RECORD_COLUMN_NAMES                                                    \
+    "id, namespace, name, uid, resource_version, creation, labels, object"
+
+/* Copy TABLE into a new table made by CREATE (named TABLE_v4), then put the
+ * copy in its place.  Dropping the old table drops its indexes: the caller
+ * creates them again after this. */
+#define REBUILD(table, create, columns)                                        \
+    create "INSERT INTO " table "_v4 (" columns ") SELECT " columns            \
+           " FROM " table ";"                                                  \
+           "DROP TABLE " table ";"                                             \
+           "ALTER TABLE " table "_v4 RENAME TO " table ";"
+
+/* Version 4: uid is no longer UNIQUE.  That constraint is an index keyed by
+ * random v4 UUIDs, so each batch of inserts dirtied most of its pages (30-45
+ * % of the WAL frames written), and no query looks a record up by uid.  The
+ * store draws a fresh random uid for every record it creates and the API
+ * drops any uid a client sends on create, so uids stay unique without it.
+ * SQLite cannot drop a column constraint in place: each kind's table is
+ * copied (ids kept, so list order is kept), and its indexes are made again
+ * exactly as step_v2 made them.  No table has triggers, views or foreign
+ * keys to carry over. */
+static const char step_v4[] = REBUILD(
+    "nodes",
+    "CREATE TABLE nodes_v4 (" RECORD_COLUMNS_V4
+    " ready INTEGER NOT NULL DEFAULT 0,"
+    " schedulable INTEGER NOT NULL DEFAULT 1,"
+    " UNIQUE (namespace, name));",
+    RECORD_COLUMN_NAMES ", ready, schedulable")
+    REBUILD("vms",
+            "CREATE TABLE vms_v4 (" RECORD_COLUMNS_V4
+            " running INTEGER NOT NULL DEFAULT 0,"
+            " ready INTEGER NOT NULL DEFAULT 0,"
+            " printable_status TEXT NOT NULL DEFAULT '',"
+            " UNIQUE (namespace, name));",
+            RECORD_COLUMN_NAMES ", running, ready, printable_status")
+        REBUILD("vmis",
+                "CREATE TABLE vmis_v4 (" RECORD_COLUMNS_V4
+                " phase TEXT NOT NULL DEFAULT '',"
+                " node_name TEXT NOT NULL DEFAULT '',"
+                " UNIQUE (namespace, name));",
+                RECORD_COLUMN_NAMES ", phase, node_name")
+            REBUILD("migrations",
+                    "CREATE TABLE migrations_v4 (" RECORD_COLUMNS_V4
+                    " phase TEXT NOT NULL DEFAULT '',"
+                    " vmi_name TEXT NOT NULL DEFAULT '',"
+                    " source_node TEXT NOT NULL DEFAULT '',"
+                    " target_node TEXT NOT NULL DEFAULT '',"
+                    " UNIQUE (namespace, name));",
+                    RECORD_COLUMN_NAMES
+                    ", phase, vmi_name, source_node, target_node")
+                REBUILD("migration_policies",
+                        "CREATE TABLE migration_policies_v4 (" RECORD_COLUMNS_V4
+                        " UNIQUE (namespace, name));",
+                        RECORD_COLUMN_NAMES)
+    /* step_v2's indexes on these tables, word for word. */
+    "CREATE INDEX migrations_vmi ON migrations (namespace, vmi_name);"
+    "CREATE INDEX migrations_in_flight_source ON migrations (source_node)"
+    " WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX migrations_in_flight_vmi ON migrations (namespace, vmi_name)"
+    " WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX vmis_node ON vmis (node_name);";
+
 static const char *const steps[STORE_SCHEMA_VERSION] = {step_v1, step_v2,
-                                                        step_v3};
+                                                        step_v3, step_v4};
 
 int store_errno(int rc)
 {
