@@ -111,8 +111,84 @@ static const char step_v3[] =
     "DROP TABLE changes;"
     "ALTER TABLE changes_v3 RENAME TO changes;";
 
+/* Columns every kind's table has from version 4 on: RECORD_COLUMNS without
+ * the UNIQUE on uid.  Kept separate because step_v1 must not change. */
+#define RECORD_COLUMNS_V4                                                      \
+    "id INTEGER PRIMARY KEY,"                                                  \
+    " namespace TEXT NOT NULL,"                                                \
+    " name TEXT NOT NULL,"                                                     \
+    " uid TEXT NOT NULL,"                                                      \
+    " resource_version INTEGER NOT NULL,"                                      \
+    " creation TEXT NOT NULL,"                                                 \
+    " labels TEXT NOT NULL,"                                                   \
+    " object TEXT NOT NULL,"
+
+#define RECORD_COLUMN_NAMES                                                    \
+    "id, namespace, name, uid, resource_version, creation, labels, object"
+
+/* Version 4: uid is no longer UNIQUE.  That constraint is an index keyed by
+ * random v4 UUIDs, so each batch of inserts dirtied most of its pages (30-45
+ * % of the WAL frames written), and no query looks a record up by uid.  The
+ * store draws a fresh random uid for every record it creates and the API
+ * drops any uid a client sends on create, so uids stay unique without it.
+ * SQLite cannot drop a column constraint in place: each kind's table is
+ * copied (ids kept, so list order is kept) and the copy renamed; dropping
+ * the old table drops its indexes, which are made again exactly as step_v2
+ * made them.  No table has triggers, views or foreign keys to carry over. */
+static const char step_v4[] =
+    "CREATE TABLE nodes_v4 (" RECORD_COLUMNS_V4
+    " ready INTEGER NOT NULL DEFAULT 0,"
+    " schedulable INTEGER NOT NULL DEFAULT 1,"
+    " UNIQUE (namespace, name));"
+    "INSERT INTO nodes_v4 (" RECORD_COLUMN_NAMES ", ready, schedulable)"
+    " SELECT " RECORD_COLUMN_NAMES ", ready, schedulable FROM nodes;"
+    "DROP TABLE nodes;"
+    "ALTER TABLE nodes_v4 RENAME TO nodes;"
+    "CREATE TABLE vms_v4 (" RECORD_COLUMNS_V4
+    " running INTEGER NOT NULL DEFAULT 0,"
+    " ready INTEGER NOT NULL DEFAULT 0,"
+    " printable_status TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (namespace, name));"
+    "INSERT INTO vms_v4 (" RECORD_COLUMN_NAMES ", running, ready,"
+    " printable_status) SELECT " RECORD_COLUMN_NAMES ", running, ready,"
+    " printable_status FROM vms;"
+    "DROP TABLE vms;"
+    "ALTER TABLE vms_v4 RENAME TO vms;"
+    "CREATE TABLE vmis_v4 (" RECORD_COLUMNS_V4
+    " phase TEXT NOT NULL DEFAULT '',"
+    " node_name TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (namespace, name));"
+    "INSERT INTO vmis_v4 (" RECORD_COLUMN_NAMES ", phase, node_name)"
+    " SELECT " RECORD_COLUMN_NAMES ", phase, node_name FROM vmis;"
+    "DROP TABLE vmis;"
+    "ALTER TABLE vmis_v4 RENAME TO vmis;"
+    "CREATE TABLE migrations_v4 (" RECORD_COLUMNS_V4
+    " phase TEXT NOT NULL DEFAULT '',"
+    " vmi_name TEXT NOT NULL DEFAULT '',"
+    " source_node TEXT NOT NULL DEFAULT '',"
+    " target_node TEXT NOT NULL DEFAULT '',"
+    " UNIQUE (namespace, name));"
+    "INSERT INTO migrations_v4 (" RECORD_COLUMN_NAMES ", phase, vmi_name,"
+    " source_node, target_node) SELECT " RECORD_COLUMN_NAMES ", phase,"
+    " vmi_name, source_node, target_node FROM migrations;"
+    "DROP TABLE migrations;"
+    "ALTER TABLE migrations_v4 RENAME TO migrations;"
+    "CREATE TABLE migration_policies_v4 (" RECORD_COLUMNS_V4
+    " UNIQUE (namespace, name));"
+    "INSERT INTO migration_policies_v4 (" RECORD_COLUMN_NAMES ")"
+    " SELECT " RECORD_COLUMN_NAMES " FROM migration_policies;"
+    "DROP TABLE migration_policies;"
+    "ALTER TABLE migration_policies_v4 RENAME TO migration_policies;"
+    /* step_v2's indexes on these tables, word for word. */
+    "CREATE INDEX migrations_vmi ON migrations (namespace, vmi_name);"
+    "CREATE INDEX migrations_in_flight_source ON migrations (source_node)"
+    " WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX migrations_in_flight_vmi ON migrations (namespace, vmi_name)"
+    " WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX vmis_node ON vmis (node_name);";
+
 static const char *const steps[STORE_SCHEMA_VERSION] = {step_v1, step_v2,
-                                                        step_v3};
+                                                        step_v3, step_v4};
 
 int store_errno(int rc)
 {

@@ -169,12 +169,14 @@ int store_txn_rollback(struct store *st);
  * caller can answer with it):
  *   metadata.name              if absent and metadata.generateName is set:
  *                              generateName + 5 random [a-z0-9] characters
- *   metadata.uid               a new random UUID, if absent
+ *   metadata.uid               a new random UUID, if absent (a uid the
+ *                              caller sets is stored as given: the store
+ *                              does not check that it is unique)
  *   metadata.creationTimestamp now, RFC 3339 UTC, if absent
  *   metadata.resourceVersion   the new global resourceVersion
  *   metadata.generation        1
- * Returns 0, -EEXIST if a record of KIND with that namespace and name exists
- * (or the uid is taken), or -EINVAL (OBJ malformed as described above). */
+ * Returns 0, -EEXIST if a record of KIND with that namespace and name
+ * exists, or -EINVAL (OBJ malformed as described above). */
 int store_create(struct store *st, enum store_kind kind, json_t *obj);
 
 /* Fetch one record.  NS is ignored (may be NULL) for cluster-scoped kinds.

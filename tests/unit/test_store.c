@@ -154,6 +154,51 @@ static sqlite3 *raw_open(const char *path)
     return db;
 }
 
+/* The indexes we made (not SQLite's for UNIQUE), their SQL text. */
+static const char index_sql[] =
+    "SELECT group_concat(sql, char(10)) FROM (SELECT sql FROM sqlite_master"
+    " WHERE type = 'index' AND sql IS NOT NULL ORDER BY name)";
+
+/* Run SQL on DB: its one text value, malloc'd. */
+static char *raw_text(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *text;
+    char *copy;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    text = (const char *)sqlite3_column_text(stmt, 0);
+    assert_non_null(text);
+    copy = strdup(text);
+    assert_non_null(copy);
+    sqlite3_finalize(stmt);
+    return copy;
+}
+
+/* The schema of the file DB is open on, as one string (malloc'd): every
+ * index's definition and columns, the record tables' definitions (version
+ * 4 writes them), and every table's columns.  Not the SQL text of the
+ * other tables: the fixtures' differs from schema.c's in white space. */
+static char *raw_schema(sqlite3 *db)
+{
+    return raw_text(db, "SELECT group_concat(line, char(10)) FROM ("
+                        " SELECT type || ' ' || name || ' ' || tbl_name"
+                        " || ' ' || coalesce(sql, '') AS line"
+                        " FROM sqlite_master WHERE type = 'index'"
+                        " OR name IN ('nodes', 'vms', 'vmis',"
+                        " 'migrations', 'migration_policies')"
+                        " UNION ALL SELECT 'column ' || m.name || '.' ||"
+                        " c.name || ' ' || c.type || ' ' || c.\"notnull\""
+                        " || ' ' || coalesce(c.dflt_value, '-') || ' ' ||"
+                        " c.pk FROM sqlite_master m,"
+                        " pragma_table_info(m.name) c"
+                        " WHERE m.type = 'table'"
+                        " UNION ALL SELECT 'index column ' || m.name ||"
+                        " ' ' || i.seqno || ' ' || i.name"
+                        " FROM sqlite_master m, pragma_index_info(m.name) i"
+                        " WHERE m.type = 'index' ORDER BY 1)");
+}
+
 /* Whether the file at PATH is in WAL mode: byte 18 of the header, the
  * "read version", is 2 in WAL mode, 1 in rollback-journal mode.  Read raw,
  * since opening it with SQLite could change it. */
@@ -194,7 +239,7 @@ static void test_kind_names(void **state)
     assert_true(store_kind_is_namespaced(STORE_KIND_VM));
     assert_false(store_kind_is_namespaced(STORE_KIND_NODE));
     assert_false(store_kind_is_namespaced(STORE_KIND_MIGRATION_POLICY));
-    assert_int_equal(store_schema_version(), 3);
+    assert_int_equal(store_schema_version(), 4);
 }
 
 static void test_rv_parse(void **state)
@@ -506,11 +551,16 @@ static void test_create_exists_keeps_object(void **state)
                         json_string("other"));
     assert_int_equal(store_create(st, STORE_KIND_MIGRATION, b), 0);
 
-    /* A uid already taken is refused too. */
+    /* A uid the caller sets is stored as given, unchecked (since schema
+     * version 4: the API drops clients' uids, the store draws its own). */
     json_t *c = make_migration("default", "job2", "vmi-c", NULL, NULL, NULL);
     json_object_set(json_object_get(c, "metadata"), "uid",
                     json_object_get(json_object_get(a, "metadata"), "uid"));
-    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, c), -EEXIST);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, c), 0);
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION, "default", "job2", &got), 0);
+    assert_string_equal(meta_str(got, "uid"), meta_str(a, "uid"));
+    json_decref(got);
 
     json_decref(a);
     json_decref(b);
@@ -1613,7 +1663,7 @@ static void test_file_wal_and_reopen(void **state)
     assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
     sqlite3_finalize(stmt);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
     sqlite3_close(db);
     store_close(st);
 
@@ -1699,6 +1749,23 @@ static const char v1_data[] =
     "INSERT INTO events (time, kind, namespace, name, type, reason)"
     " VALUES (1700000000, 'VirtualMachineInstanceMigration', 'default',"
     " 'old-job', 'Normal', 'Migrating');";
+
+/* The schema of a new file made by store_open() in T. */
+static char *fresh_schema(struct tmpdir *t)
+{
+    char path[300], err[256];
+    struct store *st = NULL;
+    sqlite3 *db;
+    char *schema;
+
+    tmpdir_file(t, "fresh.db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    db = raw_open(path);
+    schema = raw_schema(db);
+    sqlite3_close(db);
+    store_close(st);
+    return schema;
+}
 
 static long file_size(const char *path)
 {
@@ -1836,10 +1903,15 @@ static void test_schema_upgrade_from_v1(void **state)
 
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
     db = raw_open(path);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations WHERE"
                                  " target_node = 'host-b'"),
                      1);
+    /* Every step taken, the file's schema is a new file's. */
+    char *upgraded = raw_schema(db), *fresh = fresh_schema(&t);
+    assert_string_equal(upgraded, fresh);
+    free(upgraded);
+    free(fresh);
     sqlite3_close(db);
 
     /* The old records read as before... */
@@ -1930,7 +2002,7 @@ static void test_schema_upgrade_from_v2(void **state)
 
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
     db = raw_open(path);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
     /* changes.object may now be NULL; the rows and indexes are kept. */
     assert_int_equal(raw_int(db, "SELECT \"notnull\" FROM"
                                  " pragma_table_info('changes')"
@@ -1982,6 +2054,201 @@ static void test_schema_upgrade_from_v2(void **state)
     sqlite3_close(db);
     json_decref(got);
     json_decref(obj);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
+/* Version 3's change, as a version 3 program made it. */
+static const char v3_sql[] =
+    "CREATE TABLE changes_v3 (rv INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+    " namespace TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,"
+    " object TEXT);"
+    "INSERT INTO changes_v3 (rv, kind, namespace, name, type, object)"
+    " SELECT rv, kind, namespace, name, type, object FROM changes;"
+    "DROP TABLE changes;"
+    "ALTER TABLE changes_v3 RENAME TO changes;"
+    "PRAGMA user_version = 3;";
+
+/* On top of the v2 data: a record of every other kind (a VMI on host-b, in
+ * vmis_node), a change as version 3 writes it (object NULL: the record's),
+ * and a gap in the migrations' ids, which the upgrade must keep. */
+static const char v3_data[] =
+    "INSERT INTO nodes (namespace, name, uid, resource_version, creation,"
+    " labels, object, ready, schedulable) VALUES ('', 'host-b', 'uid-b', 8,"
+    " '2024-01-02T00:00:00Z', '{}', '{\"metadata\":{\"name\":\"host-b\","
+    "\"uid\":\"uid-b\",\"resourceVersion\":\"8\"}}', 1, 0);"
+    "INSERT INTO vms (namespace, name, uid, resource_version, creation,"
+    " labels, object, running, ready, printable_status) VALUES ('default',"
+    " 'vm-a', 'uid-vm', 9, '2024-01-02T00:00:00Z', '{}', '{\"metadata\":"
+    "{\"name\":\"vm-a\",\"namespace\":\"default\",\"uid\":\"uid-vm\","
+    "\"resourceVersion\":\"9\"}}', 1, 1, 'Running');"
+    "INSERT INTO vmis (namespace, name, uid, resource_version, creation,"
+    " labels, object, phase, node_name) VALUES ('default', 'vm-a',"
+    " 'uid-vmi', 10, '2024-01-02T00:00:00Z', '{}', '{\"metadata\":"
+    "{\"name\":\"vm-a\",\"namespace\":\"default\",\"uid\":\"uid-vmi\","
+    "\"resourceVersion\":\"10\"}}', 'Running', 'host-b');"
+    "INSERT INTO migration_policies (namespace, name, uid, resource_version,"
+    " creation, labels, object) VALUES ('', 'policy', 'uid-policy', 11,"
+    " '2024-01-02T00:00:00Z', '{\"tier\":\"gold\"}', '{\"metadata\":"
+    "{\"name\":\"policy\",\"uid\":\"uid-policy\","
+    "\"resourceVersion\":\"11\"}}');"
+    "INSERT INTO migrations (id, namespace, name, uid, resource_version,"
+    " creation, labels, object, phase, vmi_name, source_node, target_node)"
+    " VALUES (40, 'default', 'done-job', 'uid-done', 12,"
+    " '2024-01-02T00:00:00Z', '{}', '{\"metadata\":{\"name\":\"done-job\","
+    "\"namespace\":\"default\",\"uid\":\"uid-done\","
+    "\"resourceVersion\":\"12\"},\"spec\":{\"vmiName\":\"vm-a\"},"
+    "\"status\":{\"phase\":\"Succeeded\"}}', 'Succeeded', 'vm-a', 'host-b',"
+    " 'host-a');"
+    "INSERT INTO changes (rv, kind, namespace, name, type, object) VALUES"
+    " (12, 'VirtualMachineInstanceMigration', 'default', 'done-job', 'ADDED',"
+    " NULL);"
+    "UPDATE migrations SET target_node = 'host-b' WHERE name = 'old-job';"
+    "UPDATE meta SET value = 12 WHERE key = 'resource_version';";
+
+/* The tables that hold records, and the unique indexes each has. */
+static const char count_unique_sql[] =
+    "SELECT count(*) FROM pragma_index_list('%s') WHERE \"unique\"";
+static const char *const record_tables[] = {"nodes", "vms", "vmis",
+                                            "migrations", "migration_policies"};
+
+static int raw_unique_indexes(sqlite3 *db, const char *table)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), count_unique_sql, table);
+    return raw_int(db, sql);
+}
+
+static void make_v3_file(const char *path)
+{
+    sqlite3 *db = raw_open(path);
+    raw_exec(db, v1_sql);
+    raw_exec(db, v1_data);
+    raw_exec(db, v2_sql);
+    raw_exec(db, v2_data);
+    raw_exec(db, v3_sql);
+    raw_exec(db, v3_data);
+    sqlite3_close(db);
+}
+
+/* Version 4 drops the UNIQUE on uid by copying each kind's table: the
+ * records (with their ids), the indexes, the change feed come through, and
+ * the file ends up with a new file's schema. */
+static void test_schema_upgrade_from_v3(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL;
+    struct store_list_opts on_b = {.node_name = "host-b"};
+    struct store_page page = {0};
+    json_t *events = NULL, *got = NULL, *obj;
+    int64_t next = 0;
+    sqlite3 *db;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "v3.db", path, sizeof(path));
+    make_v3_file(path);
+    db = raw_open(path);
+    for (size_t i = 0; i < sizeof(record_tables) / sizeof(*record_tables); i++)
+        assert_int_equal(raw_unique_indexes(db, record_tables[i]), 2);
+    char *v3_indexes = raw_text(db, index_sql);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+    /* Only (namespace, name) is unique now, in every kind's table. */
+    for (size_t i = 0; i < sizeof(record_tables) / sizeof(*record_tables); i++)
+        assert_int_equal(raw_unique_indexes(db, record_tables[i]), 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM"
+                                 " pragma_index_info((SELECT name FROM"
+                                 " pragma_index_list('nodes') WHERE"
+                                 " \"unique\")) WHERE name IN"
+                                 " ('namespace', 'name')"),
+                     2);
+    /* The rows, ids and all, and the columns' values. */
+    assert_int_equal(raw_int(db, "SELECT id FROM migrations"
+                                 " WHERE name = 'done-job'"),
+                     40);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations WHERE"
+                                 " target_node = 'host-b'"
+                                 " AND source_node = 'host-a'"
+                                 " AND vmi_name = 'vmi-fedora'"
+                                 " AND phase = 'Running'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM nodes WHERE"
+                                 " name = 'host-b' AND ready = 1"
+                                 " AND schedulable = 0"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM vms WHERE"
+                                 " running = 1 AND ready = 1"
+                                 " AND printable_status = 'Running'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM migration_policies"
+                                 " WHERE labels = '{\"tier\":\"gold\"}'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM changes"), 3);
+    /* The indexes made again as version 2 made them... */
+    char *v4_indexes = raw_text(db, index_sql);
+    assert_string_equal(v4_indexes, v3_indexes);
+    free(v4_indexes);
+    free(v3_indexes);
+    /* ...and the same tables and indexes, word for word, as a new file's. */
+    char *upgraded = raw_schema(db), *fresh = fresh_schema(&t);
+    assert_string_equal(upgraded, fresh);
+    assert_non_null(strstr(upgraded, "index migrations_in_flight_vmi"));
+    assert_non_null(strstr(upgraded, "index vmis_node vmis"));
+    free(upgraded);
+    free(fresh);
+
+    /* The records read as before, and the indexed queries find them. */
+    assert_int_equal(store_get(st, STORE_KIND_VM, "default", "vm-a", &got), 0);
+    assert_string_equal(meta_str(got, "uid"), "uid-vm");
+    json_decref(got);
+    assert_int_equal(
+        store_get(st, STORE_KIND_MIGRATION_POLICY, NULL, "policy", &got), 0);
+    json_decref(got);
+    assert_int_equal(store_list(st, STORE_KIND_VMI, NULL, &on_b, &page), 0);
+    assert_int_equal(json_array_size(page.items), 1);
+    store_page_release(&page);
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, NULL, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), 2);
+    assert_string_equal(meta_str(json_array_get(page.items, 0), "name"),
+                        "done-job");
+    store_page_release(&page);
+    assert_int_equal(store_migration_count_in_flight(st, "host-a"), 1);
+    assert_int_equal(
+        store_migration_find_in_flight(st, "default", "vmi-fedora", NULL), 0);
+    assert_int_equal(
+        store_migration_find_in_flight(st, "default", "vm-a", NULL), -ENOENT);
+
+    /* The change feed: v2's copies, v3's NULL object taken from the
+     * record, and the counter goes on. */
+    assert_int_equal(store_changes_since(st, STORE_KIND_MIGRATION, NULL, 0, 0,
+                                         &events, &next),
+                     3);
+    assert_true(next == 12);
+    assert_string_equal(
+        meta_str(json_object_get(json_array_get(events, 2), "object"), "uid"),
+        "uid-done");
+    json_decref(events);
+    obj = make_migration("default", "new-job", "vmi", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    assert_true(meta_rv(obj) == 13);
+    assert_int_equal(raw_int(db, "SELECT id FROM migrations"
+                                 " WHERE name = 'new-job'"),
+                     41);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), -EEXIST);
+    json_decref(obj);
+    sqlite3_close(db);
+    store_close(st);
+
+    /* Opening again is a no-op upgrade. */
+    st = NULL;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_true(current_rv(st) == 13);
     store_close(st);
     tmpdir_remove(&t);
 }
@@ -2050,6 +2317,35 @@ static void test_schema_upgrade_fails_cleanly(void **state)
                      1);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM changes"), 2);
     sqlite3_close(db);
+
+    /* The v4 step fails at its third table, after copying two. */
+    tmpdir_file(&t, "v3.db", path, sizeof(path));
+    make_v3_file(path);
+    db = raw_open(path);
+    raw_exec(db, "CREATE VIEW vmis_v4 AS SELECT 1;");
+    sqlite3_close(db);
+    st = (struct store *)0x1;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EIO);
+    assert_string_equal(err, "cannot upgrade the schema from version 3 to 4: "
+                             "view vmis_v4 already exists");
+    assert_ptr_equal(st, (struct store *)0x1);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+    for (size_t i = 0; i < sizeof(record_tables) / sizeof(*record_tables); i++)
+        assert_int_equal(raw_unique_indexes(db, record_tables[i]), 2);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
+                                 " WHERE name LIKE '%\\_v4' ESCAPE '\\'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM nodes"), 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM vms"), 1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM vmis"), 1);
+    /* Once the obstacle is gone, the upgrade goes through. */
+    raw_exec(db, "DROP VIEW vmis_v4;");
+    sqlite3_close(db);
+    st = NULL;
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_true(current_rv(st) == 12);
+    store_close(st);
     tmpdir_remove(&t);
 }
 
@@ -2256,7 +2552,7 @@ static void test_schema_newer_refused(void **state)
 
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EPROTO);
     assert_string_equal(err, "database schema version 7 is newer than this "
-                             "program's 3; upgrade orchestratord");
+                             "program's 4; upgrade orchestratord");
     assert_ptr_equal(st, (struct store *)0x1);
     /* Refused, not touched: not even switched to WAL mode. */
     assert_false(file_is_wal(path));
@@ -2433,6 +2729,7 @@ int main(void)
         cmocka_unit_test(test_fork_child_close),
         cmocka_unit_test(test_schema_upgrade_from_v1),
         cmocka_unit_test(test_schema_upgrade_from_v2),
+        cmocka_unit_test(test_schema_upgrade_from_v3),
         cmocka_unit_test(test_schema_upgrade_fails_cleanly),
         cmocka_unit_test(test_damaged_file),
         cmocka_unit_test(test_disk_full),
