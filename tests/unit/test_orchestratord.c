@@ -17,7 +17,8 @@
 #include "log/log.h"
 #include "orchestratord/orchd.h"
 
-#define NS "default"
+#define NS          "default"
+#define POLICY_PATH "/apis/migrations.kubevirt.io/v1alpha1/migrationpolicies"
 #define VMIM_PATH                                                              \
     "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations"
 
@@ -196,6 +197,33 @@ static void test_create_json_and_generate_name(void **state)
                      201);
     assert_true(strncmp(jstr(f->body, "metadata.name"), "mig-", 4) == 0);
     assert_true(strlen(jstr(f->body, "metadata.name")) > 4);
+}
+
+/* Server-owned metadata in a request is replaced: the store relies on it for
+ * uid uniqueness (schema v4 has no unique index on uid). */
+static void test_create_replaces_server_fields(void **state)
+{
+    struct fixture *f = *state;
+    const char *uid = "0b1e6f3e-5c1d-4a8e-9f00-000000000001";
+    char json[512];
+
+    for (int i = 0; i < 2; i++) {
+        snprintf(json, sizeof(json),
+                 "{\"apiVersion\":\"migrations.kubevirt.io/v1alpha1\","
+                 "\"kind\":\"MigrationPolicy\",\"metadata\":{\"name\":\"p%d\","
+                 "\"uid\":\"%s\",\"resourceVersion\":\"999999\","
+                 "\"creationTimestamp\":\"2000-01-01T00:00:00Z\"},"
+                 "\"spec\":{\"selectors\":{}}}",
+                 i, uid);
+        assert_int_equal(call(f, HTTP_METHOD_POST, POLICY_PATH, json,
+                              "application/json", NULL, NULL),
+                         201);
+        assert_string_not_equal(jstr(f->body, "metadata.uid"), uid);
+        assert_string_not_equal(jstr(f->body, "metadata.resourceVersion"),
+                                "999999");
+        assert_string_not_equal(jstr(f->body, "metadata.creationTimestamp"),
+                                "2000-01-01T00:00:00Z");
+    }
 }
 
 static void test_admission(void **state)
@@ -1427,6 +1455,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_get_list_delete, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_create_json_and_generate_name,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_replaces_server_fields,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission_conditions, setup,
