@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +51,79 @@ int orch_status_for_errno(int err, const char **ret_reason)
     return 500;
 }
 
+/* The length of the valid UTF-8 sequence at S (as JSON strings need it:
+ * no overlong forms, surrogates or code points past U+10FFFF), or 0. */
+static size_t utf8_seq_len(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0; /* also stops at the NUL */
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+/* MSG with every byte that is not part of valid UTF-8 replaced by U+FFFD
+ * (malloc'd), or NULL on ENOMEM.  Messages quote what clients sent, which
+ * need not be UTF-8, and snprintf() may cut a character in two; jansson
+ * refuses such strings, and the Status would become a 500. */
+static char *utf8_sanitize(const char *msg)
+{
+    const unsigned char *s = (const unsigned char *)msg;
+    size_t len = strlen(msg), o = 0;
+    char *out = malloc(len * 3 + 1); /* each bad byte grows to 3 */
+
+    if (!out)
+        return NULL;
+    while (*s) {
+        size_t n = utf8_seq_len(s);
+        if (n == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            s++;
+        } else {
+            memcpy(out + o, s, n);
+            o += n;
+            s += n;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
 json_t *orch_status_new(int code, const char *reason, const char *message,
                         json_t *details)
 {
-    json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind",
-                           "Status", "apiVersion", "v1", "metadata", "status",
-                           code < 400 ? "Success" : "Failure", "message",
-                           message ? message : "", "reason",
-                           reason ? reason : "", "code", code);
+    char *clean = utf8_sanitize(message ? message : "");
+    json_t *st = NULL;
+
+    if (clean)
+        st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+                       "apiVersion", "v1", "metadata", "status",
+                       code < 400 ? "Success" : "Failure", "message", clean,
+                       "reason", reason ? reason : "", "code", code);
+    free(clean);
     if (st && details)
         json_object_set_new(st, "details", details);
     else if (details)

@@ -1378,6 +1378,35 @@ static void test_metrics(void **state)
     assert_non_null(strstr(f->resp.body, "kubevirt_vmi_migration_failed 0\n"));
 }
 
+/* Messages quote what the client sent, which need not be UTF-8, and long
+ * ones are cut, maybe inside a character: the Status must still encode
+ * (found by fuzz_http: it was a 500 "out of memory"). */
+static void test_status_message_not_utf8(void **state)
+{
+    struct fixture *f = *state;
+    char target[2048];
+    size_t n;
+
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          VMIM_PATH "?fieldSelector=status.ph%F5%F5", NULL,
+                          NULL, NULL, NULL),
+                     400);
+    assert_status(f, 400, "BadRequest",
+                  "invalid field selector: 'status.ph\xef\xbf\xbd"
+                  "\xef\xbf\xbd'");
+
+    /* A name of "é" (2 bytes) repeated past the 512-byte message buffer
+     * of a 404, whose prefix is 46 bytes: the cut halves one. */
+    n = (size_t)snprintf(target, sizeof(target), "%s", VMIM_PATH "/");
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(target + n, sizeof(target) - n, "%%C3%%A9");
+    assert_int_equal(call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL, NULL),
+                     404);
+    assert_status(f, 404, "NotFound",
+                  "virtualmachineinstancemigrations.kubevirt.io "
+                  "\"\xc3\xa9\xc3\xa9");
+}
+
 static void test_status_table(void **state)
 {
     const char *reason;
@@ -1483,6 +1512,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_list_then_feed_no_duplicates,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_message_not_utf8, setup,
+                                        teardown),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_parse_target),
         cmocka_unit_test(test_vmim_phase),
