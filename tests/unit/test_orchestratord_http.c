@@ -610,7 +610,11 @@ static void test_watch_timeout(void **state)
     assert_true(fd >= 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     send_all(fd, r, strlen(r));
-    n = read_until_close(fd, out, sizeof(out), 5000);
+    /* Wait far longer than the timeout but far less than the default
+     * (1800 s): the point is that timeoutSeconds ends the watch, not how
+     * fast a shared machine's event loop gets to it (a CI run once saw
+     * 3.95 s while its disk was busy). */
+    n = read_until_close(fd, out, sizeof(out), 25000);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     close(fd);
     s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -618,7 +622,7 @@ static void test_watch_timeout(void **state)
     assert_true(strncmp(out, "HTTP/1.1 200", 12) == 0);
     assert_non_null(strstr(out, "Transfer-Encoding: chunked"));
     assert_true(n >= 5 && strcmp(out + n - 5, "0\r\n\r\n") == 0);
-    if (s < 0.9 || s > 3)
+    if (s < 0.9 || s > 20)
         fail_msg("the watch ended after %.2f s", s);
     for (int i = 0; i < 30 && metric("orchestratord_watchers") != 0; i++)
         usleep(100 * 1000);
