@@ -345,6 +345,12 @@ static void test_migrate_to_and_wait(void **state)
     run_clear(&r);
 }
 
+/* Shell: wait up to 20 s for CONDITION, polling every 0.1 s, rather than
+ * sleeping a fixed time that a busy machine may overrun. */
+#define WAIT_FOR(condition)                                                    \
+    "i=0; until " condition "; do i=$((i+1)); [ $i -gt 200 ] && break; "       \
+    "sleep 0.1; done; "
+
 /* A watch prints the list, then a row for a migration created meanwhile. */
 static void test_watch(void **state)
 {
@@ -353,12 +359,17 @@ static void test_watch(void **state)
 
     (void)state;
     ro.program = "/bin/sh";
-    run_orchctl(&ro, &r, "-c",
-                "\"$ORCHCTL\" get vmim -w & w=$!; sleep 1; "
-                "\"$ORCHCTL\" migrate vmi-lab -n lab >/dev/null || exit 3; "
-                "\"$ORCHCTL\" get vmim -n lab -o name >/dev/null; sleep 1; "
-                "kill $w; wait $w 2>/dev/null; exit 0",
-                NULL);
+    run_orchctl(
+        &ro, &r, "-c",
+        "f=$(mktemp); \"$ORCHCTL\" get vmim -w >\"$f\" & w=$!; " WAIT_FOR(
+            "grep -q NAME \"$f\"") "\"$ORCHCTL\" migrate vmi-lab -n lab "
+                                   ">/dev/null || exit 3; "
+                                   "\"$ORCHCTL\" get vmim -n lab -o name "
+                                   ">/dev/null; sleep 1; "
+                                   "kill $w; wait $w 2>/dev/null; cat \"$f\"; "
+                                   "rm -f \"$f\"; "
+                                   "exit 0",
+        NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.err, "");
     /* The list of default, then nothing from lab: the watch is scoped. */
@@ -369,9 +380,17 @@ static void test_watch(void **state)
     run_clear(&r);
 
     run_orchctl(&ro, &r, "-c",
-                "\"$ORCHCTL\" get vmim -A -w & w=$!; sleep 1; "
-                "\"$ORCHCTL\" migrate-cancel vmi-lab -n lab >/dev/null || "
-                "exit 3; sleep 1; kill $w; wait $w 2>/dev/null; exit 0",
+                "f=$(mktemp); \"$ORCHCTL\" get vmim -A -w >\"$f\" & "
+                "w=$!; " WAIT_FOR(
+                    "grep -q vmi-lab \"$f\"") "\"$ORCHCTL\" migrate-cancel "
+                                              "vmi-lab -n lab >/dev/null || "
+                                              "exit 3; " WAIT_FOR(
+                                                  "[ $(grep -c vmi-lab \"$f\") "
+                                                  "-ge 2 ]") "kill $w; wait $w "
+                                                             "2>/dev/null; cat "
+                                                             "\"$f\"; rm -f "
+                                                             "\"$f\"; "
+                                                             "exit 0",
                 NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.err, "");
