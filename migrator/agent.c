@@ -194,6 +194,31 @@ static json_t *network(const struct migr_agent_sources *src,
     return o;
 }
 
+/* A copy of the reservations into *ret (free(); NULL when there are none)
+ * and their count.  Another thread may reserve between sizing the array
+ * and filling it, so the count of the filling call is only trusted when it
+ * fits, and the array is sized again otherwise.  Returns 0 or -ENOMEM. */
+static int reservations_copy(struct migr_sriov *s,
+                             struct migr_vf_reservation **ret, size_t *ret_n)
+{
+    struct migr_vf_reservation *res = NULL;
+    size_t cap = 0, n;
+
+    for (;;) {
+        n = migr_sriov_list(s, res, cap);
+        if (n <= cap)
+            break;
+        free(res);
+        cap = n;
+        res = calloc(cap, sizeof(*res));
+        if (!res)
+            return -ENOMEM;
+    }
+    *ret = res;
+    *ret_n = n;
+    return 0;
+}
+
 static json_t *domain(const struct migr_dom_info *d)
 {
     return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I}", "name", d->name, "uuid",
@@ -258,16 +283,8 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
         set(a, cfg->labels[i].key, json_string(cfg->labels[i].value), &oom);
     set(o, "labels", a, &oom);
 
-    if (src->sriov) {
-        n_res = migr_sriov_list(src->sriov, NULL, 0);
-        if (n_res) {
-            res = calloc(n_res, sizeof(*res));
-            if (res)
-                n_res = migr_sriov_list(src->sriov, res, n_res);
-            else
-                oom = true;
-        }
-    }
+    if (src->sriov && reservations_copy(src->sriov, &res, &n_res) < 0)
+        oom = true;
     a = json_array();
     for (size_t i = 0; a && !oom && i < cfg->n_networks; i++)
         append(a, network(src, &cfg->networks[i], res, n_res, &oom), &oom);

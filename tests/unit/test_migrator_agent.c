@@ -160,6 +160,33 @@ static json_int_t num(json_t *o, const char *key)
     return json_integer_value(v);
 }
 
+/* --wrap=migr_sriov_list: a pass-through that counts the calls and, when
+ * reserve_between is set, reserves one more VF right after the first call
+ * returns, as another thread could between the agent's sizing call and its
+ * filling call. */
+size_t __real_migr_sriov_list(struct migr_sriov *s,
+                              struct migr_vf_reservation *out, size_t max);
+size_t __wrap_migr_sriov_list(struct migr_sriov *s,
+                              struct migr_vf_reservation *out, size_t max);
+
+static int list_calls;
+static bool reserve_between;
+
+size_t __wrap_migr_sriov_list(struct migr_sriov *s,
+                              struct migr_vf_reservation *out, size_t max)
+{
+    size_t n = __real_migr_sriov_list(s, out, max);
+
+    if (list_calls++ == 0 && reserve_between) {
+        reserve_between = false;
+        assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:aa:00:00:00:02",
+                                            100, MIGR_VF_ANY, "default/vmi-b",
+                                            NULL, NULL),
+                         0);
+    }
+    return n;
+}
+
 /* ---------------------------------------------------------------------- */
 /* The inventory                                                           */
 
@@ -278,6 +305,42 @@ static void test_inventory(void **state)
     json_decref(inv);
     migr_sriov_free(sriov);
     migr_virt_close(v);
+}
+
+/* A reservation made while the inventory is built (between the call that
+ * sizes the copy and the one that fills it) is in the inventory, and the
+ * copy is not read past its end (the sanitizer build would say so). */
+static void test_inventory_reservations_grow(void **state)
+{
+    struct t *t = *state;
+    struct migr_sriov *sriov = NULL;
+    struct migr_agent_sources src;
+    json_t *inv = NULL, *vfs;
+
+    load_cfg(t, "");
+    assert_int_equal(migr_sriov_new(t->fx.root, &fake_nl, &sriov), 0);
+    assert_int_equal(migr_sriov_reserve(sriov, "ens1f0", "02:aa:00:00:00:01",
+                                        100, MIGR_VF_ANY, "default/vmi-a", NULL,
+                                        NULL),
+                     0);
+    src = (struct migr_agent_sources){
+        .cfg = &t->cfg, .virt_error = "x", .nl = &fake_nl, .sriov = sriov};
+    list_calls = 0;
+    reserve_between = true;
+    assert_int_equal(migr_agent_inventory(&src, &inv, NULL), 0);
+    assert_false(reserve_between);
+    /* Sized for one, found two, sized again. */
+    assert_int_equal(list_calls, 3);
+    vfs = json_object_get(json_array_get(json_object_get(inv, "networks"), 0),
+                          "vfs");
+    assert_true(
+        json_is_true(json_object_get(json_array_get(vfs, 0), "reserved")));
+    assert_true(
+        json_is_true(json_object_get(json_array_get(vfs, 1), "reserved")));
+    assert_true(
+        json_is_false(json_object_get(json_array_get(vfs, 2), "reserved")));
+    json_decref(inv);
+    migr_sriov_free(sriov);
 }
 
 /* Netlink cannot list the VFs (no such link in this namespace): the VFs
@@ -587,6 +650,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_inventory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_reservations_grow, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_inventory_netlink_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inventory_no_libvirt, setup,
