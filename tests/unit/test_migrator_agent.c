@@ -21,6 +21,7 @@
 
 #include "conf/conf.h"
 #include "migrator/agent.h"
+#include "tests/unit/support/capture.h"
 #include "tests/unit/support/sysfs_fixture.h"
 
 #define TEST_URI "test:///default"
@@ -443,6 +444,7 @@ struct call {
     struct http_request req;
     struct http_response resp;
     char buf[512];
+    const char *peer; /* the client's "ADDR:PORT"; NULL: 127.0.0.1:5555 */
 };
 
 static int call(struct migr_agent *a, struct call *c, enum http_method m,
@@ -454,7 +456,7 @@ static int call(struct migr_agent *a, struct call *c, enum http_method m,
     c->req.path = target;
     c->req.authorization = auth;
     c->req.body = "";
-    c->req.peer = "127.0.0.1:5555";
+    c->req.peer = c->peer ? c->peer : "127.0.0.1:5555";
     assert_int_equal(
         http_request_parse_target(&c->req, target, c->buf, sizeof(c->buf)), 0);
     migr_agent_handle(&c->req, &c->resp, a);
@@ -559,6 +561,66 @@ static void test_handler(void **state)
     migr_agent_free(a);
 }
 
+/* A client sending wrong tokens gets one warning in full; the rest are
+ * counted and summarised (at most once a minute, and at exit), with where
+ * they came from. */
+static void test_handler_authfail_log(void **state)
+{
+    struct t *t = *state;
+    struct migr_agent *a = NULL;
+    struct call c = {0};
+    char err[512], *out, *line2;
+
+    load_cfg(t, "token = \"" TOKEN "\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    test_stderr_begin();
+    c.peer = "192.0.2.7:40000";
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/inventory",
+                              "Bearer guess-0123456789"),
+                         401);
+    out = test_stderr_end(NULL);
+    assert_string_equal(out, "orch: warn: GET /v1/inventory from "
+                             "192.0.2.7:40000: missing or wrong bearer token "
+                             "(more are counted, and reported at most once "
+                             "a minute)\n");
+    free(out);
+
+    /* The right token is not counted; another client is. */
+    assert_int_equal(
+        call(a, &c, HTTP_METHOD_GET, "/v1/inventory", "Bearer " TOKEN), 503);
+    c.peer = "[2001:db8::9]:40001";
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/inventory", NULL), 401);
+    test_stderr_begin();
+    http_response_clear(&c.resp);
+    migr_agent_free(a);
+    out = test_stderr_end(NULL);
+    assert_string_equal(out, "orch: warn: 50 more requests with a missing or "
+                             "wrong bearer token in the last 1 s, from "
+                             "several clients, the last from "
+                             "[2001:db8::9]\n");
+    line2 = strchr(out, '\n');
+    assert_string_equal(line2, "\n");
+    free(out);
+
+    /* One client only: named as the one. */
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    c.peer = "192.0.2.7:40002";
+    test_stderr_begin();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/x", "Bearer x"),
+                         401);
+    http_response_clear(&c.resp);
+    migr_agent_free(a);
+    out = test_stderr_end(NULL);
+    assert_non_null(strstr(out, "\norch: warn: 2 more requests with a "
+                                "missing or wrong bearer token in the last "
+                                "1 s, from 192.0.2.7\n"));
+    free(out);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The worker                                                              */
 
@@ -658,6 +720,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_new_auth_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handler_authfail_log, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_refresh_on_events, setup,
                                         teardown),
     };
