@@ -25,8 +25,7 @@ enum log_ratelimit_verdict log_ratelimit_hit(struct log_ratelimit *rl,
 }
 
 unsigned long long log_ratelimit_flush(struct log_ratelimit *rl,
-                                       long long now_ms,
-                                       long long *ret_span_ms)
+                                       long long now_ms, long long *ret_span_ms)
 {
     unsigned long long n = rl->count;
 

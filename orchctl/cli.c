@@ -472,15 +472,19 @@ void orchctl_print_server_error(FILE *err, long status, const char *body,
     }
     if (!reason || !*reason)
         reason = code_reason;
+    /* Reason, message and body are the server's: escaped. */
     if (message && *message)
-        fprintf(err, "Error from server (%s): %s\n", reason, message);
+        orchctl_printf_escaped(err, "Error from server (%s): %s\n", reason,
+                               message);
     else if (generic)
-        fprintf(err, "Error from server (%s): %s\n", reason, generic);
+        orchctl_printf_escaped(err, "Error from server (%s): %s\n", reason,
+                               generic);
     else
-        fprintf(err,
-                "Error from server (%s): an error on the server (\"%.*s\") "
-                "has prevented the request from succeeding (status %ld)\n",
-                reason, (int)(len > 200 ? 200 : len), body ? body : "", status);
+        orchctl_printf_escaped(
+            err,
+            "Error from server (%s): an error on the server (\"%.*s\") "
+            "has prevented the request from succeeding (status %ld)\n",
+            reason, (int)(len > 200 ? 200 : len), body ? body : "", status);
     json_decref(doc);
 }
 
@@ -504,7 +508,8 @@ int orchctl_ctx_call(struct orchctl_ctx *ctx, const char *method,
         if (r == -ENOMEM)
             fprintf(ctx->err, "error: out of memory\n");
         else
-            fprintf(ctx->err, "%s\n", orchctl_client_error(ctx->client));
+            orchctl_printf_escaped(ctx->err, "%s\n",
+                                   orchctl_client_error(ctx->client));
         return r;
     }
     if (ret_status)
@@ -521,9 +526,10 @@ int orchctl_ctx_call(struct orchctl_ctx *ctx, const char *method,
 
         obj = json_loadb(reply.body, reply.len, 0, &jerr);
         if (!obj) {
-            fprintf(ctx->err,
-                    "error: the server's reply to %s %s is not JSON: %s\n",
-                    method, path, jerr.text);
+            orchctl_printf_escaped(
+                ctx->err,
+                "error: the server's reply to %s %s is not JSON: %s\n", method,
+                path, jerr.text);
             r = -EPROTO;
             goto out;
         }

@@ -80,6 +80,30 @@ char *orchctl_kind_path(const struct orchctl_kind *k, const char *ns);
 void orchctl_kind_resource(const struct orchctl_kind *k, char *buf,
                            size_t size);
 
+/* ---- Text from the server --------------------------------------------- */
+
+/* What a server (or a manifest) says is printed through these, never as it
+ * is: a name, annotation or message holding "ESC ] 0 ; ... BEL" would
+ * otherwise retitle the operator's terminal, and "ESC [ 2 J" clear it.
+ * Every C0 control character, DEL and C1 control character is written
+ * visibly, as kubectl escapes what it prints: "\t", "\n" and "\r" for those
+ * three, caret notation for the other C0 ones and DEL ("^[" for ESC, "^G"
+ * for BEL, "^?" for DEL), "\u009b" for a C1 one; a byte that is not part of
+ * valid UTF-8 is written "\xff".  Everything else, UTF-8 text included, is
+ * kept.  The escaping is for reading, not reversible. */
+
+/* Print s escaped (nothing for NULL). */
+void orchctl_text_print(FILE *out, const char *s);
+
+/* s escaped, as a new string to free(), or NULL when out of memory. */
+char *orchctl_text_escape(const char *s);
+
+/* fprintf(out, fmt, ...) for a line that carries server text: the whole
+ * message is escaped but for one newline it ends with, so the format must
+ * hold no other control character. */
+void orchctl_printf_escaped(FILE *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* ---- Time ------------------------------------------------------------- */
 
 /* Parse an RFC 3339 time ("2024-05-01T10:00:00Z", fractional seconds and
@@ -129,14 +153,17 @@ void orchctl_table_flush(struct orchctl_table *t, FILE *out, bool header);
 int orchctl_doc_decode(const char *buf, size_t len, json_t **ret_items,
                        char *err, size_t errsize);
 
-/* Print obj as JSON (4-space indent, kubectl's) or YAML.  Returns 0 or a
- * negative errno. */
+/* Print obj as JSON (4-space indent, kubectl's) or YAML.  Control
+ * characters in strings are escaped the format's way (JSON's \u0000 form,
+ * YAML's double-quoted escapes), so none reaches the terminal raw.  Returns
+ * 0 or a negative errno. */
 int orchctl_doc_print_json(FILE *out, const json_t *obj);
 int orchctl_doc_print_yaml(FILE *out, const json_t *obj);
 
 /* Print obj the way kubectl describe prints a custom resource: Name,
  * Namespace, Labels, Annotations, API Version, Kind, then Metadata, Spec and
- * Status with camelCase keys turned into words. */
+ * Status with camelCase keys turned into words; keys and values escaped
+ * (orchctl_text_print). */
 void orchctl_describe_print(FILE *out, const json_t *obj);
 
 /* ---- Configuration ---------------------------------------------------- */
