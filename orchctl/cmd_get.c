@@ -121,7 +121,8 @@ static int get_watch(struct get *g, const char *ns, const char *rv,
         fprintf(ctx->err, "error: out of memory\n");
         goto out;
     }
-    r = orchctl_client_watch(ctx->client, path, get_on_event, g, &reply);
+    r = orchctl_client_watch(ctx->client, path, ORCHCTL_WATCH_TIMEOUT_S,
+                             get_on_event, g, &reply);
     if (r == -EPROTO && reply.body) {
         orchctl_print_server_error(ctx->err, reply.status, reply.body,
                                    reply.len);

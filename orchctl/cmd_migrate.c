@@ -148,6 +148,22 @@ static int report_final(struct orchctl_ctx *ctx, struct migration *m,
     return -1;
 }
 
+/* A poll must not outlast the wait's own deadline (0: none): its request
+ * timeout is --request-timeout or the time left, whichever is shorter. */
+static void wait_request_timeout(struct orchctl_ctx *ctx, long long deadline)
+{
+    long long limit = ctx->opts->request_timeout_ms;
+    long long left = deadline - orchctl_now_ms();
+
+    if (deadline) {
+        if (left < 1)
+            left = 1;
+        if (!limit || left < limit)
+            limit = left;
+    }
+    orchctl_client_set_timeout(ctx->client, limit);
+}
+
 /* Poll every migration until each is final or the timeout passes.  Returns
  * the number that did not succeed. */
 static size_t wait_migrations(struct orchctl_ctx *ctx, struct migration *ms,
@@ -178,7 +194,10 @@ static size_t wait_migrations(struct orchctl_ctx *ctx, struct migration *ms,
             path = orchctl_object_path(vmim_kind(), m->ns, m->name);
             if (!path)
                 return n;
+            wait_request_timeout(ctx, deadline);
             r = orchctl_client_request(ctx->client, "GET", path, NULL, &reply);
+            orchctl_client_set_timeout(ctx->client,
+                                       ctx->opts->request_timeout_ms);
             free(path);
             if (r < 0) {
                 if (++errors > WAIT_MAX_ERRORS) {

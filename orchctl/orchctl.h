@@ -27,6 +27,12 @@
 #define ORCHCTL_VERSION           "v0.1.0"
 #define ORCHCTL_DEFAULT_SERVER    "http://127.0.0.1:8080"
 #define ORCHCTL_DEFAULT_NAMESPACE "default"
+/* --request-timeout's default: long enough for a large list from a busy
+ * server, short enough that a stalled one does not hang a cron job. */
+#define ORCHCTL_DEFAULT_REQUEST_TIMEOUT_MS 60000LL
+/* How long `get -w` asks the server to keep a watch open (timeoutSeconds),
+ * the server's own default; the stream then ends and orchctl exits 0. */
+#define ORCHCTL_WATCH_TIMEOUT_S 1800L
 /* The generateName of the migrations that `migrate` and `drain` create,
  * the same as virtctl's. */
 #define ORCHCTL_MIGRATION_PREFIX "kubevirt-migrate-vm-"
@@ -218,7 +224,8 @@ struct orchctl_opts {
     const char *filename;
     const char *to;
     bool wait;
-    long long timeout_ms; /* 0: no limit */
+    long long timeout_ms;         /* --timeout; 0: no limit */
+    long long request_timeout_ms; /* --request-timeout; 0: no limit */
     bool client_only;
     bool help;
     const char *args[8]; /* positional arguments after the verb */
@@ -249,23 +256,34 @@ int orchctl_client_open(const char *server, const char *token,
                         struct orchctl_client **ret_client);
 void orchctl_client_free(struct orchctl_client *c);
 
-/* Send one request (body NULL for none, else JSON) and read the whole reply.
- * path includes any query.  Returns 0 with the reply (any HTTP status) or a
- * negative errno for a transport failure (-ECONNREFUSED, -ETIMEDOUT,
- * -EHOSTUNREACH, -EIO); orchctl_client_error() then says what happened.
- * Free the reply with orchctl_reply_clear(). */
+/* How long one request may take, connecting and reading the whole reply
+ * included (--request-timeout); 0: no limit (the default of a new client).
+ * Every connection also has TCP keepalive on, so a server host that is gone
+ * is noticed on a quiet watch too. */
+void orchctl_client_set_timeout(struct orchctl_client *c, long long ms);
+
+/* Send one request (body NULL for none, else JSON) and read the whole reply
+ * within the client's timeout.  path includes any query.  Returns 0 with
+ * the reply (any HTTP status) or a negative errno for a transport failure
+ * (-ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, -EIO); orchctl_client_error()
+ * then says what happened.  Free the reply with orchctl_reply_clear(). */
 int orchctl_client_request(struct orchctl_client *c, const char *method,
                            const char *path, const char *body,
                            struct orchctl_reply *ret_reply);
 void orchctl_reply_clear(struct orchctl_reply *r);
 
 /* GET path as a stream of newline-separated JSON watch events, calling
- * on_event for each ({"type":..,"object":..}, borrowed).  A non-zero return
+ * on_event for each ({"type":..,"object":..}, borrowed).  timeout_s > 0
+ * asks the server to end the stream after that long (timeoutSeconds is
+ * added to path).  With a client timeout, the server must answer within it,
+ * and a stream still open that long after timeout_s is given up as stalled
+ * (-ETIMEDOUT); between events the stream may be quiet.  A non-zero return
  * from on_event stops the stream and is returned.  Returns 0 when the server
  * ends the stream, a transport errno as orchctl_client_request does, or
  * -EPROTO with the reply in *ret_reply when the server answered with an
  * error status (ret_reply may be NULL). */
 int orchctl_client_watch(struct orchctl_client *c, const char *path,
+                         long timeout_s,
                          int (*on_event)(void *data, const json_t *event),
                          void *data, struct orchctl_reply *ret_reply);
 
@@ -313,6 +331,7 @@ enum {
     ORCHCTL_F_WAIT = 1u << 12,
     ORCHCTL_F_TIMEOUT = 1u << 13,
     ORCHCTL_F_CLIENT = 1u << 14,
+    ORCHCTL_F_REQUEST_TIMEOUT = 1u << 15,
 };
 
 /* The verb table, terminated by an entry with a NULL name. */

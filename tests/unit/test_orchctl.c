@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -120,6 +121,30 @@ static void test_args_get(void **state)
     assert_true(o.all_namespaces);
     assert_int_equal(o.nargs, 2);
     assert_string_equal(o.args[1], "x");
+    /* A request timeout unless told otherwise, so cron never hangs. */
+    assert_int_equal(o.request_timeout_ms, ORCHCTL_DEFAULT_REQUEST_TIMEOUT_MS);
+    assert_int_equal(ORCHCTL_DEFAULT_REQUEST_TIMEOUT_MS, 60000);
+
+    /* --request-timeout, kubectl's: a duration, bare seconds, 0 never. */
+    assert_int_equal(
+        parse(&o, &err, "--request-timeout=1m30s", "get", "vm", NULL), 0);
+    free(err);
+    assert_int_equal(o.request_timeout_ms, 90000);
+    assert_int_equal(
+        parse(&o, &err, "get", "vm", "--request-timeout", "0", NULL), 0);
+    free(err);
+    assert_int_equal(o.request_timeout_ms, 0);
+    assert_int_equal(parse(&o, &err, "version", "--request-timeout", "5", NULL),
+                     0);
+    free(err);
+    assert_int_equal(o.request_timeout_ms, 5000);
+    assert_int_equal(
+        parse(&o, &err, "get", "vm", "--request-timeout", "soon", NULL),
+        -EINVAL);
+    assert_string_equal(err, "error: invalid argument \"soon\" for "
+                             "\"--request-timeout\" flag: invalid duration "
+                             "\"soon\"\n");
+    free(err);
 }
 
 static void test_args_migrate(void **state)
@@ -934,6 +959,13 @@ static void fake_handle(struct evhttp_request *req, void *data)
             rt->last_served = true;
         break;
     }
+    if (status == 0) {
+        /* A stalled server: the request is never answered (evhttp frees
+         * it when the client gives up and closes). */
+        pthread_mutex_unlock(&f->lock);
+        evbuffer_free(out);
+        return;
+    }
     evbuffer_add(out, body, strlen(body));
     pthread_mutex_unlock(&f->lock);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -992,7 +1024,8 @@ static void fake_stop(struct fake *f)
     free(f);
 }
 
-/* Add a response for METHOD URI; several calls queue responses in order. */
+/* Add a response for METHOD URI; several calls queue responses in order.
+ * Status 0 is no answer at all, as from a stalled server. */
 static void fake_add(struct fake *f, const char *method, const char *uri,
                      int status, const char *body)
 {
@@ -1212,7 +1245,7 @@ static void test_bin_all_namespaces_and_watch(void **state)
              list);
     fake_add(e->fake, "GET",
              "/apis/kubevirt.io/v1/virtualmachineinstancemigrations"
-             "?watch=true&resourceVersion=41",
+             "?watch=true&resourceVersion=41&timeoutSeconds=1800",
              200, events);
     run_orchctl(&e->ro, &r, "get", "vmim", "-A", "-w", NULL);
     assert_int_equal(r.rc, 0);
@@ -1801,6 +1834,94 @@ static void test_bin_hostile_strings(void **state)
     free(list);
 }
 
+static long long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000LL +
+           (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* A server that accepts connections and then says nothing: a request, the
+ * start of a watch, and the polls of --wait all give up in time, with
+ * exit 1 and a message saying what happened. */
+static void test_bin_stalled_server(void **state)
+{
+    struct env *e = *state;
+    struct run_opts ro = {0};
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t salen = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char server[64], want[256];
+    char *list = NULL, *a = vmim_json("m1", "vm1", "Pending", 60, NULL);
+    struct timespec t0;
+    struct run r;
+
+    /* Listening, never accepting: the kernel completes the handshake and
+     * takes the request, and no answer ever comes. */
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &salen);
+    snprintf(server, sizeof(server), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+    ro.server = server;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_orchctl(&ro, &r, "get", "vmim", "--request-timeout", "1s", NULL);
+    if (elapsed_ms(&t0) > 10000)
+        fail_msg("a 1 s request timeout took %lld ms", elapsed_ms(&t0));
+    assert_true(elapsed_ms(&t0) >= 900);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    snprintf(want, sizeof(want),
+             "Unable to get an answer from the server 127.0.0.1:%d: none "
+             "within 1s (--request-timeout)\n",
+             ntohs(sa.sin_port));
+    assert_string_equal(r.err, want);
+    run_clear(&r);
+    close(fd);
+
+    /* The list comes, the watch never answers. */
+    assert_true(asprintf(&list,
+                         "{\"kind\":\"VirtualMachineInstanceMigrationList\","
+                         "\"metadata\":{\"resourceVersion\":\"7\"},"
+                         "\"items\":[%s]}",
+                         a) > 0);
+    fake_add(e->fake, "GET", VMIMS, 200, list);
+    fake_add(e->fake, "GET",
+             VMIMS "?watch=true&resourceVersion=7&timeoutSeconds=1800", 0, "");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_orchctl(&e->ro, &r, "get", "vmim", "-w", "--request-timeout", "1s",
+                NULL);
+    if (elapsed_ms(&t0) > 10000)
+        fail_msg("a watch's 1 s request timeout took %lld ms", elapsed_ms(&t0));
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.out, "m1 "));
+    snprintf(want, sizeof(want),
+             "Unable to get an answer from the server 127.0.0.1:%d: none "
+             "within 1s (--request-timeout)\n",
+             e->fake->port);
+    assert_string_equal(r.err, want);
+    run_clear(&r);
+
+    /* --wait --timeout 2s: a poll that hangs does not outlast the wait,
+     * even with the default request timeout of a minute. */
+    fake_add(e->fake, "POST", VMIMS, 201, a);
+    fake_add(e->fake, "GET", VMIMS "/m1", 0, "");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_orchctl(&e->ro, &r, "migrate", "vm1", "--wait", "--timeout", "2s",
+                NULL);
+    if (elapsed_ms(&t0) > 15000)
+        fail_msg("--wait --timeout 2s took %lld ms", elapsed_ms(&t0));
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "error: timed out after 2s waiting for "
+                               "migration \"m1\" of VM \"vm1\" (phase "
+                               "unknown)\n");
+    run_clear(&r);
+    free(list);
+    free(a);
+}
+
 static void test_bin_connection_refused(void **state)
 {
     struct run_opts ro = {0};
@@ -1884,6 +2005,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bin_auth_and_config, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_hostile_strings, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_stalled_server, env_setup,
                                         env_teardown),
         cmocka_unit_test(test_bin_connection_refused),
     };
