@@ -4,7 +4,10 @@
  * Only main() and request handlers log (STYLE.md rule 7); modules return
  * negative errno values instead.  Lines go to stderr as
  * "PROGRAM: LEVEL: message", lowercase, with the failing subject first.
- * A message must never contain a secret such as a bearer token.
+ * A message must never contain a secret such as a bearer token.  What a
+ * client sent may go into one: control characters (a newline included),
+ * DEL, C1 controls and bytes that are not UTF-8 are written as "\xNN", so a
+ * message is always one harmless line.
  *
  * Thread-safe: each line is written with one write(2).
  */

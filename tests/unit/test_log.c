@@ -1,7 +1,7 @@
 /*
  * Unit tests for log/: level parsing, the line format, level filtering,
- * long lines, errno left as it was, and the rate limiting of repeated
- * warnings on a clock the test sets.
+ * long lines, errno left as it was, control characters escaped, and the
+ * rate limiting of repeated warnings on a clock the test sets.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -84,6 +84,25 @@ static void test_long_lines_and_errno(void **state)
     free(out);
 }
 
+/* What a client sent cannot forge a line or drive a terminal: controls,
+ * DEL, C1 controls and bytes that are not UTF-8 are escaped; UTF-8 text
+ * is kept. */
+static void test_escaped(void **state)
+{
+    char *out;
+    (void)state;
+
+    test_stderr_begin();
+    log_init("t", LOG_LEVEL_INFO);
+    log_warn("GET %s from %s", "/v1/x\r\nt: warn: forged\x1b]0;x\x07",
+             "caf\xc3\xa9 \xc2\x9b\x7f\xff");
+    out = test_stderr_end(NULL);
+    assert_string_equal(out, "t: warn: GET /v1/x\\x0d\\x0at: warn: forged"
+                             "\\x1b]0;x\\x07 from caf\xc3\xa9 \\xc2\\x9b"
+                             "\\x7f\\xff\n");
+    free(out);
+}
+
 /* One line in full, then a summary at most once an interval, however
  * many come; a quiet interval starts afresh; flush says what is left. */
 static void test_ratelimit(void **state)
@@ -133,6 +152,7 @@ int main(void)
         cmocka_unit_test(test_level_parse),
         cmocka_unit_test(test_lines_and_levels),
         cmocka_unit_test(test_long_lines_and_errno),
+        cmocka_unit_test(test_escaped),
         cmocka_unit_test(test_ratelimit),
     };
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
