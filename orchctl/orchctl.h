@@ -75,9 +75,9 @@ struct orchctl_kind {
 const struct orchctl_kind *orchctl_kind_find(const char *name);
 
 /* The collection path of a kind: "/apis/GROUP/VERSION[/namespaces/NS]/PLURAL"
- * or "/api/v1/PLURAL" for the core group.  ns NULL means all namespaces (or a
- * cluster-scoped kind).  Returns a string to free(), or NULL when out of
- * memory. */
+ * or "/api/v1/PLURAL" for the core group, NS percent-encoded.  ns NULL means
+ * all namespaces (or a cluster-scoped kind).  Returns a string to free(), or
+ * NULL when out of memory. */
 char *orchctl_kind_path(const struct orchctl_kind *k, const char *ns);
 
 /* "singular.group" as kubectl names an object's type in its messages
@@ -393,7 +393,8 @@ const char *orchctl_manifest_namespace(struct orchctl_ctx *ctx,
                                        const struct orchctl_kind *k,
                                        json_t *obj);
 
-/* The path of one object: collection path + "/" + name. */
+/* The path of one object: collection path + "/" + name, percent-encoded
+ * (orchctl_url_escape).  Returns a string to free(), or NULL. */
 char *orchctl_object_path(const struct orchctl_kind *k, const char *ns,
                           const char *name);
 

@@ -339,6 +339,16 @@ static void test_kind_paths(void **state)
     assert_string_equal(
         p, "/apis/migrations.kubevirt.io/v1alpha1/migrationpolicies/fast");
     free(p);
+    /* A name or namespace (maybe the server's) cannot aim elsewhere. */
+    p = orchctl_object_path(orchctl_kind_find("vm"), "a/../b",
+                            "../../x?y#\x1b");
+    assert_string_equal(p, "/apis/kubevirt.io/v1/namespaces/a%2F..%2Fb/"
+                           "virtualmachines/..%2F..%2Fx%3Fy%23%1B");
+    free(p);
+    p = orchctl_object_path(orchctl_kind_find("vm"), ".", "..");
+    assert_string_equal(p, "/apis/kubevirt.io/v1/namespaces/%2E/"
+                           "virtualmachines/%2E%2E");
+    free(p);
     orchctl_kind_resource(orchctl_kind_find("vmim"), res, sizeof(res));
     assert_string_equal(res, "virtualmachineinstancemigration.kubevirt.io");
     orchctl_kind_resource(orchctl_kind_find("nodes"), res, sizeof(res));
