@@ -15,7 +15,7 @@
 
 /* What SIGHUP reloads from: the file and the command line. */
 struct reload_ctx {
-    const char *path; /* NULL: running on defaults */
+    const char *path;
     const struct conf_orchestratord_args *args;
 };
 
@@ -57,7 +57,8 @@ static int settings_from_conf(const struct conf_orchestratord *cfg,
     http->max_body_bytes = 2 * (size_t)l->max_body_bytes + 4096;
     http->max_connections = l->max_connections;
     http->idle_timeout_s = l->request_timeout_s;
-    http->request_deadline_s = l->header_timeout_s;
+    http->header_timeout_s = l->header_timeout_s;
+    http->request_timeout_s = l->request_timeout_s;
 
     orch_settings_clear(settings);
     *settings = s;
@@ -72,10 +73,6 @@ static int reload(struct orch_settings *settings, struct http_server_opts *http,
     char err[1024];
     int r;
 
-    if (!ctx->path) {
-        log_info("SIGHUP: no configuration file, nothing to reload");
-        return 0;
-    }
     r = conf_orchestratord_init(&cfg);
     if (r == 0)
         r = conf_orchestratord_load_file(&cfg, ctx->path, err, sizeof(err));
@@ -165,7 +162,8 @@ int main(int argc, char **argv)
     so.listen_port = addr.port;
     so.tls_certificate = cfg.tls.certificate;
     so.tls_key = cfg.tls.key;
-    so.reload = reload;
+    /* Running on defaults, there is no file to read again. */
+    so.reload = path ? reload : NULL;
     so.reload_arg = &rctx;
     if (orch_serve(&srv, &so) == 0)
         status = 0;

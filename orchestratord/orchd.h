@@ -300,18 +300,21 @@ struct orch_serve_opts {
     const char *tls_certificate;
     const char *tls_key;
     struct http_server_opts http;
-    /* Called on SIGHUP to re-read tokens and limits into SETTINGS and HTTP;
-     * returns 0 or a negative errno (then the old values stay). */
-    int (*reload)(struct orch_settings *settings, struct http_server_opts *http,
-                  void *arg);
+    /* Called on SIGHUP to read tokens and limits afresh into *RET_SETTINGS
+     * (zeroed by the caller; freed with orch_settings_clear() if unused)
+     * and *RET_HTTP (holding the current limits); returns 0 or a negative
+     * errno (then the old values stay).  The new settings replace the old
+     * ones only if they keep the rule "without tokens, loopback only" for
+     * the address actually bound.  NULL: SIGHUP reloads nothing. */
+    int (*reload)(struct orch_settings *ret_settings,
+                  struct http_server_opts *ret_http, void *arg);
     void *reload_arg;
-    /* Called once the socket is bound, with the port (tests use port 0). */
-    void (*on_listening)(uint16_t port, void *arg);
 };
 
-/* Serve until SIGTERM/SIGINT: bind, handle requests, then stop accepting,
- * finish the requests in flight and return 0.  SRV must be initialised
- * with its settings.  Returns 0 or a negative errno (bind failed...). */
+/* Serve until SIGTERM/SIGINT (daemon/daemon.h): bind, handle requests, then
+ * stop accepting, end the watches, finish the requests in flight and return
+ * 0.  SRV must be initialised with its settings.  Logs.  Returns 0 or a
+ * negative errno (bind failed...). */
 int orch_serve(struct orch_server *srv, const struct orch_serve_opts *o);
 
 #endif
