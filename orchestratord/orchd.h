@@ -79,6 +79,9 @@ struct orch_server {
     struct orch_watcher *watchers;
     size_t n_watchers;
     bool shutting_down;
+    /* A write failed for a full disk (507) and none has succeeded since:
+     * /readyz says not ready. */
+    bool store_full;
 };
 
 /* Initialise SRV around an open store (borrowed) with default settings:
@@ -104,7 +107,8 @@ void orch_handle(const struct http_request *req, struct http_response *resp,
  *   -EALREADY 409 Conflict, -EKEYEXPIRED 410 Expired, -EMSGSIZE/-E2BIG 413
  *   RequestEntityTooLarge, -EPROTONOSUPPORT 415 UnsupportedMediaType,
  *   -EDOM 422 Invalid, -EAGAIN 429 TooManyRequests, -EBUSY/-ESHUTDOWN 503
- *   ServiceUnavailable, anything else 500 InternalError.
+ *   ServiceUnavailable, -ENOSPC 507 InsufficientStorage (the store's disk
+ *   is full), anything else 500 InternalError.
  * Returns the code; *ret_reason (may be NULL) gets a static string. */
 int orch_status_for_errno(int err, const char **ret_reason);
 
