@@ -219,8 +219,9 @@ bool http_server_is_loopback(const struct http_server *srv);
 /* Stop accepting connections; established ones go on. */
 void http_server_stop_accepting(struct http_server *srv);
 
-/* Number of open connections, and of requests whose reply has not been
- * completely sent (streams included). */
+/* Number of open connections (those closed to make room not counted), and
+ * of requests whose reply has not been completely sent (streams
+ * included). */
 size_t http_server_connections(const struct http_server *srv);
 size_t http_server_requests_in_flight(const struct http_server *srv);
 

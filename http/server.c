@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -79,8 +80,8 @@ struct http_conn {
     struct bufferevent *bev;
     struct evhttp_connection *evcon; /* known after the first request */
     enum conn_state state;
-    time_t header_deadline;  /* for CONN_READING in SCAN_HEAD */
-    time_t request_deadline; /* for CONN_READING */
+    int64_t header_deadline;  /* ms, for CONN_READING in SCAN_HEAD */
+    int64_t request_deadline; /* ms, for CONN_READING */
     struct http_stream *stream;
     char peer[64]; /* "ADDR:PORT", formatted at the first request */
     struct http_conn *prev, *next;
@@ -136,11 +137,13 @@ struct http_server {
     char date[40];
 };
 
-static time_t now_mono(void)
+/* Milliseconds on the monotonic clock: deadlines are checked once a
+ * second, but never before they are due. */
+static int64_t now_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void opts_defaults(struct http_server_opts *o)
@@ -218,10 +221,10 @@ static void conn_release(struct http_conn *c)
  * of it start now. */
 static void conn_deadlines_reset(struct http_conn *c)
 {
-    time_t now = now_mono();
+    int64_t now = now_mono_ms();
 
-    c->header_deadline = now + c->srv->opts.header_timeout_s;
-    c->request_deadline = now + c->srv->opts.request_timeout_s;
+    c->header_deadline = now + 1000 * (int64_t)c->srv->opts.header_timeout_s;
+    c->request_deadline = now + 1000 * (int64_t)c->srv->opts.request_timeout_s;
 }
 
 static void conn_set_state(struct http_conn *c, enum conn_state st)
@@ -272,7 +275,7 @@ static void conn_closecb(struct evhttp_connection *evcon, void *arg)
 static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct http_server *srv = arg;
-    time_t now = now_mono();
+    int64_t now = now_mono_ms();
     struct http_conn *c, *next;
     (void)fd;
     (void)what;
@@ -641,6 +644,21 @@ static void conn_output_cb(struct evbuffer *out,
  * Accepting.
  */
 
+/* Whether C is between requests with nothing of the next one received,
+ * not even what the kernel holds for it unread: a connection accepted in
+ * the same turn of the loop as the newcomer has not been read yet. */
+static bool conn_is_idle(struct http_conn *c)
+{
+    evutil_socket_t fd;
+    int pending = 0;
+
+    if (c->shed || c->state != CONN_READING || c->phase != SCAN_HEAD ||
+        c->head_bytes > 0)
+        return false;
+    fd = bufferevent_getfd(c->bev);
+    return fd < 0 || ioctl(fd, FIONREAD, &pending) < 0 || pending == 0;
+}
+
 /* Make room for one more connection if the cap is reached: close the one
  * idle longest.  Returns false when every connection is in a request. */
 static bool conns_make_room(struct http_server *srv)
@@ -650,8 +668,7 @@ static bool conns_make_room(struct http_server *srv)
     if (srv->n_conns - srv->n_shed < (size_t)srv->opts.max_connections)
         return true;
     for (c = srv->conns_tail; c; c = c->prev) {
-        if (c->shed || c->state != CONN_READING || c->phase != SCAN_HEAD ||
-            c->head_bytes > 0)
+        if (!conn_is_idle(c))
             continue;
         c->shed = true;
         srv->n_shed++;
@@ -1103,6 +1120,11 @@ int http_server_bind(struct http_server *srv, const char *host, uint16_t port,
         return errno ? -errno : -EADDRNOTAVAIL;
     srv->bound[srv->n_bound++] = b;
     fd = evhttp_bound_socket_get_fd(b);
+    /* evconnlistener listens with a backlog of 128: a burst of connections
+     * (a crowd being shed, a restart of many clients) overflows it while
+     * the loop is busy, and each SYN dropped costs its client a second.
+     * Listening again only raises the queue's length. */
+    listen(fd, SOMAXCONN);
     if (ret_port) {
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
             return -errno;
@@ -1165,7 +1187,7 @@ void http_server_stop_accepting(struct http_server *srv)
 
 size_t http_server_connections(const struct http_server *srv)
 {
-    return srv->n_conns;
+    return srv->n_conns - srv->n_shed;
 }
 
 size_t http_server_requests_in_flight(const struct http_server *srv)
