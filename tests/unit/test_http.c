@@ -47,8 +47,7 @@ static void handler(const struct http_request *req, struct http_response *resp,
     char text[64];
 
     if (req->segc == 1 && strcmp(req->segv[0], "count") == 0)
-        snprintf(text, sizeof(text), "%zu",
-                 http_server_connections(s->http));
+        snprintf(text, sizeof(text), "%zu", http_server_connections(s->http));
     else if (req->segc == 1 && strcmp(req->segv[0], "echo") == 0)
         snprintf(text, sizeof(text), "%zu", req->body_len);
     else
@@ -74,8 +73,7 @@ static void server_start(struct server *s, const struct http_server_opts *o)
     memset(s, 0, sizeof(*s));
     s->base = event_base_new();
     assert_non_null(s->base);
-    if (http_server_new(s->base, o, handler, s, &s->http, err, sizeof(err)) <
-        0)
+    if (http_server_new(s->base, o, handler, s, &s->http, err, sizeof(err)) < 0)
         fail_msg("http_server_new: %s", err);
     assert_int_equal(http_server_bind(s->http, "127.0.0.1", 0, &port), 0);
     s->port = port;
@@ -171,9 +169,8 @@ static void test_is_loopback(void **state)
     (void)state;
 
     assert_non_null(base);
-    assert_int_equal(http_server_new(base, &o, handler, NULL, &srv, err,
-                                     sizeof(err)),
-                     0);
+    assert_int_equal(
+        http_server_new(base, &o, handler, NULL, &srv, err, sizeof(err)), 0);
     assert_false(http_server_is_loopback(srv)); /* bound to nothing */
     assert_int_equal(http_server_bind(srv, "127.0.0.1", 0, &port), 0);
     assert_true(http_server_is_loopback(srv));
@@ -181,9 +178,8 @@ static void test_is_loopback(void **state)
     assert_false(http_server_is_loopback(srv));
     http_server_free(srv);
 
-    assert_int_equal(http_server_new(base, &o, handler, NULL, &srv, err,
-                                     sizeof(err)),
-                     0);
+    assert_int_equal(
+        http_server_new(base, &o, handler, NULL, &srv, err, sizeof(err)), 0);
     assert_int_equal(http_server_bind(srv, "127.0.0.2", 0, &port), 0);
     assert_true(http_server_is_loopback(srv));
     http_server_free(srv);
@@ -239,14 +235,12 @@ static void test_cap_sheds_idle(void **state)
     fd = test_http_connect(s.port);
     assert_true(fd >= 0);
     assert_true(test_http_send(fd, get, strlen(get)));
-    assert_int_equal(test_http_read_response(fd, buf, sizeof(buf), 10000),
-                     200);
+    assert_int_equal(test_http_read_response(fd, buf, sizeof(buf), 10000), 200);
     /* The cap, the request's connection included. */
     assert_true(atoi(strstr(buf, "\r\n\r\n") + 4) <= 16);
     /* The requester is not idle: a second request on it is served. */
     assert_true(test_http_send(fd, get, strlen(get)));
-    assert_int_equal(test_http_read_response(fd, buf, sizeof(buf), 5000),
-                     200);
+    assert_int_equal(test_http_read_response(fd, buf, sizeof(buf), 5000), 200);
     close(fd);
     print_message("answered after %.2f s\n", seconds_since(&t0));
     for (int i = 0; i < n; i++) {
@@ -301,8 +295,7 @@ static void test_cap_all_busy(void **state)
  * request_timeout_s, and no longer. */
 static void test_header_and_request_timeouts(void **state)
 {
-    struct http_server_opts o = {.header_timeout_s = 1,
-                                 .request_timeout_s = 5};
+    struct http_server_opts o = {.header_timeout_s = 1, .request_timeout_s = 5};
     const char *head = "POST /echo HTTP/1.1\r\nHost: x\r\n"
                        "Content-Length: 10\r\n\r\n";
     struct server s;
@@ -429,9 +422,9 @@ static void test_errors_are_status(void **state)
                          "POST /echo HTTP/1.1\r\nHost: x\r\n"
                          "Content-Length: 10000\r\n\r\n");
         memset(big + n, 'a', 10000);
-        assert_int_equal(
-            test_http_exchange(s.port, big, (size_t)n + 10000, buf, sizeof(buf)),
-            413);
+        assert_int_equal(test_http_exchange(s.port, big, (size_t)n + 10000, buf,
+                                            sizeof(buf)),
+                         413);
         assert_status_reply(buf, 413, "RequestEntityTooLarge");
     }
     free(big);
@@ -441,8 +434,9 @@ static void test_errors_are_status(void **state)
     fd = test_http_connect(s.port);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     {
-        const char *r = "POST /echo HTTP/1.1\r\nHost: x\r\n"
-                        "Expect: 100-continue\r\nContent-Length: 100000\r\n\r\n";
+        const char *r =
+            "POST /echo HTTP/1.1\r\nHost: x\r\n"
+            "Expect: 100-continue\r\nContent-Length: 100000\r\n\r\n";
         assert_true(test_http_send(fd, r, strlen(r)));
     }
     assert_int_equal(test_http_read_response(fd, buf, sizeof(buf), 3000), 413);

@@ -78,7 +78,8 @@ static void wait_readable(int fd, long deadline, const char *what)
 /* BUF past any interim "100 Continue" responses it starts with. */
 static const char *skip_interim(const char *buf)
 {
-    while (strncmp(buf, "HTTP/1.", 7) == 0 && strncmp(buf + 8, " 100", 4) == 0) {
+    while (strncmp(buf, "HTTP/1.", 7) == 0 &&
+           strncmp(buf + 8, " 100", 4) == 0) {
         const char *e = strstr(buf, "\r\n\r\n");
         if (!e)
             break;
@@ -141,8 +142,7 @@ int test_http_read_response(int fd, char *buf, size_t cap, int timeout_ms)
     return atoi(p + 9);
 }
 
-size_t test_http_read_until_close(int fd, char *buf, size_t cap,
-                                  int timeout_ms)
+size_t test_http_read_until_close(int fd, char *buf, size_t cap, int timeout_ms)
 {
     long deadline = now_ms() + timeout_ms;
     size_t len = 0;
