@@ -121,8 +121,8 @@ static int get(const struct daemon *d, const char *path, const char *token)
 {
     char req[512], buf[65536];
 
-    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n%s%s%s\r\n",
-             path, token ? "Authorization: Bearer " : "", token ? token : "",
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n%s%s%s\r\n", path,
+             token ? "Authorization: Bearer " : "", token ? token : "",
              token ? "\r\n" : "");
     return test_http_exchange(d->port, req, strlen(req), buf, sizeof(buf));
 }
@@ -249,8 +249,7 @@ static void test_errors_on_the_wire(void **state)
         {"POST " VMIM " HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
          "Content-Length: 20\r\n\r\n{}",
          400},
-        {"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
-         405},
+        {"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
         {"GET " VMIM "?limit=%205 HTTP/1.1\r\nHost: x\r\n\r\n", 400},
     };
     struct daemon d;
