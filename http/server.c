@@ -97,7 +97,9 @@ struct http_conn {
     enum scan_phase phase;
     size_t head_bytes;
     bool seen_request_line;
-    bool have_length;
+    unsigned n_lengths; /* Content-Length headers */
+    bool have_length;   /* the first readable one is in length */
+    bool length_invalid;
     bool length_conflict;
     bool expect_continue;
     unsigned long long length;
@@ -343,16 +345,19 @@ static void scan_header_line(struct http_conn *c)
             else
                 n = n * 10 + (unsigned long long)(*p - '0');
         }
-        /* An unreadable value is evhttp's to refuse, a second one that
-         * differs is ours: evhttp would use the first and leave the
-         * rest of the body to be read as the next request. */
-        if (valid && c->have_length && n != c->length)
+        /* One unreadable value is evhttp's to refuse; two values that
+         * differ, or a second one either of which we cannot read, are
+         * ours: evhttp would use the first and leave the rest of the body
+         * to be read as the next request. */
+        if (++c->n_lengths > 1 &&
+            (!valid || c->length_invalid || (c->have_length && n != c->length)))
             c->length_conflict = true;
-        else if (valid && !c->have_length) {
+        if (!valid)
+            c->length_invalid = true;
+        else if (!c->have_length) {
             c->have_length = true;
             c->length = n;
-        } else if (!valid && c->have_length)
-            c->length_conflict = true;
+        }
     } else if ((v = header_value(c->line, len, "Expect"))) {
         if (strcasecmp(v, "100-continue") == 0)
             c->expect_continue = true;
@@ -364,7 +369,9 @@ static void scan_reset(struct http_conn *c)
     c->phase = SCAN_HEAD;
     c->head_bytes = 0;
     c->seen_request_line = false;
+    c->n_lengths = 0;
     c->have_length = false;
+    c->length_invalid = false;
     c->length_conflict = false;
     c->expect_continue = false;
     c->length = 0;

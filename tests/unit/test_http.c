@@ -384,6 +384,11 @@ static void test_errors_are_status(void **state)
         {"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
          "Content-length: 2x\r\n\r\nab",
          400, "BadRequest"},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: "
+         "0000000000000000000000000000000000000000000000000000000000000000"
+         "0000000000000000000000000000000000000000000000000000000000000002"
+         "\r\nContent-Length: 3\r\n\r\nabc",
+         400, "BadRequest"},
     };
     struct server s;
     char buf[16384], *big;
