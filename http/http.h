@@ -211,11 +211,6 @@ int http_server_bind(struct http_server *srv, const char *host, uint16_t port,
 void http_server_set_limits(struct http_server *srv,
                             const struct http_server_opts *o);
 
-/* Whether SRV listens, and only on loopback addresses (127.0.0.0/8, ::1,
- * ::ffff:127.0.0.0/104): what is bound, whatever the configuration says
- * now. */
-bool http_server_is_loopback(const struct http_server *srv);
-
 /* Stop accepting connections; established ones go on. */
 void http_server_stop_accepting(struct http_server *srv);
 

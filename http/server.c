@@ -1156,35 +1156,6 @@ void http_server_set_limits(struct http_server *srv,
     apply_limits(srv);
 }
 
-static bool sockaddr_is_loopback(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-    }
-    if (ss->ss_family == AF_INET6) {
-        const struct in6_addr *a =
-            &((const struct sockaddr_in6 *)ss)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK(a) ||
-               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
-    }
-    return false;
-}
-
-bool http_server_is_loopback(const struct http_server *srv)
-{
-    for (size_t i = 0; i < srv->n_bound; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        evutil_socket_t fd = evhttp_bound_socket_get_fd(srv->bound[i]);
-
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
-            !sockaddr_is_loopback(&ss))
-            return false;
-    }
-    return srv->n_bound > 0;
-}
-
 void http_server_stop_accepting(struct http_server *srv)
 {
     for (size_t i = 0; i < srv->n_bound; i++)

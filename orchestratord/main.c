@@ -13,10 +13,13 @@
 #include "log/log.h"
 #include "orchestratord/orchd.h"
 
-/* What SIGHUP reloads from: the file and the command line. */
+/* What SIGHUP reloads from: the file and the command line; and the
+ * address the server was bound to at start-up, which a reload does not
+ * move. */
 struct reload_ctx {
     const char *path;
     const struct conf_orchestratord_args *args;
+    const char *bound_listen;
 };
 
 /* Copy the tokens and limits of CFG into SETTINGS and HTTP. */
@@ -78,6 +81,21 @@ static int reload(struct orch_settings *settings, struct http_server_opts *http,
         r = conf_orchestratord_load_file(&cfg, ctx->path, err, sizeof(err));
     if (r == 0)
         r = conf_orchestratord_args_apply(&cfg, ctx->args);
+    /* The rules across keys (no tokens: loopback only) hold for the
+     * socket as it is, not for where the file would put it on the next
+     * start; serve.c checks the socket itself as well. */
+    if (r == 0 && strcmp(cfg.listen, ctx->bound_listen) != 0) {
+        char *bound = strdup(ctx->bound_listen);
+        if (!bound) {
+            r = -ENOMEM;
+        } else {
+            log_warn("SIGHUP: 'listen' changed to '%s'; it takes a restart, "
+                     "serving on '%s' meanwhile",
+                     cfg.listen, bound);
+            free(cfg.listen);
+            cfg.listen = bound;
+        }
+    }
     if (r == 0 && (r = conf_orchestratord_check(&cfg, err, sizeof(err))) < 0)
         log_error("%s", err);
     else if (r < 0)
@@ -153,6 +171,7 @@ int main(int argc, char **argv)
     orch_server_init(&srv, st);
     rctx.path = path;
     rctx.args = &args;
+    rctx.bound_listen = cfg.listen;
     if (settings_from_conf(&cfg, &srv.settings, &so.http) < 0 ||
         conf_addr_parse(cfg.listen, &addr) < 0) {
         log_error("configuration: cannot use 'listen' or out of memory");

@@ -305,11 +305,11 @@ struct orch_serve_opts {
     const char *tls_key;
     struct http_server_opts http;
     /* Called on SIGHUP to read tokens and limits afresh into *RET_SETTINGS
-     * (zeroed by the caller; freed with orch_settings_clear() if unused)
-     * and *RET_HTTP (holding the current limits); returns 0 or a negative
-     * errno (then the old values stay).  The new settings replace the old
-     * ones only if they keep the rule "without tokens, loopback only" for
-     * the address actually bound.  NULL: SIGHUP reloads nothing. */
+     * (zeroed by the caller) and *RET_HTTP (holding the current limits);
+     * returns 0 or a negative errno (then the old values stay).  It must
+     * check the configuration's rules ("without tokens, loopback only")
+     * against the address the server is bound to: a reload does not move
+     * the socket.  NULL: SIGHUP reloads nothing. */
     int (*reload)(struct orch_settings *ret_settings,
                   struct http_server_opts *ret_http, void *arg);
     void *reload_arg;

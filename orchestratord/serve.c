@@ -45,24 +45,13 @@ static void serve_stop(struct daemon_ctx *d, int sig, void *arg)
     orch_watch_end_all(s->srv);
 }
 
-/* Whether SETTINGS may be used on the sockets D listens on: without
- * tokens every request is admin, so only a loopback socket may take them.
- * The rule is checked against what is bound, not against the file's
- * 'listen': a reload does not move the socket. */
-static int reload_check(struct daemon_ctx *d,
-                        const struct orch_settings *settings)
-{
-    if (settings->n_tokens == 0 && !http_server_is_loopback(daemon_ctx_http(d)))
-        return -EPERM;
-    return 0;
-}
-
 static void serve_reload(struct daemon_ctx *d, void *arg)
 {
     struct serve_state *s = arg;
     struct orch_settings fresh = {0}, old;
     struct http_server_opts http = s->http_opts;
     int r;
+    (void)d;
 
     if (!s->opts->reload) {
         log_info("SIGHUP received, nothing to reload");
@@ -70,15 +59,8 @@ static void serve_reload(struct daemon_ctx *d, void *arg)
     }
     r = s->opts->reload(&fresh, &http, s->opts->reload_arg);
     if (r < 0) {
-        log_error("SIGHUP: reload failed, keeping the old tokens and limits");
-        return;
-    }
-    if (reload_check(d, &fresh) < 0) {
-        log_error("SIGHUP: the new configuration has no tokens but the "
-                  "server listens on '%s', not a loopback address: keeping "
-                  "the old tokens and limits",
-                  s->opts->listen_host);
         orch_settings_clear(&fresh);
+        log_error("SIGHUP: reload failed, keeping the old tokens and limits");
         return;
     }
     old = s->srv->settings;

@@ -159,33 +159,6 @@ static void test_secret_equal(void **state)
     assert_false(http_secret_equal("a", 1, ""));
 }
 
-static void test_is_loopback(void **state)
-{
-    struct http_server_opts o = {0};
-    struct event_base *base = event_base_new();
-    struct http_server *srv = NULL;
-    char err[256];
-    uint16_t port;
-    (void)state;
-
-    assert_non_null(base);
-    assert_int_equal(
-        http_server_new(base, &o, handler, NULL, &srv, err, sizeof(err)), 0);
-    assert_false(http_server_is_loopback(srv)); /* bound to nothing */
-    assert_int_equal(http_server_bind(srv, "127.0.0.1", 0, &port), 0);
-    assert_true(http_server_is_loopback(srv));
-    assert_int_equal(http_server_bind(srv, "0.0.0.0", 0, &port), 0);
-    assert_false(http_server_is_loopback(srv));
-    http_server_free(srv);
-
-    assert_int_equal(
-        http_server_new(base, &o, handler, NULL, &srv, err, sizeof(err)), 0);
-    assert_int_equal(http_server_bind(srv, "127.0.0.2", 0, &port), 0);
-    assert_true(http_server_is_loopback(srv));
-    http_server_free(srv);
-    event_base_free(base);
-}
-
 /* Make room for N more descriptors; returns how many may be used. */
 static int fd_budget(int want)
 {
@@ -496,7 +469,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_secret_equal),
-        cmocka_unit_test(test_is_loopback),
         cmocka_unit_test(test_cap_sheds_idle),
         cmocka_unit_test(test_cap_all_busy),
         cmocka_unit_test(test_header_and_request_timeouts),

@@ -145,6 +145,14 @@ static void test_sighup_checks_bound_address(void **state)
     /* No tokens, and 'listen' moved to loopback in the file only. */
     write_conf(&d, "127.0.0.1:0", NULL);
     sighup_until(&d, "keeping the old tokens");
+    {
+        char *log = test_read_file(d.log, NULL);
+        assert_non_null(log);
+        if (!strstr(log, "'listen' changed to '127.0.0.1:0'") ||
+            !strstr(log, "0.0.0.0:0 is not a loopback address"))
+            fail_msg("the log does not say why:\n%s", log);
+        free(log);
+    }
     assert_int_equal(get(&d, VMIM, NULL), 401);
     assert_int_equal(get(&d, VMIM, TOKEN_A), 200);
 
