@@ -32,6 +32,8 @@
 
 static int report_fd = -1; /* the child's end of the pipe */
 
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void report(const char *fmt, ...)
 {
     char buf[64];
