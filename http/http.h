@@ -177,8 +177,13 @@ struct http_server_opts {
     /* Open connections; 0 = 1024.  A connection accepted at the cap closes
      * the one idle longest (no byte of a request since it connected or
      * since its last reply); when none is idle, the newcomer's requests
-     * get 503. */
+     * get 503, except for probe_paths. */
     int max_connections;
+    /* Paths ("/healthz") answered even on a connection beyond the cap, so
+     * a crowd of slow clients does not fail a liveness probe; NULL-
+     * terminated, borrowed for the server's life (set at creation only).
+     * NULL: none. */
+    const char *const *probe_paths;
     int idle_timeout_s;    /* inactivity while reading or writing; 0 = 60 */
     int header_timeout_s;  /* a request's headers received within; 0 = 10.
                               The clock starts at the connection or at the

@@ -31,7 +31,8 @@
  * The connection cap is kept at accept: a connection beyond it makes the
  * one that has been idle longest (connected, no byte of a request yet) go,
  * so a crowd of idle sockets cannot keep everyone else out.  Only when no
- * connection is idle do requests get 503.
+ * connection is idle do requests get 503, the probes (probe_paths) still
+ * answered.
  */
 #include "http/http.h"
 
@@ -834,6 +835,20 @@ static const char *date_now(struct http_server *srv)
     return srv->date;
 }
 
+/* Whether URI's path is one of the probes served even beyond the cap. */
+static bool is_probe_path(const struct http_server *srv, const char *uri)
+{
+    size_t len;
+
+    if (!srv->opts.probe_paths || !uri)
+        return false;
+    len = strcspn(uri, "?#");
+    for (const char *const *p = srv->opts.probe_paths; *p; p++)
+        if (strlen(*p) == len && strncmp(*p, uri, len) == 0)
+            return true;
+    return false;
+}
+
 /* Request targets up to this long are split in a buffer on the stack. */
 #define TARGET_STACK_BYTES 2048
 
@@ -875,7 +890,7 @@ static void gencb(struct evhttp_request *ereq, void *arg)
         scan_reset(c);
         scan_from(c, bufferevent_get_input(c->bev), 0);
     }
-    if (c && c->over_cap) {
+    if (c && c->over_cap && !is_probe_path(srv, uri)) {
         send_plain_error(ereq, 503, "ServiceUnavailable",
                          "too many connections");
         return;

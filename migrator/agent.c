@@ -669,6 +669,9 @@ static void serve_reload(struct daemon_ctx *d, void *arg)
     log_info("SIGHUP received, nothing to reload yet");
 }
 
+/* Answered even when every connection is taken. */
+static const char *const probe_paths[] = {"/healthz", NULL};
+
 int migr_agent_serve(struct migr_agent *a)
 {
     struct daemon_opts o = {
@@ -694,6 +697,7 @@ int migr_agent_serve(struct migr_agent *a)
      * buffer small. */
     o.http.max_body_bytes = 64 * 1024;
     o.http.max_connections = 64;
+    o.http.probe_paths = probe_paths;
     r = daemon_serve(&o, NULL, err, sizeof(err));
     migr_agent_stop(a);
     if (r < 0) {

@@ -15,6 +15,11 @@
 
 #define DRAIN_GRACE_S 10
 
+/* Answered even when every connection is taken (they touch nothing that
+ * a crowd could exhaust). */
+static const char *const probe_paths[] = {"/healthz", "/livez", "/readyz",
+                                          NULL};
+
 struct serve_state {
     struct orch_server *srv;
     const struct orch_serve_opts *opts;
@@ -105,6 +110,7 @@ int orch_serve(struct orch_server *srv, const struct orch_serve_opts *o)
 
     s.http_opts.tls_certificate = o->tls_certificate;
     s.http_opts.tls_key = o->tls_key;
+    s.http_opts.probe_paths = probe_paths;
     d.http = s.http_opts;
     r = daemon_serve(&d, &report, err, sizeof(err));
     srv->http = NULL;

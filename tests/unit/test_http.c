@@ -232,10 +232,14 @@ static void test_cap_sheds_idle(void **state)
 }
 
 /* When every connection is in the middle of a request, none is closed for
- * a newcomer: its request gets a 503 Status instead. */
+ * a newcomer: its request gets a 503 Status instead, unless it is a
+ * probe. */
 static void test_cap_all_busy(void **state)
 {
-    struct http_server_opts o = {.max_connections = 4};
+    static const char *const probes[] = {"/healthz", NULL};
+    struct http_server_opts o = {.max_connections = 4, .probe_paths = probes};
+    const char *probe = "GET /healthz?verbose HTTP/1.1\r\nHost: x\r\n"
+                        "Connection: close\r\n\r\n";
     const char *get = "GET /count HTTP/1.1\r\nHost: x\r\n"
                       "Connection: close\r\n\r\n";
     struct server s;
@@ -252,6 +256,9 @@ static void test_cap_all_busy(void **state)
     assert_int_equal(
         test_http_exchange(s.port, get, strlen(get), buf, sizeof(buf)), 503);
     assert_status_reply(buf, 503, "ServiceUnavailable");
+    assert_int_equal(
+        test_http_exchange(s.port, probe, strlen(probe), buf, sizeof(buf)),
+        200);
     for (int i = 0; i < 4; i++)
         assert_false(test_http_closed(busy[i]));
     /* The busy ones finish their requests. */

@@ -4,8 +4,9 @@
  * SIGHUP checks "without tokens, loopback only" against the socket it has
  * bound, not the file's new 'listen'; a crowd of idle connections far
  * beyond max_connections does not keep /healthz or the API from
- * answering; the errors evhttp makes are Status objects on the wire, and
- * other methods on /healthz are 405 with Allow.
+ * answering, nor does a crowd of slow ones keep /healthz; the errors evhttp
+ * makes are Status objects on the wire, and other methods on /healthz are 405
+ * with Allow.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -231,6 +232,28 @@ static void test_idle_crowd(void **state)
     daemon_stop(&d);
 }
 
+/* Every connection in the middle of a request (clients trickling their
+ * headers): the API answers newcomers 503, the probes still answer. */
+static void test_busy_crowd(void **state)
+{
+    struct daemon d;
+    int busy[16];
+    (void)state;
+
+    daemon_start(&d, "127.0.0.1:0", "limits = { max_connections = 16; };");
+    for (int i = 0; i < 16; i++) {
+        busy[i] = test_http_connect(d.port);
+        assert_true(busy[i] >= 0);
+        assert_true(test_http_send(busy[i], "GET /healthz HTTP/1.1\r\n", 24));
+    }
+    assert_int_equal(get(&d, VMIM, NULL), 503);
+    assert_int_equal(get(&d, "/healthz", NULL), 200);
+    assert_int_equal(get(&d, "/readyz", NULL), 200);
+    for (int i = 0; i < 16; i++)
+        close(busy[i]);
+    daemon_stop(&d);
+}
+
 /* BUF is a response whose body is a Status with CODE. */
 static void assert_status_body(const char *buf, int code)
 {
@@ -283,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_sighup_checks_bound_address),
         cmocka_unit_test(test_sighup_loopback_may_drop_tokens),
         cmocka_unit_test(test_idle_crowd),
+        cmocka_unit_test(test_busy_crowd),
         cmocka_unit_test(test_errors_on_the_wire),
     };
     return cmocka_run_group_tests_name("orchestratord_serve", tests, NULL,
