@@ -141,6 +141,83 @@ bool orch_filter_match(const json_t *obj, void *arg)
     return true;
 }
 
+bool orch_filter_match_labels(const json_t *labels, void *arg)
+{
+    const struct orch_filter *f = arg;
+
+    return !f || api_selector_match(f->labels, labels);
+}
+
+/* The indexed column, if any, that serves field PATH for KIND: what
+ * store/ keeps in a column of that kind's table (store.h). */
+static int field_for(const char *path, enum api_kind kind)
+{
+    if (strcmp(path, "metadata.name") == 0)
+        return STORE_FIELD_NAME;
+    if (strcmp(path, "metadata.namespace") == 0)
+        return STORE_FIELD_NAMESPACE;
+    if (strcmp(path, "status.phase") == 0 &&
+        (kind == API_KIND_VMIM || kind == API_KIND_VMI))
+        return STORE_FIELD_PHASE;
+    if (strcmp(path, "status.nodeName") == 0 && kind == API_KIND_VMI)
+        return STORE_FIELD_NODE_NAME;
+    if (strcmp(path, "spec.vmiName") == 0 && kind == API_KIND_VMIM)
+        return STORE_FIELD_VMI_NAME;
+    return -ENOENT;
+}
+
+void orch_filter_list_opts(struct orch_filter *f, enum api_kind kind,
+                           struct store_list_opts *o)
+{
+    static const enum store_term_op ops[] = {
+        [API_SELECTOR_EXISTS] = STORE_TERM_EXISTS,
+        [API_SELECTOR_NOT_EXISTS] = STORE_TERM_NOT_EXISTS,
+        [API_SELECTOR_IN] = STORE_TERM_IN,
+        [API_SELECTOR_NOT_IN] = STORE_TERM_NOT_IN,
+    };
+    const size_t cap = sizeof(f->terms) / sizeof(*f->terms);
+    bool fields_left = false, labels_left = false;
+
+    f->n_terms = 0;
+    for (size_t i = 0; i < f->n_fields; i++) {
+        int field = field_for(f->fields[i].path, kind);
+        if (field < 0 || f->n_terms == cap) {
+            fields_left = true;
+            continue;
+        }
+        f->terms[f->n_terms++] = (struct store_term){
+            .field = (enum store_field)field,
+            .op = f->fields[i].negate ? STORE_TERM_NOT_IN : STORE_TERM_IN,
+            .values = (const char *const *)&f->fields[i].value,
+            .n_values = 1,
+        };
+    }
+    for (size_t i = 0; i < api_selector_count(f->labels); i++) {
+        struct api_selector_req req;
+        api_selector_get(f->labels, i, &req);
+        if (kind != API_KIND_VMIM || strcmp(req.key, STORE_VMI_NAME_LABEL) ||
+            f->n_terms == cap) {
+            labels_left = true;
+            continue;
+        }
+        f->terms[f->n_terms++] = (struct store_term){
+            .field = STORE_FIELD_VMI_NAME_LABEL,
+            .op = ops[req.op],
+            .values = req.values,
+            .n_values = req.n_values,
+        };
+    }
+    o->terms = f->terms;
+    o->n_terms = f->n_terms;
+    /* What the store cannot check from its columns is checked on the
+     * record; the labels column is enough for a label selector.  (The
+     * whole filter is applied then: the terms already checked hold.) */
+    o->match = fields_left ? orch_filter_match : NULL;
+    o->match_labels =
+        !fields_left && labels_left ? orch_filter_match_labels : NULL;
+    o->match_arg = fields_left || labels_left ? f : NULL;
+}
+
 void orch_filter_clear(struct orch_filter *f)
 {
     if (!f)
