@@ -141,11 +141,144 @@ bool orch_filter_match(const json_t *obj, void *arg)
     return true;
 }
 
-bool orch_filter_match_labels(const json_t *labels, void *arg)
+/* The members down each field path, for orch_jscan_path(). */
+static const char *const *field_members(const char *path)
+{
+    static const char *const members[][3] = {
+        {"metadata", "name", NULL},   {"metadata", "namespace", NULL},
+        {"spec", "vmiName", NULL},    {"status", "phase", NULL},
+        {"status", "nodeName", NULL},
+    };
+    for (size_t i = 0; i < sizeof(field_paths) / sizeof(*field_paths); i++)
+        if (path == field_paths[i])
+            return members[i];
+    return NULL;
+}
+
+/* The label selector on the labels object LABELS (a span; NULL: no
+ * labels).  Returns 1, 0, or -EINVAL when the text cannot be read without
+ * decoding it (the caller parses it then). */
+static int labels_match_span(const struct orch_filter *f,
+                             const struct orch_jspan *labels)
+{
+    for (size_t i = 0; i < api_selector_count(f->labels); i++) {
+        struct api_selector_req req;
+        struct orch_jspan v;
+        bool in = false;
+        int r;
+
+        api_selector_get(f->labels, i, &req);
+        r = labels ? orch_jscan_member(labels, req.key, &v) : -ENOENT;
+        if (r == -EINVAL)
+            return r;
+        for (size_t j = 0; r == 0 && !in && j < req.n_values; j++) {
+            int eq = orch_jscan_string_eq(&v, req.values[j]);
+            if (eq < 0)
+                return eq;
+            in = eq == 1;
+        }
+        switch (req.op) {
+        case API_SELECTOR_EXISTS:
+            if (r < 0)
+                return 0;
+            break;
+        case API_SELECTOR_NOT_EXISTS:
+            if (r == 0)
+                return 0;
+            break;
+        case API_SELECTOR_IN:
+            if (!in)
+                return 0;
+            break;
+        default:
+            if (in)
+                return 0;
+            break;
+        }
+    }
+    return 1;
+}
+
+/* A text with a backslash in it has escapes: jscan compares strings and
+ * keys as written, so such a record is parsed instead (the API's label and
+ * field values have none; jansson escapes only what JSON requires). */
+static bool has_escape(const char *text, size_t len)
+{
+    return memchr(text, '\\', len) != NULL;
+}
+
+bool orch_filter_match_labels(const char *text, size_t len, void *arg)
 {
     const struct orch_filter *f = arg;
+    struct orch_jspan labels = {text, len};
+    int r;
 
-    return !f || api_selector_match(f->labels, labels);
+    if (!f || !f->labels)
+        return true;
+    r = has_escape(text, len) ? -EINVAL : labels_match_span(f, &labels);
+    if (r < 0) {
+        /* Escapes, or not an object: as the filter reads the record. */
+        json_t *j = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+        bool ok = api_selector_match(f->labels, json_is_object(j) ? j : NULL);
+        json_decref(j);
+        return ok;
+    }
+    return r == 1;
+}
+
+bool orch_filter_match_text(const char *text, size_t len, void *arg)
+{
+    const struct orch_filter *f = arg;
+    const struct orch_jspan obj = {text, len};
+    static const char *const labels_path[] = {"metadata", "labels", NULL};
+    struct orch_jspan v;
+    json_t *j;
+    bool ok;
+    int r = 0;
+
+    if (!f)
+        return true;
+    if (has_escape(text, len))
+        goto parse;
+    if (f->labels) {
+        r = orch_jscan_path(&obj, labels_path, &v);
+        if (r == -ENOENT)
+            r = labels_match_span(f, NULL);
+        else if (r == 0 && v.len && v.text[0] == '{')
+            r = labels_match_span(f, &v);
+        else
+            goto parse; /* labels that are not an object */
+        if (r < 0)
+            goto parse;
+        if (r == 0)
+            return false;
+    }
+    for (size_t i = 0; i < f->n_fields; i++) {
+        const char *const *members = field_members(f->fields[i].path);
+        bool eq;
+
+        if (!members)
+            goto parse;
+        r = orch_jscan_path(&obj, members, &v);
+        if (r == -EINVAL)
+            goto parse; /* e.g. status is not an object */
+        if (r == -ENOENT || v.len == 0 || v.text[0] != '"') {
+            eq = *f->fields[i].value == '\0'; /* absent, not a string: "" */
+        } else {
+            r = orch_jscan_string_eq(&v, f->fields[i].value);
+            if (r < 0)
+                goto parse;
+            eq = r == 1;
+        }
+        if (eq == f->fields[i].negate)
+            return false;
+    }
+    return true;
+parse:
+    j = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
+    ok = j && orch_filter_match(j, (void *)f);
+    json_decref(j);
+    return ok;
 }
 
 /* The indexed column, if any, that serves field PATH for KIND: what
@@ -210,9 +343,10 @@ void orch_filter_list_opts(struct orch_filter *f, enum api_kind kind,
     o->terms = f->terms;
     o->n_terms = f->n_terms;
     /* What the store cannot check from its columns is checked on the
-     * record; the labels column is enough for a label selector.  (The
-     * whole filter is applied then: the terms already checked hold.) */
-    o->match = fields_left ? orch_filter_match : NULL;
+     * record's text; the labels column is enough for a label selector.
+     * (The whole filter is applied then: the terms already checked hold.) */
+    o->match = NULL;
+    o->match_text = fields_left ? orch_filter_match_text : NULL;
     o->match_labels =
         !fields_left && labels_left ? orch_filter_match_labels : NULL;
     o->match_arg = fields_left || labels_left ? f : NULL;

@@ -1974,21 +1974,28 @@ static int list_bind(sqlite3_stmt *stmt, const struct list_plan *plan,
 static int row_matches(sqlite3_stmt *stmt, const struct store_list_opts *o,
                        json_t **obj)
 {
+    const char *text = NULL;
+    size_t len = 0;
+    int r;
+
     if (!sqlite3_column_int(stmt, 4))
         return 0;
     if (o->match_labels) {
-        json_t *labels = NULL;
-        int r = load_object(stmt, 3, &labels);
-        bool ok;
+        r = column_text(stmt, 3, &text, &len);
         if (r < 0)
             return r;
-        ok = o->match_labels(labels, o->match_arg);
-        json_decref(labels);
-        if (!ok)
+        if (!o->match_labels(text, len, o->match_arg))
+            return 0;
+    }
+    if (o->match_text) {
+        r = column_text(stmt, 0, &text, &len);
+        if (r < 0)
+            return r;
+        if (!o->match_text(text, len, o->match_arg))
             return 0;
     }
     if (o->match) {
-        int r = load_object(stmt, 0, obj);
+        r = load_object(stmt, 0, obj);
         if (r < 0)
             return r;
         if (!o->match(*obj, o->match_arg)) {

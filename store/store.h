@@ -218,6 +218,12 @@ int store_delete(struct store *st, enum store_kind kind, const char *ns,
  * with it).  OBJ is borrowed for the call.  Must not call the store. */
 typedef bool (*store_match_fn)(const json_t *obj, void *arg);
 
+/* A filter given a record's stored JSON text (LEN bytes, not
+ * NUL-terminated, valid while the call lasts) instead of the parsed
+ * object, so that it can look at a few members of it for a fraction of
+ * what a parse costs.  Must not call the store. */
+typedef bool (*store_match_text_fn)(const char *text, size_t len, void *arg);
+
 /* Fields of a record that the store keeps in indexed columns, so that a
  * list can select on them without reading the records. */
 enum store_field {
@@ -292,11 +298,13 @@ struct store_list_opts {
     const struct store_term *terms;
     size_t n_terms; /* at most STORE_MAX_TERMS */
 
-    /* A filter like match (with match_arg), given the record's
-     * metadata.labels (an object, {} when it has none) instead of the
-     * whole object, which is then not parsed: label selectors cost a
-     * fraction of what match does.  Checked before match.  NULL = none. */
-    store_match_fn match_labels;
+    /* Filters like match (with match_arg) on the stored text, which the
+     * store then does not parse: match_labels gets the record's
+     * metadata.labels (an object, "{}" when it has none), match_text the
+     * whole record.  Checked in that order, before
+     * match.  NULL = none. */
+    store_match_text_fn match_labels;
+    store_match_text_fn match_text;
 
     /* Read at most this many records for one page (0 = no bound): records
      * the conditions or filters turn down count, as do those returned.

@@ -1403,6 +1403,26 @@ static void seed_mixed(struct fixture *f)
         assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION, o), 0);
         json_decref(o);
     }
+    /* Texts the scanner leaves to the parser: escapes, a status that is
+     * not an object; and values that are not strings. */
+    static const char *const odd[] = {
+        "{\"metadata\":{\"name\":\"odd-esc\",\"namespace\":\"default\","
+        "\"labels\":{\"tier\":\"o\\\"dd\",\"kubevirt.io/vmi-name\":"
+        "\"vmi-2\"}},\"spec\":{\"vmiName\":\"vmi-2\"},\"status\":"
+        "{\"phase\":\"Run\\u006eing\",\"nodeName\":\"node-1\"}}",
+        "{\"metadata\":{\"name\":\"odd-null\",\"namespace\":\"default\","
+        "\"annotations\":{}},\"spec\":{\"vmiName\":\"vmi-2\"},"
+        "\"status\":\"x\"}",
+        "{\"metadata\":{\"name\":\"odd-num\",\"namespace\":\"other\","
+        "\"labels\":{\"tier\":5}},\"spec\":{\"vmiName\":7},"
+        "\"status\":{\"phase\":null,\"nodeName\":[\"node-1\"]}}",
+    };
+    for (size_t i = 0; i < sizeof(odd) / sizeof(*odd); i++) {
+        json_t *o = json_loads(odd[i], 0, NULL);
+        assert_non_null(o);
+        assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION, o), 0);
+        json_decref(o);
+    }
     for (int i = 0; i < 30; i++) {
         char name[16], node[16];
         json_t *status = json_object(), *o;
@@ -1481,6 +1501,12 @@ static void test_list_indexed_matches_filter(void **state)
         {API_KIND_VMIM, "!kubevirt.io/vmi-name", NULL, 0},
         {API_KIND_VMIM, "kubevirt.io/vmi-name=vmi-2,tier=odd", NULL, 0},
         {API_KIND_VMIM, "tier=odd", NULL, 0},
+        {API_KIND_VMIM, "tier", NULL, 0},
+        {API_KIND_VMIM, "!tier", NULL, 0},
+        {API_KIND_VMIM, "tier notin (odd)", NULL, 0},
+        {API_KIND_VMIM, "tier", "status.phase!=Running", 0},
+        {API_KIND_VMIM, NULL, "status.nodeName=", 0},
+        {API_KIND_VMIM, NULL, "status.nodeName!=node-1", 0},
         {API_KIND_VMIM, "tier in (odd, even),!kubevirt.io/vmi-name", NULL, 0},
         {API_KIND_VMIM, NULL, "status.phase=Running", 2},
         {API_KIND_VMIM, NULL, "status.phase==Failed", 2},
