@@ -1773,9 +1773,12 @@ static int list_plan_make(enum store_kind kind, const char *ns,
     if (r < 0)
         goto fail;
 
-    /* The namespace is known for a cluster-scoped kind ("") or from NS;
+    /* The namespace is known for a cluster-scoped kind (all its records
+     * have "", so that metadata.name= is a lookup in the key) or from NS;
      * else a namespace= term can confine the list to one.  Conditions on a
      * known namespace are decided here, not for each record. */
+    if (!k->namespaced)
+        plan->ns = "";
     for (size_t i = 0; !plan->ns && k->namespaced && i < plan->n_conds; i++) {
         const struct cond *c = &plan->conds[i];
         if (c->field == STORE_FIELD_NAMESPACE && c->op == STORE_TERM_IN &&
@@ -1787,8 +1790,8 @@ static int list_plan_make(enum store_kind kind, const char *ns,
     }
     for (size_t i = 0; i < plan->n_conds; i++) {
         const struct cond *c = &plan->conds[i];
-        if (c->field == STORE_FIELD_NAMESPACE && (plan->ns || !k->namespaced)) {
-            if (!cond_holds(c, plan->ns ? plan->ns : ""))
+        if (c->field == STORE_FIELD_NAMESPACE && plan->ns) {
+            if (!cond_holds(c, plan->ns))
                 plan->empty = true;
             continue;
         }

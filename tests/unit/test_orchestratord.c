@@ -1423,6 +1423,17 @@ static void seed_mixed(struct fixture *f)
         assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION, o), 0);
         json_decref(o);
     }
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        json_t *o;
+
+        snprintf(name, sizeof(name), "host-%c", 'a' + i);
+        o = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1",
+                      "kind", "Node", "metadata", "name", name, "labels",
+                      "role", i % 2 ? "edge" : "core");
+        assert_int_equal(store_create(f->st, STORE_KIND_NODE, o), 0);
+        json_decref(o);
+    }
     for (int i = 0; i < 30; i++) {
         char name[16], node[16];
         json_t *status = json_object(), *o;
@@ -1532,6 +1543,11 @@ static void test_list_indexed_matches_filter(void **state)
         {API_KIND_VMI, NULL, "status.phase=Running,status.nodeName!=node-0", 0},
         {API_KIND_VMI, NULL, "spec.vmiName=", 0},
         {API_KIND_VMI, "kubevirt.io/vmi-name=vmi-2", NULL, 0},
+        {API_KIND_NODE, NULL, "metadata.name=host-c", 2},
+        {API_KIND_NODE, NULL, "metadata.name!=host-c", 0},
+        {API_KIND_NODE, NULL, "metadata.namespace=", 0},
+        {API_KIND_NODE, NULL, "metadata.namespace=default", 0},
+        {API_KIND_NODE, "role=edge", "status.phase=", 0},
     };
     static const char *const namespaces[] = {NULL, NS};
     char want[4096], got[4096];
