@@ -257,8 +257,8 @@ bool orch_filter_match(const json_t *obj, void *filter);
 bool orch_filter_match_text(const char *text, size_t len, void *filter);
 
 /* Whether the labels text TEXT (a record's metadata.labels as stored, an
- * object) passes FILTER's label selector; its field terms are
- * not looked at.  A store_match_text_fn for store_list_opts.match_labels. */
+ * object) passes FILTER's label selector; its field terms are not looked
+ * at.  A store_match_text_fn for store_list_opts.match_labels. */
 bool orch_filter_match_labels(const char *text, size_t len, void *filter);
 
 /* Set up O to list records of KIND that pass F: the field terms and label

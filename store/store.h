@@ -244,6 +244,7 @@ enum store_field {
  * migrations of one VMI by it. */
 #define STORE_VMI_NAME_LABEL "kubevirt.io/vmi-name"
 
+/* The most terms one list takes (each is an SQL parameter). */
 #define STORE_MAX_TERMS 1000
 
 enum store_term_op {
@@ -261,8 +262,8 @@ enum store_term_op {
  *   - The label is absent when the record has no such label, or (which the
  *     api module refuses) a value that is not a string.  An absent label is
  *     in no set: IN fails, NOT_IN holds (Kubernetes' label semantics).
- * A value holding a NUL never matches a stored value (as before, a string
- * is compared whole, with its length). */
+ * A stored value holding a NUL character matches no value of a term
+ * (stored strings are compared whole, with their lengths). */
 struct store_term {
     enum store_field field;
     enum store_term_op op;
@@ -289,20 +290,18 @@ struct store_list_opts {
                                   Succeeded nor Failed (unset counts) */
 
     /* More conditions on indexed fields, all of which must hold (and
-     * those above).  A list that selects on one field with a single
+     * those above).  A list with a condition on one field with a single
      * value (IN with one value: "status.phase=Running") reads only the
-     * matching records from that field's index, whatever else it asks;
-     * other conditions are checked on each record the list reads, from
-     * its columns, without parsing it.  Giving a field the kind lacks is
-     * -EINVAL. */
+     * records with that value, from that field's index; its other
+     * conditions are checked on the records it reads, from their columns,
+     * without parsing them.  Giving a field the kind lacks is -EINVAL. */
     const struct store_term *terms;
     size_t n_terms; /* at most STORE_MAX_TERMS */
 
     /* Filters like match (with match_arg) on the stored text, which the
      * store then does not parse: match_labels gets the record's
      * metadata.labels (an object, "{}" when it has none), match_text the
-     * whole record.  Checked in that order, before
-     * match.  NULL = none. */
+     * whole record.  Checked in that order, before match.  NULL = none. */
     store_match_text_fn match_labels;
     store_match_text_fn match_text;
 
