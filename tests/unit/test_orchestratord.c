@@ -1672,6 +1672,32 @@ static void test_metrics(void **state)
     assert_non_null(
         strstr(f->resp.body, "kubevirt_vmi_migrations_in_running_phase 0\n"));
     assert_non_null(strstr(f->resp.body, "kubevirt_vmi_migration_failed 0\n"));
+
+    /* Counted from the store's phase index: finished migrations, however
+     * many, are not in flight; Scheduled to TargetReady count as
+     * scheduling, as KubeVirt counts them. */
+    static const char *const phases[] = {
+        "Running",   "Running",   "Scheduled", "PreparingTarget",
+        "Succeeded", "Succeeded", "Failed",    "Bogus"};
+    for (size_t i = 0; i < sizeof(phases) / sizeof(*phases); i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "seeded-%zu", i);
+        json_t *o = json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata",
+                              "name", name, "namespace", NS, "spec", "vmiName",
+                              name, "status", "phase", phases[i]);
+        assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION, o), 0);
+        json_decref(o);
+    }
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/metrics", NULL, NULL, NULL, NULL), 200);
+    assert_non_null(
+        strstr(f->resp.body, "kubevirt_vmi_migrations_in_pending_phase 1\n"));
+    assert_non_null(strstr(f->resp.body,
+                           "kubevirt_vmi_migrations_in_scheduling_phase 2\n"));
+    assert_non_null(
+        strstr(f->resp.body, "kubevirt_vmi_migrations_in_running_phase 2\n"));
+    assert_non_null(
+        strstr(f->resp.body, "kubevirt_vmi_migrations_in_unset_phase 0\n"));
 }
 
 /* Messages quote what the client sent, which need not be UTF-8, and long
