@@ -21,8 +21,7 @@
 #include <strings.h>
 
 #include "log/log.h"
-
-#define VMI_NAME_LABEL "kubevirt.io/vmi-name"
+#include "orchestratord/migration.h"
 
 struct route {
     const struct api_kind_info *kind;
@@ -538,179 +537,26 @@ static void strip_server_fields(json_t *doc, bool keep_status)
         json_object_del(doc, "status");
 }
 
-static void admission_denied(struct http_response *resp, int code,
-                             const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void admission_denied(struct http_response *resp, int code,
-                             const char *reason, const char *fmt, ...)
-{
-    char detail[768], msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
-    snprintf(msg, sizeof(msg),
-             "admission webhook \"migration-create-validator.kubevirt.io\" "
-             "denied the request: %s",
-             detail);
-    orch_reply_status(resp, code, reason, msg, NULL);
-}
-
-/* Whether a VMI's stored TEXT plainly passes check_vmi(): a phase that is
- * not final and no LiveMigratable condition other than "True".  false
- * means "look closer": check_vmi() then parses the record and words the
- * answer. */
-static bool vmi_text_admissible(const char *text, size_t len)
-{
-    struct orch_jspan doc = {text, len}, status, v, conds, c;
-    size_t pos = 0;
-    int r = orch_jscan_member(&doc, "status", &status);
-
-    if (r == -ENOENT)
-        return true;
-    if (r < 0)
-        return false;
-    r = orch_jscan_member(&status, "phase", &v);
-    if (r == 0) {
-        if (orch_jscan_string_eq(&v, "Succeeded") != 0 ||
-            orch_jscan_string_eq(&v, "Failed") != 0)
-            return false;
-    } else if (r != -ENOENT) {
-        return false;
-    }
-    r = orch_jscan_member(&status, "conditions", &conds);
-    if (r == -ENOENT)
-        return true;
-    if (r < 0)
-        return false;
-    while ((r = orch_jscan_next(&conds, &pos, &c)) == 0) {
-        struct orch_jspan type, st;
-        r = orch_jscan_member(&c, "type", &type);
-        if (r == -ENOENT)
-            continue;
-        if (r < 0)
-            return false;
-        r = orch_jscan_string_eq(&type, "LiveMigratable");
-        if (r < 0)
-            return false;
-        if (r == 1 && (orch_jscan_member(&c, "status", &st) < 0 ||
-                       orch_jscan_string_eq(&st, "True") != 1))
-            return false;
-    }
-    return r == -ENOENT;
-}
-
-/* The VMI checks of admission: it exists, is not final and is not marked
- * not live-migratable.  Most VMIs pass, which the stored text shows
- * without a parse.  Returns 0, or -1 after answering. */
-static int check_vmi(struct orch_server *srv, struct http_response *resp,
-                     const char *ns, const char *vmi_name)
-{
-    json_t *vmi = NULL, *conds;
-    const char *phase;
-    char *text = NULL;
-    size_t len = 0;
-    int r;
-
-    r = store_get_text(srv->store, STORE_KIND_VMI, ns, vmi_name, &text, &len);
-    if (r == 0) {
-        bool plain = vmi_text_admissible(text, len);
-        free(text);
-        if (plain)
-            return 0;
-        r = store_get(srv->store, STORE_KIND_VMI, ns, vmi_name, &vmi);
-    }
-    if (r == -ENOENT) {
-        admission_denied(resp, 422, "Invalid",
-                         "the VMI \"%s/%s\" does not exist", ns, vmi_name);
-        return -1;
-    }
-    if (r < 0) {
-        reply_store_error(resp, r, "cannot read the VMI");
-        return -1;
-    }
-    phase = api_doc_get_string(vmi, "status.phase");
-    if (phase &&
-        (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)) {
-        json_decref(vmi);
-        admission_denied(resp, 422, "Invalid",
-                         "Cannot migrate VMI in finalized state.");
-        return -1;
-    }
-    conds = json_object_get(json_object_get(vmi, "status"), "conditions");
-    for (size_t i = 0; i < json_array_size(conds); i++) {
-        json_t *c = json_array_get(conds, i);
-        const char *type = json_string_value(json_object_get(c, "type"));
-        const char *st = json_string_value(json_object_get(c, "status"));
-        if (type && st && strcmp(type, "LiveMigratable") == 0 &&
-            strcmp(st, "False") == 0) {
-            const char *rs = json_string_value(json_object_get(c, "reason"));
-            const char *ms = json_string_value(json_object_get(c, "message"));
-            admission_denied(resp, 422, "Invalid",
-                             "Cannot migrate VMI, Reason: %s, Message: %s",
-                             rs ? rs : "", ms ? ms : "");
-            json_decref(vmi);
-            return -1;
-        }
-    }
-    json_decref(vmi);
-
-    return 0;
-}
-
-/* The checks KubeVirt's migration-create admitter makes that need no host,
- * and its mutator's label; then the initial status.  Returns 0, or -1 after
- * answering. */
+/* KubeVirt's migration-create admission (migration.h), answered as its
+ * webhook's refusal.  Returns 0, or -1 after answering. */
 static int admit_migration(struct orch_server *srv, struct http_response *resp,
                            const char *ns, json_t *doc)
 {
-    const char *vmi_name = api_doc_get_string(doc, "spec.vmiName");
-    json_t *other = NULL, *md, *labels;
-    char now[API_TIME_LEN];
-    int r;
+    char msg[768];
+    int r = orch_migration_admit(srv->store, srv->settings.live_migration, ns,
+                                 doc, msg, sizeof(msg));
 
-    if (!srv->settings.live_migration) {
-        admission_denied(resp, 422, "Invalid",
-                         "LiveMigration feature gate is not enabled "
-                         "(feature_gates.LiveMigration in orchestratord's "
-                         "configuration)");
+    if (r == -EDOM || r == -EALREADY) {
+        orch_reply_errno(resp, r,
+                         "admission webhook \"migration-create-validator."
+                         "kubevirt.io\" denied the request: %s",
+                         msg);
         return -1;
     }
-    if (check_vmi(srv, resp, ns, vmi_name) < 0)
-        return -1;
-
-    r = store_migration_find_in_flight(srv->store, ns, vmi_name, &other);
-    if (r == 0) {
-        const char *oname = api_doc_get_string(other, "metadata.name");
-        char msg[768];
-        snprintf(msg, sizeof(msg),
-                 "admission webhook \"migration-create-validator.kubevirt.io"
-                 "\" denied the request: in-flight migration detected. "
-                 "Active migration job (%s) is currently already in "
-                 "progress for VMI %s.",
-                 oname ? oname : "", vmi_name);
-        orch_reply_status(resp, 409, "Conflict", msg, NULL);
-        json_decref(other);
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot admit the migration");
         return -1;
     }
-    if (r != -ENOENT) {
-        reply_store_error(resp, r, "cannot look for migrations in flight");
-        return -1;
-    }
-
-    md = json_object_get(doc, "metadata");
-    labels = json_object_get(md, "labels");
-    if (!json_is_object(labels)) {
-        labels = json_object();
-        json_object_set_new(md, "labels", labels);
-    }
-    json_object_set_new(labels, VMI_NAME_LABEL, json_string(vmi_name));
-    api_time_now(now);
-    json_object_set_new(doc, "status",
-                        json_pack("{s:s, s:[{s:s, s:s}]}", "phase", "Pending",
-                                  "phaseTransitionTimestamps", "phase",
-                                  "Pending", "phaseTransitionTimestamp", now));
     return 0;
 }
 
@@ -870,17 +716,6 @@ out:
     json_decref(doc);
 }
 
-/* A migration between Scheduling and Running has work on hosts to undo, so
- * DELETE only asks for the abort (KubeVirt's abortRequested) and the record
- * stays until the migration controller finishes it.  One that has not
- * started (unset, Pending) or is final goes at once. */
-static bool migration_needs_abort(const json_t *obj)
-{
-    int p = orch_vmim_phase(obj);
-    return p > API_VMIM_PHASE_PENDING && p != API_VMIM_PHASE_SUCCEEDED &&
-           p != API_VMIM_PHASE_FAILED;
-}
-
 static void handle_delete(struct orch_server *srv,
                           const struct http_request *req,
                           struct http_response *resp, const struct route *rt)
@@ -899,23 +734,17 @@ static void handle_delete(struct orch_server *srv,
             reply_store_error(resp, r, "cannot read the record");
             return;
         }
-        if (migration_needs_abort(obj)) {
-            json_t *status = json_object_get(obj, "status");
-            json_t *ms = json_object_get(status, "migrationState");
-            char now[API_TIME_LEN];
+        if (orch_migration_cancel_action(obj) == ORCH_MIGRATION_CANCEL_ABORT) {
             const char *rvs =
                 api_doc_get_string(obj, "metadata.resourceVersion");
             int64_t rv = 0;
-            if (!json_is_object(ms)) {
-                ms = json_object();
-                json_object_set_new(status, "migrationState", ms);
-            }
-            json_object_set_new(ms, "abortRequested", json_true());
-            api_time_now(now);
-            if (!api_doc_get_string(obj, "metadata.deletionTimestamp"))
-                api_doc_set_string(obj, "metadata.deletionTimestamp", now);
             if (rvs)
                 store_rv_parse(rvs, &rv);
+            if (orch_migration_request_abort(obj) < 0) {
+                orch_reply_errno(resp, -ENOMEM, "out of memory");
+                json_decref(obj);
+                return;
+            }
             r = store_update(srv->store, sk, obj, rv);
             if (r == -ESTALE) {
                 reply_conflict(resp, rt->kind, rt->name);

@@ -248,38 +248,6 @@ const char *const *orch_kind_verbs(enum api_kind kind);
 enum store_kind orch_store_kind(enum api_kind kind);
 
 /*
- * JSON text scanning (jscan.c): read a few fields of a stored record's text
- * without parsing it into a json_t.  Nothing is allocated or decoded; spans
- * point into the caller's text.  A malformed text is -EINVAL, never a read
- * past its end.
- */
-
-struct orch_jspan {
-    const char *text; /* a JSON value, not NUL-terminated */
-    size_t len;
-};
-
-/* The value of member NAME of the object OBJ (the first if repeated).
- * Returns 0, -ENOENT (no such member) or -EINVAL (OBJ is not an object or
- * is malformed). */
-int orch_jscan_member(const struct orch_jspan *obj, const char *name,
-                      struct orch_jspan *ret);
-
-/* orch_jscan_member() down PATH, a NULL-terminated list of member names. */
-int orch_jscan_path(const struct orch_jspan *obj, const char *const *path,
-                    struct orch_jspan *ret);
-
-/* The next element of the array ARR: start with *POS = 0.  Returns 0,
- * -ENOENT after the last element, or -EINVAL (not an array, malformed). */
-int orch_jscan_next(const struct orch_jspan *arr, size_t *pos,
-                    struct orch_jspan *ret);
-
-/* Whether V is the JSON string LIT: 1 yes, 0 no (another string or not a
- * string), -EINVAL if V has escapes (it would need decoding to tell) or is
- * malformed. */
-int orch_jscan_string_eq(const struct orch_jspan *v, const char *lit);
-
-/*
  * Metrics (metrics.c).
  */
 
