@@ -54,6 +54,7 @@ void orch_server_init(struct orch_server *srv, struct store *store)
     srv->settings.max_list_limit = 500;
     srv->settings.max_watchers = 100;
     srv->settings.live_migration = true;
+    orch_feed_init(srv);
 }
 
 void orch_server_release(struct orch_server *srv)
@@ -61,6 +62,7 @@ void orch_server_release(struct orch_server *srv)
     if (!srv)
         return;
     orch_watch_end_all(srv);
+    orch_feed_release(srv);
     orch_settings_clear(&srv->settings);
 }
 
@@ -300,9 +302,11 @@ static void handle_list(struct orch_server *srv, const struct http_request *req,
     json_decref(list);
 }
 
+/* A watch: USER is the token's name orch_auth_check() gave. */
 static void handle_watch(struct orch_server *srv,
                          const struct http_request *req,
-                         struct http_response *resp, const struct route *rt)
+                         struct http_response *resp, const struct route *rt,
+                         const char *user)
 {
     struct orch_watch_params p = {
         .kind = rt->kind,
@@ -311,6 +315,8 @@ static void handle_watch(struct orch_server *srv,
         .label_selector = http_request_param(req, "labelSelector"),
         .field_selector = http_request_param(req, "fieldSelector"),
         .resource_version = http_request_param(req, "resourceVersion"),
+        .user = user,
+        .authorization = req->authorization,
     };
     const char *t = http_request_param(req, "timeoutSeconds");
     struct orch_watcher *w = NULL;
@@ -322,6 +328,11 @@ static void handle_watch(struct orch_server *srv,
         orch_reply_errno(resp, -EINVAL, "invalid timeoutSeconds: '%s'", t);
         return;
     }
+    /* Larger values are clamped, not refused: the client gets the longest
+     * watch the server allows and, like any watch that ends, starts the
+     * next one from the last resourceVersion it saw. */
+    if (timeout > ORCH_WATCH_MAX_TIMEOUT_S)
+        timeout = ORCH_WATCH_MAX_TIMEOUT_S;
     p.timeout_s = (long)timeout;
     r = orch_watch_new(srv, &p, &w, &msg);
     if (r < 0) {
@@ -561,8 +572,9 @@ static int admit_migration(struct orch_server *srv, struct http_response *resp,
 }
 
 /* Store a new object that passed validation and admission (in the
- * transaction admit_and_create() opened), commit, tell the watchers, answer
- * CODE with it.  Returns 0, or -1 after rolling back and answering. */
+ * transaction admit_and_create() opened), commit (the change feed tells the
+ * watchers), answer CODE with it.  Returns 0, or -1 after rolling back and
+ * answering. */
 static int create_and_reply(struct orch_server *srv,
                             const struct http_request *req,
                             struct http_response *resp, const struct route *rt,
@@ -609,7 +621,6 @@ static int create_and_reply(struct orch_server *srv,
                  api_doc_get_string(doc, "metadata.name"),
                  api_doc_get_string(doc, "spec.vmiName"));
     }
-    orch_watch_notify(srv, rt->kind->kind, "ADDED", doc, text, len);
     if (text) {
         reply_stored_text(resp, code, text, len);
     } else {
@@ -709,7 +720,6 @@ static void handle_replace(struct orch_server *srv,
         reply_store_error(resp, r, "cannot update the record");
         goto out;
     }
-    orch_watch_notify(srv, rt->kind->kind, "MODIFIED", doc, NULL, 0);
     orch_reply_json(resp, req, 200, doc);
 out:
     json_decref(old);
@@ -753,8 +763,6 @@ static void handle_delete(struct orch_server *srv,
             } else {
                 log_info("migration '%s/%s': abort requested", rt->ns,
                          rt->name);
-                orch_watch_notify(srv, rt->kind->kind, "MODIFIED", obj, NULL,
-                                  0);
                 orch_reply_json(resp, req, 202, obj);
             }
             json_decref(obj);
@@ -771,7 +779,6 @@ static void handle_delete(struct orch_server *srv,
         reply_store_error(resp, r, "cannot delete the record");
         return;
     }
-    orch_watch_notify(srv, rt->kind->kind, "DELETED", last, NULL, 0);
     orch_reply_json(resp, req, 200, last);
     json_decref(last);
 }
@@ -846,7 +853,6 @@ static void handle_vm_sub(struct orch_server *srv,
             goto out;
         }
         log_info("VM '%s/%s': %s requested", rt->ns, rt->name, rt->sub);
-        orch_watch_notify(srv, API_KIND_VM, "MODIFIED", vm, NULL, 0);
         orch_reply_status(resp, 202, NULL,
                           start ? "start requested" : "stop requested", NULL);
         goto out;
@@ -1152,7 +1158,7 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
     case HTTP_METHOD_GET:
     case HTTP_METHOD_HEAD:
         if (watch)
-            handle_watch(srv, req, resp, &rt);
+            handle_watch(srv, req, resp, &rt, user);
         else if (rt.name)
             handle_get(srv, req, resp, &rt);
         else

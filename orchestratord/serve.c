@@ -78,6 +78,7 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
     }
     s->http_opts = http;
     http_server_set_limits(s->srv->http, &http);
+    orch_watch_end_revoked(s->srv);
     log_info("SIGHUP: reloaded %zu tokens and the limits",
              s->srv->settings.n_tokens);
 }
