@@ -288,9 +288,11 @@ void orch_feed_release(struct orch_server *srv);
  * handed out from now on: at least every change committed after this call,
  * maybe a few committed just before (compare resourceVersions with a list
  * made after subscribing).  *RET_SUB (may be NULL) identifies it for
- * orch_feed_unsubscribe().  The feed's timer runs on SRV's base while
- * someone listens: unsubscribe before the base is freed.  Returns 0,
- * -EINVAL, -ENOMEM, or a store error (reading the resourceVersion). */
+ * orch_feed_unsubscribe().  The feed's timer is made on SRV's base when a
+ * listener comes while the base is set, and runs while someone listens:
+ * subscribe once the base is set (a part started on the loop) and
+ * unsubscribe before it is freed.  Returns 0, -EINVAL, -ENOMEM, or a store
+ * error (reading the resourceVersion). */
 int orch_feed_subscribe(struct orch_server *srv, enum api_kind kind,
                         orch_feed_fn fn, void *arg,
                         struct orch_feed_sub **ret_sub);
