@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -32,25 +33,39 @@
 struct fixture {
     char dir[64];
     char db[128];
+    pid_t child;      /* a writer process, killed by teardown if still there */
     struct store *st; /* the server's handle */
     struct orch_server srv;
     struct http_response resp;
     char target[1024];
 };
 
-static int setup(void **state)
+/* The temporary directory only: no store, so no thread yet. */
+static int setup_dir(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    char err[256];
 
     assert_non_null(f);
     log_init("test_orchestratord_watch", LOG_LEVEL_ERROR);
     snprintf(f->dir, sizeof(f->dir), "/tmp/orch-watch-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->db, sizeof(f->db), "%s/orch.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+/* The server on its store handle. */
+static void server_open(struct fixture *f)
+{
+    char err[256];
     assert_int_equal(store_open(f->db, NULL, &f->st, err, sizeof(err)), 0);
     orch_server_init(&f->srv, f->st);
-    *state = f;
+}
+
+static int setup(void **state)
+{
+    setup_dir(state);
+    server_open(*state);
     return 0;
 }
 
@@ -59,6 +74,10 @@ static int teardown(void **state)
     struct fixture *f = *state;
     char cmd[128];
 
+    if (f->child > 0) {
+        kill(f->child, SIGKILL);
+        waitpid(f->child, NULL, 0);
+    }
     http_response_clear(&f->resp);
     orch_server_release(&f->srv);
     store_close(f->st);
@@ -325,21 +344,27 @@ static void test_feed_and_catch_up_once(void **state)
 
 #define CHILD_VMIS 20
 
-/* The child: its own handle on the file, CHILD_VMIS VMIs created then
- * each moved to Failed.  No cmocka here: the exit status says. */
-static void child_write(const char *db)
+/* The child: waits for a byte on GO, then writes through its own handle
+ * on the file: CHILD_VMIS VMIs created, then each moved to Failed.  No
+ * cmocka here: the exit status says. */
+static void child_write(const char *db, int go)
 {
     struct store *st = NULL;
-    char err[256];
+    char err[256], c;
 
+    if (read(go, &c, 1) != 1)
+        _exit(1);
     if (store_open(db, NULL, &st, err, sizeof(err)) < 0)
         _exit(2);
     for (int i = 0; i < CHILD_VMIS; i++) {
         char name[16];
         json_t *vmi;
         snprintf(name, sizeof(name), "child-%02d", i);
-        vmi = new_vmi(name, "Running");
-        if (store_create(st, STORE_KIND_VMI, vmi) < 0)
+        vmi = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s}}", "apiVersion",
+                        "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                        "metadata", "name", name, "namespace", NS, "spec",
+                        "status", "phase", "Running");
+        if (!vmi || store_create(st, STORE_KIND_VMI, vmi) < 0)
             _exit(3);
         api_doc_set_string(vmi, "status.phase", "Failed");
         if (store_update(st, STORE_KIND_VMI, vmi, 0) < 0)
@@ -350,30 +375,40 @@ static void child_write(const char *db)
     _exit(0);
 }
 
-/* A forked child process writes to the database while the server's loop
- * runs: the feed's timer finds the commits and the watch gets each change
- * once, in order, with nothing driving it but the loop. */
+/* A child process writes to the database while the server's loop runs:
+ * the feed's timer finds the commits and the watch gets each change once,
+ * in order, with nothing driving it but the loop.  The child is forked
+ * before this process opens the store, so that it inherits no thread and
+ * no lock a thread holds (SQLite's, the checkpointer's), and starts
+ * writing when the server is up. */
 static void test_feed_forked_child(void **state)
 {
     struct fixture *f = *state;
-    struct event_base *base = event_base_new();
+    struct event_base *base = NULL;
     struct sink sink = {0};
     struct orch_watcher *w;
     struct timespec t0, now;
     json_t *events;
     int64_t rv0 = 0, prev = 0;
-    int status = 0;
-    pid_t pid;
+    int status = 0, go[2];
 
+    assert_int_equal(pipe(go), 0);
+    f->child = fork();
+    assert_true(f->child >= 0);
+    if (f->child == 0) {
+        close(go[1]);
+        child_write(f->db, go[0]);
+    }
+    close(go[0]);
+
+    server_open(f);
+    base = event_base_new();
     assert_non_null(base);
     f->srv.base = base;
     w = watch_vmis(f, NULL, &sink);
     assert_int_equal(store_resource_version(f->st, &rv0), 0);
-
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        child_write(f->db);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
 
     /* Run the loop until every change has come, or fail after 20 s: the
      * bound is a safety net, not the assertion. */
@@ -389,7 +424,8 @@ static void test_feed_forked_child(void **state)
             fail_msg("%zu of %d events after 20 s", lines, 2 * CHILD_VMIS);
         event_base_loop(base, EVLOOP_ONCE);
     }
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(waitpid(f->child, &status, 0), f->child);
+    f->child = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     /* Nothing more, however often the feed runs. */
@@ -858,7 +894,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_feed_and_catch_up_once, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_feed_forked_child, setup,
+        cmocka_unit_test_setup_teardown(test_feed_forked_child, setup_dir,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_feed_subscriber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feed_expired, setup, teardown),
