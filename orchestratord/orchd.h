@@ -182,7 +182,9 @@ struct orch_watch_io {
 };
 
 /* A watch's timeoutSeconds: the default, and the ceiling a larger value
- * is clamped to (the API server's --min-request-timeout, 1800 s). */
+ * is clamped to (1800 s, the API server's default --min-request-timeout,
+ * which is also the shortest watch it gives a client that asks for none).
+ */
 #define ORCH_WATCH_TIMEOUT_S     1800
 #define ORCH_WATCH_MAX_TIMEOUT_S 1800
 
