@@ -22,8 +22,7 @@
 #include <strings.h>
 
 #include "log/log.h"
-
-#define VMI_NAME_LABEL "kubevirt.io/vmi-name"
+#include "orchestratord/migration.h"
 
 struct route {
     const struct api_kind_info *kind;
@@ -56,6 +55,7 @@ void orch_server_init(struct orch_server *srv, struct store *store)
     srv->settings.max_list_limit = 500;
     srv->settings.max_watchers = 100;
     srv->settings.live_migration = true;
+    orch_feed_init(srv);
 }
 
 void orch_server_release(struct orch_server *srv)
@@ -63,6 +63,7 @@ void orch_server_release(struct orch_server *srv)
     if (!srv)
         return;
     orch_watch_end_all(srv);
+    orch_feed_release(srv);
     orch_settings_clear(&srv->settings);
 }
 
@@ -307,9 +308,11 @@ static void handle_list(struct orch_server *srv, const struct http_request *req,
     json_decref(list);
 }
 
+/* A watch: USER is the token's name orch_auth_check() gave. */
 static void handle_watch(struct orch_server *srv,
                          const struct http_request *req,
-                         struct http_response *resp, const struct route *rt)
+                         struct http_response *resp, const struct route *rt,
+                         const char *user)
 {
     struct orch_watch_params p = {
         .kind = rt->kind,
@@ -318,6 +321,8 @@ static void handle_watch(struct orch_server *srv,
         .label_selector = http_request_param(req, "labelSelector"),
         .field_selector = http_request_param(req, "fieldSelector"),
         .resource_version = http_request_param(req, "resourceVersion"),
+        .user = user,
+        .authorization = req->authorization,
     };
     const char *t = http_request_param(req, "timeoutSeconds");
     struct orch_watcher *w = NULL;
@@ -329,6 +334,11 @@ static void handle_watch(struct orch_server *srv,
         orch_reply_errno(resp, -EINVAL, "invalid timeoutSeconds: '%s'", t);
         return;
     }
+    /* Larger values are clamped, not refused: the client gets the longest
+     * watch the server allows and, like any watch that ends, starts the
+     * next one from the last resourceVersion it saw. */
+    if (timeout > ORCH_WATCH_MAX_TIMEOUT_S)
+        timeout = ORCH_WATCH_MAX_TIMEOUT_S;
     p.timeout_s = (long)timeout;
     r = orch_watch_new(srv, &p, &w, &msg);
     if (r < 0) {
@@ -544,185 +554,33 @@ static void strip_server_fields(json_t *doc, bool keep_status)
         json_object_del(doc, "status");
 }
 
-static void admission_denied(struct http_response *resp, int code,
-                             const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void admission_denied(struct http_response *resp, int code,
-                             const char *reason, const char *fmt, ...)
-{
-    char detail[768], msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
-    snprintf(msg, sizeof(msg),
-             "admission webhook \"migration-create-validator.kubevirt.io\" "
-             "denied the request: %s",
-             detail);
-    orch_reply_status(resp, code, reason, msg, NULL);
-}
-
-/* Whether a VMI's stored TEXT plainly passes check_vmi(): a phase that is
- * not final and no LiveMigratable condition other than "True".  false
- * means "look closer": check_vmi() then parses the record and words the
- * answer. */
-static bool vmi_text_admissible(const char *text, size_t len)
-{
-    struct orch_jspan doc = {text, len}, status, v, conds, c;
-    size_t pos = 0;
-    int r = orch_jscan_member(&doc, "status", &status);
-
-    if (r == -ENOENT)
-        return true;
-    if (r < 0)
-        return false;
-    r = orch_jscan_member(&status, "phase", &v);
-    if (r == 0) {
-        if (orch_jscan_string_eq(&v, "Succeeded") != 0 ||
-            orch_jscan_string_eq(&v, "Failed") != 0)
-            return false;
-    } else if (r != -ENOENT) {
-        return false;
-    }
-    r = orch_jscan_member(&status, "conditions", &conds);
-    if (r == -ENOENT)
-        return true;
-    if (r < 0)
-        return false;
-    while ((r = orch_jscan_next(&conds, &pos, &c)) == 0) {
-        struct orch_jspan type, st;
-        r = orch_jscan_member(&c, "type", &type);
-        if (r == -ENOENT)
-            continue;
-        if (r < 0)
-            return false;
-        r = orch_jscan_string_eq(&type, "LiveMigratable");
-        if (r < 0)
-            return false;
-        if (r == 1 && (orch_jscan_member(&c, "status", &st) < 0 ||
-                       orch_jscan_string_eq(&st, "True") != 1))
-            return false;
-    }
-    return r == -ENOENT;
-}
-
-/* The VMI checks of admission: it exists, is not final and is not marked
- * not live-migratable.  Most VMIs pass, which the stored text shows
- * without a parse.  Returns 0, or -1 after answering. */
-static int check_vmi(struct orch_server *srv, struct http_response *resp,
-                     const char *ns, const char *vmi_name)
-{
-    json_t *vmi = NULL, *conds;
-    const char *phase;
-    char *text = NULL;
-    size_t len = 0;
-    int r;
-
-    r = store_get_text(srv->store, STORE_KIND_VMI, ns, vmi_name, &text, &len);
-    if (r == 0) {
-        bool plain = vmi_text_admissible(text, len);
-        free(text);
-        if (plain)
-            return 0;
-        r = store_get(srv->store, STORE_KIND_VMI, ns, vmi_name, &vmi);
-    }
-    if (r == -ENOENT) {
-        admission_denied(resp, 422, "Invalid",
-                         "the VMI \"%s/%s\" does not exist", ns, vmi_name);
-        return -1;
-    }
-    if (r < 0) {
-        reply_store_error(resp, r, "cannot read the VMI");
-        return -1;
-    }
-    phase = api_doc_get_string(vmi, "status.phase");
-    if (phase &&
-        (strcmp(phase, "Succeeded") == 0 || strcmp(phase, "Failed") == 0)) {
-        json_decref(vmi);
-        admission_denied(resp, 422, "Invalid",
-                         "Cannot migrate VMI in finalized state.");
-        return -1;
-    }
-    conds = json_object_get(json_object_get(vmi, "status"), "conditions");
-    for (size_t i = 0; i < json_array_size(conds); i++) {
-        json_t *c = json_array_get(conds, i);
-        const char *type = json_string_value(json_object_get(c, "type"));
-        const char *st = json_string_value(json_object_get(c, "status"));
-        if (type && st && strcmp(type, "LiveMigratable") == 0 &&
-            strcmp(st, "False") == 0) {
-            const char *rs = json_string_value(json_object_get(c, "reason"));
-            const char *ms = json_string_value(json_object_get(c, "message"));
-            admission_denied(resp, 422, "Invalid",
-                             "Cannot migrate VMI, Reason: %s, Message: %s",
-                             rs ? rs : "", ms ? ms : "");
-            json_decref(vmi);
-            return -1;
-        }
-    }
-    json_decref(vmi);
-
-    return 0;
-}
-
-/* The checks KubeVirt's migration-create admitter makes that need no host,
- * and its mutator's label; then the initial status.  Returns 0, or -1 after
- * answering. */
+/* KubeVirt's migration-create admission (migration.h), answered as its
+ * webhook's refusal.  Returns 0, or -1 after answering. */
 static int admit_migration(struct orch_server *srv, struct http_response *resp,
                            const char *ns, json_t *doc)
 {
-    const char *vmi_name = api_doc_get_string(doc, "spec.vmiName");
-    json_t *other = NULL, *md, *labels;
-    char now[API_TIME_LEN];
-    int r;
+    char msg[768];
+    int r = orch_migration_admit(srv->store, srv->settings.live_migration, ns,
+                                 doc, msg, sizeof(msg));
 
-    if (!srv->settings.live_migration) {
-        admission_denied(resp, 422, "Invalid",
-                         "LiveMigration feature gate is not enabled "
-                         "(feature_gates.LiveMigration in orchestratord's "
-                         "configuration)");
+    if (r == -EDOM || r == -EALREADY) {
+        orch_reply_errno(resp, r,
+                         "admission webhook \"migration-create-validator."
+                         "kubevirt.io\" denied the request: %s",
+                         msg);
         return -1;
     }
-    if (check_vmi(srv, resp, ns, vmi_name) < 0)
-        return -1;
-
-    r = store_migration_find_in_flight(srv->store, ns, vmi_name, &other);
-    if (r == 0) {
-        const char *oname = api_doc_get_string(other, "metadata.name");
-        char msg[768];
-        snprintf(msg, sizeof(msg),
-                 "admission webhook \"migration-create-validator.kubevirt.io"
-                 "\" denied the request: in-flight migration detected. "
-                 "Active migration job (%s) is currently already in "
-                 "progress for VMI %s.",
-                 oname ? oname : "", vmi_name);
-        orch_reply_status(resp, 409, "Conflict", msg, NULL);
-        json_decref(other);
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot admit the migration");
         return -1;
     }
-    if (r != -ENOENT) {
-        reply_store_error(resp, r, "cannot look for migrations in flight");
-        return -1;
-    }
-
-    md = json_object_get(doc, "metadata");
-    labels = json_object_get(md, "labels");
-    if (!json_is_object(labels)) {
-        labels = json_object();
-        json_object_set_new(md, "labels", labels);
-    }
-    json_object_set_new(labels, VMI_NAME_LABEL, json_string(vmi_name));
-    api_time_now(now);
-    json_object_set_new(doc, "status",
-                        json_pack("{s:s, s:[{s:s, s:s}]}", "phase", "Pending",
-                                  "phaseTransitionTimestamps", "phase",
-                                  "Pending", "phaseTransitionTimestamp", now));
     return 0;
 }
 
 /* Store a new object that passed validation and admission (in the
- * transaction admit_and_create() opened), commit, tell the watchers, answer
- * CODE with it.  Returns 0, or -1 after rolling back and answering. */
+ * transaction admit_and_create() opened), commit (the change feed tells the
+ * watchers), answer CODE with it.  Returns 0, or -1 after rolling back and
+ * answering. */
 static int create_and_reply(struct orch_server *srv,
                             const struct http_request *req,
                             struct http_response *resp, const struct route *rt,
@@ -769,7 +627,6 @@ static int create_and_reply(struct orch_server *srv,
                  api_doc_get_string(doc, "metadata.name"),
                  api_doc_get_string(doc, "spec.vmiName"));
     }
-    orch_watch_notify(srv, rt->kind->kind, "ADDED", doc, text, len);
     if (text) {
         reply_stored_text(resp, code, text, len);
     } else {
@@ -869,22 +726,10 @@ static void handle_replace(struct orch_server *srv,
         reply_store_error(resp, r, "cannot update the record");
         goto out;
     }
-    orch_watch_notify(srv, rt->kind->kind, "MODIFIED", doc, NULL, 0);
     orch_reply_json(resp, req, 200, doc);
 out:
     json_decref(old);
     json_decref(doc);
-}
-
-/* A migration between Scheduling and Running has work on hosts to undo, so
- * DELETE only asks for the abort (KubeVirt's abortRequested) and the record
- * stays until the migration controller finishes it.  One that has not
- * started (unset, Pending) or is final goes at once. */
-static bool migration_needs_abort(const json_t *obj)
-{
-    int p = orch_vmim_phase(obj);
-    return p > API_VMIM_PHASE_PENDING && p != API_VMIM_PHASE_SUCCEEDED &&
-           p != API_VMIM_PHASE_FAILED;
 }
 
 static void handle_delete(struct orch_server *srv,
@@ -905,23 +750,17 @@ static void handle_delete(struct orch_server *srv,
             reply_store_error(resp, r, "cannot read the record");
             return;
         }
-        if (migration_needs_abort(obj)) {
-            json_t *status = json_object_get(obj, "status");
-            json_t *ms = json_object_get(status, "migrationState");
-            char now[API_TIME_LEN];
+        if (orch_migration_cancel_action(obj) == ORCH_MIGRATION_CANCEL_ABORT) {
             const char *rvs =
                 api_doc_get_string(obj, "metadata.resourceVersion");
             int64_t rv = 0;
-            if (!json_is_object(ms)) {
-                ms = json_object();
-                json_object_set_new(status, "migrationState", ms);
-            }
-            json_object_set_new(ms, "abortRequested", json_true());
-            api_time_now(now);
-            if (!api_doc_get_string(obj, "metadata.deletionTimestamp"))
-                api_doc_set_string(obj, "metadata.deletionTimestamp", now);
             if (rvs)
                 store_rv_parse(rvs, &rv);
+            if (orch_migration_request_abort(obj) < 0) {
+                orch_reply_errno(resp, -ENOMEM, "out of memory");
+                json_decref(obj);
+                return;
+            }
             r = store_update(srv->store, sk, obj, rv);
             if (r == -ESTALE) {
                 reply_conflict(resp, rt->kind, rt->name);
@@ -930,8 +769,6 @@ static void handle_delete(struct orch_server *srv,
             } else {
                 log_info("migration '%s/%s': abort requested", rt->ns,
                          rt->name);
-                orch_watch_notify(srv, rt->kind->kind, "MODIFIED", obj, NULL,
-                                  0);
                 orch_reply_json(resp, req, 202, obj);
             }
             json_decref(obj);
@@ -948,7 +785,6 @@ static void handle_delete(struct orch_server *srv,
         reply_store_error(resp, r, "cannot delete the record");
         return;
     }
-    orch_watch_notify(srv, rt->kind->kind, "DELETED", last, NULL, 0);
     orch_reply_json(resp, req, 200, last);
     json_decref(last);
 }
@@ -1023,7 +859,6 @@ static void handle_vm_sub(struct orch_server *srv,
             goto out;
         }
         log_info("VM '%s/%s': %s requested", rt->ns, rt->name, rt->sub);
-        orch_watch_notify(srv, API_KIND_VM, "MODIFIED", vm, NULL, 0);
         orch_reply_status(resp, 202, NULL,
                           start ? "start requested" : "stop requested", NULL);
         goto out;
@@ -1346,7 +1181,7 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
     case HTTP_METHOD_GET:
     case HTTP_METHOD_HEAD:
         if (watch)
-            handle_watch(srv, req, resp, &rt);
+            handle_watch(srv, req, resp, &rt, user);
         else if (rt.name)
             handle_get(srv, req, resp, &rt);
         else

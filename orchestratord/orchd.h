@@ -69,15 +69,29 @@ struct orch_metrics {
 };
 
 struct orch_watcher;
+struct orch_feed_sub;
+struct event;
+
+/* The change feed's state (feed.c); inside struct orch_server. */
+struct orch_feed {
+    int64_t cursor;     /* last resourceVersion handed out; -1 while
+                           nobody listens */
+    struct event *tick; /* on the server's base while someone listens */
+    struct orch_feed_sub *subs;
+    bool running; /* dispatching: listeners are swept after */
+    bool again;   /* a commit of ours since the last read */
+};
 
 struct orch_server {
     struct store *store;
     struct orch_settings settings;
     struct orch_metrics metrics;
-    struct event_base *base;  /* for watch timeouts; NULL in tests */
+    struct event_base *base;  /* for watch timeouts and the feed's timer;
+                                 NULL in tests (then orch_feed_run()) */
     struct http_server *http; /* for /metrics; NULL in tests */
     struct orch_watcher *watchers;
     size_t n_watchers;
+    struct orch_feed feed;
     bool shutting_down;
     /* A write failed for a full disk (507) and none has succeeded since:
      * /readyz says not ready. */
@@ -94,10 +108,11 @@ struct orch_server {
 
 /* Initialise SRV around an open store (borrowed) with default settings:
  * no tokens, default api limits, max_list_limit 500, max_watchers 100,
- * live migration on. */
+ * live migration on.  Sets the store's commit hook (for the feed). */
 void orch_server_init(struct orch_server *srv, struct store *store);
 
-/* End every watch and free the settings.  The store is left open. */
+/* End every watch, drop the feed's subscribers, clear the store's commit
+ * hook and free the settings.  The store is left open. */
 void orch_server_release(struct orch_server *srv);
 
 /* The HTTP handler (http_handler_fn); ARG is the struct orch_server. */
@@ -178,6 +193,13 @@ struct orch_watch_io {
     void *ctx;
 };
 
+/* A watch's timeoutSeconds: the default, and the ceiling a larger value
+ * is clamped to (1800 s, the API server's default --min-request-timeout,
+ * which is also the shortest watch it gives a client that asks for none).
+ */
+#define ORCH_WATCH_TIMEOUT_S     1800
+#define ORCH_WATCH_MAX_TIMEOUT_S 1800
+
 struct orch_watch_params {
     const struct api_kind_info *kind;
     const char *ns;   /* NULL: all namespaces */
@@ -185,7 +207,13 @@ struct orch_watch_params {
     const char *label_selector;
     const char *field_selector;
     const char *resource_version; /* NULL or "" or "0": list first */
-    long timeout_s;               /* 0: the server's default */
+    long timeout_s;               /* 0: ORCH_WATCH_TIMEOUT_S; at most
+                                     ORCH_WATCH_MAX_TIMEOUT_S */
+    /* Who asks: the token's name from orch_auth_check() and the request's
+     * Authorization header (either may be NULL), kept (copied) so that
+     * orch_watch_end_revoked() can end the watch. */
+    const char *user;
+    const char *authorization;
 };
 
 /* Create a watcher (not yet streaming) for PARAMS.  Returns 0, -EINVAL
@@ -195,8 +223,11 @@ int orch_watch_new(struct orch_server *srv, const struct orch_watch_params *p,
                    struct orch_watcher **ret_watcher, char **ret_msg);
 
 /* Start streaming to IO: initial ADDED events (or the changes since the
- * given resourceVersion), then live events.  The watcher stays registered
- * until orch_watch_closed() or the server ends it (then it calls io->end and
+ * given resourceVersion), then live events from the change feed.  A
+ * resourceVersion beyond the store's gets an ERROR event (504 Timeout,
+ * cause ResourceVersionTooLarge), one older than the feed's history 410
+ * Expired; then the stream ends.  The watcher stays registered until
+ * orch_watch_closed() or the server ends it (then it calls io->end and
  * frees itself). */
 void orch_watch_start(struct orch_watcher *w, const struct orch_watch_io *io);
 
@@ -209,19 +240,87 @@ void orch_watch_closed(struct orch_watcher *w);
 /* Free a watcher that was never started.  NULL-safe. */
 void orch_watch_free(struct orch_watcher *w);
 
-/* A record changed: TYPE "ADDED", "MODIFIED" or "DELETED"; OBJ borrowed,
- * with its new metadata.resourceVersion.  OBJ_TEXT (may be NULL) is OBJ's
- * compact JSON text of OBJ_LEN bytes, as the store returns it: then OBJ is
- * not encoded again.  The event line is made once for all the watchers. */
-void orch_watch_notify(struct orch_server *srv, enum api_kind kind,
-                       const char *type, const json_t *obj,
-                       const char *obj_text, size_t obj_len);
+/* For the change feed (feed.c) only.  A committed change at RV: TYPE
+ * "ADDED", "MODIFIED" or "DELETED"; OBJ borrowed, with metadata
+ * .resourceVersion RV.  OBJ_TEXT (may be NULL) is OBJ's compact JSON text of
+ * OBJ_LEN bytes, as the store holds it: then OBJ is not encoded again.  The
+ * event line is made once for all the live watchers that match and have
+ * not seen RV; a watcher whose client has left too much unread is ended
+ * with an ERROR event instead. */
+void orch_watch_dispatch(struct orch_server *srv, enum api_kind kind,
+                         int64_t rv, const char *type, const json_t *obj,
+                         const char *obj_text, size_t obj_len);
+
+/* For the feed: every change up to RV has been dispatched; live watchers
+ * need nothing older. */
+void orch_watch_covered(struct orch_server *srv, int64_t rv);
+
+/* For the feed: the kinds (bit 1 << enum api_kind) some live watcher
+ * watches. */
+unsigned orch_watch_live_kinds(const struct orch_server *srv);
+
+/* For the feed, which lost track of the history: live watchers catch up
+ * from their own resourceVersion again (410 Expired if it is gone too). */
+void orch_watch_resync(struct orch_server *srv);
+
+/* End, with an ERROR event (401 Unauthorized), every watch whose
+ * credential the current settings no longer accept as the same token.
+ * Call after the settings changed (SIGHUP). */
+void orch_watch_end_revoked(struct orch_server *srv);
 
 /* End every watch (shutdown). */
 void orch_watch_end_all(struct orch_server *srv);
 
 /* The http stream_start callback for a watcher made by orch_watch_new(). */
 void orch_watch_http_start(struct http_stream *stream, void *arg);
+
+/*
+ * The change feed (feed.c): every committed change in the store, whoever
+ * wrote it (this process, another handle or process on the same file), in
+ * resourceVersion order, once, to the live watches and to in-process
+ * subscribers such as the migration controller.  With an event base it
+ * runs by itself: right after this process's commits (the store's commit
+ * hook) and on a 200 ms timer for other writers.  Without one (tests),
+ * orch_feed_run() does it.  Loop thread only.
+ */
+
+/* A subscriber's callback: TYPE "ADDED", "MODIFIED" or "DELETED" and the
+ * object as committed (borrowed for the call; json_incref() to keep it),
+ * or TYPE "ERROR" and a Status (410 Expired) when the feed fell behind the
+ * store's history and changes were missed: list again.  It may read and
+ * write the store (its own writes come back through the feed later) and
+ * unsubscribe anyone, itself included. */
+typedef void (*orch_feed_fn)(const char *type, const json_t *obj, void *arg);
+
+/* Set up SRV's feed and the store's commit hook (orch_server_init()). */
+void orch_feed_init(struct orch_server *srv);
+
+/* Drop the subscribers, the timer and the hook (orch_server_release()). */
+void orch_feed_release(struct orch_server *srv);
+
+/* Call FN for every change to records of KIND (API_KIND_NONE: every kind)
+ * handed out from now on: at least every change committed after this call,
+ * maybe a few committed just before (compare resourceVersions with a list
+ * made after subscribing).  *RET_SUB (may be NULL) identifies it for
+ * orch_feed_unsubscribe().  The feed's timer is made on SRV's base when a
+ * listener comes while the base is set, and runs while someone listens:
+ * subscribe once the base is set (a part started on the loop) and
+ * unsubscribe before it is freed.  Returns 0, -EINVAL, -ENOMEM, or a store
+ * error (reading the resourceVersion). */
+int orch_feed_subscribe(struct orch_server *srv, enum api_kind kind,
+                        orch_feed_fn fn, void *arg,
+                        struct orch_feed_sub **ret_sub);
+
+/* Stop calling SUB's callback and free it.  NULL-safe. */
+void orch_feed_unsubscribe(struct orch_server *srv, struct orch_feed_sub *sub);
+
+/* Read and hand out everything committed so far (what the loop does by
+ * itself); for callers without an event base.  No-op while the feed is
+ * already running. */
+void orch_feed_run(struct orch_server *srv);
+
+/* For watch.c: a watcher was registered or went away. */
+void orch_feed_listeners_changed(struct orch_server *srv);
 
 /*
  * Selectors for lists and watches (select.c).

@@ -72,7 +72,9 @@ static void serve_reload(struct daemon_ctx *d, void *arg)
     s->srv->settings = fresh;
     s->http_opts = http;
     http_server_set_limits(s->srv->http, &http);
-    /* What depends on the change goes here, while OLD is still valid. */
+    /* What depends on the change goes here, while OLD is still valid:
+     * watches opened with a token the reload revoked end now. */
+    orch_watch_end_revoked(s->srv);
     orch_settings_clear(&old);
     log_info("SIGHUP: reloaded %zu tokens and the limits",
              s->srv->settings.n_tokens);

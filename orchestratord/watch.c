@@ -6,16 +6,24 @@
  * the list's resourceVersion or the one given — a page at a time, sending
  * the next page only when the previous one has left the process, so a
  * slow client costs at most a page of memory.  Once the feed is exhausted
- * the watcher is live: every write the server makes is written to it
- * directly by orch_watch_notify().
+ * the watcher is live: the change feed (feed.c) hands it every later
+ * committed change, whoever wrote it, through orch_watch_dispatch().
  *
  * The pages after the first are read later, so an object written in
  * between is listed at its new version, which the feed also holds (with
  * the older ones before it).  The watcher remembers such objects and the
  * feed skips their events up to the version listed: each object goes out
- * once per version, never older after newer.  A live watcher whose client does
- * not read (more than WATCH_MAX_PENDING bytes queued) is ended, as the API
- * server does, and its client re-lists.
+ * once per version, never older after newer.  A live watcher's cursor is
+ * the last resourceVersion it was given or that the feed has gone past,
+ * so a change reaches it once whether its catch-up or the feed saw it
+ * first.
+ *
+ * A watch ends with an ERROR event (a Status, as the API server sends) and
+ * then the stream's last chunk, never in the middle of a line: when its
+ * position has left the history (410 Expired), when its resourceVersion is
+ * in the future (504 Timeout, ResourceVersionTooLarge), when its client does
+ * not read (more than WATCH_MAX_PENDING bytes queued) and when SIGHUP
+ * revoked the token that opened it.
  */
 #include "orchestratord/orchd.h"
 
@@ -29,10 +37,9 @@
 
 #include "log/log.h"
 
-#define WATCH_PAGE          200
-#define WATCH_LOW_WATER     (64 * 1024)
-#define WATCH_MAX_PENDING   (4 * 1024 * 1024)
-#define WATCH_DEFAULT_TIMEO 1800
+#define WATCH_PAGE        200
+#define WATCH_LOW_WATER   (64 * 1024)
+#define WATCH_MAX_PENDING (4 * 1024 * 1024)
 
 enum watch_state {
     WATCH_IDLE = 0, /* made, not started */
@@ -51,6 +58,11 @@ struct orch_watcher {
     struct orch_filter filter;
     enum watch_state state;
     int64_t cursor; /* last resourceVersion sent or covered */
+    bool from_rv;   /* started from the client's resourceVersion */
+    /* Who opened it: the token's name and the Authorization header it
+     * came with (NULL without one), to end it if SIGHUP revokes that. */
+    char *user;
+    char *authorization;
     char *continue_token;
     long timeout_s;
     struct event *timer;
@@ -78,6 +90,7 @@ static void watch_unlink(struct orch_watcher *w)
         w->next->prev = w->prev;
     w->prev = w->next = NULL;
     srv->n_watchers--;
+    orch_feed_listeners_changed(srv);
 }
 
 static void listed_clear(struct orch_watcher *w)
@@ -101,6 +114,12 @@ void orch_watch_free(struct orch_watcher *w)
     free(w->continue_token);
     free(w->ns);
     free(w->name);
+    free(w->user);
+    if (w->authorization) {
+        /* Do not leave secrets in freed memory. */
+        explicit_bzero(w->authorization, strlen(w->authorization));
+        free(w->authorization);
+    }
     free(w);
 }
 
@@ -136,7 +155,13 @@ int orch_watch_new(struct orch_server *srv, const struct orch_watch_params *p,
     w->ns = p->ns ? strdup(p->ns) : NULL;
     w->name = p->name ? strdup(p->name) : NULL;
     w->cursor = cursor;
-    w->timeout_s = p->timeout_s > 0 ? p->timeout_s : WATCH_DEFAULT_TIMEO;
+    w->from_rv = cursor >= 0;
+    w->timeout_s = p->timeout_s <= 0 ? ORCH_WATCH_TIMEOUT_S
+                   : p->timeout_s > ORCH_WATCH_MAX_TIMEOUT_S
+                       ? ORCH_WATCH_MAX_TIMEOUT_S
+                       : p->timeout_s;
+    w->user = p->user ? strdup(p->user) : NULL;
+    w->authorization = p->authorization ? strdup(p->authorization) : NULL;
     /* Registered now so max_watchers counts it; it receives nothing until
      * started. */
     w->next = srv->watchers;
@@ -144,7 +169,9 @@ int orch_watch_new(struct orch_server *srv, const struct orch_watch_params *p,
         srv->watchers->prev = w;
     srv->watchers = w;
     srv->n_watchers++;
-    if ((p->ns && !w->ns) || (p->name && !w->name)) {
+    orch_feed_listeners_changed(srv);
+    if ((p->ns && !w->ns) || (p->name && !w->name) || (p->user && !w->user) ||
+        (p->authorization && !w->authorization)) {
         orch_watch_free(w);
         return -ENOMEM;
     }
@@ -231,15 +258,57 @@ static void watch_finish(struct orch_watcher *w)
         io.end(io.ctx);
 }
 
-static void send_expired(struct orch_watcher *w, int64_t rv)
+/* End the watch with an ERROR event carrying a Status, then the end of
+ * the stream.  DETAILS (may be NULL) is stolen. */
+static void finish_with_status(struct orch_watcher *w, int code,
+                               const char *reason, const char *msg,
+                               json_t *details)
 {
-    char msg[128];
-    json_t *st;
-    snprintf(msg, sizeof(msg), "too old resource version: %" PRId64, rv);
-    st = orch_status_new(410, "Expired", msg, NULL);
+    json_t *st = orch_status_new(code, reason, msg, details);
     if (st)
         send_event(w, "ERROR", st);
     json_decref(st);
+    watch_finish(w);
+}
+
+static void finish_expired(struct orch_watcher *w, int64_t rv)
+{
+    char msg[128];
+    snprintf(msg, sizeof(msg), "too old resource version: %" PRId64, rv);
+    finish_with_status(w, 410, "Expired", msg, NULL);
+}
+
+/* The API server's answer to a watch from a resourceVersion it has not
+ * reached (k8s.io/apiserver storage.NewTooLargeResourceVersionError): a
+ * Timeout whose cause says so, and when to retry. */
+static void finish_too_large(struct orch_watcher *w, int64_t rv,
+                             int64_t current)
+{
+    char msg[160];
+    json_t *details = json_pack(
+        "{s:[{s:s, s:s}], s:i}", "causes", "reason", "ResourceVersionTooLarge",
+        "message", "Too large resource version", "retryAfterSeconds", 1);
+    snprintf(msg, sizeof(msg),
+             "Timeout: Too large resource version: %" PRId64
+             ", current: %" PRId64,
+             rv, current);
+    finish_with_status(w, 504, "Timeout", msg, details);
+}
+
+/* The client leaves what it is sent unread: end the watch rather than
+ * queue without bound.  The ERROR line and the last chunk go after what is
+ * queued, whole; the client lists again (or watches from the last
+ * resourceVersion it read, which the feed may still hold). */
+static void finish_slow(struct orch_watcher *w, size_t pending)
+{
+    char msg[256];
+    log_warn("watch of '%s': client too slow (%zu bytes unread), ending it",
+             w->kind->plural, pending);
+    snprintf(msg, sizeof(msg),
+             "the watch fell behind: its client left %zu bytes unread "
+             "(limit %d); list and watch again",
+             pending, WATCH_MAX_PENDING);
+    finish_with_status(w, 410, "Expired", msg, NULL);
 }
 
 static int64_t obj_rv(const json_t *obj)
@@ -365,14 +434,28 @@ static bool pump(struct orch_watcher *w)
             store_page_release(&page);
             continue;
         }
+        if (w->from_rv) {
+            int64_t current = 0;
+            w->from_rv = false;
+            r = store_resource_version(srv->store, &current);
+            if (r < 0) {
+                log_warn("watch of '%s': cannot read the resourceVersion: %s",
+                         w->kind->plural, strerror(-r));
+                watch_finish(w);
+                return false;
+            }
+            if (w->cursor > current) {
+                finish_too_large(w, w->cursor, current);
+                return false;
+            }
+        }
         {
             json_t *events = NULL;
             int64_t next = w->cursor;
             r = store_changes_since(srv->store, sk, w->ns, w->cursor,
                                     WATCH_PAGE, &events, &next);
             if (r == -EKEYEXPIRED) {
-                send_expired(w, w->cursor);
-                watch_finish(w);
+                finish_expired(w, w->cursor);
                 return false;
             }
             if (r < 0) {
@@ -395,7 +478,7 @@ static bool pump(struct orch_watcher *w)
                 w->cursor = next;
             if (r == 0) {
                 /* The feed reached the store's version, past everything
-                 * listed: notify() sends only newer ones. */
+                 * listed: orch_watch_dispatch() sends only newer ones. */
                 w->state = WATCH_LIVE;
                 listed_clear(w);
             }
@@ -439,16 +522,16 @@ void orch_watch_closed(struct orch_watcher *w)
     orch_watch_free(w);
 }
 
-void orch_watch_notify(struct orch_server *srv, enum api_kind kind,
-                       const char *type, const json_t *obj,
-                       const char *obj_text, size_t obj_len)
+void orch_watch_dispatch(struct orch_server *srv, enum api_kind kind,
+                         int64_t rv, const char *type, const json_t *obj,
+                         const char *obj_text, size_t obj_len)
 {
     struct orch_watcher *w, *next;
-    int64_t rv = obj_rv(obj);
     char *line = NULL; /* made once, for the first watcher that wants it */
     size_t len = 0;
 
     for (w = srv->watchers; w; w = next) {
+        size_t pending;
         next = w->next;
         if (w->state != WATCH_LIVE || w->kind->kind != kind)
             continue;
@@ -457,10 +540,9 @@ void orch_watch_notify(struct orch_server *srv, enum api_kind kind,
         w->cursor = rv;
         if (!watch_matches(w, obj))
             continue;
-        if (w->io.pending && w->io.pending(w->io.ctx) > WATCH_MAX_PENDING) {
-            log_warn("watch of '%s': client too slow, ending it",
-                     w->kind->plural);
-            watch_finish(w);
+        pending = w->io.pending ? w->io.pending(w->io.ctx) : 0;
+        if (pending > WATCH_MAX_PENDING) {
+            finish_slow(w, pending);
             continue;
         }
         if (!line)
@@ -471,6 +553,66 @@ void orch_watch_notify(struct orch_server *srv, enum api_kind kind,
             srv->metrics.watch_events++;
     }
     free(line);
+}
+
+void orch_watch_covered(struct orch_server *srv, int64_t rv)
+{
+    for (struct orch_watcher *w = srv->watchers; w; w = w->next)
+        if (w->state == WATCH_LIVE && w->cursor < rv)
+            w->cursor = rv;
+}
+
+unsigned orch_watch_live_kinds(const struct orch_server *srv)
+{
+    unsigned kinds = 0;
+    for (const struct orch_watcher *w = srv->watchers; w; w = w->next)
+        if (w->state == WATCH_LIVE)
+            kinds |= 1u << w->kind->kind;
+    return kinds;
+}
+
+void orch_watch_resync(struct orch_server *srv)
+{
+    struct orch_watcher *w, *next;
+
+    /* All first, then pump: a pump can end (free) only its own watcher. */
+    for (w = srv->watchers; w; w = w->next)
+        if (w->state == WATCH_LIVE)
+            w->state = WATCH_FEED;
+    for (w = srv->watchers; w; w = next) {
+        next = w->next;
+        if (w->state == WATCH_FEED && !w->pumping) {
+            w->pumping = true;
+            if (pump(w))
+                w->pumping = false;
+        }
+    }
+}
+
+void orch_watch_end_revoked(struct orch_server *srv)
+{
+    struct orch_watcher *w, *next;
+
+    for (w = srv->watchers; w; w = next) {
+        struct http_request req = {.authorization = w->authorization};
+        enum orch_role role;
+        const char *name = NULL;
+        char msg[256];
+
+        next = w->next;
+        if (w->state == WATCH_IDLE || w->state == WATCH_DONE)
+            continue;
+        /* The rule of a new request, on the credential the watch came
+         * with: it must still be accepted as the same token. */
+        if (orch_auth_check(&srv->settings, &req, &role, &name) == 0 &&
+            strcmp(name, w->user ? w->user : "") == 0)
+            continue;
+        log_info("watch of '%s' by '%s': token revoked, ending it",
+                 w->kind->plural, w->user ? w->user : "");
+        snprintf(msg, sizeof(msg), "the token \"%s\" of this watch was revoked",
+                 w->user ? w->user : "");
+        finish_with_status(w, 401, "Unauthorized", msg, NULL);
+    }
 }
 
 void orch_watch_end_all(struct orch_server *srv)

@@ -324,6 +324,9 @@ struct store {
     unsigned lists_next;  /* the slot to reuse next */
     struct text_buf text; /* a record's JSON text, reused */
     struct text_buf labels;
+    sqlite3_stmt *feed_stmt; /* store_changes_read(), every kind */
+    store_commit_fn commit_hook;
+    void *commit_hook_arg;
     struct store_ckpt *ckpt; /* NULL: checkpoint in wal_hook() */
     int ckpt_frames;         /* checkpoint past this many WAL frames */
     pid_t pid;               /* the process that opened it */
@@ -740,6 +743,7 @@ void store_close(struct store *st)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     for (int i = 0; i < GS_COUNT; i++)
         sqlite3_finalize(st->gstmt[i]);
+    sqlite3_finalize(st->feed_stmt);
     for (int k = 0; k < STORE_KIND_COUNT; k++)
         for (int i = 0; i < KS_COUNT; i++)
             sqlite3_finalize(st->kstmt[k][i]);
@@ -865,6 +869,20 @@ static void forget_rv(struct store *st)
  * Transactions.
  */
 
+void store_set_commit_hook(struct store *st, store_commit_fn fn, void *arg)
+{
+    st->commit_hook = fn;
+    st->commit_hook_arg = arg;
+}
+
+/* A write transaction of ours has committed: tell the hook, last, so that
+ * the handle is in a clean state if it looks. */
+static void committed(struct store *st)
+{
+    if (st->commit_hook)
+        st->commit_hook(st->commit_hook_arg);
+}
+
 int store_txn_begin(struct store *st)
 {
     int r;
@@ -898,6 +916,8 @@ int store_txn_commit(struct store *st)
     forget_rv(st);
     if (r < 0 && !sqlite3_get_autocommit(st->db))
         gexec(st, GS_ROLLBACK);
+    if (r == 0)
+        committed(st);
     return r;
 }
 
@@ -938,6 +958,7 @@ static int op_end(struct store *st, int r)
             c = gexec(st, GS_COMMIT);
         if (c == 0) {
             forget_rv(st);
+            committed(st);
             return r;
         }
         r = c;
@@ -2454,6 +2475,156 @@ out_free:
     *ret_events = events;
     *ret_next_rv = last;
     return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* The statement of store_changes_read(): the changes of every kind, each
+ * object from the change or, while the record is still at that version,
+ * from the record (schema.c, version 3).  ?1 since rv, ?2 limit. */
+static int feed_stmt(struct store *st, sqlite3_stmt **ret_stmt)
+{
+    char sql[2048];
+    size_t n;
+    int r;
+
+    if (st->feed_stmt) {
+        *ret_stmt = st->feed_stmt;
+        return 0;
+    }
+    n = (size_t)snprintf(sql, sizeof(sql),
+                         "SELECT c.rv, c.kind, c.type, coalesce(c.object,"
+                         " CASE c.kind");
+    for (int k = 0; k < STORE_KIND_COUNT && n < sizeof(sql); k++)
+        n += (size_t)snprintf(
+            sql + n, sizeof(sql) - n,
+            " WHEN '%s' THEN (SELECT r.object FROM %s AS r"
+            " WHERE r.namespace = c.namespace AND r.name = c.name"
+            " AND r.resource_version = c.rv)",
+            kinds[k].name, kinds[k].table);
+    if (n < sizeof(sql))
+        n += (size_t)snprintf(sql + n, sizeof(sql) - n,
+                              " END) FROM changes AS c WHERE c.rv > ?1"
+                              " ORDER BY c.rv LIMIT ?2");
+    if (n >= sizeof(sql))
+        return -ENOMEM; /* a bug: the buffer is sized for the kinds */
+    r = stmt_prepare(st, sql, &st->feed_stmt);
+    if (r < 0)
+        return r;
+    *ret_stmt = st->feed_stmt;
+    return 0;
+}
+
+int store_changes_read(struct store *st, int64_t since_rv, size_t limit,
+                       struct store_change_batch *ret)
+{
+    struct store_change_batch b = {0};
+    sqlite3_stmt *stmt = NULL;
+    int64_t current = 0, floor = 0;
+    size_t cap = 0;
+    int r, rc;
+
+    if (!st || since_rv < 0 || !ret)
+        return -EINVAL;
+    b.next_rv = since_rv;
+    r = read_begin(st);
+    if (r < 0)
+        return r;
+    r = gstmt(st, GS_FEED_STATE, &stmt);
+    if (r < 0)
+        goto out;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        current = sqlite3_column_int64(stmt, 0);
+        floor = sqlite3_column_int64(stmt, 1);
+    } else {
+        r = rc == SQLITE_DONE ? -EIO : store_errno(rc);
+    }
+    stmt_done(stmt);
+    stmt = NULL;
+    if (r < 0)
+        goto out;
+    if (since_rv < floor) {
+        r = -EKEYEXPIRED;
+        goto out;
+    }
+    if (st->rv_cached)
+        current = st->rv;
+
+    r = feed_stmt(st, &stmt);
+    if (r < 0)
+        goto out;
+    sqlite3_bind_int64(stmt, 1, since_rv);
+    sqlite3_bind_int64(stmt, 2,
+                       limit && limit < INT64_MAX ? (int64_t)limit : -1);
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct store_change *c;
+        int kind =
+            store_kind_from_name((const char *)sqlite3_column_text(stmt, 1));
+        const char *type = (const char *)sqlite3_column_text(stmt, 2);
+
+        if (b.n == cap) {
+            size_t ncap = cap ? 2 * cap : 16;
+            struct store_change *items =
+                realloc(b.items, ncap * sizeof(*items));
+            if (!items) {
+                r = -ENOMEM;
+                goto out;
+            }
+            b.items = items;
+            cap = ncap;
+        }
+        c = &b.items[b.n];
+        memset(c, 0, sizeof(*c));
+        /* The types and kinds are ours; anything else is a damaged file. */
+        if (kind < 0 || !type) {
+            r = -EIO;
+            goto out;
+        }
+        if (strcmp(type, "ADDED") == 0)
+            c->type = "ADDED";
+        else if (strcmp(type, "MODIFIED") == 0)
+            c->type = "MODIFIED";
+        else if (strcmp(type, "DELETED") == 0)
+            c->type = "DELETED";
+        else {
+            r = -EIO;
+            goto out;
+        }
+        c->rv = sqlite3_column_int64(stmt, 0);
+        c->kind = (enum store_kind)kind;
+        r = copy_text(stmt, 3, &c->text, &c->len);
+        if (r < 0)
+            goto out;
+        b.n++;
+        b.next_rv = c->rv;
+    }
+    if (rc != SQLITE_DONE) {
+        r = store_errno(rc);
+        goto out;
+    }
+    /* As in store_changes_since(): unless the limit cut the answer short,
+     * everything up to the current resourceVersion has been seen. */
+    if (!(limit && b.n == limit) && current > b.next_rv)
+        b.next_rv = current;
+    r = 0;
+out:
+    stmt_done(stmt);
+    read_end(st);
+    if (r < 0) {
+        store_change_batch_release(&b);
+        return r;
+    }
+    *ret = b;
+    return b.n > INT_MAX ? INT_MAX : (int)b.n;
+}
+
+void store_change_batch_release(struct store_change_batch *batch)
+{
+    if (!batch)
+        return;
+    for (size_t i = 0; i < batch->n; i++)
+        free(batch->items[i].text);
+    free(batch->items);
+    memset(batch, 0, sizeof(*batch));
 }
 
 /*

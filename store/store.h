@@ -152,6 +152,18 @@ int store_txn_commit(struct store *st);
  * common error (the transaction is gone either way). */
 int store_txn_rollback(struct store *st);
 
+/* Called right after a write transaction made through this handle has
+ * committed (a single write, or store_txn_commit()), on the handle's thread,
+ * with no transaction open.  Commits by other handles or processes are not
+ * seen here: poll store_resource_version() for those.  The hook must not
+ * call the store (it runs inside the write's call): it should only schedule
+ * the work, e.g. make an event active. */
+typedef void (*store_commit_fn)(void *arg);
+
+/* Set (or with FN NULL, clear) the handle's commit hook; one per handle,
+ * replacing any earlier one. */
+void store_set_commit_hook(struct store *st, store_commit_fn fn, void *arg);
+
 /*
  * Records.
  *
@@ -412,6 +424,38 @@ int store_migration_find_in_flight(struct store *st, const char *ns,
 int store_changes_since(struct store *st, enum store_kind kind, const char *ns,
                         int64_t since_rv, size_t limit, json_t **ret_events,
                         int64_t *ret_next_rv);
+
+/* One change of the feed, as store_changes_read() returns it. */
+struct store_change {
+    int64_t rv;           /* the resourceVersion the change made */
+    enum store_kind kind; /* the record's kind */
+    const char *type;     /* "ADDED", "MODIFIED" or "DELETED" (static) */
+    char *text;           /* the object as written, compact JSON text with
+                             metadata.resourceVersion = rv; NUL-terminated */
+    size_t len;           /* strlen(text) */
+};
+
+/* Changes in resourceVersion order.  Free with store_change_batch_release().
+ */
+struct store_change_batch {
+    struct store_change *items;
+    size_t n;
+    int64_t next_rv; /* as store_changes_since()'s *RET_NEXT_RV */
+};
+
+/* The changes to records of every kind made after resourceVersion SINCE_RV,
+ * in resourceVersion order, at most LIMIT of them (0 = no limit), read in
+ * one snapshot, with each object as the stored JSON text (not parsed: a
+ * caller that forwards it need not encode it again).  What orchestratord's
+ * feed reads after each commit to serve watches and subscribers.
+ * Returns the number of changes (>= 0) and fills *RET (untouched on
+ * failure), -EKEYEXPIRED if changes after SINCE_RV have been dropped from
+ * the history, or -EINVAL (SINCE_RV < 0). */
+int store_changes_read(struct store *st, int64_t since_rv, size_t limit,
+                       struct store_change_batch *ret);
+
+/* Free what a batch holds and zero it.  NULL-safe. */
+void store_change_batch_release(struct store_change_batch *batch);
 
 /*
  * Event log: what happened to a record, for `orchctl describe` and the

@@ -254,6 +254,8 @@ static void one_request(struct orch_server *srv, const uint8_t *p,
         io.ctx = s;
         orch_watch_start(w, &io);
     }
+    /* What the event loop does next: the commits reach the watches. */
+    orch_feed_run(srv);
 out:
     http_response_clear(&resp);
     free(target);

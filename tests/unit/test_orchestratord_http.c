@@ -30,12 +30,14 @@
 
 #include <jansson.h>
 
+#include "api/api.h"
 #include "store/store.h"
 #include "tests/unit/support/daemon.h"
 
 static char tmpdir[256];
 static char logpath[300];
 static char confpath[300];
+static char dbpath[300];
 static const char *auth; /* bearer token request() sends, if any */
 static pid_t daemon_pid = -1;
 static int port;
@@ -172,14 +174,14 @@ static void write_conf(const char *tokens, int max_body)
 
 static int start_daemon(void **state)
 {
-    char db[300], err[256];
+    char *db = dbpath, err[256];
     struct store *st = NULL;
     json_t *vmi;
     (void)state;
 
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/orch-http-XXXXXX");
     assert_non_null(mkdtemp(tmpdir));
-    snprintf(db, sizeof(db), "%s/orch.db", tmpdir);
+    snprintf(dbpath, sizeof(dbpath), "%s/orch.db", tmpdir);
     snprintf(confpath, sizeof(confpath), "%s/orchestratord.conf", tmpdir);
     snprintf(logpath, sizeof(logpath), "%s/log", tmpdir);
 
@@ -390,6 +392,261 @@ static void test_watch(void **state)
         usleep(100 * 1000);
     assert_int_equal(metric("orchestratord_watchers"), 0);
     free(yaml);
+}
+
+#define VMIS "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances"
+
+/* A VMI as a host's report would write it, with ANNOT_BYTES of annotation
+ * (0: none). */
+static json_t *vmi_doc(const char *name, const char *phase, size_t annot_bytes)
+{
+    json_t *vmi = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{}, s:{s:s}}", "apiVersion",
+        "kubevirt.io/v1", "kind", "VirtualMachineInstance", "metadata", "name",
+        name, "namespace", "default", "spec", "status", "phase", phase);
+    assert_non_null(vmi);
+    if (annot_bytes) {
+        char *big = malloc(annot_bytes + 1);
+        assert_non_null(big);
+        memset(big, 'x', annot_bytes);
+        big[annot_bytes] = '\0';
+        json_object_set_new(json_object_get(vmi, "metadata"), "annotations",
+                            json_pack("{s:s}", "bulk", big));
+        free(big);
+    }
+    return vmi;
+}
+
+/* The watch event lines in a raw chunked stream, in order. */
+static json_t *stream_events(const char *out)
+{
+    json_t *events = json_array();
+    const char *p = out;
+    while ((p = strstr(p, "{\"type\":\"")) != NULL) {
+        const char *nl = strchr(p, '\n');
+        json_t *ev;
+        assert_non_null(nl);
+        ev = json_loadb(p, (size_t)(nl - p), 0, NULL);
+        if (!ev)
+            fail_msg("not a JSON line: %.*s", (int)(nl - p), p);
+        json_array_append_new(events, ev);
+        p = nl + 1;
+    }
+    return events;
+}
+
+/* Another process (this test, through the store API) writes VMIs into the
+ * daemon's database: an open watch gets each change once, in order. */
+static void test_watch_other_process(void **state)
+{
+    static const char *const want[][2] = {
+        {"ADDED", "vmi-fedora"}, {"ADDED", "vmi-x1"},   {"ADDED", "vmi-x2"},
+        {"MODIFIED", "vmi-x1"},  {"DELETED", "vmi-x2"}, {"ADDED", "vmi-end"},
+    };
+    const char *r = "GET " VMIS "?watch=true HTTP/1.1\r\nHost: x\r\n\r\n";
+    char out[65536] = "", err[256];
+    struct store *st = NULL;
+    json_t *vmi, *events;
+    size_t got = 0;
+    long long prev = 0;
+    int wfd;
+    (void)state;
+
+    wfd = connect_daemon();
+    assert_true(wfd >= 0);
+    send_all(wfd, r, strlen(r));
+    read_stream_until(wfd, out, sizeof(out), &got, "\"name\":\"vmi-fedora\"");
+    assert_non_null(strstr(out, "\"name\":\"vmi-fedora\""));
+
+    assert_int_equal(store_open(dbpath, NULL, &st, err, sizeof(err)), 0);
+    vmi = vmi_doc("vmi-x1", "Running", 0);
+    assert_int_equal(store_create(st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+    vmi = vmi_doc("vmi-x2", "Running", 0);
+    assert_int_equal(store_create(st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+    assert_int_equal(store_get(st, STORE_KIND_VMI, "default", "vmi-x1", &vmi),
+                     0);
+    api_doc_set_string(vmi, "status.phase", "Failed");
+    assert_int_equal(store_update(st, STORE_KIND_VMI, vmi, 0), 0);
+    json_decref(vmi);
+    assert_int_equal(
+        store_delete(st, STORE_KIND_VMI, "default", "vmi-x2", 0, NULL), 0);
+    /* Changes come in order: once the last one is there, any duplicate of
+     * an earlier one would be too. */
+    vmi = vmi_doc("vmi-end", "Running", 0);
+    assert_int_equal(store_create(st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+    read_stream_until(wfd, out, sizeof(out), &got, "\"name\":\"vmi-end\"");
+    close(wfd);
+
+    events = stream_events(out);
+    if (json_array_size(events) != 6)
+        fail_msg("%zu events: %s", json_array_size(events), out);
+    for (size_t i = 0; i < 6; i++) {
+        json_t *ev = json_array_get(events, i);
+        json_t *obj = json_object_get(ev, "object");
+        long long rv =
+            atoll(api_doc_get_string(obj, "metadata.resourceVersion"));
+        assert_string_equal(json_string_value(json_object_get(ev, "type")),
+                            want[i][0]);
+        assert_string_equal(api_doc_get_string(obj, "metadata.name"),
+                            want[i][1]);
+        assert_true(rv > prev);
+        prev = rv;
+    }
+    json_decref(events);
+    assert_int_equal(
+        store_delete(st, STORE_KIND_VMI, "default", "vmi-x1", 0, NULL), 0);
+    assert_int_equal(
+        store_delete(st, STORE_KIND_VMI, "default", "vmi-end", 0, NULL), 0);
+    store_close(st);
+}
+
+/* A watch from a resourceVersion the server has not reached: the API
+ * server's Timeout Status as an ERROR event, then the end of the stream. */
+static void test_watch_too_large_rv(void **state)
+{
+    const char *r = "GET " VMIM "?watch=true&resourceVersion=999999999 "
+                    "HTTP/1.1\r\nHost: x\r\n\r\n";
+    char out[8192] = "";
+    size_t got = 0;
+    int fd = connect_daemon();
+    (void)state;
+
+    assert_true(fd >= 0);
+    send_all(fd, r, strlen(r));
+    read_stream_until(fd, out, sizeof(out), &got, "\r\n0\r\n\r\n");
+    close(fd);
+    assert_true(strncmp(out, "HTTP/1.1 200", 12) == 0);
+    assert_non_null(strstr(out, "{\"type\":\"ERROR\",\"object\":{"));
+    assert_non_null(strstr(out, "\"reason\":\"Timeout\""));
+    assert_non_null(strstr(out, "\"code\":504"));
+    assert_non_null(strstr(out, "Too large resource version: 999999999"));
+    assert_non_null(strstr(out, "\"reason\":\"ResourceVersionTooLarge\""));
+    assert_true(got >= 7 && strcmp(out + got - 7, "\r\n0\r\n\r\n") == 0);
+}
+
+/* Check that BODY (after the headers) is a well-formed chunked stream of
+ * whole lines, ended by the last chunk; returns its last line. */
+static json_t *chunked_last_line(const char *body, size_t len)
+{
+    const char *p = body, *end = body + len;
+    json_t *last = NULL;
+
+    for (;;) {
+        char *eol;
+        unsigned long n = strtoul(p, &eol, 16);
+        assert_true(eol + 2 <= end && eol[0] == '\r' && eol[1] == '\n');
+        p = eol + 2;
+        if (n == 0) {
+            assert_true(p + 2 == end && p[0] == '\r' && p[1] == '\n');
+            return last;
+        }
+        assert_true(p + n + 2 <= end);
+        /* Each chunk is one whole event line. */
+        assert_int_equal(p[n - 1], '\n');
+        assert_null(memchr(p, '\n', n - 1));
+        json_decref(last);
+        last = json_loadb(p, n - 1, 0, NULL);
+        assert_non_null(last);
+        p += n;
+        assert_true(p[0] == '\r' && p[1] == '\n');
+        p += 2;
+    }
+}
+
+/* A client that stops reading while a lot is written: its watch is ended
+ * by the server once more than the cap is queued, with a 410 ERROR event
+ * after what was queued and the last chunk; nothing is cut mid-chunk. */
+static void test_watch_slow_reader(void **state)
+{
+    const char *r = "GET " VMIS "?watch=true HTTP/1.1\r\nHost: x\r\n\r\n";
+    size_t cap = 32 << 20, got = 0;
+    char *out = malloc(cap + 1), err[256];
+    struct store *st = NULL;
+    int rcvbuf = 4096, fd, n_vmis = 0, i;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct timespec t0, now;
+    const char *body;
+    json_t *last, *obj, *bulk[120];
+    (void)state;
+
+    assert_non_null(out);
+    /* A small receive window keeps the kernels from holding megabytes:
+     * what the client leaves unread queues in the server. */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    send_all(fd, r, strlen(r));
+    /* The listing's one object: the watch is live. */
+    out[0] = '\0';
+    read_stream_until(fd, out, cap, &got, "\"name\":\"vmi-fedora\"");
+    assert_non_null(strstr(out, "\"name\":\"vmi-fedora\""));
+
+    /* 120 objects of 64 KiB, 7.5 MiB, well over the 4 MiB cap (the kernels
+     * hold little of it), in one transaction: the client stalls for as
+     * short a time as can be, far below the server's 5 s idle timeout,
+     * which would cut the connection instead.  Then the server must end
+     * the watch (a safety bound of 20 s). */
+    for (n_vmis = 0; n_vmis < 120; n_vmis++) {
+        char name[32];
+        snprintf(name, sizeof(name), "vmi-bulk-%03d", n_vmis);
+        bulk[n_vmis] = vmi_doc(name, "Running", 64 * 1024);
+    }
+    assert_int_equal(store_open(dbpath, NULL, &st, err, sizeof(err)), 0);
+    assert_int_equal(store_txn_begin(st), 0);
+    for (i = 0; i < n_vmis; i++) {
+        assert_int_equal(store_create(st, STORE_KIND_VMI, bulk[i]), 0);
+        json_decref(bulk[i]);
+    }
+    assert_int_equal(store_txn_commit(st), 0);
+    for (i = 0; i < 200 && metric("orchestratord_watchers") != 0; i++)
+        usleep(100 * 1000);
+    assert_int_equal(metric("orchestratord_watchers"), 0);
+
+    /* Now read it all: until the last chunk, the peer closes or 30 s. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t n;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec > 30 ||
+            (got >= 7 && memcmp(out + got - 7, "\r\n0\r\n\r\n", 7) == 0))
+            break;
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        n = recv(fd, out + got, cap - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    out[got] = '\0';
+    body = strstr(out, "\r\n\r\n");
+    assert_non_null(body);
+    body += 4;
+    last = chunked_last_line(body, got - (size_t)(body - out));
+    assert_non_null(last);
+    assert_string_equal(json_string_value(json_object_get(last, "type")),
+                        "ERROR");
+    obj = json_object_get(last, "object");
+    assert_int_equal(json_integer_value(json_object_get(obj, "code")), 410);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(obj, "message")), "unread"));
+    json_decref(last);
+
+    for (i = 0; i < n_vmis; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "vmi-bulk-%03d", i);
+        assert_int_equal(
+            store_delete(st, STORE_KIND_VMI, "default", name, 0, NULL), 0);
+    }
+    store_close(st);
+    free(out);
 }
 
 static void test_bad_inputs(void **state)
@@ -819,6 +1076,38 @@ static void test_sighup_reload(void **state)
     free(log);
 }
 
+/* A reload that revokes the token a watch was opened with ends that
+ * watch: a 401 ERROR event, then the last chunk. */
+static void test_sighup_ends_revoked_watch(void **state)
+{
+    char out[8192] = "", head[512];
+    size_t got = 0;
+    int fd = connect_daemon();
+    (void)state;
+
+    assert_true(fd >= 0);
+    assert_non_null(auth);
+    snprintf(head, sizeof(head),
+             "GET " VMIM "?watch=true HTTP/1.1\r\nHost: x\r\n"
+             "Authorization: Bearer %s\r\n\r\n",
+             auth);
+    send_all(fd, head, strlen(head));
+    read_stream_until(fd, out, sizeof(out), &got, "\r\n\r\n");
+    assert_true(strncmp(out, "HTTP/1.1 200", 12) == 0);
+
+    write_conf("{ name = \"ops3\"; token = \"tok-cccccccccccccccc\"; role = "
+               "\"admin\"; }",
+               65536);
+    assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+    read_stream_until(fd, out, sizeof(out), &got, "\r\n0\r\n\r\n");
+    close(fd);
+    assert_non_null(strstr(out, "{\"type\":\"ERROR\",\"object\":{"));
+    assert_non_null(strstr(out, "\"code\":401"));
+    assert_non_null(strstr(out, "\"reason\":\"Unauthorized\""));
+    assert_true(got >= 7 && strcmp(out + got - 7, "\r\n0\r\n\r\n") == 0);
+    auth = "tok-cccccccccccccccc";
+}
+
 static void test_sigterm(void **state)
 {
     int status = 0;
@@ -852,7 +1141,11 @@ int main(void)
         cmocka_unit_test(test_status_shapes),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_memory_bounded),
+        cmocka_unit_test(test_watch_other_process),
+        cmocka_unit_test(test_watch_too_large_rv),
+        cmocka_unit_test(test_watch_slow_reader),
         cmocka_unit_test(test_sighup_reload),
+        cmocka_unit_test(test_sighup_ends_revoked_watch),
         cmocka_unit_test(test_sigterm),
     };
     return cmocka_run_group_tests_name("orchestratord_http", tests,

@@ -1577,6 +1577,165 @@ static void test_change_feed_objects(void **state)
     store_close(st);
 }
 
+/* store_changes_read(): every kind in one resourceVersion order, each
+ * object as the stored text (what store_get_text() gave at that version),
+ * pages by LIMIT, and the same history rule as store_changes_since(). */
+static void test_changes_read_all_kinds(void **state)
+{
+    struct store_opts o = {.change_history = 8};
+    struct store *st = open_memory(&o);
+    struct store_change_batch b = {0};
+    json_t *mig = make_migration("ns1", "a", "vmi", NULL, NULL, NULL);
+    json_t *node = make_object(STORE_KIND_NODE, NULL, "host");
+    json_t *vm = make_object(STORE_KIND_VM, "ns2", "vm");
+    char *texts[4] = {0};
+    static const enum store_kind kinds[] = {
+        STORE_KIND_MIGRATION, STORE_KIND_NODE, STORE_KIND_VM, STORE_KIND_NODE};
+    static const char *const types[] = {"ADDED", "ADDED", "ADDED", "DELETED"};
+    int64_t last_rv = 0;
+    (void)state;
+
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, mig), 0);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_MIGRATION, "ns1", "a", &texts[0], NULL),
+        0);
+    assert_int_equal(store_create(st, STORE_KIND_NODE, node), 0);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_NODE, NULL, "host", &texts[1], NULL), 0);
+    assert_int_equal(store_create(st, STORE_KIND_VM, vm), 0);
+    assert_int_equal(
+        store_get_text(st, STORE_KIND_VM, "ns2", "vm", &texts[2], NULL), 0);
+    {
+        json_t *last = NULL;
+        assert_int_equal(
+            store_delete(st, STORE_KIND_NODE, NULL, "host", 0, &last), 0);
+        texts[3] = json_dumps(last, JSON_COMPACT);
+        json_decref(last);
+    }
+
+    assert_int_equal(store_changes_read(st, 0, 0, &b), 4);
+    assert_int_equal(b.n, 4);
+    assert_true(b.next_rv == 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *got = json_loads(b.items[i].text, 0, NULL), *want;
+        assert_true(b.items[i].rv == (int64_t)i + 1);
+        assert_int_equal(b.items[i].kind, kinds[i]);
+        assert_string_equal(b.items[i].type, types[i]);
+        assert_int_equal(b.items[i].len, strlen(b.items[i].text));
+        /* As stored, byte for byte, while the record is at that version;
+         * the deleted one as store_delete() gave it. */
+        if (i < 3)
+            assert_string_equal(b.items[i].text, texts[i]);
+        want = json_loads(texts[i], 0, NULL);
+        assert_true(json_equal(got, want));
+        json_decref(got);
+        json_decref(want);
+    }
+    store_change_batch_release(&b);
+    assert_null(b.items);
+    assert_int_equal(b.n, 0);
+
+    /* Pages: the limit cuts, next_rv resumes after the last one given. */
+    assert_int_equal(store_changes_read(st, 0, 3, &b), 3);
+    assert_true(b.next_rv == 3);
+    last_rv = b.next_rv;
+    store_change_batch_release(&b);
+    assert_int_equal(store_changes_read(st, last_rv, 3, &b), 1);
+    assert_true(b.items[0].rv == 4);
+    assert_true(b.next_rv == 4);
+    store_change_batch_release(&b);
+    /* Nothing new, or a version from the future. */
+    assert_int_equal(store_changes_read(st, 4, 0, &b), 0);
+    assert_true(b.next_rv == 4);
+    store_change_batch_release(&b);
+    assert_int_equal(store_changes_read(st, 40, 0, &b), 0);
+    assert_true(b.next_rv == 40);
+    store_change_batch_release(&b);
+    assert_int_equal(store_changes_read(st, -1, 0, &b), -EINVAL);
+
+    /* History 8: the oldest changes go. */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(store_update(st, STORE_KIND_VM, vm, 0), 0);
+    b.n = 99; /* untouched on failure */
+    assert_int_equal(store_changes_read(st, 0, 0, &b), -EKEYEXPIRED);
+    assert_int_equal(b.n, 99);
+    b.n = 0;
+    assert_int_equal(store_changes_read(st, current_rv(st) - 8, 0, &b), 8);
+    for (size_t i = 0; i < b.n; i++)
+        assert_int_equal(b.items[i].kind, STORE_KIND_VM);
+    store_change_batch_release(&b);
+
+    for (int i = 0; i < 4; i++)
+        free(texts[i]);
+    json_decref(mig);
+    json_decref(node);
+    json_decref(vm);
+    store_close(st);
+}
+
+static void count_commit(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* The commit hook: once per commit of this handle (a single write, a
+ * transaction), not for a rollback, a failed write or a read, nor for
+ * another handle's commits. */
+static void test_commit_hook(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256];
+    struct store *st = NULL, *other = NULL;
+    json_t *a = make_migration("ns", "a", "vmi", NULL, NULL, NULL);
+    json_t *b = make_migration("ns", "b", "vmi", NULL, NULL, NULL);
+    json_t *c = make_migration("ns", "c", "vmi", NULL, NULL, NULL);
+    json_t *obj = NULL;
+    int n = 0;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "db", path, sizeof(path));
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    assert_int_equal(store_open(path, NULL, &other, err, sizeof(err)), 0);
+    store_set_commit_hook(st, count_commit, &n);
+
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, a), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, a), -EEXIST);
+    assert_int_equal(n, 1);
+    assert_int_equal(store_get(st, STORE_KIND_MIGRATION, "ns", "a", &obj), 0);
+    json_decref(obj);
+    assert_int_equal(n, 1);
+
+    assert_int_equal(store_txn_begin(st), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, b), 0);
+    assert_int_equal(store_update(st, STORE_KIND_MIGRATION, b, 0), 0);
+    assert_int_equal(n, 1); /* not before the commit */
+    assert_int_equal(store_txn_commit(st), 0);
+    assert_int_equal(n, 2);
+
+    assert_int_equal(store_txn_begin(st), 0);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, c), 0);
+    assert_int_equal(store_txn_rollback(st), 0);
+    assert_int_equal(n, 2);
+
+    assert_int_equal(
+        store_delete(other, STORE_KIND_MIGRATION, "ns", "a", 0, NULL), 0);
+    assert_int_equal(n, 2);
+
+    store_set_commit_hook(st, NULL, NULL);
+    assert_int_equal(store_delete(st, STORE_KIND_MIGRATION, "ns", "b", 0, NULL),
+                     0);
+    assert_int_equal(n, 2);
+
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    store_close(other);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
 static void test_event_log(void **state)
 {
     struct store_opts o = {.event_history = 4};
@@ -2997,6 +3156,8 @@ int main(void)
         cmocka_unit_test(test_migration_in_flight),
         cmocka_unit_test(test_change_feed),
         cmocka_unit_test(test_change_feed_objects),
+        cmocka_unit_test(test_changes_read_all_kinds),
+        cmocka_unit_test(test_commit_hook),
         cmocka_unit_test(test_event_log),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_transaction_aborted),
