@@ -66,6 +66,7 @@ struct orch_watcher {
     char *continue_token;
     long timeout_s;
     struct event *timer;
+    struct event *resume; /* the listing goes on at the loop's next turn */
     struct orch_watch_io io;
     bool pumping;
     /* Objects listed at a version after the first page's (sorted by key
@@ -109,6 +110,8 @@ void orch_watch_free(struct orch_watcher *w)
     watch_unlink(w);
     if (w->timer)
         event_free(w->timer);
+    if (w->resume)
+        event_free(w->resume);
     orch_filter_clear(&w->filter);
     listed_clear(w);
     free(w->continue_token);
@@ -400,13 +403,17 @@ static bool pump(struct orch_watcher *w)
         if (w->io.pending && w->io.pending(w->io.ctx) > WATCH_LOW_WATER)
             return true; /* orch_watch_drained() resumes */
         if (w->state == WATCH_LISTING) {
-            struct store_list_opts o = {
-                .limit = WATCH_PAGE,
-                .continue_token = w->continue_token,
-                .match = orch_filter_match,
-                .match_arg = &w->filter,
-            };
+            struct store_list_opts o = {0};
             struct store_page page = {0};
+            /* The first listing reads through the indexes as a list does,
+             * and at most max_scan records per turn of the loop, so that a
+             * watch with a selector no index serves never holds the loop
+             * for long on a big store. */
+            orch_filter_list_opts(&w->filter, w->kind->kind, &o);
+            o.limit = WATCH_PAGE;
+            o.continue_token = w->continue_token;
+            o.max_scan =
+                srv->list_max_scan ? srv->list_max_scan : ORCH_LIST_MAX_SCAN;
             r = store_list(srv->store, sk, w->ns, &o, &page);
             if (r < 0) {
                 log_warn("watch of '%s': cannot list: %s", w->kind->plural,
@@ -432,6 +439,10 @@ static bool pump(struct orch_watcher *w)
                           listed_cmp);
             }
             store_page_release(&page);
+            if (w->state == WATCH_LISTING && w->resume) {
+                event_active(w->resume, EV_TIMEOUT, 0);
+                return true;
+            }
             continue;
         }
         if (w->from_rv) {
@@ -494,6 +505,13 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
     watch_finish(arg);
 }
 
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    orch_watch_drained(arg);
+}
+
 void orch_watch_start(struct orch_watcher *w, const struct orch_watch_io *io)
 {
     w->io = *io;
@@ -503,6 +521,7 @@ void orch_watch_start(struct orch_watcher *w, const struct orch_watch_io *io)
         w->timer = evtimer_new(w->srv->base, timeout_cb, w);
         if (w->timer)
             evtimer_add(w->timer, &tv);
+        w->resume = event_new(w->srv->base, -1, 0, resume_cb, w);
     }
     pump(w);
 }

@@ -887,6 +887,58 @@ static void test_watch_revoked(void **state)
     free(dash.buf);
 }
 
+/* A watch's first listing with a selector no index serves reads at most
+ * list_max_scan records per turn of the loop: the first turn sends only
+ * part of the matches, the loop's next turns the rest, each once. */
+static void test_watch_listing_budget(void **state)
+{
+    struct fixture *f = *state;
+    struct event_base *base = event_base_new();
+    struct sink sink = {0};
+    struct orch_watcher *w;
+    json_t *events;
+    size_t first;
+
+    assert_non_null(base);
+    for (int i = 0; i < 40; i++) {
+        char name[32];
+        json_t *vmi;
+        snprintf(name, sizeof(name), "vmi-%02d", i);
+        vmi = new_vmi(name, "Running");
+        if (i % 2 == 0)
+            json_object_set_new(json_object_get(vmi, "metadata"), "labels",
+                                json_pack("{s:s}", "team", "blue"));
+        assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
+        json_decref(vmi);
+    }
+    f->srv.base = base;
+    f->srv.list_max_scan = 4;
+    assert_int_equal(
+        get(f, VMI_PATH "?watch=true&labelSelector=team%3Dblue", NULL), 200);
+    w = start_answered(f, &sink);
+    events = sink_events(&sink);
+    first = json_array_size(events);
+    json_decref(events);
+    if (first == 0 || first >= 20)
+        fail_msg("the first turn sent %zu of 20 matches", first);
+    for (int i = 0; i < 100; i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    events = sink_events(&sink);
+    assert_int_equal(json_array_size(events), 20);
+    for (size_t i = 0; i < 20; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "vmi-%02zu", 2 * i);
+        assert_string_equal(ev_str(json_array_get(events, i), "type"), "ADDED");
+        assert_string_equal(ev_str(json_array_get(events, i), "metadata.name"),
+                            name);
+    }
+    json_decref(events);
+    orch_watch_closed(w);
+    free(sink.buf);
+    f->srv.base = NULL;
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -905,6 +957,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_watch_timeout_clamp, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_watch_revoked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_listing_budget, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("orchestratord_watch", tests, NULL,
                                        NULL);
