@@ -200,11 +200,22 @@ struct conf_label {
 };
 
 struct conf_migrator {
-    char *name;         /* node name; default: gethostname(), lowercased */
-    char *listen;       /* "ADDR:PORT" of the agent API */
+    char *name;   /* node name; default: gethostname(), lowercased */
+    char *listen; /* "ADDR:PORT" of the agent API */
+    /* The agent API's URL as orchestratord should call it; NULL: formed
+     * from 'listen' (or 'migration_address' when 'listen' is a wildcard)
+     * with https when TLS is set. */
+    char *advertise_url;
     char *libvirt_uri;  /* e.g. "qemu:///system" */
-    char *orchestrator; /* URL of orchestratord */
-    char *token;        /* bearer token for orchestratord; NULL: none */
+    char *orchestrator; /* URL of orchestratord, where reports go */
+    /* Presented to orchestratord ("Authorization: Bearer"); NULL: none. */
+    char *orchestrator_token;
+    char *orchestrator_cacert; /* CA file for https; NULL: system CAs */
+    /* Required from orchestratord on the agent API's /v1 endpoints; NULL:
+     * none, and then the agent API listens on loopback only. */
+    char *agent_token;
+    char *tls_certificate; /* agent API over TLS: PEM files, both or none */
+    char *tls_key;
     char *state_dir;
     char *sysfs_root;
     char *migration_address; /* IP for migration traffic; NULL: default */
@@ -214,6 +225,10 @@ struct conf_migrator {
     size_t n_labels;
     struct conf_network *networks;
     size_t n_networks;
+    /* Absolute path prefixes of storage every host sees (shared/RWX): a
+     * disk under one of them does not stop a live migration. */
+    char **shared_storage;
+    size_t n_shared_storage;
     enum log_level log_level;
     int report_interval_s;
 };

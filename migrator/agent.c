@@ -303,11 +303,12 @@ int migr_agent_new(const struct conf_migrator *cfg,
                  cfg && cfg->listen ? cfg->listen : "");
         return -EINVAL;
     }
-    if (!cfg->token && !conf_addr_is_loopback(&addr)) {
-        snprintf(err, errlen,
-                 "'listen': %s is not a loopback address and no 'token' is "
-                 "set: the agent API would be open to anyone",
-                 cfg->listen);
+    if (!cfg->agent_token && !conf_addr_is_loopback(&addr)) {
+        snprintf(
+            err, errlen,
+            "'listen': %s is not a loopback address and no 'agent_token' is "
+            "set: the agent API would be open to anyone",
+            cfg->listen);
         return -EINVAL;
     }
     a = calloc(1, sizeof(*a));
@@ -591,7 +592,7 @@ static bool authorized(const struct migr_agent *a,
     const char *h = req->authorization, *tok;
     size_t len;
 
-    if (!a->cfg->token)
+    if (!a->cfg->agent_token)
         return true;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
         return false;
@@ -601,7 +602,7 @@ static bool authorized(const struct migr_agent *a,
     len = strlen(tok);
     while (len > 0 && tok[len - 1] == ' ')
         len--;
-    return secret_equal(tok, len, a->cfg->token);
+    return secret_equal(tok, len, a->cfg->agent_token);
 }
 
 void migr_agent_handle(const struct http_request *req,
@@ -750,7 +751,7 @@ int migr_agent_serve(struct migr_agent *a)
              a->listen.family == AF_INET6 ? "]" : "", (unsigned)port,
              a->cfg->name ? a->cfg->name : "", a->cfg->libvirt_uri,
              a->cfg->report_interval_s,
-             a->cfg->token ? ", bearer token required" : "");
+             a->cfg->agent_token ? ", bearer token required" : "");
     event_base_dispatch(a->base);
     migr_agent_stop(a);
     log_info("stopped");

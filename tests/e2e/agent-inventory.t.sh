@@ -64,7 +64,7 @@ for h in host-a host-b; do
     mkdir -p "$dir/agent" "$dir/log"
     # Not the default /etc path: each host has its own file.
     cat >"$dir/agent/migrator.conf" <<EOF
-token = "$token";
+agent_token = "$token";
 state_dir = "$dir/agent";
 report_interval_s = $interval;
 labels = [ "lab=orchlab", "host=$h" ];

@@ -353,15 +353,17 @@ static void test_new_auth_rule(void **state)
     assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
                      -EINVAL);
     assert_null(a);
-    assert_string_equal(err, "'listen': 198.18.0.11:8081 is not a loopback "
-                             "address and no 'token' is set: the agent API "
-                             "would be open to anyone");
+    assert_string_equal(err,
+                        "'listen': 198.18.0.11:8081 is not a loopback "
+                        "address and no 'agent_token' is set: the agent API "
+                        "would be open to anyone");
     load_cfg(t, "listen = \"0.0.0.0:8081\";\n");
     assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
                      -EINVAL);
     assert_non_null(strstr(err, "0.0.0.0:8081 is not a loopback"));
 
-    load_cfg(t, "listen = \"198.18.0.11:8081\";\ntoken = \"" TOKEN "\";\n");
+    load_cfg(t,
+             "listen = \"198.18.0.11:8081\";\nagent_token = \"" TOKEN "\";\n");
     assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
                      0);
     migr_agent_free(a);
@@ -435,7 +437,7 @@ static void test_handler(void **state)
     char err[512];
     json_t *j;
 
-    load_cfg(t, "token = \"" TOKEN "\";\n");
+    load_cfg(t, "agent_token = \"" TOKEN "\";\n");
     assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
                      0);
 

@@ -210,7 +210,7 @@ static void test_serve(void **state)
     size_t i;
     bool found = false;
 
-    write_conf(t, "token = \"" TOKEN "\";\n");
+    write_conf(t, "agent_token = \"" TOKEN "\";\n");
     snprintf(t->log, sizeof(t->log), "%s/log", t->fx.root);
     t->port = test_daemon_start("migrator", argv, t->log, &t->pid);
     assert_true(log_has(t, "as 'unit-http', libvirt 'test:///default', "
@@ -285,8 +285,9 @@ static void test_refuses_open_listen(void **state)
         "-f",       t->conf,     "--libvirt", "test:///default",
         "--listen", "0.0.0.0:0", NULL};
     const char *ok[] = {"-n", "-f", t->conf, NULL};
-    const char *msg = "0.0.0.0:0 is not a loopback address and no 'token' "
-                      "is set: the agent API would be open to anyone";
+    const char *msg =
+        "0.0.0.0:0 is not a loopback address and no 'agent_token' "
+        "is set: the agent API would be open to anyone";
 
     write_conf(t, "");
     assert_int_equal(wait_exit(spawn(t, check)), 1);
