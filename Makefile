@@ -15,7 +15,7 @@
 
 PKGS := libvirt sqlite3 libevent libevent_openssl libevent_pthreads \
 	libnl-3.0 libnl-route-3.0 libconfig yaml-0.1 jansson libisofs-1 libcurl \
-	openssl
+	openssl libxml-2.0
 
 ifneq ($(SAN),)
 BUILD ?= build-san
