@@ -36,6 +36,8 @@
  * defaults"; a missing file named with -f is an error. */
 #define CONF_ORCHESTRATORD_PATH "/etc/orchestrator/orchestratord.conf"
 #define CONF_MIGRATOR_PATH      "/etc/orchestrator/migrator.conf"
+/* Where the migrator reads the host's OS name (PRETTY_NAME) from. */
+#define CONF_OS_RELEASE_PATH "/etc/os-release"
 
 /* Longest host part of an ADDR:PORT, an IPv6 literal without brackets. */
 #define CONF_ADDR_HOST_MAX 46

@@ -91,9 +91,10 @@ static void load_cfg(struct t *t, const char *extra)
 {
     char text[2048], err[512];
 
+    /* Reports go nowhere unless a test says where: port 1 refuses. */
     snprintf(text, sizeof(text),
              "name = \"unit-host\";\n"
-             "%s"
+             "%s%s"
              "libvirt_uri = \"" TEST_URI "\";\n"
              "sysfs_root = \"%s\";\n"
              "labels = [\"topology.kubernetes.io/zone=rack1\", "
@@ -104,6 +105,9 @@ static void load_cfg(struct t *t, const char *extra)
              "  { name = \"plain\"; pf = \"eth9\"; }\n"
              ");\n%s",
              strstr(extra, "listen") ? "" : "listen = \"127.0.0.1:0\";\n",
+             strstr(extra, "orchestrator =")
+                 ? ""
+                 : "orchestrator = \"http://127.0.0.1:1\";\n",
              t->fx.root, extra);
     conf_migrator_clear(&t->cfg);
     assert_int_equal(conf_migrator_init(&t->cfg), 0);
