@@ -20,7 +20,7 @@
 #define REQUEST_TIMEOUT_MS 10000L
 /* How often a push in flight looks at the stop flag (curl_multi_wakeup
  * usually ends the wait sooner). */
-#define POLL_MS 100
+#define POLL_MS        100
 #define FIRST_RETRY_MS 1000
 /* Enough of an error answer for its Status message. */
 #define MAX_ANSWER_BYTES (16 * 1024)
@@ -299,8 +299,8 @@ int migr_report_new(const struct migr_report_opts *o, struct migr_report **ret)
         r->endpoint = NULL;
         goto oom;
     }
-    if (o->token && asprintf(&r->auth, "Authorization: Bearer %s",
-                             o->token) < 0) {
+    if (o->token &&
+        asprintf(&r->auth, "Authorization: Bearer %s", o->token) < 0) {
         r->auth = NULL;
         goto oom;
     }

@@ -46,8 +46,7 @@ struct migr_report;
 /* A reporter (not started) for `o`; the strings are copied.  Returns 0
  * and *ret (free with migr_report_free), -EINVAL (not an http[s] URL, no
  * node, interval below 1) or -ENOMEM. */
-int migr_report_new(const struct migr_report_opts *o,
-                    struct migr_report **ret);
+int migr_report_new(const struct migr_report_opts *o, struct migr_report **ret);
 
 /* Stop the reporter if it runs and free it.  NULL-safe. */
 void migr_report_free(struct migr_report *r);
