@@ -139,8 +139,7 @@ static long long now_ms(void)
 
 /* The fake records a request before its answer reaches the reporter:
  * wait up to 5 s for `n` pushes to be done, and return the counters. */
-static struct migr_report_stats wait_attempts(struct migr_report *r,
-                                              uint64_t n)
+static struct migr_report_stats wait_attempts(struct migr_report *r, uint64_t n)
 {
     struct migr_report_stats st;
 
@@ -174,8 +173,7 @@ static void test_push(void **state)
     usleep(200 * 1000);
     assert_int_equal(fake_orchd_count(f), 0);
 
-    assert_int_equal(migr_report_submit(r, "{\"name\":\"host-a\",\"n\":1}"),
-                     0);
+    assert_int_equal(migr_report_submit(r, "{\"name\":\"host-a\",\"n\":1}"), 0);
     assert_true(fake_orchd_wait(f, 1, 5000));
     fake_orchd_get(f, 0, &q);
     assert_string_equal(q.method, "PUT");

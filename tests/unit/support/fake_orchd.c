@@ -94,8 +94,7 @@ struct fake_orchd *fake_orchd_start(uint16_t port, const char *cert,
     assert_non_null(f->base);
     o.tls_certificate = cert;
     o.tls_key = key;
-    if (http_server_new(f->base, &o, handle, f, &f->http, err, sizeof(err)) <
-        0)
+    if (http_server_new(f->base, &o, handle, f, &f->http, err, sizeof(err)) < 0)
         fail_msg("fake orchestratord: %s", err);
     assert_int_equal(http_server_bind(f->http, "127.0.0.1", port, &bound), 0);
     assert_int_equal(pthread_create(&f->thread, NULL, loop_main, f), 0);
