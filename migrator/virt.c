@@ -927,6 +927,7 @@ int migr_virt_devices(struct migr_virt *v, const char *name, bool addresses,
                              &d) > 0)
         ifaces_add_addresses(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP, &d);
     virResetLastError();
+    migr_dom_devices_clear(ret);
     *ret = d;
     r = 0;
 out:

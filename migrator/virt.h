@@ -137,9 +137,10 @@ struct migr_dom_devices {
     bool acpi;         /* <features><acpi/> */
 };
 
-/* Parse a domain's XML into *ret (cleared first; free what it holds with
- * migr_dom_devices_clear).  No libvirt call: any thread.  Returns 0,
- * -EINVAL (not a <domain> document) or -ENOMEM. */
+/* Parse a domain's XML into *ret, which must be zeroed or hold an earlier
+ * result (freed first); free what it holds with migr_dom_devices_clear.
+ * No libvirt call: any thread.  Returns 0, -EINVAL (not a <domain>
+ * document) or -ENOMEM. */
 int migr_dom_devices_parse(const char *xml, struct migr_dom_devices *ret);
 
 /* Free what *d holds and zero it.  NULL-safe. */
@@ -149,9 +150,10 @@ void migr_dom_devices_clear(struct migr_dom_devices *d);
  * the domain is active, each interface's guest addresses from libvirt's
  * DHCP leases, then the host's ARP table for interfaces still without one
  * (matched by MAC); an address source that fails or knows nothing leaves
- * the list empty, it is not an error.  Returns 0 and *ret (clear with
- * migr_dom_devices_clear), -ENOENT (no such domain), -ENOMEM, or a
- * translated libvirt error. */
+ * the list empty, it is not an error.  Returns 0 and *ret (zeroed or an
+ * earlier result, which is freed; clear with migr_dom_devices_clear),
+ * -ENOENT (no such domain), -ENOMEM, or a translated libvirt error; *ret
+ * is untouched on failure. */
 int migr_virt_devices(struct migr_virt *v, const char *name, bool addresses,
                       struct migr_dom_devices *ret, char *err, size_t errlen);
 
