@@ -39,9 +39,66 @@ int log_level_parse(const char *name)
     return -EINVAL;
 }
 
+/* The length of the valid UTF-8 sequence at p (1 to 4, strict), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        unsigned char lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+        unsigned char hi = p[0] == 0xed ? 0x9f : 0xbf;
+
+        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        unsigned char lo = p[0] == 0xf0 ? 0x90 : 0x80;
+        unsigned char hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+
+        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
+                       (p[3] & 0xc0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+/* Copy msg into out (size bytes; returns the length written, without a
+ * NUL) with what a terminal or a log reader would act on written as
+ * "\xNN": C0 controls (a newline would forge a line), DEL, C1 controls
+ * and bytes that are not UTF-8.  Messages carry what clients send (request
+ * paths, names), so this is where they are made harmless. */
+static size_t log_escape(const char *msg, char *out, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)msg;
+    size_t used = 0;
+
+    while (*p) {
+        size_t n = utf8_len(p), k;
+
+        if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f)) ||
+            (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)) {
+            n = n ? n : 1;
+            if (used + 4 * n >= size)
+                break;
+            for (k = 0; k < n; k++)
+                used +=
+                    (size_t)snprintf(out + used, size - used, "\\x%02x", p[k]);
+        } else {
+            if (used + n >= size)
+                break;
+            memcpy(out + used, p, n);
+            used += n;
+        }
+        p += n;
+    }
+    return used;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-    char line[4096];
+    char line[4096], msg[4096];
     va_list ap;
     int n;
     int saved_errno = errno;
@@ -55,12 +112,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (n < 0)
         n = 0;
     if (n < (int)sizeof(line) - 1) {
-        int m;
         va_start(ap, fmt);
-        m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+        if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+            msg[0] = '\0';
         va_end(ap);
-        if (m > 0)
-            n += m;
+        /* One byte stays free for the newline. */
+        n += (int)log_escape(msg, line + n, sizeof(line) - 1 - (size_t)n);
     }
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;

@@ -4,12 +4,17 @@
  * Only main() and request handlers log (STYLE.md rule 7); modules return
  * negative errno values instead.  Lines go to stderr as
  * "PROGRAM: LEVEL: message", lowercase, with the failing subject first.
- * A message must never contain a secret such as a bearer token.
+ * A message must never contain a secret such as a bearer token.  What a
+ * client sent may go into one: control characters (a newline included),
+ * DEL, C1 controls and bytes that are not UTF-8 are written as "\xNN", so a
+ * message is always one harmless line.
  *
  * Thread-safe: each line is written with one write(2).
  */
 #ifndef ORCH_LOG_H
 #define ORCH_LOG_H
+
+#include <stdbool.h>
 
 enum log_level {
     LOG_LEVEL_ERROR = 0,
@@ -36,5 +41,51 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_warn(...)  log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+/*
+ * Rate limiting, for a warning a client can cause at will (a wrong bearer
+ * token on every request) and must not be able to flood the log with: the
+ * first occurrence is logged in full; the ones that follow within the
+ * interval are only counted; the first one after the interval is logged as
+ * one summary of the count, and opens the next interval.  An interval in
+ * which nothing was counted ends the burst: the next occurrence is logged
+ * in full again.  So a steady stream costs one line per interval.
+ *
+ * This only decides; the caller logs.  No locking: one owner thread per
+ * struct (e.g. the event loop that handles the requests).
+ */
+struct log_ratelimit {
+    long long interval_ms;
+    long long since_ms;       /* when the last line was logged */
+    unsigned long long count; /* counted since then, not yet logged */
+    bool started;
+};
+
+#define LOG_RATELIMIT_INIT(interval_s)                                         \
+    {                                                                          \
+        .interval_ms = (interval_s)*1000LL                                     \
+    }
+
+enum log_ratelimit_verdict {
+    LOG_RATELIMIT_FULL,    /* log this occurrence in full */
+    LOG_RATELIMIT_QUIET,   /* log nothing; it was counted */
+    LOG_RATELIMIT_SUMMARY, /* log one summary of *ret_count occurrences */
+};
+
+/* Account one occurrence at now_ms (a monotonic clock, in ms).  For
+ * LOG_RATELIMIT_SUMMARY, *ret_count gets the number of occurrences since
+ * the last line, this one included, and *ret_span_ms the time since that
+ * line; both are left alone otherwise. */
+enum log_ratelimit_verdict log_ratelimit_hit(struct log_ratelimit *rl,
+                                             long long now_ms,
+                                             unsigned long long *ret_count,
+                                             long long *ret_span_ms);
+
+/* The occurrences counted and not yet logged (for a last summary, e.g. at
+ * exit; 0: nothing to say), with *ret_span_ms the time since the last line.
+ * They count as logged afterwards. */
+unsigned long long log_ratelimit_flush(struct log_ratelimit *rl,
+                                       long long now_ms,
+                                       long long *ret_span_ms);
 
 #endif

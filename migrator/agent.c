@@ -25,6 +25,9 @@
 #include "migrator/report.h"
 
 #define DRAIN_GRACE_S 5
+/* At most one line per this many seconds about requests with a missing or
+ * wrong bearer token, however many come. */
+#define AUTHFAIL_LOG_INTERVAL_S 60
 
 struct migr_agent {
     const struct conf_migrator *cfg;
@@ -58,6 +61,9 @@ struct migr_agent {
     bool events_running;
 
     /* Loop side. */
+    struct log_ratelimit authfail;            /* wrong-token warnings */
+    char authfail_host[INET6_ADDRSTRLEN + 2]; /* the last one's client */
+    bool authfail_hosts; /* those counted came from several clients */
     struct event_base *base;
     struct http_server *http;
     struct event *drain_timer;
@@ -201,6 +207,31 @@ static json_t *network(const struct migr_agent_sources *src,
     set(o, "vfs", vfs, oom);
     migr_pf_clear(&pf);
     return o;
+}
+
+/* A copy of the reservations into *ret (free(); NULL when there are none)
+ * and their count.  Another thread may reserve between sizing the array
+ * and filling it, so the count of the filling call is only trusted when it
+ * fits, and the array is sized again otherwise.  Returns 0 or -ENOMEM. */
+static int reservations_copy(struct migr_sriov *s,
+                             struct migr_vf_reservation **ret, size_t *ret_n)
+{
+    struct migr_vf_reservation *res = NULL;
+    size_t cap = 0, n;
+
+    for (;;) {
+        n = migr_sriov_list(s, res, cap);
+        if (n <= cap)
+            break;
+        free(res);
+        cap = n;
+        res = calloc(cap, sizeof(*res));
+        if (!res)
+            return -ENOMEM;
+    }
+    *ret = res;
+    *ret_n = n;
+    return 0;
 }
 
 /* Whether `path` lies under one of the configured shared_storage
@@ -439,16 +470,8 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
         set(a, cfg->labels[i].key, json_string(cfg->labels[i].value), &oom);
     set(o, "labels", a, &oom);
 
-    if (src->sriov) {
-        n_res = migr_sriov_list(src->sriov, NULL, 0);
-        if (n_res) {
-            res = calloc(n_res, sizeof(*res));
-            if (res)
-                n_res = migr_sriov_list(src->sriov, res, n_res);
-            else
-                oom = true;
-        }
-    }
+    if (src->sriov && reservations_copy(src->sriov, &res, &n_res) < 0)
+        oom = true;
     a = json_array();
     for (size_t i = 0; a && !oom && i < cfg->n_networks; i++)
         append(a, network(src, &cfg->networks[i], res, n_res, &oom), &oom);
@@ -464,6 +487,84 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
         *ret_virt_err = virt_err;
     *ret = o;
     return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Wrong-token warnings                                                    */
+
+static long long monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* The address part of "ADDR:PORT" or "[ADDR6]:PORT" into buf. */
+static void peer_host(const char *peer, char *buf, size_t len)
+{
+    const char *colon = peer ? strrchr(peer, ':') : NULL;
+
+    if (!peer || !*peer)
+        snprintf(buf, len, "?");
+    else if (colon && colon > peer && !strchr(colon, ']'))
+        snprintf(buf, len, "%.*s", (int)(colon - peer), peer);
+    else
+        snprintf(buf, len, "%s", peer);
+}
+
+/* Log how many requests were refused for their token since the last such
+ * line, n of them, and from where. */
+static void authfail_summary(struct migr_agent *a, unsigned long long n,
+                             long long span_ms)
+{
+    log_warn("%llu more request%s with a missing or wrong bearer token in "
+             "the last %lld s, %s%s",
+             n, n == 1 ? "" : "s", span_ms < 1000 ? 1 : (span_ms + 999) / 1000,
+             a->authfail_hosts ? "from several clients, the last from "
+                               : "from ",
+             a->authfail_host);
+    a->authfail_host[0] = '\0';
+    a->authfail_hosts = false;
+}
+
+/* A request was refused for its token: say so, but a client guessing
+ * tokens gets one line in full and then at most one summary a minute
+ * (log.h's rate limiting), so it cannot flood the log.  Loop thread. */
+static void authfail_log(struct migr_agent *a, const struct http_request *req)
+{
+    char host[sizeof(a->authfail_host)];
+    unsigned long long n = 0;
+    long long span = 0;
+
+    peer_host(req->peer, host, sizeof(host));
+    if (a->authfail.count > 0 && strcmp(a->authfail_host, host) != 0)
+        a->authfail_hosts = true;
+    snprintf(a->authfail_host, sizeof(a->authfail_host), "%s", host);
+    switch (log_ratelimit_hit(&a->authfail, monotonic_ms(), &n, &span)) {
+    case LOG_RATELIMIT_FULL:
+        log_warn("%s %s from %s: missing or wrong bearer token (more are "
+                 "counted, and reported at most once a minute)",
+                 http_method_name(req->method), req->path,
+                 req->peer ? req->peer : "?");
+        break;
+    case LOG_RATELIMIT_QUIET:
+        break;
+    case LOG_RATELIMIT_SUMMARY:
+        authfail_summary(a, n, span);
+        break;
+    }
+}
+
+/* At exit: what was counted and not yet said. */
+static void authfail_flush(struct migr_agent *a)
+{
+    long long span = 0;
+    unsigned long long n =
+        log_ratelimit_flush(&a->authfail, monotonic_ms(), &span);
+
+    if (n)
+        authfail_summary(a, n, span);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -572,6 +673,8 @@ int migr_agent_new(const struct conf_migrator *cfg,
     a->cfg = cfg;
     a->nl = nl ? nl : &migr_netlink_libnl;
     a->listen = addr;
+    a->authfail =
+        (struct log_ratelimit)LOG_RATELIMIT_INIT(AUTHFAIL_LOG_INTERVAL_S);
     pthread_mutex_init(&a->lock, NULL);
     /* Timed waits on the monotonic clock: a wall clock step must not
      * stall or hurry the refreshes. */
@@ -617,6 +720,7 @@ void migr_agent_free(struct migr_agent *a)
 {
     if (!a)
         return;
+    authfail_flush(a);
     migr_agent_stop(a);
     migr_report_free(a->report);
     migr_virt_close(a->virt);
@@ -926,9 +1030,7 @@ void migr_agent_handle(const struct http_request *req,
         return;
     }
     if (!authorized(a, req)) {
-        log_warn("%s %s from %s: missing or wrong bearer token",
-                 http_method_name(req->method), req->path,
-                 req->peer ? req->peer : "?");
+        authfail_log(a, req);
         reply_status(resp, 401, "Unauthorized",
                      "a valid bearer token is required");
         http_response_add_header(resp, "WWW-Authenticate", "Bearer");

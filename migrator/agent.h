@@ -118,7 +118,8 @@ int migr_agent_new(const struct conf_migrator *cfg,
                    const struct migr_netlink_ops *nl, struct migr_agent **ret,
                    char *err, size_t errlen);
 
-/* Stop the worker if it runs and free the agent; NULL-safe. */
+/* Log a last summary of refused requests not reported yet, stop the
+ * worker if it runs and free the agent; NULL-safe. */
 void migr_agent_free(struct migr_agent *a);
 
 /* Rebuild the inventory now on the calling thread (connecting to libvirt
@@ -153,7 +154,10 @@ void migr_agent_stop(struct migr_agent *a);
 uint64_t migr_agent_generation(struct migr_agent *a);
 
 /* The HTTP handler (an http_handler_fn; `arg` is the agent).  Reads only
- * the cache: never blocks.  Logs failed auth. */
+ * the cache: never blocks.  Logs failed auth, rate-limited so that a
+ * client guessing tokens cannot flood the log: the first in full, then at
+ * most one summary a minute of how many more came and from where.  Loop
+ * thread only (one at a time). */
 void migr_agent_handle(const struct http_request *req,
                        struct http_response *resp, void *arg);
 

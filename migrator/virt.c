@@ -16,11 +16,22 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+/* What libvirt's event thread reads when a lifecycle event comes.  Once
+ * registered it belongs to libvirt, which frees it (lifecycle_ctx_free)
+ * after the callback is deregistered and no dispatch is in it any more; the
+ * connection only sets `closed`, under `lock`, which the callback holds
+ * while it calls fn. */
+struct lifecycle_ctx {
+    pthread_mutex_t lock;
+    bool closed;
+    migr_virt_lifecycle_fn fn;
+    void *arg;
+};
+
 struct migr_virt {
     virConnectPtr conn;
-    int lifecycle_id; /* -1: no callback registered */
-    migr_virt_lifecycle_fn lifecycle_fn;
-    void *lifecycle_arg;
+    int lifecycle_id;                /* -1: no callback registered */
+    struct lifecycle_ctx *lifecycle; /* borrowed from libvirt, see above */
 };
 
 /* libvirt's last error (this thread's) as a negative errno, its message
@@ -122,9 +133,19 @@ void migr_virt_close(struct migr_virt *v)
 {
     if (!v)
         return;
-    /* A registered callback holds a reference on the connection. */
-    if (v->conn && v->lifecycle_id >= 0)
-        virConnectDomainEventDeregisterAny(v->conn, v->lifecycle_id);
+    if (v->lifecycle_id >= 0) {
+        /* Waits for a callback in progress, so that fn's argument may go
+         * as soon as this returns; and no later event calls fn, even one
+         * libvirt dispatches before the deregistration takes effect. */
+        pthread_mutex_lock(&v->lifecycle->lock);
+        v->lifecycle->closed = true;
+        pthread_mutex_unlock(&v->lifecycle->lock);
+        /* A registered callback holds a reference on the connection.  The
+         * context is libvirt's to free from here on, maybe at once. */
+        if (virConnectDomainEventDeregisterAny(v->conn, v->lifecycle_id) < 0)
+            virResetLastError();
+        v->lifecycle = NULL;
+    }
     if (v->conn)
         virConnectClose(v->conn);
     free(v);
@@ -305,20 +326,34 @@ void migr_virt_events_stop(void)
 static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event,
                         int detail, void *opaque)
 {
-    struct migr_virt *v = opaque;
+    struct lifecycle_ctx *ctx = opaque;
     const char *name = virDomainGetName(dom);
     (void)conn;
     (void)event;
     (void)detail;
 
-    if (name && v->lifecycle_fn)
-        v->lifecycle_fn(name, v->lifecycle_arg);
+    pthread_mutex_lock(&ctx->lock);
+    if (name && !ctx->closed)
+        ctx->fn(name, ctx->arg);
+    pthread_mutex_unlock(&ctx->lock);
     return 0;
+}
+
+/* libvirt's free callback for the context: called once the callback is
+ * deregistered and no dispatch runs it (or when the connection's event
+ * state goes). */
+static void lifecycle_ctx_free(void *opaque)
+{
+    struct lifecycle_ctx *ctx = opaque;
+
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
 }
 
 int migr_virt_on_lifecycle(struct migr_virt *v, migr_virt_lifecycle_fn fn,
                            void *arg, char *err, size_t errlen)
 {
+    struct lifecycle_ctx *ctx;
     int id;
 
     if (!v || !fn)
@@ -327,16 +362,24 @@ int migr_virt_on_lifecycle(struct migr_virt *v, migr_virt_lifecycle_fn fn,
         set_err(err, errlen, "a lifecycle callback is registered already");
         return -EBUSY;
     }
-    v->lifecycle_fn = fn;
-    v->lifecycle_arg = arg;
+    ctx = calloc(1, sizeof(*ctx));
+    if (!ctx) {
+        set_err(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&ctx->lock, NULL);
+    ctx->fn = fn;
+    ctx->arg = arg;
     id = virConnectDomainEventRegisterAny(
         v->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-        VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), v, NULL);
+        VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), ctx, lifecycle_ctx_free);
     if (id < 0) {
-        v->lifecycle_fn = NULL;
+        /* A failed registration leaves the context with us. */
+        lifecycle_ctx_free(ctx);
         return virt_error("cannot register for domain events", err, errlen);
     }
     v->lifecycle_id = id;
+    v->lifecycle = ctx;
     return 0;
 }
 

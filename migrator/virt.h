@@ -38,7 +38,11 @@ struct migr_virt;
 int migr_virt_open(const char *uri, struct migr_virt **ret, char *err,
                    size_t errlen);
 
-/* Close the connection; NULL-safe. */
+/* Close the connection; NULL-safe.  With a lifecycle callback registered
+ * (migr_virt_on_lifecycle), first waits for a call of it in progress on
+ * libvirt's event thread to return; once this returns the callback is not
+ * running and is never called again, so its `arg` may be freed.  Not from
+ * inside the callback itself (it would wait for itself). */
 void migr_virt_close(struct migr_virt *v);
 
 enum migr_dom_state {
@@ -175,9 +179,12 @@ void migr_virt_events_stop(void);
 typedef void (*migr_virt_lifecycle_fn)(const char *name, void *arg);
 
 /* Call `fn(name, arg)` for every lifecycle event of every domain of `v`
- * until migr_virt_close(v).  Needs migr_virt_events_start() before
- * migr_virt_open().  One callback per connection.  Returns 0, -EBUSY (one
- * is registered already), or a translated libvirt error. */
+ * until migr_virt_close(v), on libvirt's event thread (one call at a
+ * time).  Needs migr_virt_events_start() before migr_virt_open().  One
+ * callback per connection.  What the event thread reads is libvirt's to
+ * free once deregistered, never freed under a running callback.  Returns
+ * 0, -EBUSY (one is registered already), -ENOMEM, or a translated libvirt
+ * error. */
 int migr_virt_on_lifecycle(struct migr_virt *v, migr_virt_lifecycle_fn fn,
                            void *arg, char *err, size_t errlen);
 

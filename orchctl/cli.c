@@ -13,7 +13,8 @@
 
 #define GLOBAL_FLAGS                                                           \
     (ORCHCTL_F_SERVER | ORCHCTL_F_TOKEN | ORCHCTL_F_CACERT |                   \
-     ORCHCTL_F_INSECURE | ORCHCTL_F_NAMESPACE | ORCHCTL_F_HELP)
+     ORCHCTL_F_INSECURE | ORCHCTL_F_NAMESPACE | ORCHCTL_F_HELP |               \
+     ORCHCTL_F_REQUEST_TIMEOUT)
 
 struct flag {
     const char *long_name;
@@ -34,6 +35,8 @@ static const struct flag flags[] = {
      "do not verify the server's certificate"},
     {"namespace", 'n', ORCHCTL_F_NAMESPACE, true, "NS",
      "namespace (default \"default\")"},
+    {"request-timeout", 0, ORCHCTL_F_REQUEST_TIMEOUT, true, "DURATION",
+     "give up on one request after this long (60s; 0: never)"},
     {"help", 'h', ORCHCTL_F_HELP, false, NULL, "print help and exit"},
     {"all-namespaces", 'A', ORCHCTL_F_ALL_NAMESPACES, false, NULL,
      "list across all namespaces"},
@@ -160,8 +163,11 @@ static int flag_value(struct orchctl_opts *o, const struct flag *f,
         }
         o->to = value;
         break;
+    case ORCHCTL_F_REQUEST_TIMEOUT:
     case ORCHCTL_F_TIMEOUT:
-        if (orchctl_duration_parse(value, &o->timeout_ms) < 0) {
+        if (orchctl_duration_parse(value, f->bit == ORCHCTL_F_TIMEOUT
+                                              ? &o->timeout_ms
+                                              : &o->request_timeout_ms) < 0) {
             fprintf(err,
                     "error: invalid argument \"%s\" for \"%s\" flag: "
                     "invalid duration \"%s\"\n",
@@ -217,7 +223,9 @@ static int flag_bool(struct orchctl_opts *o, const struct flag *f,
 int orchctl_args_parse(int argc, char **argv, struct orchctl_opts *opts,
                        FILE *err)
 {
-    struct orchctl_opts o = {0};
+    struct orchctl_opts o = {
+        .request_timeout_ms = ORCHCTL_DEFAULT_REQUEST_TIMEOUT_MS,
+    };
     const char *positional[16];
     const char *seen_name[NFLAGS];
     unsigned seen = 0;
@@ -472,15 +480,19 @@ void orchctl_print_server_error(FILE *err, long status, const char *body,
     }
     if (!reason || !*reason)
         reason = code_reason;
+    /* Reason, message and body are the server's: escaped. */
     if (message && *message)
-        fprintf(err, "Error from server (%s): %s\n", reason, message);
+        orchctl_printf_escaped(err, "Error from server (%s): %s\n", reason,
+                               message);
     else if (generic)
-        fprintf(err, "Error from server (%s): %s\n", reason, generic);
+        orchctl_printf_escaped(err, "Error from server (%s): %s\n", reason,
+                               generic);
     else
-        fprintf(err,
-                "Error from server (%s): an error on the server (\"%.*s\") "
-                "has prevented the request from succeeding (status %ld)\n",
-                reason, (int)(len > 200 ? 200 : len), body ? body : "", status);
+        orchctl_printf_escaped(
+            err,
+            "Error from server (%s): an error on the server (\"%.*s\") "
+            "has prevented the request from succeeding (status %ld)\n",
+            reason, (int)(len > 200 ? 200 : len), body ? body : "", status);
     json_decref(doc);
 }
 
@@ -504,7 +516,8 @@ int orchctl_ctx_call(struct orchctl_ctx *ctx, const char *method,
         if (r == -ENOMEM)
             fprintf(ctx->err, "error: out of memory\n");
         else
-            fprintf(ctx->err, "%s\n", orchctl_client_error(ctx->client));
+            orchctl_printf_escaped(ctx->err, "%s\n",
+                                   orchctl_client_error(ctx->client));
         return r;
     }
     if (ret_status)
@@ -521,9 +534,10 @@ int orchctl_ctx_call(struct orchctl_ctx *ctx, const char *method,
 
         obj = json_loadb(reply.body, reply.len, 0, &jerr);
         if (!obj) {
-            fprintf(ctx->err,
-                    "error: the server's reply to %s %s is not JSON: %s\n",
-                    method, path, jerr.text);
+            orchctl_printf_escaped(
+                ctx->err,
+                "error: the server's reply to %s %s is not JSON: %s\n", method,
+                path, jerr.text);
             r = -EPROTO;
             goto out;
         }
@@ -598,6 +612,7 @@ int orchctl_main(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "error: out of memory\n");
         goto out;
     }
+    orchctl_client_set_timeout(ctx.client, opts.request_timeout_ms);
     rc = opts.verb->run(&ctx);
 out:
     fflush(out);

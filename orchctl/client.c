@@ -15,12 +15,19 @@
  * buffered without bound. */
 #define CLIENT_MAX_BODY (64u * 1024 * 1024)
 
+/* TCP keepalive on every connection: a server host that went away (no
+ * reset ever comes) is noticed on an idle watch after the idle time plus
+ * the kernel's probes, instead of never. */
+#define CLIENT_KEEPIDLE_S  30L
+#define CLIENT_KEEPINTVL_S 10L
+
 struct orchctl_client {
     CURL *curl;
     char *server; /* without a trailing '/' */
     char *auth;   /* "Authorization: Bearer ...", owned, wiped on free */
     char *cacert;
     bool insecure;
+    long long timeout_ms; /* per request; 0: none */
     char curl_err[CURL_ERROR_SIZE];
     char message[CURL_ERROR_SIZE + 512];
 };
@@ -114,6 +121,20 @@ const char *orchctl_client_error(const struct orchctl_client *c)
     return c->message;
 }
 
+void orchctl_client_set_timeout(struct orchctl_client *c, long long ms)
+{
+    c->timeout_ms = ms > 0 ? ms : 0;
+}
+
+/* A duration for a message: "1s", "90s", "5m", "1500ms". */
+static void client_duration(long long ms, char *buf, size_t size)
+{
+    if (ms % 1000)
+        snprintf(buf, size, "%lldms", ms);
+    else
+        orchctl_age_format(ms / 1000, buf, size);
+}
+
 /* host:port of the server for kubectl's connection messages. */
 static void client_host(const struct orchctl_client *c, char *buf, size_t size)
 {
@@ -128,7 +149,8 @@ static void client_host(const struct orchctl_client *c, char *buf, size_t size)
 /* Translate a libcurl failure into an errno and kubectl's words. */
 static int client_fail(struct orchctl_client *c, CURLcode code)
 {
-    char host[200];
+    long sent = 0;
+    char host[200], dur[32];
 
     client_host(c, host, sizeof(host));
     switch (code) {
@@ -145,8 +167,20 @@ static int client_fail(struct orchctl_client *c, CURLcode code)
                  host);
         return -EHOSTUNREACH;
     case CURLE_OPERATION_TIMEDOUT:
-        snprintf(c->message, sizeof(c->message),
-                 "Unable to connect to the server %s: timeout", host);
+    case CURLE_ABORTED_BY_CALLBACK: /* a watch's wait for its headers */
+        /* Sent (on a new connection or a reused one): the server took the
+         * request and did not answer. */
+        curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent);
+        if (sent > 0 && c->timeout_ms) {
+            client_duration(c->timeout_ms, dur, sizeof(dur));
+            snprintf(c->message, sizeof(c->message),
+                     "Unable to get an answer from the server %s: none "
+                     "within %s (--request-timeout)",
+                     host, dur);
+        } else {
+            snprintf(c->message, sizeof(c->message),
+                     "Unable to connect to the server %s: timeout", host);
+        }
         return -ETIMEDOUT;
     case CURLE_WRITE_ERROR:
         if (!c->message[0])
@@ -184,6 +218,9 @@ static struct curl_slist *client_prepare(struct orchctl_client *c,
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPIDLE, CLIENT_KEEPIDLE_S);
+    curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPINTVL, CLIENT_KEEPINTVL_S);
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "orchctl/" ORCHCTL_VERSION);
     curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     if (c->cacert)
@@ -239,6 +276,10 @@ int orchctl_client_request(struct orchctl_client *c, const char *method,
     headers = client_prepare(c, path, method, body);
     if (!headers)
         return -ENOMEM;
+    /* The whole exchange, connecting included: a server that accepts and
+     * then says nothing must not hold a cron job for ever. */
+    if (c->timeout_ms)
+        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, client_write);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
     code = curl_easy_perform(c->curl);
@@ -266,7 +307,31 @@ struct watch {
     int stop; /* what on_event returned, or a negative errno */
     bool checked;
     bool failed_status;
+    long long answer_by; /* monotonic ms the status line must come by; 0 */
 };
+
+/* While a watch waits for the server's answer: give up at answer_by (the
+ * request timeout).  After the answer the stream may be quiet for as long
+ * as the server's watch lasts; the transfer's own timeout ends it then. */
+static int watch_progress(void *data, curl_off_t dltotal, curl_off_t dlnow,
+                          curl_off_t ultotal, curl_off_t ulnow)
+{
+    struct watch *w = data;
+    long status = 0;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+
+    if (!w->answer_by)
+        return 0;
+    curl_easy_getinfo(w->client->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 0) {
+        w->answer_by = 0;
+        return 0;
+    }
+    return orchctl_now_ms() >= w->answer_by;
+}
 
 static int watch_line(struct watch *w, const char *p, size_t n)
 {
@@ -324,18 +389,35 @@ static size_t watch_write(char *p, size_t size, size_t n, void *data)
 }
 
 int orchctl_client_watch(struct orchctl_client *c, const char *path,
+                         long timeout_s,
                          int (*on_event)(void *data, const json_t *event),
                          void *data, struct orchctl_reply *ret_reply)
 {
     struct watch w = {.client = c, .on_event = on_event, .data = data};
     struct curl_slist *headers;
+    char *full = NULL;
     CURLcode code;
     long status = 0;
     int r = 0;
 
-    headers = client_prepare(c, path, "GET", NULL);
+    if (timeout_s > 0 && asprintf(&full, "%s%stimeoutSeconds=%ld", path,
+                                  strchr(path, '?') ? "&" : "?", timeout_s) < 0)
+        return -ENOMEM;
+    headers = client_prepare(c, full ? full : path, "GET", NULL);
+    free(full);
     if (!headers)
         return -ENOMEM;
+    if (c->timeout_ms) {
+        w.answer_by = orchctl_now_ms() + c->timeout_ms;
+        curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, watch_progress);
+        curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &w);
+        /* The server ends the stream after timeout_s: one that has not
+         * ended it a request timeout later is stalled. */
+        if (timeout_s > 0)
+            curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS,
+                             (long)(timeout_s * 1000 + c->timeout_ms));
+    }
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, watch_write);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &w);
     code = curl_easy_perform(c->curl);
@@ -343,6 +425,17 @@ int orchctl_client_watch(struct orchctl_client *c, const char *path,
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
     if (w.stop) {
         r = w.stop;
+        goto out;
+    }
+    if (code == CURLE_OPERATION_TIMEDOUT && status != 0) {
+        char host[200];
+
+        client_host(c, host, sizeof(host));
+        snprintf(c->message, sizeof(c->message),
+                 "the server %s did not end a watch asked to last %lds: "
+                 "giving up on it",
+                 host, timeout_s);
+        r = -ETIMEDOUT;
         goto out;
     }
     if (code != CURLE_OK) {

@@ -50,7 +50,7 @@ static int apply_post(struct orchctl_ctx *ctx, const struct orchctl_kind *k,
     if (!name)
         name = orchctl_json_str(obj, "metadata.name");
     orchctl_kind_resource(k, res, sizeof(res));
-    fprintf(ctx->out, "%s/%s created\n", res, name ? name : "");
+    orchctl_printf_escaped(ctx->out, "%s/%s created\n", res, name ? name : "");
     json_decref(created);
     return 0;
 }
@@ -86,14 +86,15 @@ static int apply_one(struct orchctl_ctx *ctx, json_t *obj, bool create_only)
         goto out;
     orchctl_kind_resource(k, res, sizeof(res));
     if (apply_unchanged(obj, have)) {
-        fprintf(ctx->out, "%s/%s unchanged\n", res, name);
+        orchctl_printf_escaped(ctx->out, "%s/%s unchanged\n", res, name);
         goto out;
     }
     if (!strcmp(k->kind, "VirtualMachineInstanceMigration")) {
-        fprintf(ctx->err,
-                "error: %s \"%s\" exists and its spec is immutable: delete "
-                "it first or use another name\n",
-                k->kind, name);
+        orchctl_printf_escaped(
+            ctx->err,
+            "error: %s \"%s\" exists and its spec is immutable: delete "
+            "it first or use another name\n",
+            k->kind, name);
         r = -EEXIST;
         goto out;
     }
@@ -108,7 +109,7 @@ static int apply_one(struct orchctl_ctx *ctx, json_t *obj, bool create_only)
     }
     r = orchctl_ctx_call(ctx, "PUT", path, want, false, NULL, NULL);
     if (r == 0)
-        fprintf(ctx->out, "%s/%s configured\n", res, name);
+        orchctl_printf_escaped(ctx->out, "%s/%s configured\n", res, name);
 out:
     json_decref(have);
     json_decref(want);

@@ -23,7 +23,7 @@ static int delete_one(struct orchctl_ctx *ctx, const struct orchctl_kind *k,
     if (r < 0)
         return r;
     orchctl_kind_resource(k, res, sizeof(res));
-    fprintf(ctx->out, "%s \"%s\" deleted\n", res, name);
+    orchctl_printf_escaped(ctx->out, "%s \"%s\" deleted\n", res, name);
     return 0;
 }
 

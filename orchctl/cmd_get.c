@@ -30,10 +30,10 @@ static int get_print(struct get *g, const json_t *obj)
         return orchctl_doc_print_yaml(ctx->out, obj);
     case ORCHCTL_OUTPUT_NAME:
         orchctl_kind_resource(g->kind, res, sizeof(res));
-        fprintf(ctx->out, "%s/%s\n", res,
-                orchctl_json_str(obj, "metadata.name")
-                    ? orchctl_json_str(obj, "metadata.name")
-                    : "");
+        orchctl_printf_escaped(ctx->out, "%s/%s\n", res,
+                               orchctl_json_str(obj, "metadata.name")
+                                   ? orchctl_json_str(obj, "metadata.name")
+                                   : "");
         return 0;
     case ORCHCTL_OUTPUT_TABLE:
         break;
@@ -121,14 +121,16 @@ static int get_watch(struct get *g, const char *ns, const char *rv,
         fprintf(ctx->err, "error: out of memory\n");
         goto out;
     }
-    r = orchctl_client_watch(ctx->client, path, get_on_event, g, &reply);
+    r = orchctl_client_watch(ctx->client, path, ORCHCTL_WATCH_TIMEOUT_S,
+                             get_on_event, g, &reply);
     if (r == -EPROTO && reply.body) {
         orchctl_print_server_error(ctx->err, reply.status, reply.body,
                                    reply.len);
         goto out;
     }
     if (r < 0 && !g->failed) {
-        fprintf(ctx->err, "%s\n", orchctl_client_error(ctx->client));
+        orchctl_printf_escaped(ctx->err, "%s\n",
+                               orchctl_client_error(ctx->client));
         goto out;
     }
     if (r == 0 && !g->failed)

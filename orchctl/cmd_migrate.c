@@ -135,15 +135,33 @@ static int report_final(struct orchctl_ctx *ctx, struct migration *m,
         orchctl_json_str(vmim, "status.migrationState.targetNode");
 
     if (!strcmp(m->phase, "Succeeded")) {
-        fprintf(ctx->out,
-                "virtualmachineinstancemigration.kubevirt.io/%s Succeeded: "
-                "VM %s moved from %s to %s\n",
-                m->name, m->vmi, src ? src : "?", dst ? dst : "?");
+        orchctl_printf_escaped(
+            ctx->out,
+            "virtualmachineinstancemigration.kubevirt.io/%s Succeeded: "
+            "VM %s moved from %s to %s\n",
+            m->name, m->vmi, src ? src : "?", dst ? dst : "?");
         return 1;
     }
-    fprintf(ctx->err, "error: migration \"%s\" of VM \"%s\" failed: %s\n",
-            m->name, m->vmi, failure_reason(vmim));
+    orchctl_printf_escaped(ctx->err,
+                           "error: migration \"%s\" of VM \"%s\" failed: %s\n",
+                           m->name, m->vmi, failure_reason(vmim));
     return -1;
+}
+
+/* A poll must not outlast the wait's own deadline (0: none): its request
+ * timeout is --request-timeout or the time left, whichever is shorter. */
+static void wait_request_timeout(struct orchctl_ctx *ctx, long long deadline)
+{
+    long long limit = ctx->opts->request_timeout_ms;
+    long long left = deadline - orchctl_now_ms();
+
+    if (deadline) {
+        if (left < 1)
+            left = 1;
+        if (!limit || left < limit)
+            limit = left;
+    }
+    orchctl_client_set_timeout(ctx->client, limit);
 }
 
 /* Poll every migration until each is final or the timeout passes.  Returns
@@ -176,14 +194,17 @@ static size_t wait_migrations(struct orchctl_ctx *ctx, struct migration *ms,
             path = orchctl_object_path(vmim_kind(), m->ns, m->name);
             if (!path)
                 return n;
+            wait_request_timeout(ctx, deadline);
             r = orchctl_client_request(ctx->client, "GET", path, NULL, &reply);
+            orchctl_client_set_timeout(ctx->client,
+                                       ctx->opts->request_timeout_ms);
             free(path);
             if (r < 0) {
                 if (++errors > WAIT_MAX_ERRORS) {
                     if (bar)
                         fputc('\n', ctx->out);
-                    fprintf(ctx->err, "%s\n",
-                            orchctl_client_error(ctx->client));
+                    orchctl_printf_escaped(ctx->err, "%s\n",
+                                           orchctl_client_error(ctx->client));
                     return failed + left;
                 }
                 continue;
@@ -192,10 +213,11 @@ static size_t wait_migrations(struct orchctl_ctx *ctx, struct migration *ms,
             if (reply.status == 404) {
                 if (bar)
                     fputc('\n', ctx->out);
-                fprintf(ctx->err,
-                        "error: migration \"%s\" of VM \"%s\" was deleted "
-                        "before it finished\n",
-                        m->name, m->vmi);
+                orchctl_printf_escaped(
+                    ctx->err,
+                    "error: migration \"%s\" of VM \"%s\" was deleted "
+                    "before it finished\n",
+                    m->name, m->vmi);
                 m->outcome = -1;
                 left--;
                 failed++;
@@ -219,9 +241,12 @@ static size_t wait_migrations(struct orchctl_ctx *ctx, struct migration *ms,
                 char line[160];
 
                 orchctl_progress_format(vmim, line, sizeof(line));
-                fprintf(ctx->out, "\r\033[K%s", line);
+                /* Only the line is the server's; the cursor moves are
+                 * ours. */
+                fputs("\r\033[K", ctx->out);
+                orchctl_text_print(ctx->out, line);
             } else if (!m->phase || strcmp(m->phase, phase)) {
-                fprintf(ctx->out, "%s: %s\n", m->name, phase);
+                orchctl_printf_escaped(ctx->out, "%s: %s\n", m->name, phase);
             }
             fflush(ctx->out);
             if (!m->phase || strcmp(m->phase, phase)) {
@@ -248,11 +273,12 @@ static size_t wait_migrations(struct orchctl_ctx *ctx, struct migration *ms,
             orchctl_age_format(ctx->opts->timeout_ms / 1000, dur, sizeof(dur));
             for (i = 0; i < n; i++)
                 if (ms[i].outcome == 0)
-                    fprintf(ctx->err,
-                            "error: timed out after %s waiting for migration "
-                            "\"%s\" of VM \"%s\" (phase %s)\n",
-                            dur, ms[i].name, ms[i].vmi,
-                            ms[i].phase ? ms[i].phase : "unknown");
+                    orchctl_printf_escaped(
+                        ctx->err,
+                        "error: timed out after %s waiting for migration "
+                        "\"%s\" of VM \"%s\" (phase %s)\n",
+                        dur, ms[i].name, ms[i].vmi,
+                        ms[i].phase ? ms[i].phase : "unknown");
             return failed + left;
         }
         orchctl_sleep_ms(ctx->poll_ms);
@@ -323,10 +349,10 @@ static int migration_create(struct orchctl_ctx *ctx, const char *ns,
         goto out;
     name = orchctl_json_str(created, "metadata.name");
     if (!name) {
-        fprintf(ctx->err,
-                "error: the server created a migration of VM "
-                "\"%s\" without a name\n",
-                vmi);
+        orchctl_printf_escaped(ctx->err,
+                               "error: the server created a migration of VM "
+                               "\"%s\" without a name\n",
+                               vmi);
         r = -EPROTO;
         goto out;
     }
@@ -369,13 +395,15 @@ int orchctl_cmd_migrate(struct orchctl_ctx *ctx)
     if (migration_create(ctx, ctx->namespace, vmi, sel, &m) != 0)
         goto out;
     if (o->output == ORCHCTL_OUTPUT_NAME)
-        fprintf(ctx->out, "virtualmachineinstancemigration.kubevirt.io/%s\n",
-                m.name);
+        orchctl_printf_escaped(
+            ctx->out, "virtualmachineinstancemigration.kubevirt.io/%s\n",
+            m.name);
     else
-        fprintf(ctx->out,
-                "VM %s was scheduled to migrate "
-                "(virtualmachineinstancemigration.kubevirt.io/%s)\n",
-                vmi, m.name);
+        orchctl_printf_escaped(
+            ctx->out,
+            "VM %s was scheduled to migrate "
+            "(virtualmachineinstancemigration.kubevirt.io/%s)\n",
+            vmi, m.name);
     if (!o->wait) {
         rc = ORCHCTL_EXIT_OK;
         goto out;
@@ -441,8 +469,9 @@ int orchctl_cmd_migrate_cancel(struct orchctl_ctx *ctx)
     if (!found)
         return ORCHCTL_EXIT_FAILED;
     if (json_array_size(found) == 0) {
-        fprintf(ctx->err, "error: found no migration to cancel for VM \"%s\"\n",
-                vmi);
+        orchctl_printf_escaped(
+            ctx->err, "error: found no migration to cancel for VM \"%s\"\n",
+            vmi);
         json_decref(found);
         return ORCHCTL_EXIT_FAILED;
     }
@@ -455,8 +484,9 @@ int orchctl_cmd_migrate_cancel(struct orchctl_ctx *ctx)
             orchctl_ctx_call(ctx, "DELETE", path, NULL, false, NULL, NULL) < 0)
             rc = ORCHCTL_EXIT_FAILED;
         else
-            fprintf(ctx->out, "migration \"%s\" of VM \"%s\" cancelled\n", name,
-                    vmi);
+            orchctl_printf_escaped(ctx->out,
+                                   "migration \"%s\" of VM \"%s\" cancelled\n",
+                                   name, vmi);
         free(path);
     }
     json_decref(found);
@@ -503,10 +533,11 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx)
             ins = ctx->namespace;
         r = migration_create(ctx, ins, name, NULL, &ms[n]);
         if (r == 0) {
-            fprintf(ctx->out,
-                    "VM %s was scheduled to migrate "
-                    "(virtualmachineinstancemigration.kubevirt.io/%s)\n",
-                    name, ms[n].name);
+            orchctl_printf_escaped(
+                ctx->out,
+                "VM %s was scheduled to migrate "
+                "(virtualmachineinstancemigration.kubevirt.io/%s)\n",
+                name, ms[n].name);
             n++;
             continue;
         }
@@ -524,8 +555,9 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx)
                 migration_clear(&ms[n]);
                 failed++;
             } else {
-                fprintf(ctx->out, "VM %s is already migrating (%s)\n", name,
-                        ms[n].name);
+                orchctl_printf_escaped(ctx->out,
+                                       "VM %s is already migrating (%s)\n",
+                                       name, ms[n].name);
                 n++;
             }
         } else {
@@ -534,7 +566,7 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx)
         json_decref(busy);
     }
     if (n == 0 && failed == 0) {
-        fprintf(ctx->out, "node %s has no running VMs\n", host);
+        orchctl_printf_escaped(ctx->out, "node %s has no running VMs\n", host);
         rc = ORCHCTL_EXIT_OK;
         goto out;
     }
@@ -545,13 +577,14 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx)
     total = n + failed;
     failed += wait_migrations(ctx, ms, n);
     if (failed) {
-        fprintf(ctx->err,
-                "error: node %s not drained: %zu of %zu VMs did "
-                "not migrate\n",
-                host, failed, total);
+        orchctl_printf_escaped(ctx->err,
+                               "error: node %s not drained: %zu of %zu VMs did "
+                               "not migrate\n",
+                               host, failed, total);
         goto out;
     }
-    fprintf(ctx->out, "node %s drained: %zu VMs migrated\n", host, n);
+    orchctl_printf_escaped(ctx->out, "node %s drained: %zu VMs migrated\n",
+                           host, n);
     rc = ORCHCTL_EXIT_OK;
 out:
     for (i = 0; ms && i < n; i++)

@@ -24,7 +24,7 @@ int orchctl_cmd_version(struct orchctl_ctx *ctx)
         return ORCHCTL_EXIT_FAILED;
     }
     v = json_string_value(json_object_get(doc, "gitVersion"));
-    fprintf(ctx->out, "Server Version: %s\n", v ? v : "unknown");
+    orchctl_printf_escaped(ctx->out, "Server Version: %s\n", v ? v : "unknown");
     json_decref(doc);
     return ORCHCTL_EXIT_OK;
 }

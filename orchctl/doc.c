@@ -143,9 +143,28 @@ out:
 
 int orchctl_doc_print_json(FILE *out, const json_t *obj)
 {
-    if (json_dumpf(obj, out, JSON_INDENT(4) | JSON_PRESERVE_ORDER) < 0)
-        return -EIO;
+    char *text =
+        json_dumps(obj, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    const unsigned char *p;
+
+    if (!text)
+        return -ENOMEM;
+    /* jansson escapes the C0 controls in strings but writes DEL and the C1
+     * controls (U+0080 to U+009F) as they are.  Those only occur inside
+     * strings (0xc2 always starts a character), where a \u escape means
+     * the same to a JSON reader. */
+    for (p = (const unsigned char *)text; *p; p++) {
+        if (*p == 0x7f) {
+            fputs("\\u007f", out);
+        } else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            fprintf(out, "\\u%04x", p[1]);
+            p++;
+        } else {
+            fputc(*p, out);
+        }
+    }
     fputc('\n', out);
+    free(text);
     return 0;
 }
 
@@ -180,7 +199,7 @@ struct describe {
 static void describe_line(struct describe *d, int level, const char *label,
                           const char *value)
 {
-    char *cell = NULL, *v = NULL;
+    char *cell = NULL, *v = NULL, *esc = NULL;
 
     if (d->oom)
         return;
@@ -197,17 +216,22 @@ static void describe_line(struct describe *d, int level, const char *label,
         d->values = c;
         d->cap = cap;
     }
-    if (asprintf(&cell, "%*s%s", level * 2, "", label) < 0) {
+    /* Keys and values are the server's: escaped here, where every line
+     * passes, before the widths are measured. */
+    esc = orchctl_text_escape(label);
+    if (!esc || asprintf(&cell, "%*s%s", level * 2, "", esc) < 0) {
         cell = NULL;
         goto oom;
     }
-    if (value && !(v = strdup(value)))
+    if (value && !(v = orchctl_text_escape(value)))
         goto oom;
     d->cells[d->n] = cell;
     d->values[d->n] = v;
     d->n++;
+    free(esc);
     return;
 oom:
+    free(esc);
     free(cell);
     d->oom = true;
 }

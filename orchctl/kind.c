@@ -229,19 +229,36 @@ const struct orchctl_kind *orchctl_kind_find(const char *name)
     return NULL;
 }
 
+/* One path segment, percent-encoded; "." and ".." too, which a URL
+ * library would otherwise resolve as steps up the path.  A string to
+ * free(), or NULL. */
+static char *path_segment(const char *s)
+{
+    if (!strcmp(s, "."))
+        return strdup("%2E");
+    if (!strcmp(s, ".."))
+        return strdup("%2E%2E");
+    return orchctl_url_escape(s);
+}
+
 char *orchctl_kind_path(const struct orchctl_kind *k, const char *ns)
 {
-    char *path = NULL;
+    char *path = NULL, *esc = NULL;
     int n;
 
     if (!k->namespaced)
         ns = NULL;
+    /* Encoded as orchctl_object_path encodes names: a namespace can come
+     * from the server too (drain). */
+    if (ns && !(esc = path_segment(ns)))
+        return NULL;
     if (!*k->group)
         n = asprintf(&path, "/api/%s%s%s/%s", k->version,
-                     ns ? "/namespaces/" : "", ns ? ns : "", k->plural);
+                     esc ? "/namespaces/" : "", esc ? esc : "", k->plural);
     else
         n = asprintf(&path, "/apis/%s/%s%s%s/%s", k->group, k->version,
-                     ns ? "/namespaces/" : "", ns ? ns : "", k->plural);
+                     esc ? "/namespaces/" : "", esc ? esc : "", k->plural);
+    free(esc);
     return n < 0 ? NULL : path;
 }
 
@@ -249,11 +266,15 @@ char *orchctl_object_path(const struct orchctl_kind *k, const char *ns,
                           const char *name)
 {
     char *base = orchctl_kind_path(k, ns);
+    char *esc = path_segment(name);
     char *path = NULL;
 
-    if (base && asprintf(&path, "%s/%s", base, name) < 0)
+    /* A name can come from the server (the migration --wait polls): one
+     * holding "/", "?" or "%" must not aim the request elsewhere. */
+    if (base && esc && asprintf(&path, "%s/%s", base, esc) < 0)
         path = NULL;
     free(base);
+    free(esc);
     return path;
 }
 

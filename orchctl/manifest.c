@@ -64,7 +64,8 @@ int orchctl_manifest_read(struct orchctl_ctx *ctx, json_t **ret_items)
     }
     r = orchctl_doc_decode(buf ? buf : "", len, ret_items, err, sizeof(err));
     if (r < 0)
-        fprintf(ctx->err, "error: error parsing %s: %s\n", name, err);
+        orchctl_printf_escaped(ctx->err, "error: error parsing %s: %s\n", name,
+                               err);
 out:
     free(buf);
     if (f && f != stdin)
@@ -89,10 +90,11 @@ const struct orchctl_kind *orchctl_manifest_kind(struct orchctl_ctx *ctx,
             k = NULL;
     }
     if (!k)
-        fprintf(ctx->err,
-                "error: unable to recognize \"%s\": no matches for kind "
-                "\"%s\" in version \"%s\"\n",
-                ctx->opts->filename, kind ? kind : "", apiv ? apiv : "");
+        orchctl_printf_escaped(
+            ctx->err,
+            "error: unable to recognize \"%s\": no matches for kind "
+            "\"%s\" in version \"%s\"\n",
+            ctx->opts->filename, kind ? kind : "", apiv ? apiv : "");
     return k;
 }
 

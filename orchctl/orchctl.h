@@ -27,6 +27,12 @@
 #define ORCHCTL_VERSION           "v0.1.0"
 #define ORCHCTL_DEFAULT_SERVER    "http://127.0.0.1:8080"
 #define ORCHCTL_DEFAULT_NAMESPACE "default"
+/* --request-timeout's default: long enough for a large list from a busy
+ * server, short enough that a stalled one does not hang a cron job. */
+#define ORCHCTL_DEFAULT_REQUEST_TIMEOUT_MS 60000LL
+/* How long `get -w` asks the server to keep a watch open (timeoutSeconds),
+ * the server's own default; the stream then ends and orchctl exits 0. */
+#define ORCHCTL_WATCH_TIMEOUT_S 1800L
 /* The generateName of the migrations that `migrate` and `drain` create,
  * the same as virtctl's. */
 #define ORCHCTL_MIGRATION_PREFIX "kubevirt-migrate-vm-"
@@ -69,9 +75,9 @@ struct orchctl_kind {
 const struct orchctl_kind *orchctl_kind_find(const char *name);
 
 /* The collection path of a kind: "/apis/GROUP/VERSION[/namespaces/NS]/PLURAL"
- * or "/api/v1/PLURAL" for the core group.  ns NULL means all namespaces (or a
- * cluster-scoped kind).  Returns a string to free(), or NULL when out of
- * memory. */
+ * or "/api/v1/PLURAL" for the core group, NS percent-encoded.  ns NULL means
+ * all namespaces (or a cluster-scoped kind).  Returns a string to free(), or
+ * NULL when out of memory. */
 char *orchctl_kind_path(const struct orchctl_kind *k, const char *ns);
 
 /* "singular.group" as kubectl names an object's type in its messages
@@ -79,6 +85,30 @@ char *orchctl_kind_path(const struct orchctl_kind *k, const char *ns);
  * core group), into buf. */
 void orchctl_kind_resource(const struct orchctl_kind *k, char *buf,
                            size_t size);
+
+/* ---- Text from the server --------------------------------------------- */
+
+/* What a server (or a manifest) says is printed through these, never as it
+ * is: a name, annotation or message holding "ESC ] 0 ; ... BEL" would
+ * otherwise retitle the operator's terminal, and "ESC [ 2 J" clear it.
+ * Every C0 control character, DEL and C1 control character is written
+ * visibly, as kubectl escapes what it prints: "\t", "\n" and "\r" for those
+ * three, caret notation for the other C0 ones and DEL ("^[" for ESC, "^G"
+ * for BEL, "^?" for DEL), "\u009b" for a C1 one; a byte that is not part of
+ * valid UTF-8 is written "\xff".  Everything else, UTF-8 text included, is
+ * kept.  The escaping is for reading, not reversible. */
+
+/* Print s escaped (nothing for NULL). */
+void orchctl_text_print(FILE *out, const char *s);
+
+/* s escaped, as a new string to free(), or NULL when out of memory. */
+char *orchctl_text_escape(const char *s);
+
+/* fprintf(out, fmt, ...) for a line that carries server text: the whole
+ * message is escaped but for one newline it ends with, so the format must
+ * hold no other control character. */
+void orchctl_printf_escaped(FILE *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- Time ------------------------------------------------------------- */
 
@@ -129,14 +159,17 @@ void orchctl_table_flush(struct orchctl_table *t, FILE *out, bool header);
 int orchctl_doc_decode(const char *buf, size_t len, json_t **ret_items,
                        char *err, size_t errsize);
 
-/* Print obj as JSON (4-space indent, kubectl's) or YAML.  Returns 0 or a
- * negative errno. */
+/* Print obj as JSON (4-space indent, kubectl's) or YAML.  Control
+ * characters in strings are escaped the format's way (JSON's \u0000 form,
+ * YAML's double-quoted escapes), so none reaches the terminal raw.  Returns
+ * 0 or a negative errno. */
 int orchctl_doc_print_json(FILE *out, const json_t *obj);
 int orchctl_doc_print_yaml(FILE *out, const json_t *obj);
 
 /* Print obj the way kubectl describe prints a custom resource: Name,
  * Namespace, Labels, Annotations, API Version, Kind, then Metadata, Spec and
- * Status with camelCase keys turned into words. */
+ * Status with camelCase keys turned into words; keys and values escaped
+ * (orchctl_text_print). */
 void orchctl_describe_print(FILE *out, const json_t *obj);
 
 /* ---- Configuration ---------------------------------------------------- */
@@ -191,7 +224,8 @@ struct orchctl_opts {
     const char *filename;
     const char *to;
     bool wait;
-    long long timeout_ms; /* 0: no limit */
+    long long timeout_ms;         /* --timeout; 0: no limit */
+    long long request_timeout_ms; /* --request-timeout; 0: no limit */
     bool client_only;
     bool help;
     const char *args[8]; /* positional arguments after the verb */
@@ -222,23 +256,34 @@ int orchctl_client_open(const char *server, const char *token,
                         struct orchctl_client **ret_client);
 void orchctl_client_free(struct orchctl_client *c);
 
-/* Send one request (body NULL for none, else JSON) and read the whole reply.
- * path includes any query.  Returns 0 with the reply (any HTTP status) or a
- * negative errno for a transport failure (-ECONNREFUSED, -ETIMEDOUT,
- * -EHOSTUNREACH, -EIO); orchctl_client_error() then says what happened.
- * Free the reply with orchctl_reply_clear(). */
+/* How long one request may take, connecting and reading the whole reply
+ * included (--request-timeout); 0: no limit (the default of a new client).
+ * Every connection also has TCP keepalive on, so a server host that is gone
+ * is noticed on a quiet watch too. */
+void orchctl_client_set_timeout(struct orchctl_client *c, long long ms);
+
+/* Send one request (body NULL for none, else JSON) and read the whole reply
+ * within the client's timeout.  path includes any query.  Returns 0 with
+ * the reply (any HTTP status) or a negative errno for a transport failure
+ * (-ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, -EIO); orchctl_client_error()
+ * then says what happened.  Free the reply with orchctl_reply_clear(). */
 int orchctl_client_request(struct orchctl_client *c, const char *method,
                            const char *path, const char *body,
                            struct orchctl_reply *ret_reply);
 void orchctl_reply_clear(struct orchctl_reply *r);
 
 /* GET path as a stream of newline-separated JSON watch events, calling
- * on_event for each ({"type":..,"object":..}, borrowed).  A non-zero return
+ * on_event for each ({"type":..,"object":..}, borrowed).  timeout_s > 0
+ * asks the server to end the stream after that long (timeoutSeconds is
+ * added to path).  With a client timeout, the server must answer within it,
+ * and a stream still open that long after timeout_s is given up as stalled
+ * (-ETIMEDOUT); between events the stream may be quiet.  A non-zero return
  * from on_event stops the stream and is returned.  Returns 0 when the server
  * ends the stream, a transport errno as orchctl_client_request does, or
  * -EPROTO with the reply in *ret_reply when the server answered with an
  * error status (ret_reply may be NULL). */
 int orchctl_client_watch(struct orchctl_client *c, const char *path,
+                         long timeout_s,
                          int (*on_event)(void *data, const json_t *event),
                          void *data, struct orchctl_reply *ret_reply);
 
@@ -286,6 +331,7 @@ enum {
     ORCHCTL_F_WAIT = 1u << 12,
     ORCHCTL_F_TIMEOUT = 1u << 13,
     ORCHCTL_F_CLIENT = 1u << 14,
+    ORCHCTL_F_REQUEST_TIMEOUT = 1u << 15,
 };
 
 /* The verb table, terminated by an entry with a NULL name. */
@@ -347,7 +393,8 @@ const char *orchctl_manifest_namespace(struct orchctl_ctx *ctx,
                                        const struct orchctl_kind *k,
                                        json_t *obj);
 
-/* The path of one object: collection path + "/" + name. */
+/* The path of one object: collection path + "/" + name, percent-encoded
+ * (orchctl_url_escape).  Returns a string to free(), or NULL. */
 char *orchctl_object_path(const struct orchctl_kind *k, const char *ns,
                           const char *name);
 

@@ -1,6 +1,7 @@
 /*
  * orchctl tables: kubectl's column layout (its tabwriter with minimum width
- * 6 and padding 3), with widths remembered across flushes for watches.
+ * 6 and padding 3), with widths remembered across flushes for watches, and
+ * every cell escaped (orchctl_text_escape).
  */
 #include "orchctl/orchctl.h"
 
@@ -74,12 +75,13 @@ int orchctl_table_add(struct orchctl_table *t, const json_t *obj, time_t now)
     if (t->with_namespace) {
         const char *ns = orchctl_json_str(obj, "metadata.namespace");
 
-        cells[base + c++] = strdup(ns ? ns : "");
+        cells[base + c++] = orchctl_text_escape(ns ? ns : "");
     }
     for (i = 0; c < t->ncolumns; i++) {
         buf[0] = '\0';
         t->kind->columns[i].cell(obj, now, buf, sizeof(buf));
-        cells[base + c++] = strdup(buf);
+        /* Escaped before the widths are measured: what is printed. */
+        cells[base + c++] = orchctl_text_escape(buf);
     }
     t->nrows++;
     for (i = 0; i < t->ncolumns; i++) {

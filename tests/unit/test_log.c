@@ -1,6 +1,7 @@
 /*
  * Unit tests for log/: level parsing, the line format, level filtering,
- * long lines, and errno left as it was.
+ * long lines, errno left as it was, control characters escaped, and the
+ * rate limiting of repeated warnings on a clock the test sets.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "log/log.h"
+#include "tests/unit/support/capture.h"
 
 static void test_level_parse(void **state)
 {
@@ -27,48 +29,12 @@ static void test_level_parse(void **state)
     assert_int_equal(log_level_parse(""), -EINVAL);
 }
 
-/* stderr goes to a temporary file while a test logs; capture_end() returns
- * what was written (malloc'd). */
-static int saved_stderr = -1;
-static FILE *capture_file;
-
-static void capture_begin(void)
-{
-    capture_file = tmpfile();
-    assert_non_null(capture_file);
-    saved_stderr = dup(STDERR_FILENO);
-    assert_true(saved_stderr >= 0);
-    assert_true(dup2(fileno(capture_file), STDERR_FILENO) >= 0);
-}
-
-static char *capture_end(size_t *ret_len)
-{
-    long n;
-    char *buf;
-
-    assert_true(dup2(saved_stderr, STDERR_FILENO) >= 0);
-    close(saved_stderr);
-    saved_stderr = -1;
-    /* write(2) went to the descriptor, not through the FILE. */
-    n = lseek(fileno(capture_file), 0, SEEK_END);
-    assert_true(n >= 0);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(pread(fileno(capture_file), buf, (size_t)n, 0), n);
-    buf[n] = '\0';
-    fclose(capture_file);
-    capture_file = NULL;
-    if (ret_len)
-        *ret_len = (size_t)n;
-    return buf;
-}
-
 static void test_lines_and_levels(void **state)
 {
     char *out;
     (void)state;
 
-    capture_begin();
+    test_stderr_begin();
     log_init("orchestratord", LOG_LEVEL_INFO);
     log_error("opening '%s': %s", "/x.db", "no such file");
     log_warn("w");
@@ -78,7 +44,7 @@ static void test_lines_and_levels(void **state)
     log_debug("shown now");
     log_set_level(LOG_LEVEL_ERROR);
     log_warn("not shown at level error");
-    out = capture_end(NULL);
+    out = test_stderr_end(NULL);
     assert_string_equal(out,
                         "orchestratord: error: opening '/x.db': no such file\n"
                         "orchestratord: warn: w\n"
@@ -95,7 +61,7 @@ static void test_long_lines_and_errno(void **state)
     (void)state;
 
     memset(big, 'x', sizeof(big) - 1);
-    capture_begin();
+    test_stderr_begin();
     log_init("t", LOG_LEVEL_INFO);
     errno = EPIPE;
     log_info("%s", big);
@@ -107,7 +73,7 @@ static void test_long_lines_and_errno(void **state)
     log_info("after");
     log_init("t", LOG_LEVEL_INFO);
     log_info("end");
-    out = capture_end(&len);
+    out = test_stderr_end(&len);
     /* Each long line is cut to 4095 bytes and still ends in a newline. */
     assert_int_equal(len, 4095 + 4095 + strlen("t: info: end\n"));
     assert_memory_equal(out, "t: info: xxx", 12);
@@ -118,12 +84,76 @@ static void test_long_lines_and_errno(void **state)
     free(out);
 }
 
+/* What a client sent cannot forge a line or drive a terminal: controls,
+ * DEL, C1 controls and bytes that are not UTF-8 are escaped; UTF-8 text
+ * is kept. */
+static void test_escaped(void **state)
+{
+    char *out;
+    (void)state;
+
+    test_stderr_begin();
+    log_init("t", LOG_LEVEL_INFO);
+    log_warn("GET %s from %s", "/v1/x\r\nt: warn: forged\x1b]0;x\x07",
+             "caf\xc3\xa9 \xc2\x9b\x7f\xff");
+    out = test_stderr_end(NULL);
+    assert_string_equal(out, "t: warn: GET /v1/x\\x0d\\x0at: warn: forged"
+                             "\\x1b]0;x\\x07 from caf\xc3\xa9 \\xc2\\x9b"
+                             "\\x7f\\xff\n");
+    free(out);
+}
+
+/* One line in full, then a summary at most once an interval, however
+ * many come; a quiet interval starts afresh; flush says what is left. */
+static void test_ratelimit(void **state)
+{
+    struct log_ratelimit rl = LOG_RATELIMIT_INIT(60);
+    unsigned long long n = 0;
+    long long span = 0;
+    (void)state;
+
+    /* The first at t = 1000 s: in full.  59 more within the minute. */
+    assert_int_equal(log_ratelimit_hit(&rl, 1000000, &n, &span),
+                     LOG_RATELIMIT_FULL);
+    for (int i = 1; i < 60; i++)
+        assert_int_equal(log_ratelimit_hit(&rl, 1000000 + i * 1000, &n, &span),
+                         LOG_RATELIMIT_QUIET);
+    assert_int_equal(n, 0);
+    /* A minute after the first line: one summary of all 60 since. */
+    assert_int_equal(log_ratelimit_hit(&rl, 1060000, &n, &span),
+                     LOG_RATELIMIT_SUMMARY);
+    assert_int_equal(n, 60);
+    assert_int_equal(span, 60000);
+    /* The summary opened the next minute. */
+    assert_int_equal(log_ratelimit_hit(&rl, 1119999, &n, &span),
+                     LOG_RATELIMIT_QUIET);
+    assert_int_equal(log_ratelimit_hit(&rl, 1120000, &n, &span),
+                     LOG_RATELIMIT_SUMMARY);
+    assert_int_equal(n, 2);
+    /* Nothing in the minute after: the next is a new burst, in full. */
+    n = 0;
+    assert_int_equal(log_ratelimit_hit(&rl, 1200000, &n, &span),
+                     LOG_RATELIMIT_FULL);
+    assert_int_equal(n, 0);
+    assert_int_equal(log_ratelimit_flush(&rl, 1201000, &span), 0);
+    assert_int_equal(log_ratelimit_hit(&rl, 1202000, &n, &span),
+                     LOG_RATELIMIT_QUIET);
+    assert_int_equal(log_ratelimit_hit(&rl, 1203000, &n, &span),
+                     LOG_RATELIMIT_QUIET);
+    /* At exit: the two counted, then nothing more. */
+    assert_int_equal(log_ratelimit_flush(&rl, 1205000, &span), 2);
+    assert_int_equal(span, 5000);
+    assert_int_equal(log_ratelimit_flush(&rl, 1206000, &span), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_parse),
         cmocka_unit_test(test_lines_and_levels),
         cmocka_unit_test(test_long_lines_and_errno),
+        cmocka_unit_test(test_escaped),
+        cmocka_unit_test(test_ratelimit),
     };
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

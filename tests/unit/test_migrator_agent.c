@@ -23,6 +23,7 @@
 
 #include "conf/conf.h"
 #include "migrator/agent.h"
+#include "tests/unit/support/capture.h"
 #include "tests/unit/support/fake_orchd.h"
 #include "tests/unit/support/sysfs_fixture.h"
 
@@ -166,6 +167,33 @@ static json_int_t num(json_t *o, const char *key)
     json_t *v = json_object_get(o, key);
     assert_true(json_is_integer(v));
     return json_integer_value(v);
+}
+
+/* --wrap=migr_sriov_list: a pass-through that counts the calls and, when
+ * reserve_between is set, reserves one more VF right after the first call
+ * returns, as another thread could between the agent's sizing call and its
+ * filling call. */
+size_t __real_migr_sriov_list(struct migr_sriov *s,
+                              struct migr_vf_reservation *out, size_t max);
+size_t __wrap_migr_sriov_list(struct migr_sriov *s,
+                              struct migr_vf_reservation *out, size_t max);
+
+static int list_calls;
+static bool reserve_between;
+
+size_t __wrap_migr_sriov_list(struct migr_sriov *s,
+                              struct migr_vf_reservation *out, size_t max)
+{
+    size_t n = __real_migr_sriov_list(s, out, max);
+
+    if (list_calls++ == 0 && reserve_between) {
+        reserve_between = false;
+        assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:aa:00:00:00:02",
+                                            100, MIGR_VF_ANY, "default/vmi-b",
+                                            NULL, NULL),
+                         0);
+    }
+    return n;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -338,6 +366,42 @@ static void test_inventory(void **state)
     json_decref(inv);
     migr_sriov_free(sriov);
     migr_virt_close(v);
+}
+
+/* A reservation made while the inventory is built (between the call that
+ * sizes the copy and the one that fills it) is in the inventory, and the
+ * copy is not read past its end (the sanitizer build would say so). */
+static void test_inventory_reservations_grow(void **state)
+{
+    struct t *t = *state;
+    struct migr_sriov *sriov = NULL;
+    struct migr_agent_sources src;
+    json_t *inv = NULL, *vfs;
+
+    load_cfg(t, "");
+    assert_int_equal(migr_sriov_new(t->fx.root, &fake_nl, &sriov), 0);
+    assert_int_equal(migr_sriov_reserve(sriov, "ens1f0", "02:aa:00:00:00:01",
+                                        100, MIGR_VF_ANY, "default/vmi-a", NULL,
+                                        NULL),
+                     0);
+    src = (struct migr_agent_sources){
+        .cfg = &t->cfg, .virt_error = "x", .nl = &fake_nl, .sriov = sriov};
+    list_calls = 0;
+    reserve_between = true;
+    assert_int_equal(migr_agent_inventory(&src, &inv, NULL), 0);
+    assert_false(reserve_between);
+    /* Sized for one, found two, sized again. */
+    assert_int_equal(list_calls, 3);
+    vfs = json_object_get(json_array_get(json_object_get(inv, "networks"), 0),
+                          "vfs");
+    assert_true(
+        json_is_true(json_object_get(json_array_get(vfs, 0), "reserved")));
+    assert_true(
+        json_is_true(json_object_get(json_array_get(vfs, 1), "reserved")));
+    assert_true(
+        json_is_false(json_object_get(json_array_get(vfs, 2), "reserved")));
+    json_decref(inv);
+    migr_sriov_free(sriov);
 }
 
 /* Netlink cannot list the VFs (no such link in this namespace): the VFs
@@ -580,6 +644,7 @@ struct call {
     struct http_request req;
     struct http_response resp;
     char buf[512];
+    const char *peer; /* the client's "ADDR:PORT"; NULL: 127.0.0.1:5555 */
 };
 
 static int call(struct migr_agent *a, struct call *c, enum http_method m,
@@ -591,7 +656,7 @@ static int call(struct migr_agent *a, struct call *c, enum http_method m,
     c->req.path = target;
     c->req.authorization = auth;
     c->req.body = "";
-    c->req.peer = "127.0.0.1:5555";
+    c->req.peer = c->peer ? c->peer : "127.0.0.1:5555";
     assert_int_equal(
         http_request_parse_target(&c->req, target, c->buf, sizeof(c->buf)), 0);
     migr_agent_handle(&c->req, &c->resp, a);
@@ -696,6 +761,66 @@ static void test_handler(void **state)
     migr_agent_free(a);
 }
 
+/* A client sending wrong tokens gets one warning in full; the rest are
+ * counted and summarised (at most once a minute, and at exit), with where
+ * they came from. */
+static void test_handler_authfail_log(void **state)
+{
+    struct t *t = *state;
+    struct migr_agent *a = NULL;
+    struct call c = {0};
+    char err[512], *out, *line2;
+
+    load_cfg(t, "agent_token = \"" TOKEN "\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    test_stderr_begin();
+    c.peer = "192.0.2.7:40000";
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/inventory",
+                              "Bearer guess-0123456789"),
+                         401);
+    out = test_stderr_end(NULL);
+    assert_string_equal(out, "orch: warn: GET /v1/inventory from "
+                             "192.0.2.7:40000: missing or wrong bearer token "
+                             "(more are counted, and reported at most once "
+                             "a minute)\n");
+    free(out);
+
+    /* The right token is not counted; another client is. */
+    assert_int_equal(
+        call(a, &c, HTTP_METHOD_GET, "/v1/inventory", "Bearer " TOKEN), 503);
+    c.peer = "[2001:db8::9]:40001";
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/inventory", NULL), 401);
+    test_stderr_begin();
+    http_response_clear(&c.resp);
+    migr_agent_free(a);
+    out = test_stderr_end(NULL);
+    assert_string_equal(out, "orch: warn: 50 more requests with a missing or "
+                             "wrong bearer token in the last 1 s, from "
+                             "several clients, the last from "
+                             "[2001:db8::9]\n");
+    line2 = strchr(out, '\n');
+    assert_string_equal(line2, "\n");
+    free(out);
+
+    /* One client only: named as the one. */
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    c.peer = "192.0.2.7:40002";
+    test_stderr_begin();
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/x", "Bearer x"),
+                         401);
+    http_response_clear(&c.resp);
+    migr_agent_free(a);
+    out = test_stderr_end(NULL);
+    assert_non_null(strstr(out, "\norch: warn: 2 more requests with a "
+                                "missing or wrong bearer token in the last "
+                                "1 s, from 192.0.2.7\n"));
+    free(out);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The worker                                                              */
 
@@ -768,19 +893,17 @@ static void test_refresh_on_events(void **state)
     published(a, st, sizeof(st), &gen_after);
     assert_true(gen_after >= gen_before + 4);
 
+    /* A domain defined while the agent is stopped (its event callback
+     * gone with the worker) is seen by the first refresh after a restart:
+     * waiting for that state proves the restart, with no fixed sleep. */
     migr_agent_stop(a);
-    /* Stopped: no more refreshes. */
     gen_after = (json_int_t)migr_agent_generation(a);
     assert_int_equal(migr_virt_define(v, xml, NULL, err, sizeof(err)), 0);
-    usleep(200 * 1000);
-    assert_int_equal(migr_agent_generation(a), gen_after);
-    assert_int_equal(migr_virt_undefine(v, EV_DOMAIN, err, sizeof(err)), 0);
-    /* And it starts again. */
     assert_int_equal(migr_agent_start(a), 0);
-    for (int i = 0; i < 100 && migr_agent_generation(a) == (uint64_t)gen_after;
-         i++)
-        usleep(50 * 1000);
+    assert_true(wait_state(a, "shut off"));
     assert_true(migr_agent_generation(a) > (uint64_t)gen_after);
+    assert_int_equal(migr_virt_undefine(v, EV_DOMAIN, err, sizeof(err)), 0);
+    assert_true(wait_state(a, ""));
     migr_agent_free(a);
     migr_virt_close(v);
 }
@@ -902,12 +1025,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_inventory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_reservations_grow, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_inventory_netlink_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inventory_no_libvirt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_new_auth_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handler_authfail_log, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_refresh_on_events, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inventory_shared_disks, setup,

@@ -10,10 +10,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@
 #include <jansson.h>
 
 #include "migrator/report.h"
-#include "tests/unit/support/daemon.h"
+#include "tests/unit/support/capture.h"
 #include "tests/unit/support/fake_orchd.h"
 #include "tests/unit/support/sysfs_fixture.h"
 
@@ -37,8 +37,8 @@
 
 struct t {
     struct fx fx; /* a temporary directory */
-    char log[300];
-    int saved_stderr;
+    char *log;    /* what was logged while captured */
+    bool capturing;
 };
 
 static int setup(void **state)
@@ -47,52 +47,44 @@ static int setup(void **state)
 
     if (!t || fx_make(&t->fx, "test_migrator_report") < 0)
         return -1;
-    t->saved_stderr = -1;
     *state = t;
     return 0;
 }
 
-/* Send this process's stderr (where log lines go) to a file. */
+/* Log lines (this process's stderr) go to the capture until release. */
 static void capture_log(struct t *t)
 {
-    int fd;
-
-    snprintf(t->log, sizeof(t->log), "%s/log", t->fx.root);
-    fd = open(t->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    assert_true(fd >= 0);
-    t->saved_stderr = dup(2);
-    assert_true(dup2(fd, 2) == 2);
-    close(fd);
+    test_stderr_begin();
+    t->capturing = true;
 }
 
 static void release_log(struct t *t)
 {
-    if (t->saved_stderr >= 0) {
-        dup2(t->saved_stderr, 2);
-        close(t->saved_stderr);
-        t->saved_stderr = -1;
-    }
+    if (!t->capturing)
+        return;
+    free(t->log);
+    t->log = test_stderr_end(NULL);
+    t->capturing = false;
 }
 
 static int teardown(void **state)
 {
     struct t *t = *state;
 
-    release_log(t);
+    release_log(t); /* a test that failed while capturing */
+    free(t->log);
     fx_remove(&t->fx);
     free(t);
     return 0;
 }
 
-/* How many times `text` occurs in the captured log. */
+/* How many times `text` occurs in what was captured. */
 static int log_count(struct t *t, const char *text)
 {
-    char *log = test_read_file(t->log, NULL);
     int n = 0;
 
-    for (const char *p = log; p && (p = strstr(p, text)); p += strlen(text))
+    for (const char *p = t->log; p && (p = strstr(p, text)); p += strlen(text))
         n++;
-    free(log);
     return n;
 }
 

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <libvirt/libvirt.h>
@@ -656,6 +658,153 @@ static void test_host_info(void **state)
     migr_virt_close(v);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Lifecycle events                                                        */
+
+#define EV_GUEST "virt-event-guest"
+
+/* What the lifecycle callback saw, shared with the test's threads. */
+struct probe {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* on the monotonic clock */
+    int calls;
+    char last[64];
+    bool block;            /* the next call waits for migr_virt_close */
+    bool in_call;          /* a call is running */
+    bool close_returned;   /* migr_virt_close returned */
+    bool saw_close_return; /* ...while a call was still running */
+};
+
+static void probe_init(struct probe *p)
+{
+    pthread_condattr_t ca;
+
+    memset(p, 0, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* Wait on p->cond (p->lock held) until `ms` after `start`; false when that
+ * time has passed. */
+static bool probe_wait(struct probe *p, const struct timespec *start, long ms)
+{
+    struct timespec until = *start;
+
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return pthread_cond_timedwait(&p->cond, &p->lock, &until) == 0;
+}
+
+static void on_event(const char *name, void *arg)
+{
+    struct probe *p = arg;
+    struct timespec start;
+
+    pthread_mutex_lock(&p->lock);
+    p->calls++;
+    snprintf(p->last, sizeof(p->last), "%s", name);
+    p->in_call = true;
+    pthread_cond_broadcast(&p->cond);
+    if (p->block) {
+        /* Give a close that does not wait for this call every chance to
+         * return meanwhile; one that waits returns only after it. */
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        while (!p->close_returned && probe_wait(p, &start, 1000))
+            ;
+        p->saw_close_return = p->close_returned;
+    }
+    p->in_call = false;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+struct closer {
+    struct migr_virt *v;
+    struct probe *p;
+};
+
+static void *closer_main(void *arg)
+{
+    struct closer *c = arg;
+
+    migr_virt_close(c->v);
+    pthread_mutex_lock(&c->p->lock);
+    c->p->close_returned = true;
+    pthread_cond_broadcast(&c->p->cond);
+    pthread_mutex_unlock(&c->p->lock);
+    return NULL;
+}
+
+/* Wait up to 10 s for a call of the callback with EV_GUEST running (or
+ * done, when running is false); fails the test otherwise. */
+static void probe_expect(struct probe *p, int calls, bool running)
+{
+    struct timespec start;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    pthread_mutex_lock(&p->lock);
+    while (p->calls < calls || (running && !p->in_call))
+        if (!probe_wait(p, &start, 10000))
+            fail_msg("no lifecycle event for '%s' within 10 s", EV_GUEST);
+    assert_string_equal(p->last, EV_GUEST);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Events reach the callback; and migr_virt_close() waits for a call in
+ * progress on libvirt's event thread, so the callback's argument may be
+ * freed once it returns (the agent frees itself after closing), while
+ * what libvirt's thread reads is freed by libvirt (the sanitizer build
+ * would report a use after free or a leak). */
+static void test_lifecycle_events(void **state)
+{
+    const char *xml = "<domain type='test'><name>" EV_GUEST "</name>"
+                      "<memory>65536</memory><vcpu>1</vcpu>"
+                      "<os><type>hvm</type></os></domain>";
+    struct migr_virt *v = NULL, *w = NULL;
+    struct probe p;
+    struct closer c;
+    pthread_t thread;
+    char err[512];
+
+    (void)state;
+    probe_init(&p);
+    assert_int_equal(migr_virt_events_start(), 0);
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_on_lifecycle(v, on_event, &p, err, sizeof(err)),
+                     0);
+    assert_int_equal(migr_virt_on_lifecycle(v, on_event, &p, err, sizeof(err)),
+                     -EBUSY);
+    /* Another connection to the same test driver makes the events. */
+    assert_int_equal(migr_virt_open(TEST_URI, &w, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(w, xml, NULL, err, sizeof(err)), 0);
+    probe_expect(&p, 1, false);
+
+    pthread_mutex_lock(&p.lock);
+    p.block = true;
+    pthread_mutex_unlock(&p.lock);
+    assert_int_equal(migr_virt_start(w, EV_GUEST, err, sizeof(err)), 0);
+    probe_expect(&p, 2, true);
+    c = (struct closer){.v = v, .p = &p};
+    assert_int_equal(pthread_create(&thread, NULL, closer_main, &c), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_false(p.saw_close_return);
+    assert_false(p.in_call);
+
+    assert_int_equal(migr_virt_destroy(w, EV_GUEST, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_undefine(w, EV_GUEST, err, sizeof(err)), 0);
+    migr_virt_close(w);
+    migr_virt_events_stop();
+    pthread_cond_destroy(&p.cond);
+    pthread_mutex_destroy(&p.lock);
+}
+
 static void test_bandwidth_rule(void **state)
 {
     const int64_t mib = 1024 * 1024;
@@ -680,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_devices),
         cmocka_unit_test(test_devices_parse),
         cmocka_unit_test(test_host_info),
+        cmocka_unit_test(test_lifecycle_events),
         cmocka_unit_test(test_bandwidth_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -120,6 +121,30 @@ static void test_args_get(void **state)
     assert_true(o.all_namespaces);
     assert_int_equal(o.nargs, 2);
     assert_string_equal(o.args[1], "x");
+    /* A request timeout unless told otherwise, so cron never hangs. */
+    assert_int_equal(o.request_timeout_ms, ORCHCTL_DEFAULT_REQUEST_TIMEOUT_MS);
+    assert_int_equal(ORCHCTL_DEFAULT_REQUEST_TIMEOUT_MS, 60000);
+
+    /* --request-timeout, kubectl's: a duration, bare seconds, 0 never. */
+    assert_int_equal(
+        parse(&o, &err, "--request-timeout=1m30s", "get", "vm", NULL), 0);
+    free(err);
+    assert_int_equal(o.request_timeout_ms, 90000);
+    assert_int_equal(
+        parse(&o, &err, "get", "vm", "--request-timeout", "0", NULL), 0);
+    free(err);
+    assert_int_equal(o.request_timeout_ms, 0);
+    assert_int_equal(parse(&o, &err, "version", "--request-timeout", "5", NULL),
+                     0);
+    free(err);
+    assert_int_equal(o.request_timeout_ms, 5000);
+    assert_int_equal(
+        parse(&o, &err, "get", "vm", "--request-timeout", "soon", NULL),
+        -EINVAL);
+    assert_string_equal(err, "error: invalid argument \"soon\" for "
+                             "\"--request-timeout\" flag: invalid duration "
+                             "\"soon\"\n");
+    free(err);
 }
 
 static void test_args_migrate(void **state)
@@ -313,6 +338,16 @@ static void test_kind_paths(void **state)
     p = orchctl_object_path(orchctl_kind_find("migrationpolicy"), "x", "fast");
     assert_string_equal(
         p, "/apis/migrations.kubevirt.io/v1alpha1/migrationpolicies/fast");
+    free(p);
+    /* A name or namespace (maybe the server's) cannot aim elsewhere. */
+    p = orchctl_object_path(orchctl_kind_find("vm"), "a/../b",
+                            "../../x?y#\x1b");
+    assert_string_equal(p, "/apis/kubevirt.io/v1/namespaces/a%2F..%2Fb/"
+                           "virtualmachines/..%2F..%2Fx%3Fy%23%1B");
+    free(p);
+    p = orchctl_object_path(orchctl_kind_find("vm"), ".", "..");
+    assert_string_equal(p, "/apis/kubevirt.io/v1/namespaces/%2E/"
+                           "virtualmachines/%2E%2E");
     free(p);
     orchctl_kind_resource(orchctl_kind_find("vmim"), res, sizeof(res));
     assert_string_equal(res, "virtualmachineinstancemigration.kubevirt.io");
@@ -632,6 +667,143 @@ static void test_progress_line(void **state)
     json_decref(p);
 }
 
+/* What a terminal would act on is made visible; text is kept. */
+static void test_text_escape(void **state)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        /* The issue's example: retitle, then clear the screen. */
+        {"x\x1b]0;pwned\x07\x1b[2Jy", "x^[]0;pwned^G^[[2Jy"},
+        {"a\tb\nc\rd", "a\\tb\\nc\\rd"},
+        {"\x01\x1f\x7f", "^A^_^?"},
+        /* C1 controls, CSI among them; NEL too. */
+        {"\xc2\x9b"
+         "31m \xc2\x85 \xc2\x80",
+         "\\u009b31m \\u0085 \\u0080"},
+        /* UTF-8 text is kept, from U+00A0 to four-byte characters. */
+        {"caf\xc3\xa9 \xc2\xa0 \xe2\x9c\x93 \xe6\x97\xa5 \xf0\x9f\x99\x82",
+         "caf\xc3\xa9 \xc2\xa0 \xe2\x9c\x93 \xe6\x97\xa5 \xf0\x9f\x99\x82"},
+        /* Not UTF-8: stray bytes, an overlong '/', a cut sequence, a
+         * surrogate, past U+10FFFF. */
+        {"\xff\xfe", "\\xff\\xfe"},
+        {"\xc0\xaf", "\\xc0\\xaf"},
+        {"\xe2\x9c", "\\xe2\\x9c"},
+        {"\xed\xa0\x80", "\\xed\\xa0\\x80"},
+        {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"},
+        {"", ""},
+    };
+    char *buf = NULL;
+    size_t len;
+    FILE *f;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *e = orchctl_text_escape(cases[i].in);
+
+        assert_non_null(e);
+        assert_string_equal(e, cases[i].want);
+        free(e);
+    }
+    f = open_memstream(&buf, &len);
+    orchctl_printf_escaped(f, "error: %s: %d\n", "a\nb\x1b", 7);
+    orchctl_printf_escaped(f, "%s", "no newline\n");
+    orchctl_text_print(f, NULL);
+    fclose(f);
+    assert_string_equal(buf, "error: a\\nb^[: 7\nno newline\n");
+    free(buf);
+}
+
+/* Nothing that a terminal acts on is in s: no C0 control but the newline,
+ * no DEL, no C1 control. */
+static void assert_terminal_safe(const char *what, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    for (size_t i = 0; p[i]; i++) {
+        if ((p[i] < 0x20 && p[i] != '\n') || p[i] == 0x7f ||
+            (p[i] == 0xc2 && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f))
+            fail_msg("%s: byte 0x%02x at %zu in: %s", what, p[i], i, s);
+    }
+}
+
+/* The JSON and YAML printers escape controls their own way; what they
+ * print reads back as the same object. */
+static void test_doc_print_controls(void **state)
+{
+    json_t *o = load("{\"metadata\":{\"name\":\"x\\u001b[2J\",\"annotations\":"
+                     "{\"k\\u0007\":\"v\\u001b]0;t\\u0007\\u007f\\u009b1m\\t\\n"
+                     "caf\\u00e9 \\u2713\"}}}");
+    char *buf = NULL;
+    size_t len;
+    FILE *f;
+    json_t *back = NULL;
+    struct api_errors errs = API_ERRORS_INIT;
+
+    (void)state;
+    f = open_memstream(&buf, &len);
+    assert_int_equal(orchctl_doc_print_json(f, o), 0);
+    fclose(f);
+    assert_terminal_safe("json", buf);
+    assert_non_null(strstr(buf, "\\u007f\\u009b1m"));
+    assert_non_null(strstr(buf, "caf\xc3\xa9 \xe2\x9c\x93"));
+    back = json_loads(buf, 0, NULL);
+    assert_true(json_equal(back, o));
+    json_decref(back);
+    free(buf);
+
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    assert_int_equal(orchctl_doc_print_yaml(f, o), 0);
+    fclose(f);
+    assert_terminal_safe("yaml", buf);
+    assert_int_equal(api_doc_decode(buf, strlen(buf), NULL, &back, &errs), 0);
+    assert_true(json_equal(back, o));
+    json_decref(back);
+    api_errors_clear(&errs);
+    free(buf);
+    json_decref(o);
+}
+
+/* Table cells and describe lines are escaped, and measured escaped. */
+static void test_table_describe_controls(void **state)
+{
+    const char *objs[] = {
+        "{\"metadata\":{\"name\":\"a\\u001b[2J\",\"namespace\":\"n\\u0007\"},"
+        "\"spec\":{\"vmiName\":\"v\\u009b\"},\"status\":{\"phase\":\"P\\r\"}}",
+        NULL};
+    json_t *o = load(objs[0]);
+    char *buf = render("vmim", true, objs), *d = NULL;
+    size_t len;
+    FILE *f;
+
+    (void)state;
+    assert_terminal_safe("table", buf);
+    assert_string_equal(buf, "NAMESPACE   NAME     PHASE   VMI       SOURCE   "
+                             "TARGET   AGE\n"
+                             "n^G         a^[[2J   P\\r     v\\u009b       "
+                             "              <unknown>\n");
+    free(buf);
+    f = open_memstream(&d, &len);
+    json_object_set_new(json_object_get(o, "metadata"), "annotations",
+                        json_pack("{s:s}", "t\x1b]0;", "x\x07"));
+    orchctl_describe_print(f, o);
+    fclose(f);
+    assert_terminal_safe("describe", d);
+    assert_true(strncmp(d,
+                        "Name:         a^[[2J\n"
+                        "Namespace:    n^G\n"
+                        "Labels:       <none>\n"
+                        "Annotations:  t^[]0;=x^G\n",
+                        strlen("Name:         a^[[2J\n"
+                               "Namespace:    n^G\n"
+                               "Labels:       <none>\n"
+                               "Annotations:  t^[]0;=x^G\n")) == 0);
+    assert_non_null(strstr(d, "  Phase:  P\\r\n"));
+    free(d);
+    json_decref(o);
+}
+
 static void test_doc_decode(void **state)
 {
     static const char two[] =
@@ -797,6 +969,13 @@ static void fake_handle(struct evhttp_request *req, void *data)
             rt->last_served = true;
         break;
     }
+    if (status == 0) {
+        /* A stalled server: the request is never answered (evhttp frees
+         * it when the client gives up and closes). */
+        pthread_mutex_unlock(&f->lock);
+        evbuffer_free(out);
+        return;
+    }
     evbuffer_add(out, body, strlen(body));
     pthread_mutex_unlock(&f->lock);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
@@ -855,7 +1034,8 @@ static void fake_stop(struct fake *f)
     free(f);
 }
 
-/* Add a response for METHOD URI; several calls queue responses in order. */
+/* Add a response for METHOD URI; several calls queue responses in order.
+ * Status 0 is no answer at all, as from a stalled server. */
 static void fake_add(struct fake *f, const char *method, const char *uri,
                      int status, const char *body)
 {
@@ -1075,7 +1255,7 @@ static void test_bin_all_namespaces_and_watch(void **state)
              list);
     fake_add(e->fake, "GET",
              "/apis/kubevirt.io/v1/virtualmachineinstancemigrations"
-             "?watch=true&resourceVersion=41",
+             "?watch=true&resourceVersion=41&timeoutSeconds=1800",
              200, events);
     run_orchctl(&e->ro, &r, "get", "vmim", "-A", "-w", NULL);
     assert_int_equal(r.rc, 0);
@@ -1599,6 +1779,159 @@ static void test_bin_auth_and_config(void **state)
     rmdir(home);
 }
 
+/* A server answering with hostile strings (an OSC that retitles the
+ * terminal, a clear-screen, a C1 CSI) in names, annotations, phases,
+ * Status messages and raw error bodies: whatever orchctl prints, nothing
+ * reaches the terminal raw. */
+#define HOSTILE      "\\u001b]0;pwned\\u0007\\u001b[2J\\u009b31m\\u007f"
+#define HOSTILE_SEEN "^[]0;pwned^G^[[2J\\u009b31m^?"
+
+static void test_bin_hostile_strings(void **state)
+{
+    static const char obj[] =
+        "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":"
+        "\"VirtualMachineInstanceMigration\",\"metadata\":{\"name\":"
+        "\"evil" HOSTILE
+        "\",\"namespace\":\"default\",\"annotations\":{\"note" HOSTILE
+        "\":\"" HOSTILE "\\n2nd line\"}},\"spec\":{\"vmiName\":\"v" HOSTILE
+        "\"},\"status\":{\"phase\":\"Failed" HOSTILE "\","
+        "\"migrationState\":{\"sourceNode\":\"n" HOSTILE "\","
+        "\"failureReason\":\"why" HOSTILE "\"}}}";
+    static const char *const runs[][6] = {
+        {"get", "vmim"},
+        {"get", "vmim", "-o", "name"},
+        {"get", "vmim", "evil", "-o", "yaml"},
+        {"get", "vmim", "evil", "-o", "json"},
+        {"describe", "vmim", "evil"},
+        {"get", "vmim", "gone"},
+        {"get", "vmim", "boom"},
+        {"get", "vmim", "notjson"},
+        {"version"},
+    };
+    struct env *e = *state;
+    char *list = NULL;
+    struct run r;
+
+    assert_true(asprintf(&list,
+                         "{\"kind\":\"VirtualMachineInstanceMigrationList\","
+                         "\"metadata\":{\"resourceVersion\":\"9\"},"
+                         "\"items\":[%s]}",
+                         obj) > 0);
+    fake_add(e->fake, "GET", VMIMS, 200, list);
+    fake_add(e->fake, "GET", VMIMS "/evil", 200, obj);
+    fake_add(e->fake, "GET", VMIMS "/gone", 404,
+             "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":"
+             "\"NotFound" HOSTILE "\",\"message\":\"gone" HOSTILE "\","
+             "\"code\":404}");
+    fake_add(e->fake, "GET", VMIMS "/boom", 500,
+             "raw \x1b]0;pwned\x07\x1b[2J\xc2\x9b\xff body");
+    fake_add(e->fake, "GET", VMIMS "/notjson", 200, "{\"a\":\x1b[2J}");
+    fake_add(e->fake, "GET", "/version", 200,
+             "{\"gitVersion\":\"v1" HOSTILE "\"}");
+    for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+        run_orchctl(&e->ro, &r, runs[i][0], runs[i][1], runs[i][2], runs[i][3],
+                    runs[i][4], NULL);
+        assert_terminal_safe(runs[i][0], r.out);
+        assert_terminal_safe(runs[i][0], r.err);
+        /* The ones that answer 2xx with JSON succeed, the rest fail. */
+        assert_int_equal(r.rc, i >= 5 && i <= 7 ? 1 : 0);
+        if (i == 0 || i == 1 || i == 4 || i == 5 || i == 8)
+            assert_non_null(strstr(i == 5 ? r.err : r.out, HOSTILE_SEEN));
+        if (i == 2 || i == 3)
+            assert_non_null(strstr(r.out, "pwned"));
+        run_clear(&r);
+    }
+    free(list);
+}
+
+static long long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000LL +
+           (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* A server that accepts connections and then says nothing: a request, the
+ * start of a watch, and the polls of --wait all give up in time, with
+ * exit 1 and a message saying what happened. */
+static void test_bin_stalled_server(void **state)
+{
+    struct env *e = *state;
+    struct run_opts ro = {0};
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t salen = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    char server[64], want[256];
+    char *list = NULL, *a = vmim_json("m1", "vm1", "Pending", 60, NULL);
+    struct timespec t0;
+    struct run r;
+
+    /* Listening, never accepting: the kernel completes the handshake and
+     * takes the request, and no answer ever comes. */
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &salen);
+    snprintf(server, sizeof(server), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+    ro.server = server;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_orchctl(&ro, &r, "get", "vmim", "--request-timeout", "1s", NULL);
+    if (elapsed_ms(&t0) > 10000)
+        fail_msg("a 1 s request timeout took %lld ms", elapsed_ms(&t0));
+    assert_true(elapsed_ms(&t0) >= 900);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    snprintf(want, sizeof(want),
+             "Unable to get an answer from the server 127.0.0.1:%d: none "
+             "within 1s (--request-timeout)\n",
+             ntohs(sa.sin_port));
+    assert_string_equal(r.err, want);
+    run_clear(&r);
+    close(fd);
+
+    /* The list comes, the watch never answers. */
+    assert_true(asprintf(&list,
+                         "{\"kind\":\"VirtualMachineInstanceMigrationList\","
+                         "\"metadata\":{\"resourceVersion\":\"7\"},"
+                         "\"items\":[%s]}",
+                         a) > 0);
+    fake_add(e->fake, "GET", VMIMS, 200, list);
+    fake_add(e->fake, "GET",
+             VMIMS "?watch=true&resourceVersion=7&timeoutSeconds=1800", 0, "");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_orchctl(&e->ro, &r, "get", "vmim", "-w", "--request-timeout", "1s",
+                NULL);
+    if (elapsed_ms(&t0) > 10000)
+        fail_msg("a watch's 1 s request timeout took %lld ms", elapsed_ms(&t0));
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.out, "m1 "));
+    snprintf(want, sizeof(want),
+             "Unable to get an answer from the server 127.0.0.1:%d: none "
+             "within 1s (--request-timeout)\n",
+             e->fake->port);
+    assert_string_equal(r.err, want);
+    run_clear(&r);
+
+    /* --wait --timeout 2s: a poll that hangs does not outlast the wait,
+     * even with the default request timeout of a minute. */
+    fake_add(e->fake, "POST", VMIMS, 201, a);
+    fake_add(e->fake, "GET", VMIMS "/m1", 0, "");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_orchctl(&e->ro, &r, "migrate", "vm1", "--wait", "--timeout", "2s",
+                NULL);
+    if (elapsed_ms(&t0) > 15000)
+        fail_msg("--wait --timeout 2s took %lld ms", elapsed_ms(&t0));
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "error: timed out after 2s waiting for "
+                               "migration \"m1\" of VM \"vm1\" (phase "
+                               "unknown)\n");
+    run_clear(&r);
+    free(list);
+    free(a);
+}
+
 static void test_bin_connection_refused(void **state)
 {
     struct run_opts ro = {0};
@@ -1648,6 +1981,9 @@ int main(void)
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_server_error_wording),
         cmocka_unit_test(test_progress_line),
+        cmocka_unit_test(test_text_escape),
+        cmocka_unit_test(test_doc_print_controls),
+        cmocka_unit_test(test_table_describe_controls),
         cmocka_unit_test(test_doc_decode),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test_setup_teardown(test_bin_get_table, env_setup,
@@ -1677,6 +2013,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bin_cron_drain_script, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_auth_and_config, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_hostile_strings, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_stalled_server, env_setup,
                                         env_teardown),
         cmocka_unit_test(test_bin_connection_refused),
     };

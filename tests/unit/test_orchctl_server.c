@@ -354,24 +354,37 @@ static void test_migrate_to_and_wait(void **state)
 /* A watch prints the list, then a row for a migration created meanwhile. */
 static void test_watch(void **state)
 {
+    /* A migration in lab, then one in default: once the watch of default
+     * shows the second, it would have shown the first before it (a watch
+     * is in commit order), so the absence of the first proves the scoping
+     * without a fixed sleep to give it a chance to appear. */
+    // clang-format off
+    static const char scoped[] =
+        "f=$(mktemp); \"$ORCHCTL\" get vmim -w >\"$f\" & w=$!; "
+        WAIT_FOR("grep -q NAME \"$f\"")
+        "\"$ORCHCTL\" migrate vmi-lab -n lab >/dev/null || exit 3; "
+        "\"$ORCHCTL\" migrate vmi-fedora >/dev/null || exit 4; "
+        WAIT_FOR("grep -q vmi-fedora \"$f\"")
+        "kill $w; wait $w 2>/dev/null; cat \"$f\"; rm -f \"$f\"; "
+        "\"$ORCHCTL\" migrate-cancel vmi-fedora >/dev/null || exit 5; "
+        "exit 0";
+    static const char all[] =
+        "f=$(mktemp); \"$ORCHCTL\" get vmim -A -w >\"$f\" & w=$!; "
+        WAIT_FOR("grep -q vmi-lab \"$f\"")
+        "\"$ORCHCTL\" migrate-cancel vmi-lab -n lab >/dev/null || exit 3; "
+        WAIT_FOR("[ $(grep -c vmi-lab \"$f\") -ge 2 ]")
+        "kill $w; wait $w 2>/dev/null; cat \"$f\"; rm -f \"$f\"; "
+        "exit 0";
+    // clang-format on
     struct run_opts ro = admin();
     struct run r;
 
     (void)state;
     ro.program = "/bin/sh";
-    run_orchctl(
-        &ro, &r, "-c",
-        "f=$(mktemp); \"$ORCHCTL\" get vmim -w >\"$f\" & w=$!; " WAIT_FOR(
-            "grep -q NAME \"$f\"") "\"$ORCHCTL\" migrate vmi-lab -n lab "
-                                   ">/dev/null || exit 3; "
-                                   "\"$ORCHCTL\" get vmim -n lab -o name "
-                                   ">/dev/null; sleep 1; "
-                                   "kill $w; wait $w 2>/dev/null; cat \"$f\"; "
-                                   "rm -f \"$f\"; "
-                                   "exit 0",
-        NULL);
+    run_orchctl(&ro, &r, "-c", scoped, NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.err, "");
+    assert_non_null(strstr(r.out, "vmi-fedora"));
     /* The list of default, then nothing from lab: the watch is scoped. */
     assert_non_null(
         strstr(r.out, "NAME                        PHASE     VMI "));
@@ -379,19 +392,7 @@ static void test_watch(void **state)
     assert_null(strstr(r.out, "vmi-lab"));
     run_clear(&r);
 
-    run_orchctl(&ro, &r, "-c",
-                "f=$(mktemp); \"$ORCHCTL\" get vmim -A -w >\"$f\" & "
-                "w=$!; " WAIT_FOR(
-                    "grep -q vmi-lab \"$f\"") "\"$ORCHCTL\" migrate-cancel "
-                                              "vmi-lab -n lab >/dev/null || "
-                                              "exit 3; " WAIT_FOR(
-                                                  "[ $(grep -c vmi-lab \"$f\") "
-                                                  "-ge 2 ]") "kill $w; wait $w "
-                                                             "2>/dev/null; cat "
-                                                             "\"$f\"; rm -f "
-                                                             "\"$f\"; "
-                                                             "exit 0",
-                NULL);
+    run_orchctl(&ro, &r, "-c", all, NULL);
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.err, "");
     /* Listed first, then the DELETED event's row once more. */
