@@ -11,8 +11,15 @@
  * callback a struct http_stream to write lines into.
  *
  * The glue also enforces the transport limits: body and header sizes,
- * inactivity timeouts, a deadline for receiving a whole request (so headers
- * trickled in byte by byte time out), and a connection cap (503 beyond it).
+ * inactivity timeouts, deadlines for a request's headers and for the whole
+ * of it (so headers or a body trickled in byte by byte time out), and a
+ * connection cap kept at accept (see struct http_server_opts).  Every error
+ * it answers itself, and every one evhttp makes, is a Kubernetes Status
+ * (application/json) like the handlers' errors: 400 for a malformed request
+ * line or header, or two Content-Length headers that differ; 413 for a body
+ * over max_body_bytes (at once, before the body, when the client sent
+ * "Expect: 100-continue"); 417 for another Expect; 431 for headers over
+ * max_headers_bytes; 501 for a method it does not know.
  *
  * Threads: everything runs on the event loop thread of the event_base given
  * to http_server_new().  Nothing here logs.
@@ -77,6 +84,19 @@ const char *http_request_param(const struct http_request *req, const char *key);
 int http_request_parse_target(struct http_request *req,
                               const char *path_and_query, char *buf,
                               size_t buflen);
+
+/* The token of REQ's "Authorization: Bearer TOKEN" header (the scheme's
+ * name in any case, spaces around the token left out).  Returns 0 with
+ * *RET_TOKEN (borrowed from REQ, not NUL-terminated at *RET_LEN) or
+ * -ENOKEY when there is no such header or the token is empty. */
+int http_request_bearer(const struct http_request *req, const char **ret_token,
+                        size_t *ret_len);
+
+/* Whether the GIVEN_LEN bytes at GIVEN equal the NUL-terminated SECRET, in
+ * a time that depends on GIVEN_LEN only, not on how much of GIVEN is right
+ * (the length of the secret may show; tokens are long and random).  An
+ * empty SECRET matches nothing.  The one compare for secrets in the tree. */
+bool http_secret_equal(const char *given, size_t given_len, const char *secret);
 
 struct http_stream;
 
@@ -151,11 +171,25 @@ void http_stream_end(struct http_stream *stream);
  */
 
 struct http_server_opts {
-    size_t max_body_bytes;       /* larger bodies get 413; 0 = 1 MiB */
-    size_t max_headers_bytes;    /* larger headers get 400; 0 = 64 KiB */
-    int max_connections;         /* beyond it requests get 503; 0 = 1024 */
-    int idle_timeout_s;          /* inactivity while reading or writing; 0=60 */
-    int request_deadline_s;      /* whole request received within; 0 = 10 */
+    size_t max_body_bytes;    /* larger bodies get 413; 0 = 1 MiB */
+    size_t max_headers_bytes; /* request line + headers; larger get 431;
+                                 0 = 64 KiB */
+    /* Open connections; 0 = 1024.  A connection accepted at the cap closes
+     * the one idle longest (no byte of a request since it connected or
+     * since its last reply); when none is idle, the newcomer's requests
+     * get 503, except for probe_paths. */
+    int max_connections;
+    /* Paths ("/healthz") answered even on a connection beyond the cap, so
+     * a crowd of slow clients does not fail a liveness probe; NULL-
+     * terminated, borrowed for the server's life (set at creation only).
+     * NULL: none. */
+    const char *const *probe_paths;
+    int idle_timeout_s;    /* inactivity while reading or writing; 0 = 60 */
+    int header_timeout_s;  /* a request's headers received within; 0 = 10.
+                              The clock starts at the connection or at the
+                              end of the previous reply, so it also closes
+                              idle kept-alive connections. */
+    int request_timeout_s; /* the whole request (body too) within; 0 = 30 */
     const char *tls_certificate; /* PEM file; NULL = plain HTTP */
     const char *tls_key;         /* PEM file, with tls_certificate */
 };
@@ -185,8 +219,9 @@ void http_server_set_limits(struct http_server *srv,
 /* Stop accepting connections; established ones go on. */
 void http_server_stop_accepting(struct http_server *srv);
 
-/* Number of open connections, and of requests whose reply has not been
- * completely sent (streams included). */
+/* Number of open connections (those closed to make room not counted), and
+ * of requests whose reply has not been completely sent (streams
+ * included). */
 size_t http_server_connections(const struct http_server *srv);
 size_t http_server_requests_in_flight(const struct http_server *srv);
 

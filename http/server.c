@@ -2,23 +2,49 @@
  * http: the evhttp server (see http.h).
  *
  * Connection tracking.  libevent 2.1's evhttp has no hook at the start of a
- * request and only inactivity timeouts, so a client trickling one header
- * byte per second would hold a connection forever.  Every connection's
- * bufferevent is made here (evhttp_set_bevcb), with an extra reference so it
- * stays valid while we track it; a one-second sweep shuts down the socket
- * of a connection that has not delivered a whole request within the
- * deadline (evhttp then sees EOF and frees it) and drops the reference of
- * connections evhttp has released.  Once a connection has delivered a
- * request its close callback releases our reference at once.
+ * request, none when its headers are complete, only inactivity timeouts,
+ * and it answers the errors it finds itself with an HTML page.  So every
+ * connection's bufferevent is made here (evhttp_set_bevcb), with an extra
+ * reference so it stays valid while we track it, and two evbuffer callbacks
+ * watch what passes:
+ *
+ * - The input callback runs when bytes arrive, before evhttp parses them.
+ *   It scans each request's head (request line and headers; bodies are not
+ *   looked at) to know when the headers are complete, how big they are,
+ *   and whether they are acceptable: conflicting Content-Length headers,
+ *   a head over max_headers_bytes, or "Expect: 100-continue" with a body
+ *   over max_body_bytes.  For those it notes the answer it wants and turns
+ *   the unparsed input into a line evhttp cannot parse, so evhttp fails the
+ *   request at once, without reading a body the client has not sent.
+ * - The output callback sees evhttp write a reply while no handler has the
+ *   request (so it is one of evhttp's own errors, or a "100 Continue") and
+ *   schedules a fix-up that runs before the next write to the socket: it
+ *   replaces evhttp's page with a Kubernetes Status, with the answer the
+ *   scan wanted if there is one.
+ *
+ * A one-second sweep shuts down the socket of a connection whose headers
+ * have not arrived within header_timeout_s or whose request has not within
+ * request_timeout_s (evhttp then sees EOF and frees it), and drops the
+ * reference of connections evhttp has released.  Once a connection has
+ * delivered a request its close callback releases our reference at once.
+ *
+ * The connection cap is kept at accept: a connection beyond it makes the
+ * one that has been idle longest (connected, no byte of a request yet) go,
+ * so a crowd of idle sockets cannot keep everyone else out.  Only when no
+ * connection is idle do requests get 503, the probes (probe_paths) still
+ * answered.
  */
 #include "http/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -39,15 +65,52 @@ enum conn_state {
     CONN_STREAMING,   /* a chunked reply of unbounded length */
 };
 
+/* Where the scan of the incoming bytes is. */
+enum scan_phase {
+    SCAN_HEAD = 0, /* in a request's head */
+    SCAN_BODY,     /* head done; the rest is evhttp's until the handler */
+    SCAN_FAILED,   /* refused: evhttp is made to fail, input is dropped */
+};
+
+/* Longest header line the scan keeps to look at (Content-Length, Expect);
+ * longer lines are only counted. */
+#define SCAN_LINE_MAX 128
+
 struct http_conn {
     struct http_server *srv;
     struct bufferevent *bev;
     struct evhttp_connection *evcon; /* known after the first request */
     enum conn_state state;
-    time_t deadline; /* for CONN_READING */
+    int64_t header_deadline;  /* ms, for CONN_READING in SCAN_HEAD */
+    int64_t request_deadline; /* ms, for CONN_READING */
     struct http_stream *stream;
     char peer[64]; /* "ADDR:PORT", formatted at the first request */
     struct http_conn *prev, *next;
+
+    struct evbuffer_cb_entry *in_cb, *out_cb;
+    struct event *fixup; /* replaces an evhttp error page; made on need */
+    bool in_fixup;       /* our own changes to the buffers */
+    bool shed;           /* closed to make room, not freed yet */
+    bool cut;            /* shut down by the sweep */
+    bool over_cap;       /* accepted when nothing could make room */
+
+    /* The scan of the current request's head. */
+    enum scan_phase phase;
+    size_t head_bytes;
+    bool seen_request_line;
+    unsigned n_lengths; /* Content-Length headers */
+    bool have_length;   /* the first readable one is in length */
+    bool length_invalid;
+    bool length_conflict;
+    bool expect_continue;
+    unsigned long long length;
+    size_t line_len;
+    bool line_long;
+    char line[SCAN_LINE_MAX];
+    /* The answer the scan wants for a refused request. */
+    int refuse_code;
+    const char *refuse_reason;
+    const char *refuse_message;
 };
 
 struct http_stream {
@@ -66,8 +129,10 @@ struct http_server {
     struct event *sweep;
     struct evhttp_bound_socket *bound[4];
     size_t n_bound;
-    struct http_conn *conns;
+    /* Most recently active first: the idle ones sink to the tail. */
+    struct http_conn *conns, *conns_tail;
     size_t n_conns;
+    size_t n_shed;
     size_t n_busy;
     /* The Date header of this second: evhttp would format it again for
      * every reply. */
@@ -75,11 +140,13 @@ struct http_server {
     char date[40];
 };
 
-static time_t now_mono(void)
+/* Milliseconds on the monotonic clock: deadlines are checked once a
+ * second, but never before they are due. */
+static int64_t now_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void opts_defaults(struct http_server_opts *o)
@@ -92,22 +159,75 @@ static void opts_defaults(struct http_server_opts *o)
         o->max_connections = 1024;
     if (o->idle_timeout_s <= 0)
         o->idle_timeout_s = 60;
-    if (o->request_deadline_s <= 0)
-        o->request_deadline_s = 10;
+    if (o->header_timeout_s <= 0)
+        o->header_timeout_s = 10;
+    if (o->request_timeout_s <= 0)
+        o->request_timeout_s = 30;
 }
 
-static void conn_unlink(struct http_conn *c)
+static void conn_list_push_front(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
+
+    c->prev = NULL;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    else
+        srv->conns_tail = c;
+    srv->conns = c;
+}
+
+static void conn_list_remove(struct http_conn *c)
+{
+    struct http_server *srv = c->srv;
+
     if (c->prev)
         c->prev->next = c->next;
     else
         srv->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    else
+        srv->conns_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void conn_unlink(struct http_conn *c)
+{
+    struct http_server *srv = c->srv;
+
+    conn_list_remove(c);
     srv->n_conns--;
+    if (c->shed)
+        srv->n_shed--;
     if (c->state != CONN_READING)
         srv->n_busy--;
+}
+
+/* Forget C: unlink it, drop our callbacks and our reference to its
+ * bufferevent (evhttp may still hold one), free it. */
+static void conn_release(struct http_conn *c)
+{
+    conn_unlink(c);
+    if (c->in_cb)
+        evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->in_cb);
+    if (c->out_cb)
+        evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
+    if (c->fixup)
+        event_free(c->fixup);
+    bufferevent_decref(c->bev);
+    free(c);
+}
+
+/* A new request may start on C: the clocks for its head and for the whole
+ * of it start now. */
+static void conn_deadlines_reset(struct http_conn *c)
+{
+    int64_t now = now_mono_ms();
+
+    c->header_deadline = now + 1000 * (int64_t)c->srv->opts.header_timeout_s;
+    c->request_deadline = now + 1000 * (int64_t)c->srv->opts.request_timeout_s;
 }
 
 static void conn_set_state(struct http_conn *c, enum conn_state st)
@@ -118,7 +238,16 @@ static void conn_set_state(struct http_conn *c, enum conn_state st)
         c->srv->n_busy--;
     c->state = st;
     if (st == CONN_READING)
-        c->deadline = now_mono() + c->srv->opts.request_deadline_s;
+        conn_deadlines_reset(c);
+}
+
+/* Shut C's socket down: evhttp reads EOF and frees the connection. */
+static void conn_shutdown(struct http_conn *c)
+{
+    evutil_socket_t s = bufferevent_getfd(c->bev);
+
+    if (s >= 0)
+        shutdown(s, SHUT_RDWR);
 }
 
 static void stream_closed(struct http_stream *s)
@@ -143,15 +272,13 @@ static void conn_closecb(struct evhttp_connection *evcon, void *arg)
     (void)evcon;
     if (c->stream)
         stream_closed(c->stream);
-    conn_unlink(c);
-    bufferevent_decref(c->bev);
-    free(c);
+    conn_release(c);
 }
 
 static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct http_server *srv = arg;
-    time_t now = now_mono();
+    int64_t now = now_mono_ms();
     struct http_conn *c, *next;
     (void)fd;
     (void)what;
@@ -163,19 +290,403 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
             bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
             if (!eventcb) {
                 /* evhttp freed it before any request completed. */
-                conn_unlink(c);
-                bufferevent_decref(c->bev);
-                free(c);
+                conn_release(c);
                 continue;
             }
         }
-        if (c->state == CONN_READING && now >= c->deadline) {
-            evutil_socket_t s = bufferevent_getfd(c->bev);
-            if (s >= 0)
-                shutdown(s, SHUT_RDWR);
-            c->deadline = now + srv->opts.request_deadline_s;
+        if (c->state == CONN_READING && !c->cut &&
+            ((c->phase == SCAN_HEAD && now >= c->header_deadline) ||
+             now >= c->request_deadline)) {
+            conn_shutdown(c);
+            c->cut = true;
         }
     }
+}
+
+/*
+ * The scan of request heads.
+ */
+
+/* Whether LINE (LEN bytes) is the header NAME, and if so where its value
+ * starts, blanks skipped. */
+static const char *header_value(const char *line, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    const char *v;
+
+    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return NULL;
+    v = line + n + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return v;
+}
+
+/* One complete header line (NUL-terminated in c->line, CR removed). */
+static void scan_header_line(struct http_conn *c)
+{
+    const char *v;
+    size_t len = c->line_len;
+
+    if (!c->seen_request_line) {
+        /* evhttp judges the request line. */
+        c->seen_request_line = true;
+        return;
+    }
+    while (len > 0 && (c->line[len - 1] == ' ' || c->line[len - 1] == '\t'))
+        c->line[--len] = '\0';
+    if ((v = header_value(c->line, len, "Content-Length"))) {
+        unsigned long long n = 0;
+        const char *p = v;
+        bool valid = *p != '\0' && !c->line_long;
+
+        for (; valid && *p; p++) {
+            if (!isdigit((unsigned char)*p) || n > (~0ULL - 9) / 10)
+                valid = false;
+            else
+                n = n * 10 + (unsigned long long)(*p - '0');
+        }
+        /* One unreadable value is evhttp's to refuse; two values that
+         * differ, or a second one either of which we cannot read, are
+         * ours: evhttp would use the first and leave the rest of the body
+         * to be read as the next request. */
+        if (++c->n_lengths > 1 &&
+            (!valid || c->length_invalid || (c->have_length && n != c->length)))
+            c->length_conflict = true;
+        if (!valid)
+            c->length_invalid = true;
+        else if (!c->have_length) {
+            c->have_length = true;
+            c->length = n;
+        }
+    } else if ((v = header_value(c->line, len, "Expect"))) {
+        if (strcasecmp(v, "100-continue") == 0)
+            c->expect_continue = true;
+    }
+}
+
+static void scan_reset(struct http_conn *c)
+{
+    c->phase = SCAN_HEAD;
+    c->head_bytes = 0;
+    c->seen_request_line = false;
+    c->n_lengths = 0;
+    c->have_length = false;
+    c->length_invalid = false;
+    c->length_conflict = false;
+    c->expect_continue = false;
+    c->length = 0;
+    c->line_len = 0;
+    c->line_long = false;
+}
+
+/* Refuse the request being read on C with CODE: drop what evhttp has not
+ * parsed and give it a line it cannot parse, so it fails the request now
+ * and writes its error page, which the fix-up turns into ours. */
+static void scan_refuse(struct http_conn *c, struct evbuffer *in, int code,
+                        const char *reason, const char *message)
+{
+    c->phase = SCAN_FAILED;
+    c->refuse_code = code;
+    c->refuse_reason = reason;
+    c->refuse_message = message;
+    c->in_fixup = true;
+    evbuffer_drain(in, evbuffer_get_length(in));
+    /* A socket bufferevent keeps its input's end frozen against anyone
+     * but itself adding, between its reads (an OpenSSL one does not): it
+     * is ours for this one line, and then frozen again. */
+    if (evbuffer_add(in, "\x01\r\n", 3) < 0) {
+        evbuffer_unfreeze(in, 0);
+        evbuffer_add(in, "\x01\r\n", 3);
+        evbuffer_freeze(in, 0);
+    }
+    c->in_fixup = false;
+}
+
+/* The head is complete: check what only the whole of it tells. */
+static void scan_head_done(struct http_conn *c, struct evbuffer *in)
+{
+    c->phase = SCAN_BODY;
+    if (c->length_conflict)
+        scan_refuse(c, in, 400, "BadRequest",
+                    "conflicting Content-Length headers");
+    else if (c->expect_continue && c->have_length &&
+             c->length > c->srv->opts.max_body_bytes)
+        scan_refuse(c, in, 413, "RequestEntityTooLarge",
+                    "the request body is too large");
+}
+
+/* Scan LEN new bytes at P of C's current head; stops at its end.  Returns
+ * false once the scan is no longer in the head. */
+static bool scan_bytes(struct http_conn *c, struct evbuffer *in, const char *p,
+                       size_t len)
+{
+    for (size_t i = 0; i < len && c->phase == SCAN_HEAD; i++) {
+        char ch = p[i];
+
+        if (++c->head_bytes > c->srv->opts.max_headers_bytes) {
+            scan_refuse(c, in, 431, "RequestHeaderFieldsTooLarge",
+                        "the request headers are too large");
+            break;
+        }
+        if (ch != '\n') {
+            if (c->line_len < SCAN_LINE_MAX - 1)
+                c->line[c->line_len++] = ch;
+            else
+                c->line_long = true;
+            continue;
+        }
+        if (c->line_len > 0 && c->line[c->line_len - 1] == '\r')
+            c->line_len--;
+        c->line[c->line_len] = '\0';
+        if (c->line_len == 0 && !c->line_long && c->seen_request_line)
+            scan_head_done(c, in);
+        else
+            scan_header_line(c);
+        c->line_len = 0;
+        c->line_long = false;
+    }
+    return c->phase == SCAN_HEAD;
+}
+
+/* Scan the bytes of IN from OFFSET on. */
+static void scan_from(struct http_conn *c, struct evbuffer *in, size_t offset)
+{
+    struct evbuffer_ptr pos;
+    struct evbuffer_iovec iov[8];
+    size_t len = evbuffer_get_length(in);
+
+    while (offset < len && c->phase == SCAN_HEAD) {
+        int n;
+        if (evbuffer_ptr_set(in, &pos, offset, EVBUFFER_PTR_SET) < 0)
+            return;
+        n = evbuffer_peek(in, (ev_ssize_t)(len - offset), &pos, iov, 8);
+        for (int i = 0; i < n && i < 8; i++) {
+            size_t l = iov[i].iov_len;
+            if (offset + l > len)
+                l = len - offset;
+            offset += l;
+            if (!scan_bytes(c, in, iov[i].iov_base, l))
+                return;
+        }
+    }
+}
+
+static void conn_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *i,
+                          void *arg)
+{
+    struct http_conn *c = arg;
+
+    if (c->in_fixup)
+        return;
+    if (c->phase == SCAN_FAILED) {
+        /* Whatever else the client sends is not parsed. */
+        if (i->n_added) {
+            c->in_fixup = true;
+            evbuffer_drain(in, evbuffer_get_length(in));
+            c->in_fixup = false;
+        }
+        return;
+    }
+    if (i->n_added && c->phase == SCAN_HEAD)
+        scan_from(c, in, i->orig_size);
+}
+
+/*
+ * evhttp's own error pages, made Status objects.
+ */
+
+static const char *error_reason(int code)
+{
+    switch (code) {
+    case 400:
+        return "BadRequest";
+    case 408:
+        return "Timeout";
+    case 413:
+        return "RequestEntityTooLarge";
+    case 417:
+        return "ExpectationFailed";
+    case 431:
+        return "RequestHeaderFieldsTooLarge";
+    case 501:
+        return "NotImplemented";
+    case 503:
+        return "ServiceUnavailable";
+    default:
+        return code >= 500 ? "InternalError" : "BadRequest";
+    }
+}
+
+static const char *error_message(int code)
+{
+    switch (code) {
+    case 413:
+        return "the request body is too large";
+    case 417:
+        return "only 'Expect: 100-continue' is supported";
+    case 501:
+        return "the request method is not implemented";
+    default:
+        return code >= 500 ? "the server cannot answer this request"
+                           : "malformed request";
+    }
+}
+
+static const char *date_now(struct http_server *srv);
+
+/* Write a whole reply with a Status body to OUT (the connection closes
+ * after it). */
+static void add_status_reply(struct http_server *srv, struct evbuffer *out,
+                             const char *version, int code, const char *reason,
+                             const char *message)
+{
+    char body[512];
+    int n = snprintf(body, sizeof(body),
+                     "{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                     "\"metadata\":{},\"status\":\"Failure\","
+                     "\"message\":\"%s\",\"reason\":\"%s\",\"code\":%d}",
+                     message, reason, code);
+
+    evbuffer_add_printf(out,
+                        "%s %d %s\r\nContent-Type: application/json\r\n"
+                        "Connection: close\r\nDate: %s\r\n"
+                        "Content-Length: %d\r\n\r\n%s",
+                        version, code, http_status_phrase(code), date_now(srv),
+                        n, body);
+}
+
+/* Length of the "HTTP/1.x 100 Continue" reply in OUT at OFFSET, or 0.
+ * OUT's front must not be frozen. */
+static size_t continue_len(struct evbuffer *out, size_t offset)
+{
+    char head[13];
+    struct evbuffer_ptr pos, end;
+
+    if (evbuffer_ptr_set(out, &pos, offset, EVBUFFER_PTR_SET) < 0 ||
+        evbuffer_copyout_from(out, &pos, head, 12) != 12)
+        return 0;
+    head[12] = '\0';
+    if (strncmp(head, "HTTP/1.", 7) != 0 || strncmp(head + 8, " 100", 4) != 0)
+        return 0;
+    end = evbuffer_search(out, "\r\n\r\n", 4, &pos);
+    if (end.pos < 0)
+        return 0;
+    return (size_t)end.pos + 4 - offset;
+}
+
+static void fixup_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer_ptr pos;
+    size_t keep = 0, n;
+    char head[13], version[9];
+    struct evbuffer *tmp = NULL;
+    bool frozen;
+    int code;
+    (void)fd;
+    (void)what;
+
+    /* evhttp's replies are complete by now: it writes a reply in one go
+     * and the socket is written only after the loop polls again.  A
+     * socket bufferevent keeps the front of its output frozen against
+     * anyone but itself draining (or even copying) it, between its writes
+     * (an OpenSSL one does not); evhttp thaws it the same way to drop a
+     * reply it cannot send.  Copying fails only when it is frozen. */
+    if (evbuffer_get_length(out) == 0)
+        return;
+    frozen = evbuffer_copyout(out, head, 1) < 0;
+    if (frozen)
+        evbuffer_unfreeze(out, 1);
+    c->in_fixup = true;
+    while ((n = continue_len(out, keep)) > 0)
+        keep += n;
+    if (evbuffer_ptr_set(out, &pos, keep, EVBUFFER_PTR_SET) < 0 ||
+        evbuffer_copyout_from(out, &pos, head, 12) != 12)
+        goto out;
+    head[12] = '\0';
+    code = atoi(head + 9);
+    if (strncmp(head, "HTTP/1.", 7) != 0 || code < 400 || code > 599)
+        goto out;
+    memcpy(version, head, 8);
+    version[8] = '\0';
+    tmp = evbuffer_new();
+    if (!tmp)
+        goto out; /* evhttp's page goes out as it is */
+    evbuffer_remove_buffer(out, tmp, keep);
+    evbuffer_drain(out, evbuffer_get_length(out));
+    evbuffer_add_buffer(out, tmp);
+    if (c->refuse_code)
+        add_status_reply(c->srv, out, version, c->refuse_code, c->refuse_reason,
+                         c->refuse_message);
+    else
+        add_status_reply(c->srv, out, version, code, error_reason(code),
+                         error_message(code));
+out:
+    c->in_fixup = false;
+    if (frozen)
+        evbuffer_freeze(out, 1);
+    if (tmp)
+        evbuffer_free(tmp); /* not NULL-safe */
+}
+
+static void conn_output_cb(struct evbuffer *out,
+                           const struct evbuffer_cb_info *i, void *arg)
+{
+    struct http_conn *c = arg;
+    (void)out;
+
+    /* Our handlers' replies are written in the other states. */
+    if (c->in_fixup || c->state != CONN_READING || !i->n_added)
+        return;
+    if (!c->fixup) {
+        c->fixup = event_new(c->srv->base, -1, 0, fixup_cb, c);
+        if (!c->fixup)
+            return;
+    }
+    event_active(c->fixup, EV_TIMEOUT, 0);
+}
+
+/*
+ * Accepting.
+ */
+
+/* Whether C is between requests with nothing of the next one received,
+ * not even what the kernel holds for it unread: a connection accepted in
+ * the same turn of the loop as the newcomer has not been read yet. */
+static bool conn_is_idle(struct http_conn *c)
+{
+    evutil_socket_t fd;
+    int pending = 0;
+
+    if (c->shed || c->state != CONN_READING || c->phase != SCAN_HEAD ||
+        c->head_bytes > 0)
+        return false;
+    fd = bufferevent_getfd(c->bev);
+    return fd < 0 || ioctl(fd, FIONREAD, &pending) < 0 || pending == 0;
+}
+
+/* Make room for one more connection if the cap is reached: close the one
+ * idle longest.  Returns false when every connection is in a request. */
+static bool conns_make_room(struct http_server *srv)
+{
+    struct http_conn *c;
+
+    if (srv->n_conns - srv->n_shed < (size_t)srv->opts.max_connections)
+        return true;
+    for (c = srv->conns_tail; c; c = c->prev) {
+        if (!conn_is_idle(c))
+            continue;
+        c->shed = true;
+        srv->n_shed++;
+        conn_shutdown(c);
+        /* To the front, so the next search does not walk over it. */
+        conn_list_remove(c);
+        conn_list_push_front(c);
+        return true;
+    }
+    return false;
 }
 
 static struct bufferevent *bevcb(struct event_base *base, void *arg)
@@ -198,15 +709,16 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg)
     c = calloc(1, sizeof(*c));
     if (!c)
         return bev; /* served, just not tracked */
+    /* When nothing can go, the new connection is served a 503. */
+    c->over_cap = !conns_make_room(srv);
     c->srv = srv;
     c->bev = bev;
     c->state = CONN_READING;
-    c->deadline = now_mono() + srv->opts.request_deadline_s;
+    conn_deadlines_reset(c);
+    c->in_cb = evbuffer_add_cb(bufferevent_get_input(bev), conn_input_cb, c);
+    c->out_cb = evbuffer_add_cb(bufferevent_get_output(bev), conn_output_cb, c);
     bufferevent_incref(bev);
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
+    conn_list_push_front(c);
     srv->n_conns++;
     return bev;
 }
@@ -224,13 +736,8 @@ static struct http_conn *conn_find(struct http_server *srv,
         if (c->bev == bev)
             break;
     if (c && c != srv->conns) {
-        c->prev->next = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
-        c->prev = NULL;
-        c->next = srv->conns;
-        srv->conns->prev = c;
-        srv->conns = c;
+        conn_list_remove(c);
+        conn_list_push_front(c);
     }
     return c;
 }
@@ -328,6 +835,20 @@ static const char *date_now(struct http_server *srv)
     return srv->date;
 }
 
+/* Whether URI's path is one of the probes served even beyond the cap. */
+static bool is_probe_path(const struct http_server *srv, const char *uri)
+{
+    size_t len;
+
+    if (!srv->opts.probe_paths || !uri)
+        return false;
+    len = strcspn(uri, "?#");
+    for (const char *const *p = srv->opts.probe_paths; *p; p++)
+        if (strlen(*p) == len && strncmp(*p, uri, len) == 0)
+            return true;
+    return false;
+}
+
 /* Request targets up to this long are split in a buffer on the stack. */
 #define TARGET_STACK_BYTES 2048
 
@@ -364,8 +885,12 @@ static void gencb(struct evhttp_request *ereq, void *arg)
     if (c) {
         conn_set_state(c, CONN_BUSY);
         evhttp_request_set_on_complete_cb(ereq, request_done_cb, c);
+        /* evhttp has read this request whole: what is left in the input
+         * is the start of the next one. */
+        scan_reset(c);
+        scan_from(c, bufferevent_get_input(c->bev), 0);
     }
-    if (srv->n_conns > (size_t)srv->opts.max_connections) {
+    if (c && c->over_cap && !is_probe_path(srv, uri)) {
         send_plain_error(ereq, 503, "ServiceUnavailable",
                          "too many connections");
         return;
@@ -533,8 +1058,10 @@ fail:
 static void apply_limits(struct http_server *srv)
 {
     evhttp_set_max_body_size(srv->evh, (ev_ssize_t)srv->opts.max_body_bytes);
-    evhttp_set_max_headers_size(srv->evh,
-                                (ev_ssize_t)srv->opts.max_headers_bytes);
+    /* The scan refuses heads over the limit with a 431; evhttp's own
+     * limit (a 400) is kept out of its way. */
+    evhttp_set_max_headers_size(
+        srv->evh, (ev_ssize_t)(2 * srv->opts.max_headers_bytes + 4096));
     evhttp_set_timeout(srv->evh, srv->opts.idle_timeout_s);
 }
 
@@ -615,6 +1142,11 @@ int http_server_bind(struct http_server *srv, const char *host, uint16_t port,
         return errno ? -errno : -EADDRNOTAVAIL;
     srv->bound[srv->n_bound++] = b;
     fd = evhttp_bound_socket_get_fd(b);
+    /* evconnlistener listens with a backlog of 128: a burst of connections
+     * (a crowd being shed, a restart of many clients) overflows it while
+     * the loop is busy, and each SYN dropped costs its client a second.
+     * Listening again only raises the queue's length. */
+    listen(fd, SOMAXCONN);
     if (ret_port) {
         if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
             return -errno;
@@ -633,7 +1165,8 @@ void http_server_set_limits(struct http_server *srv,
     srv->opts.max_headers_bytes = o->max_headers_bytes;
     srv->opts.max_connections = o->max_connections;
     srv->opts.idle_timeout_s = o->idle_timeout_s;
-    srv->opts.request_deadline_s = o->request_deadline_s;
+    srv->opts.header_timeout_s = o->header_timeout_s;
+    srv->opts.request_timeout_s = o->request_timeout_s;
     opts_defaults(&srv->opts);
     apply_limits(srv);
 }
@@ -647,7 +1180,7 @@ void http_server_stop_accepting(struct http_server *srv)
 
 size_t http_server_connections(const struct http_server *srv)
 {
-    return srv->n_conns;
+    return srv->n_conns - srv->n_shed;
 }
 
 size_t http_server_requests_in_flight(const struct http_server *srv)
@@ -669,9 +1202,7 @@ void http_server_free(struct http_server *srv)
         struct http_conn *c = srv->conns;
         if (c->stream)
             stream_closed(c->stream);
-        conn_unlink(c);
-        bufferevent_decref(c->bev);
-        free(c);
+        conn_release(c);
     }
     if (srv->ssl_ctx)
         SSL_CTX_free(srv->ssl_ctx);

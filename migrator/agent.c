@@ -13,14 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <time.h>
 
-#include <event2/event.h>
-
+#include "daemon/daemon.h"
 #include "log/log.h"
 #include "migrator/report.h"
 
@@ -64,11 +62,6 @@ struct migr_agent {
     struct log_ratelimit authfail;            /* wrong-token warnings */
     char authfail_host[INET6_ADDRSTRLEN + 2]; /* the last one's client */
     bool authfail_hosts; /* those counted came from several clients */
-    struct event_base *base;
-    struct http_server *http;
-    struct event *drain_timer;
-    int drain_ticks;
-    bool shutting_down;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -975,36 +968,16 @@ static void reply_status(struct http_response *resp, int code,
     reply(resp, code, "application/json", text);
 }
 
-/* Compare the whole of both strings whatever they hold, so the time taken
- * does not say how much of a guess was right. */
-static bool secret_equal(const char *given, size_t glen, const char *secret)
-{
-    size_t slen = strlen(secret);
-    unsigned diff = glen != slen;
-
-    for (size_t i = 0; i < glen; i++)
-        diff |= (unsigned char)given[i] ^
-                (unsigned char)(slen ? secret[i % slen] : 0);
-    return diff == 0 && slen > 0;
-}
-
 static bool authorized(const struct migr_agent *a,
                        const struct http_request *req)
 {
-    const char *h = req->authorization, *tok;
+    const char *tok;
     size_t len;
 
     if (!a->cfg->agent_token)
         return true;
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return false;
-    tok = h + 7;
-    while (*tok == ' ')
-        tok++;
-    len = strlen(tok);
-    while (len > 0 && tok[len - 1] == ' ')
-        len--;
-    return secret_equal(tok, len, a->cfg->agent_token);
+    return http_request_bearer(req, &tok, &len) == 0 &&
+           http_secret_equal(tok, len, a->cfg->agent_token);
 }
 
 void migr_agent_handle(const struct http_request *req,
@@ -1064,89 +1037,17 @@ void migr_agent_handle(const struct http_request *req,
 /* ---------------------------------------------------------------------- */
 /* The loop                                                                */
 
-static void drain_cb(evutil_socket_t fd, short what, void *arg)
+static int serve_start(struct daemon_ctx *d, uint16_t port, void *arg)
 {
     struct migr_agent *a = arg;
-    (void)fd;
-    (void)what;
-
-    a->drain_ticks++;
-    if (http_server_requests_in_flight(a->http) == 0 ||
-        a->drain_ticks > DRAIN_GRACE_S * 10)
-        event_base_loopexit(a->base, NULL);
-}
-
-static void term_cb(evutil_socket_t sig, short what, void *arg)
-{
-    struct migr_agent *a = arg;
-    struct timeval tick = {0, 100 * 1000};
-    (void)what;
-
-    if (a->shutting_down)
-        return;
-    log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    a->shutting_down = true;
-    http_server_stop_accepting(a->http);
-    a->drain_timer = event_new(a->base, -1, EV_PERSIST, drain_cb, a);
-    if (!a->drain_timer || event_add(a->drain_timer, &tick) < 0)
-        event_base_loopexit(a->base, NULL);
-}
-
-static void hup_cb(evutil_socket_t sig, short what, void *arg)
-{
-    (void)sig;
-    (void)what;
-    (void)arg;
-    log_info("SIGHUP received, nothing to reload yet");
-}
-
-int migr_agent_serve(struct migr_agent *a)
-{
-    struct http_server_opts opts = {0};
-    struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-    char err[512] = "";
-    uint16_t port = 0;
     int r;
+    (void)d;
 
-    if (!a)
-        return -EINVAL;
-    signal(SIGPIPE, SIG_IGN);
-    a->base = event_base_new();
-    if (!a->base) {
-        log_error("cannot create the event loop");
-        return -ENOMEM;
-    }
-    /* The agent API takes no bodies yet; keep what a client can make it
-     * buffer small. */
-    opts.max_body_bytes = 64 * 1024;
-    opts.max_connections = 64;
-    opts.tls_certificate = a->cfg->tls_certificate;
-    opts.tls_key = a->cfg->tls_key;
-    r = http_server_new(a->base, &opts, migr_agent_handle, a, &a->http, err,
-                        sizeof(err));
-    if (r < 0) {
-        log_error("cannot start the HTTP server: %s", err);
-        goto out;
-    }
-    r = http_server_bind(a->http, a->listen.host, a->listen.port, &port);
-    if (r < 0) {
-        log_error("cannot listen on '%s': %s", a->cfg->listen, strerror(-r));
-        goto out;
-    }
     migr_agent_bound(a, port);
-    ev_term = evsignal_new(a->base, SIGTERM, term_cb, a);
-    ev_int = evsignal_new(a->base, SIGINT, term_cb, a);
-    ev_hup = evsignal_new(a->base, SIGHUP, hup_cb, a);
-    if (!ev_term || !ev_int || !ev_hup || evsignal_add(ev_term, NULL) < 0 ||
-        evsignal_add(ev_int, NULL) < 0 || evsignal_add(ev_hup, NULL) < 0) {
-        log_error("cannot install the signal handlers");
-        r = -ENOMEM;
-        goto out;
-    }
     r = migr_agent_start(a);
     if (r < 0) {
         log_error("cannot start the inventory worker: %s", strerror(-r));
-        goto out;
+        return r;
     }
     log_info("serving %s on %s%s%s:%u as '%s', libvirt '%s', refresh every "
              "%d s%s",
@@ -1160,24 +1061,61 @@ int migr_agent_serve(struct migr_agent *a)
         log_info("reporting to '%s' as '%s' (agent URL %s)",
                  a->cfg->orchestrator, a->cfg->name ? a->cfg->name : "",
                  a->url);
-    event_base_dispatch(a->base);
+    return 0;
+}
+
+static void serve_stop(struct daemon_ctx *d, int sig, void *arg)
+{
+    (void)d;
+    (void)arg;
+    log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void serve_reload(struct daemon_ctx *d, void *arg)
+{
+    (void)d;
+    (void)arg;
+    log_info("SIGHUP received, nothing to reload yet");
+}
+
+/* Answered even when every connection is taken. */
+static const char *const probe_paths[] = {"/healthz", NULL};
+
+int migr_agent_serve(struct migr_agent *a)
+{
+    struct daemon_opts o = {
+        .handler = migr_agent_handle,
+        .handler_arg = a,
+        .drain_grace_s = DRAIN_GRACE_S,
+        .hooks =
+            {
+                .start = serve_start,
+                .stop = serve_stop,
+                .reload = serve_reload,
+                .arg = a,
+            },
+    };
+    char err[512] = "";
+    int r;
+
+    if (!a)
+        return -EINVAL;
+    o.listen_host = a->listen.host;
+    o.listen_port = a->listen.port;
+    /* The agent API takes no bodies yet; keep what a client can make it
+     * buffer small. */
+    o.http.max_body_bytes = 64 * 1024;
+    o.http.max_connections = 64;
+    o.http.probe_paths = probe_paths;
+    o.http.tls_certificate = a->cfg->tls_certificate;
+    o.http.tls_key = a->cfg->tls_key;
+    r = daemon_serve(&o, NULL, err, sizeof(err));
     migr_agent_stop(a);
+    if (r < 0) {
+        if (err[0])
+            log_error("%s", err);
+        return r;
+    }
     log_info("stopped");
-    r = 0;
-out:
-    migr_agent_stop(a);
-    if (a->drain_timer)
-        event_free(a->drain_timer);
-    a->drain_timer = NULL;
-    if (ev_term)
-        event_free(ev_term);
-    if (ev_int)
-        event_free(ev_int);
-    if (ev_hup)
-        event_free(ev_hup);
-    http_server_free(a->http);
-    a->http = NULL;
-    event_base_free(a->base);
-    a->base = NULL;
-    return r;
+    return 0;
 }

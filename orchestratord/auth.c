@@ -6,25 +6,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-/* Compare without an early exit so the time taken does not tell how many
- * leading bytes of a guess were right.  The length still shows, which is
- * fine for random tokens. */
-static bool secret_equal(const char *a, size_t alen, const char *b)
-{
-    size_t blen = strlen(b);
-    unsigned char diff = (unsigned char)(alen != blen);
-    for (size_t i = 0; i < alen; i++)
-        diff |= (unsigned char)a[i] ^ (unsigned char)b[i < blen ? i : 0];
-    return diff == 0 && blen > 0;
-}
 
 int orch_auth_check(const struct orch_settings *s,
                     const struct http_request *req, enum orch_role *ret_role,
                     const char **ret_name)
 {
-    const char *h = req->authorization;
     const char *tok;
     size_t len;
     int found = -1;
@@ -34,19 +20,12 @@ int orch_auth_check(const struct orch_settings *s,
         *ret_name = "anonymous";
         return 0;
     }
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+    if (http_request_bearer(req, &tok, &len) < 0)
         return -ENOKEY;
-    tok = h + 7;
-    while (*tok == ' ')
-        tok++;
-    len = strlen(tok);
-    while (len > 0 && tok[len - 1] == ' ')
-        len--;
-    if (len == 0)
-        return -ENOKEY;
-    /* Look at every token, even after a match, for the same reason. */
+    /* Look at every token, even after a match, so the time taken does not
+     * tell which one matched. */
     for (size_t i = 0; i < s->n_tokens; i++)
-        if (secret_equal(tok, len, s->tokens[i].token) && found < 0)
+        if (http_secret_equal(tok, len, s->tokens[i].token) && found < 0)
             found = (int)i;
     if (found < 0)
         return -ENOKEY;

@@ -12,6 +12,7 @@
  */
 #include "orchestratord/orchd.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -170,11 +171,14 @@ static void handle_get(struct orch_server *srv, const struct http_request *req,
     json_decref(obj);
 }
 
+/* A query parameter that is a count: decimal digits only.  strtoull()
+ * alone would also take leading blanks (and a '+', which a query decodes
+ * to a blank) and a sign. */
 static int parse_size(const char *s, size_t *ret)
 {
     char *end;
     unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+')
+    if (!s || !isdigit((unsigned char)*s))
         return -EINVAL;
     errno = 0;
     v = strtoull(s, &end, 10);
@@ -1199,6 +1203,13 @@ static bool param_true(const struct http_request *req, const char *key)
     return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
+/* The paths that are not resources: health, readiness, metrics. */
+static bool is_probe(const char *seg)
+{
+    return strcmp(seg, "healthz") == 0 || strcmp(seg, "livez") == 0 ||
+           strcmp(seg, "readyz") == 0 || strcmp(seg, "metrics") == 0;
+}
+
 static void dispatch(struct orch_server *srv, const struct http_request *req,
                      struct http_response *resp)
 {
@@ -1211,6 +1222,12 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
     const char *verb;
     int r;
 
+    if (segc == 1 && is_probe(segv[0]) && req->method != HTTP_METHOD_GET &&
+        req->method != HTTP_METHOD_HEAD) {
+        reply_method_not_allowed(resp);
+        http_response_add_header(resp, "Allow", "GET, HEAD");
+        return;
+    }
     if (segc == 1 &&
         (strcmp(segv[0], "healthz") == 0 || strcmp(segv[0], "livez") == 0)) {
         reply_text(resp, 200, "ok");
@@ -1220,22 +1237,26 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
         int64_t rv;
         if (srv->shutting_down)
             reply_text(resp, 503, "shutting down");
+        else if (srv->store_full)
+            reply_text(resp, 503, "store full: no space left on device");
         else if (store_resource_version(srv->store, &rv) < 0)
             reply_text(resp, 503, "store unavailable");
         else
             reply_text(resp, 200, "ok");
         return;
     }
-    if (orch_accept_format(req->accept) < 0) {
-        orch_reply_errno(resp, -ENOPROTOOPT,
-                         "only the following media types are accepted: "
-                         "application/json, application/yaml");
-        return;
-    }
+    /* Who asks comes before what they accept: an unauthenticated client
+     * learns nothing from a 406. */
     r = orch_auth_check(&srv->settings, req, &role, &user);
     if (r < 0) {
         orch_reply_errno(resp, r, "Unauthorized");
         http_response_add_header(resp, "WWW-Authenticate", "Bearer");
+        return;
+    }
+    if (orch_accept_format(req->accept) < 0) {
+        orch_reply_errno(resp, -ENOPROTOOPT,
+                         "only the following media types are accepted: "
+                         "application/json, application/yaml");
         return;
     }
 
@@ -1360,6 +1381,12 @@ void orch_handle(const struct http_request *req, struct http_response *resp,
     struct orch_server *srv = arg;
 
     dispatch(srv, req, resp);
+    /* A full disk shows in /readyz until a write goes through again. */
+    if (resp->status == 507)
+        srv->store_full = true;
+    else if (!orch_method_is_read(req->method) && resp->status >= 200 &&
+             resp->status < 300)
+        srv->store_full = false;
     orch_metrics_request(&srv->metrics, req->method, resp->status);
     if (resp->status >= 500)
         log_warn("%s %s from %s: %d", http_method_name(req->method),

@@ -13,10 +13,13 @@
 #include "log/log.h"
 #include "orchestratord/orchd.h"
 
-/* What SIGHUP reloads from: the file and the command line. */
+/* What SIGHUP reloads from: the file and the command line; and the
+ * address the server was bound to at start-up, which a reload does not
+ * move. */
 struct reload_ctx {
-    const char *path; /* NULL: running on defaults */
+    const char *path;
     const struct conf_orchestratord_args *args;
+    const char *bound_listen;
 };
 
 /* Copy the tokens and limits of CFG into SETTINGS and HTTP. */
@@ -57,7 +60,8 @@ static int settings_from_conf(const struct conf_orchestratord *cfg,
     http->max_body_bytes = 2 * (size_t)l->max_body_bytes + 4096;
     http->max_connections = l->max_connections;
     http->idle_timeout_s = l->request_timeout_s;
-    http->request_deadline_s = l->header_timeout_s;
+    http->header_timeout_s = l->header_timeout_s;
+    http->request_timeout_s = l->request_timeout_s;
 
     orch_settings_clear(settings);
     *settings = s;
@@ -72,15 +76,26 @@ static int reload(struct orch_settings *settings, struct http_server_opts *http,
     char err[1024];
     int r;
 
-    if (!ctx->path) {
-        log_info("SIGHUP: no configuration file, nothing to reload");
-        return 0;
-    }
     r = conf_orchestratord_init(&cfg);
     if (r == 0)
         r = conf_orchestratord_load_file(&cfg, ctx->path, err, sizeof(err));
     if (r == 0)
         r = conf_orchestratord_args_apply(&cfg, ctx->args);
+    /* The rules across keys (no tokens: loopback only) hold for the
+     * socket as it is, not for where the file would put it on the next
+     * start; serve.c checks the socket itself as well. */
+    if (r == 0 && strcmp(cfg.listen, ctx->bound_listen) != 0) {
+        char *bound = strdup(ctx->bound_listen);
+        if (!bound) {
+            r = -ENOMEM;
+        } else {
+            log_warn("SIGHUP: 'listen' changed to '%s'; it takes a restart, "
+                     "serving on '%s' meanwhile",
+                     cfg.listen, bound);
+            free(cfg.listen);
+            cfg.listen = bound;
+        }
+    }
     if (r == 0 && (r = conf_orchestratord_check(&cfg, err, sizeof(err))) < 0)
         log_error("%s", err);
     else if (r < 0)
@@ -156,6 +171,7 @@ int main(int argc, char **argv)
     orch_server_init(&srv, st);
     rctx.path = path;
     rctx.args = &args;
+    rctx.bound_listen = cfg.listen;
     if (settings_from_conf(&cfg, &srv.settings, &so.http) < 0 ||
         conf_addr_parse(cfg.listen, &addr) < 0) {
         log_error("configuration: cannot use 'listen' or out of memory");
@@ -165,7 +181,8 @@ int main(int argc, char **argv)
     so.listen_port = addr.port;
     so.tls_certificate = cfg.tls.certificate;
     so.tls_key = cfg.tls.key;
-    so.reload = reload;
+    /* Running on defaults, there is no file to read again. */
+    so.reload = path ? reload : NULL;
     so.reload_arg = &rctx;
     if (orch_serve(&srv, &so) == 0)
         status = 0;

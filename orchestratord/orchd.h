@@ -79,6 +79,9 @@ struct orch_server {
     struct orch_watcher *watchers;
     size_t n_watchers;
     bool shutting_down;
+    /* A write failed for a full disk (507) and none has succeeded since:
+     * /readyz says not ready. */
+    bool store_full;
 };
 
 /* Initialise SRV around an open store (borrowed) with default settings:
@@ -104,7 +107,8 @@ void orch_handle(const struct http_request *req, struct http_response *resp,
  *   -EALREADY 409 Conflict, -EKEYEXPIRED 410 Expired, -EMSGSIZE/-E2BIG 413
  *   RequestEntityTooLarge, -EPROTONOSUPPORT 415 UnsupportedMediaType,
  *   -EDOM 422 Invalid, -EAGAIN 429 TooManyRequests, -EBUSY/-ESHUTDOWN 503
- *   ServiceUnavailable, anything else 500 InternalError.
+ *   ServiceUnavailable, -ENOSPC 507 InsufficientStorage (the store's disk
+ *   is full), anything else 500 InternalError.
  * Returns the code; *ret_reason (may be NULL) gets a static string. */
 int orch_status_for_errno(int err, const char **ret_reason);
 
@@ -300,18 +304,21 @@ struct orch_serve_opts {
     const char *tls_certificate;
     const char *tls_key;
     struct http_server_opts http;
-    /* Called on SIGHUP to re-read tokens and limits into SETTINGS and HTTP;
-     * returns 0 or a negative errno (then the old values stay). */
-    int (*reload)(struct orch_settings *settings, struct http_server_opts *http,
-                  void *arg);
+    /* Called on SIGHUP to read tokens and limits afresh into *RET_SETTINGS
+     * (zeroed by the caller) and *RET_HTTP (holding the current limits);
+     * returns 0 or a negative errno (then the old values stay).  It must
+     * check the configuration's rules ("without tokens, loopback only")
+     * against the address the server is bound to: a reload does not move
+     * the socket.  NULL: SIGHUP reloads nothing. */
+    int (*reload)(struct orch_settings *ret_settings,
+                  struct http_server_opts *ret_http, void *arg);
     void *reload_arg;
-    /* Called once the socket is bound, with the port (tests use port 0). */
-    void (*on_listening)(uint16_t port, void *arg);
 };
 
-/* Serve until SIGTERM/SIGINT: bind, handle requests, then stop accepting,
- * finish the requests in flight and return 0.  SRV must be initialised
- * with its settings.  Returns 0 or a negative errno (bind failed...). */
+/* Serve until SIGTERM/SIGINT (daemon/daemon.h): bind, handle requests, then
+ * stop accepting, end the watches, finish the requests in flight and return
+ * 0.  SRV must be initialised with its settings.  Logs.  Returns 0 or a
+ * negative errno (bind failed...). */
 int orch_serve(struct orch_server *srv, const struct orch_serve_opts *o);
 
 #endif

@@ -32,6 +32,7 @@ static const struct {
     {EDOM, 422, "Invalid"},
     {EAGAIN, 429, "TooManyRequests"},
     {EBUSY, 503, "ServiceUnavailable"},
+    {ENOSPC, 507, "InsufficientStorage"},
     {ESHUTDOWN, 503, "ServiceUnavailable"},
 };
 

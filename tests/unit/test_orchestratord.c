@@ -16,6 +16,7 @@
 
 #include "log/log.h"
 #include "orchestratord/orchd.h"
+#include "tests/unit/support/store_fail.h"
 
 #define NS          "default"
 #define POLICY_PATH "/apis/migrations.kubevirt.io/v1alpha1/migrationpolicies"
@@ -1478,6 +1479,118 @@ static void test_parse_target(void **state)
                      -E2BIG);
 }
 
+/* The value of RESP's extra header NAME, or NULL. */
+static const char *resp_header(const struct http_response *resp,
+                               const char *name)
+{
+    for (size_t i = 0; i < resp->n_headers; i++)
+        if (strcmp(resp->header_names[i], name) == 0)
+            return resp->header_values[i];
+    return NULL;
+}
+
+/* Other methods on the probes and /metrics: 405 naming what is allowed. */
+static void test_probes_method_not_allowed(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        enum http_method m;
+        const char *path;
+    } cases[] = {
+        {HTTP_METHOD_POST, "/healthz"},    {HTTP_METHOD_DELETE, "/readyz"},
+        {HTTP_METHOD_PUT, "/metrics"},     {HTTP_METHOD_PATCH, "/livez"},
+        {HTTP_METHOD_OPTIONS, "/healthz"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        assert_int_equal(
+            call(f, cases[i].m, cases[i].path, "{}", NULL, NULL, NULL), 405);
+        assert_status(f, 405, "MethodNotAllowed", "does not allow");
+        assert_non_null(resp_header(&f->resp, "Allow"));
+        assert_string_equal(resp_header(&f->resp, "Allow"), "GET, HEAD");
+    }
+    assert_int_equal(
+        call(f, HTTP_METHOD_HEAD, "/healthz", NULL, NULL, NULL, NULL), 200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/readyz", NULL, NULL, NULL, NULL), 200);
+}
+
+/* Without a valid token the answer is 401, whatever Accept says; with
+ * one, an Accept the server cannot meet is 406. */
+static void test_auth_before_accept(void **state)
+{
+    struct fixture *f = *state;
+    add_tokens(f);
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/apis", NULL, NULL, "text/html", NULL), 401);
+    assert_status(f, 401, "Unauthorized", NULL);
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL,
+                          "text/html", "Bearer wrong-secret-0123456789"),
+                     401);
+    assert_int_equal(call(f, HTTP_METHOD_GET, "/apis", NULL, NULL, "text/html",
+                          "Bearer admin-secret-0123456789"),
+                     406);
+    assert_status(f, 406, "NotAcceptable", NULL);
+}
+
+/* Counts in the query are decimal digits and nothing else: no blanks
+ * (a '+' decodes to one), no sign. */
+static void test_numeric_params_strict(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const bad[] = {
+        VMIM_PATH "?limit=%205",
+        VMIM_PATH "?limit=+5",
+        VMIM_PATH "?limit=%2B5",
+        VMIM_PATH "?limit=%095",
+        VMIM_PATH "?limit=-1",
+        VMIM_PATH "?limit=5%20",
+        VMIM_PATH "?limit=",
+        VMIM_PATH "?watch=true&timeoutSeconds=%201",
+        VMIM_PATH "?watch=true&timeoutSeconds=+1",
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        if (call(f, HTTP_METHOD_GET, bad[i], NULL, NULL, NULL, NULL) != 400)
+            fail_msg("'%s' answered %d", bad[i], f->resp.status);
+        assert_status(f, 400, "BadRequest", "invalid");
+    }
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH "?limit=5", NULL, NULL, NULL, NULL),
+        200);
+}
+
+/* A full disk: the write is a 507 and /readyz is not ready until a write
+ * goes through again. */
+static void test_store_full(void **state)
+{
+    struct fixture *f = *state;
+
+    test_store_create_fail(-ENOSPC);
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml,
+                          "application/yaml", NULL, NULL),
+                     507);
+    assert_status(f, 507, "InsufficientStorage", "No space left on device");
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/readyz", NULL, NULL, NULL, NULL), 503);
+    assert_non_null(strstr(f->resp.body, "store full"));
+    /* Space is back, but nothing has shown it yet. */
+    test_store_create_fail(0);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/readyz", NULL, NULL, NULL, NULL), 503);
+    /* Reads do not clear it; a write that succeeds does. */
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH, NULL, NULL, NULL, NULL), 200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/readyz", NULL, NULL, NULL, NULL), 503);
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIM_PATH, vmim_yaml,
+                          "application/yaml", NULL, NULL),
+                     201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/readyz", NULL, NULL, NULL, NULL), 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1514,6 +1627,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_message_not_utf8, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_probes_method_not_allowed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_auth_before_accept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_numeric_params_strict, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_parse_target),
         cmocka_unit_test(test_vmim_phase),

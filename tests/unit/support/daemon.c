@@ -39,11 +39,13 @@ char *test_read_file(const char *path, size_t *ret_len)
 }
 
 /* The port in "serving HTTP on 127.0.0.1:PORT" or "serving HTTPS on ...",
- * or 0 when the log has no such line yet. */
+ * (or on 0.0.0.0, every address), or 0 when the log has no such line
+ * yet. */
 static int port_in_log(const char *log)
 {
-    static const char *const lines[] = {"serving HTTP on 127.0.0.1:",
-                                        "serving HTTPS on 127.0.0.1:"};
+    static const char *const lines[] = {
+        "serving HTTP on 127.0.0.1:", "serving HTTPS on 127.0.0.1:",
+        "serving HTTP on 0.0.0.0:", "serving HTTPS on 0.0.0.0:"};
 
     for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
         const char *p = strstr(log, lines[i]);

@@ -17,8 +17,8 @@ char *test_read_file(const char *path, size_t *ret_len);
 /* Run $ORCH_BUILD/bin/PROGRAM (build/bin/ without ORCH_BUILD) with the
  * NULL-terminated ARGV (argv[0] excluded), standard error into LOG_PATH,
  * then wait up to 10 s for the line "serving HTTP on 127.0.0.1:PORT" (or
- * HTTPS) in the log.  Stores the child's pid in *ret_pid and returns the
- * port; fails the test when none appears. */
+ * HTTPS, or 0.0.0.0) in the log.  Stores the child's pid in *ret_pid and
+ * returns the port; fails the test when none appears. */
 int test_daemon_start(const char *program, const char *const *argv,
                       const char *log_path, pid_t *ret_pid);
 
