@@ -301,6 +301,32 @@ void api_selector_free(struct api_selector *sel);
  * every requirement of `sel` (NULL selects everything). */
 bool api_selector_match(const struct api_selector *sel, const json_t *labels);
 
+/* The operator of one requirement of a selector. */
+enum api_selector_op {
+    API_SELECTOR_EXISTS = 0, /* "key" */
+    API_SELECTOR_NOT_EXISTS, /* "!key" */
+    API_SELECTOR_IN,         /* "key=v", "key==v", "key in (v,...)" */
+    API_SELECTOR_NOT_IN,     /* "key!=v", "key notin (v,...)" */
+};
+
+/* One requirement of a selector; the strings are borrowed from it. */
+struct api_selector_req {
+    const char *key;
+    enum api_selector_op op;
+    const char *const *values; /* IN, NOT_IN: n_values (>= 1) values */
+    size_t n_values;
+};
+
+/* The number of requirements of `sel` (0 for NULL), which holds when all
+ * of them hold. */
+size_t api_selector_count(const struct api_selector *sel);
+
+/* The requirement at `index` (< api_selector_count()), so that a caller can
+ * serve some of them another way (an index) and the rest with
+ * api_selector_match(). */
+void api_selector_get(const struct api_selector *sel, size_t index,
+                      struct api_selector_req *ret);
+
 /* True when every key of `selector_map` (an object of strings such as
  * spec.addedNodeSelector or a MigrationPolicy selector; NULL or empty
  * matches all) is in `labels` with the same value. */

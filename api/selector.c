@@ -284,6 +284,28 @@ bool api_selector_match(const struct api_selector *sel, const json_t *labels)
     return true;
 }
 
+size_t api_selector_count(const struct api_selector *sel)
+{
+    return sel ? sel->count : 0;
+}
+
+void api_selector_get(const struct api_selector *sel, size_t index,
+                      struct api_selector_req *ret)
+{
+    static const enum api_selector_op ops[] = {
+        [SEL_EXISTS] = API_SELECTOR_EXISTS,
+        [SEL_NOT_EXISTS] = API_SELECTOR_NOT_EXISTS,
+        [SEL_IN] = API_SELECTOR_IN,
+        [SEL_NOT_IN] = API_SELECTOR_NOT_IN,
+    };
+    const struct sel_req *r = &sel->reqs[index];
+
+    ret->key = r->key;
+    ret->op = ops[r->op];
+    ret->values = (const char *const *)r->values;
+    ret->n_values = r->value_count;
+}
+
 bool api_labels_match_map(const json_t *selector_map, const json_t *labels)
 {
     const char *k;

@@ -145,6 +145,64 @@ out:
     return rc;
 }
 
+/* Follow the continue tokens of the list DOC (the first page, got from
+ * BASE, ending in "?labelSelector=..." or not, per HAS_QUERY) and append
+ * each later page's items to DOC's, as kubectl does: a server ends a page
+ * early, even empty, when a selector makes it read many records.  Returns
+ * 0 (DOC then has no continue token) or the call's negative errno. */
+static int get_all_pages(struct orchctl_ctx *ctx, const char *base,
+                         bool has_query, json_t *doc)
+{
+    json_t *md = json_object_get(doc, "metadata");
+    json_t *items = json_object_get(doc, "items");
+    char *last = NULL;
+    int r = 0;
+
+    while (r == 0 && json_is_string(json_object_get(md, "continue"))) {
+        const char *cont = json_string_value(json_object_get(md, "continue"));
+        char *esc = orchctl_url_escape(cont), *path = NULL;
+        json_t *page = NULL;
+
+        /* A server that hands out the same token again would loop us. */
+        if (last && strcmp(last, cont) == 0) {
+            fprintf(ctx->err, "error: the server repeated a continue "
+                              "token\n");
+            r = -EPROTO;
+        }
+        if (r == 0) {
+            free(last);
+            last = strdup(cont);
+            if (!esc || !last ||
+                asprintf(&path, "%s%scontinue=%s", base, has_query ? "&" : "?",
+                         esc) < 0) {
+                fprintf(ctx->err, "error: out of memory\n");
+                path = NULL;
+                r = -ENOMEM;
+            }
+        }
+        if (r == 0)
+            r = orchctl_ctx_call(ctx, "GET", path, NULL, false, NULL, &page);
+        if (r == 0 &&
+            json_array_extend(items, json_object_get(page, "items")) < 0) {
+            fprintf(ctx->err, "error: out of memory\n");
+            r = -ENOMEM;
+        }
+        if (r == 0) {
+            json_t *next =
+                json_object_get(json_object_get(page, "metadata"), "continue");
+            if (next)
+                json_object_set(md, "continue", next);
+            else
+                json_object_del(md, "continue");
+        }
+        json_decref(page);
+        free(path);
+        free(esc);
+    }
+    free(last);
+    return r;
+}
+
 int orchctl_cmd_get(struct orchctl_ctx *ctx)
 {
     const struct orchctl_opts *o = ctx->opts;
@@ -185,6 +243,8 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
         goto out;
     }
     r = orchctl_ctx_call(ctx, "GET", path, NULL, false, NULL, &doc);
+    if (r == 0 && !g.name)
+        r = get_all_pages(ctx, path, sel != NULL, doc);
     if (r < 0)
         goto out;
     rv = orchctl_json_str(doc, "metadata.resourceVersion");

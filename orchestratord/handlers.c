@@ -272,10 +272,12 @@ static void handle_list(struct orch_server *srv, const struct http_request *req,
     }
     o.limit = n;
     o.continue_token = http_request_param(req, "continue");
-    if (filter.labels || filter.n_fields) {
-        o.match = orch_filter_match;
-        o.match_arg = &filter;
-    }
+    /* Selectors go through the store's indexes where they can; whatever
+     * else they ask is checked on at most max_scan records, so that no
+     * list holds the event loop for long: the page then ends early with a
+     * continue token, which clients follow. */
+    orch_filter_list_opts(&filter, rt->kind->kind, &o);
+    o.max_scan = srv->list_max_scan ? srv->list_max_scan : ORCH_LIST_MAX_SCAN;
     if (orch_accept_format(req->accept) == API_FORMAT_JSON) {
         list_reply_text(srv, resp, rt, &o);
         orch_filter_clear(&filter);

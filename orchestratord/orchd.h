@@ -82,7 +82,15 @@ struct orch_server {
     /* A write failed for a full disk (507) and none has succeeded since:
      * /readyz says not ready. */
     bool store_full;
+    /* Records one list request may read (store_list_opts.max_scan);
+     * 0 = ORCH_LIST_MAX_SCAN.  Tests lower it. */
+    size_t list_max_scan;
 };
+
+/* How many records a list request reads at most before it ends its page
+ * with a continue token, so that selectors no index serves cost the event
+ * loop a few milliseconds per request at most (see README, Performance). */
+#define ORCH_LIST_MAX_SCAN 1000
 
 /* Initialise SRV around an open store (borrowed) with default settings:
  * no tokens, default api limits, max_list_limit 500, max_watchers 100,
@@ -230,13 +238,46 @@ struct orch_filter {
         bool negate;
     } fields[8];
     size_t n_fields;
+    /* Filled by orch_filter_list_opts(): the terms the store serves from
+     * its indexed columns (values borrowed from the above). */
+    struct store_term terms[16];
+    size_t n_terms;
 };
 
 /* Parse labelSelector and fieldSelector (either may be NULL).  Returns 0,
  * -EINVAL with a message in *ret_msg (malloc'd), -ENOMEM. */
 int orch_filter_parse(struct orch_filter *f, const char *labels,
                       const char *fields, char **ret_msg);
+
+/* Whether OBJ (one object, e.g. a watch event's) passes every label and
+ * field term of FILTER (a struct orch_filter; NULL passes all).  A
+ * store_match_fn. */
 bool orch_filter_match(const json_t *obj, void *filter);
+
+/* orch_filter_match() on a record's stored JSON text (TEXT, LEN bytes),
+ * reading only the members the filter names (orch_jscan_*), and parsing the
+ * record only if the text has escapes to decode.  A store_match_text_fn for
+ * store_list_opts.match_text. */
+bool orch_filter_match_text(const char *text, size_t len, void *filter);
+
+/* Whether the labels text TEXT (a record's metadata.labels as stored, an
+ * object) passes FILTER's label selector; its field terms are not looked
+ * at.  A store_match_text_fn for store_list_opts.match_labels. */
+bool orch_filter_match_labels(const char *text, size_t len, void *filter);
+
+/* Set up O to list records of KIND that pass F: the field terms and label
+ * requirements the store keeps indexed columns for (metadata.name and
+ * .namespace everywhere; status.phase on VMIs and VMIMs; status.nodeName on
+ * VMIs; spec.vmiName and the kubevirt.io/vmi-name label on VMIMs) become
+ * O->terms, and whatever is left is checked by O->match_labels (labels
+ * only left) or O->match_text (a field left: the whole filter, on the
+ * record's text); O->match is cleared.  A list of those fields and label
+ * alone reads no record it does not return.  F must outlive the list and not
+ * move; its terms are remade on each call.  The other fields of O are left
+ * alone. */
+void orch_filter_list_opts(struct orch_filter *f, enum api_kind kind,
+                           struct store_list_opts *o);
+
 void orch_filter_clear(struct orch_filter *f);
 
 /* The status.phase of a VMIM document as an enum api_vmim_phase, or

@@ -187,8 +187,30 @@ static const char step_v4[] =
     " WHERE phase NOT IN ('Succeeded', 'Failed');"
     "CREATE INDEX vmis_node ON vmis (node_name);";
 
-static const char *const steps[STORE_SCHEMA_VERSION] = {step_v1, step_v2,
-                                                        step_v3, step_v4};
+/* Version 5: lists select through indexes.  Each field a list can select
+ * on gets an index on (field, namespace, name): one lookup finds a page's
+ * records in list order, from any continue position, without sorting.
+ * The VMIM's kubevirt.io/vmi-name label gets a column of its own, NULL
+ * when the record has no such label (or a value that is not a string), as
+ * store.c writes it; it usually equals spec.vmiName but nothing makes it.
+ * migrations_vmi and vmis_node are replaced by the wider indexes (no query
+ * needs them any more: the in-flight queries use the partial indexes). */
+static const char step_v5[] =
+    "ALTER TABLE migrations ADD COLUMN vmi_label TEXT;"
+    "UPDATE migrations SET vmi_label ="
+    " CASE json_type(labels, '$.\"kubevirt.io/vmi-name\"') WHEN 'text'"
+    " THEN json_extract(labels, '$.\"kubevirt.io/vmi-name\"') END;"
+    "DROP INDEX migrations_vmi;"
+    "DROP INDEX vmis_node;"
+    "CREATE INDEX migrations_by_phase ON migrations (phase, namespace, name);"
+    "CREATE INDEX migrations_by_vmi ON migrations (vmi_name, namespace, name);"
+    "CREATE INDEX migrations_by_vmi_label ON migrations"
+    " (vmi_label, namespace, name);"
+    "CREATE INDEX vmis_by_phase ON vmis (phase, namespace, name);"
+    "CREATE INDEX vmis_by_node ON vmis (node_name, namespace, name);";
+
+static const char *const steps[STORE_SCHEMA_VERSION] = {
+    step_v1, step_v2, step_v3, step_v4, step_v5};
 
 int store_errno(int rc)
 {

@@ -14,7 +14,7 @@
 #define STORE_APPLICATION_ID 0x4f524348
 
 /* The schema version this program writes. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Refuse, before anything is written to it, a file that is not ours or is
  * from a newer program (so that opening the wrong file does not even switch

@@ -38,25 +38,25 @@
 #include "store/store.h"
 #include "store/text.h"
 
-/* Field filters a kind's list supports (struct store_list_opts). */
-enum {
-    FILTER_VMI_NAME = 1u << 0,
-    FILTER_NODE = 1u << 1,
-    FILTER_PHASE = 1u << 2,
-    FILTER_IN_FLIGHT = 1u << 3,
-};
-
-#define MAX_EXTRA 4
+#define MAX_EXTRA 5
 
 /* Values of the columns a kind copies out of its objects. */
 struct extra_vals {
     int n;
     struct {
         bool is_int;
+        bool is_null;
         const char *s;
         size_t len;
         int64_t i;
     } v[MAX_EXTRA];
+};
+
+/* How a kind keeps one of the fields lists select on (enum store_field). */
+struct field_info {
+    const char *column; /* NULL: the kind lacks the field */
+    const char *index;  /* on (column, namespace, name); NULL: none */
+    bool nullable;      /* NULL is "absent" (the label) */
 };
 
 struct kind_info {
@@ -64,10 +64,7 @@ struct kind_info {
     const char *table;
     bool namespaced;
     const char *extra_cols[MAX_EXTRA]; /* NULL-terminated if shorter */
-    unsigned filters;
-    /* Appended to the list query's WHERE clause; uses ?4 vmi_name,
-     * ?5 node_name, ?6 phases (a JSON array), ?7 in_flight. */
-    const char *filter_sql;
+    struct field_info fields[STORE_FIELD_COUNT];
     void (*extract)(const json_t *obj, struct extra_vals *vals);
 };
 
@@ -103,6 +100,20 @@ static void put_int(struct extra_vals *vals, int64_t i)
 {
     vals->v[vals->n].is_int = true;
     vals->v[vals->n].i = i;
+    vals->n++;
+}
+
+/* The label KEY's value, or NULL (SQL NULL) when the record has no such
+ * label or one that is not a string (see struct store_term). */
+static void put_label(struct extra_vals *vals, const json_t *obj,
+                      const char *key)
+{
+    const json_t *v =
+        json_object_get(jget(obj, "metadata", "labels", NULL), key);
+    vals->v[vals->n].is_int = false;
+    vals->v[vals->n].is_null = !json_is_string(v);
+    vals->v[vals->n].s = json_is_string(v) ? json_string_value(v) : NULL;
+    vals->v[vals->n].len = json_is_string(v) ? json_string_length(v) : 0;
     vals->n++;
 }
 
@@ -145,6 +156,7 @@ static void extract_migration(const json_t *obj, struct extra_vals *vals)
     put_str(vals, obj, "spec", "vmiName", NULL);
     put_str(vals, obj, "status", "migrationState", "sourceNode");
     put_str(vals, obj, "status", "migrationState", "targetNode");
+    put_label(vals, obj, STORE_VMI_NAME_LABEL);
 }
 
 static void extract_none(const json_t *obj, struct extra_vals *vals)
@@ -153,43 +165,50 @@ static void extract_none(const json_t *obj, struct extra_vals *vals)
     (void)vals;
 }
 
-#define PHASE_FILTER_SQL                                                       \
-    " AND (?6 IS NULL OR phase IN (SELECT value FROM json_each(?6)))"
+/* Every kind has its key: (namespace, name) is UNIQUE. */
+#define KEY_FIELDS                                                             \
+    [STORE_FIELD_NAMESPACE] = {"namespace", NULL, false}, [STORE_FIELD_NAME] = \
+                                                              {"name", NULL,   \
+                                                               false}
 
+/* The index names are schema.c's (version 5). */
 static const struct kind_info kinds[STORE_KIND_COUNT] = {
-    [STORE_KIND_NODE] =
-        {"Node", "nodes", false, {"ready", "schedulable"}, 0, "", extract_node},
+    [STORE_KIND_NODE] = {"Node",
+                         "nodes",
+                         false,
+                         {"ready", "schedulable"},
+                         {KEY_FIELDS},
+                         extract_node},
     [STORE_KIND_VM] = {"VirtualMachine",
                        "vms",
                        true,
                        {"running", "ready", "printable_status"},
-                       0,
-                       "",
+                       {KEY_FIELDS},
                        extract_vm},
-    [STORE_KIND_VMI] = {"VirtualMachineInstance",
-                        "vmis",
-                        true,
-                        {"phase", "node_name"},
-                        FILTER_NODE | FILTER_PHASE,
-                        " AND (?5 IS NULL OR node_name = ?5)" PHASE_FILTER_SQL,
-                        extract_vmi},
+    [STORE_KIND_VMI] =
+        {"VirtualMachineInstance",
+         "vmis",
+         true,
+         {"phase", "node_name"},
+         {KEY_FIELDS, [STORE_FIELD_PHASE] = {"phase", "vmis_by_phase", false},
+          [STORE_FIELD_NODE_NAME] = {"node_name", "vmis_by_node", false}},
+         extract_vmi},
     [STORE_KIND_MIGRATION] =
         {"VirtualMachineInstanceMigration",
          "migrations",
          true,
-         {"phase", "vmi_name", "source_node", "target_node"},
-         FILTER_VMI_NAME | FILTER_NODE | FILTER_PHASE | FILTER_IN_FLIGHT,
-         " AND (?4 IS NULL OR vmi_name = ?4)"
-         " AND (?5 IS NULL OR source_node = ?5 OR target_node = "
-         "?5)" PHASE_FILTER_SQL
-         " AND (?7 = 0 OR phase NOT IN ('Succeeded', 'Failed'))",
+         {"phase", "vmi_name", "source_node", "target_node", "vmi_label"},
+         {KEY_FIELDS,
+          [STORE_FIELD_PHASE] = {"phase", "migrations_by_phase", false},
+          [STORE_FIELD_VMI_NAME] = {"vmi_name", "migrations_by_vmi", false},
+          [STORE_FIELD_VMI_NAME_LABEL] = {"vmi_label",
+                                          "migrations_by_vmi_label", true}},
          extract_migration},
     [STORE_KIND_MIGRATION_POLICY] = {"MigrationPolicy",
                                      "migration_policies",
                                      false,
                                      {NULL},
-                                     0,
-                                     "",
+                                     {KEY_FIELDS},
                                      extract_none},
 };
 
@@ -199,8 +218,6 @@ enum {
     KS_UPDATE,
     KS_SELECT,
     KS_DELETE,
-    KS_LIST_ALL,
-    KS_LIST_NS,
     KS_CHANGES_ALL,
     KS_CHANGES_NS,
     KS_COUNT,
@@ -221,6 +238,7 @@ enum {
     GS_CHANGE_FILL,
     GS_MIG_COUNT,
     GS_MIG_COUNT_NODE,
+    GS_MIG_COUNT_PHASE,
     GS_MIG_FIND,
     GS_EVENT_INSERT,
     GS_EVENT_TRIM,
@@ -256,6 +274,8 @@ static const char *const global_sql[GS_COUNT] = {
     [GS_MIG_COUNT_NODE] = "SELECT count(*) FROM migrations"
                           " WHERE phase NOT IN ('Succeeded', 'Failed')"
                           " AND source_node = ?1",
+    [GS_MIG_COUNT_PHASE] = "SELECT count(*) FROM migrations"
+                           " INDEXED BY migrations_by_phase WHERE phase = ?1",
     [GS_MIG_FIND] = "SELECT object FROM migrations"
                     " WHERE phase NOT IN ('Succeeded', 'Failed')"
                     " AND namespace = ?1 AND vmi_name = ?2"
@@ -273,6 +293,9 @@ static const char *const global_sql[GS_COUNT] = {
         " FROM events WHERE kind = ?2 AND namespace = ?3 AND name = ?4"
         " AND id > ?1 ORDER BY id LIMIT ?5",
 };
+
+/* How many list statements a handle keeps prepared. */
+#define LIST_CACHE 16
 
 struct store {
     sqlite3 *db;
@@ -292,6 +315,13 @@ struct store {
     int64_t rv_at_op; /* to undo a failed write's bump */
     bool rv_cached_at_op;
     bool rv_dirty_at_op;
+    /* List statements, made for each shape of query (list_sql()) and
+     * kept: a selector used again finds its statement prepared. */
+    struct {
+        char *sql;
+        sqlite3_stmt *stmt;
+    } lists[LIST_CACHE];
+    unsigned lists_next;  /* the slot to reuse next */
     struct text_buf text; /* a record's JSON text, reused */
     struct text_buf labels;
     struct store_ckpt *ckpt; /* NULL: checkpoint in wal_hook() */
@@ -443,16 +473,6 @@ static int kstmt(struct store *st, enum store_kind kind, int id,
     case KS_DELETE:
         snprintf(sql, sizeof(sql),
                  "DELETE FROM %s WHERE namespace = ?1 AND name = ?2", k->table);
-        break;
-    case KS_LIST_ALL:
-    case KS_LIST_NS:
-        /* ?1, ?2: list after this key; ?3: the namespace. */
-        snprintf(sql, sizeof(sql),
-                 "SELECT object, namespace, name FROM %s"
-                 " WHERE %s(namespace, name) > (?1, ?2)%s"
-                 " ORDER BY namespace, name",
-                 k->table, id == KS_LIST_NS ? "namespace = ?3 AND " : "",
-                 k->filter_sql);
         break;
     case KS_CHANGES_ALL:
     case KS_CHANGES_NS:
@@ -723,6 +743,10 @@ void store_close(struct store *st)
     for (int k = 0; k < STORE_KIND_COUNT; k++)
         for (int i = 0; i < KS_COUNT; i++)
             sqlite3_finalize(st->kstmt[k][i]);
+    for (int i = 0; i < LIST_CACHE; i++) {
+        sqlite3_finalize(st->lists[i].stmt);
+        free(st->lists[i].sql);
+    }
     sqlite3_close(st->db);
     store_text_release(&st->text);
     store_text_release(&st->labels);
@@ -1143,6 +1167,8 @@ static int write_row(struct store *st, enum store_kind kind, int id,
     for (int i = 0; r == 0 && i < vals.n; i++) {
         if (vals.v[i].is_int)
             sqlite3_bind_int64(stmt, 8 + i, vals.v[i].i);
+        else if (vals.v[i].is_null)
+            r = store_errno(sqlite3_bind_null(stmt, 8 + i));
         else
             r = store_errno(sqlite3_bind_text64(stmt, 8 + i, vals.v[i].s,
                                                 vals.v[i].len, SQLITE_STATIC,
@@ -1614,42 +1640,384 @@ out:
     return r;
 }
 
-static int list_check_filters(enum store_kind kind,
-                              const struct store_list_opts *o)
+/* One condition of a list: a caller's store_term, or one of the older
+ * fields of struct store_list_opts in the same form. */
+struct cond {
+    enum store_field field;
+    enum store_term_op op;
+    const char *const *values;
+    size_t n_values;
+    bool either_node; /* MIGRATION node_name: source_node or target_node */
+};
+
+/* How list_run() selects: the conditions, the one an index serves (the
+ * driver) and the namespace the list is confined to. */
+struct list_plan {
+    struct cond *conds;
+    size_t n_conds;
+    int driver;     /* index into conds, or -1: list in key order */
+    const char *ns; /* NULL: every namespace */
+    bool empty;     /* nothing can match: no query at all */
+};
+
+static const char *const final_phases[] = {"Succeeded", "Failed"};
+
+/* Whether condition C holds for a record whose field is VALUE (never
+ * absent: used for the namespace, which every record has). */
+static bool cond_holds(const struct cond *c, const char *value)
 {
-    unsigned need = 0;
-    if (o->vmi_name)
-        need |= FILTER_VMI_NAME;
-    if (o->node_name)
-        need |= FILTER_NODE;
-    if (o->n_phases)
-        need |= FILTER_PHASE;
-    if (o->in_flight)
-        need |= FILTER_IN_FLIGHT;
-    if (need & ~kinds[kind].filters)
+    bool in = false;
+
+    for (size_t i = 0; i < c->n_values; i++)
+        if (strcmp(c->values[i], value) == 0)
+            in = true;
+    switch (c->op) {
+    case STORE_TERM_IN:
+        return in;
+    case STORE_TERM_NOT_IN:
+        return !in;
+    case STORE_TERM_EXISTS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int cond_add(struct list_plan *plan, enum store_kind kind,
+                    const struct cond *c)
+{
+    if ((unsigned)c->field >= STORE_FIELD_COUNT ||
+        !kinds[kind].fields[c->field].column ||
+        (unsigned)c->op > STORE_TERM_NOT_EXISTS)
         return -EINVAL;
-    if (o->n_phases && !o->phases)
-        return -EINVAL;
-    for (size_t i = 0; i < o->n_phases; i++)
-        if (!o->phases[i])
+    if (c->op == STORE_TERM_IN || c->op == STORE_TERM_NOT_IN) {
+        if (c->n_values == 0 || !c->values)
             return -EINVAL;
+        for (size_t i = 0; i < c->n_values; i++)
+            if (!c->values[i])
+                return -EINVAL;
+    }
+    plan->conds[plan->n_conds++] = *c;
     return 0;
 }
 
-static int list_bind(sqlite3_stmt *stmt, enum store_kind kind,
-                     const struct store_list_opts *o, const char *phases)
+/* Lower is used first as the driver: the fields with the fewest records
+ * per value. */
+static int driver_rank(const struct kind_info *k, const struct list_plan *p,
+                       const struct cond *c)
 {
-    unsigned f = kinds[kind].filters;
-    int r = 0;
-    if (f & FILTER_VMI_NAME)
-        r = bind_text_or_null(stmt, 4, o->vmi_name);
-    if (r == 0 && (f & FILTER_NODE))
-        r = bind_text_or_null(stmt, 5, o->node_name);
-    if (r == 0 && (f & FILTER_PHASE))
-        r = bind_text_or_null(stmt, 6, phases);
-    if (r == 0 && (f & FILTER_IN_FLIGHT))
-        r = store_errno(sqlite3_bind_int(stmt, 7, o->in_flight));
+    if (c->op != STORE_TERM_IN || c->n_values != 1 || c->either_node)
+        return -1;
+    switch (c->field) {
+    case STORE_FIELD_NAME:
+        return p->ns ? 0 : -1; /* a lookup in the UNIQUE key */
+    case STORE_FIELD_VMI_NAME_LABEL:
+        return k->fields[c->field].index ? 1 : -1;
+    case STORE_FIELD_VMI_NAME:
+        return k->fields[c->field].index ? 2 : -1;
+    case STORE_FIELD_NODE_NAME:
+        return k->fields[c->field].index ? 3 : -1;
+    case STORE_FIELD_PHASE:
+        return k->fields[c->field].index ? 4 : -1;
+    default:
+        return -1;
+    }
+}
+
+/* Check the list's conditions and plan it.  NS is the caller's (NULL for
+ * every namespace or a cluster-scoped kind).  Free plan->conds. */
+static int list_plan_make(enum store_kind kind, const char *ns,
+                          const struct store_list_opts *o,
+                          struct list_plan *plan)
+{
+    const struct kind_info *k = &kinds[kind];
+    size_t n = 0;
+    int r = 0, best = -1;
+
+    memset(plan, 0, sizeof(*plan));
+    plan->driver = -1;
+    plan->ns = ns;
+    /* Each condition is a parameter, and SQLite allows 32766. */
+    if ((o->n_terms && !o->terms) || o->n_terms > STORE_MAX_TERMS)
+        return -EINVAL;
+    plan->conds = calloc(o->n_terms + 4, sizeof(*plan->conds));
+    if (!plan->conds)
+        return -ENOMEM;
+    /* The older fields, as conditions. */
+    if (o->vmi_name)
+        r = cond_add(plan, kind,
+                     &(struct cond){STORE_FIELD_VMI_NAME, STORE_TERM_IN,
+                                    &o->vmi_name, 1, false});
+    if (r == 0 && o->node_name && kind == STORE_KIND_MIGRATION)
+        plan->conds[plan->n_conds++] = (struct cond){
+            STORE_FIELD_NODE_NAME, STORE_TERM_IN, &o->node_name, 1, true};
+    else if (r == 0 && o->node_name)
+        r = cond_add(plan, kind,
+                     &(struct cond){STORE_FIELD_NODE_NAME, STORE_TERM_IN,
+                                    &o->node_name, 1, false});
+    if (r == 0 && o->n_phases)
+        r = cond_add(plan, kind,
+                     &(struct cond){STORE_FIELD_PHASE, STORE_TERM_IN, o->phases,
+                                    o->n_phases, false});
+    if (r == 0 && o->in_flight)
+        r = kind == STORE_KIND_MIGRATION
+                ? cond_add(plan, kind,
+                           &(struct cond){STORE_FIELD_PHASE, STORE_TERM_NOT_IN,
+                                          final_phases, 2, false})
+                : -EINVAL;
+    for (size_t i = 0; r == 0 && i < o->n_terms; i++)
+        r = cond_add(plan, kind,
+                     &(struct cond){o->terms[i].field, o->terms[i].op,
+                                    o->terms[i].values, o->terms[i].n_values,
+                                    false});
+    if (r < 0)
+        goto fail;
+
+    /* The namespace is known for a cluster-scoped kind (all its records
+     * have "", so that metadata.name= is a lookup in the key) or from NS;
+     * else a namespace= term can confine the list to one.  Conditions on a
+     * known namespace are decided here, not for each record. */
+    if (!k->namespaced)
+        plan->ns = "";
+    for (size_t i = 0; !plan->ns && k->namespaced && i < plan->n_conds; i++) {
+        const struct cond *c = &plan->conds[i];
+        if (c->field == STORE_FIELD_NAMESPACE && c->op == STORE_TERM_IN &&
+            c->n_values == 1) {
+            plan->ns = c->values[0];
+            if (!*plan->ns)
+                plan->empty = true; /* every record has a namespace */
+        }
+    }
+    for (size_t i = 0; i < plan->n_conds; i++) {
+        const struct cond *c = &plan->conds[i];
+        if (c->field == STORE_FIELD_NAMESPACE && plan->ns) {
+            if (!cond_holds(c, plan->ns))
+                plan->empty = true;
+            continue;
+        }
+        plan->conds[n++] = *c;
+    }
+    plan->n_conds = n;
+    for (size_t i = 0; i < plan->n_conds; i++) {
+        int rank = driver_rank(k, plan, &plan->conds[i]);
+        if (rank >= 0 &&
+            (best < 0 || rank < driver_rank(k, plan, &plan->conds[best])))
+            best = (int)i;
+    }
+    plan->driver = best;
+    return 0;
+fail:
+    free(plan->conds);
+    plan->conds = NULL;
     return r;
+}
+
+/* The SQL of PLAN for KIND, malloc'd.  Columns: 0 object, 1 namespace,
+ * 2 name, 3 labels, 4 whether the conditions other than the driver hold.
+ * Parameters: ?1, ?2 list after this key (?2 alone with a namespace),
+ * ?3 the namespace, ?4 the driver's value, ?5... condition i's values as
+ * ?(5 + i): the value, or a JSON array of them.
+ *
+ * Only the key range and the driver are in the WHERE clause, so that
+ * SQLite reads exactly the rows of one index range, in list order, and
+ * hands each of them to list_run(), which counts them against the budget;
+ * the other conditions are a result column.  The driver's index is named
+ * (INDEXED BY) so that no plan can sort or scan instead. */
+static char *list_sql(enum store_kind kind, const struct list_plan *plan)
+{
+    const struct kind_info *k = &kinds[kind];
+    struct text_buf b = {0};
+    bool any = false;
+    int r = 0;
+    char num[24];
+
+#define PUT(s) (r = r < 0 ? r : store_text_append(&b, (s), strlen(s)))
+    PUT("SELECT object, namespace, name, labels, ");
+    for (size_t i = 0; i < plan->n_conds; i++) {
+        const struct cond *c = &plan->conds[i];
+        const struct field_info *f = &k->fields[c->field];
+        const char *col = f->column;
+
+        if ((int)i == plan->driver)
+            continue;
+        PUT(any ? " AND " : "coalesce(");
+        any = true;
+        snprintf(num, sizeof(num), "?%zu", 5 + i);
+        if (c->either_node) {
+            PUT("(source_node = ");
+            PUT(num);
+            PUT(" OR target_node = ");
+            PUT(num);
+            PUT(")");
+            continue;
+        }
+        switch (c->op) {
+        case STORE_TERM_IN:
+        case STORE_TERM_NOT_IN:
+            if (c->op == STORE_TERM_NOT_IN && f->nullable) {
+                PUT("(");
+                PUT(col);
+                PUT(" IS NULL OR ");
+            }
+            PUT(col);
+            if (c->n_values == 1)
+                PUT(c->op == STORE_TERM_IN ? " = " : " <> ");
+            else
+                PUT(c->op == STORE_TERM_IN ? " IN (SELECT value FROM json_each("
+                                           : " NOT IN (SELECT value FROM"
+                                             " json_each(");
+            PUT(num);
+            if (c->n_values != 1)
+                PUT("))");
+            if (c->op == STORE_TERM_NOT_IN && f->nullable)
+                PUT(")");
+            break;
+        case STORE_TERM_EXISTS:
+            PUT(f->nullable ? col : "1");
+            PUT(f->nullable ? " IS NOT NULL" : "");
+            break;
+        default:
+            PUT(f->nullable ? col : "0");
+            PUT(f->nullable ? " IS NULL" : "");
+            break;
+        }
+    }
+    PUT(any ? ", 0)" : "1");
+    PUT(" FROM ");
+    PUT(k->table);
+    if (plan->driver >= 0 && k->fields[plan->conds[plan->driver].field].index) {
+        PUT(" INDEXED BY ");
+        PUT(k->fields[plan->conds[plan->driver].field].index);
+    }
+    PUT(plan->ns ? " WHERE namespace = ?3 AND name > ?2"
+                 : " WHERE (namespace, name) > (?1, ?2)");
+    if (plan->driver >= 0) {
+        PUT(" AND ");
+        PUT(k->fields[plan->conds[plan->driver].field].column);
+        PUT(" = ?4");
+    }
+    PUT(" ORDER BY namespace, name");
+#undef PUT
+    if (r < 0) {
+        store_text_release(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+/* The prepared statement for SQL, from the handle's list cache or made
+ * now (replacing the oldest).  Takes SQL over. */
+static int list_stmt(struct store *st, char *sql, sqlite3_stmt **ret_stmt)
+{
+    unsigned slot;
+    int r;
+
+    for (unsigned i = 0; i < LIST_CACHE; i++) {
+        if (st->lists[i].sql && strcmp(st->lists[i].sql, sql) == 0) {
+            free(sql);
+            *ret_stmt = st->lists[i].stmt;
+            return 0;
+        }
+    }
+    slot = st->lists_next;
+    sqlite3_finalize(st->lists[slot].stmt);
+    free(st->lists[slot].sql);
+    st->lists[slot].stmt = NULL;
+    st->lists[slot].sql = NULL;
+    r = stmt_prepare(st, sql, &st->lists[slot].stmt);
+    if (r < 0) {
+        free(sql);
+        return r;
+    }
+    st->lists[slot].sql = sql;
+    st->lists_next = (slot + 1) % LIST_CACHE;
+    *ret_stmt = st->lists[slot].stmt;
+    return 0;
+}
+
+/* Bind the values of PLAN's conditions (list_sql()'s ?4 and ?5...).  The
+ * JSON arrays made for sets of values go to *TEXTS (one slot per
+ * condition), which the caller frees after the statement is reset. */
+static int list_bind(sqlite3_stmt *stmt, const struct list_plan *plan,
+                     char **texts)
+{
+    int r = 0;
+
+    for (size_t i = 0; r == 0 && i < plan->n_conds; i++) {
+        const struct cond *c = &plan->conds[i];
+        json_t *arr;
+
+        if ((int)i == plan->driver) {
+            r = bind_text(stmt, 4, c->values[0]);
+            continue;
+        }
+        if (c->op != STORE_TERM_IN && c->op != STORE_TERM_NOT_IN)
+            continue;
+        if (c->n_values == 1) {
+            r = bind_text(stmt, (int)(5 + i), c->values[0]);
+            continue;
+        }
+        arr = json_array();
+        for (size_t j = 0; arr && j < c->n_values; j++) {
+            if (json_array_append_new(arr, json_string(c->values[j]))) {
+                json_decref(arr);
+                arr = NULL;
+            }
+        }
+        texts[i] = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+        json_decref(arr);
+        r = texts[i] ? bind_text(stmt, (int)(5 + i), texts[i]) : -ENOMEM;
+    }
+    return r;
+}
+
+/* Whether the row STMT holds passes the caller's filters (the conditions
+ * were checked by SQLite).  *OBJ receives the parsed object if match
+ * parsed it.  Returns 1, 0 or a negative errno. */
+static int row_matches(sqlite3_stmt *stmt, const struct store_list_opts *o,
+                       json_t **obj)
+{
+    const char *text = NULL;
+    size_t len = 0;
+    int r;
+
+    if (!sqlite3_column_int(stmt, 4))
+        return 0;
+    if (o->match_labels) {
+        r = column_text(stmt, 3, &text, &len);
+        if (r < 0)
+            return r;
+        if (!o->match_labels(text, len, o->match_arg))
+            return 0;
+    }
+    if (o->match_text) {
+        r = column_text(stmt, 0, &text, &len);
+        if (r < 0)
+            return r;
+        if (!o->match_text(text, len, o->match_arg))
+            return 0;
+    }
+    if (o->match) {
+        r = load_object(stmt, 0, obj);
+        if (r < 0)
+            return r;
+        if (!o->match(*obj, o->match_arg)) {
+            json_decref(*obj);
+            *obj = NULL;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Remember the key of the row STMT holds, for the continue token. */
+static int row_key(sqlite3_stmt *stmt, char **ns, char **name)
+{
+    free(*ns);
+    free(*name);
+    *ns = strdup((const char *)sqlite3_column_text(stmt, 1));
+    *name = strdup((const char *)sqlite3_column_text(stmt, 2));
+    return *ns && *name ? 0 : -ENOMEM;
 }
 
 /* Where a list puts the items it selects: a json_t array or a text. */
@@ -1691,40 +2059,43 @@ static int list_run(struct store *st, enum store_kind kind, const char *ns,
 {
     static const struct store_list_opts no_opts = {0};
     struct token tok = {0};
+    struct list_plan plan = {0};
     sqlite3_stmt *stmt = NULL;
-    json_t *phases = NULL;
-    char *phases_text = NULL, *last_ns = NULL, *last_name = NULL;
-    char *next = NULL;
-    size_t count = 0;
-    bool more = false, reading = false;
+    char **texts = NULL, *sql = NULL;
+    char *last_ns = NULL, *last_name = NULL, *next = NULL;
+    const char *after = "";
+    size_t count = 0, scanned = 0;
+    bool more = false, reading = false, keys;
     int64_t rv = 0;
-    int r, rc;
+    int r, rc = SQLITE_DONE;
 
     if (!opts)
         opts = &no_opts;
     if (!kinds[kind].namespaced || (ns && !*ns))
         ns = NULL;
-    r = list_check_filters(kind, opts);
+    keys = opts->limit || opts->max_scan;
+    r = list_plan_make(kind, ns, opts, &plan);
     if (r < 0)
         return r;
     if (opts->continue_token && *opts->continue_token) {
         r = token_decode(opts->continue_token, &tok);
         if (r < 0)
-            return r;
-    }
-    if (opts->n_phases) {
-        phases = json_array();
-        for (size_t i = 0; phases && i < opts->n_phases; i++) {
-            if (json_array_append_new(phases, json_string(opts->phases[i]))) {
-                json_decref(phases);
-                phases = NULL;
-            }
-        }
-        phases_text = phases ? json_dumps(phases, JSON_COMPACT) : NULL;
-        if (!phases_text) {
-            r = -ENOMEM;
             goto out;
-        }
+    }
+    /* Confined to one namespace, the list resumes after the token's name
+     * in it, from its start if the token is in an earlier namespace, and
+     * has nothing left if in a later one. */
+    if (tok.name && plan.ns) {
+        int cmp = strcmp(tok.ns, plan.ns);
+        if (cmp == 0)
+            after = tok.name;
+        else if (cmp > 0)
+            plan.empty = true;
+    }
+    texts = calloc(plan.n_conds + 1, sizeof(*texts));
+    if (!texts) {
+        r = -ENOMEM;
+        goto out;
     }
 
     r = read_begin(st);
@@ -1736,14 +2107,27 @@ static int list_run(struct store *st, enum store_kind kind, const char *ns,
         rv = tok.rv;
     else if ((r = read_rv(st, &rv)) < 0)
         goto out;
-    r = kstmt(st, kind, ns ? KS_LIST_NS : KS_LIST_ALL, &stmt);
+    if (plan.empty)
+        goto done;
+    sql = list_sql(kind, &plan);
+    if (!sql) {
+        r = -ENOMEM;
+        goto out;
+    }
+    r = list_stmt(st, sql, &stmt);
     if (r < 0)
         goto out;
-    bind_text(stmt, 1, tok.name ? tok.ns : "");
-    bind_text(stmt, 2, tok.name ? tok.name : "");
-    if (ns)
-        bind_text(stmt, 3, ns);
-    r = list_bind(stmt, kind, opts, phases_text);
+    if (plan.ns) {
+        r = bind_text(stmt, 2, after);
+        if (r == 0)
+            r = bind_text(stmt, 3, plan.ns);
+    } else {
+        r = bind_text(stmt, 1, tok.name ? tok.ns : "");
+        if (r == 0)
+            r = bind_text(stmt, 2, tok.name ? tok.name : "");
+    }
+    if (r == 0)
+        r = list_bind(stmt, &plan, texts);
     if (r < 0)
         goto out;
 
@@ -1751,21 +2135,25 @@ static int list_run(struct store *st, enum store_kind kind, const char *ns,
         json_t *obj = NULL;
         bool full = opts->limit && count == opts->limit;
 
-        /* Past the limit we only look for one more match, to know whether
-         * to hand out a continue token: no token on the last page. */
-        if (full && !opts->match) {
+        /* A row past the budget: the next page starts here. */
+        if (opts->max_scan && scanned == opts->max_scan) {
             more = true;
             break;
         }
-        if (opts->match) {
-            r = load_object(stmt, 0, &obj);
-            if (r < 0)
+        scanned++;
+        r = row_matches(stmt, opts, &obj);
+        if (r < 0)
+            goto out;
+        if (r == 0) {
+            /* The last row the budget allows: the token must resume
+             * after it, not re-read the rows turned down. */
+            if (opts->max_scan && scanned == opts->max_scan &&
+                (r = row_key(stmt, &last_ns, &last_name)) < 0)
                 goto out;
-            if (!opts->match(obj, opts->match_arg)) {
-                json_decref(obj);
-                continue;
-            }
+            continue;
         }
+        /* Past the limit we only look for one more match, to know whether
+         * to hand out a continue token: no token on the last page. */
         if (full) {
             json_decref(obj);
             more = true;
@@ -1775,16 +2163,8 @@ static int list_run(struct store *st, enum store_kind kind, const char *ns,
         if (r < 0)
             goto out;
         count++;
-        if (opts->limit) {
-            free(last_ns);
-            free(last_name);
-            last_ns = strdup((const char *)sqlite3_column_text(stmt, 1));
-            last_name = strdup((const char *)sqlite3_column_text(stmt, 2));
-            if (!last_ns || !last_name) {
-                r = -ENOMEM;
-                goto out;
-            }
-        }
+        if (keys && (r = row_key(stmt, &last_ns, &last_name)) < 0)
+            goto out;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         r = store_errno(rc);
@@ -1797,6 +2177,7 @@ static int list_run(struct store *st, enum store_kind kind, const char *ns,
             goto out;
         }
     }
+done:
     *ret_next = next;
     *ret_rv = rv;
     r = count > INT_MAX ? INT_MAX : (int)count;
@@ -1804,8 +2185,10 @@ out:
     stmt_done(stmt);
     if (reading)
         read_end(st);
-    json_decref(phases);
-    free(phases_text);
+    for (size_t i = 0; texts && i < plan.n_conds; i++)
+        free(texts[i]);
+    free(texts);
+    free(plan.conds);
     free(last_ns);
     free(last_name);
     free(tok.ns);
@@ -1912,6 +2295,44 @@ int store_migration_count_in_flight(struct store *st, const char *source_node)
         r = rc == SQLITE_DONE ? -EIO : store_errno(rc);
     }
     stmt_done(stmt);
+    return r;
+}
+
+int store_migration_count_phases(struct store *st, const char *const *phases,
+                                 size_t n_phases, int64_t *ret_counts)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t *counts = NULL;
+    bool reading = false;
+    int r = 0, rc;
+
+    if (!st || (n_phases && (!phases || !ret_counts)))
+        return -EINVAL;
+    for (size_t i = 0; i < n_phases; i++)
+        if (!phases[i])
+            return -EINVAL;
+    counts = calloc(n_phases + 1, sizeof(*counts));
+    if (!counts)
+        return -ENOMEM;
+    r = gstmt(st, GS_MIG_COUNT_PHASE, &stmt);
+    if (r == 0)
+        r = read_begin(st);
+    reading = r == 0;
+    /* One read transaction: the counts are of one state of the file. */
+    for (size_t i = 0; r == 0 && i < n_phases; i++) {
+        bind_text(stmt, 1, phases[i]);
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW)
+            counts[i] = sqlite3_column_int64(stmt, 0);
+        else
+            r = rc == SQLITE_DONE ? -EIO : store_errno(rc);
+        stmt_done(stmt);
+    }
+    if (reading)
+        read_end(st);
+    if (r == 0)
+        memcpy(ret_counts, counts, n_phases * sizeof(*counts));
+    free(counts);
     return r;
 }
 

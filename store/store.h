@@ -218,6 +218,59 @@ int store_delete(struct store *st, enum store_kind kind, const char *ns,
  * with it).  OBJ is borrowed for the call.  Must not call the store. */
 typedef bool (*store_match_fn)(const json_t *obj, void *arg);
 
+/* A filter given a record's stored JSON text (LEN bytes, not
+ * NUL-terminated, valid while the call lasts) instead of the parsed
+ * object, so that it can look at a few members of it for a fraction of
+ * what a parse costs.  Must not call the store. */
+typedef bool (*store_match_text_fn)(const char *text, size_t len, void *arg);
+
+/* Fields of a record that the store keeps in indexed columns, so that a
+ * list can select on them without reading the records. */
+enum store_field {
+    STORE_FIELD_NAMESPACE = 0,  /* every kind: metadata.namespace ("" for
+                                   cluster-scoped kinds) */
+    STORE_FIELD_NAME,           /* every kind: metadata.name */
+    STORE_FIELD_PHASE,          /* VMI, MIGRATION: status.phase */
+    STORE_FIELD_NODE_NAME,      /* VMI: status.nodeName */
+    STORE_FIELD_VMI_NAME,       /* MIGRATION: spec.vmiName */
+    STORE_FIELD_VMI_NAME_LABEL, /* MIGRATION: metadata.labels
+                                   ["kubevirt.io/vmi-name"]
+                                   (STORE_VMI_NAME_LABEL) */
+    STORE_FIELD_COUNT,
+};
+
+/* The label STORE_FIELD_VMI_NAME_LABEL stands for: KubeVirt's mutating
+ * webhook sets it on every VMIM to spec.vmiName, and clients select
+ * migrations of one VMI by it. */
+#define STORE_VMI_NAME_LABEL "kubevirt.io/vmi-name"
+
+/* The most terms one list takes (each is an SQL parameter). */
+#define STORE_MAX_TERMS 1000
+
+enum store_term_op {
+    STORE_TERM_IN = 0,     /* the field is one of the values */
+    STORE_TERM_NOT_IN,     /* the field is none of the values */
+    STORE_TERM_EXISTS,     /* the field is present */
+    STORE_TERM_NOT_EXISTS, /* the field is absent */
+};
+
+/* One condition on an indexed field.  Field selectors' terms and label
+ * selectors' requirements translate to these one to one:
+ *   - A field other than the label is always present: a missing or
+ *     non-string value counts as "" (as a Kubernetes field selector reads
+ *     it), so EXISTS always holds and NOT_EXISTS never does.
+ *   - The label is absent when the record has no such label, or (which the
+ *     api module refuses) a value that is not a string.  An absent label is
+ *     in no set: IN fails, NOT_IN holds (Kubernetes' label semantics).
+ * A stored value holding a NUL character matches no value of a term
+ * (stored strings are compared whole, with their lengths). */
+struct store_term {
+    enum store_field field;
+    enum store_term_op op;
+    const char *const *values; /* IN, NOT_IN: n_values (>= 1) strings */
+    size_t n_values;
+};
+
 /* Options for store_list().  A zeroed struct lists everything. */
 struct store_list_opts {
     size_t limit;               /* at most this many items; 0 = no limit */
@@ -235,6 +288,31 @@ struct store_list_opts {
     size_t n_phases;           /*   these n_phases strings ("" = unset) */
     bool in_flight;            /* MIGRATION: status.phase is neither
                                   Succeeded nor Failed (unset counts) */
+
+    /* More conditions on indexed fields, all of which must hold (and
+     * those above).  A list with a condition on one field with a single
+     * value (IN with one value: "status.phase=Running") reads only the
+     * records with that value, from that field's index; its other
+     * conditions are checked on the records it reads, from their columns,
+     * without parsing them.  Giving a field the kind lacks is -EINVAL. */
+    const struct store_term *terms;
+    size_t n_terms; /* at most STORE_MAX_TERMS */
+
+    /* Filters like match (with match_arg) on the stored text, which the
+     * store then does not parse: match_labels gets the record's
+     * metadata.labels (an object, "{}" when it has none), match_text the
+     * whole record.  Checked in that order, before match.  NULL = none. */
+    store_match_text_fn match_labels;
+    store_match_text_fn match_text;
+
+    /* Read at most this many records for one page (0 = no bound): records
+     * the conditions or filters turn down count, as do those returned.
+     * When the budget runs out before the page is full, the page ends
+     * early with a continue token that resumes after the last record read,
+     * so a page may hold fewer than limit items, or none, and still have a
+     * token.  The pages together give exactly the matching records.  This
+     * bounds the work of one call whatever the selector. */
+    size_t max_scan;
 };
 
 /* One page of a list.  Free its contents with store_page_release(). */
@@ -258,7 +336,8 @@ struct store_page {
  * position without complaint.
  *
  * Returns 0 and fills *RET (on failure *RET is untouched), or -EINVAL
- * (malformed continue token, a field filter the kind lacks, NS missing...). */
+ * (malformed continue token, a field filter the kind lacks, a term with a
+ * bad operator or without values, NS missing...). */
 int store_list(struct store *st, enum store_kind kind, const char *ns,
                const struct store_list_opts *opts, struct store_page *ret);
 
@@ -296,6 +375,12 @@ void store_text_page_release(struct store_text_page *page);
  * status.migrationState.sourceNode is SOURCE_NODE.  Returns the count
  * (>= 0) or a negative errno. */
 int store_migration_count_in_flight(struct store *st, const char *source_node);
+
+/* Count migrations by status.phase: RET_COUNTS[i] receives the number of
+ * migrations whose status.phase is PHASES[i] ("" = unset), from the phase
+ * index without reading the records.  Returns 0 or -EINVAL. */
+int store_migration_count_phases(struct store *st, const char *const *phases,
+                                 size_t n_phases, int64_t *ret_counts);
 
 /* Find the migration in flight for the VMI NS/VMI_NAME (the 409 admission
  * check).  Returns 0 and a new reference in *RET_OBJ if RET_OBJ is not NULL,

@@ -211,6 +211,31 @@ static void test_selectors(void **state)
                           "{\"kubevirt.io/vmi-name\":\"vm1\"}"));
     assert_true(api_selector_match(NULL, NULL));
 
+    /* Each requirement, as parsed, for callers that serve some of them
+     * from an index. */
+    struct api_selector *s = NULL;
+    struct api_selector_req req;
+    assert_int_equal(
+        api_selector_parse("a==b,c!=d,e in (x,y),f notin (z),g,!h", &s, NULL),
+        0);
+    assert_int_equal(api_selector_count(s), 6);
+    static const enum api_selector_op ops[] = {
+        API_SELECTOR_IN,     API_SELECTOR_NOT_IN, API_SELECTOR_IN,
+        API_SELECTOR_NOT_IN, API_SELECTOR_EXISTS, API_SELECTOR_NOT_EXISTS};
+    static const char *const keys[] = {"a", "c", "e", "f", "g", "h"};
+    static const size_t n_values[] = {1, 1, 2, 1, 0, 0};
+    for (size_t i = 0; i < 6; i++) {
+        api_selector_get(s, i, &req);
+        assert_string_equal(req.key, keys[i]);
+        assert_int_equal(req.op, ops[i]);
+        assert_int_equal(req.n_values, n_values[i]);
+    }
+    api_selector_get(s, 2, &req);
+    assert_string_equal(req.values[0], "x");
+    assert_string_equal(req.values[1], "y");
+    api_selector_free(s);
+    assert_int_equal(api_selector_count(NULL), 0);
+
     sel_error("a=b,", "unable to parse requirement: found 'end of string', "
                       "expected: identifier");
     sel_error("a in x", "unable to parse requirement: found 'x', expected: "

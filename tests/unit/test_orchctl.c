@@ -1192,6 +1192,69 @@ static void test_bin_get_table(void **state)
     free(list);
 }
 
+/* A list in pages (a server ends one early, even empty, when a selector
+ * makes it read many records): get follows the continue tokens and prints
+ * the items together; a token handed out twice is an error, not a loop. */
+static void test_bin_get_pages(void **state)
+{
+    struct env *e = *state;
+    char *a = vmim_json("mig-a", "vmi-a", "Succeeded", 60, NULL);
+    char *b = vmim_json("mig-b", "vmi-b", "Running", 60, NULL);
+    char *p1 = NULL, *p2 = NULL;
+    struct run r;
+
+    assert_true(asprintf(&p1,
+                         "{\"kind\":\"VirtualMachineInstanceMigrationList\","
+                         "\"metadata\":{\"resourceVersion\":\"9\","
+                         "\"continue\":\"tok1\"},\"items\":[%s]}",
+                         a) > 0);
+    assert_true(asprintf(&p2,
+                         "{\"kind\":\"VirtualMachineInstanceMigrationList\","
+                         "\"metadata\":{\"resourceVersion\":\"9\"},"
+                         "\"items\":[%s]}",
+                         b) > 0);
+    fake_add(e->fake, "GET", VMIMS "?labelSelector=app%3Dx", 200, p1);
+    fake_add(e->fake, "GET", VMIMS "?labelSelector=app%3Dx&continue=tok1", 200,
+             "{\"kind\":\"VirtualMachineInstanceMigrationList\","
+             "\"metadata\":{\"resourceVersion\":\"9\",\"continue\":"
+             "\"tok2\"},\"items\":[]}");
+    fake_add(e->fake, "GET", VMIMS "?labelSelector=app%3Dx&continue=tok2", 200,
+             p2);
+    run_orchctl(&e->ro, &r, "get", "vmim", "-l", "app=x", "-o", "name", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out,
+                        "virtualmachineinstancemigration.kubevirt.io/mig-a\n"
+                        "virtualmachineinstancemigration.kubevirt.io/mig-b\n");
+    assert_string_equal(r.err, "");
+    run_clear(&r);
+
+    /* -o json: one List, without a continue token. */
+    fake_add(e->fake, "GET", VMIMS, 200, p1);
+    fake_add(e->fake, "GET", VMIMS "?continue=tok1", 200, p2);
+    run_orchctl(&e->ro, &r, "get", "vmim", "-o", "json", NULL);
+    assert_int_equal(r.rc, 0);
+    {
+        json_t *got = load(r.out);
+        assert_int_equal(json_array_size(json_object_get(got, "items")), 2);
+        assert_null(
+            json_object_get(json_object_get(got, "metadata"), "continue"));
+        json_decref(got);
+    }
+    run_clear(&r);
+
+    /* The same token again. */
+    fake_add(e->fake, "GET", VMIMS, 200, p1);
+    fake_add(e->fake, "GET", VMIMS "?continue=tok1", 200, p1);
+    run_orchctl(&e->ro, &r, "get", "vmim", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "error: the server repeated a continue token\n");
+    run_clear(&r);
+    free(a);
+    free(b);
+    free(p1);
+    free(p2);
+}
+
 static void test_bin_get_errors(void **state)
 {
     struct env *e = *state;
@@ -1987,6 +2050,8 @@ int main(void)
         cmocka_unit_test(test_doc_decode),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test_setup_teardown(test_bin_get_table, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_get_pages, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_get_errors, env_setup,
                                         env_teardown),

@@ -1362,6 +1362,302 @@ static void test_watch_expired(void **state)
     store_close(st);
 }
 
+/*
+ * Lists through the store's indexes against the filter on every record.
+ */
+
+/* A mixed set: VMIMs in two namespaces whose vmi-name label mostly equals
+ * spec.vmiName, but differs, is empty or is missing for some; phases
+ * unset, in flight and final; a tier label on some.  VMIs with phases and
+ * nodes, some unset. */
+static void seed_mixed(struct fixture *f)
+{
+    static const char *const phases[] = {NULL, "Pending", "Running",
+                                         "Succeeded", "Failed"};
+
+    for (int i = 0; i < 60; i++) {
+        char name[16], vmi[16], label[16];
+        json_t *labels = json_object(), *status = json_object();
+        json_t *o;
+
+        snprintf(name, sizeof(name), "m%02d", i);
+        snprintf(vmi, sizeof(vmi), "vmi-%d", i % 5);
+        snprintf(label, sizeof(label), "%s",
+                 i % 7 == 0    ? "vmi-x"
+                 : i % 13 == 0 ? ""
+                               : vmi);
+        if (i % 11 != 0)
+            json_object_set_new(labels, "kubevirt.io/vmi-name",
+                                json_string(label));
+        if (i % 3 == 0)
+            json_object_set_new(labels, "tier",
+                                json_string(i % 2 ? "odd" : "even"));
+        if (phases[i % 5])
+            json_object_set_new(status, "phase", json_string(phases[i % 5]));
+        if (i % 4 == 0)
+            json_object_set_new(status, "nodeName", json_string("node-1"));
+        o = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s}, s:o}",
+                      "apiVersion", "kubevirt.io/v1", "kind",
+                      "VirtualMachineInstanceMigration", "metadata", "name",
+                      name, "namespace", i % 2 ? "other" : NS, "labels", labels,
+                      "spec", "vmiName", vmi, "status", status);
+        assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION, o), 0);
+        json_decref(o);
+    }
+    /* Texts the scanner leaves to the parser: escapes, a status that is
+     * not an object; and values that are not strings. */
+    static const char *const odd[] = {
+        "{\"metadata\":{\"name\":\"odd-esc\",\"namespace\":\"default\","
+        "\"labels\":{\"tier\":\"o\\\"dd\",\"kubevirt.io/vmi-name\":"
+        "\"vmi-2\"}},\"spec\":{\"vmiName\":\"vmi-2\"},\"status\":"
+        "{\"phase\":\"Run\\u006eing\",\"nodeName\":\"node-1\"}}",
+        "{\"metadata\":{\"name\":\"odd-null\",\"namespace\":\"default\","
+        "\"annotations\":{}},\"spec\":{\"vmiName\":\"vmi-2\"},"
+        "\"status\":\"x\"}",
+        "{\"metadata\":{\"name\":\"odd-num\",\"namespace\":\"other\","
+        "\"labels\":{\"tier\":5}},\"spec\":{\"vmiName\":7},"
+        "\"status\":{\"phase\":null,\"nodeName\":[\"node-1\"]}}",
+    };
+    for (size_t i = 0; i < sizeof(odd) / sizeof(*odd); i++) {
+        json_t *o = json_loads(odd[i], 0, NULL);
+        assert_non_null(o);
+        assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION, o), 0);
+        json_decref(o);
+    }
+    for (int i = 0; i < 6; i++) {
+        char name[16];
+        json_t *o;
+
+        snprintf(name, sizeof(name), "host-%c", 'a' + i);
+        o = json_pack("{s:s, s:s, s:{s:s, s:{s:s}}}", "apiVersion", "v1",
+                      "kind", "Node", "metadata", "name", name, "labels",
+                      "role", i % 2 ? "edge" : "core");
+        assert_int_equal(store_create(f->st, STORE_KIND_NODE, o), 0);
+        json_decref(o);
+    }
+    for (int i = 0; i < 30; i++) {
+        char name[16], node[16];
+        json_t *status = json_object(), *o;
+
+        snprintf(name, sizeof(name), "vmi-%d", i);
+        snprintf(node, sizeof(node), "node-%d", i % 3);
+        if (i % 4)
+            json_object_set_new(status, "phase",
+                                json_string(i % 2 ? "Running" : "Scheduled"));
+        if (i % 5)
+            json_object_set_new(status, "nodeName", json_string(node));
+        o = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{}, s:o}",
+                      "apiVersion", "kubevirt.io/v1", "kind",
+                      "VirtualMachineInstance", "metadata", "name", name,
+                      "namespace", i % 2 ? "other" : NS, "labels",
+                      "kubevirt.io/vmi-name", i % 3 ? "vmi-2" : "vmi-1", "spec",
+                      "status", status);
+        assert_int_equal(store_create(f->st, STORE_KIND_VMI, o), 0);
+        json_decref(o);
+    }
+}
+
+/* Every page of a list, "ns/name,..." into BUF.  Returns the number of
+ * pages. */
+static int list_pages(struct fixture *f, enum store_kind kind, const char *ns,
+                      struct store_list_opts *o, char *buf, size_t len)
+{
+    char *token = NULL;
+    int pages = 0;
+
+    buf[0] = '\0';
+    do {
+        struct store_page page = {0};
+        size_t i;
+        json_t *item;
+
+        o->continue_token = token;
+        assert_int_equal(store_list(f->st, kind, ns, o, &page), 0);
+        if (o->limit)
+            assert_true(json_array_size(page.items) <= o->limit);
+        json_array_foreach(page.items, i, item)
+        {
+            size_t n = strlen(buf);
+            snprintf(buf + n, len - n, "%s/%s,",
+                     jstr(item, "metadata.namespace"),
+                     jstr(item, "metadata.name"));
+        }
+        free(token);
+        token = page.continue_token ? strdup(page.continue_token) : NULL;
+        store_page_release(&page);
+        pages++;
+        assert_true(pages < 1000);
+    } while (token);
+    o->continue_token = NULL;
+    return pages;
+}
+
+static void test_list_indexed_matches_filter(void **state)
+{
+    struct fixture *f = *state;
+    /* DRIVEN: the store reads only matching records for it (1: when the
+     * list is confined to a namespace, 2: always). */
+    static const struct {
+        enum api_kind kind;
+        const char *labels;
+        const char *fields;
+        int driven;
+    } cases[] = {
+        {API_KIND_VMIM, "kubevirt.io/vmi-name=vmi-2", NULL, 2},
+        {API_KIND_VMIM, "kubevirt.io/vmi-name==vmi-x", NULL, 2},
+        {API_KIND_VMIM, "kubevirt.io/vmi-name=", NULL, 2},
+        {API_KIND_VMIM, "kubevirt.io/vmi-name!=vmi-2", NULL, 0},
+        {API_KIND_VMIM, "kubevirt.io/vmi-name in (vmi-1,vmi-x)", NULL, 0},
+        {API_KIND_VMIM, "kubevirt.io/vmi-name notin (vmi-1,vmi-x)", NULL, 0},
+        {API_KIND_VMIM, "kubevirt.io/vmi-name", NULL, 0},
+        {API_KIND_VMIM, "!kubevirt.io/vmi-name", NULL, 0},
+        {API_KIND_VMIM, "kubevirt.io/vmi-name=vmi-2,tier=odd", NULL, 0},
+        {API_KIND_VMIM, "tier=odd", NULL, 0},
+        {API_KIND_VMIM, "tier", NULL, 0},
+        {API_KIND_VMIM, "!tier", NULL, 0},
+        {API_KIND_VMIM, "tier notin (odd)", NULL, 0},
+        {API_KIND_VMIM, "tier", "status.phase!=Running", 0},
+        {API_KIND_VMIM, NULL, "status.nodeName=", 0},
+        {API_KIND_VMIM, NULL, "status.nodeName!=node-1", 0},
+        {API_KIND_VMIM, "tier in (odd, even),!kubevirt.io/vmi-name", NULL, 0},
+        {API_KIND_VMIM, NULL, "status.phase=Running", 2},
+        {API_KIND_VMIM, NULL, "status.phase==Failed", 2},
+        {API_KIND_VMIM, NULL, "status.phase=", 2},
+        {API_KIND_VMIM, NULL, "status.phase!=Succeeded", 0},
+        {API_KIND_VMIM, NULL, "spec.vmiName=vmi-3", 2},
+        {API_KIND_VMIM, NULL, "spec.vmiName!=vmi-3", 0},
+        {API_KIND_VMIM, NULL, "spec.vmiName=vmi-3,status.phase=Pending", 0},
+        {API_KIND_VMIM, NULL, "metadata.name=m08", 1},
+        {API_KIND_VMIM, NULL, "metadata.name!=m08", 0},
+        {API_KIND_VMIM, NULL, "metadata.namespace=other", 0},
+        {API_KIND_VMIM, NULL, "metadata.namespace!=other", 0},
+        {API_KIND_VMIM, NULL, "metadata.namespace=", 0},
+        {API_KIND_VMIM, NULL, "status.nodeName=node-1", 0},
+        {API_KIND_VMIM, "kubevirt.io/vmi-name=vmi-2",
+         "status.phase=Running,metadata.namespace=default", 0},
+        {API_KIND_VMIM, "kubevirt.io/vmi-name in (vmi-2)",
+         "status.nodeName!=node-1", 0},
+        {API_KIND_VMI, NULL, "status.phase=Running", 2},
+        {API_KIND_VMI, NULL, "status.phase=", 2},
+        {API_KIND_VMI, NULL, "status.nodeName=node-1", 2},
+        {API_KIND_VMI, NULL, "status.nodeName=", 2},
+        {API_KIND_VMI, NULL, "status.phase=Running,status.nodeName!=node-0", 0},
+        {API_KIND_VMI, NULL, "spec.vmiName=", 0},
+        {API_KIND_VMI, "kubevirt.io/vmi-name=vmi-2", NULL, 0},
+        {API_KIND_NODE, NULL, "metadata.name=host-c", 2},
+        {API_KIND_NODE, NULL, "metadata.name!=host-c", 0},
+        {API_KIND_NODE, NULL, "metadata.namespace=", 0},
+        {API_KIND_NODE, NULL, "metadata.namespace=default", 0},
+        {API_KIND_NODE, "role=edge", "status.phase=", 0},
+    };
+    static const char *const namespaces[] = {NULL, NS};
+    char want[4096], got[4096];
+    size_t nonempty = 0;
+
+    seed_mixed(f);
+    for (size_t c = 0; c < sizeof(cases) / sizeof(*cases); c++) {
+        enum store_kind sk = orch_store_kind(cases[c].kind);
+        for (size_t n = 0; n < 2; n++) {
+            const char *ns = namespaces[n];
+            struct orch_filter filter;
+            struct store_list_opts ref = {0}, o = {0};
+            char *msg = NULL;
+            size_t matches = 0;
+
+            assert_int_equal(orch_filter_parse(&filter, cases[c].labels,
+                                               cases[c].fields, &msg),
+                             0);
+            /* The filter on every record, as watches apply it. */
+            ref.match = orch_filter_match;
+            ref.match_arg = &filter;
+            list_pages(f, sk, ns, &ref, want, sizeof(want));
+            for (const char *p = want; (p = strchr(p, ',')); p++)
+                matches++;
+            nonempty += matches > 0;
+
+            /* Through the indexes, whole or in pages, with or without a
+             * budget that ends pages early. */
+            orch_filter_list_opts(&filter, cases[c].kind, &o);
+            list_pages(f, sk, ns, &o, got, sizeof(got));
+            if (strcmp(got, want))
+                fail_msg("case %zu ns %s: '%s' != '%s'", c, ns ? ns : "*", got,
+                         want);
+            o.limit = 2;
+            list_pages(f, sk, ns, &o, got, sizeof(got));
+            assert_string_equal(got, want);
+            o.max_scan = 3;
+            list_pages(f, sk, ns, &o, got, sizeof(got));
+            assert_string_equal(got, want);
+
+            /* An index that serves the selector reads matching records
+             * only: a budget of their number fills one page and no token
+             * is left. */
+            if (cases[c].driven == 2 || (cases[c].driven == 1 && ns)) {
+                struct store_page page = {0};
+                o.limit = 0;
+                o.max_scan = matches ? matches : 1;
+                assert_int_equal(store_list(f->st, sk, ns, &o, &page), 0);
+                assert_int_equal(json_array_size(page.items), matches);
+                if (page.continue_token)
+                    fail_msg("case %zu ns %s read more than the %zu "
+                             "matching records",
+                             c, ns ? ns : "*", matches);
+                store_page_release(&page);
+            }
+            orch_filter_clear(&filter);
+        }
+    }
+    /* The data set makes most selectors select something. */
+    assert_true(nonempty > 50);
+}
+
+/* Over HTTP: with a small budget, an unindexed selector's pages end early
+ * (fewer items than the limit, a continue token), and following the tokens
+ * gives exactly the matching records. */
+static void test_list_scan_budget(void **state)
+{
+    struct fixture *f = *state;
+    char target[1024], names[2048] = "";
+    bool short_page = false;
+    int pages = 0;
+
+    seed_mixed(f);
+    f->srv.list_max_scan = 4;
+    snprintf(target, sizeof(target),
+             "/apis/kubevirt.io/v1/virtualmachineinstancemigrations"
+             "?labelSelector=tier%%3Dodd&limit=2");
+    for (;;) {
+        const char *cont;
+        json_t *items, *item;
+        size_t i;
+
+        assert_int_equal(
+            call(f, HTTP_METHOD_GET, target, NULL, NULL, NULL, NULL), 200);
+        items = json_object_get(f->body, "items");
+        assert_true(json_array_size(items) <= 2);
+        json_array_foreach(items, i, item)
+        {
+            size_t n = strlen(names);
+            snprintf(names + n, sizeof(names) - n, "%s,",
+                     jstr(item, "metadata.name"));
+        }
+        cont = api_doc_get_string(f->body, "metadata.continue");
+        if (!cont)
+            break;
+        short_page |= json_array_size(items) < 2;
+        snprintf(target, sizeof(target),
+                 "/apis/kubevirt.io/v1/virtualmachineinstancemigrations"
+                 "?labelSelector=tier%%3Dodd&limit=2&continue=%s",
+                 cont);
+        assert_true(++pages < 100);
+    }
+    /* i % 3 == 0 and odd: 3, 9, 15, ... 57, all in "other". */
+    assert_string_equal(names, "m03,m09,m15,m21,m27,m33,m39,m45,m51,m57,");
+    assert_true(short_page);
+    /* 60 records read at most 4 at a time. */
+    assert_true(pages >= 14);
+}
+
 static void test_metrics(void **state)
 {
     struct fixture *f = *state;
@@ -1377,6 +1673,32 @@ static void test_metrics(void **state)
     assert_non_null(
         strstr(f->resp.body, "kubevirt_vmi_migrations_in_running_phase 0\n"));
     assert_non_null(strstr(f->resp.body, "kubevirt_vmi_migration_failed 0\n"));
+
+    /* Counted from the store's phase index: finished migrations, however
+     * many, are not in flight; Scheduled to TargetReady count as
+     * scheduling, as KubeVirt counts them. */
+    static const char *const phases[] = {
+        "Running",   "Running",   "Scheduled", "PreparingTarget",
+        "Succeeded", "Succeeded", "Failed",    "Bogus"};
+    for (size_t i = 0; i < sizeof(phases) / sizeof(*phases); i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "seeded-%zu", i);
+        json_t *o = json_pack("{s:{s:s, s:s}, s:{s:s}, s:{s:s}}", "metadata",
+                              "name", name, "namespace", NS, "spec", "vmiName",
+                              name, "status", "phase", phases[i]);
+        assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION, o), 0);
+        json_decref(o);
+    }
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, "/metrics", NULL, NULL, NULL, NULL), 200);
+    assert_non_null(
+        strstr(f->resp.body, "kubevirt_vmi_migrations_in_pending_phase 1\n"));
+    assert_non_null(strstr(f->resp.body,
+                           "kubevirt_vmi_migrations_in_scheduling_phase 2\n"));
+    assert_non_null(
+        strstr(f->resp.body, "kubevirt_vmi_migrations_in_running_phase 2\n"));
+    assert_non_null(
+        strstr(f->resp.body, "kubevirt_vmi_migrations_in_unset_phase 0\n"));
 }
 
 /* Messages quote what the client sent, which need not be UTF-8, and long
@@ -1634,6 +1956,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_numeric_params_strict, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_indexed_matches_filter, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_list_scan_budget, setup, teardown),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_parse_target),
         cmocka_unit_test(test_vmim_phase),

@@ -239,7 +239,7 @@ static void test_kind_names(void **state)
     assert_true(store_kind_is_namespaced(STORE_KIND_VM));
     assert_false(store_kind_is_namespaced(STORE_KIND_NODE));
     assert_false(store_kind_is_namespaced(STORE_KIND_MIGRATION_POLICY));
-    assert_int_equal(store_schema_version(), 4);
+    assert_int_equal(store_schema_version(), 5);
 }
 
 static void test_rv_parse(void **state)
@@ -1233,6 +1233,140 @@ static void test_list_field_filters(void **state)
     store_close(st);
 }
 
+/* match_labels for the budget test: vmi-name vmi1, counting its calls. */
+static size_t labels_calls;
+
+static bool labels_vmi1(const char *text, size_t len, void *arg)
+{
+    static const char want[] = "\"kubevirt.io/vmi-name\":\"vmi1\"";
+    (void)arg;
+    labels_calls++;
+    return memmem(text, len, want, strlen(want)) != NULL;
+}
+
+/* The budget bounds the records one call reads, those turned down
+ * included; a page then ends early (with fewer items than the limit, or
+ * none) and its token resumes after the last record read, so the pages
+ * together give exactly the matching records. */
+static void test_list_scan_budget(void **state)
+{
+    struct store *st = open_memory(NULL);
+    struct store_list_opts opts = {.match_labels = labels_vmi1, .max_scan = 4};
+    static const char *const succeeded[] = {"Succeeded"};
+    struct store_term not_done = {STORE_FIELD_PHASE, STORE_TERM_NOT_IN,
+                                  succeeded, 1};
+    struct store_page page = {0};
+    char names[2048];
+    int64_t rv = 0;
+    int pages;
+    (void)state;
+
+    fill_migrations(st);
+    /* Each call reads 4 of the 20 records: 5 pages. */
+    labels_calls = 0;
+    pages = list_all_pages(st, STORE_KIND_MIGRATION, NULL, &opts, names,
+                           sizeof(names), &rv);
+    assert_string_equal(names, "alpha/m1,alpha/m4,alpha/m7,zeta/m1,zeta/m4,"
+                               "zeta/m7");
+    assert_int_equal(pages, 5);
+    assert_int_equal(labels_calls, 20);
+
+    /* A page of nothing, and a token past the record it read. */
+    opts.max_scan = 1;
+    labels_calls = 0;
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), 0);
+    assert_non_null(page.continue_token);
+    assert_int_equal(labels_calls, 1);
+    opts.continue_token = page.continue_token;
+    opts.max_scan = 2;
+    struct store_page next = {0};
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &next),
+                     0);
+    assert_int_equal(json_array_size(next.items), 1);
+    assert_string_equal(meta_str(json_array_get(next.items, 0), "name"), "m1");
+    assert_int_equal(labels_calls, 3); /* m1, m2: not m0 again */
+    store_page_release(&next);
+    store_page_release(&page);
+    opts.continue_token = NULL;
+
+    /* With a limit: the look for one more match is bounded too. */
+    opts.limit = 1;
+    opts.max_scan = 3;
+    pages = list_all_pages(st, STORE_KIND_MIGRATION, "alpha", &opts, names,
+                           sizeof(names), &rv);
+    assert_string_equal(names, "alpha/m1,alpha/m4,alpha/m7");
+    assert_true(pages >= 4);
+
+    /* Records the indexed conditions turn down count as well. */
+    opts = (struct store_list_opts){
+        .terms = &not_done, .n_terms = 1, .max_scan = 3};
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &opts, &page),
+                     0);
+    assert_int_equal(json_array_size(page.items), 0); /* m0..m2 Succeeded */
+    assert_non_null(page.continue_token);
+    store_page_release(&page);
+    list_all_pages(st, STORE_KIND_MIGRATION, NULL, &opts, names, sizeof(names),
+                   &rv);
+    assert_string_equal(names, "alpha/m4,alpha/m5,alpha/m6,alpha/m7,alpha/m8,"
+                               "alpha/m9,zeta/m4,zeta/m5,zeta/m6,zeta/m7,"
+                               "zeta/m8,zeta/m9");
+    store_close(st);
+}
+
+/* Terms the kind has no column for, or malformed, are refused. */
+static void test_list_terms_invalid(void **state)
+{
+    struct store *st = open_memory(NULL);
+    static const char *const one[] = {"x"};
+    static const char *const with_null[] = {"x", NULL};
+    const struct store_term bad[] = {
+        {STORE_FIELD_VMI_NAME, STORE_TERM_IN, one, 1},  /* on a VMI */
+        {STORE_FIELD_NODE_NAME, STORE_TERM_IN, one, 1}, /* fine on a VMI */
+        {STORE_FIELD_PHASE, STORE_TERM_IN, NULL, 0},    /* no values */
+        {STORE_FIELD_PHASE, STORE_TERM_NOT_IN, with_null, 2},
+        {STORE_FIELD_PHASE, (enum store_term_op)9, one, 1},
+        {STORE_FIELD_COUNT, STORE_TERM_IN, one, 1},
+    };
+    struct store_page page = {0};
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        struct store_list_opts o = {.terms = &bad[i], .n_terms = 1};
+        int r = store_list(st, STORE_KIND_VMI, NULL, &o, &page);
+        assert_int_equal(r, i == 1 ? 0 : -EINVAL);
+        store_page_release(&page);
+    }
+    /* Migrations keep two nodes, not status.nodeName. */
+    struct store_list_opts o = {.terms = &bad[1], .n_terms = 1};
+    assert_int_equal(store_list(st, STORE_KIND_MIGRATION, NULL, &o, &page),
+                     -EINVAL);
+    o.n_terms = STORE_MAX_TERMS + 1;
+    assert_int_equal(store_list(st, STORE_KIND_VMI, NULL, &o, &page), -EINVAL);
+    store_close(st);
+}
+
+static void test_migration_count_phases(void **state)
+{
+    struct store *st = open_memory(NULL);
+    static const char *const phases[] = {"Running", "", "Succeeded", "Pending"};
+    int64_t counts[4] = {-1, -1, -1, -1};
+    json_t *obj;
+    (void)state;
+
+    fill_migrations(st);
+    obj = make_migration("alpha", "unset", "vmi9", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+    assert_int_equal(store_migration_count_phases(st, phases, 4, counts), 0);
+    assert_true(counts[0] == 12 && counts[1] == 1 && counts[2] == 8 &&
+                counts[3] == 0);
+    assert_int_equal(store_migration_count_phases(st, NULL, 1, counts),
+                     -EINVAL);
+    store_close(st);
+}
+
 static void test_migration_in_flight(void **state)
 {
     struct store *st = open_memory(NULL);
@@ -1663,7 +1797,7 @@ static void test_file_wal_and_reopen(void **state)
     assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
     sqlite3_finalize(stmt);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
     sqlite3_close(db);
     store_close(st);
 
@@ -1903,7 +2037,7 @@ static void test_schema_upgrade_from_v1(void **state)
 
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
     db = raw_open(path);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations WHERE"
                                  " target_node = 'host-b'"),
                      1);
@@ -2002,7 +2136,7 @@ static void test_schema_upgrade_from_v2(void **state)
 
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
     db = raw_open(path);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
     /* changes.object may now be NULL; the rows and indexes are kept. */
     assert_int_equal(raw_int(db, "SELECT \"notnull\" FROM"
                                  " pragma_table_info('changes')"
@@ -2157,7 +2291,7 @@ static void test_schema_upgrade_from_v3(void **state)
 
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
     db = raw_open(path);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
     /* Only (namespace, name) is unique now, in every kind's table. */
     for (size_t i = 0; i < sizeof(record_tables) / sizeof(*record_tables); i++)
         assert_int_equal(raw_unique_indexes(db, record_tables[i]), 1);
@@ -2189,16 +2323,23 @@ static void test_schema_upgrade_from_v3(void **state)
                                  " WHERE labels = '{\"tier\":\"gold\"}'"),
                      1);
     assert_int_equal(raw_int(db, "SELECT count(*) FROM changes"), 3);
-    /* The indexes made again as version 2 made them... */
-    char *v4_indexes = raw_text(db, index_sql);
-    assert_string_equal(v4_indexes, v3_indexes);
-    free(v4_indexes);
+    /* The indexes made again as version 2 made them (but for the two
+     * that version 5 replaces)... */
+    char *v5_indexes = raw_text(db, index_sql);
+    for (char *line = strtok(v3_indexes, "\n"); line;
+         line = strtok(NULL, "\n")) {
+        if (strstr(line, "INDEX migrations_vmi ON") ||
+            strstr(line, "INDEX vmis_node ON"))
+            continue;
+        assert_non_null(strstr(v5_indexes, line));
+    }
+    free(v5_indexes);
     free(v3_indexes);
     /* ...and the same tables and indexes, word for word, as a new file's. */
     char *upgraded = raw_schema(db), *fresh = fresh_schema(&t);
     assert_string_equal(upgraded, fresh);
     assert_non_null(strstr(upgraded, "index migrations_in_flight_vmi"));
-    assert_non_null(strstr(upgraded, "index vmis_node vmis"));
+    assert_non_null(strstr(upgraded, "index vmis_by_node vmis"));
     free(upgraded);
     free(fresh);
 
@@ -2249,6 +2390,138 @@ static void test_schema_upgrade_from_v3(void **state)
     st = NULL;
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
     assert_true(current_rv(st) == 13);
+    store_close(st);
+    tmpdir_remove(&t);
+}
+
+/* Version 4's step as released (schema.c's step_v4, written out). */
+#define V4_COLUMNS                                                             \
+    "id INTEGER PRIMARY KEY, namespace TEXT NOT NULL, name TEXT NOT NULL,"     \
+    " uid TEXT NOT NULL, resource_version INTEGER NOT NULL,"                   \
+    " creation TEXT NOT NULL, labels TEXT NOT NULL, object TEXT NOT NULL,"
+#define V4_NAMES                                                               \
+    "id, namespace, name, uid, resource_version, creation, labels, object"
+static const char v4_sql[] =
+    "CREATE TABLE nodes_v4 (" V4_COLUMNS " ready INTEGER NOT NULL DEFAULT 0,"
+    " schedulable INTEGER NOT NULL DEFAULT 1, UNIQUE (namespace, name));"
+    "INSERT INTO nodes_v4 SELECT " V4_NAMES ", ready, schedulable FROM nodes;"
+    "DROP TABLE nodes; ALTER TABLE nodes_v4 RENAME TO nodes;"
+    "CREATE TABLE vms_v4 (" V4_COLUMNS " running INTEGER NOT NULL DEFAULT 0,"
+    " ready INTEGER NOT NULL DEFAULT 0,"
+    " printable_status TEXT NOT NULL DEFAULT '', UNIQUE (namespace, name));"
+    "INSERT INTO vms_v4 SELECT " V4_NAMES ", running, ready, printable_status"
+    " FROM vms; DROP TABLE vms; ALTER TABLE vms_v4 RENAME TO vms;"
+    "CREATE TABLE vmis_v4 (" V4_COLUMNS " phase TEXT NOT NULL DEFAULT '',"
+    " node_name TEXT NOT NULL DEFAULT '', UNIQUE (namespace, name));"
+    "INSERT INTO vmis_v4 SELECT " V4_NAMES ", phase, node_name FROM vmis;"
+    "DROP TABLE vmis; ALTER TABLE vmis_v4 RENAME TO vmis;"
+    "CREATE TABLE migrations_v4 (" V4_COLUMNS
+    " phase TEXT NOT NULL DEFAULT '', vmi_name TEXT NOT NULL DEFAULT '',"
+    " source_node TEXT NOT NULL DEFAULT '',"
+    " target_node TEXT NOT NULL DEFAULT '', UNIQUE (namespace, name));"
+    "INSERT INTO migrations_v4 SELECT " V4_NAMES ", phase, vmi_name,"
+    " source_node, target_node FROM migrations;"
+    "DROP TABLE migrations; ALTER TABLE migrations_v4 RENAME TO migrations;"
+    "CREATE TABLE migration_policies_v4 (" V4_COLUMNS
+    " UNIQUE (namespace, name));"
+    "INSERT INTO migration_policies_v4 SELECT " V4_NAMES
+    " FROM migration_policies; DROP TABLE migration_policies;"
+    "ALTER TABLE migration_policies_v4 RENAME TO migration_policies;"
+    "CREATE INDEX migrations_vmi ON migrations (namespace, vmi_name);"
+    "CREATE INDEX migrations_in_flight_source ON migrations (source_node)"
+    " WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX migrations_in_flight_vmi ON migrations (namespace, vmi_name)"
+    " WHERE phase NOT IN ('Succeeded', 'Failed');"
+    "CREATE INDEX vmis_node ON vmis (node_name);"
+    "PRAGMA user_version = 4;";
+
+/* Migrations whose kubevirt.io/vmi-name label is spec.vmiName, another
+ * name, missing, or not a string. */
+#define V4_MIGRATION(name, labels, vmi)                                        \
+    "INSERT INTO migrations (namespace, name, uid, resource_version,"          \
+    " creation, labels, object, phase, vmi_name) VALUES ('default', '" name    \
+    "', 'uid-" name "', 12, '2024-01-03T00:00:00Z', '" labels "',"             \
+    " '{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"default\","        \
+    "\"labels\":" labels "},\"spec\":{\"vmiName\":\"" vmi "\"}}',"             \
+    " 'Succeeded', '" vmi "');"
+static const char v4_data[] = V4_MIGRATION(
+    "lab-a", "{\"kubevirt.io/vmi-name\":\"vm-a\",\"x\":\"y\"}",
+    "vm-a") V4_MIGRATION("lab-other", "{\"kubevirt.io/vmi-name\":\"vm-z\"}",
+                         "vm-a") V4_MIGRATION("lab-none", "{}", "vm-a")
+    V4_MIGRATION(
+        "lab-num", "{\"kubevirt.io/vmi-name\":5}",
+        "vm-a") "UPDATE meta SET value = 12 WHERE key = 'resource_version';";
+
+/* Version 5 adds the label's column (filled in from each record's labels)
+ * and the list indexes, replacing two of version 2's. */
+static void test_schema_upgrade_from_v4(void **state)
+{
+    struct tmpdir t;
+    char path[300], err[256], names[1024];
+    struct store *st = NULL;
+    static const char *const vm_a[] = {"vm-a"};
+    struct store_term term = {STORE_FIELD_VMI_NAME_LABEL, STORE_TERM_IN, vm_a,
+                              1};
+    struct store_list_opts by_label = {.terms = &term, .n_terms = 1};
+    int64_t rv = 0;
+    sqlite3 *db;
+    (void)state;
+
+    tmpdir_make(&t);
+    tmpdir_file(&t, "v4.db", path, sizeof(path));
+    make_v3_file(path);
+    db = raw_open(path);
+    raw_exec(db, v4_sql);
+    raw_exec(db, v4_data);
+    sqlite3_close(db);
+
+    assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), 0);
+    db = raw_open(path);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations WHERE"
+                                 " name = 'lab-a' AND vmi_label = 'vm-a'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations WHERE"
+                                 " name = 'lab-other' AND vmi_label = 'vm-z'"),
+                     1);
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM migrations WHERE"
+                                 " vmi_label IS NULL"),
+                     4); /* lab-none, lab-num, old-job, done-job */
+    assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE"
+                                 " name IN ('migrations_vmi', 'vmis_node')"),
+                     0);
+    char *upgraded = raw_schema(db), *fresh = fresh_schema(&t);
+    assert_string_equal(upgraded, fresh);
+    assert_non_null(strstr(upgraded, "index migrations_by_vmi_label"
+                                     " migrations CREATE INDEX"));
+    assert_non_null(strstr(upgraded, "index vmis_by_phase vmis"));
+    free(upgraded);
+    free(fresh);
+    sqlite3_close(db);
+
+    /* The lists select by the column. */
+    list_all_pages(st, STORE_KIND_MIGRATION, "default", &by_label, names,
+                   sizeof(names), &rv);
+    assert_string_equal(names, "default/lab-a");
+    term.op = STORE_TERM_EXISTS;
+    list_all_pages(st, STORE_KIND_MIGRATION, NULL, &by_label, names,
+                   sizeof(names), &rv);
+    assert_string_equal(names, "default/lab-a,default/lab-other");
+    term.op = STORE_TERM_NOT_IN;
+    list_all_pages(st, STORE_KIND_MIGRATION, NULL, &by_label, names,
+                   sizeof(names), &rv);
+    assert_string_equal(names, "default/done-job,default/lab-none,"
+                               "default/lab-num,default/lab-other,"
+                               "default/old-job");
+    /* A new record's label is written to the column. */
+    json_t *obj =
+        make_migration("default", "new-job", "vm-a", NULL, NULL, NULL);
+    assert_int_equal(store_create(st, STORE_KIND_MIGRATION, obj), 0);
+    json_decref(obj);
+    term.op = STORE_TERM_IN;
+    list_all_pages(st, STORE_KIND_MIGRATION, NULL, &by_label, names,
+                   sizeof(names), &rv);
+    assert_string_equal(names, "default/lab-a,default/new-job");
     store_close(st);
     tmpdir_remove(&t);
 }
@@ -2552,7 +2825,7 @@ static void test_schema_newer_refused(void **state)
 
     assert_int_equal(store_open(path, NULL, &st, err, sizeof(err)), -EPROTO);
     assert_string_equal(err, "database schema version 7 is newer than this "
-                             "program's 4; upgrade orchestratord");
+                             "program's 5; upgrade orchestratord");
     assert_ptr_equal(st, (struct store *)0x1);
     /* Refused, not touched: not even switched to WAL mode. */
     assert_false(file_is_wal(path));
@@ -2718,6 +2991,9 @@ int main(void)
         cmocka_unit_test(test_list_text),
         cmocka_unit_test(test_list_bad_tokens),
         cmocka_unit_test(test_list_field_filters),
+        cmocka_unit_test(test_list_scan_budget),
+        cmocka_unit_test(test_list_terms_invalid),
+        cmocka_unit_test(test_migration_count_phases),
         cmocka_unit_test(test_migration_in_flight),
         cmocka_unit_test(test_change_feed),
         cmocka_unit_test(test_change_feed_objects),
@@ -2730,6 +3006,7 @@ int main(void)
         cmocka_unit_test(test_schema_upgrade_from_v1),
         cmocka_unit_test(test_schema_upgrade_from_v2),
         cmocka_unit_test(test_schema_upgrade_from_v3),
+        cmocka_unit_test(test_schema_upgrade_from_v4),
         cmocka_unit_test(test_schema_upgrade_fails_cleanly),
         cmocka_unit_test(test_damaged_file),
         cmocka_unit_test(test_disk_full),
