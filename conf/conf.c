@@ -711,6 +711,10 @@ static int conf_walk(const struct conf_schema *s, struct conf_ctx *ctx,
         else
             w = snprintf(path, sizeof(path), "%s", name);
         k = (w > 0 && (size_t)w < sizeof(path)) ? conf_key_find(s, path) : NULL;
+        for (size_t j = 0; !k && j < s->n_removed; j++)
+            if (strcmp(s->removed[j].path, path) == 0)
+                return conf_error(ctx, set, "'%s': %s", path,
+                                  s->removed[j].message);
         if (!k) {
             if (noun)
                 return conf_error(ctx, set, "unknown %s '%s'", noun, name);

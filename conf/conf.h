@@ -36,6 +36,8 @@
  * defaults"; a missing file named with -f is an error. */
 #define CONF_ORCHESTRATORD_PATH "/etc/orchestrator/orchestratord.conf"
 #define CONF_MIGRATOR_PATH      "/etc/orchestrator/migrator.conf"
+/* Where the migrator reads the host's OS name (PRETTY_NAME) from. */
+#define CONF_OS_RELEASE_PATH "/etc/os-release"
 
 /* Longest host part of an ADDR:PORT, an IPv6 literal without brackets. */
 #define CONF_ADDR_HOST_MAX 46
@@ -200,11 +202,22 @@ struct conf_label {
 };
 
 struct conf_migrator {
-    char *name;         /* node name; default: gethostname(), lowercased */
-    char *listen;       /* "ADDR:PORT" of the agent API */
+    char *name;   /* node name; default: gethostname(), lowercased */
+    char *listen; /* "ADDR:PORT" of the agent API */
+    /* The agent API's URL as orchestratord should call it; NULL: formed
+     * from 'listen' (or 'migration_address' when 'listen' is a wildcard)
+     * with https when TLS is set. */
+    char *advertise_url;
     char *libvirt_uri;  /* e.g. "qemu:///system" */
-    char *orchestrator; /* URL of orchestratord */
-    char *token;        /* bearer token for orchestratord; NULL: none */
+    char *orchestrator; /* URL of orchestratord, where reports go */
+    /* Presented to orchestratord ("Authorization: Bearer"); NULL: none. */
+    char *orchestrator_token;
+    char *orchestrator_cacert; /* CA file for https; NULL: system CAs */
+    /* Required from orchestratord on the agent API's /v1 endpoints; NULL:
+     * none, and then the agent API listens on loopback only. */
+    char *agent_token;
+    char *tls_certificate; /* agent API over TLS: PEM files, both or none */
+    char *tls_key;
     char *state_dir;
     char *sysfs_root;
     char *migration_address; /* IP for migration traffic; NULL: default */
@@ -214,6 +227,10 @@ struct conf_migrator {
     size_t n_labels;
     struct conf_network *networks;
     size_t n_networks;
+    /* Absolute path prefixes of storage every host sees (shared/RWX): a
+     * disk under one of them does not stop a live migration. */
+    char **shared_storage;
+    size_t n_shared_storage;
     enum log_level log_level;
     int report_interval_s;
 };

@@ -17,6 +17,8 @@ static int migr_labels_parse(void *vctx, const void *vset, void *vconf);
 static void migr_labels_free(void *vconf);
 static int migr_networks_parse(void *vctx, const void *vset, void *vconf);
 static void migr_networks_free(void *vconf);
+static int migr_shared_parse(void *vctx, const void *vset, void *vconf);
+static void migr_shared_free(void *vconf);
 
 static const struct conf_key migr_keys[] = {
     /* Default set by migr_init() from gethostname(). */
@@ -39,10 +41,30 @@ static const struct conf_key migr_keys[] = {
      .offset = OFF(orchestrator),
      .def_str = "http://127.0.0.1:8080",
      .check = conf_check_url},
-    {.path = "token",
+    {.path = "orchestrator_token",
      .type = CONF_T_STRING,
-     .offset = OFF(token),
+     .offset = OFF(orchestrator_token),
      .check = conf_check_token},
+    {.path = "orchestrator_cacert",
+     .type = CONF_T_STRING,
+     .offset = OFF(orchestrator_cacert),
+     .check = conf_check_abs_path},
+    {.path = "agent_token",
+     .type = CONF_T_STRING,
+     .offset = OFF(agent_token),
+     .check = conf_check_token},
+    {.path = "tls_certificate",
+     .type = CONF_T_STRING,
+     .offset = OFF(tls_certificate),
+     .check = conf_check_abs_path},
+    {.path = "tls_key",
+     .type = CONF_T_STRING,
+     .offset = OFF(tls_key),
+     .check = conf_check_abs_path},
+    {.path = "advertise_url",
+     .type = CONF_T_STRING,
+     .offset = OFF(advertise_url),
+     .check = conf_check_url},
     {.path = "state_dir",
      .type = CONF_T_STRING,
      .offset = OFF(state_dir),
@@ -79,6 +101,10 @@ static const struct conf_key migr_keys[] = {
      .type = CONF_T_RECORDS,
      .parse = migr_networks_parse,
      .free = migr_networks_free},
+    {.path = "shared_storage",
+     .type = CONF_T_RECORDS,
+     .parse = migr_shared_parse,
+     .free = migr_shared_free},
     {.path = "log_level",
      .type = CONF_T_LOG_LEVEL,
      .offset = OFF(log_level),
@@ -91,6 +117,13 @@ static const struct conf_key migr_keys[] = {
      .def_int = 10},
 };
 
+/* One secret used to serve both directions; each has its own now. */
+static const struct conf_removed_key migr_removed[] = {
+    {"token", "no longer read: set 'orchestrator_token' (presented to "
+              "orchestratord) and 'agent_token' (required from orchestratord "
+              "on the agent API) instead"},
+};
+
 static int migr_init(void *conf);
 static void migr_clear(void *conf);
 static int migr_finish(struct conf_ctx *ctx, const config_setting_t *root,
@@ -99,6 +132,8 @@ static int migr_finish(struct conf_ctx *ctx, const config_setting_t *root,
 static const struct conf_schema migr_schema = {
     .keys = migr_keys,
     .n_keys = sizeof(migr_keys) / sizeof(*migr_keys),
+    .removed = migr_removed,
+    .n_removed = sizeof(migr_removed) / sizeof(*migr_removed),
     .size = sizeof(struct conf_migrator),
     .init = migr_init,
     .clear = migr_clear,
@@ -343,6 +378,70 @@ out:
 }
 
 /* ---------------------------------------------------------------------- */
+/* shared_storage = [ "/path", ... ];                                      */
+
+static void migr_shared_free(void *vconf)
+{
+    struct conf_migrator *c = vconf;
+
+    for (size_t i = 0; i < c->n_shared_storage; i++)
+        free(c->shared_storage[i]);
+    free(c->shared_storage);
+    c->shared_storage = NULL;
+    c->n_shared_storage = 0;
+}
+
+static int migr_shared_parse(void *vctx, const void *vset, void *vconf)
+{
+    struct conf_ctx *ctx = vctx;
+    const config_setting_t *set = vset;
+    struct conf_migrator *c = vconf;
+    struct conf_migrator tmp = {0};
+    int type = config_setting_type(set);
+    int n = config_setting_length(set);
+    int r = 0;
+
+    if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST)
+        return conf_error(ctx, set,
+                          "'shared_storage': expected an array of absolute "
+                          "paths, got %s",
+                          conf_type_noun(type));
+    if (n > 0) {
+        tmp.shared_storage = calloc((size_t)n, sizeof(*tmp.shared_storage));
+        if (!tmp.shared_storage)
+            return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(set, i);
+        char path[32], why[256];
+        const char *v;
+
+        snprintf(path, sizeof(path), "shared_storage[%d]", i);
+        r = conf_record_string(ctx, e, path, &v);
+        if (r < 0)
+            goto out;
+        if (conf_check_abs_path(v, why, sizeof(why)) < 0) {
+            r = conf_error(ctx, e, "'%s': %s", path, why);
+            goto out;
+        }
+        tmp.shared_storage[i] = strdup(v);
+        if (!tmp.shared_storage[i]) {
+            r = -ENOMEM;
+            goto out;
+        }
+        tmp.n_shared_storage++;
+    }
+    migr_shared_free(c);
+    c->shared_storage = tmp.shared_storage;
+    c->n_shared_storage = tmp.n_shared_storage;
+    tmp.shared_storage = NULL;
+    tmp.n_shared_storage = 0;
+out:
+    migr_shared_free(&tmp);
+    return r;
+}
+
+/* ---------------------------------------------------------------------- */
 
 /* The node name defaults to this host's name, lowercased because node
  * names are DNS subdomains. */
@@ -388,6 +487,13 @@ static int migr_finish(struct conf_ctx *ctx, const config_setting_t *root,
                           "'migration_port_min' %d is above "
                           "'migration_port_max' %d",
                           c->migration_port_min, c->migration_port_max);
+    }
+    if (!c->tls_certificate != !c->tls_key) {
+        at = config_setting_get_member(
+            root, c->tls_certificate ? "tls_certificate" : "tls_key");
+        return conf_error(ctx, at,
+                          "'tls_certificate' and 'tls_key' must be set "
+                          "together");
     }
     return 0;
 }

@@ -18,10 +18,20 @@ struct conf_ctx {
     size_t errlen;
 };
 
+/* A key a daemon no longer reads.  A file that still sets it fails with
+ * "'PATH': MESSAGE" instead of "unknown key", so an upgrade says what to
+ * write instead. */
+struct conf_removed_key {
+    const char *path;
+    const char *message;
+};
+
 /* What the engine needs to know about one daemon. */
 struct conf_schema {
     const struct conf_key *keys;
     size_t n_keys;
+    const struct conf_removed_key *removed; /* may be NULL */
+    size_t n_removed;
     size_t size; /* sizeof the daemon's struct */
     int (*init)(void *conf);
     void (*clear)(void *conf);

@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 #include "daemon/daemon.h"
 #include "log/log.h"
+#include "migrator/report.h"
 
 #define DRAIN_GRACE_S 5
 /* At most one line per this many seconds about requests with a missing or
@@ -29,6 +32,12 @@ struct migr_agent {
     const struct migr_netlink_ops *nl;
     struct migr_sriov *sriov;
     struct conf_addr listen;
+
+    /* Set before the worker starts (migr_agent_new, migr_agent_bound),
+     * read by it. */
+    char url[512];    /* the agent API's URL, as reported */
+    char boot_id[37]; /* random per run: tells orchestratord we restarted */
+    struct migr_report *report; /* NULL: no 'orchestrator' to report to */
 
     /* Worker side: only the worker (or migr_agent_refresh's caller)
      * touches these. */
@@ -218,12 +227,174 @@ static int reservations_copy(struct migr_sriov *s,
     return 0;
 }
 
-static json_t *domain(const struct migr_dom_info *d)
+/* Whether `path` lies under one of the configured shared_storage
+ * prefixes: the prefix itself or below it at a '/' boundary.  A path that
+ * climbs with ".." is not trusted to stay below. */
+static bool path_shared(const struct conf_migrator *cfg, const char *path)
 {
-    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I}", "name", d->name, "uuid",
-                     d->uuid, "state", migr_dom_state_name(d->state),
-                     "persistent", d->persistent, "memoryKiB",
-                     (json_int_t)d->memory_kib, "vcpus", (json_int_t)d->vcpus);
+    if (path[0] != '/' || strstr(path, "/../") ||
+        (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
+        return false;
+    for (size_t i = 0; i < cfg->n_shared_storage; i++) {
+        const char *p = cfg->shared_storage[i];
+        size_t n = strlen(p);
+
+        while (n > 1 && p[n - 1] == '/')
+            n--;
+        if (n == 1 ||
+            (strncmp(path, p, n) == 0 && (path[n] == '/' || path[n] == '\0')))
+            return true;
+    }
+    return false;
+}
+
+static json_t *interfaces(const struct migr_dom_devices *dv, bool *oom)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < dv->n_ifaces; i++) {
+        const struct migr_dom_iface *f = &dv->ifaces[i];
+        json_t *ips = json_array();
+
+        if (!ips)
+            *oom = true;
+        for (size_t k = 0; ips && k < f->n_ips; k++)
+            append(ips, json_string(f->ips[k]), oom);
+        append(a,
+               json_pack("{s:s, s:s, s:s, s:s, s:o*}", "name", f->name, "mac",
+                         f->mac, "type", f->type, "source", f->source,
+                         "ipAddresses", ips),
+               oom);
+    }
+    if (!a)
+        *oom = true;
+    return a;
+}
+
+static json_t *disks(const struct conf_migrator *cfg,
+                     const struct migr_dom_devices *dv, bool *oom)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < dv->n_disks; i++) {
+        const struct migr_dom_disk *d = &dv->disks[i];
+        bool shared = strcmp(d->type, "network") == 0 ||
+                      (d->source[0] && path_shared(cfg, d->source));
+
+        append(a,
+               json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "target", d->target,
+                         "device", d->device, "source", d->source, "type",
+                         d->type, "shared", shared, "readonly", d->readonly),
+               oom);
+    }
+    if (!a)
+        *oom = true;
+    return a;
+}
+
+/* One domain of the inventory; NULL when it went away since the listing
+ * (then *oom is left alone). */
+static json_t *domain(const struct migr_agent_sources *src,
+                      const struct migr_dom_info *d, bool *oom)
+{
+    struct migr_dom_devices dv = {0};
+    char err[512];
+    json_t *o;
+    int r;
+
+    r = migr_virt_devices(src->virt, d->name, true, &dv, err, sizeof(err));
+    if (r == -ENOENT)
+        return NULL;
+    o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:i, s:b, s:b, s:I, s:I}", "name", d->name,
+        "uuid", d->uuid, "state", migr_dom_state_name(d->state), "stateReason",
+        d->state_reason ? d->state_reason : "unknown", "id", d->id,
+        "persistent", d->persistent, "migrating", d->migrating, "memoryKiB",
+        (json_int_t)d->memory_kib, "vcpus", (json_int_t)d->vcpus);
+    if (!o) {
+        *oom = true;
+    } else if (r < 0) {
+        /* Unknown, not none: an empty disk list would read as nothing in
+         * the way of a migration. */
+        set(o, "interfaces", json_null(), oom);
+        set(o, "disks", json_null(), oom);
+        set(o, "devicesError", json_string(err), oom);
+    } else {
+        set(o, "interfaces", interfaces(&dv, oom), oom);
+        set(o, "disks", disks(src->cfg, &dv, oom), oom);
+        set(o, "hostdevs", json_integer(dv.hostdevs), oom);
+        set(o, "acpi", json_boolean(dv.acpi), oom);
+    }
+    migr_dom_devices_clear(&dv);
+    return o;
+}
+
+/* PRETTY_NAME from an os-release file, unquoted; "" when there is none. */
+static void os_image(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    char line[512];
+
+    buf[0] = '\0';
+    while (f && fgets(line, sizeof(line), f)) {
+        char *v, *end;
+        size_t k = 0;
+
+        if (strncmp(line, "PRETTY_NAME=", 12) != 0)
+            continue;
+        v = line + 12;
+        end = v + strcspn(v, "\r\n");
+        if (end > v && (*v == '"' || *v == '\'') && end[-1] == *v) {
+            v++;
+            end--;
+        }
+        for (; v < end && k + 1 < len; v++) {
+            if (*v == '\\' && v + 1 < end)
+                v++; /* shell-style escapes: \" \\ \$ \` */
+            buf[k++] = *v;
+        }
+        buf[k] = '\0';
+        break;
+    }
+    if (f)
+        fclose(f);
+}
+
+/* What kubelet's nodeInfo says, plus libvirt's side when it answers. */
+static json_t *node_info(const struct migr_agent_sources *src,
+                         const struct migr_host_info *host, bool libvirt,
+                         bool *oom)
+{
+    struct utsname u;
+    char image[256];
+    json_t *o = json_object();
+
+    if (!o) {
+        *oom = true;
+        return NULL;
+    }
+    if (uname(&u) < 0)
+        memset(&u, 0, sizeof(u));
+    os_image(src->os_release ? src->os_release : CONF_OS_RELEASE_PATH, image,
+             sizeof(image));
+    set(o, "kernelVersion", json_string(u.release), oom);
+    set(o, "osImage", json_string(image), oom);
+    set(o, "arch",
+        json_string(libvirt && host->arch[0] ? host->arch : u.machine), oom);
+    if (!libvirt)
+        return o;
+    set(o, "libvirtVersion", json_string(host->version), oom);
+    set(o, "hypervisorVersion", json_string(host->hypervisor_version), oom);
+    if (host->host_uuid[0])
+        set(o, "hostUUID", json_string(host->host_uuid), oom);
+    /* A driver that names no CPU model (the test driver) still has an
+     * architecture, which is what a model would be compared within. */
+    set(o, "cpuModel",
+        json_string(host->cpu_model[0] ? host->cpu_model
+                    : host->arch[0]    ? host->arch
+                                       : u.machine),
+        oom);
+    return o;
 }
 
 int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
@@ -272,10 +443,20 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
                       (json_int_t)host.memory_kib),
             &oom);
         a = json_array();
-        for (int i = 0; a && i < n; i++)
-            append(a, domain(&doms[i]), &oom);
+        for (int i = 0; a && !oom && i < n; i++) {
+            json_t *d = domain(src, &doms[i], &oom);
+            if (d)
+                append(a, d, &oom);
+        }
         set(o, "domains", a, &oom);
     }
+    set(o, "nodeInfo", node_info(src, &host, lv && !virt_err, &oom), &oom);
+    set(o, "agent",
+        json_pack("{s:s, s:s, s:s}", "url",
+                  src->agent_url ? src->agent_url : "", "version",
+                  MIGR_AGENT_VERSION, "bootId",
+                  src->boot_id ? src->boot_id : ""),
+        &oom);
 
     a = json_object();
     for (size_t i = 0; a && i < cfg->n_labels; i++)
@@ -382,6 +563,65 @@ static void authfail_flush(struct migr_agent *a)
 /* ---------------------------------------------------------------------- */
 /* The cache and the worker                                                */
 
+/* A random (version 4) UUID.  getrandom() may block only before the
+ * kernel's pool is seeded, early at boot, which an agent start can wait
+ * out. */
+static int boot_id_make(char *buf, size_t len)
+{
+    unsigned char b[16];
+
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+        return -errno;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(buf, len,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x"
+             "%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
+    return 0;
+}
+
+static bool addr_is_wildcard(const struct conf_addr *addr)
+{
+    struct in6_addr in6;
+    struct in_addr in;
+
+    if (addr->family == AF_INET6)
+        return inet_pton(AF_INET6, addr->host, &in6) == 1 &&
+               IN6_IS_ADDR_UNSPECIFIED(&in6);
+    return inet_pton(AF_INET, addr->host, &in) == 1 && in.s_addr == 0;
+}
+
+/* The URL orchestratord should call: 'advertise_url' as given (without a
+ * trailing '/'), else the scheme TLS implies and the listen address (or
+ * 'migration_address' when listening on a wildcard) with `port`.
+ * -EINVAL when a wildcard leaves no address to give. */
+static int url_make(const struct conf_migrator *cfg,
+                    const struct conf_addr *addr, uint16_t port, char *buf,
+                    size_t len)
+{
+    const char *scheme = cfg->tls_certificate ? "https" : "http";
+    const char *host = addr->host;
+    size_t n;
+
+    if (cfg->advertise_url) {
+        snprintf(buf, len, "%s", cfg->advertise_url);
+        n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '/')
+            buf[--n] = '\0';
+        return 0;
+    }
+    if (addr_is_wildcard(addr)) {
+        if (!cfg->migration_address)
+            return -EINVAL;
+        host = cfg->migration_address;
+    }
+    snprintf(buf, len, strchr(host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+             scheme, host, (unsigned)port);
+    return 0;
+}
+
 int migr_agent_new(const struct conf_migrator *cfg,
                    const struct migr_netlink_ops *nl, struct migr_agent **ret,
                    char *err, size_t errlen)
@@ -397,16 +637,32 @@ int migr_agent_new(const struct conf_migrator *cfg,
                  cfg && cfg->listen ? cfg->listen : "");
         return -EINVAL;
     }
-    if (!cfg->token && !conf_addr_is_loopback(&addr)) {
-        snprintf(err, errlen,
-                 "'listen': %s is not a loopback address and no 'token' is "
-                 "set: the agent API would be open to anyone",
-                 cfg->listen);
+    if (!cfg->agent_token && !conf_addr_is_loopback(&addr)) {
+        snprintf(
+            err, errlen,
+            "'listen': %s is not a loopback address and no 'agent_token' is "
+            "set: the agent API would be open to anyone",
+            cfg->listen);
         return -EINVAL;
     }
     a = calloc(1, sizeof(*a));
     if (!a)
         goto oom;
+    if (url_make(cfg, &addr, addr.port, a->url, sizeof(a->url)) < 0) {
+        free(a);
+        snprintf(err, errlen,
+                 "'listen': %s is a wildcard address: set 'advertise_url' "
+                 "or 'migration_address' so orchestratord knows where to "
+                 "call the agent",
+                 cfg->listen);
+        return -EINVAL;
+    }
+    r = boot_id_make(a->boot_id, sizeof(a->boot_id));
+    if (r < 0) {
+        free(a);
+        snprintf(err, errlen, "cannot make a boot id: %s", strerror(-r));
+        return r;
+    }
     a->cfg = cfg;
     a->nl = nl ? nl : &migr_netlink_libnl;
     a->listen = addr;
@@ -428,6 +684,24 @@ int migr_agent_new(const struct conf_migrator *cfg,
                  cfg->sysfs_root);
         return r;
     }
+    if (cfg->orchestrator) {
+        struct migr_report_opts ro = {
+            .url = cfg->orchestrator,
+            .node = cfg->name ? cfg->name : "",
+            .token = cfg->orchestrator_token,
+            .cacert = cfg->orchestrator_cacert,
+            .interval_s = cfg->report_interval_s,
+        };
+        r = migr_report_new(&ro, &a->report);
+        if (r < 0) {
+            migr_agent_free(a);
+            if (r == -ENOMEM)
+                goto oom;
+            snprintf(err, errlen, "'orchestrator': cannot report to \"%s\"",
+                     cfg->orchestrator);
+            return r;
+        }
+    }
     *ret = a;
     return 0;
 oom:
@@ -441,6 +715,7 @@ void migr_agent_free(struct migr_agent *a)
         return;
     authfail_flush(a);
     migr_agent_stop(a);
+    migr_report_free(a->report);
     migr_virt_close(a->virt);
     migr_sriov_free(a->sriov);
     free(a->inventory);
@@ -512,6 +787,8 @@ int migr_agent_refresh(struct migr_agent *a)
         .virt_error = a->virt_error,
         .nl = a->nl,
         .sriov = a->sriov,
+        .agent_url = a->url,
+        .boot_id = a->boot_id,
     };
     r = migr_agent_inventory(&src, &inv, &virt_err);
     if (r < 0)
@@ -552,7 +829,22 @@ int migr_agent_refresh(struct migr_agent *a)
     a->inventory_len = strlen(text);
     a->generation = gen;
     pthread_mutex_unlock(&a->lock);
+    /* Every new inventory goes out at once: this is what brings a
+     * lifecycle event to orchestratord within a moment. */
+    if (a->report && migr_report_submit(a->report, text) == -ENOMEM)
+        return -ENOMEM;
     return 0;
+}
+
+void migr_agent_bound(struct migr_agent *a, uint16_t port)
+{
+    if (a && !a->worker_running && a->listen.port == 0)
+        url_make(a->cfg, &a->listen, port, a->url, sizeof(a->url));
+}
+
+const char *migr_agent_url(const struct migr_agent *a)
+{
+    return a->url;
 }
 
 uint64_t migr_agent_generation(struct migr_agent *a)
@@ -615,6 +907,11 @@ int migr_agent_start(struct migr_agent *a)
         return -r;
     }
     a->worker_running = true;
+    r = a->report ? migr_report_start(a->report) : 0;
+    if (r < 0) {
+        migr_agent_stop(a);
+        return r;
+    }
     return 0;
 }
 
@@ -622,6 +919,8 @@ void migr_agent_stop(struct migr_agent *a)
 {
     if (!a)
         return;
+    /* First: a report in flight is cut short rather than waited for. */
+    migr_report_stop(a->report);
     if (a->worker_running) {
         pthread_mutex_lock(&a->lock);
         a->stop = true;
@@ -675,10 +974,10 @@ static bool authorized(const struct migr_agent *a,
     const char *tok;
     size_t len;
 
-    if (!a->cfg->token)
+    if (!a->cfg->agent_token)
         return true;
     return http_request_bearer(req, &tok, &len) == 0 &&
-           http_secret_equal(tok, len, a->cfg->token);
+           http_secret_equal(tok, len, a->cfg->agent_token);
 }
 
 void migr_agent_handle(const struct http_request *req,
@@ -744,18 +1043,24 @@ static int serve_start(struct daemon_ctx *d, uint16_t port, void *arg)
     int r;
     (void)d;
 
+    migr_agent_bound(a, port);
     r = migr_agent_start(a);
     if (r < 0) {
         log_error("cannot start the inventory worker: %s", strerror(-r));
         return r;
     }
-    log_info("serving HTTP on %s%s%s:%u as '%s', libvirt '%s', refresh every "
+    log_info("serving %s on %s%s%s:%u as '%s', libvirt '%s', refresh every "
              "%d s%s",
+             a->cfg->tls_certificate ? "HTTPS" : "HTTP",
              a->listen.family == AF_INET6 ? "[" : "", a->listen.host,
              a->listen.family == AF_INET6 ? "]" : "", (unsigned)port,
              a->cfg->name ? a->cfg->name : "", a->cfg->libvirt_uri,
              a->cfg->report_interval_s,
-             a->cfg->token ? ", bearer token required" : "");
+             a->cfg->agent_token ? ", bearer token required" : "");
+    if (a->report)
+        log_info("reporting to '%s' as '%s' (agent URL %s)",
+                 a->cfg->orchestrator, a->cfg->name ? a->cfg->name : "",
+                 a->url);
     return 0;
 }
 
@@ -802,6 +1107,8 @@ int migr_agent_serve(struct migr_agent *a)
     o.http.max_body_bytes = 64 * 1024;
     o.http.max_connections = 64;
     o.http.probe_paths = probe_paths;
+    o.http.tls_certificate = a->cfg->tls_certificate;
+    o.http.tls_key = a->cfg->tls_key;
     r = daemon_serve(&o, NULL, err, sizeof(err));
     migr_agent_stop(a);
     if (r < 0) {

@@ -19,12 +19,17 @@
  * Others: 404, or 405 for a method other than GET/HEAD on a known path.
  * Errors are Kubernetes Status objects, as orchestratord's.
  *
- * Auth (first step, see the README): the agent shares the one secret it
- * already has with orchestratord, conf's 'token'.  When it is set, every
- * /v1 request must carry "Authorization: Bearer TOKEN" (401 otherwise).
- * When it is not set, the agent only listens on a loopback address; a
- * non-loopback 'listen' without a token is refused at start-up, as
- * orchestratord refuses one without tokens.
+ * Auth: each direction has its own secret.  orchestratord presents conf's
+ * 'agent_token' here: when it is set, every /v1 request must carry
+ * "Authorization: Bearer TOKEN" (401 otherwise); when it is not set, the
+ * agent only listens on a loopback address (a non-loopback 'listen' without
+ * it is refused at start-up, as orchestratord refuses one without tokens).
+ * With 'tls_certificate' and 'tls_key' the API is served over TLS only.
+ *
+ * Reports: with an 'orchestrator' URL the agent also pushes every new
+ * inventory to orchestratord (migrator/report.h), presenting
+ * 'orchestrator_token'; a reporter thread does that, so neither the loop
+ * nor the worker ever waits on orchestratord.
  */
 #ifndef ORCH_MIGRATOR_AGENT_H
 #define ORCH_MIGRATOR_AGENT_H
@@ -38,22 +43,40 @@
 #include "migrator/sriov.h"
 #include "migrator/virt.h"
 
+/* The agent's version, reported to orchestratord (as kubelet's). */
+#define MIGR_AGENT_VERSION "v0.1.0"
+
 /* Where an inventory comes from.  Everything is borrowed. */
 struct migr_agent_sources {
-    const struct conf_migrator *cfg;   /* name, labels, networks, sysfs_root */
+    const struct conf_migrator *cfg;   /* name, labels, networks, sysfs_root,
+                                          shared_storage */
     struct migr_virt *virt;            /* NULL: libvirt not connected */
     const char *virt_error;            /* why not, when virt is NULL */
     const struct migr_netlink_ops *nl; /* VF MAC/VLAN; NULL: sysfs only */
     struct migr_sriov *sriov;          /* VF reservations; NULL: none */
+    const char *agent_url;             /* the agent API's URL; NULL: "" */
+    const char *boot_id;               /* this run's id; NULL: "" */
+    const char *os_release; /* NULL: CONF_OS_RELEASE_PATH (tests: a file) */
 };
 
 /*
- * Build the host's inventory:
+ * Build the host's inventory (the body of the report to orchestratord,
+ * migrator/report.h):
  *   {"name", "addresses":[{"type":"Hostname"|"InternalIP","address"}],
+ *    "agent":{"url","version","bootId"},
+ *    "nodeInfo":{"kernelVersion","osImage","arch", and with libvirt:
+ *                "libvirtVersion","hypervisorVersion","hostUUID"?,
+ *                "cpuModel"},
  *    "libvirt":{"uri","version","hostUUID"?} or {"uri","error"},
  *    "capacity":{"cpus","memoryKiB"} (absent without libvirt),
  *    "labels":{KEY:VALUE},
- *    "domains":[{"name","uuid","state","persistent","memoryKiB","vcpus"}]
+ *    "domains":[{"name","uuid","state","stateReason","id","persistent",
+ *                "migrating","memoryKiB","vcpus",
+ *                "interfaces":[{"name","mac","type","source",
+ *                               "ipAddresses":[IP]}],
+ *                "disks":[{"target","device","source","type","shared",
+ *                          "readonly"}],
+ *                "hostdevs","acpi"}]
  *              sorted by name, or null when libvirt could not be asked,
  *    "networks":[{"name","pf","mode","vlan","totalVFs","numVFs",
  *                 "vfs":[{"index","pci","netdev","driver","mac","vlan",
@@ -64,7 +87,14 @@ struct migr_agent_sources {
  * are null when netlink did not report them; a PF whose VF list netlink
  * cannot read still lists its VFs, with "linkError" saying why.  A PF
  * missing on this host is reported with "error", not a failure.  "state"
- * is virsh's word ("running", "shut off", ...).
+ * is virsh's word ("running", "shut off", ...), "stateReason" too (see
+ * struct migr_dom_info).  "id" is -1 for an inactive domain.  A disk is
+ * "shared" when it is a network disk or its source lies under one of the
+ * config's shared_storage prefixes.  A domain whose devices could not be
+ * read has "interfaces" and "disks" null (unknown, not none), no
+ * "hostdevs"/"acpi", and "devicesError" saying why; one that vanished
+ * since the listing is left out.  "hostUUID" is absent when the driver has
+ * none; "cpuModel" falls back to the architecture when it names no model.
  *
  * Blocking (libvirt, sysfs, netlink): worker threads only.  Returns 0 and
  * *ret (json_decref) with *ret_virt_err (may be NULL) set to 0 or the
@@ -77,9 +107,13 @@ struct migr_agent;
 
 /* A new agent for `cfg` (borrowed: it must outlive the agent) and netlink
  * ops `nl` (borrowed; NULL: migr_netlink_libnl).  Checks the listen
- * address and the auth rule above.  Returns 0 and *ret (free with
- * migr_agent_free), or -EINVAL (with a message: a bad 'listen', or a
- * non-loopback one without 'token'), -ENOMEM. */
+ * address, the auth rule above, and that the agent's URL can be formed
+ * (see migr_agent_url); makes this run's boot id and, with an
+ * 'orchestrator', the reporter (not started).  Returns 0 and *ret (free
+ * with migr_agent_free), or -EINVAL (with a message: a bad 'listen', a
+ * non-loopback one without 'agent_token', a wildcard one without
+ * 'advertise_url' or 'migration_address'), -ENOMEM, or -errno of
+ * getrandom. */
 int migr_agent_new(const struct conf_migrator *cfg,
                    const struct migr_netlink_ops *nl, struct migr_agent **ret,
                    char *err, size_t errlen);
@@ -94,12 +128,25 @@ void migr_agent_free(struct migr_agent *a);
  * failure is not an error here, it is in the inventory. */
 int migr_agent_refresh(struct migr_agent *a);
 
+/* The agent API's URL as reported to orchestratord ("agent":{"url"}):
+ * 'advertise_url', else http[s]://ADDR:PORT from 'listen' (the address
+ * 'migration_address' when 'listen' is a wildcard).  Borrowed from the
+ * agent. */
+const char *migr_agent_url(const struct migr_agent *a);
+
+/* The agent API was bound to `port`: with 'listen' port 0 the URL takes
+ * it.  Before migr_agent_start only (the worker reads the URL).  Main
+ * thread. */
+void migr_agent_bound(struct migr_agent *a, uint16_t port);
+
 /* Start the worker thread (and libvirt's event loop, before the worker's
  * first connection): a refresh at once, then every report_interval_s and
- * on every domain lifecycle event.  Returns 0 or a negative errno. */
+ * on every domain lifecycle event; and the reporter thread, which pushes
+ * each refreshed inventory.  Returns 0 or a negative errno. */
 int migr_agent_start(struct migr_agent *a);
 
-/* Stop and join the worker (waiting for a libvirt call in progress) and
+/* Stop and join the reporter (a push in flight is cut within about
+ * 100 ms), the worker (waiting for a libvirt call in progress) and
  * libvirt's event loop.  NULL-safe; a no-op when not started. */
 void migr_agent_stop(struct migr_agent *a);
 
@@ -115,7 +162,8 @@ void migr_agent_handle(const struct http_request *req,
                        struct http_response *resp, void *arg);
 
 /* Run the daemon: start the worker, bind 'listen' (port 0: any free port,
- * logged as "serving HTTP on ADDR:PORT"), serve until SIGTERM or SIGINT,
+ * logged as "serving HTTP on ADDR:PORT", or HTTPS with TLS), serve until
+ * SIGTERM or SIGINT,
  * then stop accepting, let replies in flight go out, stop the worker.
  * SIGHUP is logged; nothing is reloaded yet.  Main thread.  Returns 0 after
  * a clean stop, or a negative errno when it could not start. */

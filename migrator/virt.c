@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 
 /* What libvirt's event thread reads when a lifecycle event comes.  Once
  * registered it belongs to libvirt, which frees it (lifecycle_ctx_free)
@@ -148,14 +151,93 @@ void migr_virt_close(struct migr_virt *v)
     free(v);
 }
 
+/* ---------------------------------------------------------------------- */
+/* XML                                                                     */
+
+/* libxml2 wants its parser set up once before threads parse. */
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void)
+{
+    xmlInitParser();
+}
+
+/* Parse XML text; NULL when it is not well-formed.  Nothing is printed and
+ * nothing is fetched from the network. */
+static xmlDocPtr xml_read(const char *text)
+{
+    pthread_once(&xml_once, xml_init);
+    return xmlReadMemory(text, (int)strlen(text), "libvirt.xml", NULL,
+                         XML_PARSE_NONET | XML_PARSE_NOERROR |
+                             XML_PARSE_NOWARNING);
+}
+
+static bool xml_is(const xmlNode *n, const char *name)
+{
+    return n && n->type == XML_ELEMENT_NODE &&
+           strcmp((const char *)n->name, name) == 0;
+}
+
+/* The first child element of `n` called `name`, or NULL. */
+static xmlNode *xml_child(const xmlNode *n, const char *name)
+{
+    for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
+        if (xml_is(c, name))
+            return c;
+    return NULL;
+}
+
+/* Copy attribute `attr` of `n` (or "" when absent) into buf. */
+static void xml_attr(const xmlNode *n, const char *attr, char *buf, size_t len)
+{
+    xmlChar *v = n ? xmlGetProp(n, (const xmlChar *)attr) : NULL;
+
+    snprintf(buf, len, "%s", v ? (const char *)v : "");
+    xmlFree(v);
+}
+
+/* Copy the text of child element `name` of `n` (or "") into buf. */
+static void xml_text(const xmlNode *n, const char *name, char *buf, size_t len)
+{
+    xmlNode *c = xml_child(n, name);
+    xmlChar *v = c ? xmlNodeGetContent(c) : NULL;
+
+    snprintf(buf, len, "%s", v ? (const char *)v : "");
+    xmlFree(v);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The host                                                                */
+
+/* The host UUID, CPU model and architecture from the capabilities'
+ * <host> element; what a driver leaves out stays "". */
+static void host_caps(const char *caps, struct migr_host_info *h)
+{
+    xmlDocPtr doc = xml_read(caps);
+    xmlNode *host = doc ? xml_child(xmlDocGetRootElement(doc), "host") : NULL;
+    xmlNode *cpu = xml_child(host, "cpu");
+    char uuid[64];
+
+    xml_text(host, "uuid", uuid, sizeof(uuid));
+    if (strlen(uuid) == 36)
+        snprintf(h->host_uuid, sizeof(h->host_uuid), "%s", uuid);
+    xml_text(cpu, "model", h->cpu_model, sizeof(h->cpu_model));
+    xml_text(cpu, "arch", h->arch, sizeof(h->arch));
+    xmlFreeDoc(doc);
+}
+
+static void version_text(unsigned long v, char *buf, size_t len)
+{
+    snprintf(buf, len, "%lu.%lu.%lu", v / 1000000, v / 1000 % 1000, v % 1000);
+}
+
 int migr_virt_host(struct migr_virt *v, struct migr_host_info *ret, char *err,
                    size_t errlen)
 {
     struct migr_host_info h = {0};
     virNodeInfo node;
-    unsigned long ver = 0;
+    unsigned long ver = 0, hv_ver = 0;
     char *uri = NULL, *caps = NULL;
-    const char *host, *end, *u;
 
     if (!v || !ret)
         return -EINVAL;
@@ -163,26 +245,24 @@ int migr_virt_host(struct migr_virt *v, struct migr_host_info *ret, char *err,
         return virt_error("cannot read the node info", err, errlen);
     if (virConnectGetLibVersion(v->conn, &ver) < 0)
         return virt_error("cannot read the libvirt version", err, errlen);
+    /* Not every driver knows its hypervisor's version: "" then. */
+    if (virConnectGetVersion(v->conn, &hv_ver) < 0)
+        virResetLastError();
+    else
+        version_text(hv_ver, h.hypervisor_version,
+                     sizeof(h.hypervisor_version));
     uri = virConnectGetURI(v->conn);
     if (!uri)
         return virt_error("cannot read the connection URI", err, errlen);
     snprintf(h.uri, sizeof(h.uri), "%s", uri);
     free(uri);
-    snprintf(h.version, sizeof(h.version), "%lu.%lu.%lu", ver / 1000000,
-             ver / 1000 % 1000, ver % 1000);
+    version_text(ver, h.version, sizeof(h.version));
     h.cpus = node.cpus;
     h.memory_kib = node.memory;
-    /* The host UUID is the first <uuid> inside <host>; not every driver
-     * has one (the test driver does not), so a missing one is not an
-     * error.  A string scan is enough for this one element. */
     caps = virConnectGetCapabilities(v->conn);
     if (!caps)
         return virt_error("cannot read the capabilities", err, errlen);
-    host = strstr(caps, "<host>");
-    end = host ? strstr(host, "</host>") : NULL;
-    u = host ? strstr(host, "<uuid>") : NULL;
-    if (u && u < end && strlen(u) > 6 + 36 && u[6 + 36] == '<')
-        snprintf(h.host_uuid, sizeof(h.host_uuid), "%.36s", u + 6);
+    host_caps(caps, &h);
     free(caps);
     *ret = h;
     return 0;
@@ -342,23 +422,138 @@ static enum migr_dom_state state_from(int st)
     }
 }
 
+/* virsh's words for a state's reasons (virsh-domain-monitor.c), so that
+ * what orchestratord and an operator read is what `virsh domstate
+ * --reason` prints. */
+static const char *const running_reasons[] = {
+    [VIR_DOMAIN_RUNNING_UNKNOWN] = "unknown",
+    [VIR_DOMAIN_RUNNING_BOOTED] = "booted",
+    [VIR_DOMAIN_RUNNING_MIGRATED] = "migrated",
+    [VIR_DOMAIN_RUNNING_RESTORED] = "restored",
+    [VIR_DOMAIN_RUNNING_FROM_SNAPSHOT] = "from snapshot",
+    [VIR_DOMAIN_RUNNING_UNPAUSED] = "unpaused",
+    [VIR_DOMAIN_RUNNING_MIGRATION_CANCELED] = "migration canceled",
+    [VIR_DOMAIN_RUNNING_SAVE_CANCELED] = "save canceled",
+    [VIR_DOMAIN_RUNNING_WAKEUP] = "event wakeup",
+    [VIR_DOMAIN_RUNNING_CRASHED] = "crashed",
+    [VIR_DOMAIN_RUNNING_POSTCOPY] = "post-copy",
+    [VIR_DOMAIN_RUNNING_POSTCOPY_FAILED] = "post-copy failed",
+};
+
+static const char *const paused_reasons[] = {
+    [VIR_DOMAIN_PAUSED_UNKNOWN] = "unknown",
+    [VIR_DOMAIN_PAUSED_USER] = "user",
+    [VIR_DOMAIN_PAUSED_MIGRATION] = "migrating",
+    [VIR_DOMAIN_PAUSED_SAVE] = "saving",
+    [VIR_DOMAIN_PAUSED_DUMP] = "dumping",
+    [VIR_DOMAIN_PAUSED_IOERROR] = "I/O error",
+    [VIR_DOMAIN_PAUSED_WATCHDOG] = "watchdog",
+    [VIR_DOMAIN_PAUSED_FROM_SNAPSHOT] = "from snapshot",
+    [VIR_DOMAIN_PAUSED_SHUTTING_DOWN] = "shutting down",
+    [VIR_DOMAIN_PAUSED_SNAPSHOT] = "creating snapshot",
+    [VIR_DOMAIN_PAUSED_CRASHED] = "crashed",
+    [VIR_DOMAIN_PAUSED_STARTING_UP] = "starting up",
+    [VIR_DOMAIN_PAUSED_POSTCOPY] = "post-copy",
+    [VIR_DOMAIN_PAUSED_POSTCOPY_FAILED] = "post-copy failed",
+};
+
+static const char *const shutdown_reasons[] = {
+    [VIR_DOMAIN_SHUTDOWN_UNKNOWN] = "unknown",
+    [VIR_DOMAIN_SHUTDOWN_USER] = "user",
+};
+
+static const char *const shutoff_reasons[] = {
+    [VIR_DOMAIN_SHUTOFF_UNKNOWN] = "unknown",
+    [VIR_DOMAIN_SHUTOFF_SHUTDOWN] = "shutdown",
+    [VIR_DOMAIN_SHUTOFF_DESTROYED] = "destroyed",
+    [VIR_DOMAIN_SHUTOFF_CRASHED] = "crashed",
+    [VIR_DOMAIN_SHUTOFF_MIGRATED] = "migrated",
+    [VIR_DOMAIN_SHUTOFF_SAVED] = "saved",
+    [VIR_DOMAIN_SHUTOFF_FAILED] = "failed",
+    [VIR_DOMAIN_SHUTOFF_FROM_SNAPSHOT] = "from snapshot",
+    [VIR_DOMAIN_SHUTOFF_DAEMON] = "daemon",
+};
+
+static const char *const crashed_reasons[] = {
+    [VIR_DOMAIN_CRASHED_UNKNOWN] = "unknown",
+    [VIR_DOMAIN_CRASHED_PANICKED] = "panicked",
+};
+
+#define REASON(table, r)                                                       \
+    ((unsigned)(r) < sizeof(table) / sizeof(*(table)) && (table)[r]            \
+         ? (table)[r]                                                          \
+         : "unknown")
+
+/* A reason libvirt adds later than this table reads "unknown", as virsh
+ * built against an older library says it. */
+static const char *reason_name(int state, int reason)
+{
+    switch (state) {
+    case VIR_DOMAIN_RUNNING:
+        return REASON(running_reasons, reason);
+    case VIR_DOMAIN_PAUSED:
+        return REASON(paused_reasons, reason);
+    case VIR_DOMAIN_SHUTDOWN:
+        return REASON(shutdown_reasons, reason);
+    case VIR_DOMAIN_SHUTOFF:
+        return REASON(shutoff_reasons, reason);
+    case VIR_DOMAIN_CRASHED:
+        return REASON(crashed_reasons, reason);
+    default:
+        return "unknown";
+    }
+}
+
+/* Whether a migration job runs on the active domain `d` here.  A driver
+ * without job statistics (the test driver) has none to report. */
+static bool dom_migrating(virDomainPtr d, int state, int reason)
+{
+    virTypedParameterPtr params = NULL;
+    int type = VIR_DOMAIN_JOB_NONE, n = 0, op = 0;
+    bool migrating;
+
+    if ((state == VIR_DOMAIN_PAUSED &&
+         (reason == VIR_DOMAIN_PAUSED_MIGRATION ||
+          reason == VIR_DOMAIN_PAUSED_POSTCOPY)) ||
+        (state == VIR_DOMAIN_RUNNING && reason == VIR_DOMAIN_RUNNING_POSTCOPY))
+        return true;
+    if (virDomainGetJobStats(d, &type, &params, &n, 0) < 0) {
+        virResetLastError();
+        return false;
+    }
+    migrating = type != VIR_DOMAIN_JOB_NONE;
+    /* Other jobs (save, dump, backup) name their operation. */
+    if (migrating &&
+        virTypedParamsGetInt(params, n, VIR_DOMAIN_JOB_OPERATION, &op) == 1)
+        migrating = op == VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN ||
+                    op == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+    virTypedParamsFree(params, n);
+    return migrating;
+}
+
 static int dom_fill(virDomainPtr d, struct migr_dom_info *info, char *err,
                     size_t errlen)
 {
     const char *name = virDomainGetName(d);
     virDomainInfo di;
-    int st = 0, reason = 0, p;
+    unsigned id;
+    int st = 0, reason = 0, p, active;
 
     memset(info, 0, sizeof(*info));
     if (!name || virDomainGetUUIDString(d, info->uuid) < 0 ||
         virDomainGetState(d, &st, &reason, 0) < 0 ||
-        (p = virDomainIsPersistent(d)) < 0 || virDomainGetInfo(d, &di) < 0)
+        (p = virDomainIsPersistent(d)) < 0 ||
+        (active = virDomainIsActive(d)) < 0 || virDomainGetInfo(d, &di) < 0)
         return virt_error("cannot read the domain", err, errlen);
     info->memory_kib = di.maxMem;
     info->vcpus = di.nrVirtCpu;
     snprintf(info->name, sizeof(info->name), "%s", name);
     info->state = state_from(st);
+    info->state_reason = reason_name(st, reason);
     info->persistent = p == 1;
+    id = active == 1 ? virDomainGetID(d) : (unsigned)-1;
+    info->id = id == (unsigned)-1 ? -1 : (int)id;
+    info->migrating = active == 1 && dom_migrating(d, st, reason);
     return 0;
 }
 
@@ -585,6 +780,201 @@ int migr_virt_detach_alias(struct migr_virt *v, const char *name,
     if (virDomainDetachDeviceAlias(d, alias, live_and_config(d)) < 0)
         r = virt_error("cannot detach the device", err, errlen);
     virDomainFree(d);
+    return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Devices                                                                 */
+
+void migr_dom_devices_clear(struct migr_dom_devices *d)
+{
+    if (!d)
+        return;
+    free(d->ifaces);
+    free(d->disks);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Count the child elements of `n` called `name`. */
+static size_t xml_count(const xmlNode *n, const char *name)
+{
+    size_t k = 0;
+
+    for (xmlNode *c = n ? n->children : NULL; c; c = c->next)
+        k += xml_is(c, name);
+    return k;
+}
+
+static void iface_parse(const xmlNode *n, struct migr_dom_iface *i)
+{
+    xmlNode *src = xml_child(n, "source");
+    static const char *const attrs[] = {"bridge", "network", "dev", "path"};
+
+    xml_attr(n, "type", i->type, sizeof(i->type));
+    xml_attr(xml_child(n, "mac"), "address", i->mac, sizeof(i->mac));
+    xml_attr(xml_child(n, "target"), "dev", i->name, sizeof(i->name));
+    for (size_t k = 0; !i->source[0] && k < sizeof(attrs) / sizeof(*attrs); k++)
+        xml_attr(src, attrs[k], i->source, sizeof(i->source));
+    if (!i->source[0] && xml_child(src, "address")) {
+        /* A hostdev interface's VF: its PCI address as sysfs names it. */
+        xmlNode *a = xml_child(src, "address");
+        char dom[16], bus[16], slot[16], fn[16];
+
+        xml_attr(a, "domain", dom, sizeof(dom));
+        xml_attr(a, "bus", bus, sizeof(bus));
+        xml_attr(a, "slot", slot, sizeof(slot));
+        xml_attr(a, "function", fn, sizeof(fn));
+        snprintf(i->source, sizeof(i->source), "%04lx:%02lx:%02lx.%lx",
+                 strtoul(dom, NULL, 16), strtoul(bus, NULL, 16),
+                 strtoul(slot, NULL, 16), strtoul(fn, NULL, 16));
+    }
+}
+
+static void disk_parse(const xmlNode *n, struct migr_dom_disk *d)
+{
+    xmlNode *src = xml_child(n, "source");
+    char a[2048], b[2048];
+
+    xml_attr(n, "type", d->type, sizeof(d->type));
+    xml_attr(n, "device", d->device, sizeof(d->device));
+    if (!d->device[0])
+        snprintf(d->device, sizeof(d->device), "disk"); /* libvirt's default */
+    xml_attr(xml_child(n, "target"), "dev", d->target, sizeof(d->target));
+    d->readonly = xml_child(n, "readonly") != NULL;
+    if (strcmp(d->type, "network") == 0) {
+        xml_attr(src, "protocol", a, sizeof(a));
+        xml_attr(src, "name", b, sizeof(b));
+        if (a[0] || b[0])
+            snprintf(d->source, sizeof(d->source), "%s:%s", a, b);
+    } else if (strcmp(d->type, "volume") == 0) {
+        xml_attr(src, "pool", a, sizeof(a));
+        xml_attr(src, "volume", b, sizeof(b));
+        if (a[0] || b[0])
+            snprintf(d->source, sizeof(d->source), "%s/%s", a, b);
+    } else {
+        static const char *const attrs[] = {"file", "dev", "dir", "path"};
+
+        for (size_t k = 0; !d->source[0] && k < sizeof(attrs) / sizeof(*attrs);
+             k++)
+            xml_attr(src, attrs[k], d->source, sizeof(d->source));
+    }
+}
+
+int migr_dom_devices_parse(const char *xml, struct migr_dom_devices *ret)
+{
+    struct migr_dom_devices d = {0};
+    xmlDocPtr doc = NULL;
+    xmlNode *root, *devs;
+    size_t ni, nd;
+
+    if (!xml || !ret)
+        return -EINVAL;
+    migr_dom_devices_clear(ret);
+    doc = xml_read(xml);
+    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!xml_is(root, "domain")) {
+        xmlFreeDoc(doc);
+        return -EINVAL;
+    }
+    d.acpi = xml_child(xml_child(root, "features"), "acpi") != NULL;
+    devs = xml_child(root, "devices");
+    ni = xml_count(devs, "interface");
+    nd = xml_count(devs, "disk");
+    d.hostdevs = (unsigned)xml_count(devs, "hostdev");
+    if ((ni && !(d.ifaces = calloc(ni, sizeof(*d.ifaces)))) ||
+        (nd && !(d.disks = calloc(nd, sizeof(*d.disks))))) {
+        migr_dom_devices_clear(&d);
+        xmlFreeDoc(doc);
+        return -ENOMEM;
+    }
+    for (xmlNode *c = devs ? devs->children : NULL; c; c = c->next) {
+        if (xml_is(c, "interface"))
+            iface_parse(c, &d.ifaces[d.n_ifaces++]);
+        else if (xml_is(c, "disk"))
+            disk_parse(c, &d.disks[d.n_disks++]);
+    }
+    xmlFreeDoc(doc);
+    *ret = d;
+    return 0;
+}
+
+/* Add the addresses libvirt reports from `source` to the interfaces that
+ * have none yet, matched by MAC, else by device name.  Returns how many
+ * interfaces still have none. */
+static size_t ifaces_add_addresses(virDomainPtr dom, unsigned source,
+                                   struct migr_dom_devices *d)
+{
+    virDomainInterfacePtr *got = NULL;
+    int n = virDomainInterfaceAddresses(dom, &got, source, 0);
+    size_t missing = 0;
+
+    if (n < 0) {
+        virResetLastError();
+        n = 0;
+    }
+    for (int g = 0; g < n; g++) {
+        const virDomainInterface *vi = got[g];
+
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+            struct migr_dom_iface *f = &d->ifaces[i];
+            bool same = vi->hwaddr && f->mac[0]
+                            ? strcasecmp(vi->hwaddr, f->mac) == 0
+                            : vi->name && strcmp(vi->name, f->name) == 0;
+
+            if (!same || f->n_ips)
+                continue;
+            for (unsigned a = 0;
+                 a < vi->naddrs && f->n_ips < MIGR_IFACE_MAX_IPS; a++)
+                if (vi->addrs[a].addr)
+                    snprintf(f->ips[f->n_ips++], sizeof(f->ips[0]), "%s",
+                             vi->addrs[a].addr);
+            break;
+        }
+    }
+    for (int g = 0; g < n; g++)
+        virDomainInterfaceFree(got[g]);
+    free(got);
+    for (size_t i = 0; i < d->n_ifaces; i++)
+        missing += d->ifaces[i].n_ips == 0;
+    return missing;
+}
+
+int migr_virt_devices(struct migr_virt *v, const char *name, bool addresses,
+                      struct migr_dom_devices *ret, char *err, size_t errlen)
+{
+    struct migr_dom_devices d = {0};
+    virDomainPtr dom;
+    char *xml;
+    int r = dom_get(v, name, &dom, err, errlen);
+
+    if (r < 0)
+        return r;
+    if (!ret) {
+        virDomainFree(dom);
+        return -EINVAL;
+    }
+    xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml) {
+        r = virt_error("cannot read the domain XML", err, errlen);
+        goto out;
+    }
+    r = migr_dom_devices_parse(xml, &d);
+    free(xml);
+    if (r < 0) {
+        set_err(err, errlen,
+                r == -ENOMEM ? "out of memory" : "libvirt gave invalid XML");
+        goto out;
+    }
+    if (addresses && d.n_ifaces && virDomainIsActive(dom) == 1 &&
+        ifaces_add_addresses(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
+                             &d) > 0)
+        ifaces_add_addresses(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP, &d);
+    virResetLastError();
+    migr_dom_devices_clear(ret);
+    *ret = d;
+    r = 0;
+out:
+    virDomainFree(dom);
     return r;
 }
 

@@ -3,12 +3,14 @@
  *
  * A connection (struct migr_virt) to the local hypervisor; domains are
  * named by their libvirt name ("NAMESPACE_NAME", see domxml.h).  Lifecycle
- * (define, start, destroy, undefine), the domain list with states, a
- * domain's XML, live device attach and detach (SR-IOV unplug/replug), and
- * the peer-to-peer live migration: virDomainMigrateToURI3 with
- * LIVE | PEER2PEER | PERSIST_DEST | UNDEFINE_SOURCE plus what the resolved
- * migration policy allows, and typed parameters (migration URI, bandwidth,
- * destination and persistent XML, parallel connections).
+ * (define, start, destroy, undefine), the domain list with states and
+ * their reasons, a domain's XML and the devices it names (read with
+ * libxml2, which libvirt itself uses), the guests' addresses, live device
+ * attach and detach (SR-IOV unplug/replug), and the peer-to-peer live
+ * migration: virDomainMigrateToURI3 with LIVE | PEER2PEER | PERSIST_DEST |
+ * UNDEFINE_SOURCE plus what the resolved migration policy allows, and typed
+ * parameters (migration URI, bandwidth, destination and persistent XML,
+ * parallel connections).
  *
  * Errors: 0 or a negative errno; libvirt's error is translated here
  * (-ENOENT no such domain, -EINVAL invalid XML or operation for the
@@ -61,7 +63,16 @@ struct migr_dom_info {
     char name[256];
     char uuid[37];
     enum migr_dom_state state;
+    /* Why it is in that state, as `virsh domstate --reason` words it
+     * ("booted", "unpaused", "user", "migrating", "post-copy", "shutdown",
+     * "destroyed", "crashed", "migrated", "saved", "failed", "from
+     * snapshot", "unknown", ...); a static string. */
+    const char *state_reason;
+    int id; /* the running domain's id; -1 when inactive */
     bool persistent;
+    /* A migration runs on this host: a libvirt migration job (in or out)
+     * is active, or the domain is paused for migration or in post-copy. */
+    bool migrating;
     uint64_t memory_kib; /* the domain's maximum memory (its allocation) */
     unsigned vcpus;      /* virtual CPUs now */
 };
@@ -77,9 +88,13 @@ int migr_virt_info(struct migr_virt *v, const char *name,
 
 /* What this hypervisor host is, for the inventory. */
 struct migr_host_info {
-    char uri[256];       /* the connection's canonical URI */
-    char version[32];    /* libvirt's version, "9.0.0" */
+    char uri[256];               /* the connection's canonical URI */
+    char version[32];            /* libvirt's version, "9.0.0" */
+    char hypervisor_version[32]; /* the driver's (QEMU's) version, "7.2.0" */
     char host_uuid[37];  /* the host UUID from the capabilities; "" unknown */
+    char cpu_model[128]; /* the host CPU model from the capabilities; "" when
+                            the driver names none (the test driver) */
+    char arch[32];       /* the host CPU's architecture, "x86_64"; "" unknown */
     unsigned cpus;       /* logical CPUs */
     uint64_t memory_kib; /* physical memory */
 };
@@ -88,6 +103,63 @@ struct migr_host_info {
  * error (an unanswering libvirtd: -ECONNREFUSED or -EIO). */
 int migr_virt_host(struct migr_virt *v, struct migr_host_info *ret, char *err,
                    size_t errlen);
+
+/*
+ * A domain's devices and features, as its XML says, for the inventory and
+ * the live-migration checks orchestratord makes.
+ */
+
+#define MIGR_IFACE_MAX_IPS 8
+
+struct migr_dom_iface {
+    char name[64];    /* the host-side device (<target dev>); "" unknown */
+    char mac[18];     /* "52:54:00:..."; "" none */
+    char type[16];    /* bridge, network, direct, hostdev, user, ... */
+    char source[256]; /* bridge, network or device name, a hostdev's PCI
+                         address "0000:3b:02.1", a socket path; "" none */
+    /* The guest's addresses on it, as far as libvirt knows them. */
+    char ips[MIGR_IFACE_MAX_IPS][46];
+    size_t n_ips;
+};
+
+struct migr_dom_disk {
+    char target[32]; /* "vda" */
+    char device[16]; /* disk, cdrom, floppy, lun */
+    char type[16];   /* file, block, network, volume, dir, nvme, ... */
+    /* A file or block device path, a directory, "PROTOCOL:NAME" of a network
+     * disk, "POOL/VOLUME"; "" when none (an empty CD-ROM drive). */
+    char source[4096];
+    bool readonly;
+};
+
+struct migr_dom_devices {
+    struct migr_dom_iface *ifaces; /* in XML order */
+    size_t n_ifaces;
+    struct migr_dom_disk *disks; /* in XML order */
+    size_t n_disks;
+    unsigned hostdevs; /* <hostdev> elements (not hostdev interfaces) */
+    bool acpi;         /* <features><acpi/> */
+};
+
+/* Parse a domain's XML into *ret, which must be zeroed or hold an earlier
+ * result (freed first); free what it holds with migr_dom_devices_clear.
+ * No libvirt call: any thread.  Returns 0, -EINVAL (not a <domain>
+ * document) or -ENOMEM. */
+int migr_dom_devices_parse(const char *xml, struct migr_dom_devices *ret);
+
+/* Free what *d holds and zero it.  NULL-safe. */
+void migr_dom_devices_clear(struct migr_dom_devices *d);
+
+/* Domain `name`'s devices from its live XML.  With `addresses`, and when
+ * the domain is active, each interface's guest addresses from libvirt's
+ * DHCP leases, then the host's ARP table for interfaces still without one
+ * (matched by MAC); an address source that fails or knows nothing leaves
+ * the list empty, it is not an error.  Returns 0 and *ret (zeroed or an
+ * earlier result, which is freed; clear with migr_dom_devices_clear),
+ * -ENOENT (no such domain), -ENOMEM, or a translated libvirt error; *ret
+ * is untouched on failure. */
+int migr_virt_devices(struct migr_virt *v, const char *name, bool addresses,
+                      struct migr_dom_devices *ret, char *err, size_t errlen);
 
 /*
  * Domain lifecycle events.  libvirt delivers events from its own event

@@ -11,7 +11,7 @@ PACKAGES="
 build-essential pkg-config clang clang-format libclang-rt-14-dev
 libvirt-dev libsqlite3-dev libevent-dev libnl-3-dev libnl-route-3-dev
 libconfig-dev libcmocka-dev libyaml-dev libjansson-dev libisofs-dev
-libcurl4-openssl-dev libssl-dev
+libcurl4-openssl-dev libssl-dev libxml2-dev
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 qemu-system-x86 qemu-utils
 iproute2 iputils-ping cpio busybox-static kmod gzip util-linux procps psmisc

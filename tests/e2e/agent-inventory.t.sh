@@ -64,7 +64,7 @@ for h in host-a host-b; do
     mkdir -p "$dir/agent" "$dir/log"
     # Not the default /etc path: each host has its own file.
     cat >"$dir/agent/migrator.conf" <<EOF
-token = "$token";
+agent_token = "$token";
 state_dir = "$dir/agent";
 report_interval_s = $interval;
 labels = [ "lab=orchlab", "host=$h" ];
@@ -116,8 +116,13 @@ e2e_check "the missing PF ens1f0 is reported, not fatal" \
     grep -q '"pf":"ens1f0","mode":"macvtap","vlan":0,"error":"no such interface"' <<<"$inv_a"
 e2e_check "$dom is running in host-a's inventory" [ "$(inv_dom_state "$inv_a" "$dom")" = running ]
 e2e_check "$dom is not in host-b's inventory" [ -z "$(inv_dom_state "$inv_b" "$dom")" ]
-e2e_check "host-a lists $dom with the guest's memory (192 MiB)" \
-    grep -q "{\"name\":\"$dom\",\"uuid\":\"[^\"]*\",\"state\":\"running\",\"persistent\":true,\"memoryKiB\":196608,\"vcpus\":1}" <<<"$inv_a"
+e2e_check "host-a lists $dom booted, with the guest's memory (192 MiB)" \
+    grep -q "{\"name\":\"$dom\",\"uuid\":\"[^\"]*\",\"state\":\"running\",\"stateReason\":\"booted\",\"id\":[0-9]*,\"persistent\":true,\"migrating\":false,\"memoryKiB\":196608,\"vcpus\":1," <<<"$inv_a"
+# (host-a runs $dom alone.)
+e2e_check "host-a reports $dom's ACPI (a destroy is then Failed, not Succeeded)" \
+    grep -q '"hostdevs":0,"acpi":true}' <<<"$inv_a"
+e2e_check "host-a reports its nodeInfo" \
+    grep -q '"nodeInfo":{"kernelVersion":"[^"]*","osImage":"[^"]*","arch":"x86_64","libvirtVersion":"[^"]*","hypervisorVersion":"[^"]*"' <<<"$inv_a"
 
 e2e_step "migrate $dom host-a -> host-b (virsh migrate --live --p2p)"
 lab_wait_ping "$addr" 60 || e2e_fail "$dom does not answer ping"
@@ -133,6 +138,8 @@ e2e_note "both inventories flipped $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN
 inv_b=$(agent_get host-b /v1/inventory)
 e2e_check "host-b's inventory has moved on (generation $(inv_field "$inv_b" generation))" \
     [ "$(inv_field "$inv_b" generation)" -gt 1 ]
+e2e_check "host-b says $dom came by migration" \
+    grep -q "{\"name\":\"$dom\",\"uuid\":\"[^\"]*\",\"state\":\"running\",\"stateReason\":\"migrated\"" <<<"$inv_b"
 
 e2e_step "stop the agents (SIGTERM)"
 for h in host-a host-b; do

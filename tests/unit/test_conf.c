@@ -1068,7 +1068,14 @@ static void test_migr_defaults(void **state)
     assert_string_equal(c.listen, "127.0.0.1:8081");
     assert_string_equal(c.libvirt_uri, "qemu:///system");
     assert_string_equal(c.orchestrator, "http://127.0.0.1:8080");
-    assert_null(c.token);
+    assert_null(c.orchestrator_token);
+    assert_null(c.orchestrator_cacert);
+    assert_null(c.agent_token);
+    assert_null(c.tls_certificate);
+    assert_null(c.tls_key);
+    assert_null(c.advertise_url);
+    assert_int_equal(c.n_shared_storage, 0);
+    assert_null(c.shared_storage);
     assert_string_equal(c.state_dir, "/var/lib/migrator");
     assert_string_equal(c.sysfs_root, "/sys");
     assert_null(c.migration_address);
@@ -1088,7 +1095,13 @@ static const char migr_full[] =
     "listen = \"198.18.0.2:8081\";\n"
     "libvirt_uri = \"qemu+tcp://198.18.0.2/system\";\n"
     "orchestrator = \"https://orch.lab:8443/\";\n"
-    "token = \"0123456789abcdefXYZ\";\n"
+    "orchestrator_token = \"0123456789abcdefXYZ\";\n"
+    "orchestrator_cacert = \"/etc/orch/ca.pem\";\n"
+    "agent_token = \"agent-0123456789abcdef\";\n"
+    "tls_certificate = \"/etc/orch/agent.crt\";\n"
+    "tls_key = \"/etc/orch/agent.key\";\n"
+    "advertise_url = \"https://host-a.lab:8081\";\n"
+    "shared_storage = [ \"/mnt/nfs\", \"/var/lib/libvirt/shared/\" ];\n"
     "state_dir = \"/run/migrator\";\n"
     "sysfs_root = \"/tmp/fake-sys\";\n"
     "migration_address = \"fd00::2\";\n"
@@ -1116,7 +1129,15 @@ static void test_migr_every_key(void **state)
     assert_string_equal(c.listen, "198.18.0.2:8081");
     assert_string_equal(c.libvirt_uri, "qemu+tcp://198.18.0.2/system");
     assert_string_equal(c.orchestrator, "https://orch.lab:8443/");
-    assert_string_equal(c.token, "0123456789abcdefXYZ");
+    assert_string_equal(c.orchestrator_token, "0123456789abcdefXYZ");
+    assert_string_equal(c.orchestrator_cacert, "/etc/orch/ca.pem");
+    assert_string_equal(c.agent_token, "agent-0123456789abcdef");
+    assert_string_equal(c.tls_certificate, "/etc/orch/agent.crt");
+    assert_string_equal(c.tls_key, "/etc/orch/agent.key");
+    assert_string_equal(c.advertise_url, "https://host-a.lab:8081");
+    assert_int_equal(c.n_shared_storage, 2);
+    assert_string_equal(c.shared_storage[0], "/mnt/nfs");
+    assert_string_equal(c.shared_storage[1], "/var/lib/libvirt/shared/");
     assert_string_equal(c.state_dir, "/run/migrator");
     assert_string_equal(c.sysfs_root, "/tmp/fake-sys");
     assert_string_equal(c.migration_address, "fd00::2");
@@ -1242,10 +1263,48 @@ static void test_migr_values(void **state)
              "(expected e.g. qemu:///system)");
     migr_bad("migration_address = \"1.2.3\";",
              "t.conf:1: 'migration_address': invalid IP address \"1.2.3\"");
-    migr_bad("token = \"abc\";",
-             "t.conf:1: 'token': too short (at least 16 characters)");
+    migr_bad("orchestrator_token = \"abc\";",
+             "t.conf:1: 'orchestrator_token': too short (at least 16 "
+             "characters)");
+    migr_bad("agent_token = \"abc def 0123456789\";",
+             "t.conf:1: 'agent_token': invalid character (expected "
+             "letters, digits and -._~+/=)");
+    migr_bad("advertise_url = \"198.18.0.2:8081\";",
+             "t.conf:1: 'advertise_url': invalid URL \"198.18.0.2:8081\" "
+             "(expected http[s]://HOST[:PORT][/PATH])");
+    migr_bad("\ntls_certificate = \"/etc/a.crt\";\n",
+             "t.conf:2: 'tls_certificate' and 'tls_key' must be set "
+             "together");
+    migr_bad("tls_key = \"/etc/a.key\";",
+             "t.conf:1: 'tls_certificate' and 'tls_key' must be set "
+             "together");
+    migr_bad("tls_key = \"a.key\";",
+             "t.conf:1: 'tls_key': \"a.key\" is not an absolute path");
+    migr_bad("shared_storage = [ \"/mnt/nfs\",\n \"nfs\" ];",
+             "t.conf:2: 'shared_storage[1]': \"nfs\" is not an absolute "
+             "path");
+    migr_bad("shared_storage = \"/mnt/nfs\";",
+             "t.conf:1: 'shared_storage': expected an array of absolute "
+             "paths, got a string");
+    migr_bad("shared_storage = ( \"/mnt\", 1 );",
+             "t.conf:1: 'shared_storage[1]': expected a string, got an "
+             "integer");
     migr_bad("sysfs_root = \"sys\";",
              "t.conf:1: 'sysfs_root': \"sys\" is not an absolute path");
+}
+
+/* The one 'token' of old is refused with a message naming both keys that
+ * replace it, whatever its value. */
+static void test_migr_token_removed(void **state)
+{
+    const char *want = "t.conf:2: 'token': no longer read: set "
+                       "'orchestrator_token' (presented to orchestratord) "
+                       "and 'agent_token' (required from orchestratord on "
+                       "the agent API) instead";
+
+    (void)state;
+    migr_bad("# old file\ntoken = \"0123456789abcdefXYZ\";\n", want);
+    migr_bad("# old file\ntoken = 5;\n", want);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1656,6 +1715,7 @@ int main(void)
         cmocka_unit_test(test_migr_labels),
         cmocka_unit_test(test_migr_networks),
         cmocka_unit_test(test_migr_values),
+        cmocka_unit_test(test_migr_token_removed),
         cmocka_unit_test_setup_teardown(test_load_file, tmp_setup,
                                         tmp_teardown),
         cmocka_unit_test_setup_teardown(test_load_file_eacces, tmp_setup,

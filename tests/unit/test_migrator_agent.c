@@ -18,14 +18,18 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/thread.h>
+#include <sys/utsname.h>
 
 #include "conf/conf.h"
 #include "migrator/agent.h"
 #include "tests/unit/support/capture.h"
+#include "tests/unit/support/fake_orchd.h"
 #include "tests/unit/support/sysfs_fixture.h"
 
-#define TEST_URI "test:///default"
-#define TOKEN    "agent-unit-token-0123456789"
+#define TEST_URI   "test:///default"
+#define TOKEN      "agent-unit-token-0123456789"
+#define NODE_TOKEN "node-unit-token-0123456789"
 
 /* ---------------------------------------------------------------------- */
 /* Fixtures                                                                */
@@ -92,9 +96,10 @@ static void load_cfg(struct t *t, const char *extra)
 {
     char text[2048], err[512];
 
+    /* Reports go nowhere unless a test says where: port 1 refuses. */
     snprintf(text, sizeof(text),
              "name = \"unit-host\";\n"
-             "%s"
+             "%s%s"
              "libvirt_uri = \"" TEST_URI "\";\n"
              "sysfs_root = \"%s\";\n"
              "labels = [\"topology.kubernetes.io/zone=rack1\", "
@@ -105,6 +110,9 @@ static void load_cfg(struct t *t, const char *extra)
              "  { name = \"plain\"; pf = \"eth9\"; }\n"
              ");\n%s",
              strstr(extra, "listen") ? "" : "listen = \"127.0.0.1:0\";\n",
+             strstr(extra, "orchestrator =")
+                 ? ""
+                 : "orchestrator = \"http://127.0.0.1:1\";\n",
              t->fx.root, extra);
     conf_migrator_clear(&t->cfg);
     assert_int_equal(conf_migrator_init(&t->cfg), 0);
@@ -198,12 +206,14 @@ static void test_inventory(void **state)
     struct migr_sriov *sriov = NULL;
     struct migr_agent_sources src;
     struct migr_vf_reservation r;
-    json_t *inv = NULL, *a, *d, *n, *vfs, *vf;
-    char err[512];
+    json_t *inv = NULL, *a, *d, *n, *vfs, *vf, *x;
+    char err[512], os_release[300];
+    struct utsname u;
     int virt_err = 99;
     size_t i;
 
-    load_cfg(t, "");
+    load_cfg(t, "shared_storage = [ \"/guest/\" ];\n");
+    snprintf(os_release, sizeof(os_release), "%s/os-release", t->fx.root);
     assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
     assert_int_equal(migr_sriov_new(t->fx.root, &fake_nl, &sriov), 0);
     /* VF0 is taken by a domain elsewhere: the reservation gets VF1. */
@@ -215,10 +225,36 @@ static void test_inventory(void **state)
             0);
         assert_int_equal(r.index, 1);
     }
-    src = (struct migr_agent_sources){
-        .cfg = &t->cfg, .virt = v, .nl = &fake_nl, .sriov = sriov};
+    fx_put_file(os_release,
+                "NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 "
+                "(\\\"bookworm\\\")\"\nID=debian\n");
+    src = (struct migr_agent_sources){.cfg = &t->cfg,
+                                      .virt = v,
+                                      .nl = &fake_nl,
+                                      .sriov = sriov,
+                                      .agent_url = "https://198.18.0.2:8081",
+                                      .boot_id = "b00t",
+                                      .os_release = os_release};
     assert_int_equal(migr_agent_inventory(&src, &inv, &virt_err), 0);
     assert_int_equal(virt_err, 0);
+
+    d = json_object_get(inv, "agent");
+    assert_string_equal(str(d, "url"), "https://198.18.0.2:8081");
+    assert_string_equal(str(d, "version"), MIGR_AGENT_VERSION);
+    assert_string_equal(str(d, "bootId"), "b00t");
+    d = json_object_get(inv, "nodeInfo");
+    assert_int_equal(uname(&u), 0);
+    assert_string_equal(str(d, "kernelVersion"), u.release);
+    assert_string_equal(str(d, "osImage"),
+                        "Debian GNU/Linux 12 (\"bookworm\")");
+    /* The test driver: an i686 host CPU with no model, hypervisor 0.0.2,
+     * no host UUID. */
+    assert_string_equal(str(d, "arch"), "i686");
+    assert_string_equal(str(d, "cpuModel"), "i686");
+    assert_string_equal(str(d, "hypervisorVersion"), "0.0.2");
+    assert_string_equal(str(d, "libvirtVersion"),
+                        str(json_object_get(inv, "libvirt"), "version"));
+    assert_null(json_object_get(d, "hostUUID"));
 
     assert_string_equal(str(inv, "name"), "unit-host");
     a = json_object_get(inv, "addresses");
@@ -259,6 +295,30 @@ static void test_inventory(void **state)
     assert_true(json_is_true(json_object_get(d, "persistent")));
     assert_int_equal(num(d, "memoryKiB"), 8388608);
     assert_int_equal(num(d, "vcpus"), 2);
+    assert_string_equal(str(d, "stateReason"), "unknown");
+    assert_int_equal(num(d, "id"), 1);
+    assert_true(json_is_false(json_object_get(d, "migrating")));
+    assert_int_equal(num(d, "hostdevs"), 0);
+    assert_true(json_is_false(json_object_get(d, "acpi")));
+    assert_int_equal(json_array_size(json_object_get(d, "interfaces")), 1);
+    x = json_array_get(json_object_get(d, "interfaces"), 0);
+    assert_string_equal(str(x, "name"), "testnet0");
+    assert_string_equal(str(x, "mac"), "aa:bb:cc:dd:ee:ff");
+    assert_string_equal(str(x, "type"), "network");
+    assert_string_equal(str(x, "source"), "default");
+    assert_int_equal(json_array_size(json_object_get(x, "ipAddresses")), 1);
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(x, "ipAddresses"), 0)),
+        "192.168.122.3");
+    assert_int_equal(json_array_size(json_object_get(d, "disks")), 1);
+    x = json_array_get(json_object_get(d, "disks"), 0);
+    assert_string_equal(str(x, "target"), "vda");
+    assert_string_equal(str(x, "device"), "disk");
+    assert_string_equal(str(x, "type"), "file");
+    assert_string_equal(str(x, "source"), "/guest/diskimage1");
+    /* Under shared_storage's "/guest/". */
+    assert_true(json_is_true(json_object_get(x, "shared")));
+    assert_true(json_is_false(json_object_get(x, "readonly")));
 
     n = json_object_get(inv, "networks");
     assert_int_equal(json_array_size(n), 3);
@@ -404,6 +464,144 @@ static void test_inventory_no_libvirt(void **state)
     assert_int_equal(migr_agent_inventory(NULL, &inv, NULL), -EINVAL);
 }
 
+/* Which disks count as shared: below a shared_storage prefix at a '/'
+ * boundary, the prefix itself, a network disk; not a sibling with the
+ * same leading characters, nor a path that climbs out with "..". */
+static void test_inventory_shared_disks(void **state)
+{
+    struct t *t = *state;
+    struct migr_virt *v = NULL;
+    struct migr_agent_sources src;
+    const char *xml =
+        "<domain type='test'><name>agent-disks</name>"
+        "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+        "<features><acpi/></features><devices>"
+        "<disk type='file'><source file='/mnt/nfs/a.img'/>"
+        "<target dev='vda'/></disk>"
+        "<disk type='file'><source file='/mnt/nfsx/b.img'/>"
+        "<target dev='vdb'/></disk>"
+        "<disk type='file'><source file='/mnt/nfs/../local/c.img'/>"
+        "<target dev='vdc'/></disk>"
+        "<disk type='network'><source protocol='nbd' name='e'>"
+        "<host name='198.18.0.9' port='10809'/></source>"
+        "<target dev='vdd'/></disk>"
+        "<disk type='file' device='cdrom'><source file='/srv/iso/x.iso'/>"
+        "<target dev='hdc'/><readonly/></disk>"
+        "<disk type='file'><source file='/var/lib/one.img'/>"
+        "<target dev='vde'/></disk>"
+        "</devices></domain>";
+    /* By target: libvirt orders disks by bus and target, not as given. */
+    static const struct {
+        const char *target;
+        bool shared;
+    } want[] = {{"vda", true}, {"vdb", false}, {"vdc", false},
+                {"vdd", true}, {"hdc", true},  {"vde", false}};
+    json_t *inv = NULL, *d, *disks;
+    char err[512];
+
+    load_cfg(t, "shared_storage = [ \"/mnt/nfs\", \"/srv/iso/x.iso\" ];\n");
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, xml, NULL, err, sizeof(err)), 0);
+    src = (struct migr_agent_sources){.cfg = &t->cfg, .virt = v};
+    assert_int_equal(migr_agent_inventory(&src, &inv, NULL), 0);
+    d = find_named(json_object_get(inv, "domains"), "agent-disks");
+    assert_non_null(d);
+    assert_true(json_is_true(json_object_get(d, "acpi")));
+    assert_int_equal(num(d, "id"), -1);
+    assert_string_equal(str(d, "state"), "shut off");
+    disks = json_object_get(d, "disks");
+    assert_int_equal(json_array_size(disks), 6);
+    for (size_t i = 0; i < 6; i++) {
+        json_t *k = NULL, *x;
+        size_t j;
+
+        json_array_foreach(disks, j, x)
+        {
+            if (strcmp(str(x, "target"), want[i].target) == 0)
+                k = x;
+        }
+        assert_non_null(k);
+        if (json_is_true(json_object_get(k, "shared")) != want[i].shared)
+            fail_msg("disk '%s' ('%s'): shared should be %d", want[i].target,
+                     str(k, "source"), want[i].shared);
+        if (strcmp(want[i].target, "vdd") == 0)
+            assert_string_equal(str(k, "source"), "nbd:e");
+        assert_int_equal(json_is_true(json_object_get(k, "readonly")),
+                         strcmp(want[i].target, "hdc") == 0);
+    }
+    /* An inactive domain has no addresses to ask for. */
+    json_decref(inv);
+    assert_int_equal(migr_virt_undefine(v, "agent-disks", err, sizeof(err)), 0);
+
+    /* "/" declares everything shared. */
+    load_cfg(t, "shared_storage = [ \"/\" ];\n");
+    src.cfg = &t->cfg;
+    assert_int_equal(migr_agent_inventory(&src, &inv, NULL), 0);
+    d = find_named(json_object_get(inv, "domains"), "test");
+    assert_true(json_is_true(json_object_get(
+        json_array_get(json_object_get(d, "disks"), 0), "shared")));
+    json_decref(inv);
+    migr_virt_close(v);
+}
+
+/* The URL the agent reports for its API. */
+static void test_agent_url(void **state)
+{
+    struct t *t = *state;
+    struct migr_agent *a = NULL;
+    char err[512] = "";
+
+    load_cfg(t, "listen = \"127.0.0.1:8081\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    assert_string_equal(migr_agent_url(a), "http://127.0.0.1:8081");
+    migr_agent_bound(a, 9999); /* a fixed port stays */
+    assert_string_equal(migr_agent_url(a), "http://127.0.0.1:8081");
+    migr_agent_free(a);
+    a = NULL;
+
+    /* Port 0 takes the bound one. */
+    load_cfg(t, "listen = \"[::1]:0\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    migr_agent_bound(a, 40123);
+    assert_string_equal(migr_agent_url(a), "http://[::1]:40123");
+    migr_agent_free(a);
+    a = NULL;
+
+    /* A wildcard needs an address to give. */
+    load_cfg(t, "listen = \"0.0.0.0:8081\";\nagent_token = \"" TOKEN "\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     -EINVAL);
+    assert_null(a);
+    assert_string_equal(err, "'listen': 0.0.0.0:8081 is a wildcard address: "
+                             "set 'advertise_url' or 'migration_address' so "
+                             "orchestratord knows where to call the agent");
+    load_cfg(t, "listen = \"[::]:8081\";\nagent_token = \"" TOKEN "\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     -EINVAL);
+    load_cfg(t, "listen = \"0.0.0.0:8081\";\nagent_token = \"" TOKEN
+                "\";\nmigration_address = \"198.18.0.2\";\n"
+                "tls_certificate = \"/x/c.pem\";\ntls_key = \"/x/k.pem\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    assert_string_equal(migr_agent_url(a), "https://198.18.0.2:8081");
+    migr_agent_free(a);
+    load_cfg(t, "listen = \"[::]:8081\";\nagent_token = \"" TOKEN
+                "\";\nmigration_address = \"fd00::2\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    assert_string_equal(migr_agent_url(a), "http://[fd00::2]:8081");
+    migr_agent_free(a);
+    /* advertise_url wins, as written but for a trailing '/'. */
+    load_cfg(t, "listen = \"0.0.0.0:8081\";\nagent_token = \"" TOKEN
+                "\";\nadvertise_url = \"https://host-a.lab:443/\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    assert_string_equal(migr_agent_url(a), "https://host-a.lab:443");
+    migr_agent_free(a);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Start-up rule                                                           */
 
@@ -417,15 +615,17 @@ static void test_new_auth_rule(void **state)
     assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
                      -EINVAL);
     assert_null(a);
-    assert_string_equal(err, "'listen': 198.18.0.11:8081 is not a loopback "
-                             "address and no 'token' is set: the agent API "
-                             "would be open to anyone");
+    assert_string_equal(err,
+                        "'listen': 198.18.0.11:8081 is not a loopback "
+                        "address and no 'agent_token' is set: the agent API "
+                        "would be open to anyone");
     load_cfg(t, "listen = \"0.0.0.0:8081\";\n");
     assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
                      -EINVAL);
     assert_non_null(strstr(err, "0.0.0.0:8081 is not a loopback"));
 
-    load_cfg(t, "listen = \"198.18.0.11:8081\";\ntoken = \"" TOKEN "\";\n");
+    load_cfg(t,
+             "listen = \"198.18.0.11:8081\";\nagent_token = \"" TOKEN "\";\n");
     assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
                      0);
     migr_agent_free(a);
@@ -500,7 +700,7 @@ static void test_handler(void **state)
     char err[512];
     json_t *j;
 
-    load_cfg(t, "token = \"" TOKEN "\";\n");
+    load_cfg(t, "agent_token = \"" TOKEN "\";\n");
     assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
                      0);
 
@@ -571,7 +771,7 @@ static void test_handler_authfail_log(void **state)
     struct call c = {0};
     char err[512], *out, *line2;
 
-    load_cfg(t, "token = \"" TOKEN "\";\n");
+    load_cfg(t, "agent_token = \"" TOKEN "\";\n");
     assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
                      0);
     test_stderr_begin();
@@ -708,6 +908,119 @@ static void test_refresh_on_events(void **state)
     migr_virt_close(v);
 }
 
+/* The agent reports to orchestratord: at start, with its token, its URL
+ * and a boot id; and again within a moment of a lifecycle event, whose
+ * effect the report shows, with no timer to help (interval 3600 s). */
+static bool report_has(struct fake_orchd *f, size_t i, const char *state,
+                       json_t **ret)
+{
+    struct fake_req q = {0};
+    json_t *j, *d;
+    bool ok;
+
+    fake_orchd_get(f, i, &q);
+    j = json_loads(q.body, 0, NULL);
+    fake_req_clear(&q);
+    assert_non_null(j);
+    d = find_named(json_object_get(j, "domains"), EV_DOMAIN);
+    ok = state ? d && strcmp(str(d, "state"), state) == 0 : !d;
+    if (ret)
+        *ret = j;
+    else
+        json_decref(j);
+    return ok;
+}
+
+/* Wait up to 1 s for a report (after the first `from`) that shows
+ * EV_DOMAIN in `state`; its index, or -1. */
+static long wait_report(struct fake_orchd *f, size_t from, const char *state)
+{
+    for (int ms = 0; ms <= 1000; ms += 10) {
+        size_t n = fake_orchd_count(f);
+
+        for (size_t i = from; i < n; i++)
+            if (report_has(f, i, state, NULL))
+                return (long)i;
+        usleep(10 * 1000);
+    }
+    return -1;
+}
+
+static void test_reports_on_events(void **state)
+{
+    struct t *t = *state;
+    struct migr_agent *a = NULL;
+    struct migr_virt *v = NULL;
+    struct fake_orchd *f;
+    struct fake_req q = {0};
+    const char *xml = "<domain type='test'><name>" EV_DOMAIN "</name>"
+                      "<memory>65536</memory><vcpu>1</vcpu>"
+                      "<os><type>hvm</type></os></domain>";
+    char err[512], extra[256];
+    json_t *j;
+    long i;
+    uint16_t port;
+
+    f = fake_orchd_start(0, NULL, NULL, &port);
+    snprintf(extra, sizeof(extra),
+             "report_interval_s = 3600;\n"
+             "orchestrator = \"http://127.0.0.1:%u\";\n"
+             "orchestrator_token = \"" NODE_TOKEN "\";\n",
+             (unsigned)port);
+    load_cfg(t, extra);
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    migr_agent_bound(a, 8081);
+    assert_int_equal(migr_agent_start(a), 0);
+
+    /* The first report, at start. */
+    assert_true(fake_orchd_wait(f, 1, 5000));
+    fake_orchd_get(f, 0, &q);
+    assert_string_equal(q.method, "PUT");
+    assert_string_equal(q.path,
+                        "/apis/agent.orchestrator.io/v1/nodereports/unit-host");
+    assert_string_equal(q.authorization, "Bearer " NODE_TOKEN);
+    fake_req_clear(&q);
+    assert_true(report_has(f, 0, NULL, &j));
+    assert_string_equal(str(j, "name"), "unit-host");
+    /* 'listen' has port 0: the URL takes the port bound. */
+    assert_string_equal(str(json_object_get(j, "agent"), "url"),
+                        "http://127.0.0.1:8081");
+    assert_int_equal(strlen(str(json_object_get(j, "agent"), "bootId")), 36);
+    assert_non_null(find_named(json_object_get(j, "domains"), "test"));
+    json_decref(j);
+
+    /* Lifecycle events, from another connection to the same driver. */
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, xml, NULL, err, sizeof(err)), 0);
+    i = wait_report(f, 1, "shut off");
+    assert_true(i > 0);
+    assert_int_equal(migr_virt_start(v, EV_DOMAIN, err, sizeof(err)), 0);
+    i = wait_report(f, (size_t)i + 1, "running");
+    assert_true(i > 0);
+    assert_true(report_has(f, (size_t)i, "running", &j));
+    assert_string_equal(
+        str(find_named(json_object_get(j, "domains"), EV_DOMAIN),
+            "stateReason"),
+        "booted");
+    json_decref(j);
+    assert_int_equal(migr_virt_destroy(v, EV_DOMAIN, err, sizeof(err)), 0);
+    i = wait_report(f, (size_t)i + 1, "shut off");
+    assert_true(i > 0);
+    assert_true(report_has(f, (size_t)i, "shut off", &j));
+    assert_string_equal(
+        str(find_named(json_object_get(j, "domains"), EV_DOMAIN),
+            "stateReason"),
+        "destroyed");
+    json_decref(j);
+    assert_int_equal(migr_virt_undefine(v, EV_DOMAIN, err, sizeof(err)), 0);
+    assert_true(wait_report(f, (size_t)i + 1, NULL) > i);
+
+    migr_agent_free(a);
+    migr_virt_close(v);
+    fake_orchd_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -724,6 +1037,13 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refresh_on_events, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_shared_disks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_agent_url, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reports_on_events, setup,
+                                        teardown),
     };
+
+    evthread_use_pthreads();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,8 +7,11 @@
  * and survived, SIGTERM exits 0.  And the start-up refusal of a
  * non-loopback address without a token (with -n and without).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <limits.h>
@@ -25,9 +28,11 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <event2/thread.h>
 #include <jansson.h>
 
 #include "tests/unit/support/daemon.h"
+#include "tests/unit/support/fake_orchd.h"
 #include "tests/unit/support/sysfs_fixture.h"
 
 #define TOKEN "agent-http-token-0123456789"
@@ -65,9 +70,16 @@ static void write_conf(struct t *t, const char *extra)
             "sysfs_root = \"%s\";\n"
             "state_dir = \"%s\";\n"
             "report_interval_s = 1;\n"
+            "%s"
             "labels = [\"zone=unit\"];\n"
             "networks = ( { name = \"sriov-net1\"; pf = \"ens1f0\"; } );\n%s",
-            t->fx.root, t->fx.root, extra);
+            t->fx.root, t->fx.root,
+            /* Reports go nowhere unless a test says where: port 1
+             * refuses. */
+            strstr(extra, "orchestrator =")
+                ? ""
+                : "orchestrator = \"http://127.0.0.1:1\";\n",
+            extra);
     fclose(f);
 }
 
@@ -164,18 +176,20 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* GET PATH from the daemon; the status, the body in *ret_body (free). */
-static long get(struct t *t, const char *path, const char *token,
-                char **ret_body)
+/* GET URL (https checked against `cacert`); the status, or -1 when no
+ * answer came, the body in *ret_body (free). */
+static long get_url(const char *url, const char *cacert, const char *token,
+                    char **ret_body)
 {
     CURL *c = curl_easy_init();
     struct curl_slist *h = NULL;
     struct buf b = {0};
-    char url[256], auth[256];
+    char auth[256];
     long code = -1;
 
     assert_non_null(c);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", t->port, path);
+    if (cacert)
+        curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -196,6 +210,16 @@ static long get(struct t *t, const char *path, const char *token,
     return code;
 }
 
+/* GET PATH from the daemon over plain HTTP. */
+static long get(struct t *t, const char *path, const char *token,
+                char **ret_body)
+{
+    char url[256];
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", t->port, path);
+    return get_url(url, NULL, token, ret_body);
+}
+
 static void test_serve(void **state)
 {
     struct t *t = *state;
@@ -210,7 +234,7 @@ static void test_serve(void **state)
     size_t i;
     bool found = false;
 
-    write_conf(t, "token = \"" TOKEN "\";\n");
+    write_conf(t, "agent_token = \"" TOKEN "\";\n");
     snprintf(t->log, sizeof(t->log), "%s/log", t->fx.root);
     t->port = test_daemon_start("migrator", argv, t->log, &t->pid);
     assert_true(log_has(t, "as 'unit-http', libvirt 'test:///default', "
@@ -285,8 +309,9 @@ static void test_refuses_open_listen(void **state)
         "-f",       t->conf,     "--libvirt", "test:///default",
         "--listen", "0.0.0.0:0", NULL};
     const char *ok[] = {"-n", "-f", t->conf, NULL};
-    const char *msg = "0.0.0.0:0 is not a loopback address and no 'token' "
-                      "is set: the agent API would be open to anyone";
+    const char *msg =
+        "0.0.0.0:0 is not a loopback address and no 'agent_token' "
+        "is set: the agent API would be open to anyone";
 
     write_conf(t, "");
     assert_int_equal(wait_exit(spawn(t, check)), 1);
@@ -299,16 +324,148 @@ static void test_refuses_open_listen(void **state)
     assert_true(log_has(t, "migrator: configuration ok"));
 }
 
+/* The agent API over TLS: https with the test's CA answers, the
+ * inventory says https in the agent's URL; plain HTTP gets nothing. */
+static void test_tls(void **state)
+{
+    struct t *t = *state;
+    const char *argv[] = {
+        "-f",       t->conf,       "--libvirt", "test:///default",
+        "--listen", "127.0.0.1:0", NULL};
+    char extra[1024], url[256], ca[300], *body = NULL;
+    json_t *inv;
+    long code = -1;
+
+    test_tls_cert(t->fx.root);
+    snprintf(ca, sizeof(ca), "%s/cert.pem", t->fx.root);
+    snprintf(extra, sizeof(extra),
+             "agent_token = \"" TOKEN "\";\n"
+             "tls_certificate = \"%s/cert.pem\";\n"
+             "tls_key = \"%s/key.pem\";\n",
+             t->fx.root, t->fx.root);
+    write_conf(t, extra);
+    snprintf(t->log, sizeof(t->log), "%s/log", t->fx.root);
+    t->port = test_daemon_start("migrator", argv, t->log, &t->pid);
+    assert_true(log_has(t, "serving HTTPS on 127.0.0.1:"));
+
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/healthz", t->port);
+    assert_int_equal(get_url(url, ca, NULL, &body), 200);
+    assert_string_equal(body, "ok");
+    free(body);
+    /* Not with a CA that did not sign it (the system's). */
+    assert_int_equal(get_url(url, NULL, NULL, NULL), -1);
+    /* Plain HTTP on the TLS port: no answer. */
+    assert_int_equal(get(t, "/healthz", NULL, NULL), -1);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1/inventory", t->port);
+    assert_int_equal(get_url(url, ca, NULL, NULL), 401);
+    for (int i = 0; i < 100; i++) {
+        code = get_url(url, ca, TOKEN, &body);
+        if (code != 503)
+            break;
+        free(body);
+        usleep(50 * 1000);
+    }
+    assert_int_equal(code, 200);
+    inv = json_loads(body, 0, NULL);
+    free(body);
+    assert_non_null(inv);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", t->port);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(inv, "agent"), "url")),
+                        url);
+    json_decref(inv);
+
+    assert_int_equal(kill(t->pid, SIGTERM), 0);
+    assert_int_equal(wait_exit(t->pid), 0);
+    t->pid = -1;
+}
+
+/* The daemon reports to orchestratord from the start; on SIGTERM, a
+ * report hanging on an orchestratord that never answers does not hold up
+ * the exit (the request timeout is 10 s). */
+static void test_report_and_sigterm(void **state)
+{
+    struct t *t = *state;
+    const char *argv[] = {
+        "-f",       t->conf,       "--libvirt", "test:///default",
+        "--listen", "127.0.0.1:0", "--name",    "unit-http",
+        NULL};
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    struct fake_orchd *f;
+    struct fake_req q = {0};
+    struct timespec t0, t1;
+    char extra[512];
+    uint16_t port;
+    int fd, st = -1;
+    long ms;
+
+    /* A real one first: the report arrives with the token. */
+    snprintf(t->log, sizeof(t->log), "%s/log", t->fx.root);
+    f = fake_orchd_start(0, NULL, NULL, &port);
+    snprintf(extra, sizeof(extra),
+             "orchestrator = \"http://127.0.0.1:%u\";\n"
+             "orchestrator_token = \"node-http-token-0123456789\";\n",
+             (unsigned)port);
+    write_conf(t, extra);
+    t->port = test_daemon_start("migrator", argv, t->log, &t->pid);
+    assert_true(fake_orchd_wait(f, 1, 5000));
+    fake_orchd_get(f, 0, &q);
+    assert_string_equal(q.path,
+                        "/apis/agent.orchestrator.io/v1/nodereports/unit-http");
+    assert_string_equal(q.authorization, "Bearer node-http-token-0123456789");
+    assert_non_null(strstr(q.body, "\"name\":\"unit-http\""));
+    fake_req_clear(&q);
+    assert_true(log_has(t, "reporting to 'http://127.0.0.1:"));
+    assert_int_equal(kill(t->pid, SIGTERM), 0);
+    assert_int_equal(wait_exit(t->pid), 0);
+    t->pid = -1;
+    fake_orchd_stop(f);
+
+    /* Listening, never accepting: the report waits for an answer. */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    snprintf(extra, sizeof(extra), "orchestrator = \"http://127.0.0.1:%u\";\n",
+             (unsigned)ntohs(a.sin_port));
+    write_conf(t, extra);
+    t->port = test_daemon_start("migrator", argv, t->log, &t->pid);
+    usleep(500 * 1000); /* the first report is sent and hangs */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(kill(t->pid, SIGTERM), 0);
+    for (int i = 0; i < 400; i++) {
+        if (waitpid(t->pid, &st, WNOHANG) == t->pid)
+            break;
+        usleep(5 * 1000);
+        st = -1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    printf("# exit %ld ms after SIGTERM\n", ms);
+    assert_true(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(ms < 2000);
+    t->pid = -1;
+    assert_true(log_has(t, "migrator: info: stopped"));
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_open_listen, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_and_sigterm, setup,
+                                        teardown),
     };
     int r;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    evthread_use_pthreads();
     r = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
     return r;

@@ -86,6 +86,36 @@ int __wrap_virDomainDetachDeviceAlias(virDomainPtr domain, const char *alias,
 int __real_virDomainDetachDeviceAlias(virDomainPtr domain, const char *alias,
                                       unsigned int flags);
 
+/* Job statistics: the test driver has none, so a job is made up here when
+ * job_fake is set: job_type, with job_op as its operation (none when 0). */
+int __wrap_virDomainGetJobStats(virDomainPtr domain, int *type,
+                                virTypedParameterPtr *params, int *nparams,
+                                unsigned int flags);
+int __real_virDomainGetJobStats(virDomainPtr domain, int *type,
+                                virTypedParameterPtr *params, int *nparams,
+                                unsigned int flags);
+static bool job_fake;
+static int job_type, job_op;
+
+int __wrap_virDomainGetJobStats(virDomainPtr domain, int *type,
+                                virTypedParameterPtr *params, int *nparams,
+                                unsigned int flags)
+{
+    int max = 0;
+
+    if (!job_fake)
+        return __real_virDomainGetJobStats(domain, type, params, nparams,
+                                           flags);
+    *type = job_type;
+    *params = NULL;
+    *nparams = 0;
+    if (job_op)
+        assert_int_equal(virTypedParamsAddInt(params, nparams, &max,
+                                              VIR_DOMAIN_JOB_OPERATION, job_op),
+                         0);
+    return 0;
+}
+
 static struct {
     bool pass_through; /* call the real libvirt */
     int attach_calls;
@@ -403,6 +433,202 @@ static void test_migrate_params(void **state)
     free(xml);
 }
 
+/* State reasons in virsh's words, the running id and "migrating", through
+ * the lifecycle the test driver can play: started ("booted"), paused by
+ * the user, resumed ("unpaused"), destroyed; the driver's own domain runs
+ * with an unknown reason. */
+static void test_state_reasons(void **state)
+{
+    struct migr_virt *v = NULL;
+    struct migr_dom_info info;
+    char err[512], *xml = guest_xml();
+    virConnectPtr c;
+    virDomainPtr d;
+
+    (void)state;
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_info(v, "test", &info, err, sizeof(err)), 0);
+    assert_string_equal(info.state_reason, "unknown");
+    assert_int_equal(info.id, 1);
+    assert_false(info.migrating);
+
+    assert_int_equal(migr_virt_define(v, xml, NULL, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.state, MIGR_DOM_SHUTOFF);
+    assert_int_equal(info.id, -1);
+    assert_int_equal(migr_virt_start(v, GUEST, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_string_equal(info.state_reason, "booted");
+    assert_true(info.id > 1);
+    assert_false(info.migrating);
+
+    /* Pause and resume are not the seam's to do; plain libvirt does. */
+    c = virConnectOpen(TEST_URI);
+    assert_non_null(c);
+    d = virDomainLookupByName(c, GUEST);
+    assert_non_null(d);
+    assert_int_equal(virDomainSuspend(d), 0);
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_int_equal(info.state, MIGR_DOM_PAUSED);
+    assert_string_equal(info.state_reason, "user");
+    assert_false(info.migrating);
+    assert_int_equal(virDomainResume(d), 0);
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_string_equal(info.state_reason, "unpaused");
+    /* A job runs: a migration out or in is "migrating", a save is not, a
+     * job that does not say what it is counts as one. */
+    job_fake = true;
+    job_type = VIR_DOMAIN_JOB_UNBOUNDED;
+    job_op = VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_true(info.migrating);
+    job_op = VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN;
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_true(info.migrating);
+    job_op = VIR_DOMAIN_JOB_OPERATION_SAVE;
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_false(info.migrating);
+    job_op = 0;
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_true(info.migrating);
+    job_type = VIR_DOMAIN_JOB_NONE;
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_false(info.migrating);
+    job_fake = false;
+    virDomainFree(d);
+    virConnectClose(c);
+
+    assert_int_equal(migr_virt_destroy(v, GUEST, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_info(v, GUEST, &info, err, sizeof(err)), 0);
+    assert_string_equal(info.state_reason, "destroyed");
+    assert_int_equal(info.id, -1);
+    assert_int_equal(migr_virt_undefine(v, GUEST, err, sizeof(err)), 0);
+    migr_virt_close(v);
+    free(xml);
+}
+
+/* The devices of the test driver's running domain "test", its address
+ * from libvirt (the test driver makes one up per interface), and what
+ * a lookup of a missing domain says. */
+static void test_devices(void **state)
+{
+    struct migr_virt *v = NULL;
+    struct migr_dom_devices d = {0};
+    char err[512];
+
+    (void)state;
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_devices(v, "test", true, &d, err, sizeof(err)),
+                     0);
+    assert_int_equal(d.n_ifaces, 1);
+    assert_string_equal(d.ifaces[0].name, "testnet0");
+    assert_string_equal(d.ifaces[0].mac, "aa:bb:cc:dd:ee:ff");
+    assert_string_equal(d.ifaces[0].type, "network");
+    assert_string_equal(d.ifaces[0].source, "default");
+    assert_int_equal(d.ifaces[0].n_ips, 1);
+    assert_string_equal(d.ifaces[0].ips[0], "192.168.122.3");
+    assert_int_equal(d.n_disks, 1);
+    assert_string_equal(d.disks[0].target, "vda");
+    assert_string_equal(d.disks[0].device, "disk");
+    assert_string_equal(d.disks[0].type, "file");
+    assert_string_equal(d.disks[0].source, "/guest/diskimage1");
+    assert_false(d.disks[0].readonly);
+    assert_int_equal(d.hostdevs, 0);
+    assert_false(d.acpi);
+
+    /* Without addresses asked for, none are looked up. */
+    assert_int_equal(migr_virt_devices(v, "test", false, &d, err, sizeof(err)),
+                     0);
+    assert_int_equal(d.ifaces[0].n_ips, 0);
+    migr_dom_devices_clear(&d);
+    migr_dom_devices_clear(&d);
+    migr_dom_devices_clear(NULL);
+
+    assert_int_equal(
+        migr_virt_devices(v, "no-such-domain", true, &d, err, sizeof(err)),
+        -ENOENT);
+    assert_non_null(strstr(err, "domain 'no-such-domain': "));
+    migr_virt_close(v);
+}
+
+/* The parser on the project's own domain XML and on what a hand-written
+ * domain may hold: every disk and interface type, a hostdev, no ACPI. */
+static void test_devices_parse(void **state)
+{
+    struct migr_dom_devices d = {0};
+    char path[PATH_MAX], *xml;
+    const char *hand =
+        "<domain type='kvm'><name>hand</name><features><pae/></features>"
+        "<devices>"
+        "<disk type='block' device='lun'><source dev='/dev/sdb'/>"
+        "<target dev='sda' bus='scsi'/></disk>"
+        "<disk type='network' device='disk'>"
+        "<source protocol='rbd' name='pool/img&amp;1'><host name='m'/>"
+        "</source><target dev='vdb'/></disk>"
+        "<disk type='volume'><source pool='p' volume='v'/>"
+        "<target dev='vdc'/></disk>"
+        "<disk type='file' device='cdrom'><target dev='hdc'/><readonly/>"
+        "</disk>"
+        "<interface type='bridge'><mac address='52:54:00:00:00:01'/>"
+        "<source bridge='br0'/></interface>"
+        "<interface type='direct'><source dev='ens1f0v1' mode='passthrough'/>"
+        "<target dev='macvtap3'/></interface>"
+        "<interface type='user'/>"
+        "<hostdev mode='subsystem' type='pci'/><hostdev mode='subsystem' "
+        "type='usb'/>"
+        "</devices></domain>";
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/tests/data/domxml/vm-sriov-hostdev.xml",
+             top_dir());
+    xml = slurp(path);
+    assert_int_equal(migr_dom_devices_parse(xml, &d), 0);
+    free(xml);
+    assert_true(d.acpi);
+    assert_int_equal(d.hostdevs, 0);
+    assert_int_equal(d.n_disks, 2);
+    assert_string_equal(d.disks[0].source,
+                        "/var/lib/orch/images/fedora-cloud.qcow2");
+    assert_false(d.disks[0].readonly);
+    assert_string_equal(d.disks[1].target, "vdb");
+    assert_true(d.disks[1].readonly);
+    assert_int_equal(d.n_ifaces, 1);
+    assert_string_equal(d.ifaces[0].type, "hostdev");
+    assert_string_equal(d.ifaces[0].mac, "02:00:00:00:00:01");
+    assert_string_equal(d.ifaces[0].source, "0000:3b:02.1");
+    assert_string_equal(d.ifaces[0].name, "");
+
+    assert_int_equal(migr_dom_devices_parse(hand, &d), 0);
+    assert_false(d.acpi);
+    assert_int_equal(d.hostdevs, 2);
+    assert_int_equal(d.n_disks, 4);
+    assert_string_equal(d.disks[0].type, "block");
+    assert_string_equal(d.disks[0].device, "lun");
+    assert_string_equal(d.disks[0].source, "/dev/sdb");
+    assert_string_equal(d.disks[1].type, "network");
+    assert_string_equal(d.disks[1].source, "rbd:pool/img&1");
+    assert_string_equal(d.disks[2].source, "p/v");
+    assert_string_equal(d.disks[2].device, "disk");
+    assert_string_equal(d.disks[3].device, "cdrom");
+    assert_string_equal(d.disks[3].source, "");
+    assert_true(d.disks[3].readonly);
+    assert_int_equal(d.n_ifaces, 3);
+    assert_string_equal(d.ifaces[0].source, "br0");
+    assert_string_equal(d.ifaces[0].name, "");
+    assert_string_equal(d.ifaces[1].type, "direct");
+    assert_string_equal(d.ifaces[1].source, "ens1f0v1");
+    assert_string_equal(d.ifaces[1].name, "macvtap3");
+    assert_string_equal(d.ifaces[1].mac, "");
+    assert_string_equal(d.ifaces[2].type, "user");
+    assert_string_equal(d.ifaces[2].source, "");
+    migr_dom_devices_clear(&d);
+
+    assert_int_equal(migr_dom_devices_parse("<domain>", &d), -EINVAL);
+    assert_int_equal(migr_dom_devices_parse("<network/>", &d), -EINVAL);
+    assert_int_equal(migr_dom_devices_parse(NULL, &d), -EINVAL);
+    assert_null(d.disks);
+}
+
 /* The host facts: the test driver's fixed node (virsh nodeinfo: 16 CPUs,
  * 3145728 KiB) and no host UUID in its capabilities. */
 static void test_host_info(void **state)
@@ -423,6 +649,11 @@ static void test_host_info(void **state)
     snprintf(want, sizeof(want), "%lu.%lu.%lu", ver / 1000000,
              ver / 1000 % 1000, ver % 1000);
     assert_string_equal(h.version, want);
+    /* virsh version: "Running hypervisor: TEST 0.0.2"; virsh capabilities:
+     * an i686 host CPU without a model. */
+    assert_string_equal(h.hypervisor_version, "0.0.2");
+    assert_string_equal(h.arch, "i686");
+    assert_string_equal(h.cpu_model, "");
     assert_int_equal(migr_virt_host(NULL, &h, err, sizeof(err)), -EINVAL);
     migr_virt_close(v);
 }
@@ -594,6 +825,9 @@ int main(void)
         cmocka_unit_test_setup(test_lifecycle, reset),
         cmocka_unit_test_setup(test_attach_detach, reset),
         cmocka_unit_test_setup(test_migrate_params, reset),
+        cmocka_unit_test_setup(test_state_reasons, reset),
+        cmocka_unit_test(test_devices),
+        cmocka_unit_test(test_devices_parse),
         cmocka_unit_test(test_host_info),
         cmocka_unit_test(test_lifecycle_events),
         cmocka_unit_test(test_bandwidth_rule),
