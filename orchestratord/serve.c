@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "log/log.h"
+#include "orchestratord/hosts.h"
 
 #define DRAIN_GRACE_S 10
 
@@ -130,6 +131,11 @@ int orch_serve(struct orch_server *srv, const struct orch_serve_opts *o)
         r = -ENOMEM;
         goto out;
     }
+    r = orch_hosts_start(srv);
+    if (r < 0) {
+        log_error("cannot start the node monitor: %s", strerror(-r));
+        goto out;
+    }
     log_info("serving %s on %s:%u", o->tls_certificate ? "HTTPS" : "HTTP",
              o->listen_host, (unsigned)port);
     if (o->on_listening)
@@ -139,6 +145,7 @@ int orch_serve(struct orch_server *srv, const struct orch_serve_opts *o)
     r = 0;
 out:
     orch_watch_end_all(srv);
+    orch_hosts_stop(srv);
     if (s.drain_timer)
         event_free(s.drain_timer);
     if (ev_term)
