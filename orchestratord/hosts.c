@@ -106,9 +106,8 @@ static bool streq(const char *a, const char *b)
 bool orch_domain_state_active(const char *state)
 {
     /* virsh prints "idle" for VIR_DOMAIN_BLOCKED. */
-    static const char *const active[] = {"running",     "paused",
-                                         "idle",        "blocked",
-                                         "pmsuspended", "in shutdown"};
+    static const char *const active[] = {
+        "running", "paused", "idle", "blocked", "pmsuspended", "in shutdown"};
     for (size_t i = 0; i < sizeof(active) / sizeof(*active); i++)
         if (streq(state, active[i]))
             return true;
@@ -135,9 +134,8 @@ const char *orch_domain_phase(const char *state, const char *reason, bool acpi,
             return "Succeeded";
         if (have_prev)
             return prev;
-        return streq(state, "crashed") || streq(reason, "failed")
-                   ? "Failed"
-                   : "Succeeded";
+        return streq(state, "crashed") || streq(reason, "failed") ? "Failed"
+                                                                  : "Succeeded";
     }
     return have_prev ? prev : "Pending";
 }
@@ -206,8 +204,10 @@ static const struct fspec address_f[] = {
     {0},
 };
 static const struct fspec libvirt_f[] = {
-    {"uri", T_STR, false, NULL},      {"version", T_STR, false, NULL},
-    {"hostUUID", T_STR, false, NULL}, {"error", T_STR, false, NULL},
+    {"uri", T_STR, false, NULL},
+    {"version", T_STR, false, NULL},
+    {"hostUUID", T_STR, false, NULL},
+    {"error", T_STR, false, NULL},
     {0},
 };
 static const struct fspec capacity_f[] = {
@@ -240,9 +240,12 @@ static const struct fspec iface_f[] = {
     {0},
 };
 static const struct fspec disk_f[] = {
-    {"target", T_STR, false, NULL},      {"device", T_STR, false, NULL},
-    {"source", T_STR_NULL, false, NULL}, {"type", T_STR, false, NULL},
-    {"shared", T_BOOL, false, NULL},     {"readonly", T_BOOL, false, NULL},
+    {"target", T_STR, false, NULL},
+    {"device", T_STR, false, NULL},
+    {"source", T_STR_NULL, false, NULL},
+    {"type", T_STR, false, NULL},
+    {"shared", T_BOOL, false, NULL},
+    {"readonly", T_BOOL, false, NULL},
     {0},
 };
 static const struct fspec domain_f[] = {
@@ -265,16 +268,14 @@ static const struct fspec vf_f[] = {
     {"index", T_INT, false, NULL},       {"pci", T_STR, false, NULL},
     {"netdev", T_STR_NULL, false, NULL}, {"driver", T_STR_NULL, false, NULL},
     {"mac", T_STR_NULL, false, NULL},    {"vlan", T_INT_NULL, false, NULL},
-    {"reserved", T_BOOL, false, NULL},
-    {0},
+    {"reserved", T_BOOL, false, NULL},   {0},
 };
 static const struct fspec network_f[] = {
     {"name", T_STR, true, NULL},      {"pf", T_STR, false, NULL},
     {"mode", T_STR, false, NULL},     {"vlan", T_INT, false, NULL},
     {"totalVFs", T_INT, false, NULL}, {"numVFs", T_INT, false, NULL},
     {"error", T_STR, false, NULL},    {"linkError", T_STR, false, NULL},
-    {"vfs", T_ARR_OBJ, false, vf_f},
-    {0},
+    {"vfs", T_ARR_OBJ, false, vf_f},  {0},
 };
 static const struct fspec report_f[] = {
     {"name", T_STR, false, NULL},
@@ -323,8 +324,8 @@ static int bad(struct api_errors *errs, enum api_error_type type,
                                                                    : 0;
 }
 
-static int check_value(const json_t *v, const struct fspec *f,
-                       const char *path, struct api_errors *errs)
+static int check_value(const json_t *v, const struct fspec *f, const char *path,
+                       struct api_errors *errs)
 {
     char sub[512];
     const char *k;
@@ -773,9 +774,8 @@ static json_t *vmi_interfaces(const json_t *vmi, const json_t *dom)
 {
     const json_t *ifs = json_object_get(dom, "interfaces");
     const json_t *spec_ifs = json_object_get(
-        json_object_get(
-            json_object_get(json_object_get(vmi, "spec"), "domain"),
-            "devices"),
+        json_object_get(json_object_get(json_object_get(vmi, "spec"), "domain"),
+                        "devices"),
         "interfaces");
     json_t *out = json_array();
 
@@ -837,12 +837,12 @@ static json_t *vmi_compose(const json_t *old, const struct mapped *m,
     const char *phase;
     char msg[320];
 
-    doc = old ? json_deep_copy(old)
-              : json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{}}",
-                          "apiVersion", "kubevirt.io/v1", "kind",
-                          "VirtualMachineInstance", "metadata", "name",
-                          m->name, "namespace", m->ns, "annotations",
-                          DISCOVERED, "true", "spec");
+    doc =
+        old ? json_deep_copy(old)
+            : json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{}}", "apiVersion",
+                        "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+                        "metadata", "name", m->name, "namespace", m->ns,
+                        "annotations", DISCOVERED, "true", "spec");
     if (!doc)
         return NULL;
     if (vcpus <= 0)
@@ -863,15 +863,15 @@ static json_t *vmi_compose(const json_t *old, const struct mapped *m,
         obj_child(d, "devices");
     }
     status = obj_child(doc, "status");
-    phase = orch_domain_phase(
-        state, why, dom_bool(dom, "acpi"),
-        json_string_value(json_object_get(status, "phase")));
+    phase =
+        orch_domain_phase(state, why, dom_bool(dom, "acpi"),
+                          json_string_value(json_object_get(status, "phase")));
     json_object_set_new(status, "phase", json_string(phase));
     json_object_set_new(status, "nodeName", json_string(node));
     json_object_set_new(status, "interfaces", vmi_interfaces(doc, dom));
     json_object_set_new(status, "currentCPUTopology",
-                        json_pack("{s:I, s:i, s:i}", "cores", vcpus,
-                                  "sockets", 1, "threads", 1));
+                        json_pack("{s:I, s:i, s:i}", "cores", vcpus, "sockets",
+                                  1, "threads", 1));
     json_object_set_new(obj_child(status, "memory"), "guestCurrent",
                         kib_quantity(kib));
     if (!m->active) {
@@ -880,8 +880,8 @@ static json_t *vmi_compose(const json_t *old, const struct mapped *m,
         cond_set(status, "Ready", "False", "DomainNotRunning", msg, now);
         cond_del(status, "Paused");
     } else if (streq(state, "paused") || streq(state, "pmsuspended")) {
-        cond_set(status, "Paused", "True", paused_reason(why),
-                 "VMI was paused", now);
+        cond_set(status, "Paused", "True", paused_reason(why), "VMI was paused",
+                 now);
         cond_set(status, "Ready", "False", "Paused", "VMI is paused", now);
     } else {
         cond_del(status, "Paused");
@@ -953,10 +953,10 @@ static int map_domains(const json_t *domains, struct mapped **ret_v,
         if (why) {
             size_t len = strlen(dn);
             if (json_array_size(skipped) < MAX_SKIPPED)
-                json_array_append_new(
-                    skipped, json_pack("{s:s%, s:s}", "name", dn,
-                                       len > 253 ? (size_t)253 : len,
-                                       "reason", why));
+                json_array_append_new(skipped,
+                                      json_pack("{s:s%, s:s}", "name", dn,
+                                                len > 253 ? (size_t)253 : len,
+                                                "reason", why));
             continue;
         }
         m->dom = d;
@@ -992,11 +992,9 @@ static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
         if (r < 0)
             goto out;
         /* Shut off because it migrated away: handed over below. */
-        if (!m[i].active &&
-            streq(dom_str(m[i].dom, "stateReason"), "migrated"))
+        if (!m[i].active && streq(dom_str(m[i].dom, "stateReason"), "migrated"))
             continue;
-        r = store_get(t->srv->store, STORE_KIND_VMI, m[i].ns, m[i].name,
-                      &old);
+        r = store_get(t->srv->store, STORE_KIND_VMI, m[i].ns, m[i].name, &old);
         if (r < 0 && r != -ENOENT)
             goto out;
         owner = api_doc_get_string(old, "status.nodeName");
@@ -1171,10 +1169,9 @@ static json_t *node_part(const char *node, const json_t *rep, json_t *skipped)
         json_object_set_new(status, "allocatable", json_deep_copy(c));
         json_object_set_new(status, "capacity", c);
     }
-    info = json_pack("{s:s, s:s}", "operatingSystem", "linux",
-                     "kubeletVersion",
-                     dom_str(agent, "version") ? dom_str(agent, "version")
-                                               : "");
+    info =
+        json_pack("{s:s, s:s}", "operatingSystem", "linux", "kubeletVersion",
+                  dom_str(agent, "version") ? dom_str(agent, "version") : "");
     if (info) {
         for (size_t i = 0; i < sizeof(info_map) / sizeof(*info_map); i++)
             if (dom_str(ni, info_map[i].from))
@@ -1269,8 +1266,8 @@ static json_t *node_compose(const json_t *old, const char *node,
 static json_t *ready_cond(const json_t *node)
 {
     return cond_find(
-        json_object_get(json_object_get(node, "status"), "conditions"),
-        "Ready", NULL);
+        json_object_get(json_object_get(node, "status"), "conditions"), "Ready",
+        NULL);
 }
 
 static int64_t heartbeat_age_s(const json_t *node, int64_t now_s)
@@ -1659,9 +1656,9 @@ void orch_handle_nodereport(struct orch_server *srv,
     }
     if (r > 0)
         log_debug("node report '%s': %d records written", node, r);
-    ans = json_pack("{s:s, s:s, s:i}", "kind", "NodeReportResult",
-                    "apiVersion", "agent.orchestrator.io/v1",
-                    "heartbeatIntervalSeconds", ORCH_HOSTS_REPORT_INTERVAL_S);
+    ans = json_pack("{s:s, s:s, s:i}", "kind", "NodeReportResult", "apiVersion",
+                    "agent.orchestrator.io/v1", "heartbeatIntervalSeconds",
+                    ORCH_HOSTS_REPORT_INTERVAL_S);
     if (!ans) {
         orch_reply_errno(resp, -ENOMEM, "out of memory");
         goto out;

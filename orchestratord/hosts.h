@@ -91,8 +91,8 @@ const char *orch_node_ready_name(enum orch_node_ready r);
  * string, or PREV when the state does not tell ("migrated", unknown
  * reasons); for a new VMI whose state tells nothing: "Succeeded" when shut
  * off, "Failed" when crashed, else "Pending". */
-const char *orch_domain_phase(const char *state, const char *reason,
-                              bool acpi, const char *prev);
+const char *orch_domain_phase(const char *state, const char *reason, bool acpi,
+                              const char *prev);
 
 /* Whether STATE is one in which the domain runs on the host (running,
  * paused, blocked/idle, pmsuspended, in shutdown). */
