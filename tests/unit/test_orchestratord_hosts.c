@@ -159,8 +159,8 @@ static char *report(const char *node, json_t *domains)
         2, "numVFs", 2, "vfs", "index", 0, "pci", "0000:3b:02.0", "netdev",
         "ens1f0v0", "driver", "iavf", "mac", "52:54:00:00:00:01", "vlan",
         "reserved", 0, "index", 1, "pci", "0000:3b:02.1", "netdev", "ens1f0v1",
-        "driver", "vfio-pci", "mac", "52:54:00:00:00:02", "vlan", "reserved",
-        0, "generation", 7, "refreshedAt", "2026-12-02T10:00:00Z");
+        "driver", "vfio-pci", "mac", "52:54:00:00:00:02", "vlan", "reserved", 0,
+        "generation", 7, "refreshedAt", "2026-12-02T10:00:00Z");
     char *text;
     assert_non_null(r);
     if (domains) {
@@ -241,9 +241,8 @@ static void test_domain_phase(void **state)
                         "Running");
     assert_string_equal(orch_domain_phase("idle", "unknown", true, NULL),
                         "Running");
-    assert_string_equal(orch_domain_phase("pmsuspended", "unknown", false,
-                                          NULL),
-                        "Running");
+    assert_string_equal(
+        orch_domain_phase("pmsuspended", "unknown", false, NULL), "Running");
     assert_string_equal(
         orch_domain_phase("shut off", "destroyed", true, "Running"), "Failed");
     assert_string_equal(
@@ -360,9 +359,9 @@ static void test_report_makes_node_and_vmis(void **state)
                    NULL),
         200);
     assert_string_equal(jstr(f->body, "kind"), "NodeReportResult");
-    assert_int_equal(
-        json_integer_value(json_object_get(f->body, "heartbeatIntervalSeconds")),
-        ORCH_HOSTS_REPORT_INTERVAL_S);
+    assert_int_equal(json_integer_value(
+                         json_object_get(f->body, "heartbeatIntervalSeconds")),
+                     ORCH_HOSTS_REPORT_INTERVAL_S);
 
     n = get(f, NODES "/host-a");
     assert_string_equal(jstr(n, "metadata.labels.rack"), "r1");
@@ -398,16 +397,16 @@ static void test_report_makes_node_and_vmis(void **state)
                          1);
     }
     {
-        json_t *sk = json_object_get(json_object_get(n, "status"),
-                                     "skippedDomains");
+        json_t *sk =
+            json_object_get(json_object_get(n, "status"), "skippedDomains");
         assert_int_equal(json_array_size(sk), 1);
         assert_string_equal(jstr(json_array_get(sk, 0), "name"), "Win10");
-        assert_non_null(strstr(jstr(json_array_get(sk, 0), "reason"),
-                               "not a valid name"));
+        assert_non_null(
+            strstr(jstr(json_array_get(sk, 0), "reason"), "not a valid name"));
     }
     assert_cond(n, "Ready", "True", "KubeletReady");
-    assert_non_null(
-        json_string_value(json_object_get(cond(n, "Ready"), "lastHeartbeatTime")));
+    assert_non_null(json_string_value(
+        json_object_get(cond(n, "Ready"), "lastHeartbeatTime")));
     assert_non_null(json_string_value(
         json_object_get(cond(n, "Ready"), "lastTransitionTime")));
 
@@ -416,13 +415,12 @@ static void test_report_makes_node_and_vmis(void **state)
     assert_string_equal(jstr(v, "status.nodeName"), "host-a");
     assert_string_equal(jstr(v, "spec.domain.resources.requests.memory"),
                         "2Gi");
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(
-                             json_object_get(json_object_get(v, "spec"),
-                                             "domain"),
-                             "cpu"),
-                         "cores")),
-                     2);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(
+                json_object_get(json_object_get(v, "spec"), "domain"), "cpu"),
+            "cores")),
+        2);
     ifs = json_object_get(json_object_get(v, "status"), "interfaces");
     assert_int_equal(json_array_size(ifs), 1);
     assert_string_equal(jstr(json_array_get(ifs, 0), "mac"),
@@ -527,10 +525,10 @@ static void test_domain_vanishes_and_stops(void **state)
     assert_string_equal(jstr(get(f, VMIS "/c"), "status.phase"), "Succeeded");
     assert_string_equal(jstr(get(f, VMIS "/d"), "status.phase"), "Succeeded");
     /* Started again: Running. */
-    assert_int_equal(
-        put_report(f, "host-a", doms(dom("d", "running", "booted"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("d", "running", "booted"), NULL),
+                                NULL),
+                     200);
     assert_string_equal(jstr(get(f, VMIS "/d"), "status.phase"), "Running");
     /* The vanished one stays, final. */
     assert_string_equal(jstr(get(f, VMIS "/a"), "status.phase"), "Failed");
@@ -554,10 +552,10 @@ static void test_migration_keeps_source(void **state)
 {
     struct fixture *f = *state;
 
-    assert_int_equal(
-        put_report(f, "host-a", doms(dom("vm", "running", "booted"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
     assert_int_equal(put_report(f, "host-b", doms(NULL, NULL), NULL), 200);
     /* The migration runs: the target has it paused, incoming. */
     assert_int_equal(put_report(f, "host-a", doms(outgoing("vm"), NULL), NULL),
@@ -566,10 +564,10 @@ static void test_migration_keeps_source(void **state)
                      200);
     assert_string_equal(jstr(get(f, VMIS "/vm"), "status.nodeName"), "host-a");
     /* Switch-over: both run it for a moment; the source still owns it. */
-    assert_int_equal(
-        put_report(f, "host-b", doms(dom("vm", "running", "migrated"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-b",
+                                doms(dom("vm", "running", "migrated"), NULL),
+                                NULL),
+                     200);
     assert_string_equal(jstr(get(f, VMIS "/vm"), "status.nodeName"), "host-a");
     /* The source reports it gone: it moves to the node that runs it. */
     assert_int_equal(put_report(f, "host-a", doms(NULL, NULL), NULL), 200);
@@ -600,28 +598,28 @@ static void test_migration_source_reports_first(void **state)
     assert_string_equal(jstr(f->body, "status.phase"), "Running");
     assert_string_equal(jstr(f->body, "status.nodeName"), "host-a");
     /* ... until the target reports it running. */
-    assert_int_equal(
-        put_report(f, "host-b", doms(dom("vm", "running", "migrated"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-b",
+                                doms(dom("vm", "running", "migrated"), NULL),
+                                NULL),
+                     200);
     assert_string_equal(jstr(get(f, VMIS "/vm"), "status.nodeName"), "host-b");
 
     /* Shut off with reason "migrated" on the source (kept defined), the
      * target running it: it moves too. */
-    assert_int_equal(
-        put_report(f, "host-a", doms(dom("vm2", "running", "booted"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm2", "running", "booted"), NULL),
+                                NULL),
+                     200);
     assert_int_equal(put_report(f, "host-b",
                                 doms(dom("vm", "running", "booted"),
                                      dom("vm2", "running", "migrated"), NULL),
                                 NULL),
                      200);
     assert_string_equal(jstr(get(f, VMIS "/vm2"), "status.nodeName"), "host-a");
-    assert_int_equal(
-        put_report(f, "host-a", doms(dom("vm2", "shut off", "migrated"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm2", "shut off", "migrated"), NULL),
+                                NULL),
+                     200);
     get(f, VMIS "/vm2");
     assert_string_equal(jstr(f->body, "status.nodeName"), "host-b");
     assert_string_equal(jstr(f->body, "status.phase"), "Running");
@@ -634,12 +632,11 @@ static void test_grace_unknown_ready(void **state)
     int64_t rv;
 
     f->srv.settings.node_grace_s = 40;
-    assert_int_equal(
-        put_report(f, "host-a",
-                   doms(dom("vm", "running", "booted"),
-                        dom("off", "shut off", "shutdown"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"),
+                                     dom("off", "shut off", "shutdown"), NULL),
+                                NULL),
+                     200);
     rv = rv_now(f);
     assert_int_equal(orch_hosts_tick(&f->srv, now + 39000), 0);
     assert_int_equal(rv_now(f), rv);
@@ -659,12 +656,11 @@ static void test_grace_unknown_ready(void **state)
     assert_int_equal(orch_hosts_tick(&f->srv, now + 50000), 0);
     assert_int_equal(rv_now(f), rv);
     /* It reports again: Ready, and so are its VMIs. */
-    assert_int_equal(
-        put_report(f, "host-a",
-                   doms(dom("vm", "running", "booted"),
-                        dom("off", "shut off", "shutdown"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"),
+                                     dom("off", "shut off", "shutdown"), NULL),
+                                NULL),
+                     200);
     assert_cond(get(f, NODES "/host-a"), "Ready", "True", "KubeletReady");
     assert_cond(get(f, VMIS "/vm"), "Ready", "True", NULL);
 }
@@ -674,22 +670,22 @@ static void test_libvirt_unreachable(void **state)
     struct fixture *f = *state;
     int64_t rv;
 
-    assert_int_equal(
-        put_report(f, "host-a", doms(dom("vm", "running", "booted"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
     rv = rv_now(f);
     assert_int_equal(put_report(f, "host-a", NULL, NULL), 200);
     assert_int_equal(rv_now(f), rv + 1); /* the node, not the VMI */
     assert_cond(get(f, NODES "/host-a"), "Ready", "False",
                 "LibvirtUnreachable");
-    assert_non_null(strstr(jstr(cond(f->body, "Ready"), "message"),
-                           "no such socket"));
+    assert_non_null(
+        strstr(jstr(cond(f->body, "Ready"), "message"), "no such socket"));
     assert_string_equal(jstr(get(f, VMIS "/vm"), "status.phase"), "Running");
-    assert_int_equal(
-        put_report(f, "host-a", doms(dom("vm", "running", "booted"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
     assert_cond(get(f, NODES "/host-a"), "Ready", "True", "KubeletReady");
 }
 
@@ -700,14 +696,14 @@ static void test_restart_keeps_picture(void **state)
     char *before, *text;
     json_t *rep;
 
-    assert_int_equal(
-        put_report(f, "host-a", doms(dom("vm", "running", "booted"), NULL),
-                   NULL),
-        200);
-    assert_int_equal(
-        put_report(f, "host-b", doms(dom("vm2", "running", "booted"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
+    assert_int_equal(put_report(f, "host-b",
+                                doms(dom("vm2", "running", "booted"), NULL),
+                                NULL),
+                     200);
     assert_int_equal(call(f, HTTP_METHOD_GET, VMIS, NULL, NULL, NULL), 200);
     before = strdup(f->resp.body);
     rv = rv_now(f);
@@ -729,8 +725,7 @@ static void test_restart_keeps_picture(void **state)
     text = report("host-a", doms(dom("vm", "running", "booted"), NULL));
     rep = json_loads(text, 0, NULL);
     assert_non_null(rep);
-    assert_int_equal(orch_hosts_report(&f->srv, "host-a", rep, now + 30000),
-                     0);
+    assert_int_equal(orch_hosts_report(&f->srv, "host-a", rep, now + 30000), 0);
     json_decref(rep);
     free(text);
     assert_int_equal(orch_hosts_tick(&f->srv, now + 41000), 1);
@@ -763,12 +758,12 @@ static void test_unschedulable_kept(void **state)
     /* The status stays the report's. */
     assert_string_equal(jstr(f->body, "status.phase"), "(null)");
     /* A report that changes the node keeps the cordon. */
-    assert_int_equal(put_report(f, "host-a",
-                                doms(dom("vm", "running", "booted"),
-                                     dom("Bad_Name", "running", "booted"),
-                                     NULL),
-                                NULL),
-                     200);
+    assert_int_equal(
+        put_report(f, "host-a",
+                   doms(dom("vm", "running", "booted"),
+                        dom("Bad_Name", "running", "booted"), NULL),
+                   NULL),
+        200);
     n = get(f, NODES "/host-a");
     assert_true(json_is_true(
         json_object_get(json_object_get(n, "spec"), "unschedulable")));
@@ -839,8 +834,8 @@ static void test_node_role_matrix(void **state)
         {HTTP_METHOD_GET, NODES "?watch=true&timeoutSeconds=1", NULL, 200},
         {HTTP_METHOD_GET, VMIS, NULL, 200},
         {HTTP_METHOD_GET, VMIS "/vm", NULL, 200},
-        {HTTP_METHOD_GET, "/apis/kubevirt.io/v1/virtualmachineinstances",
-         NULL, 200},
+        {HTTP_METHOD_GET, "/apis/kubevirt.io/v1/virtualmachineinstances", NULL,
+         200},
         {HTTP_METHOD_GET, "/version", NULL, 200},
         {HTTP_METHOD_GET,
          "/apis/kubevirt.io/v1/namespaces/default/"
@@ -851,25 +846,23 @@ static void test_node_role_matrix(void **state)
          "virtualmachineinstancemigrations",
          vmim, 403},
         {HTTP_METHOD_GET,
-         "/apis/kubevirt.io/v1/namespaces/default/virtualmachines", NULL,
-         403},
+         "/apis/kubevirt.io/v1/namespaces/default/virtualmachines", NULL, 403},
         {HTTP_METHOD_PUT,
          "/apis/subresources.kubevirt.io/v1/namespaces/default/"
          "virtualmachines/vm/stop",
          NULL, 403},
         {HTTP_METHOD_GET,
-         "/apis/migrations.kubevirt.io/v1alpha1/migrationpolicies", NULL,
-         403},
+         "/apis/migrations.kubevirt.io/v1alpha1/migrationpolicies", NULL, 403},
         {HTTP_METHOD_PATCH, NODES "/host-a", "{\"spec\":{}}", 403},
         {HTTP_METHOD_PUT, NODES "/host-a", "{}", 403},
         {HTTP_METHOD_DELETE, VMIS "/vm", NULL, 403},
     };
     char *text;
 
-    assert_int_equal(
-        put_report(f, "host-a", doms(dom("vm", "running", "booted"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
     set_tokens(f);
     /* Its own report; another node's; no token; the viewer; the admin. */
     assert_int_equal(put_report(f, "host-a", doms(NULL, NULL), TOK_A), 200);
@@ -879,17 +872,16 @@ static void test_node_role_matrix(void **state)
                            "node \"host-a\" may only report for itself"));
     assert_int_equal(put_report(f, "host-a", doms(NULL, NULL), NULL), 401);
     assert_int_equal(put_report(f, "host-a", doms(NULL, NULL), TOK_VIEW), 403);
-    assert_int_equal(put_report(f, "host-b", doms(NULL, NULL), TOK_ADMIN),
-                     200);
+    assert_int_equal(put_report(f, "host-b", doms(NULL, NULL), TOK_ADMIN), 200);
     text = report("host-a", doms(NULL, NULL));
     assert_int_equal(call(f, HTTP_METHOD_POST, REPORTS "host-a", text,
                           "application/json", TOK_A),
                      405);
     free(text);
-    assert_int_equal(
-        call(f, HTTP_METHOD_GET, "/apis/agent.orchestrator.io/v1/x", NULL,
-             NULL, TOK_A),
-        404);
+    assert_int_equal(call(f, HTTP_METHOD_GET,
+                          "/apis/agent.orchestrator.io/v1/x", NULL, NULL,
+                          TOK_A),
+                     404);
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
         int code = call(f, cases[i].m, cases[i].path, cases[i].body,
@@ -898,8 +890,8 @@ static void test_node_role_matrix(void **state)
             fail_msg("%s %s: %d, expected %d", http_method_name(cases[i].m),
                      cases[i].path, code, cases[i].code);
         if (code == 403)
-            assert_non_null(strstr(jstr(f->body, "message"),
-                                   "node \"host-a\" cannot"));
+            assert_non_null(
+                strstr(jstr(f->body, "message"), "node \"host-a\" cannot"));
         /* A watch's stream is started by the glue; free it here. */
         if (f->resp.stream_start)
             orch_watch_free(f->resp.stream_arg);
@@ -947,24 +939,22 @@ static void test_hostile_bodies(void **state)
         {"{\"networks\":[{\"name\":\"n\",\"vfs\":[{\"index\":\"0\"}]}]}",
          "networks[0].vfs[0].index"},
         {"{\"name\":\"host-b\"}", "not the node of the URL"},
-        {"{\"addresses\":[{\"type\":\"InternalIP\"}]}",
-         "addresses[0].address"},
+        {"{\"addresses\":[{\"type\":\"InternalIP\"}]}", "addresses[0].address"},
         {"{\"domains\":", NULL},
         {"", NULL},
     };
 
-    assert_int_equal(
-        put_report(f, "host-a", doms(dom("vm", "running", "booted"), NULL),
-                   NULL),
-        200);
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
     rv = rv_now(f);
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
         int code = call(f, HTTP_METHOD_PUT, REPORTS "host-a", bad[i].body,
                         "application/json", NULL);
         if (code != 400)
             fail_msg("body %s: %d", bad[i].body, code);
-        if (bad[i].field &&
-            !strstr(jstr(f->body, "message"), bad[i].field))
+        if (bad[i].field && !strstr(jstr(f->body, "message"), bad[i].field))
             fail_msg("body %s: message '%s' lacks '%s'", bad[i].body,
                      jstr(f->body, "message"), bad[i].field);
     }
@@ -1030,8 +1020,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unschedulable_kept, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_node_role_matrix, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_node_role_matrix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_bodies, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
