@@ -31,6 +31,13 @@ struct keys {
     size_t n;
 };
 
+/* The hash of the last report's description of one domain, for a VMI
+ * this node owns (0: look at it again next time). */
+struct domhash {
+    char *key;
+    uint64_t hash;
+};
+
 /* One node as this process knows it. */
 struct host {
     char *name;
@@ -39,9 +46,12 @@ struct host {
     bool have_report;            /* a report came since start-up */
     uint64_t node_hash;          /* of the report-derived node part */
     uint64_t domains_hash;       /* of the domains; 0: sync VMIs next time */
-    int64_t node_written_ms;     /* when the node record was last written */
-    struct keys active;          /* the VMIs it runs */
-    struct keys migrating;       /* ... those with a migration job */
+    uint64_t raw_hash;           /* of the last report's text; 0: unknown */
+    struct domhash *dh;          /* per domain, sorted by key */
+    size_t n_dh;
+    int64_t node_written_ms; /* when the node record was last written */
+    struct keys active;      /* the VMIs it runs */
+    struct keys migrating;   /* ... those with a migration job */
 };
 
 struct orch_hosts {
@@ -493,10 +503,43 @@ static void keys_sort(struct keys *k)
         qsort(k->v, k->n, sizeof(char *), cmp_str);
 }
 
+static void domhash_free(struct domhash *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i].key);
+    free(v);
+}
+
+static int cmp_domhash(const void *a, const void *b)
+{
+    return strcmp(((const struct domhash *)a)->key,
+                  ((const struct domhash *)b)->key);
+}
+
+static uint64_t domhash_get(const struct host *h, const char *key)
+{
+    struct domhash k = {.key = (char *)key}, *f;
+    if (!h->n_dh)
+        return 0;
+    f = bsearch(&k, h->dh, h->n_dh, sizeof(k), cmp_domhash);
+    return f ? f->hash : 0;
+}
+
 static void host_clear_keys(struct host *h)
 {
     keys_clear(&h->active);
     keys_clear(&h->migrating);
+    domhash_free(h->dh, h->n_dh);
+    h->dh = NULL;
+    h->n_dh = 0;
+}
+
+/* Forget what lets the next report of H skip work: it is compared with
+ * the store in full. */
+static void host_forget(struct host *h)
+{
+    h->domains_hash = 0;
+    h->raw_hash = 0;
 }
 
 static struct host *host_find(struct orch_hosts *hs, const char *name)
@@ -547,19 +590,67 @@ static struct host *host_running(struct orch_hosts *hs, const char *key,
     return NULL;
 }
 
+#define FNV_OFFSET 1469598103934665603ULL
+
+static uint64_t fnv1a(uint64_t h, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
 static uint64_t hash_json(const json_t *v)
 {
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    uint64_t h;
 
     if (!s)
         return 0;
-    for (const char *p = s; *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= 1099511628211ULL;
-    }
+    h = fnv1a(FNV_OFFSET, s, strlen(s));
     free(s);
     return h ? h : 1; /* 0 means "unknown" */
+}
+
+/* The hash of a report's text minus the values of "generation" and
+ * "refreshedAt", which change in every report and mean nothing here: two
+ * texts with the same hash decode to the same report for orchestratord.
+ * 0 when the text is not a well-formed JSON object to orch_jscan (YAML, a
+ * broken body): then it is decoded and checked in full. */
+static uint64_t report_raw_hash(const char *body, size_t len)
+{
+    struct orch_jspan doc = {body, len}, cut[2] = {{0}}, v;
+    static const char *const volatile_members[2] = {"generation",
+                                                    "refreshedAt"};
+    const char *pos = body;
+    uint64_t h = FNV_OFFSET;
+    int r;
+
+    for (size_t i = 0; i < 2; i++) {
+        r = orch_jscan_member(&doc, volatile_members[i], &cut[i]);
+        if (r == -ENOENT)
+            cut[i].text = NULL;
+        else if (r < 0)
+            return 0;
+    }
+    /* Looking for a member no report has walks the whole object. */
+    if (orch_jscan_member(&doc, "\x01", &v) != -ENOENT)
+        return 0;
+    if (cut[0].text && cut[1].text && cut[1].text < cut[0].text) {
+        v = cut[0];
+        cut[0] = cut[1];
+        cut[1] = v;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        if (!cut[i].text)
+            continue;
+        h = fnv1a(h, pos, (size_t)(cut[i].text - pos));
+        h = fnv1a(h, "\0", 1);
+        pos = cut[i].text + cut[i].len;
+    }
+    h = fnv1a(h, pos, (size_t)(body + len - pos));
+    return h ? h : 1;
 }
 
 /*
@@ -915,7 +1006,7 @@ static json_t *vmi_orphan(struct orch_hosts *hs, const json_t *old,
         json_object_set_new(status, "phase", json_string("Running"));
         cond_set(status, "Ready", "True", NULL, NULL, now);
         /* Its next report fills in what this node's described. */
-        other->domains_hash = 0;
+        host_forget(other);
         return doc;
     }
     if (migrated)
@@ -973,18 +1064,32 @@ static int map_domains(const json_t *domains, struct mapped **ret_v,
  * runs, and of those with a migration job, owned or not. */
 static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
                      bool node_ready, const struct mapped *m, size_t n,
-                     struct keys *ret_active, struct keys *ret_migrating)
+                     struct keys *ret_active, struct keys *ret_migrating,
+                     struct domhash **ret_dh)
 {
     const char *node = h->name;
     struct store_list_opts lo = {.node_name = node};
     struct store_page page = {0};
     struct keys active = {0}, migrating = {0};
+    struct domhash *dh = calloc(n ? n : 1, sizeof(*dh));
+    /* The cache says what the store holds: unchanged domains need no look
+     * (the common case of a report after one lifecycle event). */
+    bool cached = h->have_report && h->domains_hash &&
+                  h->stored == ORCH_NODE_READY_TRUE && node_ready;
+    bool need_list = !cached;
     int r = 0, written = 0;
 
+    if (!dh)
+        return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
         json_t *old = NULL, *new = NULL;
         const char *owner;
 
+        dh[i].key = strdup(m[i].key);
+        if (!dh[i].key) {
+            r = -ENOMEM;
+            goto out;
+        }
         if (m[i].active)
             r = keys_add(&active, n, m[i].key);
         if (r == 0 && m[i].active && dom_bool(m[i].dom, "migrating"))
@@ -992,7 +1097,13 @@ static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
         if (r < 0)
             goto out;
         /* Shut off because it migrated away: handed over below. */
-        if (!m[i].active && streq(dom_str(m[i].dom, "stateReason"), "migrated"))
+        if (!m[i].active &&
+            streq(dom_str(m[i].dom, "stateReason"), "migrated")) {
+            need_list = true;
+            continue;
+        }
+        dh[i].hash = hash_json(m[i].dom);
+        if (cached && dh[i].hash == domhash_get(h, m[i].key))
             continue;
         r = store_get(t->srv->store, STORE_KIND_VMI, m[i].ns, m[i].name, &old);
         if (r < 0 && r != -ENOENT)
@@ -1011,6 +1122,8 @@ static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
                 (!oh && !final) ||
                 (dom_bool(m[i].dom, "migrating") &&
                  streq(dom_str(m[i].dom, "state"), "paused"))) {
+                /* Not ours: look again next time. */
+                dh[i].hash = 0;
                 json_decref(old);
                 continue;
             }
@@ -1025,10 +1138,17 @@ static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
     }
     keys_sort(&active);
     keys_sort(&migrating);
+    qsort(dh, n, sizeof(*dh), cmp_domhash);
+    /* A VMI the last report had and this one has not. */
+    for (size_t i = 0; i < h->n_dh && !need_list; i++) {
+        struct domhash k = {.key = h->dh[i].key};
+        need_list = !bsearch(&k, dh, n, sizeof(k), cmp_domhash);
+    }
 
     /* VMIs this node owns that its report no longer runs: gone, or shut
      * off after migrating away. */
-    r = store_list(t->srv->store, STORE_KIND_VMI, NULL, &lo, &page);
+    r = need_list ? store_list(t->srv->store, STORE_KIND_VMI, NULL, &lo, &page)
+                  : 0;
     if (r < 0)
         goto out;
     for (size_t i = 0; i < json_array_size(page.items); i++) {
@@ -1061,13 +1181,16 @@ static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
     }
     *ret_active = active;
     *ret_migrating = migrating;
+    *ret_dh = dh;
     memset(&active, 0, sizeof(active));
     memset(&migrating, 0, sizeof(migrating));
+    dh = NULL;
     r = written;
 out:
     store_page_release(&page);
     keys_clear(&active);
     keys_clear(&migrating);
+    domhash_free(dh, n);
     return r;
 }
 
@@ -1321,6 +1444,59 @@ out:
     return r;
 }
 
+/* Refresh only the lastHeartbeatTime of NODE's Ready condition. */
+static int node_heartbeat(struct txn *t, const char *node)
+{
+    json_t *old = NULL, *new = NULL, *c;
+    int r = store_get(t->srv->store, STORE_KIND_NODE, NULL, node, &old);
+
+    if (r < 0)
+        return r;
+    new = json_deep_copy(old);
+    c = ready_cond(new);
+    if (c) {
+        json_object_set_new(c, "lastHeartbeatTime", json_string(t->now));
+        r = txn_put(t, STORE_KIND_NODE, API_KIND_NODE, old, new);
+    } else {
+        r = new ? 0 : -ENOMEM;
+    }
+    json_decref(old);
+    json_decref(new);
+    return r;
+}
+
+/* A report whose text (RAW_HASH, report_raw_hash()) is the last one
+ * applied for NODE changes nothing but the heartbeat: note it without
+ * decoding it.  Returns 1 when done so, 0 when the report must be applied
+ * in full, or a negative errno from the store. */
+static int hosts_report_same(struct orch_server *srv, const char *node,
+                             uint64_t raw_hash, int64_t now_ms)
+{
+    struct host *h = host_find(srv->hosts, node);
+    struct txn t;
+    int r;
+
+    if (!h || !raw_hash || !h->have_report || raw_hash != h->raw_hash)
+        return 0;
+    if (now_ms - h->node_written_ms >=
+        (int64_t)ORCH_HOSTS_HEARTBEAT_WRITE_S * 1000) {
+        txn_init(&t, srv);
+        r = store_txn_begin(srv->store);
+        if (r < 0)
+            return r;
+        r = node_heartbeat(&t, node);
+        if (r < 0 || (r = store_txn_commit(srv->store)) < 0) {
+            store_txn_rollback(srv->store);
+            txn_release(&t, false);
+            return r;
+        }
+        txn_release(&t, true);
+        h->node_written_ms = now_ms;
+    }
+    h->obs.last_seen_ms = now_ms;
+    return 1;
+}
+
 int orch_hosts_report(struct orch_server *srv, const char *node,
                       const json_t *report, int64_t now_ms)
 {
@@ -1330,6 +1506,7 @@ int orch_hosts_report(struct orch_server *srv, const char *node,
     enum orch_node_ready ready =
         libvirt_ok ? ORCH_NODE_READY_TRUE : ORCH_NODE_READY_FALSE;
     struct keys active = {0}, migrating = {0};
+    struct domhash *dhv = NULL;
     struct mapped *m = NULL;
     size_t n = 0;
     json_t *skipped = NULL, *part = NULL;
@@ -1387,7 +1564,7 @@ int orch_hosts_report(struct orch_server *srv, const char *node,
     }
     if (sync_vmis) {
         r = vmis_sync(&t, hs, h, ready == ORCH_NODE_READY_TRUE, m, n, &active,
-                      &migrating);
+                      &migrating, &dhv);
         if (r < 0)
             goto fail;
         written += r;
@@ -1407,8 +1584,11 @@ int orch_hosts_report(struct orch_server *srv, const char *node,
         host_clear_keys(h);
         h->active = active;
         h->migrating = migrating;
+        h->dh = dhv;
+        h->n_dh = n;
         memset(&active, 0, sizeof(active));
         memset(&migrating, 0, sizeof(migrating));
+        dhv = NULL;
         h->domains_hash = dh;
     }
     txn_release(&t, true);
@@ -1420,6 +1600,7 @@ out:
     txn_release(&t, false);
     keys_clear(&active);
     keys_clear(&migrating);
+    domhash_free(dhv, n);
     free(m);
     json_decref(part);
     return r;
@@ -1544,7 +1725,7 @@ int orch_hosts_tick(struct orch_server *srv, int64_t now_ms)
         h->stored = ORCH_NODE_READY_UNKNOWN;
         h->obs.reported = ORCH_NODE_READY_UNKNOWN;
         /* Its next report must rewrite its VMIs' Ready. */
-        h->domains_hash = 0;
+        host_forget(h);
         n++;
     }
     return n;
@@ -1610,8 +1791,11 @@ void orch_handle_nodereport(struct orch_server *srv,
                             struct http_response *resp, const char *node)
 {
     struct api_errors errs = API_ERRORS_INIT;
+    int64_t now = orch_hosts_clock_ms();
     json_t *doc = NULL, *ans;
+    uint64_t raw_hash;
     char *msg = NULL;
+    struct host *h;
     int r;
 
     if (srv->shutting_down) {
@@ -1630,6 +1814,18 @@ void orch_handle_nodereport(struct orch_server *srv,
                          srv->settings.api_limits.max_body_bytes);
         return;
     }
+    /* Most reports repeat the last one: no decode, no store. */
+    raw_hash = report_raw_hash(req->body, req->body_len);
+    r = hosts_report_same(srv, node, raw_hash, now);
+    if (r < 0) {
+        log_error("node report '%s': cannot store the heartbeat: %s", node,
+                  strerror(-r));
+        orch_reply_errno(resp, r, "node report '%s': cannot store: %s", node,
+                         strerror(-r));
+        goto out;
+    }
+    if (r > 0)
+        goto answer;
     r = api_doc_decode(req->body, req->body_len, &srv->settings.api_limits,
                        &doc, &errs);
     if (r == 0)
@@ -1647,7 +1843,7 @@ void orch_handle_nodereport(struct orch_server *srv,
                              node, msg ? msg : "cannot decode");
         goto out;
     }
-    r = orch_hosts_report(srv, node, doc, orch_hosts_clock_ms());
+    r = orch_hosts_report(srv, node, doc, now);
     if (r < 0) {
         log_error("node report '%s': cannot store: %s", node, strerror(-r));
         orch_reply_errno(resp, r, "node report '%s': cannot store: %s", node,
@@ -1656,6 +1852,10 @@ void orch_handle_nodereport(struct orch_server *srv,
     }
     if (r > 0)
         log_debug("node report '%s': %d records written", node, r);
+    h = host_find(srv->hosts, node);
+    if (h)
+        h->raw_hash = raw_hash;
+answer:
     ans = json_pack("{s:s, s:s, s:i}", "kind", "NodeReportResult", "apiVersion",
                     "agent.orchestrator.io/v1", "heartbeatIntervalSeconds",
                     ORCH_HOSTS_REPORT_INTERVAL_S);

@@ -137,9 +137,12 @@ static json_t *dom(const char *name, const char *state, const char *reason)
         "type", "file", "shared", 0, "readonly", 1);
 }
 
-/* A whole report of NODE with DOMAINS (stolen; NULL: libvirt down). */
+/* A whole report of NODE with DOMAINS (stolen; NULL: libvirt down).
+ * Like the migrator's, each has a new generation and refreshedAt. */
 static char *report(const char *node, json_t *domains)
 {
+    static int generation;
+    char when[API_TIME_LEN];
     json_t *r = json_pack(
         "{s:s, s:[{s:s, s:s}, {s:s, s:s}], s:{s:s, s:s, s:s}, s:{s:i, s:I},"
         " s:{s:s}, s:{s:s, s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s},"
@@ -160,9 +163,11 @@ static char *report(const char *node, json_t *domains)
         "ens1f0v0", "driver", "iavf", "mac", "52:54:00:00:00:01", "vlan",
         "reserved", 0, "index", 1, "pci", "0000:3b:02.1", "netdev", "ens1f0v1",
         "driver", "vfio-pci", "mac", "52:54:00:00:00:02", "vlan", "reserved", 0,
-        "generation", 7, "refreshedAt", "2026-12-02T10:00:00Z");
+        "generation", ++generation, "refreshedAt", "");
     char *text;
     assert_non_null(r);
+    api_time_format(1796205600 + generation, when);
+    json_object_set_new(r, "refreshedAt", json_string(when));
     if (domains) {
         json_object_set_new(r, "domains", domains);
     } else {
