@@ -52,8 +52,10 @@ done
 
 "$BUILD/bench/bench_fleet" 127.0.0.1 "$port" "$pid" "$NHOSTS" "$NDOMAINS" \
     "$WARMUP" "$STEADY"
+# How many records the run wrote: the list's resourceVersion.
 n=$(curl -sf -H "Authorization: Bearer fleet-admin-0123456789" \
-    "http://127.0.0.1:$port/apis/kubevirt.io/v1/virtualmachineinstances?limit=1" |
-    sed -n 's/.*"resourceVersion":"\([0-9]*\)".*/\1/p' | head -1)
-echo "bench_fleet: store resourceVersion at the end $n;" \
+    "http://127.0.0.1:$port/api/v1/nodes?limit=1" |
+    sed -n 's/^[^}]*"resourceVersion":"\([0-9]*\)".*/\1/p')
+echo "bench_fleet: store resourceVersion at the end $n" \
+    "($NHOSTS nodes, $((NHOSTS * NDOMAINS)) VMIs);" \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
