@@ -1103,7 +1103,7 @@ static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
             continue;
         }
         dh[i].hash = hash_json(m[i].dom);
-        if (cached && dh[i].hash == domhash_get(h, m[i].key))
+        if (cached && dh[i].hash && dh[i].hash == domhash_get(h, m[i].key))
             continue;
         r = store_get(t->srv->store, STORE_KIND_VMI, m[i].ns, m[i].name, &old);
         if (r < 0 && r != -ENOENT)

@@ -990,6 +990,24 @@ static void test_hostile_bodies(void **state)
                           "application/json", NULL),
                      413);
     free(huge);
+    /* The last good report with bytes after it: not taken for a repeat. */
+    {
+        char *text =
+            report("host-a", doms(dom("vm", "running", "booted"), NULL));
+        size_t len = strlen(text);
+        char *bad_tail = malloc(len + 8);
+        assert_non_null(bad_tail);
+        assert_int_equal(call(f, HTTP_METHOD_PUT, REPORTS "host-a", text,
+                              "application/json", NULL),
+                         200);
+        memcpy(bad_tail, text, len);
+        strcpy(bad_tail + len, " {}");
+        assert_int_equal(call(f, HTTP_METHOD_PUT, REPORTS "host-a", bad_tail,
+                              "application/json", NULL),
+                         400);
+        free(bad_tail);
+        free(text);
+    }
     /* A body over the size limit. */
     f->srv.settings.api_limits.max_body_bytes = 64;
     assert_int_equal(put_report(f, "host-a", doms(NULL, NULL), NULL), 413);
