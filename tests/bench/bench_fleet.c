@@ -57,7 +57,7 @@ struct sim_host {
     char *rest;     /* its JSON text without the outer braces */
     struct evhttp_connection *conn;
     struct event *timer;
-    int64_t sent_ms; /* 0: nothing in flight */
+    int64_t sent_us; /* 0: nothing in flight */
     int64_t generation;
     bool reported;
     bool resent; /* the one in flight is a second try */
@@ -69,7 +69,7 @@ struct fleet {
     int port;
     int pid;
     int nhosts, ndomains;
-    int64_t start_ms, steady_ms, end_ms;
+    int64_t start_us, steady_us, end_us;
     struct sim_host *hosts;
     double *lat; /* steady-state round trips, ms */
     size_t n_lat, alloc_lat;
@@ -79,11 +79,11 @@ struct fleet {
     bool steady;
 };
 
-static int64_t now_ms(void)
+static int64_t now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static unsigned long long proc_ticks(int pid)
@@ -241,7 +241,7 @@ static void report_done(struct evhttp_request *req, void *arg)
 {
     struct sim_host *h = arg;
     struct fleet *f = h->fleet;
-    int64_t t = now_ms();
+    int64_t t = now_us();
     int code = req ? evhttp_request_get_response_code(req) : 0;
 
     /* No answer at all: orchestratord closed the kept-alive connection
@@ -274,10 +274,10 @@ static void report_done(struct evhttp_request *req, void *arg)
         if (!h->reported)
             f->first_reports++;
         h->reported = true;
-        if (f->steady && h->sent_ms >= f->steady_ms)
-            lat_add(f, (double)(t - h->sent_ms));
+        if (f->steady && h->sent_us >= f->steady_us)
+            lat_add(f, (double)(t - h->sent_us) / 1000.0);
     }
-    h->sent_ms = 0;
+    h->sent_us = 0;
 }
 
 /* Send the host's report (its generation already set). */
@@ -324,7 +324,7 @@ static void send_report(struct sim_host *h)
 {
     struct fleet *f = h->fleet;
 
-    if (h->sent_ms) {
+    if (h->sent_us) {
         /* The last one has not come back: a real migrator would wait too. */
         f->skipped++;
         return;
@@ -332,10 +332,10 @@ static void send_report(struct sim_host *h)
     if (!h->rest)
         return;
     h->generation++;
-    h->sent_ms = now_ms();
+    h->sent_us = now_us();
     if (send_request(h) < 0) {
         f->failures++;
-        h->sent_ms = 0;
+        h->sent_us = 0;
     }
 }
 
@@ -394,7 +394,7 @@ static void steady_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     f->steady = true;
-    f->steady_ms = now_ms();
+    f->steady_us = now_us();
     f->ticks0 = proc_ticks(f->pid);
     f->wait0 = proc_run_delay_ns(f->pid);
 }
@@ -460,7 +460,7 @@ int main(int argc, char **argv)
         off.tv_usec = (off_ms % 1000) * 1000;
         event_base_once(f.base, -1, EV_TIMEOUT, host_first_cb, h, &off);
     }
-    f.start_ms = now_ms();
+    f.start_us = now_us();
     tv.tv_sec = warmup_s;
     tv.tv_usec = 0;
     steady_ev = evtimer_new(f.base, steady_cb, &f);
@@ -472,10 +472,10 @@ int main(int argc, char **argv)
     evtimer_add(f.stop_timer, &tv);
     event_base_dispatch(f.base);
 
-    f.end_ms = now_ms();
+    f.end_us = now_us();
     ticks1 = proc_ticks(f.pid);
     wait1 = proc_run_delay_ns(f.pid);
-    wall_s = (double)(f.end_ms - f.steady_ms) / 1000.0;
+    wall_s = (double)(f.end_us - f.steady_us) / 1e6;
     if (f.n_lat) {
         size_t k = (size_t)((double)f.n_lat * 0.99);
         qsort(f.lat, f.n_lat, sizeof(double), cmp_double);
@@ -489,12 +489,12 @@ int main(int argc, char **argv)
                 f.first_reports, f.nhosts);
     printf("bench: fleet_orchd_cpu_pct %.1f %%\n",
            wall_s > 0 ? (double)(ticks1 - f.ticks0) / hz / wall_s * 100 : 0);
-    printf("bench: fleet_report_p99_ms %.1f ms\n", p99);
+    printf("bench: fleet_report_p99_ms %.2f ms\n", p99);
     printf("bench: fleet_orchd_rss_mib %.1f MiB\n", proc_rss_mib(f.pid));
     printf("bench_fleet: %d hosts x %d domains, %d s warm-up, %.0f s steady: "
            "%ld reports (%zu timed), %ld lifecycle changes, %ld failed, "
            "%ld skipped (previous still in flight), %ld sent again on a "
-           "new connection; round trip p50 %.1f p90 %.1f max %.1f ms; "
+           "new connection; round trip p50 %.2f p90 %.2f max %.1f ms; "
            "orchestratord waited %.0f ms for a CPU (run queue)\n",
            f.nhosts, f.ndomains, warmup_s, wall_s, f.reports, f.n_lat,
            f.changes, f.failures, f.skipped, f.resent, p50, p90, max,
