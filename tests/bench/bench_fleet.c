@@ -27,6 +27,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,6 +434,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_fleet: bad arguments\n");
         return 2;
     }
+    /* A write to a connection the server has just closed must fail, not
+     * kill the process. */
+    signal(SIGPIPE, SIG_IGN);
     srand(42);
     f.base = event_base_new();
     f.hosts = calloc((size_t)f.nhosts, sizeof(*f.hosts));
