@@ -565,6 +565,9 @@ static struct host *host_add(struct orch_hosts *hs, const char *name)
     }
     h = &hs->v[hs->n];
     memset(h, 0, sizeof(*h));
+    /* Nothing stored yet: nothing for the monitor to turn Unknown. */
+    h->stored = ORCH_NODE_READY_UNKNOWN;
+    h->obs.reported = ORCH_NODE_READY_UNKNOWN;
     h->name = strdup(name);
     if (!h->name)
         return NULL;
@@ -1547,7 +1550,8 @@ int orch_hosts_report(struct orch_server *srv, const char *node,
     sync_vmis = sync_vmis && (!h->have_report || dh != h->domains_hash ||
                               h->stored != ORCH_NODE_READY_TRUE);
     if (!write_node && !sync_vmis) {
-        /* The common case: an unchanged report, a recent heartbeat. */
+        /* Unchanged (a report in another encoding, or the first after a
+         * restart that matches the store) with a recent heartbeat. */
         h->obs.last_seen_ms = now_ms;
         h->obs.reported = ready;
         r = 0;
