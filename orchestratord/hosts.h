@@ -8,10 +8,14 @@
  * every report_interval_s and after every lifecycle event.  A report is
  * idempotent: it is diffed against what is stored and only what changed is
  * written, in one store transaction per report.  A per-node cache in
- * memory (hashes of the report's parts, the set of domains the node runs,
- * when the node record was last written) lets an unchanged report write
- * nothing at all except, every ORCH_HOSTS_HEARTBEAT_WRITE_S, the node's
- * lastHeartbeatTime.
+ * memory lets an unchanged report write nothing at all except, every
+ * ORCH_HOSTS_HEARTBEAT_WRITE_S, the node's lastHeartbeatTime: the hash of
+ * the last applied report's text without "generation" and "refreshedAt"
+ * (a repeat is not even decoded), hashes of its node part and of each
+ * domain (a changed report compares only the domains that changed with
+ * their VMIs), the VMIs the node runs, and when the node was written.  The
+ * cache starts empty: the first report after a restart is compared with
+ * the store in full, and writes only what differs.
  *
  * Node record /api/v1/nodes/NODE: labels (the report's plus
  * kubernetes.io/hostname), annotations (orchestrator.io/agent-url, ...),
