@@ -74,9 +74,11 @@ bool conf_addr_is_loopback(const struct conf_addr *addr);
 enum conf_role {
     CONF_ROLE_ADMIN,
     CONF_ROLE_VIEWER,
+    CONF_ROLE_NODE, /* a migrator: the token's name is its node's name */
 };
 
-/* One API bearer token: name (for logs), secret, role. */
+/* One API bearer token: name (for logs), secret, role.  A "node" token's
+ * name is a lowercase RFC 1123 subdomain: the node it may report for. */
 struct conf_token {
     char *name;
     char *token; /* never log this */
@@ -127,6 +129,14 @@ struct conf_orchestratord {
         bool live_migration; /* KubeVirt's LiveMigration gate */
     } feature_gates;
     struct conf_migrations migrations;
+    /* Seconds without a node report before the node turns Ready=Unknown
+     * (Kubernetes' node-monitor-grace-period). */
+    int node_monitor_grace_period_s;
+    /* The secret orchestratord presents to the migrators' agent API (their
+     * 'agent_token'); NULL: none.  Never log it. */
+    char *agent_token;
+    /* PEM CA file that signs the agents' certificates; NULL: system CAs. */
+    char *agent_cacert;
 };
 
 /* Set every key to its default.  Returns 0 or -ENOMEM (then *c is cleared

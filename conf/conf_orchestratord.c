@@ -160,6 +160,22 @@ static const struct conf_key orch_keys[] = {
     {.path = "migrations.unsafe_migration_override",
      .type = CONF_T_BOOL,
      .offset = OFF(migrations.unsafe_migration_override)},
+    /* Kubernetes' node-monitor-grace-period: 40 s is four missed reports
+     * at the migrators' default 10 s interval. */
+    {.path = "node_monitor_grace_period_s",
+     .type = CONF_T_INT,
+     .offset = OFF(node_monitor_grace_period_s),
+     .min = 1,
+     .max = 86400,
+     .def_int = 40},
+    {.path = "agent_token",
+     .type = CONF_T_STRING,
+     .offset = OFF(agent_token),
+     .check = conf_check_token},
+    {.path = "agent_cacert",
+     .type = CONF_T_STRING,
+     .offset = OFF(agent_cacert),
+     .check = conf_check_abs_path},
 };
 
 static int orch_init(void *conf);
@@ -212,6 +228,24 @@ static bool orch_token_name_ok(const char *v)
     return true;
 }
 
+/* A node name: a lowercase RFC 1123 subdomain (dot-separated labels of
+ * [a-z0-9-] that start and end alphanumeric), as Kubernetes requires. */
+static bool orch_node_name_ok(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        bool edge = i == 0 || i == n - 1 || v[i - 1] == '.' || v[i + 1] == '.';
+        if (!alnum && !(c == '-' && !edge) && !(c == '.' && !edge))
+            return false;
+    }
+    return true;
+}
+
 /* Parse one { name = ...; token = ...; role = ...; } record into *t. */
 static int orch_token_parse(struct conf_ctx *ctx, const config_setting_t *rec,
                             const char *recpath, struct conf_token *t)
@@ -251,10 +285,10 @@ static int orch_token_parse(struct conf_ctx *ctx, const config_setting_t *rec,
         if (slot == &token && conf_check_token(token, why, sizeof(why)) < 0)
             return conf_error(ctx, m, "'%s': %s", path, why);
         if (slot == &role && strcmp(role, "admin") != 0 &&
-            strcmp(role, "viewer") != 0)
+            strcmp(role, "viewer") != 0 && strcmp(role, "node") != 0)
             return conf_error(ctx, m,
-                              "'%s': invalid role \"%s\" (expected admin or "
-                              "viewer)",
+                              "'%s': invalid role \"%s\" (expected admin, "
+                              "viewer or node)",
                               path, conf_quote(role, q, sizeof(q)));
     }
     if (!name || !token || !role)
@@ -262,9 +296,20 @@ static int orch_token_parse(struct conf_ctx *ctx, const config_setting_t *rec,
                           !name    ? "name"
                           : !token ? "token"
                                    : "role");
+    /* A node token acts for the node of that name, so the name must be
+     * one a Node record can have. */
+    if (strcmp(role, "node") == 0 && !orch_node_name_ok(name))
+        return conf_error(ctx, config_setting_get_member(rec, "name"),
+                          "'%s.name': invalid node name \"%s\" (a node "
+                          "token's name is its host's node name: lowercase "
+                          "letters, digits, '-' and '.', starting and "
+                          "ending with a letter or digit)",
+                          recpath, conf_quote(name, q, sizeof(q)));
     t->name = strdup(name);
     t->token = strdup(token);
-    t->role = strcmp(role, "admin") == 0 ? CONF_ROLE_ADMIN : CONF_ROLE_VIEWER;
+    t->role = strcmp(role, "admin") == 0    ? CONF_ROLE_ADMIN
+              : strcmp(role, "viewer") == 0 ? CONF_ROLE_VIEWER
+                                            : CONF_ROLE_NODE;
     if (!t->name || !t->token)
         return -ENOMEM;
     return 0;
@@ -350,6 +395,15 @@ static int orch_finish(struct conf_ctx *ctx, const config_setting_t *root,
         return conf_error(ctx, config_setting_get_member(root, "tls"),
                           "'tls': 'certificate' and 'key' must be set "
                           "together");
+    /* Each direction has its own secret: one that opens both would let a
+     * stolen agent credential call the agents, and the other way round. */
+    for (size_t i = 0; c->agent_token && i < c->n_tokens; i++)
+        if (strcmp(c->agent_token, c->tokens[i].token) == 0)
+            return conf_error(ctx,
+                              config_setting_get_member(root, "agent_token"),
+                              "'agent_token': same secret as 'tokens[%zu]' "
+                              "(\"%s\"); use a separate one",
+                              i, c->tokens[i].name);
     /* KubeVirt: an unset allowWorkloadDisruption follows allowPostCopy. */
     mig = config_setting_get_member(root, "migrations");
     if (!mig || !config_setting_get_member(mig, "allow_workload_disruption"))

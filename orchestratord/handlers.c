@@ -23,6 +23,7 @@
 
 #include "log/log.h"
 #include "orchestratord/migration.h"
+#include "orchestratord/hosts.h"
 
 struct route {
     const struct api_kind_info *kind;
@@ -56,6 +57,7 @@ void orch_server_init(struct orch_server *srv, struct store *store)
     srv->settings.max_watchers = 100;
     srv->settings.live_migration = true;
     orch_feed_init(srv);
+    srv->settings.node_grace_s = 40;
 }
 
 void orch_server_release(struct orch_server *srv)
@@ -64,6 +66,7 @@ void orch_server_release(struct orch_server *srv)
         return;
     orch_watch_end_all(srv);
     orch_feed_release(srv);
+    orch_hosts_release(srv);
     orch_settings_clear(&srv->settings);
 }
 
@@ -732,6 +735,142 @@ out:
     json_decref(doc);
 }
 
+/* RFC 7386 JSON merge patch of PATCH into TARGET (both objects). */
+static void merge_patch(json_t *target, json_t *patch)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(patch, k, v)
+    {
+        json_t *t = json_object_get(target, k);
+        if (json_is_null(v)) {
+            json_object_del(target, k);
+        } else if (json_is_object(v)) {
+            if (!json_is_object(t)) {
+                t = json_object();
+                json_object_set_new(target, k, t);
+            }
+            merge_patch(t, v);
+        } else {
+            json_object_set(target, k, v);
+        }
+    }
+}
+
+static bool patch_type_ok(const char *ct)
+{
+    static const char *const ok[] = {
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/json",
+    };
+    size_t n;
+    if (!ct || !*ct)
+        return true;
+    n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
+        if (strlen(ok[i]) == n && strncasecmp(ct, ok[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* PATCH: a merge patch (a strategic one is read as a merge patch: a Node's
+ * spec has no lists it would merge differently for a cordon) on the
+ * stored object.  The status and the server's metadata stay. */
+static void handle_patch(struct orch_server *srv,
+                         const struct http_request *req,
+                         struct http_response *resp, const struct route *rt)
+{
+    enum store_kind sk = orch_store_kind(rt->kind->kind);
+    struct api_errors errs = API_ERRORS_INIT;
+    json_t *patch = NULL, *old = NULL, *doc = NULL, *md, *omd;
+    const char *rvs;
+    int64_t rv = 0;
+    int r;
+
+    if (!patch_type_ok(req->content_type)) {
+        orch_reply_errno(resp, -EPROTONOSUPPORT,
+                         "the body of the request was in an unknown format "
+                         "- accepted media types include: "
+                         "application/merge-patch+json, "
+                         "application/strategic-merge-patch+json");
+        return;
+    }
+    if (req->body_len > srv->settings.api_limits.max_body_bytes) {
+        orch_reply_errno(resp, -EMSGSIZE,
+                         "the request body is too large: %zu bytes, the "
+                         "limit is %zu",
+                         req->body_len,
+                         srv->settings.api_limits.max_body_bytes);
+        return;
+    }
+    r = api_doc_decode(req->body, req->body_len, &srv->settings.api_limits,
+                       &patch, &errs);
+    if (r < 0) {
+        reply_decode_error(resp, r, &errs);
+        goto out;
+    }
+    if (!json_is_object(patch)) {
+        orch_reply_errno(resp, -EINVAL, "the patch must be an object");
+        goto out;
+    }
+    rvs = api_doc_get_string(patch, "metadata.resourceVersion");
+    if (rvs && *rvs && store_rv_parse(rvs, &rv) < 0) {
+        orch_reply_errno(resp, -EINVAL, "invalid resourceVersion: '%s'", rvs);
+        goto out;
+    }
+    r = store_get(srv->store, sk, rt->ns, rt->name, &old);
+    if (r == -ENOENT) {
+        reply_not_found(resp, rt->kind, rt->name);
+        goto out;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot read the record");
+        goto out;
+    }
+    if (!rv && (rvs = api_doc_get_string(old, "metadata.resourceVersion")))
+        store_rv_parse(rvs, &rv);
+    doc = json_deep_copy(old);
+    if (!doc) {
+        orch_reply_errno(resp, -ENOMEM, "out of memory");
+        goto out;
+    }
+    merge_patch(doc, patch);
+    json_object_del(doc, "status");
+    if (json_object_get(old, "status"))
+        json_object_set(doc, "status", json_object_get(old, "status"));
+    md = json_object_get(doc, "metadata");
+    omd = json_object_get(old, "metadata");
+    if (!json_is_object(md)) {
+        md = json_object();
+        json_object_set_new(doc, "metadata", md);
+    }
+    json_object_set(md, "name", json_object_get(omd, "name"));
+    json_object_del(md, "resourceVersion");
+    json_object_set_new(doc, "apiVersion", json_string(rt->kind->api_version));
+    json_object_set_new(doc, "kind", json_string(rt->kind->kind_name));
+    if (!validate(resp, rt, doc))
+        goto out;
+    r = store_update(srv->store, sk, doc, rv);
+    if (r == -ESTALE) {
+        reply_conflict(resp, rt->kind, rt->name);
+        goto out;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot update the record");
+        goto out;
+    }
+    orch_reply_json(resp, req, 200, doc);
+out:
+    api_errors_clear(&errs);
+    json_decref(patch);
+    json_decref(old);
+    json_decref(doc);
+}
+
 static void handle_delete(struct orch_server *srv,
                           const struct http_request *req,
                           struct http_response *resp, const struct route *rt)
@@ -1116,6 +1255,31 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
         return;
     }
 
+    /* Migrators' reports: PUT /apis/agent.orchestrator.io/v1/nodereports/N
+     */
+    if (segc >= 2 && strcmp(segv[0], "apis") == 0 &&
+        strcmp(segv[1], "agent.orchestrator.io") == 0) {
+        char msg[768];
+        if (segc != 5 || strcmp(segv[2], "v1") != 0 ||
+            strcmp(segv[3], "nodereports") != 0) {
+            orch_reply_errno(resp, -ENOENT,
+                             "the server could not find the requested "
+                             "resource");
+            return;
+        }
+        if (req->method != HTTP_METHOD_PUT) {
+            reply_method_not_allowed(resp);
+            return;
+        }
+        if (!orch_auth_allowed(role, user, req->method, ORCH_AUTH_NODEREPORT,
+                               API_KIND_NODE, segv[4], msg, sizeof(msg))) {
+            orch_reply_status(resp, 403, "Forbidden", msg, NULL);
+            return;
+        }
+        orch_handle_nodereport(srv, req, resp, segv[4]);
+        return;
+    }
+
     /* Discovery documents. */
     if ((segc >= 1 && segc <= 2 && strcmp(segv[0], "api") == 0) ||
         (segc >= 1 && segc <= 3 && strcmp(segv[0], "apis") == 0)) {
@@ -1170,6 +1334,17 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
         return;
     }
 
+    if (role == ORCH_ROLE_NODE) {
+        char msg[768];
+        if (!orch_auth_allowed(role, user, req->method, ORCH_AUTH_RESOURCE,
+                               rt.sub ? API_KIND_VM : rt.kind->kind, NULL, msg,
+                               sizeof(msg))) {
+            orch_reply_status(resp, 403, "Forbidden", msg,
+                              details_for(rt.kind, rt.name));
+            return;
+        }
+    }
+
     if (rt.sub) {
         if (req->method != HTTP_METHOD_PUT)
             reply_method_not_allowed(resp);
@@ -1205,6 +1380,12 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
             reply_method_not_allowed(resp);
         else
             handle_delete(srv, req, resp, &rt);
+        return;
+    case HTTP_METHOD_PATCH:
+        if (!rt.name || !kind_has_verb(rt.kind, "patch"))
+            reply_method_not_allowed(resp);
+        else
+            handle_patch(srv, req, resp, &rt);
         return;
     default:
         reply_method_not_allowed(resp);

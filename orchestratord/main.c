@@ -36,9 +36,10 @@ static int settings_from_conf(const struct conf_orchestratord *cfg,
     for (size_t i = 0; i < cfg->n_tokens; i++) {
         s.tokens[i].name = strdup(cfg->tokens[i].name);
         s.tokens[i].token = strdup(cfg->tokens[i].token);
-        s.tokens[i].role = cfg->tokens[i].role == CONF_ROLE_ADMIN
-                               ? ORCH_ROLE_ADMIN
-                               : ORCH_ROLE_VIEWER;
+        s.tokens[i].role =
+            cfg->tokens[i].role == CONF_ROLE_ADMIN  ? ORCH_ROLE_ADMIN
+            : cfg->tokens[i].role == CONF_ROLE_NODE ? ORCH_ROLE_NODE
+                                                    : ORCH_ROLE_VIEWER;
         s.n_tokens++;
         if (!s.tokens[i].name || !s.tokens[i].token) {
             orch_settings_clear(&s);
@@ -53,6 +54,7 @@ static int settings_from_conf(const struct conf_orchestratord *cfg,
     s.max_list_limit = (size_t)l->max_list_limit;
     s.max_watchers = (size_t)l->max_watchers;
     s.live_migration = cfg->feature_gates.live_migration;
+    s.node_grace_s = cfg->node_monitor_grace_period_s;
 
     memset(http, 0, sizeof(*http));
     /* evhttp refuses bodies beyond twice the limit on its own (a bare 413);

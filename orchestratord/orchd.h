@@ -36,6 +36,7 @@ struct event_base;
 enum orch_role {
     ORCH_ROLE_ADMIN = 0,
     ORCH_ROLE_VIEWER,
+    ORCH_ROLE_NODE, /* a migrator; the token's name is its node's name */
 };
 
 struct orch_token {
@@ -52,6 +53,7 @@ struct orch_settings {
     size_t max_list_limit;        /* page size cap and default */
     size_t max_watchers;
     bool live_migration; /* KubeVirt's LiveMigration feature gate */
+    long node_grace_s;   /* node_monitor_grace_period_s */
 };
 
 /* Free the tokens and zero the settings.  NULL-safe. */
@@ -81,6 +83,7 @@ struct orch_feed {
     bool running; /* dispatching: listeners are swept after */
     bool again;   /* a commit of ours since the last read */
 };
+struct orch_hosts;
 
 struct orch_server {
     struct store *store;
@@ -92,6 +95,7 @@ struct orch_server {
     struct orch_watcher *watchers;
     size_t n_watchers;
     struct orch_feed feed;
+    struct orch_hosts *hosts; /* hosts.h: node cache and monitor */
     bool shutting_down;
     /* A write failed for a full disk (507) and none has succeeded since:
      * /readyz says not ready. */
@@ -108,11 +112,13 @@ struct orch_server {
 
 /* Initialise SRV around an open store (borrowed) with default settings:
  * no tokens, default api limits, max_list_limit 500, max_watchers 100,
- * live migration on.  Sets the store's commit hook (for the feed). */
+ * live migration on, node grace period 40 s.  Sets the store's commit hook
+ * (for the feed). */
 void orch_server_init(struct orch_server *srv, struct store *store);
 
 /* End every watch, drop the feed's subscribers, clear the store's commit
- * hook and free the settings.  The store is left open. */
+ * hook, stop the node monitor, free the hosts cache and the settings.  The
+ * store is left open. */
 void orch_server_release(struct orch_server *srv);
 
 /* The HTTP handler (http_handler_fn); ARG is the struct orch_server. */
@@ -168,6 +174,23 @@ int orch_accept_format(const char *accept);
 int orch_auth_check(const struct orch_settings *s,
                     const struct http_request *req, enum orch_role *ret_role,
                     const char **ret_name);
+
+/* What a request asks, for orch_auth_allowed(). */
+enum orch_auth_target {
+    ORCH_AUTH_RESOURCE,   /* a resource path (KIND set) */
+    ORCH_AUTH_NODEREPORT, /* PUT .../nodereports/NODE (NODE set) */
+    ORCH_AUTH_OTHER,      /* /metrics, /version, discovery */
+};
+
+/* Whether ROLE (a credential named USER) may do METHOD on the target:
+ * admin everything; viewer reads; node only its own node report and reads
+ * of nodes, VMIs, /version and discovery.  KIND is the resource's kind for
+ * ORCH_AUTH_RESOURCE; NODE the report's node for ORCH_AUTH_NODEREPORT.
+ * Returns true, or false with a 403 message in MSG (MSGLEN bytes). */
+bool orch_auth_allowed(enum orch_role role, const char *user,
+                       enum http_method method, enum orch_auth_target target,
+                       enum api_kind kind, const char *node, char *msg,
+                       size_t msglen);
 
 /* Whether METHOD only reads. */
 bool orch_method_is_read(enum http_method method);
@@ -385,7 +408,9 @@ int orch_vmim_phase(const json_t *obj);
 
 /* The verbs the REST API serves for KIND (NULL-terminated, static):
  * VMIMs create/delete/get/list/watch, VMs and MigrationPolicies also
- * update, VMIs and Nodes only get/list/watch (hosts report those). */
+ * update, Nodes get/list/watch plus update and patch (the admin's
+ * spec.unschedulable; the status is the reports'), VMIs only
+ * get/list/watch (hosts report those). */
 const char *const *orch_kind_verbs(enum api_kind kind);
 
 /* store kind for an api kind. */

@@ -375,9 +375,15 @@ const char *const *orch_kind_verbs(enum api_kind kind)
                                        "list",   "watch",  NULL};
     static const char *const all[] = {"create", "delete", "get", "list",
                                       "update", "watch",  NULL};
+    /* Nodes: the admin cordons (spec.unschedulable); hosts report the
+     * rest through their node reports. */
+    static const char *const node[] = {"get",    "list",  "patch",
+                                       "update", "watch", NULL};
     switch (kind) {
     case API_KIND_VMIM:
         return vmim;
+    case API_KIND_NODE:
+        return node;
     case API_KIND_VM:
     case API_KIND_POLICY:
         return all;

@@ -12,6 +12,7 @@
 
 #include "daemon/daemon.h"
 #include "log/log.h"
+#include "orchestratord/hosts.h"
 
 #define DRAIN_GRACE_S 10
 
@@ -30,9 +31,15 @@ static int serve_start(struct daemon_ctx *d, uint16_t port, void *arg)
 {
     struct serve_state *s = arg;
     const struct orch_serve_opts *o = s->opts;
+    int r;
 
     s->srv->base = daemon_ctx_base(d);
     s->srv->http = daemon_ctx_http(d);
+    r = orch_hosts_start(s->srv);
+    if (r < 0) {
+        log_error("cannot start the node monitor: %s", strerror(-r));
+        return r;
+    }
     log_info("serving %s on %s%s%s:%u", o->tls_certificate ? "HTTPS" : "HTTP",
              strchr(o->listen_host, ':') ? "[" : "", o->listen_host,
              strchr(o->listen_host, ':') ? "]" : "", (unsigned)port);
@@ -86,6 +93,7 @@ static void serve_stopped(struct daemon_ctx *d, void *arg)
     (void)d;
 
     orch_watch_end_all(s->srv);
+    orch_hosts_stop(s->srv);
 }
 
 int orch_serve(struct orch_server *srv, const struct orch_serve_opts *o)

@@ -812,7 +812,7 @@ static void test_orch_tokens(void **state)
     orch_bad("tokens = (\n  { name = \"ops\"; token = \"0123456789abcdef\";\n"
              "    role = \"root\"; }\n);\n",
              "t.conf:3: 'tokens[0].role': invalid role \"root\" (expected "
-             "admin or viewer)");
+             "admin, viewer or node)");
     orch_bad("tokens = (\n"
              "  { name = \"ops\"; token = \"0123456789abcdef\"; role = "
              "\"admin\"; },\n"
@@ -849,6 +849,62 @@ static void test_orch_tokens(void **state)
              "t.conf:1: 'tokens[0]': expected a group, got a string");
     orch_bad("tokens = { name = \"ops\"; };",
              "t.conf:1: 'tokens': expected a list of groups, got a group");
+}
+
+/* A node token's name is the node it reports for, so it must be a node
+ * name; the agent secret must differ from every API token. */
+static void test_orch_node_tokens(void **state)
+{
+    struct conf_orchestratord c;
+    char err[ERRLEN];
+    (void)state;
+
+    assert_int_equal(
+        orch_load(&c,
+                  "tokens = ( { name = \"host-a.lab\"; token = "
+                  "\"0123456789abcdef\"; role = \"node\"; } );\n"
+                  "node_monitor_grace_period_s = 5;\n"
+                  "agent_token = \"fedcba9876543210\";\n"
+                  "agent_cacert = \"/etc/orchestrator/agents-ca.pem\";\n",
+                  err),
+        0);
+    assert_int_equal(c.n_tokens, 1);
+    assert_int_equal(c.tokens[0].role, CONF_ROLE_NODE);
+    assert_string_equal(c.tokens[0].name, "host-a.lab");
+    assert_int_equal(c.node_monitor_grace_period_s, 5);
+    assert_string_equal(c.agent_token, "fedcba9876543210");
+    assert_string_equal(c.agent_cacert, "/etc/orchestrator/agents-ca.pem");
+    conf_orchestratord_clear(&c);
+
+    assert_int_equal(orch_load(&c, "", err), 0);
+    assert_int_equal(c.node_monitor_grace_period_s, 40);
+    assert_null(c.agent_token);
+    assert_null(c.agent_cacert);
+    conf_orchestratord_clear(&c);
+
+    orch_bad("tokens = ( { name = \"Host_A\"; token = \"0123456789abcdef\"; "
+             "role = \"node\"; } );",
+             "t.conf:1: 'tokens[0].name': invalid node name \"Host_A\" (a "
+             "node token's name is its host's node name: lowercase letters, "
+             "digits, '-' and '.', starting and ending with a letter or "
+             "digit)");
+    orch_bad("tokens = ( { name = \"a-\"; token = \"0123456789abcdef\"; "
+             "role = \"node\"; } );",
+             "t.conf:1: 'tokens[0].name': invalid node name \"a-\" (a "
+             "node token's name is its host's node name: lowercase letters, "
+             "digits, '-' and '.', starting and ending with a letter or "
+             "digit)");
+    orch_bad("tokens = ( { name = \"ops\"; token = \"0123456789abcdef\"; "
+             "role = \"admin\"; } );\nagent_token = \"0123456789abcdef\";",
+             "t.conf:2: 'agent_token': same secret as 'tokens[0]' (\"ops\"); "
+             "use a separate one");
+    orch_bad("agent_token = \"short\";",
+             "t.conf:1: 'agent_token': too short (at least 16 characters)");
+    orch_bad("agent_cacert = \"ca.pem\";",
+             "t.conf:1: 'agent_cacert': \"ca.pem\" is not an absolute path");
+    orch_bad("node_monitor_grace_period_s = 0;",
+             "t.conf:1: 'node_monitor_grace_period_s': value 0 out of range "
+             "[1, 86400]");
 }
 
 static void test_orch_tls(void **state)
@@ -1704,6 +1760,7 @@ int main(void)
         cmocka_unit_test(test_orch_listen),
         cmocka_unit_test(test_addr_parse),
         cmocka_unit_test(test_orch_tokens),
+        cmocka_unit_test(test_orch_node_tokens),
         cmocka_unit_test(test_orch_tls),
         cmocka_unit_test(test_orch_values),
         cmocka_unit_test(test_integer_overflow),

@@ -157,8 +157,9 @@ static int request(const char *method, const char *path, const char *ctype,
 #define POLICIES "/apis/migrations.kubevirt.io/v1alpha1/migrationpolicies"
 
 /* Write the daemon's configuration: TOKENS (libconfig list items, or NULL
- * for none) and the body limit. */
-static void write_conf(const char *tokens, int max_body)
+ * for none), the body limit and EXTRA lines (may be NULL). */
+static void write_conf_extra(const char *tokens, int max_body,
+                             const char *extra)
 {
     FILE *f = fopen(confpath, "w");
     assert_non_null(f);
@@ -169,7 +170,14 @@ static void write_conf(const char *tokens, int max_body)
             max_body);
     if (tokens)
         fprintf(f, "tokens = ( %s );\n", tokens);
+    if (extra)
+        fputs(extra, f);
     fclose(f);
+}
+
+static void write_conf(const char *tokens, int max_body)
+{
+    write_conf_extra(tokens, max_body, NULL);
 }
 
 static int start_daemon(void **state)
@@ -1108,6 +1116,84 @@ static void test_sighup_ends_revoked_watch(void **state)
     auth = "tok-cccccccccccccccc";
 }
 
+/* Wait up to 5 s for GET PATH to answer with NEEDLE in its body. */
+static bool wait_for_body(const char *path, const char *needle)
+{
+    char buf[65536];
+    for (int i = 0; i < 100; i++) {
+        if (request("GET", path, NULL, NULL, 0, buf, sizeof(buf)) == 200 &&
+            strstr(buf, needle))
+            return true;
+        usleep(50 * 1000);
+    }
+    return false;
+}
+
+#define REPORT_HV1 "/apis/agent.orchestrator.io/v1/nodereports/hv1"
+#define NODE_HV1   "/api/v1/nodes/hv1"
+
+/* The node monitor runs on the daemon's loop: a node that stops reporting
+ * turns Unknown after the grace period (1 s here, set by SIGHUP), reports
+ * bring it back; a node token removed by SIGHUP is refused at once. */
+static void test_node_monitor(void **state)
+{
+    static const char report[] =
+        "{\"name\":\"hv1\",\"libvirt\":{\"version\":\"9.0.0\"},"
+        "\"capacity\":{\"cpus\":4,\"memoryKiB\":4194304},\"domains\":["
+        "{\"name\":\"web\",\"state\":\"running\",\"stateReason\":"
+        "\"booted\",\"memoryKiB\":1048576,\"vcpus\":1}]}";
+    static const char tokens[] =
+        "{ name = \"ops2\"; token = \"tok-bbbbbbbbbbbbbbbb\"; role = "
+        "\"admin\"; }, { name = \"hv1\"; token = \"tok-hhhhhhhhhhhhhhhh\"; "
+        "role = \"node\"; }";
+    char buf[65536];
+    (void)state;
+
+    write_conf_extra(tokens, 65536, "node_monitor_grace_period_s = 1;\n");
+    assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+    auth = "tok-hhhhhhhhhhhhhhhh";
+    for (int i = 0; i < 50; i++) {
+        if (request("GET", NODE_HV1, NULL, NULL, 0, buf, sizeof(buf)) == 404)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(request("PUT", REPORT_HV1, "application/json", report,
+                             strlen(report), buf, sizeof(buf)),
+                     200);
+    assert_non_null(strstr(buf, "\"heartbeatIntervalSeconds\":10"));
+    assert_int_equal(
+        request("PUT", "/apis/agent.orchestrator.io/v1/nodereports/hv2",
+                "application/json", report, strlen(report), buf, sizeof(buf)),
+        403);
+    assert_true(wait_for_body(NODE_HV1, "\"KubeletReady\""));
+    /* Silent for more than a second: Unknown, and its VMI says so. */
+    assert_true(wait_for_body(NODE_HV1, "\"NodeStatusUnknown\""));
+    assert_true(wait_for_body(
+        "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances/web",
+        "\"NodeUnreachable\""));
+    assert_int_equal(request("PUT", REPORT_HV1, "application/json", report,
+                             strlen(report), buf, sizeof(buf)),
+                     200);
+    assert_int_equal(request("GET", NODE_HV1, NULL, NULL, 0, buf, sizeof(buf)),
+                     200);
+    assert_non_null(strstr(buf, "\"KubeletReady\""));
+
+    /* Revoked: refused at once. */
+    write_conf("{ name = \"ops2\"; token = \"tok-bbbbbbbbbbbbbbbb\"; role = "
+               "\"admin\"; }",
+               65536);
+    assert_int_equal(kill(daemon_pid, SIGHUP), 0);
+    for (int i = 0; i < 50; i++) {
+        if (request("GET", NODE_HV1, NULL, NULL, 0, buf, sizeof(buf)) == 401)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(request("PUT", REPORT_HV1, "application/json", report,
+                             strlen(report), buf, sizeof(buf)),
+                     401);
+    auth = "tok-bbbbbbbbbbbbbbbb";
+}
+
 static void test_sigterm(void **state)
 {
     int status = 0;
@@ -1146,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_watch_slow_reader),
         cmocka_unit_test(test_sighup_reload),
         cmocka_unit_test(test_sighup_ends_revoked_watch),
+        cmocka_unit_test(test_node_monitor),
         cmocka_unit_test(test_sigterm),
     };
     return cmocka_run_group_tests_name("orchestratord_http", tests,
