@@ -43,7 +43,7 @@ static const struct flag flags[] = {
     {"selector", 'l', ORCHCTL_F_SELECTOR, true, "SELECTOR",
      "get: label selector (a=b,c!=d); migrate: target host labels k=v"},
     {"output", 'o', ORCHCTL_F_OUTPUT, true, "FORMAT",
-     "table, json, yaml or name"},
+     "table, wide (more columns), json, yaml or name"},
     {"watch", 'w', ORCHCTL_F_WATCH, false, NULL,
      "after listing, stream changes"},
     {"filename", 'f', ORCHCTL_F_FILENAME, true, "FILE",
@@ -136,8 +136,10 @@ static int flag_value(struct orchctl_opts *o, const struct flag *f,
         o->selector = value;
         break;
     case ORCHCTL_F_OUTPUT:
-        if (!strcmp(value, "table") || !strcmp(value, "wide"))
+        if (!strcmp(value, "table"))
             o->output = ORCHCTL_OUTPUT_TABLE;
+        else if (!strcmp(value, "wide"))
+            o->output = ORCHCTL_OUTPUT_WIDE;
         else if (!strcmp(value, "json"))
             o->output = ORCHCTL_OUTPUT_JSON;
         else if (!strcmp(value, "yaml"))
@@ -148,7 +150,7 @@ static int flag_value(struct orchctl_opts *o, const struct flag *f,
             fprintf(err,
                     "error: unable to match a printer suitable for the "
                     "output format \"%s\", allowed formats are: "
-                    "json,name,table,yaml\n",
+                    "json,name,table,wide,yaml\n",
                     value);
             return -EINVAL;
         }

@@ -49,12 +49,19 @@ enum orchctl_exit {
 
 struct orchctl_kind;
 
+/* What a cell may look at besides its object. */
+struct orchctl_cell_env {
+    time_t now;              /* what AGE is measured against */
+    const json_t *node_vmis; /* {"NODE": VMI count}; NULL: not counted */
+};
+
 /* One column of a kind's table: the header and a function that writes the
  * cell of an object into buf (always NUL-terminated, "" when the field is
- * absent).  now is the time AGE is measured against. */
+ * absent). */
 struct orchctl_column {
     const char *header;
-    void (*cell)(const json_t *obj, time_t now, char *buf, size_t size);
+    void (*cell)(const json_t *obj, const struct orchctl_cell_env *env,
+                 char *buf, size_t size);
 };
 
 struct orchctl_kind {
@@ -66,6 +73,9 @@ struct orchctl_kind {
     bool namespaced;
     const struct orchctl_column *columns;
     size_t ncolumns;
+    /* -o wide adds these after the columns, as kubectl's wide does. */
+    const struct orchctl_column *wide_columns;
+    size_t nwide_columns;
 };
 
 /* Find a kind by its kind name ("VirtualMachineInstance", case-insensitive),
@@ -137,11 +147,17 @@ int orchctl_duration_parse(const char *s, long long *ret_ms);
 struct orchctl_table;
 
 /* Returns a table for kind k (with a NAMESPACE column first when
- * with_namespace), or NULL when out of memory.  Free with
- * orchctl_table_free(). */
+ * with_namespace, the kind's wide columns last when wide), or NULL when
+ * out of memory.  Free with orchctl_table_free(). */
 struct orchctl_table *orchctl_table_new(const struct orchctl_kind *k,
-                                        bool with_namespace);
+                                        bool with_namespace, bool wide);
 void orchctl_table_free(struct orchctl_table *t);
+
+/* The VMI count per node name that Node's VMIS column shows ({"node1": 3};
+ * a node absent counts 0), borrowed: it must outlive the rows added after
+ * this call.  Without one (NULL), VMIS shows "<unknown>". */
+void orchctl_table_set_node_vmis(struct orchctl_table *t,
+                                 const json_t *node_vmis);
 
 /* Add a row for obj, its AGE measured against now.  Returns 0 or -ENOMEM. */
 int orchctl_table_add(struct orchctl_table *t, const json_t *obj, time_t now);
@@ -202,6 +218,7 @@ int orchctl_file_config_path(char *buf, size_t size);
 
 enum orchctl_output {
     ORCHCTL_OUTPUT_TABLE = 0,
+    ORCHCTL_OUTPUT_WIDE, /* the table with each kind's wide columns */
     ORCHCTL_OUTPUT_JSON,
     ORCHCTL_OUTPUT_YAML,
     ORCHCTL_OUTPUT_NAME,

@@ -145,6 +145,14 @@ static void test_args_get(void **state)
                              "\"--request-timeout\" flag: invalid duration "
                              "\"soon\"\n");
     free(err);
+
+    /* wide is an output of its own, not the plain table. */
+    assert_int_equal(parse(&o, &err, "get", "no", "-o", "wide", NULL), 0);
+    free(err);
+    assert_int_equal(o.output, ORCHCTL_OUTPUT_WIDE);
+    assert_int_equal(parse(&o, &err, "get", "no", "-otable", NULL), 0);
+    free(err);
+    assert_int_equal(o.output, ORCHCTL_OUTPUT_TABLE);
 }
 
 static void test_args_migrate(void **state)
@@ -187,7 +195,7 @@ static void test_args_errors(void **state)
         {{"get", "vmim", "-n"}, "error: flag needs an argument: -n\n"},
         {{"get", "vmim", "-o", "xml"},
          "error: unable to match a printer suitable for the output format "
-         "\"xml\", allowed formats are: json,name,table,yaml\n"},
+         "\"xml\", allowed formats are: json,name,table,wide,yaml\n"},
         {{"migrate"},
          "error: migrate needs the name of a VM\n"
          "See 'orchctl migrate -h' for help.\n"},
@@ -434,14 +442,19 @@ static void test_time_and_duration(void **state)
 
 #define NOW 1700000000L /* 2023-11-14T22:13:20Z */
 
-static char *render(const char *kind, bool with_ns, const char *const *objs)
+/* The table of objs for kind, -o wide when wide, with node_vmis (JSON
+ * text, NULL for none) as the VMI counts of Node's VMIS column. */
+static char *render_with(const char *kind, bool with_ns, bool wide,
+                         const char *node_vmis, const char *const *objs)
 {
     struct orchctl_table *t =
-        orchctl_table_new(orchctl_kind_find(kind), with_ns);
+        orchctl_table_new(orchctl_kind_find(kind), with_ns, wide);
+    json_t *counts = node_vmis ? load(node_vmis) : NULL;
     char *buf = NULL;
     size_t len;
     FILE *f = open_memstream(&buf, &len);
 
+    orchctl_table_set_node_vmis(t, counts);
     for (; *objs; objs++) {
         json_t *o = load(*objs);
 
@@ -450,8 +463,14 @@ static char *render(const char *kind, bool with_ns, const char *const *objs)
     }
     orchctl_table_flush(t, f, true);
     orchctl_table_free(t);
+    json_decref(counts);
     fclose(f);
     return buf;
+}
+
+static char *render(const char *kind, bool with_ns, const char *const *objs)
+{
+    return render_with(kind, with_ns, false, NULL, objs);
 }
 
 static const char vmim_done[] =
@@ -536,17 +555,106 @@ static void test_table_other_kinds(void **state)
     assert_string_equal(out, "NAME   AGE   STATUS    READY\n"
                              "vm1    10m   Running   True\n");
     free(out);
+    /* Without counts VMIS does not pretend to know. */
     out = render("no", false, nodes);
     assert_string_equal(
         out,
-        "NAME    STATUS                        ROLES        AGE   VERSION\n"
-        "node1   Ready                         hypervisor   10d   v0.1.0\n"
-        "node2   NotReady,SchedulingDisabled   <none>       4h    \n");
+        "NAME    STATUS                        ROLES        AGE   VERSION   "
+        "VMIS\n"
+        "node1   Ready                         hypervisor   10d   v0.1.0    "
+        "<unknown>\n"
+        "node2   NotReady,SchedulingDisabled   <none>       4h              "
+        "<unknown>\n");
+    free(out);
+    /* A node without VMIs counts 0, one absent from the counts too. */
+    out = render_with("no", false, false, "{\"node1\":3,\"node9\":1}", nodes);
+    assert_string_equal(
+        out,
+        "NAME    STATUS                        ROLES        AGE   VERSION   "
+        "VMIS\n"
+        "node1   Ready                         hypervisor   10d   v0.1.0    3\n"
+        "node2   NotReady,SchedulingDisabled   <none>       4h              "
+        "0\n");
     free(out);
     out = render("migrationpolicy", false, pols);
     assert_string_equal(out, "NAME   AGE\n"
                              "fast   1s\n");
     free(out);
+}
+
+/* -o wide: the normal columns, then each kind's wide ones, on records as
+ * orchestratord builds them from the migrators' reports. */
+static void test_table_wide(void **state)
+{
+    const char *vmis[] = {
+        "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\","
+        "\"creationTimestamp\":\"2023-11-14T22:03:20Z\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"hv01\","
+        "\"interfaces\":[{\"name\":\"vnet0\",\"mac\":\"52:54:00:00:00:01\","
+        "\"ipAddress\":\"198.18.1.10\",\"ipAddresses\":[\"198.18.1.10\"]}],"
+        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"},"
+        "{\"type\":\"LiveMigratable\",\"status\":\"True\"}]}}",
+        "{\"metadata\":{\"name\":\"db\",\"namespace\":\"lab\","
+        "\"creationTimestamp\":\"2023-11-14T22:03:20Z\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"hv02\","
+        "\"interfaces\":[],"
+        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"},"
+        "{\"type\":\"LiveMigratable\",\"status\":\"False\",\"reason\":"
+        "\"DisksNotLiveMigratable\"}]}}",
+        "{\"metadata\":{\"name\":\"new\",\"namespace\":\"lab\","
+        "\"creationTimestamp\":\"2023-11-14T22:13:10Z\"},"
+        "\"status\":{\"phase\":\"Pending\"}}",
+        NULL};
+    const char *nodes[] = {
+        "{\"metadata\":{\"name\":\"hv01\","
+        "\"creationTimestamp\":\"2023-11-04T22:13:20Z\",\"labels\":{"
+        "\"kubernetes.io/hostname\":\"hv01\"}},"
+        "\"status\":{\"addresses\":[{\"type\":\"Hostname\",\"address\":"
+        "\"hv01\"},{\"type\":\"InternalIP\",\"address\":\"198.18.0.11\"},"
+        "{\"type\":\"InternalIP\",\"address\":\"2001:db8::11\"}],"
+        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"
+        "\"nodeInfo\":{\"kubeletVersion\":\"v0.1.0\",\"osImage\":"
+        "\"Debian GNU/Linux 12 (bookworm)\",\"kernelVersion\":"
+        "\"6.1.0-26-amd64\",\"libvirtVersion\":\"9.0.0\"}}}",
+        /* libvirt unreachable: no nodeInfo beyond the agent's version. */
+        "{\"metadata\":{\"name\":\"hv02\","
+        "\"creationTimestamp\":\"2023-11-04T22:13:20Z\"},"
+        "\"status\":{\"addresses\":[{\"type\":\"Hostname\",\"address\":"
+        "\"hv02\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":"
+        "\"False\"}],\"nodeInfo\":{\"kubeletVersion\":\"v0.1.0\"}}}",
+        NULL};
+    char *out;
+
+    (void)state;
+    out = render_with("vmi", true, true, NULL, vmis);
+    assert_string_equal(
+        out, "NAMESPACE   NAME   AGE   PHASE     IP            NODENAME   "
+             "READY   LIVE-MIGRATABLE\n"
+             "default     web    10m   Running   198.18.1.10   hv01       "
+             "True    True\n"
+             "lab         db     10m   Running                 hv02       "
+             "True    False\n"
+             "lab         new    10s   Pending                            "
+             "False   \n");
+    free(out);
+    out = render_with("no", false, true, "{\"hv01\":2}", nodes);
+    assert_string_equal(
+        out, "NAME   STATUS     ROLES    AGE   VERSION   VMIS   INTERNAL-IP   "
+             "OS-IMAGE                         KERNEL-VERSION   LIBVIRT\n"
+             "hv01   Ready      <none>   10d   v0.1.0    2      198.18.0.11   "
+             "Debian GNU/Linux 12 (bookworm)   6.1.0-26-amd64   9.0.0\n"
+             "hv02   NotReady   <none>   10d   v0.1.0    0      <none>        "
+             "<unknown>                        <unknown>        <unknown>\n");
+    free(out);
+    /* Kinds without wide columns print their table. */
+    {
+        const char *vms[] = {"{\"metadata\":{\"name\":\"vm1\"}}", NULL};
+
+        out = render_with("vm", false, true, NULL, vms);
+        assert_string_equal(out, "NAME   AGE         STATUS   READY\n"
+                                 "vm1    <unknown>            False\n");
+        free(out);
+    }
 }
 
 static void test_describe(void **state)
@@ -1978,6 +2086,7 @@ int main(void)
         cmocka_unit_test(test_time_and_duration),
         cmocka_unit_test(test_table_vmim),
         cmocka_unit_test(test_table_other_kinds),
+        cmocka_unit_test(test_table_wide),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_server_error_wording),
         cmocka_unit_test(test_progress_line),

@@ -233,13 +233,43 @@ static void test_get_outputs(void **state)
     assert_non_null(strstr(r.out, "lab         vmi-lab      "));
     run_clear(&r);
 
+    /* VMIS counts the VMIs of every namespace on the node: vmi-fedora
+     * and vmi-two, not vmi-lab on node2. */
     run_orchctl(&ro, &r, "get", "no", NULL);
     assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err, "");
     assert_true(strncmp(r.out,
-                        "NAME    STATUS   ROLES    AGE   VERSION\n"
+                        "NAME    STATUS   ROLES    AGE   VERSION   VMIS\n"
                         "node1   Ready    <none>   ",
-                        strlen("NAME    STATUS   ROLES    AGE   VERSION\n"
+                        strlen("NAME    STATUS   ROLES    AGE   VERSION   "
+                               "VMIS\n"
                                "node1   Ready    <none>   ")) == 0);
+    /* An empty VERSION, then the count. */
+    assert_string_equal(r.out + strlen(r.out) - 12, "          2\n");
+    run_clear(&r);
+
+    /* One node: its VMIs through the server's status.nodeName field
+     * selector. */
+    run_orchctl(&ro, &r, "get", "no", "node1", "-o", "wide", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err, "");
+    assert_true(strncmp(r.out,
+                        "NAME    STATUS   ROLES    AGE   VERSION   VMIS   "
+                        "INTERNAL-IP   OS-IMAGE    KERNEL-VERSION   LIBVIRT\n"
+                        "node1   Ready    <none>   ",
+                        strlen("NAME    STATUS   ROLES    AGE   VERSION   VMIS "
+                               "  INTERNAL-IP   OS-IMAGE    KERNEL-VERSION   "
+                               "LIBVIRT\nnode1   Ready    <none>   ")) == 0);
+    assert_non_null(strstr(r.out, "            2      <none>        "
+                                  "<unknown>   <unknown>        <unknown>\n"));
+    run_clear(&r);
+
+    run_orchctl(&ro, &r, "get", "vmi", "-o", "wide", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "NAME         AGE   PHASE     IP            "
+                                  "NODENAME   READY   LIVE-MIGRATABLE\n"));
+    assert_non_null(strstr(r.out, "Running   10.10.10.12   node1      True    "
+                                  "\n"));
     run_clear(&r);
 
     run_orchctl(&ro, &r, "describe", "vmim", "migration-job", NULL);
