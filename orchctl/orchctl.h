@@ -289,6 +289,13 @@ int orchctl_client_request(struct orchctl_client *c, const char *method,
                            struct orchctl_reply *ret_reply);
 void orchctl_reply_clear(struct orchctl_reply *r);
 
+/* orchctl_client_request() with the body's media type named (NULL:
+ * "application/json"), e.g. "application/merge-patch+json" for a PATCH.
+ * Returns as orchctl_client_request() does. */
+int orchctl_client_send(struct orchctl_client *c, const char *method,
+                        const char *path, const char *content_type,
+                        const char *body, struct orchctl_reply *ret_reply);
+
 /* GET path as a stream of newline-separated JSON watch events, calling
  * on_event for each ({"type":..,"object":..}, borrowed).  timeout_s > 0
  * asks the server to end the stream after that long (timeoutSeconds is
@@ -369,6 +376,8 @@ int orchctl_cmd_delete(struct orchctl_ctx *ctx);
 int orchctl_cmd_migrate(struct orchctl_ctx *ctx);
 int orchctl_cmd_migrate_cancel(struct orchctl_ctx *ctx);
 int orchctl_cmd_drain(struct orchctl_ctx *ctx);
+int orchctl_cmd_cordon(struct orchctl_ctx *ctx);
+int orchctl_cmd_uncordon(struct orchctl_ctx *ctx);
 int orchctl_cmd_version(struct orchctl_ctx *ctx);
 
 /* ---- Shared by the handlers ------------------------------------------- */
@@ -409,6 +418,17 @@ const struct orchctl_kind *orchctl_manifest_kind(struct orchctl_ctx *ctx,
 const char *orchctl_manifest_namespace(struct orchctl_ctx *ctx,
                                        const struct orchctl_kind *k,
                                        json_t *obj);
+
+/* Cordon (on) or uncordon node `name`: read it, and unless spec.
+ * unschedulable already says so, set it (true) or remove it by a JSON merge
+ * patch; a server that answers 405 or 415 to the PATCH gets the node back
+ * by PUT with its resourceVersion, read again and retried once on 409.
+ * Prints kubectl's "node/NAME cordoned" ("uncordoned", "already
+ * cordoned") to out.  Returns 0, or a negative errno after printing why:
+ * -EPROTO for a server error (a missing node included), a transport errno,
+ * -ENOMEM. */
+int orchctl_node_set_unschedulable(struct orchctl_ctx *ctx, const char *name,
+                                   bool on);
 
 /* The path of one object: collection path + "/" + name, percent-encoded
  * (orchctl_url_escape).  Returns a string to free(), or NULL. */

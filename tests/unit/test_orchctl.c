@@ -1007,6 +1007,7 @@ struct fake_request {
     char uri[512];
     char *body;
     char auth[256];
+    char ctype[128];
 };
 
 struct fake {
@@ -1046,6 +1047,8 @@ static void fake_handle(struct evhttp_request *req, void *data)
     const char *uri = evhttp_request_get_uri(req);
     const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
                                           "Authorization");
+    const char *ctype = evhttp_find_header(
+        evhttp_request_get_input_headers(req), "Content-Type");
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     struct evbuffer *out = evbuffer_new();
     size_t inlen = evbuffer_get_length(in);
@@ -1061,6 +1064,7 @@ static void fake_handle(struct evhttp_request *req, void *data)
         snprintf(r->method, sizeof(r->method), "%s", method);
         snprintf(r->uri, sizeof(r->uri), "%s", uri);
         snprintf(r->auth, sizeof(r->auth), "%s", auth ? auth : "");
+        snprintf(r->ctype, sizeof(r->ctype), "%s", ctype ? ctype : "");
         r->body = calloc(1, inlen + 1);
         evbuffer_copyout(in, r->body, inlen);
     }
@@ -1202,8 +1206,35 @@ static int fake_count(struct fake *f, const char *method)
 
 #define VMIMS                                                                  \
     "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations"
-#define VMIS "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances"
-#define VMS  "/apis/kubevirt.io/v1/namespaces/default/virtualmachines"
+#define VMIS     "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances"
+#define VMS      "/apis/kubevirt.io/v1/namespaces/default/virtualmachines"
+#define NODES    "/api/v1/nodes"
+#define ALL_VMIS "/apis/kubevirt.io/v1/virtualmachineinstances"
+#define NODE_NOT_FOUND                                                         \
+    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","       \
+    "\"message\":\"nodes \\\"nosuch\\\" not found\",\"reason\":"               \
+    "\"NotFound\",\"code\":404}"
+
+/* A Node as the hosts branch's orchestratord writes it (resourceVersion
+ * "7"), cordoned or not.  Returns a static buffer (one of four). */
+static const char *node_json(const char *name, bool unschedulable)
+{
+    static char buf[4][1024];
+    static int n;
+    char *b = buf[n++ % 4];
+
+    snprintf(b, sizeof(buf[0]),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{"
+             "\"name\":\"%s\",\"resourceVersion\":\"7\",\"labels\":{"
+             "\"kubernetes.io/hostname\":\"%s\"},\"creationTimestamp\":"
+             "\"%s\"},\"spec\":{%s},\"status\":{\"conditions\":[{"
+             "\"type\":\"Ready\",\"status\":\"True\",\"reason\":"
+             "\"KubeletReady\"}],\"nodeInfo\":{\"kubeletVersion\":"
+             "\"v0.1.0\"}}}",
+             name, name, iso_ago(3600),
+             unschedulable ? "\"unschedulable\":true" : "");
+    return b;
+}
 
 struct env {
     struct fake *fake;
@@ -1741,12 +1772,19 @@ static void test_bin_drain(void **state)
         "{\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"},"
         "\"status\":{\"phase\":\"Running\",\"nodeName\":\"node1\"}}]}";
 
+    fake_add(e->fake, "GET", NODES "/node1", 200, node_json("node1", false));
+    fake_add(e->fake, "PATCH", NODES "/node1", 200, node_json("node1", true));
     fake_add(e->fake, "GET", "/apis/kubevirt.io/v1/virtualmachineinstances",
              200, vmis);
     queue_migration(e, "kubevirt-migrate-vm-aaaaa", "a", "Succeeded");
     queue_migration(e, "kubevirt-migrate-vm-ccccc", "c", "Succeeded");
     run_orchctl(&e->ro, &r, "drain", "node1", "--timeout", "20s", NULL);
     assert_int_equal(r.rc, 0);
+    /* Cordoned before anything moves, as kubectl drain does. */
+    assert_true(strncmp(r.out, "node/node1 cordoned\n", 20) == 0);
+    assert_string_equal(fake_req(e->fake, 1).method, "PATCH");
+    assert_string_equal(fake_req(e->fake, 2).uri,
+                        "/apis/kubevirt.io/v1/virtualmachineinstances");
     assert_non_null(strstr(r.out, "VM a was scheduled to migrate"));
     assert_non_null(strstr(r.out, "VM c was scheduled to migrate"));
     assert_null(strstr(r.out, "VM b "));
@@ -1754,12 +1792,219 @@ static void test_bin_drain(void **state)
     assert_string_equal(r.err, "");
     assert_int_equal(fake_count(e->fake, "POST"), 2);
     {
-        json_t *b = load(fake_req(e->fake, 2).body);
+        json_t *b = load(fake_req(e->fake, 4).body);
 
         assert_string_equal(orchctl_json_str(b, "spec.vmiName"), "c");
         json_decref(b);
     }
     run_clear(&r);
+
+    /* A node that cannot be cordoned is not drained at all. */
+    fake_add(e->fake, "GET", NODES "/nosuch", 404, NODE_NOT_FOUND);
+    run_orchctl(&e->ro, &r, "drain", "nosuch", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "Error from server (NotFound): nodes "
+                               "\"nosuch\" not found\n");
+    assert_int_equal(fake_count(e->fake, "POST"), 2);
+    assert_string_equal(fake_req(e->fake, e->fake->nreqs - 1).uri,
+                        NODES "/nosuch");
+    run_clear(&r);
+}
+
+/* cordon and uncordon at the HTTP seam, against a fake that answers as
+ * the hosts branch's orchestratord does (merge PATCH on nodes), and as
+ * one that takes only PUT. */
+static void test_bin_cordon(void **state)
+{
+    struct env *e = *state;
+    struct fake_request q;
+    struct run r;
+    json_t *b;
+    int base;
+
+    /* A merge patch of the one field, after a read. */
+    fake_add(e->fake, "GET", NODES "/hv01", 200, node_json("hv01", false));
+    fake_add(e->fake, "PATCH", NODES "/hv01", 200, node_json("hv01", true));
+    run_orchctl(&e->ro, &r, "cordon", "hv01", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv01 cordoned\n");
+    assert_string_equal(r.err, "");
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs, 2);
+    q = fake_req(e->fake, 1);
+    assert_string_equal(q.method, "PATCH");
+    assert_string_equal(q.ctype, "application/merge-patch+json");
+    assert_string_equal(q.body, "{\"spec\":{\"unschedulable\":true}}");
+
+    /* Already so: said, and nothing written. */
+    fake_add(e->fake, "GET", NODES "/hv02", 200, node_json("hv02", true));
+    run_orchctl(&e->ro, &r, "cordon", "hv02", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv02 already cordoned\n");
+    run_clear(&r);
+    run_orchctl(&e->ro, &r, "uncordon", "hv01", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv01 already uncordoned\n");
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "PATCH"), 1);
+
+    /* uncordon removes the field (null in a merge patch). */
+    fake_add(e->fake, "PATCH", NODES "/hv02", 200, node_json("hv02", false));
+    run_orchctl(&e->ro, &r, "uncordon", "hv02", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv02 uncordoned\n");
+    run_clear(&r);
+    q = fake_req(e->fake, e->fake->nreqs - 1);
+    assert_string_equal(q.method, "PATCH");
+    assert_string_equal(q.body, "{\"spec\":{\"unschedulable\":null}}");
+
+    /* A server without PATCH on nodes (405): GET + PUT with the
+     * resourceVersion; a conflict reads again and retries once. */
+    fake_add(e->fake, "GET", NODES "/hv04", 200, node_json("hv04", false));
+    fake_add(e->fake, "GET", NODES "/hv04", 200,
+             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"
+             "\"hv04\",\"resourceVersion\":\"8\"},\"status\":{}}");
+    fake_add(e->fake, "PATCH", NODES "/hv04", 405,
+             "{\"kind\":\"Status\",\"reason\":\"MethodNotAllowed\",\"code\":"
+             "405}");
+    fake_add(e->fake, "PUT", NODES "/hv04", 409,
+             "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"code\":409}");
+    fake_add(e->fake, "PUT", NODES "/hv04", 200, node_json("hv04", true));
+    base = e->fake->nreqs;
+    run_orchctl(&e->ro, &r, "cordon", "hv04", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv04 cordoned\n");
+    assert_string_equal(r.err, "");
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs - base, 5);
+    q = fake_req(e->fake, base + 2);
+    assert_string_equal(q.method, "PUT");
+    assert_string_equal(q.ctype, "application/json");
+    b = load(q.body);
+    assert_string_equal(orchctl_json_str(b, "metadata.resourceVersion"), "7");
+    assert_true(json_is_true(orchctl_json_get(b, "spec.unschedulable")));
+    /* The status read is sent back as it was. */
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(orchctl_json_get(b, "status.conditions"), 0),
+            "reason")),
+        "KubeletReady");
+    json_decref(b);
+    assert_string_equal(fake_req(e->fake, base + 3).method, "GET");
+    b = load(fake_req(e->fake, base + 4).body);
+    assert_string_equal(orchctl_json_str(b, "metadata.resourceVersion"), "8");
+    assert_true(json_is_true(orchctl_json_get(b, "spec.unschedulable")));
+    json_decref(b);
+
+    /* A second conflict is the server's answer: 1. */
+    fake_add(e->fake, "GET", NODES "/hv05", 200, node_json("hv05", true));
+    fake_add(e->fake, "PATCH", NODES "/hv05", 415,
+             "{\"kind\":\"Status\",\"reason\":\"UnsupportedMediaType\","
+             "\"code\":415}");
+    fake_add(e->fake, "PUT", NODES "/hv05", 409,
+             "{\"kind\":\"Status\",\"message\":\"Operation cannot be "
+             "fulfilled on nodes \\\"hv05\\\": the object has been "
+             "modified\",\"reason\":\"Conflict\",\"code\":409}");
+    base = e->fake->nreqs;
+    run_orchctl(&e->ro, &r, "uncordon", "hv05", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "Error from server (Conflict): Operation "
+                               "cannot be fulfilled on nodes \"hv05\": the "
+                               "object has been modified\n");
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs - base, 5);
+    b = load(fake_req(e->fake, base + 2).body);
+    assert_null(orchctl_json_get(b, "spec.unschedulable"));
+    json_decref(b);
+
+    /* Other refusals are not retried another way. */
+    fake_add(e->fake, "GET", NODES "/hv06", 200, node_json("hv06", false));
+    fake_add(e->fake, "PATCH", NODES "/hv06", 403,
+             "{\"kind\":\"Status\",\"message\":\"User \\\"dash\\\" cannot "
+             "patch resource \\\"nodes\\\"\",\"reason\":\"Forbidden\","
+             "\"code\":403}");
+    run_orchctl(&e->ro, &r, "cordon", "hv06", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Error from server (Forbidden): User \"dash\" "
+                               "cannot patch resource \"nodes\"\n");
+    run_clear(&r);
+    fake_add(e->fake, "GET", NODES "/nosuch", 404, NODE_NOT_FOUND);
+    run_orchctl(&e->ro, &r, "cordon", "nosuch", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Error from server (NotFound): nodes "
+                               "\"nosuch\" not found\n");
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "PUT"), 4);
+
+    /* Usage: 2, nothing sent. */
+    base = e->fake->nreqs;
+    run_orchctl(&e->ro, &r, "cordon", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err, "error: cordon needs the name of a node\n"
+                               "See 'orchctl cordon -h' for help.\n");
+    run_clear(&r);
+    run_orchctl(&e->ro, &r, "uncordon", "a", "b", NULL);
+    assert_int_equal(r.rc, 2);
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs, base);
+}
+
+/* get nodes lists the VMIs once, across namespaces, and counts them per
+ * node; a count it cannot get leaves the nodes listed, exit 1. */
+static void test_bin_get_nodes(void **state)
+{
+    struct env *e = *state;
+    struct run r;
+    char *list = NULL;
+
+    assert_true(asprintf(&list,
+                         "{\"kind\":\"NodeList\",\"apiVersion\":\"v1\","
+                         "\"metadata\":{\"resourceVersion\":\"9\"},"
+                         "\"items\":[%s,%s]}",
+                         node_json("hv01", false),
+                         node_json("hv02", true)) > 0);
+    fake_add(e->fake, "GET", NODES, 200, list);
+    fake_add(e->fake, "GET", ALL_VMIS, 200,
+             "{\"kind\":\"VirtualMachineInstanceList\",\"items\":["
+             "{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"},"
+             "\"status\":{\"phase\":\"Running\",\"nodeName\":\"hv02\"}},"
+             "{\"metadata\":{\"name\":\"b\",\"namespace\":\"lab\"},"
+             "\"status\":{\"phase\":\"Succeeded\",\"nodeName\":\"hv02\"}},"
+             "{\"metadata\":{\"name\":\"c\",\"namespace\":\"lab\"},"
+             "\"status\":{\"phase\":\"Pending\"}}]}");
+    run_orchctl(&e->ro, &r, "get", "nodes", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(
+        r.out, "NAME   STATUS                     ROLES    AGE   VERSION   "
+               "VMIS\n"
+               "hv01   Ready                      <none>   60m   v0.1.0    0\n"
+               "hv02   Ready,SchedulingDisabled   <none>   60m   v0.1.0    "
+               "2\n");
+    assert_string_equal(r.err, "");
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "GET"), 2);
+    assert_string_equal(fake_req(e->fake, 1).uri, ALL_VMIS);
+
+    /* JSON is the server's list, nothing counted. */
+    run_orchctl(&e->ro, &r, "get", "nodes", "-o", "json", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_null(strstr(r.out, "VMIS"));
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "GET"), 3);
+
+    fake_add(e->fake, "GET", ALL_VMIS, 403,
+             "{\"kind\":\"Status\",\"message\":\"virtualmachineinstances is "
+             "forbidden\",\"reason\":\"Forbidden\",\"code\":403}");
+    run_orchctl(&e->ro, &r, "get", "nodes", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.out, "hv01   Ready                      <none>   "
+                                  "60m   v0.1.0    <unknown>\n"));
+    assert_string_equal(r.err, "Error from server (Forbidden): "
+                               "virtualmachineinstances is forbidden\n");
+    run_clear(&r);
+    free(list);
 }
 
 /* scripts/cron-drain.sh: one migrate --wait per VM on the host. */
@@ -1779,6 +2024,7 @@ static void test_bin_drain_failures(void **state)
         "{\"metadata\":{\"name\":\"e\",\"namespace\":\"default\"},"
         "\"status\":{\"phase\":\"Succeeded\",\"nodeName\":\"node1\"}}]}";
 
+    fake_add(e->fake, "GET", NODES "/node1", 200, node_json("node1", true));
     fake_add(e->fake, "GET", "/apis/kubevirt.io/v1/virtualmachineinstances",
              200, vmis);
     queue_migration(e, "kubevirt-migrate-vm-aaaaa", "a", "Succeeded");
@@ -1790,6 +2036,9 @@ static void test_bin_drain_failures(void **state)
              "\"Invalid\",\"code\":422}");
     run_orchctl(&e->ro, &r, "drain", "node1", NULL);
     assert_int_equal(r.rc, 1);
+    /* A drain run again on a cordoned node: nothing to patch. */
+    assert_true(strncmp(r.out, "node/node1 already cordoned\n", 28) == 0);
+    assert_int_equal(fake_count(e->fake, "PATCH"), 0);
     assert_non_null(strstr(r.out, "VM a was scheduled to migrate"));
     assert_null(strstr(r.out, "VM e "));
     assert_string_equal(
@@ -2116,6 +2365,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bin_migrate_cancel, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_drain, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_cordon, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_get_nodes, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_drain_failures, env_setup,
                                         env_teardown),

@@ -476,6 +476,25 @@ static void test_server_errors(void **state)
     run_clear(&r);
 }
 
+/* cordon against this orchestratord: main's takes neither PATCH nor PUT
+ * on nodes yet (the hosts branch adds both; test_orchctl.c drives cordon
+ * against a fake answering as that one does), so here only what holds on
+ * both: a node that does not exist is the server's NotFound, exit 1, and
+ * nothing is tried after the read. */
+static void test_cordon_missing(void **state)
+{
+    struct run_opts ro = admin();
+    struct run r;
+
+    (void)state;
+    run_orchctl(&ro, &r, "cordon", "nosuch", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "Error from server (NotFound): nodes "
+                               "\"nosuch\" not found\n");
+    run_clear(&r);
+}
+
 /* orchctl version shows the server's /version gitVersion. */
 static void test_version(void **state)
 {
@@ -595,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_migrate_to_and_wait),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_cordon_missing),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_tls),
     };
