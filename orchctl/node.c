@@ -17,9 +17,8 @@ static json_t *node_get(struct orchctl_ctx *ctx, const char *path, int *ret_r)
 
     *ret_r = orchctl_ctx_call(ctx, "GET", path, NULL, false, NULL, &node);
     if (*ret_r == 0 && !json_is_object(node)) {
-        orchctl_printf_escaped(ctx->err,
-                               "error: the server sent no object for %s\n",
-                               path);
+        orchctl_printf_escaped(
+            ctx->err, "error: the server sent no object for %s\n", path);
         json_decref(node);
         node = NULL;
         *ret_r = -EPROTO;

@@ -166,6 +166,34 @@ int orchctl_table_add(struct orchctl_table *t, const json_t *obj, time_t now);
  * when header is true) and forget them. */
 void orchctl_table_flush(struct orchctl_table *t, FILE *out, bool header);
 
+/* ---- Describe layout -------------------------------------------------- */
+
+/* kubectl describe's columns: lines of cells in Go's text/tabwriter layout
+ * (minimum width 0, padding 2), where a run of consecutive lines that all
+ * have an Nth cell followed by another shares that column's width, and a
+ * line's last cell is never padded.  Lines are kept until the flush, so
+ * blocks can be measured. */
+struct orchctl_tabw;
+
+/* Returns a new writer, or NULL when out of memory.  Free with
+ * orchctl_tabw_free() (NULL is fine). */
+struct orchctl_tabw *orchctl_tabw_new(void);
+void orchctl_tabw_free(struct orchctl_tabw *w);
+
+/* Add a line of cells (first, then a NULL-terminated list), the first
+ * indented by 2 * level spaces.  Every cell is escaped
+ * (orchctl_text_escape), so server text cannot make cells or lines of its
+ * own.  Returns 0 or -ENOMEM (then the writer keeps failing and its flush
+ * says the output was cut short). */
+int orchctl_tabw_row(struct orchctl_tabw *w, int level, const char *first, ...)
+    __attribute__((sentinel));
+
+/* Whether a row was lost for want of memory. */
+bool orchctl_tabw_failed(const struct orchctl_tabw *w);
+
+/* Print the lines and forget them. */
+void orchctl_tabw_flush(struct orchctl_tabw *w, FILE *out);
+
 /* ---- Documents -------------------------------------------------------- */
 
 /* Decode a manifest (YAML or JSON, several "---" documents, or a List) into
@@ -187,6 +215,18 @@ int orchctl_doc_print_yaml(FILE *out, const json_t *obj);
  * Status with camelCase keys turned into words; keys and values escaped
  * (orchctl_text_print). */
 void orchctl_describe_print(FILE *out, const json_t *obj);
+
+/* Print a Node the way kubectl describe node does (Name, Roles, Labels,
+ * Annotations, CreationTimestamp, Taints, Unschedulable, Conditions,
+ * Addresses, Capacity, Allocatable, System Info), then SR-IOV Networks with
+ * a table of each PF's VFs, Non-terminated VMIs from vmis (the VMIs on the
+ * node; NULL: could not be listed, shown "<unknown>"), Skipped Domains, and
+ * Events from events (an array; NULL: the server keeps none, no section).
+ * Times are shown in local time; event ages against now.  Everything from
+ * the server is escaped. */
+void orchctl_describe_node_print(FILE *out, const json_t *node,
+                                 const json_t *vmis, const json_t *events,
+                                 time_t now);
 
 /* ---- Configuration ---------------------------------------------------- */
 

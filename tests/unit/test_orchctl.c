@@ -912,6 +912,182 @@ static void test_table_describe_controls(void **state)
     json_decref(o);
 }
 
+/* A file of tests/data as a JSON document. */
+static json_t *load_data(const char *name)
+{
+    const char *top = getenv("ORCH_TOP");
+    char path[1024];
+    json_error_t jerr;
+    json_t *j;
+
+    snprintf(path, sizeof(path), "%s/tests/data/%s", top ? top : ".", name);
+    j = json_load_file(path, 0, &jerr);
+    if (!j)
+        fail_msg("cannot load %s: %s", path, jerr.text);
+    return j;
+}
+
+/* Go's tabwriter: a column is aligned over a run of consecutive lines
+ * that have a cell in it; a line without one ends the run ("Conditions:"
+ * here, not "Total:", which shares the first column with the lines around
+ * it, and Bé's column with none of them).  Widths count characters. */
+static void test_tabw(void **state)
+{
+    struct orchctl_tabw *w = orchctl_tabw_new();
+    char *buf = NULL;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+
+    (void)state;
+    assert_int_equal(orchctl_tabw_row(w, 0, "Name:", "x", NULL), 0);
+    orchctl_tabw_row(w, 0, "CreationTimestamp:", "y", NULL);
+    orchctl_tabw_row(w, 0, "Conditions:", NULL);
+    orchctl_tabw_row(w, 1, "Type", "Status", "Message", NULL);
+    orchctl_tabw_row(w, 1, "Ready", "True", "ok", NULL);
+    orchctl_tabw_row(w, 0, "Total:", "(1)", NULL);
+    orchctl_tabw_row(w, 1, "A", "Bé", "c", NULL);
+    /* A tab or newline in a cell is text, not layout. */
+    orchctl_tabw_row(w, 1, "a\tb", "c\nd", NULL);
+    orchctl_tabw_flush(w, f);
+    orchctl_tabw_free(w);
+    fclose(f);
+    assert_string_equal(buf, "Name:               x\n"
+                             "CreationTimestamp:  y\n"
+                             "Conditions:\n"
+                             "  Type   Status  Message\n"
+                             "  Ready  True    ok\n"
+                             "Total:   (1)\n"
+                             "  A      Bé  c\n"
+                             "  a\\tb   c\\nd\n");
+    free(buf);
+}
+
+/* describe node on a record as orchestratord builds it from a migrator's
+ * report (tests/data/node-hv01.json): kubectl describe node's layout, then
+ * SR-IOV, the VMIs on it, skipped domains and events. */
+static void test_describe_node(void **state)
+{
+    json_t *node = load_data("node-hv01.json");
+    json_t *vmis = load_data("node-hv01-vmis.json");
+    json_t *events = load_data("node-hv01-events.json");
+    json_t *bare = load("{\"metadata\":{\"name\":\"node1\"}}");
+    char *buf = NULL;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+
+    (void)state;
+    orchctl_describe_node_print(f, node, vmis, events, NOW);
+    fclose(f);
+    // clang-format off
+    assert_string_equal(buf,
+        "Name:               hv01\n"
+        "Roles:              hypervisor\n"
+        "Labels:             kubernetes.io/hostname=hv01\n"
+        "                    node-role.kubernetes.io/hypervisor=\n"
+        "                    rack=a\n"
+        "Annotations:        orchestrator.io/agent-boot-id: 7d1c\n"
+        "                    orchestrator.io/agent-url: https://198.18.0.11:8443\n"
+        "                    orchestrator.io/agent-version: v0.1.0\n"
+        "CreationTimestamp:  Sat, 04 Nov 2023 22:13:20 +0000\n"
+        "Taints:             <none>\n"
+        "Unschedulable:      true\n"
+        "Conditions:\n"
+        "  Type   Status  LastHeartbeatTime                LastTransitionTime               Reason        Message\n"
+        "  ----   ------  -----------------                ------------------               ------        -------\n"
+        "  Ready  True    Tue, 14 Nov 2023 22:13:10 +0000  Tue, 14 Nov 2023 21:13:20 +0000  KubeletReady  migrator is posting ready status\n"
+        "Addresses:\n"
+        "  Hostname:    hv01\n"
+        "  InternalIP:  198.18.0.11\n"
+        "Capacity:\n"
+        "  cpu:     8\n"
+        "  memory:  16Gi\n"
+        "Allocatable:\n"
+        "  cpu:     8\n"
+        "  memory:  16Gi\n"
+        "System Info:\n"
+        "  Machine ID:          0f7e\n"
+        "  System UUID:         0f7e\n"
+        "  Kernel Version:      6.1.0-26-amd64\n"
+        "  OS Image:            Debian GNU/Linux 12 (bookworm)\n"
+        "  Operating System:    linux\n"
+        "  Architecture:        x86_64\n"
+        "  Kubelet Version:     v0.1.0\n"
+        "  Libvirt Version:     9.0.0\n"
+        "  Hypervisor Version:  7.2.0\n"
+        "  CPU Model:           Skylake-Client-IBRS\n"
+        "SR-IOV Networks:\n"
+        "  Name:               fabric\n"
+        "  PF:                 enp1s0f0\n"
+        "  Mode:               legacy\n"
+        "  VLAN:               100\n"
+        "  VFs:                3 (1 in use, 1 reserved, 1 free)\n"
+        "    INDEX             PCI           NETDEV      MAC                VLAN    STATE\n"
+        "    -----             ---           ------      ---                ----    -----\n"
+        "    0                 0000:01:00.1  enp1s0f0v0  52:54:00:aa:00:00  <none>  free\n"
+        "    1                 0000:01:00.2  <none>      52:54:00:aa:00:01  100     in use\n"
+        "    2                 0000:01:00.3  enp1s0f0v2  <none>             <none>  reserved\n"
+        "  Name:               storage\n"
+        "  PF:                 enp2s0\n"
+        "  Mode:               switchdev\n"
+        "  VLAN:               0\n"
+        "  Error:              no VFs configured\n"
+        "  VFs:                0 (0 in use, 0 reserved, 0 free)\n"
+        "Non-terminated VMIs:  (2 in total)\n"
+        "  Namespace           Name  Phase      Memory  vCPUs\n"
+        "  ---------           ----  -----      ------  -----\n"
+        "  default             web   Running    2Gi     2\n"
+        "  lab                 db    Scheduled  8Gi     8\n"
+        "Skipped Domains:\n"
+        "  Name      Reason\n"
+        "  ----      ------\n"
+        "  Bad_Name  the part before '_' is not a valid namespace (a DNS-1123 label)\n"
+        "Events:\n"
+        "  Type     Reason              Age               From           Message\n"
+        "  ----     ------              ----              ----           -------\n"
+        "  Normal   NodeNotSchedulable  10m               orchestratord  Node hv01 status is now: NodeNotSchedulable\n"
+        "  Warning  LibvirtUnreachable  5m (x3 over 60m)  migrator       libvirt unreachable: ^[[2Jboom\n");
+    // clang-format on
+    free(buf);
+
+    /* A node no host reported for yet; VMIs that could not be listed;
+     * a server without events (no section). */
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    orchctl_describe_node_print(f, bare, NULL, NULL, NOW);
+    fclose(f);
+    assert_string_equal(buf, "Name:                 node1\n"
+                             "Roles:                <none>\n"
+                             "Labels:               <none>\n"
+                             "Annotations:          <none>\n"
+                             "CreationTimestamp:    <unknown>\n"
+                             "Taints:               <none>\n"
+                             "Unschedulable:        false\n"
+                             "Conditions:           <none>\n"
+                             "SR-IOV Networks:      <none>\n"
+                             "Non-terminated VMIs:  <unknown>\n"
+                             "Skipped Domains:      <none>\n");
+    free(buf);
+
+    /* What a host reports cannot reach the terminal raw. */
+    json_object_set_new(json_object_get(node, "metadata"), "labels",
+                        json_pack("{s:s}", "evil", "\x1b]0;pwned\x07"));
+    json_object_set_new(
+        json_array_get(orchctl_json_get(node, "status.skippedDomains"), 0),
+        "name", json_string("dom\n\x1b[2J"));
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    orchctl_describe_node_print(f, node, vmis, events, NOW);
+    fclose(f);
+    assert_terminal_safe("describe node", buf);
+    assert_non_null(strstr(buf, "Labels:             evil=^[]0;pwned^G\n"));
+    assert_non_null(strstr(buf, "  dom\\n^[[2J  the part before"));
+    free(buf);
+    json_decref(node);
+    json_decref(vmis);
+    json_decref(events);
+    json_decref(bare);
+}
+
 static void test_doc_decode(void **state)
 {
     static const char two[] =
@@ -2007,6 +2183,85 @@ static void test_bin_get_nodes(void **state)
     free(list);
 }
 
+/* describe node at the HTTP seam: the node, its VMIs by field selector
+ * (one that is not on it, from a server that ignored the selector, is
+ * left out), its events; what could not be read is said, the rest shown. */
+static void test_bin_describe_node(void **state)
+{
+    struct env *e = *state;
+    json_t *node = load_data("node-hv01.json");
+    json_t *vmis = load_data("node-hv01-vmis.json");
+    json_t *events = load_data("node-hv01-events.json");
+    char *node_text, *vmi_list, *event_list;
+    struct run r;
+
+    json_array_append_new(
+        vmis, load("{\"metadata\":{\"name\":\"elsewhere\",\"namespace\":"
+                   "\"default\"},\"status\":{\"phase\":\"Running\","
+                   "\"nodeName\":\"hv02\"}}"));
+    node_text = json_dumps(node, JSON_COMPACT);
+    {
+        json_t *l = json_pack("{s:s, s:O}", "kind",
+                              "VirtualMachineInstanceList", "items", vmis);
+
+        vmi_list = json_dumps(l, JSON_COMPACT);
+        json_decref(l);
+        l = json_pack("{s:s, s:O}", "kind", "EventList", "items", events);
+        event_list = json_dumps(l, JSON_COMPACT);
+        json_decref(l);
+    }
+    fake_add(e->fake, "GET", NODES "/hv01", 200, node_text);
+    fake_add(e->fake, "GET", ALL_VMIS "?fieldSelector=status.nodeName%3Dhv01",
+             200, vmi_list);
+    fake_add(e->fake, "GET",
+             "/api/v1/events?fieldSelector=involvedObject.kind%3DNode%2C"
+             "involvedObject.name%3Dhv01",
+             200, event_list);
+    run_orchctl(&e->ro, &r, "describe", "no", "hv01", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err, "");
+    assert_true(strncmp(r.out, "Name:               hv01\n", 25) == 0);
+    assert_non_null(strstr(r.out, "CreationTimestamp:  Sat, 04 Nov 2023 "
+                                  "22:13:20 +0000\n"));
+    assert_non_null(strstr(r.out, "Non-terminated VMIs:  (2 in total)\n"));
+    assert_null(strstr(r.out, "elsewhere"));
+    assert_non_null(strstr(r.out, "    2                 0000:01:00.3  "
+                                  "enp1s0f0v2  <none>             <none>  "
+                                  "reserved\n"));
+    assert_non_null(strstr(r.out, "libvirt unreachable: ^[[2Jboom\n"));
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs, 3);
+
+    /* Events refused, VMIs failing: shown as unknown or left out, exit
+     * 1, the server's words on stderr. */
+    fake_add(e->fake, "GET",
+             "/api/v1/events?fieldSelector=involvedObject.kind%3DNode%2C"
+             "involvedObject.name%3Dhv01",
+             403,
+             "{\"kind\":\"Status\",\"message\":\"events is forbidden\","
+             "\"reason\":\"Forbidden\",\"code\":403}");
+    fake_add(e->fake, "GET", ALL_VMIS "?fieldSelector=status.nodeName%3Dhv01",
+             500,
+             "{\"kind\":\"Status\",\"message\":\"disk I/O error\","
+             "\"reason\":\"InternalError\",\"code\":500}");
+    run_orchctl(&e->ro, &r, "describe", "no", "hv01", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.out, "Non-terminated VMIs:  <unknown>\n"));
+    assert_non_null(strstr(r.out, "System Info:\n"));
+    assert_null(strstr(r.out, "Events:"));
+    assert_string_equal(r.err,
+                        "Error from server (InternalError): disk I/O error\n"
+                        "Error from server (Forbidden): events is forbidden\n");
+    run_clear(&r);
+
+    free(node_text);
+    free(vmi_list);
+    free(event_list);
+    json_decref(node);
+    json_decref(vmis);
+    json_decref(events);
+}
+
 /* scripts/cron-drain.sh: one migrate --wait per VM on the host. */
 /* A drain that does not finish: one migration fails, one is refused. */
 static void test_bin_drain_failures(void **state)
@@ -2342,6 +2597,8 @@ int main(void)
         cmocka_unit_test(test_text_escape),
         cmocka_unit_test(test_doc_print_controls),
         cmocka_unit_test(test_table_describe_controls),
+        cmocka_unit_test(test_tabw),
+        cmocka_unit_test(test_describe_node),
         cmocka_unit_test(test_doc_decode),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test_setup_teardown(test_bin_get_table, env_setup,
@@ -2370,6 +2627,8 @@ int main(void)
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_get_nodes, env_setup,
                                         env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_describe_node, env_setup,
+                                        env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_drain_failures, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_cron_drain_script, env_setup,
@@ -2384,5 +2643,9 @@ int main(void)
     };
 
     evthread_use_pthreads();
+    /* describe prints local times, as kubectl does: UTC here, and in the
+     * orchctl binaries run from here. */
+    setenv("TZ", "UTC", 1);
+    tzset();
     return cmocka_run_group_tests_name("orchctl", tests, NULL, NULL);
 }

@@ -495,6 +495,43 @@ static void test_cordon_missing(void **state)
     run_clear(&r);
 }
 
+/* describe node: the node, its VMIs through the server's status.nodeName
+ * field selector (vmi-fedora and vmi-two of default; vmi-lab is on node2),
+ * and no Events section, since this server keeps none. */
+static void test_describe_node(void **state)
+{
+    struct run_opts ro = admin();
+    struct run r;
+
+    (void)state;
+    run_orchctl(&ro, &r, "describe", "node", "node1", NULL);
+    assert_string_equal(r.err, "");
+    assert_int_equal(r.rc, 0);
+    assert_true(strncmp(r.out,
+                        "Name:               node1\n"
+                        "Roles:              <none>\n",
+                        52) == 0);
+    assert_non_null(strstr(r.out, "Conditions:\n  Type                Status  "
+                                  "LastHeartbeatTime  LastTransitionTime  "
+                                  "Reason  Message\n"));
+    assert_non_null(strstr(r.out, "Non-terminated VMIs:  (2 in total)\n"
+                                  "  Namespace           Name        Phase "
+                                  "   Memory     vCPUs\n"));
+    assert_non_null(strstr(r.out, "  default             vmi-fedora  "
+                                  "Running  <unknown>  <unknown>\n"));
+    assert_non_null(strstr(r.out, "  default             vmi-two     "));
+    assert_null(strstr(r.out, "vmi-lab"));
+    assert_null(strstr(r.out, "Events:"));
+    run_clear(&r);
+
+    run_orchctl(&ro, &r, "describe", "no", "nosuch", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "Error from server (NotFound): nodes "
+                               "\"nosuch\" not found\n");
+    run_clear(&r);
+}
+
 /* orchctl version shows the server's /version gitVersion. */
 static void test_version(void **state)
 {
@@ -615,6 +652,7 @@ int main(void)
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_server_errors),
         cmocka_unit_test(test_cordon_missing),
+        cmocka_unit_test(test_describe_node),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_tls),
     };
