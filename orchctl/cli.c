@@ -68,7 +68,7 @@ const struct orchctl_verb orchctl_verbs[] = {
      "list objects or show one"},
     {"describe", orchctl_cmd_describe, 0, 2, 2,
      "describe needs a KIND and a NAME", "describe KIND NAME",
-     "show one object in detail"},
+     "show one object in detail (a node with its VMIs and SR-IOV VFs)"},
     {"apply", orchctl_cmd_apply, ORCHCTL_F_FILENAME, 0, 0, NULL,
      "apply -f FILE|-",
      "create the objects of a manifest, or update the ones that exist"},

@@ -250,10 +250,11 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
     if (r < 0)
         goto out;
     rv = orchctl_json_str(doc, "metadata.resourceVersion");
-    /* After the nodes, so that a missing node is reported as such; a
-     * count that fails leaves VMIS "<unknown>" and the exit code 1, the
-     * nodes still listed. */
-    if (get_tabular(ctx) && !strcmp(g.kind->kind, "Node")) {
+    /* After the nodes, so that a missing node is reported as such, and
+     * not at all for no nodes; a count that fails leaves VMIS "<unknown>"
+     * and the exit code 1, the nodes still listed. */
+    if (get_tabular(ctx) && !strcmp(g.kind->kind, "Node") &&
+        (g.name || json_array_size(json_object_get(doc, "items")) > 0)) {
         node_vmis = get_node_vmis(ctx, g.name);
         counted = node_vmis != NULL;
         orchctl_table_set_node_vmis(g.table, node_vmis);

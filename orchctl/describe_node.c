@@ -131,9 +131,8 @@ static void node_taints(struct orchctl_tabw *w, const json_t *node)
         const char *value = str_or(t, "value", NULL);
         char *line = NULL;
 
-        if (asprintf(&line, "%s%s%s:%s", str_or(t, "key", ""),
-                     value ? "=" : "", value ? value : "",
-                     str_or(t, "effect", "")) < 0)
+        if (asprintf(&line, "%s%s%s:%s", str_or(t, "key", ""), value ? "=" : "",
+                     value ? value : "", str_or(t, "effect", "")) < 0)
             break;
         ROW(w, 0, i == 0 ? "Taints:" : "", line);
         free(line);
@@ -258,7 +257,8 @@ static void node_sriov(struct orchctl_tabw *w, const json_t *node)
                 used++;
         }
         scalar_cell(json_object_get(net, "vlan"), vlan, sizeof(vlan));
-        snprintf(count, sizeof(count), "%zu (%zu in use, %zu reserved, %zu free)",
+        snprintf(count, sizeof(count),
+                 "%zu (%zu in use, %zu reserved, %zu free)",
                  json_array_size(vfs), used, reserved,
                  json_array_size(vfs) - used - reserved);
         ROW(w, 1, "Name:", str_or(net, "name", ""));
@@ -457,7 +457,7 @@ void orchctl_describe_node_print(FILE *out, const json_t *node,
     node_taints(w, node);
     ROW(w, 0, "Unschedulable:",
         json_is_true(orchctl_json_get(node, "spec.unschedulable")) ? "true"
-                                                                    : "false");
+                                                                   : "false");
     node_conditions(w, node);
     if (json_array_size(orchctl_json_get(node, "status.addresses")) > 0) {
         size_t i;
@@ -473,8 +473,8 @@ void orchctl_describe_node_print(FILE *out, const json_t *node,
         }
     }
     node_quantities(w, "Capacity:", orchctl_json_get(node, "status.capacity"));
-    node_quantities(w, "Allocatable:",
-                    orchctl_json_get(node, "status.allocatable"));
+    node_quantities(
+        w, "Allocatable:", orchctl_json_get(node, "status.allocatable"));
     node_system_info(w, node);
     node_sriov(w, node);
     node_vmis(w, vmis);

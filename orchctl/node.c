@@ -88,8 +88,10 @@ static int node_put(struct orchctl_ctx *ctx, const char *path, json_t *node,
                 goto out;
             }
         }
-        if (on ? json_object_set_new(spec, "unschedulable", json_true()) < 0
-               : (json_object_del(spec, "unschedulable"), 0)) {
+        if (!on) {
+            json_object_del(spec, "unschedulable");
+        } else if (json_object_set_new(spec, "unschedulable", json_true()) <
+                   0) {
             fprintf(ctx->err, "error: out of memory\n");
             r = -ENOMEM;
             goto out;

@@ -57,8 +57,7 @@ bool orchctl_tabw_failed(const struct orchctl_tabw *w)
     return w->oom;
 }
 
-int orchctl_tabw_row(struct orchctl_tabw *w, int level, const char *first,
-                     ...)
+int orchctl_tabw_row(struct orchctl_tabw *w, int level, const char *first, ...)
 {
     struct tabw_line line = {0};
     const char *cell;
@@ -124,8 +123,8 @@ static size_t tabw_width(const char *s)
 }
 
 static void tabw_write_lines(const struct orchctl_tabw *w, FILE *out,
-                             const size_t *widths, size_t nwidths,
-                             size_t line0, size_t line1)
+                             const size_t *widths, size_t nwidths, size_t line0,
+                             size_t line1)
 {
     size_t i, j;
 
@@ -146,20 +145,19 @@ static void tabw_write_lines(const struct orchctl_tabw *w, FILE *out,
  * all have a cell ended by a tab in that column; the block's width is its
  * widest such cell plus the padding, and within it the next column is
  * formatted the same way. */
-static void tabw_format(const struct orchctl_tabw *w, FILE *out,
-                        size_t *widths, size_t nwidths, size_t line0,
-                        size_t line1)
+static void tabw_format(const struct orchctl_tabw *w, FILE *out, size_t *widths,
+                        size_t nwidths, size_t line0, size_t line1)
 {
     size_t column = nwidths, this;
 
-    for (this = line0; this < line1; this++) {
+    for (this = line0; this < line1; this ++) {
         size_t width = 0;
 
         if (column + 1 >= w->lines[this].n || column >= TABW_MAX_COLUMNS)
             continue;
         tabw_write_lines(w, out, widths, nwidths, line0, this);
         line0 = this;
-        for (; this < line1 && column + 1 < w->lines[this].n; this++) {
+        for (; this < line1 && column + 1 < w->lines[this].n; this ++) {
             size_t cw = tabw_width(w->lines[this].cells[column]) + TABW_PADDING;
 
             if (cw > width)

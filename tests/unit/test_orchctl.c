@@ -251,6 +251,17 @@ static void test_main_exit_codes(void **state)
     fflush(fo);
     assert_non_null(strstr(out, "Usage: orchctl get KIND [NAME]"));
     assert_non_null(strstr(out, "--all-namespaces"));
+    assert_non_null(strstr(out, "wide (more columns)"));
+    {
+        char *top[] = {"orchctl", "-h", NULL};
+
+        assert_int_equal(orchctl_main(2, top, fo, fe), ORCHCTL_EXIT_OK);
+        fflush(fo);
+        assert_non_null(strstr(out, "\n  cordon           mark a node "
+                                    "unschedulable"));
+        assert_non_null(strstr(out, "\n  uncordon         mark a node "
+                                    "schedulable again\n"));
+    }
     assert_int_equal(orchctl_main(3, bad, fo, fe), ORCHCTL_EXIT_USAGE);
     assert_int_equal(orchctl_main(5, badsrv, fo, fe), ORCHCTL_EXIT_USAGE);
     fclose(fo);
@@ -2134,6 +2145,7 @@ static void test_bin_get_nodes(void **state)
     struct env *e = *state;
     struct run r;
     char *list = NULL;
+    int n;
 
     assert_true(asprintf(&list,
                          "{\"kind\":\"NodeList\",\"apiVersion\":\"v1\","
@@ -2180,6 +2192,17 @@ static void test_bin_get_nodes(void **state)
     assert_string_equal(r.err, "Error from server (Forbidden): "
                                "virtualmachineinstances is forbidden\n");
     run_clear(&r);
+
+    /* No nodes: nothing to count, no VMI list asked for. */
+    fake_add(e->fake, "GET", NODES, 200,
+             "{\"kind\":\"NodeList\",\"items\":[]}");
+    n = fake_count(e->fake, "GET");
+    run_orchctl(&e->ro, &r, "get", "nodes", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "No resources found\n");
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "GET"), n + 1);
     free(list);
 }
 
