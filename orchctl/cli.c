@@ -43,7 +43,7 @@ static const struct flag flags[] = {
     {"selector", 'l', ORCHCTL_F_SELECTOR, true, "SELECTOR",
      "get: label selector (a=b,c!=d); migrate: target host labels k=v"},
     {"output", 'o', ORCHCTL_F_OUTPUT, true, "FORMAT",
-     "table, json, yaml or name"},
+     "table, wide (more columns), json, yaml or name"},
     {"watch", 'w', ORCHCTL_F_WATCH, false, NULL,
      "after listing, stream changes"},
     {"filename", 'f', ORCHCTL_F_FILENAME, true, "FILE",
@@ -68,7 +68,7 @@ const struct orchctl_verb orchctl_verbs[] = {
      "list objects or show one"},
     {"describe", orchctl_cmd_describe, 0, 2, 2,
      "describe needs a KIND and a NAME", "describe KIND NAME",
-     "show one object in detail"},
+     "show one object in detail (a node with its VMIs and SR-IOV VFs)"},
     {"apply", orchctl_cmd_apply, ORCHCTL_F_FILENAME, 0, 0, NULL,
      "apply -f FILE|-",
      "create the objects of a manifest, or update the ones that exist"},
@@ -88,7 +88,13 @@ const struct orchctl_verb orchctl_verbs[] = {
      "cancel the migration in flight of a VM"},
     {"drain", orchctl_cmd_drain, ORCHCTL_F_TIMEOUT, 1, 1,
      "drain needs the name of a host", "drain HOST [--timeout DURATION]",
-     "live-migrate every running VM away from a host and wait"},
+     "cordon a host, live-migrate every running VM away from it and wait"},
+    {"cordon", orchctl_cmd_cordon, 0, 1, 1, "cordon needs the name of a node",
+     "cordon NODE",
+     "mark a node unschedulable: no VM is placed or migrated onto it"},
+    {"uncordon", orchctl_cmd_uncordon, 0, 1, 1,
+     "uncordon needs the name of a node", "uncordon NODE",
+     "mark a node schedulable again"},
     {"version", orchctl_cmd_version, ORCHCTL_F_CLIENT, 0, 0, NULL,
      "version [--client]", "print the client and server versions"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL},
@@ -136,8 +142,10 @@ static int flag_value(struct orchctl_opts *o, const struct flag *f,
         o->selector = value;
         break;
     case ORCHCTL_F_OUTPUT:
-        if (!strcmp(value, "table") || !strcmp(value, "wide"))
+        if (!strcmp(value, "table"))
             o->output = ORCHCTL_OUTPUT_TABLE;
+        else if (!strcmp(value, "wide"))
+            o->output = ORCHCTL_OUTPUT_WIDE;
         else if (!strcmp(value, "json"))
             o->output = ORCHCTL_OUTPUT_JSON;
         else if (!strcmp(value, "yaml"))
@@ -148,7 +156,7 @@ static int flag_value(struct orchctl_opts *o, const struct flag *f,
             fprintf(err,
                     "error: unable to match a printer suitable for the "
                     "output format \"%s\", allowed formats are: "
-                    "json,name,table,yaml\n",
+                    "json,name,table,wide,yaml\n",
                     value);
             return -EINVAL;
         }

@@ -203,6 +203,7 @@ static size_t client_write(char *p, size_t size, size_t n, void *data)
 /* Set what every request shares; returns the header list to free. */
 static struct curl_slist *client_prepare(struct orchctl_client *c,
                                          const char *path, const char *method,
+                                         const char *content_type,
                                          const char *body)
 {
     struct curl_slist *headers = NULL, *h;
@@ -240,7 +241,11 @@ static struct curl_slist *client_prepare(struct orchctl_client *c,
         goto fail;
     headers = h;
     if (body) {
-        h = curl_slist_append(headers, "Content-Type: application/json");
+        char ct[128];
+
+        snprintf(ct, sizeof(ct), "Content-Type: %s",
+                 content_type ? content_type : "application/json");
+        h = curl_slist_append(headers, ct);
         if (!h)
             goto fail;
         headers = h;
@@ -267,13 +272,20 @@ int orchctl_client_request(struct orchctl_client *c, const char *method,
                            const char *path, const char *body,
                            struct orchctl_reply *ret_reply)
 {
+    return orchctl_client_send(c, method, path, NULL, body, ret_reply);
+}
+
+int orchctl_client_send(struct orchctl_client *c, const char *method,
+                        const char *path, const char *content_type,
+                        const char *body, struct orchctl_reply *ret_reply)
+{
     struct buffer b = {0};
     struct curl_slist *headers;
     CURLcode code;
     long status = 0;
     int r;
 
-    headers = client_prepare(c, path, method, body);
+    headers = client_prepare(c, path, method, content_type, body);
     if (!headers)
         return -ENOMEM;
     /* The whole exchange, connecting included: a server that accepts and
@@ -403,7 +415,7 @@ int orchctl_client_watch(struct orchctl_client *c, const char *path,
     if (timeout_s > 0 && asprintf(&full, "%s%stimeoutSeconds=%ld", path,
                                   strchr(path, '?') ? "&" : "?", timeout_s) < 0)
         return -ENOMEM;
-    headers = client_prepare(c, full ? full : path, "GET", NULL);
+    headers = client_prepare(c, full ? full : path, "GET", NULL, NULL);
     free(full);
     if (!headers)
         return -ENOMEM;

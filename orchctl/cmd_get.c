@@ -17,6 +17,65 @@ struct get {
     bool failed;
 };
 
+static bool get_tabular(const struct orchctl_ctx *ctx)
+{
+    return ctx->opts->output == ORCHCTL_OUTPUT_TABLE ||
+           ctx->opts->output == ORCHCTL_OUTPUT_WIDE;
+}
+
+/* The VMIs per node for Node's VMIS column: {"node1": 3, ...}, counted
+ * from one list of the VMIs of every namespace, or of only those on `node`
+ * (a fieldSelector the server filters by) when one node is shown.  Rows a
+ * watch prints later keep these counts.  Returns a new object, or NULL
+ * after printing why. */
+static json_t *get_node_vmis(struct orchctl_ctx *ctx, const char *node)
+{
+    const struct orchctl_kind *vmi = orchctl_kind_find("vmi");
+    char *base = orchctl_kind_path(vmi, NULL);
+    char *esc = node ? orchctl_url_escape(node) : NULL;
+    char *path = NULL;
+    json_t *list = NULL, *counts = NULL, *item;
+    size_t i;
+
+    if (!base || (node && !esc) ||
+        asprintf(&path, "%s%s%s", base,
+                 node ? "?fieldSelector=status.nodeName%3D" : "",
+                 node ? esc : "") < 0) {
+        path = NULL;
+        fprintf(ctx->err, "error: out of memory\n");
+        goto out;
+    }
+    if (orchctl_ctx_call(ctx, "GET", path, NULL, false, NULL, &list) < 0)
+        goto out;
+    counts = json_object();
+    if (!counts) {
+        fprintf(ctx->err, "error: out of memory\n");
+        goto out;
+    }
+    json_array_foreach(json_object_get(list, "items"), i, item)
+    {
+        const char *n = orchctl_json_str(item, "status.nodeName");
+
+        if (!n || !*n)
+            continue;
+        if (json_object_set_new(
+                counts, n,
+                json_integer(json_integer_value(json_object_get(counts, n)) +
+                             1)) < 0) {
+            fprintf(ctx->err, "error: out of memory\n");
+            json_decref(counts);
+            counts = NULL;
+            goto out;
+        }
+    }
+out:
+    json_decref(list);
+    free(base);
+    free(esc);
+    free(path);
+    return counts;
+}
+
 /* Print one object in the chosen output.  Returns 0 or a negative errno. */
 static int get_print(struct get *g, const json_t *obj)
 {
@@ -36,6 +95,7 @@ static int get_print(struct get *g, const json_t *obj)
                                    : "");
         return 0;
     case ORCHCTL_OUTPUT_TABLE:
+    case ORCHCTL_OUTPUT_WIDE:
         break;
     }
     if (orchctl_table_add(g->table, obj, time(NULL)) < 0)
@@ -45,7 +105,7 @@ static int get_print(struct get *g, const json_t *obj)
 
 static void get_flush(struct get *g)
 {
-    if (g->ctx->opts->output != ORCHCTL_OUTPUT_TABLE)
+    if (!get_tabular(g->ctx))
         return;
     orchctl_table_flush(g->table, g->ctx->out, !g->header_done);
     g->header_done = true;
@@ -209,8 +269,9 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
     struct get g = {.ctx = ctx};
     const char *ns = o->all_namespaces ? NULL : ctx->namespace;
     char *path = NULL, *base = NULL, *sel = NULL;
-    json_t *doc = NULL;
+    json_t *doc = NULL, *node_vmis = NULL;
     const char *rv = NULL;
+    bool counted = true;
     int rc = ORCHCTL_EXIT_FAILED;
     int r;
 
@@ -222,7 +283,8 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
                           "across all namespaces\n");
         return ORCHCTL_EXIT_USAGE;
     }
-    g.table = orchctl_table_new(g.kind, o->all_namespaces);
+    g.table = orchctl_table_new(g.kind, o->all_namespaces,
+                                o->output == ORCHCTL_OUTPUT_WIDE);
     if (!g.table) {
         fprintf(ctx->err, "error: out of memory\n");
         return ORCHCTL_EXIT_FAILED;
@@ -248,6 +310,15 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
     if (r < 0)
         goto out;
     rv = orchctl_json_str(doc, "metadata.resourceVersion");
+    /* After the nodes, so that a missing node is reported as such, and
+     * not at all for no nodes; a count that fails leaves VMIS "<unknown>"
+     * and the exit code 1, the nodes still listed. */
+    if (get_tabular(ctx) && !strcmp(g.kind->kind, "Node") &&
+        (g.name || json_array_size(json_object_get(doc, "items")) > 0)) {
+        node_vmis = get_node_vmis(ctx, g.name);
+        counted = node_vmis != NULL;
+        orchctl_table_set_node_vmis(g.table, node_vmis);
+    }
 
     if (g.name || o->output == ORCHCTL_OUTPUT_JSON ||
         o->output == ORCHCTL_OUTPUT_YAML) {
@@ -282,14 +353,17 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
     if (g.table && (g.name || json_array_size(json_object_get(doc, "items"))))
         get_flush(&g);
     if (!o->watch) {
-        rc = ORCHCTL_EXIT_OK;
+        rc = counted ? ORCHCTL_EXIT_OK : ORCHCTL_EXIT_FAILED;
         goto out;
     }
     fflush(ctx->out);
     rc = get_watch(&g, ns, rv, o->selector);
+    if (!counted)
+        rc = ORCHCTL_EXIT_FAILED;
 out:
     json_decref(doc);
     orchctl_table_free(g.table);
+    json_decref(node_vmis);
     free(path);
     free(base);
     free(sel);

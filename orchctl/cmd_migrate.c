@@ -2,7 +2,7 @@
  * orchctl migrate, migrate-cancel and drain: create migrations the way
  * virtctl does (generateName kubevirt-migrate-vm-), find and delete the one
  * in flight, and wait for outcomes by polling, with a live progress line on
- * a terminal.
+ * a terminal.  drain cordons the host first (orchctl_node_set_unschedulable).
  */
 #include "orchctl/orchctl.h"
 
@@ -509,6 +509,10 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx)
         fprintf(ctx->err, "error: out of memory\n");
         return ORCHCTL_EXIT_FAILED;
     }
+    /* Cordoned first, as kubectl drain does: no VM is placed or migrated
+     * onto the host while it is emptied, and it stays so (uncordon). */
+    if (orchctl_node_set_unschedulable(ctx, host, true) < 0)
+        goto out;
     if (orchctl_ctx_call(ctx, "GET", path, NULL, false, NULL, &list) < 0)
         goto out;
     ms = calloc(json_array_size(json_object_get(list, "items")) + 1,

@@ -185,55 +185,20 @@ int orchctl_doc_print_yaml(FILE *out, const json_t *obj)
 
 /* ---- describe ---- */
 
-/* kubectl's describe writes through a tabwriter (padding 2): consecutive
- * "label:\tvalue" lines share one value column; a line without a tab ends
- * the block.  Lines are kept until the end so blocks can be measured. */
+/* kubectl's describe writes through a tabwriter (orchctl_tabw):
+ * "label:\tvalue" lines, consecutive ones sharing one value column. */
 struct describe {
-    char **cells;  /* the text before the tab, or the whole line */
-    char **values; /* after the tab; NULL for a line without one */
-    size_t n;
-    size_t cap;
+    struct orchctl_tabw *w;
     bool oom;
 };
 
 static void describe_line(struct describe *d, int level, const char *label,
                           const char *value)
 {
-    char *cell = NULL, *v = NULL, *esc = NULL;
-
     if (d->oom)
         return;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 64;
-        char **c = realloc(d->cells, cap * sizeof(*c));
-
-        if (!c)
-            goto oom;
-        d->cells = c;
-        c = realloc(d->values, cap * sizeof(*c));
-        if (!c)
-            goto oom;
-        d->values = c;
-        d->cap = cap;
-    }
-    /* Keys and values are the server's: escaped here, where every line
-     * passes, before the widths are measured. */
-    esc = orchctl_text_escape(label);
-    if (!esc || asprintf(&cell, "%*s%s", level * 2, "", esc) < 0) {
-        cell = NULL;
-        goto oom;
-    }
-    if (value && !(v = orchctl_text_escape(value)))
-        goto oom;
-    d->cells[d->n] = cell;
-    d->values[d->n] = v;
-    d->n++;
-    free(esc);
-    return;
-oom:
-    free(esc);
-    free(cell);
-    d->oom = true;
+    if (orchctl_tabw_row(d->w, level, label, value, NULL) < 0)
+        d->oom = true;
 }
 
 /* kubectl's smartLabelFor: "vmiName" -> "Vmi Name", "migrationUid" ->
@@ -423,40 +388,23 @@ static void describe_map(struct describe *d, const char *label,
 
 void orchctl_describe_print(FILE *out, const json_t *obj)
 {
-    struct describe d = {0};
+    struct describe d = {.w = orchctl_tabw_new()};
     const char *name = orchctl_json_str(obj, "metadata.name");
     const char *ns = orchctl_json_str(obj, "metadata.namespace");
-    size_t i;
 
+    if (!d.w) {
+        fprintf(out, "(output cut short: out of memory)\n");
+        return;
+    }
     describe_line(&d, 0, "Name:", name ? name : "");
     describe_line(&d, 0, "Namespace:", ns ? ns : "");
     describe_map(&d, "Labels:", orchctl_json_get(obj, "metadata.labels"));
     describe_map(&d,
                  "Annotations:", orchctl_json_get(obj, "metadata.annotations"));
     describe_content(&d, 0, obj, "");
-    for (i = 0; i < d.n;) {
-        size_t end = i, width = 0, k;
-
-        if (!d.values[i]) {
-            fprintf(out, "%s\n", d.cells[i]);
-            i++;
-            continue;
-        }
-        while (end < d.n && d.values[end]) {
-            if (strlen(d.cells[end]) > width)
-                width = strlen(d.cells[end]);
-            end++;
-        }
-        for (k = i; k < end; k++)
-            fprintf(out, "%-*s%s\n", (int)width + 2, d.cells[k], d.values[k]);
-        i = end;
-    }
-    for (i = 0; i < d.n; i++) {
-        free(d.cells[i]);
-        free(d.values[i]);
-    }
-    free(d.cells);
-    free(d.values);
-    if (d.oom)
+    orchctl_tabw_flush(d.w, out);
+    /* A failure outside the writer (a key list) is said here. */
+    if (d.oom && !orchctl_tabw_failed(d.w))
         fprintf(out, "(output cut short: out of memory)\n");
+    orchctl_tabw_free(d.w);
 }

@@ -49,12 +49,19 @@ enum orchctl_exit {
 
 struct orchctl_kind;
 
+/* What a cell may look at besides its object. */
+struct orchctl_cell_env {
+    time_t now;              /* what AGE is measured against */
+    const json_t *node_vmis; /* {"NODE": VMI count}; NULL: not counted */
+};
+
 /* One column of a kind's table: the header and a function that writes the
  * cell of an object into buf (always NUL-terminated, "" when the field is
- * absent).  now is the time AGE is measured against. */
+ * absent). */
 struct orchctl_column {
     const char *header;
-    void (*cell)(const json_t *obj, time_t now, char *buf, size_t size);
+    void (*cell)(const json_t *obj, const struct orchctl_cell_env *env,
+                 char *buf, size_t size);
 };
 
 struct orchctl_kind {
@@ -66,6 +73,9 @@ struct orchctl_kind {
     bool namespaced;
     const struct orchctl_column *columns;
     size_t ncolumns;
+    /* -o wide adds these after the columns, as kubectl's wide does. */
+    const struct orchctl_column *wide_columns;
+    size_t nwide_columns;
 };
 
 /* Find a kind by its kind name ("VirtualMachineInstance", case-insensitive),
@@ -137,11 +147,17 @@ int orchctl_duration_parse(const char *s, long long *ret_ms);
 struct orchctl_table;
 
 /* Returns a table for kind k (with a NAMESPACE column first when
- * with_namespace), or NULL when out of memory.  Free with
- * orchctl_table_free(). */
+ * with_namespace, the kind's wide columns last when wide), or NULL when
+ * out of memory.  Free with orchctl_table_free(). */
 struct orchctl_table *orchctl_table_new(const struct orchctl_kind *k,
-                                        bool with_namespace);
+                                        bool with_namespace, bool wide);
 void orchctl_table_free(struct orchctl_table *t);
+
+/* The VMI count per node name that Node's VMIS column shows ({"node1": 3};
+ * a node absent counts 0), borrowed: it must outlive the rows added after
+ * this call.  Without one (NULL), VMIS shows "<unknown>". */
+void orchctl_table_set_node_vmis(struct orchctl_table *t,
+                                 const json_t *node_vmis);
 
 /* Add a row for obj, its AGE measured against now.  Returns 0 or -ENOMEM. */
 int orchctl_table_add(struct orchctl_table *t, const json_t *obj, time_t now);
@@ -149,6 +165,34 @@ int orchctl_table_add(struct orchctl_table *t, const json_t *obj, time_t now);
 /* Print the rows added since the last flush (with the header the first time
  * when header is true) and forget them. */
 void orchctl_table_flush(struct orchctl_table *t, FILE *out, bool header);
+
+/* ---- Describe layout -------------------------------------------------- */
+
+/* kubectl describe's columns: lines of cells in Go's text/tabwriter layout
+ * (minimum width 0, padding 2), where a run of consecutive lines that all
+ * have an Nth cell followed by another shares that column's width, and a
+ * line's last cell is never padded.  Lines are kept until the flush, so
+ * blocks can be measured. */
+struct orchctl_tabw;
+
+/* Returns a new writer, or NULL when out of memory.  Free with
+ * orchctl_tabw_free() (NULL is fine). */
+struct orchctl_tabw *orchctl_tabw_new(void);
+void orchctl_tabw_free(struct orchctl_tabw *w);
+
+/* Add a line of cells (first, then a NULL-terminated list), the first
+ * indented by 2 * level spaces.  Every cell is escaped
+ * (orchctl_text_escape), so server text cannot make cells or lines of its
+ * own.  Returns 0 or -ENOMEM (then the writer keeps failing and its flush
+ * says the output was cut short). */
+int orchctl_tabw_row(struct orchctl_tabw *w, int level, const char *first, ...)
+    __attribute__((sentinel));
+
+/* Whether a row was lost for want of memory. */
+bool orchctl_tabw_failed(const struct orchctl_tabw *w);
+
+/* Print the lines and forget them. */
+void orchctl_tabw_flush(struct orchctl_tabw *w, FILE *out);
 
 /* ---- Documents -------------------------------------------------------- */
 
@@ -171,6 +215,18 @@ int orchctl_doc_print_yaml(FILE *out, const json_t *obj);
  * Status with camelCase keys turned into words; keys and values escaped
  * (orchctl_text_print). */
 void orchctl_describe_print(FILE *out, const json_t *obj);
+
+/* Print a Node the way kubectl describe node does (Name, Roles, Labels,
+ * Annotations, CreationTimestamp, Taints, Unschedulable, Conditions,
+ * Addresses, Capacity, Allocatable, System Info), then SR-IOV Networks with
+ * a table of each PF's VFs, Non-terminated VMIs from vmis (the VMIs on the
+ * node; NULL: could not be listed, shown "<unknown>"), Skipped Domains, and
+ * Events from events (an array; NULL: the server keeps none, no section).
+ * Times are shown in local time; event ages against now.  Everything from
+ * the server is escaped. */
+void orchctl_describe_node_print(FILE *out, const json_t *node,
+                                 const json_t *vmis, const json_t *events,
+                                 time_t now);
 
 /* ---- Configuration ---------------------------------------------------- */
 
@@ -202,6 +258,7 @@ int orchctl_file_config_path(char *buf, size_t size);
 
 enum orchctl_output {
     ORCHCTL_OUTPUT_TABLE = 0,
+    ORCHCTL_OUTPUT_WIDE, /* the table with each kind's wide columns */
     ORCHCTL_OUTPUT_JSON,
     ORCHCTL_OUTPUT_YAML,
     ORCHCTL_OUTPUT_NAME,
@@ -271,6 +328,13 @@ int orchctl_client_request(struct orchctl_client *c, const char *method,
                            const char *path, const char *body,
                            struct orchctl_reply *ret_reply);
 void orchctl_reply_clear(struct orchctl_reply *r);
+
+/* orchctl_client_request() with the body's media type named (NULL:
+ * "application/json"), e.g. "application/merge-patch+json" for a PATCH.
+ * Returns as orchctl_client_request() does. */
+int orchctl_client_send(struct orchctl_client *c, const char *method,
+                        const char *path, const char *content_type,
+                        const char *body, struct orchctl_reply *ret_reply);
 
 /* GET path as a stream of newline-separated JSON watch events, calling
  * on_event for each ({"type":..,"object":..}, borrowed).  timeout_s > 0
@@ -352,6 +416,8 @@ int orchctl_cmd_delete(struct orchctl_ctx *ctx);
 int orchctl_cmd_migrate(struct orchctl_ctx *ctx);
 int orchctl_cmd_migrate_cancel(struct orchctl_ctx *ctx);
 int orchctl_cmd_drain(struct orchctl_ctx *ctx);
+int orchctl_cmd_cordon(struct orchctl_ctx *ctx);
+int orchctl_cmd_uncordon(struct orchctl_ctx *ctx);
 int orchctl_cmd_version(struct orchctl_ctx *ctx);
 
 /* ---- Shared by the handlers ------------------------------------------- */
@@ -392,6 +458,17 @@ const struct orchctl_kind *orchctl_manifest_kind(struct orchctl_ctx *ctx,
 const char *orchctl_manifest_namespace(struct orchctl_ctx *ctx,
                                        const struct orchctl_kind *k,
                                        json_t *obj);
+
+/* Cordon (on) or uncordon node `name`: read it, and unless spec.
+ * unschedulable already says so, set it (true) or remove it by a JSON merge
+ * patch; a server that answers 405 or 415 to the PATCH gets the node back
+ * by PUT with its resourceVersion, read again and retried once on 409.
+ * Prints kubectl's "node/NAME cordoned" ("uncordoned", "already
+ * cordoned") to out.  Returns 0, or a negative errno after printing why:
+ * -EPROTO for a server error (a missing node included), a transport errno,
+ * -ENOMEM. */
+int orchctl_node_set_unschedulable(struct orchctl_ctx *ctx, const char *name,
+                                   bool on);
 
 /* The path of one object: collection path + "/" + name, percent-encoded
  * (orchctl_url_escape).  Returns a string to free(), or NULL. */

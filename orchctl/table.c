@@ -11,13 +11,15 @@
 
 #define TABLE_MIN_WIDTH   6
 #define TABLE_PADDING     3
-#define TABLE_MAX_COLUMNS 8
+#define TABLE_MAX_COLUMNS 12
 #define TABLE_CELL_SIZE   256
 
 struct orchctl_table {
     const struct orchctl_kind *kind;
     bool with_namespace;
+    const json_t *node_vmis; /* borrowed */
     size_t ncolumns;
+    const struct orchctl_column *columns[TABLE_MAX_COLUMNS]; /* no NAMESPACE */
     const char *headers[TABLE_MAX_COLUMNS];
     size_t widths[TABLE_MAX_COLUMNS];
     char **cells; /* nrows * ncolumns, owned */
@@ -25,10 +27,10 @@ struct orchctl_table {
 };
 
 struct orchctl_table *orchctl_table_new(const struct orchctl_kind *k,
-                                        bool with_namespace)
+                                        bool with_namespace, bool wide)
 {
     struct orchctl_table *t = calloc(1, sizeof(*t));
-    size_t i;
+    size_t base, i;
 
     if (!t)
         return NULL;
@@ -36,9 +38,23 @@ struct orchctl_table *orchctl_table_new(const struct orchctl_kind *k,
     t->with_namespace = with_namespace && k->namespaced;
     if (t->with_namespace)
         t->headers[t->ncolumns++] = "NAMESPACE";
-    for (i = 0; i < k->ncolumns && t->ncolumns < TABLE_MAX_COLUMNS; i++)
+    base = t->ncolumns;
+    for (i = 0; i < k->ncolumns && t->ncolumns < TABLE_MAX_COLUMNS; i++) {
+        t->columns[t->ncolumns - base] = &k->columns[i];
         t->headers[t->ncolumns++] = k->columns[i].header;
+    }
+    for (i = 0; wide && i < k->nwide_columns && t->ncolumns < TABLE_MAX_COLUMNS;
+         i++) {
+        t->columns[t->ncolumns - base] = &k->wide_columns[i];
+        t->headers[t->ncolumns++] = k->wide_columns[i].header;
+    }
     return t;
+}
+
+void orchctl_table_set_node_vmis(struct orchctl_table *t,
+                                 const json_t *node_vmis)
+{
+    t->node_vmis = node_vmis;
 }
 
 static void table_drop_rows(struct orchctl_table *t)
@@ -62,6 +78,7 @@ void orchctl_table_free(struct orchctl_table *t)
 
 int orchctl_table_add(struct orchctl_table *t, const json_t *obj, time_t now)
 {
+    const struct orchctl_cell_env env = {.now = now, .node_vmis = t->node_vmis};
     char **cells;
     char buf[TABLE_CELL_SIZE];
     size_t base = t->nrows * t->ncolumns;
@@ -79,7 +96,7 @@ int orchctl_table_add(struct orchctl_table *t, const json_t *obj, time_t now)
     }
     for (i = 0; c < t->ncolumns; i++) {
         buf[0] = '\0';
-        t->kind->columns[i].cell(obj, now, buf, sizeof(buf));
+        t->columns[i]->cell(obj, &env, buf, sizeof(buf));
         /* Escaped before the widths are measured: what is printed. */
         cells[base + c++] = orchctl_text_escape(buf);
     }

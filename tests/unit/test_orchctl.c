@@ -145,6 +145,14 @@ static void test_args_get(void **state)
                              "\"--request-timeout\" flag: invalid duration "
                              "\"soon\"\n");
     free(err);
+
+    /* wide is an output of its own, not the plain table. */
+    assert_int_equal(parse(&o, &err, "get", "no", "-o", "wide", NULL), 0);
+    free(err);
+    assert_int_equal(o.output, ORCHCTL_OUTPUT_WIDE);
+    assert_int_equal(parse(&o, &err, "get", "no", "-otable", NULL), 0);
+    free(err);
+    assert_int_equal(o.output, ORCHCTL_OUTPUT_TABLE);
 }
 
 static void test_args_migrate(void **state)
@@ -187,7 +195,7 @@ static void test_args_errors(void **state)
         {{"get", "vmim", "-n"}, "error: flag needs an argument: -n\n"},
         {{"get", "vmim", "-o", "xml"},
          "error: unable to match a printer suitable for the output format "
-         "\"xml\", allowed formats are: json,name,table,yaml\n"},
+         "\"xml\", allowed formats are: json,name,table,wide,yaml\n"},
         {{"migrate"},
          "error: migrate needs the name of a VM\n"
          "See 'orchctl migrate -h' for help.\n"},
@@ -243,6 +251,17 @@ static void test_main_exit_codes(void **state)
     fflush(fo);
     assert_non_null(strstr(out, "Usage: orchctl get KIND [NAME]"));
     assert_non_null(strstr(out, "--all-namespaces"));
+    assert_non_null(strstr(out, "wide (more columns)"));
+    {
+        char *top[] = {"orchctl", "-h", NULL};
+
+        assert_int_equal(orchctl_main(2, top, fo, fe), ORCHCTL_EXIT_OK);
+        fflush(fo);
+        assert_non_null(strstr(out, "\n  cordon           mark a node "
+                                    "unschedulable"));
+        assert_non_null(strstr(out, "\n  uncordon         mark a node "
+                                    "schedulable again\n"));
+    }
     assert_int_equal(orchctl_main(3, bad, fo, fe), ORCHCTL_EXIT_USAGE);
     assert_int_equal(orchctl_main(5, badsrv, fo, fe), ORCHCTL_EXIT_USAGE);
     fclose(fo);
@@ -434,14 +453,19 @@ static void test_time_and_duration(void **state)
 
 #define NOW 1700000000L /* 2023-11-14T22:13:20Z */
 
-static char *render(const char *kind, bool with_ns, const char *const *objs)
+/* The table of objs for kind, -o wide when wide, with node_vmis (JSON
+ * text, NULL for none) as the VMI counts of Node's VMIS column. */
+static char *render_with(const char *kind, bool with_ns, bool wide,
+                         const char *node_vmis, const char *const *objs)
 {
     struct orchctl_table *t =
-        orchctl_table_new(orchctl_kind_find(kind), with_ns);
+        orchctl_table_new(orchctl_kind_find(kind), with_ns, wide);
+    json_t *counts = node_vmis ? load(node_vmis) : NULL;
     char *buf = NULL;
     size_t len;
     FILE *f = open_memstream(&buf, &len);
 
+    orchctl_table_set_node_vmis(t, counts);
     for (; *objs; objs++) {
         json_t *o = load(*objs);
 
@@ -450,8 +474,14 @@ static char *render(const char *kind, bool with_ns, const char *const *objs)
     }
     orchctl_table_flush(t, f, true);
     orchctl_table_free(t);
+    json_decref(counts);
     fclose(f);
     return buf;
+}
+
+static char *render(const char *kind, bool with_ns, const char *const *objs)
+{
+    return render_with(kind, with_ns, false, NULL, objs);
 }
 
 static const char vmim_done[] =
@@ -536,17 +566,106 @@ static void test_table_other_kinds(void **state)
     assert_string_equal(out, "NAME   AGE   STATUS    READY\n"
                              "vm1    10m   Running   True\n");
     free(out);
+    /* Without counts VMIS does not pretend to know. */
     out = render("no", false, nodes);
     assert_string_equal(
         out,
-        "NAME    STATUS                        ROLES        AGE   VERSION\n"
-        "node1   Ready                         hypervisor   10d   v0.1.0\n"
-        "node2   NotReady,SchedulingDisabled   <none>       4h    \n");
+        "NAME    STATUS                        ROLES        AGE   VERSION   "
+        "VMIS\n"
+        "node1   Ready                         hypervisor   10d   v0.1.0    "
+        "<unknown>\n"
+        "node2   NotReady,SchedulingDisabled   <none>       4h              "
+        "<unknown>\n");
+    free(out);
+    /* A node without VMIs counts 0, one absent from the counts too. */
+    out = render_with("no", false, false, "{\"node1\":3,\"node9\":1}", nodes);
+    assert_string_equal(
+        out,
+        "NAME    STATUS                        ROLES        AGE   VERSION   "
+        "VMIS\n"
+        "node1   Ready                         hypervisor   10d   v0.1.0    3\n"
+        "node2   NotReady,SchedulingDisabled   <none>       4h              "
+        "0\n");
     free(out);
     out = render("migrationpolicy", false, pols);
     assert_string_equal(out, "NAME   AGE\n"
                              "fast   1s\n");
     free(out);
+}
+
+/* -o wide: the normal columns, then each kind's wide ones, on records as
+ * orchestratord builds them from the migrators' reports. */
+static void test_table_wide(void **state)
+{
+    const char *vmis[] = {
+        "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\","
+        "\"creationTimestamp\":\"2023-11-14T22:03:20Z\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"hv01\","
+        "\"interfaces\":[{\"name\":\"vnet0\",\"mac\":\"52:54:00:00:00:01\","
+        "\"ipAddress\":\"198.18.1.10\",\"ipAddresses\":[\"198.18.1.10\"]}],"
+        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"},"
+        "{\"type\":\"LiveMigratable\",\"status\":\"True\"}]}}",
+        "{\"metadata\":{\"name\":\"db\",\"namespace\":\"lab\","
+        "\"creationTimestamp\":\"2023-11-14T22:03:20Z\"},"
+        "\"status\":{\"phase\":\"Running\",\"nodeName\":\"hv02\","
+        "\"interfaces\":[],"
+        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"},"
+        "{\"type\":\"LiveMigratable\",\"status\":\"False\",\"reason\":"
+        "\"DisksNotLiveMigratable\"}]}}",
+        "{\"metadata\":{\"name\":\"new\",\"namespace\":\"lab\","
+        "\"creationTimestamp\":\"2023-11-14T22:13:10Z\"},"
+        "\"status\":{\"phase\":\"Pending\"}}",
+        NULL};
+    const char *nodes[] = {
+        "{\"metadata\":{\"name\":\"hv01\","
+        "\"creationTimestamp\":\"2023-11-04T22:13:20Z\",\"labels\":{"
+        "\"kubernetes.io/hostname\":\"hv01\"}},"
+        "\"status\":{\"addresses\":[{\"type\":\"Hostname\",\"address\":"
+        "\"hv01\"},{\"type\":\"InternalIP\",\"address\":\"198.18.0.11\"},"
+        "{\"type\":\"InternalIP\",\"address\":\"2001:db8::11\"}],"
+        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"
+        "\"nodeInfo\":{\"kubeletVersion\":\"v0.1.0\",\"osImage\":"
+        "\"Debian GNU/Linux 12 (bookworm)\",\"kernelVersion\":"
+        "\"6.1.0-26-amd64\",\"libvirtVersion\":\"9.0.0\"}}}",
+        /* libvirt unreachable: no nodeInfo beyond the agent's version. */
+        "{\"metadata\":{\"name\":\"hv02\","
+        "\"creationTimestamp\":\"2023-11-04T22:13:20Z\"},"
+        "\"status\":{\"addresses\":[{\"type\":\"Hostname\",\"address\":"
+        "\"hv02\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":"
+        "\"False\"}],\"nodeInfo\":{\"kubeletVersion\":\"v0.1.0\"}}}",
+        NULL};
+    char *out;
+
+    (void)state;
+    out = render_with("vmi", true, true, NULL, vmis);
+    assert_string_equal(
+        out, "NAMESPACE   NAME   AGE   PHASE     IP            NODENAME   "
+             "READY   LIVE-MIGRATABLE\n"
+             "default     web    10m   Running   198.18.1.10   hv01       "
+             "True    True\n"
+             "lab         db     10m   Running                 hv02       "
+             "True    False\n"
+             "lab         new    10s   Pending                            "
+             "False   \n");
+    free(out);
+    out = render_with("no", false, true, "{\"hv01\":2}", nodes);
+    assert_string_equal(
+        out, "NAME   STATUS     ROLES    AGE   VERSION   VMIS   INTERNAL-IP   "
+             "OS-IMAGE                         KERNEL-VERSION   LIBVIRT\n"
+             "hv01   Ready      <none>   10d   v0.1.0    2      198.18.0.11   "
+             "Debian GNU/Linux 12 (bookworm)   6.1.0-26-amd64   9.0.0\n"
+             "hv02   NotReady   <none>   10d   v0.1.0    0      <none>        "
+             "<unknown>                        <unknown>        <unknown>\n");
+    free(out);
+    /* Kinds without wide columns print their table. */
+    {
+        const char *vms[] = {"{\"metadata\":{\"name\":\"vm1\"}}", NULL};
+
+        out = render_with("vm", false, true, NULL, vms);
+        assert_string_equal(out, "NAME   AGE         STATUS   READY\n"
+                                 "vm1    <unknown>            False\n");
+        free(out);
+    }
 }
 
 static void test_describe(void **state)
@@ -804,6 +923,182 @@ static void test_table_describe_controls(void **state)
     json_decref(o);
 }
 
+/* A file of tests/data as a JSON document. */
+static json_t *load_data(const char *name)
+{
+    const char *top = getenv("ORCH_TOP");
+    char path[1024];
+    json_error_t jerr;
+    json_t *j;
+
+    snprintf(path, sizeof(path), "%s/tests/data/%s", top ? top : ".", name);
+    j = json_load_file(path, 0, &jerr);
+    if (!j)
+        fail_msg("cannot load %s: %s", path, jerr.text);
+    return j;
+}
+
+/* Go's tabwriter: a column is aligned over a run of consecutive lines
+ * that have a cell in it; a line without one ends the run ("Conditions:"
+ * here, not "Total:", which shares the first column with the lines around
+ * it, and Bé's column with none of them).  Widths count characters. */
+static void test_tabw(void **state)
+{
+    struct orchctl_tabw *w = orchctl_tabw_new();
+    char *buf = NULL;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+
+    (void)state;
+    assert_int_equal(orchctl_tabw_row(w, 0, "Name:", "x", NULL), 0);
+    orchctl_tabw_row(w, 0, "CreationTimestamp:", "y", NULL);
+    orchctl_tabw_row(w, 0, "Conditions:", NULL);
+    orchctl_tabw_row(w, 1, "Type", "Status", "Message", NULL);
+    orchctl_tabw_row(w, 1, "Ready", "True", "ok", NULL);
+    orchctl_tabw_row(w, 0, "Total:", "(1)", NULL);
+    orchctl_tabw_row(w, 1, "A", "Bé", "c", NULL);
+    /* A tab or newline in a cell is text, not layout. */
+    orchctl_tabw_row(w, 1, "a\tb", "c\nd", NULL);
+    orchctl_tabw_flush(w, f);
+    orchctl_tabw_free(w);
+    fclose(f);
+    assert_string_equal(buf, "Name:               x\n"
+                             "CreationTimestamp:  y\n"
+                             "Conditions:\n"
+                             "  Type   Status  Message\n"
+                             "  Ready  True    ok\n"
+                             "Total:   (1)\n"
+                             "  A      Bé  c\n"
+                             "  a\\tb   c\\nd\n");
+    free(buf);
+}
+
+/* describe node on a record as orchestratord builds it from a migrator's
+ * report (tests/data/node-hv01.json): kubectl describe node's layout, then
+ * SR-IOV, the VMIs on it, skipped domains and events. */
+static void test_describe_node(void **state)
+{
+    json_t *node = load_data("node-hv01.json");
+    json_t *vmis = load_data("node-hv01-vmis.json");
+    json_t *events = load_data("node-hv01-events.json");
+    json_t *bare = load("{\"metadata\":{\"name\":\"node1\"}}");
+    char *buf = NULL;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+
+    (void)state;
+    orchctl_describe_node_print(f, node, vmis, events, NOW);
+    fclose(f);
+    // clang-format off
+    assert_string_equal(buf,
+        "Name:               hv01\n"
+        "Roles:              hypervisor\n"
+        "Labels:             kubernetes.io/hostname=hv01\n"
+        "                    node-role.kubernetes.io/hypervisor=\n"
+        "                    rack=a\n"
+        "Annotations:        orchestrator.io/agent-boot-id: 7d1c\n"
+        "                    orchestrator.io/agent-url: https://198.18.0.11:8443\n"
+        "                    orchestrator.io/agent-version: v0.1.0\n"
+        "CreationTimestamp:  Sat, 04 Nov 2023 22:13:20 +0000\n"
+        "Taints:             <none>\n"
+        "Unschedulable:      true\n"
+        "Conditions:\n"
+        "  Type   Status  LastHeartbeatTime                LastTransitionTime               Reason        Message\n"
+        "  ----   ------  -----------------                ------------------               ------        -------\n"
+        "  Ready  True    Tue, 14 Nov 2023 22:13:10 +0000  Tue, 14 Nov 2023 21:13:20 +0000  KubeletReady  migrator is posting ready status\n"
+        "Addresses:\n"
+        "  Hostname:    hv01\n"
+        "  InternalIP:  198.18.0.11\n"
+        "Capacity:\n"
+        "  cpu:     8\n"
+        "  memory:  16Gi\n"
+        "Allocatable:\n"
+        "  cpu:     8\n"
+        "  memory:  16Gi\n"
+        "System Info:\n"
+        "  Machine ID:          0f7e\n"
+        "  System UUID:         0f7e\n"
+        "  Kernel Version:      6.1.0-26-amd64\n"
+        "  OS Image:            Debian GNU/Linux 12 (bookworm)\n"
+        "  Operating System:    linux\n"
+        "  Architecture:        x86_64\n"
+        "  Kubelet Version:     v0.1.0\n"
+        "  Libvirt Version:     9.0.0\n"
+        "  Hypervisor Version:  7.2.0\n"
+        "  CPU Model:           Skylake-Client-IBRS\n"
+        "SR-IOV Networks:\n"
+        "  Name:               fabric\n"
+        "  PF:                 enp1s0f0\n"
+        "  Mode:               legacy\n"
+        "  VLAN:               100\n"
+        "  VFs:                3 (1 in use, 1 reserved, 1 free)\n"
+        "    INDEX             PCI           NETDEV      MAC                VLAN    STATE\n"
+        "    -----             ---           ------      ---                ----    -----\n"
+        "    0                 0000:01:00.1  enp1s0f0v0  52:54:00:aa:00:00  <none>  free\n"
+        "    1                 0000:01:00.2  <none>      52:54:00:aa:00:01  100     in use\n"
+        "    2                 0000:01:00.3  enp1s0f0v2  <none>             <none>  reserved\n"
+        "  Name:               storage\n"
+        "  PF:                 enp2s0\n"
+        "  Mode:               switchdev\n"
+        "  VLAN:               0\n"
+        "  Error:              no VFs configured\n"
+        "  VFs:                0 (0 in use, 0 reserved, 0 free)\n"
+        "Non-terminated VMIs:  (2 in total)\n"
+        "  Namespace           Name  Phase      Memory  vCPUs\n"
+        "  ---------           ----  -----      ------  -----\n"
+        "  default             web   Running    2Gi     2\n"
+        "  lab                 db    Scheduled  8Gi     8\n"
+        "Skipped Domains:\n"
+        "  Name      Reason\n"
+        "  ----      ------\n"
+        "  Bad_Name  the part before '_' is not a valid namespace (a DNS-1123 label)\n"
+        "Events:\n"
+        "  Type     Reason              Age               From           Message\n"
+        "  ----     ------              ----              ----           -------\n"
+        "  Normal   NodeNotSchedulable  10m               orchestratord  Node hv01 status is now: NodeNotSchedulable\n"
+        "  Warning  LibvirtUnreachable  5m (x3 over 60m)  migrator       libvirt unreachable: ^[[2Jboom\n");
+    // clang-format on
+    free(buf);
+
+    /* A node no host reported for yet; VMIs that could not be listed;
+     * a server without events (no section). */
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    orchctl_describe_node_print(f, bare, NULL, NULL, NOW);
+    fclose(f);
+    assert_string_equal(buf, "Name:                 node1\n"
+                             "Roles:                <none>\n"
+                             "Labels:               <none>\n"
+                             "Annotations:          <none>\n"
+                             "CreationTimestamp:    <unknown>\n"
+                             "Taints:               <none>\n"
+                             "Unschedulable:        false\n"
+                             "Conditions:           <none>\n"
+                             "SR-IOV Networks:      <none>\n"
+                             "Non-terminated VMIs:  <unknown>\n"
+                             "Skipped Domains:      <none>\n");
+    free(buf);
+
+    /* What a host reports cannot reach the terminal raw. */
+    json_object_set_new(json_object_get(node, "metadata"), "labels",
+                        json_pack("{s:s}", "evil", "\x1b]0;pwned\x07"));
+    json_object_set_new(
+        json_array_get(orchctl_json_get(node, "status.skippedDomains"), 0),
+        "name", json_string("dom\n\x1b[2J"));
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    orchctl_describe_node_print(f, node, vmis, events, NOW);
+    fclose(f);
+    assert_terminal_safe("describe node", buf);
+    assert_non_null(strstr(buf, "Labels:             evil=^[]0;pwned^G\n"));
+    assert_non_null(strstr(buf, "  dom\\n^[[2J  the part before"));
+    free(buf);
+    json_decref(node);
+    json_decref(vmis);
+    json_decref(events);
+    json_decref(bare);
+}
+
 static void test_doc_decode(void **state)
 {
     static const char two[] =
@@ -899,6 +1194,7 @@ struct fake_request {
     char uri[512];
     char *body;
     char auth[256];
+    char ctype[128];
 };
 
 struct fake {
@@ -938,6 +1234,8 @@ static void fake_handle(struct evhttp_request *req, void *data)
     const char *uri = evhttp_request_get_uri(req);
     const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
                                           "Authorization");
+    const char *ctype = evhttp_find_header(
+        evhttp_request_get_input_headers(req), "Content-Type");
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     struct evbuffer *out = evbuffer_new();
     size_t inlen = evbuffer_get_length(in);
@@ -953,6 +1251,7 @@ static void fake_handle(struct evhttp_request *req, void *data)
         snprintf(r->method, sizeof(r->method), "%s", method);
         snprintf(r->uri, sizeof(r->uri), "%s", uri);
         snprintf(r->auth, sizeof(r->auth), "%s", auth ? auth : "");
+        snprintf(r->ctype, sizeof(r->ctype), "%s", ctype ? ctype : "");
         r->body = calloc(1, inlen + 1);
         evbuffer_copyout(in, r->body, inlen);
     }
@@ -1094,8 +1393,35 @@ static int fake_count(struct fake *f, const char *method)
 
 #define VMIMS                                                                  \
     "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations"
-#define VMIS "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances"
-#define VMS  "/apis/kubevirt.io/v1/namespaces/default/virtualmachines"
+#define VMIS     "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstances"
+#define VMS      "/apis/kubevirt.io/v1/namespaces/default/virtualmachines"
+#define NODES    "/api/v1/nodes"
+#define ALL_VMIS "/apis/kubevirt.io/v1/virtualmachineinstances"
+#define NODE_NOT_FOUND                                                         \
+    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","       \
+    "\"message\":\"nodes \\\"nosuch\\\" not found\",\"reason\":"               \
+    "\"NotFound\",\"code\":404}"
+
+/* A Node as the hosts branch's orchestratord writes it (resourceVersion
+ * "7"), cordoned or not.  Returns a static buffer (one of four). */
+static const char *node_json(const char *name, bool unschedulable)
+{
+    static char buf[4][1024];
+    static int n;
+    char *b = buf[n++ % 4];
+
+    snprintf(b, sizeof(buf[0]),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{"
+             "\"name\":\"%s\",\"resourceVersion\":\"7\",\"labels\":{"
+             "\"kubernetes.io/hostname\":\"%s\"},\"creationTimestamp\":"
+             "\"%s\"},\"spec\":{%s},\"status\":{\"conditions\":[{"
+             "\"type\":\"Ready\",\"status\":\"True\",\"reason\":"
+             "\"KubeletReady\"}],\"nodeInfo\":{\"kubeletVersion\":"
+             "\"v0.1.0\"}}}",
+             name, name, iso_ago(3600),
+             unschedulable ? "\"unschedulable\":true" : "");
+    return b;
+}
 
 struct env {
     struct fake *fake;
@@ -1696,12 +2022,19 @@ static void test_bin_drain(void **state)
         "{\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"},"
         "\"status\":{\"phase\":\"Running\",\"nodeName\":\"node1\"}}]}";
 
+    fake_add(e->fake, "GET", NODES "/node1", 200, node_json("node1", false));
+    fake_add(e->fake, "PATCH", NODES "/node1", 200, node_json("node1", true));
     fake_add(e->fake, "GET", "/apis/kubevirt.io/v1/virtualmachineinstances",
              200, vmis);
     queue_migration(e, "kubevirt-migrate-vm-aaaaa", "a", "Succeeded");
     queue_migration(e, "kubevirt-migrate-vm-ccccc", "c", "Succeeded");
     run_orchctl(&e->ro, &r, "drain", "node1", "--timeout", "20s", NULL);
     assert_int_equal(r.rc, 0);
+    /* Cordoned before anything moves, as kubectl drain does. */
+    assert_true(strncmp(r.out, "node/node1 cordoned\n", 20) == 0);
+    assert_string_equal(fake_req(e->fake, 1).method, "PATCH");
+    assert_string_equal(fake_req(e->fake, 2).uri,
+                        "/apis/kubevirt.io/v1/virtualmachineinstances");
     assert_non_null(strstr(r.out, "VM a was scheduled to migrate"));
     assert_non_null(strstr(r.out, "VM c was scheduled to migrate"));
     assert_null(strstr(r.out, "VM b "));
@@ -1709,12 +2042,310 @@ static void test_bin_drain(void **state)
     assert_string_equal(r.err, "");
     assert_int_equal(fake_count(e->fake, "POST"), 2);
     {
-        json_t *b = load(fake_req(e->fake, 2).body);
+        json_t *b = load(fake_req(e->fake, 4).body);
 
         assert_string_equal(orchctl_json_str(b, "spec.vmiName"), "c");
         json_decref(b);
     }
     run_clear(&r);
+
+    /* A node that cannot be cordoned is not drained at all. */
+    fake_add(e->fake, "GET", NODES "/nosuch", 404, NODE_NOT_FOUND);
+    run_orchctl(&e->ro, &r, "drain", "nosuch", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "Error from server (NotFound): nodes "
+                               "\"nosuch\" not found\n");
+    assert_int_equal(fake_count(e->fake, "POST"), 2);
+    assert_string_equal(fake_req(e->fake, e->fake->nreqs - 1).uri,
+                        NODES "/nosuch");
+    run_clear(&r);
+}
+
+/* cordon and uncordon at the HTTP seam, against a fake that answers as
+ * the hosts branch's orchestratord does (merge PATCH on nodes), and as
+ * one that takes only PUT. */
+static void test_bin_cordon(void **state)
+{
+    struct env *e = *state;
+    struct fake_request q;
+    struct run r;
+    json_t *b;
+    int base;
+
+    /* A merge patch of the one field, after a read. */
+    fake_add(e->fake, "GET", NODES "/hv01", 200, node_json("hv01", false));
+    fake_add(e->fake, "PATCH", NODES "/hv01", 200, node_json("hv01", true));
+    run_orchctl(&e->ro, &r, "cordon", "hv01", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv01 cordoned\n");
+    assert_string_equal(r.err, "");
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs, 2);
+    q = fake_req(e->fake, 1);
+    assert_string_equal(q.method, "PATCH");
+    assert_string_equal(q.ctype, "application/merge-patch+json");
+    assert_string_equal(q.body, "{\"spec\":{\"unschedulable\":true}}");
+
+    /* Already so: said, and nothing written. */
+    fake_add(e->fake, "GET", NODES "/hv02", 200, node_json("hv02", true));
+    run_orchctl(&e->ro, &r, "cordon", "hv02", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv02 already cordoned\n");
+    run_clear(&r);
+    run_orchctl(&e->ro, &r, "uncordon", "hv01", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv01 already uncordoned\n");
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "PATCH"), 1);
+
+    /* uncordon removes the field (null in a merge patch). */
+    fake_add(e->fake, "PATCH", NODES "/hv02", 200, node_json("hv02", false));
+    run_orchctl(&e->ro, &r, "uncordon", "hv02", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv02 uncordoned\n");
+    run_clear(&r);
+    q = fake_req(e->fake, e->fake->nreqs - 1);
+    assert_string_equal(q.method, "PATCH");
+    assert_string_equal(q.body, "{\"spec\":{\"unschedulable\":null}}");
+
+    /* A server without PATCH on nodes (405): GET + PUT with the
+     * resourceVersion; a conflict reads again and retries once. */
+    fake_add(e->fake, "GET", NODES "/hv04", 200, node_json("hv04", false));
+    fake_add(e->fake, "GET", NODES "/hv04", 200,
+             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":"
+             "\"hv04\",\"resourceVersion\":\"8\"},\"status\":{}}");
+    fake_add(e->fake, "PATCH", NODES "/hv04", 405,
+             "{\"kind\":\"Status\",\"reason\":\"MethodNotAllowed\",\"code\":"
+             "405}");
+    fake_add(e->fake, "PUT", NODES "/hv04", 409,
+             "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"code\":409}");
+    fake_add(e->fake, "PUT", NODES "/hv04", 200, node_json("hv04", true));
+    base = e->fake->nreqs;
+    run_orchctl(&e->ro, &r, "cordon", "hv04", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "node/hv04 cordoned\n");
+    assert_string_equal(r.err, "");
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs - base, 5);
+    q = fake_req(e->fake, base + 2);
+    assert_string_equal(q.method, "PUT");
+    assert_string_equal(q.ctype, "application/json");
+    b = load(q.body);
+    assert_string_equal(orchctl_json_str(b, "metadata.resourceVersion"), "7");
+    assert_true(json_is_true(orchctl_json_get(b, "spec.unschedulable")));
+    /* The status read is sent back as it was. */
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(orchctl_json_get(b, "status.conditions"), 0),
+            "reason")),
+        "KubeletReady");
+    json_decref(b);
+    assert_string_equal(fake_req(e->fake, base + 3).method, "GET");
+    b = load(fake_req(e->fake, base + 4).body);
+    assert_string_equal(orchctl_json_str(b, "metadata.resourceVersion"), "8");
+    assert_true(json_is_true(orchctl_json_get(b, "spec.unschedulable")));
+    json_decref(b);
+
+    /* A second conflict is the server's answer: 1. */
+    fake_add(e->fake, "GET", NODES "/hv05", 200, node_json("hv05", true));
+    fake_add(e->fake, "PATCH", NODES "/hv05", 415,
+             "{\"kind\":\"Status\",\"reason\":\"UnsupportedMediaType\","
+             "\"code\":415}");
+    fake_add(e->fake, "PUT", NODES "/hv05", 409,
+             "{\"kind\":\"Status\",\"message\":\"Operation cannot be "
+             "fulfilled on nodes \\\"hv05\\\": the object has been "
+             "modified\",\"reason\":\"Conflict\",\"code\":409}");
+    base = e->fake->nreqs;
+    run_orchctl(&e->ro, &r, "uncordon", "hv05", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "Error from server (Conflict): Operation "
+                               "cannot be fulfilled on nodes \"hv05\": the "
+                               "object has been modified\n");
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs - base, 5);
+    b = load(fake_req(e->fake, base + 2).body);
+    assert_null(orchctl_json_get(b, "spec.unschedulable"));
+    json_decref(b);
+
+    /* Other refusals are not retried another way. */
+    fake_add(e->fake, "GET", NODES "/hv06", 200, node_json("hv06", false));
+    fake_add(e->fake, "PATCH", NODES "/hv06", 403,
+             "{\"kind\":\"Status\",\"message\":\"User \\\"dash\\\" cannot "
+             "patch resource \\\"nodes\\\"\",\"reason\":\"Forbidden\","
+             "\"code\":403}");
+    run_orchctl(&e->ro, &r, "cordon", "hv06", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Error from server (Forbidden): User \"dash\" "
+                               "cannot patch resource \"nodes\"\n");
+    run_clear(&r);
+    fake_add(e->fake, "GET", NODES "/nosuch", 404, NODE_NOT_FOUND);
+    run_orchctl(&e->ro, &r, "cordon", "nosuch", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err, "Error from server (NotFound): nodes "
+                               "\"nosuch\" not found\n");
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "PUT"), 4);
+
+    /* Usage: 2, nothing sent. */
+    base = e->fake->nreqs;
+    run_orchctl(&e->ro, &r, "cordon", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err, "error: cordon needs the name of a node\n"
+                               "See 'orchctl cordon -h' for help.\n");
+    run_clear(&r);
+    run_orchctl(&e->ro, &r, "uncordon", "a", "b", NULL);
+    assert_int_equal(r.rc, 2);
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs, base);
+}
+
+/* get nodes lists the VMIs once, across namespaces, and counts them per
+ * node; a count it cannot get leaves the nodes listed, exit 1. */
+static void test_bin_get_nodes(void **state)
+{
+    struct env *e = *state;
+    struct run r;
+    char *list = NULL;
+    int n;
+
+    assert_true(asprintf(&list,
+                         "{\"kind\":\"NodeList\",\"apiVersion\":\"v1\","
+                         "\"metadata\":{\"resourceVersion\":\"9\"},"
+                         "\"items\":[%s,%s]}",
+                         node_json("hv01", false),
+                         node_json("hv02", true)) > 0);
+    fake_add(e->fake, "GET", NODES, 200, list);
+    fake_add(e->fake, "GET", ALL_VMIS, 200,
+             "{\"kind\":\"VirtualMachineInstanceList\",\"items\":["
+             "{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\"},"
+             "\"status\":{\"phase\":\"Running\",\"nodeName\":\"hv02\"}},"
+             "{\"metadata\":{\"name\":\"b\",\"namespace\":\"lab\"},"
+             "\"status\":{\"phase\":\"Succeeded\",\"nodeName\":\"hv02\"}},"
+             "{\"metadata\":{\"name\":\"c\",\"namespace\":\"lab\"},"
+             "\"status\":{\"phase\":\"Pending\"}}]}");
+    run_orchctl(&e->ro, &r, "get", "nodes", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(
+        r.out, "NAME   STATUS                     ROLES    AGE   VERSION   "
+               "VMIS\n"
+               "hv01   Ready                      <none>   60m   v0.1.0    0\n"
+               "hv02   Ready,SchedulingDisabled   <none>   60m   v0.1.0    "
+               "2\n");
+    assert_string_equal(r.err, "");
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "GET"), 2);
+    assert_string_equal(fake_req(e->fake, 1).uri, ALL_VMIS);
+
+    /* JSON is the server's list, nothing counted. */
+    run_orchctl(&e->ro, &r, "get", "nodes", "-o", "json", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_null(strstr(r.out, "VMIS"));
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "GET"), 3);
+
+    fake_add(e->fake, "GET", ALL_VMIS, 403,
+             "{\"kind\":\"Status\",\"message\":\"virtualmachineinstances is "
+             "forbidden\",\"reason\":\"Forbidden\",\"code\":403}");
+    run_orchctl(&e->ro, &r, "get", "nodes", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.out, "hv01   Ready                      <none>   "
+                                  "60m   v0.1.0    <unknown>\n"));
+    assert_string_equal(r.err, "Error from server (Forbidden): "
+                               "virtualmachineinstances is forbidden\n");
+    run_clear(&r);
+
+    /* No nodes: nothing to count, no VMI list asked for. */
+    fake_add(e->fake, "GET", NODES, 200,
+             "{\"kind\":\"NodeList\",\"items\":[]}");
+    n = fake_count(e->fake, "GET");
+    run_orchctl(&e->ro, &r, "get", "nodes", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "No resources found\n");
+    run_clear(&r);
+    assert_int_equal(fake_count(e->fake, "GET"), n + 1);
+    free(list);
+}
+
+/* describe node at the HTTP seam: the node, its VMIs by field selector
+ * (one that is not on it, from a server that ignored the selector, is
+ * left out), its events; what could not be read is said, the rest shown. */
+static void test_bin_describe_node(void **state)
+{
+    struct env *e = *state;
+    json_t *node = load_data("node-hv01.json");
+    json_t *vmis = load_data("node-hv01-vmis.json");
+    json_t *events = load_data("node-hv01-events.json");
+    char *node_text, *vmi_list, *event_list;
+    struct run r;
+
+    json_array_append_new(
+        vmis, load("{\"metadata\":{\"name\":\"elsewhere\",\"namespace\":"
+                   "\"default\"},\"status\":{\"phase\":\"Running\","
+                   "\"nodeName\":\"hv02\"}}"));
+    node_text = json_dumps(node, JSON_COMPACT);
+    {
+        json_t *l = json_pack("{s:s, s:O}", "kind",
+                              "VirtualMachineInstanceList", "items", vmis);
+
+        vmi_list = json_dumps(l, JSON_COMPACT);
+        json_decref(l);
+        l = json_pack("{s:s, s:O}", "kind", "EventList", "items", events);
+        event_list = json_dumps(l, JSON_COMPACT);
+        json_decref(l);
+    }
+    fake_add(e->fake, "GET", NODES "/hv01", 200, node_text);
+    fake_add(e->fake, "GET", ALL_VMIS "?fieldSelector=status.nodeName%3Dhv01",
+             200, vmi_list);
+    fake_add(e->fake, "GET",
+             "/api/v1/events?fieldSelector=involvedObject.kind%3DNode%2C"
+             "involvedObject.name%3Dhv01",
+             200, event_list);
+    run_orchctl(&e->ro, &r, "describe", "no", "hv01", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err, "");
+    assert_true(strncmp(r.out, "Name:               hv01\n", 25) == 0);
+    assert_non_null(strstr(r.out, "CreationTimestamp:  Sat, 04 Nov 2023 "
+                                  "22:13:20 +0000\n"));
+    assert_non_null(strstr(r.out, "Non-terminated VMIs:  (2 in total)\n"));
+    assert_null(strstr(r.out, "elsewhere"));
+    assert_non_null(strstr(r.out, "    2                 0000:01:00.3  "
+                                  "enp1s0f0v2  <none>             <none>  "
+                                  "reserved\n"));
+    assert_non_null(strstr(r.out, "libvirt unreachable: ^[[2Jboom\n"));
+    run_clear(&r);
+    assert_int_equal(e->fake->nreqs, 3);
+
+    /* Events refused, VMIs failing: shown as unknown or left out, exit
+     * 1, the server's words on stderr. */
+    fake_add(e->fake, "GET",
+             "/api/v1/events?fieldSelector=involvedObject.kind%3DNode%2C"
+             "involvedObject.name%3Dhv01",
+             403,
+             "{\"kind\":\"Status\",\"message\":\"events is forbidden\","
+             "\"reason\":\"Forbidden\",\"code\":403}");
+    fake_add(e->fake, "GET", ALL_VMIS "?fieldSelector=status.nodeName%3Dhv01",
+             500,
+             "{\"kind\":\"Status\",\"message\":\"disk I/O error\","
+             "\"reason\":\"InternalError\",\"code\":500}");
+    run_orchctl(&e->ro, &r, "describe", "no", "hv01", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.out, "Non-terminated VMIs:  <unknown>\n"));
+    assert_non_null(strstr(r.out, "System Info:\n"));
+    assert_null(strstr(r.out, "Events:"));
+    assert_string_equal(r.err,
+                        "Error from server (InternalError): disk I/O error\n"
+                        "Error from server (Forbidden): events is forbidden\n");
+    run_clear(&r);
+
+    free(node_text);
+    free(vmi_list);
+    free(event_list);
+    json_decref(node);
+    json_decref(vmis);
+    json_decref(events);
 }
 
 /* scripts/cron-drain.sh: one migrate --wait per VM on the host. */
@@ -1734,6 +2365,7 @@ static void test_bin_drain_failures(void **state)
         "{\"metadata\":{\"name\":\"e\",\"namespace\":\"default\"},"
         "\"status\":{\"phase\":\"Succeeded\",\"nodeName\":\"node1\"}}]}";
 
+    fake_add(e->fake, "GET", NODES "/node1", 200, node_json("node1", true));
     fake_add(e->fake, "GET", "/apis/kubevirt.io/v1/virtualmachineinstances",
              200, vmis);
     queue_migration(e, "kubevirt-migrate-vm-aaaaa", "a", "Succeeded");
@@ -1745,6 +2377,9 @@ static void test_bin_drain_failures(void **state)
              "\"Invalid\",\"code\":422}");
     run_orchctl(&e->ro, &r, "drain", "node1", NULL);
     assert_int_equal(r.rc, 1);
+    /* A drain run again on a cordoned node: nothing to patch. */
+    assert_true(strncmp(r.out, "node/node1 already cordoned\n", 28) == 0);
+    assert_int_equal(fake_count(e->fake, "PATCH"), 0);
     assert_non_null(strstr(r.out, "VM a was scheduled to migrate"));
     assert_null(strstr(r.out, "VM e "));
     assert_string_equal(
@@ -2041,12 +2676,15 @@ int main(void)
         cmocka_unit_test(test_time_and_duration),
         cmocka_unit_test(test_table_vmim),
         cmocka_unit_test(test_table_other_kinds),
+        cmocka_unit_test(test_table_wide),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_server_error_wording),
         cmocka_unit_test(test_progress_line),
         cmocka_unit_test(test_text_escape),
         cmocka_unit_test(test_doc_print_controls),
         cmocka_unit_test(test_table_describe_controls),
+        cmocka_unit_test(test_tabw),
+        cmocka_unit_test(test_describe_node),
         cmocka_unit_test(test_doc_decode),
         cmocka_unit_test(test_config_file),
         cmocka_unit_test_setup_teardown(test_bin_get_table, env_setup,
@@ -2073,6 +2711,12 @@ int main(void)
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_drain, env_setup,
                                         env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_cordon, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_get_nodes, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_bin_describe_node, env_setup,
+                                        env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_drain_failures, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_bin_cron_drain_script, env_setup,
@@ -2087,5 +2731,9 @@ int main(void)
     };
 
     evthread_use_pthreads();
+    /* describe prints local times, as kubectl does: UTC here, and in the
+     * orchctl binaries run from here. */
+    setenv("TZ", "UTC", 1);
+    tzset();
     return cmocka_run_group_tests_name("orchctl", tests, NULL, NULL);
 }

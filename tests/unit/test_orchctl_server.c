@@ -233,13 +233,43 @@ static void test_get_outputs(void **state)
     assert_non_null(strstr(r.out, "lab         vmi-lab      "));
     run_clear(&r);
 
+    /* VMIS counts the VMIs of every namespace on the node: vmi-fedora
+     * and vmi-two, not vmi-lab on node2. */
     run_orchctl(&ro, &r, "get", "no", NULL);
     assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err, "");
     assert_true(strncmp(r.out,
-                        "NAME    STATUS   ROLES    AGE   VERSION\n"
+                        "NAME    STATUS   ROLES    AGE   VERSION   VMIS\n"
                         "node1   Ready    <none>   ",
-                        strlen("NAME    STATUS   ROLES    AGE   VERSION\n"
+                        strlen("NAME    STATUS   ROLES    AGE   VERSION   "
+                               "VMIS\n"
                                "node1   Ready    <none>   ")) == 0);
+    /* An empty VERSION, then the count. */
+    assert_string_equal(r.out + strlen(r.out) - 12, "          2\n");
+    run_clear(&r);
+
+    /* One node: its VMIs through the server's status.nodeName field
+     * selector. */
+    run_orchctl(&ro, &r, "get", "no", "node1", "-o", "wide", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.err, "");
+    assert_true(strncmp(r.out,
+                        "NAME    STATUS   ROLES    AGE   VERSION   VMIS   "
+                        "INTERNAL-IP   OS-IMAGE    KERNEL-VERSION   LIBVIRT\n"
+                        "node1   Ready    <none>   ",
+                        strlen("NAME    STATUS   ROLES    AGE   VERSION   VMIS "
+                               "  INTERNAL-IP   OS-IMAGE    KERNEL-VERSION   "
+                               "LIBVIRT\nnode1   Ready    <none>   ")) == 0);
+    assert_non_null(strstr(r.out, "            2      <none>        "
+                                  "<unknown>   <unknown>        <unknown>\n"));
+    run_clear(&r);
+
+    run_orchctl(&ro, &r, "get", "vmi", "-o", "wide", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "NAME         AGE   PHASE     IP            "
+                                  "NODENAME   READY   LIVE-MIGRATABLE\n"));
+    assert_non_null(strstr(r.out, "Running   10.10.10.12   node1      True    "
+                                  "\n"));
     run_clear(&r);
 
     run_orchctl(&ro, &r, "describe", "vmim", "migration-job", NULL);
@@ -446,6 +476,62 @@ static void test_server_errors(void **state)
     run_clear(&r);
 }
 
+/* cordon against this orchestratord: main's takes neither PATCH nor PUT
+ * on nodes yet (the hosts branch adds both; test_orchctl.c drives cordon
+ * against a fake answering as that one does), so here only what holds on
+ * both: a node that does not exist is the server's NotFound, exit 1, and
+ * nothing is tried after the read. */
+static void test_cordon_missing(void **state)
+{
+    struct run_opts ro = admin();
+    struct run r;
+
+    (void)state;
+    run_orchctl(&ro, &r, "cordon", "nosuch", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "Error from server (NotFound): nodes "
+                               "\"nosuch\" not found\n");
+    run_clear(&r);
+}
+
+/* describe node: the node, its VMIs through the server's status.nodeName
+ * field selector (vmi-fedora and vmi-two of default; vmi-lab is on node2),
+ * and no Events section, since this server keeps none. */
+static void test_describe_node(void **state)
+{
+    struct run_opts ro = admin();
+    struct run r;
+
+    (void)state;
+    run_orchctl(&ro, &r, "describe", "node", "node1", NULL);
+    assert_string_equal(r.err, "");
+    assert_int_equal(r.rc, 0);
+    assert_true(strncmp(r.out,
+                        "Name:               node1\n"
+                        "Roles:              <none>\n",
+                        52) == 0);
+    assert_non_null(strstr(r.out, "Conditions:\n  Type                Status  "
+                                  "LastHeartbeatTime  LastTransitionTime  "
+                                  "Reason  Message\n"));
+    assert_non_null(strstr(r.out, "Non-terminated VMIs:  (2 in total)\n"
+                                  "  Namespace           Name        Phase "
+                                  "   Memory     vCPUs\n"));
+    assert_non_null(strstr(r.out, "  default             vmi-fedora  "
+                                  "Running  <unknown>  <unknown>\n"));
+    assert_non_null(strstr(r.out, "  default             vmi-two     "));
+    assert_null(strstr(r.out, "vmi-lab"));
+    assert_null(strstr(r.out, "Events:"));
+    run_clear(&r);
+
+    run_orchctl(&ro, &r, "describe", "no", "nosuch", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_string_equal(r.err, "Error from server (NotFound): nodes "
+                               "\"nosuch\" not found\n");
+    run_clear(&r);
+}
+
 /* orchctl version shows the server's /version gitVersion. */
 static void test_version(void **state)
 {
@@ -565,6 +651,8 @@ int main(void)
         cmocka_unit_test(test_migrate_to_and_wait),
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_server_errors),
+        cmocka_unit_test(test_cordon_missing),
+        cmocka_unit_test(test_describe_node),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_tls),
     };
