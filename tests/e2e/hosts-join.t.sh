@@ -55,15 +55,18 @@ wait_for() {
     done
 }
 is_ready() { [ "$(node_ready "$1")" = "$2" ]; }
+has() { jq -e "$2" <<<"$1" >/dev/null; } # JSON JQ-FILTER: true and non-null
 vmi_is() { [ "$(vmi_field "$dom" "$1")" = "$2" ]; }
 
 e2e_lab 3
 e2e_step "build the test guest"
 lab_guest_build 2>&1
 
-work=$(mktemp -d)
-cleanup_work() { rm -rf "$work"; }
-trap 'cleanup_work; e2e_teardown' EXIT
+# orchestratord's database, configuration and log; kept for a look after a
+# failure, replaced by the next run.
+work=$ORCH_BUILD/e2e/$e2e_name.work
+rm -rf "$work"
+mkdir -p "$work"
 
 e2e_step "start orchestratord on $LAB_ROOT_ADDR:$api_port"
 {
@@ -72,9 +75,9 @@ e2e_step "start orchestratord on $LAB_ROOT_ADDR:$api_port"
     echo "node_monitor_grace_period_s = $grace;"
     echo "agent_token = \"$agent_token\";"
     echo "tokens = ("
-    echo "  { name = \"e2e-admin\"; token = \"$admin\"; role = \"admin\"; },"
+    echo "  { name = \"e2e-admin\"; token = \"$admin\"; role = \"admin\"; }"
     for h in $hosts; do
-        echo "  { name = \"$h\"; token = \"$(node_token "$h")\"; role = \"node\"; },"
+        echo "  , { name = \"$h\"; token = \"$(node_token "$h")\"; role = \"node\"; }"
     done
     echo ");"
 } >"$work/orchestratord.conf"
@@ -127,13 +130,13 @@ e2e_check "host-a carries its hostname label" \
     [ "$(jq -r '.metadata.labels["kubernetes.io/hostname"]' <<<"$node")" = host-a ]
 e2e_check "host-a carries the config's label" [ "$(jq -r '.metadata.labels.lab' <<<"$node")" = orchlab ]
 e2e_check "host-a lists its address 198.18.0.11" \
-    jq -e '.status.addresses[] | select(.address == "198.18.0.11")' <<<"$node" >/dev/null
+    has "$node" '.status.addresses[] | select(.address == "198.18.0.11")'
 e2e_check "host-a has capacity and allocatable" \
-    jq -e '.status.capacity.cpu and .status.capacity.memory and .status.allocatable.memory' <<<"$node" >/dev/null
+    has "$node" '.status.capacity.cpu and .status.capacity.memory and .status.allocatable.memory'
 e2e_check "host-a reports libvirt's version and its host UUID" \
-    jq -e '.status.nodeInfo.libvirtVersion and .status.nodeInfo.systemUUID' <<<"$node" >/dev/null
+    has "$node" '.status.nodeInfo.libvirtVersion and .status.nodeInfo.systemUUID'
 e2e_check "Ready carries lastHeartbeatTime" \
-    jq -e '.status.conditions[] | select(.type == "Ready") | .lastHeartbeatTime' <<<"$node" >/dev/null
+    has "$node" '.status.conditions[] | select(.type == "Ready") | .lastHeartbeatTime'
 
 e2e_step "a node credential acts only for its own host"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PUT \
