@@ -741,3 +741,89 @@ lab_migrate_raw() { # SRC DST NAME ADDR [VIRSH-OPTIONS...]
     rm -rf "$tmp"
     return $rc
 }
+
+# --- orchestratord and migrators on the lab ---------------------------------
+#
+# orchestratord runs in the root namespace on the lab bridge
+# ($LAB_ROOT_ADDR:$LAB_ORCHD_PORT) with an admin token and one node token per
+# host; each host's migrator listens on ADDR:$LAB_AGENT_PORT in its namespace
+# and reports to it.  Files go under a work directory the caller chooses.
+
+LAB_ORCHD_PORT=8080
+LAB_AGENT_PORT=8081
+LAB_ADMIN_TOKEN=lab-admin-token-0123456789abcdef
+LAB_AGENT_TOKEN=lab-agent-token-0123456789abcdef
+
+lab_node_token() { echo "lab-node-$1-0123456789abcdef"; } # HOST
+lab_orchd_url() { echo "http://$LAB_ROOT_ADDR:$LAB_ORCHD_PORT"; }
+
+# Write WORK/orchestratord.conf for HOSTS; EXTRA lines (libconfig settings)
+# may follow the hosts after "--".
+lab_orchd_conf() { # WORK HOST... [-- SETTING...]
+    local work=$1 h
+    shift
+    mkdir -p "$work"
+    {
+        echo "listen = \"$LAB_ROOT_ADDR:$LAB_ORCHD_PORT\";"
+        echo "database = \"$work/orch.db\";"
+        echo "agent_token = \"$LAB_AGENT_TOKEN\";"
+        echo "tokens = ("
+        echo "  { name = \"lab-admin\"; token = \"$LAB_ADMIN_TOKEN\"; role = \"admin\"; }"
+        while [ $# -gt 0 ] && [ "$1" != -- ]; do
+            echo "  , { name = \"$1\"; token = \"$(lab_node_token "$1")\"; role = \"node\"; }"
+            shift
+        done
+        echo ");"
+        [ $# -eq 0 ] || shift
+        for h in "$@"; do echo "$h"; done
+    } >"$work/orchestratord.conf"
+}
+
+# Start orchestratord from WORK/orchestratord.conf in the background (its
+# log appended to WORK/orchestratord.log) and wait until it answers.  Its
+# pid is left in LAB_STARTED_PID (a child of the caller's shell: call this
+# directly, not in $(...), to be able to wait for it).
+lab_orchd_start() { # WORK
+    local pid i
+    "$LAB_BUILD/bin/orchestratord" -f "$1/orchestratord.conf" \
+        2>>"$1/orchestratord.log" </dev/null >/dev/null &
+    pid=$!
+    for i in $(seq 100); do
+        if curl -sf --max-time 1 "$(lab_orchd_url)/healthz" >/dev/null 2>&1; then
+            LAB_STARTED_PID=$pid
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$1/orchestratord.log" >&2
+    return 1
+}
+
+# Start HOST's migrator in the background, reporting to orchestratord every
+# INTERVAL seconds (default 10); its configuration and log in the host's
+# directory.  Its pid (the migrator's own: lab.sh exec execs it) is left in
+# LAB_STARTED_PID, as lab_orchd_start does.
+lab_migrator_start() { # HOST [INTERVAL]
+    local h=$1 dir
+    dir=$(lab_host_dir "$h")
+    mkdir -p "$dir/agent" "$dir/log"
+    cat >"$dir/agent/migrator.conf" <<CONF
+orchestrator = "$(lab_orchd_url)";
+orchestrator_token = "$(lab_node_token "$h")";
+agent_token = "$LAB_AGENT_TOKEN";
+state_dir = "$dir/agent";
+report_interval_s = ${2:-10};
+labels = [ "lab=orchlab" ];
+CONF
+    "$LAB_TOP/scripts/lab.sh" exec "$h" "$LAB_BUILD/bin/migrator" \
+        -f "$dir/agent/migrator.conf" --name "$h" \
+        --listen "$(lab_host_addr "$h"):$LAB_AGENT_PORT" --libvirt qemu:///system \
+        2>>"$dir/log/migrator.log" </dev/null >/dev/null &
+    LAB_STARTED_PID=$!
+}
+
+# GET PATH from orchestratord as the lab's admin.
+lab_api_get() { # PATH
+    curl -sf --max-time 5 -H "Authorization: Bearer $LAB_ADMIN_TOKEN" "$(lab_orchd_url)$1"
+}

@@ -14,16 +14,11 @@
 
 dom=hj-guest
 addr=198.18.0.52
-port=8081
-api_port=8080
-api=http://$LAB_ROOT_ADDR:$api_port
-admin=e2e-admin-token-0123456789abcdef
-agent_token=e2e-agent-token-0123456789abcdef
+api=$(lab_orchd_url)
+admin=$LAB_ADMIN_TOKEN
 grace=3
 interval=2
 hosts="host-a host-b host-c"
-
-node_token() { echo "e2e-node-$1-0123456789abcdef"; }
 
 # get PATH [TOKEN]: GET from orchestratord as admin (or TOKEN); fails on an
 # HTTP error.
@@ -68,51 +63,23 @@ work=$ORCH_BUILD/e2e/$e2e_name.work
 rm -rf "$work"
 mkdir -p "$work"
 
-e2e_step "start orchestratord on $LAB_ROOT_ADDR:$api_port"
-{
-    echo "listen = \"$LAB_ROOT_ADDR:$api_port\";"
-    echo "database = \"$work/orch.db\";"
-    echo "node_monitor_grace_period_s = $grace;"
-    echo "agent_token = \"$agent_token\";"
-    echo "tokens = ("
-    echo "  { name = \"e2e-admin\"; token = \"$admin\"; role = \"admin\"; }"
-    for h in $hosts; do
-        echo "  , { name = \"$h\"; token = \"$(node_token "$h")\"; role = \"node\"; }"
-    done
-    echo ");"
-} >"$work/orchestratord.conf"
+e2e_step "start orchestratord on $api"
+# shellcheck disable=SC2086 # the host list
+lab_orchd_conf "$work" $hosts -- "node_monitor_grace_period_s = $grace;"
 orchd_log=$work/orchestratord.log
 start_orchd() {
-    e2e_spawn "$ORCH_BUILD/bin/orchestratord" -f "$work/orchestratord.conf" 2>>"$orchd_log"
-    orchd_pid=$!
-    for i in $(seq 100); do
-        curl -sf --max-time 1 "$api/healthz" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    cat "$orchd_log"
-    e2e_fail "orchestratord does not answer /healthz"
+    lab_orchd_start "$work" || e2e_fail "orchestratord does not answer /healthz"
+    orchd_pid=$LAB_STARTED_PID
+    e2e_pids+=("$orchd_pid")
 }
 start_orchd
 
 declare -A agent_pid agent_log
 start_agent() { # HOST
-    local h=$1 dir
-    dir=$(lab_host_dir "$h")
-    mkdir -p "$dir/agent" "$dir/log"
-    cat >"$dir/agent/migrator.conf" <<EOF
-orchestrator = "$api";
-orchestrator_token = "$(node_token "$h")";
-agent_token = "$agent_token";
-state_dir = "$dir/agent";
-report_interval_s = $interval;
-labels = [ "lab=orchlab" ];
-EOF
-    agent_log[$h]=$dir/log/migrator.log
-    e2e_spawn "$ORCH_TOP/scripts/lab.sh" exec "$h" "$ORCH_BUILD/bin/migrator" \
-        -f "$dir/agent/migrator.conf" --name "$h" \
-        --listen "$(lab_host_addr "$h"):$port" --libvirt qemu:///system \
-        2>>"${agent_log[$h]}"
-    agent_pid[$h]=$!
+    lab_migrator_start "$1" "$interval"
+    agent_pid[$1]=$LAB_STARTED_PID
+    agent_log[$1]=$(lab_host_dir "$1")/log/migrator.log
+    e2e_pids+=("${agent_pid[$1]}")
 }
 
 e2e_step "start a migrator on each host: every node Ready within 5 s"
@@ -140,11 +107,11 @@ e2e_check "Ready carries lastHeartbeatTime" \
 
 e2e_step "a node credential acts only for its own host"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X PUT \
-    -H "Authorization: Bearer $(node_token host-a)" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $(lab_node_token host-a)" -H 'Content-Type: application/json' \
     --data '{"name":"host-b"}' "$api/apis/agent.orchestrator.io/v1/nodereports/host-b")
 e2e_check "host-a's credential reporting for host-b gets 403 (got $code)" [ "$code" = 403 ]
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST \
-    -H "Authorization: Bearer $(node_token host-a)" -H 'Content-Type: application/yaml' \
+    -H "Authorization: Bearer $(lab_node_token host-a)" -H 'Content-Type: application/yaml' \
     --data-binary @"$ORCH_TOP/tests/data/migration.yaml" \
     "$api/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations")
 e2e_check "host-a's credential creating a migration gets 403 (got $code)" [ "$code" = 403 ]
