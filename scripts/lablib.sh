@@ -748,6 +748,8 @@ lab_migrate_raw() { # SRC DST NAME ADDR [VIRSH-OPTIONS...]
 # ($LAB_ROOT_ADDR:$LAB_ORCHD_PORT) with an admin token and one node token per
 # host; each host's migrator listens on ADDR:$LAB_AGENT_PORT in its namespace
 # and reports to it.  Files go under a work directory the caller chooses.
+# LAB_ORCHD_LISTEN (an address, e.g. 0.0.0.0 for the demo) changes where
+# orchestratord listens; the migrators still reach it on the lab bridge.
 
 LAB_ORCHD_PORT=8080
 LAB_AGENT_PORT=8081
@@ -764,7 +766,7 @@ lab_orchd_conf() { # WORK HOST... [-- SETTING...]
     shift
     mkdir -p "$work"
     {
-        echo "listen = \"$LAB_ROOT_ADDR:$LAB_ORCHD_PORT\";"
+        echo "listen = \"${LAB_ORCHD_LISTEN:-$LAB_ROOT_ADDR}:$LAB_ORCHD_PORT\";"
         echo "database = \"$work/orch.db\";"
         echo "agent_token = \"$LAB_AGENT_TOKEN\";"
         # The lab's libvirtds have no TLS certificates for migration streams.
