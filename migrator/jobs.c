@@ -23,11 +23,11 @@
 
 #include "migrator/virt.h"
 
-#define KEEP_FINISHED        100
-#define MONITOR_INTERVAL_MS  500
-#define ID_MAX               128
+#define KEEP_FINISHED       100
+#define MONITOR_INTERVAL_MS 500
+#define ID_MAX              128
 /* A watch whose reader lets this much pile up is ended, not buffered. */
-#define WATCH_MAX_PENDING    (1024 * 1024)
+#define WATCH_MAX_PENDING (1024 * 1024)
 
 enum job_type { JOB_PREPARE, JOB_MIGRATE, JOB_ABORT };
 enum job_state { ST_PENDING, ST_RUNNING, ST_SUCCEEDED, ST_FAILED };
@@ -66,14 +66,14 @@ struct job {
     /* Under the table's lock from here on. */
     enum job_state state;
     time_t created, started, finished;
-    json_t *result;     /* when Succeeded */
-    char reason[32];    /* when Failed */
-    char *message;      /* when Failed */
+    json_t *result;  /* when Succeeded */
+    char reason[32]; /* when Failed */
+    char *message;   /* when Failed */
     struct progress progress;
-    bool postcopy;      /* mode */
+    bool postcopy; /* mode */
     bool abort_requested;
-    uint64_t version;   /* bumped on every change, for watches */
-    int pins;           /* an abort job waits on it: not pruned */
+    uint64_t version; /* bumped on every change, for watches */
+    int pins;         /* an abort job waits on it: not pruned */
 };
 
 struct watch {
@@ -205,13 +205,13 @@ static void prune(struct migr_jobs *j)
 static json_t *job_render(const struct job *b)
 {
     json_t *mig = json_object_get(b->request, "migration");
-    json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", b->id, "type",
-        type_names[b->type], "state", state_names[b->state], "createdAt",
-        rfc3339(b->created), "startedAt", rfc3339(b->started), "finishedAt",
-        rfc3339(b->finished), "migration",
-        mig ? json_incref(mig) : json_object(),
-        "domain", b->domain ? json_string(b->domain) : json_null());
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", b->id,
+                  "type", type_names[b->type], "state", state_names[b->state],
+                  "createdAt", rfc3339(b->created), "startedAt",
+                  rfc3339(b->started), "finishedAt", rfc3339(b->finished),
+                  "migration", mig ? json_incref(mig) : json_object(), "domain",
+                  b->domain ? json_string(b->domain) : json_null());
 
     if (!o)
         return NULL;
@@ -220,8 +220,7 @@ static json_t *job_render(const struct job *b)
     if (b->state == ST_FAILED)
         json_object_set_new(o, "error",
                             json_pack("{s:s, s:s}", "reason", b->reason,
-                                      "message",
-                                      b->message ? b->message : ""));
+                                      "message", b->message ? b->message : ""));
     if (b->type == JOB_MIGRATE) {
         const struct progress *p = &b->progress;
 
@@ -267,8 +266,7 @@ static bool id_ok(const char *id)
         return false;
     for (const char *p = id; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
-              *p == '.'))
+              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
             return false;
     return true;
 }
@@ -289,8 +287,8 @@ static int get_str(json_t *o, const char *key, const char *path, bool req,
     return 0;
 }
 
-static int get_u64(json_t *o, const char *key, const char *path,
-                   uint64_t max, uint64_t *ret, struct perr *e)
+static int get_u64(json_t *o, const char *key, const char *path, uint64_t max,
+                   uint64_t *ret, struct perr *e)
 {
     json_t *v = json_object_get(o, key);
 
@@ -350,8 +348,8 @@ static int migrate_parse(json_t *m, struct migrate_req *q, struct perr *e)
                      &q->dest_uri, e)) < 0 ||
         (r = get_str(m, "migrationURI", "migrate.migrationURI", true,
                      &q->migration_uri, e)) < 0 ||
-        (r = get_u64(m, "bandwidthMiBps", "migrate.bandwidthMiBps",
-                     UINT32_MAX, &q->bandwidth_mibps, e)) < 0 ||
+        (r = get_u64(m, "bandwidthMiBps", "migrate.bandwidthMiBps", UINT32_MAX,
+                     &q->bandwidth_mibps, e)) < 0 ||
         (r = get_u64(m, "maxDowntimeMs", "migrate.maxDowntimeMs", 2000000,
                      &q->max_downtime_ms, e)) < 0 ||
         (r = get_bool(m, "allowAutoConverge", "migrate.allowAutoConverge",
@@ -413,8 +411,8 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
                    "\"abort\"");
     }
     if ((r = get_obj(req, "migration", false, &sec, e)) < 0 ||
-        (r = get_str(req, "domain", "domain", b->type != JOB_ABORT,
-                     &b->domain, e)) < 0)
+        (r = get_str(req, "domain", "domain", b->type != JOB_ABORT, &b->domain,
+                     e)) < 0)
         goto fail;
     switch (b->type) {
     case JOB_PREPARE:
@@ -428,8 +426,7 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
     case JOB_ABORT:
         r = get_obj(req, "abort", true, &sec, e);
         if (r == 0)
-            r = get_str(sec, "jobId", "abort.jobId", true, &b->abort_target,
-                        e);
+            r = get_str(sec, "jobId", "abort.jobId", true, &b->abort_target, e);
         break;
     }
     if (r < 0)
@@ -456,8 +453,8 @@ fail:
 static int journal_write(struct migr_jobs *j, const struct job *b)
 {
     char dir[4096], path[4096 + ID_MAX + 16], tmp[sizeof(path) + 8];
-    json_t *doc = json_pack("{s:o, s:O}", "job", job_render(b), "request",
-                            b->request);
+    json_t *doc =
+        json_pack("{s:o, s:O}", "job", job_render(b), "request", b->request);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     size_t len = text ? strlen(text) : 0, off = 0;
     int fd = -1, r = 0;
@@ -599,9 +596,8 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
     }
     pthread_mutex_lock(&j->lock);
     if (port < 0) {
-        job_finish(j, b, NULL, "NoFreePort",
-                   "no free port in [%d, %d] on %s", c->migration_port_min,
-                   c->migration_port_max, j->address);
+        job_finish(j, b, NULL, "NoFreePort", "no free port in [%d, %d] on %s",
+                   c->migration_port_min, c->migration_port_max, j->address);
         return;
     }
     j->next_port = (port - c->migration_port_min + 1) % span;
@@ -611,9 +607,9 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
         snprintf(dest, sizeof(dest), "qemu+tcp://%s/system", host);
     snprintf(uri, sizeof(uri), "tcp://%s:%d", host, port);
     job_finish(j, b,
-               json_pack("{s:s, s:i, s:s, s:s}", "migrationAddress",
-                         j->address, "port", port, "migrationURI", uri,
-                         "destLibvirtURI", dest),
+               json_pack("{s:s, s:i, s:s, s:s}", "migrationAddress", j->address,
+                         "port", port, "migrationURI", uri, "destLibvirtURI",
+                         dest),
                NULL, NULL);
 }
 
@@ -632,8 +628,8 @@ struct mig_call {
 static void *mig_call_main(void *arg)
 {
     struct mig_call *m = arg;
-    int r = migr_virt_migrate(m->virt, m->domain, &m->p, m->err,
-                              sizeof(m->err));
+    int r =
+        migr_virt_migrate(m->virt, m->domain, &m->p, m->err, sizeof(m->err));
 
     pthread_mutex_lock(&m->j->lock);
     m->r = r;
@@ -665,8 +661,9 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         r = migr_virt_info(virt, b->domain, &info, err, sizeof(err));
     pthread_mutex_lock(&j->lock);
     if (r < 0) {
-        job_finish(j, b, NULL, r == -ENOENT ? "DomainNotFound" : "MigrationFailed",
-                   "%s", err);
+        job_finish(j, b, NULL,
+                   r == -ENOENT ? "DomainNotFound" : "MigrationFailed", "%s",
+                   err);
         goto out;
     }
     if (b->abort_requested) {
@@ -675,8 +672,7 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
     }
     if (journal_write(j, b) < 0) {
         job_finish(j, b, NULL, "JournalFailed",
-                   "cannot write the journal under '%s'",
-                   j->o.cfg->state_dir);
+                   "cannot write the journal under '%s'", j->o.cfg->state_dir);
         goto out;
     }
     m.virt = virt;
@@ -790,23 +786,20 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         r = migr_virt_job_stats(virt, b->domain, true, &done, NULL, 0);
         pthread_mutex_lock(&j->lock);
         p = b->progress;
-        res = json_pack("{s:I, s:I, s:I, s:s}", "downtimeMs",
-                        (json_int_t)(r == 0 ? done.downtime_ms : 0),
-                        "timeElapsedMs",
-                        (json_int_t)(r == 0 && done.time_elapsed_ms
-                                         ? done.time_elapsed_ms
-                                         : p.time_elapsed_ms),
-                        "dataTotal",
-                        (json_int_t)(r == 0 && done.data_total
-                                         ? done.data_total
-                                         : p.data_total),
-                        "mode", b->postcopy ? "PostCopy" : "PreCopy");
+        res = json_pack(
+            "{s:I, s:I, s:I, s:s}", "downtimeMs",
+            (json_int_t)(r == 0 ? done.downtime_ms : 0), "timeElapsedMs",
+            (json_int_t)(r == 0 && done.time_elapsed_ms ? done.time_elapsed_ms
+                                                        : p.time_elapsed_ms),
+            "dataTotal",
+            (json_int_t)(r == 0 && done.data_total ? done.data_total
+                                                   : p.data_total),
+            "mode", b->postcopy ? "PostCopy" : "PreCopy");
         job_finish(j, b, res, NULL, NULL);
     } else {
         pthread_mutex_lock(&j->lock);
         if (reason && strcmp(reason, "Aborted") == 0)
-            job_finish(j, b, NULL, "Aborted", "aborted by request: %s",
-                       m.err);
+            job_finish(j, b, NULL, "Aborted", "aborted by request: %s", m.err);
         else if (reason)
             job_finish(j, b, NULL, reason, "%s: %s", why, m.err);
         else
@@ -930,8 +923,8 @@ int migr_jobs_new(const struct migr_jobs_opts *o, struct migr_jobs **ret)
         j->o.monitor_interval_ms = MONITOR_INTERVAL_MS;
     if (j->o.second_ms <= 0)
         j->o.second_ms = 1000;
-    j->n_workers = o->cfg->migration_workers > 1 ? o->cfg->migration_workers
-                                                 : 2;
+    j->n_workers =
+        o->cfg->migration_workers > 1 ? o->cfg->migration_workers : 2;
     j->address = o->migration_address ? strdup(o->migration_address) : NULL;
     if (o->migration_address && !j->address) {
         free(j);
@@ -1193,9 +1186,7 @@ static void handle_post(struct migr_jobs *j, const struct http_request *req,
     json_t *doc;
     int r;
 
-    doc = json_loadb(req->body, req->body_len,
-                     JSON_REJECT_DUPLICATES,
-                     &jerr);
+    doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
         char msg[256];
 
@@ -1228,8 +1219,8 @@ static void handle_post(struct migr_jobs *j, const struct http_request *req,
         } else {
             char msg[256];
 
-            snprintf(msg, sizeof(msg),
-                     "job '%s' exists with another request", b->id);
+            snprintf(msg, sizeof(msg), "job '%s' exists with another request",
+                     b->id);
             reply_status(resp, 409, "AlreadyExists", msg, NULL);
         }
         job_free(b);
