@@ -448,26 +448,37 @@ fail:
 /* ---------------------------------------------------------------------- */
 /* Journal                                                                 */
 
-/* Write state_dir/jobs/ID.json atomically.  Caller holds the lock (the
- * rendering reads the job); the file is small.  Returns 0 or -errno. */
-static int journal_write(struct migr_jobs *j, const struct job *b)
+/* The journal's text for `b`: {"job":JOB,"request":REQUEST}.  Lock
+ * held.  NULL when out of memory. */
+static char *journal_text(const struct job *b)
 {
-    char dir[4096], path[4096 + ID_MAX + 16], tmp[sizeof(path) + 8];
     json_t *doc =
         json_pack("{s:o, s:O}", "job", job_render(b), "request", b->request);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+    json_decref(doc);
+    return text;
+}
+
+/* Write `text` (taken) to state_dir/jobs/ID.json atomically.  The caller
+ * holds the lock and has the job pinned (a worker running it); the lock is
+ * dropped for the file write, so that the loop's reads never wait for a
+ * disk.  Returns 0 or -errno. */
+static int journal_store(struct migr_jobs *j, const char *id, char *text)
+{
+    char dir[4096], path[4096 + ID_MAX + 16], tmp[sizeof(path) + 8];
     size_t len = text ? strlen(text) : 0, off = 0;
     int fd = -1, r = 0;
 
-    json_decref(doc);
     if (!text)
         return -ENOMEM;
+    pthread_mutex_unlock(&j->lock);
     snprintf(dir, sizeof(dir), "%s/jobs", j->o.cfg->state_dir);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         r = -errno;
         goto out;
     }
-    snprintf(path, sizeof(path), "%s/%s.json", dir, b->id);
+    snprintf(path, sizeof(path), "%s/%s.json", dir, id);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -495,7 +506,14 @@ out:
     if (r < 0 && fd >= 0)
         unlink(tmp);
     free(text);
+    pthread_mutex_lock(&j->lock);
     return r;
+}
+
+/* Journal `b` as it is now (see journal_store for the lock). */
+static int journal_write(struct migr_jobs *j, struct job *b)
+{
+    return journal_store(j, b->id, journal_text(b));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -509,7 +527,11 @@ static void job_finish(struct migr_jobs *j, struct job *b, json_t *result,
 static void job_finish(struct migr_jobs *j, struct job *b, json_t *result,
                        const char *reason, const char *fmt, ...)
 {
-    b->finished = time(NULL);
+    struct job end = *b;
+
+    /* The end is journalled before anyone sees it: a reader that saw the
+     * final state finds it on disk too. */
+    end.finished = time(NULL);
     if (reason) {
         va_list ap;
         char msg[1024];
@@ -517,18 +539,25 @@ static void job_finish(struct migr_jobs *j, struct job *b, json_t *result,
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        b->state = ST_FAILED;
-        snprintf(b->reason, sizeof(b->reason), "%s", reason);
-        free(b->message);
-        b->message = strdup(msg);
+        end.state = ST_FAILED;
+        snprintf(end.reason, sizeof(end.reason), "%s", reason);
+        end.message = strdup(msg);
         json_decref(result);
+        end.result = NULL;
     } else {
-        b->state = ST_SUCCEEDED;
-        b->result = result;
+        end.state = ST_SUCCEEDED;
+        end.result = result;
+        end.message = NULL;
     }
-    /* A job whose end is not written still ended; the journal is for a
-     * later restart to look at, and says Running then. */
-    (void)journal_write(j, b);
+    /* A job whose end could not be written still ended; the journal is
+     * for a later restart to look at, and says Running then. */
+    (void)journal_store(j, b->id, journal_text(&end));
+    free(b->message);
+    b->finished = end.finished;
+    b->state = end.state;
+    memcpy(b->reason, end.reason, sizeof(b->reason));
+    b->message = end.message;
+    b->result = end.result;
     j->n_finished++;
     job_changed(j, b);
     prune(j);
