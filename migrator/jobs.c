@@ -856,6 +856,17 @@ static void run_abort(struct migr_jobs *j, struct job *b)
                        "no migrate job '%s' is running", b->abort_target);
         return;
     }
+    if (m->state == ST_PENDING) {
+        /* Not started: it never will be.  Waiting for a worker to take it
+         * could wait behind other migrations, or for ever at a stop. */
+        m->abort_requested = true;
+        m->pins++;
+        job_finish(j, m, NULL, "Aborted", "aborted before it started");
+        m->pins--;
+        job_finish(j, b, json_pack("{s:s}", "abortStatus", "Succeeded"), NULL,
+                   NULL);
+        return;
+    }
     if (m->postcopy) {
         job_finish(j, b, NULL, "TooLate",
                    "migrate job '%s' is in post-copy and cannot be aborted",

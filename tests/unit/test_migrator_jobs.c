@@ -803,6 +803,56 @@ static void test_abort(void **state)
     t_close(&t);
 }
 
+/* With 2 workers one migration runs at a time and the second waits
+ * Pending; an abort of the waiting one ends it at once, while the first
+ * runs on untouched - and a prepare is still answered meanwhile. */
+static void test_abort_pending(void **state)
+{
+    char *b1 = migrate_body("m1", "test", NULL);
+    char *b2 = migrate_body("m2", "test", NULL);
+    struct t t;
+    json_t *o;
+    (void)state;
+
+    t_open(&t, "migration_workers = 2;\n", true);
+    pthread_mutex_lock(&fk.lock);
+    fk.shrink = true;
+    pthread_mutex_unlock(&fk.lock);
+    json_decref(post_ok(&t, b1, 202));
+    fake_wait_samples(1);
+    json_decref(post_ok(&t, b2, 202));
+    json_decref(post_ok(
+        &t, "{\"id\":\"p1\",\"type\":\"prepare\",\"domain\":\"d\"}", 202));
+    o = run_to_end(&t, "p1");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    json_decref(o);
+    o = get_job(&t, "m2");
+    assert_string_equal(sget(o, "state"), "Pending");
+    json_decref(o);
+
+    json_decref(post_ok(&t,
+                        "{\"id\":\"m2-abort\",\"type\":\"abort\","
+                        "\"abort\":{\"jobId\":\"m2\"}}",
+                        202));
+    o = run_to_end(&t, "m2-abort");
+    assert_string_equal(sget(o, "result.abortStatus"), "Succeeded");
+    json_decref(o);
+    o = run_to_end(&t, "m2");
+    assert_string_equal(sget(o, "error.reason"), "Aborted");
+    assert_true(json_is_null(json_object_get(o, "startedAt")));
+    json_decref(o);
+    o = get_job(&t, "m1");
+    assert_string_equal(sget(o, "state"), "Running");
+    json_decref(o);
+    fake_finish();
+    o = run_to_end(&t, "m1");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    json_decref(o);
+    free(b1);
+    free(b2);
+    t_close(&t);
+}
+
 static void test_abort_too_late(void **state)
 {
     char *body = migrate_body("m1", "test", NULL);
@@ -943,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_postcopy_switch),
         cmocka_unit_test(test_completion_timeout),
         cmocka_unit_test(test_abort),
+        cmocka_unit_test(test_abort_pending),
         cmocka_unit_test(test_abort_too_late),
         cmocka_unit_test(test_watch),
     };
