@@ -19,8 +19,20 @@
  *                             {"type":"MODIFIED","object":JOB}, the first
  *                             the current state; ends after the line with
  *                             a final state (Succeeded, Failed)
- * Request and job shapes: /work/wt/CONTRACT-issue9.md (the lead's
- * contract), restated in jobs.c above job_render() and job_parse().
+ * Request: {"id", "type": "prepare"|"migrate"|"abort", "migration":{...}
+ * (echoed), "domain" (required but for abort), "prepare":{},
+ * "migrate":{"destLibvirtURI","migrationURI" (required), "bandwidthMiBps",
+ * "maxDowntimeMs", "allowAutoConverge", "allowPostCopy",
+ * "allowWorkloadDisruption", "parallelConnections", "disableTLS" (default
+ * true), "unsafe", "progressTimeoutS" (150), "completionTimeoutPerGiBS"
+ * (150)}, "abort":{"jobId"}}; other members are ignored.  The job object
+ * is described above job_render() in jobs.c; results: prepare
+ * {"migrationAddress","port","migrationURI","destLibvirtURI"}, migrate
+ * {"downtimeMs","timeElapsedMs","dataTotal","mode"}, abort
+ * {"abortStatus":"Succeeded"}.  Failure reasons: prepare NoMigrationAddress,
+ * NoFreePort; migrate MigrationFailed, ProgressTimeout, CompletionTimeout,
+ * Aborted, DomainNotFound, JournalFailed; abort TooLate (succeeded, or in
+ * post-copy), NotRunning.
  *
  * Migrate (source): migr_virt_migrate on a thread of its own while the
  * job's worker monitors it every monitor interval (500 ms): progress from
