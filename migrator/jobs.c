@@ -563,13 +563,14 @@ static void job_finish(struct migr_jobs *j, struct job *b, json_t *result,
     prune(j);
 }
 
-/* Whether `port` is free to listen on at `addr` (the test QEMU's bind
- * would make). */
+/* Whether `port` is free to listen on at `addr`: a bind as QEMU makes it
+ * for an incoming migration (SO_REUSEADDR, so a connection lingering in
+ * TIME_WAIT does not count, a listener does). */
 static bool port_free(const char *addr, int port)
 {
     struct sockaddr_storage ss = {0};
     socklen_t len;
-    int fd, r;
+    int fd, r, one = 1;
 
     if (strchr(addr, ':')) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&ss;
@@ -591,7 +592,9 @@ static bool port_free(const char *addr, int port)
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return false;
-    r = bind(fd, (struct sockaddr *)&ss, len);
+    r = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (r == 0)
+        r = bind(fd, (struct sockaddr *)&ss, len);
     close(fd);
     return r == 0;
 }

@@ -509,33 +509,57 @@ static void test_bad_bodies(void **state)
 /* ---------------------------------------------------------------------- */
 /* Prepare                                                                 */
 
-/* A TCP socket listening on 127.0.0.1 at a kernel-chosen port. */
-static int listen_any(int *ret_port)
+/* A TCP socket bound to 127.0.0.1:port (listening when `listening`), or
+ * -1 when the port is taken. */
+static int bind_port(int port, bool listening)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
     assert_true(fd >= 0);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(fd, 1), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    *ret_port = ntohs(sa.sin_port);
+    sa.sin_port = htons((uint16_t)port);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        (listening && listen(fd, 1) < 0)) {
+        close(fd);
+        return -1;
+    }
     return fd;
+}
+
+/* Two neighbouring ports below the kernel's ephemeral range (so that no
+ * client connection takes one meanwhile), the first held by a listener
+ * (*ret_fd) and the second free.  Returns the first. */
+static int busy_then_free(int *ret_fd)
+{
+    for (int p = 20000; p < 30000; p += 2) {
+        int fd = bind_port(p, true), fd2;
+
+        if (fd < 0)
+            continue;
+        fd2 = bind_port(p + 1, false);
+        if (fd2 >= 0) {
+            close(fd2);
+            *ret_fd = fd;
+            return p;
+        }
+        close(fd);
+    }
+    fail_msg("no two free neighbouring ports in [20000, 30000)");
+    return -1;
 }
 
 static void test_prepare_ports(void **state)
 {
     const char *body = "{\"id\":\"p1\",\"type\":\"prepare\",\"domain\":\"d\"}";
     char extra[256], uri[64];
-    int busy, fd = listen_any(&busy);
+    int fd = -1, busy = busy_then_free(&fd);
     struct t t;
     json_t *o;
     (void)state;
 
-    /* The range: the busy port, then the next one (free, most likely: a
-     * port the kernel just handed out is not followed by a busy one). */
+    /* The range: the busy port, then the free one. */
     snprintf(extra, sizeof(extra),
              "migration_port_min = %d;\nmigration_port_max = %d;\n", busy,
              busy + 1);
