@@ -233,6 +233,10 @@ struct conf_migrator {
     char *migration_address; /* IP for migration traffic; NULL: default */
     int migration_port_min;
     int migration_port_max;
+    /* How other hosts' libvirtd reach this one's, for a migration to it;
+     * NULL: "qemu+tcp://<migration address>/system". */
+    char *libvirt_peer_uri;
+    int migration_workers; /* threads running jobs (prepare, migrate...) */
     struct conf_label *labels;
     size_t n_labels;
     struct conf_network *networks;

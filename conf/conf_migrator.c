@@ -93,6 +93,18 @@ static const struct conf_key migr_keys[] = {
      .min = 1024,
      .max = 65535,
      .def_int = 49215},
+    {.path = "libvirt_peer_uri",
+     .type = CONF_T_STRING,
+     .offset = OFF(libvirt_peer_uri),
+     .check = conf_check_libvirt_uri},
+    /* A migration holds a worker for as long as it runs; one more than
+     * the outbound limit (2) keeps prepare and abort answered. */
+    {.path = "migration_workers",
+     .type = CONF_T_INT,
+     .offset = OFF(migration_workers),
+     .min = 2,
+     .max = 64,
+     .def_int = 4},
     {.path = "labels",
      .type = CONF_T_RECORDS,
      .parse = migr_labels_parse,

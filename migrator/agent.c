@@ -20,6 +20,7 @@
 
 #include "daemon/daemon.h"
 #include "log/log.h"
+#include "migrator/jobs.h"
 #include "migrator/report.h"
 
 #define DRAIN_GRACE_S 5
@@ -38,6 +39,7 @@ struct migr_agent {
     char url[512];    /* the agent API's URL, as reported */
     char boot_id[37]; /* random per run: tells orchestratord we restarted */
     struct migr_report *report; /* NULL: no 'orchestrator' to report to */
+    struct migr_jobs *jobs;     /* prepare, migrate, abort */
 
     /* Worker side: only the worker (or migr_agent_refresh's caller)
      * touches these. */
@@ -684,6 +686,24 @@ int migr_agent_new(const struct conf_migrator *cfg,
                  cfg->sysfs_root);
         return r;
     }
+    {
+        /* Migration traffic comes to 'migration_address', else to the
+         * agent's own address unless that is a wildcard. */
+        bool wild =
+            strcmp(addr.host, "0.0.0.0") == 0 || strcmp(addr.host, "::") == 0;
+        struct migr_jobs_opts jo = {
+            .cfg = cfg,
+            .migration_address = cfg->migration_address ? cfg->migration_address
+                                 : wild                 ? NULL
+                                                        : addr.host,
+        };
+
+        r = migr_jobs_new(&jo, &a->jobs);
+        if (r < 0) {
+            migr_agent_free(a);
+            goto oom;
+        }
+    }
     if (cfg->orchestrator) {
         struct migr_report_opts ro = {
             .url = cfg->orchestrator,
@@ -715,6 +735,7 @@ void migr_agent_free(struct migr_agent *a)
         return;
     authfail_flush(a);
     migr_agent_stop(a);
+    migr_jobs_free(a->jobs);
     migr_report_free(a->report);
     migr_virt_close(a->virt);
     migr_sriov_free(a->sriov);
@@ -907,7 +928,9 @@ int migr_agent_start(struct migr_agent *a)
         return -r;
     }
     a->worker_running = true;
-    r = a->report ? migr_report_start(a->report) : 0;
+    r = migr_jobs_start(a->jobs);
+    if (r == 0 && a->report)
+        r = migr_report_start(a->report);
     if (r < 0) {
         migr_agent_stop(a);
         return r;
@@ -921,6 +944,8 @@ void migr_agent_stop(struct migr_agent *a)
         return;
     /* First: a report in flight is cut short rather than waited for. */
     migr_report_stop(a->report);
+    /* Jobs in flight finish (a migration is bounded by its timeouts). */
+    migr_jobs_stop(a->jobs);
     if (a->worker_running) {
         pthread_mutex_lock(&a->lock);
         a->stop = true;
@@ -1009,6 +1034,10 @@ void migr_agent_handle(const struct http_request *req,
         http_response_add_header(resp, "WWW-Authenticate", "Bearer");
         return;
     }
+    if (req->segc >= 2 && strcmp(req->segv[1], "jobs") == 0) {
+        migr_jobs_handle(a->jobs, req, resp);
+        return;
+    }
     if (req->segc != 2 || strcmp(req->segv[1], "inventory") != 0) {
         reply_status(resp, 404, "NotFound", "the path is not served here");
         return;
@@ -1044,8 +1073,15 @@ static int serve_start(struct daemon_ctx *d, uint16_t port, void *arg)
     (void)d;
 
     migr_agent_bound(a, port);
+    r = migr_jobs_attach(a->jobs, daemon_ctx_base(d));
+    if (r < 0) {
+        log_error("cannot watch the jobs: %s", strerror(-r));
+        return r;
+    }
     r = migr_agent_start(a);
     if (r < 0) {
+        /* The base goes without the stopped hook. */
+        migr_jobs_detach(a->jobs);
         log_error("cannot start the inventory worker: %s", strerror(-r));
         return r;
     }
@@ -1066,9 +1102,21 @@ static int serve_start(struct daemon_ctx *d, uint16_t port, void *arg)
 
 static void serve_stop(struct daemon_ctx *d, int sig, void *arg)
 {
+    struct migr_agent *a = arg;
     (void)d;
-    (void)arg;
+
     log_info("%s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    /* Job watches would hold the drain for as long as a migration. */
+    migr_jobs_detach(a->jobs);
+}
+
+/* The loop is over and its base about to go: no worker may wake it. */
+static void serve_stopped(struct daemon_ctx *d, void *arg)
+{
+    struct migr_agent *a = arg;
+    (void)d;
+
+    migr_jobs_detach(a->jobs);
 }
 
 static void serve_reload(struct daemon_ctx *d, void *arg)
@@ -1092,6 +1140,7 @@ int migr_agent_serve(struct migr_agent *a)
                 .start = serve_start,
                 .stop = serve_stop,
                 .reload = serve_reload,
+                .stopped = serve_stopped,
                 .arg = a,
             },
     };
@@ -1102,8 +1151,8 @@ int migr_agent_serve(struct migr_agent *a)
         return -EINVAL;
     o.listen_host = a->listen.host;
     o.listen_port = a->listen.port;
-    /* The agent API takes no bodies yet; keep what a client can make it
-     * buffer small. */
+    /* Job requests are small; keep what a client can make it buffer
+     * small. */
     o.http.max_body_bytes = 64 * 1024;
     o.http.max_connections = 64;
     o.http.probe_paths = probe_paths;

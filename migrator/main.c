@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include <event2/thread.h>
+
 #include "conf/conf.h"
 #include "log/log.h"
 #include "migrator/agent.h"
@@ -63,6 +65,11 @@ int main(int argc, char **argv)
     }
     if (!path)
         log_info("no '%s', using the defaults", CONF_MIGRATOR_PATH);
+    /* Job workers wake the loop (event_active) from their threads. */
+    if (evthread_use_pthreads() < 0) {
+        log_error("cannot make libevent thread-safe");
+        goto out;
+    }
     status = migr_agent_serve(agent) < 0 ? 1 : 0;
 out:
     migr_agent_free(agent);

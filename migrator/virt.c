@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1012,6 +1013,8 @@ int migr_virt_migrate(struct migr_virt *v, const char *name,
         flags |= VIR_MIGRATE_POSTCOPY;
     if (p->unsafe)
         flags |= VIR_MIGRATE_UNSAFE;
+    if (p->tls)
+        flags |= VIR_MIGRATE_TLS;
     if (p->block_migration)
         flags |= VIR_MIGRATE_NON_SHARED_INC;
     if (p->parallel_connections > 1)
@@ -1055,4 +1058,136 @@ out:
     virTypedParamsFree(params, nparams);
     virDomainFree(d);
     return r;
+}
+
+int migr_virt_job_stats(struct migr_virt *v, const char *name, bool completed,
+                        struct migr_job_stats *ret, char *err, size_t errlen)
+{
+    static const struct {
+        const char *field;
+        size_t off;
+    } fields[] = {
+        {VIR_DOMAIN_JOB_DATA_TOTAL,
+         offsetof(struct migr_job_stats, data_total)},
+        {VIR_DOMAIN_JOB_DATA_PROCESSED,
+         offsetof(struct migr_job_stats, data_processed)},
+        {VIR_DOMAIN_JOB_DATA_REMAINING,
+         offsetof(struct migr_job_stats, data_remaining)},
+        {VIR_DOMAIN_JOB_MEMORY_TOTAL,
+         offsetof(struct migr_job_stats, memory_total)},
+        {VIR_DOMAIN_JOB_MEMORY_BPS,
+         offsetof(struct migr_job_stats, memory_bps)},
+        {VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE,
+         offsetof(struct migr_job_stats, dirty_rate)},
+        {VIR_DOMAIN_JOB_MEMORY_ITERATION,
+         offsetof(struct migr_job_stats, iteration)},
+        {VIR_DOMAIN_JOB_DOWNTIME, offsetof(struct migr_job_stats, downtime_ms)},
+        {VIR_DOMAIN_JOB_TIME_ELAPSED,
+         offsetof(struct migr_job_stats, time_elapsed_ms)},
+    };
+    virTypedParameterPtr params = NULL;
+    struct migr_job_stats st = {0};
+    virDomainPtr d;
+    int type = VIR_DOMAIN_JOB_NONE, n = 0, op = 0;
+    int r = dom_get(v, name, &d, err, errlen);
+
+    if (r < 0)
+        return r;
+    if (!ret) {
+        virDomainFree(d);
+        return -EINVAL;
+    }
+    if (virDomainGetJobStats(d, &type, &params, &n,
+                             completed ? VIR_DOMAIN_JOB_STATS_COMPLETED : 0) <
+        0) {
+        r = virt_error("cannot read the job statistics", err, errlen);
+        virDomainFree(d);
+        return r;
+    }
+    switch (type) {
+    case VIR_DOMAIN_JOB_BOUNDED:
+    case VIR_DOMAIN_JOB_UNBOUNDED:
+        st.kind = MIGR_JOB_ACTIVE;
+        break;
+    case VIR_DOMAIN_JOB_COMPLETED:
+        st.kind = MIGR_JOB_COMPLETED;
+        break;
+    case VIR_DOMAIN_JOB_FAILED:
+        st.kind = MIGR_JOB_FAILED;
+        break;
+    case VIR_DOMAIN_JOB_CANCELLED:
+        st.kind = MIGR_JOB_CANCELLED;
+        break;
+    default:
+        st.kind = MIGR_JOB_NONE;
+    }
+    /* Other jobs (save, dump, backup) name their operation. */
+    st.migration =
+        virTypedParamsGetInt(params, n, VIR_DOMAIN_JOB_OPERATION, &op) != 1 ||
+        op == VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN ||
+        op == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+        unsigned long long x = 0;
+
+        if (virTypedParamsGetULLong(params, n, fields[i].field, &x) == 1)
+            *(uint64_t *)(void *)((char *)&st + fields[i].off) = x;
+    }
+    virTypedParamsFree(params, n);
+    virDomainFree(d);
+    *ret = st;
+    return 0;
+}
+
+/* Run one call on the migration job of domain `name`. */
+enum job_op { JOB_ABORT, JOB_POSTCOPY, JOB_DOWNTIME };
+
+static int job_op(struct migr_virt *v, const char *name, enum job_op op,
+                  uint64_t arg, char *err, size_t errlen)
+{
+    static const char *const what[] = {
+        "cannot abort the job",
+        "cannot switch to post-copy",
+        "cannot set the maximum downtime",
+    };
+    virDomainPtr d;
+    int r = dom_get(v, name, &d, err, errlen);
+
+    if (r < 0)
+        return r;
+    switch (op) {
+    case JOB_ABORT:
+        r = virDomainAbortJob(d);
+        break;
+    case JOB_POSTCOPY:
+        r = virDomainMigrateStartPostCopy(d, 0);
+        break;
+    case JOB_DOWNTIME:
+        r = virDomainMigrateSetMaxDowntime(d, arg, 0);
+        break;
+    }
+    r = r < 0 ? virt_error(what[op], err, errlen) : 0;
+    virDomainFree(d);
+    return r;
+}
+
+int migr_virt_job_abort(struct migr_virt *v, const char *name, char *err,
+                        size_t errlen)
+{
+    return job_op(v, name, JOB_ABORT, 0, err, errlen);
+}
+
+int migr_virt_postcopy_start(struct migr_virt *v, const char *name, char *err,
+                             size_t errlen)
+{
+    return job_op(v, name, JOB_POSTCOPY, 0, err, errlen);
+}
+
+int migr_virt_downtime_set(struct migr_virt *v, const char *name, uint64_t ms,
+                           char *err, size_t errlen)
+{
+    if (ms == 0) {
+        set_err(err, errlen, "no downtime");
+        return -EINVAL;
+    }
+    return job_op(v, name, JOB_DOWNTIME, ms, err, errlen);
 }

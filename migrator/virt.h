@@ -232,18 +232,73 @@ struct migr_migrate_params {
     bool auto_converge;       /* allowAutoConverge */
     bool post_copy;           /* allowPostCopy: may switch to post-copy */
     bool unsafe;              /* unsafeMigrationOverride */
+    bool tls;                 /* VIR_MIGRATE_TLS (not disableTLS) */
     bool block_migration;     /* copy local disks (NON_SHARED_INC) */
 };
 
 /* Migrate domain `name` peer-to-peer and wait for the end.  Flags:
  * LIVE | PEER2PEER | PERSIST_DEST | UNDEFINE_SOURCE, plus AUTO_CONVERGE,
- * POSTCOPY, UNSAFE, NON_SHARED_INC, PARALLEL as set, and PAUSED when the
- * domain is paused now.  The max downtime is set on the domain first.
+ * POSTCOPY, UNSAFE, TLS, NON_SHARED_INC, PARALLEL as set, and PAUSED when
+ * the domain is paused now.  A max downtime, when given, is set on the
+ * domain first (jobs.c gives none and sets it once the job runs).
  * Returns 0 when libvirt reports success, -EINVAL (no dest_uri), or the
  * translated libvirt error. */
 int migr_virt_migrate(struct migr_virt *v, const char *name,
                       const struct migr_migrate_params *p, char *err,
                       size_t errlen);
+
+/*
+ * The migration job of a domain (the source side's view), for the monitor
+ * in migrator/jobs.c.  Each call looks the domain up by name and blocks;
+ * worker threads only.
+ */
+
+enum migr_job_kind {
+    MIGR_JOB_NONE = 0,  /* no job */
+    MIGR_JOB_ACTIVE,    /* a job runs (bounded or unbounded) */
+    MIGR_JOB_COMPLETED, /* (completed stats) it ended well */
+    MIGR_JOB_FAILED,    /* (completed stats) it failed */
+    MIGR_JOB_CANCELLED, /* (completed stats) it was aborted */
+};
+
+/* virDomainGetJobStats' fields; what libvirt leaves out stays 0. */
+struct migr_job_stats {
+    enum migr_job_kind kind;
+    bool migration; /* the job is a migration (or does not say what) */
+    uint64_t data_total, data_processed, data_remaining; /* bytes */
+    uint64_t memory_total;                               /* bytes */
+    uint64_t memory_bps;                                 /* bytes/s */
+    uint64_t dirty_rate;  /* pages/s (memory_dirty_rate) */
+    uint64_t iteration;   /* memory_iteration */
+    uint64_t downtime_ms; /* expected while running, real when completed */
+    uint64_t time_elapsed_ms;
+};
+
+/* Domain `name`'s job statistics: the running job's, or with `completed`
+ * those of the job that ended last (VIR_DOMAIN_JOB_STATS_COMPLETED).
+ * Returns 0 and *ret, -ENOENT (no such domain: a migrated-away domain is
+ * undefined), or a translated libvirt error. */
+int migr_virt_job_stats(struct migr_virt *v, const char *name, bool completed,
+                        struct migr_job_stats *ret, char *err, size_t errlen);
+
+/* Abort domain `name`'s job (virDomainAbortJob).  A pre-copy migration
+ * then fails and the domain keeps running here.  Returns 0, -ENOENT, or a
+ * translated libvirt error (-EINVAL: no job, or one that cannot be aborted
+ * any more, such as a post-copy migration). */
+int migr_virt_job_abort(struct migr_virt *v, const char *name, char *err,
+                        size_t errlen);
+
+/* Switch domain `name`'s migration to post-copy
+ * (virDomainMigrateStartPostCopy); it must have been started with
+ * post_copy.  Returns 0, -ENOENT, or a translated libvirt error. */
+int migr_virt_postcopy_start(struct migr_virt *v, const char *name, char *err,
+                             size_t errlen);
+
+/* Set the maximum downtime of domain `name`'s migration in ms
+ * (virDomainMigrateSetMaxDowntime), meant while the migration runs.
+ * Returns 0, -EINVAL (ms is 0), -ENOENT, or a translated libvirt error. */
+int migr_virt_downtime_set(struct migr_virt *v, const char *name, uint64_t ms,
+                           char *err, size_t errlen);
 
 /* KubeVirt's bandwidthPerMigration rule: bytes per second to MiB/s,
  * rounded to nearest, at least 1 when not 0. */

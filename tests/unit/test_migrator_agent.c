@@ -761,6 +761,51 @@ static void test_handler(void **state)
     migr_agent_free(a);
 }
 
+/* The job API is served under /v1 behind the same token: a prepare job
+ * posted through the agent's handler is accepted (202) and readable. */
+static void test_handler_jobs(void **state)
+{
+    struct t *t = *state;
+    struct migr_agent *a = NULL;
+    struct call c = {0};
+    const char *good = "Bearer " TOKEN;
+    char err[512];
+    json_t *j;
+
+    load_cfg(t, "agent_token = \"" TOKEN "\";\n");
+    assert_int_equal(migr_agent_new(&t->cfg, &fake_nl, &a, err, sizeof(err)),
+                     0);
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/jobs", NULL), 401);
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/jobs/x", NULL), 401);
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/jobs", good), 200);
+    j = body_json(&c.resp);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
+    json_decref(j);
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/jobs/x", good), 404);
+    assert_status(&c.resp, 404, "NotFound");
+    /* A POST with a body: the call helper sends none, so build it here. */
+    http_response_clear(&c.resp);
+    memset(&c.req, 0, sizeof(c.req));
+    c.req.method = HTTP_METHOD_POST;
+    c.req.authorization = good;
+    c.req.peer = "127.0.0.1:5555";
+    c.req.body = "{\"id\":\"u-prepare\",\"type\":\"prepare\","
+                 "\"domain\":\"ns_vm\"}";
+    c.req.body_len = strlen(c.req.body);
+    assert_int_equal(
+        http_request_parse_target(&c.req, "/v1/jobs", c.buf, sizeof(c.buf)), 0);
+    migr_agent_handle(&c.req, &c.resp, a);
+    assert_int_equal(c.resp.status, 202);
+    j = body_json(&c.resp);
+    assert_string_equal(str(j, "id"), "u-prepare");
+    assert_string_equal(str(j, "state"), "Pending"); /* no workers here */
+    json_decref(j);
+    assert_int_equal(call(a, &c, HTTP_METHOD_GET, "/v1/jobs/u-prepare", good),
+                     200);
+    http_response_clear(&c.resp);
+    migr_agent_free(a);
+}
+
 /* A client sending wrong tokens gets one warning in full; the rest are
  * counted and summarised (at most once a minute, and at exit), with where
  * they came from. */
@@ -1033,6 +1078,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_new_auth_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handler_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler_authfail_log, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refresh_on_events, setup,

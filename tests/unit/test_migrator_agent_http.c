@@ -300,6 +300,98 @@ static void test_serve(void **state)
     assert_true(log_has(t, "migrator: info: stopped"));
 }
 
+/* POST BODY (JSON) to PATH with the token; the status, the body in
+ * *ret_body (free). */
+static long post(struct t *t, const char *path, const char *json,
+                 char **ret_body)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    struct buf b = {0};
+    char url[256];
+    long code = -1;
+
+    assert_non_null(c);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", t->port, path);
+    h = curl_slist_append(h, "Authorization: Bearer " TOKEN);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    *ret_body = b.data;
+    return code;
+}
+
+/* The real daemon runs a prepare job on its workers: POST answers 202 at
+ * once, the watch streams the job to its final state and then ends, the
+ * journal holds the end, and SIGTERM still stops the daemon cleanly. */
+static void test_jobs(void **state)
+{
+    struct t *t = *state;
+    const char *argv[] = {
+        "-f",       t->conf,       "--libvirt", "test:///default",
+        "--listen", "127.0.0.1:0", NULL};
+    char *body = NULL, *line, *save = NULL, path[PATH_MAX + 32];
+    json_t *o, *last = NULL, *jr;
+    long code;
+
+    write_conf(t, "agent_token = \"" TOKEN "\";\n");
+    snprintf(t->log, sizeof(t->log), "%s/log", t->fx.root);
+    t->port = test_daemon_start("migrator", argv, t->log, &t->pid);
+
+    code = post(t, "/v1/jobs",
+                "{\"id\":\"u-prepare\",\"type\":\"prepare\","
+                "\"migration\":{\"namespace\":\"ns\",\"name\":\"m\","
+                "\"uid\":\"u\"},\"domain\":\"ns_vm\",\"prepare\":{}}",
+                &body);
+    assert_int_equal(code, 202);
+    o = json_loads(body, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "id")),
+                        "u-prepare");
+    json_decref(o);
+    free(body);
+
+    /* The watch ends by itself after the final state (curl would time out
+     * after 10 s otherwise, and the code would not be 200). */
+    assert_int_equal(get(t, "/v1/jobs/u-prepare?watch=true", TOKEN, &body),
+                     200);
+    for (line = strtok_r(body, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_decref(last);
+        last = json_loads(line, 0, NULL);
+        assert_non_null(last);
+    }
+    free(body);
+    o = json_object_get(last, "object");
+    assert_string_equal(json_string_value(json_object_get(o, "state")),
+                        "Succeeded");
+    o = json_object_get(o, "result");
+    assert_string_equal(
+        json_string_value(json_object_get(o, "migrationAddress")), "127.0.0.1");
+    assert_true(json_integer_value(json_object_get(o, "port")) >= 49152);
+    json_decref(last);
+
+    snprintf(path, sizeof(path), "%s/jobs/u-prepare.json", t->fx.root);
+    jr = json_load_file(path, 0, NULL);
+    assert_non_null(jr);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(jr, "job"), "state")),
+        "Succeeded");
+    json_decref(jr);
+
+    assert_int_equal(kill(t->pid, SIGTERM), 0);
+    assert_int_equal(wait_exit(t->pid), 0);
+    t->pid = -1;
+}
+
 /* A non-loopback address without a token is refused before serving. */
 static void test_refuses_open_listen(void **state)
 {
@@ -456,6 +548,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_serve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuses_open_listen, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tls, setup, teardown),

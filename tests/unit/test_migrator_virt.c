@@ -433,6 +433,71 @@ static void test_migrate_params(void **state)
     free(xml);
 }
 
+/* The migration job calls the monitor in jobs.c makes: statistics (faked,
+ * the test driver keeping none), and the test driver's own refusals of
+ * abort and post-copy, translated; an unknown domain is -ENOENT for
+ * each. */
+static void test_job_calls(void **state)
+{
+    struct migr_virt *v = NULL;
+    struct migr_job_stats st;
+    struct migr_migrate_params p = {.dest_uri = "qemu+tcp://h2/system",
+                                    .tls = true};
+    char err[512];
+    int r;
+
+    (void)state;
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+
+    /* TLS unless disableTLS. */
+    assert_int_equal(migr_virt_migrate(v, "test", &p, err, sizeof(err)), 0);
+    assert_true(rec.flags & VIR_MIGRATE_TLS);
+
+    /* The test driver's own answer, without a fake: it keeps none. */
+    r = migr_virt_job_stats(v, "test", false, &st, err, sizeof(err));
+    assert_int_equal(r, -EOPNOTSUPP);
+    assert_non_null(strstr(err, "cannot read the job statistics: "));
+
+    job_fake = true;
+    job_type = VIR_DOMAIN_JOB_UNBOUNDED;
+    job_op = VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+    assert_int_equal(migr_virt_job_stats(v, "test", false, &st, NULL, 0), 0);
+    assert_int_equal(st.kind, MIGR_JOB_ACTIVE);
+    assert_true(st.migration);
+    job_op = VIR_DOMAIN_JOB_OPERATION_SAVE;
+    assert_int_equal(migr_virt_job_stats(v, "test", false, &st, NULL, 0), 0);
+    assert_false(st.migration);
+    job_type = VIR_DOMAIN_JOB_COMPLETED;
+    job_op = 0;
+    assert_int_equal(migr_virt_job_stats(v, "test", true, &st, NULL, 0), 0);
+    assert_int_equal(st.kind, MIGR_JOB_COMPLETED);
+    assert_true(st.migration); /* an operation not named is not excluded */
+    job_fake = false;
+
+    /* The test driver can neither abort a job nor switch one. */
+    r = migr_virt_job_abort(v, "test", err, sizeof(err));
+    assert_int_equal(r, -EOPNOTSUPP);
+    assert_non_null(strstr(err, "cannot abort the job: "));
+    r = migr_virt_postcopy_start(v, "test", err, sizeof(err));
+    assert_int_equal(r, -EOPNOTSUPP);
+    assert_non_null(strstr(err, "cannot switch to post-copy: "));
+
+    assert_int_equal(migr_virt_downtime_set(v, "test", 0, err, sizeof(err)),
+                     -EINVAL);
+    rec.downtime_calls = 0;
+    assert_int_equal(migr_virt_downtime_set(v, "test", 500, err, sizeof(err)),
+                     0);
+    assert_int_equal(rec.downtime_calls, 1);
+    assert_int_equal(rec.downtime, 500);
+
+    assert_int_equal(migr_virt_job_stats(v, "nope", false, &st, NULL, 0),
+                     -ENOENT);
+    assert_int_equal(migr_virt_job_abort(v, "nope", NULL, 0), -ENOENT);
+    assert_int_equal(migr_virt_postcopy_start(v, "nope", NULL, 0), -ENOENT);
+    assert_int_equal(migr_virt_downtime_set(v, "nope", 1, NULL, 0), -ENOENT);
+    migr_virt_close(v);
+}
+
 /* State reasons in virsh's words, the running id and "migrating", through
  * the lifecycle the test driver can play: started ("booted"), paused by
  * the user, resumed ("unpaused"), destroyed; the driver's own domain runs
@@ -825,6 +890,7 @@ int main(void)
         cmocka_unit_test_setup(test_lifecycle, reset),
         cmocka_unit_test_setup(test_attach_detach, reset),
         cmocka_unit_test_setup(test_migrate_params, reset),
+        cmocka_unit_test_setup(test_job_calls, reset),
         cmocka_unit_test_setup(test_state_reasons, reset),
         cmocka_unit_test(test_devices),
         cmocka_unit_test(test_devices_parse),

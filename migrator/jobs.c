@@ -1,0 +1,1354 @@
+/*
+ * The agent's jobs.  See jobs.h.
+ */
+#include "migrator/jobs.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "migrator/virt.h"
+
+#define KEEP_FINISHED       100
+#define MONITOR_INTERVAL_MS 500
+#define ID_MAX              128
+/* A watch whose reader lets this much pile up is ended, not buffered. */
+#define WATCH_MAX_PENDING (1024 * 1024)
+
+enum job_type { JOB_PREPARE, JOB_MIGRATE, JOB_ABORT };
+enum job_state { ST_PENDING, ST_RUNNING, ST_SUCCEEDED, ST_FAILED };
+
+static const char *const type_names[] = {"prepare", "migrate", "abort"};
+static const char *const state_names[] = {"Pending", "Running", "Succeeded",
+                                          "Failed"};
+
+/* A migrate request's knobs, as posted. */
+struct migrate_req {
+    const char *dest_uri;      /* destLibvirtURI */
+    const char *migration_uri; /* migrationURI */
+    uint64_t bandwidth_mibps;
+    uint64_t max_downtime_ms;
+    bool auto_converge, post_copy, workload_disruption;
+    int parallel;
+    bool disable_tls, unsafe;
+    uint64_t progress_timeout_s;
+    uint64_t completion_per_gib_s;
+};
+
+struct progress {
+    uint64_t data_total, data_processed, data_remaining;
+    uint64_t memory_bps, dirty_rate, iteration, time_elapsed_ms;
+};
+
+struct job {
+    struct job *next;
+    char *id;
+    json_t *request; /* as posted (owned); the strings below point in it */
+    enum job_type type;
+    const char *domain;       /* NULL for an abort without one */
+    struct migrate_req mig;   /* JOB_MIGRATE */
+    const char *abort_target; /* JOB_ABORT: the migrate job's id */
+
+    /* Under the table's lock from here on. */
+    enum job_state state;
+    time_t created, started, finished;
+    json_t *result;  /* when Succeeded */
+    char reason[32]; /* when Failed */
+    char *message;   /* when Failed */
+    struct progress progress;
+    bool postcopy; /* mode */
+    bool abort_requested;
+    uint64_t version; /* bumped on every change, for watches */
+    int pins;         /* an abort job waits on it: not pruned */
+};
+
+struct watch {
+    struct watch *next;
+    struct migr_jobs *j;
+    struct http_stream *stream;
+    char id[ID_MAX + 1];
+    uint64_t sent; /* version last written; 0: none */
+};
+
+struct migr_jobs {
+    struct migr_jobs_opts o;
+    char *address;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* any job changed, or stop */
+    struct job *jobs;    /* creation order */
+    size_t n_finished;
+    int running_migrations;
+    int next_port; /* where the next port search starts */
+    bool stop;
+    pthread_t *workers;
+    int n_workers;
+    struct event *notify; /* NULL: no loop attached */
+    /* Loop side. */
+    struct watch *watches;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Time                                                                    */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void deadline_in(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
+static json_t *rfc3339(time_t t)
+{
+    struct tm tm;
+    char buf[32];
+
+    if (!t)
+        return json_null();
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The table (callers hold j->lock)                                        */
+
+static bool final(enum job_state s)
+{
+    return s == ST_SUCCEEDED || s == ST_FAILED;
+}
+
+static struct job *job_find(struct migr_jobs *j, const char *id)
+{
+    for (struct job *b = j->jobs; b; b = b->next)
+        if (strcmp(b->id, id) == 0)
+            return b;
+    return NULL;
+}
+
+static void job_free(struct job *b)
+{
+    if (!b)
+        return;
+    free(b->id);
+    json_decref(b->request);
+    json_decref(b->result);
+    free(b->message);
+    free(b);
+}
+
+/* Something about `b` changed: wake watches and waiters. */
+static void job_changed(struct migr_jobs *j, struct job *b)
+{
+    b->version++;
+    pthread_cond_broadcast(&j->cond);
+    if (j->notify)
+        event_active(j->notify, EV_TIMEOUT, 0);
+}
+
+/* Keep the last KEEP_FINISHED finished jobs; the oldest go first. */
+static void prune(struct migr_jobs *j)
+{
+    struct job **pp = &j->jobs;
+
+    while (j->n_finished > KEEP_FINISHED && *pp) {
+        struct job *b = *pp;
+
+        if (final(b->state) && b->pins == 0) {
+            *pp = b->next;
+            job_free(b);
+            j->n_finished--;
+        } else {
+            pp = &b->next;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Rendering                                                               */
+
+/*
+ * The job object:
+ *   {"id","type","state","createdAt","startedAt","finishedAt" (RFC 3339 or
+ *    null), "migration" (as posted, {} when not), "domain" (string or
+ *    null), "result" (when Succeeded), "error":{"reason","message"} (when
+ *    Failed), and for migrate jobs "progress":{"dataTotal","dataProcessed",
+ *    "dataRemaining","memoryTransferRate","dirtyRate","iteration","mode",
+ *    "timeElapsedMs"} and "abortRequested"}
+ * Caller holds the lock.
+ */
+static json_t *job_render(const struct job *b)
+{
+    json_t *mig = json_object_get(b->request, "migration");
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", b->id,
+                  "type", type_names[b->type], "state", state_names[b->state],
+                  "createdAt", rfc3339(b->created), "startedAt",
+                  rfc3339(b->started), "finishedAt", rfc3339(b->finished),
+                  "migration", mig ? json_incref(mig) : json_object(), "domain",
+                  b->domain ? json_string(b->domain) : json_null());
+
+    if (!o)
+        return NULL;
+    if (b->state == ST_SUCCEEDED && b->result)
+        json_object_set(o, "result", b->result);
+    if (b->state == ST_FAILED)
+        json_object_set_new(o, "error",
+                            json_pack("{s:s, s:s}", "reason", b->reason,
+                                      "message", b->message ? b->message : ""));
+    if (b->type == JOB_MIGRATE) {
+        const struct progress *p = &b->progress;
+
+        json_object_set_new(
+            o, "progress",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "dataTotal",
+                      (json_int_t)p->data_total, "dataProcessed",
+                      (json_int_t)p->data_processed, "dataRemaining",
+                      (json_int_t)p->data_remaining, "memoryTransferRate",
+                      (json_int_t)p->memory_bps, "dirtyRate",
+                      (json_int_t)p->dirty_rate, "iteration",
+                      (json_int_t)p->iteration, "mode",
+                      b->postcopy ? "PostCopy" : "PreCopy", "timeElapsedMs",
+                      (json_int_t)p->time_elapsed_ms));
+        json_object_set_new(o, "abortRequested",
+                            json_boolean(b->abort_requested));
+    }
+    return o;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Requests                                                                */
+
+struct perr {
+    char field[64];
+    char message[192];
+};
+
+static int bad(struct perr *e, const char *field, const char *msg)
+{
+    snprintf(e->field, sizeof(e->field), "%s", field);
+    snprintf(e->message, sizeof(e->message), "%s: %s", field, msg);
+    return -EINVAL;
+}
+
+/* A job id names a journal file: letters, digits, '-', '_', '.', not
+ * starting with '.'. */
+static bool id_ok(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n == 0 || n > ID_MAX || id[0] == '.')
+        return false;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    return true;
+}
+
+static int get_str(json_t *o, const char *key, const char *path, bool req,
+                   const char **ret, struct perr *e)
+{
+    json_t *v = json_object_get(o, key);
+
+    *ret = NULL;
+    if (!v || json_is_null(v))
+        return req ? bad(e, path, "Required value") : 0;
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) > 4096 ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return bad(e, path, "must be a non-empty string");
+    *ret = json_string_value(v);
+    return 0;
+}
+
+static int get_u64(json_t *o, const char *key, const char *path, uint64_t max,
+                   uint64_t *ret, struct perr *e)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        (uint64_t)json_integer_value(v) > max) {
+        char msg[96];
+
+        snprintf(msg, sizeof(msg), "must be an integer in [0, %llu]",
+                 (unsigned long long)max);
+        return bad(e, path, msg);
+    }
+    *ret = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+static int get_bool(json_t *o, const char *key, const char *path, bool *ret,
+                    struct perr *e)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_boolean(v))
+        return bad(e, path, "must be a boolean");
+    *ret = json_is_true(v);
+    return 0;
+}
+
+/* A section ("prepare", "migrate", "abort") that must be an object when
+ * present; NULL when absent. */
+static int get_obj(json_t *o, const char *key, bool req, json_t **ret,
+                   struct perr *e)
+{
+    json_t *v = json_object_get(o, key);
+
+    *ret = NULL;
+    if (!v || json_is_null(v))
+        return req ? bad(e, key, "Required value") : 0;
+    if (!json_is_object(v))
+        return bad(e, key, "must be an object");
+    *ret = v;
+    return 0;
+}
+
+static int migrate_parse(json_t *m, struct migrate_req *q, struct perr *e)
+{
+    uint64_t parallel = 0;
+    int r;
+
+    /* KubeVirt's defaults for what orchestratord leaves out. */
+    q->progress_timeout_s = 150;
+    q->completion_per_gib_s = 150;
+    q->disable_tls = true;
+    if ((r = get_str(m, "destLibvirtURI", "migrate.destLibvirtURI", true,
+                     &q->dest_uri, e)) < 0 ||
+        (r = get_str(m, "migrationURI", "migrate.migrationURI", true,
+                     &q->migration_uri, e)) < 0 ||
+        (r = get_u64(m, "bandwidthMiBps", "migrate.bandwidthMiBps", UINT32_MAX,
+                     &q->bandwidth_mibps, e)) < 0 ||
+        (r = get_u64(m, "maxDowntimeMs", "migrate.maxDowntimeMs", 2000000,
+                     &q->max_downtime_ms, e)) < 0 ||
+        (r = get_bool(m, "allowAutoConverge", "migrate.allowAutoConverge",
+                      &q->auto_converge, e)) < 0 ||
+        (r = get_bool(m, "allowPostCopy", "migrate.allowPostCopy",
+                      &q->post_copy, e)) < 0 ||
+        (r = get_bool(m, "allowWorkloadDisruption",
+                      "migrate.allowWorkloadDisruption",
+                      &q->workload_disruption, e)) < 0 ||
+        (r = get_u64(m, "parallelConnections", "migrate.parallelConnections",
+                     255, &parallel, e)) < 0 ||
+        (r = get_bool(m, "disableTLS", "migrate.disableTLS", &q->disable_tls,
+                      e)) < 0 ||
+        (r = get_bool(m, "unsafe", "migrate.unsafe", &q->unsafe, e)) < 0 ||
+        (r = get_u64(m, "progressTimeoutS", "migrate.progressTimeoutS",
+                     86400 * 365, &q->progress_timeout_s, e)) < 0 ||
+        (r = get_u64(m, "completionTimeoutPerGiBS",
+                     "migrate.completionTimeoutPerGiBS", 86400,
+                     &q->completion_per_gib_s, e)) < 0)
+        return r;
+    q->parallel = (int)parallel;
+    if (strncmp(q->dest_uri, "qemu", 4) != 0 || !strstr(q->dest_uri, "://"))
+        return bad(e, "migrate.destLibvirtURI", "must be a qemu libvirt URI");
+    return 0;
+}
+
+/* Check a posted request and make a Pending job of it (taking a reference
+ * on `req`).  Returns 0 and *ret, -EINVAL with *e, -ENOMEM. */
+static int job_parse(json_t *req, struct job **ret, struct perr *e)
+{
+    struct job *b;
+    const char *id, *type;
+    json_t *sec;
+    int r;
+
+    if (!json_is_object(req))
+        return bad(e, "", "the body must be a JSON object");
+    if ((r = get_str(req, "id", "id", true, &id, e)) < 0)
+        return r;
+    if (!id_ok(id))
+        return bad(e, "id",
+                   "must be at most 128 letters, digits, '-', '_' or '.', "
+                   "not starting with '.'");
+    if ((r = get_str(req, "type", "type", true, &type, e)) < 0)
+        return r;
+    b = calloc(1, sizeof(*b));
+    if (!b)
+        return -ENOMEM;
+    if (strcmp(type, "prepare") == 0)
+        b->type = JOB_PREPARE;
+    else if (strcmp(type, "migrate") == 0)
+        b->type = JOB_MIGRATE;
+    else if (strcmp(type, "abort") == 0)
+        b->type = JOB_ABORT;
+    else {
+        free(b);
+        return bad(e, "type",
+                   "Unsupported value: must be \"prepare\", \"migrate\" or "
+                   "\"abort\"");
+    }
+    if ((r = get_obj(req, "migration", false, &sec, e)) < 0 ||
+        (r = get_str(req, "domain", "domain", b->type != JOB_ABORT, &b->domain,
+                     e)) < 0)
+        goto fail;
+    switch (b->type) {
+    case JOB_PREPARE:
+        r = get_obj(req, "prepare", false, &sec, e);
+        break;
+    case JOB_MIGRATE:
+        r = get_obj(req, "migrate", true, &sec, e);
+        if (r == 0)
+            r = migrate_parse(sec, &b->mig, e);
+        break;
+    case JOB_ABORT:
+        r = get_obj(req, "abort", true, &sec, e);
+        if (r == 0)
+            r = get_str(sec, "jobId", "abort.jobId", true, &b->abort_target, e);
+        break;
+    }
+    if (r < 0)
+        goto fail;
+    b->id = strdup(id);
+    if (!b->id) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    b->request = json_incref(req);
+    b->created = time(NULL);
+    *ret = b;
+    return 0;
+fail:
+    free(b);
+    return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Journal                                                                 */
+
+/* The journal's text for `b`: {"job":JOB,"request":REQUEST}.  Lock
+ * held.  NULL when out of memory. */
+static char *journal_text(const struct job *b)
+{
+    json_t *doc =
+        json_pack("{s:o, s:O}", "job", job_render(b), "request", b->request);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+    json_decref(doc);
+    return text;
+}
+
+/* Write `text` (taken) to state_dir/jobs/ID.json atomically.  The caller
+ * holds the lock and has the job pinned (a worker running it); the lock is
+ * dropped for the file write, so that the loop's reads never wait for a
+ * disk.  Returns 0 or -errno. */
+static int journal_store(struct migr_jobs *j, const char *id, char *text)
+{
+    char dir[4096], path[4096 + ID_MAX + 16], tmp[sizeof(path) + 8];
+    size_t len = text ? strlen(text) : 0, off = 0;
+    int fd = -1, r = 0;
+
+    if (!text)
+        return -ENOMEM;
+    pthread_mutex_unlock(&j->lock);
+    snprintf(dir, sizeof(dir), "%s/jobs", j->o.cfg->state_dir);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        r = -errno;
+        goto out;
+    }
+    snprintf(path, sizeof(path), "%s/%s.json", dir, id);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        r = -errno;
+        goto out;
+    }
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            goto out;
+        }
+        off += (size_t)n;
+    }
+    /* The rename must not land before the data: a crash would leave an
+     * empty journal where there was a good one. */
+    if (fsync(fd) < 0 || rename(tmp, path) < 0)
+        r = -errno;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (r < 0 && fd >= 0)
+        unlink(tmp);
+    free(text);
+    pthread_mutex_lock(&j->lock);
+    return r;
+}
+
+/* Journal `b` as it is now (see journal_store for the lock). */
+static int journal_write(struct migr_jobs *j, struct job *b)
+{
+    return journal_store(j, b->id, journal_text(b));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Running jobs (worker threads)                                           */
+
+/* End `b` (lock held): state, result or error, journal, wake. */
+static void job_finish(struct migr_jobs *j, struct job *b, json_t *result,
+                       const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void job_finish(struct migr_jobs *j, struct job *b, json_t *result,
+                       const char *reason, const char *fmt, ...)
+{
+    struct job end = *b;
+
+    /* The end is journalled before anyone sees it: a reader that saw the
+     * final state finds it on disk too. */
+    end.finished = time(NULL);
+    if (reason) {
+        va_list ap;
+        char msg[1024];
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        end.state = ST_FAILED;
+        snprintf(end.reason, sizeof(end.reason), "%s", reason);
+        end.message = strdup(msg);
+        json_decref(result);
+        end.result = NULL;
+    } else {
+        end.state = ST_SUCCEEDED;
+        end.result = result;
+        end.message = NULL;
+    }
+    /* A job whose end could not be written still ended; the journal is
+     * for a later restart to look at, and says Running then. */
+    (void)journal_store(j, b->id, journal_text(&end));
+    free(b->message);
+    b->finished = end.finished;
+    b->state = end.state;
+    memcpy(b->reason, end.reason, sizeof(b->reason));
+    b->message = end.message;
+    b->result = end.result;
+    j->n_finished++;
+    job_changed(j, b);
+    prune(j);
+}
+
+/* Whether `port` is free to listen on at `addr`: a bind as QEMU makes it
+ * for an incoming migration (SO_REUSEADDR, so a connection lingering in
+ * TIME_WAIT does not count, a listener does). */
+static bool port_free(const char *addr, int port)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    int fd, r, one = 1;
+
+    if (strchr(addr, ':')) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&ss;
+
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
+            return false;
+        len = sizeof(*s6);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&ss;
+
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
+            return false;
+        len = sizeof(*s4);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    r = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (r == 0)
+        r = bind(fd, (struct sockaddr *)&ss, len);
+    close(fd);
+    return r == 0;
+}
+
+static void run_prepare(struct migr_jobs *j, struct job *b)
+{
+    const struct conf_migrator *c = j->o.cfg;
+    int span = c->migration_port_max - c->migration_port_min + 1;
+    int start, port = -1;
+    char host[80], dest[512], uri[160];
+    bool v6;
+
+    if (!j->address || !j->address[0]) {
+        job_finish(j, b, NULL, "NoMigrationAddress",
+                   "no 'migration_address' is set and 'listen' is a "
+                   "wildcard");
+        return;
+    }
+    v6 = strchr(j->address, ':') != NULL;
+    snprintf(host, sizeof(host), "%s%s%s", v6 ? "[" : "", j->address,
+             v6 ? "]" : "");
+    /* Start after the port given last, so that two prepares close together
+     * do not get the same port before QEMU listens on it. */
+    start = j->next_port;
+    pthread_mutex_unlock(&j->lock);
+    for (int k = 0; k < span && port < 0; k++) {
+        int p = c->migration_port_min + (start + k) % span;
+
+        if (port_free(j->address, p))
+            port = p;
+    }
+    pthread_mutex_lock(&j->lock);
+    if (port < 0) {
+        job_finish(j, b, NULL, "NoFreePort", "no free port in [%d, %d] on %s",
+                   c->migration_port_min, c->migration_port_max, j->address);
+        return;
+    }
+    j->next_port = (port - c->migration_port_min + 1) % span;
+    if (c->libvirt_peer_uri)
+        snprintf(dest, sizeof(dest), "%s", c->libvirt_peer_uri);
+    else
+        snprintf(dest, sizeof(dest), "qemu+tcp://%s/system", host);
+    snprintf(uri, sizeof(uri), "tcp://%s:%d", host, port);
+    job_finish(j, b,
+               json_pack("{s:s, s:i, s:s, s:s}", "migrationAddress", j->address,
+                         "port", port, "migrationURI", uri, "destLibvirtURI",
+                         dest),
+               NULL, NULL);
+}
+
+/* The blocking migration call on a thread of its own, so that the job's
+ * worker can monitor it. */
+struct mig_call {
+    struct migr_jobs *j;
+    struct migr_virt *virt;
+    const char *domain;
+    struct migr_migrate_params p;
+    bool done; /* under j->lock */
+    int r;
+    char err[512];
+};
+
+static void *mig_call_main(void *arg)
+{
+    struct mig_call *m = arg;
+    int r =
+        migr_virt_migrate(m->virt, m->domain, &m->p, m->err, sizeof(m->err));
+
+    pthread_mutex_lock(&m->j->lock);
+    m->r = r;
+    m->done = true;
+    pthread_cond_broadcast(&m->j->cond);
+    pthread_mutex_unlock(&m->j->lock);
+    return NULL;
+}
+
+static void run_migrate(struct migr_jobs *j, struct job *b)
+{
+    const struct migrate_req *q = &b->mig;
+    const int64_t second = j->o.second_ms;
+    struct mig_call m = {.j = j, .domain = b->domain};
+    struct migr_dom_info info;
+    struct migr_job_stats st;
+    struct migr_virt *virt = NULL;
+    const char *reason = NULL; /* why we abort, once we do */
+    char err[512] = "", why[256] = "";
+    uint64_t gib, best = UINT64_MAX;
+    int64_t t0, last_progress, completion_ms;
+    bool downtime_set = false, aborted = false, postcopy_tried = false;
+    pthread_t th;
+    int r;
+
+    pthread_mutex_unlock(&j->lock);
+    r = migr_virt_open(j->o.cfg->libvirt_uri, &virt, err, sizeof(err));
+    if (r == 0)
+        r = migr_virt_info(virt, b->domain, &info, err, sizeof(err));
+    pthread_mutex_lock(&j->lock);
+    if (r < 0) {
+        job_finish(j, b, NULL,
+                   r == -ENOENT ? "DomainNotFound" : "MigrationFailed", "%s",
+                   err);
+        goto out;
+    }
+    if (b->abort_requested) {
+        job_finish(j, b, NULL, "Aborted", "aborted before it started");
+        goto out;
+    }
+    if (journal_write(j, b) < 0) {
+        job_finish(j, b, NULL, "JournalFailed",
+                   "cannot write the journal under '%s'", j->o.cfg->state_dir);
+        goto out;
+    }
+    m.virt = virt;
+    m.p = (struct migr_migrate_params){
+        .dest_uri = q->dest_uri,
+        .migrate_uri = q->migration_uri,
+        .bandwidth_mib = q->bandwidth_mibps,
+        .parallel_connections = q->parallel,
+        .auto_converge = q->auto_converge,
+        .post_copy = q->post_copy,
+        .unsafe = q->unsafe,
+        .tls = !q->disable_tls,
+    };
+    r = pthread_create(&th, NULL, mig_call_main, &m);
+    if (r != 0) {
+        job_finish(j, b, NULL, "MigrationFailed", "cannot start a thread: %s",
+                   strerror(r));
+        goto out;
+    }
+    /* KubeVirt's completion time: per GiB of guest memory, rounded up. */
+    gib = (info.memory_kib + 1024 * 1024 - 1) / (1024 * 1024);
+    if (gib == 0)
+        gib = 1;
+    completion_ms = (int64_t)(q->completion_per_gib_s * gib) * second;
+    t0 = last_progress = mono_ms();
+    while (!m.done) {
+        struct timespec until;
+        int64_t now;
+
+        deadline_in(&until, j->o.monitor_interval_ms);
+        while (!m.done && !(b->abort_requested && !reason) &&
+               pthread_cond_timedwait(&j->cond, &j->lock, &until) == 0)
+            ;
+        if (m.done)
+            break;
+        if (b->abort_requested && !reason)
+            reason = "Aborted";
+        pthread_mutex_unlock(&j->lock);
+
+        r = migr_virt_job_stats(virt, b->domain, false, &st, NULL, 0);
+        now = mono_ms();
+        if (r == 0 && st.kind == MIGR_JOB_ACTIVE && st.migration) {
+            if (st.data_remaining < best) {
+                best = st.data_remaining;
+                last_progress = now;
+            }
+            /* The API is meant for a running migration (peers-migration.md
+             * §4.1): the first time one is seen. */
+            if (!downtime_set && q->max_downtime_ms) {
+                downtime_set = true;
+                (void)migr_virt_downtime_set(virt, b->domain,
+                                             q->max_downtime_ms, NULL, 0);
+            }
+        }
+        if (!reason && !b->postcopy) {
+            if (q->progress_timeout_s &&
+                now - last_progress > (int64_t)q->progress_timeout_s * second) {
+                reason = "ProgressTimeout";
+                snprintf(why, sizeof(why),
+                         "no progress for %llu s (dataRemaining %llu bytes)",
+                         (unsigned long long)q->progress_timeout_s,
+                         (unsigned long long)(best == UINT64_MAX ? 0 : best));
+            } else if (q->completion_per_gib_s && now - t0 > completion_ms) {
+                reason = "CompletionTimeout";
+                snprintf(why, sizeof(why),
+                         "not completed after %lld s (%llu s per GiB, %llu "
+                         "GiB)",
+                         (long long)(completion_ms / second),
+                         (unsigned long long)q->completion_per_gib_s,
+                         (unsigned long long)gib);
+            }
+            if (reason && q->post_copy && !postcopy_tried) {
+                postcopy_tried = true;
+                if (migr_virt_postcopy_start(virt, b->domain, NULL, 0) == 0) {
+                    pthread_mutex_lock(&j->lock);
+                    b->postcopy = true;
+                    pthread_mutex_unlock(&j->lock);
+                    reason = NULL; /* post-copy is never aborted */
+                }
+            }
+        }
+        /* Until libvirt takes the abort (the job may not have started),
+         * every round tries again. */
+        if (reason && !aborted && !b->postcopy)
+            aborted = migr_virt_job_abort(virt, b->domain, NULL, 0) == 0;
+
+        pthread_mutex_lock(&j->lock);
+        if (r == 0 && st.kind == MIGR_JOB_ACTIVE && st.migration) {
+            b->progress = (struct progress){
+                .data_total = st.data_total,
+                .data_processed = st.data_processed,
+                .data_remaining = st.data_remaining,
+                .memory_bps = st.memory_bps,
+                .dirty_rate = st.dirty_rate,
+                .iteration = st.iteration,
+                .time_elapsed_ms = st.time_elapsed_ms,
+            };
+            job_changed(j, b);
+        }
+    }
+    pthread_mutex_unlock(&j->lock);
+    pthread_join(th, NULL);
+
+    if (m.r == 0) {
+        struct migr_job_stats done;
+        struct progress p;
+        json_t *res;
+
+        /* The completed job's statistics (real downtime), when libvirt
+         * still has the domain; else the last sample. */
+        r = migr_virt_job_stats(virt, b->domain, true, &done, NULL, 0);
+        pthread_mutex_lock(&j->lock);
+        p = b->progress;
+        res = json_pack(
+            "{s:I, s:I, s:I, s:s}", "downtimeMs",
+            (json_int_t)(r == 0 ? done.downtime_ms : 0), "timeElapsedMs",
+            (json_int_t)(r == 0 && done.time_elapsed_ms ? done.time_elapsed_ms
+                                                        : p.time_elapsed_ms),
+            "dataTotal",
+            (json_int_t)(r == 0 && done.data_total ? done.data_total
+                                                   : p.data_total),
+            "mode", b->postcopy ? "PostCopy" : "PreCopy");
+        job_finish(j, b, res, NULL, NULL);
+    } else {
+        pthread_mutex_lock(&j->lock);
+        if (reason && strcmp(reason, "Aborted") == 0)
+            job_finish(j, b, NULL, "Aborted", "aborted by request: %s", m.err);
+        else if (reason)
+            job_finish(j, b, NULL, reason, "%s: %s", why, m.err);
+        else
+            job_finish(j, b, NULL,
+                       m.r == -ENOENT ? "DomainNotFound" : "MigrationFailed",
+                       "%s", m.err);
+    }
+out:
+    pthread_mutex_unlock(&j->lock);
+    migr_virt_close(virt);
+    pthread_mutex_lock(&j->lock);
+}
+
+static void run_abort(struct migr_jobs *j, struct job *b)
+{
+    struct job *m = job_find(j, b->abort_target);
+
+    if (!m || m->type != JOB_MIGRATE || final(m->state)) {
+        if (m && m->type == JOB_MIGRATE && m->state == ST_SUCCEEDED)
+            job_finish(j, b, NULL, "TooLate",
+                       "migrate job '%s' has already succeeded",
+                       b->abort_target);
+        else
+            job_finish(j, b, NULL, "NotRunning",
+                       "no migrate job '%s' is running", b->abort_target);
+        return;
+    }
+    if (m->state == ST_PENDING) {
+        /* Not started: it never will be.  Waiting for a worker to take it
+         * could wait behind other migrations, or for ever at a stop. */
+        m->abort_requested = true;
+        m->pins++;
+        job_finish(j, m, NULL, "Aborted", "aborted before it started");
+        m->pins--;
+        job_finish(j, b, json_pack("{s:s}", "abortStatus", "Succeeded"), NULL,
+                   NULL);
+        return;
+    }
+    if (m->postcopy) {
+        job_finish(j, b, NULL, "TooLate",
+                   "migrate job '%s' is in post-copy and cannot be aborted",
+                   b->abort_target);
+        return;
+    }
+    /* The migrate job's own worker calls libvirt (one place aborts); this
+     * one waits for the outcome. */
+    m->abort_requested = true;
+    m->pins++;
+    job_changed(j, m);
+    while (!final(m->state))
+        pthread_cond_wait(&j->cond, &j->lock);
+    m->pins--;
+    if (m->state == ST_SUCCEEDED)
+        job_finish(j, b, NULL, "TooLate",
+                   "migrate job '%s' succeeded before the abort took",
+                   b->abort_target);
+    else
+        job_finish(j, b, json_pack("{s:s}", "abortStatus", "Succeeded"), NULL,
+                   NULL);
+}
+
+/* The oldest Pending job this worker may take (lock held).  Migrations
+ * take at most all workers but one, so prepare and abort jobs are always
+ * answered. */
+static struct job *job_next(struct migr_jobs *j)
+{
+    for (struct job *b = j->jobs; b; b = b->next) {
+        if (b->state != ST_PENDING)
+            continue;
+        if (b->type == JOB_MIGRATE && j->running_migrations >= j->n_workers - 1)
+            continue;
+        return b;
+    }
+    return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct migr_jobs *j = arg;
+
+    pthread_mutex_lock(&j->lock);
+    for (;;) {
+        struct job *b = NULL;
+
+        while (!j->stop && !(b = job_next(j)))
+            pthread_cond_wait(&j->cond, &j->lock);
+        if (j->stop)
+            break;
+        b->state = ST_RUNNING;
+        b->started = time(NULL);
+        b->pins++;
+        job_changed(j, b);
+        switch (b->type) {
+        case JOB_PREPARE:
+            (void)journal_write(j, b);
+            run_prepare(j, b);
+            break;
+        case JOB_MIGRATE:
+            j->running_migrations++;
+            run_migrate(j, b);
+            j->running_migrations--;
+            break;
+        case JOB_ABORT:
+            (void)journal_write(j, b);
+            run_abort(j, b);
+            break;
+        }
+        b->pins--;
+        prune(j);
+        /* A migration slot may have freed up for a waiting one. */
+        pthread_cond_broadcast(&j->cond);
+    }
+    pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lifecycle                                                               */
+
+int migr_jobs_new(const struct migr_jobs_opts *o, struct migr_jobs **ret)
+{
+    struct migr_jobs *j;
+    pthread_condattr_t ca;
+
+    if (!o || !o->cfg || !o->cfg->state_dir || !o->cfg->libvirt_uri || !ret)
+        return -EINVAL;
+    j = calloc(1, sizeof(*j));
+    if (!j)
+        return -ENOMEM;
+    j->o = *o;
+    if (j->o.monitor_interval_ms <= 0)
+        j->o.monitor_interval_ms = MONITOR_INTERVAL_MS;
+    if (j->o.second_ms <= 0)
+        j->o.second_ms = 1000;
+    j->n_workers =
+        o->cfg->migration_workers > 1 ? o->cfg->migration_workers : 2;
+    j->address = o->migration_address ? strdup(o->migration_address) : NULL;
+    if (o->migration_address && !j->address) {
+        free(j);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&j->lock, NULL);
+    /* Timed waits on the monotonic clock, as the monitor measures. */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    *ret = j;
+    return 0;
+}
+
+int migr_jobs_start(struct migr_jobs *j)
+{
+    if (!j)
+        return -EINVAL;
+    if (j->workers)
+        return 0;
+    j->workers = calloc((size_t)j->n_workers, sizeof(*j->workers));
+    if (!j->workers)
+        return -ENOMEM;
+    j->stop = false;
+    for (int i = 0; i < j->n_workers; i++) {
+        int r = pthread_create(&j->workers[i], NULL, worker_main, j);
+
+        if (r != 0) {
+            pthread_mutex_lock(&j->lock);
+            j->stop = true;
+            pthread_cond_broadcast(&j->cond);
+            pthread_mutex_unlock(&j->lock);
+            while (i-- > 0)
+                pthread_join(j->workers[i], NULL);
+            free(j->workers);
+            j->workers = NULL;
+            return -r;
+        }
+    }
+    return 0;
+}
+
+void migr_jobs_stop(struct migr_jobs *j)
+{
+    if (!j || !j->workers)
+        return;
+    pthread_mutex_lock(&j->lock);
+    j->stop = true;
+    pthread_cond_broadcast(&j->cond);
+    pthread_mutex_unlock(&j->lock);
+    for (int i = 0; i < j->n_workers; i++)
+        pthread_join(j->workers[i], NULL);
+    free(j->workers);
+    j->workers = NULL;
+}
+
+void migr_jobs_free(struct migr_jobs *j)
+{
+    if (!j)
+        return;
+    migr_jobs_stop(j);
+    migr_jobs_detach(j);
+    while (j->jobs) {
+        struct job *b = j->jobs;
+
+        j->jobs = b->next;
+        job_free(b);
+    }
+    free(j->address);
+    pthread_cond_destroy(&j->cond);
+    pthread_mutex_destroy(&j->lock);
+    free(j);
+}
+
+int migr_jobs_wait(struct migr_jobs *j, const char *id, int timeout_ms)
+{
+    struct timespec until;
+    struct job *b;
+    int r = 0;
+
+    deadline_in(&until, timeout_ms);
+    pthread_mutex_lock(&j->lock);
+    while ((b = job_find(j, id)) && !final(b->state) && r == 0)
+        r = pthread_cond_timedwait(&j->cond, &j->lock, &until);
+    pthread_mutex_unlock(&j->lock);
+    if (!b)
+        return -ENOENT;
+    return final(b->state) ? 0 : -ETIMEDOUT;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Watches (loop thread)                                                   */
+
+static void watch_remove(struct migr_jobs *j, struct watch *w)
+{
+    for (struct watch **pp = &j->watches; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    free(w);
+}
+
+static void watch_on_close(void *arg)
+{
+    struct watch *w = arg;
+
+    watch_remove(w->j, w);
+}
+
+/* Write what changed since the last line; end the stream after a final
+ * state or when the job is gone.  Returns false when the watch ended (and
+ * was freed). */
+static bool watch_flush(struct watch *w)
+{
+    struct migr_jobs *j = w->j;
+    struct job *b;
+    json_t *line = NULL;
+    bool end = true;
+    char *text = NULL;
+
+    pthread_mutex_lock(&j->lock);
+    b = job_find(j, w->id);
+    if (b && b->version == w->sent) {
+        pthread_mutex_unlock(&j->lock);
+        return true;
+    }
+    if (b) {
+        line = json_pack("{s:s, s:o}", "type", "MODIFIED", "object",
+                         job_render(b));
+        w->sent = b->version;
+        end = final(b->state);
+    }
+    pthread_mutex_unlock(&j->lock);
+    text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    if (b && text) {
+        size_t n = strlen(text);
+
+        text[n] = '\n';
+        /* json_dumps' NUL becomes the newline: the chunk is the line. */
+        if (http_stream_write(w->stream, text, n + 1) < 0 ||
+            http_stream_pending(w->stream) > WATCH_MAX_PENDING)
+            end = true;
+    } else if (b) {
+        end = true; /* out of memory: the reader sees the stream end */
+    }
+    free(text);
+    if (end) {
+        http_stream_end(w->stream);
+        watch_remove(j, w);
+        return false;
+    }
+    return true;
+}
+
+static void notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct migr_jobs *j = arg;
+    struct watch *w = j->watches, *next;
+    (void)fd;
+    (void)what;
+
+    for (; w; w = next) {
+        next = w->next;
+        watch_flush(w);
+    }
+}
+
+static void watch_start(struct http_stream *stream, void *arg)
+{
+    struct watch *w = arg;
+    struct http_stream_callbacks cbs = {.on_close = watch_on_close, .arg = w};
+
+    w->stream = stream;
+    w->next = w->j->watches;
+    w->j->watches = w;
+    http_stream_set_callbacks(stream, &cbs);
+    watch_flush(w);
+}
+
+int migr_jobs_attach(struct migr_jobs *j, struct event_base *base)
+{
+    struct event *ev;
+
+    if (!j || !base)
+        return -EINVAL;
+    ev = event_new(base, -1, 0, notify_cb, j);
+    if (!ev)
+        return -ENOMEM;
+    pthread_mutex_lock(&j->lock);
+    j->notify = ev;
+    pthread_mutex_unlock(&j->lock);
+    return 0;
+}
+
+void migr_jobs_detach(struct migr_jobs *j)
+{
+    struct event *ev;
+
+    if (!j)
+        return;
+    while (j->watches) {
+        struct watch *w = j->watches;
+
+        j->watches = w->next;
+        http_stream_end(w->stream);
+        free(w);
+    }
+    pthread_mutex_lock(&j->lock);
+    ev = j->notify;
+    j->notify = NULL;
+    pthread_mutex_unlock(&j->lock);
+    if (ev)
+        event_free(ev);
+}
+
+/* ---------------------------------------------------------------------- */
+/* HTTP (loop thread)                                                      */
+
+static void reply_json(struct http_response *resp, int status, json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    json_decref(o);
+    if (!text) {
+        resp->status = 500;
+        return;
+    }
+    resp->status = status;
+    resp->content_type = "application/json";
+    resp->body = text;
+    resp->body_len = strlen(text);
+}
+
+static void reply_status(struct http_response *resp, int code,
+                         const char *reason, const char *message,
+                         json_t *details)
+{
+    json_t *s =
+        json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+                  "apiVersion", "v1", "metadata", "status", "Failure",
+                  "message", message, "reason", reason, "code", code);
+
+    if (s && details)
+        json_object_set_new(s, "details", details);
+    else
+        json_decref(details);
+    reply_json(resp, code, s);
+}
+
+static void handle_post(struct migr_jobs *j, const struct http_request *req,
+                        struct http_response *resp)
+{
+    struct perr e = {.field = ""};
+    struct job *b = NULL, *old;
+    json_error_t jerr;
+    json_t *doc;
+    int r;
+
+    doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        char msg[256];
+
+        snprintf(msg, sizeof(msg), "the body is not JSON: %s", jerr.text);
+        reply_status(resp, 400, "BadRequest", msg, NULL);
+        return;
+    }
+    r = job_parse(doc, &b, &e);
+    json_decref(doc);
+    if (r == -EINVAL) {
+        reply_status(resp, 400, "BadRequest", e.message,
+                     json_pack("{s:[{s:s, s:s, s:s}]}", "causes", "reason",
+                               "FieldValueInvalid", "message", e.message,
+                               "field", e.field));
+        return;
+    }
+    if (r < 0) {
+        reply_status(resp, 500, "InternalError", "out of memory", NULL);
+        return;
+    }
+    pthread_mutex_lock(&j->lock);
+    old = job_find(j, b->id);
+    if (old) {
+        bool same = json_equal(old->request, b->request);
+        json_t *o = same ? job_render(old) : NULL;
+
+        pthread_mutex_unlock(&j->lock);
+        if (same) {
+            reply_json(resp, 200, o);
+        } else {
+            char msg[256];
+
+            snprintf(msg, sizeof(msg), "job '%s' exists with another request",
+                     b->id);
+            reply_status(resp, 409, "AlreadyExists", msg, NULL);
+        }
+        job_free(b);
+        return;
+    }
+    /* Appended: the list is in creation order, the queue's order. */
+    {
+        struct job **pp = &j->jobs;
+
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = b;
+    }
+    job_changed(j, b);
+    doc = job_render(b);
+    pthread_mutex_unlock(&j->lock);
+    reply_json(resp, 202, doc);
+}
+
+void migr_jobs_handle(struct migr_jobs *j, const struct http_request *req,
+                      struct http_response *resp)
+{
+    bool read =
+        req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD;
+    const char *watch = http_request_param(req, "watch");
+    struct job *b;
+    json_t *o;
+
+    if (req->segc == 2) {
+        if (req->method == HTTP_METHOD_POST) {
+            handle_post(j, req, resp);
+            return;
+        }
+        if (!read) {
+            reply_status(resp, 405, "MethodNotAllowed",
+                         "only GET and POST are allowed here", NULL);
+            return;
+        }
+        o = json_array();
+        pthread_mutex_lock(&j->lock);
+        for (b = j->jobs; o && b; b = b->next)
+            json_array_append_new(o, job_render(b));
+        pthread_mutex_unlock(&j->lock);
+        reply_json(resp, 200, o ? json_pack("{s:o}", "items", o) : NULL);
+        return;
+    }
+    if (req->segc != 3) {
+        reply_status(resp, 404, "NotFound", "the path is not served here",
+                     NULL);
+        return;
+    }
+    if (!read) {
+        reply_status(resp, 405, "MethodNotAllowed", "only GET is allowed here",
+                     NULL);
+        return;
+    }
+    pthread_mutex_lock(&j->lock);
+    b = job_find(j, req->segv[2]);
+    o = b && !(watch && (strcmp(watch, "true") == 0 || strcmp(watch, "1") == 0))
+            ? job_render(b)
+            : NULL;
+    pthread_mutex_unlock(&j->lock);
+    if (!b) {
+        char msg[256];
+
+        snprintf(msg, sizeof(msg), "job '%.128s' not found", req->segv[2]);
+        reply_status(resp, 404, "NotFound", msg, NULL);
+        return;
+    }
+    if (!o) {
+        struct watch *w;
+
+        if (!j->notify || strlen(req->segv[2]) > ID_MAX ||
+            !(w = calloc(1, sizeof(*w)))) {
+            reply_status(resp, 503, "ServiceUnavailable",
+                         "watches are not served now", NULL);
+            return;
+        }
+        w->j = j;
+        snprintf(w->id, sizeof(w->id), "%s", req->segv[2]);
+        resp->status = 200;
+        resp->content_type = "application/json";
+        resp->stream_start = watch_start;
+        resp->stream_arg = w;
+        return;
+    }
+    reply_json(resp, 200, o);
+}

@@ -1,0 +1,116 @@
+/*
+ * migrator/jobs: the agent's jobs - what takes long on a host (prepare a
+ * migration target, migrate a domain, abort a migration) runs as a job
+ * with an id chosen by orchestratord, accepted at once and run by a small
+ * pool of worker threads, so that no HTTP request waits for libvirt.
+ *
+ * Endpoints (under the agent's /v1, its bearer token checked by the agent):
+ *   POST /v1/jobs             a job request -> 202 and the job object; the
+ *                             same id with the same request again -> 200
+ *                             and the existing job; with another request
+ *                             -> 409; a bad body -> 400 Status whose
+ *                             details.causes name the field ("migrate.
+ *                             progressTimeoutS")
+ *   GET  /v1/jobs             {"items":[JOB...]} (in flight + the last 100
+ *                             finished, oldest first)
+ *   GET  /v1/jobs/ID          the job object, 404 unknown
+ *   GET  /v1/jobs/ID?watch=true
+ *                             chunked, one line per change
+ *                             {"type":"MODIFIED","object":JOB}, the first
+ *                             the current state; ends after the line with
+ *                             a final state (Succeeded, Failed)
+ * Request: {"id", "type": "prepare"|"migrate"|"abort", "migration":{...}
+ * (echoed), "domain" (required but for abort), "prepare":{},
+ * "migrate":{"destLibvirtURI","migrationURI" (required), "bandwidthMiBps",
+ * "maxDowntimeMs", "allowAutoConverge", "allowPostCopy",
+ * "allowWorkloadDisruption", "parallelConnections", "disableTLS" (default
+ * true), "unsafe", "progressTimeoutS" (150), "completionTimeoutPerGiBS"
+ * (150)}, "abort":{"jobId"}}; other members are ignored.  The job object
+ * is described above job_render() in jobs.c; results: prepare
+ * {"migrationAddress","port","migrationURI","destLibvirtURI"}, migrate
+ * {"downtimeMs","timeElapsedMs","dataTotal","mode"}, abort
+ * {"abortStatus":"Succeeded"}.  Failure reasons: prepare NoMigrationAddress,
+ * NoFreePort; migrate MigrationFailed, ProgressTimeout, CompletionTimeout,
+ * Aborted, DomainNotFound, JournalFailed; abort TooLate (succeeded, or in
+ * post-copy), NotRunning.
+ *
+ * Migrate (source): migr_virt_migrate on a thread of its own while the
+ * job's worker monitors it every monitor interval (500 ms): progress from
+ * the job statistics, the max downtime set once the libvirt job runs, and
+ * the timeouts - progressTimeoutS without dataRemaining shrinking,
+ * completionTimeoutPerGiBS times the guest's memory in GiB (rounded up) -
+ * which switch to post-copy when allowPostCopy, else abort the libvirt job
+ * and fail the job with ProgressTimeout or CompletionTimeout.  A timeout of
+ * 0 is none.  An abort job asks the migrate job's monitor to abort and
+ * waits for the migration's end.
+ *
+ * Journal: state_dir/jobs/ID.json ({"job":JOB,"request":REQUEST}) is
+ * written (temporary file, fsync, rename) when a job starts, before any
+ * libvirt call, and when it ends.  Re-attaching after a restart is not
+ * done yet.
+ *
+ * Threads: migr_jobs_handle, _attach and _detach run on the loop thread
+ * and never block (the job table is behind a mutex held only to copy);
+ * workers hand changes to the loop by making an event active (libevent
+ * must use pthreads: evthread_use_pthreads() before the base is made).
+ * The rest from the main thread.  Nothing here logs.
+ */
+#ifndef ORCH_MIGRATOR_JOBS_H
+#define ORCH_MIGRATOR_JOBS_H
+
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "http/http.h"
+
+struct event_base;
+struct migr_jobs;
+
+struct migr_jobs_opts {
+    /* libvirt_uri, state_dir, migration ports, libvirt_peer_uri and
+     * migration_workers; borrowed for the jobs' life. */
+    const struct conf_migrator *cfg;
+    /* This host's migration address (IP literal); NULL or "": prepare jobs
+     * fail with NoMigrationAddress. */
+    const char *migration_address;
+    int monitor_interval_ms; /* 0: 500 */
+    int second_ms;           /* how long the timeouts' second is; 0: 1000
+                                (tests shrink it) */
+};
+
+/* A job table for `o` (copied; cfg borrowed).  Returns 0 and *ret (free
+ * with migr_jobs_free), -EINVAL, -ENOMEM. */
+int migr_jobs_new(const struct migr_jobs_opts *o, struct migr_jobs **ret);
+
+/* Start the worker threads.  Returns 0 or -errno of pthread_create. */
+int migr_jobs_start(struct migr_jobs *j);
+
+/* Let watch streams run on `base`'s loop: workers wake it on every change.
+ * Loop thread (or before the loop runs).  Returns 0 or -ENOMEM. */
+int migr_jobs_attach(struct migr_jobs *j, struct event_base *base);
+
+/* End every watch stream (as after a final state) and stop waking the
+ * loop; the base may go after this.  Loop thread.  NULL-safe. */
+void migr_jobs_detach(struct migr_jobs *j);
+
+/* Stop the workers: no new job starts; jobs running finish first (each
+ * bounded by its own timeouts; libvirt would carry a peer-to-peer
+ * migration on without us anyway).  NULL-safe; a no-op when not
+ * started. */
+void migr_jobs_stop(struct migr_jobs *j);
+
+/* migr_jobs_detach's streams must be gone; stops the workers and frees.
+ * NULL-safe. */
+void migr_jobs_free(struct migr_jobs *j);
+
+/* Answer a request whose path is /v1/jobs[/ID] (req->segv[0] "v1",
+ * segv[1] "jobs"); auth is the caller's.  Loop thread. */
+void migr_jobs_handle(struct migr_jobs *j, const struct http_request *req,
+                      struct http_response *resp);
+
+/* Wait up to timeout_ms for job `id` to reach a final state.  Returns 0,
+ * -ENOENT (no such job), -ETIMEDOUT.  Any thread but the loop's (tests,
+ * tools). */
+int migr_jobs_wait(struct migr_jobs *j, const char *id, int timeout_ms);
+
+#endif
