@@ -27,6 +27,26 @@ void orch_metrics_request(struct orch_metrics *m, enum http_method method,
     m->requests[v][c]++;
 }
 
+/* Bucket bounds (seconds) of the phase transition histogram: from the
+ * sub-second hops of the control plane to the hours of a big guest. */
+static const double phase_bounds[ORCH_METRIC_PHASE_BUCKETS] = {
+    0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800,
+};
+
+void orch_metrics_phase_time(struct orch_metrics *m, int phase,
+                             double seconds)
+{
+    if (phase < 0 || phase >= API_VMIM_PHASE_COUNT)
+        return;
+    for (size_t i = 0; i < ORCH_METRIC_PHASE_BUCKETS; i++)
+        if (seconds <= phase_bounds[i]) {
+            m->phase_time_buckets[phase][i]++;
+            break;
+        }
+    m->phase_time_sum[phase] += seconds;
+    m->phase_time_count[phase]++;
+}
+
 /* Count migrations in flight by phase, from the store's phase index: a
  * scrape reads no record, however many the store holds (finished ones are
  * most of them). */
