@@ -30,7 +30,7 @@
  * each answer moves the migration on. */
 #define POLL_FAST_MS 100
 /* A running migrate job: progress at least once a second. */
-#define POLL_RUNNING_MS 500
+#define POLL_RUNNING_MS   500
 #define PROGRESS_WRITE_MS 900
 
 enum job_kind { JOB_PREPARE = 0, JOB_MIGRATE, JOB_ABORT, JOB_COUNT };
@@ -56,9 +56,9 @@ struct job {
     bool absent; /* the agent does not have it: submit it */
     bool posted; /* the call in flight is a submit */
     enum job_state state;
-    json_t *obj;    /* the last job object the agent gave */
-    bool fresh;     /* obj not looked at by a pass yet */
-    int fails;      /* calls in a row without an answer */
+    json_t *obj;     /* the last job object the agent gave */
+    bool fresh;      /* obj not looked at by a pass yet */
+    int fails;       /* calls in a row without an answer */
     int64_t next_ms; /* no call before */
     int64_t last_answer_ms;
     char last_err[200];
@@ -215,8 +215,7 @@ static bool job_final(const struct job *j)
     return j->state == JS_SUCCEEDED || j->state == JS_FAILED;
 }
 
-static void job_id(const struct mig *m, enum job_kind k, char *buf,
-                   size_t len)
+static void job_id(const struct mig *m, enum job_kind k, char *buf, size_t len)
 {
     snprintf(buf, len, "%s-%s", m->uid, job_suffix[k]);
 }
@@ -300,11 +299,10 @@ static void job_done(int err, int status, const json_t *body, void *arg)
 /* Ask for J, or submit it (REQ, built only then) when the agent does not
  * have it and MAY_SUBMIT.  Nothing while a call is in flight, before
  * j->next_ms, or once the job is final. */
-static void job_drive(struct pass *p, struct mig *m, struct job *j,
-                      const char *url, json_t *(*build)(struct pass *,
-                                                        struct mig *,
-                                                        const json_t *),
-                      const json_t *ctx, bool may_submit)
+static void
+job_drive(struct pass *p, struct mig *m, struct job *j, const char *url,
+          json_t *(*build)(struct pass *, struct mig *, const json_t *),
+          const json_t *ctx, bool may_submit)
 {
     struct orch_controller *c = p->c;
     char id[API_UID_LEN + 32];
@@ -374,7 +372,8 @@ static void phase_written(struct pass *p, const json_t *vmim, int old_phase)
 {
     struct orch_controller *c = p->c;
     int phase = orch_vmim_phase(vmim);
-    const char *created = api_doc_get_string(vmim, "metadata.creationTimestamp");
+    const char *created =
+        api_doc_get_string(vmim, "metadata.creationTimestamp");
     int64_t t0;
 
     if (phase == old_phase || phase < 0)
@@ -389,9 +388,8 @@ static void phase_written(struct pass *p, const json_t *vmim, int old_phase)
     if (c->on_phase)
         c->on_phase(vmim, api_vmim_phase_name((enum api_vmim_phase)phase),
                     phase == API_VMIM_PHASE_FAILED
-                        ? api_doc_get_string(vmim,
-                                             "status.migrationState."
-                                             "failureReason")
+                        ? api_doc_get_string(vmim, "status.migrationState."
+                                                   "failureReason")
                         : NULL,
                     c->arg);
 }
@@ -400,8 +398,8 @@ static void phase_written(struct pass *p, const json_t *vmim, int old_phase)
  * is left for the next pass, which reads the record again. */
 static int vmim_put(struct pass *p, json_t *doc, int old_phase)
 {
-    int r = store_update(p->c->srv->store, STORE_KIND_MIGRATION, doc,
-                         doc_rv(doc));
+    int r =
+        store_update(p->c->srv->store, STORE_KIND_MIGRATION, doc, doc_rv(doc));
     if (r == -ESTALE || r == -ENOENT) {
         p->c->again = true;
         return 0;
@@ -482,8 +480,8 @@ static int fail(struct pass *p, json_t *doc, int old_phase, const char *why)
 static int fail_aborted(struct pass *p, json_t *doc, int old_phase)
 {
     json_t *ms = orch_migration_state(doc);
-    if (!ms || json_object_set_new(ms, "abortStatus",
-                                   json_string("Succeeded")) < 0)
+    if (!ms ||
+        json_object_set_new(ms, "abortStatus", json_string("Succeeded")) < 0)
         return -ENOMEM;
     return fail(p, doc, old_phase, "Migration aborted before it started");
 }
@@ -636,8 +634,8 @@ static json_t *build_migrate(struct pass *p, struct mig *m, const json_t *ctx)
         json_object_get(json_object_get(vmim, "status"), "migrationState"),
         "migrationConfiguration");
     const json_t *res = json_object_get(m->jobs[JOB_PREPARE].obj, "result");
-    const char *bw = json_string_value(
-        json_object_get(cfg, "bandwidthPerMigration"));
+    const char *bw =
+        json_string_value(json_object_get(cfg, "bandwidthPerMigration"));
     int64_t bytes = 0, mibps = 0;
     json_t *req = job_request(m, JOB_MIGRATE, vmim, dom), *mig;
     (void)p;
@@ -749,10 +747,9 @@ static int step_pending(struct pass *p, struct mig *m, json_t *doc)
         json_object_set_new(ms, "sourceNode", json_string(src)) < 0 ||
         json_object_set_new(ms, "migrationUid", json_string(m->uid)) < 0 ||
         json_object_set(ms, "migrationConfiguration", cfg) < 0 ||
-        (pol && json_object_set_new(
-                    ms, "migrationPolicyName",
-                    json_string(api_doc_get_string(pol, "metadata.name"))) <
-                    0) ||
+        (pol && json_object_set_new(ms, "migrationPolicyName",
+                                    json_string(api_doc_get_string(
+                                        pol, "metadata.name"))) < 0) ||
         orch_migration_set_phase(doc, API_VMIM_PHASE_SCHEDULING, p->now) < 0) {
         r = -ENOMEM;
         goto out;
@@ -818,8 +815,8 @@ static int step_scheduled(struct pass *p, struct mig *m, json_t *doc)
 
     if (abort_requested(doc))
         return fail_aborted(p, doc, API_VMIM_PHASE_SCHEDULED);
-    if (orch_migration_set_phase(doc, API_VMIM_PHASE_PREPARING_TARGET,
-                                 p->now) < 0)
+    if (orch_migration_set_phase(doc, API_VMIM_PHASE_PREPARING_TARGET, p->now) <
+        0)
         return -ENOMEM;
     r = vmim_put(p, doc, API_VMIM_PHASE_SCHEDULED);
     /* Nobody submits a prepare job before this phase: no need to ask. */
@@ -889,8 +886,8 @@ static int step_preparing(struct pass *p, struct mig *m, json_t *doc)
             (port > 0 &&
              json_object_set_new(ms, "targetDirectMigrationNodePorts",
                                  json_pack("{s:i}", key, 49152)) < 0) ||
-            orch_migration_set_phase(doc, API_VMIM_PHASE_TARGET_READY,
-                                     p->now) < 0)
+            orch_migration_set_phase(doc, API_VMIM_PHASE_TARGET_READY, p->now) <
+                0)
             return -ENOMEM;
         r = vmim_put(p, doc, API_VMIM_PHASE_PREPARING_TARGET);
         if (r > 0)
@@ -1034,8 +1031,7 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
         if (json_object_set_new(ms, "completed", json_true()) < 0 ||
             json_object_set_new(ms, "failed", json_false()) < 0 ||
             json_object_set_new(ms, "endTimestamp", json_string(p->now)) < 0 ||
-            (mode &&
-             json_object_set_new(ms, "mode", json_string(mode)) < 0) ||
+            (mode && json_object_set_new(ms, "mode", json_string(mode)) < 0) ||
             /* A cancel that came too late says so. */
             (abort && json_object_set_new(ms, "abortStatus",
                                           json_string("Failed")) < 0) ||
@@ -1054,8 +1050,7 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
                         "Live migration has been aborted");
         }
         job_error(j, err, sizeof(err));
-        snprintf(why, sizeof(why), "source node '%s': %s", src ? src : "",
-                 err);
+        snprintf(why, sizeof(why), "source node '%s': %s", src ? src : "", err);
         return fail(p, doc, API_VMIM_PHASE_RUNNING, why);
     }
     if (j->absent && !j->busy) {
@@ -1066,8 +1061,7 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
         return fail(p, doc, API_VMIM_PHASE_RUNNING, why);
     }
     if (abort && !abs) {
-        if (json_object_set_new(ms, "abortStatus", json_string("Aborting")) <
-            0)
+        if (json_object_set_new(ms, "abortStatus", json_string("Aborting")) < 0)
             return -ENOMEM;
         r = vmim_put(p, doc, API_VMIM_PHASE_RUNNING);
         if (r > 0)
@@ -1279,10 +1273,11 @@ static void on_change(const char *type, const json_t *obj, void *arg)
     struct orch_controller *c = arg;
     const char *kind = json_string_value(json_object_get(obj, "kind"));
 
-    if (streq(type, "ERROR") || streq(kind, "VirtualMachineInstanceMigration") ||
+    if (streq(type, "ERROR") ||
+        streq(kind, "VirtualMachineInstanceMigration") ||
         streq(kind, "MigrationPolicy") ||
-        (c->waiting && (streq(kind, "VirtualMachineInstance") ||
-                        streq(kind, "Node"))))
+        (c->waiting &&
+         (streq(kind, "VirtualMachineInstance") || streq(kind, "Node"))))
         kick(c);
 }
 

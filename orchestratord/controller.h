@@ -67,8 +67,8 @@ typedef void (*orch_controller_phase_fn)(const json_t *vmim, const char *phase,
                                          const char *reason, void *arg);
 
 struct orch_controller_opts {
-    struct orch_agent agent;  /* taken over, released by stop */
-    int64_t (*clock_ms)(void); /* monotonic ms; NULL: the real clock */
+    struct orch_agent agent;           /* taken over, released by stop */
+    int64_t (*clock_ms)(void);         /* monotonic ms; NULL: the real clock */
     orch_controller_phase_fn on_phase; /* may be NULL */
     void *arg;
 };

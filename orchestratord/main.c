@@ -62,8 +62,7 @@ static int settings_from_conf(const struct conf_orchestratord *cfg,
         o->bandwidth_bytes = (int64_t)m->bandwidth_per_migration.bytes;
         o->completion_timeout_per_gib = m->completion_timeout_per_gib;
         o->progress_timeout = m->progress_timeout;
-        o->parallel_migrations_per_cluster =
-            m->parallel_migrations_per_cluster;
+        o->parallel_migrations_per_cluster = m->parallel_migrations_per_cluster;
         o->parallel_outbound_migrations_per_node =
             m->parallel_outbound_migrations_per_node;
         o->max_downtime_ms = m->max_downtime_ms;

@@ -33,8 +33,7 @@ static const double phase_bounds[ORCH_METRIC_PHASE_BUCKETS] = {
     0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800,
 };
 
-void orch_metrics_phase_time(struct orch_metrics *m, int phase,
-                             double seconds)
+void orch_metrics_phase_time(struct orch_metrics *m, int phase, double seconds)
 {
     if (phase < 0 || phase >= API_VMIM_PHASE_COUNT)
         return;

@@ -205,14 +205,14 @@ int orch_migration_set_phase(json_t *vmim, int phase, const char *now)
     tr = json_object_get(status, "phaseTransitionTimestamps");
     if (!json_is_array(tr)) {
         tr = json_array();
-        if (!tr || json_object_set_new(status, "phaseTransitionTimestamps",
-                                       tr) < 0)
+        if (!tr ||
+            json_object_set_new(status, "phaseTransitionTimestamps", tr) < 0)
             return -ENOMEM;
     }
     if (json_object_set_new(status, "phase", json_string(name)) < 0 ||
         json_array_append_new(tr, json_pack("{s:s, s:s}", "phase", name,
-                                            "phaseTransitionTimestamp",
-                                            now)) < 0)
+                                            "phaseTransitionTimestamp", now)) <
+            0)
         return -ENOMEM;
     return 0;
 }
@@ -238,8 +238,7 @@ bool orch_migration_limits_allow(const struct orch_migration_settings *m,
 
 /* KubeVirt's countMatchingLabels: whether every label of SEL is in
  * LABELS with its value, and how many there are. */
-static bool selector_count(const json_t *sel, const json_t *labels,
-                           long *ret_n)
+static bool selector_count(const json_t *sel, const json_t *labels, long *ret_n)
 {
     const char *k;
     const json_t *v;
@@ -272,9 +271,10 @@ const json_t *orch_migration_policy_match(const json_t *policies,
         const char *name = api_doc_get_string(p, "metadata.name");
         long nv, nn;
 
-        if (!name || !selector_count(json_object_get(
-                                         sels, "virtualMachineInstanceSelector"),
-                                     vmi_labels, &nv) ||
+        if (!name ||
+            !selector_count(
+                json_object_get(sels, "virtualMachineInstanceSelector"),
+                vmi_labels, &nv) ||
             !selector_count(json_object_get(sels, "namespaceSelector"),
                             ns_labels, &nn))
             continue;
@@ -282,8 +282,7 @@ const json_t *orch_migration_policy_match(const json_t *policies,
             (nv + nn == best_total &&
              (nv > best_vmi ||
               (nv == best_vmi &&
-               strcmp(name, api_doc_get_string(best, "metadata.name")) <
-                   0)))) {
+               strcmp(name, api_doc_get_string(best, "metadata.name")) < 0)))) {
             best = p;
             best_total = nv + nn;
             best_vmi = nv;
@@ -442,9 +441,9 @@ int orch_migration_pick_target(const json_t *nodes, const char *source,
             msg_add(why, sizeof(why), &pos, name, "is unschedulable");
             continue;
         }
-        if (!api_labels_match_map(selector, json_object_get(
-                                                json_object_get(n, "metadata"),
-                                                "labels"))) {
+        if (!api_labels_match_map(
+                selector,
+                json_object_get(json_object_get(n, "metadata"), "labels"))) {
             msg_add(why, sizeof(why), &pos, name,
                     "does not match addedNodeSelector");
             continue;
@@ -459,8 +458,7 @@ int orch_migration_pick_target(const json_t *nodes, const char *source,
             cap = quantity_at(n, "status.capacity.memory");
         free_mem = cap - (used ? used(name, used_arg) : 0);
         if (free_mem < need) {
-            msg_add(why, sizeof(why), &pos, name,
-                    "has not enough free memory");
+            msg_add(why, sizeof(why), &pos, name, "has not enough free memory");
             continue;
         }
         if (!best || free_mem > best_free ||

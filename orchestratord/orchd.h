@@ -89,8 +89,8 @@ void orch_settings_clear(struct orch_settings *s);
 void orch_migration_settings_default(struct orch_migration_settings *m);
 
 /* Counters for /metrics. */
-#define ORCH_METRIC_VERBS 8
-#define ORCH_METRIC_CODES 16
+#define ORCH_METRIC_VERBS         8
+#define ORCH_METRIC_CODES         16
 #define ORCH_METRIC_PHASE_BUCKETS 12
 struct orch_metrics {
     uint64_t requests[ORCH_METRIC_VERBS][ORCH_METRIC_CODES];
@@ -102,15 +102,15 @@ struct orch_metrics {
      * per phase, observations in each bucket of ORCH_METRIC_PHASE_BUCKETS
      * (cumulative at render), their sum and count.  The controller
      * observes each phase it sets. */
-    uint64_t phase_time_buckets[API_VMIM_PHASE_COUNT][ORCH_METRIC_PHASE_BUCKETS];
+    uint64_t phase_time_buckets[API_VMIM_PHASE_COUNT]
+                               [ORCH_METRIC_PHASE_BUCKETS];
     double phase_time_sum[API_VMIM_PHASE_COUNT];
     uint64_t phase_time_count[API_VMIM_PHASE_COUNT];
 };
 
 /* Record that a migration entered PHASE (an enum api_vmim_phase) SECONDS
  * after it was created. */
-void orch_metrics_phase_time(struct orch_metrics *m, int phase,
-                             double seconds);
+void orch_metrics_phase_time(struct orch_metrics *m, int phase, double seconds);
 
 struct orch_watcher;
 struct orch_feed_sub;
@@ -138,7 +138,7 @@ struct orch_server {
     struct orch_watcher *watchers;
     size_t n_watchers;
     struct orch_feed feed;
-    struct orch_hosts *hosts; /* hosts.h: node cache and monitor */
+    struct orch_hosts *hosts;           /* hosts.h: node cache and monitor */
     struct orch_controller *controller; /* controller.h; NULL: none */
     bool shutting_down;
     /* A write failed for a full disk (507) and none has succeeded since:
@@ -162,8 +162,8 @@ struct orch_server {
 void orch_server_init(struct orch_server *srv, struct store *store);
 
 /* Stop the migration controller, end every watch, drop the feed's
- * subscribers, clear the store's commit hook, stop the node monitor, free the hosts cache and the settings.  The
- * store is left open. */
+ * subscribers, clear the store's commit hook, stop the node monitor, free the
+ * hosts cache and the settings.  The store is left open. */
 void orch_server_release(struct orch_server *srv);
 
 /* The HTTP handler (http_handler_fn); ARG is the struct orch_server. */
