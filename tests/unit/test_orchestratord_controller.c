@@ -24,8 +24,9 @@
 #include "orchestratord/migration.h"
 #include "orchestratord/orchd.h"
 
-#define VMIMS "/apis/kubevirt.io/v1/namespaces/default/" \
-              "virtualmachineinstancemigrations"
+#define VMIMS                                                                  \
+    "/apis/kubevirt.io/v1/namespaces/default/"                                 \
+    "virtualmachineinstancemigrations"
 #define URL(n) "http://198.18.0.1" n ":8443"
 
 /*
@@ -70,9 +71,8 @@ static void fake_queue(struct fake *fk, bool submit, const char *url,
     c->arg = arg;
     *fk->tail = c;
     fk->tail = &c->next;
-    json_array_append_new(fk->log, json_sprintf("%s %s %s",
-                                                submit ? "submit" : "get", url,
-                                                id));
+    json_array_append_new(
+        fk->log, json_sprintf("%s %s %s", submit ? "submit" : "get", url, id));
 }
 
 static int fake_submit(void *ctx, const char *url, const json_t *job,
@@ -178,16 +178,15 @@ struct fixture {
     json_t *phases; /* "ns/name phase" the hook saw */
 };
 
-static void on_phase(const json_t *vmim, const char *phase,
-                     const char *reason, void *arg)
+static void on_phase(const json_t *vmim, const char *phase, const char *reason,
+                     void *arg)
 {
     struct fixture *f = arg;
     (void)reason;
-    json_array_append_new(f->phases,
-                          json_sprintf("%s %s",
-                                       api_doc_get_string(vmim,
-                                                          "metadata.name"),
-                                       phase));
+    json_array_append_new(
+        f->phases,
+        json_sprintf("%s %s", api_doc_get_string(vmim, "metadata.name"),
+                     phase));
 }
 
 static void fake_init(struct fake *fk)
@@ -373,8 +372,7 @@ static const char *jstr(const json_t *doc, const char *path)
     return s ? s : "(null)";
 }
 
-static void assert_phase(struct fixture *f, const char *vmim,
-                         const char *phase)
+static void assert_phase(struct fixture *f, const char *vmim, const char *phase)
 {
     json_t *o = get(f, STORE_KIND_MIGRATION, vmim);
     assert_string_equal(jstr(o, "status.phase"), phase);
@@ -385,8 +383,7 @@ static void assert_phase(struct fixture *f, const char *vmim,
 static void assert_vmi_on(struct fixture *f, const char *vmi, const char *node)
 {
     json_t *o = get(f, STORE_KIND_VMI, vmi);
-    const json_t *n =
-        json_object_get(json_object_get(o, "status"), "nodeName");
+    const json_t *n = json_object_get(json_object_get(o, "status"), "nodeName");
     assert_true(json_is_string(n));
     assert_string_equal(json_string_value(n), node);
     json_decref(o);
@@ -404,8 +401,7 @@ static char *job_of(struct fixture *f, const char *vmim, const char *kind)
 static bool logged(struct fixture *f, const char *line)
 {
     for (size_t i = 0; i < json_array_size(f->fk.log); i++)
-        if (strcmp(json_string_value(json_array_get(f->fk.log, i)), line) ==
-            0)
+        if (strcmp(json_string_value(json_array_get(f->fk.log, i)), line) == 0)
             return true;
     return false;
 }
@@ -436,13 +432,12 @@ static json_t *prepared(void)
 
 static json_t *progress(long total, long done, long left)
 {
-    return json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}}",
-                     "progress", "dataTotal", (json_int_t)total,
-                     "dataProcessed", (json_int_t)done, "dataRemaining",
-                     (json_int_t)left, "memoryTransferRate",
-                     (json_int_t)1000000, "dirtyRate", (json_int_t)10,
-                     "iteration", (json_int_t)2, "mode", "PreCopy",
-                     "timeElapsedMs", (json_int_t)1500);
+    return json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}}", "progress",
+                     "dataTotal", (json_int_t)total, "dataProcessed",
+                     (json_int_t)done, "dataRemaining", (json_int_t)left,
+                     "memoryTransferRate", (json_int_t)1000000, "dirtyRate",
+                     (json_int_t)10, "iteration", (json_int_t)2, "mode",
+                     "PreCopy", "timeElapsedMs", (json_int_t)1500);
 }
 
 /* Drive vm1's migration "m1" to Running with the migrate job Running. */
@@ -528,25 +523,25 @@ static void test_phases_to_succeeded(void **state)
     fake_set(&f->fk, mig, "Running", progress(1000, 400, 600));
     settle(f, 12);
     o = get(f, STORE_KIND_MIGRATION, "m1");
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(json_object_get(o, "status"),
-                                         "progress"),
-                         "dataRemainingBytes")),
-                     600);
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(json_object_get(o, "status"),
-                                         "progress"),
-                         "dirtyMemoryRateBytes")),
-                     40960);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(o, "status"), "progress"),
+            "dataRemainingBytes")),
+        600);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(o, "status"), "progress"),
+            "dirtyMemoryRateBytes")),
+        40960);
     json_decref(o);
     fake_set(&f->fk, mig, "Running", progress(1000, 900, 100));
     settle(f, 12);
     o = get(f, STORE_KIND_MIGRATION, "m1");
-    assert_int_equal(json_integer_value(json_object_get(
-                         json_object_get(json_object_get(o, "status"),
-                                         "progress"),
-                         "dataRemainingBytes")),
-                     100);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(o, "status"), "progress"),
+            "dataRemainingBytes")),
+        100);
     json_decref(o);
     assert_vmi_on(f, "vm1", "hv01");
 
@@ -678,13 +673,13 @@ static int64_t used_fn(const char *node, void *arg)
 
 static void test_pick_target(void **state)
 {
-    json_t *nodes = json_pack(
-        "[o, o, o, o, o, o]", node_doc("hv01", "True", false, "16Gi", "a"),
-        node_doc("hv02", "False", false, "16Gi", "a"),
-        node_doc("hv03", "True", true, "16Gi", "a"),
-        node_doc("hv04", "True", false, "16Gi", "b"),
-        node_doc("hv05", "True", false, "16Gi", "a"),
-        node_doc("hv06", "Unknown", false, "16Gi", "a"));
+    json_t *nodes = json_pack("[o, o, o, o, o, o]",
+                              node_doc("hv01", "True", false, "16Gi", "a"),
+                              node_doc("hv02", "False", false, "16Gi", "a"),
+                              node_doc("hv03", "True", true, "16Gi", "a"),
+                              node_doc("hv04", "True", false, "16Gi", "b"),
+                              node_doc("hv05", "True", false, "16Gi", "a"),
+                              node_doc("hv06", "Unknown", false, "16Gi", "a"));
     json_t *sel = json_pack("{s:s}", "zone", "a");
     const json_t *n = NULL;
     char msg[1024];
@@ -692,8 +687,8 @@ static void test_pick_target(void **state)
 
     /* Everything but hv04 ruled out, each for its reason. */
     assert_int_equal(orch_migration_pick_target(nodes, "hv01", sel,
-                                                (int64_t)2 << 30, used_fn,
-                                                NULL, &n, msg, sizeof(msg)),
+                                                (int64_t)2 << 30, used_fn, NULL,
+                                                &n, msg, sizeof(msg)),
                      -ENOENT);
     assert_non_null(strstr(msg, "5 other nodes"));
     assert_non_null(strstr(msg, "hv02 is not Ready"));
@@ -703,8 +698,8 @@ static void test_pick_target(void **state)
     assert_non_null(strstr(msg, "hv06 is not Ready"));
     /* Without the selector hv04 fits. */
     assert_int_equal(orch_migration_pick_target(nodes, "hv01", NULL,
-                                                (int64_t)2 << 30, used_fn,
-                                                NULL, &n, msg, sizeof(msg)),
+                                                (int64_t)2 << 30, used_fn, NULL,
+                                                &n, msg, sizeof(msg)),
                      0);
     assert_string_equal(jstr(n, "metadata.name"), "hv04");
     /* Small enough for hv05 too: the most free memory wins (hv04). */
@@ -895,8 +890,7 @@ static void test_cancel_too_late(void **state)
     settle(f, 5);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_string_equal(jstr(o, "status.phase"), "Succeeded");
-    assert_string_equal(jstr(o, "status.migrationState.abortStatus"),
-                        "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.abortStatus"), "Failed");
     json_decref(o);
     assert_vmi_on(f, "vm1", "hv02");
     free(mig);
@@ -909,10 +903,10 @@ static void test_cancel_too_late(void **state)
 
 static json_t *policy(const char *name, json_t *vmi_sel, json_t *ns_sel)
 {
-    json_t *p = json_pack("{s:s, s:s, s:{s:s}, s:{s:{}}}", "apiVersion",
-                          "migrations.kubevirt.io/v1alpha1", "kind",
-                          "MigrationPolicy", "metadata", "name", name, "spec",
-                          "selectors");
+    json_t *p =
+        json_pack("{s:s, s:s, s:{s:s}, s:{s:{}}}", "apiVersion",
+                  "migrations.kubevirt.io/v1alpha1", "kind", "MigrationPolicy",
+                  "metadata", "name", name, "spec", "selectors");
     json_t *sels = json_object_get(json_object_get(p, "spec"), "selectors");
     if (vmi_sel)
         json_object_set_new(sels, "virtualMachineInstanceSelector", vmi_sel);
@@ -931,30 +925,26 @@ static void test_policy_precedence(void **state)
 #define NS_DEFAULT json_pack("{s:s}", "kubernetes.io/metadata.name", "default")
     /* One namespace label vs one VMI label: the VMI label wins the tie. */
     json_array_append_new(ps, policy("a-ns", NULL, NS_DEFAULT));
-    json_array_append_new(ps,
-                          policy("z-vmi", json_pack("{s:s}", "app", "web"),
-                                 NULL));
+    json_array_append_new(
+        ps, policy("z-vmi", json_pack("{s:s}", "app", "web"), NULL));
     m = orch_migration_policy_match(ps, labels, "default");
     assert_string_equal(jstr(m, "metadata.name"), "z-vmi");
     /* A policy with a label the VMI lacks never applies, however many
      * others it matches. */
-    json_array_append_new(
-        ps, policy("b-miss",
-                   json_pack("{s:s, s:s, s:s}", "app", "web", "tier", "fe",
-                             "gpu", "yes"),
-                   NULL));
+    json_array_append_new(ps, policy("b-miss",
+                                     json_pack("{s:s, s:s, s:s}", "app", "web",
+                                               "tier", "fe", "gpu", "yes"),
+                                     NULL));
     m = orch_migration_policy_match(ps, labels, "default");
     assert_string_equal(jstr(m, "metadata.name"), "z-vmi");
     /* More matching labels in total win. */
-    json_array_append_new(ps, policy("y-both",
-                                     json_pack("{s:s}", "tier", "fe"),
-                                     NS_DEFAULT));
+    json_array_append_new(
+        ps, policy("y-both", json_pack("{s:s}", "tier", "fe"), NS_DEFAULT));
     m = orch_migration_policy_match(ps, labels, "default");
     assert_string_equal(jstr(m, "metadata.name"), "y-both");
     /* A complete tie: the smallest name. */
-    json_array_append_new(ps, policy("x-both",
-                                     json_pack("{s:s}", "app", "web"),
-                                     NS_DEFAULT));
+    json_array_append_new(
+        ps, policy("x-both", json_pack("{s:s}", "app", "web"), NS_DEFAULT));
     m = orch_migration_policy_match(ps, labels, "default");
     assert_string_equal(jstr(m, "metadata.name"), "x-both");
     /* Another namespace: the namespace selectors fail. */
@@ -1011,9 +1001,9 @@ static void test_policy_in_migration(void **state)
     assert_string_equal(jstr(o, "status.migrationState.migrationPolicyName"),
                         "web");
     assert_true(json_is_true(json_object_get(
-        json_object_get(json_object_get(json_object_get(o, "status"),
-                                        "migrationState"),
-                        "migrationConfiguration"),
+        json_object_get(
+            json_object_get(json_object_get(o, "status"), "migrationState"),
+            "migrationConfiguration"),
         "allowAutoConverge")));
     json_decref(o);
     mig = job_of(f, "m1", "migrate");
@@ -1111,8 +1101,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_limit_per_cluster, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_limit_per_source, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_limit_per_source, setup, teardown),
         cmocka_unit_test(test_pick_target),
         cmocka_unit_test_setup_teardown(test_no_target_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_down_fails_after_bound,
@@ -1123,8 +1112,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_running, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_too_late, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_too_late, setup, teardown),
         cmocka_unit_test(test_policy_precedence),
         cmocka_unit_test(test_policy_resolve),
         cmocka_unit_test_setup_teardown(test_policy_in_migration, setup,
