@@ -287,8 +287,9 @@ int http_client_send(struct http_client *c, const struct http_client_request *r,
     if (snprintf(target, sizeof(target), "%s%s%s", path && *path ? path : "/",
                  query ? "?" : "", query ? query : "") >= (int)sizeof(target))
         goto fail;
-    snprintf(hosthdr, sizeof(hosthdr), "%s%s%s:%d", strchr(host, ':') ? "[" : "",
-             host, strchr(host, ':') ? "]" : "", port);
+    snprintf(hosthdr, sizeof(hosthdr), "%s%s%s:%d",
+             strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+             port);
 
     ret = -ENOMEM;
     call = calloc(1, sizeof(*call));
@@ -349,8 +350,8 @@ int http_client_send(struct http_client *c, const struct http_client_request *r,
          evhttp_add_header(hdr, "Authorization", r->authorization) < 0) ||
         (r->content_type &&
          evhttp_add_header(hdr, "Content-Type", r->content_type) < 0) ||
-        (r->body && evbuffer_add(evhttp_request_get_output_buffer(req),
-                                 r->body, r->body_len) < 0)) {
+        (r->body && evbuffer_add(evhttp_request_get_output_buffer(req), r->body,
+                                 r->body_len) < 0)) {
         evhttp_request_free(req);
         goto fail;
     }

@@ -62,9 +62,8 @@ static int join(char *buf, size_t len, const char *base, const char *path)
                : -EINVAL;
 }
 
-static int agent_send(struct agent_http *a, enum http_method m,
-                      const char *url, const char *body,
-                      orch_agent_done_fn done, void *arg)
+static int agent_send(struct agent_http *a, enum http_method m, const char *url,
+                      const char *body, orch_agent_done_fn done, void *arg)
 {
     struct http_client_request r = {.method = m, .url = url};
     struct agent_call *k = calloc(1, sizeof(*k));

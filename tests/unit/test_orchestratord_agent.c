@@ -165,8 +165,8 @@ static int teardown(void **state)
 static void test_submit_and_get(void **state)
 {
     struct fixture *f = *state;
-    json_t *job = json_pack("{s:s, s:s}", "id", "uid-1-prepare", "type",
-                            "prepare");
+    json_t *job =
+        json_pack("{s:s, s:s}", "id", "uid-1-prepare", "type", "prepare");
     char url[64];
 
     server_new(f, NULL, NULL);
@@ -184,8 +184,7 @@ static void test_submit_and_get(void **state)
     assert_string_equal(f->auth, "Bearer agent-secret-0123456789");
     assert_true(json_equal(f->posted, job));
 
-    assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "known", done, f),
-                     0);
+    assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "known", done, f), 0);
     wait_calls(f, 2);
     assert_int_equal(f->status, 200);
     assert_string_equal(f->path, "/v1/jobs/known");
@@ -226,18 +225,17 @@ static void test_refused_and_bad_urls(void **state)
 
     agent_new(f);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", closed_port());
-    assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "known", done, f),
-                     0);
+    assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "known", done, f), 0);
     wait_calls(f, 1);
     assert_int_equal(f->err, -ECONNREFUSED);
     assert_int_equal(f->status, 0);
     /* Names are not resolved on the loop; odd schemes and ids refused. */
-    assert_int_equal(f->agent.ops->get(f->agent.ctx, "http://hv01:8443",
-                                       "known", done, f),
-                     -EINVAL);
-    assert_int_equal(f->agent.ops->get(f->agent.ctx, "ftp://127.0.0.1:21",
-                                       "known", done, f),
-                     -EINVAL);
+    assert_int_equal(
+        f->agent.ops->get(f->agent.ctx, "http://hv01:8443", "known", done, f),
+        -EINVAL);
+    assert_int_equal(
+        f->agent.ops->get(f->agent.ctx, "ftp://127.0.0.1:21", "known", done, f),
+        -EINVAL);
     assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "../x", done, f),
                      -EINVAL);
     assert_int_equal(f->calls_done, 1);
@@ -316,8 +314,7 @@ static void test_free_with_calls_in_flight(void **state)
 
     agent_new(f);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-    assert_int_equal(f->agent.ops->submit(f->agent.ctx, url, job, never, f),
-                     0);
+    assert_int_equal(f->agent.ops->submit(f->agent.ctx, url, job, never, f), 0);
     assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "x", never, f), 0);
     /* Let the connections come up, then free the client under them. */
     event_base_once(f->base, -1, EV_TIMEOUT, stop_cb, f->base, &tv);
@@ -383,8 +380,7 @@ static void test_https_verified(void **state)
 
     /* Against the system's CAs the self-signed agent does not verify. */
     agent_new(f);
-    assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "known", done, f),
-                     0);
+    assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "known", done, f), 0);
     wait_calls(f, 1);
     assert_true(f->err < 0);
     assert_int_equal(f->status, 0);
@@ -394,8 +390,7 @@ static void test_https_verified(void **state)
     /* With agent_cacert it does. */
     f->settings.agent_cacert = strdup(cert);
     agent_new(f);
-    assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "known", done, f),
-                     0);
+    assert_int_equal(f->agent.ops->get(f->agent.ctx, url, "known", done, f), 0);
     wait_calls(f, 2);
     assert_int_equal(f->err, 0);
     assert_int_equal(f->status, 200);

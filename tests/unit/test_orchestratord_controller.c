@@ -389,6 +389,17 @@ static void assert_vmi_on(struct fixture *f, const char *vmi, const char *node)
     json_decref(o);
 }
 
+/* /metrics holds LINE. */
+static void assert_metric(struct fixture *f, const char *line)
+{
+    size_t len = 0;
+    char *text = orch_metrics_render(&f->srv, &len);
+    assert_non_null(text);
+    if (!strstr(text, line))
+        fail_msg("no '%s' in:\n%s", line, text);
+    free(text);
+}
+
 static char *job_of(struct fixture *f, const char *vmim, const char *kind)
 {
     json_t *o = get(f, STORE_KIND_MIGRATION, vmim);
@@ -544,6 +555,9 @@ static void test_phases_to_succeeded(void **state)
         100);
     json_decref(o);
     assert_vmi_on(f, "vm1", "hv01");
+    assert_metric(f, "kubevirt_vmi_migration_data_remaining_bytes{namespace="
+                     "\"default\",name=\"vm1\",node=\"hv01\"} 100\n");
+    assert_metric(f, "kubevirt_vmi_migrations_in_running_phase 1\n");
 
     fake_set(&f->fk, mig, "Succeeded",
              json_pack("{s:{s:s, s:i}}", "result", "mode", "PreCopy",
@@ -570,6 +584,12 @@ static void test_phases_to_succeeded(void **state)
         "completed")));
     json_decref(o);
     assert_int_equal(f->srv.metrics.migrations_succeeded, 1);
+    assert_metric(f, "kubevirt_vmi_migrations_in_running_phase 0\n");
+    assert_metric(f, "kubevirt_vmi_migration_succeeded 1\n");
+    assert_metric(f, "kubevirt_vmi_migration_phase_transition_time_from_"
+                     "creation_seconds_count{phase=\"Succeeded\"} 1\n");
+    assert_metric(f, "kubevirt_vmi_migration_phase_transition_time_from_"
+                     "creation_seconds_count{phase=\"Running\"} 1\n");
     /* The hook saw each phase the controller set. */
     assert_int_equal(json_array_size(f->phases), 6);
     assert_string_equal(json_string_value(json_array_get(f->phases, 5)),
