@@ -927,8 +927,16 @@ static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
     json_t *ctx = NULL;
     char *url = NULL;
 
-    if (abort_requested(doc))
-        return fail_aborted(p, doc, API_VMIM_PHASE_TARGET_READY);
+    if (abort_requested(doc)) {
+        /* Cancelled before the source has the migrate job: nothing ran.
+         * Once it may have it (a submit in flight or unanswered), find
+         * out: a job that exists goes to Running, where the abort job
+         * stops it. */
+        if (!j->exists && !j->busy && j->absent && j->fails == 0)
+            return fail_aborted(p, doc, API_VMIM_PHASE_TARGET_READY);
+        if (!j->exists && !j->busy && j->absent)
+            j->absent = false; /* ask before anything else */
+    }
     if (j->exists && j->state != JS_FAILED) {
         json_t *ms = orch_migration_state(doc);
         if (!ms ||
@@ -970,7 +978,7 @@ static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
         job_drive(p, m, pj, url, build_prepare, ctx, false);
     } else {
         url = agent_url(p, src);
-        job_drive(p, m, j, url, build_migrate, ctx, true);
+        job_drive(p, m, j, url, build_migrate, ctx, !abort_requested(doc));
     }
     free(url);
     json_decref(ctx);
@@ -1080,14 +1088,11 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
     }
     if (j->fresh && j->exists &&
         p->now_ms - m->progress_ms >= PROGRESS_WRITE_MS) {
-        const char *old_mode = ms_string(doc, "mode");
-        char *keep = old_mode ? strdup(old_mode) : NULL;
         j->fresh = false;
         if (progress_apply(doc, j->obj, p->now)) {
             m->progress_ms = p->now_ms;
             r = vmim_put(p, doc, API_VMIM_PHASE_RUNNING);
         }
-        free(keep);
         if (r != 0)
             return r;
     }

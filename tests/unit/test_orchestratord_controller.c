@@ -891,6 +891,53 @@ static void test_cancel_while_running(void **state)
     free(abo);
 }
 
+/* A cancel that comes while the submit of the migrate job is in flight
+ * cannot just end the record: the source may start the job.  It goes to
+ * Running, where the abort job stops it. */
+static void test_cancel_with_submit_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    char *prep, *mig, *abo, line[256];
+    json_t *o;
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    prep = job_of(f, "m1", "prepare");
+    mig = job_of(f, "m1", "migrate");
+    abo = job_of(f, "m1", "abort");
+    fake_set(&f->fk, prep, "Succeeded", prepared());
+    snprintf(line, sizeof(line), "submit %s %s", URL("1"), mig);
+    /* Turns without the agents' answers until the submit is on its way. */
+    for (int i = 0; i < 10 && !logged(f, line); i++) {
+        orch_feed_run(&f->srv);
+        assert_true(orch_controller_run(f->srv.controller) >= 0);
+        if (!logged(f, line))
+            fake_flush(&f->fk);
+        fake_now += 100;
+    }
+    assert_true(logged(f, line));
+    assert_phase(f, "m1", "TargetReady");
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIMS "/m1", NULL), 202);
+    settle(f, 5);
+    assert_phase(f, "m1", "Running");
+    snprintf(line, sizeof(line), "submit %s %s", URL("1"), abo);
+    assert_true(logged(f, line));
+    fake_set(&f->fk, abo, "Succeeded", NULL);
+    fake_set(&f->fk, mig, "Failed",
+             json_pack("{s:{s:s}}", "error", "reason", "Aborted"));
+    settle(f, 10);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.abortStatus"),
+                        "Succeeded");
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+    free(prep);
+    free(mig);
+    free(abo);
+}
+
 static void test_cancel_too_late(void **state)
 {
     struct fixture *f = *state;
@@ -991,10 +1038,10 @@ static void test_policy_resolve(void **state)
     json_decref(c);
     /* allowWorkloadDisruption follows the policy's allowPostCopy; fields
      * a policy cannot set stay the cluster's. */
-    json_object_update(json_object_get(p, "spec"),
-                       json_pack("{s:b, s:s, s:I}", "allowPostCopy", 1,
-                                 "bandwidthPerMigration", "64Mi",
-                                 "progressTimeout", (json_int_t)5));
+    json_object_update_new(json_object_get(p, "spec"),
+                           json_pack("{s:b, s:s, s:I}", "allowPostCopy", 1,
+                                     "bandwidthPerMigration", "64Mi",
+                                     "progressTimeout", (json_int_t)5));
     c = orch_migration_config_resolve(&set, p);
     assert_true(json_is_true(json_object_get(c, "allowPostCopy")));
     assert_true(json_is_true(json_object_get(c, "allowWorkloadDisruption")));
@@ -1011,9 +1058,9 @@ static void test_policy_in_migration(void **state)
     json_t *p = policy("web", json_pack("{s:s}", "app", "web"), NULL), *o;
     char *mig;
 
-    json_object_update(json_object_get(p, "spec"),
-                       json_pack("{s:b, s:s}", "allowAutoConverge", 1,
-                                 "bandwidthPerMigration", "100Mi"));
+    json_object_update_new(json_object_get(p, "spec"),
+                           json_pack("{s:b, s:s}", "allowAutoConverge", 1,
+                                     "bandwidthPerMigration", "100Mi"));
     assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION_POLICY, p), 0);
     json_decref(p);
     to_running(f);
@@ -1132,6 +1179,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_running, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_with_submit_in_flight,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_too_late, setup, teardown),
         cmocka_unit_test(test_policy_precedence),
         cmocka_unit_test(test_policy_resolve),
