@@ -130,7 +130,9 @@ static const struct conf_key orch_keys[] = {
     {.path = "migrations.parallel_migrations_per_cluster",
      .type = CONF_T_INT,
      .offset = OFF(migrations.parallel_migrations_per_cluster),
-     .min = 1,
+     /* 0 holds every migration in Pending, as in KubeVirt: a switch to
+      * stop migrations lab-wide without refusing them. */
+     .min = 0,
      .max = 1000,
      .def_int = 5},
     {.path = "migrations.parallel_outbound_migrations_per_node",

@@ -21,8 +21,11 @@
  * "Expect: 100-continue"); 417 for another Expect; 431 for headers over
  * max_headers_bytes; 501 for a method it does not know.
  *
+ * The client (http_client_*) makes requests to other servers on the same
+ * loop, never blocking it: for orchestratord's calls to the migrators.
+ *
  * Threads: everything runs on the event loop thread of the event_base given
- * to http_server_new().  Nothing here logs.
+ * to http_server_new() or http_client_new().  Nothing here logs.
  */
 #ifndef ORCH_HTTP_H
 #define ORCH_HTTP_H
@@ -227,5 +230,59 @@ size_t http_server_requests_in_flight(const struct http_server *srv);
 
 /* Close every connection and free the server.  NULL-safe. */
 void http_server_free(struct http_server *srv);
+
+/*
+ * The client.  One connection per request (TCP_NODELAY set on it), closed
+ * after the reply: calls are rare and small, and a connection kept for a
+ * host that went away would cost a timeout of its own.
+ */
+
+struct http_client;
+
+struct http_client_opts {
+    /* PEM file of the CAs that sign the servers' certificates, for https
+     * URLs; NULL: the system's.  The certificate must name the URL's host
+     * (its IP address). */
+    const char *cacert;
+    int timeout_s;         /* connect + request + reply within; 0 = 10 */
+    size_t max_body_bytes; /* a longer reply fails; 0 = 1 MiB */
+};
+
+/* Make a client on BASE.  Returns 0, -EINVAL (the CA file is unusable;
+ * ERRBUF says why) or -ENOMEM.  Free with http_client_free(). */
+int http_client_new(struct event_base *base, const struct http_client_opts *o,
+                    struct http_client **ret_client, char *errbuf,
+                    size_t errlen);
+
+/* Drop every request in flight (their callbacks never come) and free C.
+ * NULL-safe; not from inside one of C's callbacks. */
+void http_client_free(struct http_client *c);
+
+/* How a request ended.  ERR 0: the server answered STATUS with BODY
+ * (BODY_LEN bytes, NUL-terminated, borrowed for the call).  ERR < 0, STATUS
+ * 0: -ETIMEDOUT (no complete reply within timeout_s), -ECONNREFUSED (no
+ * connection), -ECONNRESET (closed before a reply), -EPROTO (not HTTP, a
+ * TLS failure such as a certificate that does not verify), -EMSGSIZE (the
+ * reply is over max_body_bytes), -ENOMEM. */
+typedef void (*http_client_done_fn)(int err, int status, const char *body,
+                                    size_t body_len, void *arg);
+
+struct http_client_request {
+    enum http_method method; /* GET, POST, PUT, DELETE */
+    /* "http://ADDR:PORT/path?query" or "https://...".  ADDR is an IPv4
+     * literal or a bracketed IPv6 literal: names are not resolved, so that
+     * nothing blocks the loop. */
+    const char *url;
+    const char *authorization; /* the header's value; NULL: none */
+    const char *content_type;  /* NULL: none */
+    const char *body;          /* NULL: none */
+    size_t body_len;
+};
+
+/* Send R (copied) and call DONE(ARG) once, later, on the loop thread.
+ * Returns 0, -EINVAL (a URL the client cannot call) or -ENOMEM (then DONE
+ * is never called). */
+int http_client_send(struct http_client *c, const struct http_client_request *r,
+                     http_client_done_fn done, void *arg);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "log/log.h"
 #include "orchestratord/migration.h"
+#include "orchestratord/controller.h"
 #include "orchestratord/hosts.h"
 
 struct route {
@@ -45,7 +46,23 @@ void orch_settings_clear(struct orch_settings *s)
         }
     }
     free(s->tokens);
+    free(s->migrations.bandwidth_per_migration);
+    if (s->agent_token) {
+        explicit_bzero(s->agent_token, strlen(s->agent_token));
+        free(s->agent_token);
+    }
+    free(s->agent_cacert);
     memset(s, 0, sizeof(*s));
+}
+
+void orch_migration_settings_default(struct orch_migration_settings *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->completion_timeout_per_gib = 150;
+    m->progress_timeout = 150;
+    m->parallel_migrations_per_cluster = 5;
+    m->parallel_outbound_migrations_per_node = 2;
+    m->max_downtime_ms = 900;
 }
 
 void orch_server_init(struct orch_server *srv, struct store *store)
@@ -58,12 +75,15 @@ void orch_server_init(struct orch_server *srv, struct store *store)
     srv->settings.live_migration = true;
     orch_feed_init(srv);
     srv->settings.node_grace_s = 40;
+    orch_migration_settings_default(&srv->settings.migrations);
 }
 
 void orch_server_release(struct orch_server *srv)
 {
     if (!srv)
         return;
+    orch_controller_stop(srv->controller);
+    srv->controller = NULL;
     orch_watch_end_all(srv);
     orch_feed_release(srv);
     orch_hosts_release(srv);

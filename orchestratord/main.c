@@ -55,6 +55,34 @@ static int settings_from_conf(const struct conf_orchestratord *cfg,
     s.max_watchers = (size_t)l->max_watchers;
     s.live_migration = cfg->feature_gates.live_migration;
     s.node_grace_s = cfg->node_monitor_grace_period_s;
+    {
+        const struct conf_migrations *m = &cfg->migrations;
+        struct orch_migration_settings *o = &s.migrations;
+
+        o->bandwidth_bytes = (int64_t)m->bandwidth_per_migration.bytes;
+        o->completion_timeout_per_gib = m->completion_timeout_per_gib;
+        o->progress_timeout = m->progress_timeout;
+        o->parallel_migrations_per_cluster = m->parallel_migrations_per_cluster;
+        o->parallel_outbound_migrations_per_node =
+            m->parallel_outbound_migrations_per_node;
+        o->max_downtime_ms = m->max_downtime_ms;
+        o->allow_auto_converge = m->allow_auto_converge;
+        o->allow_post_copy = m->allow_post_copy;
+        o->allow_workload_disruption = m->allow_workload_disruption;
+        o->disable_tls = m->disable_tls;
+        o->unsafe_migration_override = m->unsafe_migration_override;
+        if (m->bandwidth_per_migration.text &&
+            !(o->bandwidth_per_migration =
+                  strdup(m->bandwidth_per_migration.text))) {
+            orch_settings_clear(&s);
+            return -ENOMEM;
+        }
+    }
+    if ((cfg->agent_token && !(s.agent_token = strdup(cfg->agent_token))) ||
+        (cfg->agent_cacert && !(s.agent_cacert = strdup(cfg->agent_cacert)))) {
+        orch_settings_clear(&s);
+        return -ENOMEM;
+    }
 
     memset(http, 0, sizeof(*http));
     /* evhttp refuses bodies beyond twice the limit on its own (a bare 413);

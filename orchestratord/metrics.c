@@ -27,6 +27,25 @@ void orch_metrics_request(struct orch_metrics *m, enum http_method method,
     m->requests[v][c]++;
 }
 
+/* Bucket bounds (seconds) of the phase transition histogram: from the
+ * sub-second hops of the control plane to the hours of a big guest. */
+static const double phase_bounds[ORCH_METRIC_PHASE_BUCKETS] = {
+    0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800,
+};
+
+void orch_metrics_phase_time(struct orch_metrics *m, int phase, double seconds)
+{
+    if (phase < 0 || phase >= API_VMIM_PHASE_COUNT)
+        return;
+    for (size_t i = 0; i < ORCH_METRIC_PHASE_BUCKETS; i++)
+        if (seconds <= phase_bounds[i]) {
+            m->phase_time_buckets[phase][i]++;
+            break;
+        }
+    m->phase_time_sum[phase] += seconds;
+    m->phase_time_count[phase]++;
+}
+
 /* Count migrations in flight by phase, from the store's phase index: a
  * scrape reads no record, however many the store holds (finished ones are
  * most of them). */
@@ -47,6 +66,90 @@ static void count_phases(struct orch_server *srv, long counts[])
         return;
     for (size_t i = 0; i < k; i++)
         counts[idx[i]] = n[i] > LONG_MAX ? LONG_MAX : (long)n[i];
+}
+
+static void render_phase_times(FILE *f, const struct orch_metrics *m)
+{
+    static const char name[] =
+        "kubevirt_vmi_migration_phase_transition_time_from_creation_seconds";
+
+    fprintf(f,
+            "# HELP %s Seconds from a migration's creation to each phase it "
+            "entered.\n"
+            "# TYPE %s histogram\n",
+            name, name);
+    for (int p = 0; p < API_VMIM_PHASE_COUNT; p++) {
+        uint64_t cum = 0;
+        const char *ph = api_vmim_phase_name((enum api_vmim_phase)p);
+
+        if (!m->phase_time_count[p])
+            continue;
+        for (size_t i = 0; i < ORCH_METRIC_PHASE_BUCKETS; i++) {
+            cum += m->phase_time_buckets[p][i];
+            fprintf(f, "%s_bucket{phase=\"%s\",le=\"%g\"} %llu\n", name, ph,
+                    phase_bounds[i], (unsigned long long)cum);
+        }
+        fprintf(f,
+                "%s_bucket{phase=\"%s\",le=\"+Inf\"} %llu\n"
+                "%s_sum{phase=\"%s\"} %g\n"
+                "%s_count{phase=\"%s\"} %llu\n",
+                name, ph, (unsigned long long)m->phase_time_count[p], name, ph,
+                m->phase_time_sum[p], name, ph,
+                (unsigned long long)m->phase_time_count[p]);
+    }
+}
+
+/* Live progress of the Running migrations (status.progress, which the
+ * controller keeps at most a second old), under virt-handler's metric
+ * names with its labels: the VMI's namespace and name, the source node.
+ * The phase index lists only those. */
+static void render_progress(FILE *f, struct orch_server *srv)
+{
+    static const struct {
+        const char *metric, *field, *type, *help;
+    } g[] = {
+        {"kubevirt_vmi_migration_data_total_bytes", "dataTotalBytes", "counter",
+         "Bytes the migration has to move in all."},
+        {"kubevirt_vmi_migration_data_processed_bytes", "dataProcessedBytes",
+         "gauge", "Bytes the migration has moved."},
+        {"kubevirt_vmi_migration_data_remaining_bytes", "dataRemainingBytes",
+         "gauge", "Bytes the migration has still to move."},
+        {"kubevirt_vmi_migration_dirty_memory_rate_bytes",
+         "dirtyMemoryRateBytes", "gauge",
+         "Bytes per second the guest dirties its memory."},
+        {"kubevirt_vmi_migration_memory_transfer_rate_bytes",
+         "memoryTransferRateBytes", "gauge",
+         "Bytes per second of memory the migration moves."},
+    };
+    static const char *const running[] = {"Running"};
+    struct store_list_opts o = {.phases = running, .n_phases = 1};
+    struct store_page page = {0};
+
+    if (store_list(srv->store, STORE_KIND_MIGRATION, NULL, &o, &page) < 0)
+        return;
+    for (size_t k = 0; k < sizeof(g) / sizeof(*g); k++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", g[k].metric, g[k].help,
+                g[k].metric, g[k].type);
+        for (size_t i = 0; i < json_array_size(page.items); i++) {
+            const json_t *m = json_array_get(page.items, i);
+            const json_t *v = json_object_get(
+                json_object_get(json_object_get(m, "status"), "progress"),
+                g[k].field);
+            const char *ns = api_doc_get_string(m, "metadata.namespace");
+            const char *vmi = api_doc_get_string(m, "spec.vmiName");
+            const char *node =
+                api_doc_get_string(m, "status.migrationState.sourceNode");
+
+            /* Label values are API names: no quote or backslash. */
+            if (json_is_integer(v))
+                fprintf(f,
+                        "%s{namespace=\"%s\",name=\"%s\",node=\"%s\"} "
+                        "%lld\n",
+                        g[k].metric, ns ? ns : "", vmi ? vmi : "",
+                        node ? node : "", (long long)json_integer_value(v));
+        }
+    }
+    store_page_release(&page);
 }
 
 char *orch_metrics_render(struct orch_server *srv, size_t *ret_len)
@@ -130,6 +233,8 @@ char *orch_metrics_render(struct orch_server *srv, size_t *ret_len)
             (unsigned long long)srv->metrics.migrations_succeeded,
             (unsigned long long)srv->metrics.migrations_failed,
             (unsigned long long)srv->metrics.migrations_created);
+    render_phase_times(f, &srv->metrics);
+    render_progress(f, srv);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;

@@ -22,6 +22,8 @@
 
 #include "store/store.h"
 
+struct orch_migration_settings;
+
 /* Whether the VMI object VMI may be migrated: its phase is not final
  * (Succeeded, Failed) and it has no LiveMigratable condition with status
  * "False".  Returns 0, or -EDOM with the reason in MSG (LEN bytes, always
@@ -73,5 +75,84 @@ enum orch_migration_cancel orch_migration_cancel_action(const json_t *vmim);
  * true and, unless already set, metadata.deletionTimestamp now.  The
  * caller stores it.  Returns 0 or -ENOMEM. */
 int orch_migration_request_abort(json_t *vmim);
+
+/*
+ * The phase machine's rules, for the controller (controller.h).  Pure
+ * functions of the records they are given: no store, no clock.
+ */
+
+/* Set VMIM's status.phase to PHASE (an enum api_vmim_phase) and append
+ * {phase, phaseTransitionTimestamp: NOW} to phaseTransitionTimestamps,
+ * unless the phase is already PHASE.  Returns 0, -EINVAL (not an object)
+ * or -ENOMEM. */
+int orch_migration_set_phase(json_t *vmim, int phase, const char *now);
+
+/* The object status.migrationState of VMIM, made if absent; NULL on
+ * ENOMEM. */
+json_t *orch_migration_state(json_t *vmim);
+
+/* End VMIM as Failed: migrationState completed, failed, failureReason
+ * REASON, endTimestamp NOW; status.progress kept as it last was.  Returns
+ * as orch_migration_set_phase(). */
+int orch_migration_fail(json_t *vmim, const char *reason, const char *now);
+
+/* Whether the parallel limits of M let one more migration leave
+ * SOURCE_ACTIVE being under way from its node, CLUSTER_ACTIVE in all:
+ * KubeVirt counts migrations past Pending and not final. */
+bool orch_migration_limits_allow(const struct orch_migration_settings *m,
+                                 long cluster_active, long source_active);
+
+/* The MigrationPolicy of POLICIES (a JSON array of MigrationPolicy
+ * objects) that applies to a VMI with labels VMI_LABELS (an object, may be
+ * NULL) in namespace NS, as KubeVirt's MatchPolicy chooses: every label of
+ * both selectors must match (an empty selector matches everything); the
+ * most matching labels wins, then the most matching VMI labels, then the
+ * smallest name.  Namespaces have no records here: a namespace's labels
+ * are {"kubernetes.io/metadata.name": NS}, the one Kubernetes sets on
+ * every namespace.  Returns a borrowed element or NULL (none applies). */
+const json_t *orch_migration_policy_match(const json_t *policies,
+                                          const json_t *vmi_labels,
+                                          const char *ns);
+
+/* migrationState.migrationConfiguration for a migration: the cluster
+ * settings M with the fields POLICY (may be NULL) sets applied on top
+ * (allowAutoConverge, bandwidthPerMigration, completionTimeoutPerGiB,
+ * maxDowntimeMs, allowPostCopy, allowWorkloadDisruption, which follows the
+ * policy's allowPostCopy when the policy leaves it unset).  Returns a new
+ * object or NULL (ENOMEM). */
+json_t *orch_migration_config_resolve(const struct orch_migration_settings *m,
+                                      const json_t *policy);
+
+/* Bytes of guest memory of the VMI object VMI as KubeVirt sizes it
+ * (spec.domain.memory.guest, else resources.requests.memory, else
+ * limits.memory, else status.memory.guestCurrent); 0 when unknown. */
+int64_t orch_migration_vmi_memory(const json_t *vmi);
+
+/* The libvirt domain name of the VMI object VMI (hosts.h's mapping read
+ * backwards): "NAME" for a VMI found as a domain of that name in namespace
+ * "default" (annotation orchestrator.io/discovered), else "NS_NAME".
+ * Writes at most LEN bytes; returns 0 or -ENAMETOOLONG. */
+int orch_migration_domain_name(const json_t *vmi, char *buf, size_t len);
+
+/* Memory in use on a node, for orch_migration_pick_target(): bytes of the
+ * VMIs on NODE plus those on their way to it. */
+typedef int64_t (*orch_node_used_fn)(const char *node, void *arg);
+
+/* Choose the target of a migration among NODES (a JSON array of Node
+ * objects): Ready=True, not spec.unschedulable, not SOURCE, with an agent
+ * URL (annotation orchestrator.io/agent-url), matching SELECTOR
+ * (spec.addedNodeSelector, may be NULL) and with NEED bytes of memory free
+ * (status.capacity.memory minus USED(node)); of those, the one with the
+ * most free memory, then the smallest name.  Returns 0 and the chosen node
+ * (borrowed) in *RET_NODE, or -ENOENT with what ruled each node out in MSG
+ * (LEN bytes), e.g.
+ *   "no node to migrate to: 3 other nodes: hv02 is not Ready, hv03 is
+ *    unschedulable, hv04 does not match addedNodeSelector"
+ * or "no node to migrate to: there is no node other than the source
+ * 'hv01'". */
+int orch_migration_pick_target(const json_t *nodes, const char *source,
+                               const json_t *selector, int64_t need,
+                               orch_node_used_fn used, void *used_arg,
+                               const json_t **ret_node, char *msg, size_t len);
 
 #endif

@@ -45,6 +45,23 @@ struct orch_token {
     enum orch_role role;
 };
 
+/* KubeVirt's cluster-wide migration settings (conf's 'migrations' group),
+ * the defaults a MigrationPolicy overrides. */
+struct orch_migration_settings {
+    char *bandwidth_per_migration;      /* quantity text; NULL: "0Mi" */
+    int64_t bandwidth_bytes;            /* per second; 0: unlimited */
+    int64_t completion_timeout_per_gib; /* seconds */
+    int64_t progress_timeout;           /* seconds */
+    int64_t parallel_migrations_per_cluster;
+    int64_t parallel_outbound_migrations_per_node;
+    int64_t max_downtime_ms;
+    bool allow_auto_converge;
+    bool allow_post_copy;
+    bool allow_workload_disruption;
+    bool disable_tls;
+    bool unsafe_migration_override;
+};
+
 /* What the handlers need from the configuration; owned by the server. */
 struct orch_settings {
     struct orch_token *tokens; /* none: every request is admin (loopback) */
@@ -54,21 +71,46 @@ struct orch_settings {
     size_t max_watchers;
     bool live_migration; /* KubeVirt's LiveMigration feature gate */
     long node_grace_s;   /* node_monitor_grace_period_s */
+    struct orch_migration_settings migrations;
+    /* Presented to the migrators' agent API as "Bearer"; NULL: none.
+     * Read at each call, so SIGHUP changes it.  Never logged. */
+    char *agent_token;
+    /* PEM CA file for https agent URLs; NULL: the system's CAs.  Read
+     * when the agent client starts (a change takes a restart). */
+    char *agent_cacert;
 };
 
 /* Free the tokens and zero the settings.  NULL-safe. */
 void orch_settings_clear(struct orch_settings *s);
 
+/* KubeVirt's defaults: unlimited bandwidth, completionTimeoutPerGiB 150,
+ * progressTimeout 150, 5 per cluster, 2 outbound per node, maxDowntimeMs
+ * 900, every allow_* false. */
+void orch_migration_settings_default(struct orch_migration_settings *m);
+
 /* Counters for /metrics. */
-#define ORCH_METRIC_VERBS 8
-#define ORCH_METRIC_CODES 16
+#define ORCH_METRIC_VERBS         8
+#define ORCH_METRIC_CODES         16
+#define ORCH_METRIC_PHASE_BUCKETS 12
 struct orch_metrics {
     uint64_t requests[ORCH_METRIC_VERBS][ORCH_METRIC_CODES];
     uint64_t migrations_succeeded;
     uint64_t migrations_failed;
     uint64_t migrations_created;
     uint64_t watch_events;
+    /* kubevirt_vmi_migration_phase_transition_time_from_creation_seconds:
+     * per phase, observations in each bucket of ORCH_METRIC_PHASE_BUCKETS
+     * (cumulative at render), their sum and count.  The controller
+     * observes each phase it sets. */
+    uint64_t phase_time_buckets[API_VMIM_PHASE_COUNT]
+                               [ORCH_METRIC_PHASE_BUCKETS];
+    double phase_time_sum[API_VMIM_PHASE_COUNT];
+    uint64_t phase_time_count[API_VMIM_PHASE_COUNT];
 };
+
+/* Record that a migration entered PHASE (an enum api_vmim_phase) SECONDS
+ * after it was created. */
+void orch_metrics_phase_time(struct orch_metrics *m, int phase, double seconds);
 
 struct orch_watcher;
 struct orch_feed_sub;
@@ -84,6 +126,7 @@ struct orch_feed {
     bool again;   /* a commit of ours since the last read */
 };
 struct orch_hosts;
+struct orch_controller;
 
 struct orch_server {
     struct store *store;
@@ -95,7 +138,8 @@ struct orch_server {
     struct orch_watcher *watchers;
     size_t n_watchers;
     struct orch_feed feed;
-    struct orch_hosts *hosts; /* hosts.h: node cache and monitor */
+    struct orch_hosts *hosts;           /* hosts.h: node cache and monitor */
+    struct orch_controller *controller; /* controller.h; NULL: none */
     bool shutting_down;
     /* A write failed for a full disk (507) and none has succeeded since:
      * /readyz says not ready. */
@@ -112,13 +156,14 @@ struct orch_server {
 
 /* Initialise SRV around an open store (borrowed) with default settings:
  * no tokens, default api limits, max_list_limit 500, max_watchers 100,
- * live migration on, node grace period 40 s.  Sets the store's commit hook
- * (for the feed). */
+ * live migration on, node grace period 40 s, KubeVirt's migration defaults
+ * (orch_migration_settings_default()).  Sets the store's commit hook (for
+ * the feed). */
 void orch_server_init(struct orch_server *srv, struct store *store);
 
-/* End every watch, drop the feed's subscribers, clear the store's commit
- * hook, stop the node monitor, free the hosts cache and the settings.  The
- * store is left open. */
+/* Stop the migration controller, end every watch, drop the feed's
+ * subscribers, clear the store's commit hook, stop the node monitor, free the
+ * hosts cache and the settings.  The store is left open. */
 void orch_server_release(struct orch_server *srv);
 
 /* The HTTP handler (http_handler_fn); ARG is the struct orch_server. */

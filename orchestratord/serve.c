@@ -12,6 +12,7 @@
 
 #include "daemon/daemon.h"
 #include "log/log.h"
+#include "orchestratord/controller.h"
 #include "orchestratord/hosts.h"
 
 #define DRAIN_GRACE_S 10
@@ -27,6 +28,42 @@ struct serve_state {
     struct http_server_opts http_opts;
 };
 
+/* The controller's phase changes, logged here: it is a daemon part that
+ * does not log itself (STYLE.md rule 7), and an operator wants one line
+ * per step of a migration. */
+static void log_phase(const json_t *vmim, const char *phase, const char *reason,
+                      void *arg)
+{
+    (void)arg;
+    if (reason)
+        log_warn("migration '%s/%s': %s: %s",
+                 api_doc_get_string(vmim, "metadata.namespace"),
+                 api_doc_get_string(vmim, "metadata.name"), phase, reason);
+    else
+        log_info("migration '%s/%s': %s",
+                 api_doc_get_string(vmim, "metadata.namespace"),
+                 api_doc_get_string(vmim, "metadata.name"), phase);
+}
+
+static int controller_start(struct orch_server *srv)
+{
+    struct orch_controller_opts co = {.on_phase = log_phase};
+    char err[512] = "";
+    int r;
+
+    r = orch_agent_http_new(srv->base, &srv->settings, &co.agent, err,
+                            sizeof(err));
+    if (r < 0) {
+        log_error("cannot start the agent client: %s",
+                  err[0] ? err : strerror(-r));
+        return r;
+    }
+    r = orch_controller_start(srv, &co);
+    if (r < 0)
+        log_error("cannot start the migration controller: %s", strerror(-r));
+    return r;
+}
+
 static int serve_start(struct daemon_ctx *d, uint16_t port, void *arg)
 {
     struct serve_state *s = arg;
@@ -38,6 +75,11 @@ static int serve_start(struct daemon_ctx *d, uint16_t port, void *arg)
     r = orch_hosts_start(s->srv);
     if (r < 0) {
         log_error("cannot start the node monitor: %s", strerror(-r));
+        return r;
+    }
+    r = controller_start(s->srv);
+    if (r < 0) {
+        orch_hosts_stop(s->srv);
         return r;
     }
     log_info("serving %s on %s%s%s:%u", o->tls_certificate ? "HTTPS" : "HTTP",
@@ -93,6 +135,10 @@ static void serve_stopped(struct daemon_ctx *d, void *arg)
     (void)d;
 
     orch_watch_end_all(s->srv);
+    /* Before the loop is freed: its events and the agents' connections
+     * live on it.  Migrations in flight go on on the hosts; the next start
+     * finds them. */
+    orch_controller_stop(s->srv->controller);
     orch_hosts_stop(s->srv);
 }
 

@@ -7,8 +7,9 @@
  * apply of the seed's migration.yaml, get as table / JSON / YAML, the
  * conflict of a second migration, migrate-cancel, migrate --to with the
  * node selector it posts, migrate --wait running into its timeout (no
- * controller moves the phase yet), a watch seeing a new migration, and the
- * server's NotFound / Unauthorized / Forbidden errors with their exit codes.
+ * migration leaves Pending: the cluster limit is 0), a watch seeing a new
+ * migration, and the server's NotFound / Unauthorized / Forbidden errors with
+ * their exit codes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,6 +97,9 @@ static int start_daemon(void **state)
     assert_non_null(f);
     fprintf(f,
             "listen = \"127.0.0.1:0\";\n"
+            /* The migration controller runs: a limit of 0 keeps every
+             * migration in Pending, so the phases below are known. */
+            "migrations = { parallel_migrations_per_cluster = 0; };\n"
             "tokens = (\n"
             "  { name = \"ops\"; token = \"" ADMIN "\"; role = \"admin\"; },\n"
             "  { name = \"dash\"; token = \"" VIEWER "\"; role = "
@@ -334,7 +338,7 @@ static void test_migrate_to_and_wait(void **state)
     json_decref(j);
     run_clear(&r);
 
-    /* Nothing moves a migration past Pending yet: --wait times out, 1. */
+    /* The limit holds it in Pending: --wait times out, 1. */
     run_orchctl(&ro, &r, "migrate-cancel", "vmi-two", NULL);
     assert_int_equal(r.rc, 0);
     run_clear(&r);

@@ -166,7 +166,10 @@ static void write_conf_extra(const char *tokens, int max_body,
     fprintf(f,
             "listen = \"127.0.0.1:0\";\n"
             "limits = { max_body_bytes = %d; header_timeout_s = 2; "
-            "request_timeout_s = 5; };\n",
+            "request_timeout_s = 5; };\n"
+            /* The migration controller runs: a limit of 0 keeps the
+             * migrations these tests post in Pending, in flight. */
+            "migrations = { parallel_migrations_per_cluster = 0; };\n",
             max_body);
     if (tokens)
         fprintf(f, "tokens = ( %s );\n", tokens);

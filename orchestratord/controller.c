@@ -1,0 +1,1355 @@
+/*
+ * orchestratord: the migration controller (see controller.h).
+ *
+ * What a pass knows of each migration's jobs lives in a struct mig keyed
+ * by the VMIM's uid.  A job is asked for by GET before it is submitted
+ * unless the controller itself moved the migration into the phase that
+ * submits it (then the agent cannot have it): that is how a restarted
+ * orchestratord finds the jobs the previous one started instead of
+ * starting them again.
+ */
+#include "orchestratord/controller.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "api/api.h"
+#include "orchestratord/migration.h"
+#include "orchestratord/orchd.h"
+
+#define AGENT_URL_ANNOT "orchestrator.io/agent-url"
+#define NODE_LABEL      "kubevirt.io/nodeName"
+#define BACKOFF_MAX_MS  10000
+/* A job that has not finished is asked for again after 10 ms, doubling up
+ * to 100 ms: preparing a target takes milliseconds and every one between
+ * its end and our knowing is the control plane's overhead (the issue's
+ * benchmark wants at most 100 ms at each end of a migration). */
+#define POLL_FIRST_MS 10
+#define POLL_MAX_MS   100
+/* A running migrate job: progress for the record at most a second old, its
+ * end seen within a quarter of a second. */
+#define POLL_RUNNING_MS   250
+#define PROGRESS_WRITE_MS 900
+
+enum job_kind { JOB_PREPARE = 0, JOB_MIGRATE, JOB_ABORT, JOB_COUNT };
+
+static const char *const job_suffix[JOB_COUNT] = {"prepare", "migrate",
+                                                  "abort"};
+
+enum job_state {
+    JS_UNKNOWN = 0,
+    JS_PENDING,
+    JS_RUNNING,
+    JS_SUCCEEDED,
+    JS_FAILED,
+};
+
+struct mig;
+
+struct job {
+    struct mig *mig;
+    enum job_kind kind;
+    bool busy;   /* a call in flight */
+    bool exists; /* the agent has it */
+    bool absent; /* the agent does not have it: submit it */
+    bool posted; /* the call in flight is a submit */
+    enum job_state state;
+    json_t *obj;     /* the last job object the agent gave */
+    bool fresh;      /* obj not looked at by a pass yet */
+    int fails;       /* calls in a row without an answer */
+    int64_t poll_ms; /* the next poll's delay while not running */
+    int64_t next_ms; /* no call before */
+    int64_t last_answer_ms;
+    char last_err[200];
+};
+
+struct mig {
+    struct mig *next;
+    struct orch_controller *ctl;
+    char uid[API_UID_LEN + 16];
+    int phase;           /* the phase last seen */
+    int64_t since_ms;    /* when this process saw it enter that phase */
+    int64_t progress_ms; /* last progress write */
+    bool seen;           /* in this pass's list */
+    bool dead;           /* gone: freed once no call is in flight */
+    struct job jobs[JOB_COUNT];
+};
+
+struct orch_controller {
+    struct orch_server *srv;
+    struct orch_agent agent;
+    int64_t (*clock_ms)(void);
+    orch_controller_phase_fn on_phase;
+    void *arg;
+    struct orch_feed_sub *sub;
+    struct event *timer;
+    struct event *kick;
+    struct mig *migs;
+    struct mig *dead; /* dropped with a call in flight */
+    bool waiting;     /* some migration waits for a VMI or node change */
+    bool running;
+    bool again;
+};
+
+/* Per-pass counts for the limits and the memory on its way to nodes. */
+struct source_count {
+    char *node;
+    long n;
+};
+
+struct pass {
+    struct orch_controller *c;
+    const json_t *items; /* the migrations in flight */
+    long cluster;
+    struct source_count *sources;
+    size_t n_sources;
+    int64_t now_ms;
+    char now[API_TIME_LEN];
+    int written;
+};
+
+static int64_t real_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool streq(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+static void kick(struct orch_controller *c)
+{
+    c->again = true;
+    if (c->kick)
+        event_active(c->kick, EV_TIMEOUT, 0);
+}
+
+/*
+ * Entries.
+ */
+
+static struct mig *mig_get(struct orch_controller *c, const char *uid)
+{
+    struct mig *m;
+
+    for (m = c->migs; m; m = m->next)
+        if (!m->dead && strcmp(m->uid, uid) == 0)
+            return m;
+    m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    m->ctl = c;
+    snprintf(m->uid, sizeof(m->uid), "%s", uid);
+    m->phase = -1;
+    for (int i = 0; i < JOB_COUNT; i++) {
+        m->jobs[i].mig = m;
+        m->jobs[i].kind = (enum job_kind)i;
+    }
+    m->next = c->migs;
+    c->migs = m;
+    return m;
+}
+
+static bool mig_busy(const struct mig *m)
+{
+    for (int i = 0; i < JOB_COUNT; i++)
+        if (m->jobs[i].busy)
+            return true;
+    return false;
+}
+
+static void mig_free(struct mig *m)
+{
+    for (int i = 0; i < JOB_COUNT; i++)
+        json_decref(m->jobs[i].obj);
+    free(m);
+}
+
+static void mig_unlink(struct mig **list, struct mig *m)
+{
+    for (struct mig **pp = list; *pp; pp = &(*pp)->next)
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    m->next = NULL;
+}
+
+/* Unlink M; free it now unless a call will still come back to it (then it
+ * waits on the dead list). */
+static void mig_drop(struct orch_controller *c, struct mig *m)
+{
+    mig_unlink(&c->migs, m);
+    m->dead = true;
+    if (!mig_busy(m)) {
+        mig_free(m);
+        return;
+    }
+    m->next = c->dead;
+    c->dead = m;
+}
+
+/*
+ * Agent calls.
+ */
+
+static enum job_state job_state_parse(const char *s)
+{
+    if (streq(s, "Pending"))
+        return JS_PENDING;
+    if (streq(s, "Running"))
+        return JS_RUNNING;
+    if (streq(s, "Succeeded"))
+        return JS_SUCCEEDED;
+    if (streq(s, "Failed"))
+        return JS_FAILED;
+    return JS_UNKNOWN;
+}
+
+static bool job_final(const struct job *j)
+{
+    return j->state == JS_SUCCEEDED || j->state == JS_FAILED;
+}
+
+static void job_id(const struct mig *m, enum job_kind k, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s-%s", m->uid, job_suffix[k]);
+}
+
+static int64_t backoff_ms(int fails)
+{
+    int64_t ms = 1000;
+    for (int i = 1; i < fails && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+}
+
+static void job_failed_call(struct job *j, int64_t now, const char *why)
+{
+    j->fails++;
+    j->next_ms = now + backoff_ms(j->fails);
+    snprintf(j->last_err, sizeof(j->last_err), "%s", why);
+}
+
+static void job_done(int err, int status, const json_t *body, void *arg)
+{
+    struct job *j = arg;
+    struct mig *m = j->mig;
+    struct orch_controller *c = m->ctl;
+    bool posted = j->posted;
+    int64_t now;
+    char why[160];
+
+    j->busy = false;
+    j->posted = false;
+    if (m->dead) {
+        if (!mig_busy(m)) {
+            mig_unlink(&c->dead, m);
+            mig_free(m);
+        }
+        return;
+    }
+    now = c->clock_ms();
+    if (err < 0) {
+        snprintf(why, sizeof(why), "%s", strerror(-err));
+        job_failed_call(j, now, why);
+    } else if (status == 404 && !posted) {
+        j->absent = true;
+        j->exists = false;
+        j->fails = 0;
+        j->next_ms = now;
+        j->last_answer_ms = now;
+    } else if (status >= 200 && status < 300 &&
+               json_string_value(json_object_get(body, "state"))) {
+        enum job_state st =
+            job_state_parse(json_string_value(json_object_get(body, "state")));
+        j->exists = true;
+        j->absent = false;
+        j->fails = 0;
+        j->state = st;
+        json_decref(j->obj);
+        j->obj = json_deep_copy(body);
+        j->fresh = true;
+        j->last_answer_ms = now;
+        if (j->kind == JOB_MIGRATE && st == JS_RUNNING) {
+            j->next_ms = now + POLL_RUNNING_MS;
+        } else {
+            j->poll_ms = j->poll_ms ? j->poll_ms * 2 : POLL_FIRST_MS;
+            if (j->poll_ms > POLL_MAX_MS)
+                j->poll_ms = POLL_MAX_MS;
+            j->next_ms = now + j->poll_ms;
+        }
+    } else if (posted && (status == 400 || status == 409)) {
+        /* The agent refuses the request itself: asking again will not
+         * change its mind. */
+        const char *msg = json_string_value(json_object_get(body, "message"));
+        json_decref(j->obj);
+        j->obj = json_pack("{s:s, s:{s:s, s:s}}", "state", "Failed", "error",
+                           "reason", status == 409 ? "Conflict" : "Rejected",
+                           "message", msg ? msg : "refused by the agent");
+        j->state = JS_FAILED;
+        j->fresh = true;
+        j->last_answer_ms = now;
+    } else {
+        snprintf(why, sizeof(why), "HTTP %d", status);
+        job_failed_call(j, now, why);
+    }
+    kick(c);
+}
+
+static json_t *build_ctx(struct pass *p, const json_t *doc);
+
+/* Ask for J, or submit it (REQ, built only then) when the agent does not
+ * have it and MAY_SUBMIT.  Nothing while a call is in flight, before
+ * j->next_ms, or once the job is final. */
+static void
+job_drive(struct pass *p, struct mig *m, struct job *j, const char *url,
+          json_t *(*build)(struct pass *, struct mig *, const json_t *),
+          const json_t *doc, bool may_submit)
+{
+    struct orch_controller *c = p->c;
+    char id[API_UID_LEN + 32];
+    int r;
+
+    if (j->busy || job_final(j) || p->now_ms < j->next_ms)
+        return;
+    if (!url) {
+        job_failed_call(j, p->now_ms, "the node has no agent URL");
+        return;
+    }
+    job_id(m, j->kind, id, sizeof(id));
+    if (j->absent) {
+        json_t *req, *ctx;
+        if (!may_submit)
+            return;
+        /* The VMI is read for its domain name only when a job is sent. */
+        ctx = build_ctx(p, doc);
+        req = ctx ? build(p, m, ctx) : NULL;
+        json_decref(ctx);
+        if (!req) {
+            job_failed_call(j, p->now_ms, "cannot build the job request");
+            return;
+        }
+        j->busy = true;
+        j->posted = true;
+        r = c->agent.ops->submit(c->agent.ctx, url, req, job_done, j);
+        json_decref(req);
+    } else {
+        j->busy = true;
+        r = c->agent.ops->get(c->agent.ctx, url, id, job_done, j);
+    }
+    if (r < 0) {
+        j->busy = false;
+        j->posted = false;
+        job_failed_call(j, p->now_ms, strerror(-r));
+    }
+}
+
+/* "REASON: MESSAGE" of a failed job. */
+static void job_error(const struct job *j, char *buf, size_t len)
+{
+    const json_t *e = json_object_get(j->obj, "error");
+    const char *r = json_string_value(json_object_get(e, "reason"));
+    const char *m = json_string_value(json_object_get(e, "message"));
+    snprintf(buf, len, "%s%s%s", r ? r : "Failed", m ? ": " : "", m ? m : "");
+}
+
+static const char *job_error_reason(const struct job *j)
+{
+    return json_string_value(
+        json_object_get(json_object_get(j->obj, "error"), "reason"));
+}
+
+/*
+ * Writes.
+ */
+
+static int64_t doc_rv(const json_t *doc)
+{
+    int64_t rv = 0;
+    const char *s = api_doc_get_string(doc, "metadata.resourceVersion");
+    if (!s || store_rv_parse(s, &rv) < 0)
+        return 0;
+    return rv;
+}
+
+/* After a phase change was stored: the hook, the metrics. */
+static void phase_written(struct pass *p, const json_t *vmim, int old_phase)
+{
+    struct orch_controller *c = p->c;
+    int phase = orch_vmim_phase(vmim);
+    const char *created =
+        api_doc_get_string(vmim, "metadata.creationTimestamp");
+    int64_t t0;
+
+    if (phase == old_phase || phase < 0)
+        return;
+    if (created && api_time_parse(created, &t0) == 0)
+        orch_metrics_phase_time(&c->srv->metrics, phase,
+                                (double)(time(NULL) - t0));
+    if (phase == API_VMIM_PHASE_SUCCEEDED)
+        c->srv->metrics.migrations_succeeded++;
+    else if (phase == API_VMIM_PHASE_FAILED)
+        c->srv->metrics.migrations_failed++;
+    if (c->on_phase)
+        c->on_phase(vmim, api_vmim_phase_name((enum api_vmim_phase)phase),
+                    phase == API_VMIM_PHASE_FAILED
+                        ? api_doc_get_string(vmim, "status.migrationState."
+                                                   "failureReason")
+                        : NULL,
+                    c->arg);
+}
+
+/* Store DOC (a changed copy of the listed VMIM at OLD_PHASE).  A conflict
+ * is left for the next pass, which reads the record again. */
+static int vmim_put(struct pass *p, json_t *doc, int old_phase)
+{
+    int r =
+        store_update(p->c->srv->store, STORE_KIND_MIGRATION, doc, doc_rv(doc));
+    if (r == -ESTALE || r == -ENOENT) {
+        p->c->again = true;
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    p->written++;
+    phase_written(p, doc, old_phase);
+    return 1;
+}
+
+/* The migration ends (DOC already Succeeded or Failed): store it and the
+ * VMI's migrationState (and, on success, its node) in one transaction. */
+static int vmim_finish(struct pass *p, json_t *doc, int old_phase,
+                       const char *target)
+{
+    struct store *st = p->c->srv->store;
+    const char *ns = api_doc_get_string(doc, "metadata.namespace");
+    const char *vmi_name = api_doc_get_string(doc, "spec.vmiName");
+    json_t *vmi = NULL, *ms = orch_migration_state(doc), *vs;
+    int r;
+
+    if (!ms)
+        return -ENOMEM;
+    r = store_txn_begin(st);
+    if (r < 0)
+        return r;
+    r = store_get(st, STORE_KIND_VMI, ns, vmi_name, &vmi);
+    if (r == 0) {
+        vs = json_object_get(vmi, "status");
+        if (!json_is_object(vs)) {
+            vs = json_object();
+            json_object_set_new(vmi, "status", vs);
+        }
+        json_object_set_new(vs, "migrationState", json_deep_copy(ms));
+        if (target) {
+            json_t *md = json_object_get(vmi, "metadata");
+            json_t *labels = json_object_get(md, "labels");
+            json_object_set_new(vs, "nodeName", json_string(target));
+            if (!json_is_object(labels)) {
+                labels = json_object();
+                json_object_set_new(md, "labels", labels);
+            }
+            json_object_set_new(labels, NODE_LABEL, json_string(target));
+        }
+        r = store_update(st, STORE_KIND_VMI, vmi, doc_rv(vmi));
+    } else if (r == -ENOENT) {
+        r = 0; /* the record of the migration still ends */
+    }
+    if (r == 0)
+        r = store_update(st, STORE_KIND_MIGRATION, doc, doc_rv(doc));
+    json_decref(vmi);
+    if (r < 0) {
+        store_txn_rollback(st);
+        if (r == -ESTALE || r == -ENOENT) {
+            p->c->again = true;
+            return 0;
+        }
+        return r;
+    }
+    r = store_txn_commit(st);
+    if (r < 0)
+        return r;
+    p->written += 2;
+    phase_written(p, doc, old_phase);
+    return 1;
+}
+
+static int fail(struct pass *p, json_t *doc, int old_phase, const char *why)
+{
+    if (orch_migration_fail(doc, why, p->now) < 0)
+        return -ENOMEM;
+    return vmim_finish(p, doc, old_phase, NULL);
+}
+
+/* Cancelled before the source's libvirt job: nothing ran, so the abort
+ * succeeded, as KubeVirt shows a cancelled migration. */
+static int fail_aborted(struct pass *p, json_t *doc, int old_phase)
+{
+    json_t *ms = orch_migration_state(doc);
+    if (!ms ||
+        json_object_set_new(ms, "abortStatus", json_string("Succeeded")) < 0)
+        return -ENOMEM;
+    return fail(p, doc, old_phase, "Migration aborted before it started");
+}
+
+/*
+ * Reading.
+ */
+
+static bool abort_requested(const json_t *vmim)
+{
+    return json_is_true(json_object_get(
+        json_object_get(json_object_get(vmim, "status"), "migrationState"),
+        "abortRequested"));
+}
+
+static const char *ms_string(const json_t *vmim, const char *field)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(vmim, "status"), "migrationState"),
+        field));
+}
+
+/* The agent URL of NODE (malloc'd), or NULL. */
+static char *agent_url(struct pass *p, const char *node)
+{
+    json_t *n = NULL;
+    char *url = NULL;
+
+    if (!node ||
+        store_get(p->c->srv->store, STORE_KIND_NODE, NULL, node, &n) < 0)
+        return NULL;
+    {
+        const char *u = json_string_value(json_object_get(
+            json_object_get(json_object_get(n, "metadata"), "annotations"),
+            AGENT_URL_ANNOT));
+        if (u)
+            url = strdup(u);
+    }
+    json_decref(n);
+    return url;
+}
+
+static void count_source(struct pass *p, const char *node)
+{
+    struct source_count *v;
+
+    if (!node)
+        return;
+    for (size_t i = 0; i < p->n_sources; i++)
+        if (strcmp(p->sources[i].node, node) == 0) {
+            p->sources[i].n++;
+            return;
+        }
+    v = realloc(p->sources, (p->n_sources + 1) * sizeof(*v));
+    if (!v)
+        return; /* the limit then counts one less: best effort */
+    p->sources = v;
+    if (!(v[p->n_sources].node = strdup(node)))
+        return;
+    v[p->n_sources++].n = 1;
+}
+
+static long source_active(const struct pass *p, const char *node)
+{
+    for (size_t i = 0; node && i < p->n_sources; i++)
+        if (strcmp(p->sources[i].node, node) == 0)
+            return p->sources[i].n;
+    return 0;
+}
+
+static bool phase_active(int phase)
+{
+    return phase >= API_VMIM_PHASE_SCHEDULING &&
+           phase <= API_VMIM_PHASE_RUNNING;
+}
+
+/* Memory in use on NODE: its VMIs that run, plus those migrating to it. */
+static int64_t node_used(const char *node, void *arg)
+{
+    struct pass *p = arg;
+    struct store *st = p->c->srv->store;
+    struct store_list_opts o = {.node_name = node};
+    struct store_page page = {0};
+    int64_t used = 0;
+
+    if (store_list(st, STORE_KIND_VMI, NULL, &o, &page) == 0) {
+        for (size_t i = 0; i < json_array_size(page.items); i++) {
+            const json_t *v = json_array_get(page.items, i);
+            const char *ph = api_doc_get_string(v, "status.phase");
+            if (!streq(ph, "Succeeded") && !streq(ph, "Failed"))
+                used += orch_migration_vmi_memory(v);
+        }
+    }
+    store_page_release(&page);
+    for (size_t i = 0; i < json_array_size(p->items); i++) {
+        const json_t *m = json_array_get(p->items, i);
+        int ph = orch_vmim_phase(m);
+        json_t *v = NULL;
+
+        if (ph < API_VMIM_PHASE_SCHEDULED || ph > API_VMIM_PHASE_RUNNING ||
+            !streq(ms_string(m, "targetNode"), node))
+            continue;
+        if (store_get(st, STORE_KIND_VMI,
+                      api_doc_get_string(m, "metadata.namespace"),
+                      api_doc_get_string(m, "spec.vmiName"), &v) == 0)
+            used += orch_migration_vmi_memory(v);
+        json_decref(v);
+    }
+    return used;
+}
+
+/*
+ * Job requests (the issue 9 contract).
+ */
+
+static json_t *job_request(struct mig *m, enum job_kind k, const json_t *vmim,
+                           const char *domain)
+{
+    char id[API_UID_LEN + 32];
+
+    job_id(m, k, id, sizeof(id));
+    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:s}", "id", id, "type",
+                     job_suffix[k], "migration", "namespace",
+                     api_doc_get_string(vmim, "metadata.namespace"), "name",
+                     api_doc_get_string(vmim, "metadata.name"), "uid", m->uid,
+                     "domain", domain);
+}
+
+static json_t *build_prepare(struct pass *p, struct mig *m, const json_t *ctx)
+{
+    const json_t *vmim = json_object_get(ctx, "vmim");
+    const char *dom = json_string_value(json_object_get(ctx, "domain"));
+    json_t *req = job_request(m, JOB_PREPARE, vmim, dom);
+    (void)p;
+    if (req)
+        json_object_set_new(req, "prepare", json_object());
+    return req;
+}
+
+static int64_t cfg_int(const json_t *cfg, const char *k)
+{
+    return json_integer_value(json_object_get(cfg, k));
+}
+
+static json_t *build_migrate(struct pass *p, struct mig *m, const json_t *ctx)
+{
+    const json_t *vmim = json_object_get(ctx, "vmim");
+    const char *dom = json_string_value(json_object_get(ctx, "domain"));
+    const json_t *cfg = json_object_get(
+        json_object_get(json_object_get(vmim, "status"), "migrationState"),
+        "migrationConfiguration");
+    const json_t *res = json_object_get(m->jobs[JOB_PREPARE].obj, "result");
+    const char *bw =
+        json_string_value(json_object_get(cfg, "bandwidthPerMigration"));
+    int64_t bytes = 0, mibps = 0;
+    json_t *req = job_request(m, JOB_MIGRATE, vmim, dom), *mig;
+    (void)p;
+
+    /* KubeVirt: MiB/s rounded to nearest, at least 1 when limited. */
+    if (bw && api_quantity_parse(bw, &bytes) == 0 && bytes > 0) {
+        mibps = (bytes + (1 << 19)) >> 20;
+        if (mibps < 1)
+            mibps = 1;
+    }
+    mig = json_pack(
+        "{s:s?, s:s?, s:I, s:I, s:b, s:b, s:b, s:i, s:b, s:b, s:I, s:I}",
+        "destLibvirtURI",
+        json_string_value(json_object_get(res, "destLibvirtURI")),
+        "migrationURI", json_string_value(json_object_get(res, "migrationURI")),
+        "bandwidthMiBps", (json_int_t)mibps, "maxDowntimeMs",
+        (json_int_t)cfg_int(cfg, "maxDowntimeMs"), "allowAutoConverge",
+        json_is_true(json_object_get(cfg, "allowAutoConverge")),
+        "allowPostCopy", json_is_true(json_object_get(cfg, "allowPostCopy")),
+        "allowWorkloadDisruption",
+        json_is_true(json_object_get(cfg, "allowWorkloadDisruption")),
+        "parallelConnections", 0, "disableTLS",
+        json_is_true(json_object_get(cfg, "disableTLS")), "unsafe",
+        json_is_true(json_object_get(cfg, "unsafeMigrationOverride")),
+        "progressTimeoutS", (json_int_t)cfg_int(cfg, "progressTimeout"),
+        "completionTimeoutPerGiBS",
+        (json_int_t)cfg_int(cfg, "completionTimeoutPerGiB"));
+    if (!req || !mig || json_object_set_new(req, "migrate", mig) < 0) {
+        json_decref(req);
+        return NULL;
+    }
+    return req;
+}
+
+static json_t *build_abort(struct pass *p, struct mig *m, const json_t *ctx)
+{
+    const json_t *vmim = json_object_get(ctx, "vmim");
+    const char *dom = json_string_value(json_object_get(ctx, "domain"));
+    json_t *req = job_request(m, JOB_ABORT, vmim, dom);
+    char id[API_UID_LEN + 32];
+    (void)p;
+
+    job_id(m, JOB_MIGRATE, id, sizeof(id));
+    if (req)
+        json_object_set_new(req, "abort", json_pack("{s:s}", "jobId", id));
+    return req;
+}
+
+/*
+ * The phases.
+ */
+
+/* The VMI of VMIM (a new reference) or NULL. */
+static json_t *vmi_of(struct pass *p, const json_t *vmim)
+{
+    json_t *vmi = NULL;
+    if (store_get(p->c->srv->store, STORE_KIND_VMI,
+                  api_doc_get_string(vmim, "metadata.namespace"),
+                  api_doc_get_string(vmim, "spec.vmiName"), &vmi) < 0)
+        return NULL;
+    return vmi;
+}
+
+/* {"vmim": DOC, "domain": the VMI's domain} for the request builders. */
+static json_t *build_ctx(struct pass *p, const json_t *doc)
+{
+    json_t *vmi = vmi_of(p, doc), *ctx;
+    char dom[320];
+
+    if (!vmi || orch_migration_domain_name(vmi, dom, sizeof(dom)) < 0) {
+        /* The VMI's record is gone: its name is the best guess. */
+        snprintf(dom, sizeof(dom), "%s_%s",
+                 api_doc_get_string(doc, "metadata.namespace"),
+                 api_doc_get_string(doc, "spec.vmiName"));
+    }
+    json_decref(vmi);
+    ctx = json_pack("{s:O, s:s}", "vmim", doc, "domain", dom);
+    return ctx;
+}
+
+static int step_pending(struct pass *p, struct mig *m, json_t *doc)
+{
+    struct orch_controller *c = p->c;
+    const struct orch_migration_settings *set = &c->srv->settings.migrations;
+    const char *ns = api_doc_get_string(doc, "metadata.namespace");
+    json_t *vmi = vmi_of(p, doc), *ms, *cfg = NULL;
+    struct store_page pols = {0};
+    const json_t *pol;
+    const char *src, *vph;
+    char why[512];
+    int r;
+
+    (void)m;
+    if (abort_requested(doc)) {
+        r = fail_aborted(p, doc, API_VMIM_PHASE_PENDING);
+        goto out;
+    }
+    if (!vmi) {
+        snprintf(why, sizeof(why), "the VMI \"%s/%s\" does not exist",
+                 ns ? ns : "", api_doc_get_string(doc, "spec.vmiName"));
+        r = fail(p, doc, API_VMIM_PHASE_PENDING, why);
+        goto out;
+    }
+    vph = api_doc_get_string(vmi, "status.phase");
+    src = api_doc_get_string(vmi, "status.nodeName");
+    if (streq(vph, "Succeeded") || streq(vph, "Failed") || !src || !*src) {
+        snprintf(why, sizeof(why), "the VMI is not running (phase %s%s)",
+                 vph ? vph : "unset", src && *src ? "" : ", no node");
+        r = fail(p, doc, API_VMIM_PHASE_PENDING, why);
+        goto out;
+    }
+    if (!orch_migration_limits_allow(set, p->cluster, source_active(p, src))) {
+        r = 0; /* stays Pending: a finished migration makes room */
+        goto out;
+    }
+    r = store_list(c->srv->store, STORE_KIND_MIGRATION_POLICY, NULL, NULL,
+                   &pols);
+    if (r < 0)
+        goto out;
+    pol = orch_migration_policy_match(
+        pols.items, json_object_get(json_object_get(vmi, "metadata"), "labels"),
+        ns);
+    cfg = orch_migration_config_resolve(set, pol);
+    ms = orch_migration_state(doc);
+    if (!cfg || !ms ||
+        json_object_set_new(ms, "sourceNode", json_string(src)) < 0 ||
+        json_object_set_new(ms, "migrationUid", json_string(m->uid)) < 0 ||
+        json_object_set(ms, "migrationConfiguration", cfg) < 0 ||
+        (pol && json_object_set_new(ms, "migrationPolicyName",
+                                    json_string(api_doc_get_string(
+                                        pol, "metadata.name"))) < 0) ||
+        orch_migration_set_phase(doc, API_VMIM_PHASE_SCHEDULING, p->now) < 0) {
+        r = -ENOMEM;
+        goto out;
+    }
+    r = vmim_put(p, doc, API_VMIM_PHASE_PENDING);
+    if (r > 0) {
+        /* The next Pending one in this pass sees it counted. */
+        p->cluster++;
+        count_source(p, src);
+    }
+out:
+    json_decref(cfg);
+    store_page_release(&pols);
+    json_decref(vmi);
+    return r;
+}
+
+static int step_scheduling(struct pass *p, struct mig *m, json_t *doc)
+{
+    json_t *vmi = NULL;
+    struct store_page nodes = {0};
+    const json_t *node = NULL;
+    const char *src = ms_string(doc, "sourceNode");
+    char why[1200];
+    int r;
+
+    (void)m;
+    if (abort_requested(doc))
+        return fail_aborted(p, doc, API_VMIM_PHASE_SCHEDULING);
+    vmi = vmi_of(p, doc);
+    if (!vmi)
+        return fail(p, doc, API_VMIM_PHASE_SCHEDULING, "the VMI is gone");
+    r = store_list(p->c->srv->store, STORE_KIND_NODE, NULL, NULL, &nodes);
+    if (r < 0)
+        goto out;
+    r = orch_migration_pick_target(
+        nodes.items, src,
+        json_object_get(json_object_get(doc, "spec"), "addedNodeSelector"),
+        orch_migration_vmi_memory(vmi), node_used, p, &node, why, sizeof(why));
+    if (r == -ENOENT) {
+        r = fail(p, doc, API_VMIM_PHASE_SCHEDULING, why);
+        goto out;
+    }
+    if (r < 0)
+        goto out;
+    if (json_object_set_new(
+            orch_migration_state(doc), "targetNode",
+            json_string(api_doc_get_string(node, "metadata.name"))) < 0 ||
+        orch_migration_set_phase(doc, API_VMIM_PHASE_SCHEDULED, p->now) < 0) {
+        r = -ENOMEM;
+        goto out;
+    }
+    r = vmim_put(p, doc, API_VMIM_PHASE_SCHEDULING);
+out:
+    store_page_release(&nodes);
+    json_decref(vmi);
+    return r;
+}
+
+static int step_scheduled(struct pass *p, struct mig *m, json_t *doc)
+{
+    int r;
+
+    if (abort_requested(doc))
+        return fail_aborted(p, doc, API_VMIM_PHASE_SCHEDULED);
+    if (orch_migration_set_phase(doc, API_VMIM_PHASE_PREPARING_TARGET, p->now) <
+        0)
+        return -ENOMEM;
+    r = vmim_put(p, doc, API_VMIM_PHASE_SCHEDULED);
+    /* Nobody submits a prepare job before this phase: no need to ask. */
+    if (r > 0)
+        m->jobs[JOB_PREPARE].absent = true;
+    return r;
+}
+
+/* Whether the migration has been in its phase longer than BOUND_S. */
+static bool past(const struct pass *p, const struct mig *m, int64_t bound_s)
+{
+    return p->now_ms - m->since_ms > bound_s * 1000;
+}
+
+/* What a job that has not finished is waiting on, for a failure reason. */
+static void job_stuck(const struct job *j, char *buf, size_t len)
+{
+    if (j->last_err[0])
+        snprintf(buf, len, "last error: %s", j->last_err);
+    else if (j->state == JS_PENDING || j->state == JS_RUNNING)
+        snprintf(buf, len, "the job is still %s",
+                 j->state == JS_PENDING ? "Pending" : "Running");
+    else
+        snprintf(buf, len, "no answer");
+}
+
+static int step_preparing(struct pass *p, struct mig *m, json_t *doc)
+{
+    struct job *j = &m->jobs[JOB_PREPARE];
+    const char *target = ms_string(doc, "targetNode");
+    char why[600], err[400];
+    char *url;
+
+    if (abort_requested(doc))
+        return fail_aborted(p, doc, API_VMIM_PHASE_PREPARING_TARGET);
+    if (j->state == JS_SUCCEEDED) {
+        const json_t *res = json_object_get(j->obj, "result");
+        const char *addr =
+            json_string_value(json_object_get(res, "migrationAddress"));
+        json_int_t port = json_integer_value(json_object_get(res, "port"));
+        json_t *ms = orch_migration_state(doc);
+        char key[16];
+        int r;
+
+        snprintf(key, sizeof(key), "%lld", (long long)port);
+        if (!ms ||
+            (addr && json_object_set_new(ms, "targetNodeAddress",
+                                         json_string(addr)) < 0) ||
+            (port > 0 &&
+             json_object_set_new(ms, "targetDirectMigrationNodePorts",
+                                 json_pack("{s:i}", key, 49152)) < 0) ||
+            orch_migration_set_phase(doc, API_VMIM_PHASE_TARGET_READY, p->now) <
+                0)
+            return -ENOMEM;
+        r = vmim_put(p, doc, API_VMIM_PHASE_PREPARING_TARGET);
+        if (r > 0)
+            m->jobs[JOB_MIGRATE].absent = true;
+        return r;
+    }
+    if (j->state == JS_FAILED) {
+        job_error(j, err, sizeof(err));
+        snprintf(why, sizeof(why),
+                 "target node '%s' could not prepare the migration: %s",
+                 target ? target : "", err);
+        return fail(p, doc, API_VMIM_PHASE_PREPARING_TARGET, why);
+    }
+    if (past(p, m, ORCH_CONTROLLER_AGENT_BOUND_S)) {
+        job_stuck(j, err, sizeof(err));
+        snprintf(why, sizeof(why),
+                 "target node '%s' did not prepare the migration within %d "
+                 "s (%s)",
+                 target ? target : "", ORCH_CONTROLLER_AGENT_BOUND_S, err);
+        return fail(p, doc, API_VMIM_PHASE_PREPARING_TARGET, why);
+    }
+    url = agent_url(p, target);
+    job_drive(p, m, j, url, build_prepare, doc, true);
+    free(url);
+    return 0;
+}
+
+static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
+{
+    struct job *pj = &m->jobs[JOB_PREPARE], *j = &m->jobs[JOB_MIGRATE];
+    const char *src = ms_string(doc, "sourceNode");
+    const char *target = ms_string(doc, "targetNode");
+    char why[600], err[400];
+    char *url = NULL;
+
+    if (abort_requested(doc)) {
+        /* Cancelled before the source has the migrate job: nothing ran.
+         * Once it may have it (a submit in flight or unanswered), find
+         * out: a job that exists goes to Running, where the abort job
+         * stops it. */
+        if (!j->exists && !j->busy && j->absent && j->fails == 0)
+            return fail_aborted(p, doc, API_VMIM_PHASE_TARGET_READY);
+        if (!j->exists && !j->busy && j->absent)
+            j->absent = false; /* ask before anything else */
+    }
+    if (j->exists && j->state != JS_FAILED) {
+        json_t *ms = orch_migration_state(doc);
+        if (!ms ||
+            json_object_set_new(ms, "startTimestamp", json_string(p->now)) <
+                0 ||
+            json_object_set_new(ms, "mode", json_string("PreCopy")) < 0 ||
+            orch_migration_set_phase(doc, API_VMIM_PHASE_RUNNING, p->now) < 0)
+            return -ENOMEM;
+        return vmim_put(p, doc, API_VMIM_PHASE_TARGET_READY);
+    }
+    if (j->state == JS_FAILED) {
+        job_error(j, err, sizeof(err));
+        snprintf(why, sizeof(why),
+                 "source node '%s' did not start the migration: %s",
+                 src ? src : "", err);
+        return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
+    }
+    if (pj->state == JS_FAILED || (pj->absent && !pj->busy)) {
+        snprintf(why, sizeof(why),
+                 "target node '%s' no longer has the prepared migration",
+                 target ? target : "");
+        return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
+    }
+    if (past(p, m, ORCH_CONTROLLER_AGENT_BOUND_S)) {
+        job_stuck(pj->state == JS_SUCCEEDED ? j : pj, err, sizeof(err));
+        snprintf(why, sizeof(why),
+                 "source node '%s' did not accept the migration within %d s "
+                 "(%s)",
+                 src ? src : "", ORCH_CONTROLLER_AGENT_BOUND_S, err);
+        return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
+    }
+    if (pj->state != JS_SUCCEEDED) {
+        /* After a restart: the prepare job's result (the target's
+         * addresses) is the agent's to tell again. */
+        url = agent_url(p, target);
+        job_drive(p, m, pj, url, build_prepare, doc, false);
+    } else {
+        url = agent_url(p, src);
+        job_drive(p, m, j, url, build_migrate, doc, !abort_requested(doc));
+    }
+    free(url);
+    return 0;
+}
+
+/* status.progress and migrationState.mode from the migrate job's progress
+ * (the contract's names, KubeVirt's metric names in the record).  The
+ * agent gives the dirty rate in pages per second: 4 KiB pages. */
+static bool progress_apply(json_t *doc, const json_t *job, const char *now)
+{
+    const json_t *g = json_object_get(job, "progress");
+    json_t *status = json_object_get(doc, "status"), *prog;
+    const char *mode = json_string_value(json_object_get(g, "mode"));
+
+    if (!json_is_object(g) || !json_is_object(status))
+        return false;
+    prog = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "dataTotalBytes",
+        json_integer_value(json_object_get(g, "dataTotal")),
+        "dataProcessedBytes",
+        json_integer_value(json_object_get(g, "dataProcessed")),
+        "dataRemainingBytes",
+        json_integer_value(json_object_get(g, "dataRemaining")),
+        "dirtyMemoryRateBytes",
+        json_integer_value(json_object_get(g, "dirtyRate")) * 4096,
+        "memoryTransferRateBytes",
+        json_integer_value(json_object_get(g, "memoryTransferRate")),
+        "iteration", json_integer_value(json_object_get(g, "iteration")),
+        "elapsedMs", json_integer_value(json_object_get(g, "timeElapsedMs")),
+        "updateTimestamp", now);
+    if (!prog)
+        return false;
+    json_object_set_new(status, "progress", prog);
+    if (mode)
+        json_object_set_new(orch_migration_state(doc), "mode",
+                            json_string(mode));
+    return true;
+}
+
+static int step_running(struct pass *p, struct mig *m, json_t *doc)
+{
+    struct job *j = &m->jobs[JOB_MIGRATE], *a = &m->jobs[JOB_ABORT];
+    const char *src = ms_string(doc, "sourceNode");
+    json_t *ms = orch_migration_state(doc);
+    const char *abs = ms_string(doc, "abortStatus");
+    bool abort = abort_requested(doc);
+    char why[600], err[400];
+    char *url = NULL;
+    int r = 0;
+
+    if (!ms)
+        return -ENOMEM;
+    if (j->state == JS_SUCCEEDED) {
+        const char *mode = json_string_value(
+            json_object_get(json_object_get(j->obj, "result"), "mode"));
+        progress_apply(doc, j->obj, p->now);
+        if (json_object_set_new(ms, "completed", json_true()) < 0 ||
+            json_object_set_new(ms, "failed", json_false()) < 0 ||
+            json_object_set_new(ms, "endTimestamp", json_string(p->now)) < 0 ||
+            (mode && json_object_set_new(ms, "mode", json_string(mode)) < 0) ||
+            /* A cancel that came too late says so. */
+            (abort && json_object_set_new(ms, "abortStatus",
+                                          json_string("Failed")) < 0) ||
+            orch_migration_set_phase(doc, API_VMIM_PHASE_SUCCEEDED, p->now) < 0)
+            return -ENOMEM;
+        return vmim_finish(p, doc, API_VMIM_PHASE_RUNNING,
+                           ms_string(doc, "targetNode"));
+    }
+    if (j->state == JS_FAILED) {
+        progress_apply(doc, j->obj, p->now);
+        if (streq(job_error_reason(j), "Aborted")) {
+            if (abort && json_object_set_new(ms, "abortStatus",
+                                             json_string("Succeeded")) < 0)
+                return -ENOMEM;
+            return fail(p, doc, API_VMIM_PHASE_RUNNING,
+                        "Live migration has been aborted");
+        }
+        job_error(j, err, sizeof(err));
+        snprintf(why, sizeof(why), "source node '%s': %s", src ? src : "", err);
+        return fail(p, doc, API_VMIM_PHASE_RUNNING, why);
+    }
+    if (j->absent && !j->busy) {
+        snprintf(why, sizeof(why),
+                 "source node '%s' has no migrate job for this migration "
+                 "(its migrator lost it)",
+                 src ? src : "");
+        return fail(p, doc, API_VMIM_PHASE_RUNNING, why);
+    }
+    if (abort && !abs) {
+        if (json_object_set_new(ms, "abortStatus", json_string("Aborting")) < 0)
+            return -ENOMEM;
+        r = vmim_put(p, doc, API_VMIM_PHASE_RUNNING);
+        if (r > 0)
+            a->absent = true;
+        return r;
+    }
+    if (abort && streq(abs, "Aborting") && job_final(a)) {
+        /* Succeeded: the migrate job ends Failed (Aborted) next.  Failed
+         * (TooLate, NotRunning): it goes on to its end. */
+        if (json_object_set_new(ms, "abortStatus",
+                                json_string(a->state == JS_SUCCEEDED
+                                                ? "Succeeded"
+                                                : "Failed")) < 0)
+            return -ENOMEM;
+        return vmim_put(p, doc, API_VMIM_PHASE_RUNNING);
+    }
+    if (j->fresh && j->exists &&
+        p->now_ms - m->progress_ms >= PROGRESS_WRITE_MS) {
+        j->fresh = false;
+        if (progress_apply(doc, j->obj, p->now)) {
+            m->progress_ms = p->now_ms;
+            r = vmim_put(p, doc, API_VMIM_PHASE_RUNNING);
+        }
+        if (r != 0)
+            return r;
+    }
+    if (p->now_ms - (j->last_answer_ms > m->since_ms ? j->last_answer_ms
+                                                     : m->since_ms) >
+        (int64_t)ORCH_CONTROLLER_RUNNING_SILENCE_S * 1000) {
+        job_stuck(j, err, sizeof(err));
+        snprintf(why, sizeof(why),
+                 "source node '%s' did not answer for %d s (%s)",
+                 src ? src : "", ORCH_CONTROLLER_RUNNING_SILENCE_S, err);
+        return fail(p, doc, API_VMIM_PHASE_RUNNING, why);
+    }
+    url = agent_url(p, src);
+    job_drive(p, m, j, url, build_migrate, doc, false);
+    if (abort && streq(abs, "Aborting"))
+        job_drive(p, m, a, url, build_abort, doc, true);
+    free(url);
+    return 0;
+}
+
+static int step(struct pass *p, struct mig *m, json_t *doc)
+{
+    int phase = orch_vmim_phase(doc);
+
+    if (phase != m->phase) {
+        m->phase = phase;
+        m->since_ms = p->now_ms;
+    }
+    switch (phase) {
+    case API_VMIM_PHASE_UNSET:
+        if (orch_migration_set_phase(doc, API_VMIM_PHASE_PENDING, p->now) < 0)
+            return -ENOMEM;
+        return vmim_put(p, doc, API_VMIM_PHASE_UNSET);
+    case API_VMIM_PHASE_PENDING:
+        p->c->waiting = true;
+        return step_pending(p, m, doc);
+    case API_VMIM_PHASE_SCHEDULING:
+        p->c->waiting = true;
+        return step_scheduling(p, m, doc);
+    case API_VMIM_PHASE_SCHEDULED:
+        return step_scheduled(p, m, doc);
+    case API_VMIM_PHASE_PREPARING_TARGET:
+        return step_preparing(p, m, doc);
+    case API_VMIM_PHASE_TARGET_READY:
+        return step_target_ready(p, m, doc);
+    case API_VMIM_PHASE_RUNNING:
+        return step_running(p, m, doc);
+    default:
+        return 0; /* final, or a phase this program does not know */
+    }
+}
+
+/*
+ * Passes.
+ */
+
+static int cmp_created(const void *a, const void *b)
+{
+    const json_t *x = *(const json_t *const *)a, *y = *(const json_t *const *)b;
+    const char *tx = api_doc_get_string(x, "metadata.creationTimestamp");
+    const char *ty = api_doc_get_string(y, "metadata.creationTimestamp");
+    int64_t rx = doc_rv(x), ry = doc_rv(y);
+    int r = strcmp(tx ? tx : "", ty ? ty : "");
+
+    if (r)
+        return r;
+    /* Same second: the older record first, by its uid's creation order
+     * unknown; the resourceVersion is a stable stand-in. */
+    return rx < ry ? -1 : rx > ry;
+}
+
+static void timer_arm(struct orch_controller *c, int64_t now)
+{
+    int64_t next = now + ORCH_CONTROLLER_POLL_MS, d;
+    struct timeval tv;
+
+    if (!c->timer)
+        return;
+    for (struct mig *m = c->migs; m; m = m->next)
+        for (int i = 0; i < JOB_COUNT; i++) {
+            const struct job *j = &m->jobs[i];
+            if ((j->exists || j->absent) && !j->busy && !job_final(j) &&
+                j->next_ms < next)
+                next = j->next_ms;
+        }
+    d = next - now;
+    if (d < 0)
+        d = 0;
+    tv.tv_sec = (time_t)(d / 1000);
+    tv.tv_usec = (suseconds_t)(d % 1000) * 1000;
+    evtimer_add(c->timer, &tv);
+}
+
+int orch_controller_run(struct orch_controller *c)
+{
+    struct pass p = {.c = c};
+    struct store_list_opts o = {.in_flight = true};
+    struct store_page page = {0};
+    const json_t **v = NULL;
+    size_t n;
+    int r, err = 0;
+
+    if (c->running) {
+        c->again = true;
+        return 0;
+    }
+    c->running = true;
+    c->again = false;
+    c->waiting = false;
+    p.now_ms = c->clock_ms();
+    api_time_now(p.now);
+    r = store_list(c->srv->store, STORE_KIND_MIGRATION, NULL, &o, &page);
+    if (r < 0) {
+        err = r;
+        goto out;
+    }
+    n = json_array_size(page.items);
+    v = calloc(n ? n : 1, sizeof(*v));
+    if (!v) {
+        err = -ENOMEM;
+        goto out;
+    }
+    p.items = page.items;
+    for (size_t i = 0; i < n; i++) {
+        v[i] = json_array_get(page.items, i);
+        if (phase_active(orch_vmim_phase(v[i]))) {
+            p.cluster++;
+            count_source(&p, ms_string(v[i], "sourceNode"));
+        }
+    }
+    /* First come, first served for the room the limits leave. */
+    qsort(v, n, sizeof(*v), cmp_created);
+    for (struct mig *m = c->migs; m; m = m->next)
+        m->seen = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *uid = api_doc_get_string(v[i], "metadata.uid");
+        struct mig *m;
+        json_t *doc;
+
+        if (!uid || !(m = mig_get(c, uid)))
+            continue;
+        m->seen = true;
+        doc = json_deep_copy(v[i]);
+        r = doc ? step(&p, m, doc) : -ENOMEM;
+        json_decref(doc);
+        /* One migration's trouble does not hold the others. */
+        if (r < 0 && !err)
+            err = r;
+    }
+    for (struct mig *m = c->migs, *next; m; m = next) {
+        next = m->next;
+        if (!m->seen)
+            mig_drop(c, m);
+    }
+out:
+    for (size_t i = 0; i < p.n_sources; i++)
+        free(p.sources[i].node);
+    free(p.sources);
+    free(v);
+    store_page_release(&page);
+    c->running = false;
+    timer_arm(c, p.now_ms);
+    if (c->again)
+        kick(c);
+    return err < 0 ? err : p.written;
+}
+
+static void pass_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    orch_controller_run(arg);
+}
+
+/* A change in the store: migrations and policies always matter; VMIs and
+ * nodes only while a migration waits for room or a target. */
+static void on_change(const char *type, const json_t *obj, void *arg)
+{
+    struct orch_controller *c = arg;
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+
+    if (streq(type, "ERROR") ||
+        streq(kind, "VirtualMachineInstanceMigration") ||
+        streq(kind, "MigrationPolicy") ||
+        (c->waiting &&
+         (streq(kind, "VirtualMachineInstance") || streq(kind, "Node"))))
+        kick(c);
+}
+
+int orch_controller_start(struct orch_server *srv,
+                          const struct orch_controller_opts *o)
+{
+    struct orch_agent agent = o->agent;
+    struct orch_controller *c;
+    int r;
+
+    if (srv->controller) {
+        orch_agent_release(&agent);
+        return -EBUSY;
+    }
+    c = calloc(1, sizeof(*c));
+    if (!c) {
+        orch_agent_release(&agent);
+        return -ENOMEM;
+    }
+    c->srv = srv;
+    c->agent = agent;
+    c->clock_ms = o->clock_ms ? o->clock_ms : real_clock_ms;
+    c->on_phase = o->on_phase;
+    c->arg = o->arg;
+    if (srv->base) {
+        c->kick = event_new(srv->base, -1, 0, pass_cb, c);
+        c->timer = evtimer_new(srv->base, pass_cb, c);
+        if (!c->kick || !c->timer) {
+            r = -ENOMEM;
+            goto fail;
+        }
+    }
+    r = orch_feed_subscribe(srv, API_KIND_NONE, on_change, c, &c->sub);
+    if (r < 0)
+        goto fail;
+    srv->controller = c;
+    /* Resume what a previous run left in flight. */
+    kick(c);
+    return 0;
+fail:
+    srv->controller = c;
+    orch_controller_stop(c);
+    return r;
+}
+
+void orch_controller_stop(struct orch_controller *c)
+{
+    if (!c)
+        return;
+    orch_feed_unsubscribe(c->srv, c->sub);
+    if (c->kick)
+        event_free(c->kick);
+    if (c->timer)
+        event_free(c->timer);
+    /* No call comes back after this: every entry can go. */
+    orch_agent_release(&c->agent);
+    for (struct mig *m = c->migs, *next; m; m = next) {
+        next = m->next;
+        mig_free(m);
+    }
+    for (struct mig *m = c->dead, *next; m; m = next) {
+        next = m->next;
+        mig_free(m);
+    }
+    if (c->srv->controller == c)
+        c->srv->controller = NULL;
+    free(c);
+}

@@ -1,0 +1,1197 @@
+/*
+ * Unit tests for the migration controller (orchestratord/controller.c) and
+ * the phase machine's rules (orchestratord/migration.c), with the agents
+ * faked at the client seam (struct orch_agent_ops): the fake keeps a job
+ * table as a migrator would, answers calls only when the test flushes
+ * them, and the clock is the test's.  Records live in a temporary file so
+ * that a second server can open it as a restarted orchestratord would.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "log/log.h"
+#include "orchestratord/agent_client.h"
+#include "orchestratord/controller.h"
+#include "orchestratord/migration.h"
+#include "orchestratord/orchd.h"
+
+#define VMIMS                                                                  \
+    "/apis/kubevirt.io/v1/namespaces/default/"                                 \
+    "virtualmachineinstancemigrations"
+#define URL(n) "http://198.18.0.1" n ":8443"
+
+/*
+ * The fake agents: one job table for every host (ids are unique), calls
+ * queued until fake_flush().
+ */
+
+struct fake_call {
+    struct fake_call *next;
+    bool submit;
+    char url[128];
+    char id[160];
+    orch_agent_done_fn done;
+    void *arg;
+};
+
+struct fake {
+    struct fake_call *calls, **tail;
+    json_t *jobs;     /* id -> job object */
+    json_t *log;      /* ["submit URL ID" | "get URL ID", ...] */
+    json_t *requests; /* id -> the request submitted */
+    char down[128];   /* a URL that does not answer */
+    bool freed;
+};
+
+static int64_t fake_now;
+
+static int64_t fake_clock(void)
+{
+    return fake_now;
+}
+
+static void fake_queue(struct fake *fk, bool submit, const char *url,
+                       const char *id, orch_agent_done_fn done, void *arg)
+{
+    struct fake_call *c = calloc(1, sizeof(*c));
+    assert_non_null(c);
+    c->submit = submit;
+    snprintf(c->url, sizeof(c->url), "%s", url);
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    c->done = done;
+    c->arg = arg;
+    *fk->tail = c;
+    fk->tail = &c->next;
+    json_array_append_new(
+        fk->log, json_sprintf("%s %s %s", submit ? "submit" : "get", url, id));
+}
+
+static int fake_submit(void *ctx, const char *url, const json_t *job,
+                       orch_agent_done_fn done, void *arg)
+{
+    struct fake *fk = ctx;
+    const char *id = json_string_value(json_object_get(job, "id"));
+    assert_non_null(id);
+    json_object_set(fk->requests, id, (json_t *)job);
+    fake_queue(fk, true, url, id, done, arg);
+    return 0;
+}
+
+static int fake_get(void *ctx, const char *url, const char *id,
+                    orch_agent_done_fn done, void *arg)
+{
+    fake_queue(ctx, false, url, id, done, arg);
+    return 0;
+}
+
+static void fake_free(void *ctx)
+{
+    struct fake *fk = ctx;
+    /* Calls in flight are dropped: they never answer. */
+    while (fk->calls) {
+        struct fake_call *c = fk->calls;
+        fk->calls = c->next;
+        free(c);
+    }
+    fk->tail = &fk->calls;
+    fk->freed = true;
+}
+
+static const struct orch_agent_ops fake_ops = {
+    .submit = fake_submit,
+    .get = fake_get,
+    .free = fake_free,
+};
+
+/* Answer every queued call from the job table as it is now.  Returns how
+ * many were answered. */
+static int fake_flush(struct fake *fk)
+{
+    int n = 0;
+    while (fk->calls) {
+        struct fake_call *c = fk->calls;
+        json_t *job;
+
+        fk->calls = c->next;
+        if (!fk->calls)
+            fk->tail = &fk->calls;
+        n++;
+        if (fk->down[0] && strcmp(c->url, fk->down) == 0) {
+            c->done(-ECONNREFUSED, 0, NULL, c->arg);
+            free(c);
+            continue;
+        }
+        job = json_object_get(fk->jobs, c->id);
+        if (c->submit && !job) {
+            const json_t *req = json_object_get(fk->requests, c->id);
+            job = json_pack("{s:s, s:O, s:s, s:O, s:O}", "id", c->id, "type",
+                            json_object_get(req, "type"), "state", "Pending",
+                            "migration", json_object_get(req, "migration"),
+                            "domain", json_object_get(req, "domain"));
+            json_object_set_new(fk->jobs, c->id, job);
+            c->done(0, 202, job, c->arg);
+        } else if (job) {
+            c->done(0, 200, job, c->arg);
+        } else {
+            json_t *st = json_pack("{s:s, s:i}", "kind", "Status", "code", 404);
+            c->done(0, 404, st, c->arg);
+            json_decref(st);
+        }
+        free(c);
+    }
+    return n;
+}
+
+static void fake_set(struct fake *fk, const char *id, const char *state,
+                     json_t *extra)
+{
+    json_t *job = json_object_get(fk->jobs, id);
+    assert_non_null(job);
+    json_object_set_new(job, "state", json_string(state));
+    if (extra)
+        json_object_update(job, extra);
+    json_decref(extra);
+}
+
+/*
+ * Fixture.
+ */
+
+struct fixture {
+    char dir[64];
+    char db[128];
+    struct store *st;
+    struct orch_server srv;
+    struct fake fk;
+    struct http_response resp;
+    json_t *body;
+    char target[4096];
+    json_t *phases; /* "ns/name phase" the hook saw */
+};
+
+static void on_phase(const json_t *vmim, const char *phase, const char *reason,
+                     void *arg)
+{
+    struct fixture *f = arg;
+    (void)reason;
+    json_array_append_new(
+        f->phases,
+        json_sprintf("%s %s", api_doc_get_string(vmim, "metadata.name"),
+                     phase));
+}
+
+static void fake_init(struct fake *fk)
+{
+    memset(fk, 0, sizeof(*fk));
+    fk->tail = &fk->calls;
+    fk->jobs = json_object();
+    fk->log = json_array();
+    fk->requests = json_object();
+}
+
+static void fake_clear(struct fake *fk)
+{
+    fake_free(fk);
+    json_decref(fk->jobs);
+    json_decref(fk->log);
+    json_decref(fk->requests);
+}
+
+static void controller_start(struct fixture *f)
+{
+    struct orch_controller_opts o = {
+        .agent = {.ops = &fake_ops, .ctx = &f->fk},
+        .clock_ms = fake_clock,
+        .on_phase = on_phase,
+        .arg = f,
+    };
+    assert_int_equal(orch_controller_start(&f->srv, &o), 0);
+    assert_non_null(f->srv.controller);
+}
+
+static void server_open(struct fixture *f)
+{
+    char err[256];
+    assert_int_equal(store_open(f->db, NULL, &f->st, err, sizeof(err)), 0);
+    orch_server_init(&f->srv, f->st);
+    controller_start(f);
+}
+
+static void server_close(struct fixture *f)
+{
+    orch_server_release(&f->srv);
+    assert_null(f->srv.controller);
+    store_close(f->st);
+    f->st = NULL;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    log_init("test_orchestratord_controller", LOG_LEVEL_ERROR);
+    strcpy(f->dir, "/tmp/orch-ctrl-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db, sizeof(f->db), "%s/orch.db", f->dir);
+    fake_init(&f->fk);
+    f->phases = json_array();
+    fake_now = 1000000;
+    server_open(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char path[192];
+    http_response_clear(&f->resp);
+    json_decref(f->body);
+    server_close(f);
+    fake_clear(&f->fk);
+    json_decref(f->phases);
+    for (const char *s = ""; s; s = *s ? NULL : "-wal") {
+        snprintf(path, sizeof(path), "%s%s", f->db, s);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s-shm", f->db);
+    unlink(path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static int call(struct fixture *f, enum http_method m, const char *target,
+                const char *body)
+{
+    struct http_request req;
+    memset(&req, 0, sizeof(req));
+    http_response_clear(&f->resp);
+    json_decref(f->body);
+    f->body = NULL;
+    assert_int_equal(
+        http_request_parse_target(&req, target, f->target, sizeof(f->target)),
+        0);
+    req.method = m;
+    req.path = target;
+    req.body = body ? body : "";
+    req.body_len = body ? strlen(body) : 0;
+    req.content_type = body ? "application/json" : NULL;
+    req.peer = "127.0.0.1:1";
+    orch_handle(&req, &f->resp, &f->srv);
+    if (f->resp.body)
+        f->body = json_loadb(f->resp.body, f->resp.body_len, 0, NULL);
+    return f->resp.status;
+}
+
+/* Turns of the loop: the feed, a pass, the agents' answers, 100 ms. */
+static void settle(struct fixture *f, int turns)
+{
+    for (int i = 0; i < turns; i++) {
+        orch_feed_run(&f->srv);
+        assert_true(orch_controller_run(f->srv.controller) >= 0);
+        fake_flush(&f->fk);
+        fake_now += 100;
+    }
+    orch_feed_run(&f->srv);
+}
+
+static void add_node(struct fixture *f, const char *name, const char *url,
+                     const char *ready, bool unschedulable, const char *mem,
+                     const char *label)
+{
+    json_t *n = json_pack(
+        "{s:s, s:s, s:{s:s, s:{s:s}, s:{}}, s:{s:b},"
+        " s:{s:[{s:s, s:s}], s:{s:s}, s:{s:s}}}",
+        "apiVersion", "v1", "kind", "Node", "metadata", "name", name, "labels",
+        "kubernetes.io/hostname", name, "annotations", "spec", "unschedulable",
+        unschedulable, "status", "conditions", "type", "Ready", "status", ready,
+        "capacity", "memory", mem, "allocatable", "memory", mem);
+    if (url)
+        json_object_set_new(
+            json_object_get(json_object_get(n, "metadata"), "annotations"),
+            "orchestrator.io/agent-url", json_string(url));
+    if (label) {
+        char k[64], v[64];
+        assert_int_equal(sscanf(label, "%63[^=]=%63s", k, v), 2);
+        json_object_set_new(
+            json_object_get(json_object_get(n, "metadata"), "labels"), k,
+            json_string(v));
+    }
+    assert_int_equal(store_create(f->st, STORE_KIND_NODE, n), 0);
+    json_decref(n);
+}
+
+static void add_vmi(struct fixture *f, const char *name, const char *node,
+                    const char *mem)
+{
+    json_t *v = json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:{s:{s:{s:s}}}},"
+        " s:{s:s, s:s}}",
+        "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+        "metadata", "name", name, "namespace", "default", "labels", "app",
+        "web", "spec", "domain", "resources", "requests", "memory", mem,
+        "status", "phase", "Running", "nodeName", node);
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, v), 0);
+    json_decref(v);
+}
+
+static void post_vmim(struct fixture *f, const char *name, const char *vmi,
+                      const char *selector)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"kubevirt.io/v1\","
+             "\"kind\":\"VirtualMachineInstanceMigration\","
+             "\"metadata\":{\"name\":\"%s\"},"
+             "\"spec\":{\"vmiName\":\"%s\"%s%s%s}}",
+             name, vmi, selector ? ",\"addedNodeSelector\":{" : "",
+             selector ? selector : "", selector ? "}" : "");
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMIMS, body), 201);
+}
+
+static json_t *get(struct fixture *f, enum store_kind k, const char *name)
+{
+    json_t *o = NULL;
+    assert_int_equal(store_get(f->st, k, "default", name, &o), 0);
+    return o;
+}
+
+static const char *jstr(const json_t *doc, const char *path)
+{
+    const char *s = api_doc_get_string(doc, path);
+    return s ? s : "(null)";
+}
+
+static void assert_phase(struct fixture *f, const char *vmim, const char *phase)
+{
+    json_t *o = get(f, STORE_KIND_MIGRATION, vmim);
+    assert_string_equal(jstr(o, "status.phase"), phase);
+    json_decref(o);
+}
+
+/* The invariant: the VMI has exactly one node, NODE. */
+static void assert_vmi_on(struct fixture *f, const char *vmi, const char *node)
+{
+    json_t *o = get(f, STORE_KIND_VMI, vmi);
+    const json_t *n = json_object_get(json_object_get(o, "status"), "nodeName");
+    assert_true(json_is_string(n));
+    assert_string_equal(json_string_value(n), node);
+    json_decref(o);
+}
+
+/* /metrics holds LINE. */
+static void assert_metric(struct fixture *f, const char *line)
+{
+    size_t len = 0;
+    char *text = orch_metrics_render(&f->srv, &len);
+    assert_non_null(text);
+    if (!strstr(text, line))
+        fail_msg("no '%s' in:\n%s", line, text);
+    free(text);
+}
+
+static char *job_of(struct fixture *f, const char *vmim, const char *kind)
+{
+    json_t *o = get(f, STORE_KIND_MIGRATION, vmim);
+    char *id = NULL;
+    assert_true(asprintf(&id, "%s-%s", jstr(o, "metadata.uid"), kind) > 0);
+    json_decref(o);
+    return id;
+}
+
+static bool logged(struct fixture *f, const char *line)
+{
+    for (size_t i = 0; i < json_array_size(f->fk.log); i++)
+        if (strcmp(json_string_value(json_array_get(f->fk.log, i)), line) == 0)
+            return true;
+    return false;
+}
+
+static int log_count(struct fixture *f, const char *prefix)
+{
+    int n = 0;
+    for (size_t i = 0; i < json_array_size(f->fk.log); i++)
+        n += strncmp(json_string_value(json_array_get(f->fk.log, i)), prefix,
+                     strlen(prefix)) == 0;
+    return n;
+}
+
+static void two_hosts(struct fixture *f)
+{
+    add_node(f, "hv01", URL("1"), "True", false, "16Gi", NULL);
+    add_node(f, "hv02", URL("2"), "True", false, "16Gi", NULL);
+    add_vmi(f, "vm1", "hv01", "1Gi");
+}
+
+static json_t *prepared(void)
+{
+    return json_pack("{s:{s:s, s:i, s:s, s:s}}", "result", "migrationAddress",
+                     "198.18.0.12", "port", 49152, "migrationURI",
+                     "tcp://198.18.0.12:49152", "destLibvirtURI",
+                     "qemu+tcp://198.18.0.12/system");
+}
+
+static json_t *progress(long total, long done, long left)
+{
+    return json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}}", "progress",
+                     "dataTotal", (json_int_t)total, "dataProcessed",
+                     (json_int_t)done, "dataRemaining", (json_int_t)left,
+                     "memoryTransferRate", (json_int_t)1000000, "dirtyRate",
+                     (json_int_t)10, "iteration", (json_int_t)2, "mode",
+                     "PreCopy", "timeElapsedMs", (json_int_t)1500);
+}
+
+/* Drive vm1's migration "m1" to Running with the migrate job Running. */
+static void to_running(struct fixture *f)
+{
+    char *prep, *mig;
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+    prep = job_of(f, "m1", "prepare");
+    fake_set(&f->fk, prep, "Succeeded", prepared());
+    settle(f, 5);
+    assert_phase(f, "m1", "Running");
+    mig = job_of(f, "m1", "migrate");
+    fake_set(&f->fk, mig, "Running", progress(1000, 400, 600));
+    settle(f, 12);
+    assert_vmi_on(f, "vm1", "hv01");
+    free(prep);
+    free(mig);
+}
+
+/*
+ * The whole phase machine.
+ */
+
+static void test_phases_to_succeeded(void **state)
+{
+    struct fixture *f = *state;
+    char *prep, *mig, line[256];
+    json_t *o, *req, *tr;
+    static const char *const want[] = {
+        "Pending",     "Scheduling", "Scheduled", "PreparingTarget",
+        "TargetReady", "Running",    "Succeeded",
+    };
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+    assert_vmi_on(f, "vm1", "hv01");
+    prep = job_of(f, "m1", "prepare");
+    mig = job_of(f, "m1", "migrate");
+    /* The prepare job goes to the target, submitted without asking first
+     * (the controller entered the phase itself). */
+    snprintf(line, sizeof(line), "submit %s %s", URL("2"), prep);
+    assert_true(logged(f, line));
+    snprintf(line, sizeof(line), "get %s %s", URL("2"), prep);
+    assert_true(logged(f, line)); /* polled while Pending */
+    req = json_object_get(f->fk.requests, prep);
+    assert_string_equal(jstr(req, "type"), "prepare");
+    assert_string_equal(jstr(req, "domain"), "default_vm1");
+    assert_string_equal(jstr(req, "migration.name"), "m1");
+
+    fake_set(&f->fk, prep, "Succeeded", prepared());
+    settle(f, 5);
+    assert_phase(f, "m1", "Running");
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.migrationState.targetNodeAddress"),
+                        "198.18.0.12");
+    assert_string_equal(jstr(o, "status.migrationState.sourceNode"), "hv01");
+    assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv02");
+    assert_non_null(api_doc_get_string(o, "status.migrationState."
+                                          "startTimestamp"));
+    json_decref(o);
+    /* The migrate job goes to the source with the target's addresses and
+     * the resolved policy. */
+    snprintf(line, sizeof(line), "submit %s %s", URL("1"), mig);
+    assert_true(logged(f, line));
+    req = json_object_get(f->fk.requests, mig);
+    assert_string_equal(jstr(req, "type"), "migrate");
+    assert_string_equal(jstr(req, "migrate.migrationURI"),
+                        "tcp://198.18.0.12:49152");
+    assert_string_equal(jstr(req, "migrate.destLibvirtURI"),
+                        "qemu+tcp://198.18.0.12/system");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(req, "migrate"), "progressTimeoutS")),
+                     150);
+    assert_vmi_on(f, "vm1", "hv01");
+
+    /* Progress reaches the record, and again when it moves. */
+    fake_set(&f->fk, mig, "Running", progress(1000, 400, 600));
+    settle(f, 12);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(o, "status"), "progress"),
+            "dataRemainingBytes")),
+        600);
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(o, "status"), "progress"),
+            "dirtyMemoryRateBytes")),
+        40960);
+    json_decref(o);
+    fake_set(&f->fk, mig, "Running", progress(1000, 900, 100));
+    settle(f, 12);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_int_equal(
+        json_integer_value(json_object_get(
+            json_object_get(json_object_get(o, "status"), "progress"),
+            "dataRemainingBytes")),
+        100);
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+    assert_metric(f, "kubevirt_vmi_migration_data_remaining_bytes{namespace="
+                     "\"default\",name=\"vm1\",node=\"hv01\"} 100\n");
+    assert_metric(f, "kubevirt_vmi_migrations_in_running_phase 1\n");
+
+    fake_set(&f->fk, mig, "Succeeded",
+             json_pack("{s:{s:s, s:i}}", "result", "mode", "PreCopy",
+                       "downtimeMs", 20));
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Succeeded");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_object_get(o, "status"), "migrationState"),
+        "completed")));
+    assert_non_null(api_doc_get_string(o, "status.migrationState."
+                                          "endTimestamp"));
+    tr = json_object_get(json_object_get(o, "status"),
+                         "phaseTransitionTimestamps");
+    assert_int_equal(json_array_size(tr), 7);
+    for (size_t i = 0; i < 7; i++)
+        assert_string_equal(jstr(json_array_get(tr, i), "phase"), want[i]);
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv02");
+    o = get(f, STORE_KIND_VMI, "vm1");
+    assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv02");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_object_get(o, "status"), "migrationState"),
+        "completed")));
+    json_decref(o);
+    assert_int_equal(f->srv.metrics.migrations_succeeded, 1);
+    assert_metric(f, "kubevirt_vmi_migrations_in_running_phase 0\n");
+    assert_metric(f, "kubevirt_vmi_migration_succeeded 1\n");
+    assert_metric(f, "kubevirt_vmi_migration_phase_transition_time_from_"
+                     "creation_seconds_count{phase=\"Succeeded\"} 1\n");
+    assert_metric(f, "kubevirt_vmi_migration_phase_transition_time_from_"
+                     "creation_seconds_count{phase=\"Running\"} 1\n");
+    /* The hook saw each phase the controller set. */
+    assert_int_equal(json_array_size(f->phases), 6);
+    assert_string_equal(json_string_value(json_array_get(f->phases, 5)),
+                        "m1 Succeeded");
+    free(prep);
+    free(mig);
+}
+
+/*
+ * Limits.
+ */
+
+static int count_phase(struct fixture *f, const char *phase)
+{
+    const char *p[1] = {phase};
+    int64_t n = 0;
+    assert_int_equal(store_migration_count_phases(f->st, p, 1, &n), 0);
+    return (int)n;
+}
+
+static void test_limit_per_cluster(void **state)
+{
+    struct fixture *f = *state;
+    char vm[32], m[32];
+
+    add_node(f, "big", URL("9"), "True", false, "512Gi", NULL);
+    for (int h = 1; h <= 4; h++) {
+        char node[16], url[64];
+        snprintf(node, sizeof(node), "hv%02d", h);
+        snprintf(url, sizeof(url), "http://198.18.0.%d:8443", h);
+        add_node(f, node, url, "True", false, "16Gi", NULL);
+        for (int i = 0; i < 2; i++) {
+            snprintf(vm, sizeof(vm), "vm%d-%d", h, i);
+            add_vmi(f, vm, node, "1Gi");
+        }
+    }
+    for (int h = 1; h <= 4; h++)
+        for (int i = 0; i < 2; i++) {
+            snprintf(vm, sizeof(vm), "vm%d-%d", h, i);
+            snprintf(m, sizeof(m), "m%d-%d", h, i);
+            post_vmim(f, m, vm, NULL);
+        }
+    /* The prepare jobs never finish: the first five hold their places. */
+    settle(f, 10);
+    assert_int_equal(count_phase(f, "Pending"), 3);
+    assert_int_equal(count_phase(f, "PreparingTarget"), 5);
+    assert_int_equal(log_count(f, "submit"), 5);
+    /* One fails: the next Pending one takes its place. */
+    {
+        char *prep = job_of(f, "m1-0", "prepare");
+        fake_set(&f->fk, prep, "Failed",
+                 json_pack("{s:{s:s, s:s}}", "error", "reason", "NoPort",
+                           "message", "no free migration port"));
+        free(prep);
+    }
+    settle(f, 10);
+    assert_phase(f, "m1-0", "Failed");
+    assert_int_equal(count_phase(f, "Pending"), 2);
+    assert_int_equal(count_phase(f, "PreparingTarget"), 5);
+}
+
+static void test_limit_per_source(void **state)
+{
+    struct fixture *f = *state;
+
+    add_node(f, "hv01", URL("1"), "True", false, "16Gi", NULL);
+    add_node(f, "hv02", URL("2"), "True", false, "64Gi", NULL);
+    add_vmi(f, "a", "hv01", "1Gi");
+    add_vmi(f, "b", "hv01", "1Gi");
+    add_vmi(f, "c", "hv01", "1Gi");
+    post_vmim(f, "ma", "a", NULL);
+    post_vmim(f, "mb", "b", NULL);
+    post_vmim(f, "mc", "c", NULL);
+    settle(f, 10);
+    assert_int_equal(count_phase(f, "Pending"), 1);
+    assert_int_equal(count_phase(f, "PreparingTarget"), 2);
+    assert_phase(f, "mc", "Pending");
+}
+
+/*
+ * Choice of target.
+ */
+
+static json_t *node_doc(const char *name, const char *ready, bool unsched,
+                        const char *mem, const char *zone)
+{
+    return json_pack(
+        "{s:{s:s, s:{s:s}, s:{s:s}}, s:{s:b}, s:{s:[{s:s, s:s}], s:{s:s}}}",
+        "metadata", "name", name, "labels", "zone", zone, "annotations",
+        "orchestrator.io/agent-url", "http://198.18.0.1:8443", "spec",
+        "unschedulable", unsched, "status", "conditions", "type", "Ready",
+        "status", ready, "capacity", "memory", mem);
+}
+
+static int64_t used_fn(const char *node, void *arg)
+{
+    (void)arg;
+    /* hv05 is full of guests already. */
+    return strcmp(node, "hv05") == 0 ? (int64_t)15 << 30 : 0;
+}
+
+static void test_pick_target(void **state)
+{
+    json_t *nodes = json_pack("[o, o, o, o, o, o]",
+                              node_doc("hv01", "True", false, "16Gi", "a"),
+                              node_doc("hv02", "False", false, "16Gi", "a"),
+                              node_doc("hv03", "True", true, "16Gi", "a"),
+                              node_doc("hv04", "True", false, "16Gi", "b"),
+                              node_doc("hv05", "True", false, "16Gi", "a"),
+                              node_doc("hv06", "Unknown", false, "16Gi", "a"));
+    json_t *sel = json_pack("{s:s}", "zone", "a");
+    const json_t *n = NULL;
+    char msg[1024];
+    (void)state;
+
+    /* Everything but hv04 ruled out, each for its reason. */
+    assert_int_equal(orch_migration_pick_target(nodes, "hv01", sel,
+                                                (int64_t)2 << 30, used_fn, NULL,
+                                                &n, msg, sizeof(msg)),
+                     -ENOENT);
+    assert_non_null(strstr(msg, "5 other nodes"));
+    assert_non_null(strstr(msg, "hv02 is not Ready"));
+    assert_non_null(strstr(msg, "hv03 is unschedulable"));
+    assert_non_null(strstr(msg, "hv04 does not match addedNodeSelector"));
+    assert_non_null(strstr(msg, "hv05 has not enough free memory"));
+    assert_non_null(strstr(msg, "hv06 is not Ready"));
+    /* Without the selector hv04 fits. */
+    assert_int_equal(orch_migration_pick_target(nodes, "hv01", NULL,
+                                                (int64_t)2 << 30, used_fn, NULL,
+                                                &n, msg, sizeof(msg)),
+                     0);
+    assert_string_equal(jstr(n, "metadata.name"), "hv04");
+    /* Small enough for hv05 too: the most free memory wins (hv04). */
+    assert_int_equal(orch_migration_pick_target(nodes, "hv01", NULL,
+                                                (int64_t)512 << 20, used_fn,
+                                                NULL, &n, msg, sizeof(msg)),
+                     0);
+    assert_string_equal(jstr(n, "metadata.name"), "hv04");
+    /* Only the source. */
+    json_array_clear(nodes);
+    json_array_append_new(nodes, node_doc("hv01", "True", false, "16Gi", "a"));
+    assert_int_equal(orch_migration_pick_target(nodes, "hv01", NULL, 1, NULL,
+                                                NULL, &n, msg, sizeof(msg)),
+                     -ENOENT);
+    assert_string_equal(msg, "no node to migrate to: there is no node other "
+                             "than the source 'hv01'");
+    json_decref(sel);
+    json_decref(nodes);
+}
+
+static void test_no_target_fails(void **state)
+{
+    struct fixture *f = *state;
+    json_t *o;
+
+    add_node(f, "hv01", URL("1"), "True", false, "16Gi", NULL);
+    add_node(f, "hv02", URL("2"), "True", true, "16Gi", NULL);
+    add_node(f, "hv03", URL("3"), "True", false, "1Gi", NULL);
+    add_node(f, "hv04", URL("4"), "True", false, "16Gi", "zone=b");
+    add_vmi(f, "vm1", "hv01", "2Gi");
+    post_vmim(f, "m1", "vm1", "\"zone\":\"b\"");
+    add_vmi(f, "vm2", "hv01", "2Gi");
+    settle(f, 5);
+    /* hv04 matches the selector: it is chosen. */
+    assert_phase(f, "m1", "PreparingTarget");
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv04");
+    json_decref(o);
+
+    post_vmim(f, "m2", "vm2", "\"zone\":\"c\"");
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m2");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_non_null(strstr(jstr(o, "status.migrationState.failureReason"),
+                           "hv02 is unschedulable"));
+    assert_non_null(strstr(jstr(o, "status.migrationState.failureReason"),
+                           "hv03 does not match addedNodeSelector"));
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_object_get(o, "status"), "migrationState"),
+        "failed")));
+    json_decref(o);
+    assert_vmi_on(f, "vm2", "hv01");
+    assert_int_equal(f->srv.metrics.migrations_failed, 1);
+}
+
+/*
+ * Agents that fail.
+ */
+
+static void test_agent_down_fails_after_bound(void **state)
+{
+    struct fixture *f = *state;
+    json_t *o;
+
+    two_hosts(f);
+    snprintf(f->fk.down, sizeof(f->fk.down), "%s", URL("2"));
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 30);
+    /* Retried, with backoff: a few calls in 3 s, not one per turn. */
+    assert_phase(f, "m1", "PreparingTarget");
+    assert_true(log_count(f, "submit") >= 2);
+    assert_true(log_count(f, "submit") <= 4);
+    fake_now += (int64_t)ORCH_CONTROLLER_AGENT_BOUND_S * 1000;
+    settle(f, 2);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_non_null(strstr(jstr(o, "status.migrationState.failureReason"),
+                           "target node 'hv02' did not prepare the migration "
+                           "within 120 s"));
+    assert_non_null(strstr(jstr(o, "status.migrationState.failureReason"),
+                           strerror(ECONNREFUSED)));
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+}
+
+static void test_migrate_job_fails(void **state)
+{
+    struct fixture *f = *state;
+    char *mig;
+    json_t *o;
+
+    to_running(f);
+    mig = job_of(f, "m1", "migrate");
+    fake_set(&f->fk, mig, "Failed",
+             json_pack("{s:{s:s, s:s}}", "error", "reason", "ProgressTimeout",
+                       "message", "no progress for 150 s"));
+    /* The next poll of a running job comes within a second. */
+    settle(f, 10);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.failureReason"),
+                        "source node 'hv01': ProgressTimeout: no progress for "
+                        "150 s");
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+    free(mig);
+}
+
+/*
+ * Cancel.
+ */
+
+static void test_cancel_before_running(void **state)
+{
+    struct fixture *f = *state;
+    json_t *o;
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIMS "/m1", NULL), 202);
+    settle(f, 3);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.abortStatus"),
+                        "Succeeded");
+    json_decref(o);
+    /* Nothing ran on the source. */
+    assert_int_equal(log_count(f, "submit " URL("1")), 0);
+    assert_vmi_on(f, "vm1", "hv01");
+}
+
+static void test_cancel_while_running(void **state)
+{
+    struct fixture *f = *state;
+    char *mig, *abo, line[256];
+    json_t *o, *req;
+
+    to_running(f);
+    mig = job_of(f, "m1", "migrate");
+    abo = job_of(f, "m1", "abort");
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIMS "/m1", NULL), 202);
+    settle(f, 3);
+    snprintf(line, sizeof(line), "submit %s %s", URL("1"), abo);
+    assert_true(logged(f, line));
+    req = json_object_get(f->fk.requests, abo);
+    assert_string_equal(jstr(req, "abort.jobId"), mig);
+    assert_phase(f, "m1", "Running");
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.migrationState.abortStatus"),
+                        "Aborting");
+    json_decref(o);
+    fake_set(&f->fk, abo, "Succeeded",
+             json_pack("{s:{s:s}}", "result", "abortStatus", "Succeeded"));
+    fake_set(&f->fk, mig, "Failed",
+             json_pack("{s:{s:s, s:s}}", "error", "reason", "Aborted",
+                       "message", "operation aborted"));
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.abortStatus"),
+                        "Succeeded");
+    assert_string_equal(jstr(o, "status.migrationState.failureReason"),
+                        "Live migration has been aborted");
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+    free(mig);
+    free(abo);
+}
+
+/* A cancel that comes while the submit of the migrate job is in flight
+ * cannot just end the record: the source may start the job.  It goes to
+ * Running, where the abort job stops it. */
+static void test_cancel_with_submit_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    char *prep, *mig, *abo, line[256];
+    json_t *o;
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    prep = job_of(f, "m1", "prepare");
+    mig = job_of(f, "m1", "migrate");
+    abo = job_of(f, "m1", "abort");
+    fake_set(&f->fk, prep, "Succeeded", prepared());
+    snprintf(line, sizeof(line), "submit %s %s", URL("1"), mig);
+    /* Turns without the agents' answers until the submit is on its way. */
+    for (int i = 0; i < 10 && !logged(f, line); i++) {
+        orch_feed_run(&f->srv);
+        assert_true(orch_controller_run(f->srv.controller) >= 0);
+        if (!logged(f, line))
+            fake_flush(&f->fk);
+        fake_now += 100;
+    }
+    assert_true(logged(f, line));
+    assert_phase(f, "m1", "TargetReady");
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIMS "/m1", NULL), 202);
+    settle(f, 5);
+    assert_phase(f, "m1", "Running");
+    snprintf(line, sizeof(line), "submit %s %s", URL("1"), abo);
+    assert_true(logged(f, line));
+    fake_set(&f->fk, abo, "Succeeded", NULL);
+    fake_set(&f->fk, mig, "Failed",
+             json_pack("{s:{s:s}}", "error", "reason", "Aborted"));
+    settle(f, 10);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.abortStatus"),
+                        "Succeeded");
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+    free(prep);
+    free(mig);
+    free(abo);
+}
+
+static void test_cancel_too_late(void **state)
+{
+    struct fixture *f = *state;
+    char *mig, *abo;
+    json_t *o;
+
+    to_running(f);
+    mig = job_of(f, "m1", "migrate");
+    abo = job_of(f, "m1", "abort");
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIMS "/m1", NULL), 202);
+    settle(f, 3);
+    fake_set(&f->fk, mig, "Succeeded",
+             json_pack("{s:{s:s}}", "result", "mode", "PreCopy"));
+    fake_set(&f->fk, abo, "Failed",
+             json_pack("{s:{s:s, s:s}}", "error", "reason", "TooLate",
+                       "message", "the migration already succeeded"));
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Succeeded");
+    assert_string_equal(jstr(o, "status.migrationState.abortStatus"), "Failed");
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv02");
+    free(mig);
+    free(abo);
+}
+
+/*
+ * Policy.
+ */
+
+static json_t *policy(const char *name, json_t *vmi_sel, json_t *ns_sel)
+{
+    json_t *p =
+        json_pack("{s:s, s:s, s:{s:s}, s:{s:{}}}", "apiVersion",
+                  "migrations.kubevirt.io/v1alpha1", "kind", "MigrationPolicy",
+                  "metadata", "name", name, "spec", "selectors");
+    json_t *sels = json_object_get(json_object_get(p, "spec"), "selectors");
+    if (vmi_sel)
+        json_object_set_new(sels, "virtualMachineInstanceSelector", vmi_sel);
+    if (ns_sel)
+        json_object_set_new(sels, "namespaceSelector", ns_sel);
+    return p;
+}
+
+static void test_policy_precedence(void **state)
+{
+    json_t *labels = json_pack("{s:s, s:s}", "app", "web", "tier", "fe");
+    json_t *ps = json_array();
+    const json_t *m;
+    (void)state;
+
+#define NS_DEFAULT json_pack("{s:s}", "kubernetes.io/metadata.name", "default")
+    /* One namespace label vs one VMI label: the VMI label wins the tie. */
+    json_array_append_new(ps, policy("a-ns", NULL, NS_DEFAULT));
+    json_array_append_new(
+        ps, policy("z-vmi", json_pack("{s:s}", "app", "web"), NULL));
+    m = orch_migration_policy_match(ps, labels, "default");
+    assert_string_equal(jstr(m, "metadata.name"), "z-vmi");
+    /* A policy with a label the VMI lacks never applies, however many
+     * others it matches. */
+    json_array_append_new(ps, policy("b-miss",
+                                     json_pack("{s:s, s:s, s:s}", "app", "web",
+                                               "tier", "fe", "gpu", "yes"),
+                                     NULL));
+    m = orch_migration_policy_match(ps, labels, "default");
+    assert_string_equal(jstr(m, "metadata.name"), "z-vmi");
+    /* More matching labels in total win. */
+    json_array_append_new(
+        ps, policy("y-both", json_pack("{s:s}", "tier", "fe"), NS_DEFAULT));
+    m = orch_migration_policy_match(ps, labels, "default");
+    assert_string_equal(jstr(m, "metadata.name"), "y-both");
+    /* A complete tie: the smallest name. */
+    json_array_append_new(
+        ps, policy("x-both", json_pack("{s:s}", "app", "web"), NS_DEFAULT));
+    m = orch_migration_policy_match(ps, labels, "default");
+    assert_string_equal(jstr(m, "metadata.name"), "x-both");
+    /* Another namespace: the namespace selectors fail. */
+    m = orch_migration_policy_match(ps, labels, "other");
+    assert_string_equal(jstr(m, "metadata.name"), "z-vmi");
+#undef NS_DEFAULT
+    json_decref(ps);
+    json_decref(labels);
+}
+
+static void test_policy_resolve(void **state)
+{
+    struct orch_migration_settings set;
+    json_t *p = policy("p", NULL, NULL), *c;
+    (void)state;
+
+    orch_migration_settings_default(&set);
+    set.progress_timeout = 77;
+    c = orch_migration_config_resolve(&set, NULL);
+    assert_false(json_is_true(json_object_get(c, "allowPostCopy")));
+    assert_string_equal(jstr(c, "bandwidthPerMigration"), "0Mi");
+    assert_int_equal(json_integer_value(json_object_get(c, "progressTimeout")),
+                     77);
+    json_decref(c);
+    /* allowWorkloadDisruption follows the policy's allowPostCopy; fields
+     * a policy cannot set stay the cluster's. */
+    json_object_update_new(json_object_get(p, "spec"),
+                           json_pack("{s:b, s:s, s:I}", "allowPostCopy", 1,
+                                     "bandwidthPerMigration", "64Mi",
+                                     "progressTimeout", (json_int_t)5));
+    c = orch_migration_config_resolve(&set, p);
+    assert_true(json_is_true(json_object_get(c, "allowPostCopy")));
+    assert_true(json_is_true(json_object_get(c, "allowWorkloadDisruption")));
+    assert_string_equal(jstr(c, "bandwidthPerMigration"), "64Mi");
+    assert_int_equal(json_integer_value(json_object_get(c, "progressTimeout")),
+                     77);
+    json_decref(c);
+    json_decref(p);
+}
+
+static void test_policy_in_migration(void **state)
+{
+    struct fixture *f = *state;
+    json_t *p = policy("web", json_pack("{s:s}", "app", "web"), NULL), *o;
+    char *mig;
+
+    json_object_update_new(json_object_get(p, "spec"),
+                           json_pack("{s:b, s:s}", "allowAutoConverge", 1,
+                                     "bandwidthPerMigration", "100Mi"));
+    assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION_POLICY, p), 0);
+    json_decref(p);
+    to_running(f);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.migrationState.migrationPolicyName"),
+                        "web");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(
+            json_object_get(json_object_get(o, "status"), "migrationState"),
+            "migrationConfiguration"),
+        "allowAutoConverge")));
+    json_decref(o);
+    mig = job_of(f, "m1", "migrate");
+    o = json_object_get(json_object_get(f->fk.requests, mig), "migrate");
+    assert_true(json_is_true(json_object_get(o, "allowAutoConverge")));
+    assert_int_equal(json_integer_value(json_object_get(o, "bandwidthMiBps")),
+                     100);
+    free(mig);
+}
+
+/*
+ * Restart.
+ */
+
+/* A new orchestratord on the same file, its agents still holding the
+ * jobs: it asks for the jobs by id and starts none. */
+static void restart(struct fixture *f)
+{
+    server_close(f);
+    assert_true(f->fk.freed);
+    json_array_clear(f->fk.log);
+    server_open(f);
+}
+
+static void test_restart_resumes_running(void **state)
+{
+    struct fixture *f = *state;
+    char *mig, line[256];
+
+    to_running(f);
+    mig = job_of(f, "m1", "migrate");
+    restart(f);
+    settle(f, 3);
+    snprintf(line, sizeof(line), "get %s %s", URL("1"), mig);
+    assert_true(logged(f, line));
+    assert_int_equal(log_count(f, "submit"), 0);
+    assert_phase(f, "m1", "Running");
+    fake_set(&f->fk, mig, "Succeeded", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "Succeeded");
+    assert_vmi_on(f, "vm1", "hv02");
+    assert_int_equal(log_count(f, "submit"), 0);
+    free(mig);
+}
+
+static void test_restart_resumes_preparing(void **state)
+{
+    struct fixture *f = *state;
+    char *prep, line[256];
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+    prep = job_of(f, "m1", "prepare");
+    restart(f);
+    fake_set(&f->fk, prep, "Succeeded", prepared());
+    settle(f, 5);
+    /* The prepare job was asked for, not submitted again; the migrate job
+     * was then submitted once. */
+    snprintf(line, sizeof(line), "get %s %s", URL("2"), prep);
+    assert_true(logged(f, line));
+    snprintf(line, sizeof(line), "submit %s %s", URL("2"), prep);
+    assert_false(logged(f, line));
+    assert_int_equal(log_count(f, "submit"), 1);
+    assert_phase(f, "m1", "Running");
+    assert_vmi_on(f, "vm1", "hv01");
+    free(prep);
+}
+
+/* A controller stopped with calls in flight frees what they point to;
+ * none comes back (the sanitizer build checks the memory). */
+static void test_stop_with_calls_in_flight(void **state)
+{
+    struct fixture *f = *state;
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    orch_feed_run(&f->srv);
+    for (int i = 0; i < 6 && !f->fk.calls; i++) {
+        assert_true(orch_controller_run(f->srv.controller) >= 0);
+        orch_feed_run(&f->srv);
+    }
+    assert_non_null(f->fk.calls);
+    orch_controller_stop(f->srv.controller);
+    assert_null(f->srv.controller);
+    assert_null(f->fk.calls);
+    controller_start(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_phases_to_succeeded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_limit_per_cluster, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_limit_per_source, setup, teardown),
+        cmocka_unit_test(test_pick_target),
+        cmocka_unit_test_setup_teardown(test_no_target_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_agent_down_fails_after_bound,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_job_fails, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_before_running, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_while_running, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_with_submit_in_flight,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_too_late, setup, teardown),
+        cmocka_unit_test(test_policy_precedence),
+        cmocka_unit_test(test_policy_resolve),
+        cmocka_unit_test_setup_teardown(test_policy_in_migration, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_restart_resumes_running, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_restart_resumes_preparing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stop_with_calls_in_flight, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
