@@ -11,6 +11,7 @@
 #   make fuzz-run             every libFuzzer target, 60 s each (clang)
 #   make test                 install what is missing, build, check, e2e
 #   make demo                 bring up the lab and run the main job
+#   make demo-down            remove what the demo left running
 #   make format / format-check
 
 PKGS := libvirt sqlite3 libevent libevent_openssl libevent_pthreads \
@@ -72,7 +73,8 @@ SUPPORT := $(BUILD)/libtestsupport.a
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 BENCHES := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all check e2e bench fuzz fuzz-run test demo format format-check clean \
+.PHONY: all check e2e bench fuzz fuzz-run test demo demo-down format \
+	format-check clean \
 	pkgs-present
 .DEFAULT_GOAL := all
 # Keep objects that pattern rules build on the way to a program or test.
@@ -171,6 +173,10 @@ demo:
 	scripts/install-deps.sh
 	$(MAKE) all
 	scripts/demo.sh
+
+# Remove what make demo left running: orchestratord, the migrators, the lab.
+demo-down:
+	scripts/demo.sh down
 
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
 format:
