@@ -77,18 +77,17 @@ static void agent_handler(const struct http_request *req,
             /* A target prepares at once; a migration runs until the test
              * ends it. */
             if (strcmp(type, "prepare") == 0)
-                job = json_pack(
-                    "{s:s, s:s, s:s, s:{s:s, s:i, s:s, s:s}}", "id", id,
-                    "type", type, "state", "Succeeded", "result",
-                    "migrationAddress", "127.0.0.1", "port", 49152,
-                    "migrationURI", "tcp://127.0.0.1:49152", "destLibvirtURI",
-                    "qemu+tcp://127.0.0.1/system");
+                job =
+                    json_pack("{s:s, s:s, s:s, s:{s:s, s:i, s:s, s:s}}", "id",
+                              id, "type", type, "state", "Succeeded", "result",
+                              "migrationAddress", "127.0.0.1", "port", 49152,
+                              "migrationURI", "tcp://127.0.0.1:49152",
+                              "destLibvirtURI", "qemu+tcp://127.0.0.1/system");
             else
-                job = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:s}}",
-                                "id", id, "type", type, "state", "Running",
+                job = json_pack("{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:s}}", "id",
+                                id, "type", type, "state", "Running",
                                 "progress", "dataTotal", 4096, "dataProcessed",
-                                1024, "dataRemaining", 3072, "mode",
-                                "PreCopy");
+                                1024, "dataRemaining", 3072, "mode", "PreCopy");
             json_object_set_new(a->jobs, id, job);
             resp->status = 202;
         } else {
