@@ -2,6 +2,7 @@
  * log: see log.h.
  */
 #include "log/log.h"
+#include "utf8/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -39,31 +40,6 @@ int log_level_parse(const char *name)
     return -EINVAL;
 }
 
-/* The length of the valid UTF-8 sequence at p (1 to 4, strict), or 0. */
-static size_t utf8_len(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        unsigned char lo = p[0] == 0xe0 ? 0xa0 : 0x80;
-        unsigned char hi = p[0] == 0xed ? 0x9f : 0xbf;
-
-        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        unsigned char lo = p[0] == 0xf0 ? 0x90 : 0x80;
-        unsigned char hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-
-        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
-                       (p[3] & 0xc0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;
-}
-
 /* Copy msg into out (size bytes; returns the length written, without a
  * NUL) with what a terminal or a log reader would act on written as
  * "\xNN": C0 controls (a newline would forge a line), DEL, C1 controls
@@ -75,7 +51,7 @@ static size_t log_escape(const char *msg, char *out, size_t size)
     size_t used = 0;
 
     while (*p) {
-        size_t n = utf8_len(p), k;
+        size_t n = utf8_seq_len(p), k;
 
         if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f)) ||
             (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)) {

@@ -3,37 +3,11 @@
  * printed (see orchctl.h).
  */
 #include "orchctl/orchctl.h"
+#include "utf8/utf8.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The length of the valid UTF-8 sequence at p (1 to 4; the strict form:
- * no overlong forms, surrogates or code points past U+10FFFF), or 0 when
- * the byte at p does not start one. */
-static size_t utf8_len(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    if (p[0] >= 0xc2 && p[0] <= 0xdf)
-        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        unsigned char lo = p[0] == 0xe0 ? 0xa0 : 0x80;
-        unsigned char hi = p[0] == 0xed ? 0x9f : 0xbf;
-
-        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        unsigned char lo = p[0] == 0xf0 ? 0x90 : 0x80;
-        unsigned char hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-
-        return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
-                       (p[3] & 0xc0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;
-}
 
 /* Write s escaped to out, stopping after `max` bytes of s. */
 static void text_write(FILE *out, const char *s, size_t max)
@@ -42,7 +16,7 @@ static void text_write(FILE *out, const char *s, size_t max)
     const unsigned char *end = p + max;
 
     while (p < end && *p) {
-        size_t n = utf8_len(p);
+        size_t n = utf8_seq_len(p);
 
         if (n == 0) {
             fprintf(out, "\\x%02x", *p);
