@@ -462,14 +462,8 @@ static json_t *decode_body(struct orch_server *srv,
                          "application/yaml");
         return NULL;
     }
-    if (req->body_len > srv->settings.api_limits.max_body_bytes) {
-        orch_reply_errno(resp, -EMSGSIZE,
-                         "the request body is too large: %zu bytes, the "
-                         "limit is %zu",
-                         req->body_len,
-                         srv->settings.api_limits.max_body_bytes);
+    if (!orch_body_fits(srv, req, resp))
         return NULL;
-    }
     r = api_doc_decode(req->body, req->body_len, &srv->settings.api_limits,
                        &doc, &errs);
     if (r < 0) {
@@ -819,14 +813,8 @@ static void handle_patch(struct orch_server *srv,
                          "application/strategic-merge-patch+json");
         return;
     }
-    if (req->body_len > srv->settings.api_limits.max_body_bytes) {
-        orch_reply_errno(resp, -EMSGSIZE,
-                         "the request body is too large: %zu bytes, the "
-                         "limit is %zu",
-                         req->body_len,
-                         srv->settings.api_limits.max_body_bytes);
+    if (!orch_body_fits(srv, req, resp))
         return;
-    }
     r = api_doc_decode(req->body, req->body_len, &srv->settings.api_limits,
                        &patch, &errs);
     if (r < 0) {

@@ -1761,14 +1761,8 @@ void orch_handle_nodereport(struct orch_server *srv,
         orch_reply_errno(resp, -EINVAL, "invalid node name '%.64s'", node);
         return;
     }
-    if (req->body_len > srv->settings.api_limits.max_body_bytes) {
-        orch_reply_errno(resp, -EMSGSIZE,
-                         "the request body is too large: %zu bytes, the "
-                         "limit is %zu",
-                         req->body_len,
-                         srv->settings.api_limits.max_body_bytes);
+    if (!orch_body_fits(srv, req, resp))
         return;
-    }
     /* Most reports repeat the last one: no decode, no store. */
     raw_hash = report_raw_hash(req->body, req->body_len);
     r = hosts_report_same(srv, node, raw_hash, now);

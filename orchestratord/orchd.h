@@ -205,6 +205,11 @@ void orch_reply_status(struct http_response *resp, int code, const char *reason,
 void orch_reply_json(struct http_response *resp, const struct http_request *req,
                      int code, const json_t *doc);
 
+/* Whether REQ's body is within the api limits' max_body_bytes; if not,
+ * answers RESP with 413 and a message giving both sizes. */
+bool orch_body_fits(const struct orch_server *srv,
+                    const struct http_request *req, struct http_response *resp);
+
 /* Which encoding the request's Accept header asks for: API_FORMAT_JSON,
  * API_FORMAT_YAML, or -ENOPROTOOPT (nothing we can produce). */
 int orch_accept_format(const char *accept);

@@ -188,3 +188,15 @@ void orch_reply_json(struct http_response *resp, const struct http_request *req,
     reply_encoded(resp, code, (json_t *)doc,
                   fmt < 0 ? API_FORMAT_JSON : (enum api_format)fmt);
 }
+
+bool orch_body_fits(const struct orch_server *srv,
+                    const struct http_request *req, struct http_response *resp)
+{
+    if (req->body_len <= srv->settings.api_limits.max_body_bytes)
+        return true;
+    orch_reply_errno(resp, -EMSGSIZE,
+                     "the request body is too large: %zu bytes, the limit is "
+                     "%zu",
+                     req->body_len, srv->settings.api_limits.max_body_bytes);
+    return false;
+}
