@@ -4,6 +4,8 @@
 # API, and the invariant every scenario checks: the guest runs on exactly
 # one host, answers pings, and its console counter never restarted.
 
+# (lib.sh, sourced first, sets e2e_name.)
+# shellcheck disable=SC2154
 api=$(lab_orchd_url)
 ns_path=/apis/kubevirt.io/v1/namespaces/default
 vmims=$ns_path/virtualmachineinstancemigrations
@@ -32,8 +34,8 @@ field() { # PATH JQ -> value or nothing
 vmim_field() { field "$vmims/$1" "$2"; } # NAME JQ
 # wait_vmim NAME SECONDS: until the VMIM is final; prints the final phase.
 wait_vmim() {
-    local i p last=
-    for i in $(seq $(($2 * 10))); do
+    local _ p last=
+    for _ in $(seq $(($2 * 10))); do
         p=$(vmim_field "$1" .status.phase)
         if [ -n "$p" ] && [ "$p" != "$last" ]; then
             echo "$1: phase $p" >&2
@@ -47,8 +49,8 @@ wait_vmim() {
 }
 # wait_running NAME SECONDS: until the VMIM is Running and has moved some data.
 wait_running() {
-    local i p d
-    for i in $(seq $(($2 * 10))); do
+    local _ p d
+    for _ in $(seq $(($2 * 10))); do
         p=$(vmim_field "$1" .status.phase)
         d=$(vmim_field "$1" .status.progress.dataProcessedBytes)
         case $p in Succeeded | Failed) return 1 ;; esac
@@ -89,8 +91,8 @@ check_guest() {
 }
 # wait_nodename VMI HOST [SECONDS]
 wait_nodename() {
-    local i
-    for i in $(seq $((${3:-10} * 10))); do
+    local _
+    for _ in $(seq $((${3:-10} * 10))); do
         [ "$(field "$ns_path/virtualmachineinstances/$1" .status.nodeName)" = "$2" ] && return 0
         sleep 0.1
     done
@@ -100,7 +102,7 @@ wait_nodename() {
 # mig_setup HOST...: a fresh lab with orchestratord (its migrations group
 # extended by LAB_ORCHD_MIGRATIONS) and a migrator on each host, all Ready.
 mig_setup() {
-    local h i
+    local h _
     e2e_lab $#
     e2e_step "build the test guest"
     lab_guest_build 2>&1
@@ -115,7 +117,7 @@ mig_setup() {
         e2e_pids+=("$LAB_STARTED_PID")
     done
     for h in "$@"; do
-        for i in $(seq 150); do
+        for _ in $(seq 150); do
             [ "$(field "/api/v1/nodes/$h" '.status.conditions[]? | select(.type == "Ready") | .status')" = True ] && break
             sleep 0.1
         done
@@ -124,11 +126,11 @@ mig_setup() {
 # guest_up HOST VMI ADDR: start the guest and wait for it to answer and for
 # its VMI to be Running on HOST.
 guest_up() {
-    local i
+    local _
     e2e_step "start the guest $2 ($3) on $1"
     lab_guest_start "$1" "$2" "$3"
     lab_wait_ping "$3" 60 || e2e_fail "$2 does not answer ping"
-    for i in $(seq 150); do
+    for _ in $(seq 150); do
         [ "$(field "$ns_path/virtualmachineinstances/$2" .status.phase)" = Running ] && break
         sleep 0.1
     done
