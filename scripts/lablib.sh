@@ -760,7 +760,8 @@ lab_node_token() { echo "lab-node-$1-0123456789abcdef"; } # HOST
 lab_orchd_url() { echo "http://$LAB_ROOT_ADDR:$LAB_ORCHD_PORT"; }
 
 # Write WORK/orchestratord.conf for HOSTS; EXTRA lines (libconfig settings)
-# may follow the hosts after "--".
+# may follow the hosts after "--".  LAB_ORCHD_MIGRATIONS (libconfig settings,
+# e.g. 'bandwidth_per_migration = "1Mi";') goes inside the migrations group.
 lab_orchd_conf() { # WORK HOST... [-- SETTING...]
     local work=$1 h
     shift
@@ -770,7 +771,7 @@ lab_orchd_conf() { # WORK HOST... [-- SETTING...]
         echo "database = \"$work/orch.db\";"
         echo "agent_token = \"$LAB_AGENT_TOKEN\";"
         # The lab's libvirtds have no TLS certificates for migration streams.
-        echo "migrations = { disable_tls = true; };"
+        echo "migrations = { disable_tls = true; ${LAB_ORCHD_MIGRATIONS:-}};"
         echo "tokens = ("
         echo "  { name = \"lab-admin\"; token = \"$LAB_ADMIN_TOKEN\"; role = \"admin\"; }"
         while [ $# -gt 0 ] && [ "$1" != -- ]; do
