@@ -68,6 +68,11 @@ die() {
     exit 1
 }
 now_ms() { date +%s%3N; }
+# The drain is measured last: its failure leaves the figures above printed.
+drain_fail() {
+    echo "bench_migrate: drain: $*; no drain figure" >&2
+    exit 1
+}
 field() { # PATH JQ -> value or nothing
     lab_api_get "$1" 2>/dev/null | jq -r "$2 // empty" 2>/dev/null || true
 }
@@ -267,3 +272,46 @@ echo "bench: ping_loss_raw $(printf '%s\n' "${r_lost[@]}" | median) pings"
 echo "bench: ping_loss_orch $(printf '%s\n' "${o_lost[@]}" | median) pings"
 echo "bench: bench_poll_ms $poll ms"
 echo "bench: jobinfo_poll_ms $jobinfo_poll ms"
+# Drain (BENCH_MIGRATE_DRAIN guests, 0 to leave it out): that many more
+# test guests started on host-a, moved to host-b by a sequential loop of raw
+# virsh migrations, then back by `orchctl drain host-b`.
+#   drain10_wall_ratio (drainN_wall_ratio)  drain wall time / the loop's
+drain_n=${BENCH_MIGRATE_DRAIN:-10}
+if [ "$drain_n" -gt 0 ]; then
+    for i in $(seq "$drain_n"); do
+        lab_guest_start host-a "bench-d$i" "198.18.0.$((70 + i))"
+    done
+    for i in $(seq "$drain_n"); do
+        lab_wait_ping "198.18.0.$((70 + i))" 120 || drain_fail "bench-d$i does not answer ping"
+    done
+    sleep 2
+    t0=$(now_ms)
+    for i in $(seq "$drain_n"); do
+        virsh -c "$(lab_host_uri host-a)" migrate --live --p2p --persistent \
+            --undefinesource "bench-d$i" "$(lab_host_uri host-b)" >/dev/null ||
+            drain_fail "raw migration of bench-d$i failed"
+    done
+    seq_ms=$(($(now_ms) - t0))
+    for i in $(seq "$drain_n"); do
+        for j in $(seq 300); do
+            [ "$(field "$ns_path/virtualmachineinstances/bench-d$i" .status.nodeName)" = host-b ] && break
+            sleep 0.1
+        done
+    done
+    sleep 2
+    t0=$(now_ms)
+    "$ORCH_BUILD/bin/orchctl" -s "$api" --token "$LAB_ADMIN_TOKEN" drain host-b \
+        --timeout 10m >"$work/drain.out" 2>&1 || drain_fail "orchctl drain failed: $(tail -5 "$work/drain.out")"
+    drain_ms=$(($(now_ms) - t0))
+    for i in $(seq "$drain_n"); do
+        [ "$(lab_dom_state host-a "bench-d$i")" = running ] || drain_fail "bench-d$i not running on host-a after the drain"
+    done
+    echo "bench_migrate: $drain_n guests: sequential virsh loop $seq_ms ms, orchctl drain $drain_ms ms" >&2
+fi
+
+if [ "$drain_n" -gt 0 ]; then
+    awk -v d="$drain_ms" -v s="$seq_ms" -v n="$drain_n" \
+        'BEGIN { printf "bench: drain%d_wall_ratio %.2f ratio\n", n, d / s }'
+    echo "bench: drain${drain_n}_wall_ms $drain_ms ms"
+    echo "bench: drain${drain_n}_seq_virsh_ms $seq_ms ms"
+fi
