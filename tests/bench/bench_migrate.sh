@@ -293,7 +293,7 @@ if [ "$drain_n" -gt 0 ]; then
     done
     seq_ms=$(($(now_ms) - t0))
     for i in $(seq "$drain_n"); do
-        for j in $(seq 300); do
+        for _ in $(seq 300); do
             [ "$(field "$ns_path/virtualmachineinstances/bench-d$i" .status.nodeName)" = host-b ] && break
             sleep 0.1
         done
