@@ -37,6 +37,8 @@ e2e_check "its migrationState.mode is PostCopy (got '$(vmim_field pc .status.mig
     [ "$(vmim_field pc .status.migrationState.mode)" = PostCopy ]
 e2e_check "its migrationState says completed" \
     [ "$(vmim_field pc .status.migrationState.completed)" = true ]
+it=$(vmim_field pc .status.progress.iteration)
+e2e_check "the first pass had ended (progress.iteration ${it:-none}, wanted >= 2)" [ "${it:-0}" -ge 2 ]
 e2e_note "pings: $(grep 'packets transmitted' "$work/ping" || true)"
 check_guest "$vmi" "$addr" host-b "$before"
 e2e_check "VMI $vmi's nodeName is host-b" wait_nodename "$vmi" host-b 10

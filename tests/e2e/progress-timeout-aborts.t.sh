@@ -34,12 +34,15 @@ lab_api_get "$vmims/stuck" | jq -c .status
 grep 'orch-dirty' "$(lab_guest_console "$vmi")" | tail -3
 e2e_check "stuck ended Failed (got $phase)" [ "$phase" = Failed ]
 reason=$(vmim_field stuck .status.migrationState.failureReason)
+# shellcheck disable=SC2016 # $1 is sh -c's
 e2e_check "its failureReason says the progress timeout (got '$reason')" \
     sh -c 'echo "$1" | grep -Eqi "progress ?timeout|no progress"' _ "$reason"
 e2e_check "its migrationState says failed" \
     [ "$(vmim_field stuck .status.migrationState.failed)" = true ]
 e2e_check "its mode is not PostCopy" \
     [ "$(vmim_field stuck .status.migrationState.mode)" != PostCopy ]
+it=$(vmim_field stuck .status.progress.iteration)
+e2e_check "the first pass had ended (progress.iteration ${it:-none}, wanted >= 2)" [ "${it:-0}" -ge 2 ]
 e2e_note "pings: $(grep 'packets transmitted' "$work/ping" || true)"
 check_guest "$vmi" "$addr" host-a "$before"
 e2e_check "VMI $vmi's nodeName is still host-a" wait_nodename "$vmi" host-a 1
