@@ -747,7 +747,11 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         r = migr_virt_job_stats(virt, b->domain, false, &st, NULL, 0);
         now = mono_ms();
         if (r == 0 && st.kind == MIGR_JOB_ACTIVE && st.migration) {
-            if (st.data_remaining < best) {
+            /* A sample without memory statistics (libvirt leaves them out
+             * while QEMU's migration is still in setup) reads as 0 bytes
+             * remaining: taken as the best, it would leave nothing to count
+             * as progress afterwards. */
+            if (st.data_remaining > 0 && st.data_remaining < best) {
                 best = st.data_remaining;
                 last_progress = now;
             }

@@ -89,6 +89,17 @@ check_guest() {
     e2e_check "$1's console counter goes on past $4" lab_wait_counter "$1" "$4" 30
     e2e_check "$1's console counter never restarted" lab_console_monotonic "$1"
 }
+# wait_dirty VMI SECONDS: until the guest's orch.dirty workload has filled
+# its memory and started rewriting it (scripts/guest/init).
+wait_dirty() {
+    local _ f
+    f=$(lab_guest_console "$1")
+    for _ in $(seq $(($2 * 4))); do
+        grep -q 'orch-dirty [0-9]* MiB rounds' "$f" 2>/dev/null && return 0
+        sleep 0.25
+    done
+    return 1
+}
 # wait_nodename VMI HOST [SECONDS]
 wait_nodename() {
     local _
@@ -123,12 +134,13 @@ mig_setup() {
         done
     done
 }
-# guest_up HOST VMI ADDR: start the guest and wait for it to answer and for
-# its VMI to be Running on HOST.
+# guest_up HOST VMI ADDR [CMDLINE-EXTRA...]: start the guest (extra kernel
+# arguments, e.g. orch.dirty=48) and wait for it to answer and for its VMI
+# to be Running on HOST.
 guest_up() {
     local _
-    e2e_step "start the guest $2 ($3) on $1"
-    lab_guest_start "$1" "$2" "$3"
+    e2e_step "start the guest $2 ($3${4:+, ${*:4}}) on $1"
+    lab_guest_start "$@"
     lab_wait_ping "$3" 60 || e2e_fail "$2 does not answer ping"
     for _ in $(seq 150); do
         [ "$(field "$ns_path/virtualmachineinstances/$2" .status.phase)" = Running ] && break
