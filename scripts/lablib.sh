@@ -242,6 +242,12 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 host_uuid = "0c4a1ab0-0000-4000-8000-$(printf '%012x' "$i")"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+# Two TCG guests migrating at full speed over the lab's veths can starve
+# the libvirtds' RPC connection between hosts for tens of seconds on two
+# cores: the default (5 s x 5) then closes it mid-migration ("keepalive
+# timeout", "client socket is closed").  Two minutes of tolerance, lab only.
+keepalive_interval = 5
+keepalive_count = 24
 EOF
     cat >"$d/etc/qemu.conf" <<EOF
 # lab host $h (scripts/lablib.sh): no security driver, cgroups, virtlogd
@@ -254,6 +260,9 @@ cgroup_controllers = [ ]
 stdio_handler = "file"
 migration_address = "$addr"
 migration_host = "$addr"
+# The peer-to-peer migration connection's keepalive (see libvirtd.conf).
+keepalive_interval = 5
+keepalive_count = 24
 EOF
 }
 
