@@ -687,6 +687,27 @@ static void handle_create(struct orch_server *srv,
     json_decref(doc);
 }
 
+/* Store DOC (a whole object that passed validation) over the record it
+ * names, expecting resourceVersion RV, and answer 200 with what was stored,
+ * or 409 (changed meanwhile), 404 (deleted meanwhile) or the store's error.
+ * The one ending of PUT and PATCH. */
+static void update_and_reply(struct orch_server *srv,
+                             const struct http_request *req,
+                             struct http_response *resp, const struct route *rt,
+                             json_t *doc, int64_t rv)
+{
+    int r = store_update(srv->store, orch_store_kind(rt->kind->kind), doc, rv);
+
+    if (r == -ESTALE)
+        reply_conflict(resp, rt->kind, rt->name);
+    else if (r == -ENOENT)
+        reply_not_found(resp, rt->kind, rt->name);
+    else if (r < 0)
+        reply_store_error(resp, r, "cannot update the record");
+    else
+        orch_reply_json(resp, req, 200, doc);
+}
+
 static void handle_replace(struct orch_server *srv,
                            const struct http_request *req,
                            struct http_response *resp, const struct route *rt)
@@ -730,20 +751,7 @@ static void handle_replace(struct orch_server *srv,
     json_object_del(md, "resourceVersion");
     if (!validate(resp, rt, doc))
         goto out;
-    r = store_update(srv->store, orch_store_kind(rt->kind->kind), doc, rv);
-    if (r == -ESTALE) {
-        reply_conflict(resp, rt->kind, rt->name);
-        goto out;
-    }
-    if (r == -ENOENT) {
-        reply_not_found(resp, rt->kind, rt->name);
-        goto out;
-    }
-    if (r < 0) {
-        reply_store_error(resp, r, "cannot update the record");
-        goto out;
-    }
-    orch_reply_json(resp, req, 200, doc);
+    update_and_reply(srv, req, resp, rt, doc, rv);
 out:
     json_decref(old);
     json_decref(doc);
@@ -862,16 +870,7 @@ static void handle_patch(struct orch_server *srv,
     json_object_set_new(doc, "kind", json_string(rt->kind->kind_name));
     if (!validate(resp, rt, doc))
         goto out;
-    r = store_update(srv->store, sk, doc, rv);
-    if (r == -ESTALE) {
-        reply_conflict(resp, rt->kind, rt->name);
-        goto out;
-    }
-    if (r < 0) {
-        reply_store_error(resp, r, "cannot update the record");
-        goto out;
-    }
-    orch_reply_json(resp, req, 200, doc);
+    update_and_reply(srv, req, resp, rt, doc, rv);
 out:
     api_errors_clear(&errs);
     json_decref(patch);
