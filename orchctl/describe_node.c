@@ -89,33 +89,6 @@ static void node_map(struct orchctl_tabw *w, const char *label,
     free(keys);
 }
 
-/* kubectl's ROLES: the X of every node-role.kubernetes.io/X label. */
-static void node_roles(const json_t *node, char *buf, size_t size)
-{
-    static const char prefix[] = "node-role.kubernetes.io/";
-    json_t *labels = orchctl_json_get(node, "metadata.labels");
-    const char *key;
-    json_t *v;
-    size_t used = 0;
-
-    buf[0] = '\0';
-    json_object_foreach(labels, key, v)
-    {
-        int n;
-
-        if (strncmp(key, prefix, sizeof(prefix) - 1) != 0 ||
-            !key[sizeof(prefix) - 1])
-            continue;
-        n = snprintf(buf + used, size - used, "%s%s", used ? "," : "",
-                     key + sizeof(prefix) - 1);
-        if (n < 0 || (size_t)n >= size - used)
-            break;
-        used += (size_t)n;
-    }
-    if (!used)
-        snprintf(buf, size, "<none>");
-}
-
 static void node_taints(struct orchctl_tabw *w, const json_t *node)
 {
     json_t *taints = orchctl_json_get(node, "spec.taints");
@@ -445,7 +418,7 @@ void orchctl_describe_node_print(FILE *out, const json_t *node,
         fprintf(out, "(output cut short: out of memory)\n");
         return;
     }
-    node_roles(node, roles, sizeof(roles));
+    orchctl_node_roles(node, roles, sizeof(roles));
     node_time(str_or(node, "metadata.creationTimestamp", NULL), created,
               sizeof(created));
     ROW(w, 0, "Name:", str_or(node, "metadata.name", ""));

@@ -137,17 +137,14 @@ static void cell_node_status(const json_t *obj,
 }
 
 /* kubectl's ROLES: the X of every node-role.kubernetes.io/X label. */
-static void cell_node_roles(const json_t *obj,
-                            const struct orchctl_cell_env *env, char *buf,
-                            size_t size)
+void orchctl_node_roles(const json_t *node, char *buf, size_t size)
 {
     static const char prefix[] = "node-role.kubernetes.io/";
-    json_t *labels = orchctl_json_get(obj, "metadata.labels");
+    json_t *labels = orchctl_json_get(node, "metadata.labels");
     const char *key;
     json_t *v;
     size_t used = 0;
 
-    (void)env;
     buf[0] = '\0';
     if (json_is_object(labels)) {
         json_object_foreach(labels, key, v)
@@ -166,6 +163,14 @@ static void cell_node_roles(const json_t *obj,
     }
     if (!used)
         snprintf(buf, size, "<none>");
+}
+
+static void cell_node_roles(const json_t *obj,
+                            const struct orchctl_cell_env *env, char *buf,
+                            size_t size)
+{
+    (void)env;
+    orchctl_node_roles(obj, buf, size);
 }
 
 static void cell_node_version(const json_t *obj,

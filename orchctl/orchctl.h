@@ -138,6 +138,10 @@ void orchctl_age_of(const json_t *obj, time_t now, char *buf, size_t size);
  * Returns 0 and milliseconds, or -EINVAL. */
 int orchctl_duration_parse(const char *s, long long *ret_ms);
 
+/* kubectl's ROLES of a node into buf: the X of every
+ * node-role.kubernetes.io/X label, comma-separated, or "<none>". */
+void orchctl_node_roles(const json_t *node, char *buf, size_t size);
+
 /* ---- Tables ----------------------------------------------------------- */
 
 /* A kubectl-style table: left-aligned columns padded to their widest cell
