@@ -287,6 +287,11 @@ struct orch_watch_params {
      * orch_watch_end_revoked() can end the watch. */
     const char *user;
     const char *authorization;
+    /* Accept asked for a meta.k8s.io Table: each event's object is a
+     * Table of one row (kubeapi.h), its rows' objects as INCLUDE_OBJECT
+     * ("None", "Metadata" or "Object"; NULL: Metadata). */
+    bool table;
+    const char *include_object;
 };
 
 /* Create a watcher (not yet streaming) for PARAMS.  Returns 0, -EINVAL

@@ -371,8 +371,10 @@ int orch_vmim_phase(const json_t *obj)
 const char *const *orch_kind_verbs(enum api_kind kind)
 {
     static const char *const read_only[] = {"get", "list", "watch", NULL};
-    static const char *const vmim[] = {"create", "delete", "get",
-                                       "list",   "watch",  NULL};
+    /* KubeVirt's VMIMs take updates of their metadata (kubectl label,
+     * annotate, apply); the handlers refuse a change of the spec. */
+    static const char *const vmim[] = {"create", "delete", "get",   "list",
+                                       "patch",  "update", "watch", NULL};
     static const char *const all[] = {"create", "delete", "get", "list",
                                       "update", "watch",  NULL};
     /* Nodes: the admin cordons (spec.unschedulable); hosts report the
