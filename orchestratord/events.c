@@ -27,8 +27,7 @@
 #define EVENTS_LIST_DEFAULT 500
 
 int orch_event_record(struct orch_server *srv, const json_t *obj,
-                      const char *type, const char *reason,
-                      const char *message)
+                      const char *type, const char *reason, const char *message)
 {
     const struct api_kind_info *k;
     struct store_event ev = {0};
@@ -67,7 +66,8 @@ void orch_events_vmim_phase(const json_t *vmim, const char *phase,
                  target ? target : "");
         orch_event_record(srv, vmim, "Normal", "Migrated", msg);
     } else if (!strcmp(phase, "Failed")) {
-        snprintf(msg, sizeof(msg), "VirtualMachineInstance migration failed%s%s",
+        snprintf(msg, sizeof(msg),
+                 "VirtualMachineInstance migration failed%s%s",
                  reason ? ": " : ".", reason ? reason : "");
         orch_event_record(srv, vmim, "Warning", "MigrationFailed", msg);
     } else {
@@ -77,15 +77,12 @@ void orch_events_vmim_phase(const json_t *vmim, const char *phase,
         return;
     }
     /* KubeVirt tells the VMI's story too. */
-    if (vmi_name &&
-        store_get(srv->store, STORE_KIND_VMI,
-                  api_doc_get_string(vmim, "metadata.namespace"), vmi_name,
-                  &vmi) == 0)
-        orch_event_record(srv, vmi,
-                          !strcmp(phase, "Succeeded") ? "Normal" : "Warning",
-                          !strcmp(phase, "Succeeded") ? "Migrated"
-                                                      : "MigrationFailed",
-                          msg);
+    if (vmi_name && store_get(srv->store, STORE_KIND_VMI,
+                              api_doc_get_string(vmim, "metadata.namespace"),
+                              vmi_name, &vmi) == 0)
+        orch_event_record(
+            srv, vmi, !strcmp(phase, "Succeeded") ? "Normal" : "Warning",
+            !strcmp(phase, "Succeeded") ? "Migrated" : "MigrationFailed", msg);
     json_decref(vmi);
 }
 
@@ -311,8 +308,7 @@ static void events_watch_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
-    if (events_read(w->srv, w->ns, &w->filter, w->last, &items, &w->last) <
-            0 ||
+    if (events_read(w->srv, w->ns, &w->filter, w->last, &items, &w->last) < 0 ||
         events_watch_send(w, items) < 0 || w->srv->shutting_down) {
         json_decref(items);
         http_stream_end(w->stream);

@@ -106,9 +106,8 @@ int orch_patch_type_parse(const char *content_type);
  * "$retainKeys" directives.  Returns 0, or -EINVAL (a bad patch), -EDOM (a
  * JSON patch "test" failed or a path does not exist: 422 as the API
  * server) or -ENOMEM, with a message in MSG (MSGLEN bytes). */
-int orch_patch_apply(enum api_kind kind, enum orch_patch_type type,
-                     json_t *doc, const json_t *patch, char *msg,
-                     size_t msglen);
+int orch_patch_apply(enum api_kind kind, enum orch_patch_type type, json_t *doc,
+                     const json_t *patch, char *msg, size_t msglen);
 
 /*
  * Query parameters (query.c).
@@ -117,15 +116,15 @@ int orch_patch_apply(enum api_kind kind, enum orch_patch_type type,
 /* What a request's query asks besides selectors and paging, parsed as the
  * API server parses metav1's options. */
 struct orch_query {
-    bool dry_run;           /* dryRun=All */
-    bool pretty;            /* pretty=true */
-    bool watch;             /* watch=true (also 1, t, T, TRUE, True) */
-    bool allow_bookmarks;   /* allowWatchBookmarks */
-    const char *field_manager;       /* NULL when absent */
-    const char *field_validation;    /* "Strict", "Warn", "Ignore" or NULL */
-    const char *propagation_policy;  /* "Orphan", "Background", ... */
-    const char *rv_match;            /* resourceVersionMatch */
-    long long grace_period_s;        /* -1 when absent */
+    bool dry_run;                   /* dryRun=All */
+    bool pretty;                    /* pretty=true */
+    bool watch;                     /* watch=true (also 1, t, T, TRUE, True) */
+    bool allow_bookmarks;           /* allowWatchBookmarks */
+    const char *field_manager;      /* NULL when absent */
+    const char *field_validation;   /* "Strict", "Warn", "Ignore" or NULL */
+    const char *propagation_policy; /* "Orphan", "Background", ... */
+    const char *rv_match;           /* resourceVersionMatch */
+    long long grace_period_s;       /* -1 when absent */
     /* DeleteOptions' preconditions (orch_delete_options_parse()); NULL
      * when absent, borrowed from the body. */
     const char *pre_uid, *pre_rv;

@@ -114,8 +114,7 @@ static json_t *ref(enum style st, const char *name)
 static json_t *gvk(const struct api_kind_info *k, bool list)
 {
     return json_pack("{s:s, s:s, s:s}", "group", k->group, "kind",
-                     list ? k->list_kind : k->kind_name, "version",
-                     k->version);
+                     list ? k->list_kind : k->kind_name, "version", k->version);
 }
 
 static bool has_verb(const struct api_kind_info *k, const char *verb)
@@ -172,15 +171,13 @@ static json_t *params_for(enum style st, const char *action)
         json_array_append_new(a, param(st, "continue", "query", "string",
                                        "The continue token of the previous "
                                        "page."));
-        json_array_append_new(a, param(st, "resourceVersion", "query",
-                                       "string",
+        json_array_append_new(a, param(st, "resourceVersion", "query", "string",
                                        "Where a list or a watch starts."));
         json_array_append_new(a, param(st, "resourceVersionMatch", "query",
                                        "string",
                                        "How resourceVersion applies to a "
                                        "list: NotOlderThan or Exact."));
-        json_array_append_new(a, param(st, "timeoutSeconds", "query",
-                                       "integer",
+        json_array_append_new(a, param(st, "timeoutSeconds", "query", "integer",
                                        "Timeout for the list/watch call."));
         json_array_append_new(a, param(st, "watch", "query", "boolean",
                                        "Watch for changes to the described "
@@ -202,8 +199,7 @@ static json_t *params_for(enum style st, const char *action)
         json_array_append_new(a, param(st, "fieldManager", "query", "string",
                                        "A name associated with the actor "
                                        "making the change."));
-        json_array_append_new(a, param(st, "fieldValidation", "query",
-                                       "string",
+        json_array_append_new(a, param(st, "fieldValidation", "query", "string",
                                        "Ignore, Warn or Strict: unknown "
                                        "and duplicate fields are refused "
                                        "by this server in every case."));
@@ -213,9 +209,9 @@ static json_t *params_for(enum style st, const char *action)
                                        "integer",
                                        "The duration in seconds before the "
                                        "object should be deleted."));
-        json_array_append_new(a, param(st, "propagationPolicy", "query",
-                                       "string",
-                                       "Orphan, Background or Foreground."));
+        json_array_append_new(a,
+                              param(st, "propagationPolicy", "query", "string",
+                                    "Orphan, Background or Foreground."));
     }
     return a;
 }
@@ -233,14 +229,14 @@ static json_t *operation(enum style st, const struct api_kind_info *k,
              k->namespaced ? "Namespaced" : "", k->kind_name);
     okschema = ref(st, schema);
     if (st == V2)
-        resp = json_pack("{s:{s:s, s:o}, s:{s:s}}", "200", "description", "OK",
-                         "schema", okschema, "401", "description",
-                         "Unauthorized");
+        resp =
+            json_pack("{s:{s:s, s:o}, s:{s:s}}", "200", "description", "OK",
+                      "schema", okschema, "401", "description", "Unauthorized");
     else
-        resp = json_pack("{s:{s:s, s:{s:{s:o}}}, s:{s:s}}", "200",
-                         "description", "OK", "content", "application/json",
-                         "schema", okschema, "401", "description",
-                         "Unauthorized");
+        resp =
+            json_pack("{s:{s:s, s:{s:{s:o}}}, s:{s:s}}", "200", "description",
+                      "OK", "content", "application/json", "schema", okschema,
+                      "401", "description", "Unauthorized");
     op = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "operationId", opid,
                    "description", action, "responses", resp,
                    "x-kubernetes-action", action,
@@ -253,8 +249,8 @@ static json_t *operation(enum style st, const struct api_kind_info *k,
     if (!strcmp(action, "post") || !strcmp(action, "put") ||
         !strcmp(action, "patch")) {
         char pname[256];
-        const char *const json_only[] = {"application/json",
-                                         "application/yaml", NULL};
+        const char *const json_only[] = {"application/json", "application/yaml",
+                                         NULL};
         const char *const *types = !strcmp(action, "patch") ? pt : json_only;
         if (!strcmp(action, "patch"))
             snprintf(pname, sizeof(pname),
@@ -268,14 +264,13 @@ static json_t *operation(enum style st, const struct api_kind_info *k,
             json_object_set_new(op, "consumes", consumes);
             json_array_append_new(json_object_get(op, "parameters"),
                                   json_pack("{s:s, s:s, s:b, s:o}", "name",
-                                            "body", "in", "body", "required",
-                                            1, "schema", ref(st, pname)));
+                                            "body", "in", "body", "required", 1,
+                                            "schema", ref(st, pname)));
         } else {
             json_t *content = json_object();
             for (const char *const *t = types; *t; t++)
-                json_object_set_new(content, *t,
-                                    json_pack("{s:o}", "schema",
-                                              ref(st, pname)));
+                json_object_set_new(
+                    content, *t, json_pack("{s:o}", "schema", ref(st, pname)));
             body = json_pack("{s:o, s:b}", "content", content, "required", 1);
             json_object_set_new(op, "requestBody", body);
         }
@@ -320,10 +315,9 @@ static int add_paths(enum style st, json_t *paths,
         json_object_set_new(i, "patch", operation(st, k, "patch", "patch"));
     if (has_verb(k, "delete"))
         json_object_set_new(i, "delete", operation(st, k, "delete", "delete"));
-    json_object_set_new(
-        i, "parameters",
-        json_pack("[o]", param(st, "name", "path", "string",
-                               "name of the object")));
+    json_object_set_new(i, "parameters",
+                        json_pack("[o]", param(st, "name", "path", "string",
+                                               "name of the object")));
     json_object_set_new(c, "parameters", json_array());
     if (k->namespaced) {
         json_t *nsp = param(st, "namespace", "path", "string",
@@ -351,9 +345,9 @@ static int add_paths(enum style st, json_t *paths,
             json_decref(op);
             return -ENOMEM;
         }
-        json_object_set_new(op, "operationId",
-                            json_sprintf("list%sForAllNamespaces",
-                                         k->kind_name));
+        json_object_set_new(
+            op, "operationId",
+            json_sprintf("list%sForAllNamespaces", k->kind_name));
         json_object_set_new(a, "get", op);
         json_object_set_new(paths, all, a);
     }
@@ -400,10 +394,10 @@ static json_t *list_schema(enum style st, const struct api_kind_info *k)
         "s:{s:s}}}, s:{s:s, s:o}}, s:[o]}",
         "description", "A list of objects.", "type", "object", "required",
         "items", "properties", "apiVersion", "type", "string", "kind", "type",
-        "string", "metadata", "type", "object", "properties",
-        "resourceVersion", "type", "string", "continue", "type", "string",
-        "items", "type", "array", "items", ref(st, item),
-        "x-kubernetes-group-version-kind", gvk(k, true));
+        "string", "metadata", "type", "object", "properties", "resourceVersion",
+        "type", "string", "continue", "type", "string", "items", "type",
+        "array", "items", ref(st, item), "x-kubernetes-group-version-kind",
+        gvk(k, true));
 }
 
 static void add_common_schemas(json_t *schemas)
@@ -444,7 +438,8 @@ static int add_kinds(enum style st, const char *group, const char *version,
     for (size_t i = 0; i < n; i++) {
         char name[256];
         json_t *ks;
-        if (group && (strcmp(t[i].group, group) || strcmp(t[i].version, version)))
+        if (group &&
+            (strcmp(t[i].group, group) || strcmp(t[i].version, version)))
             continue;
         ks = kind_schema(&t[i]);
         if (!ks || add_paths(st, paths, &t[i]) < 0) {
@@ -460,8 +455,7 @@ static int add_kinds(enum style st, const char *group, const char *version,
     return added;
 }
 
-json_t *orch_openapi_v3_gv(const char *group, const char *version,
-                           int *ret_err)
+json_t *orch_openapi_v3_gv(const char *group, const char *version, int *ret_err)
 {
     json_t *paths = json_object(), *schemas = json_object(), *doc;
     int n;
@@ -477,9 +471,8 @@ json_t *orch_openapi_v3_gv(const char *group, const char *version,
     }
     add_common_schemas(schemas);
     doc = json_pack("{s:s, s:{s:s, s:s}, s:o, s:{s:o}}", "openapi", "3.0.0",
-                    "info", "title", "orchestratord", "version",
-                    ORCHD_VERSION, "paths", paths, "components", "schemas",
-                    schemas);
+                    "info", "title", "orchestratord", "version", ORCHD_VERSION,
+                    "paths", paths, "components", "schemas", schemas);
     if (doc)
         *ret_err = 0;
     return doc;
@@ -514,8 +507,7 @@ json_t *orch_openapi_v3_root(void)
         char *text;
         int err;
         if (t[i].group[0])
-            snprintf(key, sizeof(key), "apis/%s/%s", t[i].group,
-                     t[i].version);
+            snprintf(key, sizeof(key), "apis/%s/%s", t[i].group, t[i].version);
         else
             snprintf(key, sizeof(key), "api/%s", t[i].version);
         if (json_object_get(paths, key))

@@ -96,10 +96,8 @@ static const struct {
     const char *path;
     const char *key;
 } merge_lists[] = {
-    {"metadata.ownerReferences", "uid"},
-    {"metadata.finalizers", NULL},
-    {"status.conditions", "type"},
-    {"status.addresses", "type"},
+    {"metadata.ownerReferences", "uid"}, {"metadata.finalizers", NULL},
+    {"status.conditions", "type"},       {"status.addresses", "type"},
     {"status.volumesAttached", "name"},
 };
 
@@ -157,8 +155,7 @@ static int smp_list(json_t *target, const char *name, const json_t *patch,
             continue;
         }
         const json_t *kv = json_object_get(e, key);
-        const char *dir =
-            json_string_value(json_object_get(e, "$patch"));
+        const char *dir = json_string_value(json_object_get(e, "$patch"));
         if (!json_is_object(e) || !kv)
             return fail(-EINVAL, msg, len,
                         "%s: an element has no merge key \"%s\"", path, key);
@@ -219,8 +216,7 @@ static int smp_object(json_t *target, const json_t *patch, const char *path,
             const char *dir = json_string_value(json_object_get(v, "$patch"));
             if (dir && !strcmp(dir, "delete")) {
                 json_object_del(target, k);
-            } else if ((dir && !strcmp(dir, "replace")) ||
-                       !json_is_object(t)) {
+            } else if ((dir && !strcmp(dir, "replace")) || !json_is_object(t)) {
                 json_object_set_new(target, k, strip_directives(v));
             } else {
                 int r = smp_object(t, v, sub, msg, len);
@@ -376,8 +372,7 @@ static int pointer_put(json_t *doc, const char *path, json_t *value,
         r = json_object_set_new(parent, tok, value) == 0 ? 0 : -ENOMEM;
         return r;
     }
-    if (json_is_array(parent) &&
-        array_index(parent, tok, !replace, &i) == 0) {
+    if (json_is_array(parent) && array_index(parent, tok, !replace, &i) == 0) {
         if (replace)
             r = json_array_set_new(parent, i, value);
         else
@@ -459,15 +454,14 @@ static int json_patch(json_t *doc, const json_t *ops, char *msg, size_t len)
             return fail(r, msg, len, "out of memory");
         if (r < 0)
             return fail(-EDOM, msg, len,
-                        "operation %zu (%s): path '%s' does not exist", i,
-                        name, path);
+                        "operation %zu (%s): path '%s' does not exist", i, name,
+                        path);
     }
     return 0;
 }
 
-int orch_patch_apply(enum api_kind kind, enum orch_patch_type type,
-                     json_t *doc, const json_t *patch, char *msg,
-                     size_t msglen)
+int orch_patch_apply(enum api_kind kind, enum orch_patch_type type, json_t *doc,
+                     const json_t *patch, char *msg, size_t msglen)
 {
     const struct api_kind_info *k = api_kind_info(kind);
 

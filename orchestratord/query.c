@@ -64,10 +64,9 @@ int orch_query_parse(const struct http_param *params, size_t n,
                      const char *verb, struct orch_query *q, char *msg,
                      size_t len)
 {
-    static const char *const validations[] = {"Ignore", "Strict", "Warn",
-                                              NULL};
-    static const char *const policies[] = {"Orphan", "Background",
-                                           "Foreground", NULL};
+    static const char *const validations[] = {"Ignore", "Strict", "Warn", NULL};
+    static const char *const policies[] = {"Orphan", "Background", "Foreground",
+                                           NULL};
     static const char *const matches[] = {"NotOlderThan", "Exact", NULL};
     static const struct {
         const char *key;
@@ -209,8 +208,8 @@ int orch_query_parse(const struct http_param *params, size_t n,
 int orch_delete_options_parse(const json_t *body, struct orch_query *q,
                               char *msg, size_t len)
 {
-    static const char *const policies[] = {"Orphan", "Background",
-                                           "Foreground", NULL};
+    static const char *const policies[] = {"Orphan", "Background", "Foreground",
+                                           NULL};
     const char *kind = json_string_value(json_object_get(body, "kind"));
     const json_t *dry = json_object_get(body, "dryRun");
     const json_t *pp = json_object_get(body, "propagationPolicy");
@@ -219,16 +218,16 @@ int orch_delete_options_parse(const json_t *body, struct orch_query *q,
     const json_t *pre = json_object_get(body, "preconditions");
 
     if (!json_is_object(body))
-        return fail(-EINVAL, msg, len, "the body of a delete must be a "
-                                       "DeleteOptions object");
+        return fail(-EINVAL, msg, len,
+                    "the body of a delete must be a "
+                    "DeleteOptions object");
     if (kind && strcmp(kind, "DeleteOptions"))
         return fail(-EINVAL, msg, len,
                     "the body of a delete must be a DeleteOptions, not %s",
                     kind);
     if (dry && !json_is_null(dry)) {
         if (!json_is_array(dry))
-            return fail(-EINVAL, msg, len,
-                        "dryRun: must be a list of strings");
+            return fail(-EINVAL, msg, len, "dryRun: must be a list of strings");
         for (size_t i = 0; i < json_array_size(dry); i++) {
             const char *v = json_string_value(json_array_get(dry, i));
             if (!v || strcmp(v, "All"))
@@ -253,11 +252,12 @@ int orch_delete_options_parse(const json_t *body, struct orch_query *q,
                         "\"Orphan\", \"nil\"",
                         v);
         if (json_is_true(od))
-            return fail(-EDOM, msg, len,
-                        "DeleteOptions.meta.k8s.io \"\" is invalid: "
-                        "propagationPolicy: Invalid value: \"%s\": orphanDependents "
-                        "and deletionPropagation cannot be both set",
-                        v);
+            return fail(
+                -EDOM, msg, len,
+                "DeleteOptions.meta.k8s.io \"\" is invalid: "
+                "propagationPolicy: Invalid value: \"%s\": orphanDependents "
+                "and deletionPropagation cannot be both set",
+                v);
         q->propagation_policy = v;
     }
     if (gp && !json_is_null(gp)) {

@@ -176,9 +176,9 @@ static json_t *cell_node_version(const json_t *node)
     const char *v = json_string_value(path_get(node, "status.nodeInfo."
                                                      "kubeletVersion"));
     if (!v)
-        v = json_string_value(json_object_get(
-            path_get(node, "metadata.annotations"),
-            "orchestrator.io/agent-version"));
+        v = json_string_value(
+            json_object_get(path_get(node, "metadata.annotations"),
+                            "orchestrator.io/agent-version"));
     return json_string(v ? v : "");
 }
 
@@ -217,13 +217,18 @@ struct column {
 };
 
 #define NAME_COL                                                               \
-    {C_NAME, "Name", "string", "name",                                         \
-     "Name must be unique within a namespace.", 0}
+    {                                                                          \
+        C_NAME, "Name", "string", "name",                                      \
+            "Name must be unique within a namespace.", 0                       \
+    }
 #define AGE_COL                                                                \
-    {C_AGE, "Age", "date", "",                                                 \
-     "CreationTimestamp is a timestamp representing the server time when "     \
-     "this object was created.",                                               \
-     0}
+    {                                                                          \
+        C_AGE, "Age", "date", "",                                              \
+            "CreationTimestamp is a timestamp representing the server time "   \
+            "when "                                                            \
+            "this object was created.",                                        \
+            0                                                                  \
+    }
 
 static const struct column vmim_cols[] = {
     NAME_COL,
@@ -247,15 +252,13 @@ static const struct column vmi_cols[] = {
 static const struct column vm_cols[] = {
     NAME_COL,
     AGE_COL,
-    {C_VM_STATUS, "Status", "string", "",
-     "Human Readable Status", 0},
+    {C_VM_STATUS, "Status", "string", "", "Human Readable Status", 0},
     {C_READY, "Ready", "string", "", "", 0},
     {0},
 };
 static const struct column node_cols[] = {
     NAME_COL,
-    {C_NODE_STATUS, "Status", "string", "",
-     "The status of the node", 0},
+    {C_NODE_STATUS, "Status", "string", "", "The status of the node", 0},
     {C_NODE_ROLES, "Roles", "string", "", "The roles of the node", 0},
     AGE_COL,
     {C_NODE_VERSION, "Version", "string", "",
@@ -338,9 +341,8 @@ static json_t *table_build(const struct column *cols, const json_t *items,
     for (const struct column *c = cols; c->name; c++)
         json_array_append_new(
             defs, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", c->name,
-                            "type", c->type, "format", c->format,
-                            "description", c->description, "priority",
-                            c->priority));
+                            "type", c->type, "format", c->format, "description",
+                            c->description, "priority", c->priority));
     for (size_t i = 0; i < json_array_size(items); i++) {
         const json_t *o = json_array_get(items, i);
         json_t *cells = json_array(), *row;
@@ -354,17 +356,17 @@ static json_t *table_build(const struct column *cols, const json_t *items,
         if (include && !strcmp(include, "Object"))
             json_object_set(row, "object", (json_t *)o);
         else if (!include || strcmp(include, "None"))
-            json_object_set_new(
-                row, "object",
-                json_pack("{s:s, s:s, s:O}", "kind", "PartialObjectMetadata",
-                          "apiVersion", "meta.k8s.io/v1", "metadata",
-                          json_object_get(o, "metadata")));
+            json_object_set_new(row, "object",
+                                json_pack("{s:s, s:s, s:O}", "kind",
+                                          "PartialObjectMetadata", "apiVersion",
+                                          "meta.k8s.io/v1", "metadata",
+                                          json_object_get(o, "metadata")));
         json_array_append_new(rows, row);
     }
     md = list_meta ? json_incref((json_t *)list_meta) : json_object();
-    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "kind", "Table",
-                     "apiVersion", "meta.k8s.io/v1", "metadata", md,
-                     "columnDefinitions", defs, "rows", rows);
+    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "kind", "Table", "apiVersion",
+                     "meta.k8s.io/v1", "metadata", md, "columnDefinitions",
+                     defs, "rows", rows);
 nomem:
     json_decref(defs);
     json_decref(rows);
