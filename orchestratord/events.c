@@ -261,7 +261,9 @@ struct events_watch {
     struct event_filter filter;
     char *ns;
     int64_t last;
-    long remaining_ms; /* until timeoutSeconds; < 0: none */
+    long remaining_ms;    /* until timeoutSeconds; < 0: none */
+    bool table;           /* Accept asked for Tables */
+    char *include_object; /* their rows' objects */
 };
 
 static void events_watch_free(struct events_watch *w)
@@ -272,14 +274,22 @@ static void events_watch_free(struct events_watch *w)
         event_free(w->tick);
     event_filter_clear(&w->filter);
     free(w->ns);
+    free(w->include_object);
     free(w);
 }
 
 static int events_watch_send(struct events_watch *w, const json_t *items)
 {
     for (size_t i = 0; i < json_array_size(items); i++) {
-        json_t *line = json_pack("{s:s, s:O}", "type", "ADDED", "object",
-                                 json_array_get(items, i));
+        json_t *one = json_pack("[O]", json_array_get(items, i));
+        json_t *obj = !w->table ? json_incref(json_array_get(items, i))
+                      : one ? orch_table_events(one, NULL, w->include_object,
+                                                (long long)time(NULL))
+                            : NULL;
+        json_t *line =
+            obj ? json_pack("{s:s, s:o}", "type", "ADDED", "object", obj)
+                : NULL;
+        json_decref(one);
         char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
         int r;
         json_decref(line);
@@ -397,6 +407,10 @@ void orch_events_handle(struct orch_server *srv, const struct http_request *req,
         }
         w->srv = srv;
         w->filter = f;
+        w->table = orch_accept_table(req->accept);
+        if (http_request_param(req, "includeObject"))
+            w->include_object =
+                strdup(http_request_param(req, "includeObject"));
         /* Without a resourceVersion a watch starts with what exists, as
          * the API server's synthetic ADDED events. */
         w->last = after;

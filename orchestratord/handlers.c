@@ -575,12 +575,24 @@ fail:
     return NULL;
 }
 
-/* Validate DOC; answers 422 and returns false when invalid. */
+/* Validate DOC; answers 422 and returns false when invalid.  With
+ * fieldValidation=Ignore or Warn, unknown fields are dropped first, as the
+ * API server does (the default here stays Strict: a typo is an error). */
 static bool validate(struct http_response *resp, const struct route *rt,
                      json_t *doc)
 {
     struct api_errors errs = API_ERRORS_INIT;
-    int r = api_object_validate(doc, rt->kind->kind, NULL, &errs);
+    const char *fv = rt->q.field_validation;
+    int r;
+
+    /* (Warn sends no Warning header yet: a reply's headers are static
+     * strings, and the names of the dropped fields are not.) */
+    if (fv && (!strcmp(fv, "Ignore") || !strcmp(fv, "Warn")) &&
+        orch_openapi_prune(rt->kind->kind, doc) < 0) {
+        orch_reply_errno(resp, -ENOMEM, "out of memory");
+        return false;
+    }
+    r = api_object_validate(doc, rt->kind->kind, NULL, &errs);
     if (r == -ENOMEM) {
         orch_reply_errno(resp, r, "out of memory");
     } else if (r < 0) {
@@ -1542,6 +1554,21 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
         strcmp(segv[1], "v1") == 0 && strcmp(segv[segc - 1], "events") == 0 &&
         (segc == 3 || (segc == 5 && strcmp(segv[2], "namespaces") == 0))) {
         orch_events_handle(srv, req, resp, segc == 5 ? segv[3] : NULL);
+        return;
+    }
+
+    /* Pods: there are none (a VM is a VMI here, not a pod), and clients
+     * that look for the pods on a node (kubectl describe node) get an
+     * empty list rather than an error.  Not in discovery. */
+    if (segc >= 3 && strcmp(segv[0], "api") == 0 &&
+        strcmp(segv[1], "v1") == 0 && strcmp(segv[segc - 1], "pods") == 0 &&
+        (segc == 3 || (segc == 5 && strcmp(segv[2], "namespaces") == 0)) &&
+        orch_method_is_read(req->method)) {
+        json_t *none = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "kind", "PodList",
+                                 "apiVersion", "v1", "metadata",
+                                 "resourceVersion", "0", "items");
+        orch_reply_json(resp, req, 200, none);
+        json_decref(none);
         return;
     }
 

@@ -542,3 +542,51 @@ json_t *orch_openapi_v2(void)
                      "title", "orchestratord", "version", ORCHD_VERSION,
                      "paths", paths, "definitions", defs);
 }
+
+/* Drop from V what SCHEMA does not describe; returns how many members
+ * went. */
+static size_t prune(json_t *v, const json_t *schema)
+{
+    size_t n = 0;
+
+    if (!schema ||
+        json_is_true(
+            json_object_get(schema, "x-kubernetes-preserve-unknown-fields")) ||
+        json_is_true(json_object_get(schema, "x-kubernetes-int-or-string")))
+        return 0;
+    if (json_is_object(v)) {
+        const json_t *props = json_object_get(schema, "properties");
+        const json_t *ap = json_object_get(schema, "additionalProperties");
+        const char *k;
+        json_t *e;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, k, e)
+        {
+            const json_t *p = json_object_get(props, k);
+            if (p) {
+                n += prune(e, p);
+            } else if (ap) {
+                n += prune(e, ap);
+            } else if (props) {
+                json_object_del(v, k);
+                n++;
+            }
+        }
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            n += prune(json_array_get(v, i), json_object_get(schema, "items"));
+    }
+    return n;
+}
+
+int orch_openapi_prune(enum api_kind kind, json_t *doc)
+{
+    json_t *s = api_kind_openapi_schema(kind);
+    size_t n;
+
+    if (!s)
+        return -ENOMEM;
+    n = prune(doc, s);
+    json_decref(s);
+    return n > INT32_MAX ? INT32_MAX : (int)n;
+}

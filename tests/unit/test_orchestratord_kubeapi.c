@@ -809,6 +809,30 @@ static void test_handlers(void **state)
     assert_string_equal(jstr(f->body, "metadata/name"), "mig");
     assert_int_equal(call(f, HTTP_METHOD_GET, VMIMS "/mig", NULL, NULL, NULL),
                      404);
+    /* fieldValidation: unknown fields are errors by default and when
+     * Strict, dropped when Ignore (as kubectl --validate=false asks). */
+    {
+        static const char typo[] =
+            "{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":"
+            "\"VirtualMachineInstanceMigration\",\"metadata\":{\"name\":"
+            "\"typo\",\"labels\":{\"a\":\"b\"}},\"spec\":{\"vmiName\":"
+            "\"vmi-fedora\",\"vmiNmae\":\"x\"}}";
+        assert_int_equal(call(f, HTTP_METHOD_POST,
+                              VMIMS "?fieldValidation=Strict&dryRun=All", typo,
+                              "application/json", NULL),
+                         422);
+        assert_int_equal(call(f, HTTP_METHOD_POST, VMIMS "?dryRun=All", typo,
+                              "application/json", NULL),
+                         422);
+        assert_int_equal(call(f, HTTP_METHOD_POST,
+                              VMIMS "?fieldValidation=Ignore&dryRun=All", typo,
+                              "application/json", NULL),
+                         201);
+        assert_null(jget(f->body, "spec/vmiNmae"));
+        assert_string_equal(jstr(f->body, "spec/vmiName"), "vmi-fedora");
+        assert_string_equal(jstr(f->body, "metadata/labels/a"), "b");
+    }
+
     assert_int_equal(
         call(f, HTTP_METHOD_POST, VMIMS, vmim_json, "application/json", NULL),
         201);
