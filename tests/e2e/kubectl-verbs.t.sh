@@ -174,6 +174,9 @@ e2e_check "get vmim: KubeVirt's columns NAME PHASE VMI" grep -Eq '^NAME +PHASE +
 out kc wait --for=jsonpath='{.status.phase}'=Succeeded vmim/migration-job --timeout=60s
 show
 e2e_check "wait --for=jsonpath={.status.phase}=Succeeded" has "condition met"
+out kc create -f "$work/bad.yaml" --validate=false --dry-run=server
+show
+e2e_check "--validate=false (fieldValidation=Ignore) drops it instead" has "strict created (server dry run)"
 out kc create -f "$mig"
 e2e_check "a second create once it ended is AlreadyExists" has 'AlreadyExists.*"migration-job" already exists'
 out kc get vmim migration-job -o jsonpath='{.status.phase}'
@@ -190,6 +193,16 @@ out kc get nodes
 show
 e2e_check "get nodes: NAME STATUS ROLES AGE VERSION" grep -Eq '^NAME +STATUS +ROLES +AGE +VERSION$' "$work/out"
 
+e2e_step "VMs: create -f, KubeVirt's columns, delete"
+out kc create -f "$ORCH_TOP/tests/data/vm-sriov.yaml"
+show
+e2e_check "create -f a VirtualMachine manifest" has "virtualmachine.kubevirt.io/vmi-sriov-test-vm created"
+out kc get vm
+show
+e2e_check "get vm: NAME AGE STATUS READY" grep -Eq '^NAME +AGE +STATUS +READY$' "$work/out"
+out kc delete vm vmi-sriov-test-vm
+e2e_check "delete vm" has '"vmi-sriov-test-vm" deleted'
+
 e2e_step "describe and events"
 out kc describe vmim migration-job
 show
@@ -198,6 +211,8 @@ e2e_check "describe shows the phases as events" has "Normal  *PreparingTarget"
 out kc get events --field-selector involvedObject.kind=VirtualMachineInstance,involvedObject.name=vmi-fedora
 show
 e2e_check "get events --field-selector involvedObject.*" grep -Eq 'Normal +Migrated +virtualmachineinstance/vmi-fedora' "$work/out"
+out kc describe node host-a
+e2e_check "describe node (no pods here: an empty list)" has "Non-terminated Pods: *(0 in total)"
 out kc get events --field-selector involvedObject.nope=x
 e2e_check "an unknown event field selector is refused" has 'is not a known field selector'
 
@@ -308,10 +323,17 @@ e2e_note "orchestratord at $url"
 out kc get nodes
 show
 e2e_check "get nodes over TLS with the token" grep -Eq '^host-a +Ready' "$work/out"
+timeout 8 "$K" get events -w >"$work/events-watch.out" 2>&1 &
+wpid=$!
+sleep 1
 out kc apply -f "$mig"
 e2e_check "apply -f over TLS creates" has "migration-job created"
 out kc wait --for=jsonpath='{.status.phase}'=Succeeded vmim/migration-job --timeout=60s
 e2e_check "wait for Succeeded over TLS" has "condition met"
+wait "$wpid" || true
+sed 's/^/    /' "$work/events-watch.out"
+e2e_check "get events -w showed the migration as it went" \
+    grep -Eq 'Normal +Migrated +virtualmachineinstancemigration/migration-job' "$work/events-watch.out"
 out kc label vmim migration-job over=tls
 e2e_check "label over TLS" has "labeled"
 out kc describe vmim migration-job
