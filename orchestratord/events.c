@@ -212,15 +212,45 @@ static bool event_filter_match(const struct event_filter *f, const json_t *ev)
     return true;
 }
 
+/* The value of F's positive term on PATH, or NULL. */
+static const char *term_value(const struct event_filter *f, const char *path)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (!f->terms[i].negate && !strcmp(f->terms[i].path, path))
+            return f->terms[i].value;
+    return NULL;
+}
+
+/* What of F the store's event log can select by itself, so that a
+ * describe (which names kind, namespace and name) reads that object's
+ * events through the log's index, not the whole log. */
+static void store_filter_for(const struct event_filter *f, const char *ns,
+                             struct store_event_filter *sf)
+{
+    const char *kind = term_value(f, "involvedObject.kind");
+    const char *name = term_value(f, "involvedObject.name");
+    const char *ons = term_value(f, "involvedObject.namespace");
+    int k = kind ? store_kind_from_name(kind) : -1;
+
+    sf->kind = k >= 0 ? k : -1;
+    sf->ns = ns;
+    if (!ns && ons && *ons)
+        sf->ns = ons;
+    if (k >= 0 && name && (sf->ns || !store_kind_is_namespaced(k)))
+        sf->name = name;
+}
+
 /* The events after AFTER_ID that pass F, in NS (NULL: all), and the last
  * id read in *RET_LAST. */
 static int events_read(struct orch_server *srv, const char *ns,
                        const struct event_filter *f, int64_t after_id,
                        json_t **ret_items, int64_t *ret_last)
 {
-    struct store_event_filter sf = {.kind = -1, .ns = ns, .after_id = after_id};
+    struct store_event_filter sf = {.kind = -1, .after_id = after_id};
     json_t *all = NULL, *items = json_array();
     int r;
+
+    store_filter_for(f, ns, &sf);
 
     *ret_last = after_id;
     if (!items)
