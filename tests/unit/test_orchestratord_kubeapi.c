@@ -1000,6 +1000,90 @@ static void test_event_record(void **state)
     json_decref(bad);
 }
 
+/* A watch whose client asked for Tables sends each event's object as a
+ * Table of one row (kubectl get -w); an ERROR stays a Status. */
+struct sink {
+    char buf[16384];
+    size_t len;
+    bool ended;
+};
+
+static int sink_write(void *ctx, const char *buf, size_t len)
+{
+    struct sink *s = ctx;
+    assert_true(s->len + len < sizeof(s->buf));
+    memcpy(s->buf + s->len, buf, len);
+    s->len += len;
+    s->buf[s->len] = '\0';
+    return 0;
+}
+
+static size_t sink_pending(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static void sink_end(void *ctx)
+{
+    ((struct sink *)ctx)->ended = true;
+}
+
+static void test_watch_table(void **state)
+{
+    struct fixture *f = *state;
+    struct sink sink = {.len = 0};
+    struct orch_watch_params p = {
+        .kind = api_kind_info(API_KIND_VMI),
+        .ns = "default",
+        .table = true,
+        .include_object = "None",
+    };
+    struct orch_watch_io io = {sink_write, sink_pending, sink_end, &sink};
+    struct orch_watcher *w = NULL;
+    char *msg = NULL, *nl;
+    json_t *vmi = NULL, *ev;
+
+    assert_int_equal(orch_watch_new(&f->srv, &p, &w, &msg), 0);
+    orch_watch_start(w, &io);
+    orch_feed_run(&f->srv);
+    assert_int_equal(
+        store_get(f->st, STORE_KIND_VMI, "default", "vmi-fedora", &vmi), 0);
+    json_object_set_new(json_object_get(vmi, "status"), "phase",
+                        json_string("Succeeded"));
+    assert_int_equal(store_update(f->st, STORE_KIND_VMI, vmi, 0), 0);
+    json_decref(vmi);
+    orch_feed_run(&f->srv);
+
+    /* ADDED (the listing), then MODIFIED, each a Table of one row. */
+    nl = strchr(sink.buf, '\n');
+    assert_non_null(nl);
+    ev = json_loadb(sink.buf, (size_t)(nl - sink.buf), 0, NULL);
+    assert_non_null(ev);
+    assert_string_equal(jstr(ev, "type"), "ADDED");
+    assert_string_equal(jstr(ev, "object/kind"), "Table");
+    assert_string_equal(
+        json_string_value(json_array_get(
+            json_object_get(json_array_get(jget(ev, "object/rows"), 0),
+                            "cells"),
+            2)),
+        "Running");
+    assert_null(
+        json_object_get(json_array_get(jget(ev, "object/rows"), 0), "object"));
+    json_decref(ev);
+    ev = json_loads(nl + 1, JSON_DISABLE_EOF_CHECK, NULL);
+    assert_non_null(ev);
+    assert_string_equal(jstr(ev, "type"), "MODIFIED");
+    assert_string_equal(
+        json_string_value(json_array_get(
+            json_object_get(json_array_get(jget(ev, "object/rows"), 0),
+                            "cells"),
+            2)),
+        "Succeeded");
+    json_decref(ev);
+    /* The server's teardown ends the watch. */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1013,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_delete_options),
         cmocka_unit_test_setup_teardown(test_handlers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_event_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_table, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
