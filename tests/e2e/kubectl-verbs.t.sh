@@ -16,8 +16,10 @@
 # stub-agent.py, which answers the job API (a migration is Running for 2 s,
 # then Succeeded).  What is under test is the REST side.
 #
-# Needs kubectl >= 1.27 (OpenAPI v3 for validation and explain) and
-# python3; without them the scenario is skipped (exit 77), never passed.
+# Needs kubectl >= 1.27 (OpenAPI v3 for validation and explain), python3 and
+# python3-kubernetes (Debian's client library, driven by tests/e2e/
+# kubeclient.py as automation would); without them the scenario is skipped
+# (exit 77), never passed.
 # shellcheck source=tests/e2e/lib.sh
 . "$ORCH_TOP/tests/e2e/lib.sh"
 
@@ -41,6 +43,16 @@ fi
 minor=$("$K" version --client -o json 2>/dev/null | jq -r .clientVersion.minor 2>/dev/null | tr -dc 0-9 || true)
 [ "${minor:-0}" -ge 27 ] || skip "kubectl $K: $("$K" version --client 2>&1 | head -1 || true): not 1.27 or later (OpenAPI v3 is needed)"
 command -v python3 >/dev/null || skip "no python3 for tests/e2e/stub-agent.py"
+# Debian's client library, for the automation part; the python3 on PATH may
+# be another installation than Debian's.
+pyclient=
+for py in /usr/bin/python3 python3; do
+    if "$py" -c 'import kubernetes' 2>/dev/null; then
+        pyclient=$py
+        break
+    fi
+done
+[ -n "$pyclient" ] || skip "no python3-kubernetes (scripts/install-deps.sh installs it)"
 command -v openssl >/dev/null || skip "no openssl for the TLS part"
 e2e_note "kubectl: $K ($("$K" version --client 2>/dev/null | head -1))"
 
@@ -340,6 +352,12 @@ out kc describe vmim migration-job
 e2e_check "describe over TLS shows the events" has "Migrated"
 out kc delete vmim migration-job
 e2e_check "delete over TLS" has "deleted"
+e2e_step "Debian's client library (python3-kubernetes) over TLS"
+out "$pyclient" "$ORCH_TOP/tests/e2e/kubeclient.py" "$KUBECONFIG" vmi-fedora
+show
+e2e_check "python3-kubernetes: typed and custom-object calls, watch, patches, dry runs" \
+    [ "$rc" -eq 0 ]
+
 out "$K" --request-timeout=5s --token wrong-token-0123456789abcdef get vmim
 e2e_check "a wrong token is Unauthorized" has "Unauthorized\|provide credentials"
 
