@@ -1417,12 +1417,11 @@ static const char *verb_of(const struct http_request *req,
     }
 }
 
-/* A boolean parameter, read as the API server reads it (ParseBool); a
- * malformed one is refused later by orch_query_parse(). */
+/* A boolean parameter, read as the API server reads it
+ * (orch_query_bool()). */
 static bool param_true(const struct http_request *req, const char *key)
 {
-    bool b = false;
-    return orch_query_bool(http_request_param(req, key), &b) == 0 && b;
+    return orch_query_bool(http_request_param(req, key));
 }
 
 /* The paths that are not resources: health, readiness, metrics. */

@@ -153,9 +153,10 @@ int orch_query_parse(const struct http_param *params, size_t n,
 int orch_delete_options_parse(const json_t *body, struct orch_query *q,
                               char *msg, size_t msglen);
 
-/* strconv.ParseBool, as the API server reads a boolean parameter: 1 t T
- * TRUE true True are true, 0 f F FALSE false False are false.  Returns 0 or
- * -EINVAL. */
-int orch_query_bool(const char *s, bool *ret);
+/* A boolean query parameter as the API server reads one
+ * (apimachinery's Convert_Slice_string_To_bool): absent (NULL), "0" and
+ * "false" in any case are false; anything else, "" included, is true.
+ * Never an error. */
+bool orch_query_bool(const char *s);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * orchestratord: the query parameters of metav1's ListOptions,
  * CreateOptions, UpdateOptions, PatchOptions and DeleteOptions, read as
- * the API server reads them: booleans by Go's strconv.ParseBool, integers
+ * the API server reads them: booleans as apimachinery converts them (only
+ * "0" and "false" are false), integers
  * as int64, a malformed value 400 BadRequest, a value the options'
  * validation refuses 422 Invalid with the API server's words.  Parameters
  * it does not know are ignored, as the API server ignores them.
@@ -14,25 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-int orch_query_bool(const char *s, bool *ret)
+bool orch_query_bool(const char *s)
 {
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
-
-    if (!s)
-        return -EINVAL;
-    for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
-        if (!strcmp(s, yes[i])) {
-            *ret = true;
-            return 0;
-        }
-        if (!strcmp(s, no[i])) {
-            *ret = false;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    /* Not strconv.ParseBool: "watch=yes" and "?watch" are watches. */
+    return s && strcmp(s, "0") != 0 && strcasecmp(s, "false") != 0;
 }
 
 static int fail(int err, char *msg, size_t len, const char *fmt, ...)
@@ -76,7 +64,7 @@ int orch_query_parse(const struct http_param *params, size_t n,
         {"watch", offsetof(struct orch_query, watch)},
         {"allowWatchBookmarks", offsetof(struct orch_query, allow_bookmarks)},
     };
-    bool have_rv = false, send_initial = false, have_send_initial = false;
+    bool have_rv = false, have_send_initial = false;
     const char *kind = !strcmp(verb, "create")   ? "CreateOptions"
                        : !strcmp(verb, "update") ? "UpdateOptions"
                        : !strcmp(verb, "patch")  ? "PatchOptions"
@@ -87,18 +75,13 @@ int orch_query_parse(const struct http_param *params, size_t n,
     q->grace_period_s = -1;
     for (size_t i = 0; i < n; i++) {
         const char *k = params[i].key, *v = params[i].value;
-        bool b, known = false;
+        bool known = false;
 
         for (size_t j = 0; j < sizeof(bools) / sizeof(*bools); j++) {
             if (strcmp(k, bools[j].key))
                 continue;
             known = true;
-            if (orch_query_bool(v, &b) < 0)
-                return fail(-EINVAL, msg, len,
-                            "%s: strconv.ParseBool: parsing \"%s\": "
-                            "invalid syntax",
-                            k, v);
-            *(bool *)((char *)q + bools[j].offset) = b;
+            *(bool *)((char *)q + bools[j].offset) = orch_query_bool(v);
         }
         if (known)
             continue;
@@ -156,12 +139,6 @@ int orch_query_parse(const struct http_param *params, size_t n,
                             "\"%s\": invalid syntax",
                             v);
             q->grace_period_s = g;
-        } else if (!strcmp(k, "orphanDependents")) {
-            if (orch_query_bool(v, &b) < 0)
-                return fail(-EINVAL, msg, len,
-                            "orphanDependents: strconv.ParseBool: parsing "
-                            "\"%s\": invalid syntax",
-                            v);
         } else if (!strcmp(k, "resourceVersionMatch")) {
             if (*v && !one_of(v, matches))
                 return fail(-EDOM, msg, len,
@@ -174,11 +151,7 @@ int orch_query_parse(const struct http_param *params, size_t n,
         } else if (!strcmp(k, "resourceVersion")) {
             have_rv = *v != '\0';
         } else if (!strcmp(k, "sendInitialEvents")) {
-            if (orch_query_bool(v, &send_initial) < 0)
-                return fail(-EINVAL, msg, len,
-                            "sendInitialEvents: strconv.ParseBool: parsing "
-                            "\"%s\": invalid syntax",
-                            v);
+            /* Present at all, even false, it asks for a streaming list. */
             have_send_initial = true;
         }
     }
@@ -201,7 +174,6 @@ int orch_query_parse(const struct http_param *params, size_t n,
                     "sendInitialEvents: Forbidden: sendInitialEvents is "
                     "forbidden for watch unless the WatchList feature gate "
                     "is enabled");
-    (void)send_initial;
     return 0;
 }
 

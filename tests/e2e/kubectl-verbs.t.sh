@@ -296,8 +296,10 @@ vmims=$url/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigratio
 code=$(curl -s -o "$work/out" -w '%{http_code}' "$vmims?watch=true&sendInitialEvents=true")
 e2e_check "sendInitialEvents is refused clearly (422)" [ "$code" = 422 ]
 has "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled" || e2e_fail "$(show)"
-code=$(curl -s -o "$work/out" -w '%{http_code}' "$vmims?watch=maybe")
-e2e_check "watch=maybe is a 400 (strconv.ParseBool)" [ "$code" = 400 ]
+code=$(curl -s -o "$work/out" -w '%{http_code}' "$vmims?watch=0")
+e2e_check "watch=0 is a list (only 0 and false are false)" jq -e '.kind == "VirtualMachineInstanceMigrationList"' "$work/out"
+code=$(curl -s -o "$work/out" -w '%{http_code}' --max-time 2 "$vmims?watch=yes&timeoutSeconds=1")
+e2e_check "watch=yes is a watch" jq -se '.[0].type == "ADDED"' "$work/out"
 code=$(curl -s -o "$work/out" -w '%{http_code}' -X POST -H 'Content-Type: application/yaml' --data-binary @"$mig" "$vmims?dryRun=Some")
 e2e_check "dryRun=Some is refused (422)" [ "$code" = 422 ]
 code=$(curl -s -o "$work/out" -w '%{http_code}' "$vmims?resourceVersionMatch=NotOlderThan")

@@ -606,20 +606,19 @@ static void test_query(void **state)
 {
     struct orch_query q;
     char msg[256];
-    bool b;
     (void)state;
 
-    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
-    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
-    for (size_t i = 0; i < 6; i++) {
-        assert_int_equal(orch_query_bool(yes[i], &b), 0);
-        assert_true(b);
-        assert_int_equal(orch_query_bool(no[i], &b), 0);
-        assert_false(b);
-    }
-    assert_int_equal(orch_query_bool("yes", &b), -EINVAL);
-    assert_int_equal(orch_query_bool("", &b), -EINVAL);
-    assert_int_equal(orch_query_bool(NULL, &b), -EINVAL);
+    /* apimachinery's conversion, not strconv.ParseBool: only absence, "0"
+     * and "false" (any case) are false. */
+    static const char *const yes[] = {"1", "t", "true", "True", "yes", "", "x"};
+    static const char *const no[] = {"0", "false", "False", "FALSE", "fAlSe"};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++)
+        if (!orch_query_bool(yes[i]))
+            fail_msg("'%s' is not true", yes[i]);
+    for (size_t i = 0; i < sizeof(no) / sizeof(*no); i++)
+        if (orch_query_bool(no[i]))
+            fail_msg("'%s' is not false", no[i]);
+    assert_false(orch_query_bool(NULL));
 
     assert_int_equal(query("create", &q, msg, "dryRun", "All", "fieldManager",
                            "kubectl-create", "fieldValidation", "Strict",
@@ -637,8 +636,10 @@ static void test_query(void **state)
     assert_non_null(strstr(msg, "supported values: \"All\""));
     assert_int_equal(query("patch", &q, msg, "fieldValidation", "Loose", NULL),
                      -EINVAL);
-    assert_int_equal(query("list", &q, msg, "watch", "maybe", NULL), -EINVAL);
-    assert_non_null(strstr(msg, "strconv.ParseBool"));
+    assert_int_equal(query("list", &q, msg, "watch", "maybe", NULL), 0);
+    assert_true(q.watch);
+    assert_int_equal(query("list", &q, msg, "watch", "0", NULL), 0);
+    assert_false(q.watch);
     assert_int_equal(query("list", &q, msg, "watch", "1", "allowWatchBookmarks",
                            "true", "unknownParam", "x", NULL),
                      0);
@@ -648,8 +649,8 @@ static void test_query(void **state)
                            "sendInitialEvents", "true", NULL),
                      -EDOM);
     assert_non_null(strstr(msg, "WatchList feature gate"));
-    assert_int_equal(query("list", &q, msg, "sendInitialEvents", "nope", NULL),
-                     -EINVAL);
+    assert_int_equal(query("list", &q, msg, "sendInitialEvents", "false", NULL),
+                     -EDOM);
     assert_int_equal(
         query("list", &q, msg, "resourceVersionMatch", "NotOlderThan", NULL),
         -EDOM);
