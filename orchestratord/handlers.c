@@ -216,20 +216,23 @@ static void handle_get(struct orch_server *srv, const struct http_request *req,
     json_decref(obj);
 }
 
-/* A query parameter that is a count: decimal digits only.  strtoull()
- * alone would also take leading blanks (and a '+', which a query decodes
- * to a blank) and a sign. */
+/* A query parameter that is a count, read as the API server reads an
+ * int64 (strconv.ParseInt): an optional sign and decimal digits, nothing
+ * else (strtoll() alone would also take leading blanks, and a '+' in a
+ * query decodes to a blank).  What is below 1 reads as 0: no limit, the
+ * default timeout. */
 static int parse_size(const char *s, size_t *ret)
 {
     char *end;
-    unsigned long long v;
-    if (!s || !isdigit((unsigned char)*s))
+    long long v;
+    const char *d = s && (*s == '+' || *s == '-') ? s + 1 : s;
+    if (!d || !isdigit((unsigned char)*d))
         return -EINVAL;
     errno = 0;
-    v = strtoull(s, &end, 10);
+    v = strtoll(s, &end, 10);
     if (errno || *end)
         return -EINVAL;
-    *ret = (size_t)v;
+    *ret = v > 0 ? (size_t)v : 0;
     return 0;
 }
 
