@@ -103,6 +103,13 @@ enum orch_patch_type {
  * ignored, case-insensitive), or -EPROTONOSUPPORT. */
 int orch_patch_type_parse(const char *content_type);
 
+/* The Ith list a strategic merge patch of a core kind merges instead of
+ * replacing: its path from the object's root ("status.conditions") and its
+ * patchMergeKey in *RET_KEY (NULL: a set of scalars).  NULL past the last.
+ * openapi.c publishes them as x-kubernetes-patch-merge-key and
+ * x-kubernetes-patch-strategy, so that clients build the same patches. */
+const char *orch_patch_merge_list(size_t i, const char **ret_key);
+
 /* Apply PATCH (a decoded document, borrowed) of TYPE to DOC (modified in
  * place) of KIND.  A JSON patch must be an array of operations (add,
  * remove, replace, move, copy, test); a merge or strategic patch an

@@ -375,6 +375,28 @@ static json_t *kind_schema(const struct api_kind_info *k)
             json_object_set_new(p, "description",
                                 json_string(top_docs[i].text));
     }
+    /* The lists a strategic merge patch merges (core kinds only), as
+     * kube's patch tags say it in OpenAPI. */
+    if (!k->group[0]) {
+        const char *path, *key;
+        for (size_t i = 0; (path = orch_patch_merge_list(i, &key)); i++) {
+            json_t *p = s;
+            char step[64];
+            while (p && *path) {
+                size_t n = strcspn(path, ".");
+                snprintf(step, sizeof(step), "%.*s", (int)n, path);
+                p = json_object_get(json_object_get(p, "properties"), step);
+                path += n + (path[n] == '.');
+            }
+            if (!p)
+                continue;
+            json_object_set_new(p, "x-kubernetes-patch-strategy",
+                                json_string("merge"));
+            if (key)
+                json_object_set_new(p, "x-kubernetes-patch-merge-key",
+                                    json_string(key));
+        }
+    }
     /* A request body need not repeat what the URL says; the handlers
      * check it (and metadata) themselves. */
     json_object_del(s, "required");

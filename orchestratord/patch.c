@@ -111,6 +111,14 @@ static bool list_strategy(const char *path, const char **ret_key)
     return false;
 }
 
+const char *orch_patch_merge_list(size_t i, const char **ret_key)
+{
+    if (i >= sizeof(merge_lists) / sizeof(*merge_lists))
+        return NULL;
+    *ret_key = merge_lists[i].key;
+    return merge_lists[i].path;
+}
+
 static int smp_object(json_t *target, const json_t *patch, const char *path,
                       char *msg, size_t len);
 

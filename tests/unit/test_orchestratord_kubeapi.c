@@ -239,6 +239,18 @@ static void test_openapi_documents(void **state)
     op = patch_op(doc, "/api/v1/nodes/{name}");
     assert_non_null(json_object_get(jget(op, "requestBody/content"),
                                     "application/strategic-merge-patch+json"));
+    /* The lists patch.c merges by key, published for clients. */
+    schemas = jget(doc, "components/schemas");
+    assert_string_equal(
+        jstr(json_object_get(schemas, "io.k8s.api.core.v1.Node"),
+             "properties/status/properties/conditions/"
+             "x-kubernetes-patch-merge-key"),
+        "type");
+    assert_string_equal(
+        jstr(json_object_get(schemas, "io.k8s.api.core.v1.Node"),
+             "properties/metadata/properties/finalizers/"
+             "x-kubernetes-patch-strategy"),
+        "merge");
     json_decref(doc);
 
     assert_null(orch_openapi_v3_gv("kubevirt.io", "v2", &err));
