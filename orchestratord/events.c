@@ -300,6 +300,7 @@ static void events_watch_free(struct events_watch *w)
 {
     if (!w)
         return;
+    w->srv->n_event_watchers--;
     if (w->tick)
         event_free(w->tick);
     event_filter_clear(&w->filter);
@@ -426,9 +427,20 @@ void orch_events_handle(struct orch_server *srv, const struct http_request *req,
         return;
     }
     if (q.watch) {
-        struct events_watch *w = calloc(1, sizeof(*w));
+        struct events_watch *w;
         long long to = tos ? strtoll(tos, &end, 10) : 0;
+        /* Each polls the log once a second: as many as other watches. */
+        if (srv->n_event_watchers >= srv->settings.max_watchers) {
+            event_filter_clear(&f);
+            orch_reply_errno(resp, -EAGAIN,
+                             "too many watches of events (limit %zu)",
+                             srv->settings.max_watchers);
+            return;
+        }
+        w = calloc(1, sizeof(*w));
         if (!w || !srv->base || (ns && !(w->ns = strdup(ns)))) {
+            if (w)
+                free(w->ns);
             free(w);
             event_filter_clear(&f);
             orch_reply_errno(resp, srv->base ? -ENOMEM : -EOPNOTSUPP,
@@ -436,6 +448,7 @@ void orch_events_handle(struct orch_server *srv, const struct http_request *req,
             return;
         }
         w->srv = srv;
+        srv->n_event_watchers++;
         w->filter = f;
         w->table = orch_accept_table(req->accept);
         if (http_request_param(req, "includeObject"))

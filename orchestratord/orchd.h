@@ -137,6 +137,7 @@ struct orch_server {
     struct http_server *http; /* for /metrics; NULL in tests */
     struct orch_watcher *watchers;
     size_t n_watchers;
+    size_t n_event_watchers; /* events.c's watches, within max_watchers */
     struct orch_feed feed;
     struct orch_hosts *hosts;           /* hosts.h: node cache and monitor */
     struct orch_controller *controller; /* controller.h; NULL: none */
