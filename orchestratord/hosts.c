@@ -1271,6 +1271,17 @@ static json_t *node_part(const char *node, const json_t *rep, json_t *skipped)
             json_object_set_new(info, "systemUUID",
                                 json_string(dom_str(lv, "hostUUID")));
         }
+        /* Every member of core/v1 NodeSystemInfo is required: typed
+         * clients (python3-kubernetes) refuse a node that lacks one. */
+        static const char *const required[] = {
+            "architecture",  "bootID",           "containerRuntimeVersion",
+            "kernelVersion", "kubeProxyVersion", "kubeletVersion",
+            "machineID",     "operatingSystem",  "osImage",
+            "systemUUID",
+        };
+        for (size_t i = 0; i < sizeof(required) / sizeof(*required); i++)
+            if (!json_object_get(info, required[i]))
+                json_object_set_new(info, required[i], json_string(""));
         json_object_set_new(status, "nodeInfo", info);
     }
     json_object_set_new(status, "sriovNetworks",

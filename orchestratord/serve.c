@@ -13,6 +13,7 @@
 #include "daemon/daemon.h"
 #include "log/log.h"
 #include "orchestratord/controller.h"
+#include "orchestratord/events.h"
 #include "orchestratord/hosts.h"
 
 #define DRAIN_GRACE_S 10
@@ -34,7 +35,8 @@ struct serve_state {
 static void log_phase(const json_t *vmim, const char *phase, const char *reason,
                       void *arg)
 {
-    (void)arg;
+    /* Each step is an Event too (events.h), as KubeVirt records them. */
+    orch_events_vmim_phase(vmim, phase, reason, arg);
     if (reason)
         log_warn("migration '%s/%s': %s: %s",
                  api_doc_get_string(vmim, "metadata.namespace"),
@@ -47,7 +49,7 @@ static void log_phase(const json_t *vmim, const char *phase, const char *reason,
 
 static int controller_start(struct orch_server *srv)
 {
-    struct orch_controller_opts co = {.on_phase = log_phase};
+    struct orch_controller_opts co = {.on_phase = log_phase, .arg = srv};
     char err[512] = "";
     int r;
 
