@@ -70,7 +70,8 @@ struct job {
     char reason[32]; /* when Failed */
     char *message;   /* when Failed */
     struct progress progress;
-    bool postcopy; /* mode */
+    bool postcopy; /* mode PostCopy */
+    bool paused;   /* mode Paused: the guest paused so that it converges */
     bool abort_requested;
     uint64_t version; /* bumped on every change, for watches */
     int pins;         /* an abort job waits on it: not pruned */
@@ -192,6 +193,12 @@ static void prune(struct migr_jobs *j)
 /* ---------------------------------------------------------------------- */
 /* Rendering                                                               */
 
+/* A migrate job's mode as KubeVirt's migrationState.mode says it. */
+static const char *job_mode(const struct job *b)
+{
+    return b->postcopy ? "PostCopy" : b->paused ? "Paused" : "PreCopy";
+}
+
 /*
  * The job object:
  *   {"id","type","state","createdAt","startedAt","finishedAt" (RFC 3339 or
@@ -232,9 +239,8 @@ static json_t *job_render(const struct job *b)
                       (json_int_t)p->data_remaining, "memoryTransferRate",
                       (json_int_t)p->memory_bps, "dirtyRate",
                       (json_int_t)p->dirty_rate, "iteration",
-                      (json_int_t)p->iteration, "mode",
-                      b->postcopy ? "PostCopy" : "PreCopy", "timeElapsedMs",
-                      (json_int_t)p->time_elapsed_ms));
+                      (json_int_t)p->iteration, "mode", job_mode(b),
+                      "timeElapsedMs", (json_int_t)p->time_elapsed_ms));
         json_object_set_new(o, "abortRequested",
                             json_boolean(b->abort_requested));
     }
@@ -671,6 +677,80 @@ static void *mig_call_main(void *arg)
     return NULL;
 }
 
+/*
+ * KubeVirt's legacy convergence (handleLegacyConvergence), in its order,
+ * for a migration not in post-copy (post-copy is never aborted):
+ *  1. past the completion deadline with allowWorkloadDisruption, once:
+ *     post-copy when allowPostCopy, else pause the guest and double the
+ *     deadline;
+ *  2. no progress for progressTimeoutS: abort (ProgressTimeout);
+ *  3. past the completion deadline: abort (CompletionTimeout).
+ * Where KubeVirt would retry a post-copy switch or a pause that libvirt
+ * refused on every sample, and so never reach its abort, this aborts at
+ * once with libvirt's reason: a migration must end.  ELAPSED and STALLED
+ * are ms since the start and since the last progress; *COMPLETION_MS is
+ * the deadline (doubled here).  Returns the reason to abort with (WHY
+ * filled) or NULL.  Called without the lock; takes it to set the mode.
+ */
+static const char *converge(struct migr_jobs *j, struct job *b,
+                            struct migr_virt *virt, int64_t elapsed,
+                            int64_t stalled, uint64_t best,
+                            int64_t *completion_ms, uint64_t gb, char *why,
+                            size_t len)
+{
+    const struct migrate_req *q = &b->mig;
+    const int64_t second = j->o.second_ms;
+    bool late = q->completion_per_gib_s && elapsed > *completion_ms;
+    char err[300] = "";
+
+    if (late && q->workload_disruption && !b->paused) {
+        if (q->post_copy) {
+            if (migr_virt_postcopy_start(virt, b->domain, err, sizeof(err)) ==
+                0) {
+                pthread_mutex_lock(&j->lock);
+                b->postcopy = true;
+                job_changed(j, b);
+                pthread_mutex_unlock(&j->lock);
+                return NULL;
+            }
+            snprintf(why, len,
+                     "not completed after %lld s and post-copy could not "
+                     "start (%s)",
+                     (long long)(*completion_ms / second), err);
+            return "CompletionTimeout";
+        }
+        if (migr_virt_suspend(virt, b->domain, err, sizeof(err)) < 0) {
+            snprintf(why, len,
+                     "not completed after %lld s and the guest could not "
+                     "be paused (%s)",
+                     (long long)(*completion_ms / second), err);
+            return "CompletionTimeout";
+        }
+        pthread_mutex_lock(&j->lock);
+        b->paused = true;
+        job_changed(j, b);
+        pthread_mutex_unlock(&j->lock);
+        *completion_ms *= 2;
+        late = false;
+    }
+    if (q->progress_timeout_s &&
+        stalled > (int64_t)q->progress_timeout_s * second) {
+        snprintf(why, len, "no progress for %llu s (dataRemaining %llu bytes)",
+                 (unsigned long long)q->progress_timeout_s,
+                 (unsigned long long)(best == UINT64_MAX ? 0 : best));
+        return "ProgressTimeout";
+    }
+    if (late) {
+        snprintf(
+            why, len, "not completed after %lld s (%llu s per GB, %llu GB%s)",
+            (long long)(*completion_ms / second),
+            (unsigned long long)q->completion_per_gib_s, (unsigned long long)gb,
+            b->paused ? ", doubled when the guest was paused" : "");
+        return "CompletionTimeout";
+    }
+    return NULL;
+}
+
 static void run_migrate(struct migr_jobs *j, struct job *b)
 {
     const struct migrate_req *q = &b->mig;
@@ -681,9 +761,9 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
     struct migr_virt *virt = NULL;
     const char *reason = NULL; /* why we abort, once we do */
     char err[512] = "", why[256] = "";
-    uint64_t gib, best = UINT64_MAX;
+    uint64_t gb, best = UINT64_MAX;
     int64_t t0, last_progress, completion_ms;
-    bool downtime_set = false, aborted = false, postcopy_tried = false;
+    bool downtime_set = false, aborted = false;
     pthread_t th;
     int r;
 
@@ -724,11 +804,12 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
                    strerror(r));
         goto out;
     }
-    /* KubeVirt's completion time: per GiB of guest memory, rounded up. */
-    gib = (info.memory_kib + 1024 * 1024 - 1) / (1024 * 1024);
-    if (gib == 0)
-        gib = 1;
-    completion_ms = (int64_t)(q->completion_per_gib_s * gib) * second;
+    /* KubeVirt's completion time (getVMIMigrationDataSize): the guest's
+     * memory scaled to decimal GB, rounded up - 8 GiB counts as 9. */
+    gb = (info.memory_kib * 1024 + 999999999) / 1000000000;
+    if (gb == 0)
+        gb = 1;
+    completion_ms = (int64_t)(q->completion_per_gib_s * gb) * second;
     t0 = last_progress = mono_ms();
     while (!m.done) {
         struct timespec until;
@@ -763,33 +844,9 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
                                              q->max_downtime_ms, NULL, 0);
             }
         }
-        if (!reason && !b->postcopy) {
-            if (q->progress_timeout_s &&
-                now - last_progress > (int64_t)q->progress_timeout_s * second) {
-                reason = "ProgressTimeout";
-                snprintf(why, sizeof(why),
-                         "no progress for %llu s (dataRemaining %llu bytes)",
-                         (unsigned long long)q->progress_timeout_s,
-                         (unsigned long long)(best == UINT64_MAX ? 0 : best));
-            } else if (q->completion_per_gib_s && now - t0 > completion_ms) {
-                reason = "CompletionTimeout";
-                snprintf(why, sizeof(why),
-                         "not completed after %lld s (%llu s per GiB, %llu "
-                         "GiB)",
-                         (long long)(completion_ms / second),
-                         (unsigned long long)q->completion_per_gib_s,
-                         (unsigned long long)gib);
-            }
-            if (reason && q->post_copy && !postcopy_tried) {
-                postcopy_tried = true;
-                if (migr_virt_postcopy_start(virt, b->domain, NULL, 0) == 0) {
-                    pthread_mutex_lock(&j->lock);
-                    b->postcopy = true;
-                    pthread_mutex_unlock(&j->lock);
-                    reason = NULL; /* post-copy is never aborted */
-                }
-            }
-        }
+        if (!reason && !b->postcopy)
+            reason = converge(j, b, virt, now - t0, now - last_progress, best,
+                              &completion_ms, gb, why, sizeof(why));
         /* Until libvirt takes the abort (the job may not have started),
          * every round tries again. */
         if (reason && !aborted && !b->postcopy)
@@ -830,9 +887,12 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
             "dataTotal",
             (json_int_t)(r == 0 && done.data_total ? done.data_total
                                                    : p.data_total),
-            "mode", b->postcopy ? "PostCopy" : "PreCopy");
+            "mode", job_mode(b));
         job_finish(j, b, res, NULL, NULL);
     } else {
+        /* Paused for this migration, the guest stays here: it runs on. */
+        if (b->paused)
+            (void)migr_virt_resume(virt, b->domain, NULL, 0);
         pthread_mutex_lock(&j->lock);
         if (reason && strcmp(reason, "Aborted") == 0)
             job_finish(j, b, NULL, "Aborted", "aborted by request: %s", m.err);

@@ -36,13 +36,19 @@
  *
  * Migrate (source): migr_virt_migrate on a thread of its own while the
  * job's worker monitors it every monitor interval (500 ms): progress from
- * the job statistics, the max downtime set once the libvirt job runs, and
- * the timeouts - progressTimeoutS without dataRemaining shrinking,
- * completionTimeoutPerGiBS times the guest's memory in GiB (rounded up) -
- * which switch to post-copy when allowPostCopy, else abort the libvirt job
- * and fail the job with ProgressTimeout or CompletionTimeout.  A timeout of
- * 0 is none.  An abort job asks the migrate job's monitor to abort and
- * waits for the migration's end.
+ * the job statistics, the max downtime set once the libvirt job runs
+ * (maxDowntimeMs 0: libvirt's own), and KubeVirt's legacy convergence
+ * rules.  progressTimeoutS without dataRemaining shrinking below its best
+ * always aborts (ProgressTimeout).  At the completion deadline
+ * (completionTimeoutPerGiBS times the guest's memory in decimal GB, rounded
+ * up, as KubeVirt sizes it): with allowWorkloadDisruption, post-copy when
+ * allowPostCopy, else the guest is paused (mode "Paused") and the deadline
+ * doubled, then an abort at the doubled one; without it, an abort
+ * (CompletionTimeout).  Post-copy is never aborted.  A guest paused here
+ * whose migration fails is resumed.  A timeout of 0 is none.  An abort job
+ * asks the migrate job's monitor to abort and waits for the migration's
+ * end.  A migrate job's "progress.mode" and "result.mode" are "PreCopy",
+ * "PostCopy" or "Paused".
  *
  * Journal: state_dir/jobs/ID.json ({"job":JOB,"request":REQUEST}) is
  * written (temporary file, fsync, rename) when a job starts, before any

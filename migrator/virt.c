@@ -1139,7 +1139,7 @@ int migr_virt_job_stats(struct migr_virt *v, const char *name, bool completed,
 }
 
 /* Run one call on the migration job of domain `name`. */
-enum job_op { JOB_ABORT, JOB_POSTCOPY, JOB_DOWNTIME };
+enum job_op { JOB_ABORT, JOB_POSTCOPY, JOB_DOWNTIME, JOB_SUSPEND, JOB_RESUME };
 
 static int job_op(struct migr_virt *v, const char *name, enum job_op op,
                   uint64_t arg, char *err, size_t errlen)
@@ -1148,6 +1148,8 @@ static int job_op(struct migr_virt *v, const char *name, enum job_op op,
         "cannot abort the job",
         "cannot switch to post-copy",
         "cannot set the maximum downtime",
+        "cannot pause the guest",
+        "cannot resume the guest",
     };
     virDomainPtr d;
     int r = dom_get(v, name, &d, err, errlen);
@@ -1163,6 +1165,12 @@ static int job_op(struct migr_virt *v, const char *name, enum job_op op,
         break;
     case JOB_DOWNTIME:
         r = virDomainMigrateSetMaxDowntime(d, arg, 0);
+        break;
+    case JOB_SUSPEND:
+        r = virDomainSuspend(d);
+        break;
+    case JOB_RESUME:
+        r = virDomainResume(d);
         break;
     }
     r = r < 0 ? virt_error(what[op], err, errlen) : 0;
@@ -1180,6 +1188,18 @@ int migr_virt_postcopy_start(struct migr_virt *v, const char *name, char *err,
                              size_t errlen)
 {
     return job_op(v, name, JOB_POSTCOPY, 0, err, errlen);
+}
+
+int migr_virt_suspend(struct migr_virt *v, const char *name, char *err,
+                      size_t errlen)
+{
+    return job_op(v, name, JOB_SUSPEND, 0, err, errlen);
+}
+
+int migr_virt_resume(struct migr_virt *v, const char *name, char *err,
+                     size_t errlen)
+{
+    return job_op(v, name, JOB_RESUME, 0, err, errlen);
 }
 
 int migr_virt_downtime_set(struct migr_virt *v, const char *name, uint64_t ms,

@@ -294,6 +294,20 @@ int migr_virt_job_abort(struct migr_virt *v, const char *name, char *err,
 int migr_virt_postcopy_start(struct migr_virt *v, const char *name, char *err,
                              size_t errlen);
 
+/* Pause domain `name`'s guest (virDomainSuspend) so that a migration that
+ * does not converge can finish: KubeVirt's answer to the completion
+ * timeout when workload disruption is allowed without post-copy.  The
+ * migration goes on; libvirt resumes the guest on the target.  Returns 0,
+ * -ENOENT, or a translated libvirt error. */
+int migr_virt_suspend(struct migr_virt *v, const char *name, char *err,
+                      size_t errlen);
+
+/* Resume domain `name`'s paused guest (virDomainResume), e.g. on the
+ * source after a migration it was paused for failed.  Returns 0, -ENOENT,
+ * or a translated libvirt error (-EINVAL: it is not paused). */
+int migr_virt_resume(struct migr_virt *v, const char *name, char *err,
+                     size_t errlen);
+
 /* Set the maximum downtime of domain `name`'s migration in ms
  * (virDomainMigrateSetMaxDowntime), meant while the migration runs.
  * Returns 0, -EINVAL (ms is 0), -ENOENT, or a translated libvirt error. */

@@ -62,6 +62,7 @@ static struct {
     char uri[128];
     unsigned long long bandwidth;
     unsigned long long downtime;
+    int suspends; /* virDomainSuspend calls that went through */
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
@@ -78,6 +79,21 @@ int __wrap_virDomainMigrateStartPostCopy(virDomainPtr d, unsigned int flags);
 int __wrap_virDomainMigrateSetMaxDowntime(virDomainPtr d,
                                           unsigned long long downtime,
                                           unsigned int flags);
+int __wrap_virDomainSuspend(virDomainPtr d);
+int __real_virDomainSuspend(virDomainPtr d);
+
+/* The test driver pauses its domain for real; the tests are told. */
+int __wrap_virDomainSuspend(virDomainPtr d)
+{
+    int r = __real_virDomainSuspend(d);
+
+    pthread_mutex_lock(&fk.lock);
+    if (r == 0)
+        fk.suspends++;
+    pthread_cond_broadcast(&fk.cond);
+    pthread_mutex_unlock(&fk.lock);
+    return r;
+}
 
 int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
                                   virTypedParameterPtr params,
@@ -207,7 +223,7 @@ static void fake_reset(void)
     fk.pass_through = fk.migrating = fk.finish = fk.aborted = false;
     fk.postcopy = fk.shrink = false;
     fk.remaining = 1u << 29;
-    fk.stats_calls = fk.abort_calls = 0;
+    fk.stats_calls = fk.abort_calls = fk.suspends = 0;
     fk.flags = 0;
     fk.uri[0] = '\0';
     fk.bandwidth = fk.downtime = 0;
@@ -226,6 +242,20 @@ static void fake_wait_samples(int n)
     while (fk.stats_calls < n)
         if (pthread_cond_timedwait(&fk.cond, &fk.lock, &until) != 0)
             fail_msg("the monitor took fewer than %d samples", n);
+    pthread_mutex_unlock(&fk.lock);
+}
+
+/* Wait (with a deadline) until the monitor has paused the guest. */
+static void fake_wait_suspended(void)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&fk.lock);
+    while (fk.suspends == 0)
+        if (pthread_cond_timedwait(&fk.cond, &fk.lock, &until) != 0)
+            fail_msg("the monitor did not pause the guest");
     pthread_mutex_unlock(&fk.lock);
 }
 
@@ -711,9 +741,14 @@ static void assert_domain_stays(void)
     migr_virt_close(v);
 }
 
+/* progressTimeout always aborts, even with post-copy and workload
+ * disruption allowed (KubeVirt uses those only at the completion
+ * timeout). */
 static void test_progress_timeout(void **state)
 {
-    char *body = migrate_body("m1", "test", "\"progressTimeoutS\":2");
+    char *body = migrate_body("m1", "test",
+                              "\"progressTimeoutS\":2,\"allowPostCopy\":true,"
+                              "\"allowWorkloadDisruption\":true");
     struct t t;
     json_t *o;
     (void)state;
@@ -724,25 +759,43 @@ static void test_progress_timeout(void **state)
     assert_string_equal(sget(o, "state"), "Failed");
     assert_string_equal(sget(o, "error.reason"), "ProgressTimeout");
     assert_non_null(strstr(sget(o, "error.message"), "no progress for 2 s"));
+    assert_string_equal(sget(o, "progress.mode"), "PreCopy");
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
+    assert_true(fk.flags & VIR_MIGRATE_POSTCOPY);
     assert_true(fk.aborted);
     assert_false(fk.postcopy);
+    assert_int_equal(fk.suspends, 0);
     pthread_mutex_unlock(&fk.lock);
     assert_domain_stays();
     free(body);
     t_close(&t);
 }
 
+/* A migration that makes progress but does not end: 8 GiB of guest
+ * memory is 9 GB to KubeVirt, so at 1 s per GB the deadline is 9 s of
+ * 20 ms. */
+#define SLOW_KNOBS "\"progressTimeoutS\":0,\"completionTimeoutPerGiBS\":1"
+
+static void slow_migration(void)
+{
+    pthread_mutex_lock(&fk.lock);
+    fk.shrink = true;
+    fk.remaining = UINT64_C(1) << 40;
+    pthread_mutex_unlock(&fk.lock);
+}
+
 static void test_postcopy_switch(void **state)
 {
     char *body = migrate_body("m1", "test",
-                              "\"progressTimeoutS\":2,\"allowPostCopy\":true");
+                              SLOW_KNOBS ",\"allowPostCopy\":true,"
+                                         "\"allowWorkloadDisruption\":true");
     struct t t;
     json_t *o;
     (void)state;
 
     t_open(&t, NULL, true);
+    slow_migration();
     json_decref(post_ok(&t, body, 202));
     o = run_to_end(&t, "m1");
     assert_string_equal(sget(o, "state"), "Succeeded");
@@ -753,36 +806,122 @@ static void test_postcopy_switch(void **state)
     assert_true(fk.flags & VIR_MIGRATE_POSTCOPY);
     assert_true(fk.postcopy);
     assert_int_equal(fk.abort_calls, 0);
+    assert_int_equal(fk.suspends, 0);
     pthread_mutex_unlock(&fk.lock);
     free(body);
     t_close(&t);
 }
 
+/* Without allowWorkloadDisruption the completion timeout aborts, post-copy
+ * allowed or not. */
 static void test_completion_timeout(void **state)
 {
-    /* 8 GiB at 1 s per GiB: 8 s of 20 ms.  Progress all along. */
-    char *body = migrate_body(
-        "m1", "test", "\"progressTimeoutS\":0,\"completionTimeoutPerGiBS\":1");
+    static const char *const knobs[] = {
+        SLOW_KNOBS,
+        SLOW_KNOBS ",\"allowPostCopy\":true,\"allowWorkloadDisruption\":false",
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(knobs) / sizeof(*knobs); i++) {
+        char *body = migrate_body("m1", "test", knobs[i]);
+        struct t t;
+        json_t *o;
+
+        t_open(&t, NULL, true);
+        slow_migration();
+        json_decref(post_ok(&t, body, 202));
+        o = run_to_end(&t, "m1");
+        assert_string_equal(sget(o, "state"), "Failed");
+        assert_string_equal(sget(o, "error.reason"), "CompletionTimeout");
+        assert_non_null(strstr(sget(o, "error.message"),
+                               "not completed after 9 s (1 s per GB, 9 GB)"));
+        json_decref(o);
+        pthread_mutex_lock(&fk.lock);
+        assert_true(fk.aborted);
+        assert_false(fk.postcopy);
+        assert_int_equal(fk.suspends, 0);
+        assert_true(fk.stats_calls > 3); /* it did make progress meanwhile */
+        pthread_mutex_unlock(&fk.lock);
+        assert_domain_stays();
+        free(body);
+        t_close(&t);
+    }
+}
+
+static void assert_domain_state(enum migr_dom_state want)
+{
+    struct migr_virt *v = NULL;
+    struct migr_dom_info info;
+
+    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
+    assert_int_equal(migr_virt_info(v, "test", &info, NULL, 0), 0);
+    assert_int_equal(info.state, want);
+    migr_virt_close(v);
+}
+
+/* allowWorkloadDisruption without post-copy: at the deadline the guest is
+ * paused and the deadline doubled; past that, the abort, and the guest runs
+ * on here. */
+static void test_pause_doubles_deadline(void **state)
+{
+    char *body = migrate_body("m1", "test",
+                              SLOW_KNOBS ",\"allowWorkloadDisruption\":true");
     struct t t;
     json_t *o;
     (void)state;
 
     t_open(&t, NULL, true);
-    pthread_mutex_lock(&fk.lock);
-    fk.shrink = true;
-    fk.remaining = UINT64_C(1) << 40;
-    pthread_mutex_unlock(&fk.lock);
+    slow_migration();
     json_decref(post_ok(&t, body, 202));
+    fake_wait_suspended();
+    assert_domain_state(MIGR_DOM_PAUSED);
     o = run_to_end(&t, "m1");
     assert_string_equal(sget(o, "state"), "Failed");
     assert_string_equal(sget(o, "error.reason"), "CompletionTimeout");
-    assert_non_null(strstr(sget(o, "error.message"), "8 GiB"));
+    assert_non_null(
+        strstr(sget(o, "error.message"), "not completed after 18 s"));
+    assert_non_null(strstr(sget(o, "error.message"), "doubled"));
+    assert_string_equal(sget(o, "progress.mode"), "Paused");
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
+    assert_int_equal(fk.suspends, 1);
     assert_true(fk.aborted);
-    assert_true(fk.stats_calls > 3); /* it did make progress meanwhile */
+    assert_false(fk.postcopy);
     pthread_mutex_unlock(&fk.lock);
-    assert_domain_stays();
+    assert_domain_stays(); /* resumed */
+    free(body);
+    t_close(&t);
+}
+
+/* ...and a paused guest's migration that completes in the doubled time
+ * succeeds in mode Paused. */
+static void test_pause_then_completes(void **state)
+{
+    char *body = migrate_body("m1", "test",
+                              SLOW_KNOBS ",\"allowWorkloadDisruption\":true");
+    struct migr_virt *v = NULL;
+    struct t t;
+    json_t *o;
+    (void)state;
+
+    t_open(&t, NULL, true);
+    slow_migration();
+    json_decref(post_ok(&t, body, 202));
+    fake_wait_suspended();
+    fake_finish();
+    o = run_to_end(&t, "m1");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_string_equal(sget(o, "result.mode"), "Paused");
+    json_decref(o);
+    pthread_mutex_lock(&fk.lock);
+    assert_int_equal(fk.abort_calls, 0);
+    pthread_mutex_unlock(&fk.lock);
+    /* The fake migration leaves the test domain here, paused: libvirt
+     * would resume it on the target. */
+    assert_domain_state(MIGR_DOM_PAUSED);
+    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
+    assert_int_equal(migr_virt_resume(v, "test", NULL, 0), 0);
+    migr_virt_close(v);
     free(body);
     t_close(&t);
 }
@@ -1016,6 +1155,8 @@ int main(void)
         cmocka_unit_test(test_progress_timeout),
         cmocka_unit_test(test_postcopy_switch),
         cmocka_unit_test(test_completion_timeout),
+        cmocka_unit_test(test_pause_doubles_deadline),
+        cmocka_unit_test(test_pause_then_completes),
         cmocka_unit_test(test_abort),
         cmocka_unit_test(test_abort_pending),
         cmocka_unit_test(test_abort_too_late),

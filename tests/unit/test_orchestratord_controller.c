@@ -528,6 +528,12 @@ static void test_phases_to_succeeded(void **state)
     assert_int_equal(json_integer_value(json_object_get(
                          json_object_get(req, "migrate"), "progressTimeoutS")),
                      150);
+    /* The defaults: libvirt's own max downtime; no disruption, said. */
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(req, "migrate"), "maxDowntimeMs")),
+                     0);
+    assert_true(json_is_false(json_object_get(json_object_get(req, "migrate"),
+                                              "allowWorkloadDisruption")));
     assert_vmi_on(f, "vm1", "hv01");
 
     /* Progress reaches the record, and again when it moves. */
@@ -1035,6 +1041,14 @@ static void test_policy_resolve(void **state)
     assert_string_equal(jstr(c, "bandwidthPerMigration"), "0Mi");
     assert_int_equal(json_integer_value(json_object_get(c, "progressTimeout")),
                      77);
+    /* maxDowntimeMs 0 is libvirt's own, which KubeVirt's field cannot
+     * say: left out. */
+    assert_null(json_object_get(c, "maxDowntimeMs"));
+    json_decref(c);
+    set.max_downtime_ms = 900;
+    c = orch_migration_config_resolve(&set, NULL);
+    assert_int_equal(json_integer_value(json_object_get(c, "maxDowntimeMs")),
+                     900);
     json_decref(c);
     /* allowWorkloadDisruption follows the policy's allowPostCopy; fields
      * a policy cannot set stay the cluster's. */
@@ -1059,8 +1073,10 @@ static void test_policy_in_migration(void **state)
     char *mig;
 
     json_object_update_new(json_object_get(p, "spec"),
-                           json_pack("{s:b, s:s}", "allowAutoConverge", 1,
-                                     "bandwidthPerMigration", "100Mi"));
+                           json_pack("{s:b, s:s, s:b, s:i}",
+                                     "allowAutoConverge", 1,
+                                     "bandwidthPerMigration", "100Mi",
+                                     "allowPostCopy", 1, "maxDowntimeMs", 300));
     assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION_POLICY, p), 0);
     json_decref(p);
     to_running(f);
@@ -1078,6 +1094,12 @@ static void test_policy_in_migration(void **state)
     assert_true(json_is_true(json_object_get(o, "allowAutoConverge")));
     assert_int_equal(json_integer_value(json_object_get(o, "bandwidthMiBps")),
                      100);
+    assert_int_equal(json_integer_value(json_object_get(o, "maxDowntimeMs")),
+                     300);
+    /* The policy's allowWorkloadDisruption, unset, follows its
+     * allowPostCopy: the migrator gets both, explicit. */
+    assert_true(json_is_true(json_object_get(o, "allowPostCopy")));
+    assert_true(json_is_true(json_object_get(o, "allowWorkloadDisruption")));
     free(mig);
 }
 
