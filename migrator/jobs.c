@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "migrator/agent.h"
 #include "migrator/virt.h"
 
 #define KEEP_FINISHED       100
@@ -62,6 +63,7 @@ struct job {
     const char *domain;       /* NULL for an abort without one */
     struct migrate_req mig;   /* JOB_MIGRATE */
     const char *abort_target; /* JOB_ABORT: the migrate job's id */
+    const char *source_uri;   /* JOB_PREPARE: prepare.sourceLibvirtURI */
 
     /* Under the table's lock from here on. */
     enum job_state state;
@@ -423,6 +425,11 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
     switch (b->type) {
     case JOB_PREPARE:
         r = get_obj(req, "prepare", false, &sec, e);
+        if (r == 0 && sec)
+            r = get_str(sec, "sourceLibvirtURI", "prepare.sourceLibvirtURI",
+                        false, &b->source_uri, e);
+        if (r == 0 && b->source_uri && !strstr(b->source_uri, "://"))
+            r = bad(e, "prepare.sourceLibvirtURI", "must be a libvirt URI");
         break;
     case JOB_MIGRATE:
         r = get_obj(req, "migrate", true, &sec, e);
@@ -605,6 +612,117 @@ static bool port_free(const char *addr, int port)
     return r == 0;
 }
 
+/* Whether `path` is a per-VM file this host makes for domain `domain`
+ * (its seed and overlay under state_dir/vms/DOMAIN/, issue 11), which the
+ * migration copies rather than finds. */
+static bool path_per_vm(const struct conf_migrator *c, const char *domain,
+                        const char *path)
+{
+    char dir[4096];
+    int n = snprintf(dir, sizeof(dir), "%s/vms/%s/", c->state_dir, domain);
+
+    return n > 0 && (size_t)n < sizeof(dir) &&
+           strncmp(path, dir, (size_t)n) == 0 && !strstr(path, "/../");
+}
+
+/* The target's checks of a migration of `b->domain` from the libvirt at
+ * b->source_uri, on its migratable XML: the CPU, the memory, the disks.
+ * Runs without the lock (libvirt calls).  Returns 0, or -1 with the
+ * failure's reason and message. */
+static int prepare_check(struct migr_jobs *j, const struct job *b, char *reason,
+                         size_t rlen, char *msg, size_t mlen)
+{
+    const struct conf_migrator *c = j->o.cfg;
+    struct migr_virt *src = NULL, *here = NULL;
+    struct migr_dom_devices dv = {0};
+    char err[512] = "", model[128];
+    char *xml = NULL;
+    uint64_t free_b = 0;
+    int r, ret = -1;
+
+    r = migr_virt_open(b->source_uri, &src, err, sizeof(err));
+    if (r == 0)
+        r = migr_virt_xml(src, b->domain, true, &xml, err, sizeof(err));
+    if (r < 0) {
+        snprintf(reason, rlen, "%s",
+                 r == -ENOENT ? "DomainNotFound" : "SourceUnreachable");
+        snprintf(msg, mlen, "cannot read domain '%s' from '%s': %s", b->domain,
+                 b->source_uri, err);
+        goto out;
+    }
+    r = migr_dom_devices_parse(xml, &dv);
+    if (r == 0)
+        r = migr_virt_open(c->libvirt_uri, &here, err, sizeof(err));
+    if (r < 0) {
+        snprintf(reason, rlen, "%s", "PrepareFailed");
+        snprintf(msg, mlen, "%s",
+                 r == -EINVAL ? "the source's domain XML is not understood"
+                              : err);
+        goto out;
+    }
+    r = migr_virt_cpu_compare(here, xml, model, sizeof(model), err,
+                              sizeof(err));
+    /* Only libvirt's INCOMPATIBLE refuses: a comparison it cannot make
+     * (a driver without it) is no reason to stop a migration that QEMU
+     * itself checks again. */
+    if (r == 0) {
+        snprintf(reason, rlen, "%s", "CPUIncompatible");
+        snprintf(msg, mlen,
+                 "the guest's CPU model '%s' is incompatible with this "
+                 "host's CPU",
+                 model);
+        goto out;
+    }
+    if (dv.memory_kib &&
+        migr_virt_free_memory(here, &free_b, err, sizeof(err)) == 0 &&
+        dv.memory_kib * 1024 > free_b) {
+        snprintf(reason, rlen, "%s", "InsufficientMemory");
+        snprintf(msg, mlen,
+                 "the guest's memory (%llu MiB) is more than this host's "
+                 "free memory (%llu MiB)",
+                 (unsigned long long)(dv.memory_kib / 1024),
+                 (unsigned long long)(free_b / (1024 * 1024)));
+        goto out;
+    }
+    for (size_t i = 0; i < dv.n_disks; i++) {
+        const struct migr_dom_disk *d = &dv.disks[i];
+
+        /* Network disks are shared by nature; an empty drive has none. */
+        if ((strcmp(d->type, "file") != 0 && strcmp(d->type, "block") != 0) ||
+            !d->source[0] || migr_agent_path_shared(c, d->source) ||
+            path_per_vm(c, b->domain, d->source))
+            continue;
+        snprintf(reason, rlen, "%s", "DiskNotShared");
+        snprintf(msg, mlen,
+                 "disk %s ('%.512s') is neither under a shared_storage path of "
+                 "this host nor a per-VM file it creates",
+                 d->target, d->source);
+        goto out;
+    }
+    ret = 0;
+out:
+    migr_dom_devices_clear(&dv);
+    free(xml);
+    migr_virt_close(here);
+    migr_virt_close(src);
+    return ret;
+}
+
+void migr_jobs_peer_uri(const struct migr_jobs *j, char *buf, size_t len)
+{
+    const char *a = j->address;
+
+    if (j->o.cfg->libvirt_peer_uri)
+        snprintf(buf, len, "%s", j->o.cfg->libvirt_peer_uri);
+    else if (a && a[0])
+        snprintf(buf, len,
+                 strchr(a, ':') ? "qemu+tcp://[%s]/system"
+                                : "qemu+tcp://%s/system",
+                 a);
+    else if (len)
+        buf[0] = '\0';
+}
+
 static void run_prepare(struct migr_jobs *j, struct job *b)
 {
     const struct conf_migrator *c = j->o.cfg;
@@ -618,6 +736,18 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
                    "no 'migration_address' is set and 'listen' is a "
                    "wildcard");
         return;
+    }
+    if (b->source_uri) {
+        char reason[32], msg[1024];
+        int r;
+
+        pthread_mutex_unlock(&j->lock);
+        r = prepare_check(j, b, reason, sizeof(reason), msg, sizeof(msg));
+        pthread_mutex_lock(&j->lock);
+        if (r < 0) {
+            job_finish(j, b, NULL, reason, "%s", msg);
+            return;
+        }
     }
     v6 = strchr(j->address, ':') != NULL;
     snprintf(host, sizeof(host), "%s%s%s", v6 ? "[" : "", j->address,
@@ -639,10 +769,7 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
         return;
     }
     j->next_port = (port - c->migration_port_min + 1) % span;
-    if (c->libvirt_peer_uri)
-        snprintf(dest, sizeof(dest), "%s", c->libvirt_peer_uri);
-    else
-        snprintf(dest, sizeof(dest), "qemu+tcp://%s/system", host);
+    migr_jobs_peer_uri(j, dest, sizeof(dest));
     snprintf(uri, sizeof(uri), "tcp://%s:%d", host, port);
     job_finish(j, b,
                json_pack("{s:s, s:i, s:s, s:s}", "migrationAddress", j->address,

@@ -20,7 +20,8 @@
  *                             the current state; ends after the line with
  *                             a final state (Succeeded, Failed)
  * Request: {"id", "type": "prepare"|"migrate"|"abort", "migration":{...}
- * (echoed), "domain" (required but for abort), "prepare":{},
+ * (echoed), "domain" (required but for abort), "prepare":{
+ * "sourceLibvirtURI"?},
  * "migrate":{"destLibvirtURI","migrationURI" (required), "bandwidthMiBps",
  * "maxDowntimeMs", "allowAutoConverge", "allowPostCopy",
  * "allowWorkloadDisruption", "parallelConnections", "disableTLS" (default
@@ -30,9 +31,14 @@
  * {"migrationAddress","port","migrationURI","destLibvirtURI"}, migrate
  * {"downtimeMs","timeElapsedMs","dataTotal","mode"}, abort
  * {"abortStatus":"Succeeded"}.  Failure reasons: prepare NoMigrationAddress,
- * NoFreePort; migrate MigrationFailed, ProgressTimeout, CompletionTimeout,
- * Aborted, DomainNotFound, JournalFailed; abort TooLate (succeeded, or in
- * post-copy), NotRunning.
+ * NoFreePort, and with sourceLibvirtURI (the target reads the domain's
+ * migratable XML there and checks it) SourceUnreachable, DomainNotFound,
+ * CPUIncompatible (libvirt compares the guest's CPU model with this host's
+ * as INCOMPATIBLE), InsufficientMemory (the guest's memory above this
+ * host's free memory), DiskNotShared (a file or block disk neither under
+ * shared_storage nor under state_dir/vms/DOMAIN/), PrepareFailed; migrate
+ * MigrationFailed, ProgressTimeout, CompletionTimeout, Aborted, DomainNotFound,
+ * JournalFailed; abort TooLate (succeeded, or in post-copy), NotRunning.
  *
  * Migrate (source): migr_virt_migrate on a thread of its own while the
  * job's worker monitors it every monitor interval (500 ms): progress from
@@ -113,6 +119,12 @@ void migr_jobs_free(struct migr_jobs *j);
  * segv[1] "jobs"); auth is the caller's.  Loop thread. */
 void migr_jobs_handle(struct migr_jobs *j, const struct http_request *req,
                       struct http_response *resp);
+
+/* The libvirt URI other hosts' libvirtd reach this one's at, as prepare
+ * results and node reports give it: libvirt_peer_uri, else
+ * "qemu+tcp://<migration address>/system"; "" when there is no migration
+ * address either.  Any thread. */
+void migr_jobs_peer_uri(const struct migr_jobs *j, char *buf, size_t len);
 
 /* Wait up to timeout_ms for job `id` to reach a final state.  Returns 0,
  * -ENOENT (no such job), -ETIMEDOUT.  Any thread but the loop's (tests,

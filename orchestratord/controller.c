@@ -24,6 +24,7 @@
 #include "orchestratord/orchd.h"
 
 #define AGENT_URL_ANNOT "orchestrator.io/agent-url"
+#define PEER_URI_ANNOT  "orchestrator.io/libvirt-peer-uri"
 #define NODE_LABEL      "kubevirt.io/nodeName"
 #define BACKOFF_MAX_MS  10000
 /* A job that has not finished is asked for again after 10 ms, doubling up
@@ -522,8 +523,8 @@ static const char *ms_string(const json_t *vmim, const char *field)
         field));
 }
 
-/* The agent URL of NODE (malloc'd), or NULL. */
-static char *agent_url(struct pass *p, const char *node)
+/* Annotation KEY of NODE (malloc'd), or NULL. */
+static char *node_annotation(struct pass *p, const char *node, const char *key)
 {
     json_t *n = NULL;
     char *url = NULL;
@@ -534,12 +535,18 @@ static char *agent_url(struct pass *p, const char *node)
     {
         const char *u = json_string_value(json_object_get(
             json_object_get(json_object_get(n, "metadata"), "annotations"),
-            AGENT_URL_ANNOT));
+            key));
         if (u)
             url = strdup(u);
     }
     json_decref(n);
     return url;
+}
+
+/* The agent URL of NODE (malloc'd), or NULL. */
+static char *agent_url(struct pass *p, const char *node)
+{
+    return node_annotation(p, node, AGENT_URL_ANNOT);
 }
 
 static void count_source(struct pass *p, const char *node)
@@ -633,9 +640,16 @@ static json_t *build_prepare(struct pass *p, struct mig *m, const json_t *ctx)
     const json_t *vmim = json_object_get(ctx, "vmim");
     const char *dom = json_string_value(json_object_get(ctx, "domain"));
     json_t *req = job_request(m, JOB_PREPARE, vmim, dom);
-    (void)p;
+    /* The target checks the guest against the source's libvirt when the
+     * source's migrator said where that is. */
+    char *src =
+        node_annotation(p, ms_string(vmim, "sourceNode"), PEER_URI_ANNOT);
+
     if (req)
-        json_object_set_new(req, "prepare", json_object());
+        json_object_set_new(req, "prepare",
+                            src ? json_pack("{s:s}", "sourceLibvirtURI", src)
+                                : json_object());
+    free(src);
     return req;
 }
 

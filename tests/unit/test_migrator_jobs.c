@@ -63,6 +63,13 @@ static struct {
     unsigned long long bandwidth;
     unsigned long long downtime;
     int suspends; /* virDomainSuspend calls that went through */
+    /* The target's checks: what the CPU comparison answers, the free
+     * memory, and what the comparison was given. */
+    int cpu_result;
+    int cpu_calls;
+    char cpu_xml[512];
+    char cpu_arch[32];
+    unsigned long long free_memory;
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
@@ -81,6 +88,50 @@ int __wrap_virDomainMigrateSetMaxDowntime(virDomainPtr d,
                                           unsigned int flags);
 int __wrap_virDomainSuspend(virDomainPtr d);
 int __real_virDomainSuspend(virDomainPtr d);
+int __wrap_virConnectCompareHypervisorCPU(virConnectPtr conn,
+                                          const char *emulator,
+                                          const char *arch, const char *machine,
+                                          const char *virttype,
+                                          const char *xmlCPU,
+                                          unsigned int flags);
+unsigned long long __wrap_virNodeGetFreeMemory(virConnectPtr conn);
+
+/* The test driver has no CPU model to compare with: the tests say the
+ * answer. */
+int __wrap_virConnectCompareHypervisorCPU(virConnectPtr conn,
+                                          const char *emulator,
+                                          const char *arch, const char *machine,
+                                          const char *virttype,
+                                          const char *xmlCPU,
+                                          unsigned int flags)
+{
+    int r;
+    (void)conn;
+    (void)emulator;
+    (void)machine;
+    (void)virttype;
+    (void)flags;
+
+    pthread_mutex_lock(&fk.lock);
+    fk.cpu_calls++;
+    snprintf(fk.cpu_xml, sizeof(fk.cpu_xml), "%s", xmlCPU ? xmlCPU : "");
+    snprintf(fk.cpu_arch, sizeof(fk.cpu_arch), "%s", arch ? arch : "");
+    r = fk.cpu_result;
+    pthread_mutex_unlock(&fk.lock);
+    return r;
+}
+
+/* The test driver's free memory is a few MiB: the tests set it. */
+unsigned long long __wrap_virNodeGetFreeMemory(virConnectPtr conn)
+{
+    unsigned long long n;
+    (void)conn;
+
+    pthread_mutex_lock(&fk.lock);
+    n = fk.free_memory;
+    pthread_mutex_unlock(&fk.lock);
+    return n;
+}
 
 /* The test driver pauses its domain for real; the tests are told. */
 int __wrap_virDomainSuspend(virDomainPtr d)
@@ -224,6 +275,10 @@ static void fake_reset(void)
     fk.postcopy = fk.shrink = false;
     fk.remaining = 1u << 29;
     fk.stats_calls = fk.abort_calls = fk.suspends = 0;
+    fk.cpu_result = VIR_CPU_COMPARE_IDENTICAL;
+    fk.cpu_calls = 0;
+    fk.cpu_xml[0] = fk.cpu_arch[0] = '\0';
+    fk.free_memory = UINT64_C(16) << 30;
     fk.flags = 0;
     fk.uri[0] = '\0';
     fk.bandwidth = fk.downtime = 0;
@@ -495,6 +550,12 @@ static void test_bad_bodies(void **state)
          "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
          "\"tcp://h:1\",\"bandwidthMiBps\":1e99}}",
          "migrate.bandwidthMiBps"},
+        {"{\"id\":\"a\",\"type\":\"prepare\",\"domain\":\"d\",\"prepare\":{"
+         "\"sourceLibvirtURI\":\"host-a\"}}",
+         "prepare.sourceLibvirtURI"},
+        {"{\"id\":\"a\",\"type\":\"prepare\",\"domain\":\"d\",\"prepare\":{"
+         "\"sourceLibvirtURI\":7}}",
+         "prepare.sourceLibvirtURI"},
         {"{\"id\":\"a\",\"type\":\"abort\",\"abort\":{}}", "abort.jobId"},
         {"{\"id\":\"a\",\"type\":\"abort\",\"abort\":[]}", "abort"},
     };
@@ -628,6 +689,110 @@ static void test_prepare_ports(void **state)
                         "qemu+tls://host-b.lab/system");
     json_decref(o);
     t_close(&t);
+}
+
+/* A prepare of `domain` from the libvirt at `source` (the test driver
+ * plays the source) as job `id`; returns the ended job. */
+static json_t *prepare_from(struct t *t, const char *id, const char *domain,
+                            const char *source)
+{
+    char *body = NULL;
+
+    assert_true(asprintf(&body,
+                         "{\"id\":\"%s\",\"type\":\"prepare\",\"domain\":"
+                         "\"%s\",\"prepare\":{\"sourceLibvirtURI\":\"%s\"}}",
+                         id, domain, source) > 0);
+    json_decref(post_ok(t, body, 202));
+    free(body);
+    return run_to_end(t, id);
+}
+
+static void assert_failed(json_t *o, const char *reason, const char *part)
+{
+    assert_string_equal(sget(o, "state"), "Failed");
+    assert_string_equal(sget(o, "error.reason"), reason);
+    if (!strstr(sget(o, "error.message"), part))
+        fail_msg("'%s' does not say '%s'", sget(o, "error.message"), part);
+    json_decref(o);
+}
+
+/* The target's checks against the source's migratable XML: the test
+ * driver's "test" (8 GiB, disk /guest/diskimage1, no CPU model) and a
+ * domain with a CPU model and a per-VM disk. */
+static void test_prepare_checks(void **state)
+{
+    char xml[PATH_MAX + 512], path[PATH_MAX + 64], cpu_xml[512];
+    struct migr_virt *v = NULL;
+    int calls;
+    struct t t;
+    json_t *o;
+    (void)state;
+
+    t_open(&t, "shared_storage = [\"/srv/nfs\", \"/guest/\"];\n", true);
+    o = prepare_from(&t, "p1", "test", "test:///default");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_non_null(sget(o, "result.migrationURI"));
+    json_decref(o);
+    pthread_mutex_lock(&fk.lock);
+    assert_int_equal(fk.cpu_calls, 0); /* no CPU model to compare */
+    fk.free_memory = UINT64_C(4) << 30;
+    pthread_mutex_unlock(&fk.lock);
+    assert_failed(prepare_from(&t, "p2", "test", "test:///default"),
+                  "InsufficientMemory",
+                  "the guest's memory (8192 MiB) is more than this host's "
+                  "free memory (4096 MiB)");
+    assert_failed(prepare_from(&t, "p3", "nope", "test:///default"),
+                  "DomainNotFound", "'nope'");
+    /* Nothing listens on port 1. */
+    assert_failed(
+        prepare_from(&t, "p4", "test", "qemu+tcp://127.0.0.1:1/system"),
+        "SourceUnreachable", "qemu+tcp://127.0.0.1:1/system");
+
+    /* A CPU model, and a disk in the per-VM directory this host makes. */
+    snprintf(path, sizeof(path), "%s/vms/ns_cpuvm/overlay.qcow2", t.dir);
+    snprintf(xml, sizeof(xml),
+             "<domain type='test'><name>ns_cpuvm</name>"
+             "<memory unit='MiB'>512</memory>"
+             "<os><type arch='i686'>hvm</type></os>"
+             "<cpu mode='custom' match='exact'><model>Haswell</model></cpu>"
+             "<devices><disk type='file' device='disk'><source file='%s'/>"
+             "<target dev='vdb'/></disk>"
+             "<disk type='file' device='cdrom'><target dev='hdc'/>"
+             "<readonly/></disk></devices></domain>",
+             path);
+    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
+    assert_int_equal(migr_virt_define(v, xml, NULL, NULL, 0), 0);
+    pthread_mutex_lock(&fk.lock);
+    fk.free_memory = UINT64_C(1) << 30;
+    fk.cpu_result = VIR_CPU_COMPARE_INCOMPATIBLE;
+    pthread_mutex_unlock(&fk.lock);
+    assert_failed(prepare_from(&t, "p5", "ns_cpuvm", "test:///default"),
+                  "CPUIncompatible", "the guest's CPU model 'Haswell'");
+    pthread_mutex_lock(&fk.lock);
+    snprintf(cpu_xml, sizeof(cpu_xml), "%s", fk.cpu_xml);
+    calls = fk.cpu_calls;
+    fk.cpu_result = VIR_CPU_COMPARE_SUPERSET;
+    pthread_mutex_unlock(&fk.lock);
+    assert_int_equal(calls, 1);
+    /* The <cpu> element alone, as libvirt formatted it. */
+    if (strncmp(cpu_xml, "<cpu", 4) != 0 ||
+        !strstr(cpu_xml, ">Haswell</model>"))
+        fail_msg("compared '%s'", cpu_xml);
+    o = prepare_from(&t, "p6", "ns_cpuvm", "test:///default");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    json_decref(o);
+    t_close(&t);
+
+    /* The same disks without shared storage configured. */
+    t_open(&t, NULL, true);
+    assert_failed(prepare_from(&t, "p1", "test", "test:///default"),
+                  "DiskNotShared", "disk vda ('/guest/diskimage1')");
+    /* ns_cpuvm's per-VM file is under another state_dir now. */
+    assert_failed(prepare_from(&t, "p2", "ns_cpuvm", "test:///default"),
+                  "DiskNotShared", "disk vdb");
+    t_close(&t);
+    assert_int_equal(migr_virt_undefine(v, "ns_cpuvm", NULL, 0), 0);
+    migr_virt_close(v);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1150,6 +1315,7 @@ int main(void)
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_bad_bodies),
         cmocka_unit_test(test_prepare_ports),
+        cmocka_unit_test(test_prepare_checks),
         cmocka_unit_test(test_migrate_succeeds),
         cmocka_unit_test(test_migrate_fails),
         cmocka_unit_test(test_progress_timeout),

@@ -316,10 +316,13 @@ static void add_node(struct fixture *f, const char *name, const char *url,
         "kubernetes.io/hostname", name, "annotations", "spec", "unschedulable",
         unschedulable, "status", "conditions", "type", "Ready", "status", ready,
         "capacity", "memory", mem, "allocatable", "memory", mem);
-    if (url)
-        json_object_set_new(
-            json_object_get(json_object_get(n, "metadata"), "annotations"),
-            "orchestrator.io/agent-url", json_string(url));
+    if (url) {
+        json_t *ann =
+            json_object_get(json_object_get(n, "metadata"), "annotations");
+        json_object_set_new(ann, "orchestrator.io/agent-url", json_string(url));
+        json_object_set_new(ann, "orchestrator.io/libvirt-peer-uri",
+                            json_sprintf("qemu+tcp://%s/system", name));
+    }
     if (label) {
         char k[64], v[64];
         assert_int_equal(sscanf(label, "%63[^=]=%63s", k, v), 2);
@@ -503,6 +506,9 @@ static void test_phases_to_succeeded(void **state)
     assert_string_equal(jstr(req, "type"), "prepare");
     assert_string_equal(jstr(req, "domain"), "default_vm1");
     assert_string_equal(jstr(req, "migration.name"), "m1");
+    /* The target checks the guest against the source's libvirt. */
+    assert_string_equal(jstr(req, "prepare.sourceLibvirtURI"),
+                        "qemu+tcp://hv01/system");
 
     fake_set(&f->fk, prep, "Succeeded", prepared());
     settle(f, 5);
@@ -832,6 +838,42 @@ static void test_migrate_job_fails(void **state)
     json_decref(o);
     assert_vmi_on(f, "vm1", "hv01");
     free(mig);
+}
+
+/* The target's checks refuse: the record names the host and what it
+ * lacked.  A source that did not say where its libvirt is gets no
+ * checks asked for. */
+static void test_prepare_check_fails(void **state)
+{
+    struct fixture *f = *state;
+    char *prep;
+    json_t *o, *req;
+
+    add_node(f, "hv01", NULL, "True", false, "16Gi", NULL);
+    add_node(f, "hv02", URL("2"), "True", false, "16Gi", NULL);
+    add_vmi(f, "vm1", "hv01", "1Gi");
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+    prep = job_of(f, "m1", "prepare");
+    req = json_object_get(f->fk.requests, prep);
+    assert_non_null(req);
+    assert_int_equal(json_object_size(json_object_get(req, "prepare")), 0);
+    fake_set(&f->fk, prep, "Failed",
+             json_pack("{s:{s:s, s:s}}", "error", "reason", "CPUIncompatible",
+                       "message",
+                       "the guest's CPU model 'Haswell' is incompatible "
+                       "with this host's CPU"));
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.failureReason"),
+                        "target node 'hv02' could not prepare the migration: "
+                        "CPUIncompatible: the guest's CPU model 'Haswell' is "
+                        "incompatible with this host's CPU");
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+    free(prep);
 }
 
 /*
@@ -1195,6 +1237,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_target_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_down_fails_after_bound,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_check_fails, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_migrate_job_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_before_running, setup,
