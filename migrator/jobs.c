@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -30,10 +31,11 @@
 /* A watch whose reader lets this much pile up is ended, not buffered. */
 #define WATCH_MAX_PENDING (1024 * 1024)
 
-enum job_type { JOB_PREPARE, JOB_MIGRATE, JOB_ABORT };
+enum job_type { JOB_PREPARE, JOB_MIGRATE, JOB_ABORT, JOB_RELEASE };
 enum job_state { ST_PENDING, ST_RUNNING, ST_SUCCEEDED, ST_FAILED };
 
-static const char *const type_names[] = {"prepare", "migrate", "abort"};
+static const char *const type_names[] = {"prepare", "migrate", "abort",
+                                         "release"};
 static const char *const state_names[] = {"Pending", "Running", "Succeeded",
                                           "Failed"};
 
@@ -64,6 +66,7 @@ struct job {
     struct migrate_req mig;   /* JOB_MIGRATE */
     const char *abort_target; /* JOB_ABORT: the migrate job's id */
     const char *source_uri;   /* JOB_PREPARE: prepare.sourceLibvirtURI */
+    const char *release_of;   /* JOB_RELEASE: release.prepareJobId */
 
     /* Under the table's lock from here on. */
     enum job_state state;
@@ -412,11 +415,13 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
         b->type = JOB_MIGRATE;
     else if (strcmp(type, "abort") == 0)
         b->type = JOB_ABORT;
+    else if (strcmp(type, "release") == 0)
+        b->type = JOB_RELEASE;
     else {
         free(b);
         return bad(e, "type",
-                   "Unsupported value: must be \"prepare\", \"migrate\" or "
-                   "\"abort\"");
+                   "Unsupported value: must be \"prepare\", \"migrate\", "
+                   "\"abort\" or \"release\"");
     }
     if ((r = get_obj(req, "migration", false, &sec, e)) < 0 ||
         (r = get_str(req, "domain", "domain", b->type != JOB_ABORT, &b->domain,
@@ -440,6 +445,12 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
         r = get_obj(req, "abort", true, &sec, e);
         if (r == 0)
             r = get_str(sec, "jobId", "abort.jobId", true, &b->abort_target, e);
+        break;
+    case JOB_RELEASE:
+        r = get_obj(req, "release", true, &sec, e);
+        if (r == 0)
+            r = get_str(sec, "prepareJobId", "release.prepareJobId", true,
+                        &b->release_of, e);
         break;
     }
     if (r < 0)
@@ -1084,6 +1095,77 @@ static void run_abort(struct migr_jobs *j, struct job *b)
                    NULL);
 }
 
+/* nftw's callback for rm_tree: each entry, children first. */
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Undo a prepare whose migration never ran or failed (lock held, dropped
+ * for libvirt and the disk).  A prepare still Pending never starts; one
+ * Running is waited for.  The port a prepare gives is not held (QEMU
+ * binds it when the migration comes), so what is left to undo is the
+ * per-VM directory state_dir/vms/DOMAIN/ - removed only when libvirt does
+ * not know the domain here at all: a domain defined here, running or not,
+ * keeps its files.  Succeeds also when there was nothing. */
+static void run_release(struct migr_jobs *j, struct job *b)
+{
+    struct job *p = job_find(j, b->release_of);
+    struct migr_virt *virt = NULL;
+    struct migr_dom_info info;
+    char dir[4096 + 320], err[512] = "";
+    bool here = false, removed = false;
+    struct stat st;
+    int r;
+
+    if (p && p->type == JOB_PREPARE && p->state == ST_PENDING) {
+        p->pins++;
+        job_finish(j, p, NULL, "Released", "released before it started");
+        p->pins--;
+    } else if (p && p->type == JOB_PREPARE) {
+        p->pins++;
+        while (!final(p->state))
+            pthread_cond_wait(&j->cond, &j->lock);
+        p->pins--;
+    }
+    pthread_mutex_unlock(&j->lock);
+    r = migr_virt_open(j->o.cfg->libvirt_uri, &virt, err, sizeof(err));
+    if (r == 0) {
+        r = migr_virt_info(virt, b->domain, &info, err, sizeof(err));
+        here = r == 0;
+        if (r == -ENOENT)
+            r = 0;
+    }
+    migr_virt_close(virt);
+    /* A domain name that is not one path component names no directory of
+     * ours. */
+    if (r == 0 && !here && !strchr(b->domain, '/') &&
+        strcmp(b->domain, ".") != 0 && strcmp(b->domain, "..") != 0) {
+        snprintf(dir, sizeof(dir), "%s/vms/%s", j->o.cfg->state_dir, b->domain);
+        if (lstat(dir, &st) == 0) {
+            if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+                r = -errno;
+                snprintf(err, sizeof(err), "cannot remove '%.400s': %s", dir,
+                         strerror(errno));
+            } else {
+                removed = true;
+            }
+        }
+    }
+    pthread_mutex_lock(&j->lock);
+    if (r < 0)
+        job_finish(j, b, NULL, "ReleaseFailed", "%s", err);
+    else
+        job_finish(j, b,
+                   json_pack("{s:b, s:b}", "domainHere", here, "filesRemoved",
+                             removed),
+                   NULL, NULL);
+}
+
 /* The oldest Pending job this worker may take (lock held).  Migrations
  * take at most all workers but one, so prepare and abort jobs are always
  * answered. */
@@ -1128,6 +1210,10 @@ static void *worker_main(void *arg)
         case JOB_ABORT:
             (void)journal_write(j, b);
             run_abort(j, b);
+            break;
+        case JOB_RELEASE:
+            (void)journal_write(j, b);
+            run_release(j, b);
             break;
         }
         b->pins--;

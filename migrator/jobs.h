@@ -19,14 +19,20 @@
  *                             {"type":"MODIFIED","object":JOB}, the first
  *                             the current state; ends after the line with
  *                             a final state (Succeeded, Failed)
- * Request: {"id", "type": "prepare"|"migrate"|"abort", "migration":{...}
+ * Request: {"id", "type": "prepare"|"migrate"|"abort"|"release",
+ * "migration":{...}
  * (echoed), "domain" (required but for abort), "prepare":{
  * "sourceLibvirtURI"?},
  * "migrate":{"destLibvirtURI","migrationURI" (required), "bandwidthMiBps",
  * "maxDowntimeMs", "allowAutoConverge", "allowPostCopy",
  * "allowWorkloadDisruption", "parallelConnections", "disableTLS" (default
  * true), "unsafe", "progressTimeoutS" (150), "completionTimeoutPerGiBS"
- * (150)}, "abort":{"jobId"}}; other members are ignored.  The job object
+ * (150)}, "abort":{"jobId"}, "release":{"prepareJobId"}}; other members
+ * are ignored.  release (target) undoes a prepare whose migration never
+ * ran or failed: a prepare still Pending fails ("Released"), one Running
+ * is waited for, and state_dir/vms/DOMAIN/ is removed unless libvirt
+ * knows the domain here; result {"domainHere","filesRemoved"}, failure
+ * ReleaseFailed; nothing to undo is Succeeded.  The job object
  * is described above job_render() in jobs.c; results: prepare
  * {"migrationAddress","port","migrationURI","destLibvirtURI"}, migrate
  * {"downtimeMs","timeElapsedMs","dataTotal","mode"}, abort

@@ -63,6 +63,7 @@ static struct {
     unsigned long long bandwidth;
     unsigned long long downtime;
     int suspends; /* virDomainSuspend calls that went through */
+    int resumes;  /* virDomainResume calls */
     /* The target's checks: what the CPU comparison answers, the free
      * memory, and what the comparison was given. */
     int cpu_result;
@@ -88,6 +89,16 @@ int __wrap_virDomainMigrateSetMaxDowntime(virDomainPtr d,
                                           unsigned int flags);
 int __wrap_virDomainSuspend(virDomainPtr d);
 int __real_virDomainSuspend(virDomainPtr d);
+int __wrap_virDomainResume(virDomainPtr d);
+int __real_virDomainResume(virDomainPtr d);
+
+int __wrap_virDomainResume(virDomainPtr d)
+{
+    pthread_mutex_lock(&fk.lock);
+    fk.resumes++;
+    pthread_mutex_unlock(&fk.lock);
+    return __real_virDomainResume(d);
+}
 int __wrap_virConnectCompareHypervisorCPU(virConnectPtr conn,
                                           const char *emulator,
                                           const char *arch, const char *machine,
@@ -274,7 +285,7 @@ static void fake_reset(void)
     fk.pass_through = fk.migrating = fk.finish = fk.aborted = false;
     fk.postcopy = fk.shrink = false;
     fk.remaining = 1u << 29;
-    fk.stats_calls = fk.abort_calls = fk.suspends = 0;
+    fk.stats_calls = fk.abort_calls = fk.suspends = fk.resumes = 0;
     fk.cpu_result = VIR_CPU_COMPARE_IDENTICAL;
     fk.cpu_calls = 0;
     fk.cpu_xml[0] = fk.cpu_arch[0] = '\0';
@@ -557,6 +568,10 @@ static void test_bad_bodies(void **state)
          "\"sourceLibvirtURI\":7}}",
          "prepare.sourceLibvirtURI"},
         {"{\"id\":\"a\",\"type\":\"abort\",\"abort\":{}}", "abort.jobId"},
+        {"{\"id\":\"a\",\"type\":\"release\",\"domain\":\"d\"}", "release"},
+        {"{\"id\":\"a\",\"type\":\"release\",\"domain\":\"d\","
+         "\"release\":{}}",
+         "release.prepareJobId"},
         {"{\"id\":\"a\",\"type\":\"abort\",\"abort\":[]}", "abort"},
     };
     char deep[4096 + 1];
@@ -795,6 +810,91 @@ static void test_prepare_checks(void **state)
     migr_virt_close(v);
 }
 
+/* state_dir/vms/DOMAIN/ with a file in a subdirectory, as a prepare
+ * would leave a seed and an overlay. */
+static void per_vm_files(const struct t *t, const char *domain)
+{
+    char cmd[PATH_MAX * 4];
+
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s/vms/%s/seed' && echo x >'%s/vms/%s/seed/user-data' "
+             "&& echo y >'%s/vms/%s/overlay.qcow2'",
+             t->dir, domain, t->dir, domain, t->dir, domain);
+    assert_int_equal(system(cmd), 0);
+}
+
+static bool per_vm_exists(const struct t *t, const char *domain)
+{
+    char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/vms/%s", t->dir, domain);
+    return access(path, F_OK) == 0;
+}
+
+static json_t *release(struct t *t, const char *id, const char *domain,
+                       const char *prepare_id)
+{
+    char *body = NULL;
+
+    assert_true(asprintf(&body,
+                         "{\"id\":\"%s\",\"type\":\"release\",\"domain\":"
+                         "\"%s\",\"release\":{\"prepareJobId\":\"%s\"}}",
+                         id, domain, prepare_id) > 0);
+    json_decref(post_ok(t, body, 202));
+    free(body);
+    return run_to_end(t, id);
+}
+
+/* release undoes a prepare: the per-VM files go unless the domain is
+ * here; nothing left is no failure. */
+static void test_release(void **state)
+{
+    struct t t;
+    json_t *o;
+    (void)state;
+
+    t_open(&t, NULL, true);
+    o = prepare_from(&t, "u1-prepare", "test", "test:///default");
+    json_decref(o); /* (DiskNotShared: a prepare that ended all the same) */
+    per_vm_files(&t, "ns_gone");
+    o = release(&t, "u1-release", "ns_gone", "u1-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_string_equal(sget(o, "type"), "release");
+    assert_true(json_is_true(
+        json_object_get(json_object_get(o, "result"), "filesRemoved")));
+    assert_false(json_is_true(
+        json_object_get(json_object_get(o, "result"), "domainHere")));
+    json_decref(o);
+    assert_false(per_vm_exists(&t, "ns_gone"));
+    per_vm_files(&t, "other");
+    assert_true(per_vm_exists(&t, "other")); /* another VM's stay */
+
+    /* The domain is defined here (the test driver's "test"): its files
+     * are its own now. */
+    per_vm_files(&t, "test");
+    o = release(&t, "u2-release", "test", "u2-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_true(json_is_true(
+        json_object_get(json_object_get(o, "result"), "domainHere")));
+    assert_false(json_is_true(
+        json_object_get(json_object_get(o, "result"), "filesRemoved")));
+    json_decref(o);
+    assert_true(per_vm_exists(&t, "test"));
+
+    /* Nothing to undo, no such prepare job: still Succeeded, and again. */
+    o = release(&t, "u3-release", "ns_never", "u3-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_false(json_is_true(
+        json_object_get(json_object_get(o, "result"), "filesRemoved")));
+    json_decref(o);
+    /* A name that is not one path component removes nothing. */
+    o = release(&t, "u4-release", "..", "u4-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    json_decref(o);
+    assert_true(per_vm_exists(&t, "other"));
+    t_close(&t);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Migrate                                                                 */
 
@@ -1031,10 +1131,12 @@ static void test_pause_doubles_deadline(void **state)
 {
     char *body = migrate_body("m1", "test",
                               SLOW_KNOBS ",\"allowWorkloadDisruption\":true");
+    struct migr_virt *v = NULL;
     struct t t;
     json_t *o;
     (void)state;
 
+    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
     t_open(&t, NULL, true);
     slow_migration();
     json_decref(post_ok(&t, body, 202));
@@ -1050,10 +1152,12 @@ static void test_pause_doubles_deadline(void **state)
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
     assert_int_equal(fk.suspends, 1);
+    assert_int_equal(fk.resumes, 1);
     assert_true(fk.aborted);
     assert_false(fk.postcopy);
     pthread_mutex_unlock(&fk.lock);
     assert_domain_stays(); /* resumed */
+    migr_virt_close(v);
     free(body);
     t_close(&t);
 }
@@ -1067,8 +1171,12 @@ static void test_pause_then_completes(void **state)
     struct migr_virt *v = NULL;
     struct t t;
     json_t *o;
+    int n;
     (void)state;
 
+    /* A connection of our own keeps the test driver's state: with the
+     * last one closed, libvirt makes it afresh (its domain running). */
+    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
     t_open(&t, NULL, true);
     slow_migration();
     json_decref(post_ok(&t, body, 202));
@@ -1079,12 +1187,12 @@ static void test_pause_then_completes(void **state)
     assert_string_equal(sget(o, "result.mode"), "Paused");
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
-    assert_int_equal(fk.abort_calls, 0);
+    n = fk.resumes;
     pthread_mutex_unlock(&fk.lock);
+    assert_int_equal(n, 0);
     /* The fake migration leaves the test domain here, paused: libvirt
      * would resume it on the target. */
     assert_domain_state(MIGR_DOM_PAUSED);
-    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
     assert_int_equal(migr_virt_resume(v, "test", NULL, 0), 0);
     migr_virt_close(v);
     free(body);
@@ -1316,6 +1424,7 @@ int main(void)
         cmocka_unit_test(test_bad_bodies),
         cmocka_unit_test(test_prepare_ports),
         cmocka_unit_test(test_prepare_checks),
+        cmocka_unit_test(test_release),
         cmocka_unit_test(test_migrate_succeeds),
         cmocka_unit_test(test_migrate_fails),
         cmocka_unit_test(test_progress_timeout),

@@ -785,6 +785,10 @@ static void test_no_target_fails(void **state)
     json_decref(o);
     assert_vmi_on(f, "vm2", "hv01");
     assert_int_equal(f->srv.metrics.migrations_failed, 1);
+    /* No target was prepared: nothing to release. */
+    for (size_t i = 0; i < json_array_size(f->fk.log); i++)
+        assert_null(strstr(json_string_value(json_array_get(f->fk.log, i)),
+                           "-release"));
 }
 
 /*
@@ -846,7 +850,7 @@ static void test_migrate_job_fails(void **state)
 static void test_prepare_check_fails(void **state)
 {
     struct fixture *f = *state;
-    char *prep;
+    char *prep, *rel, line[256];
     json_t *o, *req;
 
     add_node(f, "hv01", NULL, "True", false, "16Gi", NULL);
@@ -864,6 +868,10 @@ static void test_prepare_check_fails(void **state)
                        "message",
                        "the guest's CPU model 'Haswell' is incompatible "
                        "with this host's CPU"));
+    /* The failed job is seen; then the target's agent stops answering, as
+     * the migration fails. */
+    settle(f, 1);
+    snprintf(f->fk.down, sizeof(f->fk.down), "%s", URL("2"));
     settle(f, 5);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_string_equal(jstr(o, "status.phase"), "Failed");
@@ -873,6 +881,24 @@ static void test_prepare_check_fails(void **state)
                         "incompatible with this host's CPU");
     json_decref(o);
     assert_vmi_on(f, "vm1", "hv01");
+
+    /* The release of the prepare goes to the target, retried until the
+     * agent takes it, then no more. */
+    rel = job_of(f, "m1", "release");
+    snprintf(line, sizeof(line), "submit %s %s", URL("2"), rel);
+    assert_int_equal(log_count(f, line), 1);
+    f->fk.down[0] = '\0';
+    settle(f, 30);
+    assert_int_equal(log_count(f, line), 2);
+    assert_non_null(json_object_get(f->fk.jobs, rel)); /* taken */
+    req = json_object_get(f->fk.requests, rel);
+    assert_string_equal(jstr(req, "type"), "release");
+    assert_string_equal(jstr(req, "domain"), "default_vm1");
+    assert_string_equal(jstr(req, "migration.name"), "m1");
+    assert_string_equal(jstr(req, "release.prepareJobId"), prep);
+    settle(f, 30);
+    assert_int_equal(log_count(f, line), 2);
+    free(rel);
     free(prep);
 }
 
@@ -935,6 +961,13 @@ static void test_cancel_while_running(void **state)
                         "Live migration has been aborted");
     json_decref(o);
     assert_vmi_on(f, "vm1", "hv01");
+    /* The target's prepare is released. */
+    {
+        char *rel = job_of(f, "m1", "release"), line[256];
+        snprintf(line, sizeof(line), "submit %s %s", URL("2"), rel);
+        assert_int_equal(log_count(f, line), 1);
+        free(rel);
+    }
     free(mig);
     free(abo);
 }
