@@ -1017,15 +1017,31 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         r = migr_virt_job_stats(virt, b->domain, true, &done, NULL, 0);
         pthread_mutex_lock(&j->lock);
         p = b->progress;
-        res = json_pack(
-            "{s:I, s:I, s:I, s:s}", "downtimeMs",
-            (json_int_t)(r == 0 ? done.downtime_ms : 0), "timeElapsedMs",
-            (json_int_t)(r == 0 && done.time_elapsed_ms ? done.time_elapsed_ms
-                                                        : p.time_elapsed_ms),
-            "dataTotal",
-            (json_int_t)(r == 0 && done.data_total ? done.data_total
-                                                   : p.data_total),
-            "mode", job_mode(b));
+        /* The progress's last word: nothing remains.  The completed job's
+         * figures when libvirt still has them (the source undefines the
+         * domain, so mostly not), else the last sample with what remained
+         * counted as sent - after a switch to post-copy the target pulled
+         * the rest after it, and the record must not stay at pre-copy's
+         * numbers. */
+        if (r == 0 && done.data_processed) {
+            p.data_processed = done.data_processed;
+        } else {
+            p.data_processed += p.data_remaining;
+        }
+        if (r == 0 && done.data_total)
+            p.data_total = done.data_total;
+        if (p.data_processed > p.data_total)
+            p.data_total = p.data_processed;
+        p.data_remaining = 0;
+        p.time_elapsed_ms = r == 0 && done.time_elapsed_ms
+                                ? done.time_elapsed_ms
+                                : (uint64_t)(mono_ms() - t0);
+        b->progress = p;
+        res = json_pack("{s:I, s:I, s:I, s:s}", "downtimeMs",
+                        (json_int_t)(r == 0 ? done.downtime_ms : 0),
+                        "timeElapsedMs", (json_int_t)p.time_elapsed_ms,
+                        "dataTotal", (json_int_t)p.data_total, "mode",
+                        job_mode(b));
         job_finish(j, b, res, NULL, NULL);
     } else {
         /* Paused for this migration, the guest stays here: it runs on. */

@@ -39,6 +39,9 @@ e2e_check "its migrationState.mode is PostCopy (got '$(vmim_field pc .status.mig
     [ "$(vmim_field pc .status.migrationState.mode)" = PostCopy ]
 e2e_check "its migrationState says completed" \
     [ "$(vmim_field pc .status.migrationState.completed)" = true ]
+left=$(vmim_field pc .status.progress.dataRemainingBytes)
+e2e_check "its progress ends with nothing remaining, not at a pre-copy sample (dataRemainingBytes ${left:-none})" \
+    [ "${left:-x}" = 0 ]
 it=$(vmim_field pc .status.progress.iteration)
 e2e_check "the first pass had ended (progress.iteration ${it:-none}, wanted >= 2)" [ "${it:-0}" -ge 2 ]
 e2e_note "pings: $(grep 'packets transmitted' "$work/ping" || true)"

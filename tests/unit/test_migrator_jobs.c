@@ -1066,6 +1066,12 @@ static void test_postcopy_switch(void **state)
     assert_string_equal(sget(o, "state"), "Succeeded");
     assert_string_equal(sget(o, "result.mode"), "PostCopy");
     assert_string_equal(sget(o, "progress.mode"), "PostCopy");
+    /* The progress ends with the migration's final numbers, not the last
+     * pre-copy sample's (which had a lot left). */
+    assert_int_equal(iget(o, "progress.dataRemaining"), 0);
+    assert_int_equal(iget(o, "progress.dataProcessed"),
+                     iget(o, "progress.dataTotal"));
+    assert_int_equal(iget(o, "progress.timeElapsedMs"), 1000);
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
     assert_true(fk.flags & VIR_MIGRATE_POSTCOPY);
