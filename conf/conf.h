@@ -105,7 +105,7 @@ struct conf_migrations {
     int progress_timeout;                         /* seconds */
     int parallel_migrations_per_cluster;
     int parallel_outbound_migrations_per_node;
-    int max_downtime_ms;
+    int max_downtime_ms; /* 0: libvirt's own */
     bool allow_auto_converge;
     bool allow_post_copy;
     /* When not set in the file it follows allow_post_copy, as in KubeVirt. */

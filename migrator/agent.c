@@ -229,10 +229,7 @@ static int reservations_copy(struct migr_sriov *s,
     return 0;
 }
 
-/* Whether `path` lies under one of the configured shared_storage
- * prefixes: the prefix itself or below it at a '/' boundary.  A path that
- * climbs with ".." is not trusted to stay below. */
-static bool path_shared(const struct conf_migrator *cfg, const char *path)
+bool migr_agent_path_shared(const struct conf_migrator *cfg, const char *path)
 {
     if (path[0] != '/' || strstr(path, "/../") ||
         (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
@@ -281,7 +278,7 @@ static json_t *disks(const struct conf_migrator *cfg,
     for (size_t i = 0; a && i < dv->n_disks; i++) {
         const struct migr_dom_disk *d = &dv->disks[i];
         bool shared = strcmp(d->type, "network") == 0 ||
-                      (d->source[0] && path_shared(cfg, d->source));
+                      (d->source[0] && migr_agent_path_shared(cfg, d->source));
 
         append(a,
                json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "target", d->target,
@@ -454,10 +451,13 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
     }
     set(o, "nodeInfo", node_info(src, &host, lv && !virt_err, &oom), &oom);
     set(o, "agent",
-        json_pack("{s:s, s:s, s:s}", "url",
+        json_pack("{s:s, s:s, s:s, s:s*}", "url",
                   src->agent_url ? src->agent_url : "", "version",
                   MIGR_AGENT_VERSION, "bootId",
-                  src->boot_id ? src->boot_id : ""),
+                  src->boot_id ? src->boot_id : "", "libvirtPeerURI",
+                  src->libvirt_peer_uri && src->libvirt_peer_uri[0]
+                      ? src->libvirt_peer_uri
+                      : NULL),
         &oom);
 
     a = json_object();
@@ -795,7 +795,7 @@ int migr_agent_refresh(struct migr_agent *a)
 {
     struct migr_agent_sources src;
     json_t *inv = NULL;
-    char *text, when[32];
+    char *text, when[32], peer[512];
     uint64_t gen;
     int virt_err = 0, r;
 
@@ -810,7 +810,9 @@ int migr_agent_refresh(struct migr_agent *a)
         .sriov = a->sriov,
         .agent_url = a->url,
         .boot_id = a->boot_id,
+        .libvirt_peer_uri = peer,
     };
+    migr_jobs_peer_uri(a->jobs, peer, sizeof(peer));
     r = migr_agent_inventory(&src, &inv, &virt_err);
     if (r < 0)
         return r;

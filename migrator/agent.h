@@ -56,6 +56,7 @@ struct migr_agent_sources {
     struct migr_sriov *sriov;          /* VF reservations; NULL: none */
     const char *agent_url;             /* the agent API's URL; NULL: "" */
     const char *boot_id;               /* this run's id; NULL: "" */
+    const char *libvirt_peer_uri;      /* migr_jobs_peer_uri; NULL: none */
     const char *os_release; /* NULL: CONF_OS_RELEASE_PATH (tests: a file) */
 };
 
@@ -63,7 +64,7 @@ struct migr_agent_sources {
  * Build the host's inventory (the body of the report to orchestratord,
  * migrator/report.h):
  *   {"name", "addresses":[{"type":"Hostname"|"InternalIP","address"}],
- *    "agent":{"url","version","bootId"},
+ *    "agent":{"url","version","bootId","libvirtPeerURI"?},
  *    "nodeInfo":{"kernelVersion","osImage","arch", and with libvirt:
  *                "libvirtVersion","hypervisorVersion","hostUUID"?,
  *                "cpuModel"},
@@ -168,5 +169,11 @@ void migr_agent_handle(const struct http_request *req,
  * SIGHUP is logged; nothing is reloaded yet.  Main thread.  Returns 0 after
  * a clean stop, or a negative errno when it could not start. */
 int migr_agent_serve(struct migr_agent *a);
+
+/* Whether `path` lies under one of cfg's shared_storage prefixes: the
+ * prefix itself or below it at a '/' boundary.  A path that climbs with
+ * ".." is not trusted to stay below.  The one rule for the inventory's
+ * "shared" and a migration target's DiskNotShared.  Any thread. */
+bool migr_agent_path_shared(const struct conf_migrator *cfg, const char *path);
 
 #endif

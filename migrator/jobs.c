@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "migrator/agent.h"
 #include "migrator/virt.h"
 
 #define KEEP_FINISHED       100
@@ -29,10 +31,11 @@
 /* A watch whose reader lets this much pile up is ended, not buffered. */
 #define WATCH_MAX_PENDING (1024 * 1024)
 
-enum job_type { JOB_PREPARE, JOB_MIGRATE, JOB_ABORT };
+enum job_type { JOB_PREPARE, JOB_MIGRATE, JOB_ABORT, JOB_RELEASE };
 enum job_state { ST_PENDING, ST_RUNNING, ST_SUCCEEDED, ST_FAILED };
 
-static const char *const type_names[] = {"prepare", "migrate", "abort"};
+static const char *const type_names[] = {"prepare", "migrate", "abort",
+                                         "release"};
 static const char *const state_names[] = {"Pending", "Running", "Succeeded",
                                           "Failed"};
 
@@ -62,6 +65,8 @@ struct job {
     const char *domain;       /* NULL for an abort without one */
     struct migrate_req mig;   /* JOB_MIGRATE */
     const char *abort_target; /* JOB_ABORT: the migrate job's id */
+    const char *source_uri;   /* JOB_PREPARE: prepare.sourceLibvirtURI */
+    const char *release_of;   /* JOB_RELEASE: release.prepareJobId */
 
     /* Under the table's lock from here on. */
     enum job_state state;
@@ -70,7 +75,8 @@ struct job {
     char reason[32]; /* when Failed */
     char *message;   /* when Failed */
     struct progress progress;
-    bool postcopy; /* mode */
+    bool postcopy; /* mode PostCopy */
+    bool paused;   /* mode Paused: the guest paused so that it converges */
     bool abort_requested;
     uint64_t version; /* bumped on every change, for watches */
     int pins;         /* an abort job waits on it: not pruned */
@@ -192,6 +198,12 @@ static void prune(struct migr_jobs *j)
 /* ---------------------------------------------------------------------- */
 /* Rendering                                                               */
 
+/* A migrate job's mode as KubeVirt's migrationState.mode says it. */
+static const char *job_mode(const struct job *b)
+{
+    return b->postcopy ? "PostCopy" : b->paused ? "Paused" : "PreCopy";
+}
+
 /*
  * The job object:
  *   {"id","type","state","createdAt","startedAt","finishedAt" (RFC 3339 or
@@ -232,9 +244,8 @@ static json_t *job_render(const struct job *b)
                       (json_int_t)p->data_remaining, "memoryTransferRate",
                       (json_int_t)p->memory_bps, "dirtyRate",
                       (json_int_t)p->dirty_rate, "iteration",
-                      (json_int_t)p->iteration, "mode",
-                      b->postcopy ? "PostCopy" : "PreCopy", "timeElapsedMs",
-                      (json_int_t)p->time_elapsed_ms));
+                      (json_int_t)p->iteration, "mode", job_mode(b),
+                      "timeElapsedMs", (json_int_t)p->time_elapsed_ms));
         json_object_set_new(o, "abortRequested",
                             json_boolean(b->abort_requested));
     }
@@ -404,11 +415,13 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
         b->type = JOB_MIGRATE;
     else if (strcmp(type, "abort") == 0)
         b->type = JOB_ABORT;
+    else if (strcmp(type, "release") == 0)
+        b->type = JOB_RELEASE;
     else {
         free(b);
         return bad(e, "type",
-                   "Unsupported value: must be \"prepare\", \"migrate\" or "
-                   "\"abort\"");
+                   "Unsupported value: must be \"prepare\", \"migrate\", "
+                   "\"abort\" or \"release\"");
     }
     if ((r = get_obj(req, "migration", false, &sec, e)) < 0 ||
         (r = get_str(req, "domain", "domain", b->type != JOB_ABORT, &b->domain,
@@ -417,6 +430,11 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
     switch (b->type) {
     case JOB_PREPARE:
         r = get_obj(req, "prepare", false, &sec, e);
+        if (r == 0 && sec)
+            r = get_str(sec, "sourceLibvirtURI", "prepare.sourceLibvirtURI",
+                        false, &b->source_uri, e);
+        if (r == 0 && b->source_uri && !strstr(b->source_uri, "://"))
+            r = bad(e, "prepare.sourceLibvirtURI", "must be a libvirt URI");
         break;
     case JOB_MIGRATE:
         r = get_obj(req, "migrate", true, &sec, e);
@@ -427,6 +445,12 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
         r = get_obj(req, "abort", true, &sec, e);
         if (r == 0)
             r = get_str(sec, "jobId", "abort.jobId", true, &b->abort_target, e);
+        break;
+    case JOB_RELEASE:
+        r = get_obj(req, "release", true, &sec, e);
+        if (r == 0)
+            r = get_str(sec, "prepareJobId", "release.prepareJobId", true,
+                        &b->release_of, e);
         break;
     }
     if (r < 0)
@@ -599,6 +623,117 @@ static bool port_free(const char *addr, int port)
     return r == 0;
 }
 
+/* Whether `path` is a per-VM file this host makes for domain `domain`
+ * (its seed and overlay under state_dir/vms/DOMAIN/, issue 11), which the
+ * migration copies rather than finds. */
+static bool path_per_vm(const struct conf_migrator *c, const char *domain,
+                        const char *path)
+{
+    char dir[4096];
+    int n = snprintf(dir, sizeof(dir), "%s/vms/%s/", c->state_dir, domain);
+
+    return n > 0 && (size_t)n < sizeof(dir) &&
+           strncmp(path, dir, (size_t)n) == 0 && !strstr(path, "/../");
+}
+
+/* The target's checks of a migration of `b->domain` from the libvirt at
+ * b->source_uri, on its migratable XML: the CPU, the memory, the disks.
+ * Runs without the lock (libvirt calls).  Returns 0, or -1 with the
+ * failure's reason and message. */
+static int prepare_check(struct migr_jobs *j, const struct job *b, char *reason,
+                         size_t rlen, char *msg, size_t mlen)
+{
+    const struct conf_migrator *c = j->o.cfg;
+    struct migr_virt *src = NULL, *here = NULL;
+    struct migr_dom_devices dv = {0};
+    char err[512] = "", model[128];
+    char *xml = NULL;
+    uint64_t free_b = 0;
+    int r, ret = -1;
+
+    r = migr_virt_open(b->source_uri, &src, err, sizeof(err));
+    if (r == 0)
+        r = migr_virt_xml(src, b->domain, true, &xml, err, sizeof(err));
+    if (r < 0) {
+        snprintf(reason, rlen, "%s",
+                 r == -ENOENT ? "DomainNotFound" : "SourceUnreachable");
+        snprintf(msg, mlen, "cannot read domain '%s' from '%s': %s", b->domain,
+                 b->source_uri, err);
+        goto out;
+    }
+    r = migr_dom_devices_parse(xml, &dv);
+    if (r == 0)
+        r = migr_virt_open(c->libvirt_uri, &here, err, sizeof(err));
+    if (r < 0) {
+        snprintf(reason, rlen, "%s", "PrepareFailed");
+        snprintf(msg, mlen, "%s",
+                 r == -EINVAL ? "the source's domain XML is not understood"
+                              : err);
+        goto out;
+    }
+    r = migr_virt_cpu_compare(here, xml, model, sizeof(model), err,
+                              sizeof(err));
+    /* Only libvirt's INCOMPATIBLE refuses: a comparison it cannot make
+     * (a driver without it) is no reason to stop a migration that QEMU
+     * itself checks again. */
+    if (r == 0) {
+        snprintf(reason, rlen, "%s", "CPUIncompatible");
+        snprintf(msg, mlen,
+                 "the guest's CPU model '%s' is incompatible with this "
+                 "host's CPU",
+                 model);
+        goto out;
+    }
+    if (dv.memory_kib &&
+        migr_virt_free_memory(here, &free_b, err, sizeof(err)) == 0 &&
+        dv.memory_kib * 1024 > free_b) {
+        snprintf(reason, rlen, "%s", "InsufficientMemory");
+        snprintf(msg, mlen,
+                 "the guest's memory (%llu MiB) is more than this host's "
+                 "free memory (%llu MiB)",
+                 (unsigned long long)(dv.memory_kib / 1024),
+                 (unsigned long long)(free_b / (1024 * 1024)));
+        goto out;
+    }
+    for (size_t i = 0; i < dv.n_disks; i++) {
+        const struct migr_dom_disk *d = &dv.disks[i];
+
+        /* Network disks are shared by nature; an empty drive has none. */
+        if ((strcmp(d->type, "file") != 0 && strcmp(d->type, "block") != 0) ||
+            !d->source[0] || migr_agent_path_shared(c, d->source) ||
+            path_per_vm(c, b->domain, d->source))
+            continue;
+        snprintf(reason, rlen, "%s", "DiskNotShared");
+        snprintf(msg, mlen,
+                 "disk %s ('%.512s') is neither under a shared_storage path of "
+                 "this host nor a per-VM file it creates",
+                 d->target, d->source);
+        goto out;
+    }
+    ret = 0;
+out:
+    migr_dom_devices_clear(&dv);
+    free(xml);
+    migr_virt_close(here);
+    migr_virt_close(src);
+    return ret;
+}
+
+void migr_jobs_peer_uri(const struct migr_jobs *j, char *buf, size_t len)
+{
+    const char *a = j->address;
+
+    if (j->o.cfg->libvirt_peer_uri)
+        snprintf(buf, len, "%s", j->o.cfg->libvirt_peer_uri);
+    else if (a && a[0])
+        snprintf(buf, len,
+                 strchr(a, ':') ? "qemu+tcp://[%s]/system"
+                                : "qemu+tcp://%s/system",
+                 a);
+    else if (len)
+        buf[0] = '\0';
+}
+
 static void run_prepare(struct migr_jobs *j, struct job *b)
 {
     const struct conf_migrator *c = j->o.cfg;
@@ -612,6 +747,18 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
                    "no 'migration_address' is set and 'listen' is a "
                    "wildcard");
         return;
+    }
+    if (b->source_uri) {
+        char reason[32], msg[1024];
+        int r;
+
+        pthread_mutex_unlock(&j->lock);
+        r = prepare_check(j, b, reason, sizeof(reason), msg, sizeof(msg));
+        pthread_mutex_lock(&j->lock);
+        if (r < 0) {
+            job_finish(j, b, NULL, reason, "%s", msg);
+            return;
+        }
     }
     v6 = strchr(j->address, ':') != NULL;
     snprintf(host, sizeof(host), "%s%s%s", v6 ? "[" : "", j->address,
@@ -633,10 +780,7 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
         return;
     }
     j->next_port = (port - c->migration_port_min + 1) % span;
-    if (c->libvirt_peer_uri)
-        snprintf(dest, sizeof(dest), "%s", c->libvirt_peer_uri);
-    else
-        snprintf(dest, sizeof(dest), "qemu+tcp://%s/system", host);
+    migr_jobs_peer_uri(j, dest, sizeof(dest));
     snprintf(uri, sizeof(uri), "tcp://%s:%d", host, port);
     job_finish(j, b,
                json_pack("{s:s, s:i, s:s, s:s}", "migrationAddress", j->address,
@@ -671,6 +815,80 @@ static void *mig_call_main(void *arg)
     return NULL;
 }
 
+/*
+ * KubeVirt's legacy convergence (handleLegacyConvergence), in its order,
+ * for a migration not in post-copy (post-copy is never aborted):
+ *  1. past the completion deadline with allowWorkloadDisruption, once:
+ *     post-copy when allowPostCopy, else pause the guest and double the
+ *     deadline;
+ *  2. no progress for progressTimeoutS: abort (ProgressTimeout);
+ *  3. past the completion deadline: abort (CompletionTimeout).
+ * Where KubeVirt would retry a post-copy switch or a pause that libvirt
+ * refused on every sample, and so never reach its abort, this aborts at
+ * once with libvirt's reason: a migration must end.  ELAPSED and STALLED
+ * are ms since the start and since the last progress; *COMPLETION_MS is
+ * the deadline (doubled here).  Returns the reason to abort with (WHY
+ * filled) or NULL.  Called without the lock; takes it to set the mode.
+ */
+static const char *converge(struct migr_jobs *j, struct job *b,
+                            struct migr_virt *virt, int64_t elapsed,
+                            int64_t stalled, uint64_t best,
+                            int64_t *completion_ms, uint64_t gb, char *why,
+                            size_t len)
+{
+    const struct migrate_req *q = &b->mig;
+    const int64_t second = j->o.second_ms;
+    bool late = q->completion_per_gib_s && elapsed > *completion_ms;
+    char err[300] = "";
+
+    if (late && q->workload_disruption && !b->paused) {
+        if (q->post_copy) {
+            if (migr_virt_postcopy_start(virt, b->domain, err, sizeof(err)) ==
+                0) {
+                pthread_mutex_lock(&j->lock);
+                b->postcopy = true;
+                job_changed(j, b);
+                pthread_mutex_unlock(&j->lock);
+                return NULL;
+            }
+            snprintf(why, len,
+                     "not completed after %lld s and post-copy could not "
+                     "start (%s)",
+                     (long long)(*completion_ms / second), err);
+            return "CompletionTimeout";
+        }
+        if (migr_virt_suspend(virt, b->domain, err, sizeof(err)) < 0) {
+            snprintf(why, len,
+                     "not completed after %lld s and the guest could not "
+                     "be paused (%s)",
+                     (long long)(*completion_ms / second), err);
+            return "CompletionTimeout";
+        }
+        pthread_mutex_lock(&j->lock);
+        b->paused = true;
+        job_changed(j, b);
+        pthread_mutex_unlock(&j->lock);
+        *completion_ms *= 2;
+        late = false;
+    }
+    if (q->progress_timeout_s &&
+        stalled > (int64_t)q->progress_timeout_s * second) {
+        snprintf(why, len, "no progress for %llu s (dataRemaining %llu bytes)",
+                 (unsigned long long)q->progress_timeout_s,
+                 (unsigned long long)(best == UINT64_MAX ? 0 : best));
+        return "ProgressTimeout";
+    }
+    if (late) {
+        snprintf(
+            why, len, "not completed after %lld s (%llu s per GB, %llu GB%s)",
+            (long long)(*completion_ms / second),
+            (unsigned long long)q->completion_per_gib_s, (unsigned long long)gb,
+            b->paused ? ", doubled when the guest was paused" : "");
+        return "CompletionTimeout";
+    }
+    return NULL;
+}
+
 static void run_migrate(struct migr_jobs *j, struct job *b)
 {
     const struct migrate_req *q = &b->mig;
@@ -681,9 +899,9 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
     struct migr_virt *virt = NULL;
     const char *reason = NULL; /* why we abort, once we do */
     char err[512] = "", why[256] = "";
-    uint64_t gib, best = UINT64_MAX;
+    uint64_t gb, best = UINT64_MAX;
     int64_t t0, last_progress, completion_ms;
-    bool downtime_set = false, aborted = false, postcopy_tried = false;
+    bool downtime_set = false, aborted = false;
     pthread_t th;
     int r;
 
@@ -724,11 +942,12 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
                    strerror(r));
         goto out;
     }
-    /* KubeVirt's completion time: per GiB of guest memory, rounded up. */
-    gib = (info.memory_kib + 1024 * 1024 - 1) / (1024 * 1024);
-    if (gib == 0)
-        gib = 1;
-    completion_ms = (int64_t)(q->completion_per_gib_s * gib) * second;
+    /* KubeVirt's completion time (getVMIMigrationDataSize): the guest's
+     * memory scaled to decimal GB, rounded up - 8 GiB counts as 9. */
+    gb = (info.memory_kib * 1024 + 999999999) / 1000000000;
+    if (gb == 0)
+        gb = 1;
+    completion_ms = (int64_t)(q->completion_per_gib_s * gb) * second;
     t0 = last_progress = mono_ms();
     while (!m.done) {
         struct timespec until;
@@ -763,33 +982,9 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
                                              q->max_downtime_ms, NULL, 0);
             }
         }
-        if (!reason && !b->postcopy) {
-            if (q->progress_timeout_s &&
-                now - last_progress > (int64_t)q->progress_timeout_s * second) {
-                reason = "ProgressTimeout";
-                snprintf(why, sizeof(why),
-                         "no progress for %llu s (dataRemaining %llu bytes)",
-                         (unsigned long long)q->progress_timeout_s,
-                         (unsigned long long)(best == UINT64_MAX ? 0 : best));
-            } else if (q->completion_per_gib_s && now - t0 > completion_ms) {
-                reason = "CompletionTimeout";
-                snprintf(why, sizeof(why),
-                         "not completed after %lld s (%llu s per GiB, %llu "
-                         "GiB)",
-                         (long long)(completion_ms / second),
-                         (unsigned long long)q->completion_per_gib_s,
-                         (unsigned long long)gib);
-            }
-            if (reason && q->post_copy && !postcopy_tried) {
-                postcopy_tried = true;
-                if (migr_virt_postcopy_start(virt, b->domain, NULL, 0) == 0) {
-                    pthread_mutex_lock(&j->lock);
-                    b->postcopy = true;
-                    pthread_mutex_unlock(&j->lock);
-                    reason = NULL; /* post-copy is never aborted */
-                }
-            }
-        }
+        if (!reason && !b->postcopy)
+            reason = converge(j, b, virt, now - t0, now - last_progress, best,
+                              &completion_ms, gb, why, sizeof(why));
         /* Until libvirt takes the abort (the job may not have started),
          * every round tries again. */
         if (reason && !aborted && !b->postcopy)
@@ -822,17 +1017,36 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         r = migr_virt_job_stats(virt, b->domain, true, &done, NULL, 0);
         pthread_mutex_lock(&j->lock);
         p = b->progress;
-        res = json_pack(
-            "{s:I, s:I, s:I, s:s}", "downtimeMs",
-            (json_int_t)(r == 0 ? done.downtime_ms : 0), "timeElapsedMs",
-            (json_int_t)(r == 0 && done.time_elapsed_ms ? done.time_elapsed_ms
-                                                        : p.time_elapsed_ms),
-            "dataTotal",
-            (json_int_t)(r == 0 && done.data_total ? done.data_total
-                                                   : p.data_total),
-            "mode", b->postcopy ? "PostCopy" : "PreCopy");
+        /* The progress's last word: nothing remains.  The completed job's
+         * figures when libvirt still has them (the source undefines the
+         * domain, so mostly not), else the last sample with what remained
+         * counted as sent - after a switch to post-copy the target pulled
+         * the rest after it, and the record must not stay at pre-copy's
+         * numbers. */
+        if (r == 0 && done.data_processed) {
+            p.data_processed = done.data_processed;
+        } else {
+            p.data_processed += p.data_remaining;
+        }
+        if (r == 0 && done.data_total)
+            p.data_total = done.data_total;
+        if (p.data_processed > p.data_total)
+            p.data_total = p.data_processed;
+        p.data_remaining = 0;
+        p.time_elapsed_ms = r == 0 && done.time_elapsed_ms
+                                ? done.time_elapsed_ms
+                                : (uint64_t)(mono_ms() - t0);
+        b->progress = p;
+        res = json_pack("{s:I, s:I, s:I, s:s}", "downtimeMs",
+                        (json_int_t)(r == 0 ? done.downtime_ms : 0),
+                        "timeElapsedMs", (json_int_t)p.time_elapsed_ms,
+                        "dataTotal", (json_int_t)p.data_total, "mode",
+                        job_mode(b));
         job_finish(j, b, res, NULL, NULL);
     } else {
+        /* Paused for this migration, the guest stays here: it runs on. */
+        if (b->paused)
+            (void)migr_virt_resume(virt, b->domain, NULL, 0);
         pthread_mutex_lock(&j->lock);
         if (reason && strcmp(reason, "Aborted") == 0)
             job_finish(j, b, NULL, "Aborted", "aborted by request: %s", m.err);
@@ -897,6 +1111,77 @@ static void run_abort(struct migr_jobs *j, struct job *b)
                    NULL);
 }
 
+/* nftw's callback for rm_tree: each entry, children first. */
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Undo a prepare whose migration never ran or failed (lock held, dropped
+ * for libvirt and the disk).  A prepare still Pending never starts; one
+ * Running is waited for.  The port a prepare gives is not held (QEMU
+ * binds it when the migration comes), so what is left to undo is the
+ * per-VM directory state_dir/vms/DOMAIN/ - removed only when libvirt does
+ * not know the domain here at all: a domain defined here, running or not,
+ * keeps its files.  Succeeds also when there was nothing. */
+static void run_release(struct migr_jobs *j, struct job *b)
+{
+    struct job *p = job_find(j, b->release_of);
+    struct migr_virt *virt = NULL;
+    struct migr_dom_info info;
+    char dir[4096 + 320], err[512] = "";
+    bool here = false, removed = false;
+    struct stat st;
+    int r;
+
+    if (p && p->type == JOB_PREPARE && p->state == ST_PENDING) {
+        p->pins++;
+        job_finish(j, p, NULL, "Released", "released before it started");
+        p->pins--;
+    } else if (p && p->type == JOB_PREPARE) {
+        p->pins++;
+        while (!final(p->state))
+            pthread_cond_wait(&j->cond, &j->lock);
+        p->pins--;
+    }
+    pthread_mutex_unlock(&j->lock);
+    r = migr_virt_open(j->o.cfg->libvirt_uri, &virt, err, sizeof(err));
+    if (r == 0) {
+        r = migr_virt_info(virt, b->domain, &info, err, sizeof(err));
+        here = r == 0;
+        if (r == -ENOENT)
+            r = 0;
+    }
+    migr_virt_close(virt);
+    /* A domain name that is not one path component names no directory of
+     * ours. */
+    if (r == 0 && !here && !strchr(b->domain, '/') &&
+        strcmp(b->domain, ".") != 0 && strcmp(b->domain, "..") != 0) {
+        snprintf(dir, sizeof(dir), "%s/vms/%s", j->o.cfg->state_dir, b->domain);
+        if (lstat(dir, &st) == 0) {
+            if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+                r = -errno;
+                snprintf(err, sizeof(err), "cannot remove '%.400s': %s", dir,
+                         strerror(errno));
+            } else {
+                removed = true;
+            }
+        }
+    }
+    pthread_mutex_lock(&j->lock);
+    if (r < 0)
+        job_finish(j, b, NULL, "ReleaseFailed", "%s", err);
+    else
+        job_finish(j, b,
+                   json_pack("{s:b, s:b}", "domainHere", here, "filesRemoved",
+                             removed),
+                   NULL, NULL);
+}
+
 /* The oldest Pending job this worker may take (lock held).  Migrations
  * take at most all workers but one, so prepare and abort jobs are always
  * answered. */
@@ -941,6 +1226,10 @@ static void *worker_main(void *arg)
         case JOB_ABORT:
             (void)journal_write(j, b);
             run_abort(j, b);
+            break;
+        case JOB_RELEASE:
+            (void)journal_write(j, b);
+            run_release(j, b);
             break;
         }
         b->pins--;

@@ -20,6 +20,9 @@
 #define HOSTNAME_LABEL  "kubernetes.io/hostname"
 #define VMI_NODE_LABEL  "kubevirt.io/nodeName"
 #define AGENT_URL_ANNOT "orchestrator.io/agent-url"
+/* Where other hosts' libvirt reach this one's (a migration target's
+ * checks read the source's). */
+#define PEER_URI_ANNOT  "orchestrator.io/libvirt-peer-uri"
 #define AGENT_VER_ANNOT "orchestrator.io/agent-version"
 #define BOOT_ID_ANNOT   "orchestrator.io/agent-boot-id"
 #define DISCOVERED      "orchestrator.io/discovered"
@@ -1233,6 +1236,9 @@ static json_t *node_part(const char *node, const json_t *rep, json_t *skipped)
     if (dom_str(agent, "url"))
         json_object_set_new(ann, AGENT_URL_ANNOT,
                             json_string(dom_str(agent, "url")));
+    if (dom_str(agent, "libvirtPeerURI"))
+        json_object_set_new(ann, PEER_URI_ANNOT,
+                            json_string(dom_str(agent, "libvirtPeerURI")));
     if (dom_str(agent, "version"))
         json_object_set_new(ann, AGENT_VER_ANNOT,
                             json_string(dom_str(agent, "version")));
@@ -1338,6 +1344,7 @@ static json_t *node_compose(const json_t *old, const char *node,
         /* Others' annotations stay; ours follow the report. */
         ann = obj_child(md, "annotations");
         json_object_del(ann, AGENT_URL_ANNOT);
+        json_object_del(ann, PEER_URI_ANNOT);
         json_object_del(ann, AGENT_VER_ANNOT);
         json_object_del(ann, BOOT_ID_ANNOT);
         json_object_update(ann, json_object_get(part, "annotations"));

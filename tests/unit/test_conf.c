@@ -601,7 +601,7 @@ static void test_orch_defaults(void **state)
     assert_int_equal(c.migrations.progress_timeout, 150);
     assert_int_equal(c.migrations.parallel_migrations_per_cluster, 5);
     assert_int_equal(c.migrations.parallel_outbound_migrations_per_node, 2);
-    assert_int_equal(c.migrations.max_downtime_ms, 900);
+    assert_int_equal(c.migrations.max_downtime_ms, 0); /* libvirt's */
     assert_false(c.migrations.allow_auto_converge);
     assert_false(c.migrations.allow_post_copy);
     assert_false(c.migrations.allow_workload_disruption);

@@ -1032,6 +1032,10 @@ static void test_reports_on_events(void **state)
     assert_string_equal(str(json_object_get(j, "agent"), "url"),
                         "http://127.0.0.1:8081");
     assert_int_equal(strlen(str(json_object_get(j, "agent"), "bootId")), 36);
+    /* Where a migration target finds this host's libvirt: the migration
+     * address (listen's) as prepare results give it. */
+    assert_string_equal(str(json_object_get(j, "agent"), "libvirtPeerURI"),
+                        "qemu+tcp://127.0.0.1/system");
     assert_non_null(find_named(json_object_get(j, "domains"), "test"));
     json_decref(j);
 
