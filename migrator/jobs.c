@@ -922,26 +922,31 @@ enum reattach_where {
     RW_NOWHERE,   /* gone or shut off here and at the destination */
 };
 
-/* The destination's view of `domain`: 1 running there, 0 not there (no
- * such domain, or shut off), -1 unknown (no connection, or a state in
- * between such as paused while the memory comes in). */
-static int reattach_dest(const char *uri, const char *domain, char *err,
-                         size_t errlen)
+/* The destination's view of `domain`: 1 running there (*done: the
+ * incoming job's completed statistics, as far as libvirt kept them), 0 not
+ * there (no such domain, or shut off), -1 unknown (no connection, or a
+ * state in between such as paused while the memory comes in). */
+static int reattach_dest(const char *uri, const char *domain,
+                         struct migr_job_stats *done, char *err, size_t errlen)
 {
     struct migr_virt *dest = NULL;
     struct migr_dom_info info;
-    int r = migr_virt_open(uri, &dest, err, errlen);
+    int r = migr_virt_open(uri, &dest, err, errlen), ret;
 
     if (r == 0)
         r = migr_virt_info(dest, domain, &info, err, errlen);
-    migr_virt_close(dest);
     if (r == -ENOENT)
-        return 0;
-    if (r < 0)
-        return -1;
-    if (info.state == MIGR_DOM_RUNNING && !info.migrating)
-        return 1;
-    return info.id < 0 ? 0 : -1;
+        ret = 0;
+    else if (r < 0)
+        ret = -1;
+    else if (info.state == MIGR_DOM_RUNNING && !info.migrating)
+        ret = 1;
+    else
+        ret = info.id < 0 ? 0 : -1;
+    if (ret == 1 && migr_virt_job_stats(dest, domain, true, done, NULL, 0) < 0)
+        memset(done, 0, sizeof(*done));
+    migr_virt_close(dest);
+    return ret;
 }
 
 /* Look at domain `b->domain` here (reconnecting *here when needed) and, if
@@ -949,7 +954,8 @@ static int reattach_dest(const char *uri, const char *domain, char *err,
  * filled for RW_MIGRATING. */
 static enum reattach_where
 reattach_look(struct migr_jobs *j, const struct job *b, struct migr_virt **here,
-              struct migr_dom_info *info, char *err, size_t errlen)
+              struct migr_dom_info *info, struct migr_job_stats *done,
+              char *err, size_t errlen)
 {
     bool gone;
     int r, d;
@@ -970,7 +976,7 @@ reattach_look(struct migr_jobs *j, const struct job *b, struct migr_virt **here,
     /* Gone (UNDEFINE_SOURCE), shut off (migrated, not undefined yet), or
      * active in another state (paused): the destination decides. */
     gone = r == -ENOENT || info->id < 0;
-    d = reattach_dest(b->mig.dest_uri, b->domain, err, errlen);
+    d = reattach_dest(b->mig.dest_uri, b->domain, done, err, errlen);
     if (d < 0)
         return RW_UNKNOWN;
     if (gone)
@@ -998,10 +1004,11 @@ static void run_reattach(struct migr_jobs *j, struct job *b)
     uint64_t gib = 1, best = UINT64_MAX;
     int64_t t0 = 0, last_progress = 0, completion_ms = 0;
     bool seen = false, aborted = false, postcopy_tried = false;
+    bool downtime_set = false;
 
     while (!j->stop) {
         struct migr_dom_info info;
-        struct migr_job_stats st;
+        struct migr_job_stats st, done = {0};
         enum reattach_where w;
         bool sampled = false, postcopy;
         int64_t now;
@@ -1010,7 +1017,7 @@ static void run_reattach(struct migr_jobs *j, struct job *b)
             reason = "Aborted";
         postcopy = b->postcopy;
         pthread_mutex_unlock(&j->lock);
-        w = reattach_look(j, b, &here, &info, err, sizeof(err));
+        w = reattach_look(j, b, &here, &info, &done, err, sizeof(err));
         now = mono_ms();
         if (w == RW_MIGRATING) {
             if (!seen) {
@@ -1030,6 +1037,12 @@ static void run_reattach(struct migr_jobs *j, struct job *b)
             if (sampled && st.data_remaining > 0 && st.data_remaining < best) {
                 best = st.data_remaining;
                 last_progress = now;
+            }
+            /* The process before may have died before it set it. */
+            if (sampled && !downtime_set && q->max_downtime_ms) {
+                downtime_set = true;
+                (void)migr_virt_downtime_set(here, b->domain,
+                                             q->max_downtime_ms, NULL, 0);
             }
             if (!reason && !postcopy) {
                 if (q->progress_timeout_s &&
@@ -1084,12 +1097,18 @@ static void run_reattach(struct migr_jobs *j, struct job *b)
         if (w == RW_THERE) {
             const struct progress *p = &b->progress;
 
+            /* The destination's completed statistics when it kept them
+             * (the source's went with the domain), else the last sample. */
             job_finish(j, b,
                        json_pack("{s:I, s:I, s:I, s:s}", "downtimeMs",
-                                 (json_int_t)0, "timeElapsedMs",
-                                 (json_int_t)p->time_elapsed_ms, "dataTotal",
-                                 (json_int_t)p->data_total, "mode",
-                                 b->postcopy ? "PostCopy" : "PreCopy"),
+                                 (json_int_t)done.downtime_ms, "timeElapsedMs",
+                                 (json_int_t)(done.time_elapsed_ms
+                                                  ? done.time_elapsed_ms
+                                                  : p->time_elapsed_ms),
+                                 "dataTotal",
+                                 (json_int_t)(done.data_total ? done.data_total
+                                                              : p->data_total),
+                                 "mode", b->postcopy ? "PostCopy" : "PreCopy"),
                        NULL, NULL);
             break;
         }

@@ -68,13 +68,22 @@ int __wrap_virDomainGetJobStats(virDomainPtr d, int *type,
                                 virTypedParameterPtr *params, int *nparams,
                                 unsigned int flags)
 {
+    char *uri = virConnectGetURI(virDomainGetConnect(d));
+    bool here = uri && strcmp(uri, "test:///default") == 0;
     int max = 0;
-    (void)d;
 
+    free(uri);
     *params = NULL;
     *nparams = 0;
     pthread_mutex_lock(&fk.lock);
-    if (!(flags & VIR_DOMAIN_JOB_STATS_COMPLETED) && fk.migrating) {
+    if ((flags & VIR_DOMAIN_JOB_STATS_COMPLETED) && !here) {
+        /* The destination keeps the incoming job's statistics. */
+        *type = VIR_DOMAIN_JOB_COMPLETED;
+        virTypedParamsAddULLong(params, nparams, &max, VIR_DOMAIN_JOB_DOWNTIME,
+                                123);
+        virTypedParamsAddULLong(params, nparams, &max,
+                                VIR_DOMAIN_JOB_TIME_ELAPSED, 9999);
+    } else if (!(flags & VIR_DOMAIN_JOB_STATS_COMPLETED) && fk.migrating) {
         *type = VIR_DOMAIN_JOB_UNBOUNDED;
         fk.stats_calls++;
         virTypedParamsAddInt(params, nparams, &max, VIR_DOMAIN_JOB_OPERATION,
@@ -416,6 +425,9 @@ static void test_still_running_then_target(void **state)
     assert_string_equal(sget(o, "state"), "Succeeded");
     assert_true(json_is_true(at(o, "reattached")));
     assert_string_equal(sget(o, "result.mode"), "PreCopy");
+    /* The destination's completed statistics, else the last sample. */
+    assert_int_equal(json_integer_value(at(o, "result.downtimeMs")), 123);
+    assert_int_equal(json_integer_value(at(o, "result.timeElapsedMs")), 9999);
     assert_int_equal(json_integer_value(at(o, "result.dataTotal")), 1u << 30);
     json_decref(o);
     assert_int_equal(fk.abort_calls, 0);
@@ -441,6 +453,38 @@ static void test_failed_on_source(void **state)
     json_decref(o);
     /* Running here is enough to know. */
     assert_int_equal(fk.dest_opens, 0);
+    t_close(&t);
+}
+
+/* The timeouts count from the re-attachment: no progress for
+ * progressTimeoutS after it -> libvirt's job aborted, ProgressTimeout. */
+static void test_progress_timeout(void **state)
+{
+    struct t t;
+    json_t *o;
+    (void)state;
+
+    t_init(&t);
+    journal(&t, "u1-migrate", "migrate",
+            "{\"destLibvirtURI\":\"" DEST "\","
+            "\"migrationURI\":\"tcp://198.18.0.12:49152\","
+            "\"progressTimeoutS\":3,\"completionTimeoutPerGiBS\":0}",
+            "Running", 3600, "");
+    fake_set(true, false);
+    t_open(&t, true);
+    /* Started an hour ago: the first samples do not time out at once. */
+    fake_wait(&fk.stats_calls, 3, "samples of the running job");
+    o = get_job(&t, "u1-migrate");
+    assert_string_equal(sget(o, "state"), "Running");
+    json_decref(o);
+    o = run_to_end(&t, "u1-migrate");
+    assert_string_equal(sget(o, "state"), "Failed");
+    assert_string_equal(sget(o, "error.reason"), "ProgressTimeout");
+    assert_non_null(strstr(sget(o, "error.message"), "re-attached"));
+    assert_non_null(
+        strstr(sget(o, "error.message"), "still runs on this host"));
+    json_decref(o);
+    assert_int_equal(fk.abort_calls, 1);
     t_close(&t);
 }
 
@@ -639,6 +683,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_still_running_then_target),
         cmocka_unit_test(test_failed_on_source),
+        cmocka_unit_test(test_progress_timeout),
         cmocka_unit_test(test_abort_rerun),
         cmocka_unit_test(test_unknown_waits),
         cmocka_unit_test(test_journal_files),
