@@ -7,7 +7,9 @@
 # (Running, "reattached": true, progress from libvirt), the migration is
 # let go at full speed, and the VMIM reaches the real outcome: Succeeded,
 # the guest on host-b and only there, answering pings, its counter never
-# restarted.
+# restarted.  Then back to host-a, and this time the migration ends while
+# host-b's migrator is down: the restarted migrator finds the outcome from
+# where the domain runs (gone from host-b, running on host-a): Succeeded.
 # shellcheck source=tests/e2e/lib.sh
 . "$ORCH_TOP/tests/e2e/lib.sh"
 # shellcheck source=tests/e2e/miglib.sh
@@ -66,4 +68,39 @@ e2e_check "host-a's migrator logged the re-attachment" \
 e2e_note "pings: $(grep 'packets transmitted' "$work/ping" || true)"
 check_guest "$vmi" "$addr" host-b "$before"
 e2e_check "VMI $vmi's nodeName is host-b" wait_nodename "$vmi" host-b 10
+
+e2e_step "back to host-a: host-b's migrator is SIGKILLed and the migration ends while it is down"
+before=$(lab_console_last "$vmi")
+ping -n -i 0.05 -W 1 "$addr" >"$work/ping2" 2>&1 &
+ping_pid=$!
+code=$(post_vmim back "$vmi")
+e2e_check "POST back answers 201 (got $code: $(head -c 300 "$work/post.out"))" [ "$code" = 201 ]
+e2e_check "back is Running with data moving" wait_running back 30
+job=$(vmim_field back .metadata.uid)-migrate
+kill_migrator host-b
+set_speed host-b "$vmi" 1000
+gone_from_b() { [ -z "$(lab_dom_state host-b "$vmi")" ]; }
+settle() { # CMD... within 30 s
+    local _
+    for _ in $(seq 60); do
+        "$@" && return 0
+        sleep 0.5
+    done
+    return 1
+}
+e2e_check "libvirt finishes it without the migrator: $vmi gone from host-b" settle gone_from_b
+e2e_check "$vmi runs on host-a" [ "$(lab_dom_state host-a "$vmi")" = running ]
+e2e_check "the VMIM does not know yet: still Running" [ "$(vmim_field back .status.phase)" = Running ]
+restart_migrator host-b
+phase=$(wait_vmim back 60) || true
+kill -INT "$ping_pid" 2>/dev/null || true
+wait "$ping_pid" 2>/dev/null || true
+lab_api_get "$vmims/back" | jq -c .status
+agent_job host-b "$job" | jq -c '{state, reattached, result, error}'
+e2e_check "back ended Succeeded (got $phase), from where the domain runs" [ "$phase" = Succeeded ]
+e2e_check "host-b's migrate job Succeeded, reattached" \
+    wait_agent_job host-b "$job" '.state == "Succeeded" and .reattached == true' 5
+e2e_note "pings: $(grep 'packets transmitted' "$work/ping2" || true)"
+check_guest "$vmi" "$addr" host-a "$before"
+e2e_check "VMI $vmi's nodeName is host-a" wait_nodename "$vmi" host-a 10
 lab_status
