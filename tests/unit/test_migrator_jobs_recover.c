@@ -434,7 +434,8 @@ static void test_still_running_then_target(void **state)
     t_close(&t);
 }
 
-/* The libvirt job is over and the domain runs here: it Failed. */
+/* The libvirt job is over and the domain runs here: it Failed (Aborted
+ * when an abort had been asked). */
 static void test_failed_on_source(void **state)
 {
     struct t t;
@@ -443,7 +444,15 @@ static void test_failed_on_source(void **state)
 
     t_init(&t);
     journal(&t, "u1-migrate", "migrate", migrate_sec, "Running", 30, "");
+    /* An abort was asked before the restart: Aborted, not a failure. */
+    journal(&t, "u2-migrate", "migrate", migrate_sec, "Running", 20,
+            "\"abortRequested\":true");
     t_open(&t, true);
+    assert_int_equal(t.rec.reattached, 2);
+    o = run_to_end(&t, "u2-migrate");
+    assert_string_equal(sget(o, "state"), "Failed");
+    assert_string_equal(sget(o, "error.reason"), "Aborted");
+    json_decref(o);
     o = run_to_end(&t, "u1-migrate");
     assert_string_equal(sget(o, "state"), "Failed");
     assert_string_equal(sget(o, "error.reason"), "MigrationFailed");
