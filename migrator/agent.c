@@ -902,6 +902,27 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Read the jobs' journal back (issue 10) and say what it held. */
+static void agent_jobs_recover(struct migr_agent *a)
+{
+    struct migr_jobs_recovery rec;
+    int r = migr_jobs_recover(a->jobs, &rec);
+
+    if (r < 0) {
+        log_error("jobs: cannot read the journal under '%s': %s",
+                  a->cfg->state_dir, strerror(-r));
+        return;
+    }
+    for (size_t i = 0; i < rec.n_bad; i++)
+        log_warn("jobs: journal '%s/jobs/%s", a->cfg->state_dir, rec.bad[i]);
+    if (rec.loaded || rec.reattached || rec.rerun || rec.removed || rec.n_bad)
+        log_info("jobs: journal read: %zu finished, %zu migrations "
+                 "re-attached, %zu jobs to run again, %zu old journals "
+                 "removed, %zu unreadable",
+                 rec.loaded, rec.reattached, rec.rerun, rec.removed, rec.n_bad);
+    migr_jobs_recovery_clear(&rec);
+}
+
 int migr_agent_start(struct migr_agent *a)
 {
     int r;
@@ -930,6 +951,7 @@ int migr_agent_start(struct migr_agent *a)
         return -r;
     }
     a->worker_running = true;
+    agent_jobs_recover(a);
     r = migr_jobs_start(a->jobs);
     if (r == 0 && a->report)
         r = migr_report_start(a->report);

@@ -4,6 +4,7 @@
 #include "migrator/jobs.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -80,6 +81,10 @@ struct job {
     bool abort_requested;
     uint64_t version; /* bumped on every change, for watches */
     int pins;         /* an abort job waits on it: not pruned */
+    /* Recovery (migr_jobs_recover): a migrate job found in flight after a
+     * restart, re-attached to libvirt's job; resume until a worker has
+     * taken it up. */
+    bool reattached, resume;
 };
 
 struct watch {
@@ -102,6 +107,7 @@ struct migr_jobs {
     bool stop;
     pthread_t *workers;
     int n_workers;
+    bool recovered;       /* migr_jobs_recover ran */
     struct event *notify; /* NULL: no loop attached */
     /* Loop side. */
     struct watch *watches;
@@ -248,6 +254,8 @@ static json_t *job_render(const struct job *b)
                       "timeElapsedMs", (json_int_t)p->time_elapsed_ms));
         json_object_set_new(o, "abortRequested",
                             json_boolean(b->abort_requested));
+        if (b->reattached)
+            json_object_set_new(o, "reattached", json_true());
     }
     return o;
 }
@@ -1182,13 +1190,575 @@ static void run_release(struct migr_jobs *j, struct job *b)
                    NULL, NULL);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Recovery after a restart: the journal read back, migrations re-attached */
+/* (issue 10).  migr_jobs_recover runs on the main thread before the       */
+/* workers start; run_reattach on a worker.                                */
+
+/* A finished job's journal is kept this long, then removed at a start. */
+#define JOURNAL_KEEP_S (24 * 3600)
+
+/* Where a re-attached migration's domain is, as libvirt says it. */
+enum reattach_where {
+    RW_UNKNOWN,   /* a libvirt could not be asked: ask again */
+    RW_MIGRATING, /* the libvirt job runs here: monitor it */
+    RW_HERE,      /* it runs here, no migration job: the migration failed */
+    RW_THERE,     /* gone or shut off here, running at the destination */
+    RW_NOWHERE,   /* gone or shut off here and at the destination */
+};
+
+/* The destination's view of `domain`: 1 running there (*done: the
+ * incoming job's completed statistics, as far as libvirt kept them), 0 not
+ * there (no such domain, or shut off), -1 unknown (no connection, or a
+ * state in between such as paused while the memory comes in). */
+static int reattach_dest(const char *uri, const char *domain,
+                         struct migr_job_stats *done, char *err, size_t errlen)
+{
+    struct migr_virt *dest = NULL;
+    struct migr_dom_info info;
+    int r = migr_virt_open(uri, &dest, err, errlen), ret;
+
+    if (r == 0)
+        r = migr_virt_info(dest, domain, &info, err, errlen);
+    if (r == -ENOENT)
+        ret = 0;
+    else if (r < 0)
+        ret = -1;
+    else if (info.state == MIGR_DOM_RUNNING && !info.migrating)
+        ret = 1;
+    else
+        ret = info.id < 0 ? 0 : -1;
+    if (ret == 1 && migr_virt_job_stats(dest, domain, true, done, NULL, 0) < 0)
+        memset(done, 0, sizeof(*done));
+    migr_virt_close(dest);
+    return ret;
+}
+
+/* Look at domain `b->domain` here (reconnecting *here when needed) and, if
+ * the libvirt job is over, at the destination.  No lock held.  *info is
+ * filled for RW_MIGRATING. */
+static enum reattach_where
+reattach_look(struct migr_jobs *j, const struct job *b, struct migr_virt **here,
+              struct migr_dom_info *info, struct migr_job_stats *done,
+              char *err, size_t errlen)
+{
+    bool gone;
+    int r, d;
+
+    if (!*here && migr_virt_open(j->o.cfg->libvirt_uri, here, err, errlen) < 0)
+        return RW_UNKNOWN;
+    r = migr_virt_info(*here, b->domain, info, err, errlen);
+    if (r < 0 && r != -ENOENT) {
+        /* The connection may be what failed (libvirtd restarted). */
+        migr_virt_close(*here);
+        *here = NULL;
+        return RW_UNKNOWN;
+    }
+    if (r == 0 && info->migrating)
+        return RW_MIGRATING;
+    if (r == 0 && info->state == MIGR_DOM_RUNNING)
+        return RW_HERE;
+    /* Gone (UNDEFINE_SOURCE), shut off (migrated, not undefined yet), or
+     * active in another state (paused): the destination decides. */
+    gone = r == -ENOENT || info->id < 0;
+    d = reattach_dest(b->mig.dest_uri, b->domain, done, err, errlen);
+    if (d < 0)
+        return RW_UNKNOWN;
+    if (gone)
+        return d ? RW_THERE : RW_NOWHERE;
+    /* Paused here: running there too would be a switch-over in between. */
+    return d ? RW_UNKNOWN : RW_HERE;
+}
+
+/*
+ * Follow a migration that libvirt carried on while this migrator was gone
+ * (libvirtd runs a peer-to-peer migration without its client).  Progress
+ * and the timeouts as run_migrate has them, from fresh baselines (how long
+ * it ran before is not known to the monitor); the outcome from where the
+ * domain runs once libvirt's job is over, never guessed: while neither
+ * libvirt can say, the job stays Running and asks again.  A stop leaves it
+ * Running, for the next start to re-attach.  Lock held on entry and exit.
+ */
+static void run_reattach(struct migr_jobs *j, struct job *b)
+{
+    const struct migrate_req *q = &b->mig;
+    const int64_t second = j->o.second_ms;
+    struct migr_virt *here = NULL;
+    const char *reason = NULL; /* why we abort, once we do */
+    char err[512] = "", why[256] = "";
+    uint64_t gib = 1, best = UINT64_MAX;
+    int64_t t0 = 0, last_progress = 0, completion_ms = 0;
+    bool seen = false, aborted = false, postcopy_tried = false;
+    bool downtime_set = false;
+
+    while (!j->stop) {
+        struct migr_dom_info info;
+        struct migr_job_stats st, done = {0};
+        enum reattach_where w;
+        bool sampled = false, postcopy;
+        int64_t now;
+
+        if (b->abort_requested && !reason)
+            reason = "Aborted";
+        postcopy = b->postcopy;
+        pthread_mutex_unlock(&j->lock);
+        w = reattach_look(j, b, &here, &info, &done, err, sizeof(err));
+        now = mono_ms();
+        if (w == RW_MIGRATING) {
+            if (!seen) {
+                seen = true;
+                t0 = last_progress = now;
+                gib = (info.memory_kib + 1024 * 1024 - 1) / (1024 * 1024);
+                completion_ms =
+                    (int64_t)(q->completion_per_gib_s * (gib ? gib : 1)) *
+                    second;
+            }
+            if (info.state_reason &&
+                strcmp(info.state_reason, "post-copy") == 0)
+                postcopy = true;
+            sampled = migr_virt_job_stats(here, b->domain, false, &st, NULL,
+                                          0) == 0 &&
+                      st.kind == MIGR_JOB_ACTIVE && st.migration;
+            if (sampled && st.data_remaining > 0 && st.data_remaining < best) {
+                best = st.data_remaining;
+                last_progress = now;
+            }
+            /* The process before may have died before it set it. */
+            if (sampled && !downtime_set && q->max_downtime_ms) {
+                downtime_set = true;
+                (void)migr_virt_downtime_set(here, b->domain,
+                                             q->max_downtime_ms, NULL, 0);
+            }
+            if (!reason && !postcopy) {
+                if (q->progress_timeout_s &&
+                    now - last_progress >
+                        (int64_t)q->progress_timeout_s * second) {
+                    reason = "ProgressTimeout";
+                    snprintf(
+                        why, sizeof(why),
+                        "no progress for %llu s since the migrator "
+                        "re-attached (dataRemaining %llu bytes)",
+                        (unsigned long long)q->progress_timeout_s,
+                        (unsigned long long)(best == UINT64_MAX ? 0 : best));
+                } else if (q->completion_per_gib_s &&
+                           now - t0 > completion_ms) {
+                    reason = "CompletionTimeout";
+                    snprintf(why, sizeof(why),
+                             "not completed %lld s after the migrator "
+                             "re-attached (%llu s per GiB, %llu GiB)",
+                             (long long)(completion_ms / second),
+                             (unsigned long long)q->completion_per_gib_s,
+                             (unsigned long long)gib);
+                }
+                if (reason && q->post_copy && !postcopy_tried) {
+                    postcopy_tried = true;
+                    if (migr_virt_postcopy_start(here, b->domain, NULL, 0) ==
+                        0) {
+                        postcopy = true;
+                        reason = NULL; /* post-copy is never aborted */
+                    }
+                }
+            }
+            if (reason && !aborted && !postcopy)
+                aborted = migr_virt_job_abort(here, b->domain, NULL, 0) == 0;
+        }
+        pthread_mutex_lock(&j->lock);
+        if (postcopy != b->postcopy) {
+            b->postcopy = postcopy;
+            job_changed(j, b);
+        }
+        if (sampled) {
+            b->progress = (struct progress){
+                .data_total = st.data_total,
+                .data_processed = st.data_processed,
+                .data_remaining = st.data_remaining,
+                .memory_bps = st.memory_bps,
+                .dirty_rate = st.dirty_rate,
+                .iteration = st.iteration,
+                .time_elapsed_ms = st.time_elapsed_ms,
+            };
+            job_changed(j, b);
+        }
+        if (w == RW_THERE) {
+            const struct progress *p = &b->progress;
+
+            /* The destination's completed statistics when it kept them
+             * (the source's went with the domain), else the last sample. */
+            job_finish(j, b,
+                       json_pack("{s:I, s:I, s:I, s:s}", "downtimeMs",
+                                 (json_int_t)done.downtime_ms, "timeElapsedMs",
+                                 (json_int_t)(done.time_elapsed_ms
+                                                  ? done.time_elapsed_ms
+                                                  : p->time_elapsed_ms),
+                                 "dataTotal",
+                                 (json_int_t)(done.data_total ? done.data_total
+                                                              : p->data_total),
+                                 "mode", b->postcopy ? "PostCopy" : "PreCopy"),
+                       NULL, NULL);
+            break;
+        }
+        if (w == RW_HERE || w == RW_NOWHERE) {
+            const char *where =
+                w == RW_HERE ? "the domain still runs on this host"
+                             : "the domain runs neither on this host nor at "
+                               "the destination";
+
+            if (b->abort_requested || (reason && !strcmp(reason, "Aborted")))
+                job_finish(j, b, NULL, "Aborted",
+                           "aborted by request; after a migrator restart "
+                           "%s",
+                           where);
+            else if (reason)
+                job_finish(j, b, NULL, reason, "%s; %s", why, where);
+            else
+                job_finish(j, b, NULL, "MigrationFailed",
+                           "the migration ended while the migrator was "
+                           "restarting; %s",
+                           where);
+            break;
+        }
+        /* Until the next look, unless an abort is asked. */
+        {
+            struct timespec until;
+
+            deadline_in(&until, j->o.monitor_interval_ms);
+            while (!j->stop && !(b->abort_requested && !reason) &&
+                   pthread_cond_timedwait(&j->cond, &j->lock, &until) == 0)
+                ;
+        }
+    }
+    pthread_mutex_unlock(&j->lock);
+    migr_virt_close(here);
+    pthread_mutex_lock(&j->lock);
+}
+
+/* "2026-12-02T15:54:16Z" (as rfc3339() writes it) or null -> *ret (0 for
+ * null).  Returns false when it is neither. */
+static bool journal_time(json_t *v, time_t *ret)
+{
+    struct tm tm = {0};
+    char z = 0;
+
+    *ret = 0;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v) ||
+        sscanf(json_string_value(v), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year,
+               &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+               &z) != 7 ||
+        z != 'Z')
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *ret = timegm(&tm);
+    return *ret != (time_t)-1;
+}
+
+static uint64_t journal_u64(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    return json_is_integer(v) && json_integer_value(v) > 0
+               ? (uint64_t)json_integer_value(v)
+               : 0;
+}
+
+static int journal_bad(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int journal_bad(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* A job from journal text `doc` of file ID.json (`id` without ".json"):
+ * the request checked as a POST is, the job's state as it was written.
+ * Returns 0 and *ret, -EINVAL with `why`, -ENOMEM. */
+static int journal_job(json_t *doc, const char *id, struct job **ret, char *why,
+                       size_t whylen)
+{
+    json_t *jo = json_object_get(doc, "job"), *req, *v, *p;
+    struct perr e = {.field = ""};
+    struct job *b = NULL;
+    const char *state;
+    int r, s;
+
+    if (!json_is_object(doc) || !json_is_object(jo))
+        return journal_bad(why, whylen, "not a journal: no \"job\" object");
+    req = json_object_get(doc, "request");
+    if (!json_is_object(req))
+        return journal_bad(why, whylen, "not a journal: no \"request\"");
+    r = job_parse(req, &b, &e);
+    if (r == -EINVAL)
+        return journal_bad(why, whylen, "request: %s", e.message);
+    if (r < 0)
+        return r;
+    r = -EINVAL;
+    if (strcmp(b->id, id) != 0) {
+        journal_bad(why, whylen, "request.id: \"%s\" is not the file's name",
+                    b->id);
+        goto fail;
+    }
+    v = json_object_get(jo, "type");
+    if (!json_is_string(v) ||
+        strcmp(json_string_value(v), type_names[b->type]) != 0) {
+        journal_bad(why, whylen, "job.type: not the request's \"%s\"",
+                    type_names[b->type]);
+        goto fail;
+    }
+    state = json_string_value(json_object_get(jo, "state"));
+    for (s = 0; state && s < (int)(sizeof(state_names) / sizeof(*state_names));
+         s++)
+        if (strcmp(state, state_names[s]) == 0)
+            break;
+    if (!state || s == (int)(sizeof(state_names) / sizeof(*state_names))) {
+        journal_bad(why, whylen,
+                    "job.state: must be Pending, Running, Succeeded or "
+                    "Failed");
+        goto fail;
+    }
+    b->state = (enum job_state)s;
+    if (!journal_time(json_object_get(jo, "createdAt"), &b->created) ||
+        !journal_time(json_object_get(jo, "startedAt"), &b->started) ||
+        !journal_time(json_object_get(jo, "finishedAt"), &b->finished)) {
+        journal_bad(why, whylen, "job: a time is not RFC 3339 UTC");
+        goto fail;
+    }
+    if (b->state == ST_FAILED) {
+        const char *reason, *message;
+
+        v = json_object_get(jo, "error");
+        reason = json_string_value(json_object_get(v, "reason"));
+        message = json_string_value(json_object_get(v, "message"));
+        if (!reason || !message) {
+            journal_bad(why, whylen,
+                        "job.error: a Failed job needs reason and message");
+            goto fail;
+        }
+        snprintf(b->reason, sizeof(b->reason), "%s", reason);
+        if (!(b->message = strdup(message))) {
+            r = -ENOMEM;
+            goto fail;
+        }
+    }
+    if (b->state == ST_SUCCEEDED) {
+        v = json_object_get(jo, "result");
+        if (v && !json_is_object(v)) {
+            journal_bad(why, whylen, "job.result: must be an object");
+            goto fail;
+        }
+        b->result = json_incref(v);
+    }
+    if (!b->created || (final(b->state) && !b->finished)) {
+        journal_bad(why, whylen, "job: createdAt%s missing",
+                    final(b->state) ? " or finishedAt" : "");
+        goto fail;
+    }
+    p = json_object_get(jo, "progress");
+    b->progress = (struct progress){
+        .data_total = journal_u64(p, "dataTotal"),
+        .data_processed = journal_u64(p, "dataProcessed"),
+        .data_remaining = journal_u64(p, "dataRemaining"),
+        .memory_bps = journal_u64(p, "memoryTransferRate"),
+        .dirty_rate = journal_u64(p, "dirtyRate"),
+        .iteration = journal_u64(p, "iteration"),
+        .time_elapsed_ms = journal_u64(p, "timeElapsedMs"),
+    };
+    v = json_object_get(p, "mode");
+    b->postcopy =
+        json_is_string(v) && !strcmp(json_string_value(v), "PostCopy");
+    b->abort_requested = json_is_true(json_object_get(jo, "abortRequested"));
+    b->reattached = json_is_true(json_object_get(jo, "reattached"));
+    *ret = b;
+    return 0;
+fail:
+    job_free(b);
+    return r;
+}
+
+/* Read state_dir/jobs/NAME (NAME ends in ".json").  Returns 0 and *ret,
+ * -EINVAL with `why` (the content is bad), another -errno (cannot read). */
+static int journal_read(const char *dir, const char *name, struct job **ret,
+                        char *why, size_t whylen)
+{
+    char path[4096 + 256], id[256];
+    json_error_t jerr;
+    json_t *doc;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(id, sizeof(id), "%.*s", (int)(strlen(name) - 5), name);
+    if (!id_ok(id))
+        return journal_bad(why, whylen, "the name is not a job id");
+    doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        if (access(path, R_OK) < 0) {
+            r = -errno;
+            snprintf(why, whylen, "%s", strerror(-r));
+            return r;
+        }
+        return journal_bad(why, whylen, "not JSON (truncated?): %s at %d:%d",
+                           jerr.text, jerr.line, jerr.column);
+    }
+    r = journal_job(doc, id, ret, why, whylen);
+    json_decref(doc);
+    return r;
+}
+
+static int recovery_note(struct migr_jobs_recovery *rec, const char *name,
+                         const char *why, bool moved)
+{
+    char **bad = realloc(rec->bad, (rec->n_bad + 1) * sizeof(*bad));
+
+    if (!bad)
+        return -ENOMEM;
+    rec->bad = bad;
+    if (asprintf(&bad[rec->n_bad], "%s: %s%s", name, why,
+                 moved ? " (moved aside to *.corrupt)" : "") < 0)
+        return -ENOMEM;
+    rec->n_bad++;
+    return 0;
+}
+
+/* Insert `b` in creation order (then id order: the journal's files come in
+ * no order). */
+static void recovery_insert(struct migr_jobs *j, struct job *b)
+{
+    struct job **pp = &j->jobs;
+
+    while (*pp &&
+           ((*pp)->created < b->created ||
+            ((*pp)->created == b->created && strcmp((*pp)->id, b->id) < 0)))
+        pp = &(*pp)->next;
+    b->next = *pp;
+    *pp = b;
+}
+
+int migr_jobs_recover(struct migr_jobs *j, struct migr_jobs_recovery *ret)
+{
+    struct migr_jobs_recovery rec = {0};
+    char dir[4096];
+    struct dirent *de;
+    time_t now = time(NULL);
+    DIR *d;
+    int r = 0;
+
+    if (!j || !ret)
+        return -EINVAL;
+    if (j->workers)
+        return -EBUSY;
+    *ret = rec;
+    /* Once: a second start must not load the table's own jobs again. */
+    if (j->recovered)
+        return 0;
+    j->recovered = true;
+    snprintf(dir, sizeof(dir), "%s/jobs", j->o.cfg->state_dir);
+    d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    while ((de = readdir(d))) {
+        const char *name = de->d_name;
+        size_t n = strlen(name);
+        char why[512] = "", path[sizeof(dir) + 256], aside[sizeof(path) + 8];
+        struct job *b = NULL;
+        int lr;
+
+        if (name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        /* A write cut short by the crash; the .json beside it (if any)
+         * holds the state before. */
+        if (n > 9 && strcmp(name + n - 9, ".json.tmp") == 0) {
+            (void)unlink(path);
+            continue;
+        }
+        if (n <= 5 || strcmp(name + n - 5, ".json") != 0)
+            continue;
+        lr = journal_read(dir, name, &b, why, sizeof(why));
+        if (lr == -ENOMEM) {
+            r = lr;
+            break;
+        }
+        pthread_mutex_lock(&j->lock);
+        if (lr == 0 && job_find(j, b->id)) {
+            pthread_mutex_unlock(&j->lock);
+            job_free(b);
+            lr = -EEXIST;
+            snprintf(why, sizeof(why), "job '%.128s' is in the table already",
+                     name);
+        } else {
+            pthread_mutex_unlock(&j->lock);
+        }
+        if (lr == -EINVAL) {
+            /* Kept for a person to look at, out of the next start's way. */
+            snprintf(aside, sizeof(aside), "%s.corrupt", path);
+            r = recovery_note(&rec, name, why, rename(path, aside) == 0);
+        } else if (lr < 0) {
+            r = recovery_note(&rec, name, why, false);
+        } else if (final(b->state) && now - b->finished > JOURNAL_KEEP_S) {
+            job_free(b);
+            if (unlink(path) == 0)
+                rec.removed++;
+        } else {
+            if (final(b->state)) {
+                j->n_finished++;
+                rec.loaded++;
+            } else if (b->type == JOB_MIGRATE) {
+                /* libvirt may still run it, or has ended it: never start it
+                 * again, find out. */
+                b->state = ST_RUNNING;
+                b->reattached = b->resume = true;
+                rec.reattached++;
+            } else {
+                /* prepare and abort are idempotent: run them again. */
+                b->state = ST_PENDING;
+                b->started = 0;
+                rec.rerun++;
+            }
+            pthread_mutex_lock(&j->lock);
+            recovery_insert(j, b);
+            pthread_mutex_unlock(&j->lock);
+        }
+        if (r < 0)
+            break;
+    }
+    closedir(d);
+    pthread_mutex_lock(&j->lock);
+    prune(j);
+    pthread_mutex_unlock(&j->lock);
+    if (r < 0) {
+        migr_jobs_recovery_clear(&rec);
+        return r;
+    }
+    *ret = rec;
+    return 0;
+}
+
+void migr_jobs_recovery_clear(struct migr_jobs_recovery *rec)
+{
+    if (!rec)
+        return;
+    for (size_t i = 0; i < rec->n_bad; i++)
+        free(rec->bad[i]);
+    free(rec->bad);
+    memset(rec, 0, sizeof(*rec));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Workers                                                                 */
+
 /* The oldest Pending job this worker may take (lock held).  Migrations
  * take at most all workers but one, so prepare and abort jobs are always
  * answered. */
 static struct job *job_next(struct migr_jobs *j)
 {
     for (struct job *b = j->jobs; b; b = b->next) {
-        if (b->state != ST_PENDING)
+        if (b->state != ST_PENDING && !b->resume)
             continue;
         if (b->type == JOB_MIGRATE && j->running_migrations >= j->n_workers - 1)
             continue;
@@ -1204,13 +1774,17 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&j->lock);
     for (;;) {
         struct job *b = NULL;
+        bool reattach;
 
         while (!j->stop && !(b = job_next(j)))
             pthread_cond_wait(&j->cond, &j->lock);
         if (j->stop)
             break;
+        reattach = b->resume;
+        b->resume = false;
         b->state = ST_RUNNING;
-        b->started = time(NULL);
+        if (!reattach)
+            b->started = time(NULL);
         b->pins++;
         job_changed(j, b);
         switch (b->type) {
@@ -1220,7 +1794,10 @@ static void *worker_main(void *arg)
             break;
         case JOB_MIGRATE:
             j->running_migrations++;
-            run_migrate(j, b);
+            if (reattach)
+                run_reattach(j, b);
+            else
+                run_migrate(j, b);
             j->running_migrations--;
             break;
         case JOB_ABORT:

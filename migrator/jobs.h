@@ -64,8 +64,18 @@
  *
  * Journal: state_dir/jobs/ID.json ({"job":JOB,"request":REQUEST}) is
  * written (temporary file, fsync, rename) when a job starts, before any
- * libvirt call, and when it ends.  Re-attaching after a restart is not
- * done yet.
+ * libvirt call, and when it ends.  After a restart migr_jobs_recover reads
+ * it back: finished jobs are served as they ended; a migrate job that was
+ * in flight is re-attached ("reattached": true, state Running): libvirt
+ * carries a peer-to-peer migration on without its client, so the monitor
+ * follows libvirt's job (progress, and the timeouts counted from the
+ * re-attachment) and, once it is over, takes the outcome from where the
+ * domain runs - gone or shut off here and running at destLibvirtURI:
+ * Succeeded; running here: Failed MigrationFailed (Aborted when an abort
+ * was asked, the timeout's reason when the monitor aborted it).  While
+ * neither libvirt can be asked the job stays Running and asks again; it
+ * is never guessed.  Prepare and abort jobs in flight run again (they are
+ * idempotent).
  *
  * Threads: migr_jobs_handle, _attach and _detach run on the loop thread
  * and never block (the job table is behind a mutex held only to copy);
@@ -99,6 +109,30 @@ struct migr_jobs_opts {
 /* A job table for `o` (copied; cfg borrowed).  Returns 0 and *ret (free
  * with migr_jobs_free), -EINVAL, -ENOMEM. */
 int migr_jobs_new(const struct migr_jobs_opts *o, struct migr_jobs **ret);
+
+/* What migr_jobs_recover found under state_dir/jobs. */
+struct migr_jobs_recovery {
+    size_t loaded;     /* finished jobs, served as they ended */
+    size_t reattached; /* migrate jobs in flight, re-attached */
+    size_t rerun;      /* prepare and abort jobs in flight, to run again */
+    size_t removed;    /* finished more than 24 h ago: journal removed */
+    /* Files that could not be loaded, each "NAME.json: why"; one whose
+     * content is bad (not JSON, truncated, an unknown type, a request that
+     * does not validate) is renamed NAME.json.corrupt.  For the caller to
+     * log. */
+    char **bad;
+    size_t n_bad;
+};
+
+/* Load every journal under state_dir/jobs into the table, before
+ * migr_jobs_start (main thread).  A bad file is reported in *ret, not an
+ * error.  Returns 0 and *ret (clear with migr_jobs_recovery_clear),
+ * -EBUSY (the workers run already), -ENOMEM, or -errno of opendir (no
+ * directory is no journal: 0). */
+int migr_jobs_recover(struct migr_jobs *j, struct migr_jobs_recovery *ret);
+
+/* Free what *rec holds and zero it.  NULL-safe. */
+void migr_jobs_recovery_clear(struct migr_jobs_recovery *rec);
 
 /* Start the worker threads.  Returns 0 or -errno of pthread_create. */
 int migr_jobs_start(struct migr_jobs *j);
