@@ -203,6 +203,8 @@ struct conf_network {
     char *pf;
     int vlan; /* 0: none */
     enum conf_net_mode mode;
+    int trust;    /* 1 on, 0 off, -1 left as the driver has it */
+    int spoofchk; /* the same */
 };
 
 /* A host label "key=value" (Kubernetes label syntax). */
