@@ -694,6 +694,23 @@ int migr_sriov_reserve_net(struct migr_sriov *s, const struct conf_network *net,
         owner, in_use, ret);
 }
 
+void migr_sriov_domxml_vf(const struct migr_vf_reservation *res,
+                          const struct conf_network *net, const char *iface,
+                          struct migr_domxml_vf *ret)
+{
+    bool macvtap = net->mode == CONF_NET_MODE_MACVTAP;
+
+    *ret = (struct migr_domxml_vf){
+        .iface = iface,
+        .mode = macvtap ? MIGR_VF_MODE_MACVTAP : MIGR_VF_MODE_HOSTDEV,
+        .pci = res->pci,
+        .netdev = res->netdev[0] ? res->netdev : NULL,
+        /* macvtap: the VLAN is on the VF (programmed here), not in the
+         * XML; hostdev: libvirt programs it again from the XML. */
+        .vlan = macvtap ? 0 : res->vlan,
+    };
+}
+
 int migr_sriov_release(struct migr_sriov *s, const char *owner, const char *mac)
 {
     static const struct migr_vf_config clear = {

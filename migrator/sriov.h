@@ -47,6 +47,7 @@
 #include <stddef.h>
 
 #include "conf/conf.h"
+#include "migrator/domxml.h"
 
 #define MIGR_MAC_LEN    18 /* "02:00:00:00:00:01" and the NUL */
 #define MIGR_PCI_LEN    32 /* "0000:3b:02.0" and room to spare */
@@ -197,6 +198,14 @@ int migr_sriov_reserve_net(struct migr_sriov *s, const struct conf_network *net,
                            const char *mac, const char *owner,
                            const char *const *in_use,
                            struct migr_vf_reservation *ret);
+
+/* The domain XML's view (migrator/domxml.h) of reservation `res` for
+ * SR-IOV interface `iface` on network `net`: hostdev mode names the VF's
+ * PCI address and the VLAN, macvtap mode the VF netdev.  The strings are
+ * borrowed from `res` and `iface`. */
+void migr_sriov_domxml_vf(const struct migr_vf_reservation *res,
+                          const struct conf_network *net, const char *iface,
+                          struct migr_domxml_vf *ret);
 
 /* Release every reservation of `owner`, or of `owner` and `mac` when `mac`
  * is not NULL: clear each VF's MAC and VLAN through netlink, then return

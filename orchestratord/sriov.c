@@ -13,7 +13,8 @@
 
 #include "api/api.h"
 
-#define NOT_MIGRATABLE "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable, "
+#define NOT_MIGRATABLE                                                         \
+    "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable, "
 
 static const char *jstr(const json_t *o, const char *key)
 {
@@ -47,8 +48,8 @@ static const json_t *doc_get(const json_t *doc, const char *path)
 /* The spec.networks[] entry named NAME, or NULL. */
 static const json_t *vmi_network(const json_t *vmi, const char *name)
 {
-    const json_t *nets = json_object_get(json_object_get(vmi, "spec"),
-                                         "networks");
+    const json_t *nets =
+        json_object_get(json_object_get(vmi, "spec"), "networks");
     size_t i;
     json_t *n;
 
@@ -149,8 +150,8 @@ static bool nc_static_for(const json_t *nc, const char *mac)
 /* The cloudInitNoCloud volume of VMI, or NULL. */
 static const json_t *nocloud(const json_t *vmi)
 {
-    const json_t *vols = json_object_get(json_object_get(vmi, "spec"),
-                                         "volumes");
+    const json_t *vols =
+        json_object_get(json_object_get(vmi, "spec"), "volumes");
     size_t i;
     json_t *v;
 
@@ -196,8 +197,8 @@ int orch_sriov_vmi_check(const json_t *vmi, char *msg, size_t len)
             parsed = true;
             nc_vol = nocloud(vmi);
             text = jstr(nc_vol, "networkData");
-            if (text && api_doc_decode(text, strlen(text), NULL, &nc, NULL) <
-                            0) {
+            if (text &&
+                api_doc_decode(text, strlen(text), NULL, &nc, NULL) < 0) {
                 snprintf(msg, len,
                          NOT_MIGRATABLE
                          "Message: SR-IOV interface '%s': the "
@@ -333,8 +334,8 @@ int orch_sriov_target_ok(const json_t *vmi, const json_t *source,
         free_vfs = json_integer_value(json_object_get(p, "vfsFree"));
         if (free_vfs < need) {
             snprintf(reason, len,
-                     "%s: PF '%s' (network '%s') has no free VF (%" JSON_INTEGER_FORMAT
-                     " of %zu in use)",
+                     "%s: PF '%s' (network '%s') has no free VF "
+                     "(%" JSON_INTEGER_FORMAT " of %zu in use)",
                      host, pf, net,
                      json_integer_value(json_object_get(p, "vfsInUse")),
                      json_array_size(json_object_get(p, "vfs")));
@@ -360,9 +361,8 @@ static bool vmi_has_sriov(const json_t *vmi)
 
 int orch_sriov_pick_target(const json_t *vmi, const json_t *nodes,
                            const char *source, const json_t *selector,
-                           int64_t need, orch_node_used_fn used,
-                           void *used_arg, const json_t **ret_node, char *msg,
-                           size_t len)
+                           int64_t need, orch_node_used_fn used, void *used_arg,
+                           const json_t **ret_node, char *msg, size_t len)
 {
     const json_t *src = NULL;
     json_t *fit = NULL;
@@ -379,8 +379,8 @@ int orch_sriov_pick_target(const json_t *vmi, const json_t *nodes,
         return -ENOMEM;
     json_array_foreach(nodes, i, n)
     {
-        if (source && streq_safe(api_doc_get_string(n, "metadata.name"),
-                                 source))
+        if (source &&
+            streq_safe(api_doc_get_string(n, "metadata.name"), source))
             src = n;
     }
     json_array_foreach(nodes, i, n)

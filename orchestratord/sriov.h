@@ -62,8 +62,7 @@ int orch_sriov_target_ok(const json_t *vmi, const json_t *source,
  * -ENOMEM. */
 int orch_sriov_pick_target(const json_t *vmi, const json_t *nodes,
                            const char *source, const json_t *selector,
-                           int64_t need, orch_node_used_fn used,
-                           void *used_arg, const json_t **ret_node, char *msg,
-                           size_t len);
+                           int64_t need, orch_node_used_fn used, void *used_arg,
+                           const json_t **ret_node, char *msg, size_t len);
 
 #endif

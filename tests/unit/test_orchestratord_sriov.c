@@ -51,14 +51,13 @@ static json_t *seed_vmi(void)
     fclose(f);
     vm = load(text);
     free(text);
-    vmi = json_pack("{s:s, s:s, s:{s:s, s:s}, s:O, s:{s:s}}", "apiVersion",
-                    "kubevirt.io/v1", "kind", "VirtualMachineInstance",
-                    "metadata", "name", "vmi-sriov-test-vm", "namespace",
-                    "default", "spec",
-                    json_object_get(json_object_get(json_object_get(vm, "spec"),
-                                                    "template"),
-                                    "spec"),
-                    "status", "phase", "Running");
+    vmi = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:O, s:{s:s}}", "apiVersion",
+        "kubevirt.io/v1", "kind", "VirtualMachineInstance", "metadata", "name",
+        "vmi-sriov-test-vm", "namespace", "default", "spec",
+        json_object_get(
+            json_object_get(json_object_get(vm, "spec"), "template"), "spec"),
+        "status", "phase", "Running");
     json_decref(vm);
     assert_non_null(vmi);
     return vmi;
@@ -119,11 +118,11 @@ static void test_vmi_check_refusals(void **state)
     /* No static MAC. */
     json_object_del(iface0(vmi), "macAddress");
     assert_int_equal(orch_migration_vmi_check(vmi, msg, sizeof(msg)), -EDOM);
-    assert_string_equal(msg,
-                        "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable,"
-                        " Message: SR-IOV interface 'sriov-net1' "
-                        "(spec.domain.devices.interfaces[0]) has no static "
-                        "macAddress");
+    assert_string_equal(
+        msg, "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable,"
+             " Message: SR-IOV interface 'sriov-net1' "
+             "(spec.domain.devices.interfaces[0]) has no static "
+             "macAddress");
     json_object_set_new(iface0(vmi), "macAddress",
                         json_string("02:00:00:00:00:01"));
 
@@ -132,11 +131,11 @@ static void test_vmi_check_refusals(void **state)
                           "      macAddress: \"02:00:00:00:00:02\"\n"
                           "    addresses: [198.18.0.50/15]\n");
     assert_int_equal(orch_sriov_vmi_check(vmi, msg, sizeof(msg)), -EDOM);
-    assert_string_equal(msg,
-                        "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable,"
-                        " Message: SR-IOV interface 'sriov-net1': the "
-                        "cloudInitNoCloud networkData gives MAC "
-                        "02:00:00:00:00:01 no static address");
+    assert_string_equal(
+        msg, "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable,"
+             " Message: SR-IOV interface 'sriov-net1': the "
+             "cloudInitNoCloud networkData gives MAC "
+             "02:00:00:00:00:01 no static address");
     /* DHCP only is not static. */
     set_network_data(vmi, "version: 2\nethernets:\n  e:\n    match:\n"
                           "      macAddress: \"02:00:00:00:00:01\"\n"
@@ -170,11 +169,11 @@ static void test_vmi_check_refusals(void **state)
     /* No networkData. */
     set_network_data(vmi, NULL);
     assert_int_equal(orch_sriov_vmi_check(vmi, msg, sizeof(msg)), -EDOM);
-    assert_string_equal(msg,
-                        "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable,"
-                        " Message: SR-IOV interface 'sriov-net1': no "
-                        "cloudInitNoCloud networkData gives MAC "
-                        "02:00:00:00:00:01 a static address");
+    assert_string_equal(
+        msg, "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable,"
+             " Message: SR-IOV interface 'sriov-net1': no "
+             "cloudInitNoCloud networkData gives MAC "
+             "02:00:00:00:00:01 a static address");
 
     /* Without an SR-IOV binding nothing of this applies. */
     json_object_del(iface0(vmi), "sriov");
@@ -194,8 +193,8 @@ static json_t *node(const char *name, const char *pf, int free_vfs, int total)
     json_t *n;
 
     for (int i = 0; i < total; i++)
-        json_array_append_new(vfs, json_pack("{s:i, s:b}", "index", i, "inUse",
-                                             i >= free_vfs));
+        json_array_append_new(
+            vfs, json_pack("{s:i, s:b}", "index", i, "inUse", i >= free_vfs));
     n = json_pack(
         "{s:s, s:s, s:{s:s, s:{s:s}}, s:{}, s:{s:[{s:s, s:s}], s:{s:s},"
         " s:{s:s}, s:[{s:s, s:s, s:s}], s:{s:[]}}}",
@@ -203,22 +202,20 @@ static json_t *node(const char *name, const char *pf, int free_vfs, int total)
         "annotations", "orchestrator.io/agent-url", "http://198.18.0.9:8081",
         "spec", "status", "conditions", "type", "Ready", "status", "True",
         "capacity", "memory", "16Gi", "allocatable", "memory", "16Gi",
-        "sriovNetworks", "name", "sriov-net1", "pf", pf ? pf : "ens1f0",
-        "mode", "macvtap", "sriov", "pfs");
+        "sriovNetworks", "name", "sriov-net1", "pf", pf ? pf : "ens1f0", "mode",
+        "macvtap", "sriov", "pfs");
     assert_non_null(n);
     if (pf)
         json_array_append_new(
-            json_object_get(json_object_get(json_object_get(n, "status"),
-                                            "sriov"),
-                            "pfs"),
+            json_object_get(
+                json_object_get(json_object_get(n, "status"), "sriov"), "pfs"),
             json_pack("{s:s, s:[s], s:i, s:i, s:o}", "name", pf, "networks",
                       "sriov-net1", "vfsFree", free_vfs, "vfsInUse",
                       total - free_vfs, "vfs", vfs));
     else {
         json_array_append_new(
-            json_object_get(json_object_get(json_object_get(n, "status"),
-                                            "sriov"),
-                            "pfs"),
+            json_object_get(
+                json_object_get(json_object_get(n, "status"), "sriov"), "pfs"),
             json_pack("{s:s, s:[s], s:s}", "name", "ens1f0", "networks",
                       "sriov-net1", "error", "no such interface"));
         json_decref(vfs);
@@ -244,8 +241,7 @@ static void test_target_ok(void **state)
     assert_string_equal(why, "host-c: PF 'ens1f0' (network 'sriov-net1') has "
                              "no free VF (4 of 4 in use)");
     /* The same network on a PF of another name: VFs match by PF name. */
-    assert_int_equal(orch_sriov_target_ok(vmi, a, other, why, sizeof(why)),
-                     0);
+    assert_int_equal(orch_sriov_target_ok(vmi, a, other, why, sizeof(why)), 0);
     assert_string_equal(why, "host-d: network 'sriov-net1' is on PF 'ens2f0' "
                              "here but on PF 'ens1f0' on the source host-a");
     /* Without a source record the target's own mapping is taken. */
