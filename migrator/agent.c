@@ -723,7 +723,9 @@ int migr_agent_new(const struct conf_migrator *cfg,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->cond, &ca);
     pthread_condattr_destroy(&ca);
-    r = migr_sriov_new(cfg->sysfs_root, a->nl, &a->sriov);
+    /* Stand-in VFs (the lab) are reserved but cannot be programmed. */
+    r = migr_sriov_new(cfg->sysfs_root, cfg->sriov_program_vfs ? a->nl : NULL,
+                       &a->sriov);
     if (r < 0) {
         migr_agent_free(a);
         if (r == -ENOMEM)

@@ -1240,6 +1240,11 @@ static json_t *sriov_pfs(const json_t *nets)
         for (size_t k = 0; k < sizeof(copied) / sizeof(*copied); k++)
             if (json_object_get(n, copied[k]))
                 json_object_set(p, copied[k], json_object_get(n, copied[k]));
+        /* A PF the host lacks has its "error" and no VFs to count. */
+        if (!json_is_array(vfs)) {
+            json_decref(ovfs);
+            continue;
+        }
         for (size_t j = 0; j < json_array_size(vfs); j++) {
             json_t *vf = json_deep_copy(json_array_get(vfs, j));
             bool in_use;

@@ -1134,6 +1134,7 @@ static void test_migr_defaults(void **state)
     assert_null(c.shared_storage);
     assert_string_equal(c.state_dir, "/var/lib/migrator");
     assert_string_equal(c.sysfs_root, "/sys");
+    assert_true(c.sriov_program_vfs);
     assert_null(c.migration_address);
     assert_int_equal(c.migration_port_min, 49152);
     assert_int_equal(c.migration_port_max, 49215);
@@ -1160,6 +1161,7 @@ static const char migr_full[] =
     "shared_storage = [ \"/mnt/nfs\", \"/var/lib/libvirt/shared/\" ];\n"
     "state_dir = \"/run/migrator\";\n"
     "sysfs_root = \"/tmp/fake-sys\";\n"
+    "sriov_program_vfs = false;\n"
     "migration_address = \"fd00::2\";\n"
     "migration_port_min = 50000;\n"
     "migration_port_max = 50010;\n"
@@ -1196,6 +1198,7 @@ static void test_migr_every_key(void **state)
     assert_string_equal(c.shared_storage[1], "/var/lib/libvirt/shared/");
     assert_string_equal(c.state_dir, "/run/migrator");
     assert_string_equal(c.sysfs_root, "/tmp/fake-sys");
+    assert_false(c.sriov_program_vfs);
     assert_string_equal(c.migration_address, "fd00::2");
     assert_int_equal(c.migration_port_min, 50000);
     assert_int_equal(c.migration_port_max, 50010);

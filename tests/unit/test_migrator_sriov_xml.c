@@ -107,8 +107,8 @@ static void test_hostdev_xml_names_reserved_vf(void **state)
     struct fake fa = {0}, fb = {0};
     struct migr_netlink_ops na = {fake_list, fake_set, &fa};
     struct migr_netlink_ops nb = {fake_list, fake_set, &fb};
-    struct conf_network net = {"sriov-net1", "ens1f0", 100,
-                               CONF_NET_MODE_HOSTDEV, -1, 1};
+    struct conf_network net = {"sriov-net1",          "ens1f0", 100,
+                               CONF_NET_MODE_HOSTDEV, -1,       1};
     struct migr_sriov *sa = NULL, *sb = NULL;
     struct migr_vf_reservation ra, rb;
     struct migr_domxml_vf vf;
@@ -119,8 +119,8 @@ static void test_hostdev_xml_names_reserved_vf(void **state)
     assert_int_equal(migr_sriov_new(h->a.root, &na, &sa), 0);
     assert_int_equal(migr_sriov_new(h->b.root, &nb, &sb), 0);
     assert_int_equal(migr_sriov_reserve_net(sa, &net, iface.mac_address,
-                                            "default_vmi-sriov-test-vm",
-                                            in_use, &ra),
+                                            "default_vmi-sriov-test-vm", in_use,
+                                            &ra),
                      0);
     /* Programmed on host-a's PF: VF1, the MAC, VLAN 100, spoof check on,
      * trust left alone. */
@@ -174,8 +174,8 @@ static void test_hostdev_xml_names_reserved_vf(void **state)
                                             "default_other", NULL, &rb),
                      -ENODEV);
     /* Released on the source after the migration: MAC cleared. */
-    assert_int_equal(
-        migr_sriov_release(sa, "default_vmi-sriov-test-vm", NULL), 1);
+    assert_int_equal(migr_sriov_release(sa, "default_vmi-sriov-test-vm", NULL),
+                     1);
     assert_string_equal(fa.mac, "00:00:00:00:00:00");
     assert_int_equal(fa.index, 1);
     migr_sriov_free(sa);
@@ -185,8 +185,8 @@ static void test_hostdev_xml_names_reserved_vf(void **state)
 static void test_macvtap_xml_and_retarget(void **state)
 {
     struct hosts *h = *state;
-    struct conf_network net = {"sriov-net1", "ens1f0", 100,
-                               CONF_NET_MODE_MACVTAP, -1, -1};
+    struct conf_network net = {"sriov-net1",          "ens1f0", 100,
+                               CONF_NET_MODE_MACVTAP, -1,       -1};
     struct migr_sriov *sa = NULL, *sb = NULL;
     struct migr_vf_reservation ra, rb;
     struct migr_domxml_vf vf;
@@ -233,8 +233,7 @@ static void test_macvtap_xml_and_retarget(void **state)
                          xml) > 0);
     map = (struct migr_domxml_retarget){iface.name, rb.netdev};
     assert_int_equal(
-        migr_domxml_retarget_macvtap(dom, &map, 1, &dest, err, sizeof(err)),
-        0);
+        migr_domxml_retarget_macvtap(dom, &map, 1, &dest, err, sizeof(err)), 0);
     assert_non_null(
         strstr(dest, "<source dev='enp134s0f0v0' mode='passthrough'/>"));
     assert_null(strstr(dest, "ens1f0v3"));
