@@ -694,6 +694,65 @@ int migr_sriov_reserve_net(struct migr_sriov *s, const struct conf_network *net,
         owner, in_use, ret);
 }
 
+int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
+                     const char *source, const char *owner, const char *mac)
+{
+    struct migr_pf p = {0};
+    struct migr_vf_reservation res = {0};
+    const struct migr_vf *vf = NULL;
+    unsigned char bytes[6];
+    int r;
+
+    if (!s || !net || !ifname_valid(net->pf) || !source || !*source || !owner ||
+        !*owner || strlen(owner) >= MIGR_OWNER_LEN ||
+        migr_mac_parse(mac, bytes) < 0)
+        return -EINVAL;
+    pthread_mutex_lock(&s->lock);
+    r = migr_pf_read(s->sysfs_root, net->pf, NULL, &p);
+    if (r < 0)
+        goto out;
+    for (size_t i = 0; !vf && i < p.vf_count; i++)
+        if (strcmp(p.vfs[i].pci, source) == 0 ||
+            (p.vfs[i].netdev[0] && strcmp(p.vfs[i].netdev, source) == 0))
+            vf = &p.vfs[i];
+    if (!vf) {
+        r = -ENOENT;
+        goto out;
+    }
+    for (size_t i = 0; i < s->count; i++) {
+        const struct migr_vf_reservation *it = &s->items[i].r;
+        if (it->index != vf->index || strcmp(it->pf, net->pf) != 0)
+            continue;
+        r = strcmp(it->owner, owner) == 0 ? 0 : -EBUSY;
+        goto out;
+    }
+    if (s->count == s->alloc) {
+        size_t n = s->alloc ? s->alloc * 2 : 8;
+        struct reservation *v = realloc(s->items, n * sizeof(*v));
+        if (!v) {
+            r = -ENOMEM;
+            goto out;
+        }
+        s->items = v;
+        s->alloc = n;
+    }
+    strcpy(res.pf, net->pf);
+    res.index = vf->index;
+    strcpy(res.pci, vf->pci);
+    strcpy(res.netdev, vf->netdev);
+    mac_format(bytes, res.mac);
+    res.vlan = net->vlan;
+    res.trust = net->trust;
+    res.spoofchk = net->spoofchk;
+    strcpy(res.owner, owner);
+    s->items[s->count++].r = res;
+    r = 0;
+out:
+    pthread_mutex_unlock(&s->lock);
+    migr_pf_clear(&p);
+    return r;
+}
+
 void migr_sriov_domxml_vf(const struct migr_vf_reservation *res,
                           const struct conf_network *net, const char *iface,
                           struct migr_domxml_vf *ret)

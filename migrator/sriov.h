@@ -27,7 +27,13 @@
  *       and MAC again returns the same VF (a retried job).
  *   migr_sriov_release(s, "NS_NAME", mac or NULL)
  *       clears the VF's MAC (00:00:00:00:00:00) and VLAN and returns it to
- *       the pool.
+ *       the pool (a migration's source after success, a target's release
+ *       job, a stop job).
+ *   migr_sriov_adopt(s, net, source, "NS_NAME", mac)
+ *       records a VF a running domain already holds (after a restart, or
+ *       a domain that arrived by migration) without programming it.
+ *   migr_sriov_domxml_vf(&res, net, iface, &vf)
+ *       the reservation as migrator/domxml.h's struct migr_domxml_vf.
  * Two reservations never get the same VF, whichever threads ask: choosing,
  * programming and recording happen under the table's lock.  The table is
  * in memory: after a restart a VF that a running domain holds is kept out
@@ -198,6 +204,17 @@ int migr_sriov_reserve_net(struct migr_sriov *s, const struct conf_network *net,
                            const char *mac, const char *owner,
                            const char *const *in_use,
                            struct migr_vf_reservation *ret);
+
+/* Record that `owner` holds the VF of config network `net` that `source`
+ * names (its PCI address or netdev: a running domain's interface source),
+ * with MAC `mac`, without programming it: after a migrator restart, or
+ * when a domain arrived by migration, so that the table knows what the
+ * running domains hold and release can clear it later.  Adopting again
+ * for the same owner is a no-op.  Returns 0, -EINVAL, -ENOENT (no VF of
+ * that PF is named so), -EBUSY (another owner holds it), an error of
+ * migr_pf_read, or -ENOMEM. */
+int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
+                     const char *source, const char *owner, const char *mac);
 
 /* The domain XML's view (migrator/domxml.h) of reservation `res` for
  * SR-IOV interface `iface` on network `net`: hostdev mode names the VF's

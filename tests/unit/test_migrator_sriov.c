@@ -500,6 +500,54 @@ static void test_reserve_net_and_release(void **state)
     migr_sriov_free(s);
 }
 
+/* A running domain's VF adopted after a restart: held without being
+ * programmed, skipped by the next reservation, cleared on release. */
+static void test_adopt(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation r, list[4];
+    struct conf_network net = {"sriov-net1",          "ens1f0", 100,
+                               CONF_NET_MODE_MACVTAP, -1,       -1};
+
+    fx_standard(fx);
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "ens1f0v0", "ns_a", "02:aa:00:00:00:01"), 0);
+    /* By PCI address as a hostdev interface names it. */
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "0000:3b:02.1", "ns_b", "02:aa:00:00:00:02"),
+        0);
+    assert_int_equal(f.n_sets, 0);
+    /* Again for the same owner: nothing new; another owner: busy. */
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "ens1f0v0", "ns_a", "02:aa:00:00:00:01"), 0);
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "ens1f0v0", "ns_c", "02:aa:00:00:00:03"),
+        -EBUSY);
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "ens9f0v0", "ns_c", "02:aa:00:00:00:03"),
+        -ENOENT);
+    assert_int_equal(migr_sriov_adopt(s, &net, "ens1f0v0", "ns_c", "bad"),
+                     -EINVAL);
+    assert_int_equal(migr_sriov_list(s, list, 4), 2);
+    assert_string_equal(list[0].owner, "ns_a");
+    assert_int_equal(list[0].index, 0);
+    assert_string_equal(list[0].mac, "02:aa:00:00:00:01");
+    assert_int_equal(list[1].index, 1);
+    /* The next macvtap reservation skips VF0, VF1 and the netdev-less VF2. */
+    assert_int_equal(
+        migr_sriov_reserve_net(s, &net, "02:aa:00:00:00:04", "ns_d", NULL, &r),
+        0);
+    assert_int_equal(r.index, 3);
+    assert_int_equal(migr_sriov_release(s, "ns_a", NULL), 1);
+    assert_int_equal(f.sets[f.n_sets - 1].index, 0);
+    assert_string_equal(f.sets[f.n_sets - 1].mac, "00:00:00:00:00:00");
+    migr_sriov_free(s);
+}
+
 /* A missing PF: no VF to reserve, said as such. */
 static void test_reserve_missing_pf(void **state)
 {
@@ -671,6 +719,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_reserve_net_and_release, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reserve_missing_pf, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_reserve_threads, fx_setup,
