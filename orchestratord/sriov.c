@@ -333,12 +333,13 @@ int orch_sriov_target_ok(const json_t *vmi, const json_t *source,
         }
         free_vfs = json_integer_value(json_object_get(p, "vfsFree"));
         if (free_vfs < need) {
-            snprintf(reason, len,
-                     "%s: PF '%s' (network '%s') has no free VF "
-                     "(%" JSON_INTEGER_FORMAT " of %zu in use)",
-                     host, pf, net,
-                     json_integer_value(json_object_get(p, "vfsInUse")),
-                     json_array_size(json_object_get(p, "vfs")));
+            snprintf(
+                reason, len,
+                "%s: PF '%s' (network '%s') has no free VF "
+                "(%" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " in use)",
+                host, pf, net,
+                json_integer_value(json_object_get(p, "vfsInUse")),
+                json_integer_value(json_object_get(p, "vfsInUse")) + free_vfs);
             return 0;
         }
     }

@@ -832,7 +832,7 @@ static void test_sriov_target(void **state)
     why = jstr(o, "status.migrationState.failureReason");
     assert_non_null(why);
     assert_non_null(strstr(why, "hv02: PF 'ens1f0' (network 'sriov-net1') "
-                                "has no free VF (4 of 0 in use)"));
+                                "has no free VF (4 of 4 in use)"));
     assert_non_null(strstr(why, "hv03: network 'sriov-net1' is on PF "
                                 "'ens2f0' here but on PF 'ens1f0' on the "
                                 "source hv01"));
