@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api.h"
+
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/sriov.h>
@@ -750,6 +752,115 @@ int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
 out:
     pthread_mutex_unlock(&s->lock);
     migr_pf_clear(&p);
+    return r;
+}
+
+void migr_sriov_vmi_clear(struct migr_sriov_vmi *v)
+{
+    if (!v)
+        return;
+    free(v->res);
+    free(v->vfs);
+    memset(v, 0, sizeof(*v));
+}
+
+/* The config network named `name`, or NULL. */
+static const struct conf_network *conf_net(const struct conf_migrator *cfg,
+                                           const char *name)
+{
+    for (size_t i = 0; name && i < cfg->n_networks; i++)
+        if (strcmp(cfg->networks[i].name, name) == 0)
+            return &cfg->networks[i];
+    return NULL;
+}
+
+int migr_sriov_reserve_vmi(struct migr_sriov *s,
+                           const struct conf_migrator *cfg,
+                           const struct api_vmi_spec *spec, const char *owner,
+                           const char *const *in_use,
+                           struct migr_sriov_vmi *ret, char *err, size_t errlen)
+{
+    struct migr_sriov_vmi v = {0};
+    int r = 0;
+
+    if (errlen)
+        err[0] = '\0';
+    if (!s || !cfg || !spec || !owner || !ret)
+        return -EINVAL;
+    if (spec->interface_count) {
+        v.res = calloc(spec->interface_count, sizeof(*v.res));
+        v.vfs = calloc(spec->interface_count, sizeof(*v.vfs));
+        if (!v.res || !v.vfs) {
+            r = -ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < spec->interface_count; i++) {
+        const struct api_interface *f = &spec->interfaces[i];
+        const struct conf_network *net;
+        size_t k;
+
+        if (f->binding != API_BINDING_SRIOV)
+            continue;
+        for (k = 0; k < spec->network_count; k++)
+            if (f->name && spec->networks[k].name &&
+                strcmp(spec->networks[k].name, f->name) == 0)
+                break;
+        if (k == spec->network_count ||
+            spec->networks[k].type != API_NETWORK_MULTUS) {
+            snprintf(err, errlen,
+                     "spec.domain.devices.interfaces[%zu]: SR-IOV interface "
+                     "\"%s\" has no multus network",
+                     i, f->name ? f->name : "");
+            r = -EINVAL;
+            goto out;
+        }
+        net = conf_net(cfg, spec->networks[k].network_name);
+        if (!net) {
+            snprintf(err, errlen,
+                     "spec.networks[%zu].multus.networkName: \"%s\" is not a "
+                     "network of this host",
+                     k,
+                     spec->networks[k].network_name
+                         ? spec->networks[k].network_name
+                         : "");
+            r = -EINVAL;
+            goto out;
+        }
+        if (!f->mac_address || !*f->mac_address) {
+            snprintf(err, errlen,
+                     "spec.domain.devices.interfaces[%zu].macAddress: "
+                     "required for an SR-IOV interface",
+                     i);
+            r = -EINVAL;
+            goto out;
+        }
+        r = migr_sriov_reserve_net(s, net, f->mac_address, owner, in_use,
+                                   &v.res[v.count]);
+        if (r < 0) {
+            snprintf(err, errlen, "spec.networks[%zu].multus.networkName: %s",
+                     k,
+                     r == -ENOSPC   ? "no free VF on PF"
+                     : r == -ENODEV ? "this host lacks PF"
+                     : r == -EINVAL ? "invalid macAddress or owner for PF"
+                                    : strerror(-r));
+            if (r == -ENOSPC || r == -ENODEV || r == -EINVAL) {
+                size_t n = strlen(err);
+                snprintf(err + n, errlen > n ? errlen - n : 0, " \"%s\"",
+                         net->pf);
+            }
+            goto out;
+        }
+        migr_sriov_domxml_vf(&v.res[v.count], net, f->name, &v.vfs[v.count]);
+        v.count++;
+    }
+    *ret = v;
+    memset(&v, 0, sizeof(v));
+out:
+    /* All or nothing: give back what this call took. */
+    for (size_t i = 0; i < v.count; i++)
+        migr_sriov_release(s, owner, v.res[i].mac);
+    migr_sriov_vmi_clear(&v);
     return r;
 }
 

@@ -19,6 +19,9 @@
  *
  * The VF API for jobs (the start job, a migration target's prepare, the
  * unplug/plug jobs and release), all on worker threads:
+ *   migr_sriov_reserve_vmi(s, cfg, &spec, "NS_NAME", in_use, &v, err, len)
+ *       every SR-IOV interface of a VMI spec at once (all or nothing);
+ *       v.vfs goes straight into migr_domxml_opts.vfs.
  *   migr_sriov_reserve_net(s, net, mac, "NS_NAME", in_use, &res)
  *       takes a free VF of config network `net` (its PF by interface name,
  *       a netdev when the mode is macvtap) and programs MAC, VLAN, trust
@@ -54,6 +57,8 @@
 
 #include "conf/conf.h"
 #include "migrator/domxml.h"
+
+struct api_vmi_spec;
 
 #define MIGR_MAC_LEN    18 /* "02:00:00:00:00:01" and the NUL */
 #define MIGR_PCI_LEN    32 /* "0000:3b:02.0" and room to spare */
@@ -215,6 +220,45 @@ int migr_sriov_reserve_net(struct migr_sriov *s, const struct conf_network *net,
  * migr_pf_read, or -ENOMEM. */
 int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
                      const char *source, const char *owner, const char *mac);
+
+/* The VFs of one VMI: its SR-IOV interfaces in spec order. */
+struct migr_sriov_vmi {
+    size_t count;
+    struct migr_vf_reservation *res; /* count of them */
+    struct migr_domxml_vf *vfs;      /* count: migr_domxml_opts.vfs; iface
+                                        borrowed from the spec, pci and
+                                        netdev from res */
+};
+
+/*
+ * Reserve and program a VF for every SR-IOV interface of `spec` (a VMI's
+ * or a VM template's), owned by `owner` (the domain, "NS_NAME"), each on
+ * the config network its spec.networks[] entry names (multus.networkName
+ * in cfg->networks), with the interface's macAddress.  What the start job
+ * (issue 11) and a migration target's prepare call.  All or nothing: on
+ * failure what this call reserved is released again.  Returns 0 and *ret
+ * (free with migr_sriov_vmi_clear; count 0 without SR-IOV interfaces), or
+ * with the reason in `err`, starting with the field path as the start
+ * job's InvalidSpec wants it:
+ *   -EINVAL  'spec.networks[0].multus.networkName: "x" is not a network of
+ *            this host', 'spec.domain.devices.interfaces[0].macAddress:
+ *            required for an SR-IOV interface', an interface without a
+ *            multus network
+ *   -ENOSPC  'spec.networks[0].multus.networkName: no free VF on PF
+ *            "ens1f0"'
+ *   -ENODEV  '...: PF "ens1f0" is not on this host' (or another error of
+ *            migr_sriov_reserve, said with strerror), -ENOMEM.
+ */
+int migr_sriov_reserve_vmi(struct migr_sriov *s,
+                           const struct conf_migrator *cfg,
+                           const struct api_vmi_spec *spec, const char *owner,
+                           const char *const *in_use,
+                           struct migr_sriov_vmi *ret, char *err,
+                           size_t errlen);
+
+/* Free what migr_sriov_reserve_vmi filled (the reservations stay: release
+ * them with migr_sriov_release) and zero it; NULL-safe. */
+void migr_sriov_vmi_clear(struct migr_sriov_vmi *v);
 
 /* The domain XML's view (migrator/domxml.h) of reservation `res` for
  * SR-IOV interface `iface` on network `net`: hostdev mode names the VF's

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <limits.h>
 
 #include "api/api.h"
 #include "migrator/domxml.h"
@@ -244,6 +245,158 @@ static void test_macvtap_xml_and_retarget(void **state)
     migr_sriov_free(sb);
 }
 
+/* The seed's VirtualMachine (tests/data/vm-sriov.yaml). */
+static void load_seed(struct api_vm *vm)
+{
+    const char *top = getenv("ORCH_TOP");
+    char path[PATH_MAX], *text;
+    struct api_errors errs;
+    json_t *doc = NULL;
+    FILE *f;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/tests/data/vm-sriov.yaml",
+             top ? top : ".");
+    f = fopen(path, "r");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    rewind(f);
+    text = calloc(1, (size_t)n + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    api_errors_init(&errs);
+    if (api_object_parse(text, (size_t)n, NULL, API_KIND_VM, &doc, NULL,
+                         &errs) < 0)
+        fail_msg("vm-sriov.yaml: %s", errs.count ? errs.items[0].message : "?");
+    assert_int_equal(api_vm_from_json(doc, vm, &errs), 0);
+    api_errors_clear(&errs);
+    json_decref(doc);
+    free(text);
+}
+
+/* The seed's VM on host-a: its VF reserved and programmed, the whole
+ * domain XML naming it; the errors a start job reports as InvalidSpec. */
+static void test_reserve_vmi(void **state)
+{
+    struct hosts *h = *state;
+    struct fake fa = {0};
+    struct migr_netlink_ops na = {fake_list, fake_set, &fa};
+    struct conf_network nets[] = {
+        {"sriov-net1", "ens1f0", 0, CONF_NET_MODE_HOSTDEV, -1, 1}};
+    struct conf_migrator cfg = {.networks = nets, .n_networks = 1};
+    struct migr_sriov *s = NULL;
+    struct migr_sriov_vmi v = {0};
+    struct migr_domxml_disk disk = {"containerdisk", "/var/lib/x.qcow2",
+                                    "qcow2", NULL};
+    struct migr_domxml_opts o = {.domain_type = "qemu",
+                                 .seed_path = "/run/seed.iso",
+                                 .disks = &disk,
+                                 .disk_count = 1};
+    struct api_vm vm = {0};
+    char err[256], *xml = NULL;
+    const char *in_use[] = {"0000:3b:02.0", NULL};
+
+    load_seed(&vm);
+    assert_int_equal(migr_sriov_new(h->a.root, &na, &s), 0);
+    assert_int_equal(migr_sriov_reserve_vmi(s, &cfg, &vm.spec,
+                                            "default_vmi-sriov-test-vm", in_use,
+                                            &v, err, sizeof(err)),
+                     0);
+    assert_int_equal(v.count, 1);
+    assert_int_equal(v.res[0].index, 1);
+    assert_string_equal(v.vfs[0].iface, "sriov-net1");
+    assert_string_equal(v.vfs[0].pci, "0000:3b:02.1");
+    assert_int_equal(fa.n, 1);
+    assert_string_equal(fa.mac, "02:00:00:00:00:01");
+    assert_int_equal(fa.spoofchk, 1);
+    o.vfs = v.vfs;
+    o.vf_count = v.count;
+    assert_int_equal(
+        migr_domxml_build(&vm.meta, &vm.spec, &o, &xml, err, sizeof(err)), 0);
+    assert_non_null(strstr(xml, "<interface type='hostdev' managed='yes'>"));
+    assert_non_null(strstr(xml, "<address type='pci' domain='0x0000' "
+                                "bus='0x3b' slot='0x02' function='0x1'/>"));
+    assert_non_null(strstr(xml, "<mac address='02:00:00:00:00:01'/>"));
+    free(xml);
+    migr_sriov_vmi_clear(&v);
+    assert_int_equal(migr_sriov_release(s, "default_vmi-sriov-test-vm", NULL),
+                     1);
+
+    /* No free VF (all four held by running domains): nothing reserved. */
+    {
+        const char *all[] = {"0000:3b:02.0", "0000:3b:02.1", "0000:3b:02.2",
+                             "ens1f0v3", NULL};
+        assert_int_equal(migr_sriov_reserve_vmi(s, &cfg, &vm.spec, "ns_x", all,
+                                                &v, err, sizeof(err)),
+                         -ENOSPC);
+        assert_string_equal(err, "spec.networks[0].multus.networkName: no "
+                                 "free VF on PF \"ens1f0\"");
+        assert_int_equal(migr_sriov_list(s, NULL, 0), 0);
+    }
+    /* Two SR-IOV interfaces and one free VF: the first one's reservation
+     * is given back. */
+    {
+        const char *three[] = {"0000:3b:02.0", "0000:3b:02.1", "0000:3b:02.2",
+                               NULL};
+        struct api_interface *fs = realloc(vm.spec.interfaces, 2 * sizeof(*fs));
+        struct api_network *ns = realloc(vm.spec.networks, 2 * sizeof(*ns));
+
+        assert_non_null(fs);
+        vm.spec.interfaces = fs;
+        assert_non_null(ns);
+        vm.spec.networks = ns;
+        fs[1] =
+            (struct api_interface){.name = strdup("second"),
+                                   .binding = API_BINDING_SRIOV,
+                                   .mac_address = strdup("02:00:00:00:00:02")};
+        ns[1] = (struct api_network){.name = strdup("second"),
+                                     .type = API_NETWORK_MULTUS,
+                                     .network_name = strdup("sriov-net1")};
+        vm.spec.interface_count = vm.spec.network_count = 2;
+        fa.n = 0;
+        assert_int_equal(migr_sriov_reserve_vmi(s, &cfg, &vm.spec, "ns_x",
+                                                three, &v, err, sizeof(err)),
+                         -ENOSPC);
+        assert_string_equal(err, "spec.networks[1].multus.networkName: no "
+                                 "free VF on PF \"ens1f0\"");
+        assert_int_equal(migr_sriov_list(s, NULL, 0), 0);
+        /* Programmed once, then cleared again. */
+        assert_int_equal(fa.n, 2);
+        assert_int_equal(fa.index, 3);
+        assert_string_equal(fa.mac, "00:00:00:00:00:00");
+    }
+    /* A network the host's config lacks. */
+    nets[0].name = "other-net";
+    assert_int_equal(migr_sriov_reserve_vmi(s, &cfg, &vm.spec, "ns_x", NULL, &v,
+                                            err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err, "spec.networks[0].multus.networkName: "
+                             "\"sriov-net1\" is not a network of this host");
+    nets[0].name = "sriov-net1";
+    /* A PF the host lacks. */
+    nets[0].pf = "ens7f0";
+    assert_int_equal(migr_sriov_reserve_vmi(s, &cfg, &vm.spec, "ns_x", NULL, &v,
+                                            err, sizeof(err)),
+                     -ENODEV);
+    assert_string_equal(err, "spec.networks[0].multus.networkName: this host "
+                             "lacks PF \"ens7f0\"");
+    nets[0].pf = "ens1f0";
+    /* No MAC. */
+    free(vm.spec.interfaces[0].mac_address);
+    vm.spec.interfaces[0].mac_address = NULL;
+    assert_int_equal(migr_sriov_reserve_vmi(s, &cfg, &vm.spec, "ns_x", NULL, &v,
+                                            err, sizeof(err)),
+                     -EINVAL);
+    assert_string_equal(err, "spec.domain.devices.interfaces[0].macAddress: "
+                             "required for an SR-IOV interface");
+    assert_int_equal(v.count, 0);
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 0);
+    migr_sriov_free(s);
+    api_vm_clear(&vm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +404,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_macvtap_xml_and_retarget, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_vmi, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
