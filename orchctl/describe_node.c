@@ -263,10 +263,13 @@ static void node_sriov_pfs(struct orchctl_tabw *w, const json_t *node)
 
         json_array_foreach(json_object_get(pf, "networks"), k, vf)
         {
-            if (json_is_string(vf))
-                n += (size_t)snprintf(
-                    names + n, n < sizeof(names) ? sizeof(names) - n : 0,
-                    "%s%s", n ? ", " : "", json_string_value(vf));
+            int w;
+
+            if (!json_is_string(vf) || n >= sizeof(names) - 1)
+                continue;
+            w = snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "",
+                         json_string_value(vf));
+            n = w < 0 ? n : n + (size_t)w;
         }
         json_array_foreach(vfs, k, vf)
         {
