@@ -744,6 +744,7 @@ int migr_agent_new(const struct conf_migrator *cfg,
             .migration_address = cfg->migration_address ? cfg->migration_address
                                  : wild                 ? NULL
                                                         : addr.host,
+            .sriov = a->sriov,
         };
 
         r = migr_jobs_new(&jo, &a->jobs);
