@@ -43,7 +43,9 @@
 int orch_sriov_vmi_check(const json_t *vmi, char *msg, size_t len);
 
 /* Whether node NODE can take VMI's SR-IOV interfaces: see the top.
- * SOURCE (the source's Node, may be NULL) is compared for the PF name.
+ * SOURCE (the source's Node, may be NULL) is compared for the PF name;
+ * with SOURCE NULL this is also the rule for placing a new VMI (issue 11's
+ * VM controller).
  * Returns 1 (fits; also without SR-IOV interfaces) or 0 with why not in
  * REASON (LEN bytes), naming the network, the PF and the host, e.g.
  *   "host-b: PF 'ens1f0' (network 'sriov-net1') has no free VF (4 of 4 in
