@@ -79,13 +79,21 @@ struct migr_agent_sources {
  *                          "readonly"}],
  *                "hostdevs","acpi"}]
  *              sorted by name, or null when libvirt could not be asked,
- *    "networks":[{"name","pf","mode","vlan","totalVFs","numVFs",
+ *    "networks":[{"name","pf","mode","vlan","trust","spoofchk",
+ *                 "totalVFs","numVFs",
  *                 "vfs":[{"index","pci","netdev","driver","mac","vlan",
- *                         "reserved"}]} | {"name","pf","mode","vlan",
- *                 "error"}]}
+ *                         "trust","spoofchk","linkState","reserved",
+ *                         "inUse","usedBy"}]} | {"name","pf","mode","vlan",
+ *                 "trust","spoofchk","error"}]}
  * InternalIP addresses are this host's (its network namespace's) global
- * addresses, loopback and link-local left out.  A VF's "mac" and "vlan"
- * are null when netlink did not report them; a PF whose VF list netlink
+ * addresses, loopback and link-local left out.  A network's "trust" and
+ * "spoofchk" are what the config programs (null: left alone).  A VF's
+ * "mac", "vlan", "trust", "spoofchk" and "linkState" ("auto", "enable",
+ * "disable") are null when netlink did not report them; "inUse" is true
+ * when the VF is reserved (migrator/sriov.h) or an active domain's
+ * interface names it (its PCI address or netdev as the source), and
+ * "usedBy" names the reservation's owner or that domain (null when
+ * free).  Networks sharing a PF list the same VFs.  A PF whose VF list netlink
  * cannot read still lists its VFs, with "linkError" saying why.  A PF
  * missing on this host is reported with "error", not a failure.  "state"
  * is virsh's word ("running", "shut off", ...), "stateReason" too (see

@@ -104,6 +104,10 @@ struct migr_jobs_opts {
     int monitor_interval_ms; /* 0: 500 */
     int second_ms;           /* how long the timeouts' second is; 0: 1000
                                 (tests shrink it) */
+    /* The agent's VF reservation table (migrator/sriov.h), for the jobs
+     * that take, move and give back SR-IOV VFs (start, stop, prepare,
+     * release, unplug, plug); borrowed; NULL: none. */
+    struct migr_sriov *sriov;
 };
 
 /* A job table for `o` (copied; cfg borrowed).  Returns 0 and *ret (free

@@ -22,6 +22,7 @@
 #include "api/api.h"
 #include "orchestratord/migration.h"
 #include "orchestratord/orchd.h"
+#include "orchestratord/sriov.h"
 
 #define AGENT_URL_ANNOT "orchestrator.io/agent-url"
 #define PEER_URI_ANNOT  "orchestrator.io/libvirt-peer-uri"
@@ -945,10 +946,12 @@ static int step_scheduling(struct pass *p, struct mig *m, json_t *doc)
     r = store_list(p->c->srv->store, STORE_KIND_NODE, NULL, NULL, &nodes);
     if (r < 0)
         goto out;
-    r = orch_migration_pick_target(
-        nodes.items, src,
-        json_object_get(json_object_get(doc, "spec"), "addedNodeSelector"),
-        orch_migration_vmi_memory(vmi), node_used, p, &node, why, sizeof(why));
+    r = orch_sriov_pick_target(/* sriov.h: SR-IOV filter around the pick */
+                               vmi, nodes.items, src,
+                               json_object_get(json_object_get(doc, "spec"),
+                                               "addedNodeSelector"),
+                               orch_migration_vmi_memory(vmi), node_used, p,
+                               &node, why, sizeof(why));
     if (r == -ENOENT) {
         r = fail(p, doc, API_VMIM_PHASE_SCHEDULING, why);
         goto out;

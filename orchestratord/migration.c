@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "orchestratord/orchd.h"
+#include "orchestratord/sriov.h"
 
 #define VMI_NAME_LABEL "kubevirt.io/vmi-name"
 
@@ -42,7 +43,7 @@ int orch_migration_vmi_check(const json_t *vmi, char *msg, size_t len)
                  rs ? rs : "", ms ? ms : "");
         return -EDOM;
     }
-    return 0;
+    return orch_sriov_vmi_check(vmi, msg, len); /* sriov.h: static MAC+IP */
 }
 
 int orch_migration_vmi_admit(struct store *st, const char *ns,

@@ -791,6 +791,79 @@ static void test_no_target_fails(void **state)
                            "-release"));
 }
 
+/* SR-IOV (orchestratord/sriov.h): the target must have the VMI's network
+ * on the PF of the same name with a free VF; otherwise the migration fails
+ * in Scheduling and the reason names PF and host. */
+static void add_sriov_node(struct fixture *f, const char *name, const char *url,
+                           const char *pf, int free_vfs)
+{
+    json_t *n = json_pack(
+        "{s:s, s:s, s:{s:s, s:{s:s}, s:{s:s}}, s:{},"
+        " s:{s:[{s:s, s:s}], s:{s:s}, s:{s:s}, s:[{s:s, s:s, s:s}],"
+        " s:{s:[{s:s, s:i, s:i}]}}}",
+        "apiVersion", "v1", "kind", "Node", "metadata", "name", name, "labels",
+        "kubernetes.io/hostname", name, "annotations",
+        "orchestrator.io/agent-url", url, "spec", "status", "conditions",
+        "type", "Ready", "status", "True", "capacity", "memory", "16Gi",
+        "allocatable", "memory", "16Gi", "sriovNetworks", "name", "sriov-net1",
+        "pf", pf, "mode", "macvtap", "sriov", "pfs", "name", pf, "vfsFree",
+        free_vfs, "vfsInUse", 4 - free_vfs);
+    assert_int_equal(store_create(f->st, STORE_KIND_NODE, n), 0);
+    json_decref(n);
+}
+
+static void add_sriov_vmi(struct fixture *f, const char *name, const char *node)
+{
+    json_t *v = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:{s:s}}, s:{s:[{s:s, s:s, s:{}}]}},"
+        " s:[{s:s, s:{s:s}}], s:[{s:s, s:{s:s}}]}, s:{s:s, s:s}}",
+        "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+        "metadata", "name", name, "namespace", "default", "spec", "domain",
+        "resources", "requests", "memory", "1Gi", "devices", "interfaces",
+        "name", "net1", "macAddress", "02:00:00:00:00:01", "sriov", "networks",
+        "name", "net1", "multus", "networkName", "sriov-net1", "volumes",
+        "name", "cloudinit", "cloudInitNoCloud", "networkData",
+        "version: 2\nethernets:\n  e:\n    match: {macAddress: "
+        "'02:00:00:00:00:01'}\n    addresses: [198.18.0.70/15]\n",
+        "status", "phase", "Running", "nodeName", node);
+    assert_non_null(v);
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, v), 0);
+    json_decref(v);
+}
+
+static void test_sriov_target(void **state)
+{
+    struct fixture *f = *state;
+    const char *why;
+    json_t *o;
+
+    add_sriov_node(f, "hv01", URL("1"), "ens1f0", 2);
+    add_sriov_node(f, "hv02", URL("2"), "ens1f0", 0);
+    add_sriov_node(f, "hv03", URL("3"), "ens2f0", 4);
+    add_sriov_vmi(f, "vm1", "hv01");
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    why = jstr(o, "status.migrationState.failureReason");
+    assert_non_null(why);
+    assert_non_null(strstr(why, "hv02: PF 'ens1f0' (network 'sriov-net1') "
+                                "has no free VF (4 of 4 in use)"));
+    assert_non_null(strstr(why, "hv03: network 'sriov-net1' is on PF "
+                                "'ens2f0' here but on PF 'ens1f0' on the "
+                                "source hv01"));
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+
+    /* A host with a free VF on ens1f0 is chosen. */
+    add_sriov_node(f, "hv04", URL("4"), "ens1f0", 1);
+    post_vmim(f, "m2", "vm1", NULL);
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m2");
+    assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv04");
+    json_decref(o);
+}
+
 /*
  * Agents that fail.
  */
@@ -1267,6 +1340,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_limit_per_source, setup, teardown),
         cmocka_unit_test(test_pick_target),
+        cmocka_unit_test_setup_teardown(test_sriov_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_target_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_down_fails_after_bound,
                                         setup, teardown),

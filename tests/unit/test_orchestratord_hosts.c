@@ -407,6 +407,26 @@ static void test_report_makes_node_and_vmis(void **state)
                          1);
         assert_int_equal(json_integer_value(json_object_get(net, "vfsInUse")),
                          1);
+        /* The VFs are under status.sriov, by PF. */
+        assert_null(json_object_get(net, "vfs"));
+        net = json_array_get(
+            json_object_get(
+                json_object_get(json_object_get(n, "status"), "sriov"), "pfs"),
+            0);
+        assert_string_equal(jstr(net, "name"), "ens1f0");
+        assert_string_equal(json_string_value(json_array_get(
+                                json_object_get(net, "networks"), 0)),
+                            "sriov-net1");
+        assert_int_equal(json_integer_value(json_object_get(net, "totalVFs")),
+                         2);
+        assert_int_equal(json_integer_value(json_object_get(net, "vfsFree")),
+                         1);
+        /* This report is an older migrator's, without "inUse": a VF on
+         * vfio-pci counts as in use. */
+        assert_true(json_is_false(json_object_get(
+            json_array_get(json_object_get(net, "vfs"), 0), "inUse")));
+        assert_true(json_is_true(json_object_get(
+            json_array_get(json_object_get(net, "vfs"), 1), "inUse")));
     }
     {
         json_t *sk =
