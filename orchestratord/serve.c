@@ -35,14 +35,18 @@ static void log_phase(const json_t *vmim, const char *phase, const char *reason,
                       void *arg)
 {
     (void)arg;
+    /* The uid tells apart two migrations of one name (deleted, created
+     * again) in a journal that spans both. */
     if (reason)
-        log_warn("migration '%s/%s': %s: %s",
+        log_warn("migration '%s/%s' uid %s: %s: %s",
                  api_doc_get_string(vmim, "metadata.namespace"),
-                 api_doc_get_string(vmim, "metadata.name"), phase, reason);
+                 api_doc_get_string(vmim, "metadata.name"),
+                 api_doc_get_string(vmim, "metadata.uid"), phase, reason);
     else
-        log_info("migration '%s/%s': %s",
+        log_info("migration '%s/%s' uid %s: %s",
                  api_doc_get_string(vmim, "metadata.namespace"),
-                 api_doc_get_string(vmim, "metadata.name"), phase);
+                 api_doc_get_string(vmim, "metadata.name"),
+                 api_doc_get_string(vmim, "metadata.uid"), phase);
 }
 
 static int controller_start(struct orch_server *srv)
