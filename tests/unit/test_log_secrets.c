@@ -143,13 +143,12 @@ static void test_no_tokens_in_logs(void **state)
                      200);
     assert_int_equal(request(oport, "GET", "/api/v1/nodes", WRONG_TOKEN, NULL),
                      401);
-    assert_int_equal(request(oport, "DELETE", "/api/v1/nodes/x", VIEWER_TOKEN,
-                             NULL),
-                     403);
     assert_int_equal(
-        request(oport, "PUT", "/apis/agent.orchestrator.io/v1/nodereports/hv02",
-                NODE_TOKEN, "{}"),
-        403);
+        request(oport, "DELETE", "/api/v1/nodes/x", VIEWER_TOKEN, NULL), 403);
+    assert_int_equal(request(oport, "PUT",
+                             "/apis/agent.orchestrator.io/v1/nodereports/hv02",
+                             NODE_TOKEN, "{}"),
+                     403);
 
     /* A migrator with both of its tokens, reporting as hv01. */
     assert_int_equal(mkdir(statedir, 0700), 0);
@@ -168,8 +167,8 @@ static void test_no_tokens_in_logs(void **state)
              "report_interval_s = 1;\n",
              url, statedir, sysfs);
     write_file(mconf, text);
-    mport = test_daemon_start("migrator", (const char *const[]){"-f", mconf, NULL},
-                              mlog, &mpid);
+    mport = test_daemon_start(
+        "migrator", (const char *const[]){"-f", mconf, NULL}, mlog, &mpid);
     assert_int_equal(request(mport, "GET", "/v1/jobs", AGENT_TOKEN, NULL), 200);
     assert_int_equal(request(mport, "GET", "/v1/jobs", WRONG_TOKEN, NULL), 401);
     assert_int_equal(request(mport, "GET", "/v1/jobs", NODE_TOKEN, NULL), 401);
