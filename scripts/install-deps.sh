@@ -17,6 +17,7 @@ qemu-system-x86 qemu-utils
 iproute2 iputils-ping cpio busybox-static kmod gzip util-linux procps psmisc
 curl wrk sqlite3 xz-utils openssl ca-certificates libxml2-utils jq
 linux-perf valgrind
+python3 adduser systemd
 "
 
 missing=""

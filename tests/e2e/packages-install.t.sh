@@ -88,8 +88,7 @@ done
 ok "both units enabled (multi-user.target.wants)"
 in_root systemd-analyze verify /lib/systemd/system/orchestratord.service \
     /lib/systemd/system/migrator.service 2>&1 | tee "$w/verify.log"
-grep -v -e 'Unit sysinit.target not found' -e '^$' "$w/verify.log" | grep . &&
-    fail "systemd-analyze verify complained"
+grep -v -e '^$' "$w/verify.log" | grep . && fail "systemd-analyze verify complained"
 ok "systemd-analyze verify of the installed units"
 for m in man1/orchctl.1 man8/orchestratord.8 man8/migrator.8 \
     man5/orchestratord.conf.5 man5/migrator.conf.5; do
