@@ -269,6 +269,9 @@ install-orchctl: $(BUILD)/bin/orchctl
 	$(INSTALL) -m 0644 packaging/man/orchctl.1 $(DESTDIR)$(MANDIR)/man1/
 	$(BUILD)/bin/orchctl completion bash >$(DESTDIR)$(BASHCOMPDIR)/orchctl
 	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/orchctl
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(PREFIX)/share/orchestrator
+	$(INSTALL) -m 0755 scripts/cron-drain.sh $(DESTDIR)$(PREFIX)/share/orchestrator/
+	$(INSTALL) -m 0644 scripts/cron-drain.example $(DESTDIR)$(PREFIX)/share/orchestrator/
 
 # ---- Debian packages ---------------------------------------------------
 # Three binary packages made with dpkg-deb from `make install` into a

@@ -96,7 +96,8 @@ for m in man1/orchctl.1 man8/orchestratord.8 man8/migrator.8 \
 done
 in_root bash -c '. /usr/share/bash-completion/completions/orchctl && complete -p orchctl' |
     grep -q _orchctl || fail "the bash completion does not register"
-ok "man pages and bash completion installed"
+[ -x "$r/usr/share/orchestrator/cron-drain.sh" ] || fail "no cron-drain.sh"
+ok "man pages, bash completion and the cron example installed"
 
 # The units' ExecStart lines, run as systemd would run them.
 exec_start() {
@@ -170,6 +171,7 @@ in_root getent passwd orchestrator >/dev/null && fail "user orchestrator is left
 in_root getent group orchestrator >/dev/null && fail "group orchestrator is left"
 for f in /usr/sbin/orchestratord /usr/sbin/migrator /usr/bin/orchctl /etc/orchestrator \
     /var/lib/orchestrator /var/lib/migrator /lib/systemd/system/orchestratord.service \
+    /usr/share/orchestrator \
     /lib/systemd/system/migrator.service /usr/share/bash-completion/completions/orchctl \
     /etc/systemd/system/multi-user.target.wants/orchestratord.service \
     /etc/systemd/system/multi-user.target.wants/migrator.service; do
