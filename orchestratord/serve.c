@@ -30,13 +30,12 @@ struct serve_state {
 
 /* The controller's phase changes, logged here: it is a daemon part that
  * does not log itself (STYLE.md rule 7), and an operator wants one line
- * per step of a migration. */
+ * per step of a migration.  The uid tells apart two migrations of one
+ * name (deleted, created again) in a journal that spans both. */
 static void log_phase(const json_t *vmim, const char *phase, const char *reason,
                       void *arg)
 {
     (void)arg;
-    /* The uid tells apart two migrations of one name (deleted, created
-     * again) in a journal that spans both. */
     if (reason)
         log_warn("migration '%s/%s' uid %s: %s: %s",
                  api_doc_get_string(vmim, "metadata.namespace"),
