@@ -1,5 +1,6 @@
 #!/bin/bash
-# The Debian packages (make deb) install, run and purge cleanly (issue 13.2).
+# make install lays out what it should, and the Debian packages (make deb)
+# install, run and purge cleanly (issue 13.2).
 #
 # No systemd runs as PID 1 here, and debootstrap would need the network, so
 # the scratch root is this machine's own root seen through an overlay: in a
@@ -31,6 +32,34 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
+
+e2e_step "make install DESTDIR=... PREFIX=/usr/local"
+dest=$work/destdir
+make_install() {
+    make -s -C "$ORCH_TOP" install DESTDIR="$dest" BUILD="${ORCH_BUILD#"$ORCH_TOP"/}" \
+        >"$work/install.log" 2>&1 || { cat "$work/install.log"; return 1; }
+}
+e2e_check "make install" make_install
+for f in usr/local/sbin/orchestratord usr/local/sbin/migrator usr/local/bin/orchctl \
+    usr/local/lib/systemd/system/orchestratord.service \
+    usr/local/lib/systemd/system/migrator.service \
+    usr/local/share/man/man1/orchctl.1 usr/local/share/man/man8/orchestratord.8 \
+    usr/local/share/man/man8/migrator.8 usr/local/share/man/man5/orchestratord.conf.5 \
+    usr/local/share/man/man5/migrator.conf.5 \
+    usr/local/share/bash-completion/completions/orchctl \
+    usr/local/share/orchestrator/cron-drain.sh \
+    etc/orchestrator/orchestratord.conf etc/orchestrator/migrator.conf; do
+    [ -f "$dest/$f" ] || e2e_fail "make install did not install /$f"
+done
+e2e_check "the units run the installed daemons" \
+    grep -q '^ExecStart=/usr/local/sbin/orchestratord ' \
+    "$dest/usr/local/lib/systemd/system/orchestratord.service"
+echo "# an operator's edit" >>"$dest/etc/orchestrator/orchestratord.conf"
+make_install
+e2e_check "a second make install keeps the configuration, the example beside it" \
+    grep -q "an operator's edit" "$dest/etc/orchestrator/orchestratord.conf"
+e2e_check "orchestratord.conf.example installed" \
+    test -f "$dest/etc/orchestrator/orchestratord.conf.example"
 
 e2e_step "make deb"
 make_deb() {
