@@ -18,6 +18,7 @@ iproute2 iputils-ping cpio busybox-static kmod gzip util-linux procps psmisc
 curl wrk sqlite3 xz-utils openssl ca-certificates libxml2-utils jq
 python3 python3-kubernetes
 linux-perf valgrind
+python3 adduser systemd
 "
 
 missing=""

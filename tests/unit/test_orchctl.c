@@ -195,7 +195,7 @@ static void test_args_errors(void **state)
         {{"get", "vmim", "-n"}, "error: flag needs an argument: -n\n"},
         {{"get", "vmim", "-o", "xml"},
          "error: unable to match a printer suitable for the output format "
-         "\"xml\", allowed formats are: json,name,table,wide,yaml\n"},
+         "\"xml\", allowed formats are: json,jsonpath,name,table,wide,yaml\n"},
         {{"migrate"},
          "error: migrate needs the name of a VM\n"
          "See 'orchctl migrate -h' for help.\n"},
