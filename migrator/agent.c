@@ -151,6 +151,15 @@ static json_t *network(const struct migr_agent_sources *src,
     json_t *o, *vfs;
     int r;
 
+    /* A bridge network has no VFs: its name and bridge are the inventory
+     * (orchestratord places VMs by the networks a host has). */
+    if (net->mode == CONF_NET_MODE_BRIDGE) {
+        o = json_pack("{s:s, s:s, s:s}", "name", net->name, "mode", "bridge",
+                      "bridge", net->bridge);
+        if (!o)
+            *oom = true;
+        return o;
+    }
     o = json_pack("{s:s, s:s, s:s, s:i}", "name", net->name, "pf", net->pf,
                   "mode",
                   net->mode == CONF_NET_MODE_MACVTAP ? "macvtap" : "hostdev",
