@@ -335,6 +335,14 @@ static json_t *domain(const struct migr_agent_sources *src,
         set(o, "disks", disks(src->cfg, &dv, oom), oom);
         set(o, "hostdevs", json_integer(dv.hostdevs), oom);
         set(o, "acpi", json_boolean(dv.acpi), oom);
+        /* The VMI a start job made it for (domxml's <metadata>): the
+         * mapping that does not depend on parsing the name. */
+        if (dv.vmi_uid[0])
+            set(o, "vmi",
+                json_pack("{s:s, s:s, s:s}", "namespace",
+                          dv.vmi_namespace[0] ? dv.vmi_namespace : "default",
+                          "name", dv.vmi_name, "uid", dv.vmi_uid),
+                oom);
     }
     migr_dom_devices_clear(&dv);
     return o;
