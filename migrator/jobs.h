@@ -19,13 +19,21 @@
  *                             {"type":"MODIFIED","object":JOB}, the first
  *                             the current state; ends after the line with
  *                             a final state (Succeeded, Failed)
- * Request: {"id", "type": "prepare"|"migrate"|"abort", "migration":{...}
+ * Request: {"id", "type": "prepare"|"migrate"|"abort"|"start"|"stop",
+ * "migration":{...}
  * (echoed), "domain" (required but for abort), "prepare":{},
  * "migrate":{"destLibvirtURI","migrationURI" (required), "bandwidthMiBps",
  * "maxDowntimeMs", "allowAutoConverge", "allowPostCopy",
  * "allowWorkloadDisruption", "parallelConnections", "disableTLS" (default
  * true), "unsafe", "progressTimeoutS" (150), "completionTimeoutPerGiBS"
- * (150)}, "abort":{"jobId"}}; other members are ignored.  The job object
+ * (150)}, "abort":{"jobId"}, "start":{"vmi": VMI} (required for start),
+ * "stop":{"gracePeriodS" (30)}}, and "prepare":{"vmi": VMI} for a VM made
+ * from a manifest (its seed and overlays are written before Succeeded);
+ * other members are ignored.  start and stop are migrator/vmhost's work
+ * (see vmhost.h): start's result {"domain","uuid"}, failure reasons
+ * InvalidSpec (the message starts with the field path), DefineFailed,
+ * StartFailed; stop's StopFailed, and it succeeds when there is no such
+ * domain.  The job object
  * is described above job_render() in jobs.c; results: prepare
  * {"migrationAddress","port","migrationURI","destLibvirtURI"}, migrate
  * {"downtimeMs","timeElapsedMs","dataTotal","mode"}, abort
