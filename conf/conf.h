@@ -254,6 +254,9 @@ struct conf_migrator {
     /* The host bridge a bridge binding on the pod network is put on;
      * NULL: such an interface is refused. */
     char *pod_bridge;
+    /* libvirt domain type of the VMs a start job makes: "kvm", or "qemu"
+     * (TCG emulation) where KVM is not usable. */
+    char *domain_type;
     enum log_level log_level;
     int report_interval_s;
 };

@@ -20,6 +20,7 @@ static void migr_networks_free(void *vconf);
 static int migr_shared_parse(void *vctx, const void *vset, void *vconf);
 static void migr_shared_free(void *vconf);
 static int migr_check_ifname(const char *v, char *why, size_t len);
+static int migr_check_domain_type(const char *v, char *why, size_t len);
 
 static const struct conf_key migr_keys[] = {
     /* Default set by migr_init() from gethostname(). */
@@ -127,6 +128,11 @@ static const struct conf_key migr_keys[] = {
      .type = CONF_T_STRING,
      .offset = OFF(pod_bridge),
      .check = migr_check_ifname},
+    {.path = "domain_type",
+     .type = CONF_T_STRING,
+     .offset = OFF(domain_type),
+     .def_str = "kvm",
+     .check = migr_check_domain_type},
     {.path = "log_level",
      .type = CONF_T_LOG_LEVEL,
      .offset = OFF(log_level),
@@ -299,6 +305,18 @@ static int migr_check_ifname(const char *v, char *why, size_t len)
 
     if (!migr_ifname_ok(v))
         return conf_errorf(why, len, "invalid interface name \"%s\"",
+                           conf_quote(v, q, sizeof(q)));
+    return 0;
+}
+
+static int migr_check_domain_type(const char *v, char *why, size_t len)
+{
+    char q[80];
+
+    if (strcmp(v, "kvm") != 0 && strcmp(v, "qemu") != 0)
+        return conf_errorf(why, len,
+                           "invalid domain type \"%s\" (expected kvm or "
+                           "qemu)",
                            conf_quote(v, q, sizeof(q)));
     return 0;
 }

@@ -305,7 +305,7 @@ static void target_name(const char *prefix, unsigned idx, char *out, size_t len)
 }
 
 static int write_disk(struct ctx *c, struct xw *w, const struct api_disk *d,
-                      unsigned counters[2])
+                      unsigned counters[3])
 {
     const struct api_volume *v = find_volume(c->spec, d->name);
     const struct migr_domxml_disk *file;
@@ -358,6 +358,9 @@ static int write_disk(struct ctx *c, struct xw *w, const struct api_disk *d,
                strcmp(bus, "usb") == 0) {
         prefix = "sd";
         counter = &counters[1];
+    } else if (strcmp(bus, "ide") == 0) {
+        prefix = "hd";
+        counter = &counters[2];
     } else {
         return fail(c, -EOPNOTSUPP, "disk \"%s\": bus \"%s\" is not supported",
                     d->name, bus);
@@ -391,9 +394,10 @@ static int write_disk(struct ctx *c, struct xw *w, const struct api_disk *d,
 }
 
 /* A cloudInitNoCloud volume no disk names: KubeVirt would not attach it,
- * but a seed the guest cannot see is no seed, so it goes on a SATA
- * CD-ROM (the device cloud-init's NoCloud source looks at first). */
-static int write_orphan_seed(struct ctx *c, struct xw *w, unsigned counters[2])
+ * but a seed the guest cannot see is no seed, so it goes on a CD-ROM: on
+ * the IDE bus every i440fx ('pc') machine has (its driver is in every
+ * kernel, AHCI is not), on SATA on other machines. */
+static int write_orphan_seed(struct ctx *c, struct xw *w, unsigned counters[3])
 {
     const struct api_vmi_spec *s = c->spec;
 
@@ -407,7 +411,11 @@ static int write_orphan_seed(struct ctx *c, struct xw *w, unsigned counters[2])
             named = s->disks[k].name && strcmp(s->disks[k].name, v->name) == 0;
         if (named)
             continue;
-        struct api_disk d = {.name = v->name, .type = API_DISK_CDROM};
+        const char *m = c->opts->machine;
+        bool pc = !m || (strncmp(m, "pc", 2) == 0 && !strstr(m, "q35"));
+        struct api_disk d = {.name = v->name,
+                             .type = API_DISK_CDROM,
+                             .bus = pc ? "ide" : "sata"};
         return write_disk(c, w, &d, counters);
     }
     return 0;
@@ -544,6 +552,14 @@ static int write_interface(struct ctx *c, struct xw *w,
                     : "");
 }
 
+static bool has_seed(const struct api_vmi_spec *s)
+{
+    for (size_t i = 0; i < s->volume_count; i++)
+        if (s->volumes[i].type == API_VOLUME_CLOUD_INIT_NOCLOUD)
+            return true;
+    return false;
+}
+
 static int64_t or1(int64_t v)
 {
     return v > 0 ? v : 1;
@@ -601,7 +617,8 @@ int migr_domxml_build(const struct api_meta *meta,
     char name[300], num[32];
     const char *uuid;
     int64_t mem, vcpus;
-    unsigned counters[2] = {0};
+    bool seed;
+    unsigned counters[3] = {0};
     int r;
 
     if (err && errlen)
@@ -646,6 +663,17 @@ int migr_domxml_build(const struct api_meta *meta,
     xw_leaf(&w, "memory", num, "unit", "KiB", NULL);
     snprintf(num, sizeof(num), "%" PRId64, vcpus);
     xw_leaf(&w, "vcpu", num, "placement", "static", NULL);
+    /* The hint cloud-init's ds-identify reads first: a system serial
+     * number "ds=nocloud" says a NoCloud seed is attached. */
+    seed = has_seed(spec);
+    if (seed) {
+        xw_start(&w, "sysinfo");
+        xw_attr(&w, "type", "smbios");
+        xw_start(&w, "system");
+        xw_leaf(&w, "entry", "ds=nocloud", "name", "serial", NULL);
+        xw_end(&w);
+        xw_end(&w);
+    }
 
     xw_start(&w, "os");
     xw_leaf(&w, "type", "hvm", "arch", c.opts->arch ? c.opts->arch : "x86_64",
@@ -662,6 +690,8 @@ int migr_domxml_build(const struct api_meta *meta,
         if (k->kernel_args && *k->kernel_args)
             xw_leaf(&w, "cmdline", k->kernel_args, NULL);
     }
+    if (seed)
+        xw_leaf(&w, "smbios", NULL, "mode", "sysinfo", NULL);
     xw_end(&w);
     xw_start(&w, "features");
     xw_leaf(&w, "acpi", NULL, NULL);

@@ -11,15 +11,17 @@
  *     <topology>; cpu model host-passthrough, host-model or a named model;
  *   - firmware.kernelBoot as <kernel>, <initrd>, <cmdline>; <acpi/> always
  *     (PCI hot-plug and hot-unplug of SR-IOV NICs need it);
- *   - disks in spec order as file disks (virtio vdX, sata/scsi/usb sdX),
- *     alias "ua-DISK"; the cloudInitNoCloud volume is the seed ISO,
+ *   - disks in spec order as file disks  (virtio vdX, sata/scsi/usb sdX, ide
+ * hdX), alias "ua-DISK"; the cloudInitNoCloud volume is the seed ISO,
  *     read-only; other volumes take their file from hostDisk.path or the
  *     caller's list;
  *   - <metadata><orch:vmi namespace name uid/></metadata> (namespace
  *     MIGR_VMI_XMLNS) when the VMI has a uid, so that a report maps the
  *     domain back to its VMI without parsing the name;
  *   - a cloudInitNoCloud volume that no disk names is still attached: as a
- *     read-only SATA CD-ROM (cloud-init finds the seed by its label);
+ *     read-only CD-ROM (IDE on 'pc' machines, SATA on others; cloud-init
+ *     finds the seed by its label), and a VMI with a seed gets the SMBIOS
+ *     system serial "ds=nocloud", the hint cloud-init's ds-identify reads;
  *   - interfaces in spec order: bridge binding -> <interface type='bridge'>
  *     on the pod bridge (pod network) or on the bridge the host maps the
  *     multus network to (alias "ua-NAME"); masquerade on the pod network

@@ -65,8 +65,8 @@ int migr_vmhost_image_file(const char *image_dir, const char *image, char *buf,
     size_t n;
     int w;
 
-    if (!image_dir || !image || !*image || image[0] == '.' ||
-        image[0] == '/' || strstr(image, ".."))
+    if (!image_dir || !image || !*image || image[0] == '.' || image[0] == '/' ||
+        strstr(image, ".."))
         return -EINVAL;
     n = strlen(image);
     if (n + sizeof(".qcow2") > sizeof(name))
@@ -92,9 +92,8 @@ int migr_vmhost_dir(const struct conf_migrator *cfg, const char *domain,
 {
     int w;
 
-    if (!cfg || !cfg->state_dir || !domain || !*domain ||
-        strchr(domain, '/') || strcmp(domain, ".") == 0 ||
-        strcmp(domain, "..") == 0)
+    if (!cfg || !cfg->state_dir || !domain || !*domain || strchr(domain, '/') ||
+        strcmp(domain, ".") == 0 || strcmp(domain, "..") == 0)
         return -EINVAL;
     w = snprintf(buf, len, "%s/vms/%s", cfg->state_dir, domain);
     return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
@@ -392,8 +391,8 @@ static int plan_make(const struct conf_migrator *cfg, const char *domain,
             if (v->capacity_bytes <= 0)
                 return errf(e, -EINVAL, "InvalidSpec",
                             "%s.emptyDisk.capacity: Required value", fp);
-            if (pathf(f->path, sizeof(f->path), "%s/%s.img", p->dir,
-                      v->name) < 0)
+            if (pathf(f->path, sizeof(f->path), "%s/%s.img", p->dir, v->name) <
+                0)
                 return errf(e, -EINVAL, "InvalidSpec", "%s.name: too long", fp);
             f->size = v->capacity_bytes;
             f->empty_disk = true;
@@ -494,9 +493,17 @@ static int dir_fresh(const struct conf_migrator *cfg, const char *dir)
 static int overlay_create(const char *backing, const char *overlay, char *msg,
                           size_t len)
 {
-    char *argv[] = {"qemu-img", "create",        "-q", "-f",
-                    "qcow2",    "-F",            "qcow2", "-b",
-                    (char *)backing, (char *)overlay, NULL};
+    char *argv[] = {"qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    "-F",
+                    "qcow2",
+                    "-b",
+                    (char *)backing,
+                    (char *)overlay,
+                    NULL};
     posix_spawn_file_actions_t fa;
     int fds[2], status = 0, r;
     pid_t pid;
@@ -548,9 +555,8 @@ static int overlay_create(const char *backing, const char *overlay, char *msg,
 
 static int sparse_create(const char *path, int64_t size, bool exclusive)
 {
-    int fd = open(path,
-                  O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : 0),
-                  0644);
+    int fd = open(
+        path, O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0644);
     int r = 0;
 
     if (fd < 0)
@@ -604,8 +610,9 @@ static int files_make(const struct plan *p, struct migr_vmhost_error *e,
             r = sparse_create(f->path, f->size, f->create);
             if (r < 0) {
                 f->create = false; /* not ours to remove */
-                return errf(e, r, reason, "volume \"%s\": cannot create '%s': %s",
-                            f->volume, f->path, strerror(-r));
+                return errf(e, r, reason,
+                            "volume \"%s\": cannot create '%s': %s", f->volume,
+                            f->path, strerror(-r));
             }
         }
     }
@@ -614,12 +621,6 @@ static int files_make(const struct plan *p, struct migr_vmhost_error *e,
 
 /* ---------------------------------------------------------------------- */
 /* Jobs                                                                    */
-
-static const char *domain_type(void)
-{
-    /* Without KVM (the lab, nested clouds) QEMU emulates: TCG. */
-    return access("/dev/kvm", R_OK | W_OK) == 0 ? "kvm" : "qemu";
-}
 
 static int nat_ensure(struct migr_virt *v, char *err, size_t len)
 {
@@ -695,8 +696,8 @@ int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
                      domain, p.vmi.meta.uid, uid[0] ? uid : "none");
             goto out;
         }
-        if (r == 0 && (info.state == MIGR_DOM_SHUTOFF ||
-                       info.state == MIGR_DOM_CRASHED))
+        if (r == 0 &&
+            (info.state == MIGR_DOM_SHUTOFF || info.state == MIGR_DOM_CRASHED))
             r = migr_virt_start(v, domain, err, sizeof(err));
         if (r < 0) {
             r = errf(e, r, "StartFailed", "%s", err);
@@ -727,7 +728,7 @@ int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
         goto out;
     }
     o = (struct migr_domxml_opts){
-        .domain_type = domain_type(),
+        .domain_type = cfg->domain_type,
         .seed_path = p.has_seed ? p.seed : NULL,
         .console_path = p.console,
         .bridge = cfg->pod_bridge,
@@ -737,8 +738,7 @@ int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
         .disks = p.disks,
         .disk_count = p.n_files,
     };
-    r = migr_domxml_build(&p.vmi.meta, &p.vmi.spec, &o, &xml, err,
-                          sizeof(err));
+    r = migr_domxml_build(&p.vmi.meta, &p.vmi.spec, &o, &xml, err, sizeof(err));
     if (r < 0) {
         r = errf(e, r == -ENOMEM ? -ENOMEM : -EINVAL, "InvalidSpec", "spec: %s",
                  err);
@@ -863,8 +863,8 @@ int migr_vmhost_prepare(const struct conf_migrator *cfg, const char *domain,
     if (r < 0)
         goto out;
     r = migr_virt_open(cfg->libvirt_uri, &v, err, sizeof(err));
-    if (r == 0 && (r = migr_virt_info(v, domain, &info, err, sizeof(err))) ==
-                      0) {
+    if (r == 0 &&
+        (r = migr_virt_info(v, domain, &info, err, sizeof(err))) == 0) {
         /* Its files are in use: a migration to where it is makes no
          * sense, and they must not be replaced under it. */
         r = errf(e, -EEXIST, "PrepareFailed",

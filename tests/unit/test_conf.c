@@ -1134,6 +1134,7 @@ static void test_migr_defaults(void **state)
     assert_null(c.shared_storage);
     assert_string_equal(c.image_dir, "/var/lib/orchestrator/images");
     assert_null(c.pod_bridge);
+    assert_string_equal(c.domain_type, "kvm");
     assert_string_equal(c.state_dir, "/var/lib/migrator");
     assert_string_equal(c.sysfs_root, "/sys");
     assert_null(c.migration_address);
@@ -1176,6 +1177,7 @@ static const char migr_full[] =
     ");\n"
     "image_dir = \"/srv/images\";\n"
     "pod_bridge = \"virbr1\";\n"
+    "domain_type = \"qemu\";\n"
     "log_level = \"error\";\n"
     "report_interval_s = 30;\n";
 
@@ -1227,6 +1229,7 @@ static void test_migr_every_key(void **state)
     assert_int_equal(c.networks[2].mode, CONF_NET_MODE_BRIDGE);
     assert_string_equal(c.image_dir, "/srv/images");
     assert_string_equal(c.pod_bridge, "virbr1");
+    assert_string_equal(c.domain_type, "qemu");
     assert_int_equal(c.log_level, LOG_LEVEL_ERROR);
     assert_int_equal(c.report_interval_s, 30);
     conf_migrator_clear(&c);
@@ -1313,6 +1316,9 @@ static void test_migr_networks(void **state)
              "\"br 0\"");
     migr_bad("image_dir = \"images\";",
              "t.conf:1: 'image_dir': \"images\" is not an absolute path");
+    migr_bad("domain_type = \"xen\";",
+             "t.conf:1: 'domain_type': invalid domain type \"xen\" (expected "
+             "kvm or qemu)");
     migr_bad("pod_bridge = \"a/b\";",
              "t.conf:1: 'pod_bridge': invalid interface name \"a/b\"");
     migr_bad("networks = ( { name = \"n\"; pf = \"ens1f0\"; vlan = \"1\"; } );",

@@ -442,7 +442,9 @@ static void test_vmi_mapping(void **state)
     assert_contains(back, "<source file='/var/lib/migrator/vms/default_vm-lab/"
                           "containerdisk.qcow2'/>");
     assert_contains(back, "<disk type='file' device='cdrom'>");
-    assert_contains(back, "<target dev='sda' bus='sata'/>");
+    assert_contains(back, "<target dev='hda' bus='ide'/>");
+    assert_contains(back, "<entry name='serial'>ds=nocloud</entry>");
+    assert_contains(back, "<smbios mode='sysinfo'/>");
     assert_contains(back, "<source bridge='br0'/>");
     assert_contains(back, "<mac address='02:00:00:00:00:01'/>");
     assert_contains(back, "<source network='orch-pod'/>");

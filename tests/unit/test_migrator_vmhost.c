@@ -32,7 +32,7 @@
 #define DOM "default_vm-lab"
 
 struct t {
-    char dir[64];         /* the temporary root */
+    char dir[64];    /* the temporary root */
     char state[128]; /* state_dir */
     char images[128];
     char kernel[128];
@@ -88,8 +88,8 @@ static int setup(void **state)
              "  { name = \"sriov-net1\"; pf = \"ens1f0\"; } );\n",
              t->state, t->images);
     assert_int_equal(conf_migrator_init(&t->cfg), 0);
-    if (conf_migrator_load_string(&t->cfg, conf, "t.conf", err,
-                                  sizeof(err)) < 0)
+    if (conf_migrator_load_string(&t->cfg, conf, "t.conf", err, sizeof(err)) <
+        0)
         fail_msg("%s", err);
     t->keep = virConnectOpen("test:///default");
     assert_non_null(t->keep);
@@ -123,10 +123,10 @@ static json_t *vmi_new(const struct t *t, const char *patch)
         "kernelArgs", "console=ttyS0", "container", "kernelPath", t->kernel,
         "devices", "disks", "name", "containerdisk", "disk", "bus", "virtio",
         "interfaces", "name", "lab", "bridge", "macAddress",
-        "02:00:00:00:00:01", "rng", "resources", "requests", "memory",
-        "192Mi", "networks", "name", "lab", "multus", "networkName",
-        "lab-net", "volumes", "name", "containerdisk", "containerDisk",
-        "image", "quay.io/containerdisks/fedora:39", "name", "cloudinitdisk",
+        "02:00:00:00:00:01", "rng", "resources", "requests", "memory", "192Mi",
+        "networks", "name", "lab", "multus", "networkName", "lab-net",
+        "volumes", "name", "containerdisk", "containerDisk", "image",
+        "quay.io/containerdisks/fedora:39", "name", "cloudinitdisk",
         "cloudInitNoCloud", "networkData",
         "version: 2\nethernets:\n  lab:\n    match:\n      macAddress: "
         "\"02:00:00:00:00:01\"\n    addresses: [198.18.0.70/15]\n");
@@ -193,13 +193,12 @@ static void test_image_file(void **state)
                                             buf, sizeof(buf)),
                      0);
     assert_string_equal(buf, "/img/quay.io_containerdisks_fedora_39.qcow2");
-    assert_int_equal(migr_vmhost_image_file("/img", "busybox@sha256:ab12", buf,
-                                            sizeof(buf)),
-                     0);
+    assert_int_equal(
+        migr_vmhost_image_file("/img", "busybox@sha256:ab12", buf, sizeof(buf)),
+        0);
     assert_string_equal(buf, "/img/busybox_sha256_ab12.qcow2");
-    assert_int_equal(migr_vmhost_image_file("/img", "../etc/x", buf,
-                                            sizeof(buf)),
-                     -EINVAL);
+    assert_int_equal(
+        migr_vmhost_image_file("/img", "../etc/x", buf, sizeof(buf)), -EINVAL);
     assert_int_equal(migr_vmhost_image_file("/img", "a b", buf, sizeof(buf)),
                      -EINVAL);
     assert_int_equal(migr_vmhost_image_file("/img", "", buf, sizeof(buf)),
