@@ -881,6 +881,9 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         /* The completed job's statistics (real downtime), when libvirt
          * still has the domain; else the last sample. */
         r = migr_virt_job_stats(virt, b->domain, true, &done, NULL, 0);
+        /* A VM made from a manifest left its seed and overlays here; they
+         * are the target's now (kept while the domain is still defined). */
+        (void)migr_vmhost_release(j->o.cfg, b->domain, NULL);
         pthread_mutex_lock(&j->lock);
         p = b->progress;
         res = json_pack(
