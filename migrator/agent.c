@@ -489,6 +489,13 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
         append(a, network(src, &cfg->networks[i], res, n_res, &oom), &oom);
     set(o, "networks", a, &oom);
 
+    /* Where disks count as shared (the RWX rule orchestratord checks at a
+     * migration's admission for VMs made from manifests). */
+    a = json_array();
+    for (size_t i = 0; a && i < cfg->n_shared_storage; i++)
+        append(a, json_string(cfg->shared_storage[i]), &oom);
+    set(o, "sharedStorage", a, &oom);
+
     free(res);
     free(doms);
     if (oom) {
