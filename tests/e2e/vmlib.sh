@@ -108,3 +108,122 @@ agent_wait() {
     echo "$s"
     return 1
 }
+
+# vm_yaml NAME ADDR MAC: a VirtualMachine manifest in the seed's shape
+# (tests/data/vm-sriov.yaml: labels, running, a containerDisk and the
+# cloudInitNoCloud disk on virtio, a static MAC, rng, networkData v2 with
+# set-name, a static address, gateway and nameservers) for the lab: kernel
+# boot of the test guest instead of the container image, the lab's address,
+# a bridge binding on the lab's multus network (no SR-IOV in the lab).
+vm_yaml() {
+    cat <<YAML
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  labels:
+    special: vmi-lab-network
+  name: $1
+spec:
+  running: true
+  template:
+    metadata:
+      labels:
+        kubevirt.io/size: small
+        kubevirt.io/domain: lab
+    spec:
+      domain:
+        cpu:
+          cores: 1
+        firmware:
+          kernelBoot:
+            kernelArgs: console=ttyS0 panic=-1 loglevel=4
+            container:
+              image: lab/guest:latest
+              kernelPath: $LAB_GUEST_DIR/vmlinuz
+              initrdPath: $LAB_GUEST_DIR/initrd.gz
+        devices:
+          disks:
+          - name: containerdisk
+            disk:
+              bus: virtio
+          - name: cloudinitdisk
+            disk:
+              bus: virtio
+          interfaces:
+          - macAddress: "$3"
+            name: lab-net
+            bridge: {}
+          rng: {}
+        resources:
+          requests:
+            memory: 192Mi
+      networks:
+      - multus:
+          networkName: lab-net
+        name: lab-net
+      volumes:
+      - containerDisk:
+          image: lab/guest-disk:1
+        name: containerdisk
+      - cloudInitNoCloud:
+          networkData: |
+            ethernets:
+              lab-net:
+                addresses:
+                - $2/15
+                gateway: 198.18.0.1
+                match:
+                  macAddress: "$3"
+                nameservers:
+                  addresses:
+                  - 198.18.0.1
+                  search:
+                  - default.svc.cluster.local
+                set-name: lab0
+            version: 2
+          userData: |-
+            #!/bin/sh
+            echo lab
+        name: cloudinitdisk
+YAML
+}
+
+vms=$ns_path/virtualmachines
+vmis=$ns_path/virtualmachineinstances
+
+# post_vm FILE -> HTTP code, body in $work/post.out
+post_vm() {
+    curl -s -o "$work/post.out" -w '%{http_code}' --max-time 10 -X POST \
+        -H "Authorization: Bearer $LAB_ADMIN_TOKEN" -H 'Content-Type: application/yaml' \
+        --data-binary @"$1" "$api$vms"
+}
+# wait_vmi_running NAME SECONDS: until VMI NAME is Running; prints its node.
+wait_vmi_running() {
+    local _
+    for _ in $(seq $(($2 * 10))); do
+        if [ "$(field "$vmis/$1" .status.phase)" = Running ]; then
+            field "$vmis/$1" .status.nodeName
+            return 0
+        fi
+        sleep 0.1
+    done
+    lab_api_get "$vmis/$1" | jq -c .status >&2 || true
+    lab_api_get "$vms/$1" | jq -c .status >&2 || true
+    return 1
+}
+# gone_everywhere DOMAIN: no lab host knows it.
+gone_everywhere() {
+    local h
+    for h in $(lab_hosts); do
+        [ -z "$(lab_dom_state "$h" "$1")" ] || return 1
+    done
+}
+# wait_gone DOMAIN SECONDS
+wait_gone() {
+    local _
+    for _ in $(seq $(($2 * 4))); do
+        gone_everywhere "$1" && return 0
+        sleep 0.25
+    done
+    return 1
+}
