@@ -22,6 +22,7 @@
 #include "log/log.h"
 #include "migrator/jobs.h"
 #include "migrator/report.h"
+#include "migrator/vmhost.h"
 
 #define DRAIN_GRACE_S 5
 /* At most one line per this many seconds about requests with a missing or
@@ -282,20 +283,32 @@ static json_t *interfaces(const struct migr_dom_devices *dv, bool *oom)
     return a;
 }
 
-static json_t *disks(const struct conf_migrator *cfg,
+static json_t *disks(const struct conf_migrator *cfg, const char *domain,
                      const struct migr_dom_devices *dv, bool *oom)
 {
     json_t *a = json_array();
+    char dir[4096];
+    size_t dl = 0;
 
+    /* The VM's own files (its seed, its containerDisk overlays): a
+     * migration target's prepare makes them again and a block migration
+     * copies the overlays, so they do not need shared storage. */
+    if (migr_vmhost_dir(cfg, domain, dir, sizeof(dir) - 1) == 0) {
+        dl = strlen(dir);
+        dir[dl++] = '/';
+        dir[dl] = '\0';
+    }
     for (size_t i = 0; a && i < dv->n_disks; i++) {
         const struct migr_dom_disk *d = &dv->disks[i];
         bool shared = strcmp(d->type, "network") == 0 ||
                       (d->source[0] && path_shared(cfg, d->source));
+        bool per_vm = dl && strncmp(d->source, dir, dl) == 0;
 
         append(a,
-               json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "target", d->target,
-                         "device", d->device, "source", d->source, "type",
-                         d->type, "shared", shared, "readonly", d->readonly),
+               json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b}", "target",
+                         d->target, "device", d->device, "source", d->source,
+                         "type", d->type, "shared", shared, "readonly",
+                         d->readonly, "perVM", per_vm),
                oom);
     }
     if (!a)
@@ -332,7 +345,7 @@ static json_t *domain(const struct migr_agent_sources *src,
         set(o, "devicesError", json_string(err), oom);
     } else {
         set(o, "interfaces", interfaces(&dv, oom), oom);
-        set(o, "disks", disks(src->cfg, &dv, oom), oom);
+        set(o, "disks", disks(src->cfg, d->name, &dv, oom), oom);
         set(o, "hostdevs", json_integer(dv.hostdevs), oom);
         set(o, "acpi", json_boolean(dv.acpi), oom);
         /* The VMI a start job made it for (domxml's <metadata>): the

@@ -244,13 +244,10 @@ static const struct fspec iface_f[] = {
     {0},
 };
 static const struct fspec disk_f[] = {
-    {"target", T_STR, false, NULL},
-    {"device", T_STR, false, NULL},
-    {"source", T_STR_NULL, false, NULL},
-    {"type", T_STR, false, NULL},
-    {"shared", T_BOOL, false, NULL},
-    {"readonly", T_BOOL, false, NULL},
-    {0},
+    {"target", T_STR, false, NULL},      {"device", T_STR, false, NULL},
+    {"source", T_STR_NULL, false, NULL}, {"type", T_STR, false, NULL},
+    {"shared", T_BOOL, false, NULL},     {"readonly", T_BOOL, false, NULL},
+    {"perVM", T_BOOL, false, NULL},      {0},
 };
 static const struct fspec domain_f[] = {
     {"name", T_STR, true, NULL},
@@ -801,7 +798,9 @@ static void vmi_set_live_migratable(json_t *status, const json_t *dom,
          * target, it need not be shared. */
         if (streq(dom_str(d, "device"), "cdrom") && dom_bool(d, "readonly"))
             continue;
-        if (dom_bool(d, "shared"))
+        /* A VM's own files (seed, containerDisk overlay) are made again on
+         * the target and copied by a block migration. */
+        if (dom_bool(d, "shared") || dom_bool(d, "perVM"))
             continue;
         snprintf(msg, sizeof(msg),
                  "cannot migrate VMI: disk %.64s (%.256s) is not on storage "

@@ -763,7 +763,7 @@ lab_migrate_raw() { # SRC DST NAME ADDR [VIRSH-OPTIONS...]
 # LAB_ORCHD_LISTEN (an address, e.g. 0.0.0.0 for the demo) changes where
 # orchestratord listens; the migrators still reach it on the lab bridge.
 
-LAB_ORCHD_PORT=8080
+: "${LAB_ORCHD_PORT:=8080}"
 LAB_AGENT_PORT=8081
 LAB_ADMIN_TOKEN=lab-admin-token-0123456789abcdef
 LAB_AGENT_TOKEN=lab-agent-token-0123456789abcdef
