@@ -32,10 +32,11 @@ static int run(const char *file, char *out, size_t len)
 
     if (system("command -v busybox >/dev/null 2>&1") != 0)
         fail_msg("busybox is missing; run scripts/install-deps.sh");
-    snprintf(cmd, sizeof(cmd),
-             "busybox awk -f %s/scripts/guest/netcfg.awk %s/tests/data/netcfg/%s "
-             "2>/dev/null",
-             top_dir(), top_dir(), file);
+    snprintf(
+        cmd, sizeof(cmd),
+        "busybox awk -f %s/scripts/guest/netcfg.awk %s/tests/data/netcfg/%s "
+        "2>/dev/null",
+        top_dir(), top_dir(), file);
     p = popen(cmd, "r");
     assert_non_null(p);
     n = fread(out, 1, len - 1, p);

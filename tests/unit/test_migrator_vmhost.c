@@ -389,6 +389,47 @@ static void test_invalid(void **state)
     }
 }
 
+/* Masquerade on the pod network: the host's NAT network is made (once)
+ * and the interface is on it. */
+static void test_masquerade(void **state)
+{
+    struct t *t = *state;
+    struct migr_vmhost_error e = {"", ""};
+    json_t *vmi = vmi_new(t, "{\"networks\":[{\"name\":\"lab\",\"pod\":{}}]}");
+    json_t *res = NULL;
+    virNetworkPtr net;
+    virDomainPtr d;
+    char *xml;
+
+    json_array_set_new(
+        json_object_get(
+            json_object_get(
+                json_object_get(json_object_get(vmi, "spec"), "domain"),
+                "devices"),
+            "interfaces"),
+        0, json_pack("{s:s, s:{}}", "name", "lab", "masquerade"));
+    if (migr_vmhost_start(&t->cfg, DOM, vmi, &res, &e) < 0)
+        fail_msg("%s: %s", e.reason, e.message);
+    net = virNetworkLookupByName(t->keep, MIGR_VMHOST_NAT_NETWORK);
+    assert_non_null(net);
+    assert_int_equal(virNetworkIsActive(net), 1);
+    d = virDomainLookupByName(t->keep, DOM);
+    assert_non_null(d);
+    xml = virDomainGetXMLDesc(d, 0);
+    assert_non_null(
+        strstr(xml, "<source network='" MIGR_VMHOST_NAT_NETWORK "'/>"));
+    free(xml);
+    virDomainFree(d);
+    assert_int_equal(migr_vmhost_stop(&t->cfg, DOM, 1, 10, &e), 0);
+    /* The network stays for the next VM. */
+    assert_int_equal(virNetworkIsActive(net), 1);
+    assert_int_equal(virNetworkDestroy(net), 0);
+    assert_int_equal(virNetworkUndefine(net), 0);
+    virNetworkFree(net);
+    json_decref(res);
+    json_decref(vmi);
+}
+
 /* A failure after the files were made takes them back: libvirt refuses
  * the definition (here: a domain of another name has the VMI's uuid). */
 static void test_define_fails_cleans_up(void **state)
@@ -421,6 +462,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_prepare_stop, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_masquerade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_define_fails_cleans_up, setup,
                                         teardown),
     };
