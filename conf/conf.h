@@ -195,13 +195,16 @@ extern const char conf_orchestratord_usage[];
 enum conf_net_mode {
     CONF_NET_MODE_HOSTDEV, /* VFIO passthrough, unplugged for migration */
     CONF_NET_MODE_MACVTAP, /* libvirt direct on the VF netdev */
+    CONF_NET_MODE_BRIDGE,  /* a host bridge (no SR-IOV): guests' bridge
+                              bindings on it get a tap in `bridge` */
 };
 
 /* A network name used in manifests mapped to a PF on this host. */
 struct conf_network {
     char *name;
-    char *pf;
-    int vlan; /* 0: none */
+    char *pf;     /* SR-IOV networks; NULL for a bridge network */
+    char *bridge; /* CONF_NET_MODE_BRIDGE: the host bridge; else NULL */
+    int vlan;     /* 0: none */
     enum conf_net_mode mode;
     int trust;    /* 1 on, 0 off, -1 left as the driver has it */
     int spoofchk; /* the same */
@@ -251,6 +254,15 @@ struct conf_migrator {
      * disk under one of them does not stop a live migration. */
     char **shared_storage;
     size_t n_shared_storage;
+    /* Where containerDisk images are, as qcow2 files named after the
+     * image reference (see migrator/vmhost.h). */
+    char *image_dir;
+    /* The host bridge a bridge binding on the pod network is put on;
+     * NULL: such an interface is refused. */
+    char *pod_bridge;
+    /* libvirt domain type of the VMs a start job makes: "kvm", or "qemu"
+     * (TCG emulation) where KVM is not usable. */
+    char *domain_type;
     enum log_level log_level;
     int report_interval_s;
 };

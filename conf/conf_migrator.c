@@ -19,6 +19,8 @@ static int migr_networks_parse(void *vctx, const void *vset, void *vconf);
 static void migr_networks_free(void *vconf);
 static int migr_shared_parse(void *vctx, const void *vset, void *vconf);
 static void migr_shared_free(void *vconf);
+static int migr_check_ifname(const char *v, char *why, size_t len);
+static int migr_check_domain_type(const char *v, char *why, size_t len);
 
 static const struct conf_key migr_keys[] = {
     /* Default set by migr_init() from gethostname(). */
@@ -121,6 +123,20 @@ static const struct conf_key migr_keys[] = {
      .type = CONF_T_RECORDS,
      .parse = migr_shared_parse,
      .free = migr_shared_free},
+    {.path = "image_dir",
+     .type = CONF_T_STRING,
+     .offset = OFF(image_dir),
+     .def_str = "/var/lib/orchestrator/images",
+     .check = conf_check_abs_path},
+    {.path = "pod_bridge",
+     .type = CONF_T_STRING,
+     .offset = OFF(pod_bridge),
+     .check = migr_check_ifname},
+    {.path = "domain_type",
+     .type = CONF_T_STRING,
+     .offset = OFF(domain_type),
+     .def_str = "kvm",
+     .check = migr_check_domain_type},
     {.path = "log_level",
      .type = CONF_T_LOG_LEVEL,
      .offset = OFF(log_level),
@@ -244,7 +260,8 @@ out:
 
 /* ---------------------------------------------------------------------- */
 /* networks = ( { name = "sriov-net1"; pf = "ens1f0"; vlan = 0;            */
-/*                mode = "hostdev"; trust = false; spoofchk = true; }, ... ); */
+/*                mode = "hostdev"; trust = false; spoofchk = true; },    */
+/*              { name = "lab-net"; bridge = "br0"; }, ... );              */
 
 static void migr_networks_free(void *vconf)
 {
@@ -253,6 +270,7 @@ static void migr_networks_free(void *vconf)
     for (size_t i = 0; i < c->n_networks; i++) {
         free(c->networks[i].name);
         free(c->networks[i].pf);
+        free(c->networks[i].bridge);
     }
     free(c->networks);
     c->networks = NULL;
@@ -285,10 +303,32 @@ static bool migr_ifname_ok(const char *v)
     return true;
 }
 
+static int migr_check_ifname(const char *v, char *why, size_t len)
+{
+    char q[80];
+
+    if (!migr_ifname_ok(v))
+        return conf_errorf(why, len, "invalid interface name \"%s\"",
+                           conf_quote(v, q, sizeof(q)));
+    return 0;
+}
+
+static int migr_check_domain_type(const char *v, char *why, size_t len)
+{
+    char q[80];
+
+    if (strcmp(v, "kvm") != 0 && strcmp(v, "qemu") != 0)
+        return conf_errorf(why, len,
+                           "invalid domain type \"%s\" (expected kvm or "
+                           "qemu)",
+                           conf_quote(v, q, sizeof(q)));
+    return 0;
+}
+
 static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
                               const char *recpath, struct conf_network *net)
 {
-    const char *name = NULL, *pf = NULL, *mode = "hostdev";
+    const char *name = NULL, *pf = NULL, *bridge = NULL, *mode = NULL;
     long long vlan = 0;
     int trust = -1, spoofchk = -1;
     int n = config_setting_length(rec);
@@ -318,6 +358,13 @@ static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
             if (!migr_ifname_ok(pf))
                 return conf_error(ctx, m, "'%s': invalid interface name \"%s\"",
                                   path, conf_quote(pf, q, sizeof(q)));
+        } else if (strcmp(key, "bridge") == 0) {
+            r = conf_record_string(ctx, m, path, &bridge);
+            if (r < 0)
+                return r;
+            if (!migr_ifname_ok(bridge))
+                return conf_error(ctx, m, "'%s': invalid interface name \"%s\"",
+                                  path, conf_quote(bridge, q, sizeof(q)));
         } else if (strcmp(key, "vlan") == 0) {
             r = conf_record_int(ctx, m, path, 0, 4094, &vlan);
             if (r < 0)
@@ -342,17 +389,31 @@ static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
             return conf_error(ctx, m, "unknown key '%s'", path);
         }
     }
-    if (!name || !pf)
+    if (!name || (!pf && !bridge))
         return conf_error(ctx, rec, "'%s': missing '%s'", recpath,
                           !name ? "name" : "pf");
+    /* A network is either SR-IOV (a PF, its VFs in a mode) or a plain
+     * host bridge; a VLAN on a bridge network would be the bridge's. */
+    if (pf && bridge)
+        return conf_error(
+            ctx, rec, "'%s': 'pf' and 'bridge' exclude each other", recpath);
+    if (bridge && (mode || vlan || trust >= 0 || spoofchk >= 0))
+        return conf_error(ctx, rec, "'%s': a 'bridge' network takes no '%s'",
+                          recpath,
+                          mode         ? "mode"
+                          : vlan       ? "vlan"
+                          : trust >= 0 ? "trust"
+                                       : "spoofchk");
     net->name = strdup(name);
-    net->pf = strdup(pf);
+    net->pf = pf ? strdup(pf) : NULL;
+    net->bridge = bridge ? strdup(bridge) : NULL;
     net->vlan = (int)vlan;
     net->trust = trust;
     net->spoofchk = spoofchk;
-    net->mode = strcmp(mode, "macvtap") == 0 ? CONF_NET_MODE_MACVTAP
-                                             : CONF_NET_MODE_HOSTDEV;
-    if (!net->name || !net->pf)
+    net->mode = bridge                                 ? CONF_NET_MODE_BRIDGE
+                : mode && strcmp(mode, "macvtap") == 0 ? CONF_NET_MODE_MACVTAP
+                                                       : CONF_NET_MODE_HOSTDEV;
+    if (!net->name || (pf && !net->pf) || (bridge && !net->bridge))
         return -ENOMEM;
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "log/log.h"
 #include "migrator/jobs.h"
 #include "migrator/report.h"
+#include "migrator/vmhost.h"
 
 #define DRAIN_GRACE_S 5
 /* At most one line per this many seconds about requests with a missing or
@@ -185,6 +186,15 @@ static json_t *network(const struct migr_agent_sources *src,
     json_t *o, *vfs;
     int r;
 
+    /* A bridge network has no VFs: its name and bridge are the inventory
+     * (orchestratord places VMs by the networks a host has). */
+    if (net->mode == CONF_NET_MODE_BRIDGE) {
+        o = json_pack("{s:s, s:s, s:s}", "name", net->name, "mode", "bridge",
+                      "bridge", net->bridge);
+        if (!o)
+            *oom = true;
+        return o;
+    }
     o = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o}", "name", net->name, "pf",
                   net->pf, "mode",
                   net->mode == CONF_NET_MODE_MACVTAP ? "macvtap" : "hostdev",
@@ -313,20 +323,32 @@ static json_t *interfaces(const struct migr_dom_devices *dv, bool *oom)
     return a;
 }
 
-static json_t *disks(const struct conf_migrator *cfg,
+static json_t *disks(const struct conf_migrator *cfg, const char *domain,
                      const struct migr_dom_devices *dv, bool *oom)
 {
     json_t *a = json_array();
+    char dir[4096];
+    size_t dl = 0;
 
+    /* The VM's own files (its seed, its containerDisk overlays): a
+     * migration target's prepare makes them again and a block migration
+     * copies the overlays, so they do not need shared storage. */
+    if (migr_vmhost_dir(cfg, domain, dir, sizeof(dir) - 1) == 0) {
+        dl = strlen(dir);
+        dir[dl++] = '/';
+        dir[dl] = '\0';
+    }
     for (size_t i = 0; a && i < dv->n_disks; i++) {
         const struct migr_dom_disk *d = &dv->disks[i];
         bool shared = strcmp(d->type, "network") == 0 ||
                       (d->source[0] && migr_agent_path_shared(cfg, d->source));
+        bool per_vm = dl && strncmp(d->source, dir, dl) == 0;
 
         append(a,
-               json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "target", d->target,
-                         "device", d->device, "source", d->source, "type",
-                         d->type, "shared", shared, "readonly", d->readonly),
+               json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:b}", "target",
+                         d->target, "device", d->device, "source", d->source,
+                         "type", d->type, "shared", shared, "readonly",
+                         d->readonly, "perVM", per_vm),
                oom);
     }
     if (!a)
@@ -363,9 +385,17 @@ static json_t *domain(const struct migr_agent_sources *src,
         set(o, "devicesError", json_string(err), oom);
     } else {
         set(o, "interfaces", interfaces(&dv, oom), oom);
-        set(o, "disks", disks(src->cfg, &dv, oom), oom);
+        set(o, "disks", disks(src->cfg, d->name, &dv, oom), oom);
         set(o, "hostdevs", json_integer(dv.hostdevs), oom);
         set(o, "acpi", json_boolean(dv.acpi), oom);
+        /* The VMI a start job made it for (domxml's <metadata>): the
+         * mapping that does not depend on parsing the name. */
+        if (dv.vmi_uid[0])
+            set(o, "vmi",
+                json_pack("{s:s, s:s, s:s}", "namespace",
+                          dv.vmi_namespace[0] ? dv.vmi_namespace : "default",
+                          "name", dv.vmi_name, "uid", dv.vmi_uid),
+                oom);
     }
     migr_dom_devices_clear(&dv);
     return o;
@@ -517,6 +547,13 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
                        json_object_get(o, "domains"), &oom),
                &oom);
     set(o, "networks", a, &oom);
+
+    /* Where disks count as shared (the RWX rule orchestratord checks at a
+     * migration's admission for VMs made from manifests). */
+    a = json_array();
+    for (size_t i = 0; a && i < cfg->n_shared_storage; i++)
+        append(a, json_string(cfg->shared_storage[i]), &oom);
+    set(o, "sharedStorage", a, &oom);
 
     free(res);
     free(doms);

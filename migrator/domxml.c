@@ -305,7 +305,7 @@ static void target_name(const char *prefix, unsigned idx, char *out, size_t len)
 }
 
 static int write_disk(struct ctx *c, struct xw *w, const struct api_disk *d,
-                      unsigned counters[2])
+                      unsigned counters[3])
 {
     const struct api_volume *v = find_volume(c->spec, d->name);
     const struct migr_domxml_disk *file;
@@ -358,6 +358,9 @@ static int write_disk(struct ctx *c, struct xw *w, const struct api_disk *d,
                strcmp(bus, "usb") == 0) {
         prefix = "sd";
         counter = &counters[1];
+    } else if (strcmp(bus, "ide") == 0) {
+        prefix = "hd";
+        counter = &counters[2];
     } else {
         return fail(c, -EOPNOTSUPP, "disk \"%s\": bus \"%s\" is not supported",
                     d->name, bus);
@@ -387,6 +390,34 @@ static int write_disk(struct ctx *c, struct xw *w, const struct api_disk *d,
     snprintf(alias, sizeof(alias), MIGR_ALIAS_USER "%s", d->name);
     xw_leaf(w, "alias", NULL, "name", alias, NULL);
     xw_end(w);
+    return 0;
+}
+
+/* A cloudInitNoCloud volume no disk names: KubeVirt would not attach it,
+ * but a seed the guest cannot see is no seed, so it goes on a CD-ROM: on
+ * the IDE bus every i440fx ('pc') machine has (its driver is in every
+ * kernel, AHCI is not), on SATA on other machines. */
+static int write_orphan_seed(struct ctx *c, struct xw *w, unsigned counters[3])
+{
+    const struct api_vmi_spec *s = c->spec;
+
+    for (size_t i = 0; i < s->volume_count; i++) {
+        const struct api_volume *v = &s->volumes[i];
+        bool named = false;
+
+        if (v->type != API_VOLUME_CLOUD_INIT_NOCLOUD || !v->name)
+            continue;
+        for (size_t k = 0; k < s->disk_count && !named; k++)
+            named = s->disks[k].name && strcmp(s->disks[k].name, v->name) == 0;
+        if (named)
+            continue;
+        const char *m = c->opts->machine;
+        bool pc = !m || (strncmp(m, "pc", 2) == 0 && !strstr(m, "q35"));
+        struct api_disk d = {.name = v->name,
+                             .type = API_DISK_CDROM,
+                             .bus = pc ? "ide" : "sata"};
+        return write_disk(c, w, &d, counters);
+    }
     return 0;
 }
 
@@ -450,6 +481,16 @@ static int write_sriov(struct ctx *c, struct xw *w,
     return 0;
 }
 
+static const char *multus_bridge(const struct migr_domxml_opts *o,
+                                 const char *network)
+{
+    for (size_t i = 0; i < o->bridge_count; i++)
+        if (o->bridges[i].network && network &&
+            strcmp(o->bridges[i].network, network) == 0)
+            return o->bridges[i].bridge;
+    return network;
+}
+
 static int write_interface(struct ctx *c, struct xw *w,
                            const struct api_interface *iface)
 {
@@ -468,9 +509,24 @@ static int write_interface(struct ctx *c, struct xw *w,
             return fail(c, -EINVAL, "interface \"%s\": no VF assigned",
                         iface->name);
         return write_sriov(c, w, iface, vf);
+    case API_BINDING_MASQUERADE:
+        if (net->type != API_NETWORK_POD || !c->opts->nat_network)
+            break;
+        snprintf(alias, sizeof(alias), MIGR_ALIAS_USER "%s", iface->name);
+        xw_start(w, "interface");
+        xw_attr(w, "type", "network");
+        if (iface->mac_address)
+            xw_leaf(w, "mac", NULL, "address", iface->mac_address, NULL);
+        xw_leaf(w, "source", NULL, "network", c->opts->nat_network, NULL);
+        xw_leaf(w, "model", NULL, "type",
+                iface->model ? iface->model : "virtio", NULL);
+        xw_leaf(w, "alias", NULL, "name", alias, NULL);
+        xw_end(w);
+        return 0;
     case API_BINDING_BRIDGE:
-        bridge = net->type == API_NETWORK_MULTUS ? net->network_name
-                                                 : c->opts->bridge;
+        bridge = net->type == API_NETWORK_MULTUS
+                     ? multus_bridge(c->opts, net->network_name)
+                     : c->opts->bridge;
         if (!bridge || !*bridge)
             return fail(c, -EINVAL, "interface \"%s\": no host bridge",
                         iface->name);
@@ -486,10 +542,22 @@ static int write_interface(struct ctx *c, struct xw *w,
         xw_end(w);
         return 0;
     default:
-        return fail(c, -EOPNOTSUPP,
-                    "interface \"%s\": binding \"%s\" is not supported",
-                    iface->name, api_iface_binding_name(iface->binding));
+        break;
     }
+    return fail(c, -EOPNOTSUPP,
+                "interface \"%s\": binding \"%s\" is not supported%s",
+                iface->name, api_iface_binding_name(iface->binding),
+                iface->binding == API_BINDING_MASQUERADE
+                    ? " (only on the pod network of a host with a NAT network)"
+                    : "");
+}
+
+static bool has_seed(const struct api_vmi_spec *s)
+{
+    for (size_t i = 0; i < s->volume_count; i++)
+        if (s->volumes[i].type == API_VOLUME_CLOUD_INIT_NOCLOUD)
+            return true;
+    return false;
 }
 
 static int64_t or1(int64_t v)
@@ -549,7 +617,8 @@ int migr_domxml_build(const struct api_meta *meta,
     char name[300], num[32];
     const char *uuid;
     int64_t mem, vcpus;
-    unsigned counters[2] = {0};
+    bool seed;
+    unsigned counters[3] = {0};
     int r;
 
     if (err && errlen)
@@ -577,11 +646,34 @@ int migr_domxml_build(const struct api_meta *meta,
     xw_leaf(&w, "name", name, NULL);
     if (uuid)
         xw_leaf(&w, "uuid", uuid, NULL);
+    if (meta->uid && *meta->uid) {
+        xw_start(&w, "metadata");
+        xw_start(&w, "orch:vmi");
+        xw_attr(&w, "xmlns:orch", MIGR_VMI_XMLNS);
+        xw_attr(&w, "namespace",
+                meta->namespace && *meta->namespace ? meta->namespace
+                                                    : "default");
+        xw_attr(&w, "name", meta->name);
+        xw_attr(&w, "uid", meta->uid);
+        xw_end(&w);
+        xw_end(&w);
+    }
     /* KiB, rounded up: libvirt would round the same way. */
     snprintf(num, sizeof(num), "%" PRId64, (mem + 1023) / 1024);
     xw_leaf(&w, "memory", num, "unit", "KiB", NULL);
     snprintf(num, sizeof(num), "%" PRId64, vcpus);
     xw_leaf(&w, "vcpu", num, "placement", "static", NULL);
+    /* The hint cloud-init's ds-identify reads first: a system serial
+     * number "ds=nocloud" says a NoCloud seed is attached. */
+    seed = has_seed(spec);
+    if (seed) {
+        xw_start(&w, "sysinfo");
+        xw_attr(&w, "type", "smbios");
+        xw_start(&w, "system");
+        xw_leaf(&w, "entry", "ds=nocloud", "name", "serial", NULL);
+        xw_end(&w);
+        xw_end(&w);
+    }
 
     xw_start(&w, "os");
     xw_leaf(&w, "type", "hvm", "arch", c.opts->arch ? c.opts->arch : "x86_64",
@@ -598,6 +690,8 @@ int migr_domxml_build(const struct api_meta *meta,
         if (k->kernel_args && *k->kernel_args)
             xw_leaf(&w, "cmdline", k->kernel_args, NULL);
     }
+    if (seed)
+        xw_leaf(&w, "smbios", NULL, "mode", "sysinfo", NULL);
     xw_end(&w);
     xw_start(&w, "features");
     xw_leaf(&w, "acpi", NULL, NULL);
@@ -614,6 +708,9 @@ int migr_domxml_build(const struct api_meta *meta,
         if (r < 0)
             goto out;
     }
+    r = write_orphan_seed(&c, &w, counters);
+    if (r < 0)
+        goto out;
     for (size_t i = 0; i < spec->interface_count; i++) {
         r = write_interface(&c, &w, &spec->interfaces[i]);
         if (r < 0)

@@ -11,16 +11,26 @@
  *     <topology>; cpu model host-passthrough, host-model or a named model;
  *   - firmware.kernelBoot as <kernel>, <initrd>, <cmdline>; <acpi/> always
  *     (PCI hot-plug and hot-unplug of SR-IOV NICs need it);
- *   - disks in spec order as file disks (virtio vdX, sata/scsi/usb sdX),
- *     alias "ua-DISK"; the cloudInitNoCloud volume is the seed ISO,
+ *   - disks in spec order as file disks  (virtio vdX, sata/scsi/usb sdX, ide
+ * hdX), alias "ua-DISK"; the cloudInitNoCloud volume is the seed ISO,
  *     read-only; other volumes take their file from hostDisk.path or the
  *     caller's list;
+ *   - <metadata><orch:vmi namespace name uid/></metadata> (namespace
+ *     MIGR_VMI_XMLNS) when the VMI has a uid, so that a report maps the
+ *     domain back to its VMI without parsing the name;
+ *   - a cloudInitNoCloud volume that no disk names is still attached: as a
+ *     read-only CD-ROM (IDE on 'pc' machines, SATA on others; cloud-init
+ *     finds the seed by its label), and a VMI with a seed gets the SMBIOS
+ *     system serial "ds=nocloud", the hint cloud-init's ds-identify reads;
  *   - interfaces in spec order: bridge binding -> <interface type='bridge'>
- *     (alias "ua-NAME"); sriov on a macvtap network -> <interface
- *     type='direct'> in passthrough mode on the VF netdev, sriov on a
- *     hostdev network -> <interface type='hostdev' managed='yes'> on the VF
- *     PCI address with VLAN, both with alias "ua-sriov-NAME" (KubeVirt's
- *     "sriov-" prefix is how a migration finds the NICs to unplug);
+ *     on the pod bridge (pod network) or on the bridge the host maps the
+ *     multus network to (alias "ua-NAME"); masquerade on the pod network
+ *     -> <interface type='network'> on the host's NAT network; sriov on a
+ * macvtap network -> <interface type='direct'> in passthrough mode on the VF
+ * netdev, sriov on a hostdev network -> <interface type='hostdev'
+ * managed='yes'> on the VF PCI address with VLAN, both with alias
+ * "ua-sriov-NAME" (KubeVirt's "sriov-" prefix is how a migration finds the NICs
+ * to unplug);
  *   - a serial console to a file (or a pty), rng when requested, no USB
  *     controller and no memory balloon.
  *
@@ -57,6 +67,16 @@ struct migr_domxml_vf {
                            by the SR-IOV module, not in the XML) */
 };
 
+/* The host bridge behind a multus network (config `networks` of mode
+ * bridge). */
+struct migr_domxml_bridge {
+    const char *network; /* multus networkName */
+    const char *bridge;
+};
+
+/* The namespace of the <metadata> element naming the VMI. */
+#define MIGR_VMI_XMLNS "https://orchestrator.io/xmlns/vmi/1"
+
 /* The file behind a volume that has no host path of its own
  * (containerDisk, persistentVolumeClaim, emptyDisk). */
 struct migr_domxml_disk {
@@ -77,8 +97,13 @@ struct migr_domxml_opts {
                                  cloudInitNoCloud volume on a disk */
     const char *console_path; /* serial console log; NULL: a pty */
     const char *bridge;       /* host bridge for bridge bindings on the pod
-                                 network (a multus network's bridge is its
-                                 networkName) */
+                                 network */
+    const char *nat_network;  /* libvirt network for masquerade on the pod
+                                 network; NULL: masquerade is refused */
+    /* Bridges of multus networks; a network not listed is bridged to a
+     * bridge of its networkName. */
+    const struct migr_domxml_bridge *bridges;
+    size_t bridge_count;
     const struct migr_domxml_disk *disks;
     size_t disk_count;
     const struct migr_domxml_vf *vfs;
@@ -93,7 +118,8 @@ int migr_domxml_name(const struct api_meta *meta, char *buf, size_t len);
  * caller frees.  Returns 0; -EINVAL (the spec or options do not add up: no
  * memory size, a disk without a volume, a volume without a file, an SR-IOV
  * interface without a VF, text XML cannot hold), -EOPNOTSUPP (a binding or
- * volume type this project does not run: masquerade, slirp, passt), or
+ * volume type this project does not run: slirp, passt, masquerade without
+ * a NAT network), or
  * -ENOMEM; `err` (may be NULL) gets the reason. */
 int migr_domxml_build(const struct api_meta *meta,
                       const struct api_vmi_spec *spec,

@@ -25,6 +25,7 @@
 
 #include "migrator/agent.h"
 #include "migrator/virt.h"
+#include "migrator/vmhost.h"
 
 #define KEEP_FINISHED       100
 #define MONITOR_INTERVAL_MS 500
@@ -32,11 +33,18 @@
 /* A watch whose reader lets this much pile up is ended, not buffered. */
 #define WATCH_MAX_PENDING (1024 * 1024)
 
-enum job_type { JOB_PREPARE, JOB_MIGRATE, JOB_ABORT, JOB_RELEASE };
+enum job_type {
+    JOB_PREPARE,
+    JOB_MIGRATE,
+    JOB_ABORT,
+    JOB_RELEASE,
+    JOB_START,
+    JOB_STOP
+};
 enum job_state { ST_PENDING, ST_RUNNING, ST_SUCCEEDED, ST_FAILED };
 
 static const char *const type_names[] = {"prepare", "migrate", "abort",
-                                         "release"};
+                                         "release", "start",   "stop"};
 static const char *const state_names[] = {"Pending", "Running", "Succeeded",
                                           "Failed"};
 
@@ -68,6 +76,8 @@ struct job {
     const char *abort_target; /* JOB_ABORT: the migrate job's id */
     const char *source_uri;   /* JOB_PREPARE: prepare.sourceLibvirtURI */
     const char *release_of;   /* JOB_RELEASE: release.prepareJobId */
+    json_t *vmi;              /* start, prepare: the VMI (in request) */
+    uint64_t grace_s;         /* stop: gracePeriodS */
 
     /* Under the table's lock from here on. */
     enum job_state state;
@@ -425,11 +435,15 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
         b->type = JOB_ABORT;
     else if (strcmp(type, "release") == 0)
         b->type = JOB_RELEASE;
+    else if (strcmp(type, "start") == 0)
+        b->type = JOB_START;
+    else if (strcmp(type, "stop") == 0)
+        b->type = JOB_STOP;
     else {
         free(b);
         return bad(e, "type",
                    "Unsupported value: must be \"prepare\", \"migrate\", "
-                   "\"abort\" or \"release\"");
+                   "\"abort\", \"release\", \"start\" or \"stop\"");
     }
     if ((r = get_obj(req, "migration", false, &sec, e)) < 0 ||
         (r = get_str(req, "domain", "domain", b->type != JOB_ABORT, &b->domain,
@@ -443,6 +457,24 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
                         false, &b->source_uri, e);
         if (r == 0 && b->source_uri && !strstr(b->source_uri, "://"))
             r = bad(e, "prepare.sourceLibvirtURI", "must be a libvirt URI");
+        if (r == 0 && sec)
+            r = get_obj(sec, "vmi", false, &b->vmi, e);
+        if (r == -EINVAL && strcmp(e->field, "vmi") == 0)
+            r = bad(e, "prepare.vmi", "must be an object");
+        break;
+    case JOB_START:
+        r = get_obj(req, "start", true, &sec, e);
+        if (r == 0 && (r = get_obj(sec, "vmi", true, &b->vmi, e)) < 0)
+            r = bad(e, "start.vmi",
+                    json_object_get(sec, "vmi") ? "must be an object"
+                                                : "Required value");
+        break;
+    case JOB_STOP:
+        b->grace_s = 30;
+        r = get_obj(req, "stop", false, &sec, e);
+        if (r == 0 && sec)
+            r = get_u64(sec, "gracePeriodS", "stop.gracePeriodS", 86400,
+                        &b->grace_s, e);
         break;
     case JOB_MIGRATE:
         r = get_obj(req, "migrate", true, &sec, e);
@@ -790,11 +822,46 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
     j->next_port = (port - c->migration_port_min + 1) % span;
     migr_jobs_peer_uri(j, dest, sizeof(dest));
     snprintf(uri, sizeof(uri), "tcp://%s:%d", host, port);
+    if (b->vmi) {
+        /* A VM made from a manifest: its seed and overlays wait for it
+         * here before the target says it is ready (contract A.1). */
+        struct migr_vmhost_error e = {"", ""};
+        int r;
+
+        pthread_mutex_unlock(&j->lock);
+        r = migr_vmhost_prepare(c, b->domain, b->vmi, &e);
+        pthread_mutex_lock(&j->lock);
+        if (r < 0) {
+            job_finish(j, b, NULL, e.reason, "%s", e.message);
+            return;
+        }
+    }
     job_finish(j, b,
                json_pack("{s:s, s:i, s:s, s:s}", "migrationAddress", j->address,
                          "port", port, "migrationURI", uri, "destLibvirtURI",
                          dest),
                NULL, NULL);
+}
+
+/* start and stop: migrator/vmhost's work, the lock dropped around it. */
+static void run_vm(struct migr_jobs *j, struct job *b)
+{
+    struct migr_vmhost_error e = {"", ""};
+    json_t *res = NULL;
+    int r;
+
+    pthread_mutex_unlock(&j->lock);
+    if (b->type == JOB_START)
+        r = migr_vmhost_start(j->o.cfg, b->domain, b->vmi, &res, &e);
+    else
+        r = migr_vmhost_stop(j->o.cfg, b->domain, (int)b->grace_s, 0, &e);
+    pthread_mutex_lock(&j->lock);
+    if (r < 0)
+        job_finish(j, b, NULL, e.reason[0] ? e.reason : "Failed", "%s",
+                   e.message);
+    else
+        job_finish(j, b, b->type == JOB_START ? res : json_object(), NULL,
+                   NULL);
 }
 
 /* The blocking migration call on a thread of its own, so that the job's
@@ -1023,6 +1090,9 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         /* The completed job's statistics (real downtime), when libvirt
          * still has the domain; else the last sample. */
         r = migr_virt_job_stats(virt, b->domain, true, &done, NULL, 0);
+        /* A VM made from a manifest left its seed and overlays here; they
+         * are the target's now (kept while the domain is still defined). */
+        (void)migr_vmhost_release(j->o.cfg, b->domain, NULL);
         pthread_mutex_lock(&j->lock);
         p = b->progress;
         /* The progress's last word: nothing remains.  The completed job's
@@ -1807,6 +1877,11 @@ static void *worker_main(void *arg)
         case JOB_RELEASE:
             (void)journal_write(j, b);
             run_release(j, b);
+            break;
+        case JOB_START:
+        case JOB_STOP:
+            (void)journal_write(j, b);
+            run_vm(j, b);
             break;
         }
         b->pins--;

@@ -19,16 +19,22 @@
  *                             {"type":"MODIFIED","object":JOB}, the first
  *                             the current state; ends after the line with
  *                             a final state (Succeeded, Failed)
- * Request: {"id", "type": "prepare"|"migrate"|"abort"|"release",
- * "migration":{...}
- * (echoed), "domain" (required but for abort), "prepare":{
- * "sourceLibvirtURI"?},
+ * Request: {"id", "type": "prepare"|"migrate"|"abort"|"release"|"start"|
+ * "stop", "migration":{...} (echoed), "domain" (required but for abort),
+ * "prepare":{"sourceLibvirtURI"?, "vmi"?},
  * "migrate":{"destLibvirtURI","migrationURI" (required), "bandwidthMiBps",
  * "maxDowntimeMs", "allowAutoConverge", "allowPostCopy",
  * "allowWorkloadDisruption", "parallelConnections", "disableTLS" (default
  * true), "unsafe", "progressTimeoutS" (150), "completionTimeoutPerGiBS"
- * (150)}, "abort":{"jobId"}, "release":{"prepareJobId"}}; other members
- * are ignored.  release (target) undoes a prepare whose migration never
+ * (150)}, "abort":{"jobId"}, "release":{"prepareJobId"},
+ * "start":{"vmi": VMI} (required for start),
+ * "stop":{"gracePeriodS" (30)}}, and "prepare":{"vmi": VMI} for a VM made
+ * from a manifest (its seed and overlays are written before Succeeded);
+ * other members are ignored.  start and stop are migrator/vmhost's work
+ * (see vmhost.h): start's result {"domain","uuid"}, failure reasons
+ * InvalidSpec (the message starts with the field path), DefineFailed,
+ * StartFailed; stop's StopFailed, and it succeeds when there is no such
+ * domain.  release (target) undoes a prepare whose migration never
  * ran or failed: a prepare still Pending fails ("Released"), one Running
  * is waited for, and state_dir/vms/DOMAIN/ is removed unless libvirt
  * knows the domain here; result {"domainHere","filesRemoved"}, failure

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* We read the image through libisofs' own copy of struct burn_source and do
@@ -122,6 +123,10 @@ int migr_seed_meta_data(const struct migr_seed *seed, char **ret_text)
 /* ---------------------------------------------------------------------- */
 /* libisofs                                                                */
 
+/* 2000-01-01T00:00:00Z, as a time and as ECMA-119 writes it. */
+#define SEED_TIME      ((time_t)946684800)
+#define SEED_TIME_TEXT "2000010100000000"
+
 static pthread_once_t iso_once = PTHREAD_ONCE_INIT;
 static int iso_init_result;
 
@@ -179,6 +184,15 @@ static int write_image(IsoImage *image, int fd)
     /* Keep "cidata" lowercase in the primary volume descriptor: that is
      * the label cloud-init and blkid look for. */
     iso_write_opts_set_relaxed_vol_atts(opts, 1);
+    /* The same seed makes the same bytes, whenever and wherever it is
+     * written: a migration target writes it again and must hand the guest
+     * the very disk it had.  Every timestamp is a fixed one. */
+    iso_write_opts_set_pvd_times(opts, SEED_TIME, SEED_TIME, 0, 0,
+                                 (char *)SEED_TIME_TEXT);
+    iso_write_opts_set_dir_rec_mtime(opts, 7);
+    iso_write_opts_set_replace_timestamps(opts, 2);
+    iso_write_opts_set_default_timestamp(opts, SEED_TIME);
+    iso_write_opts_set_always_gmt(opts, 1);
     r = iso_image_create_burn_source(image, opts, &bs);
     iso_write_opts_free(opts);
     if (r < 0)

@@ -3,6 +3,8 @@
  */
 #include "migrator/virt.h"
 
+#include "migrator/domxml.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -668,12 +670,13 @@ int migr_virt_define(struct migr_virt *v, const char *xml, char **ret_name,
 }
 
 /* Run one per-domain libvirt call. */
-enum op { OP_START, OP_DESTROY, OP_UNDEFINE };
+enum op { OP_START, OP_DESTROY, OP_UNDEFINE, OP_SHUTDOWN };
 
 static int dom_op(struct migr_virt *v, const char *name, enum op op, char *err,
                   size_t errlen)
 {
-    static const char *const verb[] = {"start", "destroy", "undefine"};
+    static const char *const verb[] = {"start", "destroy", "undefine",
+                                       "shut down"};
     virDomainPtr d;
     char msg[300];
     int r = dom_get(v, name, &d, err, errlen);
@@ -693,6 +696,9 @@ static int dom_op(struct migr_virt *v, const char *name, enum op op, char *err,
         r = virDomainUndefineFlags(d,
                                    VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
                                        VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
+        break;
+    case OP_SHUTDOWN:
+        r = virDomainShutdownFlags(d, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN);
         break;
     }
     if (r < 0) {
@@ -719,6 +725,47 @@ int migr_virt_undefine(struct migr_virt *v, const char *name, char *err,
                        size_t errlen)
 {
     return dom_op(v, name, OP_UNDEFINE, err, errlen);
+}
+
+int migr_virt_shutdown(struct migr_virt *v, const char *name, char *err,
+                       size_t errlen)
+{
+    return dom_op(v, name, OP_SHUTDOWN, err, errlen);
+}
+
+int migr_virt_network_ensure(struct migr_virt *v, const char *xml, char *err,
+                             size_t errlen)
+{
+    xmlDocPtr doc = xml_read(xml);
+    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    virNetworkPtr net = NULL;
+    char name[256] = "";
+    int active, r = 0;
+
+    if (xml_is(root, "network"))
+        xml_text(root, "name", name, sizeof(name));
+    xmlFreeDoc(doc);
+    if (!name[0]) {
+        set_err(err, errlen, "not a <network> with a <name>");
+        return -EINVAL;
+    }
+    net = virNetworkLookupByName(v->conn, name);
+    if (!net) {
+        net = virNetworkDefineXML(v->conn, xml);
+        if (!net)
+            return virt_error("cannot define the network", err, errlen);
+        /* Best effort: an active network is what a start needs now. */
+        (void)virNetworkSetAutostart(net, 1);
+    }
+    active = virNetworkIsActive(net);
+    /* Two starts racing: the loser's create fails with the network up. */
+    if (active == 0 && virNetworkCreate(net) < 0 &&
+        virNetworkIsActive(net) != 1)
+        r = virt_error("cannot start the network", err, errlen);
+    else if (active < 0)
+        r = virt_error("cannot read the network's state", err, errlen);
+    virNetworkFree(net);
+    return r;
 }
 
 int migr_virt_xml(struct migr_virt *v, const char *name, bool migratable,
@@ -908,6 +955,23 @@ static void disk_parse(const xmlNode *n, struct migr_dom_disk *d)
     }
 }
 
+/* <metadata><orch:vmi namespace name uid/>: the element is found by its
+ * namespace URI, whatever prefix libvirt gave it. */
+static void vmi_parse(const xmlNode *md, struct migr_dom_devices *d)
+{
+    for (xmlNode *c = md ? md->children : NULL; c; c = c->next) {
+        if (!xml_is(c, "vmi") || !c->ns || !c->ns->href ||
+            strcmp((const char *)c->ns->href, MIGR_VMI_XMLNS) != 0)
+            continue;
+        xml_attr(c, "namespace", d->vmi_namespace, sizeof(d->vmi_namespace));
+        xml_attr(c, "name", d->vmi_name, sizeof(d->vmi_name));
+        xml_attr(c, "uid", d->vmi_uid, sizeof(d->vmi_uid));
+        if (!d->vmi_name[0] || !d->vmi_uid[0])
+            d->vmi_namespace[0] = d->vmi_name[0] = d->vmi_uid[0] = '\0';
+        return;
+    }
+}
+
 int migr_dom_devices_parse(const char *xml, struct migr_dom_devices *ret)
 {
     struct migr_dom_devices d = {0};
@@ -926,6 +990,7 @@ int migr_dom_devices_parse(const char *xml, struct migr_dom_devices *ret)
     }
     d.acpi = xml_child(xml_child(root, "features"), "acpi") != NULL;
     d.memory_kib = memory_parse(xml_child(root, "memory"));
+    vmi_parse(xml_child(root, "metadata"), &d);
     devs = xml_child(root, "devices");
     ni = xml_count(devs, "interface");
     nd = xml_count(devs, "disk");

@@ -140,6 +140,11 @@ struct migr_dom_devices {
     unsigned hostdevs;   /* <hostdev> elements (not hostdev interfaces) */
     bool acpi;           /* <features><acpi/> */
     uint64_t memory_kib; /* <memory> (the guest's maximum) in KiB; 0 none */
+    /* The VMI the domain was made for, from <metadata><orch:vmi> (see
+     * domxml.h, MIGR_VMI_XMLNS); "" when the domain has none. */
+    char vmi_namespace[64];
+    char vmi_name[254];
+    char vmi_uid[64];
 };
 
 /* Parse a domain's XML into *ret, which must be zeroed or hold an earlier
@@ -200,6 +205,17 @@ int migr_virt_destroy(struct migr_virt *v, const char *name, char *err,
                       size_t errlen);
 int migr_virt_undefine(struct migr_virt *v, const char *name, char *err,
                        size_t errlen);
+/* Ask the guest to shut down (ACPI power button, virDomainShutdown); it
+ * may take its time or ignore it.  Returns 0, -ENOENT, or a translated
+ * libvirt error (-EINVAL: the domain is not running). */
+int migr_virt_shutdown(struct migr_virt *v, const char *name, char *err,
+                       size_t errlen);
+
+/* Make sure the libvirt network `xml` (a <network> with a <name>) is
+ * defined, active and autostarted; one already defined under its name is
+ * kept as it is.  Returns 0 or a translated libvirt error. */
+int migr_virt_network_ensure(struct migr_virt *v, const char *xml, char *err,
+                             size_t errlen);
 
 /* The domain's XML (migratable: without what only this host knows, as
  * libvirt sends it to a migration target).  *ret_xml is malloc'd. */

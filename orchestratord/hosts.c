@@ -248,13 +248,10 @@ static const struct fspec iface_f[] = {
     {0},
 };
 static const struct fspec disk_f[] = {
-    {"target", T_STR, false, NULL},
-    {"device", T_STR, false, NULL},
-    {"source", T_STR_NULL, false, NULL},
-    {"type", T_STR, false, NULL},
-    {"shared", T_BOOL, false, NULL},
-    {"readonly", T_BOOL, false, NULL},
-    {0},
+    {"target", T_STR, false, NULL},      {"device", T_STR, false, NULL},
+    {"source", T_STR_NULL, false, NULL}, {"type", T_STR, false, NULL},
+    {"shared", T_BOOL, false, NULL},     {"readonly", T_BOOL, false, NULL},
+    {"perVM", T_BOOL, false, NULL},      {0},
 };
 static const struct fspec domain_f[] = {
     {"name", T_STR, true, NULL},
@@ -821,7 +818,9 @@ static void vmi_set_live_migratable(json_t *status, const json_t *dom,
          * target, it need not be shared. */
         if (streq(dom_str(d, "device"), "cdrom") && dom_bool(d, "readonly"))
             continue;
-        if (dom_bool(d, "shared"))
+        /* A VM's own files (seed, containerDisk overlay) are made again on
+         * the target and copied by a block migration. */
+        if (dom_bool(d, "shared") || dom_bool(d, "perVM"))
             continue;
         snprintf(msg, sizeof(msg),
                  "cannot migrate VMI: disk %.64s (%.256s) is not on storage "
@@ -1001,6 +1000,21 @@ static json_t *vmi_orphan(struct orch_hosts *hs, const json_t *old,
     return doc;
 }
 
+/* The VMI a migrator's start job made the domain for (its "vmi" member,
+ * from the domain's <metadata>): preferred over the name's reading. */
+static int dom_vmi_meta(const json_t *d, char ns[64], char name[254])
+{
+    const json_t *v = json_object_get(d, "vmi");
+    const char *n = dom_str(v, "namespace"), *m = dom_str(v, "name");
+
+    if (!n || !m || strlen(n) > 63 || api_check_dns1123_label(n) ||
+        strlen(m) > 253 || api_check_dns1123_subdomain(m))
+        return -EINVAL;
+    strcpy(ns, n);
+    strcpy(name, m);
+    return 0;
+}
+
 static int map_domains(const json_t *domains, struct mapped **ret_v,
                        size_t *ret_n, json_t *skipped)
 {
@@ -1015,7 +1029,8 @@ static int map_domains(const json_t *domains, struct mapped **ret_v,
         const char *why = NULL;
         struct mapped *m = &v[k];
 
-        if (orch_domain_vmi_name(dn, m->ns, m->name, &why) == 0) {
+        if (dom_vmi_meta(d, m->ns, m->name) == 0 ||
+            orch_domain_vmi_name(dn, m->ns, m->name, &why) == 0) {
             snprintf(m->key, sizeof(m->key), "%s/%s", m->ns, m->name);
             for (size_t j = 0; j < k && !why; j++)
                 if (strcmp(v[j].key, m->key) == 0)

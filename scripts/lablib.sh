@@ -48,10 +48,12 @@ LAB_MOUNTS="etc:/etc/libvirt run:/run/libvirt lib:/var/lib/libvirt log:/var/log/
 # Modules the guest loads at boot (dependencies are resolved at build time),
 # and modules only put into the initramfs for orch.modules= on the command line.
 LAB_GUEST_MODULES="virtio_pci virtio_net"
+# The seed's storage (virtio_blk, ata_piix, sr_mod, isofs) is loaded by the
+# init itself when the machine has a seed (scripts/guest/init seed_modules).
 : "${LAB_GUEST_EXTRA_MODULES:=virtio_blk virtio_scsi virtio_rng ata_piix sr_mod isofs}"
 LAB_GUEST_MEMORY_MIB=192
 # Bump when the guest build changes in a way the cache key below misses.
-LAB_GUEST_RECIPE=1
+LAB_GUEST_RECIPE=2
 
 lab_log() { echo "lab: $*" >&2; }
 lab_die() {
@@ -513,7 +515,7 @@ lab_guest_build() {
     local g=$LAB_GUEST_DIR pkg deb ver stage tree stamp m ko f
     mkdir -p "$g/cache"
     # The cache key: what went into the last build.
-    stamp="$LAB_GUEST_RECIPE $(md5sum <"$LAB_TOP/scripts/guest/init" | cut -d' ' -f1)"
+    stamp="$LAB_GUEST_RECIPE $(cat "$LAB_TOP/scripts/guest/init" "$LAB_TOP/scripts/guest/netcfg.awk" | md5sum | cut -d' ' -f1)"
     stamp="$stamp $LAB_GUEST_MODULES / $LAB_GUEST_EXTRA_MODULES"
     if [ -f "$g/vmlinuz" ] && [ -f "$g/initrd.gz" ] &&
         [ "$(cat "$g/stamp" 2>/dev/null)" = "$stamp" ]; then
@@ -548,6 +550,7 @@ lab_guest_build() {
     mknod "$stage/dev/console" c 5 1 2>/dev/null || true
     cp "$LAB_TOP/scripts/guest/init" "$stage/init"
     chmod 755 "$stage/init"
+    cp "$LAB_TOP/scripts/guest/netcfg.awk" "$stage/lib/netcfg.awk"
 
     # One list per module, dependencies first, from the kernel's own
     # modules.dep; .ko.xz/.ko.zst are decompressed so busybox insmod loads them.
@@ -760,7 +763,7 @@ lab_migrate_raw() { # SRC DST NAME ADDR [VIRSH-OPTIONS...]
 # LAB_ORCHD_LISTEN (an address, e.g. 0.0.0.0 for the demo) changes where
 # orchestratord listens; the migrators still reach it on the lab bridge.
 
-LAB_ORCHD_PORT=8080
+: "${LAB_ORCHD_PORT:=8080}"
 LAB_AGENT_PORT=8081
 LAB_ADMIN_TOKEN=lab-admin-token-0123456789abcdef
 LAB_AGENT_TOKEN=lab-agent-token-0123456789abcdef
@@ -816,9 +819,12 @@ lab_orchd_start() { # WORK
 
 # Start HOST's migrator in the background, reporting to orchestratord every
 # INTERVAL seconds (default 10); its configuration and log in the host's
-# directory.  LAB_MIGRATOR_CONF (libconfig settings, e.g. the output of
-# lab_sriov_conf) is appended to its configuration.  Its pid (the migrator's own: lab.sh exec execs it) is left in
-# LAB_STARTED_PID, as lab_orchd_start does.
+# directory.  Its pid (the migrator's own: lab.sh exec execs it) is left in
+# LAB_STARTED_PID, as lab_orchd_start does.  LAB_MIGRATOR_STATE_DIR
+# replaces its state_dir (a path inside the host's own /var/lib/libvirt is
+# the same path on every host with each host's own files, as VMs made from
+# manifests need); LAB_MIGRATOR_CONF (libconfig settings, e.g. the output of
+# lab_sriov_conf) is appended to its configuration.
 lab_migrator_start() { # HOST [INTERVAL]
     local h=$1 dir
     dir=$(lab_host_dir "$h")
@@ -827,7 +833,7 @@ lab_migrator_start() { # HOST [INTERVAL]
 orchestrator = "$(lab_orchd_url)";
 orchestrator_token = "$(lab_node_token "$h")";
 agent_token = "$LAB_AGENT_TOKEN";
-state_dir = "$dir/agent";
+state_dir = "${LAB_MIGRATOR_STATE_DIR:-$dir/agent}";
 report_interval_s = ${2:-10};
 labels = [ "lab=orchlab" ];
 ${LAB_MIGRATOR_CONF:-}

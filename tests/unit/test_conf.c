@@ -1132,6 +1132,9 @@ static void test_migr_defaults(void **state)
     assert_null(c.advertise_url);
     assert_int_equal(c.n_shared_storage, 0);
     assert_null(c.shared_storage);
+    assert_string_equal(c.image_dir, "/var/lib/orchestrator/images");
+    assert_null(c.pod_bridge);
+    assert_string_equal(c.domain_type, "kvm");
     assert_string_equal(c.state_dir, "/var/lib/migrator");
     assert_string_equal(c.sysfs_root, "/sys");
     assert_true(c.sriov_program_vfs);
@@ -1171,8 +1174,12 @@ static const char migr_full[] =
     "  { name = \"sriov-net1\"; pf = \"ens1f0\"; vlan = 100; mode = "
     "\"hostdev\"; trust = true; spoofchk = false; },\n"
     "  { name = \"default/sriov-net2\"; pf = \"ens1f1\"; mode = "
-    "\"macvtap\"; }\n"
+    "\"macvtap\"; },\n"
+    "  { name = \"lab-net\"; bridge = \"br0\"; }\n"
     ");\n"
+    "image_dir = \"/srv/images\";\n"
+    "pod_bridge = \"virbr1\";\n"
+    "domain_type = \"qemu\";\n"
     "log_level = \"error\";\n"
     "report_interval_s = 30;\n";
 
@@ -1209,9 +1216,10 @@ static void test_migr_every_key(void **state)
     assert_string_equal(c.labels[1].value, "");
     assert_string_equal(c.labels[2].key, "Tier");
     assert_string_equal(c.labels[2].value, "Gold_1");
-    assert_int_equal(c.n_networks, 2);
+    assert_int_equal(c.n_networks, 3);
     assert_string_equal(c.networks[0].name, "sriov-net1");
     assert_string_equal(c.networks[0].pf, "ens1f0");
+    assert_null(c.networks[0].bridge);
     assert_int_equal(c.networks[0].vlan, 100);
     assert_int_equal(c.networks[0].mode, CONF_NET_MODE_HOSTDEV);
     assert_int_equal(c.networks[0].trust, 1);
@@ -1223,6 +1231,13 @@ static void test_migr_every_key(void **state)
     /* Unset: left as the driver has them. */
     assert_int_equal(c.networks[1].trust, -1);
     assert_int_equal(c.networks[1].spoofchk, -1);
+    assert_string_equal(c.networks[2].name, "lab-net");
+    assert_null(c.networks[2].pf);
+    assert_string_equal(c.networks[2].bridge, "br0");
+    assert_int_equal(c.networks[2].mode, CONF_NET_MODE_BRIDGE);
+    assert_string_equal(c.image_dir, "/srv/images");
+    assert_string_equal(c.pod_bridge, "virbr1");
+    assert_string_equal(c.domain_type, "qemu");
     assert_int_equal(c.log_level, LOG_LEVEL_ERROR);
     assert_int_equal(c.report_interval_s, 30);
     conf_migrator_clear(&c);
@@ -1303,6 +1318,24 @@ static void test_migr_networks(void **state)
              "\"a-very-long-ifname\"");
     migr_bad("networks = ( { name = \"n n\"; pf = \"ens1f0\"; } );",
              "t.conf:1: 'networks[0].name': invalid network name \"n n\"");
+    migr_bad("networks = ( { name = \"n\"; pf = \"ens1f0\"; bridge = \"br0\"; "
+             "} );",
+             "t.conf:1: 'networks[0]': 'pf' and 'bridge' exclude each other");
+    migr_bad("networks = ( { name = \"n\"; bridge = \"br0\"; vlan = 5; } );",
+             "t.conf:1: 'networks[0]': a 'bridge' network takes no 'vlan'");
+    migr_bad("networks = ( { name = \"n\"; bridge = \"br0\"; mode = "
+             "\"macvtap\"; } );",
+             "t.conf:1: 'networks[0]': a 'bridge' network takes no 'mode'");
+    migr_bad("networks = ( { name = \"n\"; bridge = \"br 0\"; } );",
+             "t.conf:1: 'networks[0].bridge': invalid interface name "
+             "\"br 0\"");
+    migr_bad("image_dir = \"images\";",
+             "t.conf:1: 'image_dir': \"images\" is not an absolute path");
+    migr_bad("domain_type = \"xen\";",
+             "t.conf:1: 'domain_type': invalid domain type \"xen\" (expected "
+             "kvm or qemu)");
+    migr_bad("pod_bridge = \"a/b\";",
+             "t.conf:1: 'pod_bridge': invalid interface name \"a/b\"");
     migr_bad("networks = ( { name = \"n\"; pf = \"ens1f0\"; vlan = \"1\"; } );",
              "t.conf:1: 'networks[0].vlan': expected an integer, got a "
              "string");

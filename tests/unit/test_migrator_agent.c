@@ -120,7 +120,8 @@ static void load_cfg(struct t *t, const char *extra)
              "networks = (\n"
              "  { name = \"sriov-net1\"; pf = \"ens1f0\"; vlan = 100; },\n"
              "  { name = \"macnet\"; pf = \"ens9f9\"; mode = \"macvtap\"; },\n"
-             "  { name = \"plain\"; pf = \"eth9\"; }\n"
+             "  { name = \"plain\"; pf = \"eth9\"; },\n"
+             "  { name = \"lab-net\"; bridge = \"br0\"; }\n"
              ");\n%s",
              strstr(extra, "listen") ? "" : "listen = \"127.0.0.1:0\";\n",
              strstr(extra, "orchestrator =")
@@ -332,7 +333,17 @@ static void test_inventory(void **state)
     assert_true(json_is_false(json_object_get(x, "readonly")));
 
     n = json_object_get(inv, "networks");
-    assert_int_equal(json_array_size(n), 3);
+    assert_int_equal(json_array_size(n), 4);
+    /* A bridge network: its name and bridge, no VFs. */
+    d = json_array_get(n, 3);
+    assert_string_equal(str(d, "name"), "lab-net");
+    assert_string_equal(str(d, "mode"), "bridge");
+    assert_string_equal(str(d, "bridge"), "br0");
+    assert_null(json_object_get(d, "vfs"));
+    assert_int_equal(json_array_size(json_object_get(inv, "sharedStorage")), 1);
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(inv, "sharedStorage"), 0)),
+                        "/guest/");
     d = json_array_get(n, 0);
     assert_string_equal(str(d, "name"), "sriov-net1");
     assert_string_equal(str(d, "pf"), "ens1f0");
@@ -478,7 +489,7 @@ static void test_inventory_no_libvirt(void **state)
     assert_true(json_is_null(json_object_get(inv, "domains")));
     assert_null(json_object_get(inv, "capacity"));
     /* The rest of the inventory does not depend on libvirt. */
-    assert_int_equal(json_array_size(json_object_get(inv, "networks")), 3);
+    assert_int_equal(json_array_size(json_object_get(inv, "networks")), 4);
     assert_string_equal(str(json_object_get(inv, "labels"), "maintenance"),
                         "false");
     json_decref(inv);

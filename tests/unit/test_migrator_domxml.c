@@ -362,7 +362,8 @@ static void test_build_errors(void **state)
         -EOPNOTSUPP);
     assert_string_equal(
         err, "interface \"sriov-net1\": binding \"masquerade\" is not "
-             "supported");
+             "supported (only on the pod network of a host with a NAT "
+             "network)");
     vm.spec.interfaces[0].binding = API_BINDING_SRIOV;
 
     free(vm.spec.requests_memory);
@@ -374,6 +375,94 @@ static void test_build_errors(void **state)
     assert_string_equal(err, "the VMI has no memory size");
     assert_null(xml);
     api_vm_clear(&vm);
+}
+
+static void load_vmi(const char *rel, struct api_vmi *vmi)
+{
+    char path[PATH_MAX];
+    struct api_errors errs;
+    json_t *doc = NULL;
+    char *text;
+    size_t len;
+
+    snprintf(path, sizeof(path), "%s/%s", top_dir(), rel);
+    text = slurp(path, &len);
+    api_errors_init(&errs);
+    if (api_object_parse(text, len, NULL, API_KIND_VMI, &doc, NULL, &errs) < 0)
+        fail_msg("%s: %s", rel, errs.count ? errs.items[0].message : "?");
+    assert_int_equal(api_vmi_from_json(doc, vmi, &errs), 0);
+    api_errors_clear(&errs);
+    json_decref(doc);
+    free(text);
+}
+
+/* Issue 11's mapping on a VMI in the seed's shape: the <metadata> naming
+ * the VMI, kernel boot, the containerDisk's overlay (qcow2), the seed on a
+ * CD-ROM when no disk names it, a multus network on the host's bridge for
+ * it, masquerade on the host's NAT network, virtio-rng, the MAC kept. */
+static void test_vmi_mapping(void **state)
+{
+    static const struct migr_domxml_disk disks[] = {
+        {"containerdisk",
+         "/var/lib/migrator/vms/default_vm-lab/containerdisk.qcow2", "qcow2",
+         NULL},
+    };
+    static const struct migr_domxml_bridge bridges[] = {
+        {"other-net", "br9"},
+        {"lab-net", "br0"},
+    };
+    struct api_vmi vmi = {0};
+    struct migr_domxml_opts o = {
+        .domain_type = "qemu",
+        .seed_path = "/var/lib/migrator/vms/default_vm-lab/seed.iso",
+        .console_path = "/var/lib/migrator/vms/default_vm-lab/console.log",
+        .nat_network = "orch-pod",
+        .bridges = bridges,
+        .bridge_count = 2,
+        .disks = disks,
+        .disk_count = 1,
+    };
+    char err[256], *xml = NULL, *back;
+
+    (void)state;
+    load_vmi("tests/data/domxml/vmi-lab.yaml", &vmi);
+    assert_int_equal(
+        migr_domxml_build(&vmi.meta, &vmi.spec, &o, &xml, err, sizeof(err)), 0);
+    expect_file("vmi-lab.xml", xml);
+    schema_check(xml);
+    back = libvirt_roundtrip(xml, 0);
+    /* libvirt keeps the metadata as given: how a report finds the VMI. */
+    assert_contains(back, "<orch:vmi xmlns:orch=\"" MIGR_VMI_XMLNS
+                          "\" namespace=\"default\" name=\"vm-lab\" "
+                          "uid=\"5d1c8a3e-7b2f-4e61-9a0d-3c4b5e6f7a81\"/>");
+    assert_contains(back, "<uuid>5d1c8a3e-7b2f-4e61-9a0d-3c4b5e6f7a81</uuid>");
+    assert_contains(back, "<vcpu placement='static'>2</vcpu>");
+    assert_contains(back, "<initrd>/var/lib/orch-lab/guest/initrd.gz</initrd>");
+    assert_contains(back, "<driver name='qemu' type='qcow2' cache='none'/>");
+    assert_contains(back, "<source file='/var/lib/migrator/vms/default_vm-lab/"
+                          "containerdisk.qcow2'/>");
+    assert_contains(back, "<disk type='file' device='cdrom'>");
+    assert_contains(back, "<target dev='hda' bus='ide'/>");
+    assert_contains(back, "<entry name='serial'>ds=nocloud</entry>");
+    assert_contains(back, "<smbios mode='sysinfo'/>");
+    assert_contains(back, "<source bridge='br0'/>");
+    assert_contains(back, "<mac address='02:00:00:00:00:01'/>");
+    assert_contains(back, "<source network='orch-pod'/>");
+    assert_contains(back, "<rng model='virtio'>");
+    free(back);
+    free(xml);
+    xml = NULL;
+
+    /* Without a NAT network on the host, masquerade cannot be run. */
+    o.nat_network = NULL;
+    assert_int_equal(
+        migr_domxml_build(&vmi.meta, &vmi.spec, &o, &xml, err, sizeof(err)),
+        -EOPNOTSUPP);
+    assert_string_equal(err, "interface \"default\": binding \"masquerade\" "
+                             "is not supported (only on the pod network of "
+                             "a host with a NAT network)");
+    assert_null(xml);
+    api_vmi_clear(&vmi);
 }
 
 /* Text with XML's special characters survives libvirt's parser intact;
@@ -498,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_sriov_hostdev),
         cmocka_unit_test(test_sriov_interface_alone),
         cmocka_unit_test(test_build_errors),
+        cmocka_unit_test(test_vmi_mapping),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_name),
         cmocka_unit_test(test_retarget_macvtap),

@@ -1423,6 +1423,78 @@ static void test_watch(void **state)
     t_close(&t);
 }
 
+/* ---------------------------------------------------------------------- */
+/* start and stop (contract A.5): parsing here, the work in vmhost         */
+
+static void test_vm_jobs(void **state)
+{
+    static const struct {
+        const char *body;
+        const char *field;
+    } bad[] = {
+        {"{\"id\":\"a\",\"type\":\"start\",\"domain\":\"d\"}", "start"},
+        {"{\"id\":\"a\",\"type\":\"start\",\"domain\":\"d\",\"start\":{}}",
+         "start.vmi"},
+        {"{\"id\":\"a\",\"type\":\"start\",\"domain\":\"d\",\"start\":"
+         "{\"vmi\":7}}",
+         "start.vmi"},
+        {"{\"id\":\"a\",\"type\":\"start\",\"start\":{\"vmi\":{}}}", "domain"},
+        {"{\"id\":\"a\",\"type\":\"stop\",\"domain\":\"d\",\"stop\":"
+         "{\"gracePeriodS\":-1}}",
+         "stop.gracePeriodS"},
+        {"{\"id\":\"a\",\"type\":\"prepare\",\"domain\":\"d\",\"prepare\":"
+         "{\"vmi\":\"x\"}}",
+         "prepare.vmi"},
+    };
+    struct t t;
+    json_t *o;
+    (void)state;
+
+    t_open(&t, NULL, true);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        json_t *cause;
+
+        o = NULL;
+        if (call(&t, HTTP_METHOD_POST, "/v1/jobs", bad[i].body, &o) != 400)
+            fail_msg("case %zu: not 400", i);
+        cause = json_array_get(
+            json_object_get(json_object_get(o, "details"), "causes"), 0);
+        if (!sget(cause, "field") || strcmp(sget(cause, "field"), bad[i].field))
+            fail_msg("case %zu: field '%s', want '%s'", i,
+                     sget(cause, "field") ? sget(cause, "field") : "(none)",
+                     bad[i].field);
+        json_decref(o);
+    }
+
+    /* A VMI that is not the domain's: InvalidSpec from vmhost, through
+     * the job. */
+    json_decref(post_ok(
+        &t,
+        "{\"id\":\"s1\",\"type\":\"start\",\"domain\":\"default_x\","
+        "\"start\":{\"vmi\":{\"apiVersion\":\"kubevirt.io/v1\",\"kind\":"
+        "\"VirtualMachineInstance\",\"metadata\":{\"name\":\"y\",\"uid\":"
+        "\"u1\"},\"spec\":{}}}}",
+        202));
+    o = run_to_end(&t, "s1");
+    assert_string_equal(sget(o, "type"), "start");
+    assert_string_equal(sget(o, "state"), "Failed");
+    assert_string_equal(sget(o, "error.reason"), "InvalidSpec");
+    assert_string_equal(sget(o, "error.message"),
+                        "domain: \"default_x\" is not the VMI's NAMESPACE_NAME "
+                        "(\"default_y\")");
+    json_decref(o);
+
+    /* Stopping a domain that is not there succeeds. */
+    json_decref(post_ok(&t,
+                        "{\"id\":\"x1\",\"type\":\"stop\",\"domain\":"
+                        "\"default_nothing\",\"stop\":{\"gracePeriodS\":1}}",
+                        202));
+    o = run_to_end(&t, "x1");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    json_decref(o);
+    t_close(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1442,6 +1514,7 @@ int main(void)
         cmocka_unit_test(test_abort_pending),
         cmocka_unit_test(test_abort_too_late),
         cmocka_unit_test(test_watch),
+        cmocka_unit_test(test_vm_jobs),
     };
 
     evthread_use_pthreads();

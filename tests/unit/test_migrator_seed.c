@@ -334,6 +334,39 @@ static void test_seed_minimal_and_replace(void **state)
     assert_int_equal(dir_entries(t->dir), 1);
 }
 
+/* A migration target writes the seed again: the same seed must make the
+ * same bytes, even a second later (no timestamp of the writing in it). */
+static void test_seed_identical(void **state)
+{
+    struct tmp *t = *state;
+    struct api_vm vm = {0};
+    struct migr_seed seed;
+    char id[128], a[512], b[512], *ta, *tb;
+    size_t la, lb;
+
+    load_vm(&vm);
+    assert_int_equal(
+        migr_seed_from_vmi(&vm.meta, &vm.spec, id, sizeof(id), &seed), 0);
+    snprintf(a, sizeof(a), "%s/a.iso", t->dir);
+    snprintf(b, sizeof(b), "%s/b.iso", t->dir);
+    assert_int_equal(migr_seed_write(&seed, a), 0);
+    usleep(1100 * 1000);
+    assert_int_equal(migr_seed_write(&seed, b), 0);
+    ta = slurp(a, &la);
+    tb = slurp(b, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(ta, tb, la);
+    free(tb);
+    /* A different seed is a different image. */
+    seed.hostname = "other";
+    assert_int_equal(migr_seed_write(&seed, b), 0);
+    tb = slurp(b, &lb);
+    assert_true(la != lb || memcmp(ta, tb, la) != 0);
+    free(ta);
+    free(tb);
+    api_vm_clear(&vm);
+}
+
 static void test_seed_errors(void **state)
 {
     struct tmp *t = *state;
@@ -393,6 +426,8 @@ int main(void)
                                         tmp_teardown),
         cmocka_unit_test_setup_teardown(test_seed_minimal_and_replace,
                                         tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_seed_identical, tmp_setup,
+                                        tmp_teardown),
         cmocka_unit_test_setup_teardown(test_seed_errors, tmp_setup,
                                         tmp_teardown),
         cmocka_unit_test(test_meta_data_quoting),

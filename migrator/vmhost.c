@@ -1,0 +1,920 @@
+/*
+ * A VMI made real on this host.  See vmhost.h.
+ */
+#include "migrator/vmhost.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "migrator/domxml.h"
+#include "migrator/seed.h"
+#include "migrator/virt.h"
+
+extern char **environ;
+
+#define SEED_FILE    "seed.iso"
+#define CONSOLE_FILE "console.log"
+
+static int errf(struct migr_vmhost_error *e, int r, const char *reason,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int errf(struct migr_vmhost_error *e, int r, const char *reason,
+                const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e) {
+        snprintf(e->reason, sizeof(e->reason), "%s", reason);
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+    }
+    return r;
+}
+
+/* snprintf for paths: -ENAMETOOLONG instead of a cut path. */
+static int pathf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int pathf(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int migr_vmhost_image_file(const char *image_dir, const char *image, char *buf,
+                           size_t len)
+{
+    char name[NAME_MAX + 1];
+    size_t n;
+    int w;
+
+    if (!image_dir || !image || !*image || image[0] == '.' || image[0] == '/' ||
+        strstr(image, ".."))
+        return -EINVAL;
+    n = strlen(image);
+    if (n + sizeof(".qcow2") > sizeof(name))
+        return -ENAMETOOLONG;
+    for (size_t i = 0; i < n; i++) {
+        char c = image[i];
+
+        if (c == '/' || c == ':' || c == '@')
+            name[i] = '_';
+        else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                 (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')
+            name[i] = c;
+        else
+            return -EINVAL;
+    }
+    memcpy(name + n, ".qcow2", sizeof(".qcow2"));
+    w = snprintf(buf, len, "%s/%s", image_dir, name);
+    return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}
+
+int migr_vmhost_dir(const struct conf_migrator *cfg, const char *domain,
+                    char *buf, size_t len)
+{
+    int w;
+
+    if (!cfg || !cfg->state_dir || !domain || !*domain || strchr(domain, '/') ||
+        strcmp(domain, ".") == 0 || strcmp(domain, "..") == 0)
+        return -EINVAL;
+    w = snprintf(buf, len, "%s/vms/%s", cfg->state_dir, domain);
+    return w < 0 || (size_t)w >= len ? -ENAMETOOLONG : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* What the host has for a VMI: checked first, made afterwards.           */
+
+struct vol_file {
+    const char *volume;
+    char path[PATH_MAX];
+    const char *format;
+    char backing[PATH_MAX]; /* containerDisk: the image */
+    int64_t size;           /* emptyDisk, hostDisk DiskOrCreate */
+    bool create;            /* hostDisk DiskOrCreate that does not exist */
+    bool empty_disk;
+};
+
+struct plan {
+    struct api_vmi vmi;
+    char dir[PATH_MAX];
+    char seed[PATH_MAX];
+    char console[PATH_MAX];
+    struct vol_file *files;
+    size_t n_files;
+    struct migr_domxml_disk *disks;
+    struct migr_domxml_bridge *bridges;
+    size_t n_bridges;
+    bool has_seed;
+    bool nat; /* masquerade on the pod network */
+};
+
+static void plan_clear(struct plan *p)
+{
+    api_vmi_clear(&p->vmi);
+    free(p->files);
+    free(p->disks);
+    free(p->bridges);
+    memset(p, 0, sizeof(*p));
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static const struct conf_network *conf_net(const struct conf_migrator *cfg,
+                                           const char *name)
+{
+    for (size_t i = 0; name && i < cfg->n_networks; i++)
+        if (strcmp(cfg->networks[i].name, name) == 0)
+            return &cfg->networks[i];
+    return NULL;
+}
+
+static const struct api_network *spec_net(const struct api_vmi_spec *s,
+                                          const char *name, size_t *ret_i)
+{
+    for (size_t i = 0; name && i < s->network_count; i++)
+        if (s->networks[i].name && strcmp(s->networks[i].name, name) == 0) {
+            *ret_i = i;
+            return &s->networks[i];
+        }
+    return NULL;
+}
+
+/* networkData as cloud-init reads it: network-config version 1 (a
+ * "config" list) or 2 ("ethernets" and friends as maps), optionally under
+ * a top-level "network" key.  The shape only; the guest applies what it
+ * knows of it. */
+static int network_data_check(const char *text, const char *path,
+                              struct migr_vmhost_error *e)
+{
+    struct api_errors errs;
+    json_t *doc = NULL, *root, *v;
+    json_int_t version;
+    int r;
+
+    api_errors_init(&errs);
+    r = api_doc_decode(text, strlen(text), NULL, &doc, &errs);
+    if (r < 0) {
+        r = errf(e, -EINVAL, "InvalidSpec", "%s: not YAML: %s", path,
+                 errs.count ? errs.items[0].message : strerror(-r));
+        api_errors_clear(&errs);
+        return r;
+    }
+    api_errors_clear(&errs);
+    root = json_object_get(doc, "network");
+    if (!json_is_object(root))
+        root = doc;
+    if (!json_is_object(root)) {
+        r = errf(e, -EINVAL, "InvalidSpec",
+                 "%s: not network-config (a map with a version)", path);
+        goto out;
+    }
+    v = json_object_get(root, "version");
+    version = json_is_integer(v) ? json_integer_value(v) : 0;
+    if (version != 1 && version != 2) {
+        r = errf(e, -EINVAL, "InvalidSpec",
+                 "%s: network-config version must be 1 or 2", path);
+        goto out;
+    }
+    if (version == 1 && (v = json_object_get(root, "config")) &&
+        !json_is_array(v)) {
+        r = errf(e, -EINVAL, "InvalidSpec",
+                 "%s: version 1's 'config' must be a list", path);
+        goto out;
+    }
+    if (version == 2) {
+        static const char *const maps[] = {"ethernets", "bonds", "bridges",
+                                           "vlans"};
+        for (size_t i = 0; i < sizeof(maps) / sizeof(*maps); i++)
+            if ((v = json_object_get(root, maps[i])) && !json_is_object(v)) {
+                r = errf(e, -EINVAL, "InvalidSpec",
+                         "%s: version 2's '%s' must be a map", path, maps[i]);
+                goto out;
+            }
+    }
+    r = 0;
+out:
+    json_decref(doc);
+    return r;
+}
+
+/* Check what only this host can know and fill the plan.  No side effect. */
+static int plan_make(const struct conf_migrator *cfg, const char *domain,
+                     const json_t *vmi_doc, struct plan *p,
+                     struct migr_vmhost_error *e)
+{
+    struct api_errors errs;
+    struct api_vmi_spec *s;
+    char name[300], fp[160];
+    int r;
+
+    memset(p, 0, sizeof(*p));
+    api_errors_init(&errs);
+    r = api_vmi_from_json(vmi_doc, &p->vmi, &errs);
+    if (r < 0) {
+        r = errf(e, r == -ENOMEM ? -ENOMEM : -EINVAL, "InvalidSpec", "%s",
+                 errs.count ? errs.items[0].message : "vmi: not a VMI");
+        api_errors_clear(&errs);
+        return r;
+    }
+    api_errors_clear(&errs);
+    s = &p->vmi.spec;
+    if (!p->vmi.meta.name || !*p->vmi.meta.name)
+        return errf(e, -EINVAL, "InvalidSpec", "metadata.name: Required value");
+    if (!p->vmi.meta.uid || !*p->vmi.meta.uid)
+        return errf(e, -EINVAL, "InvalidSpec", "metadata.uid: Required value");
+    if (migr_domxml_name(&p->vmi.meta, name, sizeof(name)) < 0 ||
+        strcmp(name, domain) != 0)
+        return errf(e, -EINVAL, "InvalidSpec",
+                    "domain: \"%s\" is not the VMI's NAMESPACE_NAME (\"%s\")",
+                    domain, name);
+    if (migr_vmhost_dir(cfg, domain, p->dir, sizeof(p->dir)) < 0)
+        return errf(e, -EINVAL, "InvalidSpec", "domain: \"%s\" is not usable",
+                    domain);
+    if (pathf(p->seed, sizeof(p->seed), "%s/" SEED_FILE, p->dir) < 0 ||
+        pathf(p->console, sizeof(p->console), "%s/" CONSOLE_FILE, p->dir) < 0)
+        return errf(e, -EINVAL, "InvalidSpec", "domain: \"%s\" is too long",
+                    domain);
+
+    /* Kernel boot files are the host's. */
+    if (s->kernel_boot) {
+        const struct api_kernel_boot *k = s->kernel_boot;
+        const char *kp = "spec.domain.firmware.kernelBoot.container";
+
+        if (k->kernel_path && !is_file(k->kernel_path))
+            return errf(e, -EINVAL, "InvalidSpec",
+                        "%s.kernelPath: \"%s\" is not a file on this host", kp,
+                        k->kernel_path);
+        if (k->initrd_path && *k->initrd_path && !is_file(k->initrd_path))
+            return errf(e, -EINVAL, "InvalidSpec",
+                        "%s.initrdPath: \"%s\" is not a file on this host", kp,
+                        k->initrd_path);
+    }
+
+    /* Networks and the bindings on them. */
+    if (s->network_count &&
+        !(p->bridges = calloc(s->network_count, sizeof(*p->bridges))))
+        return errf(e, -ENOMEM, "InvalidSpec", "out of memory");
+    for (size_t i = 0; i < s->network_count; i++) {
+        const struct api_network *n = &s->networks[i];
+        const struct conf_network *c;
+
+        if (n->type != API_NETWORK_MULTUS)
+            continue;
+        c = conf_net(cfg, n->network_name);
+        if (!c)
+            return errf(e, -EINVAL, "InvalidSpec",
+                        "spec.networks[%zu].multus.networkName: \"%s\" is not "
+                        "a network of this host",
+                        i, n->network_name ? n->network_name : "");
+        if (c->mode == CONF_NET_MODE_BRIDGE)
+            p->bridges[p->n_bridges++] =
+                (struct migr_domxml_bridge){n->network_name, c->bridge};
+    }
+    for (size_t i = 0; i < s->interface_count; i++) {
+        const struct api_interface *f = &s->interfaces[i];
+        const struct api_network *n;
+        const struct conf_network *c;
+        size_t ni = 0;
+
+        snprintf(fp, sizeof(fp), "spec.domain.devices.interfaces[%zu]", i);
+        n = spec_net(s, f->name, &ni);
+        if (!n)
+            return errf(e, -EINVAL, "InvalidSpec",
+                        "%s.name: \"%s\" is not a network of the VMI", fp,
+                        f->name ? f->name : "");
+        c = n->type == API_NETWORK_MULTUS ? conf_net(cfg, n->network_name)
+                                          : NULL;
+        switch (f->binding) {
+        case API_BINDING_BRIDGE:
+            if (n->type == API_NETWORK_POD && !cfg->pod_bridge)
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.bridge: this host has no pod_bridge for a "
+                            "bridge binding on the pod network",
+                            fp);
+            if (c && c->mode != CONF_NET_MODE_BRIDGE)
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.bridge: network \"%s\" is an SR-IOV network "
+                            "of this host (bind it with sriov)",
+                            fp, c->name);
+            break;
+        case API_BINDING_MASQUERADE:
+            if (n->type != API_NETWORK_POD)
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.masquerade: only the pod network can be "
+                            "masqueraded",
+                            fp);
+            p->nat = true;
+            break;
+        case API_BINDING_SRIOV:
+            return errf(e, -EINVAL, "InvalidSpec",
+                        "%s.sriov: SR-IOV interfaces are not started by this "
+                        "host's migrator yet",
+                        fp);
+        default:
+            return errf(e, -EINVAL, "InvalidSpec",
+                        "%s: binding \"%s\" is not supported", fp,
+                        api_iface_binding_name(f->binding));
+        }
+    }
+
+    /* Volumes: the files behind them. */
+    if (s->volume_count &&
+        (!(p->files = calloc(s->volume_count, sizeof(*p->files))) ||
+         !(p->disks = calloc(s->volume_count, sizeof(*p->disks)))))
+        return errf(e, -ENOMEM, "InvalidSpec", "out of memory");
+    for (size_t i = 0; i < s->volume_count; i++) {
+        const struct api_volume *v = &s->volumes[i];
+        struct vol_file *f = &p->files[p->n_files];
+        bool found = false;
+
+        snprintf(fp, sizeof(fp), "spec.volumes[%zu]", i);
+        f->volume = v->name;
+        f->format = "raw";
+        switch (v->type) {
+        case API_VOLUME_CLOUD_INIT_NOCLOUD:
+            if (p->has_seed)
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.cloudInitNoCloud: a VMI has one NoCloud seed",
+                            fp);
+            p->has_seed = true;
+            if (v->network_data) {
+                char dp[200];
+
+                snprintf(dp, sizeof(dp), "%s.cloudInitNoCloud.networkData", fp);
+                r = network_data_check(v->network_data, dp, e);
+                if (r < 0)
+                    return r;
+            }
+            continue;
+        case API_VOLUME_CONTAINER_DISK:
+            r = migr_vmhost_image_file(cfg->image_dir, v->image, f->backing,
+                                       sizeof(f->backing));
+            if (r < 0)
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.containerDisk.image: \"%s\" cannot name a file "
+                            "of image_dir",
+                            fp, v->image ? v->image : "");
+            if (!is_file(f->backing))
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.containerDisk.image: \"%s\" is not an image "
+                            "of this host (no file %s)",
+                            fp, v->image, f->backing);
+            if (pathf(f->path, sizeof(f->path), "%s/%s.qcow2", p->dir,
+                      v->name) < 0)
+                return errf(e, -EINVAL, "InvalidSpec", "%s.name: too long", fp);
+            f->format = "qcow2";
+            break;
+        case API_VOLUME_EMPTY_DISK:
+            if (v->capacity_bytes <= 0)
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.emptyDisk.capacity: Required value", fp);
+            if (pathf(f->path, sizeof(f->path), "%s/%s.img", p->dir, v->name) <
+                0)
+                return errf(e, -EINVAL, "InvalidSpec", "%s.name: too long", fp);
+            f->size = v->capacity_bytes;
+            f->empty_disk = true;
+            break;
+        case API_VOLUME_HOST_DISK:
+            if (!v->path || v->path[0] != '/')
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.hostDisk.path: must be an absolute path", fp);
+            snprintf(f->path, sizeof(f->path), "%s", v->path);
+            if (!is_file(v->path)) {
+                if (!v->host_disk_type ||
+                    strcmp(v->host_disk_type, "DiskOrCreate") != 0)
+                    return errf(e, -EINVAL, "InvalidSpec",
+                                "%s.hostDisk.path: \"%s\" does not exist on "
+                                "this host",
+                                fp, v->path);
+                if (v->capacity_bytes <= 0)
+                    return errf(e, -EINVAL, "InvalidSpec",
+                                "%s.hostDisk.capacity: Required value for "
+                                "DiskOrCreate",
+                                fp);
+                f->create = true;
+                f->size = v->capacity_bytes;
+            }
+            break;
+        case API_VOLUME_PVC:
+            for (size_t k = 0; !found && k < cfg->n_shared_storage; k++) {
+                snprintf(f->path, sizeof(f->path), "%s/%s/%s",
+                         cfg->shared_storage[k],
+                         p->vmi.meta.namespace ? p->vmi.meta.namespace
+                                               : "default",
+                         v->claim_name ? v->claim_name : "");
+                found = v->claim_name && !strchr(v->claim_name, '/') &&
+                        is_file(f->path);
+            }
+            if (!found)
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.persistentVolumeClaim.claimName: \"%s\" is "
+                            "not a file NAMESPACE/CLAIM under this host's "
+                            "shared_storage",
+                            fp, v->claim_name ? v->claim_name : "");
+            break;
+        default:
+            return errf(e, -EINVAL, "InvalidSpec",
+                        "%s: this volume source is not supported", fp);
+        }
+        p->disks[p->n_files] = (struct migr_domxml_disk){
+            .volume = v->name, .path = f->path, .format = f->format};
+        p->n_files++;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Making and removing the files                                           */
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+                  struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+        return -errno;
+    return 0;
+}
+
+/* rm -rf DIR (no symlink followed).  0 also when it does not exist. */
+static int dir_remove(const char *dir)
+{
+    int r = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+    if (r < 0 && errno == ENOENT)
+        return 0;
+    return r < 0 ? -errno : r;
+}
+
+/* mkdir -p of state_dir/vms, then a fresh DIR. */
+static int dir_fresh(const struct conf_migrator *cfg, const char *dir)
+{
+    char vms[PATH_MAX];
+    int r;
+
+    snprintf(vms, sizeof(vms), "%s/vms", cfg->state_dir);
+    if (mkdir(cfg->state_dir, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    if (mkdir(vms, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    r = dir_remove(dir);
+    if (r < 0)
+        return r;
+    /* QEMU (which may run as another user) opens the files in it. */
+    return mkdir(dir, 0755) < 0 ? -errno : 0;
+}
+
+/* qemu-img create -f qcow2 -F qcow2 -b BACKING OVERLAY, its complaint in
+ * msg.  A program, not libvirt's storage API: see the commit that brought
+ * it (no storage pool to define and take down with each VM). */
+static int overlay_create(const char *backing, const char *overlay, char *msg,
+                          size_t len)
+{
+    char *argv[] = {"qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    "-F",
+                    "qcow2",
+                    "-b",
+                    (char *)backing,
+                    (char *)overlay,
+                    NULL};
+    posix_spawn_file_actions_t fa;
+    int fds[2], status = 0, r;
+    pid_t pid;
+    size_t got = 0;
+
+    msg[0] = '\0';
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+    r = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    if (r != 0) {
+        close(fds[0]);
+        snprintf(msg, len, "cannot run qemu-img: %s", strerror(r));
+        return -r;
+    }
+    /* Read to the end (qemu-img must never block on a full pipe), keeping
+     * what fits. */
+    for (;;) {
+        char chunk[256];
+        ssize_t n = read(fds[0], chunk, sizeof(chunk));
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        for (ssize_t k = 0; k < n && got + 1 < len; k++)
+            msg[got++] = chunk[k];
+    }
+    msg[got] = '\0';
+    close(fds[0]);
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    /* One line is enough for a job's message. */
+    char *nl = strchr(msg, '\n');
+    if (nl)
+        *nl = '\0';
+    if (!msg[0])
+        snprintf(msg, len, "qemu-img failed (status %d)", status);
+    return -EIO;
+}
+
+static int sparse_create(const char *path, int64_t size, bool exclusive)
+{
+    int fd = open(
+        path, O_WRONLY | O_CREAT | O_CLOEXEC | (exclusive ? O_EXCL : 0), 0644);
+    int r = 0;
+
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, (off_t)size) < 0)
+        r = -errno;
+    close(fd);
+    if (r < 0)
+        unlink(path);
+    return r;
+}
+
+/* Undo what files_make made outside the VM's directory. */
+static void files_unmake(const struct plan *p)
+{
+    for (size_t i = 0; i < p->n_files; i++)
+        if (p->files[i].create)
+            unlink(p->files[i].path);
+}
+
+/* The seed and the disks' files, in p->dir (which exists). */
+static int files_make(const struct plan *p, struct migr_vmhost_error *e,
+                      const char *reason)
+{
+    char msg[512];
+    int r;
+
+    if (p->has_seed) {
+        struct migr_seed seed;
+        char id[300];
+
+        r = migr_seed_from_vmi(&p->vmi.meta, &p->vmi.spec, id, sizeof(id),
+                               &seed);
+        if (r == 0)
+            r = migr_seed_write(&seed, p->seed);
+        if (r < 0)
+            return errf(e, r, reason, "cannot write the NoCloud seed '%s': %s",
+                        p->seed, strerror(-r));
+    }
+    for (size_t i = 0; i < p->n_files; i++) {
+        struct vol_file *f = &p->files[i];
+
+        if (f->backing[0]) {
+            r = overlay_create(f->backing, f->path, msg, sizeof(msg));
+            if (r < 0)
+                return errf(e, r, reason,
+                            "volume \"%s\": cannot make the overlay '%s' on "
+                            "'%s': %s",
+                            f->volume, f->path, f->backing, msg);
+        } else if (f->empty_disk || f->create) {
+            r = sparse_create(f->path, f->size, f->create);
+            if (r < 0) {
+                f->create = false; /* not ours to remove */
+                return errf(e, r, reason,
+                            "volume \"%s\": cannot create '%s': %s", f->volume,
+                            f->path, strerror(-r));
+            }
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Jobs                                                                    */
+
+static int nat_ensure(struct migr_virt *v, char *err, size_t len)
+{
+    /* KubeVirt's masquerade addresses: the gateway is .1 of 10.0.2.0/24;
+     * one network per host, so guests get their address by DHCP. */
+    static const char xml[] =
+        "<network>\n"
+        "  <name>" MIGR_VMHOST_NAT_NETWORK "</name>\n"
+        "  <forward mode='nat'/>\n"
+        "  <bridge name='orch-pod0' stp='off'/>\n"
+        "  <ip address='10.0.2.1' netmask='255.255.255.0'>\n"
+        "    <dhcp><range start='10.0.2.2' end='10.0.2.254'/></dhcp>\n"
+        "  </ip>\n"
+        "</network>\n";
+
+    return migr_virt_network_ensure(v, xml, err, len);
+}
+
+/* The uid in domain `name`'s metadata into uid ("" none).  -ENOENT when
+ * there is no such domain. */
+static int domain_vmi_uid(struct migr_virt *v, const char *name, char *uid,
+                          size_t len, char *err, size_t errlen)
+{
+    struct migr_dom_devices dv = {0};
+    int r = migr_virt_devices(v, name, false, &dv, err, errlen);
+
+    if (r == 0)
+        snprintf(uid, len, "%s", dv.vmi_uid);
+    migr_dom_devices_clear(&dv);
+    return r;
+}
+
+static json_t *start_result(struct migr_virt *v, const char *domain)
+{
+    struct migr_dom_info info;
+
+    if (migr_virt_info(v, domain, &info, NULL, 0) < 0)
+        return json_pack("{s:s, s:n}", "domain", domain, "uuid");
+    return json_pack("{s:s, s:s}", "domain", domain, "uuid", info.uuid);
+}
+
+int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
+                      const json_t *vmi, json_t **ret_result,
+                      struct migr_vmhost_error *e)
+{
+    struct migr_domxml_opts o = {0};
+    struct migr_virt *v = NULL;
+    struct migr_dom_info info;
+    struct plan p;
+    char err[1024] = "", uid[64], *xml = NULL;
+    bool made_dir = false, defined = false;
+    int r;
+
+    if (!cfg || !domain || !vmi || !ret_result)
+        return errf(e, -EINVAL, "InvalidSpec", "vmi: Required value");
+    r = plan_make(cfg, domain, vmi, &p, e);
+    if (r < 0)
+        goto out;
+    r = migr_virt_open(cfg->libvirt_uri, &v, err, sizeof(err));
+    if (r < 0) {
+        r = errf(e, r, "DefineFailed", "libvirt: %s", err);
+        goto out;
+    }
+
+    /* Idempotence: the same VMI's domain is this job's, done before. */
+    r = migr_virt_info(v, domain, &info, err, sizeof(err));
+    if (r == 0) {
+        r = domain_vmi_uid(v, domain, uid, sizeof(uid), err, sizeof(err));
+        if (r == 0 && strcmp(uid, p.vmi.meta.uid) != 0) {
+            r = errf(e, -EEXIST, "DefineFailed",
+                     "a domain '%s' exists on this host and is not VMI %s "
+                     "(uid %s)",
+                     domain, p.vmi.meta.uid, uid[0] ? uid : "none");
+            goto out;
+        }
+        if (r == 0 &&
+            (info.state == MIGR_DOM_SHUTOFF || info.state == MIGR_DOM_CRASHED))
+            r = migr_virt_start(v, domain, err, sizeof(err));
+        if (r < 0) {
+            r = errf(e, r, "StartFailed", "%s", err);
+            goto out;
+        }
+        *ret_result = start_result(v, domain);
+        r = *ret_result ? 0 : errf(e, -ENOMEM, "StartFailed", "out of memory");
+        goto out;
+    }
+    if (r != -ENOENT) {
+        r = errf(e, r, "DefineFailed", "libvirt: %s", err);
+        goto out;
+    }
+
+    r = dir_fresh(cfg, p.dir);
+    if (r < 0) {
+        r = errf(e, r, "DefineFailed", "cannot make '%s': %s", p.dir,
+                 strerror(-r));
+        goto out;
+    }
+    made_dir = true;
+    r = files_make(&p, e, "DefineFailed");
+    if (r < 0)
+        goto out;
+    if (p.nat && (r = nat_ensure(v, err, sizeof(err))) < 0) {
+        r = errf(e, r, "DefineFailed", "the NAT network '%s': %s",
+                 MIGR_VMHOST_NAT_NETWORK, err);
+        goto out;
+    }
+    o = (struct migr_domxml_opts){
+        .domain_type = cfg->domain_type,
+        .seed_path = p.has_seed ? p.seed : NULL,
+        .console_path = p.console,
+        .bridge = cfg->pod_bridge,
+        .nat_network = MIGR_VMHOST_NAT_NETWORK,
+        .bridges = p.bridges,
+        .bridge_count = p.n_bridges,
+        .disks = p.disks,
+        .disk_count = p.n_files,
+    };
+    r = migr_domxml_build(&p.vmi.meta, &p.vmi.spec, &o, &xml, err, sizeof(err));
+    if (r < 0) {
+        r = errf(e, r == -ENOMEM ? -ENOMEM : -EINVAL, "InvalidSpec", "spec: %s",
+                 err);
+        goto out;
+    }
+    r = migr_virt_define(v, xml, NULL, err, sizeof(err));
+    if (r < 0) {
+        r = errf(e, r, "DefineFailed", "%s", err);
+        goto out;
+    }
+    defined = true;
+    r = migr_virt_start(v, domain, err, sizeof(err));
+    if (r < 0) {
+        r = errf(e, r, "StartFailed", "%s", err);
+        goto out;
+    }
+    *ret_result = start_result(v, domain);
+    r = *ret_result ? 0 : errf(e, -ENOMEM, "StartFailed", "out of memory");
+out:
+    if (r < 0 && defined) {
+        /* Nothing half-made stays: a start that failed may have left QEMU
+         * up for a moment. */
+        (void)migr_virt_destroy(v, domain, NULL, 0);
+        (void)migr_virt_undefine(v, domain, NULL, 0);
+    }
+    if (r < 0 && made_dir) {
+        files_unmake(&p);
+        (void)dir_remove(p.dir);
+    }
+    free(xml);
+    migr_virt_close(v);
+    plan_clear(&p);
+    return r;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool active(enum migr_dom_state s)
+{
+    return s != MIGR_DOM_SHUTOFF && s != MIGR_DOM_NOSTATE;
+}
+
+int migr_vmhost_stop(const struct conf_migrator *cfg, const char *domain,
+                     int grace_s, int poll_ms, struct migr_vmhost_error *e)
+{
+    struct migr_virt *v = NULL;
+    struct migr_dom_info info;
+    char dir[PATH_MAX], err[1024] = "";
+    int64_t until;
+    int r;
+
+    if (migr_vmhost_dir(cfg, domain, dir, sizeof(dir)) < 0)
+        return errf(e, -EINVAL, "InvalidSpec", "domain: \"%s\" is not usable",
+                    domain ? domain : "");
+    if (poll_ms <= 0)
+        poll_ms = 250;
+    r = migr_virt_open(cfg->libvirt_uri, &v, err, sizeof(err));
+    if (r < 0)
+        return errf(e, r, "StopFailed", "libvirt: %s", err);
+    r = migr_virt_info(v, domain, &info, err, sizeof(err));
+    if (r == -ENOENT)
+        goto files;
+    if (r < 0)
+        goto fail;
+    if (active(info.state)) {
+        /* A guest without ACPI handling ignores the button: the grace
+         * period ends it. */
+        (void)migr_virt_shutdown(v, domain, NULL, 0);
+        until = now_ms() + (int64_t)grace_s * 1000;
+        while (now_ms() < until &&
+               migr_virt_info(v, domain, &info, NULL, 0) == 0 &&
+               active(info.state))
+            sleep_ms(poll_ms);
+        r = migr_virt_info(v, domain, &info, err, sizeof(err));
+        if (r == 0 && active(info.state))
+            r = migr_virt_destroy(v, domain, err, sizeof(err));
+        if (r < 0 && r != -ENOENT)
+            goto fail;
+    }
+    r = migr_virt_undefine(v, domain, err, sizeof(err));
+    if (r < 0 && r != -ENOENT)
+        goto fail;
+files:
+    migr_virt_close(v);
+    r = dir_remove(dir);
+    if (r < 0)
+        return errf(e, r, "StopFailed", "cannot remove '%s': %s", dir,
+                    strerror(-r));
+    return 0;
+fail:
+    migr_virt_close(v);
+    return errf(e, r, "StopFailed", "%s", err);
+}
+
+int migr_vmhost_prepare(const struct conf_migrator *cfg, const char *domain,
+                        const json_t *vmi, struct migr_vmhost_error *e)
+{
+    struct migr_virt *v = NULL;
+    struct migr_dom_info info;
+    struct plan p;
+    char err[1024] = "";
+    bool made_dir = false;
+    int r;
+
+    if (!cfg || !domain || !vmi)
+        return errf(e, -EINVAL, "InvalidSpec", "vmi: Required value");
+    r = plan_make(cfg, domain, vmi, &p, e);
+    if (r < 0)
+        goto out;
+    r = migr_virt_open(cfg->libvirt_uri, &v, err, sizeof(err));
+    if (r == 0 &&
+        (r = migr_virt_info(v, domain, &info, err, sizeof(err))) == 0) {
+        /* Its files are in use: a migration to where it is makes no
+         * sense, and they must not be replaced under it. */
+        r = errf(e, -EEXIST, "PrepareFailed",
+                 "domain '%s' is defined on this host already", domain);
+        goto out;
+    }
+    if (r != -ENOENT) {
+        r = errf(e, r, "PrepareFailed", "libvirt: %s", err);
+        goto out;
+    }
+    r = dir_fresh(cfg, p.dir);
+    if (r < 0) {
+        r = errf(e, r, "PrepareFailed", "cannot make '%s': %s", p.dir,
+                 strerror(-r));
+        goto out;
+    }
+    made_dir = true;
+    r = files_make(&p, e, "PrepareFailed");
+out:
+    if (r < 0 && made_dir) {
+        files_unmake(&p);
+        (void)dir_remove(p.dir);
+    }
+    migr_virt_close(v);
+    plan_clear(&p);
+    return r;
+}
+
+int migr_vmhost_release(const struct conf_migrator *cfg, const char *domain,
+                        struct migr_vmhost_error *e)
+{
+    struct migr_virt *v = NULL;
+    struct migr_dom_info info;
+    char dir[PATH_MAX], err[1024] = "";
+    int r;
+
+    if (migr_vmhost_dir(cfg, domain, dir, sizeof(dir)) < 0)
+        return errf(e, -EINVAL, "InvalidSpec", "domain: \"%s\" is not usable",
+                    domain ? domain : "");
+    r = migr_virt_open(cfg->libvirt_uri, &v, err, sizeof(err));
+    if (r == 0)
+        r = migr_virt_info(v, domain, &info, err, sizeof(err));
+    migr_virt_close(v);
+    if (r == 0)
+        return -EBUSY; /* the migration came after all: its files */
+    if (r != -ENOENT)
+        return errf(e, r, "ReleaseFailed", "libvirt: %s", err);
+    r = dir_remove(dir);
+    if (r < 0)
+        return errf(e, r, "ReleaseFailed", "cannot remove '%s': %s", dir,
+                    strerror(-r));
+    return 0;
+}

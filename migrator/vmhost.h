@@ -1,0 +1,105 @@
+/*
+ * migrator/vmhost: a VirtualMachineInstance made real on this host - the
+ * work of the agent's `start` and `stop` jobs, and the VM's files on a
+ * migration target (a `prepare` with "vmi").
+ *
+ * What only the host can know is checked here (the manifest's shape was
+ * checked by orchestratord): a multus network that is not in the config's
+ * `networks`, a containerDisk image that is not in `image_dir`, a disk file
+ * that does not exist, kernel boot files that do not exist, a networkData
+ * that is not network-config v1/v2.  Then, under state_dir/vms/NS_NAME/:
+ *   seed.iso         the NoCloud seed (migrator/seed.h), when the VMI has a
+ *                    cloudInitNoCloud volume;
+ *   VOLUME.qcow2     a qcow2 overlay per containerDisk volume, its backing
+ *                    file the image (qemu-img create -b, see vmhost.c);
+ *   VOLUME.img       a sparse raw file per emptyDisk volume;
+ *   console.log      the serial console.
+ * The domain (migrator/domxml.h) is defined and started.  A failure takes
+ * back everything it made: the directory, the definition.
+ *
+ * The mapping (README "VirtualMachine manifests"):
+ *   containerDisk image REF -> image_dir/NAME.qcow2, NAME being REF with
+ *     every '/', ':' and '@' turned into '_' ("quay.io/containerdisks/
+ *     fedora:39" -> "quay.io_containerdisks_fedora_39.qcow2");
+ *   persistentVolumeClaim CLAIM in namespace NS -> the first existing file
+ *     S/NS/CLAIM for S in shared_storage (storage every host sees: RWX);
+ *   hostDisk path -> that file (DiskOrCreate: created sparse, capacity);
+ *   pod network + masquerade -> the per-host libvirt NAT network
+ *     MIGR_VMHOST_NAT_NETWORK (MIGR_VMHOST_NAT_SUBNET, DHCP);
+ *   pod network + bridge -> the config's pod_bridge;
+ *   multus network N -> the config's network N: a bridge network's bridge
+ *     (SR-IOV networks are not started here yet);
+ *   rng -> virtio-rng; macAddress kept.
+ *
+ * Errors: functions return 0 or a negative errno, and on failure fill
+ * `struct migr_vmhost_error` with the job's failure reason ("InvalidSpec",
+ * whose message starts with the field path; "DefineFailed";
+ * "StartFailed"; "StopFailed"; "PrepareFailed") and a message.  Nothing
+ * here logs.  Every call blocks on libvirt or the disk: worker threads
+ * only; calls for different domains may run at once.
+ */
+#ifndef ORCH_MIGRATOR_VMHOST_H
+#define ORCH_MIGRATOR_VMHOST_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "conf/conf.h"
+
+#define MIGR_VMHOST_NAT_NETWORK "orch-pod"
+#define MIGR_VMHOST_NAT_SUBNET  "10.0.2.0/24"
+
+struct migr_vmhost_error {
+    char reason[32];
+    char message[1024];
+};
+
+/* The file of containerDisk image `image` in `image_dir` (see above) into
+ * buf.  Returns 0, -EINVAL (an empty reference, or one with characters a
+ * file name should not get: anything but letters, digits and . _ - / : @),
+ * -ENAMETOOLONG. */
+int migr_vmhost_image_file(const char *image_dir, const char *image, char *buf,
+                           size_t len);
+
+/* state_dir/vms/DOMAIN into buf.  Returns 0, -EINVAL (a domain name that
+ * is not one path component), -ENAMETOOLONG. */
+int migr_vmhost_dir(const struct conf_migrator *cfg, const char *domain,
+                    char *buf, size_t len);
+
+/* The `start` job: check, write the files, define and start `domain` from
+ * `vmi` (a VirtualMachineInstance object, borrowed).  `domain` must be the
+ * VMI's NAMESPACE_NAME.  A domain of that name made for the same VMI (its
+ * metadata's uid) that runs already is success; one that is shut off is
+ * started.  On success *ret_result is {"domain","uuid"} (the caller's).
+ * Returns 0, -EINVAL (InvalidSpec), -EEXIST (DefineFailed: a domain of
+ * that name belongs to another VMI), or another negative errno with the
+ * reason set. */
+int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
+                      const json_t *vmi, json_t **ret_result,
+                      struct migr_vmhost_error *err);
+
+/* The `stop` job: ACPI shutdown, up to grace_s seconds for the guest to
+ * go, destroy, undefine, remove state_dir/vms/DOMAIN.  A domain that does
+ * not exist is success (its directory is still removed).  poll_ms (0:
+ * 250) is how often the state is read while waiting. */
+int migr_vmhost_stop(const struct conf_migrator *cfg, const char *domain,
+                     int grace_s, int poll_ms, struct migr_vmhost_error *err);
+
+/* A migration target's share of a VM made from a manifest: the same checks
+ * of what the host has, then the seed (byte for byte the one the source
+ * wrote: migr_seed_write is deterministic) and each containerDisk's overlay
+ * on the same image, under state_dir/vms/DOMAIN.  A directory left from an
+ * earlier prepare is replaced, unless the domain runs here.  Returns 0 or
+ * a negative errno with the reason (InvalidSpec, PrepareFailed) set. */
+int migr_vmhost_prepare(const struct conf_migrator *cfg, const char *domain,
+                        const json_t *vmi, struct migr_vmhost_error *err);
+
+/* Remove state_dir/vms/DOMAIN unless the domain is defined here (a
+ * release of a prepare whose migration never came).  Returns 0 (also when
+ * there was nothing), -EBUSY (the domain is here: kept), or a negative
+ * errno. */
+int migr_vmhost_release(const struct conf_migrator *cfg, const char *domain,
+                        struct migr_vmhost_error *err);
+
+#endif
