@@ -414,10 +414,18 @@ static void test_reserve_net_and_release(void **state)
     struct migr_netlink_ops ops = fake_ops(&f);
     struct migr_sriov *s = NULL;
     struct migr_vf_reservation r, list[8];
-    struct conf_network hostdev = {"sriov-net1",          "ens1f0", 100,
-                                   CONF_NET_MODE_HOSTDEV, 1,        0};
-    struct conf_network macvtap = {"sriov-net2",          "ens1f0", 0,
-                                   CONF_NET_MODE_MACVTAP, -1,       1};
+    struct conf_network hostdev = {.name = "sriov-net1",
+                                   .pf = "ens1f0",
+                                   .vlan = 100,
+                                   .mode = CONF_NET_MODE_HOSTDEV,
+                                   .trust = 1,
+                                   .spoofchk = 0};
+    struct conf_network macvtap = {.name = "sriov-net2",
+                                   .pf = "ens1f0",
+                                   .vlan = 0,
+                                   .mode = CONF_NET_MODE_MACVTAP,
+                                   .trust = -1,
+                                   .spoofchk = 1};
     const char *in_use[] = {"ens1f0v0", "ens1f0v1", NULL};
     char longowner[MIGR_OWNER_LEN + 1];
 
@@ -509,8 +517,12 @@ static void test_adopt(void **state)
     struct migr_netlink_ops ops = fake_ops(&f);
     struct migr_sriov *s = NULL;
     struct migr_vf_reservation r, list[4];
-    struct conf_network net = {"sriov-net1",          "ens1f0", 100,
-                               CONF_NET_MODE_MACVTAP, -1,       -1};
+    struct conf_network net = {.name = "sriov-net1",
+                               .pf = "ens1f0",
+                               .vlan = 100,
+                               .mode = CONF_NET_MODE_MACVTAP,
+                               .trust = -1,
+                               .spoofchk = -1};
 
     fx_standard(fx);
     assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
@@ -554,8 +566,12 @@ static void test_reserve_missing_pf(void **state)
     struct fx *fx = *state;
     struct migr_sriov *s = NULL;
     struct migr_vf_reservation r;
-    struct conf_network net = {"sriov-net1",          "ens3f0", 0,
-                               CONF_NET_MODE_HOSTDEV, -1,       -1};
+    struct conf_network net = {.name = "sriov-net1",
+                               .pf = "ens3f0",
+                               .vlan = 0,
+                               .mode = CONF_NET_MODE_HOSTDEV,
+                               .trust = -1,
+                               .spoofchk = -1};
 
     fx_standard(fx);
     assert_int_equal(migr_sriov_new(fx->root, NULL, &s), 0);

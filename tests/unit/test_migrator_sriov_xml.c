@@ -108,8 +108,12 @@ static void test_hostdev_xml_names_reserved_vf(void **state)
     struct fake fa = {0}, fb = {0};
     struct migr_netlink_ops na = {fake_list, fake_set, &fa};
     struct migr_netlink_ops nb = {fake_list, fake_set, &fb};
-    struct conf_network net = {"sriov-net1",          "ens1f0", 100,
-                               CONF_NET_MODE_HOSTDEV, -1,       1};
+    struct conf_network net = {.name = "sriov-net1",
+                               .pf = "ens1f0",
+                               .vlan = 100,
+                               .mode = CONF_NET_MODE_HOSTDEV,
+                               .trust = -1,
+                               .spoofchk = 1};
     struct migr_sriov *sa = NULL, *sb = NULL;
     struct migr_vf_reservation ra, rb;
     struct migr_domxml_vf vf;
@@ -186,8 +190,12 @@ static void test_hostdev_xml_names_reserved_vf(void **state)
 static void test_macvtap_xml_and_retarget(void **state)
 {
     struct hosts *h = *state;
-    struct conf_network net = {"sriov-net1",          "ens1f0", 100,
-                               CONF_NET_MODE_MACVTAP, -1,       -1};
+    struct conf_network net = {.name = "sriov-net1",
+                               .pf = "ens1f0",
+                               .vlan = 100,
+                               .mode = CONF_NET_MODE_MACVTAP,
+                               .trust = -1,
+                               .spoofchk = -1};
     struct migr_sriov *sa = NULL, *sb = NULL;
     struct migr_vf_reservation ra, rb;
     struct migr_domxml_vf vf;
@@ -283,8 +291,12 @@ static void test_reserve_vmi(void **state)
     struct hosts *h = *state;
     struct fake fa = {0};
     struct migr_netlink_ops na = {fake_list, fake_set, &fa};
-    struct conf_network nets[] = {
-        {"sriov-net1", "ens1f0", 0, CONF_NET_MODE_HOSTDEV, -1, 1}};
+    struct conf_network nets[] = {{.name = "sriov-net1",
+                                   .pf = "ens1f0",
+                                   .vlan = 0,
+                                   .mode = CONF_NET_MODE_HOSTDEV,
+                                   .trust = -1,
+                                   .spoofchk = 1}};
     struct conf_migrator cfg = {.networks = nets, .n_networks = 1};
     struct migr_sriov *s = NULL;
     struct migr_sriov_vmi v = {0};
