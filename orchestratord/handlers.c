@@ -63,6 +63,7 @@ void orch_migration_settings_default(struct orch_migration_settings *m)
     m->parallel_migrations_per_cluster = 5;
     m->parallel_outbound_migrations_per_node = 2;
     m->max_downtime_ms = 900;
+    m->outcome_timeout_s = 600;
 }
 
 void orch_server_init(struct orch_server *srv, struct store *store)
