@@ -999,10 +999,11 @@ static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
                  src ? src : "", err);
         return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
     }
-    if (pj->state == JS_FAILED || (pj->absent && !pj->busy)) {
+    if (pj->state == JS_FAILED) {
+        job_error(pj, err, sizeof(err));
         snprintf(why, sizeof(why),
-                 "target node '%s' no longer has the prepared migration",
-                 target ? target : "");
+                 "target node '%s' could not prepare the migration again: %s",
+                 target ? target : "", err);
         return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
     }
     if (past(p, m, ORCH_CONTROLLER_AGENT_BOUND_S)) {
@@ -1015,9 +1016,17 @@ static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
     }
     if (pj->state != JS_SUCCEEDED) {
         /* After a restart: the prepare job's result (the target's
-         * addresses) is the agent's to tell again. */
+         * addresses) is the agent's to tell again.  The source is asked
+         * at the same time whether it has the migrate job (then the
+         * migration runs, whatever the target says); only once it has
+         * not is a prepare the target lost submitted again (idempotent). */
+        if (!j->absent) {
+            url = agent_url(p, src);
+            job_drive(p, m, j, url, build_migrate, doc, false);
+            free(url);
+        }
         url = agent_url(p, target);
-        job_drive(p, m, pj, url, build_prepare, doc, false);
+        job_drive(p, m, pj, url, build_prepare, doc, j->absent);
     } else {
         url = agent_url(p, src);
         job_drive(p, m, j, url, build_migrate, doc, !abort_requested(doc));

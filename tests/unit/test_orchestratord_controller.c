@@ -1448,6 +1448,28 @@ static void test_restart_in_each_phase(void **state)
     }
 }
 
+/* Restarted in TargetReady, the target having lost the prepare job and
+ * the source never having got the migrate job: the prepare goes again,
+ * then the migrate job, once each. */
+static void test_restart_target_ready_prepare_lost(void **state)
+{
+    struct fixture *f = *state;
+    char *prep, line[256];
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    drive_to(f, "TargetReady");
+    prep = job_of(f, "m1", "prepare");
+    restart(f);
+    json_object_del(f->fk.jobs, prep);
+    drive_to(f, "Running");
+    snprintf(line, sizeof(line), "submit %s %s", URL("2"), prep);
+    assert_true(logged(f, line));
+    assert_int_equal(log_count(f, "submit"), 2);
+    assert_vmi_on(f, "vm1", "hv01");
+    free(prep);
+}
+
 /* An answer about another job than the one asked for is counted and
  * ignored: no answer for ours. */
 static void test_unknown_job_answer(void **state)
@@ -1537,6 +1559,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_unknown_job_answer, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_restart_target_ready_prepare_lost,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_calls_in_flight, setup,
                                         teardown),
     };
