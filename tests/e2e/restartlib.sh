@@ -1,0 +1,53 @@
+# shellcheck shell=bash
+# Sourced by the orchestratord fault scenarios (after lib.sh and miglib.sh,
+# after mig_setup): SIGKILL and restart orchestratord, read a migrator's
+# jobs through its agent API, steer a running migration with virsh on the
+# source, cut a host off the lab bridge and back.
+
+# (miglib.sh sets work.)
+# shellcheck disable=SC2154
+# orchestratord's pid, as mig_setup started it (the first of e2e_pids).
+orchd_pid=${e2e_pids[0]}
+# orchd_kill: SIGKILL orchestratord and reap it.
+orchd_kill() {
+    kill -KILL "$orchd_pid"
+    wait "$orchd_pid" 2>/dev/null || true
+}
+# orchd_restart: the same configuration and database again.
+orchd_restart() {
+    lab_orchd_start "$work" || e2e_fail "orchestratord does not start again"
+    e2e_pids+=("$LAB_STARTED_PID")
+    orchd_pid=$LAB_STARTED_PID
+}
+# rs_agent_get HOST PATH: GET PATH from HOST's migrator's agent API.
+rs_agent_get() {
+    curl -sf --max-time 5 -H "Authorization: Bearer $LAB_AGENT_TOKEN" \
+        "http://$(lab_host_addr "$1"):$LAB_AGENT_PORT$2" 2>/dev/null || true
+}
+# rs_wait_job HOST ID JQ-CONDITION SECONDS
+rs_wait_job() {
+    local _
+    for _ in $(seq $(($4 * 10))); do
+        rs_agent_get "$1" "/v1/jobs/$2" | jq -e "$3" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# rs_jobs_of HOST UID TYPE: how many jobs of TYPE HOST has for migration UID.
+rs_jobs_of() {
+    rs_agent_get "$1" /v1/jobs |
+        jq --arg u "$2" --arg t "$3" '[.items[] | select(.migration.uid == $u and .type == $t)] | length'
+}
+# rs_set_speed HOST VMI MIBPS: the running migration's bandwidth.
+rs_set_speed() {
+    "$ORCH_TOP/scripts/lab.sh" exec "$1" virsh migrate-setspeed "$2" "$3"
+}
+# rs_link HOST up|down: HOST's veth on the lab bridge (its libvirtd, its
+# migrator and its guests' network).
+rs_link() {
+    ip link set "$(lab_host_veth "$1")" "$2"
+}
+# rs_outcome_condition NAME: the VMIM's OutcomeUnknown condition, compact.
+rs_outcome_condition() {
+    vmim_field "$1" '.status.conditions[]? | select(.type == "OutcomeUnknown") | "\(.status) \(.reason)"'
+}
