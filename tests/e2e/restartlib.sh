@@ -42,10 +42,15 @@ rs_jobs_of() {
 rs_set_speed() {
     "$ORCH_TOP/scripts/lab.sh" exec "$1" virsh migrate-setspeed "$2" "$3"
 }
-# rs_link HOST up|down: HOST's veth on the lab bridge (its libvirtd, its
-# migrator and its guests' network).
-rs_link() {
-    ip link set "$(lab_host_veth "$1")" "$2"
+# rs_cut HOST PEER add|del: cut (add) or restore (del) the IP path between
+# two hosts with a blackhole route in each: their libvirtds' RPC and the
+# migration stream see silence, as on a broken link, while both stay on the
+# lab bridge (reports, agent calls, guests' L2 traffic go on).  Taking a
+# veth down instead drops its carrier, and then host-b's libvirtd stayed
+# stuck until the 2-minute keepalive even after the link came back.
+rs_cut() {
+    ip -n "$(lab_host_ns "$1")" route "$3" blackhole "$(lab_host_addr "$2")/32"
+    ip -n "$(lab_host_ns "$2")" route "$3" blackhole "$(lab_host_addr "$1")/32"
 }
 # rs_outcome_condition NAME: the VMIM's OutcomeUnknown condition, compact.
 rs_outcome_condition() {
