@@ -1152,11 +1152,20 @@ static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
                  * no migration between them on either side: two hosts
                  * claim one VMI.  The owner keeps it (the records follow
                  * libvirt's reports, not the last writer) until its
-                 * reports let go. */
+                 * reports let go.  Not counted: an owner whose copy is
+                 * paused, as a migration's source is at the switch-over
+                 * until its report says it is gone. */
                 if (m[i].active && oh && oh->have_report &&
                     host_runs(oh, m[i].key) &&
                     !keys_has(&oh->migrating, m[i].key) &&
-                    !dom_bool(m[i].dom, "migrating"))
+                    !dom_bool(m[i].dom, "migrating") &&
+                    !streq(json_string_value(json_object_get(
+                               cond_find(json_object_get(
+                                             json_object_get(old, "status"),
+                                             "conditions"),
+                                         "Paused", NULL),
+                               "status")),
+                           "True"))
                     t->srv->metrics
                         .agent_rejected[ORCH_REJECT_DOMAIN_ELSEWHERE]++;
                 /* Not ours: look again next time. */

@@ -1180,6 +1180,18 @@ static void test_domain_elsewhere(void **state)
                      200);
     assert_rejected(f, "domain_elsewhere", 2);
     assert_string_equal(jstr(get(f, VMIS "/vm"), "status.nodeName"), "host-a");
+    /* The owner's copy paused, as a migration's source is at the
+     * switch-over: not counted. */
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "paused", "migration"), NULL),
+                                NULL),
+                     200);
+    assert_int_equal(put_report(f, "host-b",
+                                doms(dom("vm", "running", "migrated"), NULL),
+                                NULL),
+                     200);
+    assert_rejected(f, "domain_elsewhere", 2);
+    assert_string_equal(jstr(get(f, VMIS "/vm"), "status.nodeName"), "host-a");
     /* host-a's libvirt no longer runs it: host-b's claim is the truth. */
     assert_int_equal(put_report(f, "host-a", doms(NULL, NULL), NULL), 200);
     assert_int_equal(put_report(f, "host-b",
