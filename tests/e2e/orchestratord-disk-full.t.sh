@@ -22,11 +22,13 @@ api_ok() { lab_api_get "$1" >/dev/null; }
 mig_setup host-a host-b
 # shellcheck source=tests/e2e/restartlib.sh
 . "$ORCH_TOP/tests/e2e/restartlib.sh"
-trap 'rc=$?; umount -l "$state" 2>/dev/null || true; (exit $rc); e2e_teardown' EXIT
+# On the way out orchestratord goes first, by SIGKILL (once a run's
+# orchestratord outlived the teardown and answered the next run's health
+# check on the lab's port), then the tmpfs.
+trap 'rc=$?; kill -KILL "$orchd_pid" 2>/dev/null; wait "$orchd_pid" 2>/dev/null; umount -l "$state" 2>/dev/null; (exit $rc); e2e_teardown' EXIT
 
 e2e_step "orchestratord's database moved onto a 4 MiB tmpfs"
-kill -TERM "$orchd_pid"
-wait "$orchd_pid" 2>/dev/null || true
+orchd_kill
 mkdir -p "$state"
 mount -t tmpfs -o size=4m orchlab-state "$state"
 cp "$work"/orch.db* "$state/"
@@ -100,6 +102,7 @@ e2e_check "all ${#acked[@]} policies answered 201 are there ($missing lost)" [ "
 e2e_step "restart orchestratord: the database is whole"
 kill -TERM "$orchd_pid"
 wait "$orchd_pid" 2>/dev/null || true
+e2e_check "orchestratord stopped on SIGTERM" sh -c "! kill -0 $orchd_pid 2>/dev/null"
 ok=$(sqlite3 "$state/orch.db" 'PRAGMA integrity_check' 2>&1)
 e2e_check "SQLite's integrity check passes (got '$ok')" [ "$ok" = ok ]
 orchd_restart

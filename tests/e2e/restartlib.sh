@@ -8,6 +8,14 @@
 # shellcheck disable=SC2154
 # orchestratord's pid, as mig_setup started it (the first of e2e_pids).
 orchd_pid=${e2e_pids[0]}
+# lab_orchd_start trusts whoever answers /healthz on the lab's port: make
+# sure it is ours.
+orchd_alive() {
+    sleep 0.3
+    kill -0 "$orchd_pid" 2>/dev/null ||
+        e2e_fail "orchestratord $orchd_pid exited (another process on port $LAB_ORCHD_PORT?)"
+}
+orchd_alive
 # orchd_kill: SIGKILL orchestratord and reap it.
 orchd_kill() {
     kill -KILL "$orchd_pid"
@@ -18,6 +26,7 @@ orchd_restart() {
     lab_orchd_start "$work" || e2e_fail "orchestratord does not start again"
     e2e_pids+=("$LAB_STARTED_PID")
     orchd_pid=$LAB_STARTED_PID
+    orchd_alive
 }
 # rs_agent_get HOST PATH: GET PATH from HOST's migrator's agent API.
 rs_agent_get() {
