@@ -33,7 +33,7 @@ mig_setup "${hosts[@]}"
 declare -A mpid
 for i in 0 1 2; do mpid[${hosts[$i]}]=${e2e_pids[$((i + 1))]}; done
 cut=
-trap 'rc=$?; [ -z "$cut" ] || rs_cut $cut del 2>/dev/null; (exit $rc); e2e_teardown' EXIT
+trap 'rc=$?; set +e; [ -z "$cut" ] || rs_cut $cut del 2>/dev/null; (exit $rc); e2e_teardown' EXIT
 for i in 0 1 2; do
     set -e
     guest_up "${hosts[$i]}" "${guests[$i]}" "${gaddr[${guests[$i]}]}"

@@ -30,7 +30,9 @@ uid=$(vmim_field mig .metadata.uid)
 
 e2e_step "cut the path between host-a and host-b for 6 s"
 rs_cut host-a host-b add
-trap 'rs_cut host-a host-b del 2>/dev/null || true; e2e_teardown' EXIT
+# The path restored on the way out, whatever happened; the scenario's status
+# handed on to e2e_teardown (set +e: see orchestratord-disk-full).
+trap 'rc=$?; set +e; rs_cut host-a host-b del 2>/dev/null; (exit $rc); e2e_teardown' EXIT
 sleep 3
 p1=$(rs_agent_get host-a "/v1/jobs/$uid-migrate" | jq -r '.progress.dataProcessed // 0')
 e2e_note "during the cut: phase $(vmim_field mig .status.phase), condition '$(rs_outcome_condition mig)', job $(rs_agent_get host-a "/v1/jobs/$uid-migrate" | jq -c '{state, progress: .progress.dataProcessed}')"

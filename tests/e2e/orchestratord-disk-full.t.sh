@@ -22,10 +22,12 @@ api_ok() { lab_api_get "$1" >/dev/null; }
 mig_setup host-a host-b
 # shellcheck source=tests/e2e/restartlib.sh
 . "$ORCH_TOP/tests/e2e/restartlib.sh"
-# On the way out orchestratord goes first, by SIGKILL (once a run's
-# orchestratord outlived the teardown and answered the next run's health
-# check on the lab's port), then the tmpfs.
-trap 'rc=$?; kill -KILL "$orchd_pid" 2>/dev/null; wait "$orchd_pid" 2>/dev/null; umount -l "$state" 2>/dev/null; (exit $rc); e2e_teardown' EXIT
+# On the way out orchestratord goes first, by SIGKILL, then the tmpfs, then
+# e2e_teardown with the scenario's status.  set +e first: under lib.sh's
+# set -e a failing command here (wait's 137, the (exit 1) handing on a
+# failure) ended the trap before e2e_teardown, leaving orchestratord
+# behind to answer the next run's health check on the lab's port.
+trap 'rc=$?; set +e; kill -KILL "$orchd_pid" 2>/dev/null; wait "$orchd_pid" 2>/dev/null; umount -l "$state" 2>/dev/null; (exit $rc); e2e_teardown' EXIT
 
 e2e_step "orchestratord's database moved onto a 4 MiB tmpfs"
 orchd_kill
