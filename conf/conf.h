@@ -112,6 +112,10 @@ struct conf_migrations {
     bool allow_workload_disruption;
     bool disable_tls;
     bool unsafe_migration_override;
+    /* How long orchestratord waits to learn how a Running migration
+     * ended (its source silent, its job lost) before it ends Failed
+     * with reason OutcomeUnknown. */
+    int outcome_timeout_s;
 };
 
 struct conf_orchestratord {

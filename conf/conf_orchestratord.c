@@ -165,6 +165,16 @@ static const struct conf_key orch_keys[] = {
     {.path = "migrations.unsafe_migration_override",
      .type = CONF_T_BOOL,
      .offset = OFF(migrations.unsafe_migration_override)},
+    /* Not KubeVirt's: how long a Running migration whose outcome cannot
+     * be learned (source unreachable, job lost) waits before it ends
+     * Failed (OutcomeUnknown).  Ten minutes outlast a migrator or host
+     * restart; a day is the longest a record may stay undecided. */
+    {.path = "migrations.outcome_timeout_s",
+     .type = CONF_T_INT,
+     .offset = OFF(migrations.outcome_timeout_s),
+     .min = 1,
+     .max = 86400,
+     .def_int = 600},
     /* Kubernetes' node-monitor-grace-period: 40 s is four missed reports
      * at the migrators' default 10 s interval. */
     {.path = "node_monitor_grace_period_s",

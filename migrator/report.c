@@ -175,12 +175,37 @@ static int push(struct migr_report *r, const char *body, long *ret_status,
 /* ---------------------------------------------------------------------- */
 /* The thread                                                              */
 
+/*
+ * TEXT as it goes out as push number SEQ of this run (issue 10): a report
+ * that names its run (agent.bootId) carries "bootId" and "sequence" at the
+ * top level, so orchestratord can tell a stale, repeated or overtaken push
+ * from the newest; the heartbeat's resends count too.  Other texts go as
+ * they are.  Returns a new string or NULL (ENOMEM).
+ */
+static char *report_stamp(const char *text, uint64_t seq)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    const char *boot = json_string_value(
+        json_object_get(json_object_get(o, "agent"), "bootId"));
+    char *out = NULL;
+
+    if (!boot || !*boot) {
+        json_decref(o);
+        return strdup(text);
+    }
+    if (json_object_set_new(o, "bootId", json_string(boot)) == 0 &&
+        json_object_set_new(o, "sequence", json_integer((json_int_t)seq)) == 0)
+        out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
 static void *report_main(void *arg)
 {
     struct migr_report *r = arg;
     long long last_try = 0, retry_at = 0;
     int backoff_ms = 0, fail_kind = 0;
-    uint64_t fails = 0;
+    uint64_t fails = 0, seq = 0;
     bool delivered_once = false;
 
     pthread_mutex_lock(&r->lock);
@@ -209,6 +234,11 @@ static void *report_main(void *arg)
         body = strdup(r->text);
         r->pending = false;
         pthread_mutex_unlock(&r->lock);
+        if (body) {
+            char *stamped = report_stamp(body, ++seq);
+            free(body);
+            body = stamped;
+        }
 
         kind = body ? push(r, body, &status, &refused, msg, sizeof(msg))
                     : 1000 + CURLE_OUT_OF_MEMORY;

@@ -10,6 +10,10 @@
  * submitted before the previous one went out replaces it.  The reporter
  * sends each new text at once, and the last one again when nothing new came
  * for interval_s (the heartbeat, should the worker be stuck in libvirt).
+ * A text naming its migrator run (agent.bootId) goes out with top-level
+ * "bootId" (that id) and "sequence" (1, 2, ... for every push of this
+ * reporter, resends included), so orchestratord ignores a push that an
+ * older or repeated one overtook (orchestratord/hosts.h).
  * Any 2xx answer is a delivery; its body is not needed.  Anything else (no
  * connection, TLS, a 10 s timeout, another status) is retried 1 s later,
  * then 2, 4... up to interval_s; a newer text waits for that retry.  https

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "api/api.h"
+#include "orchestratord/hosts.h"
 #include "orchestratord/migration.h"
 #include "orchestratord/orchd.h"
 #include "orchestratord/sriov.h"
@@ -41,6 +42,10 @@
  * bench-migrate's control_overhead_end_ms). */
 #define POLL_RUNNING_MS   50
 #define PROGRESS_WRITE_MS 900
+/* A migrate job its source does not know is asked for again this often:
+ * a migrator that restarted may find it in its journal a moment later. */
+#define JOB_UNKNOWN_RETRY_MS 2000
+#define OUTCOME_UNKNOWN      "OutcomeUnknown"
 
 enum job_kind { JOB_PREPARE = 0, JOB_MIGRATE, JOB_ABORT, JOB_COUNT };
 
@@ -81,6 +86,9 @@ struct mig {
     int phase;           /* the phase last seen */
     int64_t since_ms;    /* when this process saw it enter that phase */
     int64_t progress_ms; /* last progress write */
+    int64_t unknown_ms;  /* since when its outcome cannot be known; 0 */
+    int64_t lost_ms;     /* when the source first answered 404 for the
+                            migrate job; 0 while it has it */
     bool seen;           /* in this pass's list */
     bool dead;           /* gone: freed once no call is in flight */
     struct job jobs[JOB_COUNT];
@@ -262,6 +270,21 @@ static void job_failed_call(struct job *j, int64_t now, const char *why)
     snprintf(j->last_err, sizeof(j->last_err), "%s", why);
 }
 
+/* Whether BODY, a job object an agent answered for J, is J's: an answer
+ * naming another id (or another migration) is not. */
+static bool job_answer_ours(const struct job *j, const json_t *body)
+{
+    const char *id = json_string_value(json_object_get(body, "id"));
+    const char *uid = json_string_value(
+        json_object_get(json_object_get(body, "migration"), "uid"));
+    char want[API_UID_LEN + 32];
+
+    job_id(j->mig, j->kind, want, sizeof(want));
+    if (id && strcmp(id, want) != 0)
+        return false;
+    return !uid || strcmp(uid, j->mig->uid) == 0;
+}
+
 static void job_done(int err, int status, const json_t *body, void *arg)
 {
     struct job *j = arg;
@@ -290,6 +313,14 @@ static void job_done(int err, int status, const json_t *body, void *arg)
         j->fails = 0;
         j->next_ms = now;
         j->last_answer_ms = now;
+        j->last_err[0] = '\0';
+    } else if (status >= 200 && status < 300 && !job_answer_ours(j, body)) {
+        /* An answer about another job than the one asked for (a confused
+         * agent, a proxy's mix-up): counted, and no answer for ours. */
+        c->srv->metrics.agent_rejected[ORCH_REJECT_UNKNOWN_JOB]++;
+        snprintf(why, sizeof(why), "the agent answered for another job '%.60s'",
+                 json_string_value(json_object_get(body, "id")));
+        job_failed_call(j, now, why);
     } else if (status >= 200 && status < 300 &&
                json_string_value(json_object_get(body, "state"))) {
         enum job_state st =
@@ -297,6 +328,7 @@ static void job_done(int err, int status, const json_t *body, void *arg)
         j->exists = true;
         j->absent = false;
         j->fails = 0;
+        j->last_err[0] = '\0';
         j->state = st;
         json_decref(j->obj);
         j->obj = json_deep_copy(body);
@@ -1095,10 +1127,11 @@ static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
                  src ? src : "", err);
         return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
     }
-    if (pj->state == JS_FAILED || (pj->absent && !pj->busy)) {
+    if (pj->state == JS_FAILED) {
+        job_error(pj, err, sizeof(err));
         snprintf(why, sizeof(why),
-                 "target node '%s' no longer has the prepared migration",
-                 target ? target : "");
+                 "target node '%s' could not prepare the migration again: %s",
+                 target ? target : "", err);
         return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
     }
     if (past(p, m, ORCH_CONTROLLER_AGENT_BOUND_S)) {
@@ -1111,9 +1144,17 @@ static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
     }
     if (pj->state != JS_SUCCEEDED) {
         /* After a restart: the prepare job's result (the target's
-         * addresses) is the agent's to tell again. */
+         * addresses) is the agent's to tell again.  The source is asked
+         * at the same time whether it has the migrate job (then the
+         * migration runs, whatever the target says); only once it has
+         * not is a prepare the target lost submitted again (idempotent). */
+        if (!j->absent) {
+            url = agent_url(p, src);
+            job_drive(p, m, j, url, build_migrate, doc, false);
+            free(url);
+        }
         url = agent_url(p, target);
-        job_drive(p, m, pj, url, build_prepare, doc, false);
+        job_drive(p, m, pj, url, build_prepare, doc, j->absent);
     } else {
         url = agent_url(p, src);
         job_drive(p, m, j, url, build_migrate, doc, !abort_requested(doc));
@@ -1156,6 +1197,187 @@ static bool progress_apply(json_t *doc, const json_t *job, const char *now)
     return true;
 }
 
+/*
+ * The outcome of a Running migration after something was lost (issue 10):
+ * never guessed.  The source's migrate job tells it; when the source does
+ * not answer, or answers that it has no such job, the record says so in
+ * condition OutcomeUnknown and waits, for the node reports to show where
+ * the domain runs, up to migrations.outcome_timeout_s.
+ */
+
+static json_t *vmim_conditions(json_t *doc)
+{
+    json_t *st = json_object_get(doc, "status"), *conds;
+
+    if (!json_is_object(st))
+        return NULL;
+    conds = json_object_get(st, "conditions");
+    if (!json_is_array(conds)) {
+        conds = json_array();
+        if (!conds || json_object_set_new(st, "conditions", conds) < 0)
+            return NULL;
+    }
+    return conds;
+}
+
+/* The index of DOC's condition OutcomeUnknown, or -1. */
+static long outcome_cond_find(const json_t *doc)
+{
+    const json_t *conds =
+        json_object_get(json_object_get(doc, "status"), "conditions");
+
+    for (size_t i = 0; i < json_array_size(conds); i++)
+        if (streq(json_string_value(
+                      json_object_get(json_array_get(conds, i), "type")),
+                  OUTCOME_UNKNOWN))
+            return (long)i;
+    return -1;
+}
+
+/* Drop DOC's condition OutcomeUnknown: whether there was one. */
+static bool outcome_cond_clear(json_t *doc)
+{
+    long i = outcome_cond_find(doc);
+
+    if (i < 0)
+        return false;
+    json_array_remove(
+        json_object_get(json_object_get(doc, "status"), "conditions"),
+        (size_t)i);
+    return true;
+}
+
+/* The outcome is known again: the condition goes. */
+static int outcome_known(struct pass *p, struct mig *m, json_t *doc)
+{
+    m->unknown_ms = 0;
+    if (!outcome_cond_clear(doc))
+        return 0;
+    return vmim_put(p, doc, API_VMIM_PHASE_RUNNING);
+}
+
+/* The outcome cannot be known now, for REASON (SourceUnreachable,
+ * JobUnknown) as MSG says: the condition says so (written when it changes,
+ * not at every pass), until the bound ends the migration Failed. */
+static int outcome_unknown(struct pass *p, struct mig *m, json_t *doc,
+                           const char *reason, const char *msg)
+{
+    int64_t bound_s = p->c->srv->settings.migrations.outcome_timeout_s;
+    const json_t *old;
+    json_t *conds, *cond;
+    long i;
+    char why[900];
+
+    if (bound_s <= 0)
+        bound_s = ORCH_CONTROLLER_OUTCOME_TIMEOUT_S;
+    if (!m->unknown_ms)
+        m->unknown_ms = p->now_ms;
+    if (p->now_ms - m->unknown_ms >= bound_s * 1000) {
+        snprintf(why, sizeof(why),
+                 OUTCOME_UNKNOWN ": not known within %lld s how the "
+                                 "migration ended: %s",
+                 (long long)bound_s, msg);
+        return fail(p, doc, API_VMIM_PHASE_RUNNING, why);
+    }
+    i = outcome_cond_find(doc);
+    old = i < 0 ? NULL
+                : json_array_get(json_object_get(json_object_get(doc, "status"),
+                                                 "conditions"),
+                                 (size_t)i);
+    if (old &&
+        streq(json_string_value(json_object_get(old, "reason")), reason) &&
+        streq(json_string_value(json_object_get(old, "message")), msg))
+        return 0;
+    conds = vmim_conditions(doc);
+    cond = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:n}", "type", OUTCOME_UNKNOWN, "status",
+        "True", "reason", reason, "message", msg, "lastTransitionTime",
+        old && json_string_value(json_object_get(old, "lastTransitionTime"))
+            ? json_string_value(json_object_get(old, "lastTransitionTime"))
+            : p->now,
+        "lastProbeTime");
+    if (!conds || !cond) {
+        json_decref(cond);
+        return -ENOMEM;
+    }
+    if (i >= 0)
+        json_array_set_new(conds, (size_t)i, cond);
+    else
+        json_array_append_new(conds, cond);
+    return vmim_put(p, doc, API_VMIM_PHASE_RUNNING);
+}
+
+/* "runs", "does not run" or "no report yet" for orch_hosts_vmi_runs()'s
+ * answer R. */
+static const char *runs_word(int r)
+{
+    return r > 0 ? "runs there" : r == 0 ? "not there" : "no report yet";
+}
+
+/* Succeeded: the VMI's node becomes the target.  MODE from the job's
+ * result when there was one. */
+static int succeed(struct pass *p, json_t *doc, const char *mode)
+{
+    json_t *ms = orch_migration_state(doc);
+
+    if (!ms)
+        return -ENOMEM;
+    outcome_cond_clear(doc);
+    if (json_object_set_new(ms, "completed", json_true()) < 0 ||
+        json_object_set_new(ms, "failed", json_false()) < 0 ||
+        json_object_set_new(ms, "endTimestamp", json_string(p->now)) < 0 ||
+        (mode && json_object_set_new(ms, "mode", json_string(mode)) < 0) ||
+        /* A cancel that came too late says so. */
+        (abort_requested(doc) &&
+         json_object_set_new(ms, "abortStatus", json_string("Failed")) < 0) ||
+        orch_migration_set_phase(doc, API_VMIM_PHASE_SUCCEEDED, p->now) < 0)
+        return -ENOMEM;
+    return vmim_finish(p, doc, API_VMIM_PHASE_RUNNING,
+                       ms_string(doc, "targetNode"));
+}
+
+/* The source has no migrate job: where the domain runs, by the node
+ * reports received since it first said so, gives the outcome when exactly
+ * one of source and target runs it (an arriving domain counts as running:
+ * libvirt may still be migrating it without the migrator). */
+static int step_running_lost(struct pass *p, struct mig *m, json_t *doc)
+{
+    struct orch_server *srv = p->c->srv;
+    const char *src = ms_string(doc, "sourceNode");
+    const char *tgt = ms_string(doc, "targetNode");
+    const char *ns = api_doc_get_string(doc, "metadata.namespace");
+    const char *vmi = api_doc_get_string(doc, "spec.vmiName");
+    char id[API_UID_LEN + 32], msg[700];
+    int rs, rt;
+
+    rs = src && ns && vmi ? orch_hosts_vmi_runs(srv, src, ns, vmi, m->lost_ms)
+                          : -EAGAIN;
+    rt = tgt && ns && vmi ? orch_hosts_vmi_runs(srv, tgt, ns, vmi, m->lost_ms)
+                          : -EAGAIN;
+    if (rs >= 0 && rt >= 0 && rs + rt == 1) {
+        if (rt)
+            return succeed(p, doc, NULL); /* the reports are the evidence */
+        snprintf(msg, sizeof(msg),
+                 "source node '%s' lost the migrate job and the node reports "
+                 "show the domain still on '%s' only",
+                 src, src);
+        outcome_cond_clear(doc);
+        if (abort_requested(doc) &&
+            json_object_set_new(orch_migration_state(doc), "abortStatus",
+                                json_string("Succeeded")) < 0)
+            return -ENOMEM;
+        return fail(p, doc, API_VMIM_PHASE_RUNNING, msg);
+    }
+    job_id(m, JOB_MIGRATE, id, sizeof(id));
+    snprintf(msg, sizeof(msg),
+             "source node '%s' does not know migrate job '%s' and the node "
+             "reports since do not show the domain on exactly one host "
+             "(source '%s': %s; target '%s': %s)",
+             src ? src : "", id, src ? src : "", runs_word(rs), tgt ? tgt : "",
+             runs_word(rt));
+    return outcome_unknown(p, m, doc, "JobUnknown", msg);
+}
+
 static int step_running(struct pass *p, struct mig *m, json_t *doc)
 {
     struct job *j = &m->jobs[JOB_MIGRATE], *a = &m->jobs[JOB_ABORT];
@@ -1173,20 +1395,11 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
         const char *mode = json_string_value(
             json_object_get(json_object_get(j->obj, "result"), "mode"));
         progress_apply(doc, j->obj, p->now);
-        if (json_object_set_new(ms, "completed", json_true()) < 0 ||
-            json_object_set_new(ms, "failed", json_false()) < 0 ||
-            json_object_set_new(ms, "endTimestamp", json_string(p->now)) < 0 ||
-            (mode && json_object_set_new(ms, "mode", json_string(mode)) < 0) ||
-            /* A cancel that came too late says so. */
-            (abort && json_object_set_new(ms, "abortStatus",
-                                          json_string("Failed")) < 0) ||
-            orch_migration_set_phase(doc, API_VMIM_PHASE_SUCCEEDED, p->now) < 0)
-            return -ENOMEM;
-        return vmim_finish(p, doc, API_VMIM_PHASE_RUNNING,
-                           ms_string(doc, "targetNode"));
+        return succeed(p, doc, mode);
     }
     if (j->state == JS_FAILED) {
         progress_apply(doc, j->obj, p->now);
+        outcome_cond_clear(doc);
         if (streq(job_error_reason(j), "Aborted")) {
             if (abort && json_object_set_new(ms, "abortStatus",
                                              json_string("Succeeded")) < 0)
@@ -1198,14 +1411,36 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
         snprintf(why, sizeof(why), "source node '%s': %s", src ? src : "", err);
         return fail(p, doc, API_VMIM_PHASE_RUNNING, why);
     }
-    if (j->absent && !j->busy) {
+    url = agent_url(p, src);
+    if (j->exists)
+        m->lost_ms = 0;
+    else if (j->absent && !m->lost_ms)
+        m->lost_ms = p->now_ms;
+    if (m->lost_ms) {
+        /* Ask again now and then: a restarted migrator may find the job
+         * in its journal. */
+        if (j->absent && !j->busy &&
+            p->now_ms >= j->next_ms + JOB_UNKNOWN_RETRY_MS)
+            j->absent = false;
+        job_drive(p, m, j, url, build_migrate, doc, false);
+        free(url);
+        return step_running_lost(p, m, doc);
+    }
+    if (j->fails > 0) {
         snprintf(why, sizeof(why),
-                 "source node '%s' has no migrate job for this migration "
-                 "(its migrator lost it)",
-                 src ? src : "");
-        return fail(p, doc, API_VMIM_PHASE_RUNNING, why);
+                 "source node '%s' does not answer for the migrate job "
+                 "(last error: %s)",
+                 src ? src : "", j->last_err);
+        r = outcome_unknown(p, m, doc, "SourceUnreachable", why);
+    } else if (j->exists) {
+        r = outcome_known(p, m, doc);
+    }
+    if (r != 0) {
+        free(url);
+        return r;
     }
     if (abort && !abs) {
+        free(url);
         if (json_object_set_new(ms, "abortStatus", json_string("Aborting")) < 0)
             return -ENOMEM;
         r = vmim_put(p, doc, API_VMIM_PHASE_RUNNING);
@@ -1214,6 +1449,7 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
         return r;
     }
     if (abort && streq(abs, "Aborting") && job_final(a)) {
+        free(url);
         /* Succeeded: the migrate job ends Failed (Aborted) next.  Failed
          * (TooLate, NotRunning): it goes on to its end. */
         if (json_object_set_new(ms, "abortStatus",
@@ -1230,19 +1466,11 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
             m->progress_ms = p->now_ms;
             r = vmim_put(p, doc, API_VMIM_PHASE_RUNNING);
         }
-        if (r != 0)
+        if (r != 0) {
+            free(url);
             return r;
+        }
     }
-    if (p->now_ms - (j->last_answer_ms > m->since_ms ? j->last_answer_ms
-                                                     : m->since_ms) >
-        (int64_t)ORCH_CONTROLLER_RUNNING_SILENCE_S * 1000) {
-        job_stuck(j, err, sizeof(err));
-        snprintf(why, sizeof(why),
-                 "source node '%s' did not answer for %d s (%s)",
-                 src ? src : "", ORCH_CONTROLLER_RUNNING_SILENCE_S, err);
-        return fail(p, doc, API_VMIM_PHASE_RUNNING, why);
-    }
-    url = agent_url(p, src);
     job_drive(p, m, j, url, build_migrate, doc, false);
     if (abort && streq(abs, "Aborting"))
         job_drive(p, m, a, url, build_abort, doc, true);

@@ -33,9 +33,23 @@
  *                   until its agent takes it, at most
  *                   ORCH_CONTROLLER_AGENT_BOUND_S
  * An agent that does not answer is retried with backoff; prepare and the
- * submission of the migrate job fail after ORCH_CONTROLLER_AGENT_BOUND_S,
- * a Running migration whose source stays silent after
- * ORCH_CONTROLLER_RUNNING_SILENCE_S.  Cancel (migrationState.abortRequested,
+ * submission of the migrate job fail after ORCH_CONTROLLER_AGENT_BOUND_S.
+ *
+ * A Running migration is never ended on a guess (issue 10): its outcome is
+ * the source's migrate job's.  While the source does not answer, or
+ * answers 404 for the job, the VMIM carries condition
+ *   {"type":"OutcomeUnknown","status":"True",
+ *    "reason":"SourceUnreachable"|"JobUnknown","message":...}
+ * For JobUnknown the node reports received after the first 404 decide:
+ * the domain reported running on the target only -> Succeeded, on the
+ * source only -> Failed; on both (libvirt still migrating it) or neither
+ * -> still unknown.  The job is asked for again every 2 s meanwhile.  The
+ * condition goes when the job answers again; after
+ * settings.migrations.outcome_timeout_s (ORCH_CONTROLLER_OUTCOME_TIMEOUT_S
+ * when 0) of not knowing, the migration ends Failed with failureReason
+ * "OutcomeUnknown: ..." saying what was not known.  After a restart the
+ * same applies: the jobs are asked for by id, never submitted again once
+ * Running.  Cancel (migrationState.abortRequested,
  * set by DELETE): before Running the migration just fails with abortStatus
  * Succeeded; while Running an abort job goes to the source: Succeeded ->
  * Failed with abortStatus Succeeded, TooLate -> Succeeded with abortStatus
@@ -59,9 +73,10 @@ struct orch_controller;
 /* How long the controller tries an agent that does not answer (or a job
  * that stays Pending) before PreparingTarget or TargetReady fails. */
 #define ORCH_CONTROLLER_AGENT_BOUND_S 120
-/* How long a Running migration's source may stay silent before it fails
- * (the migrator enforces the migration's own timeouts). */
-#define ORCH_CONTROLLER_RUNNING_SILENCE_S 600
+/* How long a Running migration's outcome may stay unknown before it ends
+ * Failed (OutcomeUnknown), by default (migrations.outcome_timeout_s); the
+ * migrator enforces the migration's own timeouts. */
+#define ORCH_CONTROLLER_OUTCOME_TIMEOUT_S 600
 /* Polling of a job in flight; the pass timer. */
 #define ORCH_CONTROLLER_POLL_MS 1000
 

@@ -67,6 +67,7 @@ void orch_migration_settings_default(struct orch_migration_settings *m)
     m->parallel_migrations_per_cluster = 5;
     m->parallel_outbound_migrations_per_node = 2;
     m->max_downtime_ms = 0; /* libvirt's own */
+    m->outcome_timeout_s = 600;
 }
 
 void orch_server_init(struct orch_server *srv, struct store *store)

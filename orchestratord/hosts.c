@@ -27,6 +27,9 @@
 #define BOOT_ID_ANNOT   "orchestrator.io/agent-boot-id"
 #define DISCOVERED      "orchestrator.io/discovered"
 #define MAX_SKIPPED     256
+/* Runs of a node's migrator remembered as replaced, so that a late report
+ * of one of them is stale rather than a new run. */
+#define ORCH_HOSTS_OLD_BOOTS 4
 
 /* A sorted set of "ns/name" keys. */
 struct keys {
@@ -55,13 +58,29 @@ struct host {
     int64_t node_written_ms; /* when the node record was last written */
     struct keys active;      /* the VMIs it runs */
     struct keys migrating;   /* ... those with a migration job */
+    /* When a report last told which domains run here (active is then that
+     * report's), for orch_hosts_vmi_runs(); false after one without
+     * domains (libvirt unreachable). */
+    int64_t heard_ms;
+    bool domains_known;
+    /* Report order (bootId, sequence): the migrator run last accepted, the
+     * highest sequence accepted from it, and runs it replaced. */
+    char boot_id[64];
+    int64_t seq;
+    char old_boots[ORCH_HOSTS_OLD_BOOTS][64];
 };
 
 struct orch_hosts {
     struct host *v; /* linear: a few hundred nodes, looked up per report */
     size_t n, alloc;
     struct event *timer;
+    /* Rejections logged: when last, and the count then (the handler logs
+     * each reason at most every REJECT_LOG_MS, with how many it skipped). */
+    int64_t reject_log_ms[ORCH_REJECT_COUNT];
+    uint64_t reject_logged[ORCH_REJECT_COUNT];
 };
+
+#define REJECT_LOG_MS 30000
 
 /* A record written in the current transaction, told to the watchers after
  * the commit.  (Until watches read the store's change feed this is the one
@@ -302,6 +321,10 @@ static const struct fspec report_f[] = {
     {"nodeInfo", T_OBJ, false, node_info_f},
     {"domains", T_ARR_OBJ_NULL, false, domain_f},
     {"networks", T_ARR_OBJ, false, network_f},
+    /* The report's place in its migrator's order (orch_hosts_report_order):
+     * the run's random id and a counter of its pushes. */
+    {"bootId", T_STR, false, NULL},
+    {"sequence", T_INT, false, NULL},
     {0},
 };
 
@@ -627,21 +650,23 @@ static uint64_t hash_json(const json_t *v)
     return h ? h : 1; /* 0 means "unknown" */
 }
 
-/* The hash of a report's text minus the values of "generation" and
- * "refreshedAt", which change in every report and mean nothing here: two
- * texts with the same hash decode to the same report for orchestratord.
- * 0 when the text is not a well-formed JSON object to orch_jscan (YAML, a
- * broken body): then it is decoded and checked in full. */
+/* The hash of a report's text minus the values of "generation",
+ * "refreshedAt" and "sequence", which change in every report and mean
+ * nothing to the records: two texts with the same hash decode to the same
+ * report for orchestratord.  0 when the text is not a well-formed JSON
+ * object to orch_jscan (YAML, a broken body) or its sequence is not a
+ * plain number: then it is decoded and checked in full. */
 static uint64_t report_raw_hash(const char *body, size_t len)
 {
-    struct orch_jspan doc = {body, len}, cut[2] = {{0}}, v;
-    static const char *const volatile_members[2] = {"generation",
-                                                    "refreshedAt"};
+    enum { N_CUTS = 3 };
+    static const char *const volatile_members[N_CUTS] = {
+        "generation", "refreshedAt", "sequence"};
+    struct orch_jspan doc = {body, len}, cut[N_CUTS] = {{0}}, v;
     const char *pos = body;
     uint64_t h = FNV_OFFSET;
     int r;
 
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < N_CUTS; i++) {
         r = orch_jscan_member(&doc, volatile_members[i], &cut[i]);
         if (r == -ENOENT)
             cut[i].text = NULL;
@@ -651,12 +676,24 @@ static uint64_t report_raw_hash(const char *body, size_t len)
     /* Looking for a member no report has walks the whole object. */
     if (orch_jscan_member(&doc, "\x01", &v) != -ENOENT)
         return 0;
-    if (cut[0].text && cut[1].text && cut[1].text < cut[0].text) {
-        v = cut[0];
-        cut[0] = cut[1];
-        cut[1] = v;
+    if (cut[2].text) {
+        if (cut[2].len == 0 || cut[2].len > 18)
+            return 0;
+        for (size_t i = 0; i < cut[2].len; i++)
+            if (cut[2].text[i] < '0' || cut[2].text[i] > '9')
+                return 0;
     }
-    for (size_t i = 0; i < 2; i++) {
+    /* In text order (insertion sort of three). */
+    for (size_t i = 1; i < N_CUTS; i++)
+        for (size_t k = i; k > 0; k--) {
+            if (!cut[k].text ||
+                (cut[k - 1].text && cut[k - 1].text < cut[k].text))
+                break;
+            v = cut[k - 1];
+            cut[k - 1] = cut[k];
+            cut[k] = v;
+        }
+    for (size_t i = 0; i < N_CUTS; i++) {
         if (!cut[i].text)
             continue;
         h = fnv1a(h, pos, (size_t)(cut[i].text - pos));
@@ -665,6 +702,34 @@ static uint64_t report_raw_hash(const char *body, size_t len)
     }
     h = fnv1a(h, pos, (size_t)(body + len - pos));
     return h ? h : 1;
+}
+
+/* The bootId and sequence of a report's text as orch_jscan finds them at
+ * its top level: BOOT (64 bytes, "" when absent or not a plain string) and
+ * *RET_SEQ (-1 when absent or not a plain number). */
+static void report_raw_order(const char *body, size_t len, char boot[64],
+                             int64_t *ret_seq)
+{
+    struct orch_jspan doc = {body, len}, v;
+
+    boot[0] = '\0';
+    *ret_seq = -1;
+    if (orch_jscan_member(&doc, "bootId", &v) == 0 && v.len >= 2 &&
+        v.len < 64 && v.text[0] == '"' && v.text[v.len - 1] == '"' &&
+        !memchr(v.text + 1, '\\', v.len - 2)) {
+        memcpy(boot, v.text + 1, v.len - 2);
+        boot[v.len - 2] = '\0';
+    }
+    if (orch_jscan_member(&doc, "sequence", &v) == 0 && v.len > 0 &&
+        v.len <= 18) {
+        int64_t n = 0;
+        for (size_t i = 0; i < v.len; i++) {
+            if (v.text[i] < '0' || v.text[i] > '9')
+                return;
+            n = n * 10 + (v.text[i] - '0');
+        }
+        *ret_seq = n;
+    }
 }
 
 /*
@@ -1118,6 +1183,26 @@ static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
                 (!oh && !final) ||
                 (dom_bool(m[i].dom, "migrating") &&
                  streq(dom_str(m[i].dom, "state"), "paused"))) {
+                /* Running here while the owner's reports run it too, with
+                 * no migration between them on either side: two hosts
+                 * claim one VMI.  The owner keeps it (the records follow
+                 * libvirt's reports, not the last writer) until its
+                 * reports let go.  Not counted: an owner whose copy is
+                 * paused, as a migration's source is at the switch-over
+                 * until its report says it is gone. */
+                if (m[i].active && oh && oh->have_report &&
+                    host_runs(oh, m[i].key) &&
+                    !keys_has(&oh->migrating, m[i].key) &&
+                    !dom_bool(m[i].dom, "migrating") &&
+                    !streq(json_string_value(json_object_get(
+                               cond_find(json_object_get(
+                                             json_object_get(old, "status"),
+                                             "conditions"),
+                                         "Paused", NULL),
+                               "status")),
+                           "True"))
+                    t->srv->metrics
+                        .agent_rejected[ORCH_REJECT_DOMAIN_ELSEWHERE]++;
                 /* Not ours: look again next time. */
                 dh[i].hash = 0;
                 json_decref(old);
@@ -1582,6 +1667,8 @@ static int hosts_report_same(struct orch_server *srv, const char *node,
         h->node_written_ms = now_ms;
     }
     h->obs.last_seen_ms = now_ms;
+    if (h->domains_known)
+        h->heard_ms = now_ms;
     return 1;
 }
 
@@ -1639,6 +1726,9 @@ int orch_hosts_report(struct orch_server *srv, const char *node,
          * restart that matches the store) with a recent heartbeat. */
         h->obs.last_seen_ms = now_ms;
         h->obs.reported = ready;
+        h->domains_known = json_is_array(domains);
+        if (h->domains_known)
+            h->heard_ms = now_ms;
         r = 0;
         goto out;
     }
@@ -1680,6 +1770,11 @@ int orch_hosts_report(struct orch_server *srv, const char *node,
         dhv = NULL;
         h->domains_hash = dh;
     }
+    /* The domains of this report are what active says (unchanged ones
+     * were not synced because they equal the last). */
+    h->domains_known = json_is_array(domains);
+    if (h->domains_known)
+        h->heard_ms = now_ms;
     r = written;
     goto out;
 fail:
@@ -1691,6 +1786,65 @@ out:
     free(m);
     json_decref(part);
     return r;
+}
+
+int orch_hosts_report_order(struct orch_server *srv, const char *node,
+                            const char *boot_id, int64_t seq)
+{
+    struct orch_hosts *hs = hosts_get(srv);
+    struct host *h;
+    enum orch_agent_reject why;
+
+    if (!hs)
+        return -ENOMEM;
+    if (!boot_id || !*boot_id || strlen(boot_id) >= sizeof(h->boot_id))
+        return 0; /* a migrator that does not say: nothing to check */
+    h = host_find(hs, node);
+    if (!h && !(h = host_add(hs, node)))
+        return -ENOMEM;
+    if (strcmp(h->boot_id, boot_id) != 0) {
+        for (size_t i = 0; i < ORCH_HOSTS_OLD_BOOTS; i++)
+            if (strcmp(h->old_boots[i], boot_id) == 0) {
+                why = ORCH_REJECT_STALE_REPORT;
+                goto reject;
+            }
+        /* A new run of the migrator: the one before is over. */
+        if (h->boot_id[0]) {
+            memmove(h->old_boots[1], h->old_boots[0],
+                    sizeof(h->old_boots[0]) * (ORCH_HOSTS_OLD_BOOTS - 1));
+            memcpy(h->old_boots[0], h->boot_id, sizeof(h->boot_id));
+        }
+        snprintf(h->boot_id, sizeof(h->boot_id), "%s", boot_id);
+        h->seq = seq;
+        return 0;
+    }
+    if (seq < 0)
+        return 0;
+    if (seq == h->seq) {
+        why = ORCH_REJECT_DUPLICATE_REPORT;
+        goto reject;
+    }
+    if (seq < h->seq) {
+        why = ORCH_REJECT_STALE_REPORT;
+        goto reject;
+    }
+    h->seq = seq;
+    return 0;
+reject:
+    srv->metrics.agent_rejected[why]++;
+    return why == ORCH_REJECT_DUPLICATE_REPORT ? -EALREADY : -ESTALE;
+}
+
+int orch_hosts_vmi_runs(struct orch_server *srv, const char *node,
+                        const char *ns, const char *name, int64_t since_ms)
+{
+    struct host *h = host_find(srv->hosts, node);
+    char key[320];
+
+    if (!h || !h->have_report || !h->domains_known || h->heard_ms < since_ms)
+        return -EAGAIN;
+    snprintf(key, sizeof(key), "%s/%s", ns, name);
+    return host_runs(h, key) ? 1 : 0;
 }
 
 /*
@@ -1870,6 +2024,54 @@ void orch_hosts_release(struct orch_server *srv)
  * The request handler.
  */
 
+/* Log what the counter of WHY counted since the last such line, at most
+ * every REJECT_LOG_MS: a migrator that repeats a mistake every second
+ * must not fill the log. */
+static void reject_log(struct orch_server *srv, enum orch_agent_reject why,
+                       const char *node, const char *what, int64_t now)
+{
+    struct orch_hosts *hs = srv->hosts;
+    uint64_t n = srv->metrics.agent_rejected[why];
+
+    if (!hs || n == hs->reject_logged[why] ||
+        (hs->reject_log_ms[why] &&
+         now - hs->reject_log_ms[why] < REJECT_LOG_MS))
+        return;
+    if (n - hs->reject_logged[why] > 1)
+        log_warn("node report '%s': %s (%s; %llu such since the last line)",
+                 node, what, orch_agent_reject_name(why),
+                 (unsigned long long)(n - hs->reject_logged[why]));
+    else
+        log_warn("node report '%s': %s (%s)", node, what,
+                 orch_agent_reject_name(why));
+    hs->reject_log_ms[why] = now;
+    hs->reject_logged[why] = n;
+}
+
+/* The order check of a report (orch_hosts_report_order()), logged.
+ * Returns 1 (ignore it), 0 or -ENOMEM. */
+static int report_order_check(struct orch_server *srv, const char *node,
+                              const char *boot, int64_t seq, int64_t now)
+{
+    char what[200];
+    int r = orch_hosts_report_order(srv, node, boot, seq);
+
+    if (r == -ENOMEM)
+        return r;
+    if (r == 0)
+        return 0;
+    snprintf(what, sizeof(what),
+             "ignored report %lld of migrator run %.40s: %s", (long long)seq,
+             boot,
+             r == -EALREADY ? "already received"
+                            : "older than one already received");
+    reject_log(srv,
+               r == -EALREADY ? ORCH_REJECT_DUPLICATE_REPORT
+                              : ORCH_REJECT_STALE_REPORT,
+               node, what, now);
+    return 1;
+}
+
 void orch_handle_nodereport(struct orch_server *srv,
                             const struct http_request *req,
                             struct http_response *resp, const char *node)
@@ -1877,9 +2079,10 @@ void orch_handle_nodereport(struct orch_server *srv,
     struct api_errors errs = API_ERRORS_INIT;
     int64_t now = orch_hosts_clock_ms();
     json_t *doc = NULL, *ans;
-    uint64_t raw_hash;
+    uint64_t raw_hash, elsewhere;
     char *msg = NULL;
     struct host *h;
+    bool ignored = false;
     int r;
 
     if (srv->shutting_down) {
@@ -1894,6 +2097,20 @@ void orch_handle_nodereport(struct orch_server *srv,
         return;
     /* Most reports repeat the last one: no decode, no store. */
     raw_hash = report_raw_hash(req->body, req->body_len);
+    if (raw_hash) {
+        char boot[64];
+        int64_t seq;
+        report_raw_order(req->body, req->body_len, boot, &seq);
+        r = report_order_check(srv, node, boot, seq, now);
+        if (r < 0) {
+            orch_reply_errno(resp, r, "out of memory");
+            goto out;
+        }
+        if (r > 0) {
+            ignored = true;
+            goto answer;
+        }
+    }
     r = hosts_report_same(srv, node, raw_hash, now);
     if (r < 0) {
         log_error("node report '%s': cannot store the heartbeat: %s", node,
@@ -1921,7 +2138,29 @@ void orch_handle_nodereport(struct orch_server *srv,
                              node, msg ? msg : "cannot decode");
         goto out;
     }
+    if (!raw_hash) {
+        /* Not scanned above (YAML, escapes): the decoded members. */
+        const json_t *s = json_object_get(doc, "sequence");
+        r = report_order_check(
+            srv, node, json_string_value(json_object_get(doc, "bootId")),
+            json_is_integer(s) ? (int64_t)json_integer_value(s) : -1, now);
+        if (r < 0) {
+            orch_reply_errno(resp, r, "out of memory");
+            goto out;
+        }
+        if (r > 0) {
+            ignored = true;
+            goto answer;
+        }
+    }
+    elsewhere = srv->metrics.agent_rejected[ORCH_REJECT_DOMAIN_ELSEWHERE];
     r = orch_hosts_report(srv, node, doc, now);
+    if (r >= 0 &&
+        srv->metrics.agent_rejected[ORCH_REJECT_DOMAIN_ELSEWHERE] != elsewhere)
+        reject_log(srv, ORCH_REJECT_DOMAIN_ELSEWHERE, node,
+                   "runs a domain whose VMI another node's reports still run; "
+                   "left with that node until its reports say otherwise",
+                   now);
     if (r < 0) {
         log_error("node report '%s': cannot store: %s", node, strerror(-r));
         orch_reply_errno(resp, r, "node report '%s': cannot store: %s", node,
@@ -1937,6 +2176,10 @@ answer:
     ans = json_pack("{s:s, s:s, s:i}", "kind", "NodeReportResult", "apiVersion",
                     "agent.orchestrator.io/v1", "heartbeatIntervalSeconds",
                     ORCH_HOSTS_REPORT_INTERVAL_S);
+    /* Answered 200 all the same: the migrator has nothing to retry, its
+     * newer reports are what counts. */
+    if (ans && ignored)
+        json_object_set_new(ans, "ignored", json_true());
     if (!ans) {
         orch_reply_errno(resp, -ENOMEM, "out of memory");
         goto out;

@@ -139,6 +139,27 @@ int orch_report_check(const json_t *report, const char *node,
 int orch_hosts_report(struct orch_server *srv, const char *node,
                       const json_t *report, int64_t now_ms);
 
+/* The order of NODE's reports (issue 10): a report carries its migrator
+ * run's random "bootId" and "sequence", a counter of that run's pushes.
+ * Given a report's BOOT_ID (NULL or "": not checked) and SEQ (< 0: not
+ * checked), returns 0 when it comes after every report accepted from NODE
+ * (it is now the latest: call this once per report, before applying it),
+ * or, counted in srv->metrics.agent_rejected: -EALREADY (duplicate_report:
+ * the sequence of the latest), -ESTALE (stale_report: an older sequence of
+ * the same run, or a run that a newer one replaced while this process ran).
+ * A rejected report must be ignored.  -ENOMEM. */
+int orch_hosts_report_order(struct orch_server *srv, const char *node,
+                            const char *boot_id, int64_t seq);
+
+/* Whether the VMI NS/NAME runs on NODE by NODE's latest report received
+ * at monotonic SINCE_MS or later (the clock orch_hosts_report() was
+ * given): 1 its domain is active there (running, paused, arriving by
+ * migration), 0 it is not, -EAGAIN no report since SINCE_MS told (none
+ * came, or libvirt could not be asked).  The controller's evidence when a
+ * job is lost (controller.h). */
+int orch_hosts_vmi_runs(struct orch_server *srv, const char *node,
+                        const char *ns, const char *name, int64_t since_ms);
+
 /* Start-up: give every stored node a fresh grace period from NOW_MS.
  * Called by orch_hosts_start(); tests call it on a server without a loop.
  * Returns 0 or a negative errno. */

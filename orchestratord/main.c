@@ -71,6 +71,7 @@ static int settings_from_conf(const struct conf_orchestratord *cfg,
         o->allow_workload_disruption = m->allow_workload_disruption;
         o->disable_tls = m->disable_tls;
         o->unsafe_migration_override = m->unsafe_migration_override;
+        o->outcome_timeout_s = m->outcome_timeout_s;
         if (m->bandwidth_per_migration.text &&
             !(o->bandwidth_per_migration =
                   strdup(m->bandwidth_per_migration.text))) {

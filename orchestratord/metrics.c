@@ -15,6 +15,13 @@ static const int metric_codes[ORCH_METRIC_CODES] = {
     406, 409, 410, 413, 415, 422, 429, 500,
 };
 
+const char *orch_agent_reject_name(enum orch_agent_reject r)
+{
+    static const char *const names[ORCH_REJECT_COUNT] = {
+        "unknown_job", "stale_report", "duplicate_report", "domain_elsewhere"};
+    return (size_t)r < ORCH_REJECT_COUNT ? names[r] : "other";
+}
+
 void orch_metrics_request(struct orch_metrics *m, enum http_method method,
                           int code)
 {
@@ -233,6 +240,16 @@ char *orch_metrics_render(struct orch_server *srv, size_t *ret_len)
             (unsigned long long)srv->metrics.migrations_succeeded,
             (unsigned long long)srv->metrics.migrations_failed,
             (unsigned long long)srv->metrics.migrations_created);
+    fputs("# HELP orchestrator_agent_messages_rejected_total Messages from "
+          "migrators ignored, by reason.\n"
+          "# TYPE orchestrator_agent_messages_rejected_total counter\n",
+          f);
+    for (int r = 0; r < ORCH_REJECT_COUNT; r++)
+        fprintf(f,
+                "orchestrator_agent_messages_rejected_total{reason=\"%s\"} "
+                "%llu\n",
+                orch_agent_reject_name((enum orch_agent_reject)r),
+                (unsigned long long)srv->metrics.agent_rejected[r]);
     render_phase_times(f, &srv->metrics);
     render_progress(f, srv);
     if (fclose(f) != 0) {

@@ -60,6 +60,7 @@ struct orch_migration_settings {
     bool allow_workload_disruption;
     bool disable_tls;
     bool unsafe_migration_override;
+    int64_t outcome_timeout_s; /* not KubeVirt's: see conf.h */
 };
 
 /* What the handlers need from the configuration; owned by the server. */
@@ -92,12 +93,26 @@ void orch_migration_settings_default(struct orch_migration_settings *m);
 #define ORCH_METRIC_VERBS         8
 #define ORCH_METRIC_CODES         16
 #define ORCH_METRIC_PHASE_BUCKETS 12
+/* Why an agent's message was ignored
+ * (orchestrator_agent_messages_rejected_total{reason}). */
+enum orch_agent_reject {
+    ORCH_REJECT_UNKNOWN_JOB = 0,  /* a job answer for an id not asked for */
+    ORCH_REJECT_STALE_REPORT,     /* older than one accepted (same boot), or
+                                     from a migrator run since replaced */
+    ORCH_REJECT_DUPLICATE_REPORT, /* the sequence of one accepted */
+    ORCH_REJECT_DOMAIN_ELSEWHERE, /* a domain running where the records
+                                     say another node runs it */
+    ORCH_REJECT_COUNT,
+};
+/* The label value of R: "unknown_job", "stale_report", ... */
+const char *orch_agent_reject_name(enum orch_agent_reject r);
 struct orch_metrics {
     uint64_t requests[ORCH_METRIC_VERBS][ORCH_METRIC_CODES];
     uint64_t migrations_succeeded;
     uint64_t migrations_failed;
     uint64_t migrations_created;
     uint64_t watch_events;
+    uint64_t agent_rejected[ORCH_REJECT_COUNT];
     /* kubevirt_vmi_migration_phase_transition_time_from_creation_seconds:
      * per phase, observations in each bucket of ORCH_METRIC_PHASE_BUCKETS
      * (cumulative at render), their sum and count.  The controller

@@ -607,6 +607,7 @@ static void test_orch_defaults(void **state)
     assert_false(c.migrations.allow_workload_disruption);
     assert_false(c.migrations.disable_tls);
     assert_false(c.migrations.unsafe_migration_override);
+    assert_int_equal(c.migrations.outcome_timeout_s, 600);
     conf_orchestratord_clear(&c);
     /* Clearing twice, and clearing NULL, are harmless. */
     conf_orchestratord_clear(&c);
@@ -640,6 +641,7 @@ static const char orch_full[] =
     "  allow_workload_disruption = false;\n"
     "  disable_tls = true;\n"
     "  unsafe_migration_override = true;\n"
+    "  outcome_timeout_s = 90;\n"
     "};\n";
 
 static void test_orch_every_key(void **state)
@@ -684,6 +686,7 @@ static void test_orch_every_key(void **state)
     assert_false(c.migrations.allow_workload_disruption);
     assert_true(c.migrations.disable_tls);
     assert_true(c.migrations.unsafe_migration_override);
+    assert_int_equal(c.migrations.outcome_timeout_s, 90);
     conf_orchestratord_clear(&c);
 }
 
@@ -952,6 +955,9 @@ static void test_orch_values(void **state)
     orch_bad("migrations = {\n  progress_timeout = 0;\n};",
              "t.conf:2: 'migrations.progress_timeout': value 0 out of range "
              "[1, 86400]");
+    orch_bad("migrations = { outcome_timeout_s = 86401; };",
+             "t.conf:1: 'migrations.outcome_timeout_s': value 86401 out of "
+             "range [1, 86400]");
     orch_bad("limits = { max_depth = 1.5; };",
              "t.conf:1: 'limits.max_depth': expected an integer, got a "
              "float");

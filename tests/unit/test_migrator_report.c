@@ -224,6 +224,40 @@ static void test_heartbeat(void **state)
     fake_orchd_stop(f);
 }
 
+/* A report that names its run goes out with bootId and a sequence that
+ * grows with every push, the heartbeat's resends included, so that
+ * orchestratord can order them. */
+static void test_sequence(void **state)
+{
+    struct fake_orchd *f;
+    struct migr_report *r;
+    struct fake_req q = {0};
+    uint16_t port;
+    json_t *o;
+    (void)state;
+
+    f = fake_orchd_start(0, NULL, NULL, &port);
+    r = reporter(port, "http", NULL, 1);
+    assert_int_equal(
+        migr_report_submit(r, "{\"agent\":{\"bootId\":\"b-1\"},\"n\":1}"), 0);
+    assert_int_equal(migr_report_start(r), 0);
+    assert_true(fake_orchd_wait(f, 3, 5000));
+    for (int i = 0; i < 3; i++) {
+        fake_orchd_get(f, (size_t)i, &q);
+        o = json_loads(q.body, 0, NULL);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "bootId")),
+                            "b-1");
+        assert_int_equal(json_integer_value(json_object_get(o, "sequence")),
+                         i + 1);
+        assert_int_equal(json_integer_value(json_object_get(o, "n")), 1);
+        json_decref(o);
+        fake_req_clear(&q);
+    }
+    migr_report_free(r);
+    fake_orchd_stop(f);
+}
+
 /* orchestratord is not up: the pushes fail, quietly, and the report gets
  * through once it is. */
 static void test_retry_refused(void **state)
@@ -411,6 +445,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_push, setup, teardown),
         cmocka_unit_test(test_heartbeat),
+        cmocka_unit_test(test_sequence),
         cmocka_unit_test_setup_teardown(test_retry_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unauthorized_logged_once, setup,
                                         teardown),

@@ -21,6 +21,7 @@
 #include "log/log.h"
 #include "orchestratord/agent_client.h"
 #include "orchestratord/controller.h"
+#include "orchestratord/hosts.h"
 #include "orchestratord/migration.h"
 #include "orchestratord/orchd.h"
 
@@ -49,6 +50,7 @@ struct fake {
     json_t *log;      /* ["submit URL ID" | "get URL ID", ...] */
     json_t *requests; /* id -> the request submitted */
     char down[128];   /* a URL that does not answer */
+    bool wrong_id;    /* answer GETs with another job's id */
     bool freed;
 };
 
@@ -139,6 +141,11 @@ static int fake_flush(struct fake *fk)
                             "domain", json_object_get(req, "domain"));
             json_object_set_new(fk->jobs, c->id, job);
             c->done(0, 202, job, c->arg);
+        } else if (job && fk->wrong_id && !c->submit) {
+            json_t *other = json_deep_copy(job);
+            json_object_set_new(other, "id", json_string("someone-else"));
+            c->done(0, 200, other, c->arg);
+            json_decref(other);
         } else if (job) {
             c->done(0, 200, job, c->arg);
         } else {
@@ -1311,6 +1318,360 @@ static void test_restart_resumes_preparing(void **state)
     free(prep);
 }
 
+/*
+ * Restarts and lost outcomes (issue 10).
+ */
+
+/* The OutcomeUnknown condition of VMIM NAME: its reason, or NULL. */
+static char *outcome_reason(struct fixture *f, const char *name)
+{
+    json_t *o = get(f, STORE_KIND_MIGRATION, name);
+    const json_t *cs =
+        json_object_get(json_object_get(o, "status"), "conditions");
+    char *r = NULL;
+
+    for (size_t i = 0; i < json_array_size(cs); i++) {
+        const json_t *c = json_array_get(cs, i);
+        if (strcmp(jstr(c, "type"), "OutcomeUnknown") == 0) {
+            assert_string_equal(jstr(c, "status"), "True");
+            r = strdup(jstr(c, "reason"));
+        }
+    }
+    json_decref(o);
+    return r;
+}
+
+static void assert_outcome_unknown(struct fixture *f, const char *name,
+                                   const char *reason)
+{
+    char *r = outcome_reason(f, name);
+    if (!reason) {
+        if (r)
+            fail_msg("condition OutcomeUnknown %s still there", r);
+        return;
+    }
+    if (!r)
+        fail_msg("no condition OutcomeUnknown");
+    assert_string_equal(r, reason);
+    free(r);
+}
+
+static void assert_failure_starts(struct fixture *f, const char *name,
+                                  const char *prefix)
+{
+    json_t *o = get(f, STORE_KIND_MIGRATION, name);
+    const char *why = jstr(o, "status.migrationState.failureReason");
+    if (strncmp(why, prefix, strlen(prefix)) != 0)
+        fail_msg("failureReason '%s' does not start with '%s'", why, prefix);
+    json_decref(o);
+}
+
+/* A report of NODE (agent at URL) as received now: vm1 in STATE (NULL:
+ * not there), arriving by migration when MIGRATING. */
+static void node_report(struct fixture *f, const char *node, const char *url,
+                        const char *state, bool migrating)
+{
+    json_t *doms = json_array(), *rep;
+    if (state)
+        json_array_append_new(doms,
+                              json_pack("{s:s, s:s, s:s, s:b}", "name", "vm1",
+                                        "state", state, "stateReason",
+                                        migrating ? "migration" : "booted",
+                                        "migrating", migrating));
+    rep = json_pack("{s:s, s:{s:s, s:s}, s:o}", "name", node, "agent", "url",
+                    url, "bootId", node, "domains", doms);
+    assert_true(orch_hosts_report(&f->srv, node, rep, fake_now) >= 0);
+    json_decref(rep);
+    orch_feed_run(&f->srv);
+}
+
+/* The migrator of the source lost the migrate job while orchestratord was
+ * down: nothing is decided until reports after the 404 show the domain on
+ * the target only; then Succeeded, the VMI on the target. */
+static void test_restart_job_lost_target_runs(void **state)
+{
+    struct fixture *f = *state;
+    char *mig;
+
+    to_running(f);
+    mig = job_of(f, "m1", "migrate");
+    restart(f);
+    json_object_del(f->fk.jobs, mig);
+    /* Reports from before the 404 prove nothing. */
+    node_report(f, "hv01", URL("1"), NULL, false);
+    node_report(f, "hv02", URL("2"), "running", false);
+    settle(f, 5);
+    assert_phase(f, "m1", "Running");
+    assert_outcome_unknown(f, "m1", "JobUnknown");
+    /* Still asked for now and then: no submit, ever, once Running. */
+    fake_now += 3000;
+    settle(f, 3);
+    assert_true(log_count(f, "get") >= 2);
+    assert_int_equal(log_count(f, "submit"), 0);
+    assert_phase(f, "m1", "Running");
+    node_report(f, "hv01", URL("1"), NULL, false);
+    settle(f, 2);
+    assert_phase(f, "m1", "Running"); /* the target has not said yet */
+    node_report(f, "hv02", URL("2"), "running", false);
+    settle(f, 3);
+    assert_phase(f, "m1", "Succeeded");
+    assert_outcome_unknown(f, "m1", NULL);
+    assert_vmi_on(f, "vm1", "hv02");
+    free(mig);
+}
+
+/* ... and on the source only: Failed, the VMI stays. */
+static void test_restart_job_lost_source_runs(void **state)
+{
+    struct fixture *f = *state;
+    char *mig;
+
+    to_running(f);
+    mig = job_of(f, "m1", "migrate");
+    restart(f);
+    json_object_del(f->fk.jobs, mig);
+    settle(f, 3);
+    assert_outcome_unknown(f, "m1", "JobUnknown");
+    node_report(f, "hv01", URL("1"), "running", false);
+    node_report(f, "hv02", URL("2"), NULL, false);
+    settle(f, 3);
+    assert_phase(f, "m1", "Failed");
+    assert_failure_starts(f, "m1", "source node 'hv01' lost the migrate job");
+    assert_vmi_on(f, "vm1", "hv01");
+    free(mig);
+}
+
+/* On both (libvirt still migrating it without the migrator): unknown
+ * until the bound, then Failed OutcomeUnknown. */
+static void test_job_lost_both_run_until_bound(void **state)
+{
+    struct fixture *f = *state;
+    char *mig;
+
+    f->srv.settings.migrations.outcome_timeout_s = 60;
+    to_running(f);
+    mig = job_of(f, "m1", "migrate");
+    json_object_del(f->fk.jobs, mig);
+    settle(f, 3);
+    node_report(f, "hv01", URL("1"), "running", true);
+    node_report(f, "hv02", URL("2"), "paused", true);
+    settle(f, 3);
+    assert_phase(f, "m1", "Running");
+    assert_outcome_unknown(f, "m1", "JobUnknown");
+    fake_now += 50000;
+    settle(f, 3);
+    assert_phase(f, "m1", "Running");
+    fake_now += 11000;
+    settle(f, 3);
+    assert_phase(f, "m1", "Failed");
+    assert_failure_starts(f, "m1", "OutcomeUnknown: not known within 60 s");
+    assert_outcome_unknown(f, "m1", "JobUnknown");
+    assert_vmi_on(f, "vm1", "hv01");
+    free(mig);
+}
+
+/* The source's agent unreachable, then back: the condition comes and goes,
+ * and the job's own outcome ends the migration. */
+static void test_source_unreachable_then_back(void **state)
+{
+    struct fixture *f = *state;
+    char *mig;
+
+    to_running(f);
+    mig = job_of(f, "m1", "migrate");
+    snprintf(f->fk.down, sizeof(f->fk.down), "%s", URL("1"));
+    settle(f, 5);
+    assert_phase(f, "m1", "Running");
+    assert_outcome_unknown(f, "m1", "SourceUnreachable");
+    /* Meanwhile libvirt finished the migration without us. */
+    fake_set(&f->fk, mig, "Succeeded", NULL);
+    fake_now += 20000;
+    settle(f, 3);
+    assert_phase(f, "m1", "Running");
+    f->fk.down[0] = '\0';
+    fake_now += 10000;
+    settle(f, 5);
+    assert_phase(f, "m1", "Succeeded");
+    assert_outcome_unknown(f, "m1", NULL);
+    assert_vmi_on(f, "vm1", "hv02");
+    free(mig);
+}
+
+/* Unreachable for longer than the bound: Failed OutcomeUnknown, saying
+ * what was not known. */
+static void test_source_unreachable_bound(void **state)
+{
+    struct fixture *f = *state;
+
+    f->srv.settings.migrations.outcome_timeout_s = 30;
+    to_running(f);
+    restart(f);
+    f->srv.settings.migrations.outcome_timeout_s = 30;
+    snprintf(f->fk.down, sizeof(f->fk.down), "%s", URL("1"));
+    settle(f, 5);
+    assert_outcome_unknown(f, "m1", "SourceUnreachable");
+    fake_now += 31000;
+    settle(f, 3);
+    assert_phase(f, "m1", "Failed");
+    assert_failure_starts(f, "m1",
+                          "OutcomeUnknown: not known within 30 s how the "
+                          "migration ended: source node 'hv01' does not "
+                          "answer");
+    assert_vmi_on(f, "vm1", "hv01");
+}
+
+/* The job ended Failed while orchestratord was down: that is the outcome. */
+static void test_restart_job_final(void **state)
+{
+    struct fixture *f = *state;
+    char *mig;
+
+    to_running(f);
+    mig = job_of(f, "m1", "migrate");
+    server_close(f);
+    fake_set(&f->fk, mig, "Failed",
+             json_pack("{s:{s:s, s:s}}", "error", "reason", "MigrationFailed",
+                       "message", "connection reset"));
+    json_array_clear(f->fk.log);
+    server_open(f);
+    settle(f, 3);
+    assert_phase(f, "m1", "Failed");
+    assert_failure_starts(f, "m1",
+                          "source node 'hv01': MigrationFailed: connection "
+                          "reset");
+    /* Nothing is submitted again but the release of the target's prepare
+     * (a failed migration's end, see test_cancel_while_running). */
+    {
+        char *rel = job_of(f, "m1", "release"), line[256];
+        snprintf(line, sizeof(line), "submit %s %s", URL("2"), rel);
+        assert_int_equal(log_count(f, line), 1);
+        assert_int_equal(log_count(f, "submit"), 1);
+        free(rel);
+    }
+    assert_vmi_on(f, "vm1", "hv01");
+    free(mig);
+}
+
+/* Pass by pass until VMIM m1 is in PHASE, the fake agents finishing what
+ * they get (prepare Succeeded, migrate Running). */
+static void drive_to(struct fixture *f, const char *phase)
+{
+    for (int i = 0; i < 60; i++) {
+        json_t *o;
+        bool there;
+        const char *k;
+        json_t *job;
+        void *it;
+
+        orch_feed_run(&f->srv);
+        o = get(f, STORE_KIND_MIGRATION, "m1");
+        there = strcmp(jstr(o, "status.phase"), phase) == 0;
+        json_decref(o);
+        if (there)
+            return;
+        assert_true(orch_controller_run(f->srv.controller) >= 0);
+        fake_flush(&f->fk);
+        json_object_foreach_safe(f->fk.jobs, it, k, job)
+        {
+            const char *st = jstr(job, "state");
+            if (strcmp(st, "Pending") != 0)
+                continue;
+            if (strstr(k, "-prepare"))
+                fake_set(&f->fk, k, "Succeeded", prepared());
+            else if (strstr(k, "-migrate"))
+                fake_set(&f->fk, k, "Running", progress(1000, 400, 600));
+        }
+        fake_now += 100;
+    }
+    fail_msg("m1 never reached %s", phase);
+}
+
+/* orchestratord restarted in each phase: the migration goes on from there
+ * to Succeeded, and the agents got each job once. */
+static void test_restart_in_each_phase(void **state)
+{
+    static const char *const phases[] = {
+        "Pending",         "Scheduling",  "Scheduled",
+        "PreparingTarget", "TargetReady", "Running",
+    };
+    struct fixture *f = *state;
+
+    two_hosts(f);
+    for (size_t i = 0; i < sizeof(phases) / sizeof(*phases); i++) {
+        char name[16], *mig;
+
+        /* One migration per phase, each back and forth: hv01 -> hv02,
+         * then hv02 -> hv01 and so on. */
+        assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIMS "/m1", NULL),
+                         i ? 200 : 404);
+        orch_feed_run(&f->srv);
+        json_object_clear(f->fk.jobs);
+        post_vmim(f, "m1", "vm1", NULL);
+        drive_to(f, phases[i]);
+        restart(f);
+        drive_to(f, "Running");
+        mig = job_of(f, "m1", "migrate");
+        fake_set(&f->fk, mig, "Succeeded", NULL);
+        settle(f, 3);
+        snprintf(name, sizeof(name), "%s", phases[i]);
+        print_message("# restarted in %s\n", name);
+        assert_phase(f, "m1", "Succeeded");
+        assert_vmi_on(f, "vm1", i % 2 ? "hv01" : "hv02");
+        /* A prepare and a migrate job, each submitted once. */
+        assert_int_equal(json_object_size(f->fk.jobs), 2);
+        assert_int_equal(log_count(f, "submit"), json_object_size(f->fk.jobs) -
+                                                     (i >= 4 ? 1 : 0) -
+                                                     (i >= 5 ? 1 : 0));
+        free(mig);
+    }
+}
+
+/* Restarted in TargetReady, the target having lost the prepare job and
+ * the source never having got the migrate job: the prepare goes again,
+ * then the migrate job, once each. */
+static void test_restart_target_ready_prepare_lost(void **state)
+{
+    struct fixture *f = *state;
+    char *prep, line[256];
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    drive_to(f, "TargetReady");
+    prep = job_of(f, "m1", "prepare");
+    restart(f);
+    json_object_del(f->fk.jobs, prep);
+    drive_to(f, "Running");
+    snprintf(line, sizeof(line), "submit %s %s", URL("2"), prep);
+    assert_true(logged(f, line));
+    assert_int_equal(log_count(f, "submit"), 2);
+    assert_vmi_on(f, "vm1", "hv01");
+    free(prep);
+}
+
+/* An answer about another job than the one asked for is counted and
+ * ignored: no answer for ours. */
+static void test_unknown_job_answer(void **state)
+{
+    struct fixture *f = *state;
+
+    to_running(f);
+    f->fk.wrong_id = true;
+    settle(f, 5);
+    assert_phase(f, "m1", "Running");
+    assert_outcome_unknown(f, "m1", "SourceUnreachable");
+    assert_metric(f, "orchestrator_agent_messages_rejected_total{reason="
+                     "\"unknown_job\"} ");
+    {
+        size_t len = 0;
+        char *text = orch_metrics_render(&f->srv, &len);
+        assert_null(strstr(text, "{reason=\"unknown_job\"} 0\n"));
+        free(text);
+    }
+    f->fk.wrong_id = false;
+    settle(f, 30);
+    assert_outcome_unknown(f, "m1", NULL);
+}
+
 /* A controller stopped with calls in flight frees what they point to;
  * none comes back (the sanitizer build checks the memory). */
 static void test_stop_with_calls_in_flight(void **state)
@@ -1363,6 +1724,24 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restart_resumes_preparing, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_restart_job_lost_target_runs,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_job_lost_source_runs,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_lost_both_run_until_bound,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_unreachable_then_back,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_unreachable_bound, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_restart_job_final, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_restart_in_each_phase, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_job_answer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_restart_target_ready_prepare_lost,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_calls_in_flight, setup,
                                         teardown),
     };

@@ -1046,6 +1046,189 @@ static void test_hostile_bodies(void **state)
     assert_string_equal(jstr(get(f, VMIS "/vm"), "status.phase"), "Running");
 }
 
+/*
+ * Report order and conflicting claims (issue 10).
+ */
+
+/* PUT a report of NODE with DOMAINS (stolen) from migrator run BOOT, push
+ * SEQ, as JSON (or YAML when YAML: the decoded path). */
+static int put_seq(struct fixture *f, const char *node, const char *boot,
+                   long seq, json_t *domains, bool yaml)
+{
+    char path[256], *text = report(node, domains), *out;
+    json_t *r = json_loads(text, 0, NULL);
+    int code;
+
+    assert_non_null(r);
+    json_object_set_new(r, "bootId", json_string(boot));
+    json_object_set_new(r, "sequence", json_integer(seq));
+    out = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    free(text);
+    if (yaml) {
+        /* JSON is YAML, but a leading comment keeps orch_jscan out. */
+        char *y = NULL;
+        assert_true(asprintf(&y, "# yaml\n%s", out) > 0);
+        free(out);
+        out = y;
+    }
+    snprintf(path, sizeof(path), REPORTS "%s", node);
+    code = call(f, HTTP_METHOD_PUT, path, out,
+                yaml ? "application/yaml" : "application/json", NULL);
+    free(out);
+    return code;
+}
+
+static bool ignored(struct fixture *f)
+{
+    return json_is_true(json_object_get(f->body, "ignored"));
+}
+
+static void assert_rejected(struct fixture *f, const char *reason, int n)
+{
+    size_t len = 0;
+    char *text = orch_metrics_render(&f->srv, &len), line[160];
+    assert_non_null(text);
+    snprintf(line, sizeof(line),
+             "orchestrator_agent_messages_rejected_total{reason=\"%s\"} %d\n",
+             reason, n);
+    if (!strstr(text, line))
+        fail_msg("no '%s' in:\n%s", line, text);
+    free(text);
+}
+
+/* Duplicated, reordered and stale reports are counted and ignored: the
+ * VMIs stay as the newest report left them. */
+static void test_report_order(void **state)
+{
+    struct fixture *f = *state;
+
+    for (int yaml = 0; yaml < 2; yaml++) {
+        const char *vm = yaml ? "vmy" : "vm";
+        const char *node = yaml ? "host-y" : "host-a";
+
+        assert_int_equal(put_seq(f, node, "run-1", 5,
+                                 doms(dom(vm, "running", "booted"), NULL),
+                                 yaml),
+                         200);
+        assert_false(ignored(f));
+        /* The same push again (a proxy's retry): ignored. */
+        assert_int_equal(put_seq(f, node, "run-1", 5, doms(NULL, NULL), yaml),
+                         200);
+        assert_true(ignored(f));
+        /* An older one overtaken by push 5: ignored. */
+        assert_int_equal(put_seq(f, node, "run-1", 4, doms(NULL, NULL), yaml),
+                         200);
+        assert_true(ignored(f));
+        assert_string_equal(
+            jstr(get(f, yaml ? VMIS "/vmy" : VMIS "/vm"), "status.phase"),
+            "Running");
+        /* The next one is taken, the same text as push 5 too (the raw
+         * hash path). */
+        assert_int_equal(put_seq(f, node, "run-1", 6,
+                                 doms(dom(vm, "running", "booted"), NULL),
+                                 yaml),
+                         200);
+        assert_false(ignored(f));
+        /* The migrator restarted: a new run starts its own count. */
+        assert_int_equal(put_seq(f, node, "run-2", 1,
+                                 doms(dom(vm, "running", "booted"), NULL),
+                                 yaml),
+                         200);
+        assert_false(ignored(f));
+        /* A late push of the run before: stale, whatever its number. */
+        assert_int_equal(put_seq(f, node, "run-1", 99, doms(NULL, NULL), yaml),
+                         200);
+        assert_true(ignored(f));
+        assert_string_equal(
+            jstr(get(f, yaml ? VMIS "/vmy" : VMIS "/vm"), "status.nodeName"),
+            node);
+        assert_string_equal(
+            jstr(get(f, yaml ? VMIS "/vmy" : VMIS "/vm"), "status.phase"),
+            "Running");
+    }
+    assert_rejected(f, "duplicate_report", 2);
+    assert_rejected(f, "stale_report", 4);
+    assert_rejected(f, "domain_elsewhere", 0);
+    /* A report without bootId (an older migrator) is not checked. */
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
+    assert_false(ignored(f));
+}
+
+/* The function itself: the order rules without HTTP. */
+static void test_report_order_rules(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", NULL, 3), 0);
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "", 3), 0);
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "a", 3), 0);
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "a", 3), -EALREADY);
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "a", 2), -ESTALE);
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "a", -1), 0);
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "a", 4), 0);
+    /* Runs b, c, d, e replace a in turn; a stays known as replaced among
+     * the last four. */
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "b", 1), 0);
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "a", 5), -ESTALE);
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "c", 1), 0);
+    assert_int_equal(orch_hosts_report_order(&f->srv, "n", "b", 9), -ESTALE);
+    /* Another node has its own order. */
+    assert_int_equal(orch_hosts_report_order(&f->srv, "m", "a", 1), 0);
+    assert_int_equal(f->srv.metrics.agent_rejected[ORCH_REJECT_STALE_REPORT],
+                     3);
+    assert_int_equal(
+        f->srv.metrics.agent_rejected[ORCH_REJECT_DUPLICATE_REPORT], 1);
+}
+
+/* Two hosts report the same VMI running, neither migrating it: the owner
+ * the records name keeps it (the last writer does not take it), and the
+ * claim is counted; once the owner's reports let go, the other takes it. */
+static void test_domain_elsewhere(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
+    assert_int_equal(put_report(f, "host-b",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
+    assert_string_equal(jstr(get(f, VMIS "/vm"), "status.nodeName"), "host-a");
+    assert_rejected(f, "domain_elsewhere", 1);
+    assert_int_equal(put_report(f, "host-b",
+                                doms(dom("vm", "running", "unpaused"), NULL),
+                                NULL),
+                     200);
+    assert_rejected(f, "domain_elsewhere", 2);
+    assert_string_equal(jstr(get(f, VMIS "/vm"), "status.nodeName"), "host-a");
+    /* The owner's copy paused, as a migration's source is at the
+     * switch-over: not counted. */
+    assert_int_equal(put_report(f, "host-a",
+                                doms(dom("vm", "paused", "migration"), NULL),
+                                NULL),
+                     200);
+    assert_int_equal(put_report(f, "host-b",
+                                doms(dom("vm", "running", "migrated"), NULL),
+                                NULL),
+                     200);
+    assert_rejected(f, "domain_elsewhere", 2);
+    assert_string_equal(jstr(get(f, VMIS "/vm"), "status.nodeName"), "host-a");
+    /* host-a's libvirt no longer runs it: host-b's claim is the truth. */
+    assert_int_equal(put_report(f, "host-a", doms(NULL, NULL), NULL), 200);
+    assert_int_equal(put_report(f, "host-b",
+                                doms(dom("vm", "running", "booted"), NULL),
+                                NULL),
+                     200);
+    assert_string_equal(jstr(get(f, VMIS "/vm"), "status.nodeName"), "host-b");
+    assert_rejected(f, "domain_elsewhere", 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1072,6 +1255,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_node_role_matrix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_bodies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_order_rules, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_domain_elsewhere, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,125 @@
+#!/bin/bash
+# make chaos (CHAOS_ROUNDS=N, default 10; not part of make test or make e2e):
+# three lab hosts, three guests, one running on each.  Each round migrates
+# one guest (orchestratord picks the target) and injects one fault at a
+# random moment 0-3 s after the POST, or none: orchestratord SIGKILLed and
+# restarted, the source's or the target's migrator SIGKILLed and restarted,
+# or the path between source and target cut for 5 s.  Then, whatever happened, the
+# invariants: the VMIM ends (Succeeded or Failed) within 150 s, the guest
+# runs on exactly one host, the one the record names (the target when
+# Succeeded, the source when Failed), the VMI says so, the guest answers
+# pings, and no VMIM answered 201 is ever missing.  Prints
+#   chaos: migrations=N faults=N succeeded=N failed=N invariant_violations=N lost_records=N
+# and exits non-zero on any violation or lost record.
+set -uo pipefail
+: "${ORCH_TOP:?run through make chaos}"
+# shellcheck source=scripts/lablib.sh
+. "$ORCH_TOP/scripts/lablib.sh"
+lab_lock_reexec "$0" "$@"
+# shellcheck source=tests/e2e/lib.sh
+. "$ORCH_TOP/tests/e2e/lib.sh"
+set +e # the rounds count failures instead of stopping at the first
+# shellcheck source=tests/e2e/miglib.sh
+. "$ORCH_TOP/tests/e2e/miglib.sh"
+
+rounds=${CHAOS_ROUNDS:-10}
+hosts=(host-a host-b host-c)
+guests=(chaos-g1 chaos-g2 chaos-g3)
+declare -A gaddr=([chaos-g1]=198.18.0.70 [chaos-g2]=198.18.0.71 [chaos-g3]=198.18.0.72)
+export LAB_ORCHD_MIGRATIONS='bandwidth_per_migration = "8Mi";'
+mig_setup "${hosts[@]}"
+# shellcheck source=tests/e2e/restartlib.sh
+. "$ORCH_TOP/tests/e2e/restartlib.sh"
+declare -A mpid
+for i in 0 1 2; do mpid[${hosts[$i]}]=${e2e_pids[$((i + 1))]}; done
+cut=
+trap 'rc=$?; set +e; [ -z "$cut" ] || rs_cut $cut del 2>/dev/null; (exit $rc); e2e_teardown' EXIT
+for i in 0 1 2; do
+    set -e
+    guest_up "${hosts[$i]}" "${guests[$i]}" "${gaddr[${guests[$i]}]}"
+    set +e
+done
+
+migrator_restart() { # HOST
+    kill -KILL "${mpid[$1]}" 2>/dev/null
+    wait "${mpid[$1]}" 2>/dev/null
+    sleep 1
+    lab_migrator_start "$1" 2
+    e2e_pids+=("$LAB_STARTED_PID")
+    mpid[$1]=$LAB_STARTED_PID
+}
+
+migrations=0 faults=0 succeeded=0 failed=0 violations=0 lost=0
+posted=()
+violation() {
+    echo "VIOLATION (round $r, $g, fault $fault): $*"
+    violations=$((violations + 1))
+}
+for r in $(seq "$rounds"); do
+    t0=$SECONDS
+    g=${guests[$((RANDOM % 3))]}
+    src=$(field "$ns_path/virtualmachineinstances/$g" .status.nodeName)
+    name=chaos-$r
+    code=$(post_vmim "$name" "$g")
+    if [ "$code" != 201 ]; then
+        echo "round $r: POST $name for $g answered $code: $(head -c 200 "$work/post.out")"
+        continue
+    fi
+    migrations=$((migrations + 1))
+    posted+=("$name")
+    faults_all=(none orchestratord source-migrator target-migrator network-cut)
+    fault=${faults_all[$((RANDOM % 5))]}
+    sleep "$((RANDOM % 4)).$((RANDOM % 10))"
+    tgt=$(vmim_field "$name" .status.migrationState.targetNode)
+    case $fault in
+    orchestratord)
+        orchd_kill
+        sleep 1
+        orchd_restart
+        ;;
+    source-migrator) migrator_restart "$src" ;;
+    target-migrator)
+        if [ -n "$tgt" ]; then migrator_restart "$tgt"; else fault=none; fi
+        ;;
+    network-cut)
+        if [ -n "$tgt" ]; then
+            cut="$src $tgt"
+            rs_cut "$src" "$tgt" add
+            sleep 5
+            rs_cut "$src" "$tgt" del
+            cut=
+        else
+            fault=none
+        fi
+        ;;
+    esac
+    [ "$fault" = none ] || faults=$((faults + 1))
+    phase=$(wait_vmim "$name" 150 2>/dev/null)
+    tgt=$(vmim_field "$name" .status.migrationState.targetNode)
+    echo "round $r: $g $src -> ${tgt:-?}, fault $fault, $name ${phase:-missing} ($((SECONDS - t0)) s)"
+    case $phase in
+    Succeeded) succeeded=$((succeeded + 1)) where=$tgt ;;
+    Failed) failed=$((failed + 1)) where=$src ;;
+    *)
+        if [ -z "$(vmim_field "$name" .metadata.name)" ]; then
+            echo "LOST: $name"
+            lost=$((lost + 1))
+        else
+            violation "$name did not end within 150 s (phase '$phase')"
+        fi
+        continue
+        ;;
+    esac
+    [ -n "$where" ] || { violation "$name $phase names no host"; continue; }
+    on_one_host "$g" "$where" || violation "$g is not on $where alone: $(for h in "${hosts[@]}"; do printf '%s=%s ' "$h" "$(lab_dom_state "$h" "$g")"; done)"
+    wait_nodename "$g" "$where" 60 || violation "VMI $g says $(field "$ns_path/virtualmachineinstances/$g" .status.nodeName), not $where"
+    lab_ping "${gaddr[$g]}" 3 >/dev/null 2>&1 || violation "$g does not answer pings"
+done
+for n in "${posted[@]}"; do
+    [ -n "$(vmim_field "$n" .metadata.name)" ] || { echo "LOST: $n"; lost=$((lost + 1)); }
+done
+for g in "${guests[@]}"; do
+    lab_console_monotonic "$g" || { r=end fault=none; violation "$g's console counter restarted"; }
+done
+echo "chaos: migrations=$migrations faults=$faults succeeded=$succeeded failed=$failed invariant_violations=$violations lost_records=$lost"
+[ "$violations" -eq 0 ] && [ "$lost" -eq 0 ]
