@@ -471,6 +471,10 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
     for (size_t i = 0; a && !oom && i < cfg->n_networks; i++)
         append(a, network(src, &cfg->networks[i], res, n_res, &oom), &oom);
     set(o, "networks", a, &oom);
+    a = json_array();
+    for (size_t i = 0; a && i < cfg->n_shared_storage; i++)
+        append(a, json_string(cfg->shared_storage[i]), &oom);
+    set(o, "sharedStorage", a, &oom);
 
     free(res);
     free(doms);
