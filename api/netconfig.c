@@ -25,9 +25,8 @@ struct ncx {
     bool bad;
 };
 
-__attribute__((format(printf, 3, 4))) static void nerr(struct ncx *c,
-                                                       const char *path,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+nerr(struct ncx *c, const char *path, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -99,8 +98,9 @@ static void check_str_list(struct ncx *c, const char *path, const json_t *v,
         if (!is_str(e))
             nerr(c, p, "must be a string");
         else if (cidr && !cidr_ok(json_string_value(e), false))
-            nerr(c, p, "\"%.64s\" is not an IP address (with an optional "
-                       "/prefix)",
+            nerr(c, p,
+                 "\"%.64s\" is not an IP address (with an optional "
+                 "/prefix)",
                  json_string_value(e));
     }
 }
@@ -109,10 +109,16 @@ static void check_str_list(struct ncx *c, const char *path, const json_t *v,
 
 static void check_v1_subnet(struct ncx *c, const char *path, const json_t *s)
 {
-    static const char *const types[] = {
-        "static", "static6",      "dhcp",      "dhcp4",      "dhcp6",
-        "manual", "ipv6_dhcpv6-stateful", "ipv6_dhcpv6-stateless",
-        "ipv6_slaac", NULL};
+    static const char *const types[] = {"static",
+                                        "static6",
+                                        "dhcp",
+                                        "dhcp4",
+                                        "dhcp6",
+                                        "manual",
+                                        "ipv6_dhcpv6-stateful",
+                                        "ipv6_dhcpv6-stateless",
+                                        "ipv6_slaac",
+                                        NULL};
     const char *type = json_string_value(json_object_get(s, "type"));
     const json_t *addr = json_object_get(s, "address");
     char p[512];
@@ -152,9 +158,8 @@ static void check_v1_subnet(struct ncx *c, const char *path, const json_t *s)
 
 static void check_v1(struct ncx *c, const json_t *nc)
 {
-    static const char *const types[] = {"physical", "bond",       "bridge",
-                                        "vlan",     "nameserver", "route",
-                                        NULL};
+    static const char *const types[] = {"physical",   "bond",  "bridge", "vlan",
+                                        "nameserver", "route", NULL};
     const json_t *config = json_object_get(nc, "config");
     const json_t *e;
     size_t i;
@@ -249,8 +254,7 @@ static void check_v2_dev(struct ncx *c, const char *path, const json_t *d)
         nerr(c, path, "must be a mapping");
         return;
     }
-    for (size_t i = 0; i < sizeof(members) / sizeof(*members) && !c->bad;
-         i++) {
+    for (size_t i = 0; i < sizeof(members) / sizeof(*members) && !c->bad; i++) {
         const json_t *v = json_object_get(d, members[i].name);
         if (!v)
             continue;
@@ -282,8 +286,8 @@ static void check_v2_dev(struct ncx *c, const char *path, const json_t *d)
         }
     }
     snprintf(p, sizeof(p), "%.200s.nameservers.addresses", path);
-    if (!c->bad && json_object_get(json_object_get(d, "nameservers"),
-                                   "addresses"))
+    if (!c->bad &&
+        json_object_get(json_object_get(d, "nameservers"), "addresses"))
         check_str_list(
             c, p,
             json_object_get(json_object_get(d, "nameservers"), "addresses"),
@@ -306,7 +310,7 @@ static void check_v2_dev(struct ncx *c, const char *path, const json_t *d)
 static void check_v2(struct ncx *c, const json_t *nc)
 {
     static const char *const groups[] = {"ethernets", "bonds", "bridges",
-                                         "vlans", "wifis", NULL};
+                                         "vlans",     "wifis", NULL};
     const char *key;
     const json_t *v;
 

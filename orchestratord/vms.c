@@ -164,8 +164,8 @@ static bool phase_final(const char *ph)
  * -1 none. */
 static int last_request(const json_t *vm)
 {
-    const json_t *reqs = json_object_get(json_object_get(vm, "status"),
-                                         "stateChangeRequests");
+    const json_t *reqs =
+        json_object_get(json_object_get(vm, "status"), "stateChangeRequests");
     int last = -1;
     size_t i;
     const json_t *r;
@@ -205,8 +205,8 @@ bool orch_vm_wants_run(const json_t *vm, const json_t *vmi)
  * (a Stop without a uid stops whatever runs). */
 static bool stop_requested(const json_t *vm, const char *uid)
 {
-    const json_t *reqs = json_object_get(json_object_get(vm, "status"),
-                                         "stateChangeRequests");
+    const json_t *reqs =
+        json_object_get(json_object_get(vm, "status"), "stateChangeRequests");
     size_t i;
     const json_t *r;
 
@@ -221,9 +221,8 @@ static bool stop_requested(const json_t *vm, const char *uid)
 
 static int64_t vmi_vcpus(const json_t *vmi)
 {
-    const json_t *cpu =
-        json_object_get(json_object_get(json_object_get(vmi, "spec"), "domain"),
-                        "cpu");
+    const json_t *cpu = json_object_get(
+        json_object_get(json_object_get(vmi, "spec"), "domain"), "cpu");
     int64_t n = 1;
     static const char *const k[] = {"sockets", "cores", "threads"};
 
@@ -248,6 +247,14 @@ static bool node_ready(const json_t *node)
             return streq(str_at(c, "status"), "True");
     }
     return false;
+}
+
+static const char *node_agent_url(const json_t *node)
+{
+    /* The key has dots: no api_doc_get_string() path. */
+    return str_at(
+        json_object_get(json_object_get(node, "metadata"), "annotations"),
+        AGENT_URL_ANNOT);
 }
 
 static bool node_has_network(const json_t *node, const char *want)
@@ -277,8 +284,7 @@ static const char *missing_network(const json_t *node, const json_t *vmi)
 
     json_array_foreach(nets, i, n)
     {
-        const char *want =
-            str_at(json_object_get(n, "multus"), "networkName");
+        const char *want = str_at(json_object_get(n, "multus"), "networkName");
         if (want && !node_has_network(node, want))
             return want;
     }
@@ -302,6 +308,7 @@ int orch_vm_pick_node(const json_t *nodes, const json_t *vmi, int64_t need,
     const json_t *best = NULL, *n;
     int64_t best_free = 0, vcpus = vmi_vcpus(vmi);
     size_t i, o = 0, total = json_array_size(nodes);
+    bool first = true;
 
     o = (size_t)snprintf(msg, len, "0/%zu nodes are available", total);
     if (total == 0 && o < len)
@@ -322,11 +329,11 @@ int orch_vm_pick_node(const json_t *nodes, const json_t *vmi, int64_t need,
         else if (json_is_true(json_object_get(json_object_get(n, "spec"),
                                               "unschedulable")))
             snprintf(why, sizeof(why), "unschedulable");
-        else if (!api_doc_get_string(n, "metadata.annotations." AGENT_URL_ANNOT))
+        else if (!node_agent_url(n))
             snprintf(why, sizeof(why), "no agent URL");
         else if (!api_labels_match_map(
-                     sel, json_object_get(json_object_get(n, "metadata"),
-                                          "labels")))
+                     sel,
+                     json_object_get(json_object_get(n, "metadata"), "labels")))
             snprintf(why, sizeof(why), "does not match nodeSelector");
         else if ((net = missing_network(n, vmi)))
             snprintf(why, sizeof(why), "lacks network '%.200s'", net);
@@ -350,10 +357,11 @@ int orch_vm_pick_node(const json_t *nodes, const json_t *vmi, int64_t need,
                 best_free = free_b;
             }
         }
-        if (why[0] && o < len)
+        if (why[0] && o < len) {
             o += (size_t)snprintf(msg + o, len - o, "%s%s: %s",
-                                  o && msg[o - 1] != ':' ? "; " : ": ",
-                                  name ? name : "?", why);
+                                  first ? ": " : "; ", name ? name : "?", why);
+            first = false;
+        }
     }
     if (!best)
         return -ENOENT;
@@ -366,8 +374,8 @@ int orch_vm_pick_node(const json_t *nodes, const json_t *vmi, int64_t need,
 int orch_vm_admit(struct store *st, const json_t *doc, char *field,
                   size_t field_len, char *msg, size_t len)
 {
-    const json_t *tmpl = json_object_get(json_object_get(doc, "spec"),
-                                         "template");
+    const json_t *tmpl =
+        json_object_get(json_object_get(doc, "spec"), "template");
     struct store_page page = {0};
     struct store_list_opts o = {0};
     int64_t need = orch_migration_vmi_memory(tmpl), most = 0, mem;
@@ -389,18 +397,18 @@ int orch_vm_admit(struct store *st, const json_t *doc, char *field,
     }
     r = 0;
     if (json_array_size(page.items) > 0 && need > most) {
-        const json_t *d = json_object_get(json_object_get(tmpl, "spec"),
-                                          "domain");
+        const json_t *d =
+            json_object_get(json_object_get(tmpl, "spec"), "domain");
         char a[32], b[32];
-        snprintf(field, field_len, "spec.template.spec.domain.%s",
-                 json_object_get(json_object_get(d, "memory"), "guest")
-                     ? "memory.guest"
-                 : json_object_get(json_object_get(json_object_get(
-                                                       d, "resources"),
-                                                   "requests"),
-                                   "memory")
-                     ? "resources.requests.memory"
-                     : "resources.limits.memory");
+        snprintf(
+            field, field_len, "spec.template.spec.domain.%s",
+            json_object_get(json_object_get(d, "memory"), "guest")
+                ? "memory.guest"
+            : json_object_get(
+                  json_object_get(json_object_get(d, "resources"), "requests"),
+                  "memory")
+                ? "resources.requests.memory"
+                : "resources.limits.memory");
         fmt_bytes(need, a, sizeof(a));
         fmt_bytes(most, b, sizeof(b));
         snprintf(msg, len,
@@ -623,8 +631,7 @@ static const json_t *node_named(struct pass *p, const char *name)
 
 static char *agent_url(struct pass *p, const char *node)
 {
-    const char *u = api_doc_get_string(node_named(p, node),
-                                       "metadata.annotations." AGENT_URL_ANNOT);
+    const char *u = node_agent_url(node_named(p, node));
     return u ? strdup(u) : NULL;
 }
 
@@ -696,9 +703,8 @@ static void cond_set(json_t *status, const char *type, const char *st,
         json_object_set_new(status, "conditions", conds);
     }
     c = cond_find(conds, type);
-    ltt = c && streq(str_at(c, "status"), st)
-              ? str_at(c, "lastTransitionTime")
-              : now;
+    ltt = c && streq(str_at(c, "status"), st) ? str_at(c, "lastTransitionTime")
+                                              : now;
     n = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:n}", "type", type, "status",
                   st, "reason", reason, "message", message,
                   "lastTransitionTime", ltt, "lastProbeTime");
@@ -781,8 +787,8 @@ static json_t *start_request(const struct vment *e, const json_t *vmi)
     const json_t *md = json_object_get(vmi, "metadata");
     char id[API_UID_LEN + 32], *dom = domain_of(vmi);
     json_t *obj, *req = NULL, *omd;
-    static const char *const keep[] = {"name", "namespace", "uid", "labels",
-                                       "annotations", "ownerReferences"};
+    static const char *const keep[] = {
+        "name", "namespace", "uid", "labels", "annotations", "ownerReferences"};
 
     snprintf(id, sizeof(id), "%s-start", e->uid);
     obj = json_pack("{s:s, s:s, s:{}, s:O?}", "apiVersion", "kubevirt.io/v1",
@@ -810,8 +816,8 @@ static json_t *stop_request(const struct vment *e, const json_t *vmi,
     char id[API_UID_LEN + 32], *dom = domain_of(vmi);
     json_t *g = json_object_get(json_object_get(vmi, "spec"),
                                 "terminationGracePeriodSeconds");
-    json_int_t grace = json_is_integer(g) ? json_integer_value(g)
-                                          : GRACE_DEFAULT_S;
+    json_int_t grace =
+        json_is_integer(g) ? json_integer_value(g) : GRACE_DEFAULT_S;
     json_t *req;
     (void)vm;
 
@@ -864,8 +870,8 @@ static int teardown(struct pass *p, struct vment *e, const json_t *vmi)
             return 0;
         }
     }
-    r = store_delete(p->c->srv->store, STORE_KIND_VMI, ns, name,
-                     doc_rv(vmi), NULL);
+    r = store_delete(p->c->srv->store, STORE_KIND_VMI, ns, name, doc_rv(vmi),
+                     NULL);
     if (r == -ESTALE) {
         p->c->again = true;
         return 0;
@@ -882,8 +888,8 @@ static int teardown(struct pass *p, struct vment *e, const json_t *vmi)
 static int vmi_create(struct pass *p, const json_t *vm)
 {
     const json_t *md = json_object_get(vm, "metadata");
-    const json_t *tmpl = json_object_get(json_object_get(vm, "spec"),
-                                         "template");
+    const json_t *tmpl =
+        json_object_get(json_object_get(vm, "spec"), "template");
     const json_t *tmd = json_object_get(tmpl, "metadata");
     const char *name = str_at(md, "name");
     const char *ns = str_at(md, "namespace");
@@ -964,12 +970,11 @@ static int vmi_progress(struct pass *p, struct vment *e, json_t *vmi)
                                   orch_migration_vmi_memory(vmi), node_used, p,
                                   &pick, msg, sizeof(msg));
         if (r < 0) {
-            json_t *c = cond_find(json_object_get(st, "conditions"),
-                                  "PodScheduled");
+            json_t *c =
+                cond_find(json_object_get(st, "conditions"), "PodScheduled");
             if (c && streq(str_at(c, "message"), msg))
                 return 0;
-            cond_set(st, "PodScheduled", "False", "Unschedulable", msg,
-                     p->now);
+            cond_set(st, "PodScheduled", "False", "Unschedulable", msg, p->now);
             return put(p, STORE_KIND_VMI, vmi);
         }
         node = api_doc_get_string(pick, "metadata.name");
@@ -1044,9 +1049,9 @@ static void requests_prune(json_t *status, const json_t *vmi)
         const char *u = str_at(r, "uid");
         bool done = false;
         if (streq(a, "Start"))
-            done = vmi && (i == 0 || !streq(str_at(json_array_get(reqs, 0),
-                                                   "action"),
-                                            "Stop"));
+            done = vmi &&
+                   (i == 0 ||
+                    !streq(str_at(json_array_get(reqs, 0), "action"), "Stop"));
         else if (streq(a, "Stop"))
             done = !vmi || (u && !streq(u, uid));
         if (done)
@@ -1191,11 +1196,11 @@ static int step_vm(struct pass *p, const json_t *vm)
         /* A start that failed is not retried by itself (the host said
          * why); a changed template is another try. */
         if (!stopping && want && phase_final(ph) && start_failed &&
-            !json_equal(json_object_get(vmi, "spec"),
-                        json_object_get(json_object_get(json_object_get(
-                                                            vm, "spec"),
-                                                        "template"),
-                                        "spec")))
+            !json_equal(
+                json_object_get(vmi, "spec"),
+                json_object_get(
+                    json_object_get(json_object_get(vm, "spec"), "template"),
+                    "spec")))
             stopping = true;
         if (!stopping && phase_final(ph) && !start_failed &&
             (streq(rs, "Always") ||
@@ -1224,8 +1229,8 @@ static int step_vm(struct pass *p, const json_t *vm)
         r = vmi_create(p, vm);
         if (r < 0)
             goto out;
-        if (r == 1 && store_get(p->c->srv->store, STORE_KIND_VMI, ns, name,
-                                &vmi) == 0) {
+        if (r == 1 &&
+            store_get(p->c->srv->store, STORE_KIND_VMI, ns, name, &vmi) == 0) {
             const char *vuid = api_doc_get_string(vmi, "metadata.uid");
             if (vuid && (e = ent_get(p->c, vuid)))
                 e->seen = true;
