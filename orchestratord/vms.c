@@ -380,7 +380,7 @@ int orch_vm_admit(struct store *st, const json_t *doc, char *field,
     struct store_list_opts o = {0};
     int64_t need = orch_migration_vmi_memory(tmpl), most = 0, mem;
     const json_t *n;
-    size_t i;
+    size_t i, sized = 0;
     int r;
 
     field[0] = msg[0] = '\0';
@@ -389,14 +389,19 @@ int orch_vm_admit(struct store *st, const json_t *doc, char *field,
     r = store_list(st, STORE_KIND_NODE, NULL, &o, &page);
     if (r < 0)
         return r;
+    /* Only nodes that said how much memory they have count: one that
+     * never reported tells nothing. */
     json_array_foreach(page.items, i, n)
     {
         const char *q = api_doc_get_string(n, "status.capacity.memory");
-        if (q && api_quantity_parse(q, &mem) == 0 && mem > most)
-            most = mem;
+        if (q && api_quantity_parse(q, &mem) == 0) {
+            sized++;
+            if (mem > most)
+                most = mem;
+        }
     }
     r = 0;
-    if (json_array_size(page.items) > 0 && need > most) {
+    if (sized > 0 && need > most) {
         const json_t *d =
             json_object_get(json_object_get(tmpl, "spec"), "domain");
         char a[32], b[32];

@@ -101,8 +101,8 @@ int orch_vm_pick_node(const json_t *nodes, const json_t *vmi, int64_t need,
                       const json_t **ret_node, char *msg, size_t len);
 
 /* Admission of a VM DOC (valid) against the store's nodes: its template's
- * memory must fit on some node (when there are nodes at all).  Returns 0,
- * -EDOM with the field path in FIELD and the detail in MSG ("Invalid value:
+ * memory must fit on some node (when some node reported its memory).  Returns
+ * 0, -EDOM with the field path in FIELD and the detail in MSG ("Invalid value:
  * \"8Gi\": more memory than any node has (the largest has 4Gi)"), or a
  * store error. */
 int orch_vm_admit(struct store *st, const json_t *doc, char *field,

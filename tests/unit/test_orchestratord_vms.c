@@ -24,9 +24,11 @@
 #include "orchestratord/orchd.h"
 #include "orchestratord/vms.h"
 
-#define VMS   "/apis/kubevirt.io/v1/namespaces/default/virtualmachines"
-#define VMIMS "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations"
-#define SUB   "/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/"
+#define VMS "/apis/kubevirt.io/v1/namespaces/default/virtualmachines"
+#define VMIMS                                                                  \
+    "/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancemigrations"
+#define SUB                                                                    \
+    "/apis/subresources.kubevirt.io/v1/namespaces/default/virtualmachines/"
 #define URL(n) "http://198.18.0.1" n ":8443"
 
 /*
@@ -180,8 +182,7 @@ static int setup(void **state)
     f->fk.log = json_array();
     f->fk.requests = json_object();
     fake_now = 1000000;
-    assert_int_equal(store_open(":memory:", NULL, &f->st, err, sizeof(err)),
-                     0);
+    assert_int_equal(store_open(":memory:", NULL, &f->st, err, sizeof(err)), 0);
     orch_server_init(&f->srv, f->st);
     o.agent.ops = &fake_ops;
     o.agent.ctx = &f->fk;
@@ -405,8 +406,8 @@ static void test_vm_placed_started_reported(void **state)
                         "VirtualMachine");
     assert_string_equal(jstr(json_array_get(refs, 0), "uid"),
                         jstr(vm, "metadata.uid"));
-    assert_true(json_is_true(
-        json_object_get(json_array_get(refs, 0), "controller")));
+    assert_true(
+        json_is_true(json_object_get(json_array_get(refs, 0), "controller")));
     assert_string_equal(jstr(vmi, "status.phase"), "Scheduled");
     assert_string_equal(jstr(vmi, "status.nodeName"), "hv01");
     assert_string_equal(jstr(vmi, "metadata.labels.app"), "web");
@@ -428,8 +429,7 @@ static void test_vm_placed_started_reported(void **state)
     assert_string_equal(jstr(req, "start.vmi.metadata.uid"), uid);
     assert_string_equal(jstr(req, "start.vmi.metadata.namespace"), "default");
     assert_string_equal(jstr(req, "start.vmi.kind"), "VirtualMachineInstance");
-    assert_string_equal(jstr(req, "start.vmi.spec.domain.memory.guest"),
-                        "1Gi");
+    assert_string_equal(jstr(req, "start.vmi.spec.domain.memory.guest"), "1Gi");
     assert_null(json_object_get(json_object_get(req, "start"), "status"));
     assert_vm_status(f, "vm1", "Starting");
 
@@ -457,8 +457,8 @@ static void test_vm_placed_started_reported(void **state)
     json_decref(vm);
     vm = get(f, STORE_KIND_VM, "vm1");
     assert_string_equal(jstr(vm, "status.printableStatus"), "Running");
-    assert_true(json_is_true(
-        json_object_get(json_object_get(vm, "status"), "ready")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(vm, "status"), "ready")));
     assert_true(json_is_true(
         json_object_get(json_object_get(vm, "status"), "created")));
     assert_string_equal(jstr(cond(vm, "Ready"), "status"), "True");
@@ -478,10 +478,10 @@ static void test_vm_placement_rules(void **state)
     two_nodes(f);
     /* Only hv01 has sriov-net1, although hv02 ... does not matter: the
      * network decides. */
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMS,
-                          vm_manifest("vm2", "\"running\":true", "2Gi",
-                                      "sriov-net1")),
-                     201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMS,
+             vm_manifest("vm2", "\"running\":true", "2Gi", "sriov-net1")),
+        201);
     settle(f, 3);
     vmi = get(f, STORE_KIND_VMI, "vm2");
     assert_string_equal(jstr(vmi, "status.nodeName"), "hv01");
@@ -495,10 +495,10 @@ static void test_vm_unschedulable_names_what_is_missing(void **state)
     const char *msg;
 
     report(f, "hv02", URL("2"), 4, NULL, NULL);
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMS,
-                          vm_manifest("vm3", "\"running\":true", "1Gi",
-                                      "sriov-net1")),
-                     201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMS,
+             vm_manifest("vm3", "\"running\":true", "1Gi", "sriov-net1")),
+        201);
     settle(f, 3);
     vmi = get(f, STORE_KIND_VMI, "vm3");
     assert_non_null(vmi);
@@ -538,30 +538,27 @@ static void test_pick_node_reasons(void **state)
     (void)state;
 
     json_array_append_new(
-        nodes,
-        json_pack("{s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s}], s:{s:s, s:s}}}",
-                  "metadata", "name", "a", "annotations",
-                  "orchestrator.io/agent-url", URL("1"), "status",
-                  "conditions", "type", "Ready", "status", "Unknown",
-                  "capacity", "memory", "8Gi", "cpu", "4"));
+        nodes, json_pack("{s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s}], s:{s:s, s:s}}}",
+                         "metadata", "name", "a", "annotations",
+                         "orchestrator.io/agent-url", URL("1"), "status",
+                         "conditions", "type", "Ready", "status", "Unknown",
+                         "capacity", "memory", "8Gi", "cpu", "4"));
     json_array_append_new(
-        nodes,
-        json_pack("{s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s}], s:{s:s, s:s}}}",
-                  "metadata", "name", "b", "annotations",
-                  "orchestrator.io/agent-url", URL("2"), "status",
-                  "conditions", "type", "Ready", "status", "True", "capacity",
-                  "memory", "1Gi", "cpu", "4"));
+        nodes, json_pack("{s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s}], s:{s:s, s:s}}}",
+                         "metadata", "name", "b", "annotations",
+                         "orchestrator.io/agent-url", URL("2"), "status",
+                         "conditions", "type", "Ready", "status", "True",
+                         "capacity", "memory", "1Gi", "cpu", "4"));
     json_array_append_new(
-        nodes,
-        json_pack("{s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s}], s:{s:s, s:s}}}",
-                  "metadata", "name", "c", "annotations",
-                  "orchestrator.io/agent-url", URL("3"), "status",
-                  "conditions", "type", "Ready", "status", "True", "capacity",
-                  "memory", "8Gi", "cpu", "1"));
+        nodes, json_pack("{s:{s:s, s:{s:s}}, s:{s:[{s:s, s:s}], s:{s:s, s:s}}}",
+                         "metadata", "name", "c", "annotations",
+                         "orchestrator.io/agent-url", URL("3"), "status",
+                         "conditions", "type", "Ready", "status", "True",
+                         "capacity", "memory", "8Gi", "cpu", "1"));
     vmi = json_pack("{s:{s:{s:{s:i}, s:{s:s}}}}", "spec", "domain", "cpu",
                     "cores", 2, "memory", "guest", "2Gi");
-    assert_int_equal(orch_vm_pick_node(nodes, vmi, (int64_t)2 << 30, NULL,
-                                       NULL, &got, msg, sizeof(msg)),
+    assert_int_equal(orch_vm_pick_node(nodes, vmi, (int64_t)2 << 30, NULL, NULL,
+                                       &got, msg, sizeof(msg)),
                      -ENOENT);
     assert_string_equal(msg, "0/3 nodes are available: a: not Ready; b: "
                              "insufficient memory: 1Gi free, the VM needs "
@@ -634,8 +631,8 @@ static void test_vm_stop_then_start(void **state)
     assert_null(get(f, STORE_KIND_VMI, "vm1"));
     vm = get(f, STORE_KIND_VM, "vm1");
     assert_string_equal(jstr(vm, "status.printableStatus"), "Stopped");
-    assert_true(json_is_false(json_object_get(json_object_get(vm, "spec"),
-                                              "running")));
+    assert_true(
+        json_is_false(json_object_get(json_object_get(vm, "spec"), "running")));
     assert_true(json_is_false(
         json_object_get(json_object_get(vm, "status"), "created")));
     json_decref(vm);
@@ -675,10 +672,10 @@ static void test_vm_restart(void **state)
     assert_string_not_equal(jstr(vmi, "metadata.uid"), uid1);
     vm = get(f, STORE_KIND_VM, "vm1");
     /* The requests were answered and are gone; the VM still runs. */
-    assert_null(json_object_get(json_object_get(vm, "status"),
-                                "stateChangeRequests"));
-    assert_true(json_is_true(
-        json_object_get(json_object_get(vm, "spec"), "running")));
+    assert_null(
+        json_object_get(json_object_get(vm, "status"), "stateChangeRequests"));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(vm, "spec"), "running")));
     assert_string_equal(jstr(vm, "status.printableStatus"), "Starting");
     json_decref(vm);
     json_decref(vmi);
@@ -823,10 +820,10 @@ static void test_vm_memory_beyond_every_host(void **state)
     const json_t *causes;
 
     /* No node yet: nothing to compare with. */
-    assert_int_equal(call(f, HTTP_METHOD_POST, VMS,
-                          vm_manifest("big0", "\"running\":false", "64Gi",
-                                      NULL)),
-                     201);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMS,
+             vm_manifest("big0", "\"running\":false", "64Gi", NULL)),
+        201);
     two_nodes(f);
     assert_int_equal(call(f, HTTP_METHOD_POST, VMS,
                           vm_manifest("big", "\"running\":true", "32Gi", NULL)),
@@ -880,8 +877,8 @@ static void test_migration_refused_for_pod_bridge(void **state)
              "\"VirtualMachineInstanceMigration\",\"metadata\":{\"name\":"
              "\"m\"},\"spec\":{\"vmiName\":\"br\"}}"),
         422);
-    assert_non_null(strstr(jstr(f->body, "message"),
-                           "Reason: InterfaceNotLiveMigratable"));
+    assert_non_null(
+        strstr(jstr(f->body, "message"), "Reason: InterfaceNotLiveMigratable"));
     assert_non_null(strstr(jstr(f->body, "message"),
                            "spec.domain.devices.interfaces[0].bridge"));
 }
@@ -892,15 +889,15 @@ static void test_migration_refused_for_local_hostdisk(void **state)
     json_t *v;
 
     two_nodes(f); /* they declare /srv/shared */
-    v = json_pack(
-        "{s:s, s:s, s:{s:s, s:s}, s:{s:{}, s:[{s:s, s:{s:s, s:s}},"
-        " {s:s, s:{s:s, s:s}}]}, s:{s:s, s:s}}",
-        "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachineInstance",
-        "metadata", "name", "hd", "namespace", "default", "spec", "domain",
-        "volumes", "name", "shared", "hostDisk", "path",
-        "/srv/shared/vm/a.img", "type", "Disk", "name", "local", "hostDisk",
-        "path", "/var/lib/local.img", "type", "Disk", "status", "phase",
-        "Running", "nodeName", "hv01");
+    v = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{}, s:[{s:s, s:{s:s, s:s}},"
+                  " {s:s, s:{s:s, s:s}}]}, s:{s:s, s:s}}",
+                  "apiVersion", "kubevirt.io/v1", "kind",
+                  "VirtualMachineInstance", "metadata", "name", "hd",
+                  "namespace", "default", "spec", "domain", "volumes", "name",
+                  "shared", "hostDisk", "path", "/srv/shared/vm/a.img", "type",
+                  "Disk", "name", "local", "hostDisk", "path",
+                  "/var/lib/local.img", "type", "Disk", "status", "phase",
+                  "Running", "nodeName", "hv01");
     assert_int_equal(store_create(f->st, STORE_KIND_VMI, v), 0);
     json_decref(v);
     assert_int_equal(
@@ -909,8 +906,8 @@ static void test_migration_refused_for_local_hostdisk(void **state)
              "\"VirtualMachineInstanceMigration\",\"metadata\":{\"name\":"
              "\"m\"},\"spec\":{\"vmiName\":\"hd\"}}"),
         422);
-    assert_non_null(strstr(jstr(f->body, "message"),
-                           "Reason: DisksNotLiveMigratable"));
+    assert_non_null(
+        strstr(jstr(f->body, "message"), "Reason: DisksNotLiveMigratable"));
     assert_non_null(
         strstr(jstr(f->body, "message"), "spec.volumes[1].hostDisk.path"));
 }
@@ -931,15 +928,15 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vm_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_manual, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vm_delete_stops_and_removes,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_delete_stops_and_removes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_vm_host_dies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_repost_changes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vm_controller_restart_asks_first,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vm_memory_beyond_every_host,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_memory_beyond_every_host, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_vm_bad_network_data, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_migration_refused_for_pod_bridge,
