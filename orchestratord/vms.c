@@ -804,7 +804,8 @@ static json_t *start_request(const struct vment *e, const json_t *vmi)
     omd = json_object_get(obj, "metadata");
     for (size_t i = 0; i < sizeof(keep) / sizeof(*keep); i++)
         if (json_object_get(md, keep[i]))
-            json_object_set(omd, keep[i], json_object_get(md, keep[i]));
+            json_object_set_new(omd, keep[i],
+                                json_deep_copy(json_object_get(md, keep[i])));
     /* The node label is the reports' to write; the host needs none. */
     json_object_del(obj_child(omd, "labels"), NODE_LABEL);
     req = json_pack("{s:s, s:s, s:s, s:{s:O}}", "id", id, "type", "start",
@@ -1237,8 +1238,11 @@ static int step_vm(struct pass *p, const json_t *vm)
         if (r == 1 &&
             store_get(p->c->srv->store, STORE_KIND_VMI, ns, name, &vmi) == 0) {
             const char *vuid = api_doc_get_string(vmi, "metadata.uid");
-            if (vuid && (e = ent_get(p->c, vuid)))
-                e->seen = true;
+            if (!vuid || !(e = ent_get(p->c, vuid))) {
+                r = -ENOMEM;
+                goto out;
+            }
+            e->seen = true;
             r = vmi_progress(p, e, vmi);
             if (r < 0)
                 goto out;

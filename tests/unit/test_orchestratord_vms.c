@@ -433,7 +433,10 @@ static void test_vm_placed_started_reported(void **state)
     assert_null(json_object_get(json_object_get(req, "start"), "status"));
     assert_vm_status(f, "vm1", "Starting");
 
-    /* A report that does not have the domain yet leaves it Scheduled. */
+    /* A report that does not have the domain yet leaves it Scheduled,
+     * also when compared with the store in full (the hosts' cache empty,
+     * as after a restart of orchestratord). */
+    orch_hosts_release(&f->srv);
     report(f, "hv01", URL("1"), 16, "sriov-net1", NULL);
     settle(f, 2);
     json_decref(vmi);
@@ -720,6 +723,7 @@ static void test_vm_manual(void **state)
 static void test_vm_delete_stops_and_removes(void **state)
 {
     struct fixture *f = *state;
+    json_t *vmi;
     char *stop;
 
     vm_running(f);
@@ -728,8 +732,9 @@ static void test_vm_delete_stops_and_removes(void **state)
     settle(f, 3);
     assert_non_null(json_object_get(f->fk.requests, stop));
     /* The domain runs until the stop job ends: the record stays. */
-    assert_non_null(get(f, STORE_KIND_VMI, "vm1"));
-    json_decref(get(f, STORE_KIND_VMI, "vm1"));
+    vmi = get(f, STORE_KIND_VMI, "vm1");
+    assert_non_null(vmi);
+    json_decref(vmi);
     fake_set(&f->fk, stop, "Succeeded", NULL);
     settle(f, 3);
     assert_null(get(f, STORE_KIND_VMI, "vm1"));
@@ -784,6 +789,63 @@ static void test_vm_repost_changes_nothing(void **state)
     assert_int_equal(log_count(f, "submit"), 1);
     json_decref(vmi);
     free(uid);
+}
+
+/* Always: a domain that crashed is stopped (undefined) and started again
+ * as a new VMI, after ORCH_VMS_RESTART_DELAY_S. */
+static void test_vm_always_restarts_after_crash(void **state)
+{
+    struct fixture *f = *state;
+    json_t *vmi, *dom;
+    char *uid1, *stop;
+
+    vm_running(f);
+    vmi = get(f, STORE_KIND_VMI, "vm1");
+    uid1 = strdup(jstr(vmi, "metadata.uid"));
+    json_decref(vmi);
+    dom = json_pack("[{s:s, s:s, s:s, s:I, s:i}]", "name", "default_vm1",
+                    "state", "crashed", "stateReason", "panicked", "memoryKiB",
+                    (json_int_t)1048576, "vcpus", 2);
+    report(f, "hv01", URL("1"), 16, "sriov-net1", dom);
+    settle(f, 2);
+    vmi = get(f, STORE_KIND_VMI, "vm1");
+    assert_string_equal(jstr(vmi, "status.phase"), "Failed");
+    json_decref(vmi);
+    assert_int_equal(log_count(f, "submit"), 1); /* not yet */
+    fake_now += ORCH_VMS_RESTART_DELAY_S * 1000;
+    settle(f, 2);
+    stop = job_id(f, "vm1", "stop");
+    fake_set(&f->fk, stop, "Succeeded", NULL);
+    settle(f, 4);
+    vmi = get(f, STORE_KIND_VMI, "vm1");
+    assert_non_null(vmi);
+    assert_string_not_equal(jstr(vmi, "metadata.uid"), uid1);
+    assert_string_equal(jstr(vmi, "status.phase"), "Scheduled");
+    assert_int_equal(log_count(f, "submit"), 3); /* start, stop, start */
+    json_decref(vmi);
+    free(stop);
+    free(uid1);
+}
+
+/* A VMI never placed has nothing on a host: deleting its VM removes it
+ * without a job. */
+static void test_vm_delete_unplaced(void **state)
+{
+    struct fixture *f = *state;
+    json_t *vmi;
+
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMS,
+                          vm_manifest("vm1", "\"running\":true", "1Gi", NULL)),
+                     201);
+    settle(f, 2);
+    vmi = get(f, STORE_KIND_VMI, "vm1");
+    assert_non_null(vmi);
+    assert_string_equal(jstr(vmi, "status.phase"), "Scheduling");
+    json_decref(vmi);
+    assert_int_equal(call(f, HTTP_METHOD_DELETE, VMS "/vm1", NULL), 200);
+    settle(f, 2);
+    assert_null(get(f, STORE_KIND_VMI, "vm1"));
+    assert_int_equal(json_array_size(f->fk.log), 0);
 }
 
 /* A restarted orchestratord asks for the start job before it submits. */
@@ -931,6 +993,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vm_delete_stops_and_removes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vm_host_dies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_always_restarts_after_crash,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_delete_unplaced, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_vm_repost_changes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vm_controller_restart_asks_first,
