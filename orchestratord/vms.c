@@ -1103,8 +1103,9 @@ static const char *printable(const json_t *vm, const json_t *vmi, bool want,
 
 /* The VM's status from what is known; stored when it changed. */
 static int vm_status_write(struct pass *p, const json_t *vm, const json_t *vmi,
-                           bool want, bool stopping)
+                           bool want, bool stopping, const struct vment *e)
 {
+    const struct job *stop = e ? &e->jobs[JOB_STOP] : NULL;
     json_t *doc = json_deep_copy(vm), *st, *vst, *vconds, *c;
     const char *ph;
     bool ready;
@@ -1140,6 +1141,14 @@ static int vm_status_write(struct pass *p, const json_t *vm, const json_t *vmi,
     if (c && streq(str_at(c, "status"), "False"))
         cond_set(st, "Failure", "True", str_at(c, "reason"),
                  str_at(c, "message"), p->now);
+    else if (vmi && stop && stop->state == JS_FAILED)
+        /* The domain may still run: the host said why it could not stop
+         * it, and the same job id cannot be tried again. */
+        cond_set(
+            st, "Failure", "True",
+            job_err(stop, "reason") ? job_err(stop, "reason") : "StopFailed",
+            job_err(stop, "message") ? job_err(stop, "message") : "stop failed",
+            p->now);
     else
         cond_del(st, "Failure");
     c = cond_find(vconds, "PodScheduled");
@@ -1251,7 +1260,7 @@ static int step_vm(struct pass *p, const json_t *vm)
             store_get(p->c->srv->store, STORE_KIND_VMI, ns, name, &vmi);
         }
     }
-    r = vm_status_write(p, vm, vmi, want, stopping && vmi);
+    r = vm_status_write(p, vm, vmi, want, stopping && vmi, vmi ? e : NULL);
 out:
     json_decref(vmi);
     return r;

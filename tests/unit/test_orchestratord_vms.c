@@ -848,6 +848,34 @@ static void test_vm_delete_unplaced(void **state)
     assert_int_equal(json_array_size(f->fk.log), 0);
 }
 
+/* A stop job that fails: the VMI stays (the domain may run), the VM says
+ * why. */
+static void test_vm_stop_failed(void **state)
+{
+    struct fixture *f = *state;
+    json_t *vm, *vmi;
+    char *stop;
+
+    vm_running(f);
+    assert_int_equal(call(f, HTTP_METHOD_PUT, SUB "vm1/stop", NULL), 202);
+    settle(f, 3);
+    stop = job_id(f, "vm1", "stop");
+    fake_set(&f->fk, stop, "Failed",
+             json_pack("{s:{s:s, s:s}}", "error", "reason", "StopFailed",
+                       "message", "virDomainDestroy: no"));
+    settle(f, 3);
+    vmi = get(f, STORE_KIND_VMI, "vm1");
+    assert_non_null(vmi);
+    vm = get(f, STORE_KIND_VM, "vm1");
+    assert_string_equal(jstr(cond(vm, "Failure"), "reason"), "StopFailed");
+    assert_string_equal(jstr(cond(vm, "Failure"), "message"),
+                        "virDomainDestroy: no");
+    assert_string_equal(jstr(vm, "status.printableStatus"), "Stopping");
+    json_decref(vm);
+    json_decref(vmi);
+    free(stop);
+}
+
 /* A restarted orchestratord asks for the start job before it submits. */
 static void test_vm_controller_restart_asks_first(void **state)
 {
@@ -997,6 +1025,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_delete_unplaced, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_vm_stop_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_repost_changes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vm_controller_restart_asks_first,
