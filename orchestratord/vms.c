@@ -710,11 +710,15 @@ static void cond_set(json_t *status, const char *type, const char *st,
     c = cond_find(conds, type);
     ltt = c && streq(str_at(c, "status"), st) ? str_at(c, "lastTransitionTime")
                                               : now;
-    n = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:n}", "type", type, "status",
-                  st, "reason", reason, "message", message,
+    n = json_pack("{s:s, s:s, s:s?, s:n}", "type", type, "status", st,
                   "lastTransitionTime", ltt, "lastProbeTime");
     if (!n)
         return;
+    /* Absent, not null, as the API server leaves an unset string. */
+    if (reason)
+        json_object_set_new(n, "reason", json_string(reason));
+    if (message)
+        json_object_set_new(n, "message", json_string(message));
     if (c) {
         size_t i;
         json_t *x;
