@@ -56,6 +56,8 @@ struct vment {
     char uid[API_UID_LEN + 16];
     bool seen;
     bool dead;
+    bool fresh;          /* an agent answered since a pass looked at it */
+    char key[320];       /* "NS/NAME" of its VM, for a pass over a few VMs */
     int64_t start_ok_ms; /* when the start job was seen Succeeded */
     int64_t final_ms;    /* when the VMI was first seen final */
     struct job jobs[JOB_COUNT];
@@ -79,6 +81,13 @@ struct orch_vms {
     struct vment *ents;
     struct vment *dead;
     struct orphan *orphans;
+    /* What changed since the last pass ("NS/NAME" -> true): a pass steps
+     * those VMs and the ones with work in flight; every
+     * ORCH_VMS_RESYNC_S, after a node changed and at start, it steps
+     * them all. */
+    json_t *dirty;
+    bool full;
+    int64_t last_full_ms;
     bool running;
     bool again;
 };
@@ -451,6 +460,13 @@ static struct vment *ent_get(struct orch_vms *c, const char *uid)
     return e;
 }
 
+static void ent_mark(struct vment *e, const char *ns, const char *name)
+{
+    e->seen = true;
+    e->fresh = false;
+    snprintf(e->key, sizeof(e->key), "%s/%s", ns ? ns : "", name ? name : "");
+}
+
 static bool ent_busy(const struct vment *e)
 {
     return e->jobs[0].busy || e->jobs[1].busy;
@@ -529,6 +545,7 @@ static void job_done(int err, int status, const json_t *body, void *arg)
         return;
     }
     now = c->clock_ms();
+    e->fresh = true;
     if (err == 0 && status == 404 && !posted) {
         j->absent = true;
         j->exists = false;
@@ -1193,7 +1210,7 @@ static int step_vm(struct pass *p, const json_t *vm)
             json_decref(vmi);
             return -ENOMEM;
         }
-        e->seen = true;
+        ent_mark(e, ns, name);
         if (!streq(owner, uid)) {
             /* Left by an earlier VM of the same name. */
             r = teardown(p, e, vmi);
@@ -1255,7 +1272,7 @@ static int step_vm(struct pass *p, const json_t *vm)
                 r = -ENOMEM;
                 goto out;
             }
-            e->seen = true;
+            ent_mark(e, ns, name);
             r = vmi_progress(p, e, vmi);
             if (r < 0)
                 goto out;
@@ -1294,7 +1311,7 @@ static int step_orphans(struct pass *p)
             if (!e) {
                 r = -ENOMEM;
             } else {
-                e->seen = true;
+                ent_mark(e, o->ns, o->name);
                 r = teardown(p, e, vmi);
                 done = r == 1;
             }
@@ -1384,13 +1401,56 @@ static void timer_arm(struct orch_vms *c, int64_t now)
     evtimer_add(c->timer, &tv);
 }
 
+/* Whether E has work that a pass must look at without a change of its
+ * records: a job in flight, a restart waiting for its delay, a started
+ * domain waiting for its first report. */
+static bool ent_needs_pass(const struct vment *e, int64_t now)
+{
+    if (e->fresh)
+        return true;
+    for (int i = 0; i < JOB_COUNT; i++) {
+        const struct job *j = &e->jobs[i];
+        if (j->busy || ((j->exists || j->absent) && !job_final(j)))
+            return true;
+    }
+    return e->final_ms ||
+           (e->start_ok_ms &&
+            now - e->start_ok_ms <= (ORCH_VMS_START_REPORT_S + 2) * 1000);
+}
+
+/* Step the VM KEY ("NS/NAME") if it exists. */
+static int step_key(struct pass *p, const char *key)
+{
+    char ns[64];
+    const char *slash = strchr(key, '/');
+    json_t *vm = NULL;
+    int r;
+
+    if (!slash || (size_t)(slash - key) >= sizeof(ns))
+        return 0;
+    memcpy(ns, key, (size_t)(slash - key));
+    ns[slash - key] = '\0';
+    r = store_get(p->c->srv->store, STORE_KIND_VM, ns, slash + 1, &vm);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    r = step_vm(p, vm);
+    json_decref(vm);
+    return r;
+}
+
 int orch_vms_run(struct orch_vms *c)
 {
     struct pass p = {.c = c};
     struct store_list_opts o = {0};
     struct store_page page = {0};
+    json_t *dirty = NULL;
     const json_t *vm;
+    const char *key;
+    json_t *v;
     size_t i;
+    bool full;
     int r, err = 0;
 
     if (c->running) {
@@ -1401,29 +1461,52 @@ int orch_vms_run(struct orch_vms *c)
     c->again = false;
     p.now_ms = c->clock_ms();
     api_time_now(p.now);
-    for (struct vment *e = c->ents; e; e = e->next)
-        e->seen = false;
-    r = store_list(c->srv->store, STORE_KIND_VM, NULL, &o, &page);
-    if (r < 0) {
-        err = r;
-        goto out;
-    }
-    json_array_foreach(page.items, i, vm)
-    {
-        r = step_vm(&p, vm);
-        /* One VM's trouble does not hold the others. */
-        if (r < 0 && !err)
+    full = c->full || p.now_ms - c->last_full_ms >= ORCH_VMS_RESYNC_S * 1000;
+    /* Changes that come during this pass are for the next one. */
+    dirty = c->dirty;
+    c->dirty = json_object();
+    c->full = false;
+    if (full) {
+        for (struct vment *e = c->ents; e; e = e->next)
+            e->seen = false;
+        r = store_list(c->srv->store, STORE_KIND_VM, NULL, &o, &page);
+        if (r < 0) {
             err = r;
+            c->full = true;
+            goto out;
+        }
+        c->last_full_ms = p.now_ms;
+        json_array_foreach(page.items, i, vm)
+        {
+            r = step_vm(&p, vm);
+            /* One VM's trouble does not hold the others. */
+            if (r < 0 && !err)
+                err = r;
+        }
+    } else {
+        /* The entries to revisit are collected first: a step may drop
+         * entries. */
+        for (struct vment *e = c->ents; e; e = e->next)
+            if (e->key[0] && ent_needs_pass(e, p.now_ms))
+                json_object_set_new(dirty, e->key, json_true());
+        json_object_foreach(dirty, key, v)
+        {
+            r = step_key(&p, key);
+            if (r < 0 && !err)
+                err = r;
+        }
     }
     r = step_orphans(&p);
     if (r < 0 && !err)
         err = r;
-    for (struct vment *e = c->ents, *next; e; e = next) {
-        next = e->next;
-        if (!e->seen)
-            ent_drop(c, e);
-    }
+    if (full)
+        for (struct vment *e = c->ents, *next; e; e = next) {
+            next = e->next;
+            if (!e->seen)
+                ent_drop(c, e);
+        }
 out:
+    json_decref(dirty);
     store_page_release(&page);
     json_decref(p.nodes);
     c->running = false;
@@ -1451,9 +1534,24 @@ static void on_change(const char *type, const json_t *obj, void *arg)
                    api_doc_get_string(obj, "metadata.uid"));
     if (streq(type, "ERROR"))
         scan_orphans(c);
-    if (streq(type, "ERROR") || streq(kind, "VirtualMachine") ||
-        streq(kind, "VirtualMachineInstance") || streq(kind, "Node"))
-        kick(c);
+    if (streq(type, "ERROR") || streq(kind, "Node")) {
+        /* Placement and dead hosts concern every VM. */
+        c->full = true;
+    } else if (streq(kind, "VirtualMachine") ||
+               streq(kind, "VirtualMachineInstance")) {
+        /* A VM's VMI has its name. */
+        const char *ns = api_doc_get_string(obj, "metadata.namespace");
+        const char *name = api_doc_get_string(obj, "metadata.name");
+        char key[320];
+        if (!ns || !name)
+            return;
+        snprintf(key, sizeof(key), "%s/%s", ns, name);
+        if (json_object_set_new(c->dirty, key, json_true()) < 0)
+            c->full = true;
+    } else {
+        return;
+    }
+    kick(c);
 }
 
 int orch_vms_start(struct orch_server *srv, const struct orch_vms_opts *o)
@@ -1474,7 +1572,13 @@ int orch_vms_start(struct orch_server *srv, const struct orch_vms_opts *o)
     c->srv = srv;
     c->agent = agent;
     c->clock_ms = o->clock_ms ? o->clock_ms : real_clock_ms;
+    c->full = true;
     srv->vms = c;
+    c->dirty = json_object();
+    if (!c->dirty) {
+        r = -ENOMEM;
+        goto fail;
+    }
     if (srv->base) {
         c->kick = event_new(srv->base, -1, 0, pass_cb, c);
         c->timer = evtimer_new(srv->base, pass_cb, c);
@@ -1518,6 +1622,7 @@ void orch_vms_stop(struct orch_vms *c)
         next = o->next;
         free(o);
     }
+    json_decref(c->dirty);
     if (c->srv->vms == c)
         c->srv->vms = NULL;
     free(c);

@@ -29,9 +29,12 @@
  * is not Ready turns its VMs' VMIs to phase Unknown (the report of a node
  * that comes back tells the truth again); nothing is deleted.
  *
- * Level-triggered like the migration controller: a pass reads every VM
- * and moves each as far as what is known allows, after each change of a
- * VM, VMI or node, each agent answer and every second.  Threads: the loop
+ * Level-triggered like the migration controller: a pass moves each VM it
+ * looks at as far as what is known allows, after each change of a VM, VMI
+ * or node, each agent answer and every second; it looks at the VMs whose
+ * records changed and those with work in flight, and at every VM after a
+ * node changed and every ORCH_VMS_RESYNC_S (so that 20 000 VMs do not cost
+ * the loop a full read on each change).  Threads: the loop
  * thread only; nothing here logs.
  */
 #ifndef ORCH_VMS_H
@@ -57,6 +60,9 @@ struct orch_vms;
 /* A VMI that ended (Always, RerunOnFailure) is started again after this
  * many seconds. */
 #define ORCH_VMS_RESTART_DELAY_S 5
+/* A pass steps the VMs whose records changed and those with work in
+ * flight; every VM at start, after a node changed, and this often. */
+#define ORCH_VMS_RESYNC_S 30
 
 struct orch_vms_opts {
     struct orch_agent agent;   /* taken over, released by stop */
