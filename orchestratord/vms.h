@@ -21,6 +21,14 @@
  * to Running, Failed...; a Scheduling or Scheduled VMI is not failed by a
  * report that does not list its domain yet.
  *
+ * What the node reports must carry for this: capacity (cpus, memoryKiB),
+ * the agent URL, every network of the migrator's config in "networks"
+ * (by "name": SR-IOV and bridge networks alike; placement needs each
+ * multus networkName among them), "sharedStorage" (the config's
+ * shared_storage, for the RWX rule at migration admission), and per
+ * domain its name "NS_NAME" (and "vmi": {namespace, name, uid} from the
+ * domain's <metadata>), state and stateReason.
+ *
  * Jobs: "<vmi-uid>-start" to the chosen node (Failed -> VMI Failed with
  * condition Synchronized False reason = the job's reason; the VM gets
  * condition Failure with that reason and message), "<vmi-uid>-stop" when
