@@ -596,6 +596,8 @@ static void job_drive(struct pass *p, struct job *j, const char *url,
         j->next_ms = p->now_ms + backoff_ms(j->fails);
         return;
     }
+    if (j->absent && !req)
+        return; /* nothing to submit: only asked for */
     snprintf(id, sizeof(id), "%s-%s", j->e->uid, job_suffix[j->kind]);
     j->busy = true;
     if (j->absent) {
@@ -857,6 +859,28 @@ static json_t *stop_request(const struct vment *e, const json_t *vmi,
     return req;
 }
 
+/* A start job the report overtook (the domain showed up running before
+ * the job's end was seen) is still followed to its end, never submitted
+ * again: a stop waits for it, and it may not be left Pending in memory. */
+static void start_follow(struct pass *p, struct vment *e, const char *node)
+{
+    struct job *start = &e->jobs[JOB_START];
+    char *url;
+
+    if (job_final(start) || (!start->exists && !start->absent))
+        return;
+    if (start->absent) {
+        /* The host does not know it (a migrator that lost it, a VMI
+         * that moved): nothing to wait for. */
+        start->absent = false;
+        start->state = JS_OK;
+        return;
+    }
+    url = agent_url(p, node);
+    job_drive(p, start, url, NULL);
+    free(url);
+}
+
 /* Stop VMI's domain (if it may have one) and remove the record once it is
  * gone.  Returns 1 when the record is gone, 0 while in progress, or a
  * negative errno. */
@@ -878,6 +902,7 @@ static int teardown(struct pass *p, struct vment *e, const json_t *vmi)
         json_t *req;
         /* A start in flight finishes first: a stop that overtook it would
          * leave the domain it then starts. */
+        start_follow(p, e, node);
         if (start->busy || (start->exists && !job_final(start)))
             return 0;
         if (stop->state != JS_OK) {
@@ -1039,6 +1064,7 @@ static int vmi_progress(struct pass *p, struct vment *e, json_t *vmi)
             e->start_ok_ms = p->now_ms;
         return 0;
     }
+    start_follow(p, e, node);
     if (start->state == JS_OK && !e->start_ok_ms)
         e->start_ok_ms = p->now_ms;
     if (streq(phase, "Scheduled") && e->start_ok_ms && n && node_ready(n) &&

@@ -876,6 +876,36 @@ static void test_vm_stop_failed(void **state)
     free(stop);
 }
 
+/* The report shows the domain running before the start job's end was
+ * seen: the job is still followed, and a stop is not held forever. */
+static void test_vm_report_overtakes_start_job(void **state)
+{
+    struct fixture *f = *state;
+    char *start, *stop;
+
+    two_nodes(f);
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMS,
+                          vm_manifest("vm1", "\"running\":true", "1Gi", NULL)),
+                     201);
+    settle(f, 2);
+    start = job_id(f, "vm1", "start");
+    report(f, "hv01", URL("1"), 16, "sriov-net1", dom_running("default_vm1"));
+    settle(f, 2);
+    assert_vm_status(f, "vm1", "Running");
+    /* The job ends only now. */
+    fake_set(&f->fk, start, "Succeeded", NULL);
+    settle(f, 12);
+    assert_int_equal(call(f, HTTP_METHOD_PUT, SUB "vm1/stop", NULL), 202);
+    settle(f, 3);
+    stop = job_id(f, "vm1", "stop");
+    assert_non_null(json_object_get(f->fk.requests, stop));
+    fake_set(&f->fk, stop, "Succeeded", NULL);
+    settle(f, 3);
+    assert_null(get(f, STORE_KIND_VMI, "vm1"));
+    free(stop);
+    free(start);
+}
+
 /* A restarted orchestratord asks for the start job before it submits. */
 static void test_vm_controller_restart_asks_first(void **state)
 {
@@ -1026,6 +1056,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vm_delete_unplaced, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vm_stop_failed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_report_overtakes_start_job,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_repost_changes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vm_controller_restart_asks_first,
