@@ -1129,8 +1129,9 @@ static const char *printable(const json_t *vm, const json_t *vmi, bool want,
 
     if (!vmi)
         return want ? "Starting" : "Stopped";
+    /* Stopped once the record is gone (the domain with it). */
     if (stopping || !want)
-        return phase_final(ph) ? "Stopped" : "Stopping";
+        return "Stopping";
     if (ps && streq(str_at(ps, "status"), "False"))
         return "ErrorUnschedulable";
     if (streq(ph, "Running")) {
