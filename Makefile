@@ -14,6 +14,9 @@
 #   make demo                 bring up the lab and run the main job
 #   make demo-down            remove what the demo left running
 #   make format / format-check
+#   make install              binaries, units, man pages, example configs,
+#                             bash completion; PREFIX (/usr/local), DESTDIR
+#   make deb                  build/deb/{orchestratord,migrator,orchctl}_*.deb
 
 PKGS := libvirt sqlite3 libevent libevent_openssl libevent_pthreads \
 	libnl-3.0 libnl-route-3.0 libconfig yaml-0.1 jansson libisofs-1 libcurl \
@@ -76,7 +79,8 @@ BENCHES := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all check e2e bench bench-migrate fuzz fuzz-run test demo demo-down format \
 	format-check clean \
-	pkgs-present
+	pkgs-present install install-orchestratord install-migrator \
+	install-orchctl deb check-man
 .DEFAULT_GOAL := all
 # Keep objects that pattern rules build on the way to a program or test.
 .SECONDARY:
@@ -120,7 +124,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 
 # Every test binary runs even when an earlier one fails; the target fails if
 # any did.  Tests find their data relative to the top of the tree.
-check: $(BINS) $(TESTS)
+check: $(BINS) $(TESTS) check-man
 	@failed=0; for t in $(TESTS); do \
 		echo "== $$t"; \
 		ORCH_TOP=$(CURDIR) ORCH_BUILD=$(CURDIR)/$(BUILD) $$t || failed=1; \
@@ -191,5 +195,97 @@ format-check:
 
 clean:
 	rm -rf build build-san build-fuzz
+
+# ---- Installation (issue 13) -------------------------------------------
+# The daemons go to sbin (section 8), orchctl to bin; configuration to
+# $(SYSCONFDIR)/orchestrator whatever the PREFIX, since the daemons read
+# /etc/orchestrator/*.conf by default (conf/conf.h).  An existing
+# configuration is never overwritten: the example is installed beside it
+# as *.conf.example.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+# systemd reads units from /usr/local/lib/systemd/system too; Debian's
+# packages use /lib/systemd/system (make deb sets it).
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL ?= install
+
+MAN_PAGES := packaging/man/orchestratord.8 packaging/man/migrator.8 \
+	packaging/man/orchctl.1 packaging/man/orchestratord.conf.5 \
+	packaging/man/migrator.conf.5
+
+# Every key of conf/'s schema tables must be in its man page.
+check-man:
+	@sh packaging/check-man.sh
+
+define install_conf
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/orchestrator
+	if [ -e $(DESTDIR)$(SYSCONFDIR)/orchestrator/$(1) ]; then \
+		$(INSTALL) -m 0644 conf/$(1) \
+			$(DESTDIR)$(SYSCONFDIR)/orchestrator/$(1).example; \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/orchestrator/$(1); the example is $(1).example"; \
+	else \
+		$(INSTALL) -m $(2) conf/$(1) $(DESTDIR)$(SYSCONFDIR)/orchestrator/$(1); \
+	fi
+endef
+
+define install_unit
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' packaging/systemd/$(1) \
+		>$(DESTDIR)$(UNITDIR)/$(1).tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/$(1).tmp
+	mv $(DESTDIR)$(UNITDIR)/$(1).tmp $(DESTDIR)$(UNITDIR)/$(1)
+endef
+
+install: install-orchestratord install-migrator install-orchctl
+
+install-orchestratord: $(BUILD)/bin/orchestratord
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5
+	$(INSTALL) -m 0755 $(BUILD)/bin/orchestratord $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0644 packaging/man/orchestratord.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 packaging/man/orchestratord.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(call install_unit,orchestratord.service)
+	$(call install_conf,orchestratord.conf,0640)
+
+install-migrator: $(BUILD)/bin/migrator
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5
+	$(INSTALL) -m 0755 $(BUILD)/bin/migrator $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0644 packaging/man/migrator.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 packaging/man/migrator.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(call install_unit,migrator.service)
+	$(call install_conf,migrator.conf,0600)
+
+# The completion script is what the installed orchctl prints, made from
+# its own verb and flag tables.
+install-orchctl: $(BUILD)/bin/orchctl
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0755 $(BUILD)/bin/orchctl $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 packaging/man/orchctl.1 $(DESTDIR)$(MANDIR)/man1/
+	$(BUILD)/bin/orchctl completion bash >$(DESTDIR)$(BASHCOMPDIR)/orchctl
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/orchctl
+	$(INSTALL) -d -m 0755 $(DESTDIR)$(PREFIX)/share/orchestrator
+	$(INSTALL) -m 0755 scripts/cron-drain.sh $(DESTDIR)$(PREFIX)/share/orchestrator/
+	$(INSTALL) -m 0644 scripts/cron-drain.example $(DESTDIR)$(PREFIX)/share/orchestrator/
+
+# ---- Debian packages ---------------------------------------------------
+# Three binary packages made with dpkg-deb from `make install` into a
+# staging root each (no debhelper: the tree is not a Debian source
+# package); dependencies from dpkg-shlibdeps; maintainer scripts in
+# packaging/debian/PKG.{postinst,prerm,postrm}.
+DEB_VERSION ?= $(shell sed -n 's/^\#define ORCHCTL_VERSION *"v\(.*\)"/\1/p' orchctl/orchctl.h)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_DIR := $(BUILD)/deb
+
+deb: $(BINS)
+	@for p in orchestratord migrator orchctl; do \
+		DEB_VERSION=$(DEB_VERSION) DEB_ARCH=$(DEB_ARCH) BUILD=$(BUILD) \
+		MAKE="$(MAKE)" sh packaging/debian/build.sh $$p $(DEB_DIR) || exit 1; \
+	done
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

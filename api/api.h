@@ -270,6 +270,15 @@ int api_network_config_check(const char *text, size_t len, char *msg,
 int api_vmi_live_migratable(const json_t *vmi, const json_t *shared,
                             const char **ret_reason, char *msg, size_t len);
 
+/* The schema api_object_validate() checks KIND against, as an OpenAPI
+ * structural schema (the subset both OpenAPI v2 and v3 read, as a CRD's
+ * openAPIV3Schema): type, properties, required, items, enum, format,
+ * additionalProperties for maps, x-kubernetes-int-or-string for
+ * quantities and x-kubernetes-preserve-unknown-fields where any member is
+ * taken.  No descriptions.  Returns a new reference, or NULL for a kind
+ * without a schema or on allocation failure. */
+json_t *api_kind_openapi_schema(enum api_kind kind);
+
 /* api_doc_decode + api_object_validate.  On success *ret_doc is the new
  * document and *ret_kind its kind; on failure nothing is returned. */
 int api_object_parse(const char *buf, size_t len,

@@ -1650,3 +1650,120 @@ int api_doc_set_string(json_t *doc, const char *path, const char *value)
         p = dot + 1;
     }
 }
+
+/* ---------------- the schema tables as OpenAPI ---------------- */
+
+/* The generator below turns the validation tables into the structural
+ * schemas OpenAPI v2 and v3 both read (the subset a CRD's
+ * openAPIV3Schema uses), so that what kubectl explains and validates is
+ * exactly what this file checks. */
+
+static json_t *openapi_object(const struct schema *s);
+
+static json_t *openapi_quantity(void)
+{
+    /* A CRD's spelling of resource.Quantity. */
+    return json_pack("{s:[{s:s}, {s:s}], s:b}", "anyOf", "type", "integer",
+                     "type", "string", "x-kubernetes-int-or-string", 1);
+}
+
+static json_t *openapi_one(const struct field *f)
+{
+    json_t *o = NULL;
+
+    switch (f->type) {
+    case F_STRING:
+        o = json_pack("{s:s}", "type", "string");
+        if (o && f->values) {
+            json_t *e = json_array();
+            for (const char *const *a = f->values; *a; a++)
+                json_array_append_new(e, json_string(*a));
+            json_object_set_new(o, "enum", e);
+        }
+        break;
+    case F_TIME:
+        o = json_pack("{s:s, s:s}", "type", "string", "format", "date-time");
+        break;
+    case F_BOOL:
+        o = json_pack("{s:s}", "type", "boolean");
+        break;
+    case F_INT:
+        o = json_pack("{s:s, s:s}", "type", "integer", "format", "int64");
+        if (o && (f->flags & RANGE)) {
+            json_object_set_new(o, "minimum", json_integer(f->min));
+            json_object_set_new(o, "maximum", json_integer(f->max));
+        }
+        break;
+    case F_NUMBER:
+        o = json_pack("{s:s, s:s}", "type", "number", "format", "double");
+        break;
+    case F_OBJECT:
+        o = openapi_object(f->child);
+        break;
+    case F_ANYOBJ:
+        o = json_pack("{s:s, s:b}", "type", "object",
+                      "x-kubernetes-preserve-unknown-fields", 1);
+        break;
+    case F_ANYARR:
+        o = json_pack("{s:s, s:{s:b}}", "type", "array", "items",
+                      "x-kubernetes-preserve-unknown-fields", 1);
+        break;
+    case F_ANY:
+        o = json_pack("{s:b}", "x-kubernetes-preserve-unknown-fields", 1);
+        break;
+    case F_STRMAP:
+        o = json_pack("{s:s, s:{s:s}}", "type", "object",
+                      "additionalProperties", "type", "string");
+        break;
+    case F_QUANTITY:
+        o = openapi_quantity();
+        break;
+    case F_QMAP:
+        o = json_pack("{s:s, s:o}", "type", "object", "additionalProperties",
+                      openapi_quantity());
+        break;
+    }
+    if (o && (f->flags & ARR))
+        o = json_pack("{s:s, s:o}", "type", "array", "items", o);
+    return o;
+}
+
+static json_t *openapi_object(const struct schema *s)
+{
+    json_t *o = json_pack("{s:s}", "type", "object");
+    json_t *props = json_object(), *req = json_array();
+
+    if (!o || !props || !req)
+        goto fail;
+    for (const struct field *f = s->fields; f->name; f++) {
+        json_t *p = openapi_one(f);
+        if (!p || json_object_set_new(props, f->name, p) < 0)
+            goto fail;
+        if ((f->flags & REQ) &&
+            json_array_append_new(req, json_string(f->name)))
+            goto fail;
+    }
+    if (json_object_size(props))
+        json_object_set(o, "properties", props);
+    if (json_array_size(req))
+        json_object_set(o, "required", req);
+    if (s->open)
+        json_object_set_new(o, "x-kubernetes-preserve-unknown-fields",
+                            json_true());
+    json_decref(props);
+    json_decref(req);
+    return o;
+fail:
+    json_decref(o);
+    json_decref(props);
+    json_decref(req);
+    return NULL;
+}
+
+json_t *api_kind_openapi_schema(enum api_kind kind)
+{
+    if (kind <= API_KIND_NONE || kind >= API_KIND_COUNT ||
+        !top_schemas[kind].fields)
+        return NULL;
+    return openapi_object(&top_schemas[kind]);
+}

@@ -105,7 +105,7 @@ struct conf_migrations {
     int progress_timeout;                         /* seconds */
     int parallel_migrations_per_cluster;
     int parallel_outbound_migrations_per_node;
-    int max_downtime_ms;
+    int max_downtime_ms; /* 0: libvirt's own */
     bool allow_auto_converge;
     bool allow_post_copy;
     /* When not set in the file it follows allow_post_copy, as in KubeVirt. */
@@ -203,6 +203,8 @@ struct conf_network {
     char *pf;
     int vlan; /* 0: none */
     enum conf_net_mode mode;
+    int trust;    /* 1 on, 0 off, -1 left as the driver has it */
+    int spoofchk; /* the same */
 };
 
 /* A host label "key=value" (Kubernetes label syntax). */
@@ -230,6 +232,10 @@ struct conf_migrator {
     char *tls_key;
     char *state_dir;
     char *sysfs_root;
+    /* Program reserved VFs (MAC, VLAN, trust, spoof check) through netlink
+     * on the PF; false only for stand-in VFs that are not VFs (the lab's
+     * veths, LAB.md): they are then chosen and reserved, not programmed. */
+    bool sriov_program_vfs;
     char *migration_address; /* IP for migration traffic; NULL: default */
     int migration_port_min;
     int migration_port_max;

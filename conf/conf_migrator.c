@@ -75,6 +75,10 @@ static const struct conf_key migr_keys[] = {
      .offset = OFF(sysfs_root),
      .def_str = "/sys",
      .check = conf_check_abs_path},
+    {.path = "sriov_program_vfs",
+     .type = CONF_T_BOOL,
+     .offset = OFF(sriov_program_vfs),
+     .def_int = 1},
     {.path = "migration_address",
      .type = CONF_T_STRING,
      .offset = OFF(migration_address),
@@ -240,7 +244,7 @@ out:
 
 /* ---------------------------------------------------------------------- */
 /* networks = ( { name = "sriov-net1"; pf = "ens1f0"; vlan = 0;            */
-/*                mode = "hostdev"; }, ... );                              */
+/*                mode = "hostdev"; trust = false; spoofchk = true; }, ... ); */
 
 static void migr_networks_free(void *vconf)
 {
@@ -286,6 +290,7 @@ static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
 {
     const char *name = NULL, *pf = NULL, *mode = "hostdev";
     long long vlan = 0;
+    int trust = -1, spoofchk = -1;
     int n = config_setting_length(rec);
     char path[96];
     char q[80];
@@ -317,6 +322,13 @@ static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
             r = conf_record_int(ctx, m, path, 0, 4094, &vlan);
             if (r < 0)
                 return r;
+        } else if (strcmp(key, "trust") == 0 || strcmp(key, "spoofchk") == 0) {
+            /* Unset leaves the VF as the driver has it, as sriov-cni. */
+            if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+                return conf_error(ctx, m, "'%s': expected a boolean, got %s",
+                                  path, conf_type_noun(config_setting_type(m)));
+            *(key[0] == 't' ? &trust : &spoofchk) =
+                config_setting_get_bool(m) ? 1 : 0;
         } else if (strcmp(key, "mode") == 0) {
             r = conf_record_string(ctx, m, path, &mode);
             if (r < 0)
@@ -336,6 +348,8 @@ static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
     net->name = strdup(name);
     net->pf = strdup(pf);
     net->vlan = (int)vlan;
+    net->trust = trust;
+    net->spoofchk = spoofchk;
     net->mode = strcmp(mode, "macvtap") == 0 ? CONF_NET_MODE_MACVTAP
                                              : CONF_NET_MODE_HOSTDEV;
     if (!net->name || !net->pf)

@@ -6,7 +6,12 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -40,6 +45,39 @@ bool daemon_ctx_stopping(const struct daemon_ctx *d)
     return d->stopping;
 }
 
+int daemon_notify(const char *state)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    socklen_t salen;
+    size_t len;
+    ssize_t n;
+    int fd;
+    int r = 1;
+
+    if (!path || !*path)
+        return 0;
+    len = strlen(path);
+    if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path))
+        return -EINVAL;
+    memcpy(sa.sun_path, path, len);
+    /* "@name": the abstract namespace, whose names start with a NUL and
+     * are as long as the address length says (no terminating NUL). */
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len +
+                        (path[0] == '/' ? 1 : 0));
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    n = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+               salen);
+    if (n < 0)
+        r = -errno;
+    close(fd);
+    return r;
+}
+
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct daemon_ctx *d = arg;
@@ -63,6 +101,9 @@ static void term_cb(evutil_socket_t sig, short what, void *arg)
     if (d->stopping)
         return;
     d->stopping = true;
+    /* Best effort, as everything told to the service manager: a daemon
+     * that cannot say it stops still stops. */
+    (void)daemon_notify("STOPPING=1");
     http_server_stop_accepting(d->http);
     if (d->opts->hooks.stop)
         d->opts->hooks.stop(d, (int)sig, d->opts->hooks.arg);
@@ -74,11 +115,21 @@ static void term_cb(evutil_socket_t sig, short what, void *arg)
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon_ctx *d = arg;
+    struct timespec now;
+    char msg[64];
     (void)sig;
     (void)what;
 
-    if (d->opts->hooks.reload)
-        d->opts->hooks.reload(d, d->opts->hooks.arg);
+    if (!d->opts->hooks.reload)
+        return;
+    /* MONOTONIC_USEC lets a Type=notify-reload manager (systemd 253 and
+     * later) match this reload to its signal; older ones ignore it. */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld",
+             (long long)now.tv_sec * 1000000LL + now.tv_nsec / 1000);
+    (void)daemon_notify(msg);
+    d->opts->hooks.reload(d, d->opts->hooks.arg);
+    (void)daemon_notify("READY=1");
 }
 
 /* A loop whose changelist folds the epoll_ctl calls of one turn into one
@@ -142,6 +193,9 @@ int daemon_serve(const struct daemon_opts *o, struct daemon_report *ret_report,
         if (r < 0)
             goto out;
     }
+    /* Bound, configured and started: what systemd's Type=notify waits for
+     * before it starts the units ordered after this one. */
+    (void)daemon_notify("READY=1\nSTATUS=serving");
     event_base_dispatch(d.base);
     if (o->hooks.stopped)
         o->hooks.stopped(&d, o->hooks.arg);

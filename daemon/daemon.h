@@ -11,6 +11,10 @@
  * the reload hook.  SIGPIPE is ignored: a client that goes away is a failed
  * write, not a dead daemon.
  *
+ * Under systemd (Type=notify) the service manager is told READY=1 once the
+ * start hook has succeeded, STOPPING=1 on SIGTERM/SIGINT and RELOADING=1,
+ * then READY=1, around the reload hook (daemon_notify()).
+ *
  * Nothing here logs: what happened is reported through the hooks and the
  * return value, and the daemon's own code (main or its serve function) says
  * it in its words.
@@ -77,6 +81,19 @@ struct daemon_report {
      * clean drain). */
     size_t abandoned;
 };
+
+/*
+ * Tell the service manager STATE ("READY=1", "STOPPING=1", "RELOADING=1",
+ * "STATUS=..."; several assignments separated by newlines) through the
+ * datagram socket named by $NOTIFY_SOCKET, as sd_notify(3) does: a path, or
+ * "@name" for the abstract namespace.  The protocol is systemd's documented
+ * stable interface, written here in a few lines rather than linking
+ * libsystemd for one call.  Returns 1 when sent, 0 when NOTIFY_SOCKET is not
+ * set (not under systemd, or Type= is not notify), -EINVAL for a value that
+ * is neither an absolute path nor "@..." or too long, or the errno of
+ * socket(2)/sendto(2).  Any thread.
+ */
+int daemon_notify(const char *state);
 
 /*
  * Serve until SIGTERM or SIGINT and the drain that follows.  Returns 0

@@ -7,11 +7,15 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *log_program = "orch";
 static enum log_level log_max_level = LOG_LEVEL_INFO;
+/* stderr is connected to the journal: "<N>" priority prefixes. */
+static bool log_journal;
 
 static const char *const log_level_names[] = {
     [LOG_LEVEL_ERROR] = "error",
@@ -20,10 +24,39 @@ static const char *const log_level_names[] = {
     [LOG_LEVEL_DEBUG] = "debug",
 };
 
+/* syslog(3) priorities of the levels, as journald reads them from "<N>". */
+static const int log_level_priority[] = {
+    [LOG_LEVEL_ERROR] = 3, /* LOG_ERR */
+    [LOG_LEVEL_WARN] = 4,  /* LOG_WARNING */
+    [LOG_LEVEL_INFO] = 6,  /* LOG_INFO */
+    [LOG_LEVEL_DEBUG] = 7, /* LOG_DEBUG */
+};
+
+/* Whether stderr is the stream systemd connected to the journal: the
+ * variable alone is not enough, since it is inherited by children whose
+ * stderr may have been redirected (e.g. orchctl run from a unit's shell
+ * with 2>file), so its device and inode must match stderr's. */
+static bool log_stderr_is_journal(void)
+{
+    const char *e = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    int used = 0;
+
+    if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &used) != 2 ||
+        e[used] != '\0')
+        return false;
+    if (fstat(STDERR_FILENO, &st) < 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(const char *program, enum log_level level)
 {
     log_program = program;
     log_max_level = level;
+    log_journal = log_stderr_is_journal();
 }
 
 void log_set_level(enum log_level level)
@@ -83,8 +116,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
         return;
     /* snprintf returns what it would have written: keep n inside the
      * line, or a long prefix would send the message past its end. */
-    n = snprintf(line, sizeof(line), "%s: %s: ", log_program,
-                 log_level_names[level]);
+    if (log_journal)
+        n = snprintf(line, sizeof(line), "<%d>%s: ", log_level_priority[level],
+                     log_level_names[level]);
+    else
+        n = snprintf(line, sizeof(line), "%s: %s: ", log_program,
+                     log_level_names[level]);
     if (n < 0)
         n = 0;
     if (n < (int)sizeof(line) - 1) {

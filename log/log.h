@@ -4,6 +4,11 @@
  * Only main() and request handlers log (STYLE.md rule 7); modules return
  * negative errno values instead.  Lines go to stderr as
  * "PROGRAM: LEVEL: message", lowercase, with the failing subject first.
+ * When stderr is the journal (systemd sets JOURNAL_STREAM to the
+ * "DEVICE:INODE" of the stream it connected, and stderr is that stream)
+ * each line instead starts with the syslog priority in sd-daemon(3)'s
+ * "<N>" form and leaves out the program name, which journald records on
+ * its own: "<3>error: message" (error 3, warn 4, info 6, debug 7).
  * A message must never contain a secret such as a bearer token.  What a
  * client sent may go into one: control characters (a newline included),
  * DEL, C1 controls and bytes that are not UTF-8 are written as "\xNN", so a
@@ -24,8 +29,9 @@ enum log_level {
 };
 
 /* Set the program name shown on every line and the most verbose level
- * printed.  Call once from main() before any other log call; until then
- * lines are printed with the name "orch" at level info. */
+ * printed, and look at JOURNAL_STREAM (above).  Call once from main()
+ * before any other log call; until then lines are printed with the name
+ * "orch" at level info, without priority prefixes. */
 void log_init(const char *program, enum log_level level);
 
 /* Change the level, e.g. after a configuration reload. */

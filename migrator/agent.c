@@ -132,29 +132,64 @@ static json_t *addresses(const char *name, bool *oom)
     return a;
 }
 
-static bool vf_reserved(const struct migr_vf_reservation *res, size_t n,
-                        const char *pf, unsigned index)
+/* The reservation of VF `index` of `pf`, or NULL. */
+static const struct migr_vf_reservation *
+vf_reservation(const struct migr_vf_reservation *res, size_t n, const char *pf,
+               unsigned index)
 {
     for (size_t i = 0; i < n; i++)
         if (res[i].index == index && strcmp(res[i].pf, pf) == 0)
-            return true;
-    return false;
+            return &res[i];
+    return NULL;
+}
+
+/* The active domain whose interface names `vf` as its source (a hostdev
+ * interface's PCI address, a direct interface's netdev), from the
+ * inventory's "domains" (null or absent: none known), or NULL.  Inactive
+ * domains hold nothing: libvirt takes the VF only when it starts. */
+static const char *vf_domain(const json_t *domains, const struct migr_vf *vf)
+{
+    size_t i, k;
+    json_t *d, *f;
+
+    json_array_foreach(domains, i, d)
+    {
+        if (json_integer_value(json_object_get(d, "id")) < 0)
+            continue;
+        json_array_foreach(json_object_get(d, "interfaces"), k, f)
+        {
+            const char *src = json_string_value(json_object_get(f, "source"));
+
+            if (src && *src &&
+                (strcmp(src, vf->pci) == 0 ||
+                 (vf->netdev[0] && strcmp(src, vf->netdev) == 0)))
+                return json_string_value(json_object_get(d, "name"));
+        }
+    }
+    return NULL;
+}
+
+/* A 0/1/-1 setting: a boolean, or null when left alone or unknown. */
+static json_t *tristate(int v)
+{
+    return v < 0 ? json_null() : json_boolean(v);
 }
 
 static json_t *network(const struct migr_agent_sources *src,
                        const struct conf_network *net,
                        const struct migr_vf_reservation *res, size_t n_res,
-                       bool *oom)
+                       const json_t *domains, bool *oom)
 {
     struct migr_pf pf = {0};
     const char *link_error = NULL;
     json_t *o, *vfs;
     int r;
 
-    o = json_pack("{s:s, s:s, s:s, s:i}", "name", net->name, "pf", net->pf,
-                  "mode",
+    o = json_pack("{s:s, s:s, s:s, s:i, s:o, s:o}", "name", net->name, "pf",
+                  net->pf, "mode",
                   net->mode == CONF_NET_MODE_MACVTAP ? "macvtap" : "hostdev",
-                  "vlan", net->vlan);
+                  "vlan", net->vlan, "trust", tristate(net->trust), "spoofchk",
+                  tristate(net->spoofchk));
     if (!o) {
         *oom = true;
         return NULL;
@@ -187,16 +222,24 @@ static json_t *network(const struct migr_agent_sources *src,
     vfs = json_array();
     for (size_t i = 0; vfs && i < pf.vf_count; i++) {
         const struct migr_vf *vf = &pf.vfs[i];
+        const struct migr_vf_reservation *rv =
+            vf_reservation(res, n_res, pf.name, vf->index);
+        const char *dom = vf_domain(domains, vf);
+        const char *ls =
+            vf->has_link ? migr_vf_link_state_name(vf->link.link_state) : NULL;
         bool has_mac = vf->has_link && vf->link.mac[0];
         bool has_vlan = vf->has_link && vf->link.vlan >= 0;
-        json_t *v =
-            json_pack("{s:I, s:s, s:s?, s:s?, s:o, s:o, s:b}", "index",
-                      (json_int_t)vf->index, "pci", vf->pci, "netdev",
-                      vf->netdev[0] ? vf->netdev : NULL, "driver",
-                      vf->driver[0] ? vf->driver : NULL, "mac",
-                      has_mac ? json_string(vf->link.mac) : json_null(), "vlan",
-                      has_vlan ? json_integer(vf->link.vlan) : json_null(),
-                      "reserved", vf_reserved(res, n_res, pf.name, vf->index));
+        json_t *v = json_pack(
+            "{s:I, s:s, s:s?, s:s?, s:o, s:o, s:o, s:o, s:s?, s:b, s:b, s:s?}",
+            "index", (json_int_t)vf->index, "pci", vf->pci, "netdev",
+            vf->netdev[0] ? vf->netdev : NULL, "driver",
+            vf->driver[0] ? vf->driver : NULL, "mac",
+            has_mac ? json_string(vf->link.mac) : json_null(), "vlan",
+            has_vlan ? json_integer(vf->link.vlan) : json_null(), "trust",
+            tristate(vf->has_link ? vf->link.trust : -1), "spoofchk",
+            tristate(vf->has_link ? vf->link.spoofchk : -1), "linkState", ls,
+            "reserved", rv != NULL, "inUse", rv != NULL || dom != NULL,
+            "usedBy", rv ? rv->owner : dom);
         append(vfs, v, oom);
     }
     set(o, "vfs", vfs, oom);
@@ -229,10 +272,7 @@ static int reservations_copy(struct migr_sriov *s,
     return 0;
 }
 
-/* Whether `path` lies under one of the configured shared_storage
- * prefixes: the prefix itself or below it at a '/' boundary.  A path that
- * climbs with ".." is not trusted to stay below. */
-static bool path_shared(const struct conf_migrator *cfg, const char *path)
+bool migr_agent_path_shared(const struct conf_migrator *cfg, const char *path)
 {
     if (path[0] != '/' || strstr(path, "/../") ||
         (strlen(path) >= 3 && strcmp(path + strlen(path) - 3, "/..") == 0))
@@ -281,7 +321,7 @@ static json_t *disks(const struct conf_migrator *cfg,
     for (size_t i = 0; a && i < dv->n_disks; i++) {
         const struct migr_dom_disk *d = &dv->disks[i];
         bool shared = strcmp(d->type, "network") == 0 ||
-                      (d->source[0] && path_shared(cfg, d->source));
+                      (d->source[0] && migr_agent_path_shared(cfg, d->source));
 
         append(a,
                json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "target", d->target,
@@ -454,10 +494,13 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
     }
     set(o, "nodeInfo", node_info(src, &host, lv && !virt_err, &oom), &oom);
     set(o, "agent",
-        json_pack("{s:s, s:s, s:s}", "url",
+        json_pack("{s:s, s:s, s:s, s:s*}", "url",
                   src->agent_url ? src->agent_url : "", "version",
                   MIGR_AGENT_VERSION, "bootId",
-                  src->boot_id ? src->boot_id : ""),
+                  src->boot_id ? src->boot_id : "", "libvirtPeerURI",
+                  src->libvirt_peer_uri && src->libvirt_peer_uri[0]
+                      ? src->libvirt_peer_uri
+                      : NULL),
         &oom);
 
     a = json_object();
@@ -469,7 +512,10 @@ int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
         oom = true;
     a = json_array();
     for (size_t i = 0; a && !oom && i < cfg->n_networks; i++)
-        append(a, network(src, &cfg->networks[i], res, n_res, &oom), &oom);
+        append(a,
+               network(src, &cfg->networks[i], res, n_res,
+                       json_object_get(o, "domains"), &oom),
+               &oom);
     set(o, "networks", a, &oom);
     a = json_array();
     for (size_t i = 0; a && i < cfg->n_shared_storage; i++)
@@ -681,7 +727,9 @@ int migr_agent_new(const struct conf_migrator *cfg,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->cond, &ca);
     pthread_condattr_destroy(&ca);
-    r = migr_sriov_new(cfg->sysfs_root, a->nl, &a->sriov);
+    /* Stand-in VFs (the lab) are reserved but cannot be programmed. */
+    r = migr_sriov_new(cfg->sysfs_root, cfg->sriov_program_vfs ? a->nl : NULL,
+                       &a->sriov);
     if (r < 0) {
         migr_agent_free(a);
         if (r == -ENOMEM)
@@ -700,6 +748,7 @@ int migr_agent_new(const struct conf_migrator *cfg,
             .migration_address = cfg->migration_address ? cfg->migration_address
                                  : wild                 ? NULL
                                                         : addr.host,
+            .sriov = a->sriov,
         };
 
         r = migr_jobs_new(&jo, &a->jobs);
@@ -799,7 +848,7 @@ int migr_agent_refresh(struct migr_agent *a)
 {
     struct migr_agent_sources src;
     json_t *inv = NULL;
-    char *text, when[32];
+    char *text, when[32], peer[512];
     uint64_t gen;
     int virt_err = 0, r;
 
@@ -814,7 +863,9 @@ int migr_agent_refresh(struct migr_agent *a)
         .sriov = a->sriov,
         .agent_url = a->url,
         .boot_id = a->boot_id,
+        .libvirt_peer_uri = peer,
     };
+    migr_jobs_peer_uri(a->jobs, peer, sizeof(peer));
     r = migr_agent_inventory(&src, &inv, &virt_err);
     if (r < 0)
         return r;
@@ -904,6 +955,27 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Read the jobs' journal back (issue 10) and say what it held. */
+static void agent_jobs_recover(struct migr_agent *a)
+{
+    struct migr_jobs_recovery rec;
+    int r = migr_jobs_recover(a->jobs, &rec);
+
+    if (r < 0) {
+        log_error("jobs: cannot read the journal under '%s': %s",
+                  a->cfg->state_dir, strerror(-r));
+        return;
+    }
+    for (size_t i = 0; i < rec.n_bad; i++)
+        log_warn("jobs: journal '%s/jobs/%s", a->cfg->state_dir, rec.bad[i]);
+    if (rec.loaded || rec.reattached || rec.rerun || rec.removed || rec.n_bad)
+        log_info("jobs: journal read: %zu finished, %zu migrations "
+                 "re-attached, %zu jobs to run again, %zu old journals "
+                 "removed, %zu unreadable",
+                 rec.loaded, rec.reattached, rec.rerun, rec.removed, rec.n_bad);
+    migr_jobs_recovery_clear(&rec);
+}
+
 int migr_agent_start(struct migr_agent *a)
 {
     int r;
@@ -932,6 +1004,7 @@ int migr_agent_start(struct migr_agent *a)
         return -r;
     }
     a->worker_running = true;
+    agent_jobs_recover(a);
     r = migr_jobs_start(a->jobs);
     if (r == 0 && a->report)
         r = migr_report_start(a->report);

@@ -56,6 +56,7 @@ struct migr_agent_sources {
     struct migr_sriov *sriov;          /* VF reservations; NULL: none */
     const char *agent_url;             /* the agent API's URL; NULL: "" */
     const char *boot_id;               /* this run's id; NULL: "" */
+    const char *libvirt_peer_uri;      /* migr_jobs_peer_uri; NULL: none */
     const char *os_release; /* NULL: CONF_OS_RELEASE_PATH (tests: a file) */
 };
 
@@ -63,7 +64,7 @@ struct migr_agent_sources {
  * Build the host's inventory (the body of the report to orchestratord,
  * migrator/report.h):
  *   {"name", "addresses":[{"type":"Hostname"|"InternalIP","address"}],
- *    "agent":{"url","version","bootId"},
+ *    "agent":{"url","version","bootId","libvirtPeerURI"?},
  *    "nodeInfo":{"kernelVersion","osImage","arch", and with libvirt:
  *                "libvirtVersion","hypervisorVersion","hostUUID"?,
  *                "cpuModel"},
@@ -78,13 +79,21 @@ struct migr_agent_sources {
  *                          "readonly"}],
  *                "hostdevs","acpi"}]
  *              sorted by name, or null when libvirt could not be asked,
- *    "networks":[{"name","pf","mode","vlan","totalVFs","numVFs",
+ *    "networks":[{"name","pf","mode","vlan","trust","spoofchk",
+ *                 "totalVFs","numVFs",
  *                 "vfs":[{"index","pci","netdev","driver","mac","vlan",
- *                         "reserved"}]} | {"name","pf","mode","vlan",
- *                 "error"}]}
+ *                         "trust","spoofchk","linkState","reserved",
+ *                         "inUse","usedBy"}]} | {"name","pf","mode","vlan",
+ *                 "trust","spoofchk","error"}]}
  * InternalIP addresses are this host's (its network namespace's) global
- * addresses, loopback and link-local left out.  A VF's "mac" and "vlan"
- * are null when netlink did not report them; a PF whose VF list netlink
+ * addresses, loopback and link-local left out.  A network's "trust" and
+ * "spoofchk" are what the config programs (null: left alone).  A VF's
+ * "mac", "vlan", "trust", "spoofchk" and "linkState" ("auto", "enable",
+ * "disable") are null when netlink did not report them; "inUse" is true
+ * when the VF is reserved (migrator/sriov.h) or an active domain's
+ * interface names it (its PCI address or netdev as the source), and
+ * "usedBy" names the reservation's owner or that domain (null when
+ * free).  Networks sharing a PF list the same VFs.  A PF whose VF list netlink
  * cannot read still lists its VFs, with "linkError" saying why.  A PF
  * missing on this host is reported with "error", not a failure.  "state"
  * is virsh's word ("running", "shut off", ...), "stateReason" too (see
@@ -168,5 +177,11 @@ void migr_agent_handle(const struct http_request *req,
  * SIGHUP is logged; nothing is reloaded yet.  Main thread.  Returns 0 after
  * a clean stop, or a negative errno when it could not start. */
 int migr_agent_serve(struct migr_agent *a);
+
+/* Whether `path` lies under one of cfg's shared_storage prefixes: the
+ * prefix itself or below it at a '/' boundary.  A path that climbs with
+ * ".." is not trusted to stay below.  The one rule for the inventory's
+ * "shared" and a migration target's DiskNotShared.  Any thread. */
+bool migr_agent_path_shared(const struct conf_migrator *cfg, const char *path);
 
 #endif

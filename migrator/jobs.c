@@ -4,8 +4,10 @@
 #include "migrator/jobs.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "migrator/agent.h"
 #include "migrator/virt.h"
 
 #define KEEP_FINISHED       100
@@ -29,10 +32,11 @@
 /* A watch whose reader lets this much pile up is ended, not buffered. */
 #define WATCH_MAX_PENDING (1024 * 1024)
 
-enum job_type { JOB_PREPARE, JOB_MIGRATE, JOB_ABORT };
+enum job_type { JOB_PREPARE, JOB_MIGRATE, JOB_ABORT, JOB_RELEASE };
 enum job_state { ST_PENDING, ST_RUNNING, ST_SUCCEEDED, ST_FAILED };
 
-static const char *const type_names[] = {"prepare", "migrate", "abort"};
+static const char *const type_names[] = {"prepare", "migrate", "abort",
+                                         "release"};
 static const char *const state_names[] = {"Pending", "Running", "Succeeded",
                                           "Failed"};
 
@@ -62,6 +66,8 @@ struct job {
     const char *domain;       /* NULL for an abort without one */
     struct migrate_req mig;   /* JOB_MIGRATE */
     const char *abort_target; /* JOB_ABORT: the migrate job's id */
+    const char *source_uri;   /* JOB_PREPARE: prepare.sourceLibvirtURI */
+    const char *release_of;   /* JOB_RELEASE: release.prepareJobId */
 
     /* Under the table's lock from here on. */
     enum job_state state;
@@ -70,10 +76,15 @@ struct job {
     char reason[32]; /* when Failed */
     char *message;   /* when Failed */
     struct progress progress;
-    bool postcopy; /* mode */
+    bool postcopy; /* mode PostCopy */
+    bool paused;   /* mode Paused: the guest paused so that it converges */
     bool abort_requested;
     uint64_t version; /* bumped on every change, for watches */
     int pins;         /* an abort job waits on it: not pruned */
+    /* Recovery (migr_jobs_recover): a migrate job found in flight after a
+     * restart, re-attached to libvirt's job; resume until a worker has
+     * taken it up. */
+    bool reattached, resume;
 };
 
 struct watch {
@@ -96,6 +107,7 @@ struct migr_jobs {
     bool stop;
     pthread_t *workers;
     int n_workers;
+    bool recovered;       /* migr_jobs_recover ran */
     struct event *notify; /* NULL: no loop attached */
     /* Loop side. */
     struct watch *watches;
@@ -192,6 +204,12 @@ static void prune(struct migr_jobs *j)
 /* ---------------------------------------------------------------------- */
 /* Rendering                                                               */
 
+/* A migrate job's mode as KubeVirt's migrationState.mode says it. */
+static const char *job_mode(const struct job *b)
+{
+    return b->postcopy ? "PostCopy" : b->paused ? "Paused" : "PreCopy";
+}
+
 /*
  * The job object:
  *   {"id","type","state","createdAt","startedAt","finishedAt" (RFC 3339 or
@@ -232,11 +250,12 @@ static json_t *job_render(const struct job *b)
                       (json_int_t)p->data_remaining, "memoryTransferRate",
                       (json_int_t)p->memory_bps, "dirtyRate",
                       (json_int_t)p->dirty_rate, "iteration",
-                      (json_int_t)p->iteration, "mode",
-                      b->postcopy ? "PostCopy" : "PreCopy", "timeElapsedMs",
-                      (json_int_t)p->time_elapsed_ms));
+                      (json_int_t)p->iteration, "mode", job_mode(b),
+                      "timeElapsedMs", (json_int_t)p->time_elapsed_ms));
         json_object_set_new(o, "abortRequested",
                             json_boolean(b->abort_requested));
+        if (b->reattached)
+            json_object_set_new(o, "reattached", json_true());
     }
     return o;
 }
@@ -404,11 +423,13 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
         b->type = JOB_MIGRATE;
     else if (strcmp(type, "abort") == 0)
         b->type = JOB_ABORT;
+    else if (strcmp(type, "release") == 0)
+        b->type = JOB_RELEASE;
     else {
         free(b);
         return bad(e, "type",
-                   "Unsupported value: must be \"prepare\", \"migrate\" or "
-                   "\"abort\"");
+                   "Unsupported value: must be \"prepare\", \"migrate\", "
+                   "\"abort\" or \"release\"");
     }
     if ((r = get_obj(req, "migration", false, &sec, e)) < 0 ||
         (r = get_str(req, "domain", "domain", b->type != JOB_ABORT, &b->domain,
@@ -417,6 +438,11 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
     switch (b->type) {
     case JOB_PREPARE:
         r = get_obj(req, "prepare", false, &sec, e);
+        if (r == 0 && sec)
+            r = get_str(sec, "sourceLibvirtURI", "prepare.sourceLibvirtURI",
+                        false, &b->source_uri, e);
+        if (r == 0 && b->source_uri && !strstr(b->source_uri, "://"))
+            r = bad(e, "prepare.sourceLibvirtURI", "must be a libvirt URI");
         break;
     case JOB_MIGRATE:
         r = get_obj(req, "migrate", true, &sec, e);
@@ -427,6 +453,12 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
         r = get_obj(req, "abort", true, &sec, e);
         if (r == 0)
             r = get_str(sec, "jobId", "abort.jobId", true, &b->abort_target, e);
+        break;
+    case JOB_RELEASE:
+        r = get_obj(req, "release", true, &sec, e);
+        if (r == 0)
+            r = get_str(sec, "prepareJobId", "release.prepareJobId", true,
+                        &b->release_of, e);
         break;
     }
     if (r < 0)
@@ -599,6 +631,117 @@ static bool port_free(const char *addr, int port)
     return r == 0;
 }
 
+/* Whether `path` is a per-VM file this host makes for domain `domain`
+ * (its seed and overlay under state_dir/vms/DOMAIN/, issue 11), which the
+ * migration copies rather than finds. */
+static bool path_per_vm(const struct conf_migrator *c, const char *domain,
+                        const char *path)
+{
+    char dir[4096];
+    int n = snprintf(dir, sizeof(dir), "%s/vms/%s/", c->state_dir, domain);
+
+    return n > 0 && (size_t)n < sizeof(dir) &&
+           strncmp(path, dir, (size_t)n) == 0 && !strstr(path, "/../");
+}
+
+/* The target's checks of a migration of `b->domain` from the libvirt at
+ * b->source_uri, on its migratable XML: the CPU, the memory, the disks.
+ * Runs without the lock (libvirt calls).  Returns 0, or -1 with the
+ * failure's reason and message. */
+static int prepare_check(struct migr_jobs *j, const struct job *b, char *reason,
+                         size_t rlen, char *msg, size_t mlen)
+{
+    const struct conf_migrator *c = j->o.cfg;
+    struct migr_virt *src = NULL, *here = NULL;
+    struct migr_dom_devices dv = {0};
+    char err[512] = "", model[128];
+    char *xml = NULL;
+    uint64_t free_b = 0;
+    int r, ret = -1;
+
+    r = migr_virt_open(b->source_uri, &src, err, sizeof(err));
+    if (r == 0)
+        r = migr_virt_xml(src, b->domain, true, &xml, err, sizeof(err));
+    if (r < 0) {
+        snprintf(reason, rlen, "%s",
+                 r == -ENOENT ? "DomainNotFound" : "SourceUnreachable");
+        snprintf(msg, mlen, "cannot read domain '%s' from '%s': %s", b->domain,
+                 b->source_uri, err);
+        goto out;
+    }
+    r = migr_dom_devices_parse(xml, &dv);
+    if (r == 0)
+        r = migr_virt_open(c->libvirt_uri, &here, err, sizeof(err));
+    if (r < 0) {
+        snprintf(reason, rlen, "%s", "PrepareFailed");
+        snprintf(msg, mlen, "%s",
+                 r == -EINVAL ? "the source's domain XML is not understood"
+                              : err);
+        goto out;
+    }
+    r = migr_virt_cpu_compare(here, xml, model, sizeof(model), err,
+                              sizeof(err));
+    /* Only libvirt's INCOMPATIBLE refuses: a comparison it cannot make
+     * (a driver without it) is no reason to stop a migration that QEMU
+     * itself checks again. */
+    if (r == 0) {
+        snprintf(reason, rlen, "%s", "CPUIncompatible");
+        snprintf(msg, mlen,
+                 "the guest's CPU model '%s' is incompatible with this "
+                 "host's CPU",
+                 model);
+        goto out;
+    }
+    if (dv.memory_kib &&
+        migr_virt_free_memory(here, &free_b, err, sizeof(err)) == 0 &&
+        dv.memory_kib * 1024 > free_b) {
+        snprintf(reason, rlen, "%s", "InsufficientMemory");
+        snprintf(msg, mlen,
+                 "the guest's memory (%llu MiB) is more than this host's "
+                 "free memory (%llu MiB)",
+                 (unsigned long long)(dv.memory_kib / 1024),
+                 (unsigned long long)(free_b / (1024 * 1024)));
+        goto out;
+    }
+    for (size_t i = 0; i < dv.n_disks; i++) {
+        const struct migr_dom_disk *d = &dv.disks[i];
+
+        /* Network disks are shared by nature; an empty drive has none. */
+        if ((strcmp(d->type, "file") != 0 && strcmp(d->type, "block") != 0) ||
+            !d->source[0] || migr_agent_path_shared(c, d->source) ||
+            path_per_vm(c, b->domain, d->source))
+            continue;
+        snprintf(reason, rlen, "%s", "DiskNotShared");
+        snprintf(msg, mlen,
+                 "disk %s ('%.512s') is neither under a shared_storage path of "
+                 "this host nor a per-VM file it creates",
+                 d->target, d->source);
+        goto out;
+    }
+    ret = 0;
+out:
+    migr_dom_devices_clear(&dv);
+    free(xml);
+    migr_virt_close(here);
+    migr_virt_close(src);
+    return ret;
+}
+
+void migr_jobs_peer_uri(const struct migr_jobs *j, char *buf, size_t len)
+{
+    const char *a = j->address;
+
+    if (j->o.cfg->libvirt_peer_uri)
+        snprintf(buf, len, "%s", j->o.cfg->libvirt_peer_uri);
+    else if (a && a[0])
+        snprintf(buf, len,
+                 strchr(a, ':') ? "qemu+tcp://[%s]/system"
+                                : "qemu+tcp://%s/system",
+                 a);
+    else if (len)
+        buf[0] = '\0';
+}
+
 static void run_prepare(struct migr_jobs *j, struct job *b)
 {
     const struct conf_migrator *c = j->o.cfg;
@@ -612,6 +755,18 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
                    "no 'migration_address' is set and 'listen' is a "
                    "wildcard");
         return;
+    }
+    if (b->source_uri) {
+        char reason[32], msg[1024];
+        int r;
+
+        pthread_mutex_unlock(&j->lock);
+        r = prepare_check(j, b, reason, sizeof(reason), msg, sizeof(msg));
+        pthread_mutex_lock(&j->lock);
+        if (r < 0) {
+            job_finish(j, b, NULL, reason, "%s", msg);
+            return;
+        }
     }
     v6 = strchr(j->address, ':') != NULL;
     snprintf(host, sizeof(host), "%s%s%s", v6 ? "[" : "", j->address,
@@ -633,10 +788,7 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
         return;
     }
     j->next_port = (port - c->migration_port_min + 1) % span;
-    if (c->libvirt_peer_uri)
-        snprintf(dest, sizeof(dest), "%s", c->libvirt_peer_uri);
-    else
-        snprintf(dest, sizeof(dest), "qemu+tcp://%s/system", host);
+    migr_jobs_peer_uri(j, dest, sizeof(dest));
     snprintf(uri, sizeof(uri), "tcp://%s:%d", host, port);
     job_finish(j, b,
                json_pack("{s:s, s:i, s:s, s:s}", "migrationAddress", j->address,
@@ -671,6 +823,80 @@ static void *mig_call_main(void *arg)
     return NULL;
 }
 
+/*
+ * KubeVirt's legacy convergence (handleLegacyConvergence), in its order,
+ * for a migration not in post-copy (post-copy is never aborted):
+ *  1. past the completion deadline with allowWorkloadDisruption, once:
+ *     post-copy when allowPostCopy, else pause the guest and double the
+ *     deadline;
+ *  2. no progress for progressTimeoutS: abort (ProgressTimeout);
+ *  3. past the completion deadline: abort (CompletionTimeout).
+ * Where KubeVirt would retry a post-copy switch or a pause that libvirt
+ * refused on every sample, and so never reach its abort, this aborts at
+ * once with libvirt's reason: a migration must end.  ELAPSED and STALLED
+ * are ms since the start and since the last progress; *COMPLETION_MS is
+ * the deadline (doubled here).  Returns the reason to abort with (WHY
+ * filled) or NULL.  Called without the lock; takes it to set the mode.
+ */
+static const char *converge(struct migr_jobs *j, struct job *b,
+                            struct migr_virt *virt, int64_t elapsed,
+                            int64_t stalled, uint64_t best,
+                            int64_t *completion_ms, uint64_t gb, char *why,
+                            size_t len)
+{
+    const struct migrate_req *q = &b->mig;
+    const int64_t second = j->o.second_ms;
+    bool late = q->completion_per_gib_s && elapsed > *completion_ms;
+    char err[300] = "";
+
+    if (late && q->workload_disruption && !b->paused) {
+        if (q->post_copy) {
+            if (migr_virt_postcopy_start(virt, b->domain, err, sizeof(err)) ==
+                0) {
+                pthread_mutex_lock(&j->lock);
+                b->postcopy = true;
+                job_changed(j, b);
+                pthread_mutex_unlock(&j->lock);
+                return NULL;
+            }
+            snprintf(why, len,
+                     "not completed after %lld s and post-copy could not "
+                     "start (%s)",
+                     (long long)(*completion_ms / second), err);
+            return "CompletionTimeout";
+        }
+        if (migr_virt_suspend(virt, b->domain, err, sizeof(err)) < 0) {
+            snprintf(why, len,
+                     "not completed after %lld s and the guest could not "
+                     "be paused (%s)",
+                     (long long)(*completion_ms / second), err);
+            return "CompletionTimeout";
+        }
+        pthread_mutex_lock(&j->lock);
+        b->paused = true;
+        job_changed(j, b);
+        pthread_mutex_unlock(&j->lock);
+        *completion_ms *= 2;
+        late = false;
+    }
+    if (q->progress_timeout_s &&
+        stalled > (int64_t)q->progress_timeout_s * second) {
+        snprintf(why, len, "no progress for %llu s (dataRemaining %llu bytes)",
+                 (unsigned long long)q->progress_timeout_s,
+                 (unsigned long long)(best == UINT64_MAX ? 0 : best));
+        return "ProgressTimeout";
+    }
+    if (late) {
+        snprintf(
+            why, len, "not completed after %lld s (%llu s per GB, %llu GB%s)",
+            (long long)(*completion_ms / second),
+            (unsigned long long)q->completion_per_gib_s, (unsigned long long)gb,
+            b->paused ? ", doubled when the guest was paused" : "");
+        return "CompletionTimeout";
+    }
+    return NULL;
+}
+
 static void run_migrate(struct migr_jobs *j, struct job *b)
 {
     const struct migrate_req *q = &b->mig;
@@ -681,9 +907,9 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
     struct migr_virt *virt = NULL;
     const char *reason = NULL; /* why we abort, once we do */
     char err[512] = "", why[256] = "";
-    uint64_t gib, best = UINT64_MAX;
+    uint64_t gb, best = UINT64_MAX;
     int64_t t0, last_progress, completion_ms;
-    bool downtime_set = false, aborted = false, postcopy_tried = false;
+    bool downtime_set = false, aborted = false;
     pthread_t th;
     int r;
 
@@ -724,11 +950,12 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
                    strerror(r));
         goto out;
     }
-    /* KubeVirt's completion time: per GiB of guest memory, rounded up. */
-    gib = (info.memory_kib + 1024 * 1024 - 1) / (1024 * 1024);
-    if (gib == 0)
-        gib = 1;
-    completion_ms = (int64_t)(q->completion_per_gib_s * gib) * second;
+    /* KubeVirt's completion time (getVMIMigrationDataSize): the guest's
+     * memory scaled to decimal GB, rounded up - 8 GiB counts as 9. */
+    gb = (info.memory_kib * 1024 + 999999999) / 1000000000;
+    if (gb == 0)
+        gb = 1;
+    completion_ms = (int64_t)(q->completion_per_gib_s * gb) * second;
     t0 = last_progress = mono_ms();
     while (!m.done) {
         struct timespec until;
@@ -763,33 +990,9 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
                                              q->max_downtime_ms, NULL, 0);
             }
         }
-        if (!reason && !b->postcopy) {
-            if (q->progress_timeout_s &&
-                now - last_progress > (int64_t)q->progress_timeout_s * second) {
-                reason = "ProgressTimeout";
-                snprintf(why, sizeof(why),
-                         "no progress for %llu s (dataRemaining %llu bytes)",
-                         (unsigned long long)q->progress_timeout_s,
-                         (unsigned long long)(best == UINT64_MAX ? 0 : best));
-            } else if (q->completion_per_gib_s && now - t0 > completion_ms) {
-                reason = "CompletionTimeout";
-                snprintf(why, sizeof(why),
-                         "not completed after %lld s (%llu s per GiB, %llu "
-                         "GiB)",
-                         (long long)(completion_ms / second),
-                         (unsigned long long)q->completion_per_gib_s,
-                         (unsigned long long)gib);
-            }
-            if (reason && q->post_copy && !postcopy_tried) {
-                postcopy_tried = true;
-                if (migr_virt_postcopy_start(virt, b->domain, NULL, 0) == 0) {
-                    pthread_mutex_lock(&j->lock);
-                    b->postcopy = true;
-                    pthread_mutex_unlock(&j->lock);
-                    reason = NULL; /* post-copy is never aborted */
-                }
-            }
-        }
+        if (!reason && !b->postcopy)
+            reason = converge(j, b, virt, now - t0, now - last_progress, best,
+                              &completion_ms, gb, why, sizeof(why));
         /* Until libvirt takes the abort (the job may not have started),
          * every round tries again. */
         if (reason && !aborted && !b->postcopy)
@@ -822,17 +1025,36 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         r = migr_virt_job_stats(virt, b->domain, true, &done, NULL, 0);
         pthread_mutex_lock(&j->lock);
         p = b->progress;
-        res = json_pack(
-            "{s:I, s:I, s:I, s:s}", "downtimeMs",
-            (json_int_t)(r == 0 ? done.downtime_ms : 0), "timeElapsedMs",
-            (json_int_t)(r == 0 && done.time_elapsed_ms ? done.time_elapsed_ms
-                                                        : p.time_elapsed_ms),
-            "dataTotal",
-            (json_int_t)(r == 0 && done.data_total ? done.data_total
-                                                   : p.data_total),
-            "mode", b->postcopy ? "PostCopy" : "PreCopy");
+        /* The progress's last word: nothing remains.  The completed job's
+         * figures when libvirt still has them (the source undefines the
+         * domain, so mostly not), else the last sample with what remained
+         * counted as sent - after a switch to post-copy the target pulled
+         * the rest after it, and the record must not stay at pre-copy's
+         * numbers. */
+        if (r == 0 && done.data_processed) {
+            p.data_processed = done.data_processed;
+        } else {
+            p.data_processed += p.data_remaining;
+        }
+        if (r == 0 && done.data_total)
+            p.data_total = done.data_total;
+        if (p.data_processed > p.data_total)
+            p.data_total = p.data_processed;
+        p.data_remaining = 0;
+        p.time_elapsed_ms = r == 0 && done.time_elapsed_ms
+                                ? done.time_elapsed_ms
+                                : (uint64_t)(mono_ms() - t0);
+        b->progress = p;
+        res = json_pack("{s:I, s:I, s:I, s:s}", "downtimeMs",
+                        (json_int_t)(r == 0 ? done.downtime_ms : 0),
+                        "timeElapsedMs", (json_int_t)p.time_elapsed_ms,
+                        "dataTotal", (json_int_t)p.data_total, "mode",
+                        job_mode(b));
         job_finish(j, b, res, NULL, NULL);
     } else {
+        /* Paused for this migration, the guest stays here: it runs on. */
+        if (b->paused)
+            (void)migr_virt_resume(virt, b->domain, NULL, 0);
         pthread_mutex_lock(&j->lock);
         if (reason && strcmp(reason, "Aborted") == 0)
             job_finish(j, b, NULL, "Aborted", "aborted by request: %s", m.err);
@@ -897,13 +1119,646 @@ static void run_abort(struct migr_jobs *j, struct job *b)
                    NULL);
 }
 
+/* nftw's callback for rm_tree: each entry, children first. */
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Undo a prepare whose migration never ran or failed (lock held, dropped
+ * for libvirt and the disk).  A prepare still Pending never starts; one
+ * Running is waited for.  The port a prepare gives is not held (QEMU
+ * binds it when the migration comes), so what is left to undo is the
+ * per-VM directory state_dir/vms/DOMAIN/ - removed only when libvirt does
+ * not know the domain here at all: a domain defined here, running or not,
+ * keeps its files.  Succeeds also when there was nothing. */
+static void run_release(struct migr_jobs *j, struct job *b)
+{
+    struct job *p = job_find(j, b->release_of);
+    struct migr_virt *virt = NULL;
+    struct migr_dom_info info;
+    char dir[4096 + 320], err[512] = "";
+    bool here = false, removed = false;
+    struct stat st;
+    int r;
+
+    if (p && p->type == JOB_PREPARE && p->state == ST_PENDING) {
+        p->pins++;
+        job_finish(j, p, NULL, "Released", "released before it started");
+        p->pins--;
+    } else if (p && p->type == JOB_PREPARE) {
+        p->pins++;
+        while (!final(p->state))
+            pthread_cond_wait(&j->cond, &j->lock);
+        p->pins--;
+    }
+    pthread_mutex_unlock(&j->lock);
+    r = migr_virt_open(j->o.cfg->libvirt_uri, &virt, err, sizeof(err));
+    if (r == 0) {
+        r = migr_virt_info(virt, b->domain, &info, err, sizeof(err));
+        here = r == 0;
+        if (r == -ENOENT)
+            r = 0;
+    }
+    migr_virt_close(virt);
+    /* A domain name that is not one path component names no directory of
+     * ours. */
+    if (r == 0 && !here && !strchr(b->domain, '/') &&
+        strcmp(b->domain, ".") != 0 && strcmp(b->domain, "..") != 0) {
+        snprintf(dir, sizeof(dir), "%s/vms/%s", j->o.cfg->state_dir, b->domain);
+        if (lstat(dir, &st) == 0) {
+            if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0) {
+                r = -errno;
+                snprintf(err, sizeof(err), "cannot remove '%.400s': %s", dir,
+                         strerror(errno));
+            } else {
+                removed = true;
+            }
+        }
+    }
+    pthread_mutex_lock(&j->lock);
+    if (r < 0)
+        job_finish(j, b, NULL, "ReleaseFailed", "%s", err);
+    else
+        job_finish(j, b,
+                   json_pack("{s:b, s:b}", "domainHere", here, "filesRemoved",
+                             removed),
+                   NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Recovery after a restart: the journal read back, migrations re-attached */
+/* (issue 10).  migr_jobs_recover runs on the main thread before the       */
+/* workers start; run_reattach on a worker.                                */
+
+/* A finished job's journal is kept this long, then removed at a start. */
+#define JOURNAL_KEEP_S (24 * 3600)
+
+/* Where a re-attached migration's domain is, as libvirt says it. */
+enum reattach_where {
+    RW_UNKNOWN,   /* a libvirt could not be asked: ask again */
+    RW_MIGRATING, /* the libvirt job runs here: monitor it */
+    RW_HERE,      /* it runs here, no migration job: the migration failed */
+    RW_THERE,     /* gone or shut off here, running at the destination */
+    RW_NOWHERE,   /* gone or shut off here and at the destination */
+};
+
+/* The destination's view of `domain`: 1 running there (*done: the
+ * incoming job's completed statistics, as far as libvirt kept them), 0 not
+ * there (no such domain, or shut off), -1 unknown (no connection, or a
+ * state in between such as paused while the memory comes in). */
+static int reattach_dest(const char *uri, const char *domain,
+                         struct migr_job_stats *done, char *err, size_t errlen)
+{
+    struct migr_virt *dest = NULL;
+    struct migr_dom_info info;
+    int r = migr_virt_open(uri, &dest, err, errlen), ret;
+
+    if (r == 0)
+        r = migr_virt_info(dest, domain, &info, err, errlen);
+    if (r == -ENOENT)
+        ret = 0;
+    else if (r < 0)
+        ret = -1;
+    else if (info.state == MIGR_DOM_RUNNING && !info.migrating)
+        ret = 1;
+    else
+        ret = info.id < 0 ? 0 : -1;
+    if (ret == 1 && migr_virt_job_stats(dest, domain, true, done, NULL, 0) < 0)
+        memset(done, 0, sizeof(*done));
+    migr_virt_close(dest);
+    return ret;
+}
+
+/* Look at domain `b->domain` here (reconnecting *here when needed) and, if
+ * the libvirt job is over, at the destination.  No lock held.  *info is
+ * filled for RW_MIGRATING. */
+static enum reattach_where
+reattach_look(struct migr_jobs *j, const struct job *b, struct migr_virt **here,
+              struct migr_dom_info *info, struct migr_job_stats *done,
+              char *err, size_t errlen)
+{
+    bool gone;
+    int r, d;
+
+    if (!*here && migr_virt_open(j->o.cfg->libvirt_uri, here, err, errlen) < 0)
+        return RW_UNKNOWN;
+    r = migr_virt_info(*here, b->domain, info, err, errlen);
+    if (r < 0 && r != -ENOENT) {
+        /* The connection may be what failed (libvirtd restarted). */
+        migr_virt_close(*here);
+        *here = NULL;
+        return RW_UNKNOWN;
+    }
+    if (r == 0 && info->migrating)
+        return RW_MIGRATING;
+    if (r == 0 && info->state == MIGR_DOM_RUNNING)
+        return RW_HERE;
+    /* Gone (UNDEFINE_SOURCE), shut off (migrated, not undefined yet), or
+     * active in another state (paused): the destination decides. */
+    gone = r == -ENOENT || info->id < 0;
+    d = reattach_dest(b->mig.dest_uri, b->domain, done, err, errlen);
+    if (d < 0)
+        return RW_UNKNOWN;
+    if (gone)
+        return d ? RW_THERE : RW_NOWHERE;
+    /* Paused here: running there too would be a switch-over in between. */
+    return d ? RW_UNKNOWN : RW_HERE;
+}
+
+/*
+ * Follow a migration that libvirt carried on while this migrator was gone
+ * (libvirtd runs a peer-to-peer migration without its client).  Progress
+ * and the timeouts as run_migrate has them, from fresh baselines (how long
+ * it ran before is not known to the monitor); the outcome from where the
+ * domain runs once libvirt's job is over, never guessed: while neither
+ * libvirt can say, the job stays Running and asks again.  A stop leaves it
+ * Running, for the next start to re-attach.  Lock held on entry and exit.
+ */
+static void run_reattach(struct migr_jobs *j, struct job *b)
+{
+    const struct migrate_req *q = &b->mig;
+    const int64_t second = j->o.second_ms;
+    struct migr_virt *here = NULL;
+    const char *reason = NULL; /* why we abort, once we do */
+    char err[512] = "", why[256] = "";
+    uint64_t gib = 1, best = UINT64_MAX;
+    int64_t t0 = 0, last_progress = 0, completion_ms = 0;
+    bool seen = false, aborted = false, postcopy_tried = false;
+    bool downtime_set = false;
+
+    while (!j->stop) {
+        struct migr_dom_info info;
+        struct migr_job_stats st, done = {0};
+        enum reattach_where w;
+        bool sampled = false, postcopy;
+        int64_t now;
+
+        if (b->abort_requested && !reason)
+            reason = "Aborted";
+        postcopy = b->postcopy;
+        pthread_mutex_unlock(&j->lock);
+        w = reattach_look(j, b, &here, &info, &done, err, sizeof(err));
+        now = mono_ms();
+        if (w == RW_MIGRATING) {
+            if (!seen) {
+                seen = true;
+                t0 = last_progress = now;
+                gib = (info.memory_kib + 1024 * 1024 - 1) / (1024 * 1024);
+                completion_ms =
+                    (int64_t)(q->completion_per_gib_s * (gib ? gib : 1)) *
+                    second;
+            }
+            if (info.state_reason &&
+                strcmp(info.state_reason, "post-copy") == 0)
+                postcopy = true;
+            sampled = migr_virt_job_stats(here, b->domain, false, &st, NULL,
+                                          0) == 0 &&
+                      st.kind == MIGR_JOB_ACTIVE && st.migration;
+            if (sampled && st.data_remaining > 0 && st.data_remaining < best) {
+                best = st.data_remaining;
+                last_progress = now;
+            }
+            /* The process before may have died before it set it. */
+            if (sampled && !downtime_set && q->max_downtime_ms) {
+                downtime_set = true;
+                (void)migr_virt_downtime_set(here, b->domain,
+                                             q->max_downtime_ms, NULL, 0);
+            }
+            if (!reason && !postcopy) {
+                if (q->progress_timeout_s &&
+                    now - last_progress >
+                        (int64_t)q->progress_timeout_s * second) {
+                    reason = "ProgressTimeout";
+                    snprintf(
+                        why, sizeof(why),
+                        "no progress for %llu s since the migrator "
+                        "re-attached (dataRemaining %llu bytes)",
+                        (unsigned long long)q->progress_timeout_s,
+                        (unsigned long long)(best == UINT64_MAX ? 0 : best));
+                } else if (q->completion_per_gib_s &&
+                           now - t0 > completion_ms) {
+                    reason = "CompletionTimeout";
+                    snprintf(why, sizeof(why),
+                             "not completed %lld s after the migrator "
+                             "re-attached (%llu s per GiB, %llu GiB)",
+                             (long long)(completion_ms / second),
+                             (unsigned long long)q->completion_per_gib_s,
+                             (unsigned long long)gib);
+                }
+                if (reason && q->post_copy && !postcopy_tried) {
+                    postcopy_tried = true;
+                    if (migr_virt_postcopy_start(here, b->domain, NULL, 0) ==
+                        0) {
+                        postcopy = true;
+                        reason = NULL; /* post-copy is never aborted */
+                    }
+                }
+            }
+            if (reason && !aborted && !postcopy)
+                aborted = migr_virt_job_abort(here, b->domain, NULL, 0) == 0;
+        }
+        pthread_mutex_lock(&j->lock);
+        if (postcopy != b->postcopy) {
+            b->postcopy = postcopy;
+            job_changed(j, b);
+        }
+        if (sampled) {
+            b->progress = (struct progress){
+                .data_total = st.data_total,
+                .data_processed = st.data_processed,
+                .data_remaining = st.data_remaining,
+                .memory_bps = st.memory_bps,
+                .dirty_rate = st.dirty_rate,
+                .iteration = st.iteration,
+                .time_elapsed_ms = st.time_elapsed_ms,
+            };
+            job_changed(j, b);
+        }
+        if (w == RW_THERE) {
+            const struct progress *p = &b->progress;
+
+            /* The destination's completed statistics when it kept them
+             * (the source's went with the domain), else the last sample. */
+            job_finish(j, b,
+                       json_pack("{s:I, s:I, s:I, s:s}", "downtimeMs",
+                                 (json_int_t)done.downtime_ms, "timeElapsedMs",
+                                 (json_int_t)(done.time_elapsed_ms
+                                                  ? done.time_elapsed_ms
+                                                  : p->time_elapsed_ms),
+                                 "dataTotal",
+                                 (json_int_t)(done.data_total ? done.data_total
+                                                              : p->data_total),
+                                 "mode", b->postcopy ? "PostCopy" : "PreCopy"),
+                       NULL, NULL);
+            break;
+        }
+        if (w == RW_HERE || w == RW_NOWHERE) {
+            const char *where =
+                w == RW_HERE ? "the domain still runs on this host"
+                             : "the domain runs neither on this host nor at "
+                               "the destination";
+
+            if (b->abort_requested || (reason && !strcmp(reason, "Aborted")))
+                job_finish(j, b, NULL, "Aborted",
+                           "aborted by request; after a migrator restart "
+                           "%s",
+                           where);
+            else if (reason)
+                job_finish(j, b, NULL, reason, "%s; %s", why, where);
+            else
+                job_finish(j, b, NULL, "MigrationFailed",
+                           "the migration ended while the migrator was "
+                           "restarting; %s",
+                           where);
+            break;
+        }
+        /* Until the next look, unless an abort is asked. */
+        {
+            struct timespec until;
+
+            deadline_in(&until, j->o.monitor_interval_ms);
+            while (!j->stop && !(b->abort_requested && !reason) &&
+                   pthread_cond_timedwait(&j->cond, &j->lock, &until) == 0)
+                ;
+        }
+    }
+    pthread_mutex_unlock(&j->lock);
+    migr_virt_close(here);
+    pthread_mutex_lock(&j->lock);
+}
+
+/* "2026-12-02T15:54:16Z" (as rfc3339() writes it) or null -> *ret (0 for
+ * null).  Returns false when it is neither. */
+static bool journal_time(json_t *v, time_t *ret)
+{
+    struct tm tm = {0};
+    char z = 0;
+
+    *ret = 0;
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v) ||
+        sscanf(json_string_value(v), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year,
+               &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+               &z) != 7 ||
+        z != 'Z')
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *ret = timegm(&tm);
+    return *ret != (time_t)-1;
+}
+
+static uint64_t journal_u64(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    return json_is_integer(v) && json_integer_value(v) > 0
+               ? (uint64_t)json_integer_value(v)
+               : 0;
+}
+
+static int journal_bad(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int journal_bad(char *why, size_t whylen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* A job from journal text `doc` of file ID.json (`id` without ".json"):
+ * the request checked as a POST is, the job's state as it was written.
+ * Returns 0 and *ret, -EINVAL with `why`, -ENOMEM. */
+static int journal_job(json_t *doc, const char *id, struct job **ret, char *why,
+                       size_t whylen)
+{
+    json_t *jo = json_object_get(doc, "job"), *req, *v, *p;
+    struct perr e = {.field = ""};
+    struct job *b = NULL;
+    const char *state;
+    int r, s;
+
+    if (!json_is_object(doc) || !json_is_object(jo))
+        return journal_bad(why, whylen, "not a journal: no \"job\" object");
+    req = json_object_get(doc, "request");
+    if (!json_is_object(req))
+        return journal_bad(why, whylen, "not a journal: no \"request\"");
+    r = job_parse(req, &b, &e);
+    if (r == -EINVAL)
+        return journal_bad(why, whylen, "request: %s", e.message);
+    if (r < 0)
+        return r;
+    r = -EINVAL;
+    if (strcmp(b->id, id) != 0) {
+        journal_bad(why, whylen, "request.id: \"%s\" is not the file's name",
+                    b->id);
+        goto fail;
+    }
+    v = json_object_get(jo, "type");
+    if (!json_is_string(v) ||
+        strcmp(json_string_value(v), type_names[b->type]) != 0) {
+        journal_bad(why, whylen, "job.type: not the request's \"%s\"",
+                    type_names[b->type]);
+        goto fail;
+    }
+    state = json_string_value(json_object_get(jo, "state"));
+    for (s = 0; state && s < (int)(sizeof(state_names) / sizeof(*state_names));
+         s++)
+        if (strcmp(state, state_names[s]) == 0)
+            break;
+    if (!state || s == (int)(sizeof(state_names) / sizeof(*state_names))) {
+        journal_bad(why, whylen,
+                    "job.state: must be Pending, Running, Succeeded or "
+                    "Failed");
+        goto fail;
+    }
+    b->state = (enum job_state)s;
+    if (!journal_time(json_object_get(jo, "createdAt"), &b->created) ||
+        !journal_time(json_object_get(jo, "startedAt"), &b->started) ||
+        !journal_time(json_object_get(jo, "finishedAt"), &b->finished)) {
+        journal_bad(why, whylen, "job: a time is not RFC 3339 UTC");
+        goto fail;
+    }
+    if (b->state == ST_FAILED) {
+        const char *reason, *message;
+
+        v = json_object_get(jo, "error");
+        reason = json_string_value(json_object_get(v, "reason"));
+        message = json_string_value(json_object_get(v, "message"));
+        if (!reason || !message) {
+            journal_bad(why, whylen,
+                        "job.error: a Failed job needs reason and message");
+            goto fail;
+        }
+        snprintf(b->reason, sizeof(b->reason), "%s", reason);
+        if (!(b->message = strdup(message))) {
+            r = -ENOMEM;
+            goto fail;
+        }
+    }
+    if (b->state == ST_SUCCEEDED) {
+        v = json_object_get(jo, "result");
+        if (v && !json_is_object(v)) {
+            journal_bad(why, whylen, "job.result: must be an object");
+            goto fail;
+        }
+        b->result = json_incref(v);
+    }
+    if (!b->created || (final(b->state) && !b->finished)) {
+        journal_bad(why, whylen, "job: createdAt%s missing",
+                    final(b->state) ? " or finishedAt" : "");
+        goto fail;
+    }
+    p = json_object_get(jo, "progress");
+    b->progress = (struct progress){
+        .data_total = journal_u64(p, "dataTotal"),
+        .data_processed = journal_u64(p, "dataProcessed"),
+        .data_remaining = journal_u64(p, "dataRemaining"),
+        .memory_bps = journal_u64(p, "memoryTransferRate"),
+        .dirty_rate = journal_u64(p, "dirtyRate"),
+        .iteration = journal_u64(p, "iteration"),
+        .time_elapsed_ms = journal_u64(p, "timeElapsedMs"),
+    };
+    v = json_object_get(p, "mode");
+    b->postcopy =
+        json_is_string(v) && !strcmp(json_string_value(v), "PostCopy");
+    b->abort_requested = json_is_true(json_object_get(jo, "abortRequested"));
+    b->reattached = json_is_true(json_object_get(jo, "reattached"));
+    *ret = b;
+    return 0;
+fail:
+    job_free(b);
+    return r;
+}
+
+/* Read state_dir/jobs/NAME (NAME ends in ".json").  Returns 0 and *ret,
+ * -EINVAL with `why` (the content is bad), another -errno (cannot read). */
+static int journal_read(const char *dir, const char *name, struct job **ret,
+                        char *why, size_t whylen)
+{
+    char path[4096 + 256], id[256];
+    json_error_t jerr;
+    json_t *doc;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(id, sizeof(id), "%.*s", (int)(strlen(name) - 5), name);
+    if (!id_ok(id))
+        return journal_bad(why, whylen, "the name is not a job id");
+    doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        if (access(path, R_OK) < 0) {
+            r = -errno;
+            snprintf(why, whylen, "%s", strerror(-r));
+            return r;
+        }
+        return journal_bad(why, whylen, "not JSON (truncated?): %s at %d:%d",
+                           jerr.text, jerr.line, jerr.column);
+    }
+    r = journal_job(doc, id, ret, why, whylen);
+    json_decref(doc);
+    return r;
+}
+
+static int recovery_note(struct migr_jobs_recovery *rec, const char *name,
+                         const char *why, bool moved)
+{
+    char **bad = realloc(rec->bad, (rec->n_bad + 1) * sizeof(*bad));
+
+    if (!bad)
+        return -ENOMEM;
+    rec->bad = bad;
+    if (asprintf(&bad[rec->n_bad], "%s: %s%s", name, why,
+                 moved ? " (moved aside to *.corrupt)" : "") < 0)
+        return -ENOMEM;
+    rec->n_bad++;
+    return 0;
+}
+
+/* Insert `b` in creation order (then id order: the journal's files come in
+ * no order). */
+static void recovery_insert(struct migr_jobs *j, struct job *b)
+{
+    struct job **pp = &j->jobs;
+
+    while (*pp &&
+           ((*pp)->created < b->created ||
+            ((*pp)->created == b->created && strcmp((*pp)->id, b->id) < 0)))
+        pp = &(*pp)->next;
+    b->next = *pp;
+    *pp = b;
+}
+
+int migr_jobs_recover(struct migr_jobs *j, struct migr_jobs_recovery *ret)
+{
+    struct migr_jobs_recovery rec = {0};
+    char dir[4096];
+    struct dirent *de;
+    time_t now = time(NULL);
+    DIR *d;
+    int r = 0;
+
+    if (!j || !ret)
+        return -EINVAL;
+    if (j->workers)
+        return -EBUSY;
+    *ret = rec;
+    /* Once: a second start must not load the table's own jobs again. */
+    if (j->recovered)
+        return 0;
+    j->recovered = true;
+    snprintf(dir, sizeof(dir), "%s/jobs", j->o.cfg->state_dir);
+    d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    while ((de = readdir(d))) {
+        const char *name = de->d_name;
+        size_t n = strlen(name);
+        char why[512] = "", path[sizeof(dir) + 256], aside[sizeof(path) + 8];
+        struct job *b = NULL;
+        int lr;
+
+        if (name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        /* A write cut short by the crash; the .json beside it (if any)
+         * holds the state before. */
+        if (n > 9 && strcmp(name + n - 9, ".json.tmp") == 0) {
+            (void)unlink(path);
+            continue;
+        }
+        if (n <= 5 || strcmp(name + n - 5, ".json") != 0)
+            continue;
+        lr = journal_read(dir, name, &b, why, sizeof(why));
+        if (lr == -ENOMEM) {
+            r = lr;
+            break;
+        }
+        pthread_mutex_lock(&j->lock);
+        if (lr == 0 && job_find(j, b->id)) {
+            pthread_mutex_unlock(&j->lock);
+            job_free(b);
+            lr = -EEXIST;
+            snprintf(why, sizeof(why), "job '%.128s' is in the table already",
+                     name);
+        } else {
+            pthread_mutex_unlock(&j->lock);
+        }
+        if (lr == -EINVAL) {
+            /* Kept for a person to look at, out of the next start's way. */
+            snprintf(aside, sizeof(aside), "%s.corrupt", path);
+            r = recovery_note(&rec, name, why, rename(path, aside) == 0);
+        } else if (lr < 0) {
+            r = recovery_note(&rec, name, why, false);
+        } else if (final(b->state) && now - b->finished > JOURNAL_KEEP_S) {
+            job_free(b);
+            if (unlink(path) == 0)
+                rec.removed++;
+        } else {
+            if (final(b->state)) {
+                j->n_finished++;
+                rec.loaded++;
+            } else if (b->type == JOB_MIGRATE) {
+                /* libvirt may still run it, or has ended it: never start it
+                 * again, find out. */
+                b->state = ST_RUNNING;
+                b->reattached = b->resume = true;
+                rec.reattached++;
+            } else {
+                /* prepare and abort are idempotent: run them again. */
+                b->state = ST_PENDING;
+                b->started = 0;
+                rec.rerun++;
+            }
+            pthread_mutex_lock(&j->lock);
+            recovery_insert(j, b);
+            pthread_mutex_unlock(&j->lock);
+        }
+        if (r < 0)
+            break;
+    }
+    closedir(d);
+    pthread_mutex_lock(&j->lock);
+    prune(j);
+    pthread_mutex_unlock(&j->lock);
+    if (r < 0) {
+        migr_jobs_recovery_clear(&rec);
+        return r;
+    }
+    *ret = rec;
+    return 0;
+}
+
+void migr_jobs_recovery_clear(struct migr_jobs_recovery *rec)
+{
+    if (!rec)
+        return;
+    for (size_t i = 0; i < rec->n_bad; i++)
+        free(rec->bad[i]);
+    free(rec->bad);
+    memset(rec, 0, sizeof(*rec));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Workers                                                                 */
+
 /* The oldest Pending job this worker may take (lock held).  Migrations
  * take at most all workers but one, so prepare and abort jobs are always
  * answered. */
 static struct job *job_next(struct migr_jobs *j)
 {
     for (struct job *b = j->jobs; b; b = b->next) {
-        if (b->state != ST_PENDING)
+        if (b->state != ST_PENDING && !b->resume)
             continue;
         if (b->type == JOB_MIGRATE && j->running_migrations >= j->n_workers - 1)
             continue;
@@ -919,13 +1774,17 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&j->lock);
     for (;;) {
         struct job *b = NULL;
+        bool reattach;
 
         while (!j->stop && !(b = job_next(j)))
             pthread_cond_wait(&j->cond, &j->lock);
         if (j->stop)
             break;
+        reattach = b->resume;
+        b->resume = false;
         b->state = ST_RUNNING;
-        b->started = time(NULL);
+        if (!reattach)
+            b->started = time(NULL);
         b->pins++;
         job_changed(j, b);
         switch (b->type) {
@@ -935,12 +1794,19 @@ static void *worker_main(void *arg)
             break;
         case JOB_MIGRATE:
             j->running_migrations++;
-            run_migrate(j, b);
+            if (reattach)
+                run_reattach(j, b);
+            else
+                run_migrate(j, b);
             j->running_migrations--;
             break;
         case JOB_ABORT:
             (void)journal_write(j, b);
             run_abort(j, b);
+            break;
+        case JOB_RELEASE:
+            (void)journal_write(j, b);
+            run_release(j, b);
             break;
         }
         b->pins--;

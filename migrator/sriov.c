@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api.h"
+
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/sriov.h>
@@ -46,6 +48,20 @@ int migr_mac_parse(const char *text, unsigned char ret_mac[6])
     }
     memcpy(ret_mac, mac, 6);
     return 0;
+}
+
+const char *migr_vf_link_state_name(int link_state)
+{
+    switch (link_state) {
+    case MIGR_VF_LINK_AUTO:
+        return "auto";
+    case MIGR_VF_LINK_ENABLE:
+        return "enable";
+    case MIGR_VF_LINK_DISABLE:
+        return "disable";
+    default:
+        return NULL;
+    }
 }
 
 static void mac_format(const unsigned char mac[6], char out[MIGR_MAC_LEN])
@@ -413,7 +429,7 @@ out:
 }
 
 static int libnl_vf_set(void *ctx, const char *pf, unsigned index,
-                        const char *mac, int vlan)
+                        const struct migr_vf_config *cfg)
 {
     struct nl_sock *sk = NULL;
     struct rtnl_link *link = NULL, *change = NULL;
@@ -424,8 +440,9 @@ static int libnl_vf_set(void *ctx, const char *pf, unsigned index,
     int r;
 
     (void)ctx;
-    if (!ifname_valid(pf) || migr_mac_parse(mac, bytes) < 0 || vlan < 0 ||
-        vlan > 4094)
+    if (!ifname_valid(pf) || !cfg || migr_mac_parse(cfg->mac, bytes) < 0 ||
+        cfg->vlan < 0 || cfg->vlan > 4094 || cfg->trust < -1 ||
+        cfg->trust > 1 || cfg->spoofchk < -1 || cfg->spoofchk > 1)
         return -EINVAL;
     r = nl_open(&sk);
     if (r < 0)
@@ -444,10 +461,15 @@ static int libnl_vf_set(void *ctx, const char *pf, unsigned index,
     }
     rtnl_link_vf_set_index(vf, index);
     rtnl_link_vf_set_addr(vf, addr);
-    vlans->vlans[0].vf_vlan = (uint32_t)vlan;
+    vlans->vlans[0].vf_vlan = (uint32_t)cfg->vlan;
     vlans->vlans[0].vf_vlan_qos = 0;
     vlans->vlans[0].vf_vlan_proto = 0; /* 802.1Q */
     rtnl_link_vf_set_vlans(vf, vlans);
+    /* -1: not sent at all, so the kernel leaves the setting alone. */
+    if (cfg->trust >= 0)
+        rtnl_link_vf_set_trust(vf, (uint32_t)cfg->trust);
+    if (cfg->spoofchk >= 0)
+        rtnl_link_vf_set_spoofchk(vf, (uint32_t)cfg->spoofchk);
     r = rtnl_link_vf_add(change, vf);
     if (r < 0) {
         r = nl_errno(r);
@@ -476,7 +498,6 @@ const struct migr_netlink_ops migr_netlink_libnl = {
 
 struct reservation {
     struct migr_vf_reservation r;
-    char *owner;
 };
 
 struct migr_sriov {
@@ -513,8 +534,6 @@ void migr_sriov_free(struct migr_sriov *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->count; i++)
-        free(s->items[i].owner);
     free(s->items);
     free(s->sysfs_root);
     pthread_mutex_destroy(&s->lock);
@@ -544,18 +563,38 @@ static struct reservation *find_own(struct migr_sriov *s, const char *pf,
 {
     for (size_t i = 0; i < s->count; i++) {
         struct reservation *it = &s->items[i];
-        if (strcmp(it->owner, owner) == 0 && strcmp(it->r.mac, mac) == 0 &&
+        if (strcmp(it->r.owner, owner) == 0 && strcmp(it->r.mac, mac) == 0 &&
             strcmp(it->r.pf, pf) == 0)
             return it;
     }
     return NULL;
 }
 
-int migr_sriov_reserve(struct migr_sriov *s, const char *pf, const char *mac,
-                       int vlan, enum migr_vf_need need, const char *owner,
-                       const char *const *in_use,
+static bool tristate_ok(int v)
+{
+    return v >= -1 && v <= 1;
+}
+
+/* Program VF `index` of `pf` with `cfg`, its MAC as `mac` (normalized),
+ * when the table has netlink. */
+static int vf_program(const struct migr_sriov *s, const char *pf,
+                      unsigned index, const struct migr_vf_config *cfg,
+                      const char *mac)
+{
+    struct migr_vf_config c = *cfg;
+
+    if (!s->nl)
+        return 0;
+    c.mac = mac;
+    return s->nl->vf_set(s->nl->ctx, pf, index, &c);
+}
+
+int migr_sriov_reserve(struct migr_sriov *s, const char *pf,
+                       const struct migr_vf_config *cfg, enum migr_vf_need need,
+                       const char *owner, const char *const *in_use,
                        struct migr_vf_reservation *ret)
 {
+    static const unsigned char zero[6];
     struct migr_pf p = {0};
     struct migr_vf_reservation res = {0};
     struct reservation *own;
@@ -565,7 +604,10 @@ int migr_sriov_reserve(struct migr_sriov *s, const char *pf, const char *mac,
     int r;
 
     if (!s || !ifname_valid(pf) || !owner || !*owner ||
-        migr_mac_parse(mac, bytes) < 0 || vlan < 0 || vlan > 4094)
+        strlen(owner) >= MIGR_OWNER_LEN || !cfg ||
+        migr_mac_parse(cfg->mac, bytes) < 0 || memcmp(bytes, zero, 6) == 0 ||
+        cfg->vlan < 0 || cfg->vlan > 4094 || !tristate_ok(cfg->trust) ||
+        !tristate_ok(cfg->spoofchk))
         return -EINVAL;
     mac_format(bytes, norm);
     pthread_mutex_lock(&s->lock);
@@ -573,13 +615,12 @@ int migr_sriov_reserve(struct migr_sriov *s, const char *pf, const char *mac,
     if (own) {
         /* A retry: program again what was reserved before. */
         res = own->r;
-        res.vlan = vlan;
-        if (s->nl) {
-            r = s->nl->vf_set(s->nl->ctx, pf, res.index, norm, vlan);
-            if (r < 0)
-                goto out;
-        }
-        own->r.vlan = vlan;
+        r = vf_program(s, pf, res.index, cfg, norm);
+        if (r < 0)
+            goto out;
+        own->r.vlan = res.vlan = cfg->vlan;
+        own->r.trust = res.trust = cfg->trust;
+        own->r.spoofchk = res.spoofchk = cfg->spoofchk;
         r = 0;
         goto done;
     }
@@ -615,19 +656,15 @@ int migr_sriov_reserve(struct migr_sriov *s, const char *pf, const char *mac,
     strcpy(res.pci, vf->pci);
     strcpy(res.netdev, vf->netdev);
     strcpy(res.mac, norm);
-    res.vlan = vlan;
-    s->items[s->count].owner = strdup(owner);
-    if (!s->items[s->count].owner) {
-        r = -ENOMEM;
+    res.vlan = cfg->vlan;
+    res.trust = cfg->trust;
+    res.spoofchk = cfg->spoofchk;
+    strcpy(res.owner, owner);
+    /* Programmed under the lock: no other reservation can take this VF
+     * between the choice and the record. */
+    r = vf_program(s, pf, res.index, cfg, norm);
+    if (r < 0)
         goto out;
-    }
-    if (s->nl) {
-        r = s->nl->vf_set(s->nl->ctx, pf, res.index, norm, vlan);
-        if (r < 0) {
-            free(s->items[s->count].owner);
-            goto out;
-        }
-    }
     s->items[s->count].r = res;
     s->count++;
     r = 0;
@@ -640,12 +677,218 @@ out:
     return r;
 }
 
+int migr_sriov_reserve_net(struct migr_sriov *s, const struct conf_network *net,
+                           const char *mac, const char *owner,
+                           const char *const *in_use,
+                           struct migr_vf_reservation *ret)
+{
+    struct migr_vf_config cfg;
+
+    if (!net)
+        return -EINVAL;
+    cfg = (struct migr_vf_config){.mac = mac,
+                                  .vlan = net->vlan,
+                                  .trust = net->trust,
+                                  .spoofchk = net->spoofchk};
+    return migr_sriov_reserve(
+        s, net->pf, &cfg,
+        net->mode == CONF_NET_MODE_MACVTAP ? MIGR_VF_NETDEV : MIGR_VF_ANY,
+        owner, in_use, ret);
+}
+
+int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
+                     const char *source, const char *owner, const char *mac)
+{
+    struct migr_pf p = {0};
+    struct migr_vf_reservation res = {0};
+    const struct migr_vf *vf = NULL;
+    unsigned char bytes[6];
+    int r;
+
+    if (!s || !net || !ifname_valid(net->pf) || !source || !*source || !owner ||
+        !*owner || strlen(owner) >= MIGR_OWNER_LEN ||
+        migr_mac_parse(mac, bytes) < 0)
+        return -EINVAL;
+    pthread_mutex_lock(&s->lock);
+    r = migr_pf_read(s->sysfs_root, net->pf, NULL, &p);
+    if (r < 0)
+        goto out;
+    for (size_t i = 0; !vf && i < p.vf_count; i++)
+        if (strcmp(p.vfs[i].pci, source) == 0 ||
+            (p.vfs[i].netdev[0] && strcmp(p.vfs[i].netdev, source) == 0))
+            vf = &p.vfs[i];
+    if (!vf) {
+        r = -ENOENT;
+        goto out;
+    }
+    for (size_t i = 0; i < s->count; i++) {
+        const struct migr_vf_reservation *it = &s->items[i].r;
+        if (it->index != vf->index || strcmp(it->pf, net->pf) != 0)
+            continue;
+        r = strcmp(it->owner, owner) == 0 ? 0 : -EBUSY;
+        goto out;
+    }
+    if (s->count == s->alloc) {
+        size_t n = s->alloc ? s->alloc * 2 : 8;
+        struct reservation *v = realloc(s->items, n * sizeof(*v));
+        if (!v) {
+            r = -ENOMEM;
+            goto out;
+        }
+        s->items = v;
+        s->alloc = n;
+    }
+    strcpy(res.pf, net->pf);
+    res.index = vf->index;
+    strcpy(res.pci, vf->pci);
+    strcpy(res.netdev, vf->netdev);
+    mac_format(bytes, res.mac);
+    res.vlan = net->vlan;
+    res.trust = net->trust;
+    res.spoofchk = net->spoofchk;
+    strcpy(res.owner, owner);
+    s->items[s->count++].r = res;
+    r = 0;
+out:
+    pthread_mutex_unlock(&s->lock);
+    migr_pf_clear(&p);
+    return r;
+}
+
+void migr_sriov_vmi_clear(struct migr_sriov_vmi *v)
+{
+    if (!v)
+        return;
+    free(v->res);
+    free(v->vfs);
+    memset(v, 0, sizeof(*v));
+}
+
+/* The config network named `name`, or NULL. */
+static const struct conf_network *conf_net(const struct conf_migrator *cfg,
+                                           const char *name)
+{
+    for (size_t i = 0; name && i < cfg->n_networks; i++)
+        if (strcmp(cfg->networks[i].name, name) == 0)
+            return &cfg->networks[i];
+    return NULL;
+}
+
+int migr_sriov_reserve_vmi(struct migr_sriov *s,
+                           const struct conf_migrator *cfg,
+                           const struct api_vmi_spec *spec, const char *owner,
+                           const char *const *in_use,
+                           struct migr_sriov_vmi *ret, char *err, size_t errlen)
+{
+    struct migr_sriov_vmi v = {0};
+    int r = 0;
+
+    if (errlen)
+        err[0] = '\0';
+    if (!s || !cfg || !spec || !owner || !ret)
+        return -EINVAL;
+    if (spec->interface_count) {
+        v.res = calloc(spec->interface_count, sizeof(*v.res));
+        v.vfs = calloc(spec->interface_count, sizeof(*v.vfs));
+        if (!v.res || !v.vfs) {
+            r = -ENOMEM;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < spec->interface_count; i++) {
+        const struct api_interface *f = &spec->interfaces[i];
+        const struct conf_network *net;
+        size_t k;
+
+        if (f->binding != API_BINDING_SRIOV)
+            continue;
+        for (k = 0; k < spec->network_count; k++)
+            if (f->name && spec->networks[k].name &&
+                strcmp(spec->networks[k].name, f->name) == 0)
+                break;
+        if (k == spec->network_count ||
+            spec->networks[k].type != API_NETWORK_MULTUS) {
+            snprintf(err, errlen,
+                     "spec.domain.devices.interfaces[%zu]: SR-IOV interface "
+                     "\"%s\" has no multus network",
+                     i, f->name ? f->name : "");
+            r = -EINVAL;
+            goto out;
+        }
+        net = conf_net(cfg, spec->networks[k].network_name);
+        if (!net) {
+            snprintf(err, errlen,
+                     "spec.networks[%zu].multus.networkName: \"%s\" is not a "
+                     "network of this host",
+                     k,
+                     spec->networks[k].network_name
+                         ? spec->networks[k].network_name
+                         : "");
+            r = -EINVAL;
+            goto out;
+        }
+        if (!f->mac_address || !*f->mac_address) {
+            snprintf(err, errlen,
+                     "spec.domain.devices.interfaces[%zu].macAddress: "
+                     "required for an SR-IOV interface",
+                     i);
+            r = -EINVAL;
+            goto out;
+        }
+        r = migr_sriov_reserve_net(s, net, f->mac_address, owner, in_use,
+                                   &v.res[v.count]);
+        if (r < 0) {
+            snprintf(err, errlen, "spec.networks[%zu].multus.networkName: %s",
+                     k,
+                     r == -ENOSPC   ? "no free VF on PF"
+                     : r == -ENODEV ? "this host lacks PF"
+                     : r == -EINVAL ? "invalid macAddress or owner for PF"
+                                    : strerror(-r));
+            if (r == -ENOSPC || r == -ENODEV || r == -EINVAL) {
+                size_t n = strlen(err);
+                snprintf(err + n, errlen > n ? errlen - n : 0, " \"%s\"",
+                         net->pf);
+            }
+            goto out;
+        }
+        migr_sriov_domxml_vf(&v.res[v.count], net, f->name, &v.vfs[v.count]);
+        v.count++;
+    }
+    *ret = v;
+    memset(&v, 0, sizeof(v));
+out:
+    /* All or nothing: give back what this call took. */
+    for (size_t i = 0; i < v.count; i++)
+        migr_sriov_release(s, owner, v.res[i].mac);
+    migr_sriov_vmi_clear(&v);
+    return r;
+}
+
+void migr_sriov_domxml_vf(const struct migr_vf_reservation *res,
+                          const struct conf_network *net, const char *iface,
+                          struct migr_domxml_vf *ret)
+{
+    bool macvtap = net->mode == CONF_NET_MODE_MACVTAP;
+
+    *ret = (struct migr_domxml_vf){
+        .iface = iface,
+        .mode = macvtap ? MIGR_VF_MODE_MACVTAP : MIGR_VF_MODE_HOSTDEV,
+        .pci = res->pci,
+        .netdev = res->netdev[0] ? res->netdev : NULL,
+        /* macvtap: the VLAN is on the VF (programmed here), not in the
+         * XML; hostdev: libvirt programs it again from the XML. */
+        .vlan = macvtap ? 0 : res->vlan,
+    };
+}
+
 int migr_sriov_release(struct migr_sriov *s, const char *owner, const char *mac)
 {
+    static const struct migr_vf_config clear = {
+        .mac = "00:00:00:00:00:00", .vlan = 0, .trust = -1, .spoofchk = -1};
     unsigned char bytes[6];
     char norm[MIGR_MAC_LEN] = "";
     size_t i = 0;
-    int n = 0;
+    int n = 0, err = 0;
 
     if (!s || !owner)
         return 0;
@@ -657,9 +900,13 @@ int migr_sriov_release(struct migr_sriov *s, const char *owner, const char *mac)
     pthread_mutex_lock(&s->lock);
     while (i < s->count) {
         struct reservation *it = &s->items[i];
-        if (strcmp(it->owner, owner) == 0 &&
+        if (strcmp(it->r.owner, owner) == 0 &&
             (!mac || strcmp(it->r.mac, norm) == 0)) {
-            free(it->owner);
+            /* Cleared before it leaves the table (under the lock), so a
+             * new reservation of this VF is never cleared afterwards. */
+            int r = vf_program(s, it->r.pf, it->r.index, &clear, clear.mac);
+            if (r < 0 && !err)
+                err = r;
             memmove(it, it + 1, (s->count - i - 1) * sizeof(*it));
             s->count--;
             n++;
@@ -668,7 +915,7 @@ int migr_sriov_release(struct migr_sriov *s, const char *owner, const char *mac)
         }
     }
     pthread_mutex_unlock(&s->lock);
-    return n;
+    return err ? err : n;
 }
 
 size_t migr_sriov_list(struct migr_sriov *s, struct migr_vf_reservation *out,

@@ -17,6 +17,33 @@
  * by this process and not in use by a domain, lowest VF index first, so the
  * choice is deterministic for a given state.
  *
+ * The VF API for jobs (the start job, a migration target's prepare, the
+ * unplug/plug jobs and release), all on worker threads:
+ *   migr_sriov_reserve_vmi(s, cfg, &spec, "NS_NAME", in_use, &v, err, len)
+ *       every SR-IOV interface of a VMI spec at once (all or nothing);
+ *       v.vfs goes straight into migr_domxml_opts.vfs.
+ *   migr_sriov_reserve_net(s, net, mac, "NS_NAME", in_use, &res)
+ *       takes a free VF of config network `net` (its PF by interface name,
+ *       a netdev when the mode is macvtap) and programs MAC, VLAN, trust
+ *       and spoof check on the PF through netlink; res names the VF's PCI
+ *       address (hostdev XML) and netdev (macvtap XML).  The same owner
+ *       and MAC again returns the same VF (a retried job).
+ *   migr_sriov_release(s, "NS_NAME", mac or NULL)
+ *       clears the VF's MAC (00:00:00:00:00:00) and VLAN and returns it to
+ *       the pool (a migration's source after success, a target's release
+ *       job, a stop job).
+ *   migr_sriov_adopt(s, net, source, "NS_NAME", mac)
+ *       records a VF a running domain already holds (after a restart, or
+ *       a domain that arrived by migration) without programming it.
+ *   migr_sriov_domxml_vf(&res, net, iface, &vf)
+ *       the reservation as migrator/domxml.h's struct migr_domxml_vf.
+ * Two reservations never get the same VF, whichever threads ask: choosing,
+ * programming and recording happen under the table's lock.  The table is
+ * in memory: after a restart a VF that a running domain holds is kept out
+ * by `in_use`, which the caller builds from its active domains' interface
+ * sources (a hostdev interface's VF PCI address, a direct interface's
+ * netdev; migrator/virt.h's struct migr_dom_iface .source).
+ *
  * Errors are negative errnos; nothing here logs.  The inventory functions
  * are reentrant; a struct migr_sriov is safe to share between threads (it
  * has its own lock).
@@ -28,9 +55,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "conf/conf.h"
+#include "migrator/domxml.h"
+
+struct api_vmi_spec;
+
 #define MIGR_MAC_LEN    18 /* "02:00:00:00:00:01" and the NUL */
 #define MIGR_PCI_LEN    32 /* "0000:3b:02.0" and room to spare */
 #define MIGR_DRIVER_LEN 64
+#define MIGR_OWNER_LEN  320 /* "NAMESPACE_NAME" (63 + 1 + 253) and the NUL */
 
 /* IFLA_VF_LINK_STATE values. */
 enum migr_vf_link_state {
@@ -51,6 +84,19 @@ struct migr_vf_link {
     int link_state; /* enum migr_vf_link_state */
 };
 
+/* The word for a link state ("auto", "enable", "disable"); NULL for an
+ * unknown one. */
+const char *migr_vf_link_state_name(int link_state);
+
+/* What programming a VF sets.  trust and spoofchk are 0/1, or -1 to leave
+ * them as they are. */
+struct migr_vf_config {
+    const char *mac; /* "aa:bb:cc:dd:ee:ff"; all zeros clears it */
+    int vlan;        /* 0: none */
+    int trust;
+    int spoofchk;
+};
+
 /* The netlink seam.  Every function returns 0 (or a count) or a negative
  * errno; -ENODEV means no interface of that name. */
 struct migr_netlink_ops {
@@ -59,10 +105,11 @@ struct migr_netlink_ops {
      * return value is its length.  An interface without VFs (no SR-IOV, a
      * veth, lo) returns 0. */
     int (*vf_list)(void *ctx, const char *pf, struct migr_vf_link **ret_vfs);
-    /* Program VF `index` of `pf`: MAC ("aa:bb:cc:dd:ee:ff") and VLAN
-     * (0 clears it). */
-    int (*vf_set)(void *ctx, const char *pf, unsigned index, const char *mac,
-                  int vlan);
+    /* Program VF `index` of `pf` in one RTM_SETLINK on the PF: IFLA_VF_MAC,
+     * IFLA_VF_VLAN_LIST (VLAN 0 clears it) and, when not -1,
+     * IFLA_VF_TRUST and IFLA_VF_SPOOFCHK. */
+    int (*vf_set)(void *ctx, const char *pf, unsigned index,
+                  const struct migr_vf_config *cfg);
     void *ctx;
 };
 
@@ -134,25 +181,99 @@ struct migr_vf_reservation {
     char netdev[IF_NAMESIZE];
     char mac[MIGR_MAC_LEN];
     int vlan;
+    int trust;    /* as programmed: 0/1, -1 left alone */
+    int spoofchk; /* the same */
+    char owner[MIGR_OWNER_LEN];
 };
 
-/* Reserve a VF of PF `pf` for `owner` (e.g. "namespace/vmi") and interface
- * MAC `mac`, and program the VF's MAC and VLAN (`vlan`, 0 none) through the
- * table's netlink ops.  The VF is the lowest-index one that is not reserved,
- * not named in `in_use` (a NULL-terminated list of PCI addresses and
- * netdevs that running domains hold; NULL for none) and meets `need`.
+/* Reserve a VF of PF `pf` for `owner` (e.g. the domain "NS_NAME") and
+ * program it with `cfg` (cfg->mac required, not all zeros) through the
+ * table's netlink ops.  The VF is the lowest-index one that is not
+ * reserved, not named in `in_use` (a NULL-terminated list of PCI addresses
+ * and netdevs that running domains hold; NULL for none) and meets `need`.
  * Reserving again for the same owner and MAC returns the existing
  * reservation (programming it again), so a retried preparation is safe.
  * On success *ret (may be NULL) gets a copy of the reservation.
- * Returns 0, -EINVAL (bad pf, owner or MAC), -ENOSPC (no free VF), an error
- * of migr_pf_read, or of programming (then nothing is reserved). */
-int migr_sriov_reserve(struct migr_sriov *s, const char *pf, const char *mac,
-                       int vlan, enum migr_vf_need need, const char *owner,
-                       const char *const *in_use,
+ * Returns 0, -EINVAL (bad pf, owner - empty or MIGR_OWNER_LEN or longer -
+ * MAC, VLAN, trust or spoofchk), -ENOSPC (no free VF), an error of
+ * migr_pf_read, or of programming (then nothing is reserved). */
+int migr_sriov_reserve(struct migr_sriov *s, const char *pf,
+                       const struct migr_vf_config *cfg, enum migr_vf_need need,
+                       const char *owner, const char *const *in_use,
                        struct migr_vf_reservation *ret);
 
-/* Drop every reservation of `owner`, or of `owner` and `mac` when `mac` is
- * not NULL.  Returns how many were dropped (0 when none). */
+/* migr_sriov_reserve for config network `net`: its pf, vlan, trust and
+ * spoofchk, MIGR_VF_NETDEV when its mode is macvtap, and the interface's
+ * `mac`.  Same returns. */
+int migr_sriov_reserve_net(struct migr_sriov *s, const struct conf_network *net,
+                           const char *mac, const char *owner,
+                           const char *const *in_use,
+                           struct migr_vf_reservation *ret);
+
+/* Record that `owner` holds the VF of config network `net` that `source`
+ * names (its PCI address or netdev: a running domain's interface source),
+ * with MAC `mac`, without programming it: after a migrator restart, or
+ * when a domain arrived by migration, so that the table knows what the
+ * running domains hold and release can clear it later.  Adopting again
+ * for the same owner is a no-op.  Returns 0, -EINVAL, -ENOENT (no VF of
+ * that PF is named so), -EBUSY (another owner holds it), an error of
+ * migr_pf_read, or -ENOMEM. */
+int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
+                     const char *source, const char *owner, const char *mac);
+
+/* The VFs of one VMI: its SR-IOV interfaces in spec order. */
+struct migr_sriov_vmi {
+    size_t count;
+    struct migr_vf_reservation *res; /* count of them */
+    struct migr_domxml_vf *vfs;      /* count: migr_domxml_opts.vfs; iface
+                                        borrowed from the spec, pci and
+                                        netdev from res */
+};
+
+/*
+ * Reserve and program a VF for every SR-IOV interface of `spec` (a VMI's
+ * or a VM template's), owned by `owner` (the domain, "NS_NAME"), each on
+ * the config network its spec.networks[] entry names (multus.networkName
+ * in cfg->networks), with the interface's macAddress.  What the start job
+ * (issue 11) and a migration target's prepare call.  All or nothing: on
+ * failure what this call reserved is released again.  Returns 0 and *ret
+ * (free with migr_sriov_vmi_clear; count 0 without SR-IOV interfaces), or
+ * with the reason in `err`, starting with the field path as the start
+ * job's InvalidSpec wants it:
+ *   -EINVAL  'spec.networks[0].multus.networkName: "x" is not a network of
+ *            this host', 'spec.domain.devices.interfaces[0].macAddress:
+ *            required for an SR-IOV interface', an interface without a
+ *            multus network
+ *   -ENOSPC  'spec.networks[0].multus.networkName: no free VF on PF
+ *            "ens1f0"'
+ *   -ENODEV  '...: PF "ens1f0" is not on this host' (or another error of
+ *            migr_sriov_reserve, said with strerror), -ENOMEM.
+ */
+int migr_sriov_reserve_vmi(struct migr_sriov *s,
+                           const struct conf_migrator *cfg,
+                           const struct api_vmi_spec *spec, const char *owner,
+                           const char *const *in_use,
+                           struct migr_sriov_vmi *ret, char *err,
+                           size_t errlen);
+
+/* Free what migr_sriov_reserve_vmi filled (the reservations stay: release
+ * them with migr_sriov_release) and zero it; NULL-safe. */
+void migr_sriov_vmi_clear(struct migr_sriov_vmi *v);
+
+/* The domain XML's view (migrator/domxml.h) of reservation `res` for
+ * SR-IOV interface `iface` on network `net`: hostdev mode names the VF's
+ * PCI address and the VLAN, macvtap mode the VF netdev.  The strings are
+ * borrowed from `res` and `iface`. */
+void migr_sriov_domxml_vf(const struct migr_vf_reservation *res,
+                          const struct conf_network *net, const char *iface,
+                          struct migr_domxml_vf *ret);
+
+/* Release every reservation of `owner`, or of `owner` and `mac` when `mac`
+ * is not NULL: clear each VF's MAC and VLAN through netlink, then return
+ * it to the pool.  A VF whose clearing fails is returned to the pool all
+ * the same (the next reservation programs it anew).  Returns how many were
+ * released (0 when none), or the first clearing error (after releasing
+ * them all). */
 int migr_sriov_release(struct migr_sriov *s, const char *owner,
                        const char *mac);
 

@@ -831,6 +831,53 @@ static void iface_parse(const xmlNode *n, struct migr_dom_iface *i)
     }
 }
 
+/* <memory unit=U>N</memory> in KiB, with libvirt's scaled units; 0 when
+ * absent or not understood. */
+static uint64_t memory_parse(const xmlNode *n)
+{
+    static const struct {
+        const char *unit;
+        uint64_t bytes;
+    } units[] = {
+        {"b", 1},
+        {"bytes", 1},
+        {"KB", 1000},
+        {"k", 1024},
+        {"KiB", 1024},
+        {"MB", 1000000},
+        {"M", 1024 * 1024},
+        {"MiB", 1024 * 1024},
+        {"GB", 1000000000},
+        {"G", UINT64_C(1) << 30},
+        {"GiB", UINT64_C(1) << 30},
+        {"TB", UINT64_C(1000000000000)},
+        {"T", UINT64_C(1) << 40},
+        {"TiB", UINT64_C(1) << 40},
+    };
+    char unit[16], text[32], *end;
+    unsigned long long v;
+    xmlChar *c;
+
+    if (!n)
+        return 0;
+    xml_attr(n, "unit", unit, sizeof(unit));
+    c = xmlNodeGetContent(n);
+    snprintf(text, sizeof(text), "%s", c ? (const char *)c : "");
+    xmlFree(c);
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno || end == text || *end)
+        return 0;
+    if (!unit[0])
+        return v; /* KiB, libvirt's default */
+    for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++)
+        if (strcmp(unit, units[i].unit) == 0)
+            return v > UINT64_MAX / units[i].bytes
+                       ? 0
+                       : (v * units[i].bytes + 1023) / 1024;
+    return 0;
+}
+
 static void disk_parse(const xmlNode *n, struct migr_dom_disk *d)
 {
     xmlNode *src = xml_child(n, "source");
@@ -878,6 +925,7 @@ int migr_dom_devices_parse(const char *xml, struct migr_dom_devices *ret)
         return -EINVAL;
     }
     d.acpi = xml_child(xml_child(root, "features"), "acpi") != NULL;
+    d.memory_kib = memory_parse(xml_child(root, "memory"));
     devs = xml_child(root, "devices");
     ni = xml_count(devs, "interface");
     nd = xml_count(devs, "disk");
@@ -977,6 +1025,80 @@ int migr_virt_devices(struct migr_virt *v, const char *name, bool addresses,
 out:
     virDomainFree(dom);
     return r;
+}
+
+/* ---------------------------------------------------------------------- */
+/* A migration target's checks                                             */
+
+int migr_virt_cpu_compare(struct migr_virt *v, const char *xml, char *model,
+                          size_t model_len, char *err, size_t errlen)
+{
+    xmlDocPtr doc;
+    xmlNode *root, *cpu, *type;
+    xmlBufferPtr buf = NULL;
+    char mode[32], virt_type[32], arch[32], machine[64];
+    int r;
+
+    if (model_len)
+        model[0] = '\0';
+    if (!xml)
+        return -EINVAL;
+    doc = xml_read(xml);
+    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!xml_is(root, "domain")) {
+        xmlFreeDoc(doc);
+        set_err(err, errlen, "not a domain XML");
+        return -EINVAL;
+    }
+    cpu = xml_child(root, "cpu");
+    xml_attr(cpu, "mode", mode, sizeof(mode));
+    xml_text(cpu, "model", model, model_len);
+    /* Without a model there is nothing to compare: the hypervisor's
+     * default CPU, or the host's own (host-passthrough, maximum). */
+    if (!cpu || !model[0] || strcmp(mode, "host-passthrough") == 0 ||
+        strcmp(mode, "maximum") == 0) {
+        xmlFreeDoc(doc);
+        return 1;
+    }
+    xml_attr(root, "type", virt_type, sizeof(virt_type));
+    type = xml_child(xml_child(root, "os"), "type");
+    xml_attr(type, "arch", arch, sizeof(arch));
+    xml_attr(type, "machine", machine, sizeof(machine));
+    buf = xmlBufferCreate();
+    if (!buf || xmlNodeDump(buf, doc, cpu, 0, 0) < 0) {
+        xmlBufferFree(buf);
+        xmlFreeDoc(doc);
+        set_err(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    r = virConnectCompareHypervisorCPU(v->conn, NULL, arch[0] ? arch : NULL,
+                                       machine[0] ? machine : NULL,
+                                       virt_type[0] ? virt_type : NULL,
+                                       (const char *)xmlBufferContent(buf), 0);
+    xmlBufferFree(buf);
+    xmlFreeDoc(doc);
+    switch (r) {
+    case VIR_CPU_COMPARE_INCOMPATIBLE:
+        return 0;
+    case VIR_CPU_COMPARE_IDENTICAL:
+    case VIR_CPU_COMPARE_SUPERSET:
+        return 1;
+    default:
+        return virt_error("cannot compare the guest's CPU with this host's",
+                          err, errlen);
+    }
+}
+
+int migr_virt_free_memory(struct migr_virt *v, uint64_t *ret, char *err,
+                          size_t errlen)
+{
+    unsigned long long n = virNodeGetFreeMemory(v->conn);
+
+    /* 0 is libvirt's error return. */
+    if (n == 0)
+        return virt_error("cannot read the free memory", err, errlen);
+    *ret = n;
+    return 0;
 }
 
 uint64_t migr_bandwidth_mib(int64_t bytes_per_second)
@@ -1139,7 +1261,7 @@ int migr_virt_job_stats(struct migr_virt *v, const char *name, bool completed,
 }
 
 /* Run one call on the migration job of domain `name`. */
-enum job_op { JOB_ABORT, JOB_POSTCOPY, JOB_DOWNTIME };
+enum job_op { JOB_ABORT, JOB_POSTCOPY, JOB_DOWNTIME, JOB_SUSPEND, JOB_RESUME };
 
 static int job_op(struct migr_virt *v, const char *name, enum job_op op,
                   uint64_t arg, char *err, size_t errlen)
@@ -1148,6 +1270,8 @@ static int job_op(struct migr_virt *v, const char *name, enum job_op op,
         "cannot abort the job",
         "cannot switch to post-copy",
         "cannot set the maximum downtime",
+        "cannot pause the guest",
+        "cannot resume the guest",
     };
     virDomainPtr d;
     int r = dom_get(v, name, &d, err, errlen);
@@ -1163,6 +1287,12 @@ static int job_op(struct migr_virt *v, const char *name, enum job_op op,
         break;
     case JOB_DOWNTIME:
         r = virDomainMigrateSetMaxDowntime(d, arg, 0);
+        break;
+    case JOB_SUSPEND:
+        r = virDomainSuspend(d);
+        break;
+    case JOB_RESUME:
+        r = virDomainResume(d);
         break;
     }
     r = r < 0 ? virt_error(what[op], err, errlen) : 0;
@@ -1180,6 +1310,18 @@ int migr_virt_postcopy_start(struct migr_virt *v, const char *name, char *err,
                              size_t errlen)
 {
     return job_op(v, name, JOB_POSTCOPY, 0, err, errlen);
+}
+
+int migr_virt_suspend(struct migr_virt *v, const char *name, char *err,
+                      size_t errlen)
+{
+    return job_op(v, name, JOB_SUSPEND, 0, err, errlen);
+}
+
+int migr_virt_resume(struct migr_virt *v, const char *name, char *err,
+                     size_t errlen)
+{
+    return job_op(v, name, JOB_RESUME, 0, err, errlen);
 }
 
 int migr_virt_downtime_set(struct migr_virt *v, const char *name, uint64_t ms,

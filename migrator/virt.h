@@ -137,8 +137,9 @@ struct migr_dom_devices {
     size_t n_ifaces;
     struct migr_dom_disk *disks; /* in XML order */
     size_t n_disks;
-    unsigned hostdevs; /* <hostdev> elements (not hostdev interfaces) */
-    bool acpi;         /* <features><acpi/> */
+    unsigned hostdevs;   /* <hostdev> elements (not hostdev interfaces) */
+    bool acpi;           /* <features><acpi/> */
+    uint64_t memory_kib; /* <memory> (the guest's maximum) in KiB; 0 none */
 };
 
 /* Parse a domain's XML into *ret, which must be zeroed or hold an earlier
@@ -294,11 +295,46 @@ int migr_virt_job_abort(struct migr_virt *v, const char *name, char *err,
 int migr_virt_postcopy_start(struct migr_virt *v, const char *name, char *err,
                              size_t errlen);
 
+/* Pause domain `name`'s guest (virDomainSuspend) so that a migration that
+ * does not converge can finish: KubeVirt's answer to the completion
+ * timeout when workload disruption is allowed without post-copy.  The
+ * migration goes on; libvirt resumes the guest on the target.  Returns 0,
+ * -ENOENT, or a translated libvirt error. */
+int migr_virt_suspend(struct migr_virt *v, const char *name, char *err,
+                      size_t errlen);
+
+/* Resume domain `name`'s paused guest (virDomainResume), e.g. on the
+ * source after a migration it was paused for failed.  Returns 0, -ENOENT,
+ * or a translated libvirt error (-EINVAL: it is not paused). */
+int migr_virt_resume(struct migr_virt *v, const char *name, char *err,
+                     size_t errlen);
+
 /* Set the maximum downtime of domain `name`'s migration in ms
  * (virDomainMigrateSetMaxDowntime), meant while the migration runs.
  * Returns 0, -EINVAL (ms is 0), -ENOENT, or a translated libvirt error. */
 int migr_virt_downtime_set(struct migr_virt *v, const char *name, uint64_t ms,
                            char *err, size_t errlen);
+
+/*
+ * A migration target's checks (the prepare job), on the target's own
+ * connection with the source's migratable XML.
+ */
+
+/* Whether this host's hypervisor can run the guest CPU that domain XML
+ * `xml` describes (virConnectCompareHypervisorCPU with the domain's virt
+ * type, architecture and machine, the <cpu> element as the CPU).  Returns
+ * 1 when it can (IDENTICAL or SUPERSET) or when the XML names no CPU model
+ * to compare (no <cpu>, host-passthrough, maximum: those are the host's
+ * own CPU wherever they run); 0 when libvirt says INCOMPATIBLE, with the
+ * guest's model in `model` (`model_len` bytes); -EINVAL (not a domain
+ * XML), -ENOMEM, or a translated libvirt error. */
+int migr_virt_cpu_compare(struct migr_virt *v, const char *xml, char *model,
+                          size_t model_len, char *err, size_t errlen);
+
+/* This host's free memory in bytes (virNodeGetFreeMemory).  Returns 0 and
+ * *ret, or a translated libvirt error. */
+int migr_virt_free_memory(struct migr_virt *v, uint64_t *ret, char *err,
+                          size_t errlen);
 
 /* KubeVirt's bandwidthPerMigration rule: bytes per second to MiB/s,
  * rounded to nearest, at least 1 when not 0. */

@@ -43,7 +43,7 @@ static const struct flag flags[] = {
     {"selector", 'l', ORCHCTL_F_SELECTOR, true, "SELECTOR",
      "get: label selector (a=b,c!=d); migrate: target host labels k=v"},
     {"output", 'o', ORCHCTL_F_OUTPUT, true, "FORMAT",
-     "table, wide (more columns), json, yaml or name"},
+     "table, wide (more columns), json, yaml, name or jsonpath=TEMPLATE"},
     {"watch", 'w', ORCHCTL_F_WATCH, false, NULL,
      "after listing, stream changes"},
     {"filename", 'f', ORCHCTL_F_FILENAME, true, "FILE",
@@ -55,6 +55,9 @@ static const struct flag flags[] = {
      "give up waiting after this long (30s, 5m, 1h)"},
     {"client", 0, ORCHCTL_F_CLIENT, false, NULL,
      "print the client's version only"},
+    {"dry-run", 0, ORCHCTL_F_DRY_RUN, true, "none|client|server",
+     "client: print the objects, send nothing; server: have them validated "
+     "and admitted, not stored"},
 };
 
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
@@ -69,11 +72,12 @@ const struct orchctl_verb orchctl_verbs[] = {
     {"describe", orchctl_cmd_describe, 0, 2, 2,
      "describe needs a KIND and a NAME", "describe KIND NAME",
      "show one object in detail (a node with its VMIs and SR-IOV VFs)"},
-    {"apply", orchctl_cmd_apply, ORCHCTL_F_FILENAME, 0, 0, NULL,
-     "apply -f FILE|-",
+    {"apply", orchctl_cmd_apply, ORCHCTL_F_FILENAME | ORCHCTL_F_DRY_RUN, 0, 0,
+     NULL, "apply -f FILE|- [--dry-run=client|server]",
      "create the objects of a manifest, or update the ones that exist"},
-    {"create", orchctl_cmd_create, ORCHCTL_F_FILENAME, 0, 0, NULL,
-     "create -f FILE|-", "create the objects of a manifest"},
+    {"create", orchctl_cmd_create, ORCHCTL_F_FILENAME | ORCHCTL_F_DRY_RUN, 0, 0,
+     NULL, "create -f FILE|- [--dry-run=client|server]",
+     "create the objects of a manifest"},
     {"delete", orchctl_cmd_delete, ORCHCTL_F_FILENAME, 0, 8, NULL,
      "delete KIND NAME... | delete -f FILE|-",
      "delete objects; deleting a migration in flight cancels it"},
@@ -103,6 +107,9 @@ const struct orchctl_verb orchctl_verbs[] = {
      "mark a node schedulable again"},
     {"version", orchctl_cmd_version, ORCHCTL_F_CLIENT, 0, 0, NULL,
      "version [--client]", "print the client and server versions"},
+    {"completion", orchctl_cmd_completion, 0, 1, 1,
+     "completion needs the name of a shell (bash)", "completion bash",
+     "print a shell completion script: source <(orchctl completion bash)"},
     {NULL, NULL, 0, 0, 0, NULL, NULL, NULL},
 };
 
@@ -158,17 +165,46 @@ static int flag_value(struct orchctl_opts *o, const struct flag *f,
             o->output = ORCHCTL_OUTPUT_YAML;
         else if (!strcmp(value, "name"))
             o->output = ORCHCTL_OUTPUT_NAME;
-        else {
+        else if (!strncmp(value, "jsonpath=", 9)) {
+            struct orchctl_jsonpath *jp = NULL;
+            char why[256];
+
+            /* Checked here so a bad template is a usage error before any
+             * request; the verb parses it again to print. */
+            if (orchctl_jsonpath_parse(value + 9, &jp, why, sizeof(why)) < 0) {
+                fprintf(err, "error: error parsing jsonpath %s: %s\n",
+                        value + 9, why);
+                return -EINVAL;
+            }
+            orchctl_jsonpath_free(jp);
+            o->output = ORCHCTL_OUTPUT_JSONPATH;
+            o->jsonpath = value + 9;
+        } else {
             fprintf(err,
                     "error: unable to match a printer suitable for the "
                     "output format \"%s\", allowed formats are: "
-                    "json,name,table,wide,yaml\n",
+                    "json,jsonpath,name,table,wide,yaml\n",
                     value);
             return -EINVAL;
         }
         break;
     case ORCHCTL_F_FILENAME:
         o->filename = value;
+        break;
+    case ORCHCTL_F_DRY_RUN:
+        if (!strcmp(value, "none"))
+            o->dry_run = ORCHCTL_DRY_RUN_NONE;
+        else if (!strcmp(value, "client"))
+            o->dry_run = ORCHCTL_DRY_RUN_CLIENT;
+        else if (!strcmp(value, "server"))
+            o->dry_run = ORCHCTL_DRY_RUN_SERVER;
+        else {
+            fprintf(err,
+                    "error: Invalid dry-run value (%s). Must be \"none\", "
+                    "\"server\", or \"client\".\n",
+                    value);
+            return -EINVAL;
+        }
         break;
     case ORCHCTL_F_TO:
         if (!*value) {
@@ -394,6 +430,126 @@ static void print_flags(FILE *out, unsigned mask)
                      flags[k].takes_arg ? flags[k].arg_name : "");
         fprintf(out, "  %-34s %s\n", left, flags[k].help);
     }
+}
+
+/* The flags of MASK as bash words ("--server -s ..."), into out; with
+ * TAKING, only those that take a value, else all. */
+static void completion_flag_words(FILE *out, unsigned mask, bool taking)
+{
+    for (size_t k = 0; k < NFLAGS; k++) {
+        if (!(flags[k].bit & mask) || (taking && !flags[k].takes_arg))
+            continue;
+        fprintf(out, " --%s", flags[k].long_name);
+        if (flags[k].short_name)
+            fprintf(out, " -%c", flags[k].short_name);
+    }
+}
+
+/* The script is made from the verb and flag tables, so it cannot fall
+ * behind them; object names are asked of the server at completion time
+ * (orchctl get KIND -o name), with the connection flags already typed. */
+void orchctl_completion_bash(FILE *out)
+{
+    const struct orchctl_verb *v;
+
+    fputs("# bash completion for orchctl; generated by "
+          "'orchctl completion bash'.\n"
+          "# Load it with: source <(orchctl completion bash)\n\n"
+          "__orchctl_names()\n{\n"
+          "    # $1: kind; the connection flags typed so far are passed on.\n"
+          "    orchctl \"${__orchctl_conn[@]}\" get \"$1\" -o name "
+          "2>/dev/null | sed 's|.*/||'\n"
+          "}\n\n"
+          "_orchctl()\n{\n"
+          "    local cur=${COMP_WORDS[COMP_CWORD]} "
+          "prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+          "    local verb=\"\" i w\n"
+          "    local -a args=()\n"
+          "    __orchctl_conn=()\n"
+          "    local takes_arg=\"",
+          out);
+    completion_flag_words(out, ~0u, true);
+    fputs(" \"\n"
+          "    for ((i = 1; i < COMP_CWORD; i++)); do\n"
+          "        w=${COMP_WORDS[i]}\n"
+          "        case \" $takes_arg \" in\n"
+          "        *\" $w \"*)\n"
+          "            case $w in\n"
+          "            --server|-s|--token|--cacert|--namespace|-n)\n"
+          "                __orchctl_conn+=(\"$w\" \"${COMP_WORDS[i+1]}\");;\n"
+          "            esac\n"
+          "            ((i++)); continue;;\n"
+          "        esac\n"
+          "        case $w in\n"
+          "        -*) ;;\n"
+          "        *) if [ -z \"$verb\" ]; then verb=$w; else args+=(\"$w\"); "
+          "fi;;\n"
+          "        esac\n"
+          "    done\n"
+          "    case $prev in\n"
+          "    -o|--output)\n"
+          "        COMPREPLY=($(compgen -W \"table wide json yaml name "
+          "jsonpath=\" -- \"$cur\")); return;;\n"
+          "    -f|--filename|--cacert)\n"
+          "        COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n"
+          "    --to)\n"
+          "        COMPREPLY=($(compgen -W \"$(__orchctl_names node)\" -- "
+          "\"$cur\")); return;;\n"
+          "    --dry-run)\n"
+          "        COMPREPLY=($(compgen -W \"none client server\" -- "
+          "\"$cur\")); return;;\n"
+          "    esac\n"
+          "    case \" $takes_arg \" in *\" $prev \"*) return;; esac\n"
+          "    if [ -z \"$verb\" ]; then\n"
+          "        if [[ $cur == -* ]]; then\n"
+          "            COMPREPLY=($(compgen -W \"",
+          out);
+    completion_flag_words(out, GLOBAL_FLAGS, false);
+    fputs("\" -- \"$cur\"))\n"
+          "        else\n"
+          "            COMPREPLY=($(compgen -W \"",
+          out);
+    for (v = orchctl_verbs; v->name; v++)
+        fprintf(out, "%s%s", v == orchctl_verbs ? "" : " ", v->name);
+    fputs("\" -- \"$cur\"))\n"
+          "        fi\n"
+          "        return\n"
+          "    fi\n"
+          "    if [[ $cur == -* ]]; then\n"
+          "        case $verb in\n",
+          out);
+    for (v = orchctl_verbs; v->name; v++) {
+        fprintf(out, "        %s) COMPREPLY=($(compgen -W \"", v->name);
+        completion_flag_words(out, GLOBAL_FLAGS | v->flags, false);
+        fputs("\" -- \"$cur\"));;\n", out);
+    }
+    fputs("        esac\n"
+          "        return\n"
+          "    fi\n"
+          "    local kinds=\"vmim vmi vm node migrationpolicy "
+          "virtualmachineinstancemigrations virtualmachineinstances "
+          "virtualmachines nodes migrationpolicies\"\n"
+          "    case $verb in\n"
+          "    get|describe|delete)\n"
+          "        if [ ${#args[@]} -eq 0 ]; then\n"
+          "            COMPREPLY=($(compgen -W \"$kinds\" -- \"$cur\"))\n"
+          "        else\n"
+          "            COMPREPLY=($(compgen -W \"$(__orchctl_names "
+          "\"${args[0]}\")\" -- \"$cur\"))\n"
+          "        fi;;\n"
+          "    migrate|migrate-cancel)\n"
+          "        [ ${#args[@]} -eq 0 ] && COMPREPLY=($(compgen -W "
+          "\"$(__orchctl_names vmi)\" -- \"$cur\"));;\n"
+          "    drain|cordon|uncordon)\n"
+          "        [ ${#args[@]} -eq 0 ] && COMPREPLY=($(compgen -W "
+          "\"$(__orchctl_names node)\" -- \"$cur\"));;\n"
+          "    completion)\n"
+          "        [ ${#args[@]} -eq 0 ] && COMPREPLY=($(compgen -W bash -- "
+          "\"$cur\"));;\n"
+          "    esac\n"
+          "}\n\n"
+          "complete -o default -F _orchctl orchctl\n",
+          out);
 }
 
 static void print_help(FILE *out, const struct orchctl_verb *v)

@@ -3,6 +3,13 @@
  * an object that exists (PUT with its current resourceVersion) and leaves
  * an unchanged one alone; a migration is never updated, its spec being
  * immutable.
+ *
+ * --dry-run=client sends nothing that writes: create prints what it would
+ * create; apply still reads each object to say whether it would be
+ * created, configured or left unchanged.  --dry-run=server sends the same
+ * writes with ?dryRun=All, which the server validates and admits without
+ * storing.  Messages end in " (dry run)" / " (server dry run)" as
+ * kubectl's do.
  */
 #include "orchctl/orchctl.h"
 
@@ -29,28 +36,60 @@ static bool apply_unchanged(const json_t *want, const json_t *have)
     return true;
 }
 
+/* What ends a message under --dry-run. */
+static const char *dry_run_suffix(const struct orchctl_ctx *ctx)
+{
+    switch (ctx->opts->dry_run) {
+    case ORCHCTL_DRY_RUN_CLIENT:
+        return " (dry run)";
+    case ORCHCTL_DRY_RUN_SERVER:
+        return " (server dry run)";
+    case ORCHCTL_DRY_RUN_NONE:
+        break;
+    }
+    return "";
+}
+
+/* PATH with ?dryRun=All under --dry-run=server, else PATH itself; a new
+ * string to free(), NULL when out of memory. */
+static char *write_path(const struct orchctl_ctx *ctx, char *path)
+{
+    char *with = NULL;
+
+    if (!path || ctx->opts->dry_run != ORCHCTL_DRY_RUN_SERVER)
+        return path;
+    if (asprintf(&with, "%s?dryRun=All", path) < 0)
+        with = NULL;
+    free(path);
+    return with;
+}
+
 static int apply_post(struct orchctl_ctx *ctx, const struct orchctl_kind *k,
                       const char *ns, json_t *obj)
 {
-    char *path = orchctl_kind_path(k, ns);
+    char *path = write_path(ctx, orchctl_kind_path(k, ns));
     json_t *created = NULL;
     char res[128];
     const char *name;
-    int r;
+    int r = 0;
 
     if (!path) {
         fprintf(ctx->err, "error: out of memory\n");
         return -ENOMEM;
     }
-    r = orchctl_ctx_call(ctx, "POST", path, obj, false, NULL, &created);
+    if (ctx->opts->dry_run != ORCHCTL_DRY_RUN_CLIENT)
+        r = orchctl_ctx_call(ctx, "POST", path, obj, false, NULL, &created);
     free(path);
     if (r < 0)
         return r;
     name = orchctl_json_str(created, "metadata.name");
     if (!name)
         name = orchctl_json_str(obj, "metadata.name");
+    if (!name && ctx->opts->dry_run == ORCHCTL_DRY_RUN_CLIENT)
+        name = orchctl_json_str(obj, "metadata.generateName");
     orchctl_kind_resource(k, res, sizeof(res));
-    orchctl_printf_escaped(ctx->out, "%s/%s created\n", res, name ? name : "");
+    orchctl_printf_escaped(ctx->out, "%s/%s created%s\n", res, name ? name : "",
+                           dry_run_suffix(ctx));
     json_decref(created);
     return 0;
 }
@@ -86,7 +125,8 @@ static int apply_one(struct orchctl_ctx *ctx, json_t *obj, bool create_only)
         goto out;
     orchctl_kind_resource(k, res, sizeof(res));
     if (apply_unchanged(obj, have)) {
-        orchctl_printf_escaped(ctx->out, "%s/%s unchanged\n", res, name);
+        orchctl_printf_escaped(ctx->out, "%s/%s unchanged%s\n", res, name,
+                               dry_run_suffix(ctx));
         goto out;
     }
     if (!strcmp(k->kind, "VirtualMachineInstanceMigration")) {
@@ -107,9 +147,19 @@ static int apply_one(struct orchctl_ctx *ctx, json_t *obj, bool create_only)
         r = -ENOMEM;
         goto out;
     }
-    r = orchctl_ctx_call(ctx, "PUT", path, want, false, NULL, NULL);
+    if (ctx->opts->dry_run == ORCHCTL_DRY_RUN_SERVER) {
+        path = write_path(ctx, path);
+        if (!path) {
+            fprintf(ctx->err, "error: out of memory\n");
+            r = -ENOMEM;
+            goto out;
+        }
+    }
+    if (ctx->opts->dry_run != ORCHCTL_DRY_RUN_CLIENT)
+        r = orchctl_ctx_call(ctx, "PUT", path, want, false, NULL, NULL);
     if (r == 0)
-        orchctl_printf_escaped(ctx->out, "%s/%s configured\n", res, name);
+        orchctl_printf_escaped(ctx->out, "%s/%s configured%s\n", res, name,
+                               dry_run_suffix(ctx));
 out:
     json_decref(have);
     json_decref(want);

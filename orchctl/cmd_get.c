@@ -13,6 +13,7 @@ struct get {
     const struct orchctl_kind *kind;
     struct orchctl_table *table;
     const char *name; /* a single object's watch: only its events */
+    struct orchctl_jsonpath *jsonpath; /* -o jsonpath= */
     bool header_done;
     bool failed;
 };
@@ -94,6 +95,8 @@ static int get_print(struct get *g, const json_t *obj)
                                    ? orchctl_json_str(obj, "metadata.name")
                                    : "");
         return 0;
+    case ORCHCTL_OUTPUT_JSONPATH:
+        return orchctl_jsonpath_print(g->jsonpath, ctx->out, obj);
     case ORCHCTL_OUTPUT_TABLE:
     case ORCHCTL_OUTPUT_WIDE:
         break;
@@ -283,10 +286,21 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
                           "across all namespaces\n");
         return ORCHCTL_EXIT_USAGE;
     }
+    if (o->output == ORCHCTL_OUTPUT_JSONPATH) {
+        char why[256];
+
+        if (orchctl_jsonpath_parse(o->jsonpath, &g.jsonpath, why, sizeof(why)) <
+            0) {
+            fprintf(ctx->err, "error: error parsing jsonpath %s: %s\n",
+                    o->jsonpath, why);
+            return ORCHCTL_EXIT_USAGE;
+        }
+    }
     g.table = orchctl_table_new(g.kind, o->all_namespaces,
                                 o->output == ORCHCTL_OUTPUT_WIDE);
     if (!g.table) {
         fprintf(ctx->err, "error: out of memory\n");
+        orchctl_jsonpath_free(g.jsonpath);
         return ORCHCTL_EXIT_FAILED;
     }
     if (o->nargs > 1) {
@@ -321,7 +335,8 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
     }
 
     if (g.name || o->output == ORCHCTL_OUTPUT_JSON ||
-        o->output == ORCHCTL_OUTPUT_YAML) {
+        o->output == ORCHCTL_OUTPUT_YAML ||
+        o->output == ORCHCTL_OUTPUT_JSONPATH) {
         /* One object, or the List as the server sent it. */
         if (g.name && o->output == ORCHCTL_OUTPUT_YAML && o->watch)
             fprintf(ctx->out, "---\n");
@@ -363,6 +378,7 @@ int orchctl_cmd_get(struct orchctl_ctx *ctx)
 out:
     json_decref(doc);
     orchctl_table_free(g.table);
+    orchctl_jsonpath_free(g.jsonpath);
     json_decref(node_vmis);
     free(path);
     free(base);

@@ -192,8 +192,9 @@ static void node_system_info(struct orchctl_tabw *w, const json_t *node)
         ROW(w, 1, lines[i].label, str_or(info, lines[i].field, ""));
 }
 
-/* A VF's state: reserved for a migration, in use (handed to a guest), or
- * free, as orchestratord's inUse and reserved say. */
+/* A VF's state: reserved by the migrator, in use (an active domain's
+ * interface names it), or free, as the node record's reserved and inUse
+ * say. */
 static const char *vf_state(const json_t *vf)
 {
     if (json_is_true(json_object_get(vf, "reserved")))
@@ -203,23 +204,73 @@ static const char *vf_state(const json_t *vf)
     return "free";
 }
 
-static void node_sriov(struct orchctl_tabw *w, const json_t *node)
+/* A boolean cell: "on", "off", or "<none>" when unknown or left alone. */
+static const char *onoff(const json_t *v)
+{
+    return json_is_boolean(v) ? (json_is_true(v) ? "on" : "off") : "<none>";
+}
+
+/* The config's networks, one line each: the manifest's networkName to its
+ * PF, with what is programmed on a VF and how many of the PF's are free. */
+static void node_sriov_networks(struct orchctl_tabw *w, const json_t *node)
 {
     json_t *nets = orchctl_json_get(node, "status.sriovNetworks");
-    size_t i, k;
-    json_t *net, *vf;
+    size_t i;
+    json_t *net;
 
     if (json_array_size(nets) == 0) {
         ROW(w, 0, "SR-IOV Networks:", "<none>");
         return;
     }
     ROW(w, 0, "SR-IOV Networks:");
+    ROW(w, 1, "NAME", "PF", "MODE", "VLAN", "TRUST", "SPOOFCHK", "FREE VFS");
+    ROW(w, 1, "----", "--", "----", "----", "-----", "--------", "--------");
     json_array_foreach(nets, i, net)
     {
-        json_t *vfs = json_object_get(net, "vfs");
-        size_t used = 0, reserved = 0;
-        char vlan[32], count[96];
+        char vlan[32], free_vfs[32];
 
+        scalar_cell(json_object_get(net, "vlan"), vlan, sizeof(vlan));
+        if (str_or(net, "error", NULL))
+            snprintf(free_vfs, sizeof(free_vfs), "<error>");
+        else
+            scalar_cell(json_object_get(net, "vfsFree"), free_vfs,
+                        sizeof(free_vfs));
+        ROW(w, 1, str_or(net, "name", ""), str_or(net, "pf", "<none>"),
+            str_or(net, "mode", "<none>"), vlan,
+            onoff(json_object_get(net, "trust")),
+            onoff(json_object_get(net, "spoofchk")), free_vfs);
+    }
+}
+
+/* The PFs by interface name with their VFs. */
+static void node_sriov_pfs(struct orchctl_tabw *w, const json_t *node)
+{
+    json_t *pfs = orchctl_json_get(node, "status.sriov.pfs");
+    size_t i, k;
+    json_t *pf, *vf;
+
+    if (json_array_size(pfs) == 0) {
+        ROW(w, 0, "SR-IOV PFs:", "<none>");
+        return;
+    }
+    ROW(w, 0, "SR-IOV PFs:");
+    json_array_foreach(pfs, i, pf)
+    {
+        json_t *vfs = json_object_get(pf, "vfs");
+        size_t used = 0, reserved = 0;
+        char count[96], names[256] = "", total[32];
+        size_t n = 0;
+
+        json_array_foreach(json_object_get(pf, "networks"), k, vf)
+        {
+            int w;
+
+            if (!json_is_string(vf) || n >= sizeof(names) - 1)
+                continue;
+            w = snprintf(names + n, sizeof(names) - n, "%s%s", n ? ", " : "",
+                         json_string_value(vf));
+            n = w < 0 ? n : n + (size_t)w;
+        }
         json_array_foreach(vfs, k, vf)
         {
             const char *st = vf_state(vf);
@@ -229,24 +280,26 @@ static void node_sriov(struct orchctl_tabw *w, const json_t *node)
             else if (!strcmp(st, "in use"))
                 used++;
         }
-        scalar_cell(json_object_get(net, "vlan"), vlan, sizeof(vlan));
+        scalar_cell(json_object_get(pf, "totalVFs"), total, sizeof(total));
         snprintf(count, sizeof(count),
-                 "%zu (%zu in use, %zu reserved, %zu free)",
-                 json_array_size(vfs), used, reserved,
+                 "%zu of %s (%zu in use, %zu reserved, %zu free)",
+                 json_array_size(vfs), total, used, reserved,
                  json_array_size(vfs) - used - reserved);
-        ROW(w, 1, "Name:", str_or(net, "name", ""));
-        ROW(w, 1, "PF:", str_or(net, "pf", "<none>"));
-        ROW(w, 1, "Mode:", str_or(net, "mode", "<none>"));
-        ROW(w, 1, "VLAN:", vlan);
-        if (str_or(net, "error", NULL))
-            ROW(w, 1, "Error:", str_or(net, "error", ""));
-        if (str_or(net, "linkError", NULL))
-            ROW(w, 1, "Link Error:", str_or(net, "linkError", ""));
+        ROW(w, 1, "Name:", str_or(pf, "name", ""));
+        ROW(w, 1, "Networks:", names[0] ? names : "<none>");
+        if (str_or(pf, "error", NULL)) {
+            ROW(w, 1, "Error:", str_or(pf, "error", ""));
+            continue;
+        }
+        if (str_or(pf, "linkError", NULL))
+            ROW(w, 1, "Link Error:", str_or(pf, "linkError", ""));
         ROW(w, 1, "VFs:", count);
         if (json_array_size(vfs) == 0)
             continue;
-        ROW(w, 2, "INDEX", "PCI", "NETDEV", "MAC", "VLAN", "STATE");
-        ROW(w, 2, "-----", "---", "------", "---", "----", "-----");
+        ROW(w, 2, "INDEX", "PCI", "NETDEV", "MAC", "VLAN", "TRUST", "SPOOFCHK",
+            "LINK", "STATE", "USED BY");
+        ROW(w, 2, "-----", "---", "------", "---", "----", "-----", "--------",
+            "----", "-----", "-------");
         json_array_foreach(vfs, k, vf)
         {
             char index[32], vfvlan[32];
@@ -255,9 +308,18 @@ static void node_sriov(struct orchctl_tabw *w, const json_t *node)
             scalar_cell(json_object_get(vf, "vlan"), vfvlan, sizeof(vfvlan));
             ROW(w, 2, index, str_or(vf, "pci", "<none>"),
                 str_or(vf, "netdev", "<none>"), str_or(vf, "mac", "<none>"),
-                vfvlan, vf_state(vf));
+                vfvlan, onoff(json_object_get(vf, "trust")),
+                onoff(json_object_get(vf, "spoofchk")),
+                str_or(vf, "linkState", "<none>"), vf_state(vf),
+                str_or(vf, "usedBy", "<none>"));
         }
     }
+}
+
+static void node_sriov(struct orchctl_tabw *w, const json_t *node)
+{
+    node_sriov_networks(w, node);
+    node_sriov_pfs(w, node);
 }
 
 /* A VMI's memory: what the guest has now, else what its spec asks. */

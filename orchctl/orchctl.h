@@ -232,6 +232,31 @@ void orchctl_describe_node_print(FILE *out, const json_t *node,
                                  const json_t *vmis, const json_t *events,
                                  time_t now);
 
+/* ---- JSONPath templates ------------------------------------------------ */
+
+/* -o jsonpath=TEMPLATE, the subset of kubectl's JSONPath that scripts use:
+ * text outside braces printed as it is; {.a.b}, {.a[0]}, {.a[-1]},
+ * {.items[*].metadata.name}, {.a['key.with.dots']}, {.a.b\.c} (an escaped
+ * dot), {.*}; {range PATH}...{end} (nested, paths inside relative to each
+ * element, {@} or {.} the element itself); literals {"\n"}, {"\t"}, {'x'}.
+ * Several values of one path are separated by spaces; a string is printed
+ * as it is (escaped for the terminal, orchctl_text_print), anything else as
+ * compact JSON; a missing field prints nothing, as with kubectl get.
+ * Filters [?(...)], slices [a:b] and recursive descent .. are refused. */
+struct orchctl_jsonpath;
+
+/* Parse TMPL.  Returns 0 and a template to free with
+ * orchctl_jsonpath_free(), or -EINVAL with the reason in err (-ENOMEM). */
+int orchctl_jsonpath_parse(const char *tmpl, struct orchctl_jsonpath **ret,
+                           char *err, size_t errlen);
+
+/* Print the template against doc.  Returns 0 or -ENOMEM. */
+int orchctl_jsonpath_print(const struct orchctl_jsonpath *jp, FILE *out,
+                           const json_t *doc);
+
+/* NULL-safe. */
+void orchctl_jsonpath_free(struct orchctl_jsonpath *jp);
+
 /* ---- Configuration ---------------------------------------------------- */
 
 /* The connection settings from ~/.config/orchctl/config (or
@@ -266,6 +291,16 @@ enum orchctl_output {
     ORCHCTL_OUTPUT_JSON,
     ORCHCTL_OUTPUT_YAML,
     ORCHCTL_OUTPUT_NAME,
+    ORCHCTL_OUTPUT_JSONPATH, /* opts.jsonpath holds the template */
+};
+
+/* --dry-run: none (the default), client (print what would be sent, send
+ * nothing), server (send with ?dryRun=All: validated and admitted, not
+ * stored). */
+enum orchctl_dry_run {
+    ORCHCTL_DRY_RUN_NONE = 0,
+    ORCHCTL_DRY_RUN_CLIENT,
+    ORCHCTL_DRY_RUN_SERVER,
 };
 
 struct orchctl_verb;
@@ -281,6 +316,8 @@ struct orchctl_opts {
     bool all_namespaces;
     const char *selector; /* get: label selector; migrate: node selector */
     enum orchctl_output output;
+    const char *jsonpath; /* -o jsonpath=TEMPLATE */
+    enum orchctl_dry_run dry_run;
     bool watch;
     const char *filename;
     const char *to;
@@ -400,6 +437,7 @@ enum {
     ORCHCTL_F_TIMEOUT = 1u << 13,
     ORCHCTL_F_CLIENT = 1u << 14,
     ORCHCTL_F_REQUEST_TIMEOUT = 1u << 15,
+    ORCHCTL_F_DRY_RUN = 1u << 16,
 };
 
 /* The verb table, terminated by an entry with a NULL name. */
@@ -418,6 +456,10 @@ int orchctl_cmd_apply(struct orchctl_ctx *ctx);
 int orchctl_cmd_create(struct orchctl_ctx *ctx);
 int orchctl_cmd_delete(struct orchctl_ctx *ctx);
 int orchctl_cmd_migrate(struct orchctl_ctx *ctx);
+int orchctl_cmd_completion(struct orchctl_ctx *ctx);
+
+/* Print the bash completion script, made from the verb and flag tables. */
+void orchctl_completion_bash(FILE *out);
 int orchctl_cmd_migrate_cancel(struct orchctl_ctx *ctx);
 int orchctl_cmd_drain(struct orchctl_ctx *ctx);
 int orchctl_cmd_cordon(struct orchctl_ctx *ctx);

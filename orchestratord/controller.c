@@ -22,8 +22,10 @@
 #include "api/api.h"
 #include "orchestratord/migration.h"
 #include "orchestratord/orchd.h"
+#include "orchestratord/sriov.h"
 
 #define AGENT_URL_ANNOT "orchestrator.io/agent-url"
+#define PEER_URI_ANNOT  "orchestrator.io/libvirt-peer-uri"
 #define NODE_LABEL      "kubevirt.io/nodeName"
 #define BACKOFF_MAX_MS  10000
 /* A job that has not finished is asked for again after 10 ms, doubling up
@@ -84,8 +86,25 @@ struct mig {
     struct job jobs[JOB_COUNT];
 };
 
+/* A release job (contract A.2) for the target of a migration that ended
+ * Failed after PreparingTarget: sent until the agent takes it (any
+ * answer), retried with backoff for ORCH_CONTROLLER_AGENT_BOUND_S.  The
+ * VMIM is final, so no pass steps it any more: the controller keeps these
+ * on a list of their own.  In memory only: a restart in between leaves
+ * the prepare's leftovers to the next prepare of that VM. */
+struct release {
+    struct release *next;
+    struct orch_controller *ctl;
+    char *url;
+    json_t *req;
+    bool busy;
+    int fails;
+    int64_t next_ms, until_ms;
+};
+
 struct orch_controller {
     struct orch_server *srv;
+    struct release *releases;
     struct orch_agent agent;
     int64_t (*clock_ms)(void);
     orch_controller_phase_fn on_phase;
@@ -310,6 +329,8 @@ static void job_done(int err, int status, const json_t *body, void *arg)
 }
 
 static json_t *build_ctx(struct pass *p, const json_t *doc);
+static char *agent_url(struct pass *p, const char *node);
+static const char *ms_string(const json_t *vmim, const char *field);
 
 /* Ask for J, or submit it (REQ, built only then) when the agent does not
  * have it and MAY_SUBMIT.  Nothing while a call is in flight, before
@@ -486,11 +507,103 @@ static int vmim_finish(struct pass *p, json_t *doc, int old_phase,
     return 1;
 }
 
+static void release_unlink(struct orch_controller *c, struct release *rl)
+{
+    for (struct release **pp = &c->releases; *pp; pp = &(*pp)->next)
+        if (*pp == rl) {
+            *pp = rl->next;
+            break;
+        }
+    free(rl->url);
+    json_decref(rl->req);
+    free(rl);
+}
+
+static void release_done(int err, int status, const json_t *body, void *arg)
+{
+    struct release *rl = arg;
+    struct orch_controller *c = rl->ctl;
+    int64_t now = c->clock_ms();
+    (void)body;
+
+    rl->busy = false;
+    /* Taken (202, or 200 for the same id again), or refused for good: the
+     * agent has said its word.  No answer, or its trouble: again later. */
+    if ((err == 0 && status < 500) || now >= rl->until_ms) {
+        release_unlink(c, rl);
+        return;
+    }
+    rl->fails++;
+    rl->next_ms = now + backoff_ms(rl->fails);
+    kick(c);
+}
+
+/* Send the releases that are due. */
+static void releases_drive(struct orch_controller *c, int64_t now)
+{
+    for (struct release *rl = c->releases, *next; rl; rl = next) {
+        next = rl->next;
+        if (rl->busy || now < rl->next_ms)
+            continue;
+        rl->busy = true;
+        if (c->agent.ops->submit(c->agent.ctx, rl->url, rl->req, release_done,
+                                 rl) < 0) {
+            rl->busy = false;
+            release_unlink(c, rl);
+        }
+    }
+}
+
+/* DOC ended Failed after it reached PreparingTarget: undo the target's
+ * prepare with a release job <uid>-release. */
+static void release_start(struct pass *p, const json_t *doc)
+{
+    struct orch_controller *c = p->c;
+    const char *uid = api_doc_get_string(doc, "metadata.uid");
+    char *url = agent_url(p, ms_string(doc, "targetNode"));
+    json_t *ctx = build_ctx(p, doc);
+    struct release *rl = calloc(1, sizeof(*rl));
+    char id[API_UID_LEN + 32], prep[API_UID_LEN + 32];
+
+    snprintf(id, sizeof(id), "%s-release", uid ? uid : "");
+    snprintf(prep, sizeof(prep), "%s-prepare", uid ? uid : "");
+    if (!rl || !url || !ctx || !uid) {
+        free(rl);
+        free(url);
+        json_decref(ctx);
+        return;
+    }
+    rl->ctl = c;
+    rl->url = url;
+    rl->req = json_pack("{s:s, s:s, s:{s:s?, s:s?, s:s}, s:O, s:{s:s}}", "id",
+                        id, "type", "release", "migration", "namespace",
+                        api_doc_get_string(doc, "metadata.namespace"), "name",
+                        api_doc_get_string(doc, "metadata.name"), "uid", uid,
+                        "domain", json_object_get(ctx, "domain"), "release",
+                        "prepareJobId", prep);
+    json_decref(ctx);
+    if (!rl->req) {
+        free(rl->url);
+        free(rl);
+        return;
+    }
+    rl->next_ms = p->now_ms;
+    rl->until_ms = p->now_ms + (int64_t)ORCH_CONTROLLER_AGENT_BOUND_S * 1000;
+    rl->next = c->releases;
+    c->releases = rl;
+    releases_drive(c, p->now_ms);
+}
+
 static int fail(struct pass *p, json_t *doc, int old_phase, const char *why)
 {
+    int r;
+
     if (orch_migration_fail(doc, why, p->now) < 0)
         return -ENOMEM;
-    return vmim_finish(p, doc, old_phase, NULL);
+    r = vmim_finish(p, doc, old_phase, NULL);
+    if (r > 0 && old_phase >= API_VMIM_PHASE_PREPARING_TARGET)
+        release_start(p, doc);
+    return r;
 }
 
 /* Cancelled before the source's libvirt job: nothing ran, so the abort
@@ -522,8 +635,8 @@ static const char *ms_string(const json_t *vmim, const char *field)
         field));
 }
 
-/* The agent URL of NODE (malloc'd), or NULL. */
-static char *agent_url(struct pass *p, const char *node)
+/* Annotation KEY of NODE (malloc'd), or NULL. */
+static char *node_annotation(struct pass *p, const char *node, const char *key)
 {
     json_t *n = NULL;
     char *url = NULL;
@@ -534,12 +647,18 @@ static char *agent_url(struct pass *p, const char *node)
     {
         const char *u = json_string_value(json_object_get(
             json_object_get(json_object_get(n, "metadata"), "annotations"),
-            AGENT_URL_ANNOT));
+            key));
         if (u)
             url = strdup(u);
     }
     json_decref(n);
     return url;
+}
+
+/* The agent URL of NODE (malloc'd), or NULL. */
+static char *agent_url(struct pass *p, const char *node)
+{
+    return node_annotation(p, node, AGENT_URL_ANNOT);
 }
 
 static void count_source(struct pass *p, const char *node)
@@ -633,9 +752,16 @@ static json_t *build_prepare(struct pass *p, struct mig *m, const json_t *ctx)
     const json_t *vmim = json_object_get(ctx, "vmim");
     const char *dom = json_string_value(json_object_get(ctx, "domain"));
     json_t *req = job_request(m, JOB_PREPARE, vmim, dom);
-    (void)p;
+    /* The target checks the guest against the source's libvirt when the
+     * source's migrator said where that is. */
+    char *src =
+        node_annotation(p, ms_string(vmim, "sourceNode"), PEER_URI_ANNOT);
+
     if (req)
-        json_object_set_new(req, "prepare", json_object());
+        json_object_set_new(req, "prepare",
+                            src ? json_pack("{s:s}", "sourceLibvirtURI", src)
+                                : json_object());
+    free(src);
     return req;
 }
 
@@ -820,10 +946,12 @@ static int step_scheduling(struct pass *p, struct mig *m, json_t *doc)
     r = store_list(p->c->srv->store, STORE_KIND_NODE, NULL, NULL, &nodes);
     if (r < 0)
         goto out;
-    r = orch_migration_pick_target(
-        nodes.items, src,
-        json_object_get(json_object_get(doc, "spec"), "addedNodeSelector"),
-        orch_migration_vmi_memory(vmi), node_used, p, &node, why, sizeof(why));
+    r = orch_sriov_pick_target(/* sriov.h: SR-IOV filter around the pick */
+                               vmi, nodes.items, src,
+                               json_object_get(json_object_get(doc, "spec"),
+                                               "addedNodeSelector"),
+                               orch_migration_vmi_memory(vmi), node_used, p,
+                               &node, why, sizeof(why));
     if (r == -ENOENT) {
         r = fail(p, doc, API_VMIM_PHASE_SCHEDULING, why);
         goto out;
@@ -1187,6 +1315,9 @@ static void timer_arm(struct orch_controller *c, int64_t now)
                 j->next_ms < next)
                 next = j->next_ms;
         }
+    for (struct release *rl = c->releases; rl; rl = rl->next)
+        if (!rl->busy && rl->next_ms < next)
+            next = rl->next_ms;
     d = next - now;
     if (d < 0)
         d = 0;
@@ -1213,6 +1344,7 @@ int orch_controller_run(struct orch_controller *c)
     c->waiting = false;
     p.now_ms = c->clock_ms();
     api_time_now(p.now);
+    releases_drive(c, p.now_ms);
     r = store_list(c->srv->store, STORE_KIND_MIGRATION, NULL, &o, &page);
     if (r < 0) {
         err = r;
@@ -1352,6 +1484,8 @@ void orch_controller_stop(struct orch_controller *c)
         next = m->next;
         mig_free(m);
     }
+    while (c->releases)
+        release_unlink(c, c->releases);
     if (c->srv->controller == c)
         c->srv->controller = NULL;
     free(c);

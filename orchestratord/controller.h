@@ -27,7 +27,11 @@
  *   Running         the migrate job polled every second into
  *                   status.progress and migrationState.mode
  *   Succeeded       the VMI's nodeName becomes the target
- *   Failed          failureReason; the VMI stays on the source
+ *   Failed          failureReason; the VMI stays on the source; past
+ *                   PreparingTarget (cancel included) a release job
+ *                   (<vmim-uid>-release) goes to the target, retried
+ *                   until its agent takes it, at most
+ *                   ORCH_CONTROLLER_AGENT_BOUND_S
  * An agent that does not answer is retried with backoff; prepare and the
  * submission of the migrate job fail after ORCH_CONTROLLER_AGENT_BOUND_S,
  * a Running migration whose source stays silent after

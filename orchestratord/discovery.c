@@ -78,6 +78,14 @@ static json_t *resource_list(const char *group, const char *version)
             json_object_set_new(r, "categories", strv(t[i].categories));
         json_array_append_new(res, r);
     }
+    /* core/v1 Events (events.c): listed and watched, written by the
+     * server only. */
+    if (!group[0] && !strcmp(version, "v1"))
+        json_array_append_new(
+            res,
+            json_pack("{s:s, s:s, s:b, s:s, s:[s, s], s:[s]}", "name", "events",
+                      "singularName", "event", "namespaced", 1, "kind", "Event",
+                      "verbs", "list", "watch", "shortNames", "ev"));
     if (json_array_size(res) == 0) {
         json_decref(res);
         return NULL;

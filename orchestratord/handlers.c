@@ -11,6 +11,7 @@
  * plus discovery, /version, /healthz, /livez, /readyz and /metrics.
  */
 #include "orchestratord/orchd.h"
+#include "orchestratord/kubeapi.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,18 +21,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "log/log.h"
 #include "orchestratord/migration.h"
 #include "orchestratord/controller.h"
+#include "orchestratord/events.h"
 #include "orchestratord/hosts.h"
 #include "orchestratord/vms.h"
 
 struct route {
     const struct api_kind_info *kind;
-    const char *ns;   /* NULL: cluster-scoped or every namespace */
-    const char *name; /* NULL: the collection */
-    const char *sub;  /* VM subresource: start, stop, restart, migrate */
+    const char *ns;      /* NULL: cluster-scoped or every namespace */
+    const char *name;    /* NULL: the collection */
+    const char *sub;     /* VM subresource: start, stop, restart, migrate */
+    struct orch_query q; /* the query's options (kubeapi.h) */
 };
 
 void orch_settings_clear(struct orch_settings *s)
@@ -63,7 +67,7 @@ void orch_migration_settings_default(struct orch_migration_settings *m)
     m->progress_timeout = 150;
     m->parallel_migrations_per_cluster = 5;
     m->parallel_outbound_migrations_per_node = 2;
-    m->max_downtime_ms = 900;
+    m->max_downtime_ms = 0; /* libvirt's own */
 }
 
 void orch_server_init(struct orch_server *srv, struct store *store)
@@ -176,8 +180,10 @@ static void handle_get(struct orch_server *srv, const struct http_request *req,
     int r;
 
     /* JSON: the stored text is the answer, without a parse and an encode
-     * (most of a GET's CPU time otherwise).  YAML needs the tree. */
-    if (orch_accept_format(req->accept) == API_FORMAT_JSON) {
+     * (most of a GET's CPU time otherwise).  YAML and Tables need the
+     * tree. */
+    if (orch_accept_format(req->accept) == API_FORMAT_JSON &&
+        !orch_accept_table(req->accept)) {
         r = store_get_text(srv->store, sk, rt->ns, rt->name, &text, &len);
         if (r == 0) {
             reply_stored_text(resp, 200, text, len);
@@ -194,24 +200,42 @@ static void handle_get(struct orch_server *srv, const struct http_request *req,
         reply_store_error(resp, r, "cannot read the record");
         return;
     }
+    if (orch_accept_table(req->accept)) {
+        json_t *one = json_pack("[O]", obj);
+        json_t *t =
+            one ? orch_table_new(rt->kind->kind, one, NULL,
+                                 http_request_param(req, "includeObject"),
+                                 (long long)time(NULL))
+                : NULL;
+        json_decref(one);
+        json_decref(obj);
+        obj = t;
+        if (!obj) {
+            orch_reply_errno(resp, -ENOMEM, "out of memory");
+            return;
+        }
+    }
     orch_reply_json(resp, req, 200, obj);
     json_decref(obj);
 }
 
-/* A query parameter that is a count: decimal digits only.  strtoull()
- * alone would also take leading blanks (and a '+', which a query decodes
- * to a blank) and a sign. */
+/* A query parameter that is a count, read as the API server reads an
+ * int64 (strconv.ParseInt): an optional sign and decimal digits, nothing
+ * else (strtoll() alone would also take leading blanks, and a '+' in a
+ * query decodes to a blank).  What is below 1 reads as 0: no limit, the
+ * default timeout. */
 static int parse_size(const char *s, size_t *ret)
 {
     char *end;
-    unsigned long long v;
-    if (!s || !isdigit((unsigned char)*s))
+    long long v;
+    const char *d = s && (*s == '+' || *s == '-') ? s + 1 : s;
+    if (!d || !isdigit((unsigned char)*d))
         return -EINVAL;
     errno = 0;
-    v = strtoull(s, &end, 10);
+    v = strtoll(s, &end, 10);
     if (errno || *end)
         return -EINVAL;
-    *ret = (size_t)v;
+    *ret = v > 0 ? (size_t)v : 0;
     return 0;
 }
 
@@ -278,7 +302,7 @@ static void handle_list(struct orch_server *srv, const struct http_request *req,
     const char *limit = http_request_param(req, "limit");
     char *msg = NULL;
     char rv[32];
-    json_t *list = NULL, *md;
+    json_t *list = NULL, *md, *items;
     size_t n = 0;
     int r;
 
@@ -305,7 +329,25 @@ static void handle_list(struct orch_server *srv, const struct http_request *req,
      * continue token, which clients follow. */
     orch_filter_list_opts(&filter, rt->kind->kind, &o);
     o.max_scan = srv->list_max_scan ? srv->list_max_scan : ORCH_LIST_MAX_SCAN;
-    if (orch_accept_format(req->accept) == API_FORMAT_JSON) {
+    if (rt->q.rv_match && !strcmp(rt->q.rv_match, "Exact")) {
+        /* Only the present is kept: an Exact list of another
+         * resourceVersion is one the store no longer has. */
+        const char *want = http_request_param(req, "resourceVersion");
+        int64_t cur = 0;
+        char now[32];
+        store_resource_version(srv->store, &cur);
+        set_rv_string(now, sizeof(now), cur);
+        if (strcmp(want, now) != 0) {
+            orch_filter_clear(&filter);
+            orch_reply_status(resp, 410, "Expired",
+                              "too old resource version: only the current "
+                              "one is kept",
+                              NULL);
+            return;
+        }
+    }
+    if (orch_accept_format(req->accept) == API_FORMAT_JSON &&
+        !orch_accept_table(req->accept)) {
         list_reply_text(srv, resp, rt, &o);
         orch_filter_clear(&filter);
         return;
@@ -325,10 +367,17 @@ static void handle_list(struct orch_server *srv, const struct http_request *req,
     md = json_pack("{s:s}", "resourceVersion", rv);
     if (md && page.continue_token)
         json_object_set_new(md, "continue", json_string(page.continue_token));
-    list =
-        json_pack("{s:s, s:s, s:o, s:O}", "apiVersion", rt->kind->api_version,
-                  "kind", rt->kind->list_kind, "metadata", md, "items",
-                  page.items ? page.items : json_array());
+    items = page.items ? json_incref(page.items) : json_array();
+    if (orch_accept_table(req->accept))
+        list = orch_table_new(rt->kind->kind, items, md,
+                              http_request_param(req, "includeObject"),
+                              (long long)time(NULL));
+    else
+        list = json_pack("{s:s, s:s, s:O, s:O}", "apiVersion",
+                         rt->kind->api_version, "kind", rt->kind->list_kind,
+                         "metadata", md, "items", items);
+    json_decref(items);
+    json_decref(md);
     store_page_release(&page);
     orch_reply_json(resp, req, 200, list);
     json_decref(list);
@@ -349,6 +398,8 @@ static void handle_watch(struct orch_server *srv,
         .resource_version = http_request_param(req, "resourceVersion"),
         .user = user,
         .authorization = req->authorization,
+        .table = orch_accept_table(req->accept),
+        .include_object = http_request_param(req, "includeObject"),
     };
     const char *t = http_request_param(req, "timeoutSeconds");
     struct orch_watcher *w = NULL;
@@ -530,12 +581,24 @@ fail:
     return NULL;
 }
 
-/* Validate DOC; answers 422 and returns false when invalid. */
+/* Validate DOC; answers 422 and returns false when invalid.  With
+ * fieldValidation=Ignore or Warn, unknown fields are dropped first, as the
+ * API server does (the default here stays Strict: a typo is an error). */
 static bool validate(struct http_response *resp, const struct route *rt,
                      json_t *doc)
 {
     struct api_errors errs = API_ERRORS_INIT;
-    int r = api_object_validate(doc, rt->kind->kind, NULL, &errs);
+    const char *fv = rt->q.field_validation;
+    int r;
+
+    /* (Warn sends no Warning header yet: a reply's headers are static
+     * strings, and the names of the dropped fields are not.) */
+    if (fv && (!strcmp(fv, "Ignore") || !strcmp(fv, "Warn")) &&
+        orch_openapi_prune(rt->kind->kind, doc) < 0) {
+        orch_reply_errno(resp, -ENOMEM, "out of memory");
+        return false;
+    }
+    r = api_object_validate(doc, rt->kind->kind, NULL, &errs);
     if (r == -ENOMEM) {
         orch_reply_errno(resp, r, "out of memory");
     } else if (r < 0) {
@@ -688,6 +751,13 @@ static int create_and_reply(struct orch_server *srv,
         reply_store_error(resp, r, "cannot store the record");
         return -1;
     }
+    if (rt->q.dry_run) {
+        /* dryRun=All: admitted, validated, given its server fields by the
+         * store as a real create would, and then not kept. */
+        store_txn_rollback(srv->store);
+        orch_reply_json(resp, req, code, doc);
+        return 0;
+    }
     /* The JSON answer is the stored text, read back in the same
      * transaction: a B-tree lookup costs less than encoding DOC. */
     if (orch_accept_format(req->accept) == API_FORMAT_JSON &&
@@ -703,6 +773,7 @@ static int create_and_reply(struct orch_server *srv,
     }
     if (rt->kind->kind == API_KIND_VMIM) {
         srv->metrics.migrations_created++;
+        orch_events_vmim_phase(doc, "Pending", NULL, srv);
         log_info("migration '%s/%s' of VMI '%s' created",
                  api_doc_get_string(doc, "metadata.namespace"),
                  api_doc_get_string(doc, "metadata.name"),
@@ -761,7 +832,19 @@ static void update_and_reply(struct orch_server *srv,
                              struct http_response *resp, const struct route *rt,
                              json_t *doc, int64_t rv)
 {
-    int r = store_update(srv->store, orch_store_kind(rt->kind->kind), doc, rv);
+    int r;
+
+    if (rt->q.dry_run) {
+        /* dryRun=All: the update runs and is rolled back. */
+        r = store_txn_begin(srv->store);
+        if (r == 0) {
+            r = store_update(srv->store, orch_store_kind(rt->kind->kind), doc,
+                             rv);
+            store_txn_rollback(srv->store);
+        }
+    } else {
+        r = store_update(srv->store, orch_store_kind(rt->kind->kind), doc, rv);
+    }
 
     if (r == -ESTALE)
         reply_conflict(resp, rt->kind, rt->name);
@@ -771,6 +854,41 @@ static void update_and_reply(struct orch_server *srv,
         reply_store_error(resp, r, "cannot update the record");
     else
         orch_reply_json(resp, req, 200, doc);
+}
+
+/* KubeVirt's migration-update admitter: a VMIM's spec never changes, and
+ * its kubevirt.io/vmi-name label stays while it is in flight.  Returns true,
+ * or false after answering 422. */
+static bool vmim_update_allowed(struct http_response *resp, const json_t *old,
+                                const json_t *doc)
+{
+    const char *label = "kubevirt.io/vmi-name";
+    const char *ol, *nl;
+    const char *msg = NULL;
+    json_t *olab = json_object_get(json_object_get(old, "metadata"), "labels");
+    json_t *nlab = json_object_get(json_object_get(doc, "metadata"), "labels");
+
+    /* The label's key has dots: read it from the labels object. */
+    ol = json_string_value(json_object_get(olab, label));
+    nl = json_string_value(json_object_get(nlab, label));
+    if (!json_equal(json_object_get(old, "spec"), json_object_get(doc, "spec")))
+        msg = "update of Migration object's spec is restricted";
+    else if (ol && (!nl || strcmp(ol, nl)) &&
+             !api_vmim_phase_is_final(
+                 api_vmim_phase_parse(api_doc_get_string(old, "status.phase"))))
+        msg = "selector label kubevirt.io/vmi-name can't be modified on an "
+              "in-flight migration";
+    if (!msg)
+        return true;
+    {
+        char full[512];
+        snprintf(full, sizeof(full),
+                 "admission webhook \"migration-update-validator.kubevirt.io\" "
+                 "denied the request: %s",
+                 msg);
+        orch_reply_status(resp, 422, "Invalid", full, NULL);
+    }
+    return false;
 }
 
 static void handle_replace(struct orch_server *srv,
@@ -814,6 +932,8 @@ static void handle_replace(struct orch_server *srv,
         json_object_set(doc, "status", json_object_get(old, "status"));
     md = json_object_get(doc, "metadata");
     json_object_del(md, "resourceVersion");
+    if (rt->kind->kind == API_KIND_VMIM && !vmim_update_allowed(resp, old, doc))
+        goto out;
     if (!validate(resp, rt, doc))
         goto out;
     if (rt->kind->kind == API_KIND_VM && admit_vm(srv, resp, rt, doc) < 0)
@@ -824,51 +944,10 @@ out:
     json_decref(doc);
 }
 
-/* RFC 7386 JSON merge patch of PATCH into TARGET (both objects). */
-static void merge_patch(json_t *target, json_t *patch)
-{
-    const char *k;
-    json_t *v;
-
-    json_object_foreach(patch, k, v)
-    {
-        json_t *t = json_object_get(target, k);
-        if (json_is_null(v)) {
-            json_object_del(target, k);
-        } else if (json_is_object(v)) {
-            if (!json_is_object(t)) {
-                t = json_object();
-                json_object_set_new(target, k, t);
-            }
-            merge_patch(t, v);
-        } else {
-            json_object_set(target, k, v);
-        }
-    }
-}
-
-static bool patch_type_ok(const char *ct)
-{
-    static const char *const ok[] = {
-        "application/merge-patch+json",
-        "application/strategic-merge-patch+json",
-        "application/json",
-    };
-    size_t n;
-    if (!ct || !*ct)
-        return true;
-    n = strcspn(ct, ";");
-    while (n > 0 && ct[n - 1] == ' ')
-        n--;
-    for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++)
-        if (strlen(ok[i]) == n && strncasecmp(ct, ok[i], n) == 0)
-            return true;
-    return false;
-}
-
-/* PATCH: a merge patch (a strategic one is read as a merge patch: a Node's
- * spec has no lists it would merge differently for a cordon) on the
- * stored object.  The status and the server's metadata stay. */
+/* PATCH: a JSON patch, a merge patch, or (core kinds) a strategic merge
+ * patch (patch.c) on the stored object.  The status and the server's
+ * metadata stay.  Server-side apply is refused with 415: a client falls
+ * back to client-side apply. */
 static void handle_patch(struct orch_server *srv,
                          const struct http_request *req,
                          struct http_response *resp, const struct route *rt)
@@ -876,16 +955,33 @@ static void handle_patch(struct orch_server *srv,
     enum store_kind sk = orch_store_kind(rt->kind->kind);
     struct api_errors errs = API_ERRORS_INIT;
     json_t *patch = NULL, *old = NULL, *doc = NULL, *md, *omd;
+    const char *const *types = orch_patch_types(rt->kind->kind);
     const char *rvs;
+    char msg[768];
     int64_t rv = 0;
+    int type = orch_patch_type_parse(req->content_type);
     int r;
 
-    if (!patch_type_ok(req->content_type)) {
+    if (type == ORCH_PATCH_APPLY) {
+        orch_reply_errno(resp, -EPROTONOSUPPORT,
+                         "server-side apply (application/apply-patch+yaml) "
+                         "is not supported by orchestratord: use "
+                         "client-side apply (kubectl apply without "
+                         "--server-side)");
+        return;
+    }
+    if (type == ORCH_PATCH_STRATEGIC && rt->kind->group[0])
+        type = -EPROTONOSUPPORT; /* a custom resource's answer */
+    if (type < 0) {
+        size_t o = 0;
+        msg[0] = '\0';
+        for (const char *const *t = types; *t; t++)
+            o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s",
+                                  o ? ", " : "", *t);
         orch_reply_errno(resp, -EPROTONOSUPPORT,
                          "the body of the request was in an unknown format "
-                         "- accepted media types include: "
-                         "application/merge-patch+json, "
-                         "application/strategic-merge-patch+json");
+                         "- accepted media types include: %s",
+                         msg);
         return;
     }
     if (!orch_body_fits(srv, req, resp))
@@ -896,11 +992,13 @@ static void handle_patch(struct orch_server *srv,
         reply_decode_error(resp, r, &errs);
         goto out;
     }
-    if (!json_is_object(patch)) {
+    if (type != ORCH_PATCH_JSON && !json_is_object(patch)) {
         orch_reply_errno(resp, -EINVAL, "the patch must be an object");
         goto out;
     }
-    rvs = api_doc_get_string(patch, "metadata.resourceVersion");
+    rvs = type != ORCH_PATCH_JSON
+              ? api_doc_get_string(patch, "metadata.resourceVersion")
+              : NULL;
     if (rvs && *rvs && store_rv_parse(rvs, &rv) < 0) {
         orch_reply_errno(resp, -EINVAL, "invalid resourceVersion: '%s'", rvs);
         goto out;
@@ -921,7 +1019,29 @@ static void handle_patch(struct orch_server *srv,
         orch_reply_errno(resp, -ENOMEM, "out of memory");
         goto out;
     }
-    merge_patch(doc, patch);
+    r = orch_patch_apply(rt->kind->kind, (enum orch_patch_type)type, doc, patch,
+                         msg, sizeof(msg));
+    if (r == -EDOM) {
+        orch_reply_status(resp, 422, "Invalid", msg, NULL);
+        goto out;
+    }
+    if (r < 0) {
+        orch_reply_errno(resp, r, "%s", msg);
+        goto out;
+    }
+    if (!json_is_object(doc)) {
+        orch_reply_errno(resp, -EINVAL, "the patched object is not an object");
+        goto out;
+    }
+    /* A JSON patch may name the resourceVersion it expects. */
+    if (type == ORCH_PATCH_JSON &&
+        (rvs = api_doc_get_string(doc, "metadata.resourceVersion")) &&
+        strcmp(rvs, api_doc_get_string(old, "metadata.resourceVersion")
+                        ? api_doc_get_string(old, "metadata.resourceVersion")
+                        : "") != 0) {
+        reply_conflict(resp, rt->kind, rt->name);
+        goto out;
+    }
     json_object_del(doc, "status");
     if (json_object_get(old, "status"))
         json_object_set(doc, "status", json_object_get(old, "status"));
@@ -932,9 +1052,13 @@ static void handle_patch(struct orch_server *srv,
         json_object_set_new(doc, "metadata", md);
     }
     json_object_set(md, "name", json_object_get(omd, "name"));
+    if (json_object_get(omd, "namespace"))
+        json_object_set(md, "namespace", json_object_get(omd, "namespace"));
     json_object_del(md, "resourceVersion");
     json_object_set_new(doc, "apiVersion", json_string(rt->kind->api_version));
     json_object_set_new(doc, "kind", json_string(rt->kind->kind_name));
+    if (rt->kind->kind == API_KIND_VMIM && !vmim_update_allowed(resp, old, doc))
+        goto out;
     if (!validate(resp, rt, doc))
         goto out;
     if (rt->kind->kind == API_KIND_VM && admit_vm(srv, resp, rt, doc) < 0)
@@ -947,7 +1071,7 @@ out:
     json_decref(doc);
 }
 
-static void handle_delete(struct orch_server *srv,
+static void delete_record(struct orch_server *srv,
                           const struct http_request *req,
                           struct http_response *resp, const struct route *rt)
 {
@@ -976,6 +1100,11 @@ static void handle_delete(struct orch_server *srv,
                 json_decref(obj);
                 return;
             }
+            if (rt->q.dry_run) {
+                orch_reply_json(resp, req, 202, obj);
+                json_decref(obj);
+                return;
+            }
             r = store_update(srv->store, sk, obj, rv);
             if (r == -ESTALE) {
                 reply_conflict(resp, rt->kind, rt->name);
@@ -991,7 +1120,12 @@ static void handle_delete(struct orch_server *srv,
         }
         json_decref(obj);
     }
-    r = store_delete(srv->store, sk, rt->ns, rt->name, 0, &last);
+    if (rt->q.dry_run) {
+        /* dryRun=All: what would be deleted, and nothing is. */
+        r = store_get(srv->store, sk, rt->ns, rt->name, &last);
+    } else {
+        r = store_delete(srv->store, sk, rt->ns, rt->name, 0, &last);
+    }
     if (r == -ENOENT) {
         reply_not_found(resp, rt->kind, rt->name);
         return;
@@ -1002,6 +1136,74 @@ static void handle_delete(struct orch_server *srv,
     }
     orch_reply_json(resp, req, 200, last);
     json_decref(last);
+}
+
+/* DELETE: the options come in the query and, from kubectl and the client
+ * libraries, in a DeleteOptions body (dryRun, propagationPolicy,
+ * preconditions). */
+static void handle_delete(struct orch_server *srv,
+                          const struct http_request *req,
+                          struct http_response *resp, const struct route *rt)
+{
+    struct api_errors errs = API_ERRORS_INIT;
+    struct route r2 = *rt;
+    json_t *body = NULL, *obj = NULL;
+    char msg[512];
+    int r;
+
+    if (req->body_len > 0) {
+        if (!orch_body_fits(srv, req, resp))
+            return;
+        r = api_doc_decode(req->body, req->body_len, &srv->settings.api_limits,
+                           &body, &errs);
+        if (r < 0) {
+            reply_decode_error(resp, r, &errs);
+            goto out;
+        }
+        r = orch_delete_options_parse(body, &r2.q, msg, sizeof(msg));
+        if (r < 0) {
+            orch_reply_errno(resp, r, "%s", msg);
+            goto out;
+        }
+    }
+    if (r2.q.pre_uid || r2.q.pre_rv) {
+        const char *have;
+        r = store_get(srv->store, orch_store_kind(rt->kind->kind), rt->ns,
+                      rt->name, &obj);
+        if (r == -ENOENT) {
+            reply_not_found(resp, rt->kind, rt->name);
+            goto out;
+        }
+        if (r < 0) {
+            reply_store_error(resp, r, "cannot read the record");
+            goto out;
+        }
+        have = api_doc_get_string(obj, "metadata.uid");
+        if (r2.q.pre_uid && strcmp(r2.q.pre_uid, have ? have : "")) {
+            snprintf(msg, sizeof(msg),
+                     "Precondition failed: UID in precondition: %s, UID in "
+                     "object meta: %s",
+                     r2.q.pre_uid, have ? have : "");
+            orch_reply_status(resp, 409, "Conflict", msg,
+                              details_for(rt->kind, rt->name));
+            goto out;
+        }
+        have = api_doc_get_string(obj, "metadata.resourceVersion");
+        if (r2.q.pre_rv && strcmp(r2.q.pre_rv, have ? have : "")) {
+            snprintf(msg, sizeof(msg),
+                     "Precondition failed: ResourceVersion in precondition: "
+                     "%s, ResourceVersion in object meta: %s",
+                     r2.q.pre_rv, have ? have : "");
+            orch_reply_status(resp, 409, "Conflict", msg,
+                              details_for(rt->kind, rt->name));
+            goto out;
+        }
+    }
+    delete_record(srv, req, resp, &r2);
+out:
+    api_errors_clear(&errs);
+    json_decref(body);
+    json_decref(obj);
 }
 
 /*
@@ -1312,6 +1514,44 @@ static void reply_version(struct http_response *resp,
     json_decref(doc);
 }
 
+/* /openapi/v2, /openapi/v3 and /openapi/v3/api[s]/[G/]V (openapi.c). */
+static void handle_openapi(const struct http_request *req,
+                           struct http_response *resp)
+{
+    const char *const *segv = req->segv;
+    size_t segc = req->segc;
+    json_t *doc = NULL;
+    int r = -ENOENT;
+
+    if (!orch_method_is_read(req->method)) {
+        reply_method_not_allowed(resp);
+        return;
+    }
+    if (segc == 2 && strcmp(segv[1], "v2") == 0)
+        doc = orch_openapi_v2();
+    else if (segc == 2 && strcmp(segv[1], "v3") == 0)
+        doc = orch_openapi_v3_root();
+    else if (segc == 4 && strcmp(segv[1], "v3") == 0 &&
+             strcmp(segv[2], "api") == 0)
+        doc = orch_openapi_v3_gv("", segv[3], &r);
+    else if (segc == 5 && strcmp(segv[1], "v3") == 0 &&
+             strcmp(segv[2], "apis") == 0)
+        doc = orch_openapi_v3_gv(segv[3], segv[4], &r);
+    else
+        r = -ENOENT;
+    if (!doc && (segc == 2 || r == -ENOMEM))
+        r = -ENOMEM;
+    if (!doc) {
+        orch_reply_errno(resp, r,
+                         r == -ENOENT ? "the server could not find the "
+                                        "requested resource"
+                                      : "out of memory");
+        return;
+    }
+    orch_reply_json(resp, req, 200, doc);
+    json_decref(doc);
+}
+
 static const char *verb_of(const struct http_request *req,
                            const struct route *rt, bool watch)
 {
@@ -1331,10 +1571,11 @@ static const char *verb_of(const struct http_request *req,
     }
 }
 
+/* A boolean parameter, read as the API server reads it
+ * (orch_query_bool()). */
 static bool param_true(const struct http_request *req, const char *key)
 {
-    const char *v = http_request_param(req, key);
-    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+    return orch_query_bool(http_request_param(req, key));
 }
 
 /* The paths that are not resources: health, readiness, metrics. */
@@ -1413,6 +1654,11 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
         return;
     }
 
+    if (segc >= 2 && strcmp(segv[0], "openapi") == 0) {
+        handle_openapi(req, resp);
+        return;
+    }
+
     /* Migrators' reports: PUT /apis/agent.orchestrator.io/v1/nodereports/N
      */
     if (segc >= 2 && strcmp(segv[0], "apis") == 0 &&
@@ -1456,6 +1702,29 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
         return;
     }
 
+    /* core/v1 Events (events.c): not an api kind, the store's log. */
+    if (segc >= 3 && strcmp(segv[0], "api") == 0 &&
+        strcmp(segv[1], "v1") == 0 && strcmp(segv[segc - 1], "events") == 0 &&
+        (segc == 3 || (segc == 5 && strcmp(segv[2], "namespaces") == 0))) {
+        orch_events_handle(srv, req, resp, segc == 5 ? segv[3] : NULL);
+        return;
+    }
+
+    /* Pods: there are none (a VM is a VMI here, not a pod), and clients
+     * that look for the pods on a node (kubectl describe node) get an
+     * empty list rather than an error.  Not in discovery. */
+    if (segc >= 3 && strcmp(segv[0], "api") == 0 &&
+        strcmp(segv[1], "v1") == 0 && strcmp(segv[segc - 1], "pods") == 0 &&
+        (segc == 3 || (segc == 5 && strcmp(segv[2], "namespaces") == 0)) &&
+        orch_method_is_read(req->method)) {
+        json_t *none = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "kind", "PodList",
+                                 "apiVersion", "v1", "metadata",
+                                 "resourceVersion", "0", "items");
+        orch_reply_json(resp, req, 200, none);
+        json_decref(none);
+        return;
+    }
+
     if (segc >= 1 && strcmp(segv[0], "api") == 0)
         r = route_parse("", segv + 1, segc - 1, &rt);
     else if (segc >= 2 && strcmp(segv[0], "apis") == 0)
@@ -1470,6 +1739,15 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
 
     watch = req->method == HTTP_METHOD_GET && param_true(req, "watch");
     verb = verb_of(req, &rt, watch);
+    {
+        char msg[512];
+        r = orch_query_parse(req->params, req->n_params, verb, &rt.q, msg,
+                             sizeof(msg));
+        if (r < 0) {
+            orch_reply_errno(resp, r, "%s", msg);
+            return;
+        }
+    }
     if (role == ORCH_ROLE_VIEWER && !orch_method_is_read(req->method)) {
         char res[160], msg[768];
         resource_name(rt.kind, res, sizeof(res));
@@ -1551,12 +1829,34 @@ static void dispatch(struct orch_server *srv, const struct http_request *req,
     }
 }
 
+/* ?pretty=true: the JSON answer indented, as the API server's. */
+static void pretty_print(const struct http_request *req,
+                         struct http_response *resp)
+{
+    json_t *doc;
+    char *text;
+
+    if (!param_true(req, "pretty") || !resp->body || resp->stream_start ||
+        !resp->content_type ||
+        strcmp(resp->content_type, "application/json") != 0)
+        return;
+    doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+    text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(doc);
+    if (!text)
+        return; /* the compact answer is as good */
+    free(resp->body);
+    resp->body = text;
+    resp->body_len = strlen(text);
+}
+
 void orch_handle(const struct http_request *req, struct http_response *resp,
                  void *arg)
 {
     struct orch_server *srv = arg;
 
     dispatch(srv, req, resp);
+    pretty_print(req, resp);
     /* A full disk shows in /readyz until a write goes through again. */
     if (resp->status == 507)
         srv->store_full = true;

@@ -20,6 +20,9 @@
 #define HOSTNAME_LABEL  "kubernetes.io/hostname"
 #define VMI_NODE_LABEL  "kubevirt.io/nodeName"
 #define AGENT_URL_ANNOT "orchestrator.io/agent-url"
+/* Where other hosts' libvirt reach this one's (a migration target's
+ * checks read the source's). */
+#define PEER_URI_ANNOT  "orchestrator.io/libvirt-peer-uri"
 #define AGENT_VER_ANNOT "orchestrator.io/agent-version"
 #define BOOT_ID_ANNOT   "orchestrator.io/agent-boot-id"
 #define DISCOVERED      "orchestrator.io/discovered"
@@ -188,6 +191,7 @@ enum ftype {
     T_INT,
     T_INT_NULL,
     T_BOOL,
+    T_BOOL_NULL,
     T_OBJ,
     T_ARR_OBJ,      /* array of objects with SUB's fields */
     T_ARR_OBJ_NULL, /* the same, or null */
@@ -269,17 +273,27 @@ static const struct fspec domain_f[] = {
     {0},
 };
 static const struct fspec vf_f[] = {
-    {"index", T_INT, false, NULL},       {"pci", T_STR, false, NULL},
-    {"netdev", T_STR_NULL, false, NULL}, {"driver", T_STR_NULL, false, NULL},
-    {"mac", T_STR_NULL, false, NULL},    {"vlan", T_INT_NULL, false, NULL},
-    {"reserved", T_BOOL, false, NULL},   {0},
+    {"index", T_INT, false, NULL},
+    {"pci", T_STR, false, NULL},
+    {"netdev", T_STR_NULL, false, NULL},
+    {"driver", T_STR_NULL, false, NULL},
+    {"mac", T_STR_NULL, false, NULL},
+    {"vlan", T_INT_NULL, false, NULL},
+    {"trust", T_BOOL_NULL, false, NULL},
+    {"spoofchk", T_BOOL_NULL, false, NULL},
+    {"linkState", T_STR_NULL, false, NULL},
+    {"reserved", T_BOOL, false, NULL},
+    {"inUse", T_BOOL, false, NULL},
+    {"usedBy", T_STR_NULL, false, NULL},
+    {0},
 };
 static const struct fspec network_f[] = {
-    {"name", T_STR, true, NULL},      {"pf", T_STR, false, NULL},
-    {"mode", T_STR, false, NULL},     {"vlan", T_INT, false, NULL},
-    {"totalVFs", T_INT, false, NULL}, {"numVFs", T_INT, false, NULL},
-    {"error", T_STR, false, NULL},    {"linkError", T_STR, false, NULL},
-    {"vfs", T_ARR_OBJ, false, vf_f},  {0},
+    {"name", T_STR, true, NULL},         {"pf", T_STR, false, NULL},
+    {"mode", T_STR, false, NULL},        {"vlan", T_INT, false, NULL},
+    {"trust", T_BOOL_NULL, false, NULL}, {"spoofchk", T_BOOL_NULL, false, NULL},
+    {"totalVFs", T_INT, false, NULL},    {"numVFs", T_INT, false, NULL},
+    {"error", T_STR, false, NULL},       {"linkError", T_STR, false, NULL},
+    {"vfs", T_ARR_OBJ, false, vf_f},     {0},
 };
 static const struct fspec report_f[] = {
     {"name", T_STR, false, NULL},
@@ -308,6 +322,8 @@ static const char *type_noun(enum ftype t)
         return "an integer or null";
     case T_BOOL:
         return "a boolean";
+    case T_BOOL_NULL:
+        return "a boolean or null";
     case T_OBJ:
     case T_STRMAP:
         return "an object";
@@ -357,6 +373,10 @@ static int check_value(const json_t *v, const struct fspec *f, const char *path,
         break;
     case T_BOOL:
         if (json_is_boolean(v))
+            return 0;
+        break;
+    case T_BOOL_NULL:
+        if (json_is_boolean(v) || json_is_null(v))
             return 0;
         break;
     case T_OBJ:
@@ -1163,39 +1183,113 @@ out:
  * The node.
  */
 
-static json_t *sriov_networks(const json_t *nets)
+/* Whether a reported VF is in use: the migrator says so (reserved, or an
+ * active domain's interface names it); a migrator from before "inUse"
+ * only said "reserved", and a VF bound to vfio-pci was handed to a guest. */
+static bool vf_in_use(const json_t *vf)
+{
+    const json_t *u = json_object_get(vf, "inUse");
+
+    if (json_is_boolean(u))
+        return json_is_true(u);
+    return dom_bool(vf, "reserved") || streq(dom_str(vf, "driver"), "vfio-pci");
+}
+
+/* The PF entry named PF in PFS, or NULL. */
+static json_t *pf_entry(json_t *pfs, const char *pf)
+{
+    size_t i;
+    json_t *p;
+
+    json_array_foreach(pfs, i, p)
+    {
+        if (streq(dom_str(p, "name"), pf))
+            return p;
+    }
+    return NULL;
+}
+
+/* status.sriov (see hosts.h) from the report's networks: one entry per PF,
+ * the first network naming it giving its VFs (networks sharing a PF list
+ * the same ones). */
+static json_t *sriov_pfs(const json_t *nets)
+{
+    json_t *pfs = json_array();
+    size_t i;
+    json_t *n;
+
+    if (!pfs)
+        return NULL;
+    json_array_foreach(nets, i, n)
+    {
+        const char *name = dom_str(n, "pf");
+        const json_t *vfs = json_object_get(n, "vfs");
+        json_t *p, *ovfs;
+        json_int_t used = 0;
+        static const char *const copied[] = {"totalVFs", "numVFs", "error",
+                                             "linkError"};
+
+        if (!name)
+            continue;
+        p = pf_entry(pfs, name);
+        if (p) {
+            json_array_append_new(json_object_get(p, "networks"),
+                                  json_string(dom_str(n, "name")));
+            continue;
+        }
+        p = json_pack("{s:s, s:[s]}", "name", name, "networks",
+                      dom_str(n, "name") ? dom_str(n, "name") : "");
+        ovfs = json_array();
+        if (!p || !ovfs || json_array_append_new(pfs, p) < 0) {
+            json_decref(ovfs);
+            break;
+        }
+        for (size_t k = 0; k < sizeof(copied) / sizeof(*copied); k++)
+            if (json_object_get(n, copied[k]))
+                json_object_set(p, copied[k], json_object_get(n, copied[k]));
+        /* A PF the host lacks has its "error" and no VFs to count. */
+        if (!json_is_array(vfs)) {
+            json_decref(ovfs);
+            continue;
+        }
+        for (size_t j = 0; j < json_array_size(vfs); j++) {
+            json_t *vf = json_deep_copy(json_array_get(vfs, j));
+            bool in_use;
+
+            if (!vf)
+                continue;
+            in_use = vf_in_use(vf);
+            json_object_set_new(vf, "inUse", json_boolean(in_use));
+            used += in_use;
+            json_array_append_new(ovfs, vf);
+        }
+        json_object_set_new(p, "vfs", ovfs);
+        json_object_set_new(p, "vfsInUse", json_integer(used));
+        json_object_set_new(
+            p, "vfsFree",
+            json_integer((json_int_t)json_array_size(ovfs) - used));
+    }
+    return pfs;
+}
+
+/* status.sriovNetworks: the report's networks without their VFs (those
+ * are under status.sriov, by PF), with their PF's free and used counts. */
+static json_t *sriov_networks(const json_t *nets, const json_t *pfs)
 {
     json_t *out = json_array();
 
     for (size_t i = 0; out && i < json_array_size(nets); i++) {
         const json_t *n = json_array_get(nets, i);
-        const json_t *vfs = json_object_get(n, "vfs");
-        json_t *o = json_deep_copy(n), *ovfs = json_array();
-        json_int_t used = 0;
+        json_t *o = json_deep_copy(n);
+        json_t *p = pf_entry((json_t *)pfs, dom_str(n, "pf"));
 
-        if (!o || !ovfs) {
-            json_decref(o);
-            json_decref(ovfs);
+        if (!o)
             break;
+        json_object_del(o, "vfs");
+        if (p && json_object_get(p, "vfs")) {
+            json_object_set(o, "vfsInUse", json_object_get(p, "vfsInUse"));
+            json_object_set(o, "vfsFree", json_object_get(p, "vfsFree"));
         }
-        for (size_t j = 0; j < json_array_size(vfs); j++) {
-            json_t *vf = json_deep_copy(json_array_get(vfs, j));
-            bool in_use;
-            if (!vf)
-                continue;
-            /* Reserved for a migration, or bound to vfio-pci: handed to a
-             * guest. */
-            in_use = dom_bool(vf, "reserved") ||
-                     streq(dom_str(vf, "driver"), "vfio-pci");
-            json_object_set_new(vf, "inUse", json_boolean(in_use));
-            used += in_use;
-            json_array_append_new(ovfs, vf);
-        }
-        json_object_set_new(o, "vfs", ovfs);
-        json_object_set_new(o, "vfsInUse", json_integer(used));
-        json_object_set_new(
-            o, "vfsFree",
-            json_integer((json_int_t)json_array_size(ovfs) - used));
         json_array_append_new(out, o);
     }
     return out;
@@ -1237,6 +1331,9 @@ static json_t *node_part(const char *node, const json_t *rep, json_t *skipped)
     if (dom_str(agent, "url"))
         json_object_set_new(ann, AGENT_URL_ANNOT,
                             json_string(dom_str(agent, "url")));
+    if (dom_str(agent, "libvirtPeerURI"))
+        json_object_set_new(ann, PEER_URI_ANNOT,
+                            json_string(dom_str(agent, "libvirtPeerURI")));
     if (dom_str(agent, "version"))
         json_object_set_new(ann, AGENT_VER_ANNOT,
                             json_string(dom_str(agent, "version")));
@@ -1275,10 +1372,26 @@ static json_t *node_part(const char *node, const json_t *rep, json_t *skipped)
             json_object_set_new(info, "systemUUID",
                                 json_string(dom_str(lv, "hostUUID")));
         }
+        /* Every member of core/v1 NodeSystemInfo is required: typed
+         * clients (python3-kubernetes) refuse a node that lacks one. */
+        static const char *const required[] = {
+            "architecture",  "bootID",           "containerRuntimeVersion",
+            "kernelVersion", "kubeProxyVersion", "kubeletVersion",
+            "machineID",     "operatingSystem",  "osImage",
+            "systemUUID",
+        };
+        for (size_t i = 0; i < sizeof(required) / sizeof(*required); i++)
+            if (!json_object_get(info, required[i]))
+                json_object_set_new(info, required[i], json_string(""));
         json_object_set_new(status, "nodeInfo", info);
     }
-    json_object_set_new(status, "sriovNetworks",
-                        sriov_networks(json_object_get(rep, "networks")));
+    {
+        const json_t *nets = json_object_get(rep, "networks");
+        json_t *pfs = sriov_pfs(nets);
+
+        json_object_set_new(status, "sriovNetworks", sriov_networks(nets, pfs));
+        json_object_set_new(status, "sriov", json_pack("{s:o*}", "pfs", pfs));
+    }
     /* The migrator's shared_storage, for the RWX rule at admission. */
     if (json_is_array(json_object_get(rep, "sharedStorage")))
         json_object_set_new(
@@ -1336,6 +1449,7 @@ static json_t *node_compose(const json_t *old, const char *node,
         /* Others' annotations stay; ours follow the report. */
         ann = obj_child(md, "annotations");
         json_object_del(ann, AGENT_URL_ANNOT);
+        json_object_del(ann, PEER_URI_ANNOT);
         json_object_del(ann, AGENT_VER_ANNOT);
         json_object_del(ann, BOOT_ID_ANNOT);
         json_object_update(ann, json_object_get(part, "annotations"));

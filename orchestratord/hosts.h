@@ -20,9 +20,24 @@
  * Node record /api/v1/nodes/NODE: labels (the report's plus
  * kubernetes.io/hostname), annotations (orchestrator.io/agent-url, ...),
  * spec as the admin set it (cordon), status.addresses, capacity,
- * allocatable (= capacity), nodeInfo, sriovNetworks, skippedDomains and a
- * Ready condition: True (KubeletReady), False (LibvirtUnreachable) or
+ * allocatable (= capacity), nodeInfo, sriovNetworks, sriov, skippedDomains
+ * and a Ready condition: True (KubeletReady), False (LibvirtUnreachable) or
  * Unknown (NodeStatusUnknown, set by the monitor).
+ *
+ * SR-IOV in the node record (what the scheduler and `orchctl describe node`
+ * read; in the manner of SR-IOV Network Operator's SriovNetworkNodeState,
+ * kept in the node's status since there is no second object here):
+ *   status.sriov.pfs[]: one per PF interface name the config's networks
+ *     use: {"name" (the PF's interface name: how VFs match across hosts),
+ *     "networks" [names], "totalVFs", "numVFs", "vfsFree", "vfsInUse",
+ *     "error" (the PF is missing or not SR-IOV: no "vfs"), "linkError",
+ *     "vfs":[{"index","pci","netdev","driver","mac","vlan","trust",
+ *     "spoofchk","linkState","reserved","inUse","usedBy"}]}; a VF is free
+ *     when not "inUse" (reserved by the migrator, or named by an active
+ *     domain's interface; from an older migrator: reserved or on vfio-pci).
+ *   status.sriovNetworks[]: the config's networks {"name","pf","mode",
+ *     "vlan","trust","spoofchk","vfsFree","vfsInUse" (their PF's), "error"}
+ *     - the mapping from a manifest's multus networkName to a PF.
  *
  * VMI records: one per domain, by name ("NS_NAME", else "default"/NAME, else
  * skipped and listed on the node), with KubeVirt's phase mapping

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "orchestratord/orchd.h"
+#include "orchestratord/sriov.h"
 
 #define VMI_NAME_LABEL "kubevirt.io/vmi-name"
 
@@ -42,7 +43,7 @@ int orch_migration_vmi_check(const json_t *vmi, char *msg, size_t len)
                  rs ? rs : "", ms ? ms : "");
         return -EDOM;
     }
-    return 0;
+    return orch_sriov_vmi_check(vmi, msg, len); /* sriov.h: static MAC+IP */
 }
 
 int orch_migration_vmi_admit(struct store *st, const char *ns,
@@ -318,11 +319,17 @@ json_t *orch_migration_config_resolve(const struct orch_migration_settings *m,
 
     if (!c)
         return NULL;
+    /* 0 is "libvirt's own", which KubeVirt's API (1..2000000) cannot
+     * say: left out, as KubeVirt leaves out what is not set. */
+    if (m->max_downtime_ms == 0)
+        json_object_del(c, "maxDowntimeMs");
     for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
         if ((v = json_object_get(spec, fields[i])) && !json_is_null(v))
             json_object_set(c, fields[i], (json_t *)v);
     /* KubeVirt's policy: allowWorkloadDisruption unset follows the
-     * policy's allowPostCopy. */
+     * policy's allowPostCopy (the cluster's own fallback is the
+     * configuration's, conf_orchestratord.c).  Both go to the migrate job
+     * as explicit booleans. */
     v = json_object_get(spec, "allowPostCopy");
     if (json_is_boolean(v) &&
         !json_is_boolean(json_object_get(spec, "allowWorkloadDisruption")))

@@ -118,8 +118,9 @@ const json_t *orch_migration_policy_match(const json_t *policies,
  * settings M with the fields POLICY (may be NULL) sets applied on top
  * (allowAutoConverge, bandwidthPerMigration, completionTimeoutPerGiB,
  * maxDowntimeMs, allowPostCopy, allowWorkloadDisruption, which follows the
- * policy's allowPostCopy when the policy leaves it unset).  Returns a new
- * object or NULL (ENOMEM). */
+ * policy's allowPostCopy when the policy leaves it unset; the migrate job
+ * gets it as an explicit boolean).  maxDowntimeMs is left out while it is
+ * 0 (libvirt's own).  Returns a new object or NULL (ENOMEM). */
 json_t *orch_migration_config_resolve(const struct orch_migration_settings *m,
                                       const json_t *policy);
 

@@ -138,6 +138,7 @@ struct orch_server {
     struct http_server *http; /* for /metrics; NULL in tests */
     struct orch_watcher *watchers;
     size_t n_watchers;
+    size_t n_event_watchers; /* events.c's watches, within max_watchers */
     struct orch_feed feed;
     struct orch_hosts *hosts;           /* hosts.h: node cache and monitor */
     struct orch_controller *controller; /* controller.h; NULL: none */
@@ -289,6 +290,11 @@ struct orch_watch_params {
      * orch_watch_end_revoked() can end the watch. */
     const char *user;
     const char *authorization;
+    /* Accept asked for a meta.k8s.io Table: each event's object is a
+     * Table of one row (kubeapi.h), its rows' objects as INCLUDE_OBJECT
+     * ("None", "Metadata" or "Object"; NULL: Metadata). */
+    bool table;
+    const char *include_object;
 };
 
 /* Create a watcher (not yet streaming) for PARAMS.  Returns 0, -EINVAL

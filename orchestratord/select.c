@@ -371,19 +371,20 @@ int orch_vmim_phase(const json_t *obj)
 const char *const *orch_kind_verbs(enum api_kind kind)
 {
     static const char *const read_only[] = {"get", "list", "watch", NULL};
-    static const char *const vmim[] = {"create", "delete", "get",
-                                       "list",   "watch",  NULL};
-    static const char *const all[] = {"create", "delete", "get", "list",
-                                      "update", "watch",  NULL};
+    /* Whatever takes an update takes a patch too (kubectl apply, label,
+     * annotate, edit), and kubectl finds a kind in OpenAPI by its PATCH
+     * operation.  KubeVirt's VMIMs take updates of their metadata; the
+     * handlers refuse a change of the spec. */
+    static const char *const all[] = {"create", "delete", "get",   "list",
+                                      "patch",  "update", "watch", NULL};
     /* Nodes: the admin cordons (spec.unschedulable); hosts report the
      * rest through their node reports. */
     static const char *const node[] = {"get",    "list",  "patch",
                                        "update", "watch", NULL};
     switch (kind) {
-    case API_KIND_VMIM:
-        return vmim;
     case API_KIND_NODE:
         return node;
+    case API_KIND_VMIM:
     case API_KIND_VM:
     case API_KIND_POLICY:
         return all;

@@ -13,6 +13,7 @@
 #include "daemon/daemon.h"
 #include "log/log.h"
 #include "orchestratord/controller.h"
+#include "orchestratord/events.h"
 #include "orchestratord/vms.h"
 #include "orchestratord/hosts.h"
 
@@ -31,24 +32,28 @@ struct serve_state {
 
 /* The controller's phase changes, logged here: it is a daemon part that
  * does not log itself (STYLE.md rule 7), and an operator wants one line
- * per step of a migration. */
+ * per step of a migration.  The uid tells apart two migrations of one
+ * name (deleted, created again) in a journal that spans both. */
 static void log_phase(const json_t *vmim, const char *phase, const char *reason,
                       void *arg)
 {
-    (void)arg;
+    /* Each step is an Event too (events.h), as KubeVirt records them. */
+    orch_events_vmim_phase(vmim, phase, reason, arg);
     if (reason)
-        log_warn("migration '%s/%s': %s: %s",
+        log_warn("migration '%s/%s' uid %s: %s: %s",
                  api_doc_get_string(vmim, "metadata.namespace"),
-                 api_doc_get_string(vmim, "metadata.name"), phase, reason);
+                 api_doc_get_string(vmim, "metadata.name"),
+                 api_doc_get_string(vmim, "metadata.uid"), phase, reason);
     else
-        log_info("migration '%s/%s': %s",
+        log_info("migration '%s/%s' uid %s: %s",
                  api_doc_get_string(vmim, "metadata.namespace"),
-                 api_doc_get_string(vmim, "metadata.name"), phase);
+                 api_doc_get_string(vmim, "metadata.name"),
+                 api_doc_get_string(vmim, "metadata.uid"), phase);
 }
 
 static int controller_start(struct orch_server *srv)
 {
-    struct orch_controller_opts co = {.on_phase = log_phase};
+    struct orch_controller_opts co = {.on_phase = log_phase, .arg = srv};
     char err[512] = "";
     int r;
 

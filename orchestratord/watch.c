@@ -32,10 +32,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "log/log.h"
+#include "orchestratord/kubeapi.h"
 
 #define WATCH_PAGE        200
 #define WATCH_LOW_WATER   (64 * 1024)
@@ -73,6 +75,8 @@ struct orch_watcher {
      * once the listing ends); freed when the watcher goes live. */
     struct listed_obj *listed;
     size_t n_listed, cap_listed;
+    bool table;           /* events carry Tables (orch_watch_params) */
+    char *include_object; /* for the Tables' rows; NULL: Metadata */
 };
 
 struct listed_obj {
@@ -118,6 +122,7 @@ void orch_watch_free(struct orch_watcher *w)
     free(w->ns);
     free(w->name);
     free(w->user);
+    free(w->include_object);
     if (w->authorization) {
         /* Do not leave secrets in freed memory. */
         explicit_bzero(w->authorization, strlen(w->authorization));
@@ -164,6 +169,8 @@ int orch_watch_new(struct orch_server *srv, const struct orch_watch_params *p,
                        ? ORCH_WATCH_MAX_TIMEOUT_S
                        : p->timeout_s;
     w->user = p->user ? strdup(p->user) : NULL;
+    w->table = p->table;
+    w->include_object = p->include_object ? strdup(p->include_object) : NULL;
     w->authorization = p->authorization ? strdup(p->authorization) : NULL;
     /* Registered now so max_watchers counts it; it receives nothing until
      * started. */
@@ -235,11 +242,32 @@ static char *event_line(const char *type, const json_t *obj,
     return line;
 }
 
+/* The line of one event for W: OBJ as is, or as a Table of one row when
+ * the client asked for Tables (an ERROR's Status stays a Status). */
+static char *watcher_line(const struct orch_watcher *w, const char *type,
+                          const json_t *obj, const char *obj_text,
+                          size_t obj_len, size_t *ret_len)
+{
+    json_t *one, *t;
+    char *line;
+
+    if (!w->table || !strcmp(type, "ERROR"))
+        return event_line(type, obj, obj_text, obj_len, ret_len);
+    one = json_pack("[O]", obj);
+    t = one ? orch_table_new(w->kind->kind, one, NULL, w->include_object,
+                             (long long)time(NULL))
+            : NULL;
+    line = t ? event_line(type, t, NULL, 0, ret_len) : NULL;
+    json_decref(one);
+    json_decref(t);
+    return line;
+}
+
 static int send_event(struct orch_watcher *w, const char *type,
                       const json_t *obj)
 {
     size_t len = 0;
-    char *line = event_line(type, obj, NULL, 0, &len);
+    char *line = watcher_line(w, type, obj, NULL, 0, &len);
     int r;
 
     if (!line)
@@ -562,6 +590,17 @@ void orch_watch_dispatch(struct orch_server *srv, enum api_kind kind,
         pending = w->io.pending ? w->io.pending(w->io.ctx) : 0;
         if (pending > WATCH_MAX_PENDING) {
             finish_slow(w, pending);
+            continue;
+        }
+        if (w->table) {
+            size_t tlen = 0;
+            char *tline = watcher_line(w, type, obj, obj_text, obj_len, &tlen);
+            int r = tline ? w->io.write(w->io.ctx, tline, tlen) : -ENOMEM;
+            free(tline);
+            if (r < 0)
+                watch_finish(w);
+            else
+                srv->metrics.watch_events++;
             continue;
         }
         if (!line)

@@ -16,7 +16,9 @@ libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 qemu-system-x86 qemu-utils
 iproute2 iputils-ping cpio busybox-static kmod gzip util-linux procps psmisc
 curl wrk sqlite3 xz-utils openssl ca-certificates libxml2-utils jq
+python3 python3-kubernetes
 linux-perf valgrind
+python3 adduser systemd
 "
 
 missing=""
@@ -48,6 +50,22 @@ if [ -n "$missing" ]; then
     fi
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# kubectl for the kubectl-verbs scenario: from the package archive when it
+# offers one (the Kubernetes or Cloud SDK repository's "kubectl"); Debian's own
+# kubernetes-client is 1.20, too old for OpenAPI v3, so it is not taken.
+# Without it the scenario is skipped with a message.
+if ! command -v kubectl >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] &&
+        apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+        echo "install-deps: installing kubectl"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends kubectl
+    else
+        echo "install-deps: no kubectl package in the archive; the" \
+            "kubectl-verbs scenario will be skipped" >&2
+    fi
 fi
 
 # libvirt's qemu driver parses its compiled-in default user before qemu.conf.

@@ -816,7 +816,8 @@ lab_orchd_start() { # WORK
 
 # Start HOST's migrator in the background, reporting to orchestratord every
 # INTERVAL seconds (default 10); its configuration and log in the host's
-# directory.  Its pid (the migrator's own: lab.sh exec execs it) is left in
+# directory.  LAB_MIGRATOR_CONF (libconfig settings, e.g. the output of
+# lab_sriov_conf) is appended to its configuration.  Its pid (the migrator's own: lab.sh exec execs it) is left in
 # LAB_STARTED_PID, as lab_orchd_start does.
 lab_migrator_start() { # HOST [INTERVAL]
     local h=$1 dir
@@ -829,6 +830,7 @@ agent_token = "$LAB_AGENT_TOKEN";
 state_dir = "$dir/agent";
 report_interval_s = ${2:-10};
 labels = [ "lab=orchlab" ];
+${LAB_MIGRATOR_CONF:-}
 CONF
     "$LAB_TOP/scripts/lab.sh" exec "$h" "$LAB_BUILD/bin/migrator" \
         -f "$dir/agent/migrator.conf" --name "$h" \
@@ -840,4 +842,74 @@ CONF
 # GET PATH from orchestratord as the lab's admin.
 lab_api_get() { # PATH
     curl -sf --max-time 5 -H "Authorization: Bearer $LAB_ADMIN_TOKEN" "$(lab_orchd_url)$1"
+}
+
+# --- SR-IOV stand-ins ------------------------------------------------------
+# There is no SR-IOV hardware here (LAB.md): a "VF" is a veth netdev on the
+# host named like a VF (PFvN, or PREFIX N), its peer PFpN in the host's br0
+# so a guest's macvtap passthrough on it reaches the lab's segment, and the
+# PF/VF topology comes from a fixture sysfs tree in the host's directory
+# (lab_sriov_root), laid out as the kernel's (class/net/PF ->
+# devices/.../net/PF, device/sriov_totalvfs, sriov_numvfs, virtfnN ->
+# ../0000:BB:02.N, the VF's net/NETDEV and driver -> iavf).  The PF itself is
+# a veth (peer PFpf; the lab's kernel has no dummy driver), so netlink finds
+# it and reports no VFs; programming a VF on it fails (EOPNOTSUPP).  Each host gets
+# its own PCI bus number, so VF addresses differ between hosts as they would.
+
+lab_sriov_root() { echo "$(lab_host_dir "$1")/sysfs"; } # HOST
+
+# Create PF with NVFS stand-in VFs on HOST (again: replaced).  VF netdevs
+# are PREFIX0.. (default PFv0..).
+lab_sriov_standin() { # HOST PF NVFS [PREFIX]
+    local h=$1 pf=$2 n=$3 prefix=${4:-$2v} root bus idx i base dev vf netdev
+    root=$(lab_sriov_root "$h")
+    idx=$(lab_host_index "$h")
+    # One bus per host and PF: 0x30 + 16 * host index + a hash of the name.
+    bus=$(printf '%02x' $(((0x30 + 16 * idx + $(printf '%s' "$pf" | cksum | cut -d' ' -f1) % 16) % 256)))
+    base=devices/pci0000:00/0000:00:00.0
+    dev=$root/$base/0000:$bus:00.0
+    [ "${#prefix}" -le 12 ] || lab_die "sriov: VF prefix '$prefix' too long"
+    lab_log "$h: SR-IOV stand-in $pf with $n VFs (${prefix}0..)"
+    rm -rf "$dev" "$root/class/net/$pf"
+    for i in "$root/$base/0000:$bus:"*; do rm -rf "$i"; done
+    mkdir -p "$dev/net/$pf" "$root/class/net" "$root/bus/pci/drivers/iavf"
+    ln -sfn "../../$base/0000:$bus:00.0/net/$pf" "$root/class/net/$pf"
+    ln -sfn "../../../0000:$bus:00.0" "$dev/net/$pf/device"
+    echo "$n" >"$dev/sriov_totalvfs"
+    echo "$n" >"$dev/sriov_numvfs"
+    lab_exec "$h" ip link del "$pf" 2>/dev/null || true
+    lab_exec "$h" ip link add "$pf" type veth peer name "${pf}pf" ||
+        lab_die "$h: cannot create the stand-in PF $pf"
+    lab_exec "$h" ip link set "$pf" up
+    for i in $(seq 0 $((n - 1))); do
+        vf=0000:$bus:$(printf '%02x' $((2 + i / 8))).$((i % 8))
+        netdev=$prefix$i
+        mkdir -p "$root/$base/$vf/net/$netdev"
+        ln -sfn "../$vf" "$dev/virtfn$i"
+        ln -sfn "../0000:$bus:00.0" "$root/$base/$vf/physfn"
+        ln -sfn ../../../bus/pci/drivers/iavf "$root/$base/$vf/driver"
+        lab_exec "$h" ip link del "$netdev" 2>/dev/null || true
+        lab_exec "$h" ip link add "$netdev" type veth peer name "${pf}p$i" ||
+            lab_die "$h: cannot create the stand-in VF $netdev"
+        lab_exec "$h" ip link set "${pf}p$i" master br0 up
+        lab_exec "$h" ip link set "$netdev" up
+    done
+}
+
+# The migrator settings for stand-in VFs: sysfs_root, no VF programming
+# (a veth is no VF) and the networks ("NAME:PF:MODE[:VLAN]"...), for
+# LAB_MIGRATOR_CONF.
+lab_sriov_conf() { # HOST NET...
+    local h=$1 spec name pf mode vlan sep=""
+    shift
+    echo "sysfs_root = \"$(lab_sriov_root "$h")\";"
+    echo "sriov_program_vfs = false;"
+    printf 'networks = ('
+    for spec in "$@"; do
+        IFS=: read -r name pf mode vlan <<<"$spec"
+        printf '%s\n  { name = "%s"; pf = "%s"; mode = "%s"; vlan = %d; }' \
+            "$sep" "$name" "$pf" "${mode:-macvtap}" "${vlan:-0}"
+        sep=,
+    done
+    printf '\n);\n'
 }

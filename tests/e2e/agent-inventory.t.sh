@@ -113,7 +113,7 @@ e2e_check "the hosts report distinct host UUIDs ($uuid_a, $uuid_b)" \
     [ -n "$uuid_a" -a -n "$uuid_b" -a "$uuid_a" != "$uuid_b" ]
 e2e_check "host-a reports its capacity" grep -q '"capacity":{"cpus":[1-9][0-9]*,"memoryKiB":[1-9][0-9]*}' <<<"$inv_a"
 e2e_check "the missing PF ens1f0 is reported, not fatal" \
-    grep -q '"pf":"ens1f0","mode":"macvtap","vlan":0,"error":"no such interface"' <<<"$inv_a"
+    grep -q '"pf":"ens1f0","mode":"macvtap","vlan":0,"trust":null,"spoofchk":null,"error":"no such interface"' <<<"$inv_a"
 e2e_check "$dom is running in host-a's inventory" [ "$(inv_dom_state "$inv_a" "$dom")" = running ]
 e2e_check "$dom is not in host-b's inventory" [ -z "$(inv_dom_state "$inv_b" "$dom")" ]
 e2e_check "host-a lists $dom booted, with the guest's memory (192 MiB)" \

@@ -3,7 +3,8 @@
 # 1 MiB/s, so a VMIM of the running guest is caught in Running with data
 # moving; DELETE of the VMIM then aborts it: the VMIM ends Failed with
 # migrationState.abortStatus Succeeded and stays, and the guest still runs
-# on host-a and only there, answering pings, its counter never restarted.
+# on host-a and only there, answering pings, its counter never restarted;
+# the target's prepare is released (a release job, Succeeded on host-b).
 # shellcheck source=tests/e2e/lib.sh
 . "$ORCH_TOP/tests/e2e/lib.sh"
 # shellcheck source=tests/e2e/miglib.sh
@@ -39,6 +40,17 @@ e2e_check "its abortStatus is Succeeded" \
 e2e_check "its migrationState says failed" \
     [ "$(vmim_field slow .status.migrationState.failed)" = true ]
 e2e_check "the VMIM record stays" vmim_field slow .metadata.name
+released() { # JOURNAL: within 10 s the release job there ends Succeeded
+    local _
+    for _ in $(seq 100); do
+        [ "$(jq -r '.job.state // empty' "$1" 2>/dev/null)" = Succeeded ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+rel=$(lab_host_dir host-b)/agent/jobs/$(vmim_field slow .metadata.uid)-release.json
+e2e_check "host-b's migrator released the prepare ($(basename "$rel"))" \
+    released "$rel"
 e2e_note "pings: $(grep 'packets transmitted' "$work/ping" || true)"
 check_guest "$vmi" "$addr" host-a "$before"
 e2e_check "VMI $vmi's nodeName is still host-a" wait_nodename "$vmi" host-a 1

@@ -1,9 +1,11 @@
 #!/bin/bash
 # postcopy-completes: the guest keeps rewriting 48 MiB of its memory
 # (orch.dirty=48) while orchestratord caps every migration at 8 MiB/s with a
-# progress timeout of 3 s, and this time allows post-copy: when pre-copy
-# stops making progress the source migrator switches to post-copy instead of
-# aborting, and the migration completes.  The VMIM ends Succeeded with
+# completion timeout of 25 s per GB (the guest's 192 MiB count as 1 GB) and
+# allows post-copy, allow_workload_disruption left out so that it follows
+# allow_post_copy (KubeVirt's fallback): at the completion timeout the
+# source migrator switches to post-copy instead of aborting, as KubeVirt's
+# monitor does, and the migration completes.  The VMIM ends Succeeded with
 # migrationState.mode PostCopy, and the guest runs on host-b and only there,
 # answering pings, its counter never restarted.
 # shellcheck source=tests/e2e/lib.sh
@@ -13,7 +15,7 @@
 
 vmi=vmi-fedora
 addr=198.18.0.54
-export LAB_ORCHD_MIGRATIONS='bandwidth_per_migration = "8Mi"; progress_timeout = 3; allow_post_copy = true; allow_workload_disruption = true;'
+export LAB_ORCHD_MIGRATIONS='bandwidth_per_migration = "8Mi"; completion_timeout_per_gib = 25; allow_post_copy = true;'
 mig_setup host-a host-b
 guest_up host-a "$vmi" "$addr" orch.dirty=48
 e2e_check "$vmi's memory workload runs" wait_dirty "$vmi" 60
@@ -37,6 +39,9 @@ e2e_check "its migrationState.mode is PostCopy (got '$(vmim_field pc .status.mig
     [ "$(vmim_field pc .status.migrationState.mode)" = PostCopy ]
 e2e_check "its migrationState says completed" \
     [ "$(vmim_field pc .status.migrationState.completed)" = true ]
+left=$(vmim_field pc .status.progress.dataRemainingBytes)
+e2e_check "its progress ends with nothing remaining, not at a pre-copy sample (dataRemainingBytes ${left:-none})" \
+    [ "${left:-x}" = 0 ]
 it=$(vmim_field pc .status.progress.iteration)
 e2e_check "the first pass had ended (progress.iteration ${it:-none}, wanted >= 2)" [ "${it:-0}" -ge 2 ]
 e2e_note "pings: $(grep 'packets transmitted' "$work/ping" || true)"

@@ -5,7 +5,8 @@
 #                                 without names, every scenario runs
 #
 # Each scenario is a bash script run on its own (it brings the lab up and
-# tears it down, also when it fails); exit status 0 is a pass.  Its output is
+# tears it down, also when it fails); exit status 0 is a pass, 77 a skip
+# (the scenario cannot run here, e.g. a tool is missing; never a pass).  Its output is
 # shown as TAP comments and kept in $ORCH_BUILD/e2e/NAME.log.  The last line
 # is always "N passed, N failed".  A scenario that was not run is never "ok":
 # without root every scenario is reported "not ok" with the reason.
@@ -39,8 +40,9 @@ fi
 
 passed=0
 failed=0
+skipped=0
 summary() {
-    echo "$passed passed, $failed failed"
+    echo "$passed passed, $failed failed$([ "$skipped" -eq 0 ] || echo ", $skipped skipped")"
     [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
     exit $?
 }
@@ -106,6 +108,11 @@ for f in "${scenarios[@]}"; do
     if [ "$rc" -eq 0 ]; then
         echo "ok $i - $name"
         passed=$((passed + 1))
+    elif [ "$rc" -eq 77 ]; then
+        # A scenario that cannot run here (a tool missing) says why on its
+        # last line; it is skipped, not passed.
+        echo "ok $i - $name # SKIP $(tail -n 1 "$log")"
+        skipped=$((skipped + 1))
     else
         case $rc in
         124 | 137) why="timed out after $timeout_s s" ;;

@@ -601,7 +601,7 @@ static void test_orch_defaults(void **state)
     assert_int_equal(c.migrations.progress_timeout, 150);
     assert_int_equal(c.migrations.parallel_migrations_per_cluster, 5);
     assert_int_equal(c.migrations.parallel_outbound_migrations_per_node, 2);
-    assert_int_equal(c.migrations.max_downtime_ms, 900);
+    assert_int_equal(c.migrations.max_downtime_ms, 0); /* libvirt's */
     assert_false(c.migrations.allow_auto_converge);
     assert_false(c.migrations.allow_post_copy);
     assert_false(c.migrations.allow_workload_disruption);
@@ -1134,6 +1134,7 @@ static void test_migr_defaults(void **state)
     assert_null(c.shared_storage);
     assert_string_equal(c.state_dir, "/var/lib/migrator");
     assert_string_equal(c.sysfs_root, "/sys");
+    assert_true(c.sriov_program_vfs);
     assert_null(c.migration_address);
     assert_int_equal(c.migration_port_min, 49152);
     assert_int_equal(c.migration_port_max, 49215);
@@ -1160,6 +1161,7 @@ static const char migr_full[] =
     "shared_storage = [ \"/mnt/nfs\", \"/var/lib/libvirt/shared/\" ];\n"
     "state_dir = \"/run/migrator\";\n"
     "sysfs_root = \"/tmp/fake-sys\";\n"
+    "sriov_program_vfs = false;\n"
     "migration_address = \"fd00::2\";\n"
     "migration_port_min = 50000;\n"
     "migration_port_max = 50010;\n"
@@ -1167,7 +1169,7 @@ static const char migr_full[] =
     "\"Tier=Gold_1\" ];\n"
     "networks = (\n"
     "  { name = \"sriov-net1\"; pf = \"ens1f0\"; vlan = 100; mode = "
-    "\"hostdev\"; },\n"
+    "\"hostdev\"; trust = true; spoofchk = false; },\n"
     "  { name = \"default/sriov-net2\"; pf = \"ens1f1\"; mode = "
     "\"macvtap\"; }\n"
     ");\n"
@@ -1196,6 +1198,7 @@ static void test_migr_every_key(void **state)
     assert_string_equal(c.shared_storage[1], "/var/lib/libvirt/shared/");
     assert_string_equal(c.state_dir, "/run/migrator");
     assert_string_equal(c.sysfs_root, "/tmp/fake-sys");
+    assert_false(c.sriov_program_vfs);
     assert_string_equal(c.migration_address, "fd00::2");
     assert_int_equal(c.migration_port_min, 50000);
     assert_int_equal(c.migration_port_max, 50010);
@@ -1211,10 +1214,15 @@ static void test_migr_every_key(void **state)
     assert_string_equal(c.networks[0].pf, "ens1f0");
     assert_int_equal(c.networks[0].vlan, 100);
     assert_int_equal(c.networks[0].mode, CONF_NET_MODE_HOSTDEV);
+    assert_int_equal(c.networks[0].trust, 1);
+    assert_int_equal(c.networks[0].spoofchk, 0);
     assert_string_equal(c.networks[1].name, "default/sriov-net2");
     assert_string_equal(c.networks[1].pf, "ens1f1");
     assert_int_equal(c.networks[1].vlan, 0);
     assert_int_equal(c.networks[1].mode, CONF_NET_MODE_MACVTAP);
+    /* Unset: left as the driver has them. */
+    assert_int_equal(c.networks[1].trust, -1);
+    assert_int_equal(c.networks[1].spoofchk, -1);
     assert_int_equal(c.log_level, LOG_LEVEL_ERROR);
     assert_int_equal(c.report_interval_s, 30);
     conf_migrator_clear(&c);
@@ -1281,6 +1289,13 @@ static void test_migr_networks(void **state)
              "t.conf:3: 'networks[1].name': duplicate network name \"n\"");
     migr_bad("networks = (\n  { name = \"n\"; }\n);",
              "t.conf:2: 'networks[0]': missing 'pf'");
+    migr_bad("networks = ( { name = \"n\"; pf = \"ens1f0\"; trust = 1; } );",
+             "t.conf:1: 'networks[0].trust': expected a boolean, got an "
+             "integer");
+    migr_bad("networks = ( { name = \"n\"; pf = \"ens1f0\";\n"
+             "  spoofchk = \"on\"; } );",
+             "t.conf:2: 'networks[0].spoofchk': expected a boolean, got a "
+             "string");
     migr_bad("networks = ( { name = \"n\"; pf = \"ens1f0\"; vf = 1; } );",
              "t.conf:1: unknown key 'networks[0].vf'");
     migr_bad("networks = ( { name = \"n\"; pf = \"a-very-long-ifname\"; } );",

@@ -5,7 +5,9 @@
  * accepting, calls the stop hook once, waits for the replies in flight
  * (up to the grace period, then says how many it left) and returns 0; and
  * the start-up failures (a port in use, a start hook that fails) come back
- * as errors with a message.
+ * as errors with a message.  Under a fake service manager (a datagram
+ * socket named by NOTIFY_SOCKET) it says READY=1 once serving, RELOADING=1
+ * and READY=1 around a reload and STOPPING=1 on SIGTERM.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -293,10 +296,89 @@ static void test_startup_errors(void **state)
     assert_non_null(strstr(err, "/nonexistent/cert.pem"));
 }
 
+/* A datagram socket playing systemd's notification socket, bound at PATH
+ * ("@..." for the abstract namespace); NOTIFY_SOCKET names it. */
+static int notify_listen(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t len = strlen(path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    memcpy(sa.sun_path, path, len);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    assert_int_equal(
+        bind(fd, (struct sockaddr *)&sa,
+             (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)),
+        0);
+    assert_int_equal(setenv("NOTIFY_SOCKET", path, 1), 0);
+    return fd;
+}
+
+/* The next datagram on FD (within 5 s), which must start with WANT. */
+static void notify_expect(int fd, const char *want)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    char buf[256];
+    ssize_t n;
+
+    if (poll(&p, 1, 5000) != 1)
+        fail_msg("no '%s' on the notification socket", want);
+    n = recv(fd, buf, sizeof(buf) - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    if (strncmp(buf, want, strlen(want)) != 0)
+        fail_msg("notification '%s', expected '%s'", buf, want);
+}
+
+static void test_notify(void **state)
+{
+    char dir[] = "/tmp/test_daemon.XXXXXX", path[128], abstract[64];
+    struct child c;
+    int fd;
+    (void)state;
+
+    /* Not under systemd: nothing to do, and nothing fails. */
+    unsetenv("NOTIFY_SOCKET");
+    assert_int_equal(daemon_notify("READY=1"), 0);
+    setenv("NOTIFY_SOCKET", "relative/path", 1);
+    assert_int_equal(daemon_notify("READY=1"), -EINVAL);
+    setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+    assert_int_equal(daemon_notify("READY=1"), -ENOENT);
+
+    /* The abstract namespace, as systemd itself uses. */
+    snprintf(abstract, sizeof(abstract), "@test_daemon.%d", (int)getpid());
+    fd = notify_listen(abstract);
+    assert_int_equal(daemon_notify("STATUS=x"), 1);
+    notify_expect(fd, "STATUS=x");
+    close(fd);
+
+    /* A path, and the whole life of a daemon. */
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/notify", dir);
+    fd = notify_listen(path);
+    child_start(&c);
+    child_expect(&c, ";");
+    notify_expect(fd, "READY=1");
+    assert_int_equal(kill(c.pid, SIGHUP), 0);
+    notify_expect(fd, "RELOADING=1\nMONOTONIC_USEC=");
+    notify_expect(fd, "READY=1");
+    child_expect(&c, "R;");
+    assert_int_equal(kill(c.pid, SIGTERM), 0);
+    notify_expect(fd, "STOPPING=1");
+    assert_int_equal(child_wait(&c), 0);
+    unsetenv("NOTIFY_SOCKET");
+    close(fd);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_notify),
         cmocka_unit_test(test_drain_grace),
         cmocka_unit_test(test_startup_errors),
     };

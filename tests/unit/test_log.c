@@ -1,7 +1,8 @@
 /*
  * Unit tests for log/: level parsing, the line format, level filtering,
  * long lines, errno left as it was, control characters escaped, and the
- * rate limiting of repeated warnings on a clock the test sets.
+ * rate limiting of repeated warnings on a clock the test sets, and the
+ * journal's "<N>" priority prefixes when JOURNAL_STREAM names stderr.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -146,6 +148,50 @@ static void test_ratelimit(void **state)
     assert_int_equal(log_ratelimit_flush(&rl, 1206000, &span), 0);
 }
 
+/* JOURNAL_STREAM as systemd sets it for the file stderr now is, or, with
+ * OFF, for another inode (a child whose stderr was redirected). */
+static void journal_stream_set(unsigned long long off)
+{
+    struct stat st;
+    char v[64];
+
+    assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+    snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino + off);
+    assert_int_equal(setenv("JOURNAL_STREAM", v, 1), 0);
+}
+
+static void test_journal(void **state)
+{
+    char *out;
+    (void)state;
+
+    test_stderr_begin();
+    journal_stream_set(0);
+    log_init("migrator", LOG_LEVEL_DEBUG);
+    log_error("e '%s'", "x");
+    log_warn("w");
+    log_info("i\nforged");
+    log_debug("d");
+    /* The variable inherited, stderr elsewhere: plain lines. */
+    journal_stream_set(1);
+    log_init("migrator", LOG_LEVEL_INFO);
+    log_info("plain");
+    setenv("JOURNAL_STREAM", "garbage", 1);
+    log_init("migrator", LOG_LEVEL_INFO);
+    log_info("plain too");
+    unsetenv("JOURNAL_STREAM");
+    log_init("migrator", LOG_LEVEL_INFO);
+    out = test_stderr_end(NULL);
+    assert_string_equal(out, "<3>error: e 'x'\n"
+                             "<4>warn: w\n"
+                             "<6>info: i\\x0aforged\n"
+                             "<7>debug: d\n"
+                             "migrator: info: plain\n"
+                             "migrator: info: plain too\n");
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_long_lines_and_errno),
         cmocka_unit_test(test_escaped),
         cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test(test_journal),
     };
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

@@ -62,6 +62,9 @@ static int fake_vf_list(void *ctx, const char *pf,
     }
     strcpy(l[0].mac, "02:00:00:00:00:10");
     l[0].vlan = 100;
+    l[0].trust = 0;
+    l[0].spoofchk = 1;
+    l[0].link_state = MIGR_VF_LINK_AUTO;
     strcpy(l[1].mac, "02:00:00:00:00:11");
     l[1].vlan = 0;
     *ret_vfs = l;
@@ -69,14 +72,24 @@ static int fake_vf_list(void *ctx, const char *pf,
 }
 
 static int fake_vf_set(void *ctx, const char *pf, unsigned index,
-                       const char *mac, int vlan)
+                       const struct migr_vf_config *cfg)
 {
     (void)ctx;
     (void)pf;
     (void)index;
-    (void)mac;
-    (void)vlan;
+    (void)cfg;
     return 0;
+}
+
+/* A reservation of PF ens1f0 with MAC and VLAN. */
+static int reserve(struct migr_sriov *s, const char *mac, int vlan,
+                   const char *owner, const char *const *in_use,
+                   struct migr_vf_reservation *ret)
+{
+    struct migr_vf_config cfg = {mac, vlan, -1, -1};
+
+    return migr_sriov_reserve(s, "ens1f0", &cfg, MIGR_VF_ANY, owner, in_use,
+                              ret);
 }
 
 static const struct migr_netlink_ops fake_nl = {
@@ -188,10 +201,9 @@ size_t __wrap_migr_sriov_list(struct migr_sriov *s,
 
     if (list_calls++ == 0 && reserve_between) {
         reserve_between = false;
-        assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:aa:00:00:00:02",
-                                            100, MIGR_VF_ANY, "default/vmi-b",
-                                            NULL, NULL),
-                         0);
+        assert_int_equal(
+            reserve(s, "02:aa:00:00:00:02", 100, "default/vmi-b", NULL, NULL),
+            0);
     }
     return n;
 }
@@ -219,10 +231,9 @@ static void test_inventory(void **state)
     /* VF0 is taken by a domain elsewhere: the reservation gets VF1. */
     {
         const char *in_use[] = {"0000:3b:02.0", NULL};
-        assert_int_equal(
-            migr_sriov_reserve(sriov, "ens1f0", "02:aa:00:00:00:01", 100,
-                               MIGR_VF_ANY, "default/vmi-a", in_use, &r),
-            0);
+        assert_int_equal(reserve(sriov, "02:aa:00:00:00:01", 100,
+                                 "default/vmi-a", in_use, &r),
+                         0);
         assert_int_equal(r.index, 1);
     }
     fx_put_file(os_release,
@@ -327,6 +338,8 @@ static void test_inventory(void **state)
     assert_string_equal(str(d, "pf"), "ens1f0");
     assert_string_equal(str(d, "mode"), "hostdev");
     assert_int_equal(num(d, "vlan"), 100);
+    assert_true(json_is_null(json_object_get(d, "trust")));
+    assert_true(json_is_null(json_object_get(d, "spoofchk")));
     assert_int_equal(num(d, "totalVFs"), 8);
     assert_int_equal(num(d, "numVFs"), 4);
     assert_null(json_object_get(d, "error"));
@@ -340,11 +353,21 @@ static void test_inventory(void **state)
     assert_string_equal(str(vf, "driver"), "iavf");
     assert_string_equal(str(vf, "mac"), "02:00:00:00:00:10");
     assert_int_equal(num(vf, "vlan"), 100);
+    assert_true(json_is_false(json_object_get(vf, "trust")));
+    assert_true(json_is_true(json_object_get(vf, "spoofchk")));
+    assert_string_equal(str(vf, "linkState"), "auto");
     assert_true(json_is_false(json_object_get(vf, "reserved")));
+    assert_true(json_is_false(json_object_get(vf, "inUse")));
+    assert_true(json_is_null(json_object_get(vf, "usedBy")));
     vf = json_array_get(vfs, 1);
     assert_int_equal(num(vf, "index"), 1);
     assert_true(json_is_true(json_object_get(vf, "reserved")));
+    assert_true(json_is_true(json_object_get(vf, "inUse")));
+    assert_string_equal(str(vf, "usedBy"), "default/vmi-a");
     assert_int_equal(num(vf, "vlan"), 0);
+    /* Netlink said nothing of these. */
+    assert_true(json_is_null(json_object_get(vf, "trust")));
+    assert_true(json_is_null(json_object_get(vf, "linkState")));
     vf = json_array_get(vfs, 2);
     assert_string_equal(str(vf, "pci"), "0000:3b:02.2");
     assert_true(json_is_null(json_object_get(vf, "netdev")));
@@ -380,10 +403,9 @@ static void test_inventory_reservations_grow(void **state)
 
     load_cfg(t, "");
     assert_int_equal(migr_sriov_new(t->fx.root, &fake_nl, &sriov), 0);
-    assert_int_equal(migr_sriov_reserve(sriov, "ens1f0", "02:aa:00:00:00:01",
-                                        100, MIGR_VF_ANY, "default/vmi-a", NULL,
-                                        NULL),
-                     0);
+    assert_int_equal(
+        reserve(sriov, "02:aa:00:00:00:01", 100, "default/vmi-a", NULL, NULL),
+        0);
     src = (struct migr_agent_sources){
         .cfg = &t->cfg, .virt_error = "x", .nl = &fake_nl, .sriov = sriov};
     list_calls = 0;
@@ -541,6 +563,62 @@ static void test_inventory_shared_disks(void **state)
     assert_true(json_is_true(json_object_get(
         json_array_get(json_object_get(d, "disks"), 0), "shared")));
     json_decref(inv);
+    migr_virt_close(v);
+}
+
+/* A VF that an active domain's interface names is in use, by that domain:
+ * a direct interface on the VF netdev, a hostdev interface by its PCI
+ * address; an inactive domain holds none. */
+static void test_inventory_vf_in_use_by_domain(void **state)
+{
+    struct t *t = *state;
+    struct migr_virt *v = NULL;
+    struct migr_agent_sources src;
+    const char *running =
+        "<domain type='test'><name>ns_vf-user</name>"
+        "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+        "<devices>"
+        "<interface type='direct'><mac address='02:aa:00:00:00:03'/>"
+        "<source dev='ens1f0v3' mode='passthrough'/></interface>"
+        "<interface type='hostdev' managed='yes'>"
+        "<mac address='02:aa:00:00:00:02'/><source>"
+        "<address type='pci' domain='0x0000' bus='0x3b' slot='0x02' "
+        "function='0x2'/></source></interface>"
+        "</devices></domain>";
+    const char *stopped =
+        "<domain type='test'><name>ns_vf-idle</name>"
+        "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+        "<devices>"
+        "<interface type='direct'><mac address='02:aa:00:00:00:04'/>"
+        "<source dev='ens1f0v0' mode='passthrough'/></interface>"
+        "</devices></domain>";
+    json_t *inv = NULL, *vfs;
+    char err[512];
+
+    load_cfg(t, "");
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, running, NULL, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_start(v, "ns_vf-user", err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, stopped, NULL, err, sizeof(err)), 0);
+    src = (struct migr_agent_sources){.cfg = &t->cfg, .virt = v};
+    assert_int_equal(migr_agent_inventory(&src, &inv, NULL), 0);
+    vfs = json_object_get(json_array_get(json_object_get(inv, "networks"), 0),
+                          "vfs");
+    assert_int_equal(json_array_size(vfs), 4);
+    assert_true(
+        json_is_false(json_object_get(json_array_get(vfs, 0), "inUse")));
+    assert_true(
+        json_is_false(json_object_get(json_array_get(vfs, 1), "inUse")));
+    assert_true(json_is_true(json_object_get(json_array_get(vfs, 2), "inUse")));
+    assert_string_equal(str(json_array_get(vfs, 2), "usedBy"), "ns_vf-user");
+    assert_true(
+        json_is_false(json_object_get(json_array_get(vfs, 2), "reserved")));
+    assert_true(json_is_true(json_object_get(json_array_get(vfs, 3), "inUse")));
+    assert_string_equal(str(json_array_get(vfs, 3), "usedBy"), "ns_vf-user");
+    json_decref(inv);
+    assert_int_equal(migr_virt_destroy(v, "ns_vf-user", err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_undefine(v, "ns_vf-user", err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_undefine(v, "ns_vf-idle", err, sizeof(err)), 0);
     migr_virt_close(v);
 }
 
@@ -1032,6 +1110,10 @@ static void test_reports_on_events(void **state)
     assert_string_equal(str(json_object_get(j, "agent"), "url"),
                         "http://127.0.0.1:8081");
     assert_int_equal(strlen(str(json_object_get(j, "agent"), "bootId")), 36);
+    /* Where a migration target finds this host's libvirt: the migration
+     * address (listen's) as prepare results give it. */
+    assert_string_equal(str(json_object_get(j, "agent"), "libvirtPeerURI"),
+                        "qemu+tcp://127.0.0.1/system");
     assert_non_null(find_named(json_object_get(j, "domains"), "test"));
     json_decref(j);
 
@@ -1085,6 +1167,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inventory_shared_disks, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_inventory_vf_in_use_by_domain,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports_on_events, setup,
                                         teardown),

@@ -62,6 +62,15 @@ static struct {
     char uri[128];
     unsigned long long bandwidth;
     unsigned long long downtime;
+    int suspends; /* virDomainSuspend calls that went through */
+    int resumes;  /* virDomainResume calls */
+    /* The target's checks: what the CPU comparison answers, the free
+     * memory, and what the comparison was given. */
+    int cpu_result;
+    int cpu_calls;
+    char cpu_xml[512];
+    char cpu_arch[32];
+    unsigned long long free_memory;
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
@@ -78,6 +87,75 @@ int __wrap_virDomainMigrateStartPostCopy(virDomainPtr d, unsigned int flags);
 int __wrap_virDomainMigrateSetMaxDowntime(virDomainPtr d,
                                           unsigned long long downtime,
                                           unsigned int flags);
+int __wrap_virDomainSuspend(virDomainPtr d);
+int __real_virDomainSuspend(virDomainPtr d);
+int __wrap_virDomainResume(virDomainPtr d);
+int __real_virDomainResume(virDomainPtr d);
+
+int __wrap_virDomainResume(virDomainPtr d)
+{
+    pthread_mutex_lock(&fk.lock);
+    fk.resumes++;
+    pthread_mutex_unlock(&fk.lock);
+    return __real_virDomainResume(d);
+}
+int __wrap_virConnectCompareHypervisorCPU(virConnectPtr conn,
+                                          const char *emulator,
+                                          const char *arch, const char *machine,
+                                          const char *virttype,
+                                          const char *xmlCPU,
+                                          unsigned int flags);
+unsigned long long __wrap_virNodeGetFreeMemory(virConnectPtr conn);
+
+/* The test driver has no CPU model to compare with: the tests say the
+ * answer. */
+int __wrap_virConnectCompareHypervisorCPU(virConnectPtr conn,
+                                          const char *emulator,
+                                          const char *arch, const char *machine,
+                                          const char *virttype,
+                                          const char *xmlCPU,
+                                          unsigned int flags)
+{
+    int r;
+    (void)conn;
+    (void)emulator;
+    (void)machine;
+    (void)virttype;
+    (void)flags;
+
+    pthread_mutex_lock(&fk.lock);
+    fk.cpu_calls++;
+    snprintf(fk.cpu_xml, sizeof(fk.cpu_xml), "%s", xmlCPU ? xmlCPU : "");
+    snprintf(fk.cpu_arch, sizeof(fk.cpu_arch), "%s", arch ? arch : "");
+    r = fk.cpu_result;
+    pthread_mutex_unlock(&fk.lock);
+    return r;
+}
+
+/* The test driver's free memory is a few MiB: the tests set it. */
+unsigned long long __wrap_virNodeGetFreeMemory(virConnectPtr conn)
+{
+    unsigned long long n;
+    (void)conn;
+
+    pthread_mutex_lock(&fk.lock);
+    n = fk.free_memory;
+    pthread_mutex_unlock(&fk.lock);
+    return n;
+}
+
+/* The test driver pauses its domain for real; the tests are told. */
+int __wrap_virDomainSuspend(virDomainPtr d)
+{
+    int r = __real_virDomainSuspend(d);
+
+    pthread_mutex_lock(&fk.lock);
+    if (r == 0)
+        fk.suspends++;
+    pthread_cond_broadcast(&fk.cond);
+    pthread_mutex_unlock(&fk.lock);
+    return r;
+}
 
 int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
                                   virTypedParameterPtr params,
@@ -207,7 +285,11 @@ static void fake_reset(void)
     fk.pass_through = fk.migrating = fk.finish = fk.aborted = false;
     fk.postcopy = fk.shrink = false;
     fk.remaining = 1u << 29;
-    fk.stats_calls = fk.abort_calls = 0;
+    fk.stats_calls = fk.abort_calls = fk.suspends = fk.resumes = 0;
+    fk.cpu_result = VIR_CPU_COMPARE_IDENTICAL;
+    fk.cpu_calls = 0;
+    fk.cpu_xml[0] = fk.cpu_arch[0] = '\0';
+    fk.free_memory = UINT64_C(16) << 30;
     fk.flags = 0;
     fk.uri[0] = '\0';
     fk.bandwidth = fk.downtime = 0;
@@ -226,6 +308,20 @@ static void fake_wait_samples(int n)
     while (fk.stats_calls < n)
         if (pthread_cond_timedwait(&fk.cond, &fk.lock, &until) != 0)
             fail_msg("the monitor took fewer than %d samples", n);
+    pthread_mutex_unlock(&fk.lock);
+}
+
+/* Wait (with a deadline) until the monitor has paused the guest. */
+static void fake_wait_suspended(void)
+{
+    struct timespec until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&fk.lock);
+    while (fk.suspends == 0)
+        if (pthread_cond_timedwait(&fk.cond, &fk.lock, &until) != 0)
+            fail_msg("the monitor did not pause the guest");
     pthread_mutex_unlock(&fk.lock);
 }
 
@@ -465,7 +561,17 @@ static void test_bad_bodies(void **state)
          "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
          "\"tcp://h:1\",\"bandwidthMiBps\":1e99}}",
          "migrate.bandwidthMiBps"},
+        {"{\"id\":\"a\",\"type\":\"prepare\",\"domain\":\"d\",\"prepare\":{"
+         "\"sourceLibvirtURI\":\"host-a\"}}",
+         "prepare.sourceLibvirtURI"},
+        {"{\"id\":\"a\",\"type\":\"prepare\",\"domain\":\"d\",\"prepare\":{"
+         "\"sourceLibvirtURI\":7}}",
+         "prepare.sourceLibvirtURI"},
         {"{\"id\":\"a\",\"type\":\"abort\",\"abort\":{}}", "abort.jobId"},
+        {"{\"id\":\"a\",\"type\":\"release\",\"domain\":\"d\"}", "release"},
+        {"{\"id\":\"a\",\"type\":\"release\",\"domain\":\"d\","
+         "\"release\":{}}",
+         "release.prepareJobId"},
         {"{\"id\":\"a\",\"type\":\"abort\",\"abort\":[]}", "abort"},
     };
     char deep[4096 + 1];
@@ -600,6 +706,195 @@ static void test_prepare_ports(void **state)
     t_close(&t);
 }
 
+/* A prepare of `domain` from the libvirt at `source` (the test driver
+ * plays the source) as job `id`; returns the ended job. */
+static json_t *prepare_from(struct t *t, const char *id, const char *domain,
+                            const char *source)
+{
+    char *body = NULL;
+
+    assert_true(asprintf(&body,
+                         "{\"id\":\"%s\",\"type\":\"prepare\",\"domain\":"
+                         "\"%s\",\"prepare\":{\"sourceLibvirtURI\":\"%s\"}}",
+                         id, domain, source) > 0);
+    json_decref(post_ok(t, body, 202));
+    free(body);
+    return run_to_end(t, id);
+}
+
+static void assert_failed(json_t *o, const char *reason, const char *part)
+{
+    assert_string_equal(sget(o, "state"), "Failed");
+    assert_string_equal(sget(o, "error.reason"), reason);
+    if (!strstr(sget(o, "error.message"), part))
+        fail_msg("'%s' does not say '%s'", sget(o, "error.message"), part);
+    json_decref(o);
+}
+
+/* The target's checks against the source's migratable XML: the test
+ * driver's "test" (8 GiB, disk /guest/diskimage1, no CPU model) and a
+ * domain with a CPU model and a per-VM disk. */
+static void test_prepare_checks(void **state)
+{
+    char xml[PATH_MAX + 512], path[PATH_MAX + 64], cpu_xml[512];
+    struct migr_virt *v = NULL;
+    int calls;
+    struct t t;
+    json_t *o;
+    (void)state;
+
+    t_open(&t, "shared_storage = [\"/srv/nfs\", \"/guest/\"];\n", true);
+    o = prepare_from(&t, "p1", "test", "test:///default");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_non_null(sget(o, "result.migrationURI"));
+    json_decref(o);
+    pthread_mutex_lock(&fk.lock);
+    assert_int_equal(fk.cpu_calls, 0); /* no CPU model to compare */
+    fk.free_memory = UINT64_C(4) << 30;
+    pthread_mutex_unlock(&fk.lock);
+    assert_failed(prepare_from(&t, "p2", "test", "test:///default"),
+                  "InsufficientMemory",
+                  "the guest's memory (8192 MiB) is more than this host's "
+                  "free memory (4096 MiB)");
+    assert_failed(prepare_from(&t, "p3", "nope", "test:///default"),
+                  "DomainNotFound", "'nope'");
+    /* Nothing listens on port 1. */
+    assert_failed(
+        prepare_from(&t, "p4", "test", "qemu+tcp://127.0.0.1:1/system"),
+        "SourceUnreachable", "qemu+tcp://127.0.0.1:1/system");
+
+    /* A CPU model, and a disk in the per-VM directory this host makes. */
+    snprintf(path, sizeof(path), "%s/vms/ns_cpuvm/overlay.qcow2", t.dir);
+    snprintf(xml, sizeof(xml),
+             "<domain type='test'><name>ns_cpuvm</name>"
+             "<memory unit='MiB'>512</memory>"
+             "<os><type arch='i686'>hvm</type></os>"
+             "<cpu mode='custom' match='exact'><model>Haswell</model></cpu>"
+             "<devices><disk type='file' device='disk'><source file='%s'/>"
+             "<target dev='vdb'/></disk>"
+             "<disk type='file' device='cdrom'><target dev='hdc'/>"
+             "<readonly/></disk></devices></domain>",
+             path);
+    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
+    assert_int_equal(migr_virt_define(v, xml, NULL, NULL, 0), 0);
+    pthread_mutex_lock(&fk.lock);
+    fk.free_memory = UINT64_C(1) << 30;
+    fk.cpu_result = VIR_CPU_COMPARE_INCOMPATIBLE;
+    pthread_mutex_unlock(&fk.lock);
+    assert_failed(prepare_from(&t, "p5", "ns_cpuvm", "test:///default"),
+                  "CPUIncompatible", "the guest's CPU model 'Haswell'");
+    pthread_mutex_lock(&fk.lock);
+    snprintf(cpu_xml, sizeof(cpu_xml), "%s", fk.cpu_xml);
+    calls = fk.cpu_calls;
+    fk.cpu_result = VIR_CPU_COMPARE_SUPERSET;
+    pthread_mutex_unlock(&fk.lock);
+    assert_int_equal(calls, 1);
+    /* The <cpu> element alone, as libvirt formatted it. */
+    if (strncmp(cpu_xml, "<cpu", 4) != 0 ||
+        !strstr(cpu_xml, ">Haswell</model>"))
+        fail_msg("compared '%s'", cpu_xml);
+    o = prepare_from(&t, "p6", "ns_cpuvm", "test:///default");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    json_decref(o);
+    t_close(&t);
+
+    /* The same disks without shared storage configured. */
+    t_open(&t, NULL, true);
+    assert_failed(prepare_from(&t, "p1", "test", "test:///default"),
+                  "DiskNotShared", "disk vda ('/guest/diskimage1')");
+    /* ns_cpuvm's per-VM file is under another state_dir now. */
+    assert_failed(prepare_from(&t, "p2", "ns_cpuvm", "test:///default"),
+                  "DiskNotShared", "disk vdb");
+    t_close(&t);
+    assert_int_equal(migr_virt_undefine(v, "ns_cpuvm", NULL, 0), 0);
+    migr_virt_close(v);
+}
+
+/* state_dir/vms/DOMAIN/ with a file in a subdirectory, as a prepare
+ * would leave a seed and an overlay. */
+static void per_vm_files(const struct t *t, const char *domain)
+{
+    char cmd[PATH_MAX * 4];
+
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s/vms/%s/seed' && echo x >'%s/vms/%s/seed/user-data' "
+             "&& echo y >'%s/vms/%s/overlay.qcow2'",
+             t->dir, domain, t->dir, domain, t->dir, domain);
+    assert_int_equal(system(cmd), 0);
+}
+
+static bool per_vm_exists(const struct t *t, const char *domain)
+{
+    char path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/vms/%s", t->dir, domain);
+    return access(path, F_OK) == 0;
+}
+
+static json_t *release(struct t *t, const char *id, const char *domain,
+                       const char *prepare_id)
+{
+    char *body = NULL;
+
+    assert_true(asprintf(&body,
+                         "{\"id\":\"%s\",\"type\":\"release\",\"domain\":"
+                         "\"%s\",\"release\":{\"prepareJobId\":\"%s\"}}",
+                         id, domain, prepare_id) > 0);
+    json_decref(post_ok(t, body, 202));
+    free(body);
+    return run_to_end(t, id);
+}
+
+/* release undoes a prepare: the per-VM files go unless the domain is
+ * here; nothing left is no failure. */
+static void test_release(void **state)
+{
+    struct t t;
+    json_t *o;
+    (void)state;
+
+    t_open(&t, NULL, true);
+    o = prepare_from(&t, "u1-prepare", "test", "test:///default");
+    json_decref(o); /* (DiskNotShared: a prepare that ended all the same) */
+    per_vm_files(&t, "ns_gone");
+    o = release(&t, "u1-release", "ns_gone", "u1-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_string_equal(sget(o, "type"), "release");
+    assert_true(json_is_true(
+        json_object_get(json_object_get(o, "result"), "filesRemoved")));
+    assert_false(json_is_true(
+        json_object_get(json_object_get(o, "result"), "domainHere")));
+    json_decref(o);
+    assert_false(per_vm_exists(&t, "ns_gone"));
+    per_vm_files(&t, "other");
+    assert_true(per_vm_exists(&t, "other")); /* another VM's stay */
+
+    /* The domain is defined here (the test driver's "test"): its files
+     * are its own now. */
+    per_vm_files(&t, "test");
+    o = release(&t, "u2-release", "test", "u2-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_true(json_is_true(
+        json_object_get(json_object_get(o, "result"), "domainHere")));
+    assert_false(json_is_true(
+        json_object_get(json_object_get(o, "result"), "filesRemoved")));
+    json_decref(o);
+    assert_true(per_vm_exists(&t, "test"));
+
+    /* Nothing to undo, no such prepare job: still Succeeded, and again. */
+    o = release(&t, "u3-release", "ns_never", "u3-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_false(json_is_true(
+        json_object_get(json_object_get(o, "result"), "filesRemoved")));
+    json_decref(o);
+    /* A name that is not one path component removes nothing. */
+    o = release(&t, "u4-release", "..", "u4-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    json_decref(o);
+    assert_true(per_vm_exists(&t, "other"));
+    t_close(&t);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Migrate                                                                 */
 
@@ -711,9 +1006,14 @@ static void assert_domain_stays(void)
     migr_virt_close(v);
 }
 
+/* progressTimeout always aborts, even with post-copy and workload
+ * disruption allowed (KubeVirt uses those only at the completion
+ * timeout). */
 static void test_progress_timeout(void **state)
 {
-    char *body = migrate_body("m1", "test", "\"progressTimeoutS\":2");
+    char *body = migrate_body("m1", "test",
+                              "\"progressTimeoutS\":2,\"allowPostCopy\":true,"
+                              "\"allowWorkloadDisruption\":true");
     struct t t;
     json_t *o;
     (void)state;
@@ -724,65 +1024,183 @@ static void test_progress_timeout(void **state)
     assert_string_equal(sget(o, "state"), "Failed");
     assert_string_equal(sget(o, "error.reason"), "ProgressTimeout");
     assert_non_null(strstr(sget(o, "error.message"), "no progress for 2 s"));
+    assert_string_equal(sget(o, "progress.mode"), "PreCopy");
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
+    assert_true(fk.flags & VIR_MIGRATE_POSTCOPY);
     assert_true(fk.aborted);
     assert_false(fk.postcopy);
+    assert_int_equal(fk.suspends, 0);
     pthread_mutex_unlock(&fk.lock);
     assert_domain_stays();
     free(body);
     t_close(&t);
+}
+
+/* A migration that makes progress but does not end: 8 GiB of guest
+ * memory is 9 GB to KubeVirt, so at 1 s per GB the deadline is 9 s of
+ * 20 ms. */
+#define SLOW_KNOBS "\"progressTimeoutS\":0,\"completionTimeoutPerGiBS\":1"
+
+static void slow_migration(void)
+{
+    pthread_mutex_lock(&fk.lock);
+    fk.shrink = true;
+    fk.remaining = UINT64_C(1) << 40;
+    pthread_mutex_unlock(&fk.lock);
 }
 
 static void test_postcopy_switch(void **state)
 {
     char *body = migrate_body("m1", "test",
-                              "\"progressTimeoutS\":2,\"allowPostCopy\":true");
+                              SLOW_KNOBS ",\"allowPostCopy\":true,"
+                                         "\"allowWorkloadDisruption\":true");
     struct t t;
     json_t *o;
     (void)state;
 
     t_open(&t, NULL, true);
+    slow_migration();
     json_decref(post_ok(&t, body, 202));
     o = run_to_end(&t, "m1");
     assert_string_equal(sget(o, "state"), "Succeeded");
     assert_string_equal(sget(o, "result.mode"), "PostCopy");
     assert_string_equal(sget(o, "progress.mode"), "PostCopy");
+    /* The progress ends with the migration's final numbers, not the last
+     * pre-copy sample's (which had a lot left). */
+    assert_int_equal(iget(o, "progress.dataRemaining"), 0);
+    assert_int_equal(iget(o, "progress.dataProcessed"),
+                     iget(o, "progress.dataTotal"));
+    assert_int_equal(iget(o, "progress.timeElapsedMs"), 1000);
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
     assert_true(fk.flags & VIR_MIGRATE_POSTCOPY);
     assert_true(fk.postcopy);
     assert_int_equal(fk.abort_calls, 0);
+    assert_int_equal(fk.suspends, 0);
     pthread_mutex_unlock(&fk.lock);
     free(body);
     t_close(&t);
 }
 
+/* Without allowWorkloadDisruption the completion timeout aborts, post-copy
+ * allowed or not. */
 static void test_completion_timeout(void **state)
 {
-    /* 8 GiB at 1 s per GiB: 8 s of 20 ms.  Progress all along. */
-    char *body = migrate_body(
-        "m1", "test", "\"progressTimeoutS\":0,\"completionTimeoutPerGiBS\":1");
+    static const char *const knobs[] = {
+        SLOW_KNOBS,
+        SLOW_KNOBS ",\"allowPostCopy\":true,\"allowWorkloadDisruption\":false",
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(knobs) / sizeof(*knobs); i++) {
+        char *body = migrate_body("m1", "test", knobs[i]);
+        struct t t;
+        json_t *o;
+
+        t_open(&t, NULL, true);
+        slow_migration();
+        json_decref(post_ok(&t, body, 202));
+        o = run_to_end(&t, "m1");
+        assert_string_equal(sget(o, "state"), "Failed");
+        assert_string_equal(sget(o, "error.reason"), "CompletionTimeout");
+        assert_non_null(strstr(sget(o, "error.message"),
+                               "not completed after 9 s (1 s per GB, 9 GB)"));
+        json_decref(o);
+        pthread_mutex_lock(&fk.lock);
+        assert_true(fk.aborted);
+        assert_false(fk.postcopy);
+        assert_int_equal(fk.suspends, 0);
+        assert_true(fk.stats_calls > 3); /* it did make progress meanwhile */
+        pthread_mutex_unlock(&fk.lock);
+        assert_domain_stays();
+        free(body);
+        t_close(&t);
+    }
+}
+
+static void assert_domain_state(enum migr_dom_state want)
+{
+    struct migr_virt *v = NULL;
+    struct migr_dom_info info;
+
+    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
+    assert_int_equal(migr_virt_info(v, "test", &info, NULL, 0), 0);
+    assert_int_equal(info.state, want);
+    migr_virt_close(v);
+}
+
+/* allowWorkloadDisruption without post-copy: at the deadline the guest is
+ * paused and the deadline doubled; past that, the abort, and the guest runs
+ * on here. */
+static void test_pause_doubles_deadline(void **state)
+{
+    char *body = migrate_body("m1", "test",
+                              SLOW_KNOBS ",\"allowWorkloadDisruption\":true");
+    struct migr_virt *v = NULL;
     struct t t;
     json_t *o;
     (void)state;
 
+    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
     t_open(&t, NULL, true);
-    pthread_mutex_lock(&fk.lock);
-    fk.shrink = true;
-    fk.remaining = UINT64_C(1) << 40;
-    pthread_mutex_unlock(&fk.lock);
+    slow_migration();
     json_decref(post_ok(&t, body, 202));
+    fake_wait_suspended();
+    assert_domain_state(MIGR_DOM_PAUSED);
     o = run_to_end(&t, "m1");
     assert_string_equal(sget(o, "state"), "Failed");
     assert_string_equal(sget(o, "error.reason"), "CompletionTimeout");
-    assert_non_null(strstr(sget(o, "error.message"), "8 GiB"));
+    assert_non_null(
+        strstr(sget(o, "error.message"), "not completed after 18 s"));
+    assert_non_null(strstr(sget(o, "error.message"), "doubled"));
+    assert_string_equal(sget(o, "progress.mode"), "Paused");
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
+    assert_int_equal(fk.suspends, 1);
+    assert_int_equal(fk.resumes, 1);
     assert_true(fk.aborted);
-    assert_true(fk.stats_calls > 3); /* it did make progress meanwhile */
+    assert_false(fk.postcopy);
     pthread_mutex_unlock(&fk.lock);
-    assert_domain_stays();
+    assert_domain_stays(); /* resumed */
+    migr_virt_close(v);
+    free(body);
+    t_close(&t);
+}
+
+/* ...and a paused guest's migration that completes in the doubled time
+ * succeeds in mode Paused. */
+static void test_pause_then_completes(void **state)
+{
+    char *body = migrate_body("m1", "test",
+                              SLOW_KNOBS ",\"allowWorkloadDisruption\":true");
+    struct migr_virt *v = NULL;
+    struct t t;
+    json_t *o;
+    int n;
+    (void)state;
+
+    /* A connection of our own keeps the test driver's state: with the
+     * last one closed, libvirt makes it afresh (its domain running). */
+    assert_int_equal(migr_virt_open("test:///default", &v, NULL, 0), 0);
+    t_open(&t, NULL, true);
+    slow_migration();
+    json_decref(post_ok(&t, body, 202));
+    fake_wait_suspended();
+    fake_finish();
+    o = run_to_end(&t, "m1");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_string_equal(sget(o, "result.mode"), "Paused");
+    json_decref(o);
+    pthread_mutex_lock(&fk.lock);
+    n = fk.resumes;
+    pthread_mutex_unlock(&fk.lock);
+    assert_int_equal(n, 0);
+    /* The fake migration leaves the test domain here, paused: libvirt
+     * would resume it on the target. */
+    assert_domain_state(MIGR_DOM_PAUSED);
+    assert_int_equal(migr_virt_resume(v, "test", NULL, 0), 0);
+    migr_virt_close(v);
     free(body);
     t_close(&t);
 }
@@ -1011,11 +1429,15 @@ int main(void)
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_bad_bodies),
         cmocka_unit_test(test_prepare_ports),
+        cmocka_unit_test(test_prepare_checks),
+        cmocka_unit_test(test_release),
         cmocka_unit_test(test_migrate_succeeds),
         cmocka_unit_test(test_migrate_fails),
         cmocka_unit_test(test_progress_timeout),
         cmocka_unit_test(test_postcopy_switch),
         cmocka_unit_test(test_completion_timeout),
+        cmocka_unit_test(test_pause_doubles_deadline),
+        cmocka_unit_test(test_pause_then_completes),
         cmocka_unit_test(test_abort),
         cmocka_unit_test(test_abort_pending),
         cmocka_unit_test(test_abort_too_late),

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,6 +83,8 @@ struct fake_set {
     unsigned index;
     char mac[MIGR_MAC_LEN];
     int vlan;
+    int trust;
+    int spoofchk;
 };
 
 struct fake_nl {
@@ -88,7 +92,7 @@ struct fake_nl {
     int n_links;
     int list_error; /* returned by vf_list when < 0 */
     int set_error;  /* returned by vf_set when < 0 */
-    struct fake_set sets[16];
+    struct fake_set sets[64];
     int n_sets;
 };
 
@@ -110,20 +114,32 @@ static int fake_vf_list(void *ctx, const char *pf,
 }
 
 static int fake_vf_set(void *ctx, const char *pf, unsigned index,
-                       const char *mac, int vlan)
+                       const struct migr_vf_config *cfg)
 {
     struct fake_nl *f = ctx;
     struct fake_set *s;
 
     if (f->set_error < 0)
         return f->set_error;
-    assert_true(f->n_sets < 16);
+    assert_true(f->n_sets < 64);
     s = &f->sets[f->n_sets++];
     snprintf(s->pf, sizeof(s->pf), "%s", pf);
     s->index = index;
-    snprintf(s->mac, sizeof(s->mac), "%s", mac);
-    s->vlan = vlan;
+    snprintf(s->mac, sizeof(s->mac), "%s", cfg->mac);
+    s->vlan = cfg->vlan;
+    s->trust = cfg->trust;
+    s->spoofchk = cfg->spoofchk;
     return 0;
+}
+
+/* migr_sriov_reserve with MAC and VLAN, trust and spoofchk left alone. */
+static int reserve(struct migr_sriov *s, const char *pf, const char *mac,
+                   int vlan, enum migr_vf_need need, const char *owner,
+                   const char *const *in_use, struct migr_vf_reservation *ret)
+{
+    struct migr_vf_config cfg = {mac, vlan, -1, -1};
+
+    return migr_sriov_reserve(s, pf, &cfg, need, owner, in_use, ret);
 }
 
 static struct migr_netlink_ops fake_ops(struct fake_nl *f)
@@ -265,8 +281,8 @@ static void test_reserve_choice(void **state)
     assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
 
     /* VF0 is held by a running domain (its PCI address), so VF1. */
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:AA", 100,
-                                        MIGR_VF_ANY, "ns/a", in_use, &r),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:AA", 100, MIGR_VF_ANY,
+                             "ns/a", in_use, &r),
                      0);
     assert_string_equal(r.pf, "ens1f0");
     assert_int_equal(r.index, 1);
@@ -281,37 +297,37 @@ static void test_reserve_choice(void **state)
     assert_int_equal(f.sets[0].vlan, 100);
 
     /* The same owner and MAC again: the same VF, programmed again. */
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:aa", 100,
-                                        MIGR_VF_ANY, "ns/a", in_use, &again),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:aa", 100, MIGR_VF_ANY,
+                             "ns/a", in_use, &again),
                      0);
     assert_int_equal(again.index, 1);
     assert_int_equal(f.n_sets, 2);
     assert_int_equal(migr_sriov_list(s, list, 8), 1);
 
     /* Without a netdev need, the vfio-pci VF2 is fine for hostdev... */
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:bb", 0,
-                                        MIGR_VF_ANY, "ns/b", in_use, &r),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:bb", 0, MIGR_VF_ANY,
+                             "ns/b", in_use, &r),
                      0);
     assert_int_equal(r.index, 2);
     assert_string_equal(r.netdev, "");
     /* ...but macvtap needs a netdev: VF3 (VF0 is in use by netdev name
      * this time). */
     in_use[0] = "ens1f0v0";
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:cc", 0,
-                                        MIGR_VF_NETDEV, "ns/c", in_use, &r),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:cc", 0,
+                             MIGR_VF_NETDEV, "ns/c", in_use, &r),
                      0);
     assert_int_equal(r.index, 3);
     assert_string_equal(r.netdev, "ens1f0v3");
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:dd", 0,
-                                        MIGR_VF_NETDEV, "ns/d", in_use, &r),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:dd", 0,
+                             MIGR_VF_NETDEV, "ns/d", in_use, &r),
                      -ENOSPC);
     /* VF0 once its domain is gone. */
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:dd", 0,
-                                        MIGR_VF_NETDEV, "ns/d", NULL, &r),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:dd", 0,
+                             MIGR_VF_NETDEV, "ns/d", NULL, &r),
                      0);
     assert_int_equal(r.index, 0);
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:ee", 0,
-                                        MIGR_VF_ANY, "ns/e", NULL, &r),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:ee", 0, MIGR_VF_ANY,
+                             "ns/e", NULL, &r),
                      -ENOSPC);
     assert_int_equal(migr_sriov_list(s, list, 8), 4);
     assert_int_equal(list[0].index, 1);
@@ -321,16 +337,16 @@ static void test_reserve_choice(void **state)
     assert_int_equal(migr_sriov_release(s, "ns/b", "02:00:00:00:00:99"), 0);
     assert_int_equal(migr_sriov_release(s, "ns/b", NULL), 1);
     assert_int_equal(migr_sriov_release(s, "ns/b", NULL), 0);
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:ee", 0,
-                                        MIGR_VF_ANY, "ns/e", NULL, &r),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:ee", 0, MIGR_VF_ANY,
+                             "ns/e", NULL, &r),
                      0);
     assert_int_equal(r.index, 2);
     assert_int_equal(migr_sriov_release(s, "ns/a", "02:00:00:00:00:AA"), 1);
     assert_int_equal(migr_sriov_list(s, list, 8), 3);
 
     /* Another PF is independent. */
-    assert_int_equal(migr_sriov_reserve(s, "ens2f0", "02:00:00:00:00:aa", 5,
-                                        MIGR_VF_ANY, "ns/a", NULL, &r),
+    assert_int_equal(reserve(s, "ens2f0", "02:00:00:00:00:aa", 5, MIGR_VF_ANY,
+                             "ns/a", NULL, &r),
                      0);
     assert_string_equal(r.pf, "ens2f0");
     assert_int_equal(r.index, 0);
@@ -349,43 +365,281 @@ static void test_reserve_errors(void **state)
 
     fx_standard(fx);
     assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00", 0,
-                                        MIGR_VF_ANY, "o", NULL, &r),
+    assert_int_equal(
+        reserve(s, "ens1f0", "02:00:00:00:00", 0, MIGR_VF_ANY, "o", NULL, &r),
+        -EINVAL);
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:01", 4095,
+                             MIGR_VF_ANY, "o", NULL, &r),
                      -EINVAL);
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 4095,
-                                        MIGR_VF_ANY, "o", NULL, &r),
-                     -EINVAL);
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 0,
-                                        MIGR_VF_ANY, "", NULL, &r),
-                     -EINVAL);
-    assert_int_equal(migr_sriov_reserve(s, "nope0", "02:00:00:00:00:01", 0,
-                                        MIGR_VF_ANY, "o", NULL, &r),
-                     -ENODEV);
-    assert_int_equal(migr_sriov_reserve(s, "eth9", "02:00:00:00:00:01", 0,
-                                        MIGR_VF_ANY, "o", NULL, &r),
-                     -EOPNOTSUPP);
+    assert_int_equal(
+        reserve(s, "ens1f0", "02:00:00:00:00:01", 0, MIGR_VF_ANY, "", NULL, &r),
+        -EINVAL);
+    assert_int_equal(
+        reserve(s, "nope0", "02:00:00:00:00:01", 0, MIGR_VF_ANY, "o", NULL, &r),
+        -ENODEV);
+    assert_int_equal(
+        reserve(s, "eth9", "02:00:00:00:00:01", 0, MIGR_VF_ANY, "o", NULL, &r),
+        -EOPNOTSUPP);
     /* Programming fails: nothing is reserved, *ret untouched. */
     f.set_error = -EOPNOTSUPP;
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 0,
-                                        MIGR_VF_ANY, "o", NULL, &r),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:01", 0, MIGR_VF_ANY,
+                             "o", NULL, &r),
                      -EOPNOTSUPP);
     assert_int_equal(r.index, 77);
     assert_int_equal(migr_sriov_list(s, NULL, 0), 0);
     f.set_error = 0;
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 0,
-                                        MIGR_VF_ANY, "o", NULL, &r),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:01", 0, MIGR_VF_ANY,
+                             "o", NULL, &r),
                      0);
     assert_int_equal(r.index, 0);
     migr_sriov_free(s);
 
     /* Without netlink the table only chooses. */
     assert_int_equal(migr_sriov_new(fx->root, NULL, &s), 0);
-    assert_int_equal(migr_sriov_reserve(s, "ens1f0", "02:00:00:00:00:01", 0,
-                                        MIGR_VF_ANY, "o", NULL, NULL),
+    assert_int_equal(reserve(s, "ens1f0", "02:00:00:00:00:01", 0, MIGR_VF_ANY,
+                             "o", NULL, NULL),
                      0);
     assert_int_equal(migr_sriov_list(s, NULL, 0), 1);
     migr_sriov_free(s);
     assert_int_equal(migr_sriov_new(NULL, NULL, &s), -EINVAL);
+}
+
+/* A config network: the VF programmed with its VLAN, trust and spoof
+ * check; macvtap mode needs a VF netdev; release clears the MAC and VLAN
+ * on the PF and puts the VF back in the pool. */
+static void test_reserve_net_and_release(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation r, list[8];
+    struct conf_network hostdev = {"sriov-net1",          "ens1f0", 100,
+                                   CONF_NET_MODE_HOSTDEV, 1,        0};
+    struct conf_network macvtap = {"sriov-net2",          "ens1f0", 0,
+                                   CONF_NET_MODE_MACVTAP, -1,       1};
+    const char *in_use[] = {"ens1f0v0", "ens1f0v1", NULL};
+    char longowner[MIGR_OWNER_LEN + 1];
+
+    fx_standard(fx);
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(migr_sriov_reserve_net(s, &hostdev, "02:AA:00:00:00:01",
+                                            "ns_a", NULL, &r),
+                     0);
+    assert_int_equal(r.index, 0);
+    assert_string_equal(r.owner, "ns_a");
+    assert_int_equal(r.trust, 1);
+    assert_int_equal(r.spoofchk, 0);
+    assert_int_equal(f.n_sets, 1);
+    assert_string_equal(f.sets[0].pf, "ens1f0");
+    assert_int_equal(f.sets[0].index, 0);
+    assert_string_equal(f.sets[0].mac, "02:aa:00:00:00:01");
+    assert_int_equal(f.sets[0].vlan, 100);
+    assert_int_equal(f.sets[0].trust, 1);
+    assert_int_equal(f.sets[0].spoofchk, 0);
+
+    /* macvtap skips the vfio-pci VF2 without a netdev: VF3. */
+    assert_int_equal(migr_sriov_reserve_net(s, &macvtap, "02:aa:00:00:00:02",
+                                            "ns_b", in_use, &r),
+                     0);
+    assert_int_equal(r.index, 3);
+    assert_string_equal(r.netdev, "ens1f0v3");
+    assert_int_equal(f.sets[1].index, 3);
+    assert_int_equal(f.sets[1].vlan, 0);
+    assert_int_equal(f.sets[1].trust, -1);
+    assert_int_equal(f.sets[1].spoofchk, 1);
+    /* No other VF with a netdev is free. */
+    assert_int_equal(migr_sriov_reserve_net(s, &macvtap, "02:aa:00:00:00:03",
+                                            "ns_c", in_use, &r),
+                     -ENOSPC);
+    assert_int_equal(f.n_sets, 2);
+
+    /* Release: MAC and VLAN cleared on the PF's VF, trust and spoof check
+     * left alone, and the VF free again. */
+    assert_int_equal(migr_sriov_release(s, "ns_a", "02:aa:00:00:00:01"), 1);
+    assert_int_equal(f.n_sets, 3);
+    assert_string_equal(f.sets[2].pf, "ens1f0");
+    assert_int_equal(f.sets[2].index, 0);
+    assert_string_equal(f.sets[2].mac, "00:00:00:00:00:00");
+    assert_int_equal(f.sets[2].vlan, 0);
+    assert_int_equal(f.sets[2].trust, -1);
+    assert_int_equal(f.sets[2].spoofchk, -1);
+    assert_int_equal(migr_sriov_list(s, list, 8), 1);
+    assert_string_equal(list[0].owner, "ns_b");
+    assert_int_equal(migr_sriov_reserve_net(s, &hostdev, "02:aa:00:00:00:04",
+                                            "ns_d", NULL, &r),
+                     0);
+    assert_int_equal(r.index, 0);
+
+    /* A clearing that fails still returns the VF to the pool. */
+    f.set_error = -EBUSY;
+    assert_int_equal(migr_sriov_release(s, "ns_d", NULL), -EBUSY);
+    assert_int_equal(migr_sriov_list(s, list, 8), 1);
+    f.set_error = 0;
+
+    /* The MAC is required and may not be the cleared one; owners fit. */
+    assert_int_equal(
+        migr_sriov_reserve_net(s, &hostdev, NULL, "ns_e", NULL, &r), -EINVAL);
+    assert_int_equal(migr_sriov_reserve_net(s, &hostdev, "00:00:00:00:00:00",
+                                            "ns_e", NULL, &r),
+                     -EINVAL);
+    memset(longowner, 'o', MIGR_OWNER_LEN);
+    longowner[MIGR_OWNER_LEN] = '\0';
+    assert_int_equal(migr_sriov_reserve_net(s, &hostdev, "02:aa:00:00:00:05",
+                                            longowner, NULL, &r),
+                     -EINVAL);
+    assert_int_equal(
+        migr_sriov_reserve_net(s, NULL, "02:aa:00:00:00:05", "ns_e", NULL, &r),
+        -EINVAL);
+    {
+        struct migr_vf_config bad = {"02:aa:00:00:00:05", 0, 2, -1};
+        assert_int_equal(migr_sriov_reserve(s, "ens1f0", &bad, MIGR_VF_ANY,
+                                            "ns_e", NULL, &r),
+                         -EINVAL);
+    }
+    migr_sriov_free(s);
+}
+
+/* A running domain's VF adopted after a restart: held without being
+ * programmed, skipped by the next reservation, cleared on release. */
+static void test_adopt(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation r, list[4];
+    struct conf_network net = {"sriov-net1",          "ens1f0", 100,
+                               CONF_NET_MODE_MACVTAP, -1,       -1};
+
+    fx_standard(fx);
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "ens1f0v0", "ns_a", "02:aa:00:00:00:01"), 0);
+    /* By PCI address as a hostdev interface names it. */
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "0000:3b:02.1", "ns_b", "02:aa:00:00:00:02"),
+        0);
+    assert_int_equal(f.n_sets, 0);
+    /* Again for the same owner: nothing new; another owner: busy. */
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "ens1f0v0", "ns_a", "02:aa:00:00:00:01"), 0);
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "ens1f0v0", "ns_c", "02:aa:00:00:00:03"),
+        -EBUSY);
+    assert_int_equal(
+        migr_sriov_adopt(s, &net, "ens9f0v0", "ns_c", "02:aa:00:00:00:03"),
+        -ENOENT);
+    assert_int_equal(migr_sriov_adopt(s, &net, "ens1f0v0", "ns_c", "bad"),
+                     -EINVAL);
+    assert_int_equal(migr_sriov_list(s, list, 4), 2);
+    assert_string_equal(list[0].owner, "ns_a");
+    assert_int_equal(list[0].index, 0);
+    assert_string_equal(list[0].mac, "02:aa:00:00:00:01");
+    assert_int_equal(list[1].index, 1);
+    /* The next macvtap reservation skips VF0, VF1 and the netdev-less VF2. */
+    assert_int_equal(
+        migr_sriov_reserve_net(s, &net, "02:aa:00:00:00:04", "ns_d", NULL, &r),
+        0);
+    assert_int_equal(r.index, 3);
+    assert_int_equal(migr_sriov_release(s, "ns_a", NULL), 1);
+    assert_int_equal(f.sets[f.n_sets - 1].index, 0);
+    assert_string_equal(f.sets[f.n_sets - 1].mac, "00:00:00:00:00:00");
+    migr_sriov_free(s);
+}
+
+/* A missing PF: no VF to reserve, said as such. */
+static void test_reserve_missing_pf(void **state)
+{
+    struct fx *fx = *state;
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation r;
+    struct conf_network net = {"sriov-net1",          "ens3f0", 0,
+                               CONF_NET_MODE_HOSTDEV, -1,       -1};
+
+    fx_standard(fx);
+    assert_int_equal(migr_sriov_new(fx->root, NULL, &s), 0);
+    assert_int_equal(
+        migr_sriov_reserve_net(s, &net, "02:aa:00:00:00:01", "ns_a", NULL, &r),
+        -ENODEV);
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 0);
+    migr_sriov_free(s);
+}
+
+/* Many threads reserving at once never get the same VF, and exactly as
+ * many succeed as there are VFs. */
+#define RACE_THREADS 8
+
+struct race {
+    struct migr_sriov *s;
+    int id;
+    int result;
+    struct migr_vf_reservation r;
+};
+
+static void *race_main(void *arg)
+{
+    struct race *x = arg;
+    struct migr_vf_config cfg = {NULL, 7, -1, -1};
+    char mac[MIGR_MAC_LEN], owner[32];
+
+    snprintf(mac, sizeof(mac), "02:bb:00:00:00:%02x", x->id);
+    snprintf(owner, sizeof(owner), "ns_vm%d", x->id);
+    cfg.mac = mac;
+    x->result = migr_sriov_reserve(x->s, "ens2f0", &cfg, MIGR_VF_ANY, owner,
+                                   NULL, &x->r);
+    return NULL;
+}
+
+static void test_reserve_threads(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct race races[RACE_THREADS];
+    pthread_t th[RACE_THREADS];
+    struct fx_vf vfs[5];
+    int ok = 0, nospc = 0;
+    bool seen[5] = {false};
+
+    for (int i = 0; i < 5; i++)
+        vfs[i] = (struct fx_vf){"iavf", ""};
+    fx_pf(fx, "ens2f0", 0x5e, 8, vfs, 5);
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    for (int i = 0; i < RACE_THREADS; i++) {
+        races[i] = (struct race){.s = s, .id = i};
+        assert_int_equal(pthread_create(&th[i], NULL, race_main, &races[i]), 0);
+    }
+    for (int i = 0; i < RACE_THREADS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < RACE_THREADS; i++) {
+        if (races[i].result == -ENOSPC) {
+            nospc++;
+            continue;
+        }
+        assert_int_equal(races[i].result, 0);
+        assert_true(races[i].r.index < 5);
+        assert_false(seen[races[i].r.index]);
+        seen[races[i].r.index] = true;
+        ok++;
+    }
+    assert_int_equal(ok, 5);
+    assert_int_equal(nospc, RACE_THREADS - 5);
+    assert_int_equal(f.n_sets, 5);
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 5);
+    migr_sriov_free(s);
+}
+
+static void test_link_state_name(void **state)
+{
+    (void)state;
+    assert_string_equal(migr_vf_link_state_name(MIGR_VF_LINK_AUTO), "auto");
+    assert_string_equal(migr_vf_link_state_name(MIGR_VF_LINK_ENABLE), "enable");
+    assert_string_equal(migr_vf_link_state_name(MIGR_VF_LINK_DISABLE),
+                        "disable");
+    assert_null(migr_vf_link_state_name(-1));
+    assert_null(migr_vf_link_state_name(3));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -395,6 +649,8 @@ static void test_libnl_no_vfs(void **state)
 {
     struct migr_vf_link *vfs = (void *)1;
     const struct migr_netlink_ops *nl = &migr_netlink_libnl;
+    struct migr_vf_config bad = {"bad", 0, -1, -1};
+    struct migr_vf_config badtrust = {"02:00:00:00:00:01", 0, 2, -1};
 
     (void)state;
     /* lo exists in every network namespace and has no PCI parent. */
@@ -402,7 +658,9 @@ static void test_libnl_no_vfs(void **state)
     assert_null(vfs);
     assert_int_equal(nl->vf_list(nl->ctx, "nosuchif0", &vfs), -ENODEV);
     assert_int_equal(nl->vf_list(nl->ctx, "../lo", &vfs), -EINVAL);
-    assert_int_equal(nl->vf_set(nl->ctx, "lo", 0, "bad", 0), -EINVAL);
+    assert_int_equal(nl->vf_set(nl->ctx, "lo", 0, &bad), -EINVAL);
+    assert_int_equal(nl->vf_set(nl->ctx, "lo", 0, &badtrust), -EINVAL);
+    assert_int_equal(nl->vf_set(nl->ctx, "lo", 0, NULL), -EINVAL);
 }
 
 /* In a child with its own network namespace (so the host is never
@@ -419,6 +677,7 @@ static void test_libnl_veth(void **state)
     if (pid == 0) {
         struct migr_vf_link *vfs = (void *)1;
         const struct migr_netlink_ops *nl = &migr_netlink_libnl;
+        struct migr_vf_config cfg = {"02:00:00:00:00:01", 10, 1, 0};
         int r;
 
         if (unshare(CLONE_NEWNET) < 0)
@@ -428,12 +687,12 @@ static void test_libnl_veth(void **state)
             _exit(77);
         if (nl->vf_list(nl->ctx, "mgtv0", &vfs) != 0 || vfs != NULL)
             _exit(1);
-        r = nl->vf_set(nl->ctx, "mgtv0", 0, "02:00:00:00:00:01", 10);
+        r = nl->vf_set(nl->ctx, "mgtv0", 0, &cfg);
         if (r != -EOPNOTSUPP) {
             fprintf(stderr, "vf_set on a veth: %d\n", r);
             _exit(2);
         }
-        if (nl->vf_set(nl->ctx, "mgtv9", 0, "02:00:00:00:00:01", 10) != -ENODEV)
+        if (nl->vf_set(nl->ctx, "mgtv9", 0, &cfg) != -ENODEV)
             _exit(3);
         _exit(0);
     }
@@ -458,6 +717,14 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_reserve_errors, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_net_and_release, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_missing_pf, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reserve_threads, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test(test_link_state_name),
         cmocka_unit_test(test_libnl_no_vfs),
         cmocka_unit_test(test_libnl_veth),
     };

@@ -664,6 +664,7 @@ static void test_devices_parse(void **state)
     assert_string_equal(d.ifaces[0].name, "");
 
     assert_int_equal(migr_dom_devices_parse(hand, &d), 0);
+    assert_int_equal(d.memory_kib, 0); /* none given */
     assert_false(d.acpi);
     assert_int_equal(d.hostdevs, 2);
     assert_int_equal(d.n_disks, 4);
@@ -688,6 +689,32 @@ static void test_devices_parse(void **state)
     assert_string_equal(d.ifaces[2].source, "");
     migr_dom_devices_clear(&d);
 
+    /* <memory> in libvirt's units, to KiB. */
+    {
+        static const struct {
+            const char *mem;
+            uint64_t kib;
+        } m[] = {
+            {"<memory>2048</memory>", 2048},
+            {"<memory unit='KiB'>2048</memory>", 2048},
+            {"<memory unit='MiB'>192</memory>", 192 * 1024},
+            {"<memory unit='G'>8</memory>", UINT64_C(8) << 20},
+            {"<memory unit='GB'>1</memory>", 976563},
+            {"<memory unit='b'>1</memory>", 1},
+            {"<memory unit='parsec'>1</memory>", 0},
+            {"<memory unit='MiB'>12x</memory>", 0},
+        };
+        for (size_t i = 0; i < sizeof(m) / sizeof(*m); i++) {
+            char x[128];
+
+            snprintf(x, sizeof(x), "<domain>%s</domain>", m[i].mem);
+            assert_int_equal(migr_dom_devices_parse(x, &d), 0);
+            if (d.memory_kib != m[i].kib)
+                fail_msg("%s: %llu KiB", m[i].mem,
+                         (unsigned long long)d.memory_kib);
+        }
+        migr_dom_devices_clear(&d);
+    }
     assert_int_equal(migr_dom_devices_parse("<domain>", &d), -EINVAL);
     assert_int_equal(migr_dom_devices_parse("<network/>", &d), -EINVAL);
     assert_int_equal(migr_dom_devices_parse(NULL, &d), -EINVAL);

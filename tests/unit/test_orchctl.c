@@ -195,7 +195,7 @@ static void test_args_errors(void **state)
         {{"get", "vmim", "-n"}, "error: flag needs an argument: -n\n"},
         {{"get", "vmim", "-o", "xml"},
          "error: unable to match a printer suitable for the output format "
-         "\"xml\", allowed formats are: json,name,table,wide,yaml\n"},
+         "\"xml\", allowed formats are: json,jsonpath,name,table,wide,yaml\n"},
         {{"migrate"},
          "error: migrate needs the name of a VM\n"
          "See 'orchctl migrate -h' for help.\n"},
@@ -1027,22 +1027,22 @@ static void test_describe_node(void **state)
         "  Hypervisor Version:  7.2.0\n"
         "  CPU Model:           Skylake-Client-IBRS\n"
         "SR-IOV Networks:\n"
-        "  Name:               fabric\n"
-        "  PF:                 enp1s0f0\n"
-        "  Mode:               legacy\n"
-        "  VLAN:               100\n"
-        "  VFs:                3 (1 in use, 1 reserved, 1 free)\n"
-        "    INDEX             PCI           NETDEV      MAC                VLAN    STATE\n"
-        "    -----             ---           ------      ---                ----    -----\n"
-        "    0                 0000:01:00.1  enp1s0f0v0  52:54:00:aa:00:00  <none>  free\n"
-        "    1                 0000:01:00.2  <none>      52:54:00:aa:00:01  100     in use\n"
-        "    2                 0000:01:00.3  enp1s0f0v2  <none>             <none>  reserved\n"
-        "  Name:               storage\n"
-        "  PF:                 enp2s0\n"
-        "  Mode:               switchdev\n"
-        "  VLAN:               0\n"
-        "  Error:              no VFs configured\n"
-        "  VFs:                0 (0 in use, 0 reserved, 0 free)\n"
+        "  NAME     PF        MODE     VLAN  TRUST   SPOOFCHK  FREE VFS\n"
+        "  ----     --        ----     ----  -----   --------  --------\n"
+        "  fabric   enp1s0f0  macvtap  100   <none>  on        1\n"
+        "  storage  enp2s0    hostdev  0     <none>  <none>    <error>\n"
+        "SR-IOV PFs:\n"
+        "  Name:               enp1s0f0\n"
+        "  Networks:           fabric\n"
+        "  VFs:                3 of 8 (1 in use, 1 reserved, 1 free)\n"
+        "    INDEX             PCI           NETDEV      MAC                VLAN    TRUST   SPOOFCHK  LINK    STATE     USED BY\n"
+        "    -----             ---           ------      ---                ----    -----   --------  ----    -----     -------\n"
+        "    0                 0000:01:00.1  enp1s0f0v0  52:54:00:aa:00:00  <none>  off     on        auto    free      <none>\n"
+        "    1                 0000:01:00.2  <none>      52:54:00:aa:00:01  100     <none>  <none>    <none>  in use    default_web\n"
+        "    2                 0000:01:00.3  enp1s0f0v2  <none>             <none>  on      off       enable  reserved  lab_db\n"
+        "  Name:               enp2s0\n"
+        "  Networks:           storage\n"
+        "  Error:              no such interface\n"
         "Non-terminated VMIs:  (2 in total)\n"
         "  Namespace           Name  Phase      Memory  vCPUs\n"
         "  ---------           ----  -----      ------  -----\n"
@@ -1075,6 +1075,7 @@ static void test_describe_node(void **state)
                              "Unschedulable:        false\n"
                              "Conditions:           <none>\n"
                              "SR-IOV Networks:      <none>\n"
+                             "SR-IOV PFs:           <none>\n"
                              "Non-terminated VMIs:  <unknown>\n"
                              "Skipped Domains:      <none>\n");
     free(buf);
@@ -2313,7 +2314,8 @@ static void test_bin_describe_node(void **state)
     assert_null(strstr(r.out, "elsewhere"));
     assert_non_null(strstr(r.out, "    2                 0000:01:00.3  "
                                   "enp1s0f0v2  <none>             <none>  "
-                                  "reserved\n"));
+                                  "on      off       enable  reserved  "
+                                  "lab_db\n"));
     assert_non_null(strstr(r.out, "libvirt unreachable: ^[[2Jboom\n"));
     run_clear(&r);
     assert_int_equal(e->fake->nreqs, 3);

@@ -680,6 +680,35 @@ static void test_admission_conditions(void **state)
     assert_status(f, 409, "Conflict", "Active migration job (m-ok)");
 }
 
+/* An SR-IOV VMI migrates only with a static MAC and a static address for
+ * it in networkData (orchestratord/sriov.h): 422 with the reason. */
+static void test_admission_sriov(void **state)
+{
+    struct fixture *f = *state;
+    json_t *vmi = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:[{s:s, s:{}}]}},"
+        " s:[{s:s, s:{s:s}}], s:[{s:s, s:{s:s}}]},"
+        " s:{s:s, s:s}}",
+        "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+        "metadata", "name", "vmi-sriov", "namespace", NS, "spec", "domain",
+        "devices", "interfaces", "name", "net1", "sriov", "networks", "name",
+        "net1", "multus", "networkName", "sriov-net1", "volumes", "name",
+        "cloudinit", "cloudInitNoCloud", "networkData",
+        "version: 2\nethernets:\n  e:\n    match: {macAddress: "
+        "'02:00:00:00:00:07'}\n    addresses: [198.18.0.70/15]\n",
+        "status", "phase", "Running", "nodeName", "node1");
+
+    assert_non_null(vmi);
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmi), 0);
+    json_decref(vmi);
+    assert_int_equal(post_for_vmi(f, "m-sriov", "vmi-sriov"), 422);
+    assert_status(f, 422, "Invalid",
+                  "Cannot migrate VMI, Reason: InterfaceNotLiveMigratable, "
+                  "Message: SR-IOV interface 'net1' "
+                  "(spec.domain.devices.interfaces[0]) has no static "
+                  "macAddress");
+}
+
 /* The rules on their own, as the controller will call them: on objects,
  * without HTTP. */
 static void test_migration_rules(void **state)
@@ -1731,17 +1760,17 @@ static void test_auth_before_accept(void **state)
     assert_status(f, 406, "NotAcceptable", NULL);
 }
 
-/* Counts in the query are decimal digits and nothing else: no blanks
- * (a '+' decodes to one), no sign. */
+/* Counts in the query are int64s as strconv.ParseInt reads them: a sign
+ * and decimal digits, no blanks (a '+' decodes to one); below 1 is no
+ * limit. */
 static void test_numeric_params_strict(void **state)
 {
     struct fixture *f = *state;
     static const char *const bad[] = {
         VMIM_PATH "?limit=%205",
         VMIM_PATH "?limit=+5",
-        VMIM_PATH "?limit=%2B5",
         VMIM_PATH "?limit=%095",
-        VMIM_PATH "?limit=-1",
+        VMIM_PATH "?limit=--1",
         VMIM_PATH "?limit=5%20",
         VMIM_PATH "?limit=",
         VMIM_PATH "?watch=true&timeoutSeconds=%201",
@@ -1755,6 +1784,12 @@ static void test_numeric_params_strict(void **state)
     }
     assert_int_equal(
         call(f, HTTP_METHOD_GET, VMIM_PATH "?limit=5", NULL, NULL, NULL, NULL),
+        200);
+    assert_int_equal(call(f, HTTP_METHOD_GET, VMIM_PATH "?limit=%2B5", NULL,
+                          NULL, NULL, NULL),
+                     200);
+    assert_int_equal(
+        call(f, HTTP_METHOD_GET, VMIM_PATH "?limit=-1", NULL, NULL, NULL, NULL),
         200);
 }
 
@@ -1798,6 +1833,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_replaces_server_fields,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admission_sriov, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admission_conditions, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_migration_rules, setup, teardown),

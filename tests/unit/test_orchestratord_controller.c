@@ -316,10 +316,13 @@ static void add_node(struct fixture *f, const char *name, const char *url,
         "kubernetes.io/hostname", name, "annotations", "spec", "unschedulable",
         unschedulable, "status", "conditions", "type", "Ready", "status", ready,
         "capacity", "memory", mem, "allocatable", "memory", mem);
-    if (url)
-        json_object_set_new(
-            json_object_get(json_object_get(n, "metadata"), "annotations"),
-            "orchestrator.io/agent-url", json_string(url));
+    if (url) {
+        json_t *ann =
+            json_object_get(json_object_get(n, "metadata"), "annotations");
+        json_object_set_new(ann, "orchestrator.io/agent-url", json_string(url));
+        json_object_set_new(ann, "orchestrator.io/libvirt-peer-uri",
+                            json_sprintf("qemu+tcp://%s/system", name));
+    }
     if (label) {
         char k[64], v[64];
         assert_int_equal(sscanf(label, "%63[^=]=%63s", k, v), 2);
@@ -503,6 +506,9 @@ static void test_phases_to_succeeded(void **state)
     assert_string_equal(jstr(req, "type"), "prepare");
     assert_string_equal(jstr(req, "domain"), "default_vm1");
     assert_string_equal(jstr(req, "migration.name"), "m1");
+    /* The target checks the guest against the source's libvirt. */
+    assert_string_equal(jstr(req, "prepare.sourceLibvirtURI"),
+                        "qemu+tcp://hv01/system");
 
     fake_set(&f->fk, prep, "Succeeded", prepared());
     settle(f, 5);
@@ -528,6 +534,12 @@ static void test_phases_to_succeeded(void **state)
     assert_int_equal(json_integer_value(json_object_get(
                          json_object_get(req, "migrate"), "progressTimeoutS")),
                      150);
+    /* The defaults: libvirt's own max downtime; no disruption, said. */
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(req, "migrate"), "maxDowntimeMs")),
+                     0);
+    assert_true(json_is_false(json_object_get(json_object_get(req, "migrate"),
+                                              "allowWorkloadDisruption")));
     assert_vmi_on(f, "vm1", "hv01");
 
     /* Progress reaches the record, and again when it moves. */
@@ -773,6 +785,83 @@ static void test_no_target_fails(void **state)
     json_decref(o);
     assert_vmi_on(f, "vm2", "hv01");
     assert_int_equal(f->srv.metrics.migrations_failed, 1);
+    /* No target was prepared: nothing to release. */
+    for (size_t i = 0; i < json_array_size(f->fk.log); i++)
+        assert_null(strstr(json_string_value(json_array_get(f->fk.log, i)),
+                           "-release"));
+}
+
+/* SR-IOV (orchestratord/sriov.h): the target must have the VMI's network
+ * on the PF of the same name with a free VF; otherwise the migration fails
+ * in Scheduling and the reason names PF and host. */
+static void add_sriov_node(struct fixture *f, const char *name, const char *url,
+                           const char *pf, int free_vfs)
+{
+    json_t *n = json_pack(
+        "{s:s, s:s, s:{s:s, s:{s:s}, s:{s:s}}, s:{},"
+        " s:{s:[{s:s, s:s}], s:{s:s}, s:{s:s}, s:[{s:s, s:s, s:s}],"
+        " s:{s:[{s:s, s:i, s:i}]}}}",
+        "apiVersion", "v1", "kind", "Node", "metadata", "name", name, "labels",
+        "kubernetes.io/hostname", name, "annotations",
+        "orchestrator.io/agent-url", url, "spec", "status", "conditions",
+        "type", "Ready", "status", "True", "capacity", "memory", "16Gi",
+        "allocatable", "memory", "16Gi", "sriovNetworks", "name", "sriov-net1",
+        "pf", pf, "mode", "macvtap", "sriov", "pfs", "name", pf, "vfsFree",
+        free_vfs, "vfsInUse", 4 - free_vfs);
+    assert_int_equal(store_create(f->st, STORE_KIND_NODE, n), 0);
+    json_decref(n);
+}
+
+static void add_sriov_vmi(struct fixture *f, const char *name, const char *node)
+{
+    json_t *v = json_pack(
+        "{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:{s:s}}, s:{s:[{s:s, s:s, s:{}}]}},"
+        " s:[{s:s, s:{s:s}}], s:[{s:s, s:{s:s}}]}, s:{s:s, s:s}}",
+        "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+        "metadata", "name", name, "namespace", "default", "spec", "domain",
+        "resources", "requests", "memory", "1Gi", "devices", "interfaces",
+        "name", "net1", "macAddress", "02:00:00:00:00:01", "sriov", "networks",
+        "name", "net1", "multus", "networkName", "sriov-net1", "volumes",
+        "name", "cloudinit", "cloudInitNoCloud", "networkData",
+        "version: 2\nethernets:\n  e:\n    match: {macAddress: "
+        "'02:00:00:00:00:01'}\n    addresses: [198.18.0.70/15]\n",
+        "status", "phase", "Running", "nodeName", node);
+    assert_non_null(v);
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, v), 0);
+    json_decref(v);
+}
+
+static void test_sriov_target(void **state)
+{
+    struct fixture *f = *state;
+    const char *why;
+    json_t *o;
+
+    add_sriov_node(f, "hv01", URL("1"), "ens1f0", 2);
+    add_sriov_node(f, "hv02", URL("2"), "ens1f0", 0);
+    add_sriov_node(f, "hv03", URL("3"), "ens2f0", 4);
+    add_sriov_vmi(f, "vm1", "hv01");
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    why = jstr(o, "status.migrationState.failureReason");
+    assert_non_null(why);
+    assert_non_null(strstr(why, "hv02: PF 'ens1f0' (network 'sriov-net1') "
+                                "has no free VF (4 of 4 in use)"));
+    assert_non_null(strstr(why, "hv03: network 'sriov-net1' is on PF "
+                                "'ens2f0' here but on PF 'ens1f0' on the "
+                                "source hv01"));
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+
+    /* A host with a free VF on ens1f0 is chosen. */
+    add_sriov_node(f, "hv04", URL("4"), "ens1f0", 1);
+    post_vmim(f, "m2", "vm1", NULL);
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m2");
+    assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv04");
+    json_decref(o);
 }
 
 /*
@@ -826,6 +915,64 @@ static void test_migrate_job_fails(void **state)
     json_decref(o);
     assert_vmi_on(f, "vm1", "hv01");
     free(mig);
+}
+
+/* The target's checks refuse: the record names the host and what it
+ * lacked.  A source that did not say where its libvirt is gets no
+ * checks asked for. */
+static void test_prepare_check_fails(void **state)
+{
+    struct fixture *f = *state;
+    char *prep, *rel, line[256];
+    json_t *o, *req;
+
+    add_node(f, "hv01", NULL, "True", false, "16Gi", NULL);
+    add_node(f, "hv02", URL("2"), "True", false, "16Gi", NULL);
+    add_vmi(f, "vm1", "hv01", "1Gi");
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+    prep = job_of(f, "m1", "prepare");
+    req = json_object_get(f->fk.requests, prep);
+    assert_non_null(req);
+    assert_int_equal(json_object_size(json_object_get(req, "prepare")), 0);
+    fake_set(&f->fk, prep, "Failed",
+             json_pack("{s:{s:s, s:s}}", "error", "reason", "CPUIncompatible",
+                       "message",
+                       "the guest's CPU model 'Haswell' is incompatible "
+                       "with this host's CPU"));
+    /* The failed job is seen; then the target's agent stops answering, as
+     * the migration fails. */
+    settle(f, 1);
+    snprintf(f->fk.down, sizeof(f->fk.down), "%s", URL("2"));
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.failureReason"),
+                        "target node 'hv02' could not prepare the migration: "
+                        "CPUIncompatible: the guest's CPU model 'Haswell' is "
+                        "incompatible with this host's CPU");
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+
+    /* The release of the prepare goes to the target, retried until the
+     * agent takes it, then no more. */
+    rel = job_of(f, "m1", "release");
+    snprintf(line, sizeof(line), "submit %s %s", URL("2"), rel);
+    assert_int_equal(log_count(f, line), 1);
+    f->fk.down[0] = '\0';
+    settle(f, 30);
+    assert_int_equal(log_count(f, line), 2);
+    assert_non_null(json_object_get(f->fk.jobs, rel)); /* taken */
+    req = json_object_get(f->fk.requests, rel);
+    assert_string_equal(jstr(req, "type"), "release");
+    assert_string_equal(jstr(req, "domain"), "default_vm1");
+    assert_string_equal(jstr(req, "migration.name"), "m1");
+    assert_string_equal(jstr(req, "release.prepareJobId"), prep);
+    settle(f, 30);
+    assert_int_equal(log_count(f, line), 2);
+    free(rel);
+    free(prep);
 }
 
 /*
@@ -887,6 +1034,13 @@ static void test_cancel_while_running(void **state)
                         "Live migration has been aborted");
     json_decref(o);
     assert_vmi_on(f, "vm1", "hv01");
+    /* The target's prepare is released. */
+    {
+        char *rel = job_of(f, "m1", "release"), line[256];
+        snprintf(line, sizeof(line), "submit %s %s", URL("2"), rel);
+        assert_int_equal(log_count(f, line), 1);
+        free(rel);
+    }
     free(mig);
     free(abo);
 }
@@ -1035,6 +1189,14 @@ static void test_policy_resolve(void **state)
     assert_string_equal(jstr(c, "bandwidthPerMigration"), "0Mi");
     assert_int_equal(json_integer_value(json_object_get(c, "progressTimeout")),
                      77);
+    /* maxDowntimeMs 0 is libvirt's own, which KubeVirt's field cannot
+     * say: left out. */
+    assert_null(json_object_get(c, "maxDowntimeMs"));
+    json_decref(c);
+    set.max_downtime_ms = 900;
+    c = orch_migration_config_resolve(&set, NULL);
+    assert_int_equal(json_integer_value(json_object_get(c, "maxDowntimeMs")),
+                     900);
     json_decref(c);
     /* allowWorkloadDisruption follows the policy's allowPostCopy; fields
      * a policy cannot set stay the cluster's. */
@@ -1059,8 +1221,10 @@ static void test_policy_in_migration(void **state)
     char *mig;
 
     json_object_update_new(json_object_get(p, "spec"),
-                           json_pack("{s:b, s:s}", "allowAutoConverge", 1,
-                                     "bandwidthPerMigration", "100Mi"));
+                           json_pack("{s:b, s:s, s:b, s:i}",
+                                     "allowAutoConverge", 1,
+                                     "bandwidthPerMigration", "100Mi",
+                                     "allowPostCopy", 1, "maxDowntimeMs", 300));
     assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION_POLICY, p), 0);
     json_decref(p);
     to_running(f);
@@ -1078,6 +1242,12 @@ static void test_policy_in_migration(void **state)
     assert_true(json_is_true(json_object_get(o, "allowAutoConverge")));
     assert_int_equal(json_integer_value(json_object_get(o, "bandwidthMiBps")),
                      100);
+    assert_int_equal(json_integer_value(json_object_get(o, "maxDowntimeMs")),
+                     300);
+    /* The policy's allowWorkloadDisruption, unset, follows its
+     * allowPostCopy: the migrator gets both, explicit. */
+    assert_true(json_is_true(json_object_get(o, "allowPostCopy")));
+    assert_true(json_is_true(json_object_get(o, "allowWorkloadDisruption")));
     free(mig);
 }
 
@@ -1170,9 +1340,12 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_limit_per_source, setup, teardown),
         cmocka_unit_test(test_pick_target),
+        cmocka_unit_test_setup_teardown(test_sriov_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_target_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_down_fails_after_bound,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_check_fails, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_migrate_job_fails, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cancel_before_running, setup,

@@ -168,6 +168,8 @@ static char *report(const char *node, json_t *domains)
     assert_non_null(r);
     api_time_format(1796205600 + generation, when);
     json_object_set_new(r, "refreshedAt", json_string(when));
+    json_object_set_new(json_object_get(r, "agent"), "libvirtPeerURI",
+                        json_string("qemu+tcp://198.18.0.11/system"));
     if (domains) {
         json_object_set_new(r, "domains", domains);
     } else {
@@ -380,6 +382,11 @@ static void test_report_makes_node_and_vmis(void **state)
             json_object_get(json_object_get(n, "metadata"), "annotations"),
             "orchestrator.io/agent-url")),
         "http://198.18.0.11:8081");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(n, "metadata"), "annotations"),
+            "orchestrator.io/libvirt-peer-uri")),
+        "qemu+tcp://198.18.0.11/system");
     assert_string_equal(jstr(n, "status.capacity.cpu"), "8");
     assert_string_equal(jstr(n, "status.capacity.memory"), "16Gi");
     assert_string_equal(jstr(n, "status.allocatable.memory"), "16Gi");
@@ -400,6 +407,26 @@ static void test_report_makes_node_and_vmis(void **state)
                          1);
         assert_int_equal(json_integer_value(json_object_get(net, "vfsInUse")),
                          1);
+        /* The VFs are under status.sriov, by PF. */
+        assert_null(json_object_get(net, "vfs"));
+        net = json_array_get(
+            json_object_get(
+                json_object_get(json_object_get(n, "status"), "sriov"), "pfs"),
+            0);
+        assert_string_equal(jstr(net, "name"), "ens1f0");
+        assert_string_equal(json_string_value(json_array_get(
+                                json_object_get(net, "networks"), 0)),
+                            "sriov-net1");
+        assert_int_equal(json_integer_value(json_object_get(net, "totalVFs")),
+                         2);
+        assert_int_equal(json_integer_value(json_object_get(net, "vfsFree")),
+                         1);
+        /* This report is an older migrator's, without "inUse": a VF on
+         * vfio-pci counts as in use. */
+        assert_true(json_is_false(json_object_get(
+            json_array_get(json_object_get(net, "vfs"), 0), "inUse")));
+        assert_true(json_is_true(json_object_get(
+            json_array_get(json_object_get(net, "vfs"), 1), "inUse")));
     }
     {
         json_t *sk =

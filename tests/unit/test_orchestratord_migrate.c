@@ -316,8 +316,9 @@ static void test_migrates_through_the_agents(void **state)
     /* The daemon logged each step. */
     log = test_read_file(logpath, NULL);
     assert_non_null(log);
-    assert_non_null(strstr(log, "migration 'default/m1': PreparingTarget"));
-    assert_non_null(strstr(log, "migration 'default/m1': Succeeded"));
+    assert_non_null(strstr(log, "migration 'default/m1' uid "));
+    assert_non_null(strstr(log, ": PreparingTarget\n"));
+    assert_non_null(strstr(log, ": Succeeded\n"));
     free(log);
 }
 
