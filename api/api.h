@@ -241,6 +241,35 @@ int api_object_validate(const json_t *doc, enum api_kind expect,
                         const struct api_kind_info **ret_kind,
                         struct api_errors *errs);
 
+/* Check TEXT (LEN bytes, YAML or JSON) as cloud-init network-config: a
+ * mapping (optionally under "network") with version 1 (a "config" list of
+ * physical, bond, bridge, vlan, nameserver and route entries, subnets with a
+ * known type and a static address) or version 2 (ethernets, bonds,
+ * bridges, vlans, wifis: mappings of devices whose addresses, gateways and
+ * nameservers are IP addresses, routes with "to" and "via").  Returns 0, or
+ * -EINVAL with the first problem in MSG (MSGLEN bytes), led by its path
+ * inside the document ("ethernets.eth0.addresses[0]: ..."), or -ENOMEM. */
+int api_network_config_check(const char *text, size_t len, char *msg,
+                             size_t msglen);
+
+/* KubeVirt's escape hatch for a bridge binding on the pod network. */
+#define API_ALLOW_POD_BRIDGE_MIGRATION                                         \
+    "kubevirt.io/allow-pod-bridge-network-live-migration"
+
+/* Whether the VMI object VMI may live-migrate as far as its spec tells
+ * (KubeVirt's LiveMigratable reasons that need no host): a bridge binding
+ * on the pod network (unless annotated API_ALLOW_POD_BRIDGE_MIGRATION), a
+ * masquerade interface forwarding port 49152 or 49153 ->
+ * "InterfaceNotLiveMigratable"; a hostDisk neither "shared: true" nor under
+ * one of the paths of SHARED (a JSON array of absolute directory paths, the
+ * source host's shared_storage; may be NULL) -> "DisksNotLiveMigratable".
+ * A persistentVolumeClaim is a file only its host can place: the host's
+ * report judges it (the VMI's LiveMigratable condition).  Returns 0, or
+ * -EDOM with the reason (static) in *RET_REASON and in MSG (LEN bytes) a
+ * message led by the field path. */
+int api_vmi_live_migratable(const json_t *vmi, const json_t *shared,
+                            const char **ret_reason, char *msg, size_t len);
+
 /* The schema api_object_validate() checks KIND against, as an OpenAPI
  * structural schema (the subset both OpenAPI v2 and v3 read, as a CRD's
  * openAPIV3Schema): type, properties, required, items, enum, format,

@@ -967,10 +967,28 @@ static const struct field container_disk_fields[] = {
 static const struct schema container_disk_schema = {.fields =
                                                         container_disk_fields};
 
+/* networkData becomes the seed's network-config: a guest given one that
+ * cloud-init cannot read comes up without its static address. */
+static void check_network_data(struct vctx *c, const json_t *v)
+{
+    char msg[400];
+    const char *text = json_string_value(v);
+    int r =
+        api_network_config_check(text, json_string_length(v), msg, sizeof(msg));
+
+    if (r == -ENOMEM)
+        c->nomem = true;
+    else if (r < 0)
+        verr(c, API_ERR_INVALID,
+             "Invalid value: not a valid cloud-init network-config (version "
+             "1 or 2): %s",
+             msg);
+}
+
 static const struct field nocloud_fields[] = {
     {.name = "userData", .type = F_STRING},
     {.name = "userDataBase64", .type = F_STRING},
-    {.name = "networkData", .type = F_STRING},
+    {.name = "networkData", .type = F_STRING, .check = check_network_data},
     {.name = "networkDataBase64", .type = F_STRING},
     {.name = "secretRef", .type = F_ANYOBJ},
     {.name = "networkDataSecretRef", .type = F_ANYOBJ},

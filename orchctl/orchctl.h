@@ -465,6 +465,9 @@ int orchctl_cmd_drain(struct orchctl_ctx *ctx);
 int orchctl_cmd_cordon(struct orchctl_ctx *ctx);
 int orchctl_cmd_uncordon(struct orchctl_ctx *ctx);
 int orchctl_cmd_version(struct orchctl_ctx *ctx);
+int orchctl_cmd_start(struct orchctl_ctx *ctx);
+int orchctl_cmd_stop(struct orchctl_ctx *ctx);
+int orchctl_cmd_restart(struct orchctl_ctx *ctx);
 
 /* ---- Shared by the handlers ------------------------------------------- */
 

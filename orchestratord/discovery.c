@@ -52,8 +52,9 @@ static json_t *resource_list(const char *group, const char *version)
         snprintf(gv, sizeof(gv), "%s", version);
 
     if (strcmp(group, subresources_group) == 0) {
-        static const char *const subs[] = {"start", "stop", "migrate"};
-        for (size_t i = 0; i < 3; i++) {
+        static const char *const subs[] = {"start", "stop", "restart",
+                                           "migrate"};
+        for (size_t i = 0; i < sizeof(subs) / sizeof(*subs); i++) {
             char name[64];
             snprintf(name, sizeof(name), "virtualmachines/%s", subs[i]);
             json_array_append_new(

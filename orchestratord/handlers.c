@@ -7,7 +7,7 @@
  *                                                      list across namespaces
  *   /apis/GROUP/VERSION/namespaces/NS/PLURAL[/NAME]
  *   /apis/subresources.kubevirt.io/v1/namespaces/NS/virtualmachines/NAME/
- *       {start,stop,migrate}
+ *       {start,stop,restart,migrate}
  * plus discovery, /version, /healthz, /livez, /readyz and /metrics.
  */
 #include "orchestratord/orchd.h"
@@ -28,12 +28,13 @@
 #include "orchestratord/controller.h"
 #include "orchestratord/events.h"
 #include "orchestratord/hosts.h"
+#include "orchestratord/vms.h"
 
 struct route {
     const struct api_kind_info *kind;
     const char *ns;      /* NULL: cluster-scoped or every namespace */
     const char *name;    /* NULL: the collection */
-    const char *sub;     /* VM subresource: start, stop, migrate */
+    const char *sub;     /* VM subresource: start, stop, restart, migrate */
     struct orch_query q; /* the query's options (kubeapi.h) */
 };
 
@@ -89,6 +90,8 @@ void orch_server_release(struct orch_server *srv)
         return;
     orch_controller_stop(srv->controller);
     srv->controller = NULL;
+    orch_vms_stop(srv->vms);
+    srv->vms = NULL;
     orch_watch_end_all(srv);
     orch_feed_release(srv);
     orch_hosts_release(srv);
@@ -635,6 +638,67 @@ static void strip_server_fields(json_t *doc, bool keep_status)
         json_object_del(doc, "status");
 }
 
+/* The seed's limitations that the VMI's spec shows (api.h,
+ * api_vmi_live_migratable()), judged against the shared_storage its node
+ * publishes (status.sharedStorage of the node record), answered as
+ * KubeVirt's migration-create admitter answers a LiveMigratable refusal.
+ * Returns 0, or -1 after answering. */
+static int admit_migratable(struct orch_server *srv, struct http_response *resp,
+                            const char *ns, const json_t *doc)
+{
+    json_t *vmi = NULL, *node = NULL;
+    const char *reason = NULL, *nn;
+    char msg[768];
+    int r = store_get(srv->store, STORE_KIND_VMI, ns,
+                      api_doc_get_string(doc, "spec.vmiName"), &vmi);
+
+    if (r < 0)
+        return 0; /* orch_migration_admit() has answered for a missing VMI */
+    nn = api_doc_get_string(vmi, "status.nodeName");
+    if (nn)
+        store_get(srv->store, STORE_KIND_NODE, NULL, nn, &node);
+    r = api_vmi_live_migratable(
+        vmi, json_object_get(json_object_get(node, "status"), "sharedStorage"),
+        &reason, msg, sizeof(msg));
+    json_decref(node);
+    json_decref(vmi);
+    if (r == -EDOM) {
+        orch_reply_errno(resp, r,
+                         "admission webhook \"migration-create-validator."
+                         "kubevirt.io\" denied the request: Cannot migrate "
+                         "VMI, Reason: %s, Message: %s",
+                         reason, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* A VM's template must fit on some node (vms.h, orch_vm_admit()).
+ * Returns 0, or -1 after answering 422. */
+static int admit_vm(struct orch_server *srv, struct http_response *resp,
+                    const struct route *rt, const json_t *doc)
+{
+    struct api_errors errs = API_ERRORS_INIT;
+    char field[128], msg[512];
+    int r =
+        orch_vm_admit(srv->store, doc, field, sizeof(field), msg, sizeof(msg));
+
+    if (r == -EDOM) {
+        if (api_errors_add(&errs, API_ERR_INVALID, field, "%s", msg) < 0)
+            orch_reply_errno(resp, -ENOMEM, "out of memory");
+        else
+            reply_invalid(resp, rt->kind,
+                          api_doc_get_string(doc, "metadata.name"), &errs);
+        api_errors_clear(&errs);
+        return -1;
+    }
+    if (r < 0) {
+        reply_store_error(resp, r, "cannot read the nodes");
+        return -1;
+    }
+    return 0;
+}
+
 /* KubeVirt's migration-create admission (migration.h), answered as its
  * webhook's refusal.  Returns 0, or -1 after answering. */
 static int admit_migration(struct orch_server *srv, struct http_response *resp,
@@ -655,7 +719,7 @@ static int admit_migration(struct orch_server *srv, struct http_response *resp,
         reply_store_error(resp, r, "cannot admit the migration");
         return -1;
     }
-    return 0;
+    return admit_migratable(srv, resp, ns, doc);
 }
 
 /* Store a new object that passed validation and admission (in the
@@ -737,8 +801,9 @@ static void admit_and_create(struct orch_server *srv,
         reply_store_error(resp, r, "cannot begin a transaction");
         return;
     }
-    if (rt->kind->kind == API_KIND_VMIM &&
-        admit_migration(srv, resp, rt->ns, doc) < 0) {
+    if ((rt->kind->kind == API_KIND_VMIM &&
+         admit_migration(srv, resp, rt->ns, doc) < 0) ||
+        (rt->kind->kind == API_KIND_VM && admit_vm(srv, resp, rt, doc) < 0)) {
         store_txn_rollback(srv->store);
         return;
     }
@@ -872,6 +937,8 @@ static void handle_replace(struct orch_server *srv,
         goto out;
     if (!validate(resp, rt, doc))
         goto out;
+    if (rt->kind->kind == API_KIND_VM && admit_vm(srv, resp, rt, doc) < 0)
+        goto out;
     update_and_reply(srv, req, resp, rt, doc, rv);
 out:
     json_decref(old);
@@ -994,6 +1061,8 @@ static void handle_patch(struct orch_server *srv,
     if (rt->kind->kind == API_KIND_VMIM && !vmim_update_allowed(resp, old, doc))
         goto out;
     if (!validate(resp, rt, doc))
+        goto out;
+    if (rt->kind->kind == API_KIND_VM && admit_vm(srv, resp, rt, doc) < 0)
         goto out;
     update_and_reply(srv, req, resp, rt, doc, rv);
 out:
@@ -1139,20 +1208,12 @@ out:
 }
 
 /*
- * VM subresources.  The records say what the user asked for; starting and
- * stopping the domain on a host comes with the VM lifecycle work.
+ * VM subresources, as KubeVirt's virt-api serves them: start and stop
+ * change spec.running / spec.runStrategy (Always <-> Halted), or, for a
+ * Manual (or Once, RerunOnFailure) VM, append to status.stateChangeRequests
+ * what the VM controller (vms.h) then does; restart asks it to stop the
+ * current VMI and start a new one.
  */
-
-static bool vm_wants_running(const json_t *vm)
-{
-    const json_t *spec = json_object_get(vm, "spec");
-    const json_t *running = json_object_get(spec, "running");
-    const char *rs = json_string_value(json_object_get(spec, "runStrategy"));
-    if (json_is_boolean(running))
-        return json_is_true(running);
-    return rs && (strcmp(rs, "Always") == 0 ||
-                  strcmp(rs, "RerunOnFailure") == 0 || strcmp(rs, "Once") == 0);
-}
 
 static void vm_set_running(json_t *vm, bool run)
 {
@@ -1166,6 +1227,84 @@ static void vm_set_running(json_t *vm, bool run)
     else
         json_object_set_new(spec, "runStrategy",
                             json_string(run ? "Always" : "Halted"));
+}
+
+/* Append {action: ACTION[, uid: UID]} to VM's status.stateChangeRequests. */
+static int vm_request(json_t *vm, const char *action, const char *uid)
+{
+    json_t *st = json_object_get(vm, "status"), *reqs;
+
+    if (!json_is_object(st)) {
+        st = json_object();
+        json_object_set_new(vm, "status", st);
+    }
+    reqs = json_object_get(st, "stateChangeRequests");
+    if (!json_is_array(reqs)) {
+        reqs = json_array();
+        json_object_set_new(st, "stateChangeRequests", reqs);
+    }
+    return json_array_append_new(
+        reqs, uid ? json_pack("{s:s, s:{s:s}, s:s}", "action", action, "data",
+                              "uid", uid, "uid", uid)
+                  : json_pack("{s:s}", "action", action));
+}
+
+/* What start, stop or restart does to VM (VMI: its VMI or NULL).  Returns
+ * 0 with VM changed, or -EALREADY with the refusal's message in *RET_MSG. */
+static int vm_sub_apply(json_t *vm, const json_t *vmi, const char *sub,
+                        const char **ret_msg)
+{
+    const char *rs = orch_vm_run_strategy(vm);
+    const char *uid = api_doc_get_string(vmi, "metadata.uid");
+    const char *ph = api_doc_get_string(vmi, "status.phase");
+    bool runs =
+        vmi && ph && strcmp(ph, "Succeeded") != 0 && strcmp(ph, "Failed") != 0;
+    bool wants = orch_vm_wants_run(vm, vmi);
+    bool manual = strcmp(rs, "Always") != 0 && strcmp(rs, "Halted") != 0;
+
+    if (strcmp(sub, "start") == 0) {
+        if (wants && (runs || !vmi)) {
+            *ret_msg = "VM is already running";
+            return -EALREADY;
+        }
+        /* A VMI that ended (a start that failed) goes first, then a new
+         * one starts. */
+        if (vmi && !runs && vm_request(vm, "Stop", uid) < 0)
+            return -ENOMEM;
+        if (!manual) {
+            vm_set_running(vm, true);
+            return 0;
+        }
+        return vm_request(vm, "Start", NULL) < 0 ? -ENOMEM : 0;
+    }
+    if (strcmp(sub, "stop") == 0) {
+        if (!wants && !runs) {
+            *ret_msg = "VM is not running";
+            return -EALREADY;
+        }
+        if (!manual || strcmp(rs, "RerunOnFailure") == 0) {
+            /* KubeVirt halts a RerunOnFailure VM that is stopped. */
+            if (json_object_get(json_object_get(vm, "spec"), "runStrategy"))
+                json_object_set_new(json_object_get(vm, "spec"), "runStrategy",
+                                    json_string("Halted"));
+            else
+                vm_set_running(vm, false);
+            return 0;
+        }
+        return vm_request(vm, "Stop", uid) < 0 ? -ENOMEM : 0;
+    }
+    /* restart */
+    if (!vmi) {
+        *ret_msg = "VM is not running";
+        return -EALREADY;
+    }
+    if (!wants && strcmp(rs, "Manual") != 0) {
+        *ret_msg = "VM is not running";
+        return -EALREADY;
+    }
+    if (vm_request(vm, "Stop", uid) < 0 || vm_request(vm, "Start", NULL) < 0)
+        return -ENOMEM;
+    return 0;
 }
 
 static void handle_vm_sub(struct orch_server *srv,
@@ -1186,15 +1325,23 @@ static void handle_vm_sub(struct orch_server *srv,
         reply_store_error(resp, r, "cannot read the VM");
         return;
     }
-    if (strcmp(rt->sub, "start") == 0 || strcmp(rt->sub, "stop") == 0) {
-        bool start = rt->sub[2] == 'a';
-        if (vm_wants_running(vm) == start) {
-            orch_reply_status(
-                resp, 409, "Conflict",
-                start ? "VM is already running" : "VM is not running", NULL);
+    if (strcmp(rt->sub, "start") == 0 || strcmp(rt->sub, "stop") == 0 ||
+        strcmp(rt->sub, "restart") == 0) {
+        const char *why = NULL;
+        r = store_get(srv->store, STORE_KIND_VMI, rt->ns, rt->name, &vmi);
+        if (r < 0 && r != -ENOENT) {
+            reply_store_error(resp, r, "cannot read the VMI");
             goto out;
         }
-        vm_set_running(vm, start);
+        r = vm_sub_apply(vm, vmi, rt->sub, &why);
+        if (r == -EALREADY) {
+            orch_reply_status(resp, 409, "Conflict", why, NULL);
+            goto out;
+        }
+        if (r < 0) {
+            orch_reply_errno(resp, r, "out of memory");
+            goto out;
+        }
         rvs = api_doc_get_string(vm, "metadata.resourceVersion");
         if (rvs)
             store_rv_parse(rvs, &rv);
@@ -1208,8 +1355,11 @@ static void handle_vm_sub(struct orch_server *srv,
             goto out;
         }
         log_info("VM '%s/%s': %s requested", rt->ns, rt->name, rt->sub);
-        orch_reply_status(resp, 202, NULL,
-                          start ? "start requested" : "stop requested", NULL);
+        {
+            char m[32];
+            snprintf(m, sizeof(m), "%s requested", rt->sub);
+            orch_reply_status(resp, 202, NULL, m, NULL);
+        }
         goto out;
     }
 
@@ -1300,6 +1450,7 @@ static int route_parse(const char *group, const char *const *rest, size_t n,
             strcmp(plural, "virtualmachines") != 0 || !rt->ns || !rt->name ||
             !rt->sub ||
             (strcmp(rt->sub, "start") != 0 && strcmp(rt->sub, "stop") != 0 &&
+             strcmp(rt->sub, "restart") != 0 &&
              strcmp(rt->sub, "migrate") != 0))
             return -ENOENT;
         rt->kind = api_kind_info(API_KIND_VM);

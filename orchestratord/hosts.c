@@ -321,6 +321,7 @@ static const struct fspec report_f[] = {
     {"nodeInfo", T_OBJ, false, node_info_f},
     {"domains", T_ARR_OBJ_NULL, false, domain_f},
     {"networks", T_ARR_OBJ, false, network_f},
+    {"sharedStorage", T_ARR_STR, false, NULL},
     /* The report's place in its migrator's order (orch_hosts_report_order):
      * the run's random id and a counter of its pushes. */
     {"bootId", T_STR, false, NULL},
@@ -1240,7 +1241,10 @@ static int vmis_sync(struct txn *t, struct orch_hosts *hs, struct host *h,
         char key[320];
         bool migrated;
 
-        if (!ns || !name)
+        /* Scheduled: placed by the VM controller (vms.h), its domain not
+         * started yet; the controller follows the start job. */
+        if (!ns || !name ||
+            streq(api_doc_get_string(old, "status.phase"), "Scheduled"))
             continue;
         snprintf(key, sizeof(key), "%s/%s", ns, name);
         for (size_t j = 0; j < n && !seen; j++)
@@ -1488,6 +1492,11 @@ static json_t *node_part(const char *node, const json_t *rep, json_t *skipped)
         json_object_set_new(status, "sriovNetworks", sriov_networks(nets, pfs));
         json_object_set_new(status, "sriov", json_pack("{s:o*}", "pfs", pfs));
     }
+    /* The migrator's shared_storage, for the RWX rule at admission. */
+    if (json_is_array(json_object_get(rep, "sharedStorage")))
+        json_object_set_new(
+            status, "sharedStorage",
+            json_deep_copy(json_object_get(rep, "sharedStorage")));
     /* Without domains (libvirt unreachable) the last list stays. */
     if (skipped)
         json_object_set_new(status, "skippedDomains", skipped);

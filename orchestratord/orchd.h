@@ -142,6 +142,7 @@ struct orch_feed {
 };
 struct orch_hosts;
 struct orch_controller;
+struct orch_vms;
 
 struct orch_server {
     struct store *store;
@@ -156,6 +157,7 @@ struct orch_server {
     struct orch_feed feed;
     struct orch_hosts *hosts;           /* hosts.h: node cache and monitor */
     struct orch_controller *controller; /* controller.h; NULL: none */
+    struct orch_vms *vms;               /* vms.h: VM controller; NULL: none */
     bool shutting_down;
     /* A write failed for a full disk (507) and none has succeeded since:
      * /readyz says not ready. */

@@ -14,6 +14,7 @@
 #include "log/log.h"
 #include "orchestratord/controller.h"
 #include "orchestratord/events.h"
+#include "orchestratord/vms.h"
 #include "orchestratord/hosts.h"
 
 #define DRAIN_GRACE_S 10
@@ -64,8 +65,24 @@ static int controller_start(struct orch_server *srv)
         return r;
     }
     r = orch_controller_start(srv, &co);
-    if (r < 0)
+    if (r < 0) {
         log_error("cannot start the migration controller: %s", strerror(-r));
+        return r;
+    }
+    /* The VM controller has an agent client of its own: each client's
+     * calls are its owner's to drop. */
+    {
+        struct orch_vms_opts vo = {0};
+        r = orch_agent_http_new(srv->base, &srv->settings, &vo.agent, err,
+                                sizeof(err));
+        if (r == 0)
+            r = orch_vms_start(srv, &vo);
+        if (r < 0) {
+            log_error("cannot start the VM controller: %s",
+                      err[0] ? err : strerror(-r));
+            orch_controller_stop(srv->controller);
+        }
+    }
     return r;
 }
 

@@ -516,6 +516,182 @@ static void test_defaults(void **state)
     json_decref(doc);
 }
 
+/* network-config: the seed's v2 shape and a v1 one pass; each wrong shape
+ * is named by its path inside the document. */
+static void netcfg(const char *text, const char *expect)
+{
+    char msg[400];
+    int r = api_network_config_check(text, strlen(text), msg, sizeof(msg));
+    if (!*expect) {
+        if (r != 0)
+            fail_msg("unexpected: %s", msg);
+    } else {
+        assert_int_equal(r, -EINVAL);
+        assert_string_equal(msg, expect);
+    }
+}
+
+static void test_network_config(void **state)
+{
+    (void)state;
+    netcfg("version: 2\n"
+           "ethernets:\n"
+           "  id0:\n"
+           "    match:\n"
+           "      macaddress: \"02:00:00:00:00:01\"\n"
+           "    set-name: eth1\n"
+           "    addresses: [198.18.0.50/15, \"fd00::5/64\"]\n"
+           "    gateway4: 198.18.0.1\n"
+           "    nameservers: {addresses: [198.18.0.1]}\n"
+           "    routes: [{to: 0.0.0.0/0, via: 198.18.0.1}]\n",
+           "");
+    netcfg("network:\n  version: 2\n  ethernets: {}\n", "");
+    netcfg("version: 1\n"
+           "config:\n"
+           "  - type: physical\n"
+           "    name: eth0\n"
+           "    mac_address: \"02:00:00:00:00:01\"\n"
+           "    subnets:\n"
+           "      - type: static\n"
+           "        address: 198.18.0.50/15\n"
+           "        gateway: 198.18.0.1\n"
+           "        dns_nameservers: [198.18.0.1]\n"
+           "  - type: nameserver\n"
+           "    address: [198.18.0.1]\n",
+           "");
+    netcfg("version: 3\n", "version: unsupported version 3: supported: 1, 2");
+    netcfg("version: \"2\"\n",
+           "version: unsupported version \"2\": supported: 1, 2");
+    netcfg("ethernets: {}\n", "version: required (1 or 2)");
+    netcfg("- a\n- b\n", "must be a mapping with \"version\"");
+    netcfg("version: 2\nethernet: {}\n",
+           "ethernet: unknown key: version 2 has ethernets, bonds, bridges, "
+           "vlans, wifis, renderer");
+    netcfg("version: 2\nethernets:\n  eth0:\n    addresses: [not-an-ip]\n",
+           "ethernets.eth0.addresses[0]: \"not-an-ip\" is not an IP address "
+           "(with an optional /prefix)");
+    netcfg("version: 2\nethernets:\n  eth0:\n    addresses: 198.18.0.5/15\n",
+           "ethernets.eth0.addresses: must be a list");
+    netcfg("version: 2\nethernets:\n  eth0:\n    dhcp4: maybe\n",
+           "ethernets.eth0.dhcp4: must be true or false");
+    netcfg("version: 2\nethernets:\n  eth0:\n    routes: [{to: x}]\n",
+           "ethernets.eth0.routes[0]: must be a mapping with \"to\" and "
+           "\"via\"");
+    netcfg("version: 2\nethernets:\n  eth0:\n    addresses: [1.2.3.4/33]\n",
+           "ethernets.eth0.addresses[0]: \"1.2.3.4/33\" is not an IP address "
+           "(with an optional /prefix)");
+    netcfg("version: 1\n", "config: required for version 1");
+    netcfg("version: 1\nconfig:\n  - type: wifi\n",
+           "config[0].type: unsupported type \"wifi\": supported: physical, "
+           "bond, bridge, vlan, nameserver, route");
+    netcfg("version: 1\nconfig:\n  - type: physical\n",
+           "config[0].name: required (a string) for type physical");
+    netcfg("version: 1\nconfig:\n  - type: physical\n    name: eth0\n"
+           "    subnets: [{type: static}]\n",
+           "config[0].subnets[0].address: required for a static subnet");
+    netcfg("version: [\n", "not YAML: yaml: line 2, column 1: did not find "
+                           "expected node content while parsing a flow node");
+}
+
+static void test_network_data_field(void **state)
+{
+    (void)state;
+    check("apiVersion: kubevirt.io/v1\n"
+          "kind: VirtualMachine\n"
+          "metadata: {name: vm}\n"
+          "spec:\n"
+          "  runStrategy: Halted\n"
+          "  template:\n"
+          "    spec:\n"
+          "      domain: {devices: {}}\n"
+          "      volumes:\n"
+          "        - name: ci\n"
+          "          cloudInitNoCloud:\n"
+          "            networkData: |\n"
+          "              version: 2\n"
+          "              ethernets:\n"
+          "                eth0: {gateway4: nowhere}\n",
+          API_KIND_VM,
+          "spec.template.spec.volumes[0].cloudInitNoCloud.networkData: "
+          "Invalid value: not a valid cloud-init network-config (version 1 "
+          "or 2): ethernets.eth0.gateway4: \"nowhere\" is not an IP address");
+}
+
+static void migratable(const char *vmi_json, const char *shared_json,
+                       const char *reason, const char *msg_start)
+{
+    json_t *vmi = json_loads(vmi_json, 0, NULL);
+    json_t *shared = shared_json ? json_loads(shared_json, 0, NULL) : NULL;
+    const char *got = NULL;
+    char msg[768];
+    int r;
+
+    assert_non_null(vmi);
+    r = api_vmi_live_migratable(vmi, shared, &got, msg, sizeof(msg));
+    if (!reason) {
+        if (r != 0)
+            fail_msg("unexpected: %s %s", got, msg);
+    } else {
+        assert_int_equal(r, -EDOM);
+        assert_string_equal(got, reason);
+        if (strncmp(msg, msg_start, strlen(msg_start)) != 0)
+            fail_msg("message: %s", msg);
+    }
+    json_decref(vmi);
+    json_decref(shared);
+}
+
+static void test_live_migratable(void **state)
+{
+    (void)state;
+    /* Masquerade on the pod network, a multus bridge: fine. */
+    migratable("{\"spec\":{\"domain\":{\"devices\":{\"interfaces\":["
+               "{\"name\":\"default\",\"masquerade\":{},\"ports\":[{\"port\":"
+               "80}]},{\"name\":\"n1\",\"bridge\":{}}]}},\"networks\":["
+               "{\"name\":\"default\",\"pod\":{}},{\"name\":\"n1\","
+               "\"multus\":{\"networkName\":\"br1\"}}]}}",
+               NULL, NULL, NULL);
+    /* Bridge on the pod network. */
+    migratable("{\"spec\":{\"domain\":{\"devices\":{\"interfaces\":["
+               "{\"name\":\"default\",\"bridge\":{}}]}},\"networks\":["
+               "{\"name\":\"default\",\"pod\":{}}]}}",
+               NULL, "InterfaceNotLiveMigratable",
+               "spec.domain.devices.interfaces[0].bridge: cannot migrate VMI "
+               "which does not use masquerade");
+    /* ... unless annotated, KubeVirt's escape hatch. */
+    migratable("{\"metadata\":{\"annotations\":{\"kubevirt.io/"
+               "allow-pod-bridge-network-live-migration\":\"\"}},"
+               "\"spec\":{\"domain\":{\"devices\":{\"interfaces\":["
+               "{\"name\":\"default\",\"bridge\":{}}]}},\"networks\":["
+               "{\"name\":\"default\",\"pod\":{}}]}}",
+               NULL, NULL, NULL);
+    /* Masquerade forwarding a migration port. */
+    migratable("{\"spec\":{\"domain\":{\"devices\":{\"interfaces\":["
+               "{\"name\":\"default\",\"masquerade\":{},\"ports\":[{\"port\":"
+               "22},{\"port\":49153}]}]}},\"networks\":["
+               "{\"name\":\"default\",\"pod\":{}}]}}",
+               NULL, "InterfaceNotLiveMigratable",
+               "spec.domain.devices.interfaces[0].ports[1].port: cannot "
+               "migrate VMI: masquerade interface \"default\" forwards port "
+               "49153");
+    /* hostDisk: under a shared path, shared: true, or refused. */
+    migratable("{\"spec\":{\"volumes\":[{\"name\":\"d\",\"hostDisk\":{"
+               "\"path\":\"/srv/shared/a.img\"}}]}}",
+               "[\"/srv/shared/\"]", NULL, NULL);
+    migratable("{\"spec\":{\"volumes\":[{\"name\":\"d\",\"hostDisk\":{"
+               "\"path\":\"/srv/sharedx/a.img\"}}]}}",
+               "[\"/srv/shared\"]", "DisksNotLiveMigratable",
+               "spec.volumes[0].hostDisk.path: cannot migrate VMI: hostDisk "
+               "\"d\" (/srv/sharedx/a.img) is not shared");
+    migratable("{\"spec\":{\"volumes\":[{\"name\":\"d\",\"hostDisk\":{"
+               "\"path\":\"/var/a.img\",\"shared\":true}}]}}",
+               NULL, NULL, NULL);
+    migratable("{\"spec\":{\"volumes\":[{\"name\":\"c\",\"containerDisk\":{"
+               "\"image\":\"x\"}},{\"name\":\"d\",\"hostDisk\":{"
+               "\"path\":\"/var/a.img\"}}]}}",
+               NULL, "DisksNotLiveMigratable", "spec.volumes[1].hostDisk.path");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -531,6 +707,9 @@ int main(void)
         cmocka_unit_test(test_policy_and_node),
         cmocka_unit_test(test_status_message),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_network_config),
+        cmocka_unit_test(test_network_data_field),
+        cmocka_unit_test(test_live_migratable),
     };
     return cmocka_run_group_tests_name("api_validate", tests, NULL, NULL);
 }

@@ -499,6 +499,89 @@ static void test_cordon_missing(void **state)
     run_clear(&r);
 }
 
+/* A VM manifest through create / apply / delete -f, and the start / stop /
+ * restart verbs with their exit codes (the VM controller runs, with no
+ * node to place on: the VM only shows ErrorUnschedulable). */
+static void test_vm_lifecycle_verbs(void **state)
+{
+    struct run_opts ro = admin();
+    char path[512];
+    struct run r;
+    FILE *f;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/vm.yaml", tmpdir);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("apiVersion: kubevirt.io/v1\n"
+          "kind: VirtualMachine\n"
+          "metadata:\n"
+          "  name: vm-cli\n"
+          "spec:\n"
+          "  runStrategy: Halted\n"
+          "  template:\n"
+          "    spec:\n"
+          "      domain:\n"
+          "        memory: {guest: 128Mi}\n"
+          "        devices: {}\n",
+          f);
+    fclose(f);
+
+    run_orchctl(&ro, &r, "create", "-f", path, NULL);
+    if (r.rc != 0)
+        fail_msg("create: %s", r.err);
+    assert_string_equal(r.out, "virtualmachine.kubevirt.io/vm-cli created\n");
+    run_clear(&r);
+    run_orchctl(&ro, &r, "create", "-f", path, NULL);
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.err, "(AlreadyExists)"));
+    run_clear(&r);
+    run_orchctl(&ro, &r, "apply", "-f", path, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "virtualmachine.kubevirt.io/vm-cli unchanged\n");
+    run_clear(&r);
+
+    run_orchctl(&ro, &r, "stop", "vm-cli", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.err,
+                        "Error from server (Conflict): VM is not running\n");
+    run_clear(&r);
+    run_orchctl(&ro, &r, "restart", "vm-cli", NULL);
+    assert_int_equal(r.rc, 1);
+    run_clear(&r);
+    run_orchctl(&ro, &r, "start", "vm-cli", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "VM vm-cli was scheduled to start\n");
+    run_clear(&r);
+    run_orchctl(&ro, &r, "start", "vm-cli", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(
+        r.err, "Error from server (Conflict): VM is already running\n");
+    run_clear(&r);
+    run_orchctl(&ro, &r, "stop", "vm-cli", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "VM vm-cli was scheduled to stop\n");
+    run_clear(&r);
+    run_orchctl(&ro, &r, "start", "nosuch", NULL);
+    assert_int_equal(r.rc, 1);
+    assert_non_null(strstr(r.err, "(NotFound)"));
+    run_clear(&r);
+    run_orchctl(&ro, &r, "start", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_string_equal(r.err, "error: start needs the name of a VM\n"
+                               "See 'orchctl start -h' for help.\n");
+    run_clear(&r);
+    run_orchctl(&ro, &r, "restart", "a", "b", NULL);
+    assert_int_equal(r.rc, 2);
+    run_clear(&r);
+
+    run_orchctl(&ro, &r, "delete", "-f", path, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.out, "virtualmachine.kubevirt.io \"vm-cli\" "
+                               "deleted\n");
+    run_clear(&r);
+}
+
 /* describe node: the node, its VMIs through the server's status.nodeName
  * field selector (vmi-fedora and vmi-two of default; vmi-lab is on node2),
  * and its Events (the server serves core/v1 events; none about node1). */
@@ -662,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_watch),
         cmocka_unit_test(test_server_errors),
         cmocka_unit_test(test_cordon_missing),
+        cmocka_unit_test(test_vm_lifecycle_verbs),
         cmocka_unit_test(test_describe_node),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_tls),
