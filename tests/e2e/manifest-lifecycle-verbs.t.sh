@@ -30,6 +30,7 @@ report_interval_s = 2;
 labels = [ "lab=orchlab" ];
 networks = ( { name = "lab-net"; bridge = "br0"; } );
 image_dir = "$dir/agent";
+domain_type = "qemu";
 CONF
     "$LAB_TOP/scripts/lab.sh" exec "$h" "$LAB_BUILD/bin/migrator" \
         -f "$dir/agent/migrator.conf" --name "$h" \
