@@ -561,6 +561,14 @@ static void test_bad_bodies(void **state)
          "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
          "\"tcp://h:1\",\"bandwidthMiBps\":1e99}}",
          "migrate.bandwidthMiBps"},
+        {"{\"id\":\"a\",\"type\":\"migrate\",\"domain\":\"d\",\"migrate\":{"
+         "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
+         "\"tcp://h:1\",\"copyStorage\":\"all\"}}",
+         "migrate.copyStorage"},
+        {"{\"id\":\"a\",\"type\":\"migrate\",\"domain\":\"d\",\"migrate\":{"
+         "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
+         "\"tcp://h:1\",\"copyStorage\":true}}",
+         "migrate.copyStorage"},
         {"{\"id\":\"a\",\"type\":\"prepare\",\"domain\":\"d\",\"prepare\":{"
          "\"sourceLibvirtURI\":\"host-a\"}}",
          "prepare.sourceLibvirtURI"},
@@ -949,6 +957,9 @@ static void test_migrate_succeeds(void **state)
     assert_true(fk.flags & VIR_MIGRATE_AUTO_CONVERGE);
     assert_false(fk.flags & VIR_MIGRATE_POSTCOPY);
     assert_false(fk.flags & VIR_MIGRATE_TLS); /* disableTLS by default */
+    /* copyStorage "none" by default: the disks are shared. */
+    assert_false(fk.flags &
+                 (VIR_MIGRATE_NON_SHARED_INC | VIR_MIGRATE_NON_SHARED_DISK));
     assert_string_equal(fk.uri, "tcp://198.18.0.12:49152");
     assert_int_equal(fk.bandwidth, 64);
     assert_int_equal(fk.downtime, 900); /* set once the job ran */
@@ -965,7 +976,9 @@ static void test_migrate_succeeds(void **state)
 
 static void test_migrate_fails(void **state)
 {
-    char *b1 = migrate_body("m1", "test", "\"disableTLS\":false");
+    char *b1 = migrate_body("m1", "test",
+                            "\"disableTLS\":false,"
+                            "\"copyStorage\":\"incremental\"");
     char *b2 = migrate_body("m2", "no-such-domain", NULL);
     struct t t;
     json_t *o;
@@ -983,6 +996,10 @@ static void test_migrate_fails(void **state)
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
     assert_true(fk.flags & VIR_MIGRATE_TLS);
+    /* copyStorage "incremental": the local overlay is copied, over the
+     * backing image the target has too. */
+    assert_true(fk.flags & VIR_MIGRATE_NON_SHARED_INC);
+    assert_false(fk.flags & VIR_MIGRATE_NON_SHARED_DISK);
     pthread_mutex_unlock(&fk.lock);
 
     json_decref(post_ok(&t, b2, 202));
