@@ -56,7 +56,8 @@ struct migrate_req {
     bool auto_converge, post_copy, workload_disruption;
     int parallel;
     bool disable_tls, unsafe;
-    bool copy_storage; /* copyStorage "incremental": NON_SHARED_INC */
+    bool copy_storage;   /* copyStorage "incremental": NON_SHARED_INC */
+    uint64_t disks_port; /* disksPort: the target's NBD port (0: none) */
     uint64_t progress_timeout_s;
     uint64_t completion_per_gib_s;
 };
@@ -400,6 +401,8 @@ static int migrate_parse(json_t *m, struct migrate_req *q, struct perr *e)
                      "migrate.completionTimeoutPerGiBS", 86400,
                      &q->completion_per_gib_s, e)) < 0 ||
         (r = get_str(m, "copyStorage", "migrate.copyStorage", false, &copy,
+                     e)) < 0 ||
+        (r = get_u64(m, "disksPort", "migrate.disksPort", 65535, &q->disks_port,
                      e)) < 0)
         return r;
     q->parallel = (int)parallel;
@@ -789,7 +792,7 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
 {
     const struct conf_migrator *c = j->o.cfg;
     int span = c->migration_port_max - c->migration_port_min + 1;
-    int start, port = -1;
+    int start, port = -1, disks_port = -1, last;
     char host[80], dest[512], uri[160];
     bool v6;
 
@@ -818,19 +821,28 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
      * do not get the same port before QEMU listens on it. */
     start = j->next_port;
     pthread_mutex_unlock(&j->lock);
-    for (int k = 0; k < span && port < 0; k++) {
+    /* A VM made from a manifest may have a local disk to copy (copyStorage
+     * "incremental"): libvirt's NBD server for it needs a port of its own,
+     * else libvirt takes one from its range - the port given here, which
+     * QEMU then cannot listen on ("Address already in use"). */
+    for (int k = 0; k < span && (port < 0 || (b->vmi && disks_port < 0)); k++) {
         int p = c->migration_port_min + (start + k) % span;
 
-        if (port_free(j->address, p))
+        if (!port_free(j->address, p))
+            continue;
+        if (port < 0)
             port = p;
+        else
+            disks_port = p;
     }
     pthread_mutex_lock(&j->lock);
-    if (port < 0) {
+    if (port < 0 || (b->vmi && disks_port < 0)) {
         job_finish(j, b, NULL, "NoFreePort", "no free port in [%d, %d] on %s",
                    c->migration_port_min, c->migration_port_max, j->address);
         return;
     }
-    j->next_port = (port - c->migration_port_min + 1) % span;
+    last = disks_port > 0 ? disks_port : port;
+    j->next_port = (last - c->migration_port_min + 1) % span;
     migr_jobs_peer_uri(j, dest, sizeof(dest));
     snprintf(uri, sizeof(uri), "tcp://%s:%d", host, port);
     if (b->vmi) {
@@ -848,9 +860,10 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
         }
     }
     job_finish(j, b,
-               json_pack("{s:s, s:i, s:s, s:s}", "migrationAddress", j->address,
-                         "port", port, "migrationURI", uri, "destLibvirtURI",
-                         dest),
+               json_pack("{s:s, s:i, s:s, s:s, s:o?}", "migrationAddress",
+                         j->address, "port", port, "migrationURI", uri,
+                         "destLibvirtURI", dest, "disksPort",
+                         disks_port > 0 ? json_integer(disks_port) : NULL),
                NULL, NULL);
 }
 
@@ -1022,6 +1035,7 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         .unsafe = q->unsafe,
         .tls = !q->disable_tls,
         .block_migration = q->copy_storage,
+        .disks_port = (int)q->disks_port,
     };
     r = pthread_create(&th, NULL, mig_call_main, &m);
     if (r != 0) {

@@ -881,6 +881,9 @@ static json_t *build_migrate(struct pass *p, struct mig *m, const json_t *ctx)
             json_string(vmi_from_manifest(json_object_get(ctx, "vmi"))
                             ? copy_storage(json_object_get(ctx, "vmi"))
                             : "none"));
+    /* The target's port for the disk copy, when its prepare gave one. */
+    if (mig && json_integer_value(json_object_get(res, "disksPort")) > 0)
+        json_object_set(mig, "disksPort", json_object_get(res, "disksPort"));
     if (!req || !mig || json_object_set_new(req, "migrate", mig) < 0) {
         json_decref(req);
         return NULL;

@@ -55,11 +55,12 @@ ping_pid=$!
 # The containerDisk's overlay is a local file: copyStorage "incremental"
 # (contract A.3, VIR_MIGRATE_NON_SHARED_INC) has libvirt copy it into the
 # overlay host-b's prepare made on the same image.  No "unsafe": libvirt
-# would refuse to migrate a local disk it was not told to copy.
+# would refuse to migrate a local disk it was not told to copy.  The copy
+# goes to the NBD port the prepare gave besides the migration's.
 agent_post host-a "$(jq -nc --arg id "$uid-migrate" --arg d "$dom" --argjson p "$prep" \
     '{id: $id, type: "migrate", domain: $d,
       migrate: {destLibvirtURI: $p.result.destLibvirtURI, migrationURI: $p.result.migrationURI,
-                copyStorage: "incremental"}}')" >/dev/null
+                copyStorage: "incremental", disksPort: $p.result.disksPort}}')" >/dev/null
 state=$(agent_wait host-a "$uid-migrate" 180) || true
 kill -INT "$ping_pid" 2>/dev/null || true
 wait "$ping_pid" 2>/dev/null || true

@@ -61,6 +61,7 @@ static struct {
     unsigned flags;
     char uri[128];
     unsigned long long bandwidth;
+    int disks_port; /* VIR_MIGRATE_PARAM_DISKS_PORT, -1 when not given */
     unsigned long long downtime;
     int suspends; /* virDomainSuspend calls that went through */
     int resumes;  /* virDomainResume calls */
@@ -171,6 +172,9 @@ int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
         snprintf(fk.uri, sizeof(fk.uri), "%s", s);
     virTypedParamsGetULLong(params, (int)nparams, VIR_MIGRATE_PARAM_BANDWIDTH,
                             &fk.bandwidth);
+    fk.disks_port = -1;
+    virTypedParamsGetInt(params, (int)nparams, VIR_MIGRATE_PARAM_DISKS_PORT,
+                         &fk.disks_port);
     if (fk.pass_through) {
         pthread_mutex_unlock(&fk.lock);
         return __real_virDomainMigrateToURI3(d, dconnuri, params, nparams,
@@ -569,6 +573,10 @@ static void test_bad_bodies(void **state)
          "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
          "\"tcp://h:1\",\"copyStorage\":true}}",
          "migrate.copyStorage"},
+        {"{\"id\":\"a\",\"type\":\"migrate\",\"domain\":\"d\",\"migrate\":{"
+         "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
+         "\"tcp://h:1\",\"disksPort\":65536}}",
+         "migrate.disksPort"},
         {"{\"id\":\"a\",\"type\":\"prepare\",\"domain\":\"d\",\"prepare\":{"
          "\"sourceLibvirtURI\":\"host-a\"}}",
          "prepare.sourceLibvirtURI"},
@@ -960,6 +968,7 @@ static void test_migrate_succeeds(void **state)
     /* copyStorage "none" by default: the disks are shared. */
     assert_false(fk.flags &
                  (VIR_MIGRATE_NON_SHARED_INC | VIR_MIGRATE_NON_SHARED_DISK));
+    assert_int_equal(fk.disks_port, -1);
     assert_string_equal(fk.uri, "tcp://198.18.0.12:49152");
     assert_int_equal(fk.bandwidth, 64);
     assert_int_equal(fk.downtime, 900); /* set once the job ran */
@@ -978,7 +987,8 @@ static void test_migrate_fails(void **state)
 {
     char *b1 = migrate_body("m1", "test",
                             "\"disableTLS\":false,"
-                            "\"copyStorage\":\"incremental\"");
+                            "\"copyStorage\":\"incremental\","
+                            "\"disksPort\":49153");
     char *b2 = migrate_body("m2", "no-such-domain", NULL);
     struct t t;
     json_t *o;
@@ -1000,6 +1010,8 @@ static void test_migrate_fails(void **state)
      * backing image the target has too. */
     assert_true(fk.flags & VIR_MIGRATE_NON_SHARED_INC);
     assert_false(fk.flags & VIR_MIGRATE_NON_SHARED_DISK);
+    /* ... to the NBD port the target's prepare gave. */
+    assert_int_equal(fk.disks_port, 49153);
     pthread_mutex_unlock(&fk.lock);
 
     json_decref(post_ok(&t, b2, 202));

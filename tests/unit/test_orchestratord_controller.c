@@ -1369,12 +1369,14 @@ static void add_vmi_with(struct fixture *f, bool owned, const char *volumes)
     json_decref(v);
 }
 
-/* Migrates vm1 (m1) to the point where the migrate job is sent; returns
- * the prepare and migrate requests (borrowed from the fake). */
-static void manifest_requests(struct fixture *f, const json_t **prep_req,
-                              const json_t **mig_req)
+/* Migrates vm1 (m1) to the point where the migrate job is sent, the
+ * target's prepare answering with a disksPort when `disks`; returns the
+ * prepare and migrate requests (borrowed from the fake). */
+static void manifest_requests(struct fixture *f, bool disks,
+                              const json_t **prep_req, const json_t **mig_req)
 {
     char *prep, *mig;
+    json_t *res = prepared();
 
     add_node(f, "hv01", URL("1"), "True", false, "16Gi", NULL);
     add_node(f, "hv02", URL("2"), "True", false, "16Gi", NULL);
@@ -1385,7 +1387,10 @@ static void manifest_requests(struct fixture *f, const json_t **prep_req,
     mig = job_of(f, "m1", "migrate");
     *prep_req = json_object_get(f->fk.requests, prep);
     assert_non_null(*prep_req);
-    fake_set(&f->fk, prep, "Succeeded", prepared());
+    if (disks)
+        json_object_set_new(json_object_get(res, "result"), "disksPort",
+                            json_integer(49153));
+    fake_set(&f->fk, prep, "Succeeded", res);
     settle(f, 5);
     assert_phase(f, "m1", "Running");
     *mig_req = json_object_get(f->fk.requests, mig);
@@ -1406,7 +1411,7 @@ static void test_manifest_vm_container_disk(void **state)
                  "\"image\":\"quay.io/containerdisks/fedora:39\"}},"
                  "{\"name\":\"cloudinit\",\"cloudInitNoCloud\":{"
                  "\"userData\":\"#cloud-config\\n\"}}]");
-    manifest_requests(f, &prep, &mig);
+    manifest_requests(f, true, &prep, &mig);
     vmi = json_object_get(json_object_get(prep, "prepare"), "vmi");
     assert_non_null(vmi);
     assert_string_equal(jstr(vmi, "kind"), "VirtualMachineInstance");
@@ -1425,6 +1430,10 @@ static void test_manifest_vm_container_disk(void **state)
     assert_string_equal(jstr(prep, "prepare.sourceLibvirtURI"),
                         "qemu+tcp://hv01/system");
     assert_string_equal(jstr(mig, "migrate.copyStorage"), "incremental");
+    /* The copy goes to the NBD port the target gave. */
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(mig, "migrate"), "disksPort")),
+                     49153);
 }
 
 /* A VM from a manifest whose disks every host sees (a PVC on shared
@@ -1437,9 +1446,10 @@ static void test_manifest_vm_shared_disk(void **state)
     add_vmi_with(f, true,
                  "[{\"name\":\"root\",\"persistentVolumeClaim\":{"
                  "\"claimName\":\"root\"}}]");
-    manifest_requests(f, &prep, &mig);
+    manifest_requests(f, false, &prep, &mig);
     assert_non_null(json_object_get(json_object_get(prep, "prepare"), "vmi"));
     assert_string_equal(jstr(mig, "migrate.copyStorage"), "none");
+    assert_null(json_object_get(json_object_get(mig, "migrate"), "disksPort"));
 }
 
 /* A domain started by hand (discovered), even one whose VMI names a
@@ -1452,7 +1462,7 @@ static void test_discovered_vm_no_files(void **state)
     add_vmi_with(f, false,
                  "[{\"name\":\"containerdisk\",\"containerDisk\":{"
                  "\"image\":\"quay.io/containerdisks/fedora:39\"}}]");
-    manifest_requests(f, &prep, &mig);
+    manifest_requests(f, false, &prep, &mig);
     assert_null(json_object_get(json_object_get(prep, "prepare"), "vmi"));
     /* (its domain's name is the discovered one, without the namespace) */
     assert_string_equal(jstr(prep, "domain"), "vm1");
