@@ -775,17 +775,32 @@ static bool vmi_from_manifest(const json_t *vmi)
     return false;
 }
 
-/* The VMI as the prepare job gets it: the record's metadata and spec (a
- * new reference), or NULL when it is not a VM made from a manifest. */
+/* The VMI as the prepare job gets it (a new reference), or NULL when it
+ * is not a VM made from a manifest: apiVersion, kind, spec and the
+ * metadata contract A.5 names (name, namespace, uid, labels without the
+ * node's, ownerReferences) - what the start job got, and nothing that
+ * changes while the VMI migrates (resourceVersion, the node label,
+ * annotations the reports write), so that a prepare submitted again after
+ * a restart carries the same body under the same id. */
 static json_t *vmi_for_target(const json_t *vmi)
 {
+    static const char *const keep[] = {"name", "namespace", "uid", "labels",
+                                       "ownerReferences"};
+    const json_t *md = json_object_get(vmi, "metadata");
+    json_t *out, *omd;
+
     if (!vmi || !vmi_from_manifest(vmi))
         return NULL;
-    return json_pack("{s:O?, s:O?, s:O?, s:O?}", "apiVersion",
-                     json_object_get(vmi, "apiVersion"), "kind",
-                     json_object_get(vmi, "kind"), "metadata",
-                     json_object_get(vmi, "metadata"), "spec",
-                     json_object_get(vmi, "spec"));
+    out = json_pack("{s:s, s:s, s:{}, s:O?}", "apiVersion", "kubevirt.io/v1",
+                    "kind", "VirtualMachineInstance", "metadata", "spec",
+                    json_object_get(vmi, "spec"));
+    omd = json_object_get(out, "metadata");
+    for (size_t i = 0; omd && i < sizeof(keep) / sizeof(*keep); i++)
+        if (json_object_get(md, keep[i]))
+            json_object_set_new(omd, keep[i],
+                                json_deep_copy(json_object_get(md, keep[i])));
+    json_object_del(json_object_get(omd, "labels"), NODE_LABEL);
+    return out;
 }
 
 /* Contract A.3: a containerDisk is a per-VM overlay in a local file, so

@@ -1344,13 +1344,15 @@ static void add_vmi_with(struct fixture *f, bool owned, const char *volumes)
 {
     json_t *vols = json_loads(volumes, 0, NULL);
     json_t *v = json_pack(
-        "{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:{s:{s:{s:s}}}, s:o},"
+        "{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s, s:s}}, s:{s:{s:{s:{s:s}}},"
+        " s:o},"
         " s:{s:s, s:s}}",
         "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachineInstance",
         "metadata", "name", "vm1", "namespace", "default", "uid",
-        "4c1f8e0a-1b2c-4d5e-8f90-a1b2c3d4e5f6", "spec", "domain", "resources",
-        "requests", "memory", "1Gi", "volumes", vols, "status", "phase",
-        "Running", "nodeName", "hv01");
+        "4c1f8e0a-1b2c-4d5e-8f90-a1b2c3d4e5f6", "resourceVersion", "17",
+        "labels", "app", "web", "kubevirt.io/nodeName", "hv01", "spec",
+        "domain", "resources", "requests", "memory", "1Gi", "volumes", vols,
+        "status", "phase", "Running", "nodeName", "hv01");
     json_t *md = json_object_get(v, "metadata");
 
     assert_non_null(v);
@@ -1425,6 +1427,13 @@ static void test_manifest_vm_container_disk(void **state)
                          json_object_get(vmi, "spec"), "volumes")),
                      2);
     assert_null(json_object_get(vmi, "status"));
+    /* Nothing that changes as it migrates: the same body if sent again. */
+    assert_null(
+        json_object_get(json_object_get(vmi, "metadata"), "resourceVersion"));
+    assert_string_equal(jstr(vmi, "metadata.labels.app"), "web");
+    assert_null(json_object_get(
+        json_object_get(json_object_get(vmi, "metadata"), "labels"),
+        "kubevirt.io/nodeName"));
     assert_string_equal(jstr(prep, "domain"), "default_vm1");
     /* The source's libvirt is still named for the checks. */
     assert_string_equal(jstr(prep, "prepare.sourceLibvirtURI"),
