@@ -860,7 +860,7 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
         }
     }
     job_finish(j, b,
-               json_pack("{s:s, s:i, s:s, s:s, s:o?}", "migrationAddress",
+               json_pack("{s:s, s:i, s:s, s:s, s:o*}", "migrationAddress",
                          j->address, "port", port, "migrationURI", uri,
                          "destLibvirtURI", dest, "disksPort",
                          disks_port > 0 ? json_integer(disks_port) : NULL),
