@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -57,6 +56,8 @@ struct migrate_req {
     bool auto_converge, post_copy, workload_disruption;
     int parallel;
     bool disable_tls, unsafe;
+    bool copy_storage;   /* copyStorage "incremental": NON_SHARED_INC */
+    uint64_t disks_port; /* disksPort: the target's NBD port (0: none) */
     uint64_t progress_timeout_s;
     uint64_t completion_per_gib_s;
 };
@@ -367,6 +368,7 @@ static int get_obj(json_t *o, const char *key, bool req, json_t **ret,
 static int migrate_parse(json_t *m, struct migrate_req *q, struct perr *e)
 {
     uint64_t parallel = 0;
+    const char *copy = NULL;
     int r;
 
     /* KubeVirt's defaults for what orchestratord leaves out. */
@@ -397,9 +399,21 @@ static int migrate_parse(json_t *m, struct migrate_req *q, struct perr *e)
                      86400 * 365, &q->progress_timeout_s, e)) < 0 ||
         (r = get_u64(m, "completionTimeoutPerGiBS",
                      "migrate.completionTimeoutPerGiBS", 86400,
-                     &q->completion_per_gib_s, e)) < 0)
+                     &q->completion_per_gib_s, e)) < 0 ||
+        (r = get_str(m, "copyStorage", "migrate.copyStorage", false, &copy,
+                     e)) < 0 ||
+        (r = get_u64(m, "disksPort", "migrate.disksPort", 65535, &q->disks_port,
+                     e)) < 0)
         return r;
     q->parallel = (int)parallel;
+    /* "incremental": the guest has a disk only this host has (a
+     * containerDisk's overlay); libvirt copies it into the file of the same
+     * name the target's prepare made over the same backing image. */
+    if (copy && strcmp(copy, "incremental") == 0)
+        q->copy_storage = true;
+    else if (copy && strcmp(copy, "none") != 0)
+        return bad(e, "migrate.copyStorage",
+                   "must be \"none\" or \"incremental\"");
     if (strncmp(q->dest_uri, "qemu", 4) != 0 || !strstr(q->dest_uri, "://"))
         return bad(e, "migrate.destLibvirtURI", "must be a qemu libvirt URI");
     return 0;
@@ -778,7 +792,7 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
 {
     const struct conf_migrator *c = j->o.cfg;
     int span = c->migration_port_max - c->migration_port_min + 1;
-    int start, port = -1;
+    int start, port = -1, disks_port = -1, last;
     char host[80], dest[512], uri[160];
     bool v6;
 
@@ -807,19 +821,28 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
      * do not get the same port before QEMU listens on it. */
     start = j->next_port;
     pthread_mutex_unlock(&j->lock);
-    for (int k = 0; k < span && port < 0; k++) {
+    /* A VM made from a manifest may have a local disk to copy (copyStorage
+     * "incremental"): libvirt's NBD server for it needs a port of its own,
+     * else libvirt takes one from its range - the port given here, which
+     * QEMU then cannot listen on ("Address already in use"). */
+    for (int k = 0; k < span && (port < 0 || (b->vmi && disks_port < 0)); k++) {
         int p = c->migration_port_min + (start + k) % span;
 
-        if (port_free(j->address, p))
+        if (!port_free(j->address, p))
+            continue;
+        if (port < 0)
             port = p;
+        else
+            disks_port = p;
     }
     pthread_mutex_lock(&j->lock);
-    if (port < 0) {
+    if (port < 0 || (b->vmi && disks_port < 0)) {
         job_finish(j, b, NULL, "NoFreePort", "no free port in [%d, %d] on %s",
                    c->migration_port_min, c->migration_port_max, j->address);
         return;
     }
-    j->next_port = (port - c->migration_port_min + 1) % span;
+    last = disks_port > 0 ? disks_port : port;
+    j->next_port = (last - c->migration_port_min + 1) % span;
     migr_jobs_peer_uri(j, dest, sizeof(dest));
     snprintf(uri, sizeof(uri), "tcp://%s:%d", host, port);
     if (b->vmi) {
@@ -837,9 +860,10 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
         }
     }
     job_finish(j, b,
-               json_pack("{s:s, s:i, s:s, s:s}", "migrationAddress", j->address,
-                         "port", port, "migrationURI", uri, "destLibvirtURI",
-                         dest),
+               json_pack("{s:s, s:i, s:s, s:s, s:o*}", "migrationAddress",
+                         j->address, "port", port, "migrationURI", uri,
+                         "destLibvirtURI", dest, "disksPort",
+                         disks_port > 0 ? json_integer(disks_port) : NULL),
                NULL, NULL);
 }
 
@@ -1010,6 +1034,8 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         .post_copy = q->post_copy,
         .unsafe = q->unsafe,
         .tls = !q->disable_tls,
+        .block_migration = q->copy_storage,
+        .disks_port = (int)q->disks_port,
     };
     r = pthread_create(&th, NULL, mig_call_main, &m);
     if (r != 0) {
@@ -1189,16 +1215,6 @@ static void run_abort(struct migr_jobs *j, struct job *b)
                    NULL);
 }
 
-/* nftw's callback for rm_tree: each entry, children first. */
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* Undo a prepare whose migration never ran or failed (lock held, dropped
  * for libvirt and the disk).  A prepare still Pending never starts; one
  * Running is waited for.  The port a prepare gives is not held (QEMU
@@ -1209,10 +1225,9 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 static void run_release(struct migr_jobs *j, struct job *b)
 {
     struct job *p = job_find(j, b->release_of);
-    struct migr_virt *virt = NULL;
-    struct migr_dom_info info;
-    char dir[4096 + 320], err[512] = "";
-    bool here = false, removed = false;
+    struct migr_vmhost_error e = {"", ""};
+    char dir[4096 + 320];
+    bool here = false, removed = false, have;
     struct stat st;
     int r;
 
@@ -1227,32 +1242,21 @@ static void run_release(struct migr_jobs *j, struct job *b)
         p->pins--;
     }
     pthread_mutex_unlock(&j->lock);
-    r = migr_virt_open(j->o.cfg->libvirt_uri, &virt, err, sizeof(err));
-    if (r == 0) {
-        r = migr_virt_info(virt, b->domain, &info, err, sizeof(err));
-        here = r == 0;
-        if (r == -ENOENT)
-            r = 0;
-    }
-    migr_virt_close(virt);
-    /* A domain name that is not one path component names no directory of
-     * ours. */
-    if (r == 0 && !here && !strchr(b->domain, '/') &&
-        strcmp(b->domain, ".") != 0 && strcmp(b->domain, "..") != 0) {
-        snprintf(dir, sizeof(dir), "%s/vms/%s", j->o.cfg->state_dir, b->domain);
-        if (lstat(dir, &st) == 0) {
-            if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0) {
-                r = -errno;
-                snprintf(err, sizeof(err), "cannot remove '%.400s': %s", dir,
-                         strerror(errno));
-            } else {
-                removed = true;
-            }
-        }
-    }
+    /* migrator/vmhost owns the per-VM directory: it removes it unless
+     * libvirt knows the domain here.  A domain name that is not one path
+     * component (-EINVAL) names no directory of ours: nothing to undo. */
+    have = migr_vmhost_dir(j->o.cfg, b->domain, dir, sizeof(dir)) == 0 &&
+           lstat(dir, &st) == 0;
+    r = migr_vmhost_release(j->o.cfg, b->domain, &e);
+    if (r == -EBUSY)
+        here = true;
+    else if (r == 0)
+        removed = have;
+    if (r == -EBUSY || r == -EINVAL)
+        r = 0;
     pthread_mutex_lock(&j->lock);
     if (r < 0)
-        job_finish(j, b, NULL, "ReleaseFailed", "%s", err);
+        job_finish(j, b, NULL, "ReleaseFailed", "%s", e.message);
     else
         job_finish(j, b,
                    json_pack("{s:b, s:b}", "domainHere", here, "filesRemoved",

@@ -1226,7 +1226,11 @@ int migr_virt_migrate(struct migr_virt *v, const char *name,
         (p->parallel_connections > 1 &&
          virTypedParamsAddInt(&params, &nparams, &maxparams,
                               VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
-                              p->parallel_connections) < 0)) {
+                              p->parallel_connections) < 0) ||
+        (p->block_migration && p->disks_port > 0 &&
+         virTypedParamsAddInt(&params, &nparams, &maxparams,
+                              VIR_MIGRATE_PARAM_DISKS_PORT,
+                              p->disks_port) < 0)) {
         r = virt_error("cannot build the migration parameters", err, errlen);
         goto out;
     }

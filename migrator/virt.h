@@ -251,6 +251,11 @@ struct migr_migrate_params {
     bool unsafe;              /* unsafeMigrationOverride */
     bool tls;                 /* VIR_MIGRATE_TLS (not disableTLS) */
     bool block_migration;     /* copy local disks (NON_SHARED_INC) */
+    int disks_port;           /* block_migration: the target's port for
+                                 libvirt's NBD server (DISKS_PORT), one the
+                                 target's prepare gave; 0: libvirt picks
+                                 from its own range - which may be the
+                                 port migrate_uri names */
 };
 
 /* Migrate domain `name` peer-to-peer and wait for the end.  Flags:

@@ -779,6 +779,78 @@ static json_t *job_request(struct mig *m, enum job_kind k, const json_t *vmim,
                      "domain", domain);
 }
 
+/* A VMI orchestratord made from a VirtualMachine's template (issue 11):
+ * its domain, seed and overlays are the migrator's work from that record,
+ * so the target must make them too (contract A.1 "vmi").  Not a VMI that
+ * stands for a domain started by hand (discovered, or posted to describe
+ * one): its disks are what the domain names, and a seed or overlay made
+ * for it on the target would be files no domain uses - or, with
+ * copyStorage, a shared disk copied onto itself. */
+static bool vmi_from_manifest(const json_t *vmi)
+{
+    const json_t *md = json_object_get(vmi, "metadata");
+    const json_t *refs = json_object_get(md, "ownerReferences"), *r;
+    size_t i;
+
+    /* api_doc_get_string() splits at every dot: read it directly. */
+    if (streq(json_string_value(
+                  json_object_get(json_object_get(md, "annotations"),
+                                  "orchestrator.io/discovered")),
+              "true"))
+        return false;
+    json_array_foreach(
+        refs, i,
+        r) if (streq(json_string_value(json_object_get(r, "kind")),
+                     "VirtualMachine") &&
+               streq(json_string_value(json_object_get(r, "apiVersion")),
+                     "kubevirt.io/v1")) return true;
+    return false;
+}
+
+/* The VMI as the prepare job gets it (a new reference), or NULL when it
+ * is not a VM made from a manifest: apiVersion, kind, spec and the
+ * metadata contract A.5 names (name, namespace, uid, labels without the
+ * node's, ownerReferences) - what the start job got, and nothing that
+ * changes while the VMI migrates (resourceVersion, the node label,
+ * annotations the reports write), so that a prepare submitted again after
+ * a restart carries the same body under the same id. */
+static json_t *vmi_for_target(const json_t *vmi)
+{
+    static const char *const keep[] = {"name", "namespace", "uid", "labels",
+                                       "ownerReferences"};
+    const json_t *md = json_object_get(vmi, "metadata");
+    json_t *out, *omd;
+
+    if (!vmi || !vmi_from_manifest(vmi))
+        return NULL;
+    out = json_pack("{s:s, s:s, s:{}, s:O?}", "apiVersion", "kubevirt.io/v1",
+                    "kind", "VirtualMachineInstance", "metadata", "spec",
+                    json_object_get(vmi, "spec"));
+    omd = json_object_get(out, "metadata");
+    for (size_t i = 0; omd && i < sizeof(keep) / sizeof(*keep); i++)
+        if (json_object_get(md, keep[i]))
+            json_object_set_new(omd, keep[i],
+                                json_deep_copy(json_object_get(md, keep[i])));
+    json_object_del(json_object_get(omd, "labels"), NODE_LABEL);
+    return out;
+}
+
+/* Contract A.3: a containerDisk is a per-VM overlay in a local file, so
+ * libvirt must copy it (NON_SHARED_INC: only the overlay; the target's
+ * prepare made its own over the same image). */
+static const char *copy_storage(const json_t *vmi)
+{
+    const json_t *vols =
+        json_object_get(json_object_get(vmi, "spec"), "volumes");
+    const json_t *v;
+    size_t i;
+
+    json_array_foreach(vols, i, v) if (json_is_object(json_object_get(
+                                           v, "containerDisk"))) return "increm"
+                                                                        "ental";
+    return "none";
+}
+
 static json_t *build_prepare(struct pass *p, struct mig *m, const json_t *ctx)
 {
     const json_t *vmim = json_object_get(ctx, "vmim");
@@ -789,10 +861,18 @@ static json_t *build_prepare(struct pass *p, struct mig *m, const json_t *ctx)
     char *src =
         node_annotation(p, ms_string(vmim, "sourceNode"), PEER_URI_ANNOT);
 
-    if (req)
-        json_object_set_new(req, "prepare",
-                            src ? json_pack("{s:s}", "sourceLibvirtURI", src)
-                                : json_object());
+    json_t *prep =
+        src ? json_pack("{s:s}", "sourceLibvirtURI", src) : json_object();
+    json_t *vmi = vmi_for_target(json_object_get(ctx, "vmi"));
+
+    if (prep && vmi)
+        json_object_set_new(prep, "vmi", vmi);
+    else
+        json_decref(vmi);
+    if (req && prep)
+        json_object_set_new(req, "prepare", prep);
+    else
+        json_decref(prep);
     free(src);
     return req;
 }
@@ -839,6 +919,18 @@ static json_t *build_migrate(struct pass *p, struct mig *m, const json_t *ctx)
         "progressTimeoutS", (json_int_t)cfg_int(cfg, "progressTimeout"),
         "completionTimeoutPerGiBS",
         (json_int_t)cfg_int(cfg, "completionTimeoutPerGiB"));
+    /* Only a VM made from a manifest has disks of our making; a domain
+     * started by hand has its disks where every host sees them (or it
+     * migrates only with "unsafe"). */
+    if (mig)
+        json_object_set_new(
+            mig, "copyStorage",
+            json_string(vmi_from_manifest(json_object_get(ctx, "vmi"))
+                            ? copy_storage(json_object_get(ctx, "vmi"))
+                            : "none"));
+    /* The target's port for the disk copy, when its prepare gave one. */
+    if (mig && json_integer_value(json_object_get(res, "disksPort")) > 0)
+        json_object_set(mig, "disksPort", json_object_get(res, "disksPort"));
     if (!req || !mig || json_object_set_new(req, "migrate", mig) < 0) {
         json_decref(req);
         return NULL;
@@ -887,8 +979,9 @@ static json_t *build_ctx(struct pass *p, const json_t *doc)
                  api_doc_get_string(doc, "metadata.namespace"),
                  api_doc_get_string(doc, "spec.vmiName"));
     }
+    /* "vmi" for build_prepare and build_migrate (vmi_from_manifest). */
+    ctx = json_pack("{s:O, s:s, s:O?}", "vmim", doc, "domain", dom, "vmi", vmi);
     json_decref(vmi);
-    ctx = json_pack("{s:O, s:s}", "vmim", doc, "domain", dom);
     return ctx;
 }
 

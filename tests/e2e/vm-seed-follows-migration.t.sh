@@ -52,15 +52,15 @@ prep=$(agent_job host-b "$uid-prepare")
 before=$(sed -n 's/.*orch-counter \([0-9]*\).*/\1/p' "$(vm_console host-a "$dom")" | tail -1)
 ping -n -i 0.05 -W 1 "$addr" >"$work/ping" 2>&1 &
 ping_pid=$!
-# The containerDisk's overlay is local: copyStorage "incremental" (contract
-# A.3) copies it.  Until a migrator has A.3 (mig9's branch), libvirt refuses
-# a migration with local disks unless it is told "unsafe"; this guest never
-# writes its disk, so the target's empty overlay on the same image is the
-# same disk.  Drop "unsafe" once A.3 is merged.
+# The containerDisk's overlay is a local file: copyStorage "incremental"
+# (contract A.3, VIR_MIGRATE_NON_SHARED_INC) has libvirt copy it into the
+# overlay host-b's prepare made on the same image.  No "unsafe": libvirt
+# would refuse to migrate a local disk it was not told to copy.  The copy
+# goes to the NBD port the prepare gave besides the migration's.
 agent_post host-a "$(jq -nc --arg id "$uid-migrate" --arg d "$dom" --argjson p "$prep" \
     '{id: $id, type: "migrate", domain: $d,
       migrate: {destLibvirtURI: $p.result.destLibvirtURI, migrationURI: $p.result.migrationURI,
-                copyStorage: "incremental", unsafe: true}}')" >/dev/null
+                copyStorage: "incremental", disksPort: $p.result.disksPort}}')" >/dev/null
 state=$(agent_wait host-a "$uid-migrate" 180) || true
 kill -INT "$ping_pid" 2>/dev/null || true
 wait "$ping_pid" 2>/dev/null || true

@@ -61,6 +61,7 @@ static struct {
     unsigned flags;
     char uri[128];
     unsigned long long bandwidth;
+    int disks_port; /* VIR_MIGRATE_PARAM_DISKS_PORT, -1 when not given */
     unsigned long long downtime;
     int suspends; /* virDomainSuspend calls that went through */
     int resumes;  /* virDomainResume calls */
@@ -171,6 +172,9 @@ int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
         snprintf(fk.uri, sizeof(fk.uri), "%s", s);
     virTypedParamsGetULLong(params, (int)nparams, VIR_MIGRATE_PARAM_BANDWIDTH,
                             &fk.bandwidth);
+    fk.disks_port = -1;
+    virTypedParamsGetInt(params, (int)nparams, VIR_MIGRATE_PARAM_DISKS_PORT,
+                         &fk.disks_port);
     if (fk.pass_through) {
         pthread_mutex_unlock(&fk.lock);
         return __real_virDomainMigrateToURI3(d, dconnuri, params, nparams,
@@ -561,6 +565,18 @@ static void test_bad_bodies(void **state)
          "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
          "\"tcp://h:1\",\"bandwidthMiBps\":1e99}}",
          "migrate.bandwidthMiBps"},
+        {"{\"id\":\"a\",\"type\":\"migrate\",\"domain\":\"d\",\"migrate\":{"
+         "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
+         "\"tcp://h:1\",\"copyStorage\":\"all\"}}",
+         "migrate.copyStorage"},
+        {"{\"id\":\"a\",\"type\":\"migrate\",\"domain\":\"d\",\"migrate\":{"
+         "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
+         "\"tcp://h:1\",\"copyStorage\":true}}",
+         "migrate.copyStorage"},
+        {"{\"id\":\"a\",\"type\":\"migrate\",\"domain\":\"d\",\"migrate\":{"
+         "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
+         "\"tcp://h:1\",\"disksPort\":65536}}",
+         "migrate.disksPort"},
         {"{\"id\":\"a\",\"type\":\"prepare\",\"domain\":\"d\",\"prepare\":{"
          "\"sourceLibvirtURI\":\"host-a\"}}",
          "prepare.sourceLibvirtURI"},
@@ -895,6 +911,79 @@ static void test_release(void **state)
     t_close(&t);
 }
 
+/* A prepare with the VMI of a VM made from a manifest (contract A.1):
+ * the seed and the containerDisk's overlay wait on the target, with a
+ * second port for libvirt's NBD server (the overlay is copied to it:
+ * copyStorage "incremental"); a release after a migration that failed
+ * leaves none of it. */
+static void test_prepare_vmi_then_release(void **state)
+{
+    char extra[PATH_MAX * 2], cmd[PATH_MAX * 2], images[256];
+    char *body = NULL;
+    struct t t;
+    json_t *o;
+    json_int_t port, disks;
+    (void)state;
+
+    snprintf(images, sizeof(images), "/tmp/test-jobs-img-%d", (int)getpid());
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p '%s' && qemu-img create -q -f qcow2 "
+             "'%s/quay.io_containerdisks_fedora_39.qcow2' 16M",
+             images, images);
+    assert_int_equal(system(cmd), 0);
+    snprintf(extra, sizeof(extra),
+             "image_dir = \"%s\";\nmigration_port_min = 49300;\n"
+             "migration_port_max = 49309;\n",
+             images);
+    t_open(&t, extra, true);
+    assert_true(
+        asprintf(&body,
+                 "{\"id\":\"v1-prepare\",\"type\":\"prepare\",\"domain\":"
+                 "\"default_vm1\",\"prepare\":{\"vmi\":{\"apiVersion\":"
+                 "\"kubevirt.io/v1\",\"kind\":\"VirtualMachineInstance\","
+                 "\"metadata\":{\"name\":\"vm1\",\"namespace\":\"default\","
+                 "\"uid\":\"5d2e7f10-aaaa-4bbb-8ccc-0123456789ab\"},\"spec\":{"
+                 "\"domain\":{\"resources\":{\"requests\":{\"memory\":"
+                 "\"128Mi\"}},\"devices\":{\"disks\":[{\"name\":\"root\","
+                 "\"disk\":{\"bus\":\"virtio\"}}]}},\"volumes\":[{\"name\":"
+                 "\"root\",\"containerDisk\":{\"image\":"
+                 "\"quay.io/containerdisks/fedora:39\"}}]}}}}") > 0);
+    json_decref(post_ok(&t, body, 202));
+    o = run_to_end(&t, "v1-prepare");
+    if (strcmp(sget(o, "state"), "Succeeded") != 0)
+        fail_msg("prepare: %s: %s", sget(o, "error.reason"),
+                 sget(o, "error.message"));
+    port = iget(o, "result.port");
+    disks = iget(o, "result.disksPort");
+    assert_true(port >= 49300 && port <= 49309);
+    assert_true(disks >= 49300 && disks <= 49309);
+    assert_true(disks != port);
+    json_decref(o);
+    assert_true(per_vm_exists(&t, "default_vm1"));
+
+    /* The migration never came: the release takes the files back. */
+    o = release(&t, "v1-release", "default_vm1", "v1-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_true(json_is_true(
+        json_object_get(json_object_get(o, "result"), "filesRemoved")));
+    json_decref(o);
+    assert_false(per_vm_exists(&t, "default_vm1"));
+
+    /* A prepare without a VMI has no disk to copy: one port. */
+    json_decref(post_ok(&t,
+                        "{\"id\":\"v2-prepare\",\"type\":\"prepare\","
+                        "\"domain\":\"d2\"}",
+                        202));
+    o = run_to_end(&t, "v2-prepare");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_null(json_object_get(json_object_get(o, "result"), "disksPort"));
+    json_decref(o);
+    free(body);
+    t_close(&t);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", images);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Migrate                                                                 */
 
@@ -949,6 +1038,10 @@ static void test_migrate_succeeds(void **state)
     assert_true(fk.flags & VIR_MIGRATE_AUTO_CONVERGE);
     assert_false(fk.flags & VIR_MIGRATE_POSTCOPY);
     assert_false(fk.flags & VIR_MIGRATE_TLS); /* disableTLS by default */
+    /* copyStorage "none" by default: the disks are shared. */
+    assert_false(fk.flags &
+                 (VIR_MIGRATE_NON_SHARED_INC | VIR_MIGRATE_NON_SHARED_DISK));
+    assert_int_equal(fk.disks_port, -1);
     assert_string_equal(fk.uri, "tcp://198.18.0.12:49152");
     assert_int_equal(fk.bandwidth, 64);
     assert_int_equal(fk.downtime, 900); /* set once the job ran */
@@ -965,7 +1058,10 @@ static void test_migrate_succeeds(void **state)
 
 static void test_migrate_fails(void **state)
 {
-    char *b1 = migrate_body("m1", "test", "\"disableTLS\":false");
+    char *b1 = migrate_body("m1", "test",
+                            "\"disableTLS\":false,"
+                            "\"copyStorage\":\"incremental\","
+                            "\"disksPort\":49153");
     char *b2 = migrate_body("m2", "no-such-domain", NULL);
     struct t t;
     json_t *o;
@@ -983,6 +1079,12 @@ static void test_migrate_fails(void **state)
     json_decref(o);
     pthread_mutex_lock(&fk.lock);
     assert_true(fk.flags & VIR_MIGRATE_TLS);
+    /* copyStorage "incremental": the local overlay is copied, over the
+     * backing image the target has too. */
+    assert_true(fk.flags & VIR_MIGRATE_NON_SHARED_INC);
+    assert_false(fk.flags & VIR_MIGRATE_NON_SHARED_DISK);
+    /* ... to the NBD port the target's prepare gave. */
+    assert_int_equal(fk.disks_port, 49153);
     pthread_mutex_unlock(&fk.lock);
 
     json_decref(post_ok(&t, b2, 202));
@@ -1503,6 +1605,7 @@ int main(void)
         cmocka_unit_test(test_prepare_ports),
         cmocka_unit_test(test_prepare_checks),
         cmocka_unit_test(test_release),
+        cmocka_unit_test(test_prepare_vmi_then_release),
         cmocka_unit_test(test_migrate_succeeds),
         cmocka_unit_test(test_migrate_fails),
         cmocka_unit_test(test_progress_timeout),

@@ -516,6 +516,8 @@ static void test_phases_to_succeeded(void **state)
     /* The target checks the guest against the source's libvirt. */
     assert_string_equal(jstr(req, "prepare.sourceLibvirtURI"),
                         "qemu+tcp://hv01/system");
+    /* Not a VM made from a manifest: the target makes no files for it. */
+    assert_null(json_object_get(json_object_get(req, "prepare"), "vmi"));
 
     fake_set(&f->fk, prep, "Succeeded", prepared());
     settle(f, 5);
@@ -547,6 +549,7 @@ static void test_phases_to_succeeded(void **state)
                      0);
     assert_true(json_is_false(json_object_get(json_object_get(req, "migrate"),
                                               "allowWorkloadDisruption")));
+    assert_string_equal(jstr(req, "migrate.copyStorage"), "none");
     assert_vmi_on(f, "vm1", "hv01");
 
     /* Progress reaches the record, and again when it moves. */
@@ -1692,6 +1695,150 @@ static void test_stop_with_calls_in_flight(void **state)
     controller_start(f);
 }
 
+/*
+ * A VM made from a manifest (contract A.1 "vmi", A.3 copyStorage).
+ */
+
+/* VMI vm1 on hv01 with VOLUMES (a JSON array); owned by VirtualMachine vm1
+ * when `owned`, else annotated as a domain discovered on the host. */
+static void add_vmi_with(struct fixture *f, bool owned, const char *volumes)
+{
+    json_t *vols = json_loads(volumes, 0, NULL);
+    json_t *v = json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:{s:s, s:s}}, s:{s:{s:{s:{s:s}}},"
+        " s:o},"
+        " s:{s:s, s:s}}",
+        "apiVersion", "kubevirt.io/v1", "kind", "VirtualMachineInstance",
+        "metadata", "name", "vm1", "namespace", "default", "uid",
+        "4c1f8e0a-1b2c-4d5e-8f90-a1b2c3d4e5f6", "resourceVersion", "17",
+        "labels", "app", "web", "kubevirt.io/nodeName", "hv01", "spec",
+        "domain", "resources", "requests", "memory", "1Gi", "volumes", vols,
+        "status", "phase", "Running", "nodeName", "hv01");
+    json_t *md = json_object_get(v, "metadata");
+
+    assert_non_null(v);
+    if (owned)
+        json_object_set_new(md, "ownerReferences",
+                            json_pack("[{s:s, s:s, s:s, s:s, s:b}]",
+                                      "apiVersion", "kubevirt.io/v1", "kind",
+                                      "VirtualMachine", "name", "vm1", "uid",
+                                      "0b9e2d7c-3f4a-4b5c-9d6e-7f8091a2b3c4",
+                                      "controller", 1));
+    else
+        json_object_set_new(
+            md, "annotations",
+            json_pack("{s:s}", "orchestrator.io/discovered", "true"));
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, v), 0);
+    json_decref(v);
+}
+
+/* Migrates vm1 (m1) to the point where the migrate job is sent, the
+ * target's prepare answering with a disksPort when `disks`; returns the
+ * prepare and migrate requests (borrowed from the fake). */
+static void manifest_requests(struct fixture *f, bool disks,
+                              const json_t **prep_req, const json_t **mig_req)
+{
+    char *prep, *mig;
+    json_t *res = prepared();
+
+    add_node(f, "hv01", URL("1"), "True", false, "16Gi", NULL);
+    add_node(f, "hv02", URL("2"), "True", false, "16Gi", NULL);
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+    prep = job_of(f, "m1", "prepare");
+    mig = job_of(f, "m1", "migrate");
+    *prep_req = json_object_get(f->fk.requests, prep);
+    assert_non_null(*prep_req);
+    if (disks)
+        json_object_set_new(json_object_get(res, "result"), "disksPort",
+                            json_integer(49153));
+    fake_set(&f->fk, prep, "Succeeded", res);
+    settle(f, 5);
+    assert_phase(f, "m1", "Running");
+    *mig_req = json_object_get(f->fk.requests, mig);
+    assert_non_null(*mig_req);
+    free(prep);
+    free(mig);
+}
+
+/* The target's prepare gets the VMI (metadata and spec, not the status)
+ * and the source copies the containerDisk's local overlay. */
+static void test_manifest_vm_container_disk(void **state)
+{
+    struct fixture *f = *state;
+    const json_t *prep, *mig, *vmi;
+
+    add_vmi_with(f, true,
+                 "[{\"name\":\"containerdisk\",\"containerDisk\":{"
+                 "\"image\":\"quay.io/containerdisks/fedora:39\"}},"
+                 "{\"name\":\"cloudinit\",\"cloudInitNoCloud\":{"
+                 "\"userData\":\"#cloud-config\\n\"}}]");
+    manifest_requests(f, true, &prep, &mig);
+    vmi = json_object_get(json_object_get(prep, "prepare"), "vmi");
+    assert_non_null(vmi);
+    assert_string_equal(jstr(vmi, "kind"), "VirtualMachineInstance");
+    assert_string_equal(jstr(vmi, "metadata.name"), "vm1");
+    assert_string_equal(jstr(vmi, "metadata.uid"),
+                        "4c1f8e0a-1b2c-4d5e-8f90-a1b2c3d4e5f6");
+    assert_int_equal(json_array_size(json_object_get(
+                         json_object_get(vmi, "metadata"), "ownerReferences")),
+                     1);
+    assert_int_equal(json_array_size(json_object_get(
+                         json_object_get(vmi, "spec"), "volumes")),
+                     2);
+    assert_null(json_object_get(vmi, "status"));
+    /* Nothing that changes as it migrates: the same body if sent again. */
+    assert_null(
+        json_object_get(json_object_get(vmi, "metadata"), "resourceVersion"));
+    assert_string_equal(jstr(vmi, "metadata.labels.app"), "web");
+    assert_null(json_object_get(
+        json_object_get(json_object_get(vmi, "metadata"), "labels"),
+        "kubevirt.io/nodeName"));
+    assert_string_equal(jstr(prep, "domain"), "default_vm1");
+    /* The source's libvirt is still named for the checks. */
+    assert_string_equal(jstr(prep, "prepare.sourceLibvirtURI"),
+                        "qemu+tcp://hv01/system");
+    assert_string_equal(jstr(mig, "migrate.copyStorage"), "incremental");
+    /* The copy goes to the NBD port the target gave. */
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(mig, "migrate"), "disksPort")),
+                     49153);
+}
+
+/* A VM from a manifest whose disks every host sees (a PVC on shared
+ * storage): the target makes its seed, nothing is copied. */
+static void test_manifest_vm_shared_disk(void **state)
+{
+    struct fixture *f = *state;
+    const json_t *prep, *mig;
+
+    add_vmi_with(f, true,
+                 "[{\"name\":\"root\",\"persistentVolumeClaim\":{"
+                 "\"claimName\":\"root\"}}]");
+    manifest_requests(f, false, &prep, &mig);
+    assert_non_null(json_object_get(json_object_get(prep, "prepare"), "vmi"));
+    assert_string_equal(jstr(mig, "migrate.copyStorage"), "none");
+    assert_null(json_object_get(json_object_get(mig, "migrate"), "disksPort"));
+}
+
+/* A domain started by hand (discovered), even one whose VMI names a
+ * containerDisk: no files on the target, no disk copied. */
+static void test_discovered_vm_no_files(void **state)
+{
+    struct fixture *f = *state;
+    const json_t *prep, *mig;
+
+    add_vmi_with(f, false,
+                 "[{\"name\":\"containerdisk\",\"containerDisk\":{"
+                 "\"image\":\"quay.io/containerdisks/fedora:39\"}}]");
+    manifest_requests(f, false, &prep, &mig);
+    assert_null(json_object_get(json_object_get(prep, "prepare"), "vmi"));
+    /* (its domain's name is the discovered one, without the namespace) */
+    assert_string_equal(jstr(prep, "domain"), "vm1");
+    assert_string_equal(jstr(mig, "migrate.copyStorage"), "none");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1743,6 +1890,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_target_ready_prepare_lost,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_calls_in_flight, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_vm_container_disk, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_vm_shared_disk, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_discovered_vm_no_files, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
