@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "api/api.h"
+#include "orchestratord/events.h"
 #include "orchestratord/orchd.h"
 
 #define AGENT_URL_ANNOT "orchestrator.io/agent-url"
@@ -1149,6 +1150,25 @@ static const char *printable(const json_t *vm, const json_t *vmi, bool want,
     return "Starting";
 }
 
+/* An event on the VM when its printable status changed (kubectl describe
+ * vm tells the VM's story, as KubeVirt's controller does): the new status
+ * as the reason, Warning for the error states.  An event that cannot be
+ * stored is not worth failing the pass. */
+static void vm_event(struct pass *p, const json_t *vm, const json_t *st)
+{
+    const char *was = api_doc_get_string(vm, "status.printableStatus");
+    const char *now = str_at(st, "printableStatus");
+    char msg[256];
+
+    if (!now || streq(was, now))
+        return;
+    snprintf(msg, sizeof(msg), "VirtualMachine status is now %s%s%s.", now,
+             was ? ", was " : "", was ? was : "");
+    (void)orch_event_record(
+        p->c->srv, vm, strncmp(now, "Error", 5) == 0 ? "Warning" : "Normal",
+        now, msg);
+}
+
 /* The VM's status from what is known; stored when it changed. */
 static int vm_status_write(struct pass *p, const json_t *vm, const json_t *vmi,
                            bool want, bool stopping, const struct vment *e)
@@ -1207,6 +1227,8 @@ static int vm_status_write(struct pass *p, const json_t *vm, const json_t *vmi,
         cond_del(st, "PodScheduled");
     if (!json_equal(st, json_object_get(vm, "status")))
         r = put(p, STORE_KIND_VM, doc);
+    if (r >= 0)
+        vm_event(p, vm, st);
     json_decref(doc);
     return r < 0 ? r : 0;
 }

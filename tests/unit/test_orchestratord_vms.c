@@ -467,6 +467,22 @@ static void test_vm_placed_started_reported(void **state)
     assert_string_equal(jstr(cond(vm, "Ready"), "status"), "True");
     /* Nothing more was submitted. */
     assert_int_equal(log_count(f, "submit"), 1);
+    /* The VM's story in its events: Starting, then Running. */
+    {
+        struct store_event_filter ef = {
+            .kind = STORE_KIND_VM, .ns = "default", .name = "vm1"};
+        json_t *evs = NULL;
+        int n = store_event_list(f->srv.store, &ef, &evs);
+
+        assert_true(n >= 2);
+        assert_string_equal(jstr(json_array_get(evs, 0), "reason"), "Starting");
+        assert_string_equal(jstr(json_array_get(evs, n - 1), "reason"),
+                            "Running");
+        assert_string_equal(jstr(json_array_get(evs, n - 1), "message"),
+                            "VirtualMachine status is now Running, was "
+                            "Starting.");
+        json_decref(evs);
+    }
     free(start);
     free(uid);
     json_decref(vm);
