@@ -111,6 +111,19 @@ lab_host_addr() {
     echo "$LAB_NET.$((10 + i))"
 }
 lab_host_uri() { echo "qemu+tcp://$(lab_host_addr "$1")/system"; }
+# A fixed MAC for each host's br0 (02:0c:4a:b0:00:INDEX, locally administered).
+# A bridge left to choose takes the lowest MAC of its ports, so a guest's tap
+# (libvirt gives it fe:54:00:... after the guest's 52:54:00:...) becomes
+# br0's MAC whenever the veth's random MAC happens to be higher.  A migration
+# then starts a tap with that same MAC on the target's br0, which from then
+# on delivers the target's own packets for the source host locally: the two
+# libvirtds stop hearing each other until the keepalive closes the migration
+# ("client socket is closed", about 1 run in 12 before this).
+lab_host_bridge_mac() {
+    local i
+    i=$(lab_host_index "$1") || lab_die "'$1' is not a lab host name"
+    printf '02:0c:4a:b0:00:%02x\n' "$i"
+}
 lab_host_ns() { echo "$LAB_PREFIX-$1"; }
 lab_host_veth() { echo "$LAB_PREFIX-$1"; }
 lab_host_dir() { echo "$LAB_DIR/hosts/$1"; }
@@ -270,7 +283,8 @@ EOF
 
 lab_root_bridge_ensure() {
     if ! ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
-        ip link add name "$LAB_BRIDGE" type bridge stp_state 0
+        ip link add name "$LAB_BRIDGE" address 02:0c:4a:b0:00:00 \
+            type bridge stp_state 0
     fi
     echo 1 >"/proc/sys/net/ipv6/conf/$LAB_BRIDGE/disable_ipv6" 2>/dev/null || true
     ip addr replace "$LAB_ROOT_ADDR/$LAB_PLEN" dev "$LAB_BRIDGE"
@@ -319,7 +333,8 @@ lab_host_create() { # HOST
         net.ipv6.conf.default.disable_ipv6=1
     ip link add "$veth" type veth peer name eth0 netns "$ns"
     ip link set "$veth" master "$LAB_BRIDGE" up
-    ip -n "$ns" link add name br0 type bridge stp_state 0
+    ip -n "$ns" link add name br0 address "$(lab_host_bridge_mac "$h")" \
+        type bridge stp_state 0
     ip -n "$ns" link set eth0 master br0 up
     ip -n "$ns" addr add "$addr/$LAB_PLEN" dev br0
     ip -n "$ns" link set br0 up
