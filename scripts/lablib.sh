@@ -257,10 +257,9 @@ auth_unix_rw = "none"
 auth_unix_ro = "none"
 host_uuid = "0c4a1ab0-0000-4000-8000-$(printf '%012x' "$i")"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
-# Two TCG guests migrating at full speed over the lab's veths can starve
-# the libvirtds' RPC connection between hosts for tens of seconds on two
-# cores: the default (5 s x 5) then closes it mid-migration ("keepalive
-# timeout", "client socket is closed").  Two minutes of tolerance, lab only.
+# Two minutes of keepalive tolerance, lab only: put in against migrations
+# closed by "keepalive timeout" / "client socket is closed" whose cause
+# turned out to be the bridge MAC (see lab_host_bridge_mac).
 keepalive_interval = 5
 keepalive_count = 24
 EOF
