@@ -24,150 +24,12 @@
 #include "orchestratord/hosts.h"
 #include "orchestratord/migration.h"
 #include "orchestratord/orchd.h"
+#include "tests/unit/support/fake_agent.h"
 
 #define VMIMS                                                                  \
     "/apis/kubevirt.io/v1/namespaces/default/"                                 \
     "virtualmachineinstancemigrations"
 #define URL(n) "http://198.18.0.1" n ":8443"
-
-/*
- * The fake agents: one job table for every host (ids are unique), calls
- * queued until fake_flush().
- */
-
-struct fake_call {
-    struct fake_call *next;
-    bool submit;
-    char url[128];
-    char id[160];
-    orch_agent_done_fn done;
-    void *arg;
-};
-
-struct fake {
-    struct fake_call *calls, **tail;
-    json_t *jobs;     /* id -> job object */
-    json_t *log;      /* ["submit URL ID" | "get URL ID", ...] */
-    json_t *requests; /* id -> the request submitted */
-    char down[128];   /* a URL that does not answer */
-    bool wrong_id;    /* answer GETs with another job's id */
-    bool freed;
-};
-
-static int64_t fake_now;
-
-static int64_t fake_clock(void)
-{
-    return fake_now;
-}
-
-static void fake_queue(struct fake *fk, bool submit, const char *url,
-                       const char *id, orch_agent_done_fn done, void *arg)
-{
-    struct fake_call *c = calloc(1, sizeof(*c));
-    assert_non_null(c);
-    c->submit = submit;
-    snprintf(c->url, sizeof(c->url), "%s", url);
-    snprintf(c->id, sizeof(c->id), "%s", id);
-    c->done = done;
-    c->arg = arg;
-    *fk->tail = c;
-    fk->tail = &c->next;
-    json_array_append_new(
-        fk->log, json_sprintf("%s %s %s", submit ? "submit" : "get", url, id));
-}
-
-static int fake_submit(void *ctx, const char *url, const json_t *job,
-                       orch_agent_done_fn done, void *arg)
-{
-    struct fake *fk = ctx;
-    const char *id = json_string_value(json_object_get(job, "id"));
-    assert_non_null(id);
-    json_object_set(fk->requests, id, (json_t *)job);
-    fake_queue(fk, true, url, id, done, arg);
-    return 0;
-}
-
-static int fake_get(void *ctx, const char *url, const char *id,
-                    orch_agent_done_fn done, void *arg)
-{
-    fake_queue(ctx, false, url, id, done, arg);
-    return 0;
-}
-
-static void fake_free(void *ctx)
-{
-    struct fake *fk = ctx;
-    /* Calls in flight are dropped: they never answer. */
-    while (fk->calls) {
-        struct fake_call *c = fk->calls;
-        fk->calls = c->next;
-        free(c);
-    }
-    fk->tail = &fk->calls;
-    fk->freed = true;
-}
-
-static const struct orch_agent_ops fake_ops = {
-    .submit = fake_submit,
-    .get = fake_get,
-    .free = fake_free,
-};
-
-/* Answer every queued call from the job table as it is now.  Returns how
- * many were answered. */
-static int fake_flush(struct fake *fk)
-{
-    int n = 0;
-    while (fk->calls) {
-        struct fake_call *c = fk->calls;
-        json_t *job;
-
-        fk->calls = c->next;
-        if (!fk->calls)
-            fk->tail = &fk->calls;
-        n++;
-        if (fk->down[0] && strcmp(c->url, fk->down) == 0) {
-            c->done(-ECONNREFUSED, 0, NULL, c->arg);
-            free(c);
-            continue;
-        }
-        job = json_object_get(fk->jobs, c->id);
-        if (c->submit && !job) {
-            const json_t *req = json_object_get(fk->requests, c->id);
-            job = json_pack("{s:s, s:O, s:s, s:O, s:O}", "id", c->id, "type",
-                            json_object_get(req, "type"), "state", "Pending",
-                            "migration", json_object_get(req, "migration"),
-                            "domain", json_object_get(req, "domain"));
-            json_object_set_new(fk->jobs, c->id, job);
-            c->done(0, 202, job, c->arg);
-        } else if (job && fk->wrong_id && !c->submit) {
-            json_t *other = json_deep_copy(job);
-            json_object_set_new(other, "id", json_string("someone-else"));
-            c->done(0, 200, other, c->arg);
-            json_decref(other);
-        } else if (job) {
-            c->done(0, 200, job, c->arg);
-        } else {
-            json_t *st = json_pack("{s:s, s:i}", "kind", "Status", "code", 404);
-            c->done(0, 404, st, c->arg);
-            json_decref(st);
-        }
-        free(c);
-    }
-    return n;
-}
-
-static void fake_set(struct fake *fk, const char *id, const char *state,
-                     json_t *extra)
-{
-    json_t *job = json_object_get(fk->jobs, id);
-    assert_non_null(job);
-    json_object_set_new(job, "state", json_string(state));
-    if (extra)
-        json_object_update(job, extra);
-    json_decref(extra);
-}
 
 /*
  * Fixture.
@@ -178,7 +40,7 @@ struct fixture {
     char db[128];
     struct store *st;
     struct orch_server srv;
-    struct fake fk;
+    struct fake_agent fk;
     struct http_response resp;
     json_t *body;
     char target[4096];
@@ -196,28 +58,11 @@ static void on_phase(const json_t *vmim, const char *phase, const char *reason,
                      phase));
 }
 
-static void fake_init(struct fake *fk)
-{
-    memset(fk, 0, sizeof(*fk));
-    fk->tail = &fk->calls;
-    fk->jobs = json_object();
-    fk->log = json_array();
-    fk->requests = json_object();
-}
-
-static void fake_clear(struct fake *fk)
-{
-    fake_free(fk);
-    json_decref(fk->jobs);
-    json_decref(fk->log);
-    json_decref(fk->requests);
-}
-
 static void controller_start(struct fixture *f)
 {
     struct orch_controller_opts o = {
-        .agent = {.ops = &fake_ops, .ctx = &f->fk},
-        .clock_ms = fake_clock,
+        .agent = {.ops = &fake_agent_ops, .ctx = &f->fk},
+        .clock_ms = fake_agent_clock,
         .on_phase = on_phase,
         .arg = f,
     };
@@ -249,9 +94,9 @@ static int setup(void **state)
     strcpy(f->dir, "/tmp/orch-ctrl-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->db, sizeof(f->db), "%s/orch.db", f->dir);
-    fake_init(&f->fk);
+    fake_agent_init(&f->fk);
     f->phases = json_array();
-    fake_now = 1000000;
+    fake_agent_now = 1000000;
     server_open(f);
     *state = f;
     return 0;
@@ -264,7 +109,7 @@ static int teardown(void **state)
     http_response_clear(&f->resp);
     json_decref(f->body);
     server_close(f);
-    fake_clear(&f->fk);
+    fake_agent_clear(&f->fk);
     json_decref(f->phases);
     for (const char *s = ""; s; s = *s ? NULL : "-wal") {
         snprintf(path, sizeof(path), "%s%s", f->db, s);
@@ -306,8 +151,8 @@ static void settle(struct fixture *f, int turns)
     for (int i = 0; i < turns; i++) {
         orch_feed_run(&f->srv);
         assert_true(orch_controller_run(f->srv.controller) >= 0);
-        fake_flush(&f->fk);
-        fake_now += 100;
+        fake_agent_flush(&f->fk);
+        fake_agent_now += 100;
     }
     orch_feed_run(&f->srv);
 }
@@ -471,11 +316,11 @@ static void to_running(struct fixture *f)
     settle(f, 5);
     assert_phase(f, "m1", "PreparingTarget");
     prep = job_of(f, "m1", "prepare");
-    fake_set(&f->fk, prep, "Succeeded", prepared());
+    fake_agent_set(&f->fk, prep, "Succeeded", prepared());
     settle(f, 5);
     assert_phase(f, "m1", "Running");
     mig = job_of(f, "m1", "migrate");
-    fake_set(&f->fk, mig, "Running", progress(1000, 400, 600));
+    fake_agent_set(&f->fk, mig, "Running", progress(1000, 400, 600));
     settle(f, 12);
     assert_vmi_on(f, "vm1", "hv01");
     free(prep);
@@ -519,7 +364,7 @@ static void test_phases_to_succeeded(void **state)
     /* Not a VM made from a manifest: the target makes no files for it. */
     assert_null(json_object_get(json_object_get(req, "prepare"), "vmi"));
 
-    fake_set(&f->fk, prep, "Succeeded", prepared());
+    fake_agent_set(&f->fk, prep, "Succeeded", prepared());
     settle(f, 5);
     assert_phase(f, "m1", "Running");
     o = get(f, STORE_KIND_MIGRATION, "m1");
@@ -553,7 +398,7 @@ static void test_phases_to_succeeded(void **state)
     assert_vmi_on(f, "vm1", "hv01");
 
     /* Progress reaches the record, and again when it moves. */
-    fake_set(&f->fk, mig, "Running", progress(1000, 400, 600));
+    fake_agent_set(&f->fk, mig, "Running", progress(1000, 400, 600));
     settle(f, 12);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_int_equal(
@@ -567,7 +412,7 @@ static void test_phases_to_succeeded(void **state)
             "dirtyMemoryRateBytes")),
         40960);
     json_decref(o);
-    fake_set(&f->fk, mig, "Running", progress(1000, 900, 100));
+    fake_agent_set(&f->fk, mig, "Running", progress(1000, 900, 100));
     settle(f, 12);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_int_equal(
@@ -581,9 +426,9 @@ static void test_phases_to_succeeded(void **state)
                      "\"default\",name=\"vm1\",node=\"hv01\"} 100\n");
     assert_metric(f, "kubevirt_vmi_migrations_in_running_phase 1\n");
 
-    fake_set(&f->fk, mig, "Succeeded",
-             json_pack("{s:{s:s, s:i}}", "result", "mode", "PreCopy",
-                       "downtimeMs", 20));
+    fake_agent_set(&f->fk, mig, "Succeeded",
+                   json_pack("{s:{s:s, s:i}}", "result", "mode", "PreCopy",
+                             "downtimeMs", 20));
     settle(f, 5);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_string_equal(jstr(o, "status.phase"), "Succeeded");
@@ -662,9 +507,9 @@ static void test_limit_per_cluster(void **state)
     /* One fails: the next Pending one takes its place. */
     {
         char *prep = job_of(f, "m1-0", "prepare");
-        fake_set(&f->fk, prep, "Failed",
-                 json_pack("{s:{s:s, s:s}}", "error", "reason", "NoPort",
-                           "message", "no free migration port"));
+        fake_agent_set(&f->fk, prep, "Failed",
+                       json_pack("{s:{s:s, s:s}}", "error", "reason", "NoPort",
+                                 "message", "no free migration port"));
         free(prep);
     }
     settle(f, 10);
@@ -891,7 +736,7 @@ static void test_agent_down_fails_after_bound(void **state)
     assert_phase(f, "m1", "PreparingTarget");
     assert_true(log_count(f, "submit") >= 2);
     assert_true(log_count(f, "submit") <= 4);
-    fake_now += (int64_t)ORCH_CONTROLLER_AGENT_BOUND_S * 1000;
+    fake_agent_now += (int64_t)ORCH_CONTROLLER_AGENT_BOUND_S * 1000;
     settle(f, 2);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_string_equal(jstr(o, "status.phase"), "Failed");
@@ -912,9 +757,10 @@ static void test_migrate_job_fails(void **state)
 
     to_running(f);
     mig = job_of(f, "m1", "migrate");
-    fake_set(&f->fk, mig, "Failed",
-             json_pack("{s:{s:s, s:s}}", "error", "reason", "ProgressTimeout",
-                       "message", "no progress for 150 s"));
+    fake_agent_set(&f->fk, mig, "Failed",
+                   json_pack("{s:{s:s, s:s}}", "error", "reason",
+                             "ProgressTimeout", "message",
+                             "no progress for 150 s"));
     /* The next poll of a running job comes within a second. */
     settle(f, 10);
     o = get(f, STORE_KIND_MIGRATION, "m1");
@@ -946,11 +792,11 @@ static void test_prepare_check_fails(void **state)
     req = json_object_get(f->fk.requests, prep);
     assert_non_null(req);
     assert_int_equal(json_object_size(json_object_get(req, "prepare")), 0);
-    fake_set(&f->fk, prep, "Failed",
-             json_pack("{s:{s:s, s:s}}", "error", "reason", "CPUIncompatible",
-                       "message",
-                       "the guest's CPU model 'Haswell' is incompatible "
-                       "with this host's CPU"));
+    fake_agent_set(&f->fk, prep, "Failed",
+                   json_pack("{s:{s:s, s:s}}", "error", "reason",
+                             "CPUIncompatible", "message",
+                             "the guest's CPU model 'Haswell' is incompatible "
+                             "with this host's CPU"));
     /* The failed job is seen; then the target's agent stops answering, as
      * the migration fails. */
     settle(f, 1);
@@ -1030,11 +876,12 @@ static void test_cancel_while_running(void **state)
     assert_string_equal(jstr(o, "status.migrationState.abortStatus"),
                         "Aborting");
     json_decref(o);
-    fake_set(&f->fk, abo, "Succeeded",
-             json_pack("{s:{s:s}}", "result", "abortStatus", "Succeeded"));
-    fake_set(&f->fk, mig, "Failed",
-             json_pack("{s:{s:s, s:s}}", "error", "reason", "Aborted",
-                       "message", "operation aborted"));
+    fake_agent_set(
+        &f->fk, abo, "Succeeded",
+        json_pack("{s:{s:s}}", "result", "abortStatus", "Succeeded"));
+    fake_agent_set(&f->fk, mig, "Failed",
+                   json_pack("{s:{s:s, s:s}}", "error", "reason", "Aborted",
+                             "message", "operation aborted"));
     settle(f, 5);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_string_equal(jstr(o, "status.phase"), "Failed");
@@ -1070,15 +917,15 @@ static void test_cancel_with_submit_in_flight(void **state)
     prep = job_of(f, "m1", "prepare");
     mig = job_of(f, "m1", "migrate");
     abo = job_of(f, "m1", "abort");
-    fake_set(&f->fk, prep, "Succeeded", prepared());
+    fake_agent_set(&f->fk, prep, "Succeeded", prepared());
     snprintf(line, sizeof(line), "submit %s %s", URL("1"), mig);
     /* Turns without the agents' answers until the submit is on its way. */
     for (int i = 0; i < 10 && !logged(f, line); i++) {
         orch_feed_run(&f->srv);
         assert_true(orch_controller_run(f->srv.controller) >= 0);
         if (!logged(f, line))
-            fake_flush(&f->fk);
-        fake_now += 100;
+            fake_agent_flush(&f->fk);
+        fake_agent_now += 100;
     }
     assert_true(logged(f, line));
     assert_phase(f, "m1", "TargetReady");
@@ -1087,9 +934,9 @@ static void test_cancel_with_submit_in_flight(void **state)
     assert_phase(f, "m1", "Running");
     snprintf(line, sizeof(line), "submit %s %s", URL("1"), abo);
     assert_true(logged(f, line));
-    fake_set(&f->fk, abo, "Succeeded", NULL);
-    fake_set(&f->fk, mig, "Failed",
-             json_pack("{s:{s:s}}", "error", "reason", "Aborted"));
+    fake_agent_set(&f->fk, abo, "Succeeded", NULL);
+    fake_agent_set(&f->fk, mig, "Failed",
+                   json_pack("{s:{s:s}}", "error", "reason", "Aborted"));
     settle(f, 10);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_string_equal(jstr(o, "status.phase"), "Failed");
@@ -1113,11 +960,11 @@ static void test_cancel_too_late(void **state)
     abo = job_of(f, "m1", "abort");
     assert_int_equal(call(f, HTTP_METHOD_DELETE, VMIMS "/m1", NULL), 202);
     settle(f, 3);
-    fake_set(&f->fk, mig, "Succeeded",
-             json_pack("{s:{s:s}}", "result", "mode", "PreCopy"));
-    fake_set(&f->fk, abo, "Failed",
-             json_pack("{s:{s:s, s:s}}", "error", "reason", "TooLate",
-                       "message", "the migration already succeeded"));
+    fake_agent_set(&f->fk, mig, "Succeeded",
+                   json_pack("{s:{s:s}}", "result", "mode", "PreCopy"));
+    fake_agent_set(&f->fk, abo, "Failed",
+                   json_pack("{s:{s:s, s:s}}", "error", "reason", "TooLate",
+                             "message", "the migration already succeeded"));
     settle(f, 5);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_string_equal(jstr(o, "status.phase"), "Succeeded");
@@ -1288,7 +1135,7 @@ static void test_restart_resumes_running(void **state)
     assert_true(logged(f, line));
     assert_int_equal(log_count(f, "submit"), 0);
     assert_phase(f, "m1", "Running");
-    fake_set(&f->fk, mig, "Succeeded", NULL);
+    fake_agent_set(&f->fk, mig, "Succeeded", NULL);
     settle(f, 5);
     assert_phase(f, "m1", "Succeeded");
     assert_vmi_on(f, "vm1", "hv02");
@@ -1307,7 +1154,7 @@ static void test_restart_resumes_preparing(void **state)
     assert_phase(f, "m1", "PreparingTarget");
     prep = job_of(f, "m1", "prepare");
     restart(f);
-    fake_set(&f->fk, prep, "Succeeded", prepared());
+    fake_agent_set(&f->fk, prep, "Succeeded", prepared());
     settle(f, 5);
     /* The prepare job was asked for, not submitted again; the migrate job
      * was then submitted once. */
@@ -1383,7 +1230,7 @@ static void node_report(struct fixture *f, const char *node, const char *url,
                                         "migrating", migrating));
     rep = json_pack("{s:s, s:{s:s, s:s}, s:o}", "name", node, "agent", "url",
                     url, "bootId", node, "domains", doms);
-    assert_true(orch_hosts_report(&f->srv, node, rep, fake_now) >= 0);
+    assert_true(orch_hosts_report(&f->srv, node, rep, fake_agent_now) >= 0);
     json_decref(rep);
     orch_feed_run(&f->srv);
 }
@@ -1407,7 +1254,7 @@ static void test_restart_job_lost_target_runs(void **state)
     assert_phase(f, "m1", "Running");
     assert_outcome_unknown(f, "m1", "JobUnknown");
     /* Still asked for now and then: no submit, ever, once Running. */
-    fake_now += 3000;
+    fake_agent_now += 3000;
     settle(f, 3);
     assert_true(log_count(f, "get") >= 2);
     assert_int_equal(log_count(f, "submit"), 0);
@@ -1461,10 +1308,10 @@ static void test_job_lost_both_run_until_bound(void **state)
     settle(f, 3);
     assert_phase(f, "m1", "Running");
     assert_outcome_unknown(f, "m1", "JobUnknown");
-    fake_now += 50000;
+    fake_agent_now += 50000;
     settle(f, 3);
     assert_phase(f, "m1", "Running");
-    fake_now += 11000;
+    fake_agent_now += 11000;
     settle(f, 3);
     assert_phase(f, "m1", "Failed");
     assert_failure_starts(f, "m1", "OutcomeUnknown: not known within 60 s");
@@ -1487,12 +1334,12 @@ static void test_source_unreachable_then_back(void **state)
     assert_phase(f, "m1", "Running");
     assert_outcome_unknown(f, "m1", "SourceUnreachable");
     /* Meanwhile libvirt finished the migration without us. */
-    fake_set(&f->fk, mig, "Succeeded", NULL);
-    fake_now += 20000;
+    fake_agent_set(&f->fk, mig, "Succeeded", NULL);
+    fake_agent_now += 20000;
     settle(f, 3);
     assert_phase(f, "m1", "Running");
     f->fk.down[0] = '\0';
-    fake_now += 10000;
+    fake_agent_now += 10000;
     settle(f, 5);
     assert_phase(f, "m1", "Succeeded");
     assert_outcome_unknown(f, "m1", NULL);
@@ -1513,7 +1360,7 @@ static void test_source_unreachable_bound(void **state)
     snprintf(f->fk.down, sizeof(f->fk.down), "%s", URL("1"));
     settle(f, 5);
     assert_outcome_unknown(f, "m1", "SourceUnreachable");
-    fake_now += 31000;
+    fake_agent_now += 31000;
     settle(f, 3);
     assert_phase(f, "m1", "Failed");
     assert_failure_starts(f, "m1",
@@ -1532,9 +1379,9 @@ static void test_restart_job_final(void **state)
     to_running(f);
     mig = job_of(f, "m1", "migrate");
     server_close(f);
-    fake_set(&f->fk, mig, "Failed",
-             json_pack("{s:{s:s, s:s}}", "error", "reason", "MigrationFailed",
-                       "message", "connection reset"));
+    fake_agent_set(&f->fk, mig, "Failed",
+                   json_pack("{s:{s:s, s:s}}", "error", "reason",
+                             "MigrationFailed", "message", "connection reset"));
     json_array_clear(f->fk.log);
     server_open(f);
     settle(f, 3);
@@ -1573,18 +1420,18 @@ static void drive_to(struct fixture *f, const char *phase)
         if (there)
             return;
         assert_true(orch_controller_run(f->srv.controller) >= 0);
-        fake_flush(&f->fk);
+        fake_agent_flush(&f->fk);
         json_object_foreach_safe(f->fk.jobs, it, k, job)
         {
             const char *st = jstr(job, "state");
             if (strcmp(st, "Pending") != 0)
                 continue;
             if (strstr(k, "-prepare"))
-                fake_set(&f->fk, k, "Succeeded", prepared());
+                fake_agent_set(&f->fk, k, "Succeeded", prepared());
             else if (strstr(k, "-migrate"))
-                fake_set(&f->fk, k, "Running", progress(1000, 400, 600));
+                fake_agent_set(&f->fk, k, "Running", progress(1000, 400, 600));
         }
-        fake_now += 100;
+        fake_agent_now += 100;
     }
     fail_msg("m1 never reached %s", phase);
 }
@@ -1614,7 +1461,7 @@ static void test_restart_in_each_phase(void **state)
         restart(f);
         drive_to(f, "Running");
         mig = job_of(f, "m1", "migrate");
-        fake_set(&f->fk, mig, "Succeeded", NULL);
+        fake_agent_set(&f->fk, mig, "Succeeded", NULL);
         settle(f, 3);
         snprintf(name, sizeof(name), "%s", phases[i]);
         print_message("# restarted in %s\n", name);
@@ -1753,7 +1600,7 @@ static void manifest_requests(struct fixture *f, bool disks,
     if (disks)
         json_object_set_new(json_object_get(res, "result"), "disksPort",
                             json_integer(49153));
-    fake_set(&f->fk, prep, "Succeeded", res);
+    fake_agent_set(&f->fk, prep, "Succeeded", res);
     settle(f, 5);
     assert_phase(f, "m1", "Running");
     *mig_req = json_object_get(f->fk.requests, mig);

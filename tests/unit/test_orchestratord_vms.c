@@ -22,6 +22,7 @@
 #include "orchestratord/agent_client.h"
 #include "orchestratord/hosts.h"
 #include "orchestratord/orchd.h"
+#include "tests/unit/support/fake_agent.h"
 #include "orchestratord/vms.h"
 
 #define VMS "/apis/kubevirt.io/v1/namespaces/default/virtualmachines"
@@ -32,138 +33,13 @@
 #define URL(n) "http://198.18.0.1" n ":8443"
 
 /*
- * The fake agents: one job table (ids are unique), calls queued until
- * fake_flush().
- */
-
-struct fake_call {
-    struct fake_call *next;
-    bool submit;
-    char url[128];
-    char id[160];
-    orch_agent_done_fn done;
-    void *arg;
-};
-
-struct fake {
-    struct fake_call *calls, **tail;
-    json_t *jobs;     /* id -> job object */
-    json_t *log;      /* ["submit URL ID" | "get URL ID", ...] */
-    json_t *requests; /* id -> the request submitted */
-    char down[128];   /* a URL that does not answer */
-};
-
-static int64_t fake_now;
-
-static int64_t fake_clock(void)
-{
-    return fake_now;
-}
-
-static void fake_queue(struct fake *fk, bool submit, const char *url,
-                       const char *id, orch_agent_done_fn done, void *arg)
-{
-    struct fake_call *c = calloc(1, sizeof(*c));
-    assert_non_null(c);
-    c->submit = submit;
-    snprintf(c->url, sizeof(c->url), "%s", url);
-    snprintf(c->id, sizeof(c->id), "%s", id);
-    c->done = done;
-    c->arg = arg;
-    *fk->tail = c;
-    fk->tail = &c->next;
-    json_array_append_new(
-        fk->log, json_sprintf("%s %s %s", submit ? "submit" : "get", url, id));
-}
-
-static int fake_submit(void *ctx, const char *url, const json_t *job,
-                       orch_agent_done_fn done, void *arg)
-{
-    struct fake *fk = ctx;
-    const char *id = json_string_value(json_object_get(job, "id"));
-    assert_non_null(id);
-    json_object_set(fk->requests, id, (json_t *)job);
-    fake_queue(fk, true, url, id, done, arg);
-    return 0;
-}
-
-static int fake_get(void *ctx, const char *url, const char *id,
-                    orch_agent_done_fn done, void *arg)
-{
-    fake_queue(ctx, false, url, id, done, arg);
-    return 0;
-}
-
-static void fake_free(void *ctx)
-{
-    struct fake *fk = ctx;
-    while (fk->calls) {
-        struct fake_call *c = fk->calls;
-        fk->calls = c->next;
-        free(c);
-    }
-    fk->tail = &fk->calls;
-}
-
-static const struct orch_agent_ops fake_ops = {
-    .submit = fake_submit,
-    .get = fake_get,
-    .free = fake_free,
-};
-
-static void fake_flush(struct fake *fk)
-{
-    while (fk->calls) {
-        struct fake_call *c = fk->calls;
-        json_t *job;
-
-        fk->calls = c->next;
-        if (!fk->calls)
-            fk->tail = &fk->calls;
-        if (fk->down[0] && strcmp(c->url, fk->down) == 0) {
-            c->done(-ECONNREFUSED, 0, NULL, c->arg);
-            free(c);
-            continue;
-        }
-        job = json_object_get(fk->jobs, c->id);
-        if (c->submit && !job) {
-            const json_t *req = json_object_get(fk->requests, c->id);
-            job = json_pack("{s:s, s:O, s:s, s:O}", "id", c->id, "type",
-                            json_object_get(req, "type"), "state", "Pending",
-                            "domain", json_object_get(req, "domain"));
-            json_object_set_new(fk->jobs, c->id, job);
-            c->done(0, 202, job, c->arg);
-        } else if (job) {
-            c->done(0, 200, job, c->arg);
-        } else {
-            json_t *st = json_pack("{s:s, s:i}", "kind", "Status", "code", 404);
-            c->done(0, 404, st, c->arg);
-            json_decref(st);
-        }
-        free(c);
-    }
-}
-
-static void fake_set(struct fake *fk, const char *id, const char *state,
-                     json_t *extra)
-{
-    json_t *job = json_object_get(fk->jobs, id);
-    if (!job)
-        fail_msg("no job '%s'", id);
-    json_object_set_new(job, "state", json_string(state));
-    if (extra)
-        json_object_update(job, extra);
-    json_decref(extra);
-}
-
-/*
  * Fixture.
  */
 
 struct fixture {
     struct store *st;
     struct orch_server srv;
-    struct fake fk;
+    struct fake_agent fk;
     struct http_response resp;
     json_t *body;
     char target[4096];
@@ -172,19 +48,16 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    struct orch_vms_opts o = {.clock_ms = fake_clock};
+    struct orch_vms_opts o = {.clock_ms = fake_agent_clock};
     char err[256];
 
     assert_non_null(f);
     log_init("test_orchestratord_vms", LOG_LEVEL_ERROR);
-    f->fk.tail = &f->fk.calls;
-    f->fk.jobs = json_object();
-    f->fk.log = json_array();
-    f->fk.requests = json_object();
-    fake_now = 1000000;
+    fake_agent_init(&f->fk);
+    fake_agent_now = 1000000;
     assert_int_equal(store_open(":memory:", NULL, &f->st, err, sizeof(err)), 0);
     orch_server_init(&f->srv, f->st);
-    o.agent.ops = &fake_ops;
+    o.agent.ops = &fake_agent_ops;
     o.agent.ctx = &f->fk;
     assert_int_equal(orch_vms_start(&f->srv, &o), 0);
     assert_non_null(f->srv.vms);
@@ -200,10 +73,7 @@ static int teardown(void **state)
     orch_server_release(&f->srv);
     assert_null(f->srv.vms);
     store_close(f->st);
-    fake_free(&f->fk);
-    json_decref(f->fk.jobs);
-    json_decref(f->fk.log);
-    json_decref(f->fk.requests);
+    fake_agent_clear(&f->fk);
     free(f);
     return 0;
 }
@@ -236,8 +106,8 @@ static void settle(struct fixture *f, int turns)
     for (int i = 0; i < turns; i++) {
         orch_feed_run(&f->srv);
         assert_true(orch_vms_run(f->srv.vms) >= 0);
-        fake_flush(&f->fk);
-        fake_now += 100;
+        fake_agent_flush(&f->fk);
+        fake_agent_now += 100;
     }
     orch_feed_run(&f->srv);
 }
@@ -264,7 +134,7 @@ static void report(struct fixture *f, const char *node, const char *url,
                               json_pack("{s:s, s:s, s:s}", "name", net, "pf",
                                         "ens1f0", "mode", "macvtap"));
     assert_int_equal(orch_report_check(r, node, &errs), 0);
-    assert_true(orch_hosts_report(&f->srv, node, r, fake_now) >= 0);
+    assert_true(orch_hosts_report(&f->srv, node, r, fake_agent_now) >= 0);
     api_errors_clear(&errs);
     json_decref(r);
 }
@@ -372,7 +242,7 @@ static void vm_running(struct fixture *f)
                      201);
     settle(f, 4);
     start = job_id(f, "vm1", "start");
-    fake_set(&f->fk, start, "Succeeded", NULL);
+    fake_agent_set(&f->fk, start, "Succeeded", NULL);
     settle(f, 3);
     report(f, "hv01", URL("1"), 16, "sriov-net1", dom_running("default_vm1"));
     settle(f, 2);
@@ -443,7 +313,7 @@ static void test_vm_placed_started_reported(void **state)
     vmi = get(f, STORE_KIND_VMI, "vm1");
     assert_string_equal(jstr(vmi, "status.phase"), "Scheduled");
 
-    fake_set(&f->fk, start, "Succeeded", NULL);
+    fake_agent_set(&f->fk, start, "Succeeded", NULL);
     settle(f, 3);
     /* The domain's report updates the same record (same uid), not a new
      * one. */
@@ -598,11 +468,11 @@ static void test_vm_start_job_failed(void **state)
                      201);
     settle(f, 3);
     start = job_id(f, "vm1", "start");
-    fake_set(&f->fk, start, "Failed",
-             json_pack("{s:{s:s, s:s}}", "error", "reason", "InvalidSpec",
-                       "message",
-                       "spec.networks[1].multus.networkName: \"x\" is not a "
-                       "network of this host"));
+    fake_agent_set(
+        &f->fk, start, "Failed",
+        json_pack("{s:{s:s, s:s}}", "error", "reason", "InvalidSpec", "message",
+                  "spec.networks[1].multus.networkName: \"x\" is not a "
+                  "network of this host"));
     settle(f, 4);
     vmi = get(f, STORE_KIND_VMI, "vm1");
     assert_string_equal(jstr(vmi, "status.phase"), "Failed");
@@ -615,7 +485,7 @@ static void test_vm_start_job_failed(void **state)
                            "spec.networks[1].multus.networkName"));
     assert_string_equal(jstr(vm, "status.printableStatus"), "Stopped");
     /* Not tried again by itself: the host said why. */
-    fake_now += 60000;
+    fake_agent_now += 60000;
     settle(f, 5);
     assert_int_equal(log_count(f, "submit"), 1);
     json_decref(vm);
@@ -645,7 +515,7 @@ static void test_vm_stop_then_start(void **state)
                      7);
     /* Until the domain is gone the record stays. */
     assert_vm_status(f, "vm1", "Stopping");
-    fake_set(&f->fk, stop, "Succeeded", NULL);
+    fake_agent_set(&f->fk, stop, "Succeeded", NULL);
     settle(f, 3);
     assert_null(get(f, STORE_KIND_VMI, "vm1"));
     vm = get(f, STORE_KIND_VM, "vm1");
@@ -684,7 +554,7 @@ static void test_vm_restart(void **state)
     assert_int_equal(call(f, HTTP_METHOD_PUT, SUB "vm1/restart", NULL), 202);
     settle(f, 3);
     stop = job_id(f, "vm1", "stop");
-    fake_set(&f->fk, stop, "Succeeded", NULL);
+    fake_agent_set(&f->fk, stop, "Succeeded", NULL);
     settle(f, 5);
     vmi = get(f, STORE_KIND_VMI, "vm1");
     assert_non_null(vmi);
@@ -722,14 +592,14 @@ static void test_vm_manual(void **state)
     assert_non_null(vmi);
     json_decref(vmi);
     stop = job_id(f, "vm1", "start");
-    fake_set(&f->fk, stop, "Succeeded", NULL);
+    fake_agent_set(&f->fk, stop, "Succeeded", NULL);
     free(stop);
     settle(f, 2);
     assert_int_equal(call(f, HTTP_METHOD_PUT, SUB "vm1/start", NULL), 409);
     assert_int_equal(call(f, HTTP_METHOD_PUT, SUB "vm1/stop", NULL), 202);
     settle(f, 3);
     stop = job_id(f, "vm1", "stop");
-    fake_set(&f->fk, stop, "Succeeded", NULL);
+    fake_agent_set(&f->fk, stop, "Succeeded", NULL);
     settle(f, 3);
     assert_null(get(f, STORE_KIND_VMI, "vm1"));
     assert_vm_status(f, "vm1", "Stopped");
@@ -751,7 +621,7 @@ static void test_vm_delete_stops_and_removes(void **state)
     vmi = get(f, STORE_KIND_VMI, "vm1");
     assert_non_null(vmi);
     json_decref(vmi);
-    fake_set(&f->fk, stop, "Succeeded", NULL);
+    fake_agent_set(&f->fk, stop, "Succeeded", NULL);
     settle(f, 3);
     assert_null(get(f, STORE_KIND_VMI, "vm1"));
     free(stop);
@@ -764,9 +634,9 @@ static void test_vm_host_dies(void **state)
 
     vm_running(f);
     /* hv01 falls silent past the grace period: NodeStatusUnknown. */
-    fake_now += (f->srv.settings.node_grace_s + 1) * 1000;
+    fake_agent_now += (f->srv.settings.node_grace_s + 1) * 1000;
     report(f, "hv02", URL("2"), 4, NULL, NULL);
-    assert_true(orch_hosts_tick(&f->srv, fake_now) >= 1);
+    assert_true(orch_hosts_tick(&f->srv, fake_agent_now) >= 1);
     settle(f, 3);
     vmi = get(f, STORE_KIND_VMI, "vm1");
     assert_non_null(vmi); /* not taken away */
@@ -828,10 +698,10 @@ static void test_vm_always_restarts_after_crash(void **state)
     assert_string_equal(jstr(vmi, "status.phase"), "Failed");
     json_decref(vmi);
     assert_int_equal(log_count(f, "submit"), 1); /* not yet */
-    fake_now += ORCH_VMS_RESTART_DELAY_S * 1000;
+    fake_agent_now += ORCH_VMS_RESTART_DELAY_S * 1000;
     settle(f, 2);
     stop = job_id(f, "vm1", "stop");
-    fake_set(&f->fk, stop, "Succeeded", NULL);
+    fake_agent_set(&f->fk, stop, "Succeeded", NULL);
     settle(f, 4);
     vmi = get(f, STORE_KIND_VMI, "vm1");
     assert_non_null(vmi);
@@ -876,9 +746,9 @@ static void test_vm_stop_failed(void **state)
     assert_int_equal(call(f, HTTP_METHOD_PUT, SUB "vm1/stop", NULL), 202);
     settle(f, 3);
     stop = job_id(f, "vm1", "stop");
-    fake_set(&f->fk, stop, "Failed",
-             json_pack("{s:{s:s, s:s}}", "error", "reason", "StopFailed",
-                       "message", "virDomainDestroy: no"));
+    fake_agent_set(&f->fk, stop, "Failed",
+                   json_pack("{s:{s:s, s:s}}", "error", "reason", "StopFailed",
+                             "message", "virDomainDestroy: no"));
     settle(f, 3);
     vmi = get(f, STORE_KIND_VMI, "vm1");
     assert_non_null(vmi);
@@ -909,13 +779,13 @@ static void test_vm_report_overtakes_start_job(void **state)
     settle(f, 2);
     assert_vm_status(f, "vm1", "Running");
     /* The job ends only now. */
-    fake_set(&f->fk, start, "Succeeded", NULL);
+    fake_agent_set(&f->fk, start, "Succeeded", NULL);
     settle(f, 12);
     assert_int_equal(call(f, HTTP_METHOD_PUT, SUB "vm1/stop", NULL), 202);
     settle(f, 3);
     stop = job_id(f, "vm1", "stop");
     assert_non_null(json_object_get(f->fk.requests, stop));
-    fake_set(&f->fk, stop, "Succeeded", NULL);
+    fake_agent_set(&f->fk, stop, "Succeeded", NULL);
     settle(f, 3);
     assert_null(get(f, STORE_KIND_VMI, "vm1"));
     free(stop);
@@ -926,7 +796,7 @@ static void test_vm_report_overtakes_start_job(void **state)
 static void test_vm_controller_restart_asks_first(void **state)
 {
     struct fixture *f = *state;
-    struct orch_vms_opts o = {.clock_ms = fake_clock};
+    struct orch_vms_opts o = {.clock_ms = fake_agent_clock};
     char *start, line[256];
 
     two_nodes(f);
@@ -936,7 +806,7 @@ static void test_vm_controller_restart_asks_first(void **state)
     settle(f, 2);
     start = job_id(f, "vm1", "start");
     orch_vms_stop(f->srv.vms);
-    o.agent.ops = &fake_ops;
+    o.agent.ops = &fake_agent_ops;
     o.agent.ctx = &f->fk;
     assert_int_equal(orch_vms_start(&f->srv, &o), 0);
     settle(f, 2);
