@@ -17,6 +17,7 @@
 #include "log/log.h"
 #include "orchestratord/migration.h"
 #include "orchestratord/orchd.h"
+#include "tests/unit/support/orchd_call.h"
 #include "tests/unit/support/store_fail.h"
 
 #define NS          "default"
@@ -80,29 +81,15 @@ static int call(struct fixture *f, enum http_method m, const char *target,
                 const char *body, const char *ctype, const char *accept,
                 const char *auth)
 {
-    struct http_request req;
-    memset(&req, 0, sizeof(req));
-    http_response_clear(&f->resp);
-    json_decref(f->body);
-    f->body = NULL;
-    assert_int_equal(
-        http_request_parse_target(&req, target, f->target, sizeof(f->target)),
-        0);
-    req.method = m;
-    req.path = target;
-    req.body = body ? body : "";
-    req.body_len = body ? strlen(body) : 0;
-    req.content_type = ctype;
-    req.accept = accept;
-    req.authorization = auth;
-    req.peer = "127.0.0.1:1";
-    orch_handle(&req, &f->resp, &f->srv);
-    /* What the event loop does next: hand the commits to the watchers. */
-    orch_feed_run(&f->srv);
-    if (f->resp.body && f->resp.content_type &&
-        strcmp(f->resp.content_type, "application/json") == 0)
-        f->body = json_loadb(f->resp.body, f->resp.body_len, 0, NULL);
-    return f->resp.status;
+    struct orchd_call c = {.method = m,
+                           .target = target,
+                           .body = body,
+                           .content_type = ctype,
+                           .accept = accept,
+                           .authorization = auth,
+                           .feed = true};
+    return orchd_call(&f->srv, &c, &f->resp, &f->body, f->target,
+                      sizeof(f->target));
 }
 
 static const char *jstr(const json_t *doc, const char *path)
