@@ -107,7 +107,7 @@ struct http_stream;
  * the stream from then on (see http_stream_*). */
 typedef void (*http_stream_start_fn)(struct http_stream *stream, void *arg);
 
-#define HTTP_MAX_EXTRA_HEADERS 4
+#define HTTP_MAX_EXTRA_HEADERS 12
 
 /* What a handler answers.  The glue frees body with free(). */
 struct http_response {
@@ -115,9 +115,11 @@ struct http_response {
     const char *content_type; /* static string; NULL = no body type */
     char *body;               /* malloc'd, may be NULL */
     size_t body_len;
-    /* Extra headers: static strings, e.g. {"WWW-Authenticate", "Bearer"}. */
+    /* Extra headers: static names, e.g. {"WWW-Authenticate", "Bearer"};
+     * a value is static too, or a copy the response owns (owned[i]). */
     const char *header_names[HTTP_MAX_EXTRA_HEADERS];
     const char *header_values[HTTP_MAX_EXTRA_HEADERS];
+    char *owned[HTTP_MAX_EXTRA_HEADERS];
     size_t n_headers;
     /* When set, status and content_type start a chunked reply and
      * stream_start(stream, stream_arg) is called; body is ignored. */
@@ -128,6 +130,17 @@ struct http_response {
 /* Add a static header to RESP.  Returns 0 or -E2BIG when full. */
 int http_response_add_header(struct http_response *resp, const char *name,
                              const char *value);
+
+/* Add a header with a copy of VALUE (built at run time; the caller has
+ * made it safe for a header line).  Returns 0, -E2BIG when full or
+ * -ENOMEM. */
+int http_response_add_header_copy(struct http_response *resp, const char *name,
+                                  const char *value);
+
+/* Free RESP's body and forget its status and body, keeping the headers
+ * already added (a reply written after them, e.g. Warning headers set
+ * while the request was validated). */
+void http_response_reset_body(struct http_response *resp);
 
 /* Free what RESP holds and zero it.  NULL-safe. */
 void http_response_clear(struct http_response *resp);

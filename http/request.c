@@ -161,11 +161,40 @@ int http_response_add_header(struct http_response *resp, const char *name,
     return 0;
 }
 
+int http_response_add_header_copy(struct http_response *resp, const char *name,
+                                  const char *value)
+{
+    char *copy;
+    int r;
+
+    if (resp->n_headers >= HTTP_MAX_EXTRA_HEADERS)
+        return -E2BIG;
+    copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    resp->owned[resp->n_headers] = copy;
+    r = http_response_add_header(resp, name, copy);
+    return r;
+}
+
+void http_response_reset_body(struct http_response *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+    resp->status = 0;
+    resp->content_type = NULL;
+    resp->stream_start = NULL;
+    resp->stream_arg = NULL;
+}
+
 void http_response_clear(struct http_response *resp)
 {
     if (!resp)
         return;
     free(resp->body);
+    for (size_t i = 0; i < resp->n_headers; i++)
+        free(resp->owned[i]);
     memset(resp, 0, sizeof(*resp));
 }
 

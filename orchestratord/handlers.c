@@ -164,7 +164,7 @@ static void set_rv_string(char *buf, size_t len, int64_t rv)
 static void reply_stored_text(struct http_response *resp, int code, char *text,
                               size_t len)
 {
-    http_response_clear(resp);
+    http_response_reset_body(resp);
     resp->status = code;
     resp->content_type = "application/json";
     resp->body = text;
@@ -582,9 +582,54 @@ fail:
     return NULL;
 }
 
+/* How many Warning headers a reply carries at most, one per unknown field
+ * (a last one counts the rest): the reply's other headers need room too. */
+#define MAX_FIELD_WARNINGS 8
+
+/* A Warning header as the API server sends one (RFC 7234: code 299, agent
+ * "-", a quoted text), kubectl printing it as "Warning: TEXT".  The field
+ * path comes from the request: quotes and backslashes are escaped, bytes
+ * that have no place in a header line become '?', and it is cut short. */
+static void add_warning(struct http_response *resp, const char *field)
+{
+    char v[320], *o = v;
+    const char *pre = "299 - \"unknown field \\\"";
+
+    o += snprintf(v, sizeof(v), "%s", pre);
+    for (const unsigned char *c = (const unsigned char *)field;
+         *c && o < v + sizeof(v) - 16; c++) {
+        if (*c == '"' || *c == '\\') {
+            *o++ = '\\';
+            *o++ = '\\';
+            *o++ = '\\';
+            *o++ = (char)*c;
+        } else {
+            *o++ = *c < 0x20 || *c >= 0x7f ? '?' : (char)*c;
+        }
+    }
+    snprintf(o, (size_t)(v + sizeof(v) - o), "\\\"\"");
+    http_response_add_header_copy(resp, "Warning", v);
+}
+
+/* fieldValidation=Warn: a Warning header for each field dropped. */
+static void warn_dropped(struct http_response *resp, const json_t *dropped)
+{
+    size_t n = json_array_size(dropped);
+    char v[96];
+
+    for (size_t i = 0; i < n && i < MAX_FIELD_WARNINGS; i++)
+        add_warning(resp, json_string_value(json_array_get(dropped, i)));
+    if (n > MAX_FIELD_WARNINGS) {
+        snprintf(v, sizeof(v), "299 - \"%zu more unknown fields\"",
+                 n - MAX_FIELD_WARNINGS);
+        http_response_add_header_copy(resp, "Warning", v);
+    }
+}
+
 /* Validate DOC; answers 422 and returns false when invalid.  With
  * fieldValidation=Ignore or Warn, unknown fields are dropped first, as the
- * API server does (the default here stays Strict: a typo is an error). */
+ * API server does (the default here stays Strict: a typo is an error); Warn
+ * names each in a Warning header. */
 static bool validate(struct http_response *resp, const struct route *rt,
                      json_t *doc)
 {
@@ -592,12 +637,18 @@ static bool validate(struct http_response *resp, const struct route *rt,
     const char *fv = rt->q.field_validation;
     int r;
 
-    /* (Warn sends no Warning header yet: a reply's headers are static
-     * strings, and the names of the dropped fields are not.) */
-    if (fv && (!strcmp(fv, "Ignore") || !strcmp(fv, "Warn")) &&
-        orch_openapi_prune(rt->kind->kind, doc) < 0) {
-        orch_reply_errno(resp, -ENOMEM, "out of memory");
-        return false;
+    if (fv && (!strcmp(fv, "Ignore") || !strcmp(fv, "Warn"))) {
+        bool warn = !strcmp(fv, "Warn");
+        json_t *dropped = warn ? json_array() : NULL;
+
+        if ((warn && !dropped) ||
+            orch_openapi_prune(rt->kind->kind, doc, dropped) < 0) {
+            json_decref(dropped);
+            orch_reply_errno(resp, -ENOMEM, "out of memory");
+            return false;
+        }
+        warn_dropped(resp, dropped);
+        json_decref(dropped);
     }
     r = api_object_validate(doc, rt->kind->kind, NULL, &errs);
     if (r == -ENOMEM) {
@@ -1472,7 +1523,7 @@ static int route_parse(const char *group, const char *const *rest, size_t n,
 
 static void reply_text(struct http_response *resp, int code, const char *text)
 {
-    http_response_clear(resp);
+    http_response_reset_body(resp);
     resp->status = code;
     resp->content_type = "text/plain; charset=utf-8";
     resp->body = strdup(text);

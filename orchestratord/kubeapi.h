@@ -52,9 +52,11 @@ json_t *orch_openapi_v2(void);
 
 /* fieldValidation=Ignore or Warn: drop from DOC (an object of KIND) every
  * member its schema does not describe, as the API server prunes a custom
- * resource, so that validation then finds no unknown field.  Returns how
- * many members went (>= 0) or -ENOMEM. */
-int orch_openapi_prune(enum api_kind kind, json_t *doc);
+ * resource, so that validation then finds no unknown field.  DROPPED (may
+ * be NULL) is an array that gets the path of each member dropped
+ * ("spec.vmiNmae", "spec.volumes[0].x").  Returns how many members went
+ * (>= 0) or -ENOMEM. */
+int orch_openapi_prune(enum api_kind kind, json_t *doc, json_t *dropped);
 
 /* The PATCH content types a kind accepts, NULL-terminated: JSON patch and
  * merge patch for every kind, strategic merge patch for the core kinds

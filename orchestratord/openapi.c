@@ -567,9 +567,12 @@ json_t *orch_openapi_v2(void)
 
 /* Drop from V what SCHEMA does not describe; returns how many members
  * went. */
-static size_t prune(json_t *v, const json_t *schema)
+/* PATH (LEN bytes, the path of V so far, "" at the top) grows while the walk
+ * descends and is put back on the way up. */
+static size_t prune(json_t *v, const json_t *schema, char *path, size_t len,
+                    json_t *dropped)
 {
-    size_t n = 0;
+    size_t n = 0, at = strlen(path);
 
     if (!schema ||
         json_is_true(
@@ -585,30 +588,39 @@ static size_t prune(json_t *v, const json_t *schema)
         json_object_foreach_safe(v, tmp, k, e)
         {
             const json_t *p = json_object_get(props, k);
+            snprintf(path + at, len - at, "%s%s", at ? "." : "", k);
             if (p) {
-                n += prune(e, p);
+                n += prune(e, p, path, len, dropped);
             } else if (ap) {
-                n += prune(e, ap);
+                n += prune(e, ap, path, len, dropped);
             } else if (props) {
+                if (dropped)
+                    json_array_append_new(dropped, json_string(path));
                 json_object_del(v, k);
                 n++;
             }
+            path[at] = '\0';
         }
     } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            n += prune(json_array_get(v, i), json_object_get(schema, "items"));
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            snprintf(path + at, len - at, "[%zu]", i);
+            n += prune(json_array_get(v, i), json_object_get(schema, "items"),
+                       path, len, dropped);
+            path[at] = '\0';
+        }
     }
     return n;
 }
 
-int orch_openapi_prune(enum api_kind kind, json_t *doc)
+int orch_openapi_prune(enum api_kind kind, json_t *doc, json_t *dropped)
 {
     json_t *s = api_kind_openapi_schema(kind);
+    char path[512] = "";
     size_t n;
 
     if (!s)
         return -ENOMEM;
-    n = prune(doc, s);
+    n = prune(doc, s, path, sizeof(path), dropped);
     json_decref(s);
     return n > INT32_MAX ? INT32_MAX : (int)n;
 }

@@ -111,7 +111,7 @@ static void reply_encoded(struct http_response *resp, int code, json_t *doc,
     char *buf = NULL;
     size_t len = 0;
 
-    http_response_clear(resp);
+    http_response_reset_body(resp);
     if (!doc || api_doc_encode(doc, fmt, &buf, &len) < 0) {
         static const char oom[] =
             "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"

@@ -189,6 +189,10 @@ e2e_check "wait --for=jsonpath={.status.phase}=Succeeded" has "condition met"
 out kc create -f "$work/bad.yaml" --validate=false --dry-run=server
 show
 e2e_check "--validate=false (fieldValidation=Ignore) drops it instead" has "strict created (server dry run)"
+out kc create -f "$work/bad.yaml" --validate=warn --dry-run=server
+show
+e2e_check "--validate=warn (fieldValidation=Warn) drops it with a warning" has 'Warning: unknown field "spec.bogus"'
+e2e_check "and creates the rest" has "strict created (server dry run)"
 out kc create -f "$mig"
 e2e_check "a second create once it ended is AlreadyExists" has 'AlreadyExists.*"migration-job" already exists'
 out kc get vmim migration-job -o jsonpath='{.status.phase}'

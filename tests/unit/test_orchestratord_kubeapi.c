@@ -833,6 +833,53 @@ static void test_handlers(void **state)
         assert_null(jget(f->body, "spec/vmiNmae"));
         assert_string_equal(jstr(f->body, "spec/vmiName"), "vmi-fedora");
         assert_string_equal(jstr(f->body, "metadata/labels/a"), "b");
+        assert_int_equal(f->resp.n_headers, 0);
+        /* Warn drops it too, and says so in a Warning header, which
+         * kubectl prints as "Warning: unknown field ...". */
+        assert_int_equal(call(f, HTTP_METHOD_POST,
+                              VMIMS "?fieldValidation=Warn&dryRun=All", typo,
+                              "application/json", NULL),
+                         201);
+        assert_null(jget(f->body, "spec/vmiNmae"));
+        assert_int_equal(f->resp.n_headers, 1);
+        assert_string_equal(f->resp.header_names[0], "Warning");
+        assert_string_equal(f->resp.header_values[0],
+                            "299 - \"unknown field \\\"spec.vmiNmae\\\"\"");
+    }
+    /* A hostile field name cannot break the header line, and a flood of
+     * unknown fields gives a bounded number of headers. */
+    {
+        json_t *doc = json_pack("{s:s, s:s, s:{s:s}, s:{s:s, s:s}}",
+                                "apiVersion", "kubevirt.io/v1", "kind",
+                                "VirtualMachineInstanceMigration", "metadata",
+                                "name", "hostile", "spec", "vmiName",
+                                "vmi-fedora", "a\"b\r\nX-Injected: 1", "x");
+        char *text;
+        assert_non_null(doc);
+        for (int i = 0; i < 20; i++) {
+            char k[16];
+            snprintf(k, sizeof(k), "extra%d", i);
+            json_object_set_new(doc, k, json_true());
+        }
+        text = json_dumps(doc, JSON_COMPACT);
+        assert_int_equal(call(f, HTTP_METHOD_POST,
+                              VMIMS "?fieldValidation=Warn&dryRun=All", text,
+                              "application/json", NULL),
+                         201);
+        free(text);
+        json_decref(doc);
+        assert_int_equal(f->resp.n_headers, 9);
+        for (size_t i = 0; i < f->resp.n_headers; i++) {
+            const char *v = f->resp.header_values[i];
+            assert_string_equal(f->resp.header_names[i], "Warning");
+            assert_null(strpbrk(v, "\r\n"));
+            if (strstr(v, "spec.a"))
+                assert_string_equal(
+                    v, "299 - \"unknown field \\\"spec.a\\\\\\\"b??X-Injected: "
+                       "1\\\"\"");
+        }
+        assert_string_equal(f->resp.header_values[8],
+                            "299 - \"13 more unknown fields\"");
     }
 
     assert_int_equal(

@@ -11,8 +11,8 @@
 #include <cmocka.h>
 
 int orchd_call(struct orch_server *srv, const struct orchd_call *call,
-               struct http_response *resp, json_t **ret_body,
-               char *target_buf, size_t target_len)
+               struct http_response *resp, json_t **ret_body, char *target_buf,
+               size_t target_len)
 {
     struct http_request req;
 
@@ -20,9 +20,9 @@ int orchd_call(struct orch_server *srv, const struct orchd_call *call,
     http_response_clear(resp);
     json_decref(*ret_body);
     *ret_body = NULL;
-    assert_int_equal(http_request_parse_target(&req, call->target, target_buf,
-                                               target_len),
-                     0);
+    assert_int_equal(
+        http_request_parse_target(&req, call->target, target_buf, target_len),
+        0);
     req.method = call->method;
     req.path = call->target;
     req.body = call->body ? call->body : "";

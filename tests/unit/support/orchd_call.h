@@ -17,9 +17,9 @@
 
 struct orchd_call {
     enum http_method method;
-    const char *target;        /* path and query */
-    const char *body;          /* NULL: none */
-    const char *content_type;  /* the request's headers; NULL: absent */
+    const char *target;       /* path and query */
+    const char *body;         /* NULL: none */
+    const char *content_type; /* the request's headers; NULL: absent */
     const char *accept;
     const char *authorization;
     /* Then hand the commits to the watchers, as the event loop does next
@@ -30,7 +30,7 @@ struct orchd_call {
 /* Clears RESP and *RET_BODY first.  TARGET_BUF (TARGET_LEN bytes) holds the
  * parsed target while the request runs.  Returns the status code. */
 int orchd_call(struct orch_server *srv, const struct orchd_call *call,
-               struct http_response *resp, json_t **ret_body,
-               char *target_buf, size_t target_len);
+               struct http_response *resp, json_t **ret_body, char *target_buf,
+               size_t target_len);
 
 #endif
