@@ -903,6 +903,9 @@ lab_orchd_start() { # WORK
         sleep 0.1
     done
     cat "$1/orchestratord.log" >&2
+    # One that never answered is not left behind to hold the port.
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
     return 1
 }
 
