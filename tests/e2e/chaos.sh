@@ -15,7 +15,8 @@
 # guest's console counter never restarted and orchestratord's database
 # passes SQLite's integrity check after a clean stop.  Prints
 #   chaos: migrations=N faults=N succeeded=N failed=N invariant_violations=N lost_records=N
-# and exits non-zero on any violation or lost record.
+# and exits non-zero on any violation or lost record.  CHAOS_FAULTS="F ..."
+# draws the faults from those named only.
 set -uo pipefail
 : "${ORCH_TOP:?run through make chaos}"
 # shellcheck source=scripts/lablib.sh
@@ -102,8 +103,10 @@ for r in $(seq "$rounds"); do
     fi
     migrations=$((migrations + 1))
     posted+=("$name")
-    faults_all=(none orchestratord source-migrator target-migrator network-cut
-        target-libvirtd disk-full)
+    # CHAOS_FAULTS (words of this list) narrows the draw, e.g. to try one.
+    # shellcheck disable=SC2206 # split on purpose
+    faults_all=(${CHAOS_FAULTS:-none orchestratord source-migrator
+        target-migrator network-cut target-libvirtd disk-full})
     fault=${faults_all[$((RANDOM % ${#faults_all[@]}))]}
     killed_libvirtd=
     sleep "$((RANDOM % 4)).$((RANDOM % 10))"
@@ -153,7 +156,10 @@ for r in $(seq "$rounds"); do
     echo "round $r: $g $src -> ${tgt:-?}, fault $fault, $name ${phase:-missing} ($((SECONDS - t0)) s)"
     case $phase in
     Succeeded) succeeded=$((succeeded + 1)) where=$tgt ;;
-    Failed) failed=$((failed + 1)) where=$src ;;
+    Failed)
+        failed=$((failed + 1)) where=$src
+        echo "  failureReason: $(vmim_field "$name" .status.migrationState.failureReason | head -c 300)"
+        ;;
     *)
         if [ -z "$(vmim_field "$name" .metadata.name)" ]; then
             echo "LOST: $name"
