@@ -1131,6 +1131,48 @@ static void job_stuck(const struct job *j, char *buf, size_t len)
         snprintf(buf, len, "no answer");
 }
 
+/* Whether TARGET cannot take the migration being prepared for it: its Node
+ * record is gone, or its Ready condition is not True (the monitor turned
+ * it Unknown: its migrator fell silent; or it reports libvirt
+ * unreachable).  Then the failure reason, naming the host and what is
+ * known of the prepare job J, is in WHY.  Waiting out
+ * ORCH_CONTROLLER_AGENT_BOUND_S for such a target only delays the
+ * answer: before TargetReady no migrate job exists, the guest has not
+ * been touched, and failing is the truth.  A store error tells nothing:
+ * the bound still holds. */
+static bool target_lost(struct pass *p, const struct job *j, const char *target,
+                        char *why, size_t len)
+{
+    json_t *node = NULL;
+    const char *reason = NULL, *msg = NULL;
+    enum orch_node_ready ready;
+    char err[400];
+    int r;
+
+    if (!target)
+        return false;
+    r = store_get(p->c->srv->store, STORE_KIND_NODE, NULL, target, &node);
+    if (r == -ENOENT) {
+        snprintf(why, len,
+                 "target node '%s' was deleted before the migration started",
+                 target);
+        return true;
+    }
+    if (r < 0)
+        return false;
+    ready = orch_node_ready_of(node, &reason, &msg);
+    if (ready != ORCH_NODE_READY_TRUE) {
+        job_stuck(j, err, sizeof(err));
+        snprintf(why, len,
+                 "target node '%s' is not Ready (%s, %s: %.200s) before the "
+                 "migration started (prepare: %.200s)",
+                 target, orch_node_ready_name(ready),
+                 reason ? reason : "no reason", msg ? msg : "no message", err);
+    }
+    json_decref(node);
+    return ready != ORCH_NODE_READY_TRUE;
+}
+
 static int step_preparing(struct pass *p, struct mig *m, json_t *doc)
 {
     struct job *j = &m->jobs[JOB_PREPARE];
@@ -1171,6 +1213,8 @@ static int step_preparing(struct pass *p, struct mig *m, json_t *doc)
                  target ? target : "", err);
         return fail(p, doc, API_VMIM_PHASE_PREPARING_TARGET, why);
     }
+    if (target_lost(p, j, target, why, sizeof(why)))
+        return fail(p, doc, API_VMIM_PHASE_PREPARING_TARGET, why);
     if (past(p, m, ORCH_CONTROLLER_AGENT_BOUND_S)) {
         job_stuck(j, err, sizeof(err));
         snprintf(why, sizeof(why),

@@ -34,6 +34,12 @@
  *                   ORCH_CONTROLLER_AGENT_BOUND_S
  * An agent that does not answer is retried with backoff; prepare and the
  * submission of the migrate job fail after ORCH_CONTROLLER_AGENT_BOUND_S.
+ * PreparingTarget fails at once, with a reason naming the target, when
+ * the target's Node is deleted or its Ready condition is no longer True
+ * (Unknown: its migrator fell silent past the grace period; False: its
+ * libvirt is unreachable): no migrate job exists before TargetReady, so
+ * nothing of the guest has moved.  From TargetReady on the migrate job
+ * may exist and only the bound and the job's outcome end a migration.
  *
  * A Running migration is never ended on a guess (issue 10): its outcome is
  * the source's migrate job's.  While the source does not answer, or

@@ -1588,10 +1588,17 @@ static int64_t heartbeat_age_s(const json_t *node, int64_t now_s)
     return now_s - t;
 }
 
-static enum orch_node_ready stored_ready(const json_t *node)
+enum orch_node_ready orch_node_ready_of(const json_t *node,
+                                        const char **ret_reason,
+                                        const char **ret_message)
 {
-    const char *s =
-        json_string_value(json_object_get(ready_cond(node), "status"));
+    const json_t *c = ready_cond(node);
+    const char *s = json_string_value(json_object_get(c, "status"));
+
+    if (ret_reason)
+        *ret_reason = json_string_value(json_object_get(c, "reason"));
+    if (ret_message)
+        *ret_message = json_string_value(json_object_get(c, "message"));
     if (streq(s, "True"))
         return ORCH_NODE_READY_TRUE;
     if (streq(s, "False"))
@@ -1886,7 +1893,7 @@ int orch_hosts_load(struct orch_server *srv, int64_t now_ms)
             continue;
         /* A fresh grace period from now, whatever the stored heartbeat
          * says: the migrators kept reporting while we were away. */
-        h->stored = stored_ready(n);
+        h->stored = orch_node_ready_of(n, NULL, NULL);
         h->obs.last_seen_ms = now_ms;
         h->obs.reported = h->stored;
     }

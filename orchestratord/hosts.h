@@ -103,6 +103,16 @@ enum orch_node_ready orch_node_ready_eval(const struct orch_node_obs *obs,
 /* "True", "False", "Unknown". */
 const char *orch_node_ready_name(enum orch_node_ready r);
 
+/* The Ready condition of the Node record NODE as stored (what the reports
+ * and the monitor wrote): TRUE, FALSE, or UNKNOWN, also when NODE has no
+ * Ready condition or its status is another word.  When not NULL,
+ * *RET_REASON and *RET_MESSAGE get the condition's reason and message,
+ * borrowed from NODE (NULL when absent).  The controller reads a target's
+ * readiness through this (controller.h). */
+enum orch_node_ready orch_node_ready_of(const json_t *node,
+                                        const char **ret_reason,
+                                        const char **ret_message);
+
 /* KubeVirt's phase for a domain in STATE (virsh's word: "running",
  * "paused", "shut off", "crashed", ...) for REASON (virsh domstate
  * --reason's word, may be NULL), with ACPI as the domain's <acpi/>, given

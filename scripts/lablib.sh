@@ -787,7 +787,9 @@ lab_orchd_url() { echo "http://$LAB_ROOT_ADDR:$LAB_ORCHD_PORT"; }
 
 # Write WORK/orchestratord.conf for HOSTS; EXTRA lines (libconfig settings)
 # may follow the hosts after "--".  LAB_ORCHD_MIGRATIONS (libconfig settings,
-# e.g. 'bandwidth_per_migration = "1Mi";') goes inside the migrations group.
+# e.g. 'bandwidth_per_migration = "1Mi";') goes inside the migrations group;
+# LAB_ORCHD_CONF (top-level settings, e.g. 'node_monitor_grace_period_s =
+# 8;') is appended, for callers that cannot pass "--" (mig_setup).
 lab_orchd_conf() { # WORK HOST... [-- SETTING...]
     local work=$1 h
     shift
@@ -807,20 +809,92 @@ lab_orchd_conf() { # WORK HOST... [-- SETTING...]
         echo ");"
         [ $# -eq 0 ] || shift
         for h in "$@"; do echo "$h"; done
+        [ -z "${LAB_ORCHD_CONF:-}" ] || echo "$LAB_ORCHD_CONF"
     } >"$work/orchestratord.conf"
+}
+
+# Which orchestratord lab_orchd_start started last on the lab's port, and
+# from which shell: "PID START OWNER OWNER_START" (START: lab_proc_start).
+# Under /run beside the lab lock, as LAB_DIR goes with every lab_down.
+: "${LAB_ORCHD_RECORD:=/run/orchlab-orchd.$LAB_ORCHD_PORT}"
+
+# The start time of PID (field 22 of /proc/PID/stat, clock ticks since
+# boot): with the pid it names one process, even after pids wrap.
+lab_proc_start() { # PID
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    s=${s##*) } # after "PID (COMM) ": COMM may hold spaces and parentheses
+    # shellcheck disable=SC2086 # split into fields on purpose
+    set -- $s
+    echo "${20}"
+}
+
+# The pids listening on TCP port PORT in the root namespace.
+lab_port_pids() { # PORT
+    ss -Htlnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+}
+
+# Free the lab's orchestratord port before a start.  A process holding it
+# is killed only when it is provably a lab orchestratord left over from a
+# run that has ended: the one LAB_ORCHD_RECORD names (same pid and start
+# time, so not a reused pid), whose starting shell is gone.  Anything else
+# - another program, an orchestratord this lab did not record, or one whose
+# run is still going - is named (pid and command line) and refused: it
+# would answer this run's requests (a leftover answered a later run's POSTs
+# with 507 from its own full disk).  Returns 0 when the port is free.
+lab_orchd_port_free() {
+    local pids p rec_pid rec_start owner owner_start cmd
+    pids=$(lab_port_pids "$LAB_ORCHD_PORT")
+    [ -n "$pids" ] || return 0
+    read -r rec_pid rec_start owner owner_start <"$LAB_ORCHD_RECORD" 2>/dev/null || true
+    for p in $pids; do
+        cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true)
+        cmd=${cmd% }
+        if [ "$p" != "${rec_pid:-}" ] ||
+            [ "$(lab_proc_start "$p")" != "${rec_start:-}" ] ||
+            ! grep -qx orchestratord "/proc/$p/comm" 2>/dev/null; then
+            lab_log "port $LAB_ORCHD_PORT is taken by pid $p ($cmd), not an orchestratord" \
+                "this lab started (record $LAB_ORCHD_RECORD); not starting another"
+            return 1
+        fi
+        if [ "$(lab_proc_start "$owner" 2>/dev/null)" = "${owner_start:-}" ]; then
+            lab_log "port $LAB_ORCHD_PORT is taken by the lab's orchestratord $p ($cmd)," \
+                "started by shell $owner, which still runs; not starting another"
+            return 1
+        fi
+        lab_log "killing the lab's leftover orchestratord $p ($cmd) on port" \
+            "$LAB_ORCHD_PORT: the run that started it (shell $owner) has ended"
+        lab_kill_pids "$p"
+    done
+    for p in $(seq 50); do
+        [ -n "$(lab_port_pids "$LAB_ORCHD_PORT")" ] || return 0
+        sleep 0.1
+    done
+    lab_log "port $LAB_ORCHD_PORT is still taken by pid(s)" \
+        "$(lab_port_pids "$LAB_ORCHD_PORT" | tr '\n' ' ')after the kill"
+    return 1
 }
 
 # Start orchestratord from WORK/orchestratord.conf in the background (its
 # log appended to WORK/orchestratord.log) and wait until it answers.  Its
 # pid is left in LAB_STARTED_PID (a child of the caller's shell: call this
-# directly, not in $(...), to be able to wait for it).
+# directly, not in $(...), to be able to wait for it).  The port must be
+# free first (lab_orchd_port_free: a leftover of an ended run is killed,
+# anything else refused), and the one answering must be this process.
 lab_orchd_start() { # WORK
     local pid i
+    lab_orchd_port_free || return 1
     "$LAB_BUILD/bin/orchestratord" -f "$1/orchestratord.conf" \
         2>>"$1/orchestratord.log" </dev/null >/dev/null &
     pid=$!
+    echo "$pid $(lab_proc_start "$pid") $$ $(lab_proc_start $$)" >"$LAB_ORCHD_RECORD" ||
+        lab_log "cannot write $LAB_ORCHD_RECORD: a leftover of this run will not be recognised"
     for i in $(seq 100); do
         if curl -sf --max-time 1 "$(lab_orchd_url)/healthz" >/dev/null 2>&1; then
+            if ! lab_port_pids "$LAB_ORCHD_PORT" | grep -qx "$pid"; then
+                lab_log "port $LAB_ORCHD_PORT answers, but not from orchestratord $pid"
+                break
+            fi
             LAB_STARTED_PID=$pid
             return 0
         fi
@@ -828,6 +902,9 @@ lab_orchd_start() { # WORK
         sleep 0.1
     done
     cat "$1/orchestratord.log" >&2
+    # One that never answered is not left behind to hold the port.
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
     return 1
 }
 

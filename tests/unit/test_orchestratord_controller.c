@@ -738,6 +738,126 @@ static void test_agent_down_fails_after_bound(void **state)
     assert_vmi_on(f, "vm1", "hv01");
 }
 
+static void node_report(struct fixture *f, const char *node, const char *url,
+                        const char *state, bool migrating);
+
+/* The target's migrator falls silent while its prepare job cannot reach
+ * it: the node monitor turns it Unknown after the grace period, and the
+ * migration fails then, not after ORCH_CONTROLLER_AGENT_BOUND_S, with a
+ * reason naming the host.  No migrate job was ever sent to the source;
+ * the release goes to the target; the VMI stays on the source. */
+static void test_target_unknown_fails_preparing(void **state)
+{
+    struct fixture *f = *state;
+    int64_t t0 = fake_now, grace_ms;
+    const char *why;
+    json_t *o;
+
+    two_hosts(f);
+    assert_int_equal(orch_hosts_load(&f->srv, fake_now), 0);
+    snprintf(f->fk.down, sizeof(f->fk.down), "%s", URL("2"));
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 10);
+    assert_phase(f, "m1", "PreparingTarget");
+
+    /* Within the grace period hv02 is still Ready: the prepare job is
+     * retried, the migration waits. */
+    grace_ms = (int64_t)f->srv.settings.node_grace_s * 1000;
+    fake_now = t0 + grace_ms - 2000;
+    node_report(f, "hv01", URL("1"), "running", false);
+    assert_int_equal(orch_hosts_tick(&f->srv, fake_now), 0);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+
+    /* Past it hv02 (and only hv02: hv01 reported) turns Unknown. */
+    fake_now = t0 + grace_ms + 1000;
+    assert_int_equal(orch_hosts_tick(&f->srv, fake_now), 1);
+    settle(f, 2);
+    assert_true(fake_now - t0 <
+                (int64_t)ORCH_CONTROLLER_AGENT_BOUND_S * 1000 / 2);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    why = jstr(o, "status.migrationState.failureReason");
+    if (!strstr(why, "target node 'hv02' is not Ready (Unknown, "
+                     "NodeStatusUnknown: migrator stopped posting node "
+                     "status) before the migration started") ||
+        !strstr(why, strerror(ECONNREFUSED)))
+        fail_msg("failureReason '%s'", why);
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+    assert_int_equal(log_count(f, "submit " URL("1")), 0);
+    assert_int_equal(log_count(f, "get " URL("1")), 0);
+    assert_true(log_count(f, "submit " URL("2")) >= 1);
+    {
+        char *rel = job_of(f, "m1", "release"), line[256];
+        snprintf(line, sizeof(line), "submit %s %s", URL("2"), rel);
+        assert_true(logged(f, line));
+        free(rel);
+    }
+    assert_int_equal(f->srv.metrics.migrations_failed, 1);
+}
+
+/* A target whose migrator reports libvirt unreachable (Ready=False) while
+ * its prepare job is still running: the migration fails at once, naming
+ * the host and libvirt's error. */
+static void test_target_libvirt_down_fails_preparing(void **state)
+{
+    struct fixture *f = *state;
+    const char *why;
+    char *prep;
+    json_t *rep, *o;
+
+    two_hosts(f);
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+    prep = job_of(f, "m1", "prepare");
+    fake_set(&f->fk, prep, "Running", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+
+    rep = json_pack("{s:s, s:{s:s}, s:s, s:{s:s}, s:[]}", "name", "hv02",
+                    "agent", "url", URL("2"), "bootId", "hv02", "libvirt",
+                    "error", "Failed to connect socket", "domains");
+    assert_true(orch_hosts_report(&f->srv, "hv02", rep, fake_now) >= 0);
+    json_decref(rep);
+    settle(f, 2);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    why = jstr(o, "status.migrationState.failureReason");
+    if (!strstr(why, "target node 'hv02' is not Ready (False, "
+                     "LibvirtUnreachable: libvirt unreachable: Failed to "
+                     "connect socket) before the migration started "
+                     "(prepare: the job is still Running)"))
+        fail_msg("failureReason '%s'", why);
+    json_decref(o);
+    assert_vmi_on(f, "vm1", "hv01");
+    assert_int_equal(log_count(f, "submit " URL("1")), 0);
+    free(prep);
+}
+
+/* Once the migrate job may exist (TargetReady on), a target turning
+ * Unknown ends nothing: the source's job decides, as before. */
+static void test_target_unknown_while_running(void **state)
+{
+    struct fixture *f = *state;
+    char *mig;
+
+    to_running(f);
+    assert_int_equal(orch_hosts_load(&f->srv, fake_now), 0);
+    fake_now += (int64_t)f->srv.settings.node_grace_s * 1000 + 1000;
+    node_report(f, "hv01", URL("1"), "running", false);
+    assert_int_equal(orch_hosts_tick(&f->srv, fake_now), 1);
+    settle(f, 10);
+    assert_phase(f, "m1", "Running");
+    mig = job_of(f, "m1", "migrate");
+    fake_set(&f->fk, mig, "Succeeded", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "Succeeded");
+    assert_vmi_on(f, "vm1", "hv02");
+    free(mig);
+}
+
 static void test_migrate_job_fails(void **state)
 {
     struct fixture *f = *state;
@@ -1687,6 +1807,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sriov_target, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_target_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_down_fails_after_bound,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_target_unknown_fails_preparing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_target_libvirt_down_fails_preparing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_target_unknown_while_running,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_check_fails, setup,
                                         teardown),
