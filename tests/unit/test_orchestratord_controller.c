@@ -749,12 +749,12 @@ static void node_report(struct fixture *f, const char *node, const char *url,
 static void test_target_unknown_fails_preparing(void **state)
 {
     struct fixture *f = *state;
-    int64_t t0 = fake_now, grace_ms;
+    int64_t t0 = fake_agent_now, grace_ms;
     const char *why;
     json_t *o;
 
     two_hosts(f);
-    assert_int_equal(orch_hosts_load(&f->srv, fake_now), 0);
+    assert_int_equal(orch_hosts_load(&f->srv, fake_agent_now), 0);
     snprintf(f->fk.down, sizeof(f->fk.down), "%s", URL("2"));
     post_vmim(f, "m1", "vm1", NULL);
     settle(f, 10);
@@ -763,17 +763,17 @@ static void test_target_unknown_fails_preparing(void **state)
     /* Within the grace period hv02 is still Ready: the prepare job is
      * retried, the migration waits. */
     grace_ms = (int64_t)f->srv.settings.node_grace_s * 1000;
-    fake_now = t0 + grace_ms - 2000;
+    fake_agent_now = t0 + grace_ms - 2000;
     node_report(f, "hv01", URL("1"), "running", false);
-    assert_int_equal(orch_hosts_tick(&f->srv, fake_now), 0);
+    assert_int_equal(orch_hosts_tick(&f->srv, fake_agent_now), 0);
     settle(f, 5);
     assert_phase(f, "m1", "PreparingTarget");
 
     /* Past it hv02 (and only hv02: hv01 reported) turns Unknown. */
-    fake_now = t0 + grace_ms + 1000;
-    assert_int_equal(orch_hosts_tick(&f->srv, fake_now), 1);
+    fake_agent_now = t0 + grace_ms + 1000;
+    assert_int_equal(orch_hosts_tick(&f->srv, fake_agent_now), 1);
     settle(f, 2);
-    assert_true(fake_now - t0 <
+    assert_true(fake_agent_now - t0 <
                 (int64_t)ORCH_CONTROLLER_AGENT_BOUND_S * 1000 / 2);
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_string_equal(jstr(o, "status.phase"), "Failed");
@@ -812,14 +812,14 @@ static void test_target_libvirt_down_fails_preparing(void **state)
     settle(f, 5);
     assert_phase(f, "m1", "PreparingTarget");
     prep = job_of(f, "m1", "prepare");
-    fake_set(&f->fk, prep, "Running", NULL);
+    fake_agent_set(&f->fk, prep, "Running", NULL);
     settle(f, 5);
     assert_phase(f, "m1", "PreparingTarget");
 
     rep = json_pack("{s:s, s:{s:s}, s:s, s:{s:s}, s:[]}", "name", "hv02",
                     "agent", "url", URL("2"), "bootId", "hv02", "libvirt",
                     "error", "Failed to connect socket", "domains");
-    assert_true(orch_hosts_report(&f->srv, "hv02", rep, fake_now) >= 0);
+    assert_true(orch_hosts_report(&f->srv, "hv02", rep, fake_agent_now) >= 0);
     json_decref(rep);
     settle(f, 2);
     o = get(f, STORE_KIND_MIGRATION, "m1");
@@ -844,14 +844,14 @@ static void test_target_unknown_while_running(void **state)
     char *mig;
 
     to_running(f);
-    assert_int_equal(orch_hosts_load(&f->srv, fake_now), 0);
-    fake_now += (int64_t)f->srv.settings.node_grace_s * 1000 + 1000;
+    assert_int_equal(orch_hosts_load(&f->srv, fake_agent_now), 0);
+    fake_agent_now += (int64_t)f->srv.settings.node_grace_s * 1000 + 1000;
     node_report(f, "hv01", URL("1"), "running", false);
-    assert_int_equal(orch_hosts_tick(&f->srv, fake_now), 1);
+    assert_int_equal(orch_hosts_tick(&f->srv, fake_agent_now), 1);
     settle(f, 10);
     assert_phase(f, "m1", "Running");
     mig = job_of(f, "m1", "migrate");
-    fake_set(&f->fk, mig, "Succeeded", NULL);
+    fake_agent_set(&f->fk, mig, "Succeeded", NULL);
     settle(f, 5);
     assert_phase(f, "m1", "Succeeded");
     assert_vmi_on(f, "vm1", "hv02");
