@@ -629,12 +629,16 @@ static int files_make(const struct plan *p, struct migr_vmhost_error *e,
 static int nat_ensure(struct migr_virt *v, char *err, size_t len)
 {
     /* KubeVirt's masquerade addresses: the gateway is .1 of 10.0.2.0/24;
-     * one network per host, so guests get their address by DHCP. */
+     * one network per host, so guests get their address by DHCP.  The
+     * gateway has the same MAC on every host: a migrated guest's ARP
+     * entry for it stays right (libvirt would pick a random one per host,
+     * and the guest's packets would go nowhere until the entry expired). */
     static const char xml[] =
         "<network>\n"
         "  <name>" MIGR_VMHOST_NAT_NETWORK "</name>\n"
         "  <forward mode='nat'/>\n"
-        "  <bridge name='orch-pod0' stp='off'/>\n"
+        "  <bridge name='" MIGR_PODNAT_BRIDGE "' stp='off'/>\n"
+        "  <mac address='02:00:0a:00:02:01'/>\n"
         "  <ip address='10.0.2.1' netmask='255.255.255.0'>\n"
         "    <dhcp><range start='10.0.2.2' end='10.0.2.254'/></dhcp>\n"
         "  </ip>\n"

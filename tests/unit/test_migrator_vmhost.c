@@ -539,6 +539,8 @@ static void test_masquerade_ports(void **state)
         assert_non_null(xml);
         if (!strstr(xml, host))
             fail_msg("no %s in %s", host, xml);
+        /* The gateway's MAC, the same on every host. */
+        assert_non_null(strstr(xml, "<mac address='02:00:0a:00:02:01'/>"));
         free(xml);
         nat = slurp_rules(t, "nat");
         filter = slurp_rules(t, "filter");
