@@ -128,12 +128,12 @@ int migr_podnat_rules(const char *domain, const char *guest,
         const char *p = ports[i].udp ? "udp" : "tcp";
         static const char *const chains[] = {"PREROUTING", "OUTPUT"};
         for (size_t c = 0; c < 2; c++)
-            sb_add(&b,
-                   "-A %s -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 "
-                   "-p %s -m %s --dport %d -m comment --comment " MIGR_PODNAT_TAG
-                   "%s -j DNAT --to-destination %s:%d\n",
-                   chains[c], p, p, ports[i].port, domain, guest,
-                   ports[i].port);
+            sb_add(
+                &b,
+                "-A %s -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 "
+                "-p %s -m %s --dport %d -m comment --comment " MIGR_PODNAT_TAG
+                "%s -j DNAT --to-destination %s:%d\n",
+                chains[c], p, p, ports[i].port, domain, guest, ports[i].port);
     }
     sb_add(&b, "COMMIT\n*filter\n");
     for (size_t i = 0; i < n; i++) {
@@ -274,8 +274,8 @@ static int run(char *const argv[], const char *in, char **out, char *err,
         if (out) {
             sb_add(&o, "%.*s", (int)n, chunk);
         } else if (got + 1 < errlen) {
-            size_t k = (size_t)n < errlen - 1 - got ? (size_t)n
-                                                    : errlen - 1 - got;
+            size_t k =
+                (size_t)n < errlen - 1 - got ? (size_t)n : errlen - 1 - got;
             memcpy(err + got, chunk, k);
             got += k;
             err[got] = '\0';

@@ -42,8 +42,8 @@
 #define MIGR_PODNAT_TAG "orch-pod:"
 
 struct migr_podnat_port {
-    int port;   /* 1..65535 */
-    bool udp;   /* else TCP */
+    int port; /* 1..65535 */
+    bool udp; /* else TCP */
 };
 
 /* The guest address of the VMI whose uid is `uid` on the NAT network
