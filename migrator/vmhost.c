@@ -714,9 +714,12 @@ static int nat_setup(struct migr_virt *v, const char *domain,
     /* The record first: whatever is made next is found again. */
     snprintf(path, sizeof(path), "%s/podnat", p->dir);
     f = fopen(path, "w");
-    if (!f || fprintf(f, "%s %s\n", mac[0] ? mac : "-", addr) < 0 ||
-        fclose(f) != 0) {
+    r = f ? 0 : -errno;
+    if (f && fprintf(f, "%s %s\n", mac[0] ? mac : "-", addr) < 0)
+        r = -EIO;
+    if (f && fclose(f) != 0 && r == 0)
         r = -errno;
+    if (r < 0) {
         snprintf(err, len, "cannot write '%.900s': %s", path, strerror(-r));
         return r;
     }

@@ -9,6 +9,11 @@
 # address answers, with the guest's counter gone on (the same guest), and
 # the source keeps no rule of it.  49153, also listed, is never forwarded
 # (libvirt receives migrations there).
+# The VM also has a containerDisk, which the guest writes every second
+# (orch.disk=vda: it reads back what the previous second wrote, and says
+# "orch-disk-broken" when that is not there): the writes made on the source
+# are on the target's copy after the migration (a block migration of the
+# overlay), and no tick on either host found its disk behind.
 # shellcheck source=tests/e2e/lib.sh
 . "$ORCH_TOP/tests/e2e/lib.sh"
 # shellcheck source=tests/e2e/miglib.sh
@@ -58,6 +63,7 @@ wait_no_rules() {
 }
 
 mig_setup host-a host-b
+vm_image_make
 
 e2e_step "POST a VM with a masquerade interface forwarding 80 (and 49153)"
 jq -nc --arg n "$name" --arg mac "$mac" \
@@ -65,12 +71,14 @@ jq -nc --arg n "$name" --arg mac "$mac" \
   apiVersion: "kubevirt.io/v1", kind: "VirtualMachine", metadata: {name: $n},
   spec: {running: true, template: {spec: {
     domain: {cpu: {cores: 1},
-      firmware: {kernelBoot: {kernelArgs: "console=ttyS0 panic=-1 loglevel=4",
+      firmware: {kernelBoot: {kernelArgs: "console=ttyS0 panic=-1 loglevel=4 orch.disk=vda",
         container: {image: "lab/guest:latest", kernelPath: $k, initrdPath: $i}}},
-      devices: {interfaces: [{name: "default", masquerade: {}, macAddress: $mac,
+      devices: {disks: [{name: "containerdisk", disk: {bus: "virtio"}}],
+        interfaces: [{name: "default", masquerade: {}, macAddress: $mac,
         ports: [{name: "http", port: 80}, {name: "mig", port: 49153}]}]},
       resources: {requests: {memory: "192Mi"}}},
-    networks: [{name: "default", pod: {}}]}}}}' >"$work/vm.json"
+    networks: [{name: "default", pod: {}}],
+    volumes: [{name: "containerdisk", containerDisk: {image: "lab/guest-disk:1"}}]}}}}' >"$work/vm.json"
 code=$(post_vm "$work/vm.json")
 e2e_check "POST answers 201 (got $code: $(head -c 300 "$work/post.out"))" [ "$code" = 201 ]
 src=$(wait_vmi_running "$name" 60) || e2e_fail "VMI $name is not Running"
@@ -93,7 +101,10 @@ e2e_check "$src has the VM's rules: 2 DNAT and 1 FORWARD for port 80 (got $n)" [
 n=$(rules_on "$src" 49153)
 e2e_check "49153 is not forwarded (got $n rules)" [ "$n" = 0 ]
 
-e2e_step "migrate $name to $dst: the forward moves with it"
+e2e_check "the guest writes its disk on $src" wait_console "$src" "$dom" "^orch-disk [0-9]+" 20
+
+e2e_step "migrate $name to $dst: the forward moves with it, and the disk's writes"
+cp "$(vm_console "$src" "$dom")" "$work/src-console.log"
 code=$(post_vmim mig-web "$name")
 e2e_check "the VMIM is admitted (got $code: $(head -c 300 "$work/post.out"))" [ "$code" = 201 ]
 phase=$(wait_vmim mig-web 60) || true
@@ -105,6 +116,9 @@ e2e_check "GET http://$(lab_host_addr "$dst"):80/counter answers (got '$c2')" [ 
 e2e_check "with the same guest's counter, gone on ($c1 -> $c2)" [ "${c2:-0}" -gt "${c1:-0}" ]
 e2e_check "$src keeps no rule of $dom" wait_no_rules "$src" 10
 e2e_check "$src's address no longer answers on 80" [ -z "$(counter_at "$(lab_host_addr "$src")")" ]
+e2e_check "the guest writes its disk on $dst" wait_console "$dst" "$dom" "^orch-disk [0-9]+" 20
+e2e_check "and read back there what it wrote on $src (no orch-disk-broken)" \
+    sh -c "! grep -h orch-disk-broken '$(vm_console "$dst" "$dom")' '$work/src-console.log'"
 
 e2e_step "DELETE the VM: its rules go with it"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X DELETE \
