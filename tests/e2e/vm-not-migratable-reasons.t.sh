@@ -144,6 +144,12 @@ for h in host-a host-b; do
     prep=$(find "$(lab_host_dir "$h")/lib/orch-migrator/jobs" -name '*-prepare*' 2>/dev/null | wc -l)
     e2e_check "$h's migrator was asked to prepare nothing (got $prep)" [ "$prep" = 0 ]
 done
+# vm-masq runs with its ports forwarded, but not 49153 (migrator/podnat.h).
+m=${host[vm-masq]}
+n=$(lab_exec "$m" iptables-save | grep 'orch-pod:default_vm-masq"' | grep -c -- '--dport 80 ' || true)
+e2e_check "$m forwards vm-masq's port 80 (2 DNAT, 1 FORWARD: got $n)" [ "$n" = 3 ]
+n=$(lab_exec "$m" iptables-save | grep 'orch-pod:default_vm-masq"' | grep -c -- '--dport 4915[23] ' || true)
+e2e_check "but not 49153, where libvirt receives migrations (got $n)" [ "$n" = 0 ]
 e2e_check "the API keeps serving (/readyz)" curl -sf --max-time 5 -o /dev/null "$api/readyz"
 
 e2e_step "vm-podbr-ok, annotated, is admitted and migrates"
