@@ -768,6 +768,43 @@ int migr_virt_network_ensure(struct migr_virt *v, const char *xml, char *err,
     return r;
 }
 
+int migr_virt_network_dhcp_host(struct migr_virt *v, const char *network,
+                                const char *mac, const char *ip, bool add,
+                                char *err, size_t errlen)
+{
+    const unsigned flags =
+        VIR_NETWORK_UPDATE_AFFECT_LIVE | VIR_NETWORK_UPDATE_AFFECT_CONFIG;
+    virNetworkPtr net = virNetworkLookupByName(v->conn, network);
+    char host[128], bymac[64];
+    int r = 0;
+
+    if (!net) {
+        if (err && errlen)
+            snprintf(err, errlen, "no network '%s'", network);
+        return -ENOENT;
+    }
+    snprintf(host, sizeof(host), "<host mac='%s' ip='%s'/>", mac, ip ? ip : "");
+    snprintf(bymac, sizeof(bymac), "<host mac='%s'/>", mac);
+    /* A reservation of this MAC is replaced (a restarted VM, a migration
+     * back); one of this address for another MAC makes the add fail. */
+    if (add && virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
+                                VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, host,
+                                flags) == 0)
+        goto out;
+    if (virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_DELETE,
+                         VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, bymac,
+                         flags) < 0 &&
+        !add)
+        goto out; /* none to remove */
+    if (add &&
+        virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
+                         VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, host, flags) < 0)
+        r = virt_error("cannot reserve the address", err, errlen);
+out:
+    virNetworkFree(net);
+    return r;
+}
+
 int migr_virt_xml(struct migr_virt *v, const char *name, bool migratable,
                   char **ret_xml, char *err, size_t errlen)
 {

@@ -217,6 +217,15 @@ int migr_virt_shutdown(struct migr_virt *v, const char *name, char *err,
 int migr_virt_network_ensure(struct migr_virt *v, const char *xml, char *err,
                              size_t errlen);
 
+/* A DHCP reservation of `ip` for `mac` in the active network `network`
+ * (its first IPv4 range), live and in its definition: with `add` it is
+ * made, replacing one that `mac` had; without, the reservation of `mac`
+ * is removed (none is success).  Returns 0, -ENOENT (no such network), or
+ * a translated libvirt error (e.g. `ip` reserved for another MAC). */
+int migr_virt_network_dhcp_host(struct migr_virt *v, const char *network,
+                                const char *mac, const char *ip, bool add,
+                                char *err, size_t errlen);
+
 /* The domain's XML (migratable: without what only this host knows, as
  * libvirt sends it to a migration target).  *ret_xml is malloc'd. */
 int migr_virt_xml(struct migr_virt *v, const char *name, bool migratable,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 
 #include "api/api.h"
 #include "migrator/domxml.h"
+#include "migrator/podnat.h"
 #include "migrator/seed.h"
 #include "migrator/virt.h"
 
@@ -123,7 +125,8 @@ struct plan {
     struct migr_domxml_bridge *bridges;
     size_t n_bridges;
     bool has_seed;
-    bool nat; /* masquerade on the pod network */
+    bool nat;                           /* masquerade on the pod network */
+    const struct api_interface *nat_if; /* that interface (in vmi) */
 };
 
 static void plan_clear(struct plan *p)
@@ -327,6 +330,7 @@ static int plan_make(const struct conf_migrator *cfg, const char *domain,
                             "masqueraded",
                             fp);
             p->nat = true;
+            p->nat_if = f;
             break;
         case API_BINDING_SRIOV:
             return errf(e, -EINVAL, "InvalidSpec",
@@ -625,18 +629,129 @@ static int files_make(const struct plan *p, struct migr_vmhost_error *e,
 static int nat_ensure(struct migr_virt *v, char *err, size_t len)
 {
     /* KubeVirt's masquerade addresses: the gateway is .1 of 10.0.2.0/24;
-     * one network per host, so guests get their address by DHCP. */
+     * one network per host, so guests get their address by DHCP.  The
+     * gateway has the same MAC on every host: a migrated guest's ARP
+     * entry for it stays right (libvirt would pick a random one per host,
+     * and the guest's packets would go nowhere until the entry expired). */
     static const char xml[] =
         "<network>\n"
         "  <name>" MIGR_VMHOST_NAT_NETWORK "</name>\n"
         "  <forward mode='nat'/>\n"
-        "  <bridge name='orch-pod0' stp='off'/>\n"
+        "  <bridge name='" MIGR_PODNAT_BRIDGE "' stp='off'/>\n"
+        "  <mac address='02:00:0a:00:02:01'/>\n"
         "  <ip address='10.0.2.1' netmask='255.255.255.0'>\n"
         "    <dhcp><range start='10.0.2.2' end='10.0.2.254'/></dhcp>\n"
         "  </ip>\n"
         "</network>\n";
 
     return migr_virt_network_ensure(v, xml, err, len);
+}
+
+/* The masquerade interface's MAC: the manifest's, else the one libvirt
+ * gave the defined domain's interface on the NAT network ("" none). */
+static void nat_mac(struct migr_virt *v, const char *domain,
+                    const struct plan *p, char *mac, size_t len)
+{
+    struct migr_dom_devices dv = {0};
+
+    mac[0] = '\0';
+    if (p->nat_if->mac_address) {
+        snprintf(mac, len, "%s", p->nat_if->mac_address);
+        return;
+    }
+    if (!domain || migr_virt_devices(v, domain, false, &dv, NULL, 0) < 0)
+        return;
+    for (size_t i = 0; i < dv.n_ifaces; i++)
+        if (strcmp(dv.ifaces[i].type, "network") == 0 &&
+            strcmp(dv.ifaces[i].source, MIGR_VMHOST_NAT_NETWORK) == 0) {
+            snprintf(mac, len, "%s", dv.ifaces[i].mac);
+            break;
+        }
+    migr_dom_devices_clear(&dv);
+}
+
+/* The masquerade interface's share of the host (podnat.h): its address
+ * reserved for its MAC on the NAT network, its `ports` forwarded, and
+ * both written to DIR/podnat ("MAC ADDRESS", MAC "-" when unknown) so a
+ * stop or release undoes them.  DOMAIN_DEFINED: the domain is defined
+ * here (a start), so a MAC libvirt generated can be read back; a
+ * migration target without the manifest's MAC reserves nothing (the
+ * guest renews its lease from the source's reservation's address,
+ * which no other VM of this host then gets either). */
+static int nat_setup(struct migr_virt *v, const char *domain,
+                     bool domain_defined, const struct plan *p, char *err,
+                     size_t len)
+{
+    struct migr_podnat_port ports[64];
+    char mac[18], addr[16], path[PATH_MAX + 8];
+    size_t n = p->nat_if->port_count;
+    FILE *f;
+    int r;
+
+    if (n > sizeof(ports) / sizeof(*ports)) {
+        snprintf(err, len, "more than %zu ports",
+                 sizeof(ports) / sizeof(*ports));
+        return -EINVAL;
+    }
+    n = 0;
+    for (size_t i = 0; i < p->nat_if->port_count; i++) {
+        const struct api_port *ap = &p->nat_if->ports[i];
+        /* KubeVirt's masquerade leaves the migration ports alone (its
+         * "legacy" migration transport): on this host they are where
+         * libvirt receives migrations. */
+        if (ap->port == 49152 || ap->port == 49153)
+            continue;
+        ports[n++] = (struct migr_podnat_port){
+            .port = ap->port >= 1 && ap->port <= 65535 ? (int)ap->port : 0,
+            .udp = ap->protocol && strcasecmp(ap->protocol, "UDP") == 0};
+    }
+    r = migr_podnat_addr(p->vmi.meta.uid, addr, sizeof(addr));
+    if (r < 0) {
+        snprintf(err, len, "no address for uid '%s'", p->vmi.meta.uid);
+        return r;
+    }
+    nat_mac(v, domain_defined ? domain : NULL, p, mac, sizeof(mac));
+    /* The record first: whatever is made next is found again. */
+    snprintf(path, sizeof(path), "%s/podnat", p->dir);
+    f = fopen(path, "w");
+    r = f ? 0 : -errno;
+    if (f && fprintf(f, "%s %s\n", mac[0] ? mac : "-", addr) < 0)
+        r = -EIO;
+    if (f && fclose(f) != 0 && r == 0)
+        r = -errno;
+    if (r < 0) {
+        snprintf(err, len, "cannot write '%.900s': %s", path, strerror(-r));
+        return r;
+    }
+    if (mac[0]) {
+        r = migr_virt_network_dhcp_host(v, MIGR_VMHOST_NAT_NETWORK, mac, addr,
+                                        true, err, len);
+        if (r < 0)
+            return r;
+    }
+    return migr_podnat_forward(domain, addr, ports, n, err, len);
+}
+
+/* Undo nat_setup for DOMAIN from the record in DIR (none: nothing was
+ * made).  Best effort: what cannot be undone is reported in err. */
+static int nat_teardown(struct migr_virt *v, const char *domain,
+                        const char *dir, char *err, size_t len)
+{
+    char path[PATH_MAX + 8], mac[18] = "", addr[16] = "";
+    FILE *f;
+    int r, r2 = 0;
+
+    snprintf(path, sizeof(path), "%s/podnat", dir);
+    f = fopen(path, "r");
+    if (!f)
+        return 0;
+    r = fscanf(f, "%17s %15s", mac, addr) == 2 ? 0 : -EINVAL;
+    fclose(f);
+    if (r == 0 && strcmp(mac, "-") != 0 && v)
+        r2 = migr_virt_network_dhcp_host(v, MIGR_VMHOST_NAT_NETWORK, mac, NULL,
+                                         false, err, len);
+    r = migr_podnat_unforward(domain, err, len);
+    return r < 0 ? r : r2;
 }
 
 /* The uid in domain `name`'s metadata into uid ("" none).  -ENOENT when
@@ -750,6 +865,12 @@ int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
         goto out;
     }
     defined = true;
+    if (p.nat && (r = nat_setup(v, domain, true, &p, err, sizeof(err))) < 0) {
+        r = errf(e, r, "DefineFailed",
+                 "spec.domain.devices.interfaces[%zu].masquerade: %s",
+                 (size_t)(p.nat_if - p.vmi.spec.interfaces), err);
+        goto out;
+    }
     r = migr_virt_start(v, domain, err, sizeof(err));
     if (r < 0) {
         r = errf(e, r, "StartFailed", "%s", err);
@@ -765,6 +886,7 @@ out:
         (void)migr_virt_undefine(v, domain, NULL, 0);
     }
     if (r < 0 && made_dir) {
+        (void)nat_teardown(v, domain, p.dir, NULL, 0);
         files_unmake(&p);
         (void)dir_remove(p.dir);
     }
@@ -836,7 +958,10 @@ int migr_vmhost_stop(const struct conf_migrator *cfg, const char *domain,
     if (r < 0 && r != -ENOENT)
         goto fail;
 files:
+    r = nat_teardown(v, domain, dir, err, sizeof(err));
     migr_virt_close(v);
+    if (r < 0)
+        return errf(e, r, "StopFailed", "the masquerade ports: %s", err);
     r = dir_remove(dir);
     if (r < 0)
         return errf(e, r, "StopFailed", "cannot remove '%s': %s", dir,
@@ -883,8 +1008,17 @@ int migr_vmhost_prepare(const struct conf_migrator *cfg, const char *domain,
     }
     made_dir = true;
     r = files_make(&p, e, "PrepareFailed");
+    /* The guest keeps its address: the same network, reservation and
+     * forwarded ports wait for it here. */
+    if (r == 0 && p.nat &&
+        ((r = nat_ensure(v, err, sizeof(err))) < 0 ||
+         (r = nat_setup(v, domain, false, &p, err, sizeof(err))) < 0))
+        r = errf(e, r, "PrepareFailed",
+                 "spec.domain.devices.interfaces[%zu].masquerade: %s",
+                 (size_t)(p.nat_if - p.vmi.spec.interfaces), err);
 out:
     if (r < 0 && made_dir) {
+        (void)nat_teardown(v, domain, p.dir, NULL, 0);
         files_unmake(&p);
         (void)dir_remove(p.dir);
     }
@@ -907,11 +1041,13 @@ int migr_vmhost_release(const struct conf_migrator *cfg, const char *domain,
     r = migr_virt_open(cfg->libvirt_uri, &v, err, sizeof(err));
     if (r == 0)
         r = migr_virt_info(v, domain, &info, err, sizeof(err));
+    if (r == -ENOENT) /* the ports and the address go with the VM */
+        r = nat_teardown(v, domain, dir, err, sizeof(err)) < 0 ? -EIO : -ENOENT;
     migr_virt_close(v);
     if (r == 0)
         return -EBUSY; /* the migration came after all: its files */
     if (r != -ENOENT)
-        return errf(e, r, "ReleaseFailed", "libvirt: %s", err);
+        return errf(e, r, "ReleaseFailed", "%s", err);
     r = dir_remove(dir);
     if (r < 0)
         return errf(e, r, "ReleaseFailed", "cannot remove '%s': %s", dir,

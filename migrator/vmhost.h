@@ -25,7 +25,10 @@
  *     S/NS/CLAIM for S in shared_storage (storage every host sees: RWX);
  *   hostDisk path -> that file (DiskOrCreate: created sparse, capacity);
  *   pod network + masquerade -> the per-host libvirt NAT network
- *     MIGR_VMHOST_NAT_NETWORK (MIGR_VMHOST_NAT_SUBNET, DHCP);
+ *     MIGR_VMHOST_NAT_NETWORK (MIGR_VMHOST_NAT_SUBNET, DHCP), the guest's
+ *     address reserved for its MAC and its `ports` forwarded from the
+ *     host's addresses (migrator/podnat.h; recorded in DIR/podnat, undone
+ *     by stop and release, made again by a target's prepare);
  *   pod network + bridge -> the config's pod_bridge;
  *   multus network N -> the config's network N: a bridge network's bridge
  *     (SR-IOV networks are not started here yet);

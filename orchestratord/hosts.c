@@ -889,8 +889,9 @@ static void vmi_set_live_migratable(json_t *status, const json_t *dom,
         if (dom_bool(d, "shared") || dom_bool(d, "perVM"))
             continue;
         snprintf(msg, sizeof(msg),
-                 "cannot migrate VMI: disk %.64s (%.256s) is not on storage "
-                 "the migrator's shared_storage declares shared",
+                 "cannot migrate VMI: disk %.64s (%.256s) is not shared, "
+                 "live migration requires that all disks be on shared "
+                 "storage (RWX: a shared_storage path of the migrators)",
                  tgt ? tgt : "?", src && *src ? src : "no source");
         cond_set(status, "LiveMigratable", "False", "DisksNotLiveMigratable",
                  msg, now);

@@ -15,6 +15,7 @@ libcurl4-openssl-dev libssl-dev libxml2-dev
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
 qemu-system-x86 qemu-utils
 iproute2 iputils-ping cpio busybox-static kmod gzip util-linux procps psmisc
+dnsmasq-base iptables
 curl wrk sqlite3 xz-utils openssl ca-certificates libxml2-utils jq
 python3 python3-kubernetes
 linux-perf valgrind

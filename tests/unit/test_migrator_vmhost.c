@@ -25,6 +25,7 @@
 #include <libvirt/libvirt.h>
 
 #include "conf/conf.h"
+#include "migrator/podnat.h"
 #include "migrator/seed.h"
 #include "migrator/vmhost.h"
 
@@ -38,6 +39,8 @@ struct t {
     char kernel[128];
     struct conf_migrator cfg;
     virConnectPtr keep; /* keeps the test driver's state alive */
+    char ipt[128];      /* the fake iptables' rules (podnat.h) */
+    char *old_path;
 };
 
 static void touch(const char *path)
@@ -54,6 +57,43 @@ static bool exists(const char *path)
     struct stat st;
 
     return stat(path, &st) == 0;
+}
+
+/* FILE's contents ("" when there is none); the caller frees. */
+static char *slurp_or_empty(const char *path)
+{
+    FILE *in = fopen(path, "r");
+    char *s;
+    long n;
+
+    if (!in)
+        return strdup("");
+    fseek(in, 0, SEEK_END);
+    n = ftell(in);
+    rewind(in);
+    s = calloc(1, (size_t)n + 1);
+    assert_non_null(s);
+    assert_int_equal(fread(s, 1, (size_t)n, in), (size_t)n);
+    fclose(in);
+    return s;
+}
+
+/* The fake iptables' rules of TABLE. */
+static char *slurp_rules(const struct t *t, const char *table)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/rules-%s", t->ipt, table);
+    return slurp_or_empty(path);
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
 }
 
 static int rm_cb(const char *p, const struct stat *st, int fl, struct FTW *f)
@@ -76,6 +116,21 @@ static int setup(void **state)
     snprintf(t->kernel, sizeof(t->kernel), "%s/vmlinuz", t->dir);
     assert_int_equal(mkdir(t->images, 0755), 0);
     touch(t->kernel);
+    /* Masquerade ports go to tests/data/fake-iptables, never to this
+     * machine's firewall. */
+    snprintf(t->ipt, sizeof(t->ipt), "%s/ipt", t->dir);
+    assert_int_equal(mkdir(t->ipt, 0755), 0);
+    {
+        char cwd[PATH_MAX], path[PATH_MAX * 2];
+        const char *old = getenv("PATH");
+        assert_non_null(getcwd(cwd, sizeof(cwd)));
+        t->old_path = strdup(old ? old : "/usr/bin:/bin");
+        assert_non_null(t->old_path);
+        snprintf(path, sizeof(path), "%s/tests/data/fake-iptables:%s", cwd,
+                 t->old_path);
+        setenv("PATH", path, 1);
+        setenv("FAKE_IPTABLES_DIR", t->ipt, 1);
+    }
     snprintf(cmd, sizeof(cmd),
              "qemu-img create -q -f qcow2 "
              "%s/quay.io_containerdisks_fedora_39.qcow2 16M",
@@ -103,6 +158,9 @@ static int teardown(void **state)
 
     virConnectClose(t->keep);
     conf_migrator_clear(&t->cfg);
+    setenv("PATH", t->old_path, 1);
+    unsetenv("FAKE_IPTABLES_DIR");
+    free(t->old_path);
     nftw(t->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(t);
     return 0;
@@ -423,6 +481,98 @@ static void test_masquerade(void **state)
     assert_int_equal(migr_vmhost_stop(&t->cfg, DOM, 1, 10, &e), 0);
     /* The network stays for the next VM. */
     assert_int_equal(virNetworkIsActive(net), 1);
+    /* Without ports nothing is forwarded. */
+    {
+        char *nat = slurp_rules(t, "nat");
+        assert_null(strstr(nat, "orch-pod:"));
+        free(nat);
+    }
+    assert_int_equal(virNetworkDestroy(net), 0);
+    assert_int_equal(virNetworkUndefine(net), 0);
+    virNetworkFree(net);
+    json_decref(res);
+    json_decref(vmi);
+}
+
+/* Masquerade `ports`: the guest's address reserved for its MAC on the NAT
+ * network, the ports forwarded to it (the fake iptables' rules), both
+ * undone by the stop; a migration target's prepare makes the same, its
+ * release takes them back. */
+static void test_masquerade_ports(void **state)
+{
+    struct t *t = *state;
+    struct migr_vmhost_error e = {"", ""};
+    json_t *vmi = vmi_new(t, "{\"networks\":[{\"name\":\"lab\",\"pod\":{}}]}");
+    json_t *res = NULL;
+    char addr[16], host[96], dnat[64], rec[64], path[PATH_MAX];
+    virNetworkPtr net;
+
+    json_array_set_new(
+        json_object_get(
+            json_object_get(
+                json_object_get(json_object_get(vmi, "spec"), "domain"),
+                "devices"),
+            "interfaces"),
+        0,
+        json_pack("{s:s, s:{}, s:s, s:[{s:i}, {s:s, s:i, s:s}, {s:i}]}", "name",
+                  "lab", "masquerade", "macAddress", "02:00:00:00:00:09",
+                  "ports", "port", 80, "name", "dns", "port", 53, "protocol",
+                  "UDP", "port", 49153));
+    assert_int_equal(migr_podnat_addr(UID, addr, sizeof(addr)), 0);
+    snprintf(host, sizeof(host), "<host mac='02:00:00:00:00:09' ip='%s'/>",
+             addr);
+    snprintf(dnat, sizeof(dnat), "-j DNAT --to-destination %s:80\n", addr);
+    snprintf(rec, sizeof(rec), "02:00:00:00:00:09 %s\n", addr);
+    snprintf(path, sizeof(path), "%s/vms/" DOM "/podnat", t->state);
+
+    for (int round = 0; round < 2; round++) {
+        char *xml, *nat, *filter, *got;
+
+        /* Round 0 starts the VM, round 1 prepares a migration target. */
+        if (round == 0 && migr_vmhost_start(&t->cfg, DOM, vmi, &res, &e) < 0)
+            fail_msg("%s: %s", e.reason, e.message);
+        if (round == 1 && migr_vmhost_prepare(&t->cfg, DOM, vmi, &e) < 0)
+            fail_msg("%s: %s", e.reason, e.message);
+        net = virNetworkLookupByName(t->keep, MIGR_VMHOST_NAT_NETWORK);
+        assert_non_null(net);
+        xml = virNetworkGetXMLDesc(net, 0);
+        assert_non_null(xml);
+        if (!strstr(xml, host))
+            fail_msg("no %s in %s", host, xml);
+        /* The gateway's MAC, the same on every host. */
+        assert_non_null(strstr(xml, "<mac address='02:00:0a:00:02:01'/>"));
+        free(xml);
+        nat = slurp_rules(t, "nat");
+        filter = slurp_rules(t, "filter");
+        assert_int_equal(count(nat, "--comment orch-pod:" DOM " "), 4);
+        assert_int_equal(count(nat, dnat), 2);
+        assert_int_equal(count(nat, "-p udp -m udp --dport 53"), 2);
+        /* Where libvirt receives migrations: left alone. */
+        assert_int_equal(count(nat, "--dport 49153"), 0);
+        assert_int_equal(count(filter, "--comment orch-pod:" DOM " "), 2);
+        free(nat);
+        free(filter);
+        got = slurp_or_empty(path);
+        assert_string_equal(got, rec);
+        free(got);
+
+        if (round == 0)
+            assert_int_equal(migr_vmhost_stop(&t->cfg, DOM, 1, 10, &e), 0);
+        else
+            assert_int_equal(migr_vmhost_release(&t->cfg, DOM, &e), 0);
+        xml = virNetworkGetXMLDesc(net, 0);
+        assert_null(strstr(xml, "02:00:00:00:00:09"));
+        free(xml);
+        nat = slurp_rules(t, "nat");
+        filter = slurp_rules(t, "filter");
+        assert_null(strstr(nat, "orch-pod:"));
+        assert_null(strstr(filter, "orch-pod:"));
+        free(nat);
+        free(filter);
+        assert_false(exists(path));
+        virNetworkFree(net);
+    }
+    net = virNetworkLookupByName(t->keep, MIGR_VMHOST_NAT_NETWORK);
     assert_int_equal(virNetworkDestroy(net), 0);
     assert_int_equal(virNetworkUndefine(net), 0);
     virNetworkFree(net);
@@ -463,6 +613,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_masquerade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_masquerade_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_define_fails_cleans_up, setup,
                                         teardown),
     };
