@@ -50,7 +50,14 @@ e2e_check "VMI $name's nodeName is $to" wait_nodename "$name" "$to" 10
 e2e_check "$dom runs on $to and on no other host" on_one_host "$dom" "$to"
 e2e_check "on $to its interface is a macvtap passthrough on $to_vf" \
     sh -c "virsh -c '$(lab_host_uri "$to")' dumpxml '$dom' | grep -q \"<source dev='$to_vf' mode='passthrough'/>\""
-e2e_check "it answers at its static address $addr on $to" lab_wait_ping "$addr" 20
+lab_wait_ping "$addr" 20 || {
+    tail -n 15 "$(vm_console "$to" "$dom")"
+    sriov_diag "$from" "$to" "$mac" "$to_vf"
+    lab_exec "$to" virsh dumpxml "$dom" | sed -n '/<interface/,/<\/interface>/p'
+    grep -o -- '-netdev [^ ]*' "$(lab_host_dir "$to")/log/qemu/$dom.log" | tail -2
+    grep -i 'macvtap\|direct\|error' "$(lab_host_dir "$to")/log/libvirtd.log" | tail -20
+}
+e2e_check "it answers at its static address $addr on $to" lab_wait_ping "$addr" 5
 e2e_check "its console counter goes on past $before on $to" \
     wait_console "$to" "$dom" "orch-counter $((before + 3))([^0-9]|\$)" 30
 e2e_check "and never restarted there" \

@@ -106,3 +106,23 @@ squat_vf() {
 XML
     virsh -q -c "$(lab_host_uri "$1")" create --paused "$x" >/dev/null
 }
+
+# sriov_diag HOST... MAC NETDEV: what the hosts' bridges and links say about
+# a guest on a stand-in VF, for a failure's log.
+sriov_diag() {
+    local mac=${*: -2:1} nd=${*: -1} h
+    for h in "${@:1:$#-2}"; do
+        echo "--- $h: links"
+        lab_exec "$h" ip -br link 2>&1 | grep -Ev '^(lo|vnet)' || true
+        lab_exec "$h" ip -d link show "$nd" 2>&1 | head -3 || true
+        echo "--- $h: br0 fdb for $mac"
+        lab_exec "$h" bridge fdb show br br0 2>&1 | grep -i "$mac" || true
+        lab_exec "$h" bridge link show 2>&1 | grep -E 'ens1f0p|enp' || true
+        for d in macvtap0 "$nd" ens1f0p0 ens1f0v0; do
+            lab_exec "$h" ip -s link show dev "$d" 2>/dev/null | sed -n '1p;4p;6p' || true
+        done
+    done
+    echo "--- root: fdb and neighbour"
+    bridge fdb show 2>&1 | grep -i "$mac" || true
+    ip neigh 2>&1 | grep -i "$mac" || true
+}
