@@ -80,7 +80,7 @@ vf_of() { pf "$1" ens1f0 "[.vfs[] | select(.usedBy == \"$2\") | .netdev] | join(
 # the seed's SR-IOV interface: "sriov-net1", bound with sriov on the multus
 # network sriov-net1, the static MAC and address as before.
 sriov_vm_yaml() {
-    vm_yaml "$@" | sed -e 's/lab-net/sriov-net1/g' -e 's/bridge: {}/sriov: {}/'
+    vm_yaml "$@" | sed -E -e 's/lab-net([^a-z]|$)/sriov-net1\1/g' -e 's/bridge: \{\}/sriov: {}/'
 }
 
 # The other lab host.
