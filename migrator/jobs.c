@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "migrator/agent.h"
+#include "migrator/domxml.h"
 #include "migrator/virt.h"
 #include "migrator/vmhost.h"
 
@@ -58,6 +59,8 @@ struct migrate_req {
     bool disable_tls, unsafe;
     bool copy_storage;   /* copyStorage "incremental": NON_SHARED_INC */
     uint64_t disks_port; /* disksPort: the target's NBD port (0: none) */
+    json_t *sriov;       /* sriov: [{"iface","netdev"}] the target's VFs (in the
+                            request), NULL: none */
     uint64_t progress_timeout_s;
     uint64_t completion_per_gib_s;
 };
@@ -405,6 +408,24 @@ static int migrate_parse(json_t *m, struct migrate_req *q, struct perr *e)
         (r = get_u64(m, "disksPort", "migrate.disksPort", 65535, &q->disks_port,
                      e)) < 0)
         return r;
+    /* The target's VFs as its prepare gave them: each SR-IOV interface
+     * with a netdev (macvtap) is pointed at it in the destination XML. */
+    q->sriov = json_object_get(m, "sriov");
+    if (q->sriov && !json_is_array(q->sriov) && !json_is_null(q->sriov))
+        return bad(e, "migrate.sriov", "must be a list");
+    if (json_is_null(q->sriov))
+        q->sriov = NULL;
+    for (size_t i = 0; i < json_array_size(q->sriov); i++) {
+        json_t *it = json_array_get(q->sriov, i), *nd;
+
+        if (!json_is_object(it) ||
+            !json_is_string(json_object_get(it, "iface")) ||
+            ((nd = json_object_get(it, "netdev")) && !json_is_null(nd) &&
+             !json_is_string(nd)))
+            return bad(e, "migrate.sriov",
+                       "each item must be {\"iface\": string, \"netdev\": "
+                       "string}");
+    }
     q->parallel = (int)parallel;
     /* "incremental": the guest has a disk only this host has (a
      * containerDisk's overlay); libvirt copies it into the file of the same
@@ -794,6 +815,7 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
     int span = c->migration_port_max - c->migration_port_min + 1;
     int start, port = -1, disks_port = -1, last;
     char host[80], dest[512], uri[160];
+    json_t *vfs = NULL;
     bool v6;
 
     if (!j->address || !j->address[0]) {
@@ -852,18 +874,25 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
         int r;
 
         pthread_mutex_unlock(&j->lock);
-        r = migr_vmhost_prepare(c, b->domain, b->vmi, &e);
+        r = migr_vmhost_prepare(c, j->o.sriov, b->domain, b->vmi, &vfs, &e);
         pthread_mutex_lock(&j->lock);
         if (r < 0) {
             job_finish(j, b, NULL, e.reason, "%s", e.message);
             return;
         }
     }
+    /* "sriov": the VFs reserved here, for the migrate job's destination
+     * XML (absent without SR-IOV interfaces). */
+    if (json_array_size(vfs) == 0) {
+        json_decref(vfs);
+        vfs = NULL;
+    }
     job_finish(j, b,
-               json_pack("{s:s, s:i, s:s, s:s, s:o*}", "migrationAddress",
+               json_pack("{s:s, s:i, s:s, s:s, s:o*, s:o*}", "migrationAddress",
                          j->address, "port", port, "migrationURI", uri,
                          "destLibvirtURI", dest, "disksPort",
-                         disks_port > 0 ? json_integer(disks_port) : NULL),
+                         disks_port > 0 ? json_integer(disks_port) : NULL,
+                         "sriov", vfs),
                NULL, NULL);
 }
 
@@ -876,9 +905,11 @@ static void run_vm(struct migr_jobs *j, struct job *b)
 
     pthread_mutex_unlock(&j->lock);
     if (b->type == JOB_START)
-        r = migr_vmhost_start(j->o.cfg, b->domain, b->vmi, &res, &e);
+        r = migr_vmhost_start(j->o.cfg, j->o.sriov, b->domain, b->vmi, &res,
+                              &e);
     else
-        r = migr_vmhost_stop(j->o.cfg, b->domain, (int)b->grace_s, 0, &e);
+        r = migr_vmhost_stop(j->o.cfg, j->o.sriov, b->domain, (int)b->grace_s,
+                             0, &e);
     pthread_mutex_lock(&j->lock);
     if (r < 0)
         job_finish(j, b, NULL, e.reason[0] ? e.reason : "Failed", "%s",
@@ -988,6 +1019,41 @@ static const char *converge(struct migr_jobs *j, struct job *b,
     return NULL;
 }
 
+/* The destination XML of a macvtap migration: the domain's migratable XML
+ * with each SR-IOV direct interface in `vfs` ([{"iface","netdev"}], the
+ * target prepare's) pointed at the target's VF netdev.  Items without a
+ * netdev (hostdev mode) are left out.  No lock held. */
+static int dest_xml_make(struct migr_virt *virt, const char *domain,
+                         const json_t *vfs, char **ret, char *err,
+                         size_t errlen)
+{
+    struct migr_domxml_retarget *map;
+    size_t n = 0;
+    char *xml = NULL;
+    int r;
+
+    *ret = NULL;
+    map = calloc(json_array_size(vfs) + 1, sizeof(*map));
+    if (!map) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < json_array_size(vfs); i++) {
+        const json_t *it = json_array_get(vfs, i);
+        const char *nd = json_string_value(json_object_get(it, "netdev"));
+
+        if (nd && *nd)
+            map[n++] = (struct migr_domxml_retarget){
+                json_string_value(json_object_get(it, "iface")), nd};
+    }
+    r = n ? migr_virt_xml(virt, domain, true, &xml, err, errlen) : 0;
+    if (r == 0 && n)
+        r = migr_domxml_retarget_macvtap(xml, map, n, ret, err, errlen);
+    free(xml);
+    free(map);
+    return r;
+}
+
 static void run_migrate(struct migr_jobs *j, struct job *b)
 {
     const struct migrate_req *q = &b->mig;
@@ -1001,6 +1067,7 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
     uint64_t gb, best = UINT64_MAX;
     int64_t t0, last_progress, completion_ms;
     bool downtime_set = false, aborted = false;
+    char *dest_xml = NULL;
     pthread_t th;
     int r;
 
@@ -1024,8 +1091,20 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
                    "cannot write the journal under '%s'", j->o.cfg->state_dir);
         goto out;
     }
+    if (q->sriov) {
+        pthread_mutex_unlock(&j->lock);
+        r = dest_xml_make(virt, b->domain, q->sriov, &dest_xml, err,
+                          sizeof(err));
+        pthread_mutex_lock(&j->lock);
+        if (r < 0) {
+            job_finish(j, b, NULL, "MigrationFailed",
+                       "the destination XML naming the target's VFs: %s", err);
+            goto out;
+        }
+    }
     m.virt = virt;
     m.p = (struct migr_migrate_params){
+        .dest_xml = dest_xml,
         .dest_uri = q->dest_uri,
         .migrate_uri = q->migration_uri,
         .bandwidth_mib = q->bandwidth_mibps,
@@ -1118,7 +1197,7 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
         r = migr_virt_job_stats(virt, b->domain, true, &done, NULL, 0);
         /* A VM made from a manifest left its seed and overlays here; they
          * are the target's now (kept while the domain is still defined). */
-        (void)migr_vmhost_release(j->o.cfg, b->domain, NULL);
+        (void)migr_vmhost_release(j->o.cfg, j->o.sriov, b->domain, NULL);
         pthread_mutex_lock(&j->lock);
         p = b->progress;
         /* The progress's last word: nothing remains.  The completed job's
@@ -1163,6 +1242,7 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
     }
 out:
     pthread_mutex_unlock(&j->lock);
+    free(dest_xml);
     migr_virt_close(virt);
     pthread_mutex_lock(&j->lock);
 }
@@ -1247,7 +1327,7 @@ static void run_release(struct migr_jobs *j, struct job *b)
      * component (-EINVAL) names no directory of ours: nothing to undo. */
     have = migr_vmhost_dir(j->o.cfg, b->domain, dir, sizeof(dir)) == 0 &&
            lstat(dir, &st) == 0;
-    r = migr_vmhost_release(j->o.cfg, b->domain, &e);
+    r = migr_vmhost_release(j->o.cfg, j->o.sriov, b->domain, &e);
     if (r == -EBUSY)
         here = true;
     else if (r == 0)

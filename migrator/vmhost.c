@@ -23,6 +23,7 @@
 #include "migrator/domxml.h"
 #include "migrator/podnat.h"
 #include "migrator/seed.h"
+#include "migrator/sriov.h"
 #include "migrator/virt.h"
 
 extern char **environ;
@@ -127,6 +128,7 @@ struct plan {
     bool has_seed;
     bool nat;                           /* masquerade on the pod network */
     const struct api_interface *nat_if; /* that interface (in vmi) */
+    bool sriov; /* an SR-IOV interface: VFs to reserve */
 };
 
 static void plan_clear(struct plan *p)
@@ -333,10 +335,19 @@ static int plan_make(const struct conf_migrator *cfg, const char *domain,
             p->nat_if = f;
             break;
         case API_BINDING_SRIOV:
-            return errf(e, -EINVAL, "InvalidSpec",
-                        "%s.sriov: SR-IOV interfaces are not started by this "
-                        "host's migrator yet",
-                        fp);
+            if (!c || c->mode == CONF_NET_MODE_BRIDGE)
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.sriov: network \"%s\" is not an SR-IOV "
+                            "network of this host",
+                            fp, c ? c->name : f->name);
+            /* The VF is programmed with it and the guest's static address
+             * is matched by it (DESIGN.md): no MAC, no VF. */
+            if (!f->mac_address || !*f->mac_address)
+                return errf(e, -EINVAL, "InvalidSpec",
+                            "%s.macAddress: required for an SR-IOV interface",
+                            fp);
+            p->sriov = true;
+            break;
         default:
             return errf(e, -EINVAL, "InvalidSpec",
                         "%s: binding \"%s\" is not supported", fp,
@@ -624,6 +635,107 @@ static int files_make(const struct plan *p, struct migr_vmhost_error *e,
 }
 
 /* ---------------------------------------------------------------------- */
+/* SR-IOV VFs                                                              */
+
+static bool active(enum migr_dom_state s);
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* The VF PCI addresses and netdevs that running domains other than
+ * `domain` hold (their hostdev and direct interfaces' sources), NULL-
+ * terminated, for migr_sriov_reserve's `in_use`: after a migrator restart
+ * the reservation table is empty, and a VF a guest uses must not be handed
+ * out again.  A domain that vanishes meanwhile is skipped. */
+static int in_use_list(struct migr_virt *v, const char *domain, char ***ret,
+                       char *err, size_t errlen)
+{
+    struct migr_dom_info *doms = NULL;
+    char **out = NULL;
+    size_t n = 0, cap = 0;
+    int count, r = 0;
+
+    count = migr_virt_list(v, &doms, err, errlen);
+    if (count < 0)
+        return count;
+    for (int i = 0; i < count && r == 0; i++) {
+        struct migr_dom_devices dv = {0};
+
+        if (!active(doms[i].state) || strcmp(doms[i].name, domain) == 0 ||
+            migr_virt_devices(v, doms[i].name, false, &dv, NULL, 0) < 0)
+            continue;
+        for (size_t k = 0; k < dv.n_ifaces && r == 0; k++) {
+            const struct migr_dom_iface *f = &dv.ifaces[k];
+
+            if ((strcmp(f->type, "direct") != 0 &&
+                 strcmp(f->type, "hostdev") != 0) ||
+                !f->source[0])
+                continue;
+            if (n + 2 > cap) {
+                char **nv = realloc(out, (cap = cap * 2 + 8) * sizeof(*out));
+
+                if (!nv) {
+                    r = -ENOMEM;
+                    break;
+                }
+                out = nv;
+            }
+            if (!(out[n] = strdup(f->source)))
+                r = -ENOMEM;
+            else
+                out[++n] = NULL;
+        }
+        migr_dom_devices_clear(&dv);
+    }
+    free(doms);
+    if (r < 0) {
+        strv_free(out);
+        snprintf(err, errlen, "out of memory");
+        return r;
+    }
+    *ret = out;
+    return 0;
+}
+
+/* Reserve (and program) a VF for each SR-IOV interface of the plan's VMI,
+ * owned by `domain`.  The reason of a failure: InvalidSpec for what the
+ * spec got wrong, NoFreeVF when a PF has none left (the message names the
+ * PF and this host), else `reason`. */
+static int vfs_reserve(struct migr_virt *v, const struct conf_migrator *cfg,
+                       struct migr_sriov *s, const struct plan *p,
+                       const char *domain, struct migr_sriov_vmi *ret,
+                       struct migr_vmhost_error *e, const char *reason)
+{
+    char err[768] = "", **in_use = NULL;
+    const char *host = cfg->name ? cfg->name : "this host";
+    int r;
+
+    if (!s)
+        return errf(e, -EINVAL, "InvalidSpec",
+                    "spec.domain.devices.interfaces: SR-IOV interfaces need "
+                    "the agent's VF table, and this migrator has none");
+    r = in_use_list(v, domain, &in_use, err, sizeof(err));
+    if (r < 0)
+        return errf(e, r, reason, "%s: cannot list the VFs in use: %s", host,
+                    err);
+    r = migr_sriov_reserve_vmi(s, cfg, &p->vmi.spec, domain,
+                               (const char *const *)in_use, ret, err,
+                               sizeof(err));
+    strv_free(in_use);
+    if (r == -EINVAL)
+        return errf(e, r, "InvalidSpec", "%s", err);
+    if (r == -ENOSPC)
+        return errf(e, r, "NoFreeVF", "%s on %s", err, host);
+    if (r < 0)
+        return errf(e, r, reason, "%s (on %s)", err, host);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Jobs                                                                    */
 
 static int nat_ensure(struct migr_virt *v, char *err, size_t len)
@@ -777,11 +889,13 @@ static json_t *start_result(struct migr_virt *v, const char *domain)
     return json_pack("{s:s, s:s}", "domain", domain, "uuid", info.uuid);
 }
 
-int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
-                      const json_t *vmi, json_t **ret_result,
-                      struct migr_vmhost_error *e)
+int migr_vmhost_start(const struct conf_migrator *cfg, struct migr_sriov *sriov,
+                      const char *domain, const json_t *vmi,
+                      json_t **ret_result, struct migr_vmhost_error *e)
 {
     struct migr_domxml_opts o = {0};
+    struct migr_sriov_vmi sv = {0};
+    bool reserved = false;
     struct migr_virt *v = NULL;
     struct migr_dom_info info;
     struct plan p;
@@ -842,6 +956,12 @@ int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
                  MIGR_VMHOST_NAT_NETWORK, err);
         goto out;
     }
+    if (p.sriov) {
+        r = vfs_reserve(v, cfg, sriov, &p, domain, &sv, e, "DefineFailed");
+        if (r < 0)
+            goto out;
+        reserved = true;
+    }
     o = (struct migr_domxml_opts){
         .domain_type = cfg->domain_type,
         .seed_path = p.has_seed ? p.seed : NULL,
@@ -852,6 +972,8 @@ int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
         .bridge_count = p.n_bridges,
         .disks = p.disks,
         .disk_count = p.n_files,
+        .vfs = sv.vfs,
+        .vf_count = sv.count,
     };
     r = migr_domxml_build(&p.vmi.meta, &p.vmi.spec, &o, &xml, err, sizeof(err));
     if (r < 0) {
@@ -890,6 +1012,9 @@ out:
         files_unmake(&p);
         (void)dir_remove(p.dir);
     }
+    if (r < 0 && reserved)
+        (void)migr_sriov_release(sriov, domain, NULL);
+    migr_sriov_vmi_clear(&sv);
     free(xml);
     migr_virt_close(v);
     plan_clear(&p);
@@ -917,8 +1042,9 @@ static bool active(enum migr_dom_state s)
     return s != MIGR_DOM_SHUTOFF && s != MIGR_DOM_NOSTATE;
 }
 
-int migr_vmhost_stop(const struct conf_migrator *cfg, const char *domain,
-                     int grace_s, int poll_ms, struct migr_vmhost_error *e)
+int migr_vmhost_stop(const struct conf_migrator *cfg, struct migr_sriov *sriov,
+                     const char *domain, int grace_s, int poll_ms,
+                     struct migr_vmhost_error *e)
 {
     struct migr_virt *v = NULL;
     struct migr_dom_info info;
@@ -960,6 +1086,8 @@ int migr_vmhost_stop(const struct conf_migrator *cfg, const char *domain,
 files:
     r = nat_teardown(v, domain, dir, err, sizeof(err));
     migr_virt_close(v);
+    /* The domain is gone: its VFs go back to the pool, MAC cleared. */
+    (void)migr_sriov_release(sriov, domain, NULL);
     if (r < 0)
         return errf(e, r, "StopFailed", "the masquerade ports: %s", err);
     r = dir_remove(dir);
@@ -972,9 +1100,33 @@ fail:
     return errf(e, r, "StopFailed", "%s", err);
 }
 
-int migr_vmhost_prepare(const struct conf_migrator *cfg, const char *domain,
-                        const json_t *vmi, struct migr_vmhost_error *e)
+/* The prepare's VFs as its result gives them. */
+static json_t *vfs_json(const struct migr_sriov_vmi *sv)
 {
+    json_t *a = json_array();
+
+    for (size_t i = 0; a && i < sv->count; i++) {
+        const struct migr_vf_reservation *r = &sv->res[i];
+
+        if (json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s*, s:s}",
+                                               "iface", sv->vfs[i].iface, "pf",
+                                               r->pf, "pci", r->pci, "netdev",
+                                               r->netdev[0] ? r->netdev : NULL,
+                                               "mac", r->mac)) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+int migr_vmhost_prepare(const struct conf_migrator *cfg,
+                        struct migr_sriov *sriov, const char *domain,
+                        const json_t *vmi, json_t **ret_vfs,
+                        struct migr_vmhost_error *e)
+{
+    struct migr_sriov_vmi sv = {0};
+    bool reserved = false;
     struct migr_virt *v = NULL;
     struct migr_dom_info info;
     struct plan p;
@@ -1016,18 +1168,30 @@ int migr_vmhost_prepare(const struct conf_migrator *cfg, const char *domain,
         r = errf(e, r, "PrepareFailed",
                  "spec.domain.devices.interfaces[%zu].masquerade: %s",
                  (size_t)(p.nat_if - p.vmi.spec.interfaces), err);
+    if (r == 0 && p.sriov) {
+        /* The target's VFs, programmed with the guest's MACs before the
+         * migration comes: the destination XML names their netdevs. */
+        r = vfs_reserve(v, cfg, sriov, &p, domain, &sv, e, "PrepareFailed");
+        reserved = r == 0;
+    }
+    if (r == 0 && ret_vfs && !(*ret_vfs = vfs_json(&sv)))
+        r = errf(e, -ENOMEM, "PrepareFailed", "out of memory");
 out:
     if (r < 0 && made_dir) {
         (void)nat_teardown(v, domain, p.dir, NULL, 0);
         files_unmake(&p);
         (void)dir_remove(p.dir);
     }
+    if (r < 0 && reserved)
+        (void)migr_sriov_release(sriov, domain, NULL);
+    migr_sriov_vmi_clear(&sv);
     migr_virt_close(v);
     plan_clear(&p);
     return r;
 }
 
-int migr_vmhost_release(const struct conf_migrator *cfg, const char *domain,
+int migr_vmhost_release(const struct conf_migrator *cfg,
+                        struct migr_sriov *sriov, const char *domain,
                         struct migr_vmhost_error *e)
 {
     struct migr_virt *v = NULL;
@@ -1048,6 +1212,9 @@ int migr_vmhost_release(const struct conf_migrator *cfg, const char *domain,
         return -EBUSY; /* the migration came after all: its files */
     if (r != -ENOENT)
         return errf(e, r, "ReleaseFailed", "%s", err);
+    /* Not here (a target whose migration never came, a source the domain
+     * left): the VFs held for it go back, MAC cleared. */
+    (void)migr_sriov_release(sriov, domain, NULL);
     r = dir_remove(dir);
     if (r < 0)
         return errf(e, r, "ReleaseFailed", "cannot remove '%s': %s", dir,

@@ -30,14 +30,22 @@
  *     host's addresses (migrator/podnat.h; recorded in DIR/podnat, undone
  *     by stop and release, made again by a target's prepare);
  *   pod network + bridge -> the config's pod_bridge;
- *   multus network N -> the config's network N: a bridge network's bridge
- *     (SR-IOV networks are not started here yet);
+ *   multus network N -> the config's network N: a bridge network's bridge;
+ *     an SR-IOV network (sriov binding, macAddress required) -> a VF of
+ *     its PF reserved in the agent's table (migrator/sriov.h, owner the
+ *     domain) and programmed with the MAC and VLAN (not in the lab:
+ *     sriov_program_vfs = false), attached in macvtap mode as a `direct`
+ *     passthrough interface on the VF netdev, in hostdev mode as
+ *     <interface type='hostdev' managed='yes'> on its PCI address.  A VF
+ *     a running domain holds is never handed out, reserved or not.
+ *     Stop, and release once the domain is not here, give the VFs back;
  *   rng -> virtio-rng; macAddress kept.
  *
  * Errors: functions return 0 or a negative errno, and on failure fill
  * `struct migr_vmhost_error` with the job's failure reason ("InvalidSpec",
  * whose message starts with the field path; "DefineFailed";
- * "StartFailed"; "StopFailed"; "PrepareFailed") and a message.  Nothing
+ * "StartFailed"; "StopFailed"; "PrepareFailed"; "NoFreeVF", whose message
+ * names the PF and this host) and a message.  Nothing
  * here logs.  Every call blocks on libvirt or the disk: worker threads
  * only; calls for different domains may run at once.
  */
@@ -49,6 +57,8 @@
 #include <jansson.h>
 
 #include "conf/conf.h"
+
+struct migr_sriov;
 
 #define MIGR_VMHOST_NAT_NETWORK "orch-pod"
 #define MIGR_VMHOST_NAT_SUBNET  "10.0.2.0/24"
@@ -78,31 +88,42 @@ int migr_vmhost_dir(const struct conf_migrator *cfg, const char *domain,
  * Returns 0, -EINVAL (InvalidSpec), -EEXIST (DefineFailed: a domain of
  * that name belongs to another VMI), or another negative errno with the
  * reason set. */
-int migr_vmhost_start(const struct conf_migrator *cfg, const char *domain,
-                      const json_t *vmi, json_t **ret_result,
-                      struct migr_vmhost_error *err);
+int migr_vmhost_start(const struct conf_migrator *cfg, struct migr_sriov *sriov,
+                      const char *domain, const json_t *vmi,
+                      json_t **ret_result, struct migr_vmhost_error *err);
 
 /* The `stop` job: ACPI shutdown, up to grace_s seconds for the guest to
  * go, destroy, undefine, remove state_dir/vms/DOMAIN.  A domain that does
  * not exist is success (its directory is still removed).  poll_ms (0:
- * 250) is how often the state is read while waiting. */
-int migr_vmhost_stop(const struct conf_migrator *cfg, const char *domain,
-                     int grace_s, int poll_ms, struct migr_vmhost_error *err);
+ * 250) is how often the state is read while waiting.  The VFs `sriov`
+ * holds for the domain are released. */
+int migr_vmhost_stop(const struct conf_migrator *cfg, struct migr_sriov *sriov,
+                     const char *domain, int grace_s, int poll_ms,
+                     struct migr_vmhost_error *err);
 
 /* A migration target's share of a VM made from a manifest: the same checks
  * of what the host has, then the seed (byte for byte the one the source
  * wrote: migr_seed_write is deterministic) and each containerDisk's overlay
  * on the same image, under state_dir/vms/DOMAIN.  A directory left from an
- * earlier prepare is replaced, unless the domain runs here.  Returns 0 or
- * a negative errno with the reason (InvalidSpec, PrepareFailed) set. */
-int migr_vmhost_prepare(const struct conf_migrator *cfg, const char *domain,
-                        const json_t *vmi, struct migr_vmhost_error *err);
+ * earlier prepare is replaced, unless the domain runs here.  Then a VF for
+ * each SR-IOV interface is reserved and programmed in `sriov` (again for
+ * the same domain and MAC: the same VF) and *ret_vfs (may be NULL) gets
+ * them: [{"iface","pf","pci","netdev" (macvtap; absent without one),
+ * "mac"}], [] without SR-IOV interfaces - the migrate job's destination
+ * XML names the netdevs.  Returns 0 or a negative errno with the reason
+ * (InvalidSpec, NoFreeVF, PrepareFailed) set; nothing is kept then. */
+int migr_vmhost_prepare(const struct conf_migrator *cfg,
+                        struct migr_sriov *sriov, const char *domain,
+                        const json_t *vmi, json_t **ret_vfs,
+                        struct migr_vmhost_error *err);
 
 /* Remove state_dir/vms/DOMAIN unless the domain is defined here (a
- * release of a prepare whose migration never came).  Returns 0 (also when
- * there was nothing), -EBUSY (the domain is here: kept), or a negative
- * errno. */
-int migr_vmhost_release(const struct conf_migrator *cfg, const char *domain,
+ * release of a prepare whose migration never came, or a source after the
+ * domain left), and release the VFs `sriov` holds for it (MACs cleared).
+ * Returns 0 (also when there was nothing), -EBUSY (the domain is here:
+ * kept), or a negative errno. */
+int migr_vmhost_release(const struct conf_migrator *cfg,
+                        struct migr_sriov *sriov, const char *domain,
                         struct migr_vmhost_error *err);
 
 #endif

@@ -931,6 +931,10 @@ static json_t *build_migrate(struct pass *p, struct mig *m, const json_t *ctx)
     /* The target's port for the disk copy, when its prepare gave one. */
     if (mig && json_integer_value(json_object_get(res, "disksPort")) > 0)
         json_object_set(mig, "disksPort", json_object_get(res, "disksPort"));
+    /* SR-IOV in macvtap mode: the VFs the target's prepare reserved; the
+     * source names their netdevs in the destination XML (issue 12). */
+    if (mig && json_array_size(json_object_get(res, "sriov")))
+        json_object_set(mig, "sriov", json_object_get(res, "sriov"));
     if (!req || !mig || json_object_set_new(req, "migrate", mig) < 0) {
         json_decref(req);
         return NULL;

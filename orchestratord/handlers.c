@@ -28,6 +28,7 @@
 #include "orchestratord/controller.h"
 #include "orchestratord/events.h"
 #include "orchestratord/hosts.h"
+#include "orchestratord/sriov.h"
 #include "orchestratord/vms.h"
 
 struct route {
@@ -731,8 +732,12 @@ static int admit_vm(struct orch_server *srv, struct http_response *resp,
 {
     struct api_errors errs = API_ERRORS_INIT;
     char field[128], msg[512];
-    int r =
-        orch_vm_admit(srv->store, doc, field, sizeof(field), msg, sizeof(msg));
+    /* SR-IOV needs a static MAC and address (issue 12, sriov.h). */
+    int r = orch_sriov_vm_check(doc, field, sizeof(field), msg, sizeof(msg));
+
+    if (r == 0)
+        r = orch_vm_admit(srv->store, doc, field, sizeof(field), msg,
+                          sizeof(msg));
 
     if (r == -EDOM) {
         if (api_errors_add(&errs, API_ERR_INVALID, field, "%s", msg) < 0)

@@ -164,7 +164,11 @@ static const json_t *nocloud(const json_t *vmi)
     return NULL;
 }
 
-int orch_sriov_vmi_check(const json_t *vmi, char *msg, size_t len)
+/* The static MAC and address rule on VMI (a VMI or a VM's template: both
+ * have spec.domain and spec.volumes).  Each message starts with HEAD;
+ * FIELD (may be NULL) gets the path of what is wrong, relative to VMI. */
+static int static_check(const json_t *vmi, const char *head, char *field,
+                        size_t flen, char *msg, size_t len)
 {
     const json_t *ifaces = vmi_interfaces(vmi);
     const json_t *nc_vol = NULL;
@@ -176,6 +180,8 @@ int orch_sriov_vmi_check(const json_t *vmi, char *msg, size_t len)
 
     if (len)
         msg[0] = '\0';
+    if (flen)
+        field[0] = '\0';
     json_array_foreach(ifaces, i, f)
     {
         const char *name = jstr(f, "name");
@@ -186,10 +192,13 @@ int orch_sriov_vmi_check(const json_t *vmi, char *msg, size_t len)
             continue;
         if (!mac || !*mac) {
             snprintf(msg, len,
-                     NOT_MIGRATABLE "Message: SR-IOV interface '%s' "
-                                    "(spec.domain.devices.interfaces[%zu]) "
-                                    "has no static macAddress",
-                     name ? name : "", i);
+                     "%sSR-IOV interface '%s' "
+                     "(spec.domain.devices.interfaces[%zu]) has no static "
+                     "macAddress",
+                     head, name ? name : "", i);
+            if (flen)
+                snprintf(field, flen,
+                         "spec.domain.devices.interfaces[%zu].macAddress", i);
             r = -EDOM;
             goto out;
         }
@@ -200,20 +209,22 @@ int orch_sriov_vmi_check(const json_t *vmi, char *msg, size_t len)
             if (text &&
                 api_doc_decode(text, strlen(text), NULL, &nc, NULL) < 0) {
                 snprintf(msg, len,
-                         NOT_MIGRATABLE
-                         "Message: SR-IOV interface '%s': the "
-                         "cloudInitNoCloud networkData is not valid YAML",
-                         name ? name : "");
+                         "%sSR-IOV interface '%s': the cloudInitNoCloud "
+                         "networkData is not valid YAML",
+                         head, name ? name : "");
+                if (flen)
+                    snprintf(field, flen, "spec.volumes");
                 r = -EDOM;
                 goto out;
             }
         }
         if (!nc) {
+            if (flen)
+                snprintf(field, flen, "spec.volumes");
             snprintf(msg, len,
-                     NOT_MIGRATABLE "Message: SR-IOV interface '%s': no "
-                                    "cloudInitNoCloud networkData gives MAC "
-                                    "%s a static address%s",
-                     name ? name : "", mac,
+                     "%sSR-IOV interface '%s': no cloudInitNoCloud "
+                     "networkData gives MAC %s a static address%s",
+                     head, name ? name : "", mac,
                      nc_vol && (json_object_get(nc_vol, "networkDataBase64") ||
                                 json_object_get(nc_vol, "networkDataSecretRef"))
                          ? " (networkDataBase64 and networkDataSecretRef are "
@@ -224,16 +235,35 @@ int orch_sriov_vmi_check(const json_t *vmi, char *msg, size_t len)
         }
         if (!nc_static_for(nc, mac)) {
             snprintf(msg, len,
-                     NOT_MIGRATABLE "Message: SR-IOV interface '%s': the "
-                                    "cloudInitNoCloud networkData gives MAC "
-                                    "%s no static address",
-                     name ? name : "", mac);
+                     "%sSR-IOV interface '%s': the cloudInitNoCloud "
+                     "networkData gives MAC %s no static address",
+                     head, name ? name : "", mac);
+            if (flen)
+                snprintf(field, flen, "spec.volumes");
             r = -EDOM;
             goto out;
         }
     }
 out:
     json_decref(nc);
+    return r;
+}
+
+int orch_sriov_vmi_check(const json_t *vmi, char *msg, size_t len)
+{
+    return static_check(vmi, NOT_MIGRATABLE "Message: ", NULL, 0, msg, len);
+}
+
+int orch_sriov_vm_check(const json_t *vm, char *field, size_t flen, char *msg,
+                        size_t len)
+{
+    const json_t *tpl =
+        json_object_get(json_object_get(vm, "spec"), "template");
+    char rel[128];
+    int r = static_check(tpl, "", rel, sizeof(rel), msg, len);
+
+    if (r < 0 && flen)
+        snprintf(field, flen, "spec.template.%s", rel);
     return r;
 }
 

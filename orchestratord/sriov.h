@@ -42,6 +42,17 @@
  * A networkData that does not parse is a reason too. */
 int orch_sriov_vmi_check(const json_t *vmi, char *msg, size_t len);
 
+/* The same rule when a VirtualMachine is created or changed (an SR-IOV VM
+ * that could never migrate, or whose VF could not be programmed, is
+ * refused up front): VM's spec.template.  Returns 0, or -EDOM with the
+ * field path (FIELD, FLEN bytes: "spec.template.spec.domain.devices.
+ * interfaces[0].macAddress", "spec.template.spec.volumes") and the reason
+ * without the migration's "Cannot migrate VMI" head:
+ *   "SR-IOV interface 'sriov-net1' (spec.domain.devices.interfaces[0])
+ *    has no static macAddress" */
+int orch_sriov_vm_check(const json_t *vm, char *field, size_t flen, char *msg,
+                        size_t len);
+
 /* Whether node NODE can take VMI's SR-IOV interfaces: see the top.
  * SOURCE (the source's Node, may be NULL) is compared for the PF name;
  * with SOURCE NULL this is also the rule for placing a new VMI (issue 11's

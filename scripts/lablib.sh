@@ -974,6 +974,21 @@ lab_sriov_standin() { # HOST PF NVFS [PREFIX]
     ln -sfn "../../../0000:$bus:00.0" "$dev/net/$pf/device"
     echo "$n" >"$dev/sriov_totalvfs"
     echo "$n" >"$dev/sriov_numvfs"
+    # A macvtap's character device is /dev/tapIFINDEX in the one devtmpfs
+    # every lab host shares, and interface indexes count per namespace: two
+    # hosts built alike give their macvtaps the same index, and the target
+    # of a migration then opens the source's /dev/tapN (its guest's NIC
+    # dead once the source's macvtap goes).  Each host's counter is moved
+    # on by 100 per host index (the kernel hands out the next index after
+    # the last one it gave).
+    if [ "$idx" -gt 0 ] && ! lab_exec "$h" ip link show orch-ifx >/dev/null 2>&1; then
+        for i in $(seq $((50 * idx))); do
+            printf 'link add orch-ifx%d type veth peer name orch-ify%d\nlink del orch-ifx%d\n' "$i" "$i" "$i"
+        done | lab_exec "$h" ip -batch - ||
+            lab_die "$h: cannot move the interface index counter on"
+        # Marks the host as done (and takes two more indexes).
+        lab_exec "$h" ip link add orch-ifx type veth peer name orch-ify
+    fi
     lab_exec "$h" ip link del "$pf" 2>/dev/null || true
     lab_exec "$h" ip link add "$pf" type veth peer name "${pf}pf" ||
         lab_die "$h: cannot create the stand-in PF $pf"

@@ -62,6 +62,7 @@ static struct {
     char uri[128];
     unsigned long long bandwidth;
     int disks_port; /* VIR_MIGRATE_PARAM_DISKS_PORT, -1 when not given */
+    char *dest_xml; /* VIR_MIGRATE_PARAM_DEST_XML (malloc'd), NULL none */
     unsigned long long downtime;
     int suspends; /* virDomainSuspend calls that went through */
     int resumes;  /* virDomainResume calls */
@@ -175,6 +176,11 @@ int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
     fk.disks_port = -1;
     virTypedParamsGetInt(params, (int)nparams, VIR_MIGRATE_PARAM_DISKS_PORT,
                          &fk.disks_port);
+    free(fk.dest_xml);
+    fk.dest_xml = NULL;
+    if (virTypedParamsGetString(params, (int)nparams,
+                                VIR_MIGRATE_PARAM_DEST_XML, &s) == 1)
+        fk.dest_xml = strdup(s);
     if (fk.pass_through) {
         pthread_mutex_unlock(&fk.lock);
         return __real_virDomainMigrateToURI3(d, dconnuri, params, nparams,
@@ -577,6 +583,14 @@ static void test_bad_bodies(void **state)
          "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
          "\"tcp://h:1\",\"disksPort\":65536}}",
          "migrate.disksPort"},
+        {"{\"id\":\"a\",\"type\":\"migrate\",\"domain\":\"d\",\"migrate\":{"
+         "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
+         "\"tcp://h:1\",\"sriov\":{\"iface\":\"n\"}}}",
+         "migrate.sriov"},
+        {"{\"id\":\"a\",\"type\":\"migrate\",\"domain\":\"d\",\"migrate\":{"
+         "\"destLibvirtURI\":\"qemu+tcp://h/system\",\"migrationURI\":"
+         "\"tcp://h:1\",\"sriov\":[{\"iface\":\"n\",\"netdev\":3}]}}",
+         "migrate.sriov"},
         {"{\"id\":\"a\",\"type\":\"prepare\",\"domain\":\"d\",\"prepare\":{"
          "\"sourceLibvirtURI\":\"host-a\"}}",
          "prepare.sourceLibvirtURI"},
@@ -1054,6 +1068,70 @@ static void test_migrate_succeeds(void **state)
     json_decref(jr);
     free(body);
     t_close(&t);
+}
+
+/* SR-IOV in macvtap mode: the destination XML is the domain's own with
+ * the direct interface on the target's VF netdev; an interface the
+ * domain lacks fails the job before any migration. */
+static void test_migrate_sriov_dest_xml(void **state)
+{
+    static const char dom[] =
+        "<domain type='test'><name>sriovdom</name>"
+        "<memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<interface type='direct'><mac address='02:00:00:00:00:01'/>"
+        "<source dev='ens1f0v0' mode='passthrough'/>"
+        "<model type='virtio'/><alias name='ua-sriov-net1'/></interface>"
+        "</devices></domain>";
+    char *body =
+        migrate_body("m1", "sriovdom",
+                     "\"sriov\":[{\"iface\":\"net1\",\"netdev\":\"ens1f0v3\","
+                     "\"pci\":\"0000:3c:02.3\"}]");
+    char *bad = migrate_body(
+        "m2", "sriovdom",
+        "\"sriov\":[{\"iface\":\"net9\",\"netdev\":\"ens1f0v3\"}]");
+    virConnectPtr keep = virConnectOpen("test:///default");
+    virDomainPtr d;
+    struct t t;
+    json_t *o;
+    (void)state;
+
+    assert_non_null(keep);
+    d = virDomainCreateXML(keep, dom, 0);
+    assert_non_null(d);
+    t_open(&t, NULL, true);
+    json_decref(post_ok(&t, body, 202));
+    fake_finish();
+    o = run_to_end(&t, "m1");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    json_decref(o);
+    pthread_mutex_lock(&fk.lock);
+    assert_non_null(fk.dest_xml);
+    assert_non_null(
+        strstr(fk.dest_xml, "<source dev='ens1f0v3' mode='passthrough'/>"));
+    assert_null(strstr(fk.dest_xml, "ens1f0v0"));
+    assert_non_null(strstr(fk.dest_xml, "<alias name='ua-sriov-net1'/>"));
+    free(fk.dest_xml);
+    fk.dest_xml = NULL;
+    fk.finish = false;
+    pthread_mutex_unlock(&fk.lock);
+
+    json_decref(post_ok(&t, bad, 202));
+    o = run_to_end(&t, "m2");
+    assert_string_equal(sget(o, "state"), "Failed");
+    assert_string_equal(sget(o, "error.reason"), "MigrationFailed");
+    assert_non_null(strstr(sget(o, "error.message"), "net9"));
+    json_decref(o);
+    pthread_mutex_lock(&fk.lock);
+    assert_false(fk.migrating);
+    assert_null(fk.dest_xml);
+    pthread_mutex_unlock(&fk.lock);
+
+    t_close(&t);
+    virDomainDestroy(d);
+    virDomainFree(d);
+    virConnectClose(keep);
+    free(body);
+    free(bad);
 }
 
 static void test_migrate_fails(void **state)
@@ -1607,6 +1685,7 @@ int main(void)
         cmocka_unit_test(test_release),
         cmocka_unit_test(test_prepare_vmi_then_release),
         cmocka_unit_test(test_migrate_succeeds),
+        cmocka_unit_test(test_migrate_sriov_dest_xml),
         cmocka_unit_test(test_migrate_fails),
         cmocka_unit_test(test_progress_timeout),
         cmocka_unit_test(test_postcopy_switch),

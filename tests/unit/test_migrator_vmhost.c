@@ -22,12 +22,15 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <net/if.h>
 #include <libvirt/libvirt.h>
 
 #include "conf/conf.h"
 #include "migrator/podnat.h"
 #include "migrator/seed.h"
+#include "migrator/sriov.h"
 #include "migrator/vmhost.h"
+#include "tests/unit/support/sysfs_fixture.h"
 
 #define UID "5d1c8a3e-7b2f-4e61-9a0d-3c4b5e6f7a81"
 #define DOM "default_vm-lab"
@@ -281,10 +284,10 @@ static void test_start_prepare_stop(void **state)
     /* The target first (it has no such domain yet): its own state_dir. */
     snprintf(tstate, sizeof(tstate), "%s/target", t->dir);
     target.state_dir = tstate;
-    if (migr_vmhost_prepare(&target, DOM, vmi, &e) < 0)
+    if (migr_vmhost_prepare(&target, NULL, DOM, vmi, NULL, &e) < 0)
         fail_msg("%s: %s", e.reason, e.message);
 
-    if (migr_vmhost_start(&t->cfg, DOM, vmi, &res, &e) < 0)
+    if (migr_vmhost_start(&t->cfg, NULL, DOM, vmi, &res, &e) < 0)
         fail_msg("%s: %s", e.reason, e.message);
     assert_string_equal(json_string_value(json_object_get(res, "domain")), DOM);
     assert_string_equal(json_string_value(json_object_get(res, "uuid")), UID);
@@ -330,7 +333,7 @@ static void test_start_prepare_stop(void **state)
     free(back);
 
     /* Again: the same domain, nothing made twice. */
-    if (migr_vmhost_start(&t->cfg, DOM, vmi, &res2, &e) < 0)
+    if (migr_vmhost_start(&t->cfg, NULL, DOM, vmi, &res2, &e) < 0)
         fail_msg("%s: %s", e.reason, e.message);
     assert_true(json_equal(res, res2));
 
@@ -339,25 +342,27 @@ static void test_start_prepare_stop(void **state)
                         json_string("11111111-2222-3333-4444-555555555555"));
     json_decref(res2);
     res2 = NULL;
-    assert_int_equal(migr_vmhost_start(&t->cfg, DOM, vmi, &res2, &e), -EEXIST);
+    assert_int_equal(migr_vmhost_start(&t->cfg, NULL, DOM, vmi, &res2, &e),
+                     -EEXIST);
     assert_string_equal(e.reason, "DefineFailed");
     assert_non_null(strstr(e.message, "is not VMI"));
     assert_true(exists(path));
 
     /* A prepare where the domain is defined is refused. */
-    assert_int_equal(migr_vmhost_prepare(&target, DOM, vmi, &e), -EEXIST);
+    assert_int_equal(migr_vmhost_prepare(&target, NULL, DOM, vmi, NULL, &e),
+                     -EEXIST);
     assert_string_equal(e.reason, "PrepareFailed");
 
     /* Stop: gone, undefined, its directory removed; again: still fine. */
-    if (migr_vmhost_stop(&t->cfg, DOM, 2, 10, &e) < 0)
+    if (migr_vmhost_stop(&t->cfg, NULL, DOM, 2, 10, &e) < 0)
         fail_msg("%s: %s", e.reason, e.message);
     assert_null(virDomainLookupByName(t->keep, DOM));
     snprintf(path, sizeof(path), "%s/vms/" DOM, t->state);
     assert_false(exists(path));
-    assert_int_equal(migr_vmhost_stop(&t->cfg, DOM, 2, 10, &e), 0);
+    assert_int_equal(migr_vmhost_stop(&t->cfg, NULL, DOM, 2, 10, &e), 0);
 
     /* The target's release removes what its prepare made. */
-    assert_int_equal(migr_vmhost_release(&target, DOM, &e), 0);
+    assert_int_equal(migr_vmhost_release(&target, NULL, DOM, &e), 0);
     snprintf(tpath, sizeof(tpath), "%s/vms/" DOM, tstate);
     assert_false(exists(tpath));
     json_decref(res);
@@ -421,7 +426,7 @@ static void test_invalid(void **state)
         struct migr_vmhost_error e = {"", ""};
         json_t *vmi = vmi_new(t, cases[i].patch), *res = NULL;
 
-        assert_int_equal(migr_vmhost_start(&t->cfg, DOM, vmi, &res, &e),
+        assert_int_equal(migr_vmhost_start(&t->cfg, NULL, DOM, vmi, &res, &e),
                          -EINVAL);
         assert_string_equal(e.reason, "InvalidSpec");
         if (strncmp(e.message, cases[i].message, strlen(cases[i].message)))
@@ -438,7 +443,7 @@ static void test_invalid(void **state)
         json_t *vmi = vmi_new(t, NULL), *res = NULL;
 
         assert_int_equal(
-            migr_vmhost_start(&t->cfg, "default_other", vmi, &res, &e),
+            migr_vmhost_start(&t->cfg, NULL, "default_other", vmi, &res, &e),
             -EINVAL);
         assert_string_equal(e.message, "domain: \"default_other\" is not the "
                                        "VMI's NAMESPACE_NAME "
@@ -466,7 +471,7 @@ static void test_masquerade(void **state)
                 "devices"),
             "interfaces"),
         0, json_pack("{s:s, s:{}}", "name", "lab", "masquerade"));
-    if (migr_vmhost_start(&t->cfg, DOM, vmi, &res, &e) < 0)
+    if (migr_vmhost_start(&t->cfg, NULL, DOM, vmi, &res, &e) < 0)
         fail_msg("%s: %s", e.reason, e.message);
     net = virNetworkLookupByName(t->keep, MIGR_VMHOST_NAT_NETWORK);
     assert_non_null(net);
@@ -478,7 +483,7 @@ static void test_masquerade(void **state)
         strstr(xml, "<source network='" MIGR_VMHOST_NAT_NETWORK "'/>"));
     free(xml);
     virDomainFree(d);
-    assert_int_equal(migr_vmhost_stop(&t->cfg, DOM, 1, 10, &e), 0);
+    assert_int_equal(migr_vmhost_stop(&t->cfg, NULL, DOM, 1, 10, &e), 0);
     /* The network stays for the next VM. */
     assert_int_equal(virNetworkIsActive(net), 1);
     /* Without ports nothing is forwarded. */
@@ -529,9 +534,11 @@ static void test_masquerade_ports(void **state)
         char *xml, *nat, *filter, *got;
 
         /* Round 0 starts the VM, round 1 prepares a migration target. */
-        if (round == 0 && migr_vmhost_start(&t->cfg, DOM, vmi, &res, &e) < 0)
+        if (round == 0 &&
+            migr_vmhost_start(&t->cfg, NULL, DOM, vmi, &res, &e) < 0)
             fail_msg("%s: %s", e.reason, e.message);
-        if (round == 1 && migr_vmhost_prepare(&t->cfg, DOM, vmi, &e) < 0)
+        if (round == 1 &&
+            migr_vmhost_prepare(&t->cfg, NULL, DOM, vmi, NULL, &e) < 0)
             fail_msg("%s: %s", e.reason, e.message);
         net = virNetworkLookupByName(t->keep, MIGR_VMHOST_NAT_NETWORK);
         assert_non_null(net);
@@ -557,9 +564,10 @@ static void test_masquerade_ports(void **state)
         free(got);
 
         if (round == 0)
-            assert_int_equal(migr_vmhost_stop(&t->cfg, DOM, 1, 10, &e), 0);
+            assert_int_equal(migr_vmhost_stop(&t->cfg, NULL, DOM, 1, 10, &e),
+                             0);
         else
-            assert_int_equal(migr_vmhost_release(&t->cfg, DOM, &e), 0);
+            assert_int_equal(migr_vmhost_release(&t->cfg, NULL, DOM, &e), 0);
         xml = virNetworkGetXMLDesc(net, 0);
         assert_null(strstr(xml, "02:00:00:00:00:09"));
         free(xml);
@@ -595,7 +603,7 @@ static void test_define_fails_cleans_up(void **state)
                  "</uuid><memory>65536</memory><os><type>hvm</type></os>"
                  "</domain>");
     assert_non_null(other);
-    assert_true(migr_vmhost_start(&t->cfg, DOM, vmi, &res, &e) < 0);
+    assert_true(migr_vmhost_start(&t->cfg, NULL, DOM, vmi, &res, &e) < 0);
     assert_string_equal(e.reason, "DefineFailed");
     snprintf(dir, sizeof(dir), "%s/vms/" DOM, t->state);
     assert_false(exists(dir));
@@ -603,6 +611,327 @@ static void test_define_fails_cleans_up(void **state)
     assert_int_equal(virDomainUndefine(other), 0);
     virDomainFree(other);
     json_decref(vmi);
+}
+
+/* ---------------------------------------------------------------------- */
+/* SR-IOV: VFs of a fixture sysfs tree, netlink faked at its seam           */
+
+struct fake_nl {
+    struct {
+        char pf[IF_NAMESIZE];
+        unsigned index;
+        char mac[MIGR_MAC_LEN];
+        int vlan;
+    } sets[32];
+    int n_sets;
+};
+
+static int fake_vf_list(void *ctx, const char *pf,
+                        struct migr_vf_link **ret_vfs)
+{
+    (void)ctx;
+    (void)pf;
+    *ret_vfs = NULL;
+    return 0;
+}
+
+static int fake_vf_set(void *ctx, const char *pf, unsigned index,
+                       const struct migr_vf_config *cfg)
+{
+    struct fake_nl *f = ctx;
+
+    assert_true(f->n_sets < 32);
+    snprintf(f->sets[f->n_sets].pf, IF_NAMESIZE, "%s", pf);
+    f->sets[f->n_sets].index = index;
+    snprintf(f->sets[f->n_sets].mac, MIGR_MAC_LEN, "%s", cfg->mac);
+    f->sets[f->n_sets].vlan = cfg->vlan;
+    f->n_sets++;
+    return 0;
+}
+
+static void assert_set(const struct fake_nl *f, int i, unsigned index,
+                       const char *mac, int vlan)
+{
+    assert_true(i < f->n_sets);
+    assert_string_equal(f->sets[i].pf, "ens1f0");
+    assert_int_equal(f->sets[i].index, index);
+    assert_string_equal(f->sets[i].mac, mac);
+    assert_int_equal(f->sets[i].vlan, vlan);
+}
+
+/* This host as "host-b" with PF ens1f0 of 2 VFs (netdevs ens1f0v0 and
+ * ens1f0v1) in a fixture sysfs tree, networks sriov-net1 (macvtap, VLAN 5)
+ * and sriov-hd (hostdev, VLAN 7) on it. */
+static void sriov_host(struct t *t, struct fx *fx, struct conf_migrator *cfg,
+                       const char *state_dir)
+{
+    static const struct fx_vf vfs[] = {{"iavf", "ens1f0v0"},
+                                       {"iavf", "ens1f0v1"}};
+    char conf[PATH_MAX * 4], err[256];
+
+    fx_pf(fx, "ens1f0", 0x3b, 8, vfs, 2);
+    snprintf(conf, sizeof(conf),
+             "name = \"host-b\";\nlibvirt_uri = \"test:///default\";\n"
+             "state_dir = \"%s\";\nimage_dir = \"%s\";\nsysfs_root = \"%s\";\n"
+             "networks = ( { name = \"sriov-net1\"; pf = \"ens1f0\"; "
+             "mode = \"macvtap\"; vlan = 5; },\n"
+             "  { name = \"sriov-hd\"; pf = \"ens1f0\"; mode = \"hostdev\"; "
+             "vlan = 7; } );\n",
+             state_dir, t->images, fx->root);
+    assert_int_equal(conf_migrator_init(cfg), 0);
+    if (conf_migrator_load_string(cfg, conf, "t.conf", err, sizeof(err)) < 0)
+        fail_msg("%s", err);
+}
+
+/* The VMI with its interface "lab" bound with sriov on network `net`,
+ * named `name` with uid `uid`. */
+static json_t *vmi_sriov(const struct t *t, const char *net, const char *name,
+                         const char *uid)
+{
+    json_t *v = vmi_new(t, NULL);
+    json_t *spec = json_object_get(v, "spec");
+    json_t *f = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(spec, "domain"), "devices"),
+            "interfaces"),
+        0);
+    json_t *n = json_array_get(json_object_get(spec, "networks"), 0);
+
+    json_object_del(f, "bridge");
+    json_object_set_new(f, "sriov", json_object());
+    json_object_set_new(json_object_get(n, "multus"), "networkName",
+                        json_string(net));
+    json_object_set_new(json_object_get(v, "metadata"), "name",
+                        json_string(name));
+    json_object_set_new(json_object_get(v, "metadata"), "uid",
+                        json_string(uid));
+    return v;
+}
+
+static char *dom_xml(const struct t *t, const char *name)
+{
+    virDomainPtr d = virDomainLookupByName(t->keep, name);
+    char *xml;
+
+    assert_non_null(d);
+    xml = virDomainGetXMLDesc(d, 0);
+    assert_non_null(xml);
+    virDomainFree(d);
+    return xml;
+}
+
+#define UID2 "7e2d9b4f-8c3a-4f72-8b1e-4d5c6f7a8b92"
+#define UID3 "9a3e0c5d-1b2c-4d83-9c2f-5e6d7f8a9ba3"
+
+/* macvtap mode: a target's prepare reserves, programs and reports the VF
+ * and its release gives it back; with none free it is NoFreeVF naming the
+ * PF and the host; a start attaches a direct passthrough interface on the
+ * VF netdev; a VF a running domain holds is skipped by a table that does
+ * not know it (a restarted migrator); stop gives the VF back, MAC
+ * cleared. */
+static void test_sriov_macvtap(void **state)
+{
+    struct t *t = *state;
+    struct migr_vmhost_error e = {"", ""};
+    struct conf_migrator cfg;
+    struct fake_nl nl = {0};
+    struct migr_netlink_ops ops = {fake_vf_list, fake_vf_set, &nl};
+    struct migr_sriov *s = NULL, *s2 = NULL;
+    struct migr_vf_reservation res[4];
+    struct fx fx;
+    json_t *vmi = vmi_sriov(t, "sriov-net1", "vm-lab", UID);
+    json_t *vmi2 = vmi_sriov(t, "sriov-net1", "vm-two", UID2);
+    json_t *vfs = NULL, *it, *out = NULL, *out2 = NULL;
+    char *xml;
+
+    assert_int_equal(fx_make(&fx, "test_vmhost_sriov"), 0);
+    sriov_host(t, &fx, &cfg, t->state);
+    assert_int_equal(migr_sriov_new(fx.root, &ops, &s), 0);
+
+    /* A target's prepare: VF 0 reserved, programmed, in the result. */
+    if (migr_vmhost_prepare(&cfg, s, DOM, vmi, &vfs, &e) < 0)
+        fail_msg("%s: %s", e.reason, e.message);
+    assert_int_equal(json_array_size(vfs), 1);
+    it = json_array_get(vfs, 0);
+    assert_string_equal(json_string_value(json_object_get(it, "iface")), "lab");
+    assert_string_equal(json_string_value(json_object_get(it, "netdev")),
+                        "ens1f0v0");
+    assert_string_equal(json_string_value(json_object_get(it, "pci")),
+                        "0000:3b:02.0");
+    assert_string_equal(json_string_value(json_object_get(it, "pf")), "ens1f0");
+    assert_string_equal(json_string_value(json_object_get(it, "mac")),
+                        "02:00:00:00:00:01");
+    json_decref(vfs);
+    vfs = NULL;
+    assert_int_equal(nl.n_sets, 1);
+    assert_set(&nl, 0, 0, "02:00:00:00:00:01", 5);
+    assert_int_equal(migr_sriov_list(s, res, 4), 1);
+    assert_string_equal(res[0].owner, DOM);
+
+    /* Again (a prepare run again after a restart): the same VF. */
+    if (migr_vmhost_prepare(&cfg, s, DOM, vmi, &vfs, &e) < 0)
+        fail_msg("%s: %s", e.reason, e.message);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(vfs, 0), "netdev")),
+        "ens1f0v0");
+    json_decref(vfs);
+    vfs = NULL;
+    assert_int_equal(migr_sriov_list(s, res, 4), 1);
+
+    /* Another VM takes the last VF; a third finds none. */
+    {
+        json_t *vmi3 = vmi_sriov(t, "sriov-net1", "vm-three", UID3);
+
+        if (migr_vmhost_prepare(&cfg, s, "default_vm-two", vmi2, NULL, &e) < 0)
+            fail_msg("%s: %s", e.reason, e.message);
+        assert_int_equal(
+            migr_vmhost_prepare(&cfg, s, "default_vm-three", vmi3, &vfs, &e),
+            -ENOSPC);
+        assert_null(vfs);
+        assert_string_equal(e.reason, "NoFreeVF");
+        assert_string_equal(e.message,
+                            "spec.networks[0].multus.networkName: no free VF "
+                            "on PF \"ens1f0\" on host-b");
+        json_decref(vmi3);
+    }
+    assert_int_equal(migr_sriov_list(s, res, 4), 2);
+
+    /* The releases (migrations that never came): both back, MACs cleared,
+     * the directories gone. */
+    nl.n_sets = 0;
+    assert_int_equal(migr_vmhost_release(&cfg, s, DOM, &e), 0);
+    assert_int_equal(migr_vmhost_release(&cfg, s, "default_vm-two", &e), 0);
+    assert_int_equal(migr_sriov_list(s, res, 4), 0);
+    assert_int_equal(nl.n_sets, 2);
+    assert_set(&nl, 0, 0, "00:00:00:00:00:00", 0);
+    assert_set(&nl, 1, 1, "00:00:00:00:00:00", 0);
+
+    /* The start: a direct passthrough interface on VF 0's netdev. */
+    nl.n_sets = 0;
+    if (migr_vmhost_start(&cfg, s, DOM, vmi, &out, &e) < 0)
+        fail_msg("%s: %s", e.reason, e.message);
+    assert_set(&nl, 0, 0, "02:00:00:00:00:01", 5);
+    xml = dom_xml(t, DOM);
+    assert_non_null(strstr(xml, "<interface type='direct'>"));
+    assert_non_null(strstr(xml, "<mac address='02:00:00:00:00:01'/>"));
+    assert_non_null(strstr(xml, "<source dev='ens1f0v0' mode='passthrough'/>"));
+    assert_non_null(strstr(xml, "<alias name='ua-sriov-lab'/>"));
+    free(xml);
+
+    /* A table that does not know it (the migrator restarted) skips the VF
+     * the running domain holds. */
+    assert_int_equal(migr_sriov_new(fx.root, &ops, &s2), 0);
+    if (migr_vmhost_start(&cfg, s2, "default_vm-two", vmi2, &out2, &e) < 0)
+        fail_msg("%s: %s", e.reason, e.message);
+    xml = dom_xml(t, "default_vm-two");
+    assert_non_null(strstr(xml, "<source dev='ens1f0v1' mode='passthrough'/>"));
+    free(xml);
+
+    /* Stop: the VF is free again, its MAC cleared. */
+    nl.n_sets = 0;
+    assert_int_equal(migr_vmhost_stop(&cfg, s, DOM, 1, 10, &e), 0);
+    assert_int_equal(migr_sriov_list(s, res, 4), 0);
+    assert_int_equal(nl.n_sets, 1);
+    assert_set(&nl, 0, 0, "00:00:00:00:00:00", 0);
+    assert_int_equal(migr_vmhost_stop(&cfg, s2, "default_vm-two", 1, 10, &e),
+                     0);
+    assert_int_equal(migr_sriov_list(s2, res, 4), 0);
+
+    json_decref(out);
+    json_decref(out2);
+    json_decref(vmi);
+    json_decref(vmi2);
+    migr_sriov_free(s);
+    migr_sriov_free(s2);
+    conf_migrator_clear(&cfg);
+    fx_remove(&fx);
+}
+
+/* hostdev mode: <interface type='hostdev' managed='yes'> on the VF's PCI
+ * address with the VLAN; no MAC or no SR-IOV network is InvalidSpec and
+ * nothing is reserved; a start that fails gives the VF back. */
+static void test_sriov_hostdev_and_invalid(void **state)
+{
+    struct t *t = *state;
+    struct migr_vmhost_error e = {"", ""};
+    struct conf_migrator cfg;
+    struct fake_nl nl = {0};
+    struct migr_netlink_ops ops = {fake_vf_list, fake_vf_set, &nl};
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation res[4];
+    struct fx fx;
+    json_t *vmi = vmi_sriov(t, "sriov-hd", "vm-lab", UID), *out = NULL;
+    char *xml;
+
+    assert_int_equal(fx_make(&fx, "test_vmhost_sriov"), 0);
+    sriov_host(t, &fx, &cfg, t->state);
+    assert_int_equal(migr_sriov_new(fx.root, &ops, &s), 0);
+
+    /* The domain's XML only (the test driver starts nothing): libvirt's
+     * own writing of what was defined. */
+    if (migr_vmhost_start(&cfg, s, DOM, vmi, &out, &e) < 0)
+        fail_msg("%s: %s", e.reason, e.message);
+    assert_set(&nl, 0, 0, "02:00:00:00:00:01", 7);
+    xml = dom_xml(t, DOM);
+    assert_non_null(strstr(xml, "<interface type='hostdev' managed='yes'>"));
+    assert_non_null(strstr(xml, "<mac address='02:00:00:00:00:01'/>"));
+    assert_non_null(strstr(xml, "<address type='pci' domain='0x0000' "
+                                "bus='0x3b' slot='0x02' function='0x0'/>"));
+    assert_non_null(strstr(xml, "<tag id='7'/>"));
+    free(xml);
+    assert_int_equal(migr_vmhost_stop(&cfg, s, DOM, 1, 10, &e), 0);
+    assert_int_equal(migr_sriov_list(s, res, 4), 0);
+    json_decref(out);
+    out = NULL;
+
+    /* No macAddress. */
+    json_object_del(
+        json_array_get(
+            json_object_get(
+                json_object_get(
+                    json_object_get(json_object_get(vmi, "spec"), "domain"),
+                    "devices"),
+                "interfaces"),
+            0),
+        "macAddress");
+    assert_int_equal(migr_vmhost_start(&cfg, s, DOM, vmi, &out, &e), -EINVAL);
+    assert_string_equal(e.reason, "InvalidSpec");
+    assert_string_equal(e.message, "spec.domain.devices.interfaces[0]."
+                                   "macAddress: required for an SR-IOV "
+                                   "interface");
+    json_decref(vmi);
+
+    /* sriov on a network that is not SR-IOV here: the setup's config has
+     * lab-net as a bridge. */
+    vmi = vmi_sriov(t, "lab-net", "vm-lab", UID);
+    assert_int_equal(migr_vmhost_start(&t->cfg, s, DOM, vmi, &out, &e),
+                     -EINVAL);
+    assert_string_equal(e.message, "spec.domain.devices.interfaces[0].sriov: "
+                                   "network \"lab-net\" is not an SR-IOV "
+                                   "network of this host");
+    json_decref(vmi);
+
+    /* A start that fails after the reservation (a domain by another name
+     * holds the VMI's UUID): the VF goes back. */
+    {
+        virDomainPtr other = virDomainDefineXML(
+            t->keep, "<domain type='test'><name>squatter</name><uuid>" UID
+                     "</uuid><memory>65536</memory><os><type>hvm</type></os>"
+                     "</domain>");
+
+        assert_non_null(other);
+        vmi = vmi_sriov(t, "sriov-net1", "vm-lab", UID);
+        assert_true(migr_vmhost_start(&cfg, s, DOM, vmi, &out, &e) < 0);
+        assert_string_equal(e.reason, "DefineFailed");
+        assert_int_equal(migr_sriov_list(s, res, 4), 0);
+        assert_int_equal(virDomainUndefine(other), 0);
+        virDomainFree(other);
+        json_decref(vmi);
+    }
+    assert_null(out);
+    migr_sriov_free(s);
+    conf_migrator_clear(&cfg);
+    fx_remove(&fx);
 }
 
 int main(void)
@@ -615,6 +944,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_masquerade, setup, teardown),
         cmocka_unit_test_setup_teardown(test_masquerade_ports, setup, teardown),
         cmocka_unit_test_setup_teardown(test_define_fails_cleans_up, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sriov_macvtap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sriov_hostdev_and_invalid, setup,
                                         teardown),
     };
 

@@ -1689,7 +1689,8 @@ static void add_vmi_with(struct fixture *f, bool owned, const char *volumes)
 }
 
 /* Migrates vm1 (m1) to the point where the migrate job is sent, the
- * target's prepare answering with a disksPort when `disks`; returns the
+ * target's prepare answering with a disksPort and an SR-IOV VF (its
+ * "sriov" list, issue 12) when `disks`; returns the
  * prepare and migrate requests (borrowed from the fake). */
 static void manifest_requests(struct fixture *f, bool disks,
                               const json_t **prep_req, const json_t **mig_req)
@@ -1709,6 +1710,12 @@ static void manifest_requests(struct fixture *f, bool disks,
     if (disks)
         json_object_set_new(json_object_get(res, "result"), "disksPort",
                             json_integer(49153));
+    if (disks)
+        json_object_set_new(json_object_get(res, "result"), "sriov",
+                            json_pack("[{s:s, s:s, s:s, s:s, s:s}]", "iface",
+                                      "sriov-net1", "pf", "ens1f0", "pci",
+                                      "0000:3b:02.1", "netdev", "ens1f0v1",
+                                      "mac", "02:00:00:00:00:01"));
     fake_agent_set(&f->fk, prep, "Succeeded", res);
     settle(f, 5);
     assert_phase(f, "m1", "Running");
@@ -1760,6 +1767,13 @@ static void test_manifest_vm_container_disk(void **state)
     assert_int_equal(json_integer_value(json_object_get(
                          json_object_get(mig, "migrate"), "disksPort")),
                      49153);
+    /* The target's VF reaches the source, for the destination XML. */
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_array_get(
+                json_object_get(json_object_get(mig, "migrate"), "sriov"), 0),
+            "netdev")),
+        "ens1f0v1");
 }
 
 /* A VM from a manifest whose disks every host sees (a PVC on shared
@@ -1776,6 +1790,7 @@ static void test_manifest_vm_shared_disk(void **state)
     assert_non_null(json_object_get(json_object_get(prep, "prepare"), "vmi"));
     assert_string_equal(jstr(mig, "migrate.copyStorage"), "none");
     assert_null(json_object_get(json_object_get(mig, "migrate"), "disksPort"));
+    assert_null(json_object_get(json_object_get(mig, "migrate"), "sriov"));
 }
 
 /* A domain started by hand (discovered), even one whose VMI names a

@@ -333,11 +333,50 @@ static void test_pick_target(void **state)
     json_decref(vmi);
 }
 
+/* A VirtualMachine (its template) is held to the same rule when it is
+ * created: the field path and the reason without the migration's head. */
+static void test_vm_check(void **state)
+{
+    json_t *vmi = seed_vmi(), *vm;
+    char field[128], msg[512];
+
+    (void)state;
+    vm = json_pack("{s:s, s:s, s:{s:s}, s:{s:b, s:{s:{}, s:O}}}", "apiVersion",
+                   "kubevirt.io/v1", "kind", "VirtualMachine", "metadata",
+                   "name", "vm", "spec", "running", 1, "template", "metadata",
+                   "spec", json_object_get(vmi, "spec"));
+    assert_non_null(vm);
+    assert_int_equal(
+        orch_sriov_vm_check(vm, field, sizeof(field), msg, sizeof(msg)), 0);
+    json_object_del(iface0(vmi), "macAddress");
+    assert_int_equal(
+        orch_sriov_vm_check(vm, field, sizeof(field), msg, sizeof(msg)), -EDOM);
+    assert_string_equal(field, "spec.template.spec.domain.devices."
+                               "interfaces[0].macAddress");
+    assert_string_equal(msg, "SR-IOV interface 'sriov-net1' "
+                             "(spec.domain.devices.interfaces[0]) has no "
+                             "static macAddress");
+    json_object_set_new(iface0(vmi), "macAddress",
+                        json_string("02:00:00:00:00:01"));
+    set_network_data(vmi, "version: 2\nethernets:\n  e:\n    match:\n"
+                          "      macAddress: \"02:00:00:00:00:01\"\n"
+                          "    dhcp4: true\n");
+    assert_int_equal(
+        orch_sriov_vm_check(vm, field, sizeof(field), msg, sizeof(msg)), -EDOM);
+    assert_string_equal(field, "spec.template.spec.volumes");
+    assert_string_equal(msg, "SR-IOV interface 'sriov-net1': the "
+                             "cloudInitNoCloud networkData gives MAC "
+                             "02:00:00:00:00:01 no static address");
+    json_decref(vm);
+    json_decref(vmi);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vmi_check_seed_passes),
         cmocka_unit_test(test_vmi_check_refusals),
+        cmocka_unit_test(test_vm_check),
         cmocka_unit_test(test_target_ok),
         cmocka_unit_test(test_pick_target),
     };

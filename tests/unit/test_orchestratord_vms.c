@@ -148,12 +148,18 @@ static const char *vm_manifest(const char *name, const char *run,
         "\"domain\":{\"cpu\":{\"cores\":2},\"memory\":{\"guest\":\"%s\"},"
         "\"devices\":{\"interfaces\":[{\"name\":\"default\",\"masquerade\":{}}"
         "%s]}},"
-        "\"networks\":[{\"name\":\"default\",\"pod\":{}}%s]}}}}",
+        "\"networks\":[{\"name\":\"default\",\"pod\":{}}%s]%s}}}}",
         name, run, mem,
         net ? ",{\"name\":\"net1\",\"sriov\":{},"
               "\"macAddress\":\"02:00:00:00:00:01\"}"
             : "",
         net ? ",{\"name\":\"net1\",\"multus\":{\"networkName\":\"sriov-net1\"}}"
+            : "",
+        /* An SR-IOV interface needs its static address (issue 12). */
+        net ? ",\"volumes\":[{\"name\":\"cloudinit\",\"cloudInitNoCloud\":"
+              "{\"networkData\":\"version: 2\\nethernets:\\n  e:\\n    "
+              "match:\\n      macAddress: '02:00:00:00:00:01'\\n    "
+              "addresses: [198.18.0.50/15]\\n\"}}]"
             : "");
     return buf;
 }
@@ -346,6 +352,27 @@ static void test_vm_placed_started_reported(void **state)
     free(uid);
     json_decref(vm);
     json_decref(vmi);
+}
+
+/* An SR-IOV interface without a static MAC: 422 naming the field, and no
+ * VM recorded (issue 12). */
+static void test_vm_sriov_needs_static_mac(void **state)
+{
+    struct fixture *f = *state;
+    char body[2048], *at;
+    const char *mac = ",\"macAddress\":\"02:00:00:00:00:01\"}";
+    json_t *o = NULL;
+
+    two_nodes(f);
+    snprintf(body, sizeof(body), "%s",
+             vm_manifest("vm4", "\"running\":true", "1Gi", "sriov-net1"));
+    at = strstr(body, mac);
+    assert_non_null(at);
+    memmove(at + 1, at + strlen(mac), strlen(at + strlen(mac)) + 1);
+    *at = '}';
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMS, body), 422);
+    assert_int_equal(store_get(f->st, STORE_KIND_VM, "default", "vm4", &o),
+                     -ENOENT);
 }
 
 static void test_vm_placement_rules(void **state)
@@ -911,6 +938,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_vm_placed_started_reported, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_vm_sriov_needs_static_mac, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_vm_placement_rules, setup,
                                         teardown),

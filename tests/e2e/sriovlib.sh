@@ -1,0 +1,128 @@
+# shellcheck shell=bash
+# Sourced by the sriov-vm-* scenarios (after lib.sh, miglib.sh and
+# vmlib.sh): two hosts with stand-in VFs (scripts/lablib.sh
+# lab_sriov_standin: veth "VFs" whose peers are in br0, the PF/VF topology
+# from a fixture sysfs tree per host), migrators configured for VMs from
+# manifests plus the macvtap network "sriov-net1" on PF ens1f0, and helpers
+# that read the VFs from the node records.
+#
+# host-a's VF netdevs are ens1f0v0.., host-b's enp134s0f0v0..: the same PF
+# name (how a VF is matched) with other netdev names, so a migration that
+# did not retarget its destination XML to the target's VF would fail.
+
+# (vmlib.sh, sourced first, sets vm_state and vm_images; miglib.sh work.)
+# shellcheck disable=SC2154
+
+# The migrator's configuration on HOST: vmlib's and the SR-IOV settings.
+sriov_conf() { # HOST
+    cat <<CONF
+image_dir = "$vm_images";
+domain_type = "qemu";
+sysfs_root = "$(lab_sriov_root "$1")";
+sriov_program_vfs = false;
+networks = ( { name = "lab-net"; bridge = "br0"; },
+  { name = "sriov-net1"; pf = "ens1f0"; mode = "macvtap"; } );
+CONF
+}
+
+# sriov_setup NVFS-A NVFS-B: a fresh 2-host lab, the stand-in VFs,
+# orchestratord and both migrators Ready with ens1f0 reported.
+sriov_setup() {
+    local h _
+    e2e_lab 2
+    e2e_step "build the test guest"
+    lab_guest_build 2>&1
+    rm -rf "$work"
+    mkdir -p "$work"
+    e2e_step "stand-in VFs: host-a ens1f0 x$1 (ens1f0vN), host-b ens1f0 x$2 (enp134s0f0vN)"
+    lab_sriov_standin host-a ens1f0 "$1"
+    lab_sriov_standin host-b ens1f0 "$2" enp134s0f0v
+    e2e_step "orchestratord and the migrators"
+    lab_orchd_conf "$work" host-a host-b
+    lab_orchd_start "$work" || e2e_fail "orchestratord does not start"
+    e2e_pids+=("$LAB_STARTED_PID")
+    for h in host-a host-b; do
+        LAB_MIGRATOR_CONF=$(sriov_conf "$h") lab_migrator_start "$h" 2
+        e2e_pids+=("$LAB_STARTED_PID")
+    done
+    for h in host-a host-b; do
+        for _ in $(seq 150); do
+            [ "$(field "/api/v1/nodes/$h" '.status.conditions[]? | select(.type == "Ready") | .status')" = True ] &&
+                [ "$(pf "$h" ens1f0 .name)" = ens1f0 ] && break
+            sleep 0.1
+        done
+        [ "$(pf "$h" ens1f0 .name)" = ens1f0 ] || {
+            tail -n 20 "$(lab_host_dir "$h")/log/migrator.log"
+            e2e_fail "$h does not report PF ens1f0"
+        }
+    done
+}
+
+# pf HOST PF JQ: JQ on HOST's status.sriov.pfs entry PF.
+pf() {
+    lab_api_get "/api/v1/nodes/$1" 2>/dev/null |
+        jq -r --arg pf "$2" ".status.sriov.pfs[]? | select(.name == \$pf) | $3" 2>/dev/null || true
+}
+# wait_pf SECONDS HOST PF JQ WANT: until pf HOST PF JQ prints WANT.
+wait_pf() {
+    local _
+    for _ in $(seq $(($1 * 10))); do
+        [ "$(pf "$2" "$3" "$4")" = "$5" ] && return 0
+        sleep 0.1
+    done
+    echo "pf $2 $3 '$4': '$(pf "$2" "$3" "$4")', not '$5'"
+    return 1
+}
+# vf_of HOST DOMAIN: the netdevs of HOST's ens1f0 VFs DOMAIN uses, by commas.
+vf_of() { pf "$1" ens1f0 "[.vfs[] | select(.usedBy == \"$2\") | .netdev] | join(\",\")"; }
+
+# sriov_vm_yaml NAME ADDR MAC: vm_yaml (the seed's shape for the lab) with
+# the seed's SR-IOV interface: "sriov-net1", bound with sriov on the multus
+# network sriov-net1, the static MAC and address as before.
+sriov_vm_yaml() {
+    vm_yaml "$@" | sed -E -e 's/lab-net([^a-z]|$)/sriov-net1\1/g' -e 's/bridge: \{\}/sriov: {}/'
+}
+
+# The other lab host.
+other_host() { if [ "$1" = host-a ]; then echo host-b; else echo host-a; fi; }
+
+# squat_vf HOST NETDEV N: a paused guest (no disk, nothing to boot) holding
+# NETDEV with a macvtap passthrough interface: a VF in use by someone else.
+squat_vf() {
+    local x=$work/squat-$3.xml
+    cat >"$x" <<XML
+<domain type='qemu'>
+  <name>vf-squatter-$3</name>
+  <memory unit='MiB'>16</memory>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <interface type='direct'>
+      <mac address='02:00:c6:12:00:9$3'/>
+      <source dev='$2' mode='passthrough'/>
+      <model type='virtio'/>
+    </interface>
+  </devices>
+</domain>
+XML
+    virsh -q -c "$(lab_host_uri "$1")" create --paused "$x" >/dev/null
+}
+
+# sriov_diag HOST... MAC NETDEV: what the hosts' bridges and links say about
+# a guest on a stand-in VF, for a failure's log.
+sriov_diag() {
+    local mac=${*: -2:1} nd=${*: -1} h
+    for h in "${@:1:$#-2}"; do
+        echo "--- $h: links"
+        lab_exec "$h" ip -br link 2>&1 | grep -Ev '^(lo|vnet)' || true
+        lab_exec "$h" ip -d link show "$nd" 2>&1 | head -3 || true
+        echo "--- $h: br0 fdb for $mac"
+        lab_exec "$h" bridge fdb show br br0 2>&1 | grep -i "$mac" || true
+        lab_exec "$h" bridge link show 2>&1 | grep -E 'ens1f0p|enp' || true
+        for d in macvtap0 "$nd" ens1f0p0 ens1f0v0; do
+            lab_exec "$h" ip -s link show dev "$d" 2>/dev/null | sed -n '1p;4p;6p' || true
+        done
+    done
+    echo "--- root: fdb and neighbour"
+    bridge fdb show 2>&1 | grep -i "$mac" || true
+    ip neigh 2>&1 | grep -i "$mac" || true
+}
