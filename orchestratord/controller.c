@@ -1191,17 +1191,30 @@ static int step_preparing(struct pass *p, struct mig *m, json_t *doc)
         const char *addr =
             json_string_value(json_object_get(res, "migrationAddress"));
         json_int_t port = json_integer_value(json_object_get(res, "port"));
+        json_int_t disks =
+            json_integer_value(json_object_get(res, "disksPort"));
         json_t *ms = orch_migration_state(doc);
-        char key[16];
+        json_t *ports = NULL;
+        char key[24];
         int r;
 
-        snprintf(key, sizeof(key), "%lld", (long long)port);
-        if (!ms ||
+        /* KubeVirt's map: the target's port -> the one it stands for,
+         * libvirt's direct migration port 49152 and, when disks are
+         * copied, its block migration port 49153. */
+        if (port > 0) {
+            ports = json_object();
+            snprintf(key, sizeof(key), "%lld", (long long)port);
+            if (ports)
+                json_object_set_new(ports, key, json_integer(49152));
+            snprintf(key, sizeof(key), "%lld", (long long)disks);
+            if (ports && disks > 0)
+                json_object_set_new(ports, key, json_integer(49153));
+        }
+        if (!ms || (port > 0 && !ports) ||
             (addr && json_object_set_new(ms, "targetNodeAddress",
                                          json_string(addr)) < 0) ||
-            (port > 0 &&
-             json_object_set_new(ms, "targetDirectMigrationNodePorts",
-                                 json_pack("{s:i}", key, 49152)) < 0) ||
+            (ports && json_object_set_new(ms, "targetDirectMigrationNodePorts",
+                                          ports) < 0) ||
             orch_migration_set_phase(doc, API_VMIM_PHASE_TARGET_READY, p->now) <
                 0)
             return -ENOMEM;

@@ -359,6 +359,14 @@ static void test_phases_to_succeeded(void **state)
     o = get(f, STORE_KIND_MIGRATION, "m1");
     assert_string_equal(jstr(o, "status.migrationState.targetNodeAddress"),
                         "198.18.0.12");
+    {
+        const json_t *ports = json_object_get(
+            json_object_get(json_object_get(o, "status"), "migrationState"),
+            "targetDirectMigrationNodePorts");
+        assert_int_equal(json_object_size(ports), 1);
+        assert_int_equal(json_integer_value(json_object_get(ports, "49152")),
+                         49152);
+    }
     assert_string_equal(jstr(o, "status.migrationState.sourceNode"), "hv01");
     assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv02");
     assert_non_null(api_doc_get_string(o, "status.migrationState."
@@ -1767,6 +1775,17 @@ static void test_manifest_vm_container_disk(void **state)
     assert_int_equal(json_integer_value(json_object_get(
                          json_object_get(mig, "migrate"), "disksPort")),
                      49153);
+    /* And the record's port map says so, as KubeVirt's does. */
+    {
+        json_t *o = get(f, STORE_KIND_MIGRATION, "m1");
+        const json_t *ports = json_object_get(
+            json_object_get(json_object_get(o, "status"), "migrationState"),
+            "targetDirectMigrationNodePorts");
+        assert_int_equal(json_object_size(ports), 2);
+        assert_int_equal(json_integer_value(json_object_get(ports, "49153")),
+                         49153);
+        json_decref(o);
+    }
     /* The target's VF reaches the source, for the destination XML. */
     assert_string_equal(
         json_string_value(json_object_get(
