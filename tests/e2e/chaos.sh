@@ -40,14 +40,18 @@ declare -A mpid
 for i in 0 1 2; do mpid[${hosts[$i]}]=${e2e_pids[$((i + 1))]}; done
 cut=
 # orchestratord's database on a tmpfs of its own, for the disk-full fault
-# (as in orchestratord-disk-full.t.sh; 32 MiB so that rounds alone never
-# fill it).  On the way out orchestratord goes first, then the tmpfs.
+# (as in orchestratord-disk-full.t.sh).  128 MiB so that rounds alone never
+# fill it: the store checkpoints its WAL only past 40 MB, and a 32 MiB tmpfs
+# filled up with WAL after about 15 rounds, after which every write was
+# refused 507 for good (the checkpoint that would empty the WAL needs room
+# in the database file too).  On the way out orchestratord goes first, then
+# the tmpfs.
 state=$ORCH_BUILD/e2e/chaos.state
 umount -l "$state" 2>/dev/null
 trap 'rc=$?; set +e; [ -z "$cut" ] || rs_cut $cut del 2>/dev/null; kill -KILL "$orchd_pid" 2>/dev/null; wait "$orchd_pid" 2>/dev/null; umount -l "$state" 2>/dev/null; (exit $rc); e2e_teardown' EXIT
 orchd_kill
 mkdir -p "$state"
-mount -t tmpfs -o size=32m orchlab-chaos "$state" || e2e_fail "cannot mount a tmpfs on $state"
+mount -t tmpfs -o size=128m orchlab-chaos "$state" || e2e_fail "cannot mount a tmpfs on $state"
 cp "$work"/orch.db* "$state/"
 sed -i "s|^database = .*|database = \"$state/orch.db\";|" "$work/orchestratord.conf"
 orchd_restart
