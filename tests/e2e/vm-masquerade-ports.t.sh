@@ -21,12 +21,7 @@
 # shellcheck source=tests/e2e/vmlib.sh
 . "$ORCH_TOP/tests/e2e/vmlib.sh"
 
-for t in dnsmasq iptables; do
-    command -v "$t" >/dev/null || {
-        echo "skip: no $t here (libvirt's NAT network needs it)"
-        exit 77
-    }
-done
+vm_need_nat_tools
 
 name=vm-web
 dom=default_$name

@@ -20,14 +20,7 @@
 # shellcheck source=tests/e2e/vmlib.sh
 . "$ORCH_TOP/tests/e2e/vmlib.sh"
 
-# A masquerade interface is on libvirt's NAT network, which libvirtd starts
-# with dnsmasq and iptables (scripts/install-deps.sh installs both).
-for t in dnsmasq iptables; do
-    command -v "$t" >/dev/null || {
-        echo "skip: no $t here (libvirt's NAT network needs it)"
-        exit 77
-    }
-done
+vm_need_nat_tools
 # The pod network's bridge binding puts a guest on pod_bridge: br0 here.
 export LAB_MIGRATOR_CONF="$LAB_MIGRATOR_CONF
 pod_bridge = \"br0\";"

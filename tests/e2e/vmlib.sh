@@ -227,3 +227,16 @@ wait_gone() {
     done
     return 1
 }
+
+# A masquerade interface is on libvirt's NAT network, which libvirtd starts
+# with dnsmasq and iptables (scripts/install-deps.sh installs both): without
+# them the scenario is skipped, never passed.
+vm_need_nat_tools() {
+    local t
+    for t in dnsmasq iptables; do
+        command -v "$t" >/dev/null || {
+            echo "skip: no $t here (libvirt's NAT network needs it)"
+            exit 77
+        }
+    done
+}

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "migrator/podnat.h"
+#include "tests/unit/support/daemon.h"
 
 static const struct migr_podnat_port ports[] = {{80, false}, {53, true}};
 
@@ -205,21 +206,10 @@ static int fake_teardown(void **state)
 static char *rules_of(const struct fake *f, const char *table)
 {
     char path[128], *s;
-    FILE *in;
-    long n;
 
     snprintf(path, sizeof(path), "%s/rules-%s", f->dir, table);
-    in = fopen(path, "r");
-    if (!in)
-        return strdup("");
-    fseek(in, 0, SEEK_END);
-    n = ftell(in);
-    rewind(in);
-    s = calloc(1, (size_t)n + 1);
-    assert_non_null(s);
-    assert_int_equal(fread(s, 1, (size_t)n, in), (size_t)n);
-    fclose(in);
-    return s;
+    s = test_read_file(path, NULL);
+    return s ? s : strdup("");
 }
 
 static void assert_count(const char *s, const char *needle, int want)

@@ -30,6 +30,7 @@
 #include "migrator/seed.h"
 #include "migrator/sriov.h"
 #include "migrator/vmhost.h"
+#include "tests/unit/support/daemon.h"
 #include "tests/unit/support/sysfs_fixture.h"
 
 #define UID "5d1c8a3e-7b2f-4e61-9a0d-3c4b5e6f7a81"
@@ -65,20 +66,8 @@ static bool exists(const char *path)
 /* FILE's contents ("" when there is none); the caller frees. */
 static char *slurp_or_empty(const char *path)
 {
-    FILE *in = fopen(path, "r");
-    char *s;
-    long n;
-
-    if (!in)
-        return strdup("");
-    fseek(in, 0, SEEK_END);
-    n = ftell(in);
-    rewind(in);
-    s = calloc(1, (size_t)n + 1);
-    assert_non_null(s);
-    assert_int_equal(fread(s, 1, (size_t)n, in), (size_t)n);
-    fclose(in);
-    return s;
+    char *s = test_read_file(path, NULL);
+    return s ? s : strdup("");
 }
 
 /* The fake iptables' rules of TABLE. */
