@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,63 +47,18 @@ int migr_podnat_addr(const char *uid, char *buf, size_t len)
     return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* A growing string; on allocation failure `failed` is set and the text
- * dropped, so a builder checks once at the end. */
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool failed;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
+/* A rule text is written to a memory stream (open_memstream on BUF); this
+ * ends one, handing its text to the caller, or -ENOMEM when a write
+ * failed.  BUF is read after the close, which is when the stream sets it. */
+static int text_finish(FILE *f, char **buf, char **ret)
 {
-    va_list ap;
-    int n;
+    bool bad = ferror(f);
 
-    if (b->failed)
-        return;
-    for (;;) {
-        size_t room = b->cap - b->len;
-        va_start(ap, fmt);
-        n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = true;
-            return;
-        }
-        if (b->s && (size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        {
-            size_t cap = b->cap ? b->cap : 256;
-            char *s;
-            while (cap < b->len + (size_t)n + 1)
-                cap *= 2;
-            s = realloc(b->s, cap);
-            if (!s) {
-                free(b->s);
-                b->s = NULL;
-                b->failed = true;
-                return;
-            }
-            b->s = s;
-            b->cap = cap;
-        }
-    }
-}
-
-/* The text (the caller's) or -ENOMEM. */
-static int sb_finish(struct sbuf *b, char **ret)
-{
-    if (!b->failed && !b->s)
-        sb_add(b, "%s", "");
-    if (b->failed)
+    if (fclose(f) != 0 || bad) {
+        free(*buf);
         return -ENOMEM;
-    *ret = b->s;
+    }
+    *ret = *buf;
     return 0;
 }
 
@@ -112,8 +66,10 @@ int migr_podnat_rules(const char *domain, const char *guest,
                       const struct migr_podnat_port *ports, size_t n,
                       char **ret)
 {
-    struct sbuf b = {0};
+    char *buf = NULL;
+    size_t len = 0;
     struct in_addr a;
+    FILE *b;
 
     if (!domain_ok(domain) || !guest || inet_pton(AF_INET, guest, &a) != 1 ||
         (n && !ports))
@@ -121,31 +77,34 @@ int migr_podnat_rules(const char *domain, const char *guest,
     for (size_t i = 0; i < n; i++)
         if (ports[i].port < 1 || ports[i].port > 65535)
             return -EINVAL;
+    b = open_memstream(&buf, &len);
+    if (!b)
+        return -ENOMEM;
     /* Loopback is left alone: a DNAT from 127.0.0.1 would need
      * route_localnet, and nothing on the host expects it. */
-    sb_add(&b, "*nat\n");
+    fprintf(b, "*nat\n");
     for (size_t i = 0; i < n; i++) {
         const char *p = ports[i].udp ? "udp" : "tcp";
         static const char *const chains[] = {"PREROUTING", "OUTPUT"};
         for (size_t c = 0; c < 2; c++)
-            sb_add(
-                &b,
+            fprintf(
+                b,
                 "-A %s -m addrtype --dst-type LOCAL ! -d 127.0.0.0/8 "
                 "-p %s -m %s --dport %d -m comment --comment " MIGR_PODNAT_TAG
                 "%s -j DNAT --to-destination %s:%d\n",
                 chains[c], p, p, ports[i].port, domain, guest, ports[i].port);
     }
-    sb_add(&b, "COMMIT\n*filter\n");
+    fprintf(b, "COMMIT\n*filter\n");
     for (size_t i = 0; i < n; i++) {
         const char *p = ports[i].udp ? "udp" : "tcp";
-        sb_add(&b,
-               "-I FORWARD -d %s/32 -o " MIGR_PODNAT_BRIDGE
-               " -p %s -m %s --dport %d -m comment --comment " MIGR_PODNAT_TAG
-               "%s -j ACCEPT\n",
-               guest, p, p, ports[i].port, domain);
+        fprintf(b,
+                "-I FORWARD -d %s/32 -o " MIGR_PODNAT_BRIDGE
+                " -p %s -m %s --dport %d -m comment --comment " MIGR_PODNAT_TAG
+                "%s -j ACCEPT\n",
+                guest, p, p, ports[i].port, domain);
     }
-    sb_add(&b, "COMMIT\n");
-    return sb_finish(&b, ret);
+    fprintf(b, "COMMIT\n");
+    return text_finish(b, &buf, ret);
 }
 
 /* Whether LINE (up to its end, len bytes) carries DOMAIN's comment, quoted
@@ -171,34 +130,38 @@ static bool line_tagged(const char *line, size_t len, const char *domain)
 
 int migr_podnat_unrules(const char *domain, const char *save, char **ret)
 {
-    struct sbuf b = {0};
-    char table[32] = "";
+    char *buf = NULL, table[32] = "";
+    size_t buflen = 0;
     bool open = false;
+    FILE *b;
 
     if (!domain_ok(domain) || !save)
         return -EINVAL;
+    b = open_memstream(&buf, &buflen);
+    if (!b)
+        return -ENOMEM;
     for (const char *l = save; *l;) {
         const char *nl = strchr(l, '\n');
         size_t len = nl ? (size_t)(nl - l) : strlen(l);
 
         if (l[0] == '*' && len < sizeof(table)) {
             if (open)
-                sb_add(&b, "COMMIT\n");
+                fprintf(b, "COMMIT\n");
             open = false;
             memcpy(table, l + 1, len - 1);
             table[len - 1] = '\0';
         } else if (len > 3 && strncmp(l, "-A ", 3) == 0 && table[0] &&
                    line_tagged(l, len, domain)) {
             if (!open)
-                sb_add(&b, "*%s\n", table);
+                fprintf(b, "*%s\n", table);
             open = true;
-            sb_add(&b, "-D %.*s\n", (int)(len - 3), l + 3);
+            fprintf(b, "-D %.*s\n", (int)(len - 3), l + 3);
         }
         l += len + (nl ? 1 : 0);
     }
     if (open)
-        sb_add(&b, "COMMIT\n");
-    return sb_finish(&b, ret);
+        fprintf(b, "COMMIT\n");
+    return text_finish(b, &buf, ret);
 }
 
 /* Run argv[0] (looked up in PATH) with `in` on its standard input; its
@@ -210,12 +173,15 @@ static int run(char *const argv[], const char *in, char **out, char *err,
 {
     posix_spawn_file_actions_t fa;
     int ip[2] = {-1, -1}, op[2] = {-1, -1}, r, status = 0;
-    struct sbuf o = {0};
-    size_t got = 0;
+    char *obuf = NULL;
+    size_t got = 0, olen = 0;
+    FILE *o = NULL;
     pid_t pid;
 
     if (errlen)
         err[0] = '\0';
+    if (out && !(o = open_memstream(&obuf, &olen)))
+        return -ENOMEM;
     if (pipe2(ip, O_CLOEXEC) < 0 || pipe2(op, O_CLOEXEC) < 0) {
         r = -errno;
         goto out;
@@ -272,7 +238,7 @@ static int run(char *const argv[], const char *in, char **out, char *err,
         if (n <= 0)
             break;
         if (out) {
-            sb_add(&o, "%.*s", (int)n, chunk);
+            fwrite(chunk, 1, (size_t)n, o);
         } else if (got + 1 < errlen) {
             size_t k =
                 (size_t)n < errlen - 1 - got ? (size_t)n : errlen - 1 - got;
@@ -296,13 +262,16 @@ static int run(char *const argv[], const char *in, char **out, char *err,
     while (got > 0 && (err[got - 1] == '\n' || err[got - 1] == ' '))
         err[--got] = '\0';
     if (out) {
-        int f = sb_finish(&o, out);
-        o.s = NULL;
+        int f = text_finish(o, &obuf, out);
+        o = NULL;
         if (f < 0)
             r = f;
     }
 out:
-    free(o.s);
+    if (o) {
+        fclose(o);
+        free(obuf);
+    }
     for (int i = 0; i < 2; i++) {
         if (ip[i] >= 0)
             close(ip[i]);
@@ -331,12 +300,16 @@ static int restore(const char *text, char *err, size_t errlen)
 int migr_podnat_unforward(const char *domain, char *err, size_t errlen)
 {
     static const char *const tables[] = {"nat", "filter"};
-    struct sbuf all = {0};
-    char *save = NULL, *text = NULL;
-    int r = 0;
+    char *save = NULL, *text = NULL, *allbuf = NULL;
+    size_t alllen = 0;
+    int r = 0, f;
+    FILE *all;
 
     if (!domain_ok(domain))
         return -EINVAL;
+    all = open_memstream(&allbuf, &alllen);
+    if (!all)
+        return -ENOMEM;
     for (size_t i = 0; i < 2 && r >= 0; i++) {
         char *argv[] = {"iptables-save", "-t", (char *)tables[i], NULL};
         r = run(argv, NULL, &save, err, errlen);
@@ -346,17 +319,18 @@ int migr_podnat_unforward(const char *domain, char *err, size_t errlen)
             r = -EIO;
         }
         if (r == 0)
-            sb_add(&all, "%s", save);
+            fputs(save, all);
         free(save);
         save = NULL;
     }
-    if (r == 0 && (r = sb_finish(&all, &save)) == 0) {
-        all.s = NULL;
+    /* Both tables' rules, one text (save is NULL here). */
+    f = text_finish(all, &allbuf, &save);
+    if (r == 0)
+        r = f;
+    if (r == 0)
         r = migr_podnat_unrules(domain, save, &text);
-    }
     if (r == 0)
         r = restore(text, err, errlen);
-    free(all.s);
     free(save);
     free(text);
     return r;
