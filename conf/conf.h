@@ -212,6 +212,12 @@ struct conf_network {
     enum conf_net_mode mode;
     int trust;    /* 1 on, 0 off, -1 left as the driver has it */
     int spoofchk; /* the same */
+    /* How a guest's VF crosses a migration (config "migration"): true
+     * "unplug" - hot-unplugged on the source before, a VF of the target
+     * plugged after with the same MAC (hostdev always: VFIO state cannot
+     * migrate); false "in-place" - the macvtap interface migrates, the
+     * destination XML naming the target's VF (macvtap's default). */
+    bool unplug;
 };
 
 /* A host label "key=value" (Kubernetes label syntax). */

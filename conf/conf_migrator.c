@@ -260,7 +260,8 @@ out:
 
 /* ---------------------------------------------------------------------- */
 /* networks = ( { name = "sriov-net1"; pf = "ens1f0"; vlan = 0;            */
-/*                mode = "hostdev"; trust = false; spoofchk = true; },    */
+/*                mode = "hostdev"; trust = false; spoofchk = true;       */
+/*                migration = "unplug"; },                                 */
 /*              { name = "lab-net"; bridge = "br0"; }, ... );              */
 
 static void migr_networks_free(void *vconf)
@@ -329,6 +330,7 @@ static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
                               const char *recpath, struct conf_network *net)
 {
     const char *name = NULL, *pf = NULL, *bridge = NULL, *mode = NULL;
+    const char *migration = NULL;
     long long vlan = 0;
     int trust = -1, spoofchk = -1;
     int n = config_setting_length(rec);
@@ -385,6 +387,16 @@ static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
                                   "'%s': invalid mode \"%s\" (expected "
                                   "hostdev or macvtap)",
                                   path, conf_quote(mode, q, sizeof(q)));
+        } else if (strcmp(key, "migration") == 0) {
+            r = conf_record_string(ctx, m, path, &migration);
+            if (r < 0)
+                return r;
+            if (strcmp(migration, "unplug") != 0 &&
+                strcmp(migration, "in-place") != 0)
+                return conf_error(ctx, m,
+                                  "'%s': invalid migration \"%s\" (expected "
+                                  "unplug or in-place)",
+                                  path, conf_quote(migration, q, sizeof(q)));
         } else {
             return conf_error(ctx, m, "unknown key '%s'", path);
         }
@@ -397,13 +409,21 @@ static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
     if (pf && bridge)
         return conf_error(
             ctx, rec, "'%s': 'pf' and 'bridge' exclude each other", recpath);
-    if (bridge && (mode || vlan || trust >= 0 || spoofchk >= 0))
+    if (bridge && (mode || vlan || trust >= 0 || spoofchk >= 0 || migration))
         return conf_error(ctx, rec, "'%s': a 'bridge' network takes no '%s'",
                           recpath,
                           mode         ? "mode"
                           : vlan       ? "vlan"
                           : trust >= 0 ? "trust"
+                          : migration  ? "migration"
                                        : "spoofchk");
+    /* A VFIO device's state cannot move with the guest. */
+    if ((!mode || strcmp(mode, "hostdev") == 0) && migration &&
+        strcmp(migration, "in-place") == 0)
+        return conf_error(ctx, rec,
+                          "'%s.migration': a hostdev VF cannot migrate "
+                          "in place (use \"unplug\" or mode \"macvtap\")",
+                          recpath);
     net->name = strdup(name);
     net->pf = pf ? strdup(pf) : NULL;
     net->bridge = bridge ? strdup(bridge) : NULL;
@@ -413,6 +433,8 @@ static int migr_network_parse(struct conf_ctx *ctx, const config_setting_t *rec,
     net->mode = bridge                                 ? CONF_NET_MODE_BRIDGE
                 : mode && strcmp(mode, "macvtap") == 0 ? CONF_NET_MODE_MACVTAP
                                                        : CONF_NET_MODE_HOSTDEV;
+    net->unplug = net->mode == CONF_NET_MODE_HOSTDEV ||
+                  (migration && strcmp(migration, "unplug") == 0);
     if (!net->name || (pf && !net->pf) || (bridge && !net->bridge))
         return -ENOMEM;
     return 0;

@@ -1181,6 +1181,8 @@ static const char migr_full[] =
     "\"hostdev\"; trust = true; spoofchk = false; },\n"
     "  { name = \"default/sriov-net2\"; pf = \"ens1f1\"; mode = "
     "\"macvtap\"; },\n"
+    "  { name = \"sriov-net3\"; pf = \"ens1f2\"; mode = \"macvtap\"; "
+    "migration = \"unplug\"; },\n"
     "  { name = \"lab-net\"; bridge = \"br0\"; }\n"
     ");\n"
     "image_dir = \"/srv/images\";\n"
@@ -1222,7 +1224,7 @@ static void test_migr_every_key(void **state)
     assert_string_equal(c.labels[1].value, "");
     assert_string_equal(c.labels[2].key, "Tier");
     assert_string_equal(c.labels[2].value, "Gold_1");
-    assert_int_equal(c.n_networks, 3);
+    assert_int_equal(c.n_networks, 4);
     assert_string_equal(c.networks[0].name, "sriov-net1");
     assert_string_equal(c.networks[0].pf, "ens1f0");
     assert_null(c.networks[0].bridge);
@@ -1230,6 +1232,7 @@ static void test_migr_every_key(void **state)
     assert_int_equal(c.networks[0].mode, CONF_NET_MODE_HOSTDEV);
     assert_int_equal(c.networks[0].trust, 1);
     assert_int_equal(c.networks[0].spoofchk, 0);
+    assert_true(c.networks[0].unplug); /* hostdev: always */
     assert_string_equal(c.networks[1].name, "default/sriov-net2");
     assert_string_equal(c.networks[1].pf, "ens1f1");
     assert_int_equal(c.networks[1].vlan, 0);
@@ -1237,10 +1240,13 @@ static void test_migr_every_key(void **state)
     /* Unset: left as the driver has them. */
     assert_int_equal(c.networks[1].trust, -1);
     assert_int_equal(c.networks[1].spoofchk, -1);
-    assert_string_equal(c.networks[2].name, "lab-net");
-    assert_null(c.networks[2].pf);
-    assert_string_equal(c.networks[2].bridge, "br0");
-    assert_int_equal(c.networks[2].mode, CONF_NET_MODE_BRIDGE);
+    assert_false(c.networks[1].unplug); /* macvtap: in place by default */
+    assert_int_equal(c.networks[2].mode, CONF_NET_MODE_MACVTAP);
+    assert_true(c.networks[2].unplug);
+    assert_string_equal(c.networks[3].name, "lab-net");
+    assert_null(c.networks[3].pf);
+    assert_string_equal(c.networks[3].bridge, "br0");
+    assert_int_equal(c.networks[3].mode, CONF_NET_MODE_BRIDGE);
     assert_string_equal(c.image_dir, "/srv/images");
     assert_string_equal(c.pod_bridge, "virbr1");
     assert_string_equal(c.domain_type, "qemu");
@@ -1317,6 +1323,18 @@ static void test_migr_networks(void **state)
              "  spoofchk = \"on\"; } );",
              "t.conf:2: 'networks[0].spoofchk': expected a boolean, got a "
              "string");
+    migr_bad("networks = ( { name = \"n\"; pf = \"ens1f0\";\n"
+             "  migration = \"live\"; } );",
+             "t.conf:2: 'networks[0].migration': invalid migration \"live\" "
+             "(expected unplug or in-place)");
+    migr_bad("networks = ( { name = \"n\"; pf = \"ens1f0\";\n"
+             "  migration = \"in-place\"; } );",
+             "t.conf:1: 'networks[0].migration': a hostdev VF cannot migrate "
+             "in place (use \"unplug\" or mode \"macvtap\")");
+    migr_bad("networks = ( { name = \"n\"; bridge = \"br0\";\n"
+             "  migration = \"unplug\"; } );",
+             "t.conf:1: 'networks[0]': a 'bridge' network takes no "
+             "'migration'");
     migr_bad("networks = ( { name = \"n\"; pf = \"ens1f0\"; vf = 1; } );",
              "t.conf:1: unknown key 'networks[0].vf'");
     migr_bad("networks = ( { name = \"n\"; pf = \"a-very-long-ifname\"; } );",
