@@ -831,7 +831,8 @@ static unsigned live_and_config(virDomainPtr d)
 }
 
 int migr_virt_attach(struct migr_virt *v, const char *name,
-                     const char *device_xml, char *err, size_t errlen)
+                     const char *device_xml, enum migr_virt_scope scope,
+                     char *err, size_t errlen)
 {
     virDomainPtr d;
     int r;
@@ -843,7 +844,10 @@ int migr_virt_attach(struct migr_virt *v, const char *name,
     r = dom_get(v, name, &d, err, errlen);
     if (r < 0)
         return r;
-    if (virDomainAttachDeviceFlags(d, device_xml, live_and_config(d)) < 0)
+    if (virDomainAttachDeviceFlags(d, device_xml,
+                                   scope == MIGR_VIRT_CONFIG
+                                       ? VIR_DOMAIN_AFFECT_CONFIG
+                                       : live_and_config(d)) < 0)
         r = virt_error("cannot attach the device", err, errlen);
     virDomainFree(d);
     return r;
@@ -898,6 +902,7 @@ static void iface_parse(const xmlNode *n, struct migr_dom_iface *i)
     xml_attr(n, "type", i->type, sizeof(i->type));
     xml_attr(xml_child(n, "mac"), "address", i->mac, sizeof(i->mac));
     xml_attr(xml_child(n, "target"), "dev", i->name, sizeof(i->name));
+    xml_attr(xml_child(n, "alias"), "name", i->alias, sizeof(i->alias));
     for (size_t k = 0; !i->source[0] && k < sizeof(attrs) / sizeof(*attrs); k++)
         xml_attr(src, attrs[k], i->source, sizeof(i->source));
     if (!i->source[0] && xml_child(src, "address")) {
@@ -1047,6 +1052,50 @@ int migr_dom_devices_parse(const char *xml, struct migr_dom_devices *ret)
     xmlFreeDoc(doc);
     *ret = d;
     return 0;
+}
+
+int migr_dom_iface_xml(const char *xml, const char *alias, char **ret_xml)
+{
+    xmlDocPtr doc;
+    xmlNode *root, *found = NULL, *t;
+    xmlBufferPtr buf = NULL;
+    char a[64];
+    int r = 0;
+
+    if (!xml || !alias || !ret_xml)
+        return -EINVAL;
+    *ret_xml = NULL;
+    doc = xml_read(xml);
+    root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!xml_is(root, "domain")) {
+        xmlFreeDoc(doc);
+        return -EINVAL;
+    }
+    for (xmlNode *c = xml_child(root, "devices")
+                          ? xml_child(root, "devices")->children
+                          : NULL;
+         c && !found; c = c->next) {
+        a[0] = '\0';
+        if (xml_is(c, "interface"))
+            xml_attr(xml_child(c, "alias"), "name", a, sizeof(a));
+        if (a[0] && strcmp(a, alias) == 0)
+            found = c;
+    }
+    if (!found) {
+        xmlFreeDoc(doc);
+        return -ENOENT;
+    }
+    while ((t = xml_child(found, "target"))) {
+        xmlUnlinkNode(t);
+        xmlFreeNode(t);
+    }
+    buf = xmlBufferCreate();
+    if (!buf || xmlNodeDump(buf, doc, found, 0, 0) < 0 ||
+        !(*ret_xml = strdup((const char *)xmlBufferContent(buf))))
+        r = -ENOMEM;
+    xmlBufferFree(buf);
+    xmlFreeDoc(doc);
+    return r;
 }
 
 /* Add the addresses libvirt reports from `source` to the interfaces that

@@ -113,6 +113,7 @@ int migr_virt_host(struct migr_virt *v, struct migr_host_info *ret, char *err,
 
 struct migr_dom_iface {
     char name[64];    /* the host-side device (<target dev>); "" unknown */
+    char alias[64];   /* <alias name>: "ua-sriov-net1", "net0"; "" none */
     char mac[18];     /* "52:54:00:..."; "" none */
     char type[16];    /* bridge, network, direct, hostdev, user, ... */
     char source[256]; /* bridge, network or device name, a hostdev's PCI
@@ -155,6 +156,14 @@ int migr_dom_devices_parse(const char *xml, struct migr_dom_devices *ret);
 
 /* Free what *d holds and zero it.  NULL-safe. */
 void migr_dom_devices_clear(struct migr_dom_devices *d);
+
+/* The <interface> element whose alias is `alias` in domain XML `xml`, as
+ * text a live attach takes back (what a hot-unplug keeps to plug the same
+ * NIC in again): its <target> is left out, since the host-side device name
+ * is the hypervisor's to choose again.  No libvirt call: any thread.
+ * Returns 0 and *ret_xml (malloc'd), -ENOENT (no such interface), -EINVAL
+ * (not a <domain> document), -ENOMEM. */
+int migr_dom_iface_xml(const char *xml, const char *alias, char **ret_xml);
 
 /* Domain `name`'s devices from its live XML.  With `addresses`, and when
  * the domain is active, each interface's guest addresses from libvirt's
@@ -231,14 +240,23 @@ int migr_virt_network_dhcp_host(struct migr_virt *v, const char *network,
 int migr_virt_xml(struct migr_virt *v, const char *name, bool migratable,
                   char **ret_xml, char *err, size_t errlen);
 
-/* Attach a device (e.g. migr_domxml_sriov_interface's XML) to the running
- * domain and its persistent definition. */
+/* Which definition a device change affects. */
+enum migr_virt_scope {
+    MIGR_VIRT_LIVE_CONFIG = 0, /* the running domain and, when it has one,
+                                  its persistent definition */
+    MIGR_VIRT_CONFIG,          /* the persistent definition only */
+};
+
+/* Attach a device (e.g. migr_domxml_sriov_interface's XML) to domain
+ * `name` in `scope`. */
 int migr_virt_attach(struct migr_virt *v, const char *name,
-                     const char *device_xml, char *err, size_t errlen);
+                     const char *device_xml, enum migr_virt_scope scope,
+                     char *err, size_t errlen);
 
 /* Detach the device with user alias `alias` ("ua-sriov-net1") from the
  * running domain and its persistent definition.  libvirt returns once the
- * request is sent; the guest releases the device asynchronously. */
+ * request is sent; the guest releases the device asynchronously (watch
+ * migr_virt_devices for the alias to go). */
 int migr_virt_detach_alias(struct migr_virt *v, const char *name,
                            const char *alias, char *err, size_t errlen);
 

@@ -292,6 +292,41 @@ static void test_lifecycle(void **state)
     assert_non_null(strstr(err, "cannot connect to 'nosuchdriver:///x': "));
 }
 
+/* What an unplug keeps to plug the NIC in again: the element with that
+ * alias, without the host-side device name. */
+static void test_iface_xml(void **state)
+{
+    static const char xml[] =
+        "<domain type='qemu'><name>g</name><devices>"
+        "<interface type='bridge'><mac address='52:54:00:00:00:01'/>"
+        "<source bridge='br0'/><target dev='vnet0'/><alias name='ua-lab'/>"
+        "</interface>"
+        "<interface type='direct'><mac address='02:00:00:00:00:01'/>"
+        "<source dev='ens1f0v1' mode='passthrough'/>"
+        "<target dev='macvtap3'/><model type='virtio'/>"
+        "<alias name='ua-sriov-net1'/><address type='pci' domain='0x0000' "
+        "bus='0x00' slot='0x05' function='0x0'/></interface>"
+        "</devices></domain>";
+    struct migr_dom_devices d = {0};
+    char *out = NULL;
+
+    (void)state;
+    assert_int_equal(migr_dom_iface_xml(xml, "ua-sriov-net1", &out), 0);
+    assert_non_null(strstr(out, "<interface type=\"direct\">"));
+    assert_non_null(strstr(out, "<source dev=\"ens1f0v1\" "));
+    assert_non_null(strstr(out, "<alias name=\"ua-sriov-net1\"/>"));
+    assert_non_null(strstr(out, "slot=\"0x05\""));
+    assert_null(strstr(out, "target"));
+    assert_null(strstr(out, "br0"));
+    free(out);
+    assert_int_equal(migr_dom_iface_xml(xml, "ua-sriov-net2", &out), -ENOENT);
+    assert_int_equal(migr_dom_iface_xml("<network/>", "ua-lab", &out), -EINVAL);
+    assert_int_equal(migr_dom_devices_parse(xml, &d), 0);
+    assert_string_equal(d.ifaces[0].alias, "ua-lab");
+    assert_string_equal(d.ifaces[1].alias, "ua-sriov-net1");
+    migr_dom_devices_clear(&d);
+}
+
 /* Hot-plug as the SR-IOV unplug and replug do it.  The test driver has no
  * device hot-plug, so these two calls are wrapped too: recorded, then
  * passed through when the test wants libvirt's real error. */
@@ -308,7 +343,9 @@ static void test_attach_detach(void **state)
     assert_int_equal(migr_virt_start(v, GUEST, err, sizeof(err)), 0);
 
     /* A persistent domain: the running one and its definition. */
-    assert_int_equal(migr_virt_attach(v, GUEST, nic, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_attach(v, GUEST, nic, MIGR_VIRT_LIVE_CONFIG, err,
+                                      sizeof(err)),
+                     0);
     assert_int_equal(rec.attach_calls, 1);
     assert_string_equal(rec.device, nic);
     assert_int_equal(rec.dev_flags, both);
@@ -317,10 +354,15 @@ static void test_attach_detach(void **state)
     assert_int_equal(rec.detach_calls, 1);
     assert_string_equal(rec.device, "ua-sriov-net1");
     assert_int_equal(rec.dev_flags, both);
+    /* Back into the definition only (a NIC the guest never let go). */
+    assert_int_equal(
+        migr_virt_attach(v, GUEST, nic, MIGR_VIRT_CONFIG, err, sizeof(err)), 0);
+    assert_int_equal(rec.dev_flags, VIR_DOMAIN_AFFECT_CONFIG);
 
     /* libvirt's refusal, translated. */
     rec.pass_through = true;
-    assert_int_equal(migr_virt_attach(v, GUEST, nic, err, sizeof(err)),
+    assert_int_equal(migr_virt_attach(v, GUEST, nic, MIGR_VIRT_LIVE_CONFIG, err,
+                                      sizeof(err)),
                      -EOPNOTSUPP);
     assert_non_null(strstr(err, "cannot attach the device: "));
     assert_int_equal(
@@ -329,14 +371,17 @@ static void test_attach_detach(void **state)
     assert_non_null(strstr(err, "cannot detach the device: "));
     rec.pass_through = false;
 
-    assert_int_equal(migr_virt_attach(v, GUEST, NULL, err, sizeof(err)),
+    assert_int_equal(migr_virt_attach(v, GUEST, NULL, MIGR_VIRT_LIVE_CONFIG,
+                                      err, sizeof(err)),
                      -EINVAL);
     assert_int_equal(
         migr_virt_detach_alias(v, "nope", "ua-x", err, sizeof(err)), -ENOENT);
 
     /* A transient domain has no definition to change. */
     assert_int_equal(migr_virt_undefine(v, GUEST, err, sizeof(err)), 0);
-    assert_int_equal(migr_virt_attach(v, GUEST, nic, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_attach(v, GUEST, nic, MIGR_VIRT_LIVE_CONFIG, err,
+                                      sizeof(err)),
+                     0);
     assert_int_equal(rec.dev_flags, VIR_DOMAIN_AFFECT_LIVE);
     assert_int_equal(migr_virt_destroy(v, GUEST, err, sizeof(err)), 0);
     migr_virt_close(v);
@@ -916,6 +961,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_lifecycle, reset),
         cmocka_unit_test_setup(test_attach_detach, reset),
+        cmocka_unit_test(test_iface_xml),
         cmocka_unit_test_setup(test_migrate_params, reset),
         cmocka_unit_test_setup(test_job_calls, reset),
         cmocka_unit_test_setup(test_state_reasons, reset),
