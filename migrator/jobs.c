@@ -39,12 +39,13 @@ enum job_type {
     JOB_ABORT,
     JOB_RELEASE,
     JOB_START,
-    JOB_STOP
+    JOB_STOP,
+    JOB_PLUG
 };
 enum job_state { ST_PENDING, ST_RUNNING, ST_SUCCEEDED, ST_FAILED };
 
-static const char *const type_names[] = {"prepare", "migrate", "abort",
-                                         "release", "start",   "stop"};
+static const char *const type_names[] = {
+    "prepare", "migrate", "abort", "release", "start", "stop", "plug"};
 static const char *const state_names[] = {"Pending", "Running", "Succeeded",
                                           "Failed"};
 
@@ -59,8 +60,8 @@ struct migrate_req {
     bool disable_tls, unsafe;
     bool copy_storage;   /* copyStorage "incremental": NON_SHARED_INC */
     uint64_t disks_port; /* disksPort: the target's NBD port (0: none) */
-    json_t *sriov;       /* sriov: [{"iface","netdev"}] the target's VFs (in the
-                            request), NULL: none */
+    json_t *sriov;       /* sriov: [{"iface","netdev","unplug"}] the target's
+                            VFs (in the request), NULL: none */
     uint64_t progress_timeout_s;
     uint64_t completion_per_gib_s;
 };
@@ -80,7 +81,7 @@ struct job {
     const char *abort_target; /* JOB_ABORT: the migrate job's id */
     const char *source_uri;   /* JOB_PREPARE: prepare.sourceLibvirtURI */
     const char *release_of;   /* JOB_RELEASE: release.prepareJobId */
-    json_t *vmi;              /* start, prepare: the VMI (in request) */
+    json_t *vmi;              /* start, prepare, plug: the VMI (in request) */
     uint64_t grace_s;         /* stop: gracePeriodS */
 
     /* Under the table's lock from here on. */
@@ -93,6 +94,10 @@ struct job {
     bool postcopy; /* mode PostCopy */
     bool paused;   /* mode Paused: the guest paused so that it converges */
     bool abort_requested;
+    /* migrate: the SR-IOV NICs taken out of the guest for the migration,
+     * [{"iface","xml"}] (the live <interface> each was), to plug back if it
+     * fails; in the job object and the journal. */
+    json_t *unplugged;
     uint64_t version; /* bumped on every change, for watches */
     int pins;         /* an abort job waits on it: not pruned */
     /* Recovery (migr_jobs_recover): a migrate job found in flight after a
@@ -184,6 +189,7 @@ static void job_free(struct job *b)
     free(b->id);
     json_decref(b->request);
     json_decref(b->result);
+    json_decref(b->unplugged);
     free(b->message);
     free(b);
 }
@@ -270,6 +276,8 @@ static json_t *job_render(const struct job *b)
                             json_boolean(b->abort_requested));
         if (b->reattached)
             json_object_set_new(o, "reattached", json_true());
+        if (json_array_size(b->unplugged))
+            json_object_set(o, "unplugged", b->unplugged);
     }
     return o;
 }
@@ -421,10 +429,11 @@ static int migrate_parse(json_t *m, struct migrate_req *q, struct perr *e)
         if (!json_is_object(it) ||
             !json_is_string(json_object_get(it, "iface")) ||
             ((nd = json_object_get(it, "netdev")) && !json_is_null(nd) &&
-             !json_is_string(nd)))
+             !json_is_string(nd)) ||
+            ((nd = json_object_get(it, "unplug")) && !json_is_boolean(nd)))
             return bad(e, "migrate.sriov",
                        "each item must be {\"iface\": string, \"netdev\": "
-                       "string}");
+                       "string, \"unplug\": boolean}");
     }
     q->parallel = (int)parallel;
     /* "incremental": the guest has a disk only this host has (a
@@ -474,11 +483,14 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
         b->type = JOB_START;
     else if (strcmp(type, "stop") == 0)
         b->type = JOB_STOP;
+    else if (strcmp(type, "plug") == 0)
+        b->type = JOB_PLUG;
     else {
         free(b);
         return bad(e, "type",
                    "Unsupported value: must be \"prepare\", \"migrate\", "
-                   "\"abort\", \"release\", \"start\" or \"stop\"");
+                   "\"abort\", \"release\", \"start\", \"stop\" or "
+                   "\"plug\"");
     }
     if ((r = get_obj(req, "migration", false, &sec, e)) < 0 ||
         (r = get_str(req, "domain", "domain", b->type != JOB_ABORT, &b->domain,
@@ -498,9 +510,10 @@ static int job_parse(json_t *req, struct job **ret, struct perr *e)
             r = bad(e, "prepare.vmi", "must be an object");
         break;
     case JOB_START:
-        r = get_obj(req, "start", true, &sec, e);
+    case JOB_PLUG:
+        r = get_obj(req, type_names[b->type], true, &sec, e);
         if (r == 0 && (r = get_obj(sec, "vmi", true, &b->vmi, e)) < 0)
-            r = bad(e, "start.vmi",
+            r = bad(e, b->type == JOB_START ? "start.vmi" : "plug.vmi",
                     json_object_get(sec, "vmi") ? "must be an object"
                                                 : "Required value");
         break;
@@ -896,7 +909,8 @@ static void run_prepare(struct migr_jobs *j, struct job *b)
                NULL, NULL);
 }
 
-/* start and stop: migrator/vmhost's work, the lock dropped around it. */
+/* start, stop and plug: migrator/vmhost's work, the lock dropped around
+ * it. */
 static void run_vm(struct migr_jobs *j, struct job *b)
 {
     struct migr_vmhost_error e = {"", ""};
@@ -907,6 +921,8 @@ static void run_vm(struct migr_jobs *j, struct job *b)
     if (b->type == JOB_START)
         r = migr_vmhost_start(j->o.cfg, j->o.sriov, b->domain, b->vmi, &res,
                               &e);
+    else if (b->type == JOB_PLUG)
+        r = migr_vmhost_plug(j->o.cfg, j->o.sriov, b->domain, b->vmi, &res, &e);
     else
         r = migr_vmhost_stop(j->o.cfg, j->o.sriov, b->domain, (int)b->grace_s,
                              0, &e);
@@ -915,8 +931,7 @@ static void run_vm(struct migr_jobs *j, struct job *b)
         job_finish(j, b, NULL, e.reason[0] ? e.reason : "Failed", "%s",
                    e.message);
     else
-        job_finish(j, b, b->type == JOB_START ? res : json_object(), NULL,
-                   NULL);
+        job_finish(j, b, b->type != JOB_STOP ? res : json_object(), NULL, NULL);
 }
 
 /* The blocking migration call on a thread of its own, so that the job's
@@ -1019,10 +1034,210 @@ static const char *converge(struct migr_jobs *j, struct job *b,
     return NULL;
 }
 
+/* ---------------------------------------------------------------------- */
+/* SR-IOV unplug and replug around a migration (KubeVirt's order:          */
+/* reference/kubevirt-migration.md §5)                                     */
+
+/* A journal's "unplugged": [{"iface": string, "xml": string}]. */
+static bool unplugged_ok(const json_t *v)
+{
+    const json_t *it;
+    size_t i;
+
+    if (!json_is_array(v))
+        return false;
+    json_array_foreach(
+        v, i, it) if (!json_is_string(json_object_get(it, "iface")) ||
+                      !json_is_string(json_object_get(it, "xml"))) return false;
+    return true;
+}
+
+/* Whether the live domain still has a device with alias "ua-sriov-IFACE"
+ * for any item of `items`; -errno when it cannot be read. */
+static int sriov_any_present(struct migr_virt *virt, const char *domain,
+                             const json_t *items)
+{
+    struct migr_dom_devices dv = {0};
+    const json_t *it;
+    size_t i;
+    int r = migr_virt_devices(virt, domain, false, &dv, NULL, 0), found = 0;
+
+    if (r < 0)
+        return r;
+    json_array_foreach(items, i, it)
+    {
+        char alias[160];
+
+        snprintf(alias, sizeof(alias), MIGR_ALIAS_SRIOV "%s",
+                 json_string_value(json_object_get(it, "iface")));
+        for (size_t k = 0; k < dv.n_ifaces; k++)
+            found |= strcmp(dv.ifaces[k].alias, alias) == 0;
+    }
+    migr_dom_devices_clear(&dv);
+    return found;
+}
+
+/* Plug back the NICs b->unplugged names on this host's domain (a
+ * migration that failed, or an unplug that did not finish): one the guest
+ * still has (it never let it go) goes back into the persistent definition
+ * only, the others into both.  What could not be plugged is said in `msg`
+ * ("" when all were).  Lock held; dropped around libvirt. */
+static void sriov_replug(struct migr_jobs *j, struct job *b,
+                         struct migr_virt *virt, char *msg, size_t len)
+{
+    json_t *items = json_incref(b->unplugged);
+    const json_t *it;
+    size_t i, n = 0;
+
+    msg[0] = '\0';
+    pthread_mutex_unlock(&j->lock);
+    json_array_foreach(items, i, it)
+    {
+        json_t *one = json_pack("[O]", it);
+        char err[256] = "";
+        int here = one ? sriov_any_present(virt, b->domain, one) : -ENOMEM;
+        int r = here < 0 ? here
+                         : migr_virt_attach(
+                               virt, b->domain,
+                               json_string_value(json_object_get(it, "xml")),
+                               here ? MIGR_VIRT_CONFIG : MIGR_VIRT_LIVE_CONFIG,
+                               err, sizeof(err));
+
+        json_decref(one);
+        if (r < 0 && n < len)
+            n += (size_t)snprintf(
+                msg + n, len - n, "%scannot plug \"%s\" back: %s",
+                n ? "; " : "", json_string_value(json_object_get(it, "iface")),
+                err[0] ? err : strerror(-r));
+    }
+    json_decref(items);
+    pthread_mutex_lock(&j->lock);
+}
+
+/* Before the migration: hot-unplug each SR-IOV NIC the target's prepare
+ * marked "unplug" (its network's migration = "unplug"; hostdev always),
+ * as KubeVirt does.  Each one's live <interface> is kept in b->unplugged,
+ * and journaled before the detach, so that a failed migration - or a
+ * migrator restarted meanwhile - plugs the same NIC back.  The guest has
+ * UNPLUG_TIMEOUT_S (seconds of the job table's) to let them go.  Returns
+ * 0, or -1 with the job finished (UnplugFailed, UnplugTimeout, the NICs
+ * plugged back).  Lock held; dropped around libvirt. */
+#define UNPLUG_TIMEOUT_S 30
+#define UNPLUG_POLL_MS   100
+static int sriov_unplug(struct migr_jobs *j, struct job *b,
+                        struct migr_virt *virt)
+{
+    const json_t *it;
+    json_t *kept = json_array();
+    char err[512] = "", back[512] = "", *xml = NULL;
+    const char *reason = NULL;
+    size_t i;
+    int64_t until;
+    int r;
+
+    pthread_mutex_unlock(&j->lock);
+    r = kept ? migr_virt_xml(virt, b->domain, false, &xml, err, sizeof(err))
+             : -ENOMEM;
+    json_array_foreach(b->mig.sriov, i, it)
+    {
+        const char *name = json_string_value(json_object_get(it, "iface"));
+        char alias[160], *one = NULL;
+        int k;
+
+        if (r < 0 || !json_is_true(json_object_get(it, "unplug")))
+            continue;
+        snprintf(alias, sizeof(alias), MIGR_ALIAS_SRIOV "%s", name);
+        k = migr_dom_iface_xml(xml, alias, &one);
+        if (k == -ENOENT)
+            continue; /* not in the guest: nothing to take out */
+        if (k < 0 ||
+            json_array_append_new(
+                kept, json_pack("{s:s, s:s}", "iface", name, "xml", one)) < 0) {
+            snprintf(err, sizeof(err), "cannot keep interface \"%s\": %s", name,
+                     strerror(k < 0 ? -k : ENOMEM));
+            r = k < 0 ? k : -ENOMEM;
+        }
+        free(one);
+    }
+    free(xml);
+    pthread_mutex_lock(&j->lock);
+    if (r < 0) {
+        json_decref(kept);
+        job_finish(j, b, NULL, "UnplugFailed", "%s", err);
+        return -1;
+    }
+    if (json_array_size(kept) == 0) {
+        json_decref(kept);
+        return 0;
+    }
+    json_decref(b->unplugged);
+    b->unplugged = kept;
+    job_changed(j, b);
+    if (journal_write(j, b) < 0) {
+        job_finish(j, b, NULL, "JournalFailed",
+                   "cannot write the journal under '%s'", j->o.cfg->state_dir);
+        return -1;
+    }
+    pthread_mutex_unlock(&j->lock);
+    json_array_foreach(kept, i, it)
+    {
+        char alias[160];
+
+        snprintf(alias, sizeof(alias), MIGR_ALIAS_SRIOV "%s",
+                 json_string_value(json_object_get(it, "iface")));
+        r = migr_virt_detach_alias(virt, b->domain, alias, err, sizeof(err));
+        if (r < 0) {
+            reason = "UnplugFailed";
+            break;
+        }
+    }
+    /* libvirt returns once the request is made; the guest's PCI hot-unplug
+     * takes its time (about 0.3 s on the lab's guest). */
+    until = mono_ms() + (int64_t)UNPLUG_TIMEOUT_S * j->o.second_ms;
+    while (!reason && (r = sriov_any_present(virt, b->domain, kept)) > 0) {
+        if (mono_ms() >= until) {
+            reason = "UnplugTimeout";
+            snprintf(err, sizeof(err),
+                     "the guest did not release its SR-IOV interfaces within "
+                     "%d s",
+                     UNPLUG_TIMEOUT_S);
+            break;
+        }
+        usleep(UNPLUG_POLL_MS * 1000);
+    }
+    if (!reason && r < 0) {
+        reason = "UnplugFailed";
+        snprintf(err, sizeof(err), "cannot read the domain's devices: %s",
+                 strerror(-r));
+    }
+    pthread_mutex_lock(&j->lock);
+    if (!reason)
+        return 0;
+    sriov_replug(j, b, virt, back, sizeof(back));
+    job_finish(j, b, NULL, reason, "%s%s%s", err, back[0] ? "; " : "", back);
+    return -1;
+}
+
+/* A successful migrate job's result names the NICs it unplugged
+ * ("unplugged": ["sriov-net1"]): orchestratord's plug job on the target
+ * brings them back. */
+static void unplugged_result(const struct job *b, json_t *res)
+{
+    json_t *names = json_array();
+    const json_t *it;
+    size_t i;
+
+    json_array_foreach(b->unplugged, i, it)
+        json_array_append(names, json_object_get(it, "iface"));
+    if (res && json_array_size(names))
+        json_object_set(res, "unplugged", names);
+    json_decref(names);
+}
+
 /* The destination XML of a macvtap migration: the domain's migratable XML
  * with each SR-IOV direct interface in `vfs` ([{"iface","netdev"}], the
  * target prepare's) pointed at the target's VF netdev.  Items without a
- * netdev (hostdev mode) are left out.  No lock held. */
+ * netdev (hostdev mode) or to unplug are left out.  No lock held. */
 static int dest_xml_make(struct migr_virt *virt, const char *domain,
                          const json_t *vfs, char **ret, char *err,
                          size_t errlen)
@@ -1042,7 +1257,8 @@ static int dest_xml_make(struct migr_virt *virt, const char *domain,
         const json_t *it = json_array_get(vfs, i);
         const char *nd = json_string_value(json_object_get(it, "netdev"));
 
-        if (nd && *nd)
+        /* An unplugged NIC is not in the XML at all. */
+        if (nd && *nd && !json_is_true(json_object_get(it, "unplug")))
             map[n++] = (struct migr_domxml_retarget){
                 json_string_value(json_object_get(it, "iface")), nd};
     }
@@ -1091,14 +1307,20 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
                    "cannot write the journal under '%s'", j->o.cfg->state_dir);
         goto out;
     }
+    if (q->sriov && sriov_unplug(j, b, virt) < 0)
+        goto out;
     if (q->sriov) {
         pthread_mutex_unlock(&j->lock);
         r = dest_xml_make(virt, b->domain, q->sriov, &dest_xml, err,
                           sizeof(err));
         pthread_mutex_lock(&j->lock);
         if (r < 0) {
+            char back[512];
+
+            sriov_replug(j, b, virt, back, sizeof(back));
             job_finish(j, b, NULL, "MigrationFailed",
-                       "the destination XML naming the target's VFs: %s", err);
+                       "the destination XML naming the target's VFs: %s%s%s",
+                       err, back[0] ? "; " : "", back);
             goto out;
         }
     }
@@ -1118,8 +1340,12 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
     };
     r = pthread_create(&th, NULL, mig_call_main, &m);
     if (r != 0) {
-        job_finish(j, b, NULL, "MigrationFailed", "cannot start a thread: %s",
-                   strerror(r));
+        char back[512];
+
+        sriov_replug(j, b, virt, back, sizeof(back));
+        job_finish(j, b, NULL, "MigrationFailed",
+                   "cannot start a thread: %s%s%s", strerror(r),
+                   back[0] ? "; " : "", back);
         goto out;
     }
     /* KubeVirt's completion time (getVMIMigrationDataSize): the guest's
@@ -1225,20 +1451,27 @@ static void run_migrate(struct migr_jobs *j, struct job *b)
                         "timeElapsedMs", (json_int_t)p.time_elapsed_ms,
                         "dataTotal", (json_int_t)p.data_total, "mode",
                         job_mode(b));
+        unplugged_result(b, res);
         job_finish(j, b, res, NULL, NULL);
     } else {
         /* Paused for this migration, the guest stays here: it runs on. */
+        char back[512];
+
         if (b->paused)
             (void)migr_virt_resume(virt, b->domain, NULL, 0);
         pthread_mutex_lock(&j->lock);
+        /* The guest runs on here: its NICs come back. */
+        sriov_replug(j, b, virt, back, sizeof(back));
         if (reason && strcmp(reason, "Aborted") == 0)
-            job_finish(j, b, NULL, "Aborted", "aborted by request: %s", m.err);
+            job_finish(j, b, NULL, "Aborted", "aborted by request: %s%s%s",
+                       m.err, back[0] ? "; " : "", back);
         else if (reason)
-            job_finish(j, b, NULL, reason, "%s: %s", why, m.err);
+            job_finish(j, b, NULL, reason, "%s: %s%s%s", why, m.err,
+                       back[0] ? "; " : "", back);
         else
             job_finish(j, b, NULL,
                        m.r == -ENOENT ? "DomainNotFound" : "MigrationFailed",
-                       "%s", m.err);
+                       "%s%s%s", m.err, back[0] ? "; " : "", back);
     }
 out:
     pthread_mutex_unlock(&j->lock);
@@ -1538,17 +1771,17 @@ static void run_reattach(struct migr_jobs *j, struct job *b)
 
             /* The destination's completed statistics when it kept them
              * (the source's went with the domain), else the last sample. */
-            job_finish(j, b,
-                       json_pack("{s:I, s:I, s:I, s:s}", "downtimeMs",
-                                 (json_int_t)done.downtime_ms, "timeElapsedMs",
-                                 (json_int_t)(done.time_elapsed_ms
-                                                  ? done.time_elapsed_ms
+            json_t *res = json_pack(
+                "{s:I, s:I, s:I, s:s}", "downtimeMs",
+                (json_int_t)done.downtime_ms, "timeElapsedMs",
+                (json_int_t)(done.time_elapsed_ms ? done.time_elapsed_ms
                                                   : p->time_elapsed_ms),
-                                 "dataTotal",
-                                 (json_int_t)(done.data_total ? done.data_total
-                                                              : p->data_total),
-                                 "mode", b->postcopy ? "PostCopy" : "PreCopy"),
-                       NULL, NULL);
+                "dataTotal",
+                (json_int_t)(done.data_total ? done.data_total : p->data_total),
+                "mode", b->postcopy ? "PostCopy" : "PreCopy");
+
+            unplugged_result(b, res);
+            job_finish(j, b, res, NULL, NULL);
             break;
         }
         if (w == RW_HERE || w == RW_NOWHERE) {
@@ -1556,19 +1789,26 @@ static void run_reattach(struct migr_jobs *j, struct job *b)
                 w == RW_HERE ? "the domain still runs on this host"
                              : "the domain runs neither on this host nor at "
                                "the destination";
+            char back[512] = "";
+
+            /* It runs on here: the NICs the process before took out come
+             * back. */
+            if (w == RW_HERE && json_array_size(b->unplugged))
+                sriov_replug(j, b, here, back, sizeof(back));
 
             if (b->abort_requested || (reason && !strcmp(reason, "Aborted")))
                 job_finish(j, b, NULL, "Aborted",
                            "aborted by request; after a migrator restart "
-                           "%s",
-                           where);
+                           "%s%s%s",
+                           where, back[0] ? "; " : "", back);
             else if (reason)
-                job_finish(j, b, NULL, reason, "%s; %s", why, where);
+                job_finish(j, b, NULL, reason, "%s; %s%s%s", why, where,
+                           back[0] ? "; " : "", back);
             else
                 job_finish(j, b, NULL, "MigrationFailed",
                            "the migration ended while the migrator was "
-                           "restarting; %s",
-                           where);
+                           "restarting; %s%s%s",
+                           where, back[0] ? "; " : "", back);
             break;
         }
         /* Until the next look, unless an abort is asked. */
@@ -1728,6 +1968,13 @@ static int journal_job(json_t *doc, const char *id, struct job **ret, char *why,
         json_is_string(v) && !strcmp(json_string_value(v), "PostCopy");
     b->abort_requested = json_is_true(json_object_get(jo, "abortRequested"));
     b->reattached = json_is_true(json_object_get(jo, "reattached"));
+    v = json_object_get(jo, "unplugged");
+    if (v && !unplugged_ok(v)) {
+        journal_bad(why, whylen,
+                    "job.unplugged: must be a list of {\"iface\", \"xml\"}");
+        goto fail;
+    }
+    b->unplugged = json_incref(v);
     *ret = b;
     return 0;
 fail:
@@ -1869,7 +2116,8 @@ int migr_jobs_recover(struct migr_jobs *j, struct migr_jobs_recovery *ret)
                 b->reattached = b->resume = true;
                 rec.reattached++;
             } else {
-                /* prepare and abort are idempotent: run them again. */
+                /* prepare, abort, release, start, stop and plug are
+                 * idempotent: run them again. */
                 b->state = ST_PENDING;
                 b->started = 0;
                 rec.rerun++;
@@ -1964,6 +2212,7 @@ static void *worker_main(void *arg)
             break;
         case JOB_START:
         case JOB_STOP:
+        case JOB_PLUG:
             (void)journal_write(j, b);
             run_vm(j, b);
             break;

@@ -761,6 +761,8 @@ void migr_sriov_vmi_clear(struct migr_sriov_vmi *v)
         return;
     free(v->res);
     free(v->vfs);
+    free(v->ifaces);
+    free(v->nets);
     memset(v, 0, sizeof(*v));
 }
 
@@ -790,7 +792,9 @@ int migr_sriov_reserve_vmi(struct migr_sriov *s,
     if (spec->interface_count) {
         v.res = calloc(spec->interface_count, sizeof(*v.res));
         v.vfs = calloc(spec->interface_count, sizeof(*v.vfs));
-        if (!v.res || !v.vfs) {
+        v.ifaces = calloc(spec->interface_count, sizeof(*v.ifaces));
+        v.nets = calloc(spec->interface_count, sizeof(*v.nets));
+        if (!v.res || !v.vfs || !v.ifaces || !v.nets) {
             r = -ENOMEM;
             goto out;
         }
@@ -852,6 +856,8 @@ int migr_sriov_reserve_vmi(struct migr_sriov *s,
             goto out;
         }
         migr_sriov_domxml_vf(&v.res[v.count], net, f->name, &v.vfs[v.count]);
+        v.ifaces[v.count] = f;
+        v.nets[v.count] = net;
         v.count++;
     }
     *ret = v;

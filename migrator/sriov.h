@@ -228,6 +228,10 @@ struct migr_sriov_vmi {
     struct migr_domxml_vf *vfs;      /* count: migr_domxml_opts.vfs; iface
                                         borrowed from the spec, pci and
                                         netdev from res */
+    /* count of each, borrowed: the spec's interface and the config network
+     * it is on (whose `unplug` says how it crosses a migration). */
+    const struct api_interface **ifaces;
+    const struct conf_network **nets;
 };
 
 /*

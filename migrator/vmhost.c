@@ -1108,11 +1108,11 @@ static json_t *vfs_json(const struct migr_sriov_vmi *sv)
     for (size_t i = 0; a && i < sv->count; i++) {
         const struct migr_vf_reservation *r = &sv->res[i];
 
-        if (json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s*, s:s}",
-                                               "iface", sv->vfs[i].iface, "pf",
-                                               r->pf, "pci", r->pci, "netdev",
-                                               r->netdev[0] ? r->netdev : NULL,
-                                               "mac", r->mac)) < 0) {
+        if (json_array_append_new(
+                a, json_pack("{s:s, s:s, s:s, s:s*, s:s, s:b}", "iface",
+                             sv->vfs[i].iface, "pf", r->pf, "pci", r->pci,
+                             "netdev", r->netdev[0] ? r->netdev : NULL, "mac",
+                             r->mac, "unplug", sv->nets[i]->unplug)) < 0) {
             json_decref(a);
             return NULL;
         }
@@ -1185,6 +1185,81 @@ out:
     if (r < 0 && reserved)
         (void)migr_sriov_release(sriov, domain, NULL);
     migr_sriov_vmi_clear(&sv);
+    migr_virt_close(v);
+    plan_clear(&p);
+    return r;
+}
+
+int migr_vmhost_plug(const struct conf_migrator *cfg, struct migr_sriov *sriov,
+                     const char *domain, const json_t *vmi, json_t **ret_result,
+                     struct migr_vmhost_error *e)
+{
+    struct migr_sriov_vmi sv = {0};
+    struct migr_dom_devices dv = {0};
+    struct migr_virt *v = NULL;
+    json_t *plugged = NULL;
+    struct plan p;
+    char err[1024] = "";
+    int r;
+
+    *ret_result = NULL;
+    if (!cfg || !domain || !vmi)
+        return errf(e, -EINVAL, "InvalidSpec", "vmi: Required value");
+    r = plan_make(cfg, domain, vmi, &p, e);
+    if (r < 0)
+        return r;
+    r = migr_virt_open(cfg->libvirt_uri, &v, err, sizeof(err));
+    if (r == 0)
+        r = migr_virt_devices(v, domain, false, &dv, err, sizeof(err));
+    if (r < 0) {
+        r = errf(e, r, r == -ENOENT ? "DomainNotFound" : "PlugFailed", "%s",
+                 err);
+        goto out;
+    }
+    /* The VFs the prepare reserved here: the same owner and MACs again
+     * give the same VFs (a new one only when this migrator restarted in
+     * between and forgot them). */
+    if (p.sriov)
+        r = vfs_reserve(v, cfg, sriov, &p, domain, &sv, e, "PlugFailed");
+    if (r == 0 && !(plugged = json_array()))
+        r = errf(e, -ENOMEM, "PlugFailed", "out of memory");
+    for (size_t i = 0; r == 0 && i < sv.count; i++) {
+        char alias[80], *xml = NULL;
+        bool here = false;
+
+        if (!sv.nets[i]->unplug)
+            continue; /* migrated in place */
+        snprintf(alias, sizeof(alias), MIGR_ALIAS_SRIOV "%s", sv.vfs[i].iface);
+        for (size_t k = 0; k < dv.n_ifaces; k++)
+            here = here || strcmp(dv.ifaces[k].alias, alias) == 0;
+        if (here)
+            continue; /* a retried job: plugged already */
+        r = migr_domxml_sriov_interface(sv.ifaces[i], &sv.vfs[i], &xml, err,
+                                        sizeof(err));
+        if (r == 0)
+            r = migr_virt_attach(v, domain, xml, MIGR_VIRT_LIVE_CONFIG, err,
+                                 sizeof(err));
+        free(xml);
+        if (r < 0)
+            r = errf(e, r, "PlugFailed", "interface \"%s\" on VF %s (%s): %s",
+                     sv.vfs[i].iface, sv.res[i].pci,
+                     sv.res[i].netdev[0] ? sv.res[i].netdev : sv.res[i].pf,
+                     err);
+        else if (json_array_append_new(
+                     plugged,
+                     json_pack("{s:s, s:s, s:s, s:s*, s:s}", "iface",
+                               sv.vfs[i].iface, "pf", sv.res[i].pf, "pci",
+                               sv.res[i].pci, "netdev",
+                               sv.res[i].netdev[0] ? sv.res[i].netdev : NULL,
+                               "mac", sv.res[i].mac)) < 0)
+            r = errf(e, -ENOMEM, "PlugFailed", "out of memory");
+    }
+    if (r == 0 && !(*ret_result = json_pack("{s:O}", "plugged", plugged)))
+        r = errf(e, -ENOMEM, "PlugFailed", "out of memory");
+out:
+    json_decref(plugged);
+    migr_sriov_vmi_clear(&sv);
+    migr_dom_devices_clear(&dv);
     migr_virt_close(v);
     plan_clear(&p);
     return r;

@@ -109,13 +109,28 @@ int migr_vmhost_stop(const struct conf_migrator *cfg, struct migr_sriov *sriov,
  * each SR-IOV interface is reserved and programmed in `sriov` (again for
  * the same domain and MAC: the same VF) and *ret_vfs (may be NULL) gets
  * them: [{"iface","pf","pci","netdev" (macvtap; absent without one),
- * "mac"}], [] without SR-IOV interfaces - the migrate job's destination
- * XML names the netdevs.  Returns 0 or a negative errno with the reason
- * (InvalidSpec, NoFreeVF, PrepareFailed) set; nothing is kept then. */
+ * "mac","unplug"}], [] without SR-IOV interfaces - the migrate job's
+ * destination XML names the netdevs of those migrated in place, and the
+ * source unplugs those with "unplug" (their network's `migration`).  Returns 0
+ * or a negative errno with the reason (InvalidSpec, NoFreeVF, PrepareFailed)
+ * set; nothing is kept then. */
 int migr_vmhost_prepare(const struct conf_migrator *cfg,
                         struct migr_sriov *sriov, const char *domain,
                         const json_t *vmi, json_t **ret_vfs,
                         struct migr_vmhost_error *err);
+
+/* The `plug` job, on a migration's target once the domain has arrived:
+ * each SR-IOV interface of `vmi` whose network unplugs for a migration
+ * and that the running domain lacks (by alias "ua-sriov-NAME") is
+ * attached, live and persistent, on the VF reserved for it (the prepare's:
+ * the same owner and MAC), with the same MAC.  An interface there already
+ * is left alone, so a retried plug is safe.  *ret_result is {"plugged":
+ * [{"iface","pf","pci","netdev"?,"mac"}]} (the caller's).  Returns 0 or a
+ * negative errno with the reason set: InvalidSpec, DomainNotFound,
+ * NoFreeVF, PlugFailed (the message names the interface and the VF). */
+int migr_vmhost_plug(const struct conf_migrator *cfg, struct migr_sriov *sriov,
+                     const char *domain, const json_t *vmi, json_t **ret_result,
+                     struct migr_vmhost_error *err);
 
 /* Remove state_dir/vms/DOMAIN unless the domain is defined here (a
  * release of a prepare whose migration never came, or a source after the
