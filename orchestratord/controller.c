@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "api/api.h"
+#include "orchestratord/events.h"
 #include "orchestratord/hosts.h"
 #include "orchestratord/migration.h"
 #include "orchestratord/orchd.h"
@@ -47,10 +48,10 @@
 #define JOB_UNKNOWN_RETRY_MS 2000
 #define OUTCOME_UNKNOWN      "OutcomeUnknown"
 
-enum job_kind { JOB_PREPARE = 0, JOB_MIGRATE, JOB_ABORT, JOB_COUNT };
+enum job_kind { JOB_PREPARE = 0, JOB_MIGRATE, JOB_ABORT, JOB_PLUG, JOB_COUNT };
 
-static const char *const job_suffix[JOB_COUNT] = {"prepare", "migrate",
-                                                  "abort"};
+static const char *const job_suffix[JOB_COUNT] = {"prepare", "migrate", "abort",
+                                                  "plug"};
 
 enum job_state {
     JS_UNKNOWN = 0,
@@ -89,6 +90,7 @@ struct mig {
     int64_t unknown_ms;  /* since when its outcome cannot be known; 0 */
     int64_t lost_ms;     /* when the source first answered 404 for the
                             migrate job; 0 while it has it */
+    int64_t plug_ms;     /* when this process first drove the plug job */
     bool seen;           /* in this pass's list */
     bool dead;           /* gone: freed once no call is in flight */
     struct job jobs[JOB_COUNT];
@@ -942,6 +944,24 @@ static json_t *build_migrate(struct pass *p, struct mig *m, const json_t *ctx)
     return req;
 }
 
+/* The plug job (target, after the migrate job succeeded): the VMI, as
+ * the prepare got it, says which interfaces and on which networks. */
+static json_t *build_plug(struct pass *p, struct mig *m, const json_t *ctx)
+{
+    const json_t *vmim = json_object_get(ctx, "vmim");
+    const char *dom = json_string_value(json_object_get(ctx, "domain"));
+    json_t *vmi = vmi_for_target(json_object_get(ctx, "vmi"));
+    json_t *req = vmi ? job_request(m, JOB_PLUG, vmim, dom) : NULL;
+    (void)p;
+
+    if (!req || json_object_set_new(req, "plug",
+                                    json_pack("{s:o}", "vmi", vmi)) < 0) {
+        json_decref(req);
+        return NULL;
+    }
+    return req;
+}
+
 static json_t *build_abort(struct pass *p, struct mig *m, const json_t *ctx)
 {
     const json_t *vmim = json_object_get(ctx, "vmim");
@@ -1532,6 +1552,49 @@ static int step_running_lost(struct pass *p, struct mig *m, json_t *doc)
     return outcome_unknown(p, m, doc, "JobUnknown", msg);
 }
 
+/* The source's migrate job unplugged SR-IOV NICs (its result's
+ * "unplugged"): the target's plug job brings them back, on the VFs its
+ * prepare reserved, before the migration is Succeeded - KubeVirt's
+ * virt-handler does it on the new node.  The guest runs on the target
+ * whatever the plug says: a plug that fails, or that its agent does not
+ * take within ORCH_CONTROLLER_AGENT_BOUND_S, still ends Succeeded, with a
+ * Warning event SRIOVPlugFailed saying which NICs and why. */
+static int step_plug(struct pass *p, struct mig *m, json_t *doc,
+                     const char *mode)
+{
+    struct job *pl = &m->jobs[JOB_PLUG];
+    const char *target = ms_string(doc, "targetNode");
+    char why[600], err[400];
+    char *url;
+
+    if (!m->plug_ms)
+        m->plug_ms = p->now_ms;
+    if (pl->state == JS_SUCCEEDED) {
+        (void)orch_event_record(p->c->srv, doc, "Normal", "SRIOVPlugged",
+                                "the SR-IOV interfaces are plugged in again "
+                                "on the target");
+        return succeed(p, doc, mode);
+    }
+    if (pl->state == JS_FAILED ||
+        p->now_ms - m->plug_ms > ORCH_CONTROLLER_AGENT_BOUND_S * 1000) {
+        if (pl->state == JS_FAILED)
+            job_error(pl, err, sizeof(err));
+        else
+            job_stuck(pl, err, sizeof(err));
+        snprintf(why, sizeof(why),
+                 "target node '%s' did not plug the SR-IOV interfaces back: "
+                 "%s",
+                 target ? target : "", err);
+        (void)orch_event_record(p->c->srv, doc, "Warning", "SRIOVPlugFailed",
+                                why);
+        return succeed(p, doc, mode);
+    }
+    url = agent_url(p, target);
+    job_drive(p, m, pl, url, build_plug, doc, true);
+    free(url);
+    return 0;
+}
+
 static int step_running(struct pass *p, struct mig *m, json_t *doc)
 {
     struct job *j = &m->jobs[JOB_MIGRATE], *a = &m->jobs[JOB_ABORT];
@@ -1546,9 +1609,11 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
     if (!ms)
         return -ENOMEM;
     if (j->state == JS_SUCCEEDED) {
-        const char *mode = json_string_value(
-            json_object_get(json_object_get(j->obj, "result"), "mode"));
+        const json_t *res = json_object_get(j->obj, "result");
+        const char *mode = json_string_value(json_object_get(res, "mode"));
         progress_apply(doc, j->obj, p->now);
+        if (json_array_size(json_object_get(res, "unplugged")))
+            return step_plug(p, m, doc, mode);
         return succeed(p, doc, mode);
     }
     if (j->state == JS_FAILED) {

@@ -13,7 +13,7 @@
  * second; writes go through the store with resourceVersion checks (a
  * conflict is read again on the next pass).  What the controller knows
  * of the agents' jobs is kept in memory only: job ids are deterministic
- * (<vmim-uid>-prepare, -migrate, -abort), so after a restart it asks the
+ * (<vmim-uid>-prepare, -migrate, -abort, -plug), so after a restart it asks the
  * agents for them by id and resumes each migration from its recorded
  * phase.
  *
@@ -25,7 +25,13 @@
  *   PreparingTarget the prepare job on the target's agent
  *   TargetReady     targetNodeAddress recorded; the migrate job submitted
  *   Running         the migrate job polled every second into
- *                   status.progress and migrationState.mode
+ *                   status.progress and migrationState.mode; when it
+ *                   unplugged SR-IOV NICs (its result's "unplugged"), the
+ *                   plug job (<vmim-uid>-plug) on the target once it
+ *                   succeeded: Succeeded follows the plug's end (a failed
+ *                   or unanswered plug - bounded by
+ *                   ORCH_CONTROLLER_AGENT_BOUND_S - is a Warning event
+ *                   SRIOVPlugFailed, the guest runs on the target anyway)
  *   Succeeded       the VMI's nodeName becomes the target
  *   Failed          failureReason; the VMI stays on the source; past
  *                   PreparingTarget (cancel included) a release job
