@@ -23,24 +23,11 @@ mac=02:00:c6:12:00:42
 
 sriov_setup 2 2
 vm_image_make
-sriov_vm_yaml "$name" "$addr" "$mac" >"$work/vm.yaml"
-
-e2e_step "POST the SR-IOV VirtualMachine"
-code=$(post_vm "$work/vm.yaml")
-e2e_check "POST answers 201 (got $code: $(head -c 300 "$work/post.out"))" [ "$code" = 201 ]
-from=$(wait_vmi_running "$name" 120) || e2e_fail "VMI $name is not Running"
-to=$(other_host "$from")
-if [ "$from" = host-a ]; then from_vf=ens1f0v0 to_vf=enp134s0f0v0; else from_vf=enp134s0f0v0 to_vf=ens1f0v0; fi
-e2e_check "$dom's interface is a macvtap passthrough on $from_vf" \
-    sh -c "virsh -c '$(lab_host_uri "$from")' dumpxml '$dom' | grep -q \"<source dev='$from_vf' mode='passthrough'/>\""
-e2e_check "the guest configured lab0 from its seed on $from" \
-    wait_console "$from" "$dom" "orch-net lab0 $addr/15 $mac" 60
-e2e_check "$name answers at $addr through the VF" lab_wait_ping "$addr" 30
-e2e_check "$from's VF $from_vf is in use by $dom" wait_pf 15 "$from" ens1f0 "[.vfs[] | select(.usedBy == \"$dom\") | .netdev] | join(\",\")" "$from_vf"
+sriov_vm_up "$name" "$addr" "$mac"
 e2e_check "$to's VFs are all free" wait_pf 5 "$to" ens1f0 .vfsFree 2
 
 e2e_step "migrate it $from -> $to with a VMIM"
-before=$(sed -n 's/.*orch-counter \([0-9]*\).*/\1/p' "$(vm_console "$from" "$dom")" | tail -1)
+before=$(console_counter "$from" "$dom")
 code=$(post_vmim "mig-$name" "$name")
 e2e_check "POST VMIM answers 201 (got $code: $(head -c 300 "$work/post.out"))" [ "$code" = 201 ]
 phase=$(wait_vmim "mig-$name" 120) || true
@@ -48,8 +35,7 @@ lab_api_get "$vmims/mig-$name" | jq -c .status.migrationState
 e2e_check "the VMIM Succeeded (got $phase)" [ "$phase" = Succeeded ]
 e2e_check "VMI $name's nodeName is $to" wait_nodename "$name" "$to" 10
 e2e_check "$dom runs on $to and on no other host" on_one_host "$dom" "$to"
-e2e_check "on $to its interface is a macvtap passthrough on $to_vf" \
-    sh -c "virsh -c '$(lab_host_uri "$to")' dumpxml '$dom' | grep -q \"<source dev='$to_vf' mode='passthrough'/>\""
+e2e_check "on $to its interface is a macvtap passthrough on $to_vf" sriov_iface_on "$to" "$dom" "$to_vf"
 lab_wait_ping "$addr" 20 || {
     tail -n 15 "$(vm_console "$to" "$dom")"
     sriov_diag "$from" "$to" "$mac" "$to_vf"

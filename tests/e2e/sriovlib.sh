@@ -14,6 +14,8 @@
 # shellcheck disable=SC2154
 
 # The migrator's configuration on HOST: vmlib's and the SR-IOV settings.
+# SRIOV_MIGRATION (unset: the default, in place) is sriov-net1's
+# "migration": "unplug" or "in-place".
 sriov_conf() { # HOST
     cat <<CONF
 image_dir = "$vm_images";
@@ -21,7 +23,7 @@ domain_type = "qemu";
 sysfs_root = "$(lab_sriov_root "$1")";
 sriov_program_vfs = false;
 networks = ( { name = "lab-net"; bridge = "br0"; },
-  { name = "sriov-net1"; pf = "ens1f0"; mode = "macvtap"; } );
+  { name = "sriov-net1"; pf = "ens1f0"; mode = "macvtap";${SRIOV_MIGRATION:+ migration = \"$SRIOV_MIGRATION\";} } );
 CONF
 }
 
@@ -85,6 +87,41 @@ sriov_vm_yaml() {
 
 # The other lab host.
 other_host() { if [ "$1" = host-a ]; then echo host-b; else echo host-a; fi; }
+
+# sriov_vm_up NAME ADDR MAC: POST the SR-IOV VM (sriov_vm_yaml) and check
+# that it runs with a stand-in VF of ens1f0 as a macvtap passthrough and
+# answers at ADDR.  Sets from (its host), to (the other), from_vf and
+# to_vf (each host's first VF netdev: the one a VM takes on a host whose
+# VFs are all free).
+# shellcheck disable=SC2034 # from, to, from_vf, to_vf: for the scenario
+sriov_vm_up() {
+    local code
+    sriov_vm_yaml "$1" "$2" "$3" >"$work/vm.yaml"
+    e2e_step "POST the SR-IOV VirtualMachine $1"
+    code=$(post_vm "$work/vm.yaml")
+    e2e_check "POST answers 201 (got $code: $(head -c 300 "$work/post.out"))" [ "$code" = 201 ]
+    from=$(wait_vmi_running "$1" 120) || e2e_fail "VMI $1 is not Running"
+    to=$(other_host "$from")
+    if [ "$from" = host-a ]; then from_vf=ens1f0v0 to_vf=enp134s0f0v0; else from_vf=enp134s0f0v0 to_vf=ens1f0v0; fi
+    e2e_check "default_$1's interface is a macvtap passthrough on $from_vf" \
+        sriov_iface_on "$from" "default_$1" "$from_vf"
+    e2e_check "the guest configured lab0 from its seed on $from" \
+        wait_console "$from" "default_$1" "orch-net lab0 $2/15 $3" 60
+    e2e_check "$1 answers at $2 through the VF" lab_wait_ping "$2" 30
+    e2e_check "$from's VF $from_vf is in use by default_$1" wait_pf 15 "$from" ens1f0 \
+        "[.vfs[] | select(.usedBy == \"default_$1\") | .netdev] | join(\",\")" "$from_vf"
+}
+
+# sriov_iface_on HOST DOMAIN NETDEV: DOMAIN's XML on HOST has a direct
+# passthrough interface on NETDEV.
+sriov_iface_on() {
+    virsh -c "$(lab_host_uri "$1")" dumpxml "$2" | grep -q "<source dev='$3' mode='passthrough'/>"
+}
+
+# console_counter HOST DOMAIN: the guest's last counter in its console there.
+console_counter() {
+    sed -n 's/.*orch-counter \([0-9]*\).*/\1/p' "$(vm_console "$1" "$2")" | tail -1
+}
 
 # squat_vf HOST NETDEV N: a paused guest (no disk, nothing to boot) holding
 # NETDEV with a macvtap passthrough interface: a VF in use by someone else.
