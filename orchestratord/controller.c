@@ -954,8 +954,8 @@ static json_t *build_plug(struct pass *p, struct mig *m, const json_t *ctx)
     json_t *req = vmi ? job_request(m, JOB_PLUG, vmim, dom) : NULL;
     (void)p;
 
-    if (!req || json_object_set_new(req, "plug",
-                                    json_pack("{s:o}", "vmi", vmi)) < 0) {
+    if (!req ||
+        json_object_set_new(req, "plug", json_pack("{s:o}", "vmi", vmi)) < 0) {
         json_decref(req);
         return NULL;
     }

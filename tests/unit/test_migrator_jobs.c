@@ -73,6 +73,14 @@ static struct {
     char cpu_xml[512];
     char cpu_arch[32];
     unsigned long long free_memory;
+    /* SR-IOV unplug and replug (the test driver has no device hot-plug):
+     * the NIC the domain's XML shows until a detach takes it out - unless
+     * hold_nic, a guest that never lets it go - and what was attached. */
+    bool nic_gone, hold_nic;
+    int migrate_calls, detach_calls, attach_calls;
+    char detach_alias[64];
+    char *attach_xml;
+    unsigned attach_flags;
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
@@ -93,6 +101,55 @@ int __wrap_virDomainSuspend(virDomainPtr d);
 int __real_virDomainSuspend(virDomainPtr d);
 int __wrap_virDomainResume(virDomainPtr d);
 int __real_virDomainResume(virDomainPtr d);
+
+int __wrap_virDomainDetachDeviceAlias(virDomainPtr d, const char *alias,
+                                      unsigned int flags);
+int __wrap_virDomainAttachDeviceFlags(virDomainPtr d, const char *xml,
+                                      unsigned int flags);
+char *__wrap_virDomainGetXMLDesc(virDomainPtr d, unsigned int flags);
+char *__real_virDomainGetXMLDesc(virDomainPtr d, unsigned int flags);
+
+int __wrap_virDomainDetachDeviceAlias(virDomainPtr d, const char *alias,
+                                      unsigned int flags)
+{
+    (void)d;
+    (void)flags;
+    pthread_mutex_lock(&fk.lock);
+    fk.detach_calls++;
+    snprintf(fk.detach_alias, sizeof(fk.detach_alias), "%s", alias);
+    fk.nic_gone = !fk.hold_nic;
+    pthread_mutex_unlock(&fk.lock);
+    return 0;
+}
+
+int __wrap_virDomainAttachDeviceFlags(virDomainPtr d, const char *xml,
+                                      unsigned int flags)
+{
+    (void)d;
+    pthread_mutex_lock(&fk.lock);
+    fk.attach_calls++;
+    free(fk.attach_xml);
+    fk.attach_xml = strdup(xml);
+    fk.attach_flags = flags;
+    if (flags & VIR_DOMAIN_AFFECT_LIVE)
+        fk.nic_gone = false;
+    pthread_mutex_unlock(&fk.lock);
+    return 0;
+}
+
+/* The domain's XML without its interfaces once a detach took them out. */
+char *__wrap_virDomainGetXMLDesc(virDomainPtr d, unsigned int flags)
+{
+    char *xml = __real_virDomainGetXMLDesc(d, flags), *a, *b;
+
+    pthread_mutex_lock(&fk.lock);
+    while (xml && fk.nic_gone && (a = strstr(xml, "<interface")) &&
+           (b = strstr(a, "</interface>")))
+        memmove(a, b + strlen("</interface>"),
+                strlen(b + strlen("</interface>")) + 1);
+    pthread_mutex_unlock(&fk.lock);
+    return xml;
+}
 
 int __wrap_virDomainResume(virDomainPtr d)
 {
@@ -168,6 +225,7 @@ int __wrap_virDomainMigrateToURI3(virDomainPtr d, const char *dconnuri,
 
     pthread_mutex_lock(&fk.lock);
     fk.flags = flags;
+    fk.migrate_calls++;
     if (virTypedParamsGetString(params, (int)nparams, VIR_MIGRATE_PARAM_URI,
                                 &s) == 1)
         snprintf(fk.uri, sizeof(fk.uri), "%s", s);
@@ -1134,6 +1192,117 @@ static void test_migrate_sriov_dest_xml(void **state)
     free(bad);
 }
 
+/* SR-IOV by unplug and plug (a network with migration "unplug"; hostdev
+ * mode always): the NIC is taken out before the migration, its live XML
+ * journaled; on success the result names it, on a failed migration the
+ * same NIC goes back in; a guest that never lets it go fails the job
+ * UnplugTimeout without a migration, the NIC back in its definition. */
+static void test_migrate_sriov_unplug(void **state)
+{
+    static const char dom[] =
+        "<domain type='test'><name>sriovdom</name>"
+        "<memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<interface type='direct'><mac address='02:00:00:00:00:01'/>"
+        "<source dev='ens1f0v0' mode='passthrough'/>"
+        "<model type='virtio'/><alias name='ua-sriov-net1'/></interface>"
+        "</devices></domain>";
+    const char *knob = "\"sriov\":[{\"iface\":\"net1\",\"netdev\":"
+                       "\"ens1f0v3\",\"unplug\":true}]";
+    char *ok = migrate_body("u1", "sriovdom", knob);
+    char *fails = migrate_body("u2", "sriovdom", knob);
+    char *held = migrate_body("u3", "sriovdom", knob);
+    virConnectPtr keep = virConnectOpen("test:///default");
+    char path[PATH_MAX + 32];
+    virDomainPtr d;
+    struct t t;
+    json_t *o, *jr;
+    (void)state;
+
+    assert_non_null(keep);
+    d = virDomainCreateXML(keep, dom, 0);
+    assert_non_null(d);
+    pthread_mutex_lock(&fk.lock);
+    fk.migrate_calls = fk.detach_calls = fk.attach_calls = 0;
+    pthread_mutex_unlock(&fk.lock);
+    t_open(&t, NULL, true);
+
+    /* Succeeds: unplugged first, nothing to retarget, nothing plugged. */
+    json_decref(post_ok(&t, ok, 202));
+    fake_finish();
+    o = run_to_end(&t, "u1");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_string_equal(
+        json_string_value(json_array_get(
+            json_object_get(json_object_get(o, "result"), "unplugged"), 0)),
+        "net1");
+    json_decref(o);
+    snprintf(path, sizeof(path), "%s/jobs/u1.json", t.dir);
+    jr = json_load_file(path, 0, NULL);
+    assert_non_null(jr);
+    o = json_object_get(json_object_get(jr, "job"), "unplugged");
+    assert_int_equal(json_array_size(o), 1);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(o, 0), "xml")),
+               "<source dev=\"ens1f0v0\""));
+    json_decref(jr);
+    pthread_mutex_lock(&fk.lock);
+    assert_int_equal(fk.detach_calls, 1);
+    assert_string_equal(fk.detach_alias, "ua-sriov-net1");
+    assert_int_equal(fk.migrate_calls, 1);
+    assert_null(fk.dest_xml); /* not migrated in place: no retarget */
+    assert_int_equal(fk.attach_calls, 0);
+    fk.finish = false;
+    fk.nic_gone = false;
+    fk.pass_through = true; /* the test driver cannot migrate */
+    pthread_mutex_unlock(&fk.lock);
+
+    /* The migration fails: the same NIC goes back in, live. */
+    json_decref(post_ok(&t, fails, 202));
+    o = run_to_end(&t, "u2");
+    assert_string_equal(sget(o, "state"), "Failed");
+    assert_string_equal(sget(o, "error.reason"), "MigrationFailed");
+    json_decref(o);
+    pthread_mutex_lock(&fk.lock);
+    fk.pass_through = false;
+    assert_int_equal(fk.detach_calls, 2);
+    assert_int_equal(fk.attach_calls, 1);
+    assert_true(fk.attach_flags & VIR_DOMAIN_AFFECT_LIVE);
+    assert_non_null(strstr(fk.attach_xml, "<source dev=\"ens1f0v0\""));
+    assert_non_null(strstr(fk.attach_xml, "02:00:00:00:00:01"));
+    assert_non_null(strstr(fk.attach_xml, "ua-sriov-net1"));
+    assert_false(fk.nic_gone);
+    fk.hold_nic = true;
+    pthread_mutex_unlock(&fk.lock);
+
+    /* The guest never lets go: no migration, the NIC back in the
+     * definition (live it never left). */
+    json_decref(post_ok(&t, held, 202));
+    o = run_to_end(&t, "u3");
+    assert_string_equal(sget(o, "state"), "Failed");
+    assert_string_equal(sget(o, "error.reason"), "UnplugTimeout");
+    assert_non_null(strstr(sget(o, "error.message"), "within 30 s"));
+    json_decref(o);
+    pthread_mutex_lock(&fk.lock);
+    assert_int_equal(fk.migrate_calls, 2);
+    assert_int_equal(fk.attach_calls, 2);
+    assert_int_equal(fk.attach_flags, VIR_DOMAIN_AFFECT_CONFIG);
+    fk.hold_nic = false;
+    fk.migrate_calls = fk.detach_calls = fk.attach_calls = 0;
+    free(fk.attach_xml);
+    fk.attach_xml = NULL;
+    free(fk.dest_xml);
+    fk.dest_xml = NULL;
+    pthread_mutex_unlock(&fk.lock);
+
+    t_close(&t);
+    virDomainDestroy(d);
+    virDomainFree(d);
+    virConnectClose(keep);
+    free(ok);
+    free(fails);
+    free(held);
+}
+
 static void test_migrate_fails(void **state)
 {
     char *b1 = migrate_body("m1", "test",
@@ -1686,6 +1855,7 @@ int main(void)
         cmocka_unit_test(test_prepare_vmi_then_release),
         cmocka_unit_test(test_migrate_succeeds),
         cmocka_unit_test(test_migrate_sriov_dest_xml),
+        cmocka_unit_test(test_migrate_sriov_unplug),
         cmocka_unit_test(test_migrate_fails),
         cmocka_unit_test(test_progress_timeout),
         cmocka_unit_test(test_postcopy_switch),
