@@ -764,6 +764,18 @@ static int64_t node_used(const char *node, void *arg)
     return used;
 }
 
+/* The VMIs on their way to NODE, for the SR-IOV rule (sriov.h's
+ * orch_node_incoming_fn).  From the store, not the pass's list: a
+ * migration this pass scheduled is in the store already. */
+static json_t *node_incoming(const char *node, void *arg)
+{
+    struct pass *p = arg;
+    json_t *in = NULL;
+
+    return orch_migration_incoming(p->c->srv->store, node, &in) == 0 ? in
+                                                                     : NULL;
+}
+
 /*
  * Job requests (the issue 9 contract).
  */
@@ -1099,8 +1111,8 @@ static int step_scheduling(struct pass *p, struct mig *m, json_t *doc)
                                vmi, nodes.items, src,
                                json_object_get(json_object_get(doc, "spec"),
                                                "addedNodeSelector"),
-                               orch_migration_vmi_memory(vmi), node_used, p,
-                               &node, why, sizeof(why));
+                               orch_migration_vmi_memory(vmi), node_used,
+                               node_incoming, p, &node, why, sizeof(why));
     if (r == -ENOENT) {
         r = fail(p, doc, API_VMIM_PHASE_SCHEDULING, why);
         goto out;

@@ -20,7 +20,12 @@
  *   Pending         until parallelMigrationsPerCluster and
  *                   parallelOutboundMigrationsPerNode allow it; the policy
  *                   is resolved into migrationState.migrationConfiguration
- *   Scheduling      a target (orch_migration_pick_target()), else Failed
+ *   Scheduling      a target (orch_sriov_pick_target() around
+ *                   orch_migration_pick_target()), else Failed; a node's
+ *                   free VFs are its report's less those work in flight
+ *                   will take there (orch_migration_incoming(): other
+ *                   migrations toward it, those this pass scheduled
+ *                   included, and VMIs placed on it not yet running)
  *   Scheduled       hand-off: targetNode recorded on the VMI
  *   PreparingTarget the prepare job on the target's agent
  *   TargetReady     targetNodeAddress recorded; the migrate job submitted

@@ -489,3 +489,65 @@ int orch_migration_pick_target(const json_t *nodes, const char *source,
                  others, others == 1 ? "" : "s", why);
     return -ENOENT;
 }
+
+int orch_migration_incoming(struct store *st, const char *node, json_t **ret)
+{
+    const char *moving[] = {
+        api_vmim_phase_name(API_VMIM_PHASE_SCHEDULED),
+        api_vmim_phase_name(API_VMIM_PHASE_PREPARING_TARGET),
+        api_vmim_phase_name(API_VMIM_PHASE_TARGET_READY),
+        api_vmim_phase_name(API_VMIM_PHASE_RUNNING),
+    };
+    static const char *const starting[] = {"Scheduling", "Scheduled"};
+    /* node_name finds a migration by its source as well: targetNode is
+     * checked below. */
+    struct store_list_opts mo = {
+        .node_name = node, .phases = moving, .n_phases = 4};
+    struct store_list_opts so = {
+        .node_name = node, .phases = starting, .n_phases = 2};
+    struct store_page migs = {0}, vmis = {0};
+    json_t *out = json_array();
+    const json_t *m;
+    size_t i;
+    int r;
+
+    if (!out)
+        return -ENOMEM;
+    r = store_list(st, STORE_KIND_MIGRATION, NULL, &mo, &migs);
+    if (r < 0)
+        goto out;
+    json_array_foreach(migs.items, i, m)
+    {
+        const char *target =
+            api_doc_get_string(m, "status.migrationState.targetNode");
+        json_t *v = NULL;
+
+        if (!target || strcmp(target, node) != 0)
+            continue;
+        r = store_get(st, STORE_KIND_VMI,
+                      api_doc_get_string(m, "metadata.namespace"),
+                      api_doc_get_string(m, "spec.vmiName"), &v);
+        if (r == -ENOENT)
+            continue; /* the VMI is gone: it takes nothing there */
+        if (r < 0)
+            goto out;
+        if (json_array_append_new(out, v) < 0) {
+            r = -ENOMEM;
+            goto out;
+        }
+    }
+    r = store_list(st, STORE_KIND_VMI, NULL, &so, &vmis);
+    if (r < 0)
+        goto out;
+    if (json_array_extend(out, vmis.items) < 0)
+        r = -ENOMEM;
+out:
+    store_page_release(&migs);
+    store_page_release(&vmis);
+    if (r < 0) {
+        json_decref(out);
+        return r;
+    }
+    *ret = out;
+    return 0;
+}

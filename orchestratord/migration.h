@@ -139,6 +139,15 @@ int orch_migration_domain_name(const json_t *vmi, char *buf, size_t len);
  * VMIs on NODE plus those on their way to it. */
 typedef int64_t (*orch_node_used_fn)(const char *node, void *arg);
 
+/* The VMIs on their way to node NODE whose VFs (sriov.h: work in flight)
+ * its last report may not show yet: those of migrations from Scheduled to
+ * Running with NODE as targetNode, and those placed on NODE that do not
+ * run yet (phase Scheduling or Scheduled with status.nodeName NODE).  Read
+ * from the store, so a change written a moment ago counts.  Returns 0 and
+ * a new JSON array of VMI objects in *RET (the caller decrefs it), or a
+ * store error or -ENOMEM. */
+int orch_migration_incoming(struct store *st, const char *node, json_t **ret);
+
 /* Choose the target of a migration among NODES (a JSON array of Node
  * objects): Ready=True, not spec.unschedulable, not SOURCE, with an agent
  * URL (annotation orchestrator.io/agent-url), matching SELECTOR

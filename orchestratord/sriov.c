@@ -300,14 +300,93 @@ static const json_t *node_pf(const json_t *node, const char *pf)
     return NULL;
 }
 
+/* Whether W and VMI are the same VMI (namespace and name). */
+static bool same_vmi(const json_t *w, const json_t *vmi)
+{
+    return streq_safe(api_doc_get_string(w, "metadata.name"),
+                      api_doc_get_string(vmi, "metadata.name")) &&
+           streq_safe(api_doc_get_string(w, "metadata.namespace"),
+                      api_doc_get_string(vmi, "metadata.namespace"));
+}
+
+/* VFs of PF (the node's status.sriov.pfs entry P) that the VMI W will hold
+ * on NODE beyond what NODE's report already shows as W's: one per SR-IOV
+ * interface of W whose network NODE maps to PF, less the VFs whose usedBy
+ * is W's domain (the migrator's reservation or the running domain, which
+ * vfsFree already left out). */
+static json_int_t vfs_still_needed(const json_t *w, const json_t *node,
+                                   const json_t *p, const char *pf)
+{
+    json_int_t need = 0, shown = 0;
+    char dom[320];
+    size_t i;
+    json_t *f;
+
+    json_array_foreach(vmi_interfaces(w), i, f)
+    {
+        const char *net = is_sriov(f) ? iface_network_name(w, f) : NULL;
+        const json_t *n = net ? node_network(node, net) : NULL;
+
+        need += n && streq_safe(jstr(n, "pf"), pf);
+    }
+    if (need == 0)
+        return 0;
+    if (orch_migration_domain_name(w, dom, sizeof(dom)) == 0) {
+        json_array_foreach(json_object_get(p, "vfs"), i, f)
+        {
+            shown += streq_safe(jstr(f, "usedBy"), dom);
+        }
+    }
+    return need > shown ? need - shown : 0;
+}
+
+/* VFs of PF on NODE held by the VMIs of INCOMING other than VMI, with up to
+ * three of their "NS/NAME" in WHO (LEN bytes) for the reason. */
+static json_int_t vfs_held(const json_t *vmi, const json_t *incoming,
+                           const json_t *node, const json_t *p, const char *pf,
+                           char *who, size_t len)
+{
+    json_int_t held = 0;
+    size_t i, pos = 0, named = 0;
+    json_t *w;
+
+    if (len)
+        who[0] = '\0';
+    json_array_foreach(incoming, i, w)
+    {
+        json_int_t k;
+
+        if (same_vmi(w, vmi) || (k = vfs_still_needed(w, node, p, pf)) == 0)
+            continue;
+        held += k;
+        if (pos < len) {
+            const char *ns = api_doc_get_string(w, "metadata.namespace");
+            const char *name = api_doc_get_string(w, "metadata.name");
+            int c = named < 3    ? snprintf(who + pos, len - pos, "%s%s/%s",
+                                         pos ? ", " : "", ns ? ns : "",
+                                         name ? name : "")
+                    : named == 3 ? snprintf(who + pos, len - pos, ", ...")
+                                 : 0;
+
+            pos += c > 0 ? (size_t)c : 0;
+            named++;
+        }
+    }
+    return held;
+}
+
 int orch_sriov_target_ok(const json_t *vmi, const json_t *source,
-                         const json_t *node, char *reason, size_t len)
+                         const json_t *node, orch_node_incoming_fn incoming,
+                         void *incoming_arg, char *reason, size_t len)
 {
     const char *host = api_doc_get_string(node, "metadata.name");
     const char *src = api_doc_get_string(source, "metadata.name");
     const json_t *ifaces = vmi_interfaces(vmi);
+    json_t *in = NULL;
+    bool asked = false;
     size_t i;
     json_t *f;
+    int ok = 0;
 
     if (len)
         reason[0] = '\0';
@@ -317,7 +396,8 @@ int orch_sriov_target_ok(const json_t *vmi, const json_t *source,
         const char *net = iface_network_name(vmi, f);
         const json_t *n, *sn, *p;
         const char *pf, *err;
-        json_int_t free_vfs, need = 0;
+        json_int_t free_vfs, held, need = 0;
+        char who[160];
         size_t k;
         json_t *g;
 
@@ -327,13 +407,13 @@ int orch_sriov_target_ok(const json_t *vmi, const json_t *source,
             snprintf(reason, len,
                      "%s: SR-IOV interface '%s' has no multus network", host,
                      jstr(f, "name") ? jstr(f, "name") : "");
-            return 0;
+            goto out;
         }
         n = node_network(node, net);
         pf = jstr(n, "pf");
         if (!n || !pf) {
             snprintf(reason, len, "%s: no SR-IOV network '%s'", host, net);
-            return 0;
+            goto out;
         }
         sn = source ? node_network(source, net) : NULL;
         if (sn && jstr(sn, "pf") && strcmp(jstr(sn, "pf"), pf) != 0) {
@@ -341,14 +421,14 @@ int orch_sriov_target_ok(const json_t *vmi, const json_t *source,
                      "%s: network '%s' is on PF '%s' here but on PF '%s' on "
                      "the source %s",
                      host, net, pf, jstr(sn, "pf"), src ? src : "");
-            return 0;
+            goto out;
         }
         p = node_pf(node, pf);
         err = p ? jstr(p, "error") : jstr(n, "error");
         if (!p || err || !json_is_integer(json_object_get(p, "vfsFree"))) {
             snprintf(reason, len, "%s: PF '%s' (network '%s'): %s", host, pf,
                      net, err ? err : "not reported");
-            return 0;
+            goto out;
         }
         /* Every SR-IOV interface of this VMI up to this one on the same
          * PF takes a VF of its own. */
@@ -361,19 +441,37 @@ int orch_sriov_target_ok(const json_t *vmi, const json_t *source,
             on = other ? node_network(node, other) : NULL;
             need += on && streq_safe(jstr(on, "pf"), pf);
         }
+        /* The report is the migrator's last word: VFs that work in flight
+         * toward this node will take and that it does not show yet are
+         * not free (asked once, and only once a PF is to be counted). */
+        if (!asked && incoming)
+            in = incoming(host, incoming_arg);
+        asked = true;
+        held = vfs_held(vmi, in, node, p, pf, who, sizeof(who));
         free_vfs = json_integer_value(json_object_get(p, "vfsFree"));
-        if (free_vfs < need) {
-            snprintf(
-                reason, len,
-                "%s: PF '%s' (network '%s') has no free VF "
-                "(%" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " in use)",
-                host, pf, net,
-                json_integer_value(json_object_get(p, "vfsInUse")),
-                json_integer_value(json_object_get(p, "vfsInUse")) + free_vfs);
-            return 0;
+        if (free_vfs - held < need) {
+            if (held > 0)
+                snprintf(reason, len,
+                         "%s: PF '%s' (network '%s') has no free VF "
+                         "(%" JSON_INTEGER_FORMAT " free, %" JSON_INTEGER_FORMAT
+                         " held by work in flight: %s)",
+                         host, pf, net, free_vfs, held, who);
+            else
+                snprintf(reason, len,
+                         "%s: PF '%s' (network '%s') has no free VF "
+                         "(%" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+                         " in use)",
+                         host, pf, net,
+                         json_integer_value(json_object_get(p, "vfsInUse")),
+                         json_integer_value(json_object_get(p, "vfsInUse")) +
+                             free_vfs);
+            goto out;
         }
     }
-    return 1;
+    ok = 1;
+out:
+    json_decref(in);
+    return ok;
 }
 
 /* Whether VMI has an SR-IOV interface at all. */
@@ -392,7 +490,8 @@ static bool vmi_has_sriov(const json_t *vmi)
 
 int orch_sriov_pick_target(const json_t *vmi, const json_t *nodes,
                            const char *source, const json_t *selector,
-                           int64_t need, orch_node_used_fn used, void *used_arg,
+                           int64_t need, orch_node_used_fn used,
+                           orch_node_incoming_fn incoming, void *used_arg,
                            const json_t **ret_node, char *msg, size_t len)
 {
     const json_t *src = NULL;
@@ -419,7 +518,8 @@ int orch_sriov_pick_target(const json_t *vmi, const json_t *nodes,
         const char *name = api_doc_get_string(n, "metadata.name");
 
         if (!name || (source && !strcmp(name, source)) ||
-            orch_sriov_target_ok(vmi, src, n, one, sizeof(one))) {
+            orch_sriov_target_ok(vmi, src, n, incoming, used_arg, one,
+                                 sizeof(one))) {
             if (json_array_append(fit, n) < 0) {
                 json_decref(fit);
                 return -ENOMEM;

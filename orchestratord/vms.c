@@ -309,9 +309,21 @@ static void fmt_bytes(int64_t b, char *buf, size_t len)
         snprintf(buf, len, "%" PRId64 "Mi", (b + (1 << 20) - 1) >> 20);
 }
 
+/* REASON without its "NODE: " head (sriov.h's reasons name the node; this
+ * message names it already). */
+static const char *without_head(const char *reason, const char *node)
+{
+    size_t n = node ? strlen(node) : 0;
+
+    if (n && strncmp(reason, node, n) == 0 && strncmp(reason + n, ": ", 2) == 0)
+        return reason + n + 2;
+    return reason;
+}
+
 int orch_vm_pick_node(const json_t *nodes, const json_t *vmi, int64_t need,
-                      orch_node_used_fn used, void *used_arg,
-                      const json_t **ret_node, char *msg, size_t len)
+                      orch_node_used_fn used, orch_node_incoming_fn incoming,
+                      void *used_arg, const json_t **ret_node, char *msg,
+                      size_t len)
 {
     const json_t *sel =
         json_object_get(json_object_get(vmi, "spec"), "nodeSelector");
@@ -332,7 +344,7 @@ int orch_vm_pick_node(const json_t *nodes, const json_t *vmi, int64_t need,
         const char *cpuq = str_at(cap, "cpu");
         const char *net;
         int64_t mem = 0, cpu = 0, free_b;
-        char why[320] = "", a[32], b[32];
+        char why[320] = "", a[32], b[32], vf[512];
 
         if (!node_ready(n))
             snprintf(why, sizeof(why), "not Ready");
@@ -347,6 +359,9 @@ int orch_vm_pick_node(const json_t *nodes, const json_t *vmi, int64_t need,
             snprintf(why, sizeof(why), "does not match nodeSelector");
         else if ((net = missing_network(n, vmi)))
             snprintf(why, sizeof(why), "lacks network '%.200s'", net);
+        else if (!orch_sriov_target_ok(vmi, NULL, n, incoming, used_arg, vf,
+                                       sizeof(vf)))
+            snprintf(why, sizeof(why), "%.300s", without_head(vf, name));
         else if (cpuq && api_quantity_parse(cpuq, &cpu) == 0 && cpu < vcpus)
             snprintf(why, sizeof(why),
                      "%" PRId64 " CPUs, the VM needs %" PRId64, cpu, vcpus);
@@ -681,6 +696,17 @@ static int64_t node_used(const char *node, void *arg)
     return used;
 }
 
+/* The VMIs on their way to NODE, for the SR-IOV rule (sriov.h's
+ * orch_node_incoming_fn). */
+static json_t *node_incoming(const char *node, void *arg)
+{
+    struct pass *p = arg;
+    json_t *in = NULL;
+
+    return orch_migration_incoming(p->c->srv->store, node, &in) == 0 ? in
+                                                                     : NULL;
+}
+
 /* The uid of the VirtualMachine that owns VMI, or NULL (no such owner). */
 static const char *vmi_owner(const json_t *vmi)
 {
@@ -977,7 +1003,7 @@ static int vmi_create(struct pass *p, const json_t *vm)
     st = json_object_get(vmi, "status");
     phase_set(vmi, "Scheduling", p->now);
     r = orch_vm_pick_node(pass_nodes(p), vmi, orch_migration_vmi_memory(vmi),
-                          node_used, p, &node, msg, sizeof(msg));
+                          node_used, node_incoming, p, &node, msg, sizeof(msg));
     if (r == 0) {
         const char *nn = api_doc_get_string(node, "metadata.name");
         json_object_set_new(json_object_get(vmd, "labels"), NODE_LABEL,
@@ -1020,8 +1046,8 @@ static int vmi_progress(struct pass *p, struct vment *e, json_t *vmi)
     if (streq(phase, "Scheduling") && (!node || !*node)) {
         const json_t *pick = NULL;
         int r = orch_vm_pick_node(pass_nodes(p), vmi,
-                                  orch_migration_vmi_memory(vmi), node_used, p,
-                                  &pick, msg, sizeof(msg));
+                                  orch_migration_vmi_memory(vmi), node_used,
+                                  node_incoming, p, &pick, msg, sizeof(msg));
         if (r < 0) {
             json_t *c =
                 cond_find(json_object_get(st, "conditions"), "PodScheduled");

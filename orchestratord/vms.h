@@ -55,6 +55,7 @@
 
 #include "orchestratord/agent_client.h"
 #include "orchestratord/migration.h"
+#include "orchestratord/sriov.h"
 #include "store/store.h"
 
 struct orch_server;
@@ -104,15 +105,21 @@ const char *orch_vm_run_strategy(const json_t *vm);
 /* Choose the node for the VMI object VMI among NODES (a JSON array of Node
  * objects): Ready=True, not unschedulable, with an agent URL, matching
  * spec.nodeSelector, with as many CPUs as the VMI's vCPUs, NEED bytes of
- * memory free (capacity minus USED(node)), and every multus network the
- * VMI names among the node's status.sriovNetworks; of those, the one with
- * the most free memory, then the smallest name.  Returns 0 and the node
+ * memory free (capacity minus USED(node)), every multus network the VMI
+ * names among the node's status.sriovNetworks and, for its SR-IOV
+ * interfaces, a free VF each (orch_sriov_target_ok() without a source:
+ * vfsFree less what the VMIs INCOMING(node) names will take; INCOMING may
+ * be NULL); of those, the one with the most free memory, then the smallest
+ * name.  USED and INCOMING get USED_ARG.  Returns 0 and the node
  * (borrowed), or -ENOENT with what ruled each node out in MSG:
  *   "0/2 nodes are available: hv01: not Ready; hv02: lacks network
- *    'sriov-net1'" */
+ *    'sriov-net1'"
+ *   "0/1 nodes are available: hv02: PF 'ens1f0' (network 'sriov-net1')
+ *    has no free VF (1 free, 1 held by work in flight: default/vm-a)" */
 int orch_vm_pick_node(const json_t *nodes, const json_t *vmi, int64_t need,
-                      orch_node_used_fn used, void *used_arg,
-                      const json_t **ret_node, char *msg, size_t len);
+                      orch_node_used_fn used, orch_node_incoming_fn incoming,
+                      void *used_arg, const json_t **ret_node, char *msg,
+                      size_t len);
 
 /* Admission of a VM DOC (valid) against the store's nodes: its template's
  * memory must fit on some node (when some node reported its memory).  Returns

@@ -5,7 +5,10 @@
 # it).  A VMIM for the VM ends Failed with a reason naming the PF and the
 # host, nothing of the VM reaches that host, and the VM is untouched: it
 # runs where it ran, answers at its static address, keeps its VF, and its
-# console counter never restarted.
+# console counter never restarted.  Then two more SR-IOV VMs are posted at
+# once with one VF left in the lab (on the first host): placement counts the
+# VF the first one's start is taking, so the second is not placed (it would
+# fail its start with NoFreeVF) and says why.
 # shellcheck source=tests/e2e/lib.sh
 . "$ORCH_TOP/tests/e2e/lib.sh"
 # shellcheck source=tests/e2e/miglib.sh
@@ -63,3 +66,38 @@ e2e_check "its console counter goes on past $before" \
     wait_console "$from" "$dom" "orch-counter $((before + 3))([^0-9]|\$)" 30
 e2e_check "and never restarted" \
     sh -c "[ \$(grep -Ec 'orch-counter 1([^0-9]|\$)' '$(vm_console "$from" "$dom")') -le 1 ]"
+
+e2e_step "two more SR-IOV VMs at once: $from has one VF left, $to none"
+sriov_vm_yaml vm-sriov-b 198.18.0.68 02:00:c6:12:00:44 >"$work/vm-b.yaml"
+sriov_vm_yaml vm-sriov-c 198.18.0.69 02:00:c6:12:00:45 >"$work/vm-c.yaml"
+codes=$(post_vm "$work/vm-b.yaml")$(post_vm "$work/vm-c.yaml")
+e2e_check "both POSTs answer 201 (got $codes)" [ "$codes" = 201201 ]
+# The reason as soon as one is placed: while the placed one's start is under
+# way it names it as work in flight; once its VF is reported, "in use".
+first=
+for _ in $(seq 100); do
+    for v in vm-sriov-b vm-sriov-c; do
+        m=$(field "$vmis/$v" '.status.conditions[]? | select(.type == "PodScheduled" and .status == "False") | .message')
+        [ -n "$m" ] && first=$m && break 2
+    done
+    sleep 0.1
+done
+e2e_note "first reason: $first"
+placed=
+for _ in $(seq 600); do
+    for v in vm-sriov-b vm-sriov-c; do
+        [ "$(field "$vmis/$v" .status.phase)" = Running ] && placed=$v && break 2
+    done
+    sleep 0.1
+done
+waiting=vm-sriov-b
+[ "$placed" = vm-sriov-b ] && waiting=vm-sriov-c
+e2e_check "one of them runs on $from (got '$placed')" \
+    [ "$(field "$vmis/$placed" .status.nodeName)" = "$from" ]
+e2e_check "the other stays Scheduling" [ "$(field "$vmis/$waiting" .status.phase)" = Scheduling ]
+why=$(field "$vmis/$waiting" '.status.conditions[]? | select(.type == "PodScheduled") | .message')
+e2e_note "$waiting: $why"
+e2e_check "its reason: $from's ens1f0 has no free VF" \
+    grep -q "$from: PF 'ens1f0' (network 'sriov-net1') has no free VF" <<<"$why"
+e2e_check "and $to's neither" grep -q "$to: PF 'ens1f0' (network 'sriov-net1') has no free VF" <<<"$why"
+e2e_check "no host ever saw default_$waiting" gone_everywhere "default_$waiting"

@@ -716,6 +716,151 @@ static void test_sriov_target(void **state)
     json_decref(o);
 }
 
+/* Node NAME's PF now as its migrator would report it: FREE free VFs and,
+ * when USED_BY is not NULL, one more reserved for that domain. */
+static void set_sriov_pf(struct fixture *f, const char *name, int free_vfs,
+                         const char *used_by)
+{
+    json_t *n = get(f, STORE_KIND_NODE, name), *vfs = json_array(), *pf;
+    int total = free_vfs + (used_by != NULL);
+
+    for (int i = 0; i < total; i++)
+        json_array_append_new(
+            vfs, json_pack("{s:i, s:b, s:b, s:s?}", "index", i, "reserved",
+                           used_by && i == 0, "inUse", used_by && i == 0,
+                           "usedBy", used_by && i == 0 ? used_by : NULL));
+    pf = json_array_get(
+        json_object_get(json_object_get(json_object_get(n, "status"), "sriov"),
+                        "pfs"),
+        0);
+    assert_non_null(pf);
+    json_object_set_new(pf, "vfsFree", json_integer(free_vfs));
+    json_object_set_new(pf, "vfsInUse", json_integer(used_by != NULL));
+    json_object_set_new(pf, "vfs", vfs);
+    assert_int_equal(store_update(f->st, STORE_KIND_NODE, n, 0), 0);
+    json_decref(n);
+}
+
+/* Three SR-IOV migrations scheduled in one pass (issue 12 leftover): hv02
+ * and hv03 have one free VF each; m1 takes hv02, so m2 is placed on hv03
+ * and m3 fits nowhere, with the reason naming the work that holds them. */
+static void test_sriov_vfs_held_in_one_pass(void **state)
+{
+    struct fixture *f = *state;
+    const char *why;
+    json_t *o;
+
+    add_sriov_node(f, "hv01", URL("1"), "ens1f0", 0);
+    add_sriov_node(f, "hv02", URL("2"), "ens1f0", 1);
+    add_sriov_node(f, "hv03", URL("3"), "ens1f0", 1);
+    add_sriov_node(f, "hv04", URL("4"), "ens1f0", 0);
+    add_sriov_vmi(f, "vm1", "hv01");
+    add_sriov_vmi(f, "vm2", "hv01");
+    add_sriov_vmi(f, "vm3", "hv04");
+    post_vmim(f, "m1", "vm1", NULL);
+    post_vmim(f, "m2", "vm2", NULL);
+    post_vmim(f, "m3", "vm3", NULL);
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv02");
+    json_decref(o);
+    o = get(f, STORE_KIND_MIGRATION, "m2");
+    assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv03");
+    json_decref(o);
+    o = get(f, STORE_KIND_MIGRATION, "m3");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    why = jstr(o, "status.migrationState.failureReason");
+    if (!strstr(why, "hv02: PF 'ens1f0' (network 'sriov-net1') has no free "
+                     "VF (1 free, 1 held by work in flight: default/vm1)") ||
+        !strstr(why, "hv03: PF 'ens1f0' (network 'sriov-net1') has no free "
+                     "VF (1 free, 1 held by work in flight: default/vm2)"))
+        fail_msg("failureReason: %s", why);
+    json_decref(o);
+    assert_vmi_on(f, "vm3", "hv04");
+}
+
+/* A migration in flight holds its VF on the target until the report shows
+ * it (then it is not counted twice) or the migration ends. */
+static void test_sriov_vfs_held_by_migration_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    char *prep;
+    json_t *o;
+
+    add_sriov_node(f, "hv01", URL("1"), "ens1f0", 0);
+    add_sriov_node(f, "hv02", URL("2"), "ens1f0", 1);
+    add_sriov_node(f, "hv03", URL("3"), "ens1f0", 0);
+    add_sriov_vmi(f, "vm1", "hv01");
+    add_sriov_vmi(f, "vm2", "hv01");
+    add_sriov_vmi(f, "vm3", "hv03");
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    assert_phase(f, "m1", "PreparingTarget");
+
+    /* hv02's one free VF is m1's: m2 fails in Scheduling, saying so. */
+    post_vmim(f, "m2", "vm2", NULL);
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m2");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.failureReason"),
+                        "no node to migrate to: hv02: PF 'ens1f0' (network "
+                        "'sriov-net1') has no free VF (1 free, 1 held by work "
+                        "in flight: default/vm1), hv03: PF 'ens1f0' (network "
+                        "'sriov-net1') has no free VF (4 of 4 in use)");
+    json_decref(o);
+    assert_int_equal(log_count(f, "submit " URL("2")), 1); /* m1's only */
+
+    /* m1 ends (its prepare failed): it holds nothing any more. */
+    prep = job_of(f, "m1", "prepare");
+    fake_agent_set(&f->fk, prep, "Failed",
+                   json_pack("{s:{s:s, s:s}}", "error", "reason", "NoFreeVF",
+                             "message", "test"));
+    free(prep);
+    settle(f, 5);
+    assert_phase(f, "m1", "Failed");
+    post_vmim(f, "m3", "vm2", NULL);
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m3");
+    assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv02");
+    json_decref(o);
+
+    /* m3's prepare reserved its VF and hv02 reports it as vm2's, with one
+     * more VF free: m3 is not counted a second time, m4 fits. */
+    set_sriov_pf(f, "hv02", 1, "default_vm2");
+    post_vmim(f, "m4", "vm3", NULL);
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m4");
+    assert_string_equal(jstr(o, "status.migrationState.targetNode"), "hv02");
+    json_decref(o);
+}
+
+/* A VM whose start the VM controller placed on hv02 (Scheduled, not yet
+ * running) holds hv02's one free VF against a migration too. */
+static void test_sriov_vfs_held_by_vm_start(void **state)
+{
+    struct fixture *f = *state;
+    json_t *o;
+
+    add_sriov_node(f, "hv01", URL("1"), "ens1f0", 0);
+    add_sriov_node(f, "hv02", URL("2"), "ens1f0", 1);
+    add_sriov_vmi(f, "vm1", "hv01");
+    add_sriov_vmi(f, "vm0", "hv02");
+    o = get(f, STORE_KIND_VMI, "vm0");
+    json_object_set_new(json_object_get(o, "status"), "phase",
+                        json_string("Scheduled"));
+    assert_int_equal(store_update(f->st, STORE_KIND_VMI, o, 0), 0);
+    json_decref(o);
+    post_vmim(f, "m1", "vm1", NULL);
+    settle(f, 5);
+    o = get(f, STORE_KIND_MIGRATION, "m1");
+    assert_string_equal(jstr(o, "status.phase"), "Failed");
+    assert_string_equal(jstr(o, "status.migrationState.failureReason"),
+                        "no node to migrate to: hv02: PF 'ens1f0' (network "
+                        "'sriov-net1') has no free VF (1 free, 1 held by work "
+                        "in flight: default/vm0)");
+    json_decref(o);
+}
+
 /*
  * Agents that fail.
  */
@@ -1839,6 +1984,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_per_source, setup, teardown),
         cmocka_unit_test(test_pick_target),
         cmocka_unit_test_setup_teardown(test_sriov_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sriov_vfs_held_in_one_pass, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_sriov_vfs_held_by_migration_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sriov_vfs_held_by_vm_start, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_no_target_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_agent_down_fails_after_bound,
                                         setup, teardown),

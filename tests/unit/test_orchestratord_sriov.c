@@ -235,27 +235,32 @@ static void test_target_ok(void **state)
     char why[512];
 
     (void)state;
-    assert_int_equal(orch_sriov_target_ok(vmi, a, b, why, sizeof(why)), 1);
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, NULL, NULL, why, sizeof(why)), 1);
     assert_string_equal(why, "");
-    assert_int_equal(orch_sriov_target_ok(vmi, a, full, why, sizeof(why)), 0);
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, full, NULL, NULL, why, sizeof(why)), 0);
     assert_string_equal(why, "host-c: PF 'ens1f0' (network 'sriov-net1') has "
                              "no free VF (4 of 4 in use)");
     /* The same network on a PF of another name: VFs match by PF name. */
-    assert_int_equal(orch_sriov_target_ok(vmi, a, other, why, sizeof(why)), 0);
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, other, NULL, NULL, why, sizeof(why)), 0);
     assert_string_equal(why, "host-d: network 'sriov-net1' is on PF 'ens2f0' "
                              "here but on PF 'ens1f0' on the source host-a");
     /* Without a source record the target's own mapping is taken. */
-    assert_int_equal(orch_sriov_target_ok(vmi, NULL, other, why, sizeof(why)),
-                     1);
-    assert_int_equal(orch_sriov_target_ok(vmi, a, missing, why, sizeof(why)),
-                     0);
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, NULL, other, NULL, NULL, why, sizeof(why)),
+        1);
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, missing, NULL, NULL, why, sizeof(why)), 0);
     assert_string_equal(
         why, "host-e: PF 'ens1f0' (network 'sriov-net1'): no such interface");
     /* A host without the network at all. */
     b2 = json_deep_copy(b);
     json_object_set_new(json_object_get(b2, "status"), "sriovNetworks",
                         json_array());
-    assert_int_equal(orch_sriov_target_ok(vmi, a, b2, why, sizeof(why)), 0);
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b2, NULL, NULL, why, sizeof(why)), 0);
     assert_string_equal(why, "host-b: no SR-IOV network 'sriov-net1'");
     json_decref(b2);
 
@@ -274,9 +279,11 @@ static void test_target_ok(void **state)
             json_pack("{s:s, s:{s:s}}", "name", "sriov-net1b", "multus",
                       "networkName", "sriov-net1"));
     }
-    assert_int_equal(orch_sriov_target_ok(vmi, a, b, why, sizeof(why)), 0);
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, NULL, NULL, why, sizeof(why)), 0);
     assert_non_null(strstr(why, "has no free VF"));
-    assert_int_equal(orch_sriov_target_ok(vmi, b, a, why, sizeof(why)), 1);
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, b, a, NULL, NULL, why, sizeof(why)), 1);
 
     json_decref(vmi);
     json_decref(a);
@@ -298,14 +305,16 @@ static void test_pick_target(void **state)
     (void)state;
     /* host-b would win on name order; it has no free VF. */
     assert_int_equal(orch_sriov_pick_target(vmi, nodes, "host-a", NULL, 1024,
-                                            NULL, NULL, &got, msg, sizeof(msg)),
+                                            NULL, NULL, NULL, &got, msg,
+                                            sizeof(msg)),
                      0);
     assert_string_equal(api_doc_get_string(got, "metadata.name"), "host-c");
 
     /* Only host-b besides the source: the reason names PF and host. */
     json_array_remove(nodes, 2);
     assert_int_equal(orch_sriov_pick_target(vmi, nodes, "host-a", NULL, 1024,
-                                            NULL, NULL, &got, msg, sizeof(msg)),
+                                            NULL, NULL, NULL, &got, msg,
+                                            sizeof(msg)),
                      -ENOENT);
     assert_string_equal(msg, "no node to migrate to: host-b: PF 'ens1f0' "
                              "(network 'sriov-net1') has no free VF (4 of 4 in "
@@ -316,7 +325,8 @@ static void test_pick_target(void **state)
     json_object_set_new(json_object_get(json_array_get(nodes, 2), "spec"),
                         "unschedulable", json_true());
     assert_int_equal(orch_sriov_pick_target(vmi, nodes, "host-a", NULL, 1024,
-                                            NULL, NULL, &got, msg, sizeof(msg)),
+                                            NULL, NULL, NULL, &got, msg,
+                                            sizeof(msg)),
                      -ENOENT);
     assert_string_equal(msg, "no node to migrate to: 1 other node: host-d is "
                              "unschedulable; SR-IOV: host-b: PF 'ens1f0' "
@@ -326,9 +336,176 @@ static void test_pick_target(void **state)
     /* A VMI without SR-IOV is the plain pick: host-b is fine for it. */
     json_object_del(iface0(vmi), "sriov");
     assert_int_equal(orch_sriov_pick_target(vmi, nodes, "host-a", NULL, 1024,
-                                            NULL, NULL, &got, msg, sizeof(msg)),
+                                            NULL, NULL, NULL, &got, msg,
+                                            sizeof(msg)),
                      0);
     assert_string_equal(api_doc_get_string(got, "metadata.name"), "host-b");
+    json_decref(nodes);
+    json_decref(vmi);
+}
+
+/* ---------------------------------------------------------------------- */
+/* VFs held by work in flight                                              */
+
+/* orch_node_incoming_fn for the tests: ARG is {node name: [VMIs]}; a new
+ * reference to the node's list.  Counts its calls in incoming_calls. */
+static int incoming_calls;
+
+static json_t *incoming(const char *node, void *arg)
+{
+    incoming_calls++;
+    return json_incref(json_object_get(arg, node));
+}
+
+/* The seed VMI again, as NS/NAME: another SR-IOV VM on its way. */
+static json_t *other_vmi(const char *ns, const char *name)
+{
+    json_t *v = seed_vmi();
+
+    json_object_set_new(json_object_get(v, "metadata"), "namespace",
+                        json_string(ns));
+    json_object_set_new(json_object_get(v, "metadata"), "name",
+                        json_string(name));
+    return v;
+}
+
+/* Mark VF K of NODE's first PF in use by USER, as the migrator reports a
+ * reservation (the counts follow, as hosts.c writes them). */
+static void vf_used_by(json_t *node, int k, const char *user)
+{
+    json_t *p = json_array_get(
+        json_object_get(
+            json_object_get(json_object_get(node, "status"), "sriov"), "pfs"),
+        0);
+    json_t *vf = json_array_get(json_object_get(p, "vfs"), (size_t)k);
+
+    assert_non_null(vf);
+    assert_false(json_is_true(json_object_get(vf, "inUse")));
+    json_object_set_new(vf, "inUse", json_true());
+    json_object_set_new(vf, "usedBy", json_string(user));
+    json_object_set_new(
+        p, "vfsFree",
+        json_integer(json_integer_value(json_object_get(p, "vfsFree")) - 1));
+    json_object_set_new(
+        p, "vfsInUse",
+        json_integer(json_integer_value(json_object_get(p, "vfsInUse")) + 1));
+}
+
+/* One free VF on host-b and another SR-IOV VM migrating there: host-b is
+ * full, and the reason says why; once the report shows that VM's VF as
+ * its own, it is not counted a second time. */
+static void test_target_ok_work_in_flight(void **state)
+{
+    json_t *vmi = seed_vmi();
+    json_t *a = node("host-a", "ens1f0", 2, 4);
+    json_t *b = node("host-b", "ens1f0", 1, 4);
+    json_t *in = json_pack("{s:[o]}", "host-b", other_vmi("default", "vm-a"));
+    char why[512];
+
+    (void)state;
+    incoming_calls = 0;
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, incoming, in, why, sizeof(why)), 0);
+    assert_string_equal(why, "host-b: PF 'ens1f0' (network 'sriov-net1') has "
+                             "no free VF (1 free, 1 held by work in flight: "
+                             "default/vm-a)");
+    assert_int_equal(incoming_calls, 1);
+    /* Without the work in flight, the report alone: it fits. */
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, NULL, NULL, why, sizeof(why)), 1);
+    /* Work toward another node holds nothing here. */
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, a, incoming, in, why, sizeof(why)), 1);
+
+    /* The prepare reserved vm-a's VF and the report says so: vfsFree is
+     * already one less (here: 1 of 4 left after a second VF was free). */
+    json_decref(b);
+    b = node("host-b", "ens1f0", 2, 4);
+    vf_used_by(b, 0, "default_vm-a");
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, incoming, in, why, sizeof(why)), 1);
+    assert_string_equal(why, "");
+    /* A VF used by another domain does not stand for vm-a's. */
+    json_decref(b);
+    b = node("host-b", "ens1f0", 2, 4);
+    vf_used_by(b, 0, "default_vm-z");
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, incoming, in, why, sizeof(why)), 0);
+    assert_non_null(strstr(why, "(1 free, 1 held by work in flight: "
+                                "default/vm-a)"));
+
+    /* The VMI itself in the list (its own migration) is not held against
+     * it; a VMI without SR-IOV holds no VF. */
+    json_decref(in);
+    in = json_pack("{s:[o]}", "host-b", seed_vmi());
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, incoming, in, why, sizeof(why)), 1);
+    json_object_del(iface0(json_array_get(json_object_get(in, "host-b"), 0)),
+                    "sriov");
+    json_object_set_new(
+        json_object_get(json_array_get(json_object_get(in, "host-b"), 0),
+                        "metadata"),
+        "name", json_string("vm-plain"));
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, incoming, in, why, sizeof(why)), 1);
+
+    /* Many in flight: three named, then "...". */
+    json_decref(b);
+    b = node("host-b", "ens1f0", 4, 4);
+    json_decref(in);
+    in = json_pack("{s:[o, o, o, o]}", "host-b", other_vmi("ns1", "v1"),
+                   other_vmi("ns1", "v2"), other_vmi("ns2", "v3"),
+                   other_vmi("ns2", "v4"));
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, incoming, in, why, sizeof(why)), 0);
+    assert_string_equal(why, "host-b: PF 'ens1f0' (network 'sriov-net1') has "
+                             "no free VF (4 free, 4 held by work in flight: "
+                             "ns1/v1, ns1/v2, ns2/v3, ...)");
+
+    /* A VMI without SR-IOV interfaces never asks. */
+    incoming_calls = 0;
+    json_object_del(iface0(vmi), "sriov");
+    assert_int_equal(
+        orch_sriov_target_ok(vmi, a, b, incoming, in, why, sizeof(why)), 1);
+    assert_int_equal(incoming_calls, 0);
+
+    json_decref(in);
+    json_decref(vmi);
+    json_decref(a);
+    json_decref(b);
+}
+
+/* The pick: host-b would win on name order, but its one free VF is held
+ * by a migration in flight: host-c is chosen; with host-c's held too, the
+ * migration is refused with both reasons. */
+static void test_pick_target_work_in_flight(void **state)
+{
+    json_t *vmi = seed_vmi();
+    json_t *nodes = json_pack("[o, o, o]", node("host-a", "ens1f0", 2, 4),
+                              node("host-b", "ens1f0", 1, 4),
+                              node("host-c", "ens1f0", 1, 4));
+    json_t *in = json_pack("{s:[o]}", "host-b", other_vmi("default", "vm-a"));
+    const json_t *got = NULL;
+    char msg[1024];
+
+    (void)state;
+    assert_int_equal(orch_sriov_pick_target(vmi, nodes, "host-a", NULL, 1024,
+                                            NULL, incoming, in, &got, msg,
+                                            sizeof(msg)),
+                     0);
+    assert_string_equal(api_doc_get_string(got, "metadata.name"), "host-c");
+    json_object_set_new(in, "host-c",
+                        json_pack("[o]", other_vmi("default", "vm-b")));
+    assert_int_equal(orch_sriov_pick_target(vmi, nodes, "host-a", NULL, 1024,
+                                            NULL, incoming, in, &got, msg,
+                                            sizeof(msg)),
+                     -ENOENT);
+    assert_string_equal(
+        msg, "no node to migrate to: host-b: PF 'ens1f0' (network "
+             "'sriov-net1') has no free VF (1 free, 1 held by work in flight: "
+             "default/vm-a), host-c: PF 'ens1f0' (network 'sriov-net1') has "
+             "no free VF (1 free, 1 held by work in flight: default/vm-b)");
+    json_decref(in);
     json_decref(nodes);
     json_decref(vmi);
 }
@@ -379,6 +556,8 @@ int main(void)
         cmocka_unit_test(test_vm_check),
         cmocka_unit_test(test_target_ok),
         cmocka_unit_test(test_pick_target),
+        cmocka_unit_test(test_target_ok_work_in_flight),
+        cmocka_unit_test(test_pick_target_work_in_flight),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

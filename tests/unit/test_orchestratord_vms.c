@@ -102,10 +102,12 @@ static void settle(struct fixture *f, int turns)
 }
 
 /* A node report of NODE (agent URL, memory in GiB, an SR-IOV network
- * NET or none, DOMAINS stolen or NULL for none), applied as a migrator's
- * PUT would be. */
-static void report(struct fixture *f, const char *node, const char *url,
-                   int gib, const char *net, json_t *domains)
+ * NET on PF ens1f0 with VFS VFs or none, VF 0 reserved for USED_BY when
+ * not NULL, DOMAINS stolen or NULL for none), applied as a migrator's PUT
+ * would be. */
+static void report_vfs(struct fixture *f, const char *node, const char *url,
+                       int gib, const char *net, int vfs, const char *used_by,
+                       json_t *domains)
 {
     json_t *r = json_pack(
         "{s:s, s:{s:s, s:s}, s:{s:i, s:I}, s:{s:s}, s:{s:s, s:s, s:s},"
@@ -118,14 +120,33 @@ static void report(struct fixture *f, const char *node, const char *url,
     struct api_errors errs = API_ERRORS_INIT;
 
     assert_non_null(r);
-    if (net)
+    if (net) {
+        json_t *v = json_array();
+        for (int i = 0; i < vfs; i++) {
+            bool held = i == 0 && used_by;
+            char pci[32];
+            snprintf(pci, sizeof(pci), "0000:3b:02.%d", i);
+            json_array_append_new(
+                v, json_pack("{s:i, s:s, s:s, s:b, s:b, s:s?}", "index", i,
+                             "pci", pci, "netdev", "", "reserved", held,
+                             "inUse", held, "usedBy", held ? used_by : NULL));
+        }
         json_array_append_new(json_object_get(r, "networks"),
-                              json_pack("{s:s, s:s, s:s}", "name", net, "pf",
-                                        "ens1f0", "mode", "macvtap"));
+                              json_pack("{s:s, s:s, s:s, s:i, s:i, s:o}",
+                                        "name", net, "pf", "ens1f0", "mode",
+                                        "macvtap", "totalVFs", vfs, "numVFs",
+                                        vfs, "vfs", v));
+    }
     assert_int_equal(orch_report_check(r, node, &errs), 0);
     assert_true(orch_hosts_report(&f->srv, node, r, fake_agent_now) >= 0);
     api_errors_clear(&errs);
     json_decref(r);
+}
+
+static void report(struct fixture *f, const char *node, const char *url,
+                   int gib, const char *net, json_t *domains)
+{
+    report_vfs(f, node, url, gib, net, 4, NULL, domains);
 }
 
 static json_t *dom_running(const char *name)
@@ -435,6 +456,103 @@ static void test_vm_unschedulable_names_what_is_missing(void **state)
     assert_vm_status(f, "vm3", "Starting");
 }
 
+/* Placement counts the VFs of VMIs placed but not yet running (issue 12
+ * leftover): hv01 has one free VF and the most memory; vm1 is placed there
+ * and its start is under way, so vm2 goes to hv02 and vm3 fits nowhere,
+ * with the reason; once hv01 reports vm1's VF as vm1's, it is not counted
+ * twice. */
+static void test_vm_placement_counts_vfs_in_flight(void **state)
+{
+    struct fixture *f = *state;
+    json_t *vmi;
+    const char *msg;
+
+    report_vfs(f, "hv01", URL("1"), 16, "sriov-net1", 1, NULL, NULL);
+    report_vfs(f, "hv02", URL("2"), 8, "sriov-net1", 1, NULL, NULL);
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMS,
+             vm_manifest("vm1", "\"running\":true", "1Gi", "sriov-net1")),
+        201);
+    settle(f, 3);
+    vmi = get(f, STORE_KIND_VMI, "vm1");
+    assert_string_equal(jstr(vmi, "status.phase"), "Scheduled");
+    assert_string_equal(jstr(vmi, "status.nodeName"), "hv01");
+    json_decref(vmi);
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMS,
+             vm_manifest("vm2", "\"running\":true", "1Gi", "sriov-net1")),
+        201);
+    settle(f, 3);
+    vmi = get(f, STORE_KIND_VMI, "vm2");
+    assert_string_equal(jstr(vmi, "status.nodeName"), "hv02");
+    json_decref(vmi);
+
+    assert_int_equal(
+        call(f, HTTP_METHOD_POST, VMS,
+             vm_manifest("vm3", "\"running\":true", "1Gi", "sriov-net1")),
+        201);
+    settle(f, 3);
+    vmi = get(f, STORE_KIND_VMI, "vm3");
+    assert_string_equal(jstr(vmi, "status.phase"), "Scheduling");
+    msg = jstr(cond(vmi, "PodScheduled"), "message");
+    if (strcmp(msg, "0/2 nodes are available: hv01: PF 'ens1f0' (network "
+                    "'sriov-net1') has no free VF (1 free, 1 held by work in "
+                    "flight: default/vm1); hv02: PF 'ens1f0' (network "
+                    "'sriov-net1') has no free VF (1 free, 1 held by work in "
+                    "flight: default/vm2)") != 0)
+        fail_msg("message: %s", msg);
+    json_decref(vmi);
+
+    /* A migration of another SR-IOV VMI toward hv02, preparing the
+     * target: it holds one of hv02's VFs as well. */
+    {
+        json_t *vmx = get(f, STORE_KIND_VMI, "vm2"), *mig;
+        json_object_set_new(json_object_get(vmx, "metadata"), "name",
+                            json_string("vmx"));
+        json_object_del(json_object_get(vmx, "metadata"), "uid");
+        json_object_del(json_object_get(vmx, "metadata"), "resourceVersion");
+        json_object_del(json_object_get(vmx, "metadata"), "ownerReferences");
+        json_object_set_new(json_object_get(vmx, "status"), "phase",
+                            json_string("Running"));
+        json_object_set_new(json_object_get(vmx, "status"), "nodeName",
+                            json_string("hv09"));
+        assert_int_equal(store_create(f->st, STORE_KIND_VMI, vmx), 0);
+        json_decref(vmx);
+        mig = json_pack(
+            "{s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:s, s:{s:s, s:s}}}",
+            "apiVersion", "kubevirt.io/v1", "kind",
+            "VirtualMachineInstanceMigration", "metadata", "name", "mx",
+            "namespace", "default", "spec", "vmiName", "vmx", "status", "phase",
+            "PreparingTarget", "migrationState", "sourceNode", "hv09",
+            "targetNode", "hv02");
+        assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION, mig), 0);
+        json_decref(mig);
+    }
+    report_vfs(f, "hv02", URL("2"), 8, "sriov-net1", 2, NULL, NULL);
+    settle(f, 3);
+    vmi = get(f, STORE_KIND_VMI, "vm3");
+    assert_string_equal(jstr(vmi, "status.phase"), "Scheduling");
+    msg = jstr(cond(vmi, "PodScheduled"), "message");
+    if (!strstr(msg, "hv02: PF 'ens1f0' (network 'sriov-net1') has no free VF "
+                     "(2 free, 2 held by work in flight: default/vmx, "
+                     "default/vm2)"))
+        fail_msg("message: %s", msg);
+    json_decref(vmi);
+
+    /* hv01's migrator reserved vm1's VF and a second VF showed up: the
+     * report counts vm1's, placement does not count it again. */
+    report_vfs(f, "hv01", URL("1"), 16, "sriov-net1", 2, "default_vm1", NULL);
+    settle(f, 3);
+    vmi = get(f, STORE_KIND_VMI, "vm1");
+    assert_string_equal(jstr(vmi, "status.phase"), "Scheduled");
+    json_decref(vmi);
+    vmi = get(f, STORE_KIND_VMI, "vm3");
+    assert_string_equal(jstr(vmi, "status.phase"), "Scheduled");
+    assert_string_equal(jstr(vmi, "status.nodeName"), "hv01");
+    json_decref(vmi);
+}
+
 static void test_pick_node_reasons(void **state)
 {
     json_t *nodes = json_array(), *vmi;
@@ -463,7 +581,7 @@ static void test_pick_node_reasons(void **state)
     vmi = json_pack("{s:{s:{s:{s:i}, s:{s:s}}}}", "spec", "domain", "cpu",
                     "cores", 2, "memory", "guest", "2Gi");
     assert_int_equal(orch_vm_pick_node(nodes, vmi, (int64_t)2 << 30, NULL, NULL,
-                                       &got, msg, sizeof(msg)),
+                                       NULL, &got, msg, sizeof(msg)),
                      -ENOENT);
     assert_string_equal(msg, "0/3 nodes are available: a: not Ready; b: "
                              "insufficient memory: 1Gi free, the VM needs "
@@ -945,6 +1063,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_vm_unschedulable_names_what_is_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_placement_counts_vfs_in_flight,
+                                        setup, teardown),
         cmocka_unit_test(test_pick_node_reasons),
         cmocka_unit_test_setup_teardown(test_vm_start_job_failed, setup,
                                         teardown),
