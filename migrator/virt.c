@@ -898,6 +898,7 @@ static void iface_parse(const xmlNode *n, struct migr_dom_iface *i)
     xml_attr(n, "type", i->type, sizeof(i->type));
     xml_attr(xml_child(n, "mac"), "address", i->mac, sizeof(i->mac));
     xml_attr(xml_child(n, "target"), "dev", i->name, sizeof(i->name));
+    xml_attr(xml_child(n, "alias"), "name", i->alias, sizeof(i->alias));
     for (size_t k = 0; !i->source[0] && k < sizeof(attrs) / sizeof(*attrs); k++)
         xml_attr(src, attrs[k], i->source, sizeof(i->source));
     if (!i->source[0] && xml_child(src, "address")) {

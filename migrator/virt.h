@@ -117,6 +117,7 @@ struct migr_dom_iface {
     char type[16];    /* bridge, network, direct, hostdev, user, ... */
     char source[256]; /* bridge, network or device name, a hostdev's PCI
                          address "0000:3b:02.1", a socket path; "" none */
+    char alias[64];   /* <alias name>: "ua-sriov-net1" (domxml.h); "" none */
     /* The guest's addresses on it, as far as libvirt knows them. */
     char ips[MIGR_IFACE_MAX_IPS][46];
     size_t n_ips;
