@@ -786,6 +786,50 @@ static void test_adopt_iface_unmatched(void **state)
     migr_sriov_free(s);
 }
 
+/* A prepare re-run from the journal after a restart reserves again for the
+ * same owner and MAC in a new, empty table: with the running domain's VF
+ * adopted it gets the VF it had (the lowest free one then and now), not
+ * the domain's, and programs it again. */
+static void test_adopt_then_prepare_rerun(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation before, after;
+    const struct conf_network *mv = &adopt_nets[3];
+
+    fx_standard(fx);
+    /* Before: the running domain's VF0, then the prepare's. */
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(migr_sriov_reserve_net(s, mv, "02:aa:00:00:00:01",
+                                            "ns_run", NULL, NULL),
+                     0);
+    assert_int_equal(migr_sriov_reserve_net(s, mv, "02:aa:00:00:00:02",
+                                            "ns_prep", NULL, &before),
+                     0);
+    assert_int_equal(before.index, 1);
+    migr_sriov_free(s);
+
+    /* The restart: the domain's VF adopted, then the prepare again. */
+    s = NULL;
+    f.n_sets = 0;
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_run", "direct",
+                                            "ens1f0v0", "02:aa:00:00:00:01",
+                                            NULL, NULL),
+                     0);
+    assert_int_equal(migr_sriov_reserve_net(s, mv, "02:aa:00:00:00:02",
+                                            "ns_prep", NULL, &after),
+                     0);
+    assert_int_equal(after.index, before.index);
+    assert_string_equal(after.netdev, before.netdev);
+    assert_int_equal(f.n_sets, 1);
+    assert_int_equal(f.sets[0].index, 1);
+    assert_string_equal(f.sets[0].mac, "02:aa:00:00:00:02");
+    migr_sriov_free(s);
+}
+
 /* A missing PF: no VF to reserve, said as such. */
 static void test_reserve_missing_pf(void **state)
 {
@@ -967,6 +1011,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_adopt_iface_pci, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_iface_unmatched, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_then_prepare_rerun, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_reserve_missing_pf, fx_setup,
                                         fx_teardown),
