@@ -1030,7 +1030,7 @@ int migr_agent_sriov_adopt(const struct conf_migrator *cfg, struct migr_virt *v,
     static const size_t plen = sizeof(MIGR_ALIAS_SRIOV) - 1;
     struct migr_dom_info *doms = NULL;
     char err[512];
-    int n, adopted = 0;
+    int n, r, adopted = 0;
 
     if (!cfg || !v || !s)
         return -EINVAL;
@@ -1049,16 +1049,17 @@ int migr_agent_sriov_adopt(const struct conf_migrator *cfg, struct migr_virt *v,
 
             if ((doms[i].id >= 0) != (pass == 0))
                 continue;
-            if (migr_virt_devices(v, dom, false, &dv, err, sizeof(err)) < 0) {
+            r = migr_virt_devices(v, dom, false, &dv, err, sizeof(err));
+            /* -ENOENT: gone since the listing, holding nothing now. */
+            if (r < 0 && r != -ENOENT)
                 log_warn("sriov: domain '%s': VFs not taken back: %s", dom,
                          err);
+            if (r < 0)
                 continue;
-            }
             for (size_t k = 0; k < dv.n_ifaces; k++) {
                 const struct migr_dom_iface *f = &dv.ifaces[k];
                 const struct conf_network *net = NULL;
                 struct migr_vf_reservation res;
-                int r;
 
                 if (strncmp(f->alias, MIGR_ALIAS_SRIOV, plen) != 0)
                     continue;

@@ -163,11 +163,12 @@ const char *migr_agent_url(const struct migr_agent *a);
 void migr_agent_bound(struct migr_agent *a, uint16_t port);
 
 /* Adopt the domains' VFs (migr_agent_sriov_adopt, on a connection of its
- * own; libvirt unreachable is a warning), start the worker thread (and
- * libvirt's event loop, before the worker's first connection): a refresh
- * at once, then every report_interval_s and
- * on every domain lifecycle event; and the reporter thread, which pushes
- * each refreshed inventory.  Returns 0 or a negative errno. */
+ * own; libvirt unreachable is a warning), then start the worker thread
+ * (and libvirt's event loop, before the worker's first connection): a
+ * refresh at once, then every report_interval_s and on every domain
+ * lifecycle event; read the jobs' journal back and start the job workers;
+ * and the reporter thread, which pushes each refreshed inventory.
+ * Returns 0 or a negative errno. */
 int migr_agent_start(struct migr_agent *a);
 
 /* Stop and join the reporter (a push in flight is cut within about
