@@ -1009,6 +1009,110 @@ static void agent_jobs_recover(struct migr_agent *a)
     migr_jobs_recovery_clear(&rec);
 }
 
+/* Why an interface's VF was not adopted, for the warning. */
+static const char *adopt_why(int r)
+{
+    switch (r) {
+    case -ENOENT:
+        return "no PF of a configured network on this host has that VF";
+    case -EBUSY:
+        return "another domain holds that VF";
+    case -EINVAL:
+        return "not a VF source (or no valid MAC)";
+    default:
+        return strerror(-r);
+    }
+}
+
+int migr_agent_sriov_adopt(const struct conf_migrator *cfg, struct migr_virt *v,
+                           struct migr_sriov *s)
+{
+    static const size_t plen = sizeof(MIGR_ALIAS_SRIOV) - 1;
+    struct migr_dom_info *doms = NULL;
+    char err[512];
+    int n, r, adopted = 0;
+
+    if (!cfg || !v || !s)
+        return -EINVAL;
+    n = migr_virt_list(v, &doms, err, sizeof(err));
+    if (n < 0) {
+        log_warn("sriov: cannot take back the domains' VFs: libvirt '%s': %s",
+                 cfg->libvirt_uri, err);
+        return n;
+    }
+    /* Active domains first: one that runs on a VF keeps it over a defined
+     * one whose XML names the same VF. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            const char *dom = doms[i].name;
+            struct migr_dom_devices dv = {0};
+
+            if ((doms[i].id >= 0) != (pass == 0))
+                continue;
+            r = migr_virt_devices(v, dom, false, &dv, err, sizeof(err));
+            /* -ENOENT: gone since the listing, holding nothing now. */
+            if (r < 0 && r != -ENOENT)
+                log_warn("sriov: domain '%s': VFs not taken back: %s", dom,
+                         err);
+            if (r < 0)
+                continue;
+            for (size_t k = 0; k < dv.n_ifaces; k++) {
+                const struct migr_dom_iface *f = &dv.ifaces[k];
+                const struct conf_network *net = NULL;
+                struct migr_vf_reservation res;
+
+                if (strncmp(f->alias, MIGR_ALIAS_SRIOV, plen) != 0)
+                    continue;
+                r = migr_sriov_adopt_iface(s, cfg, dom, f->type, f->source,
+                                           f->mac, &res, &net);
+                if (r == -ENOMEM) {
+                    migr_dom_devices_clear(&dv);
+                    free(doms);
+                    return r;
+                }
+                if (r < 0) {
+                    log_warn("sriov: domain '%s' interface '%s' (%s '%s', MAC "
+                             "%s): VF not adopted: %s",
+                             dom, f->alias, f->type, f->source,
+                             f->mac[0] ? f->mac : "none", adopt_why(r));
+                    continue;
+                }
+                log_info("sriov: domain '%s' interface '%s': adopted VF %u of "
+                         "PF '%s' (%s%s%s) with MAC %s, network '%s'",
+                         dom, f->alias, res.index, res.pf, res.pci,
+                         res.netdev[0] ? ", " : "", res.netdev, res.mac,
+                         net->name);
+                adopted++;
+            }
+            migr_dom_devices_clear(&dv);
+        }
+    }
+    free(doms);
+    return adopted;
+}
+
+/* The table starts empty: take the domains' VFs back before a job can
+ * reserve or release one.  A connection of its own, as the worker's is
+ * not made yet. */
+static void agent_sriov_adopt(struct migr_agent *a)
+{
+    struct migr_virt *v = NULL;
+    char err[512];
+    bool sriov = false;
+
+    for (size_t i = 0; i < a->cfg->n_networks; i++)
+        sriov |= a->cfg->networks[i].pf != NULL;
+    if (!sriov)
+        return;
+    if (migr_virt_open(a->cfg->libvirt_uri, &v, err, sizeof(err)) < 0) {
+        log_warn("sriov: cannot take back the domains' VFs: libvirt '%s': %s",
+                 a->cfg->libvirt_uri, err);
+        return;
+    }
+    (void)migr_agent_sriov_adopt(a->cfg, v, a->sriov);
+    migr_virt_close(v);
+}
+
 int migr_agent_start(struct migr_agent *a)
 {
     int r;
@@ -1028,6 +1132,8 @@ int migr_agent_start(struct migr_agent *a)
         log_warn("libvirt event loop: %s; refreshing every %d s only",
                  strerror(-r), a->cfg->report_interval_s);
     }
+    /* Before the worker: its first inventory shows the VFs taken back. */
+    agent_sriov_adopt(a);
     a->stop = false;
     r = pthread_create(&a->worker, NULL, worker_main, a);
     if (r != 0) {

@@ -112,6 +112,20 @@ struct migr_agent_sources {
 int migr_agent_inventory(const struct migr_agent_sources *src, json_t **ret,
                          int *ret_virt_err);
 
+/* Take back the VFs this host's domains hold into `s` after a migrator
+ * restart (the table starts empty; see migrator/sriov.h): for every SR-IOV
+ * interface (alias "ua-sriov-...") of every domain on `v`, active domains
+ * first, then defined ones, migr_sriov_adopt_iface with the interface's
+ * type, source and MAC.  Logs one line per VF adopted and a warning for
+ * each interface that could not be (no configured PF here has its VF,
+ * another domain holds it, a bad MAC) or domain whose XML could not be
+ * read: those are not failures, the agent goes on.  migr_agent_start calls
+ * it before the jobs run.  Blocking (libvirt, sysfs): main or worker
+ * thread.  Returns how many VFs were adopted, or a translated libvirt
+ * error of listing the domains (logged too), -EINVAL, -ENOMEM. */
+int migr_agent_sriov_adopt(const struct conf_migrator *cfg, struct migr_virt *v,
+                           struct migr_sriov *s);
+
 struct migr_agent;
 
 /* A new agent for `cfg` (borrowed: it must outlive the agent) and netlink
@@ -148,10 +162,13 @@ const char *migr_agent_url(const struct migr_agent *a);
  * thread. */
 void migr_agent_bound(struct migr_agent *a, uint16_t port);
 
-/* Start the worker thread (and libvirt's event loop, before the worker's
- * first connection): a refresh at once, then every report_interval_s and
- * on every domain lifecycle event; and the reporter thread, which pushes
- * each refreshed inventory.  Returns 0 or a negative errno. */
+/* Adopt the domains' VFs (migr_agent_sriov_adopt, on a connection of its
+ * own; libvirt unreachable is a warning), then start the worker thread
+ * (and libvirt's event loop, before the worker's first connection): a
+ * refresh at once, then every report_interval_s and on every domain
+ * lifecycle event; read the jobs' journal back and start the job workers;
+ * and the reporter thread, which pushes each refreshed inventory.
+ * Returns 0 or a negative errno. */
 int migr_agent_start(struct migr_agent *a);
 
 /* Stop and join the reporter (a push in flight is cut within about

@@ -696,8 +696,18 @@ int migr_sriov_reserve_net(struct migr_sriov *s, const struct conf_network *net,
         owner, in_use, ret);
 }
 
-int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
-                     const char *source, const char *owner, const char *mac)
+/* How adopt_vf matches a domain's interface source with a VF. */
+enum adopt_match {
+    ADOPT_BY_ANY,    /* its PCI address or its netdev */
+    ADOPT_BY_PCI,    /* a hostdev interface: the PCI address */
+    ADOPT_BY_NETDEV, /* a direct interface: the netdev */
+};
+
+/* migr_sriov_adopt with the match made explicit, and the reservation (new
+ * or the owner's existing one) copied into *ret when ret is not NULL. */
+static int adopt_vf(struct migr_sriov *s, const struct conf_network *net,
+                    const char *source, enum adopt_match by, const char *owner,
+                    const char *mac, struct migr_vf_reservation *ret)
 {
     struct migr_pf p = {0};
     struct migr_vf_reservation res = {0};
@@ -713,10 +723,14 @@ int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
     r = migr_pf_read(s->sysfs_root, net->pf, NULL, &p);
     if (r < 0)
         goto out;
-    for (size_t i = 0; !vf && i < p.vf_count; i++)
-        if (strcmp(p.vfs[i].pci, source) == 0 ||
-            (p.vfs[i].netdev[0] && strcmp(p.vfs[i].netdev, source) == 0))
-            vf = &p.vfs[i];
+    for (size_t i = 0; !vf && i < p.vf_count; i++) {
+        const struct migr_vf *c = &p.vfs[i];
+
+        if ((by != ADOPT_BY_NETDEV && strcmp(c->pci, source) == 0) ||
+            (by != ADOPT_BY_PCI && c->netdev[0] &&
+             strcmp(c->netdev, source) == 0))
+            vf = c;
+    }
     if (!vf) {
         r = -ENOENT;
         goto out;
@@ -725,8 +739,13 @@ int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
         const struct migr_vf_reservation *it = &s->items[i].r;
         if (it->index != vf->index || strcmp(it->pf, net->pf) != 0)
             continue;
-        r = strcmp(it->owner, owner) == 0 ? 0 : -EBUSY;
-        goto out;
+        if (strcmp(it->owner, owner) != 0) {
+            r = -EBUSY;
+            goto out;
+        }
+        res = *it;
+        r = 0;
+        goto done;
     }
     if (s->count == s->alloc) {
         size_t n = s->alloc ? s->alloc * 2 : 8;
@@ -749,10 +768,63 @@ int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
     strcpy(res.owner, owner);
     s->items[s->count++].r = res;
     r = 0;
+done:
+    if (ret)
+        *ret = res;
 out:
     pthread_mutex_unlock(&s->lock);
     migr_pf_clear(&p);
     return r;
+}
+
+int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
+                     const char *source, const char *owner, const char *mac)
+{
+    return adopt_vf(s, net, source, ADOPT_BY_ANY, owner, mac, NULL);
+}
+
+int migr_sriov_adopt_iface(struct migr_sriov *s,
+                           const struct conf_migrator *cfg, const char *owner,
+                           const char *type, const char *source,
+                           const char *mac, struct migr_vf_reservation *ret,
+                           const struct conf_network **ret_net)
+{
+    enum conf_net_mode mode;
+    enum adopt_match by;
+    int r;
+
+    if (!s || !cfg || !type || !source || !*source)
+        return -EINVAL;
+    if (strcmp(type, "direct") == 0) {
+        by = ADOPT_BY_NETDEV;
+        mode = CONF_NET_MODE_MACVTAP;
+    } else if (strcmp(type, "hostdev") == 0) {
+        by = ADOPT_BY_PCI;
+        mode = CONF_NET_MODE_HOSTDEV;
+    } else {
+        return -EINVAL;
+    }
+    /* Networks may share a PF (e.g. one per VLAN): the VF says which PF,
+     * not which network, so those of the interface's own mode go first,
+     * and the first that has the VF is taken.  The network only fills in
+     * the VLAN, trust and spoof check the record shows; release clears
+     * the VF whatever they are. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < cfg->n_networks; i++) {
+            const struct conf_network *net = &cfg->networks[i];
+
+            if (!net->pf || (net->mode == mode) != (pass == 0))
+                continue;
+            r = adopt_vf(s, net, source, by, owner, mac, ret);
+            /* Not this PF's VF, or a PF this host lacks: try the next. */
+            if (r == -ENOENT || r == -ENODEV || r == -EOPNOTSUPP)
+                continue;
+            if (r == 0 && ret_net)
+                *ret_net = net;
+            return r;
+        }
+    }
+    return -ENOENT;
 }
 
 void migr_sriov_vmi_clear(struct migr_sriov_vmi *v)

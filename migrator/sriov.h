@@ -35,14 +35,31 @@
  *   migr_sriov_adopt(s, net, source, "NS_NAME", mac)
  *       records a VF a running domain already holds (after a restart, or
  *       a domain that arrived by migration) without programming it.
+ *   migr_sriov_adopt_iface(s, cfg, "NS_NAME", type, source, mac, ...)
+ *       the same for one interface of a domain's XML, finding the config
+ *       network whose PF has that VF (what the agent does at start-up).
  *   migr_sriov_domxml_vf(&res, net, iface, &vf)
  *       the reservation as migrator/domxml.h's struct migr_domxml_vf.
  * Two reservations never get the same VF, whichever threads ask: choosing,
- * programming and recording happen under the table's lock.  The table is
- * in memory: after a restart a VF that a running domain holds is kept out
- * by `in_use`, which the caller builds from its active domains' interface
- * sources (a hostdev interface's VF PCI address, a direct interface's
- * netdev; migrator/virt.h's struct migr_dom_iface .source).
+ * programming and recording happen under the table's lock.
+ *
+ * The table is in memory and starts empty.  So that a restarted migrator
+ * knows what its domains hold (and a later stop, release or migration
+ * away clears the VF and returns it), the agent adopts, at start-up and
+ * before its jobs run, the VF of every SR-IOV interface (alias
+ * "ua-sriov-...") of its domains, active and defined, with
+ * migr_sriov_adopt_iface.  `in_use` (which the caller builds from its
+ * active domains' interface sources: a hostdev interface's VF PCI
+ * address, a direct interface's netdev; migrator/virt.h's struct
+ * migr_dom_iface .source) still keeps out a VF that a domain holds but
+ * that was not adopted (libvirt unreachable at start-up, a domain not
+ * made by this agent).  Not recovered: the VFs of prepares that finished
+ * before the restart and whose domain has not arrived yet (the jobs'
+ * journal has them, the table does not), so another reservation may take
+ * one until the migration comes.  A prepare re-run from the journal
+ * reserves again for the same owner and MAC, which takes the lowest free
+ * VF: the one it had unless a VF below it was freed meanwhile, or lost
+ * its reservation by the restart as those just said.
  *
  * Errors are negative errnos; nothing here logs.  The inventory functions
  * are reentrant; a struct migr_sriov is safe to share between threads (it
@@ -220,6 +237,24 @@ int migr_sriov_reserve_net(struct migr_sriov *s, const struct conf_network *net,
  * migr_pf_read, or -ENOMEM. */
 int migr_sriov_adopt(struct migr_sriov *s, const struct conf_network *net,
                      const char *source, const char *owner, const char *mac);
+
+/* Adopt for `owner` (the domain, "NS_NAME") the VF that one of its
+ * interfaces holds, as the domain's XML names it: `type` "direct" (macvtap
+ * mode: `source` is the VF netdev) or "hostdev" (`source` is the VF PCI
+ * address, "0000:3b:02.1"), and the interface's `mac`.  The VF is looked
+ * for on the PF of each network of `cfg` with a pf, those whose mode
+ * matches the type first (networks may share a PF); a configured PF this
+ * host lacks is skipped.  Like migr_sriov_adopt, nothing is programmed,
+ * and adopting again for the same owner is a no-op.  On success *ret (may
+ * be NULL) gets the reservation and *ret_net (may be NULL) the network.
+ * Returns 0, -EINVAL (another type, an empty source, a bad owner or MAC),
+ * -ENOENT (no configured PF here has that VF), -EBUSY (another owner
+ * holds it), -ENOMEM, or -EIO (an unreadable PF). */
+int migr_sriov_adopt_iface(struct migr_sriov *s,
+                           const struct conf_migrator *cfg, const char *owner,
+                           const char *type, const char *source,
+                           const char *mac, struct migr_vf_reservation *ret,
+                           const struct conf_network **ret_net);
 
 /* The VFs of one VMI: its SR-IOV interfaces in spec order. */
 struct migr_sriov_vmi {

@@ -7,6 +7,9 @@
 # reserves a VF of the PF of the same name (its netdev named otherwise),
 # the destination XML names it, the guest answers at its static address on
 # the target, the target's VF is in use by it and the source's is free again.
+# Before the migration the source's migrator is restarted (SIGKILL): it
+# takes the running domain's VF back into its reservations from the
+# domain's XML, so the release after the migration finds it.
 # shellcheck source=tests/e2e/lib.sh
 . "$ORCH_TOP/tests/e2e/lib.sh"
 # shellcheck source=tests/e2e/miglib.sh
@@ -25,6 +28,30 @@ sriov_setup 2 2
 vm_image_make
 sriov_vm_up "$name" "$addr" "$mac"
 e2e_check "$to's VFs are all free" wait_pf 5 "$to" ens1f0 .vfsFree 2
+
+e2e_step "restart $from's migrator: it adopts the VF $dom holds"
+if [ "$from" = host-a ]; then i=1; else i=2; fi
+boot() { field "/api/v1/nodes/$from" '.metadata.annotations["orchestrator.io/agent-boot-id"]'; }
+wait_boot() { # OLD: until the node record has another boot id
+    local _ b
+    for _ in $(seq 150); do
+        b=$(boot)
+        [ -n "$b" ] && [ "$b" != "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+boot0=$(boot)
+kill -KILL "${e2e_pids[$i]}"
+wait "${e2e_pids[$i]}" 2>/dev/null || true
+LAB_MIGRATOR_CONF=$(sriov_conf "$from") lab_migrator_start "$from" 2
+e2e_pids+=("$LAB_STARTED_PID")
+# Until the new run's report is in, the node record shows the old run's VFs.
+e2e_check "$from's restarted migrator reports (boot id was $boot0)" wait_boot "$boot0"
+e2e_check "$from's VF $from_vf is reserved for $dom again" wait_pf 15 "$from" ens1f0 \
+    "[.vfs[] | select(.reserved and .usedBy == \"$dom\") | .netdev] | join(\",\")" "$from_vf"
+e2e_check "its log says so" grep -q "domain '$dom' interface 'ua-sriov-sriov-net1': adopted VF 0 of PF 'ens1f0'" \
+    "$(lab_host_dir "$from")/log/migrator.log"
 
 e2e_step "migrate it $from -> $to with a VMIM"
 before=$(console_counter "$from" "$dom")
@@ -49,5 +76,5 @@ e2e_check "its console counter goes on past $before on $to" \
 e2e_check "and never restarted there" \
     sh -c "! grep -Eq 'orch-counter 1([^0-9]|\$)' '$(vm_console "$to" "$dom")'"
 e2e_check "$to's VF $to_vf is in use by $dom" wait_pf 15 "$to" ens1f0 "[.vfs[] | select(.usedBy == \"$dom\") | .netdev] | join(\",\")" "$to_vf"
-e2e_check "$from's VFs are all free again" wait_pf 15 "$from" ens1f0 .vfsFree 2
+e2e_check "$from's VFs are all free again (its adopted one released)" wait_pf 15 "$from" ens1f0 .vfsFree 2
 e2e_check "$from keeps none of its files" [ ! -e "$(vm_dir "$from" "$dom")" ]

@@ -1159,6 +1159,100 @@ static void test_reports_on_events(void **state)
     fake_orchd_stop(f);
 }
 
+/* After a restart: the VFs of the domains' SR-IOV interfaces (alias
+ * "ua-sriov-") are taken back into the table, a running domain's before a
+ * defined one's naming the same VF; other interfaces are left alone, and
+ * one whose VF is on no configured PF, or held already, is a warning. */
+static void test_sriov_adopt_domains(void **state)
+{
+    struct t *t = *state;
+    struct migr_virt *v = NULL;
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation list[8];
+    const char *running =
+        "<domain type='test'><name>ns_vf-user</name>"
+        "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+        "<devices>"
+        "<interface type='direct'><mac address='02:aa:00:00:00:03'/>"
+        "<source dev='ens1f0v3' mode='passthrough'/>"
+        "<alias name='ua-sriov-net1'/></interface>"
+        "<interface type='hostdev' managed='yes'>"
+        "<mac address='02:aa:00:00:00:02'/><source>"
+        "<address type='pci' domain='0x0000' bus='0x3b' slot='0x02' "
+        "function='0x2'/></source><alias name='ua-sriov-net2'/></interface>"
+        /* Not one of ours: in_use keeps it out, it is not adopted. */
+        "<interface type='direct'><mac address='02:aa:00:00:00:09'/>"
+        "<source dev='ens1f0v1' mode='passthrough'/></interface>"
+        "<interface type='hostdev' managed='yes'>"
+        "<mac address='02:aa:00:00:00:08'/><source>"
+        "<address type='pci' domain='0x0000' bus='0x5e' slot='0x02' "
+        "function='0x0'/></source><alias name='ua-sriov-net3'/></interface>"
+        "</devices></domain>";
+    /* Sorts first, defined only: its VF0 is adopted, its ens1f0v3 is the
+     * running domain's. */
+    const char *defined =
+        "<domain type='test'><name>ns_vf-a-idle</name>"
+        "<memory>65536</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+        "<devices>"
+        "<interface type='direct'><mac address='02:aa:00:00:00:04'/>"
+        "<source dev='ens1f0v0' mode='passthrough'/>"
+        "<alias name='ua-sriov-a'/></interface>"
+        "<interface type='direct'><mac address='02:aa:00:00:00:05'/>"
+        "<source dev='ens1f0v3' mode='passthrough'/>"
+        "<alias name='ua-sriov-b'/></interface>"
+        "</devices></domain>";
+    char err[512], *log;
+
+    load_cfg(t, "");
+    assert_int_equal(migr_virt_open(TEST_URI, &v, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, running, NULL, err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_start(v, "ns_vf-user", err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_define(v, defined, NULL, err, sizeof(err)), 0);
+    assert_int_equal(migr_sriov_new(t->fx.root, &fake_nl, &s), 0);
+
+    test_stderr_begin();
+    assert_int_equal(migr_agent_sriov_adopt(&t->cfg, v, s), 3);
+    log = test_stderr_end(NULL);
+    assert_int_equal(migr_sriov_list(s, list, 8), 3);
+    assert_string_equal(list[0].owner, "ns_vf-user");
+    assert_int_equal(list[0].index, 3);
+    assert_string_equal(list[0].mac, "02:aa:00:00:00:03");
+    assert_string_equal(list[1].owner, "ns_vf-user");
+    assert_int_equal(list[1].index, 2);
+    assert_string_equal(list[1].mac, "02:aa:00:00:00:02");
+    assert_string_equal(list[2].owner, "ns_vf-a-idle");
+    assert_int_equal(list[2].index, 0);
+    assert_non_null(strstr(log, "domain 'ns_vf-user' interface "
+                                "'ua-sriov-net1': adopted VF 3 of PF "
+                                "'ens1f0' (0000:3b:02.3, ens1f0v3) with MAC "
+                                "02:aa:00:00:00:03, network 'sriov-net1'"));
+    assert_non_null(strstr(log, "domain 'ns_vf-user' interface "
+                                "'ua-sriov-net3' (hostdev '0000:5e:02.0', MAC "
+                                "02:aa:00:00:00:08): VF not adopted: no PF of "
+                                "a configured network on this host has that "
+                                "VF"));
+    assert_non_null(strstr(log, "domain 'ns_vf-a-idle' interface "
+                                "'ua-sriov-b' (direct 'ens1f0v3', MAC "
+                                "02:aa:00:00:00:05): VF not adopted: another "
+                                "domain holds that VF"));
+    assert_null(strstr(log, "ens1f0v1"));
+    free(log);
+
+    /* Again (nothing new): the same three. */
+    test_stderr_begin();
+    assert_int_equal(migr_agent_sriov_adopt(&t->cfg, v, s), 3);
+    free(test_stderr_end(NULL));
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 3);
+    assert_int_equal(migr_agent_sriov_adopt(&t->cfg, NULL, s), -EINVAL);
+
+    migr_sriov_free(s);
+    assert_int_equal(migr_virt_destroy(v, "ns_vf-user", err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_undefine(v, "ns_vf-user", err, sizeof(err)), 0);
+    assert_int_equal(migr_virt_undefine(v, "ns_vf-a-idle", err, sizeof(err)),
+                     0);
+    migr_virt_close(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1180,6 +1274,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_inventory_vf_in_use_by_domain,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sriov_adopt_domains, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_agent_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports_on_events, setup,
                                         teardown),

@@ -560,6 +560,276 @@ static void test_adopt(void **state)
     migr_sriov_free(s);
 }
 
+/* The networks of the adopt_iface tests: a bridge network (no PF), one
+ * on a PF this host lacks, hostdev and macvtap networks sharing ens1f0 (the
+ * macvtap one with another VLAN), and eth9 without SR-IOV. */
+static struct conf_network adopt_nets[] = {
+    {.name = "lab-net", .bridge = "br0", .mode = CONF_NET_MODE_BRIDGE},
+    {.name = "gone",
+     .pf = "ens3f0",
+     .mode = CONF_NET_MODE_MACVTAP,
+     .trust = -1,
+     .spoofchk = -1},
+    {.name = "sriov-hd",
+     .pf = "ens1f0",
+     .vlan = 100,
+     .mode = CONF_NET_MODE_HOSTDEV,
+     .trust = 1,
+     .spoofchk = 0},
+    {.name = "sriov-mv",
+     .pf = "ens1f0",
+     .vlan = 200,
+     .mode = CONF_NET_MODE_MACVTAP,
+     .trust = -1,
+     .spoofchk = -1},
+    {.name = "plain",
+     .pf = "eth9",
+     .mode = CONF_NET_MODE_HOSTDEV,
+     .trust = -1,
+     .spoofchk = -1},
+};
+
+static const struct conf_migrator adopt_cfg = {
+    .networks = adopt_nets,
+    .n_networks = sizeof(adopt_nets) / sizeof(adopt_nets[0]),
+};
+
+/* A restarted migrator's domain on a direct interface: its VF netdev
+ * names the VF, on the macvtap network of that PF (the hostdev one shares
+ * it and comes first in the config); nothing is programmed; a reservation
+ * for another owner skips it; releasing it clears its MAC and VLAN
+ * through netlink. */
+static void test_adopt_iface_netdev(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation r, other, list[4];
+    const struct conf_network *net = NULL;
+
+    fx_standard(fx);
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "direct",
+                                            "ens1f0v0", "02:AA:00:00:00:01", &r,
+                                            &net),
+                     0);
+    assert_non_null(net);
+    assert_string_equal(net->name, "sriov-mv");
+    assert_string_equal(r.pf, "ens1f0");
+    assert_int_equal(r.index, 0);
+    assert_string_equal(r.pci, "0000:3b:02.0");
+    assert_string_equal(r.netdev, "ens1f0v0");
+    assert_string_equal(r.mac, "02:aa:00:00:00:01");
+    assert_int_equal(r.vlan, 200);
+    assert_string_equal(r.owner, "ns_a");
+    assert_int_equal(f.n_sets, 0); /* the guest has it: left as it is */
+    assert_int_equal(migr_sriov_list(s, list, 4), 1);
+    assert_string_equal(list[0].owner, "ns_a");
+
+    /* Again (a second pass, the same domain): the same reservation. */
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "direct",
+                                            "ens1f0v0", "02:aa:00:00:00:01", &r,
+                                            NULL),
+                     0);
+    assert_int_equal(r.index, 0);
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 1);
+
+    /* VF0 is the lowest free one but for the adoption: another owner gets
+     * VF1, on either network of the PF. */
+    assert_int_equal(migr_sriov_reserve_net(s, &adopt_nets[3],
+                                            "02:aa:00:00:00:02", "ns_b", NULL,
+                                            &other),
+                     0);
+    assert_int_equal(other.index, 1);
+    assert_int_equal(migr_sriov_reserve_net(s, &adopt_nets[2],
+                                            "02:aa:00:00:00:03", "ns_c", NULL,
+                                            &other),
+                     0);
+    assert_int_equal(other.index, 2);
+    /* And it cannot adopt the VF either. */
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_b", "direct",
+                                            "ens1f0v0", "02:aa:00:00:00:02",
+                                            NULL, NULL),
+                     -EBUSY);
+
+    /* The domain stops: its VF is cleared and free again. */
+    f.n_sets = 0;
+    assert_int_equal(migr_sriov_release(s, "ns_a", NULL), 1);
+    assert_int_equal(f.n_sets, 1);
+    assert_string_equal(f.sets[0].pf, "ens1f0");
+    assert_int_equal(f.sets[0].index, 0);
+    assert_string_equal(f.sets[0].mac, "00:00:00:00:00:00");
+    assert_int_equal(f.sets[0].vlan, 0);
+    assert_int_equal(f.sets[0].trust, -1);
+    assert_int_equal(f.sets[0].spoofchk, -1);
+    assert_int_equal(migr_sriov_reserve_net(s, &adopt_nets[3],
+                                            "02:aa:00:00:00:04", "ns_d", NULL,
+                                            &other),
+                     0);
+    assert_int_equal(other.index, 0);
+    migr_sriov_free(s);
+}
+
+/* A hostdev interface names its VF by PCI address (a VF on vfio-pci has no
+ * netdev), on the hostdev network; a direct interface is not matched by a
+ * PCI address nor a hostdev one by a netdev. */
+static void test_adopt_iface_pci(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation r, other;
+    const struct conf_network *net = NULL;
+
+    fx_standard(fx);
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "direct",
+                                            "0000:3b:02.1", "02:aa:00:00:00:01",
+                                            &r, &net),
+                     -ENOENT);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "hostdev",
+                                            "ens1f0v1", "02:aa:00:00:00:01", &r,
+                                            &net),
+                     -ENOENT);
+    assert_null(net);
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 0);
+
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "hostdev",
+                                            "0000:3b:02.2", "02:aa:00:00:00:01",
+                                            &r, &net),
+                     0);
+    assert_non_null(net);
+    assert_string_equal(net->name, "sriov-hd");
+    assert_int_equal(r.index, 2);
+    assert_string_equal(r.netdev, "");
+    assert_int_equal(r.vlan, 100);
+    assert_int_equal(r.trust, 1);
+    assert_int_equal(r.spoofchk, 0);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "hostdev",
+                                            "0000:3b:02.1", "02:aa:00:00:00:05",
+                                            &r, &net),
+                     0);
+    assert_int_equal(r.index, 1);
+    assert_int_equal(f.n_sets, 0);
+    /* Hostdev reservations skip both: VF0, then VF3. */
+    assert_int_equal(migr_sriov_reserve_net(s, &adopt_nets[2],
+                                            "02:aa:00:00:00:02", "ns_b", NULL,
+                                            &other),
+                     0);
+    assert_int_equal(other.index, 0);
+    assert_int_equal(migr_sriov_reserve_net(s, &adopt_nets[2],
+                                            "02:aa:00:00:00:03", "ns_c", NULL,
+                                            &other),
+                     0);
+    assert_int_equal(other.index, 3);
+    /* Released by its MAC: that VF alone. */
+    f.n_sets = 0;
+    assert_int_equal(migr_sriov_release(s, "ns_a", "02:aa:00:00:00:01"), 1);
+    assert_int_equal(f.n_sets, 1);
+    assert_int_equal(f.sets[0].index, 2);
+    assert_string_equal(f.sets[0].mac, "00:00:00:00:00:00");
+    assert_int_equal(f.sets[0].vlan, 0);
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 3);
+    migr_sriov_free(s);
+}
+
+/* An interface whose VF is on no configured PF (ens2f0 is on this host but
+ * in no network; ens9f0 is nowhere) is not adopted, and said so; a type
+ * that holds no VF, no source or a bad MAC is refused. */
+static void test_adopt_iface_unmatched(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation r;
+    const struct conf_network *net = NULL;
+
+    fx_standard(fx);
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "hostdev",
+                                            "0000:5e:02.0", "02:aa:00:00:00:01",
+                                            &r, &net),
+                     -ENOENT);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "direct",
+                                            "ens9f0v0", "02:aa:00:00:00:01", &r,
+                                            &net),
+                     -ENOENT);
+    assert_null(net);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "bridge",
+                                            "br0", "02:aa:00:00:00:01", &r,
+                                            &net),
+                     -EINVAL);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "direct", "",
+                                            "02:aa:00:00:00:01", &r, &net),
+                     -EINVAL);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_a", "direct",
+                                            "ens1f0v0", "", &r, &net),
+                     -EINVAL);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "", "direct",
+                                            "ens1f0v0", "02:aa:00:00:00:01", &r,
+                                            &net),
+                     -EINVAL);
+    assert_int_equal(migr_sriov_adopt_iface(NULL, &adopt_cfg, "ns_a", "direct",
+                                            "ens1f0v0", "02:aa:00:00:00:01", &r,
+                                            &net),
+                     -EINVAL);
+    assert_null(net);
+    assert_int_equal(migr_sriov_list(s, NULL, 0), 0);
+    assert_int_equal(f.n_sets, 0);
+    /* Nothing adopted: a release of that owner has nothing to clear. */
+    assert_int_equal(migr_sriov_release(s, "ns_a", NULL), 0);
+    assert_int_equal(f.n_sets, 0);
+    migr_sriov_free(s);
+}
+
+/* A prepare re-run from the journal after a restart reserves again for the
+ * same owner and MAC in a new, empty table: with the running domain's VF
+ * adopted it gets the VF it had (the lowest free one then and now), not
+ * the domain's, and programs it again. */
+static void test_adopt_then_prepare_rerun(void **state)
+{
+    struct fx *fx = *state;
+    struct fake_nl f = {0};
+    struct migr_netlink_ops ops = fake_ops(&f);
+    struct migr_sriov *s = NULL;
+    struct migr_vf_reservation before, after;
+    const struct conf_network *mv = &adopt_nets[3];
+
+    fx_standard(fx);
+    /* Before: the running domain's VF0, then the prepare's. */
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(migr_sriov_reserve_net(s, mv, "02:aa:00:00:00:01",
+                                            "ns_run", NULL, NULL),
+                     0);
+    assert_int_equal(migr_sriov_reserve_net(s, mv, "02:aa:00:00:00:02",
+                                            "ns_prep", NULL, &before),
+                     0);
+    assert_int_equal(before.index, 1);
+    migr_sriov_free(s);
+
+    /* The restart: the domain's VF adopted, then the prepare again. */
+    s = NULL;
+    f.n_sets = 0;
+    assert_int_equal(migr_sriov_new(fx->root, &ops, &s), 0);
+    assert_int_equal(migr_sriov_adopt_iface(s, &adopt_cfg, "ns_run", "direct",
+                                            "ens1f0v0", "02:aa:00:00:00:01",
+                                            NULL, NULL),
+                     0);
+    assert_int_equal(migr_sriov_reserve_net(s, mv, "02:aa:00:00:00:02",
+                                            "ns_prep", NULL, &after),
+                     0);
+    assert_int_equal(after.index, before.index);
+    assert_string_equal(after.netdev, before.netdev);
+    assert_int_equal(f.n_sets, 1);
+    assert_int_equal(f.sets[0].index, 1);
+    assert_string_equal(f.sets[0].mac, "02:aa:00:00:00:02");
+    migr_sriov_free(s);
+}
+
 /* A missing PF: no VF to reserve, said as such. */
 static void test_reserve_missing_pf(void **state)
 {
@@ -736,6 +1006,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reserve_net_and_release, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_adopt, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_iface_netdev, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_iface_pci, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_iface_unmatched, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_then_prepare_rerun, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_reserve_missing_pf, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_reserve_threads, fx_setup,

@@ -682,7 +682,7 @@ static void test_devices_parse(void **state)
         "<interface type='bridge'><mac address='52:54:00:00:00:01'/>"
         "<source bridge='br0'/></interface>"
         "<interface type='direct'><source dev='ens1f0v1' mode='passthrough'/>"
-        "<target dev='macvtap3'/></interface>"
+        "<target dev='macvtap3'/><alias name='ua-sriov-net1'/></interface>"
         "<interface type='user'/>"
         "<hostdev mode='subsystem' type='pci'/><hostdev mode='subsystem' "
         "type='usb'/>"
@@ -707,6 +707,7 @@ static void test_devices_parse(void **state)
     assert_string_equal(d.ifaces[0].mac, "02:00:00:00:00:01");
     assert_string_equal(d.ifaces[0].source, "0000:3b:02.1");
     assert_string_equal(d.ifaces[0].name, "");
+    assert_string_equal(d.ifaces[0].alias, "ua-sriov-sriov-net1");
 
     assert_int_equal(migr_dom_devices_parse(hand, &d), 0);
     assert_int_equal(d.memory_kib, 0); /* none given */
@@ -730,6 +731,8 @@ static void test_devices_parse(void **state)
     assert_string_equal(d.ifaces[1].source, "ens1f0v1");
     assert_string_equal(d.ifaces[1].name, "macvtap3");
     assert_string_equal(d.ifaces[1].mac, "");
+    assert_string_equal(d.ifaces[1].alias, "ua-sriov-net1");
+    assert_string_equal(d.ifaces[0].alias, "");
     assert_string_equal(d.ifaces[2].type, "user");
     assert_string_equal(d.ifaces[2].source, "");
     migr_dom_devices_clear(&d);
