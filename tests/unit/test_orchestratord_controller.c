@@ -1940,6 +1940,46 @@ static void test_manifest_vm_container_disk(void **state)
         "ens1f0v1");
 }
 
+/* The source unplugged an SR-IOV NIC for the migration (its result's
+ * "unplugged"): the migration stays Running until the target's plug job
+ * ends, which gets the VMI; Succeeded after it.  A failed plug does not
+ * fail the migration - the guest runs on the target. */
+static void test_sriov_plug_after_migrate(void **state)
+{
+    struct fixture *f = *state;
+    const json_t *prep, *mig, *req;
+    char *mid, *pid;
+    char want[256];
+
+    add_vmi_with(f, true,
+                 "[{\"name\":\"containerdisk\",\"containerDisk\":{"
+                 "\"image\":\"quay.io/containerdisks/fedora:39\"}}]");
+    manifest_requests(f, true, &prep, &mig);
+    mid = job_of(f, "m1", "migrate");
+    pid = job_of(f, "m1", "plug");
+    fake_agent_set(&f->fk, mid, "Succeeded",
+                   json_pack("{s:{s:s, s:[s]}}", "result", "mode", "PreCopy",
+                             "unplugged", "sriov-net1"));
+    settle(f, 5);
+    /* Not Succeeded before the NIC is back. */
+    assert_phase(f, "m1", "Running");
+    snprintf(want, sizeof(want), "submit %s %s", URL("2"), pid);
+    req = json_object_get(f->fk.requests, pid);
+    assert_non_null(req);
+    assert_string_equal(jstr(req, "type"), "plug");
+    assert_string_equal(jstr(req, "domain"), "default_vm1");
+    assert_string_equal(jstr(req, "plug.vmi.metadata.name"), "vm1");
+    assert_true(logged(f, want)); /* to the target */
+    fake_agent_set(&f->fk, pid, "Failed",
+                   json_pack("{s:{s:s, s:s}}", "error", "reason", "PlugFailed",
+                             "message", "interface \"sriov-net1\": no"));
+    settle(f, 5);
+    assert_phase(f, "m1", "Succeeded");
+    assert_vmi_on(f, "vm1", "hv02");
+    free(mid);
+    free(pid);
+}
+
 /* A VM from a manifest whose disks every host sees (a PVC on shared
  * storage): the target makes its seed, nothing is copied. */
 static void test_manifest_vm_shared_disk(void **state)
@@ -2041,6 +2081,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_manifest_vm_container_disk, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_manifest_vm_shared_disk, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sriov_plug_after_migrate, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_discovered_vm_no_files, setup,
                                         teardown),
