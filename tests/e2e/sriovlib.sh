@@ -113,9 +113,16 @@ sriov_vm_up() {
 }
 
 # sriov_iface_on HOST DOMAIN NETDEV: DOMAIN's XML on HOST has a direct
-# passthrough interface on NETDEV.
+# passthrough interface on NETDEV. The XML is read whole first: under
+# pipefail, grep -q leaving early can kill virsh with SIGPIPE mid-write and
+# fail the check although the interface is there (seen once in CI).
 sriov_iface_on() {
-    virsh -c "$(lab_host_uri "$1")" dumpxml "$2" | grep -q "<source dev='$3' mode='passthrough'/>"
+    local xml
+    xml=$(virsh -c "$(lab_host_uri "$1")" dumpxml "$2") || return
+    grep -q "<source dev='$3' mode='passthrough'/>" <<<"$xml" && return
+    echo "$2 on $1 has these interfaces:" >&2
+    sed -n '/<interface/,/<\/interface>/p' <<<"$xml" >&2
+    return 1
 }
 
 # console_counter HOST DOMAIN: the guest's last counter in its console there.
