@@ -1001,27 +1001,18 @@ static void agent_jobs_recover(struct migr_agent *a)
     }
     for (size_t i = 0; i < rec.n_bad; i++)
         log_warn("jobs: journal '%s/jobs/%s", a->cfg->state_dir, rec.bad[i]);
+    if (rec.vfs_adopted)
+        log_info("sriov: took back %zu VF(s) that only the jobs' journal "
+                 "names (prepared for a migration, or unplugged by one)",
+                 rec.vfs_adopted);
+    for (size_t i = 0; i < rec.n_vf_lost; i++)
+        log_warn("sriov: %s: VF not taken back", rec.vf_lost[i]);
     if (rec.loaded || rec.reattached || rec.rerun || rec.removed || rec.n_bad)
         log_info("jobs: journal read: %zu finished, %zu migrations "
                  "re-attached, %zu jobs to run again, %zu old journals "
                  "removed, %zu unreadable",
                  rec.loaded, rec.reattached, rec.rerun, rec.removed, rec.n_bad);
     migr_jobs_recovery_clear(&rec);
-}
-
-/* Why an interface's VF was not adopted, for the warning. */
-static const char *adopt_why(int r)
-{
-    switch (r) {
-    case -ENOENT:
-        return "no PF of a configured network on this host has that VF";
-    case -EBUSY:
-        return "another domain holds that VF";
-    case -EINVAL:
-        return "not a VF source (or no valid MAC)";
-    default:
-        return strerror(-r);
-    }
 }
 
 int migr_agent_sriov_adopt(const struct conf_migrator *cfg, struct migr_virt *v,
@@ -1074,7 +1065,8 @@ int migr_agent_sriov_adopt(const struct conf_migrator *cfg, struct migr_virt *v,
                     log_warn("sriov: domain '%s' interface '%s' (%s '%s', MAC "
                              "%s): VF not adopted: %s",
                              dom, f->alias, f->type, f->source,
-                             f->mac[0] ? f->mac : "none", adopt_why(r));
+                             f->mac[0] ? f->mac : "none",
+                             migr_sriov_adopt_why(r));
                     continue;
                 }
                 log_info("sriov: domain '%s' interface '%s': adopted VF %u of "

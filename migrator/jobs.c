@@ -1690,6 +1690,10 @@ static void run_reattach(struct migr_jobs *j, struct job *b)
         postcopy = b->postcopy;
         pthread_mutex_unlock(&j->lock);
         w = reattach_look(j, b, &here, &info, &done, err, sizeof(err));
+        /* Gone to the destination: the source's cleanup, as a migration
+         * that ended without a restart does (files, the VFs it held). */
+        if (w == RW_THERE)
+            (void)migr_vmhost_release(j->o.cfg, j->o.sriov, b->domain, NULL);
         now = mono_ms();
         if (w == RW_MIGRATING) {
             if (!seen) {
@@ -2040,6 +2044,114 @@ static void recovery_insert(struct migr_jobs *j, struct job *b)
     *pp = b;
 }
 
+/* Take back, for `b`'s domain, the VF that an interface of `type`
+ * ("direct": `source` is the VF netdev, "hostdev": its PCI address) with
+ * `mac` holds; a VF not taken back is a line in rec->vf_lost. */
+static int recover_vf(struct migr_jobs *j, struct migr_jobs_recovery *rec,
+                      const struct job *b, const char *iface, const char *type,
+                      const char *source, const char *mac)
+{
+    int r = migr_sriov_adopt_iface(j->o.sriov, j->o.cfg, b->domain, type,
+                                   source ? source : "", mac ? mac : "", NULL,
+                                   NULL);
+    char **lost;
+
+    if (r == 0) {
+        rec->vfs_adopted++;
+        return 0;
+    }
+    if (r == -ENOMEM)
+        return r;
+    lost = realloc(rec->vf_lost, (rec->n_vf_lost + 1) * sizeof(*lost));
+    if (!lost)
+        return -ENOMEM;
+    rec->vf_lost = lost;
+    if (asprintf(&lost[rec->n_vf_lost],
+                 "job '%s' (domain '%s') interface "
+                 "'%s' (%s '%s', MAC %s): %s",
+                 b->id, b->domain, iface ? iface : "?", type,
+                 source ? source : "", mac ? mac : "none",
+                 migr_sriov_adopt_why(r)) < 0)
+        return -ENOMEM;
+    rec->n_vf_lost++;
+    return 0;
+}
+
+/* Whether a job for `b`'s domain came after `b` (the list is in creation
+ * order): its migration came and went, or it was released or stopped. */
+static bool domain_moved_on(const struct job *b)
+{
+    for (const struct job *o = b->next; o; o = o->next)
+        if (o->domain && strcmp(o->domain, b->domain) == 0)
+            return true;
+    return false;
+}
+
+/* The agent takes back the VFs its domains name (migr_agent_sriov_adopt)
+ * before the journal is read.  Two kinds only the journal knows: the VFs a
+ * finished prepare reserved for a migration that has not come yet (no job
+ * for that domain after it), and those a migrate job in flight unplugged
+ * from the guest (the domain no longer names them).  Taken back, no other
+ * reservation gets them meanwhile, and the release, the plug back or the
+ * end of the migration clears them as without the restart. */
+static int recover_vfs(struct migr_jobs *j, struct migr_jobs_recovery *rec)
+{
+    int r = 0;
+
+    if (!j->o.sriov)
+        return 0;
+    for (struct job *b = j->jobs; b && r >= 0; b = b->next) {
+        size_t i;
+        json_t *it;
+
+        if (b->type == JOB_PREPARE && b->state == ST_SUCCEEDED && b->domain &&
+            !domain_moved_on(b)) {
+            json_array_foreach(json_object_get(b->result, "sriov"), i, it)
+            {
+                const char *mode =
+                    json_string_value(json_object_get(it, "mode"));
+                bool direct = mode && strcmp(mode, "macvtap") == 0;
+
+                r = recover_vf(j, rec, b,
+                               json_string_value(json_object_get(it, "iface")),
+                               direct ? "direct" : "hostdev",
+                               json_string_value(json_object_get(
+                                   it, direct ? "netdev" : "pci")),
+                               json_string_value(json_object_get(it, "mac")));
+                if (r < 0)
+                    break;
+            }
+        } else if (b->type == JOB_MIGRATE && !final(b->state)) {
+            json_array_foreach(b->unplugged, i, it)
+            {
+                const char *xml = json_string_value(json_object_get(it, "xml"));
+                struct migr_dom_devices dv = {0};
+                char *doc = NULL;
+
+                /* The kept <interface> alone, read as a domain's. */
+                if (asprintf(&doc, "<domain><devices>%s</devices></domain>",
+                             xml) < 0)
+                    return -ENOMEM;
+                r = migr_dom_devices_parse(doc, &dv);
+                free(doc);
+                if (r == 0 && dv.n_ifaces == 1)
+                    r = recover_vf(j, rec, b, dv.ifaces[0].alias,
+                                   dv.ifaces[0].type, dv.ifaces[0].source,
+                                   dv.ifaces[0].mac);
+                else if (r != -ENOMEM) /* unreadable: said, as not a VF */
+                    r = recover_vf(
+                        j, rec, b,
+                        json_string_value(json_object_get(it, "iface")),
+                        "interface", "", NULL);
+                migr_dom_devices_clear(&dv);
+                if (r < 0)
+                    break;
+            }
+        }
+    }
+    return r;
+}
+
 int migr_jobs_recover(struct migr_jobs *j, struct migr_jobs_recovery *ret)
 {
     struct migr_jobs_recovery rec = {0};
@@ -2132,6 +2244,8 @@ int migr_jobs_recover(struct migr_jobs *j, struct migr_jobs_recovery *ret)
     closedir(d);
     pthread_mutex_lock(&j->lock);
     prune(j);
+    if (r == 0)
+        r = recover_vfs(j, &rec);
     pthread_mutex_unlock(&j->lock);
     if (r < 0) {
         migr_jobs_recovery_clear(&rec);
@@ -2148,6 +2262,9 @@ void migr_jobs_recovery_clear(struct migr_jobs_recovery *rec)
     for (size_t i = 0; i < rec->n_bad; i++)
         free(rec->bad[i]);
     free(rec->bad);
+    for (size_t i = 0; i < rec->n_vf_lost; i++)
+        free(rec->vf_lost[i]);
+    free(rec->vf_lost);
     memset(rec, 0, sizeof(*rec));
 }
 

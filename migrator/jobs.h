@@ -132,10 +132,20 @@ struct migr_jobs_recovery {
      * log. */
     char **bad;
     size_t n_bad;
+    /* SR-IOV VFs only the journal knows (a finished prepare's for a
+     * migration still to come, a migrate job's unplugged NICs), taken back
+     * into the agent's table (migr_jobs_opts.sriov) for their domain; and
+     * each one that could not be, "job 'ID' (domain 'D') interface ...:
+     * why", for the caller to log. */
+    size_t vfs_adopted;
+    char **vf_lost;
+    size_t n_vf_lost;
 };
 
 /* Load every journal under state_dir/jobs into the table, before
- * migr_jobs_start (main thread).  A bad file is reported in *ret, not an
+ * migr_jobs_start (main thread), after the agent took back the VFs its
+ * domains name; then take back the SR-IOV VFs only the journal knows (see
+ * struct migr_jobs_recovery).  A bad file is reported in *ret, not an
  * error.  Returns 0 and *ret (clear with migr_jobs_recovery_clear),
  * -EBUSY (the workers run already), -ENOMEM, or -errno of opendir (no
  * directory is no journal: 0). */

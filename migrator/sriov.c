@@ -827,6 +827,20 @@ int migr_sriov_adopt_iface(struct migr_sriov *s,
     return -ENOENT;
 }
 
+const char *migr_sriov_adopt_why(int r)
+{
+    switch (r) {
+    case -ENOENT:
+        return "no PF of a configured network on this host has that VF";
+    case -EBUSY:
+        return "another domain holds that VF";
+    case -EINVAL:
+        return "not a VF source (or no valid MAC)";
+    default:
+        return strerror(-r);
+    }
+}
+
 void migr_sriov_vmi_clear(struct migr_sriov_vmi *v)
 {
     if (!v)

@@ -53,13 +53,13 @@
  * address, a direct interface's netdev; migrator/virt.h's struct
  * migr_dom_iface .source) still keeps out a VF that a domain holds but
  * that was not adopted (libvirt unreachable at start-up, a domain not
- * made by this agent).  Not recovered: the VFs of prepares that finished
- * before the restart and whose domain has not arrived yet (the jobs'
- * journal has them, the table does not), so another reservation may take
- * one until the migration comes.  A prepare re-run from the journal
- * reserves again for the same owner and MAC, which takes the lowest free
- * VF: the one it had unless a VF below it was freed meanwhile, or lost
- * its reservation by the restart as those just said.
+ * made by this agent).  Then the jobs' journal gives back what only it
+ * knows (migr_jobs_recover, migrator/jobs.h): the VFs of prepares that
+ * finished before the restart and whose domain has not arrived yet, and
+ * the VFs of NICs a migrate job in flight unplugged.  A prepare re-run
+ * from the journal reserves again for the same owner and MAC, which takes
+ * the lowest free VF: the one it had unless a VF below it was freed
+ * meanwhile.
  *
  * Errors are negative errnos; nothing here logs.  The inventory functions
  * are reentrant; a struct migr_sriov is safe to share between threads (it
@@ -255,6 +255,9 @@ int migr_sriov_adopt_iface(struct migr_sriov *s,
                            const char *type, const char *source,
                            const char *mac, struct migr_vf_reservation *ret,
                            const struct conf_network **ret_net);
+
+/* Why migr_sriov_adopt_iface returned `r` (< 0), for a warning. */
+const char *migr_sriov_adopt_why(int r);
 
 /* The VFs of one VMI: its SR-IOV interfaces in spec order. */
 struct migr_sriov_vmi {

@@ -1100,7 +1100,8 @@ fail:
     return errf(e, r, "StopFailed", "%s", err);
 }
 
-/* The prepare's VFs as its result gives them. */
+/* The prepare's VFs as its result gives them ("mode" lets a restarted
+ * migrator take them back from the journal: migrator/jobs.c). */
 static json_t *vfs_json(const struct migr_sriov_vmi *sv)
 {
     json_t *a = json_array();
@@ -1109,10 +1110,13 @@ static json_t *vfs_json(const struct migr_sriov_vmi *sv)
         const struct migr_vf_reservation *r = &sv->res[i];
 
         if (json_array_append_new(
-                a, json_pack("{s:s, s:s, s:s, s:s*, s:s, s:b}", "iface",
-                             sv->vfs[i].iface, "pf", r->pf, "pci", r->pci,
-                             "netdev", r->netdev[0] ? r->netdev : NULL, "mac",
-                             r->mac, "unplug", sv->nets[i]->unplug)) < 0) {
+                a, json_pack(
+                       "{s:s, s:s, s:s, s:s*, s:s, s:s, s:b}", "iface",
+                       sv->vfs[i].iface, "pf", r->pf, "pci", r->pci, "netdev",
+                       r->netdev[0] ? r->netdev : NULL, "mac", r->mac, "mode",
+                       sv->nets[i]->mode == CONF_NET_MODE_MACVTAP ? "macvtap"
+                                                                  : "hostdev",
+                       "unplug", sv->nets[i]->unplug)) < 0) {
             json_decref(a);
             return NULL;
         }

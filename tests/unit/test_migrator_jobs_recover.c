@@ -38,6 +38,8 @@
 #include "conf/conf.h"
 #include "http/http.h"
 #include "migrator/jobs.h"
+#include "migrator/sriov.h"
+#include "tests/unit/support/sysfs_fixture.h"
 
 #define WAIT_MS 10000
 #define DEST    "qemu+tcp://198.18.0.12/system"
@@ -191,6 +193,8 @@ struct t {
     struct conf_migrator cfg;
     struct migr_jobs *j;
     struct migr_jobs_recovery rec;
+    const char *conf_extra;   /* more config text; NULL none */
+    struct migr_sriov *sriov; /* the agent's VF table; NULL none */
 };
 
 static void t_init(struct t *t)
@@ -217,12 +221,13 @@ static void t_open(struct t *t, bool start)
     };
 
     snprintf(text, sizeof(text),
-             "libvirt_uri = \"test:///default\";\nstate_dir = \"%s\";\n",
-             t->dir);
+             "libvirt_uri = \"test:///default\";\nstate_dir = \"%s\";\n%s",
+             t->dir, t->conf_extra ? t->conf_extra : "");
     assert_int_equal(conf_migrator_init(&t->cfg), 0);
     if (conf_migrator_load_string(&t->cfg, text, "test", err, sizeof(err)) < 0)
         fail_msg("config: %s", err);
     o.cfg = &t->cfg;
+    o.sriov = t->sriov;
     assert_int_equal(migr_jobs_new(&o, &t->j), 0);
     assert_int_equal(migr_jobs_recover(t->j, &t->rec), 0);
     if (start)
@@ -301,9 +306,9 @@ static void rfc(time_t t, char *buf, size_t len)
  * `type` (its section `section`), and the job in `state`, created
  * `age_s` ago and, when final, finished `age_s` ago; `more` adds members
  * to the job ("" none). */
-static void journal(struct t *t, const char *id, const char *type,
-                    const char *section, const char *state, time_t age_s,
-                    const char *more)
+static void journal_dom(struct t *t, const char *id, const char *type,
+                        const char *domain, const char *section,
+                        const char *state, time_t age_s, const char *more)
 {
     char path[PATH_MAX + 256], when[32], *text = NULL;
     bool fin = strcmp(state, "Succeeded") == 0 || strcmp(state, "Failed") == 0;
@@ -314,16 +319,24 @@ static void journal(struct t *t, const char *id, const char *type,
                  "{\"job\":{\"id\":\"%s\",\"type\":\"%s\",\"state\":\"%s\","
                  "\"createdAt\":\"%s\",\"startedAt\":\"%s\","
                  "\"finishedAt\":%s%s%s,\"migration\":{\"uid\":\"u1\"},"
-                 "\"domain\":\"test\"%s%s},"
+                 "\"domain\":\"%s\"%s%s},"
                  "\"request\":{\"id\":\"%s\",\"type\":\"%s\","
-                 "\"migration\":{\"uid\":\"u1\"},\"domain\":\"test\","
+                 "\"migration\":{\"uid\":\"u1\"},\"domain\":\"%s\","
                  "\"%s\":%s}}",
                  id, type, state, when, when, fin ? "\"" : "",
-                 fin ? when : "null", fin ? "\"" : "", *more ? "," : "", more,
-                 id, type, type, section) > 0);
+                 fin ? when : "null", fin ? "\"" : "", domain, *more ? "," : "",
+                 more, id, type, domain, type, section) > 0);
     snprintf(path, sizeof(path), "%s/jobs/%s.json", t->dir, id);
     write_file(path, text);
     free(text);
+}
+
+/* journal_dom for the domain "test". */
+static void journal(struct t *t, const char *id, const char *type,
+                    const char *section, const char *state, time_t age_s,
+                    const char *more)
+{
+    journal_dom(t, id, type, "test", section, state, age_s, more);
 }
 
 static const char *migrate_sec =
@@ -687,6 +700,113 @@ static void test_no_journal(void **state)
     t_close(&t);
 }
 
+/* ---------------------------------------------------------------------- */
+/* SR-IOV VFs only the journal knows                                       */
+
+/* The agent's table starts empty after a restart.  The journal gives back
+ * a finished prepare's VFs while its migration has not come (macvtap by
+ * netdev, hostdev by PCI address), not those of a prepare released since,
+ * and the VF of a NIC a migrate job in flight unplugged; a VF that is not
+ * there is said.  When that migration turns out to have succeeded, the
+ * re-attached job's cleanup gives the unplugged VF back. */
+static void test_sriov_vfs_taken_back(void **state)
+{
+    static const struct fx_vf vfs[] = {
+        {"iavf", "ens1f0v0"},
+        {"iavf", "ens1f0v1"},
+        {"vfio-pci", ""},
+        {"iavf", "ens1f0v3"},
+    };
+    struct migr_vf_reservation held[8];
+    struct fx fx;
+    struct t t;
+    json_t *o;
+    char unplugged[1024];
+    (void)state;
+
+    assert_int_equal(fx_make(&fx, "recover-sriov"), 0);
+    fx_pf(&fx, "ens1f0", 0x3b, 8, vfs, 4);
+    t_init(&t);
+    t.conf_extra =
+        "networks = (\n"
+        "  { name = \"mv\"; pf = \"ens1f0\"; mode = \"macvtap\"; },\n"
+        "  { name = \"hd\"; pf = \"ens1f0\"; vlan = 7; }\n"
+        ");\n";
+    assert_int_equal(migr_sriov_new(fx.root, NULL, &t.sriov), 0);
+
+    /* Prepared for vm1 (macvtap, VF1) and vm2 (hostdev, VF2): waiting. */
+    journal_dom(&t, "p1", "prepare", "vm1", "{}", "Succeeded", 60,
+                "\"result\":{\"port\":49152,\"sriov\":[{\"iface\":\"n1\","
+                "\"pf\":\"ens1f0\",\"pci\":\"0000:3b:02.1\",\"netdev\":"
+                "\"ens1f0v1\",\"mac\":\"02:00:00:00:00:01\",\"mode\":"
+                "\"macvtap\",\"unplug\":false}]}");
+    journal_dom(
+        &t, "p2", "prepare", "vm2", "{}", "Succeeded", 60,
+        "\"result\":{\"port\":49153,\"sriov\":[{\"iface\":\"n2\","
+        "\"pf\":\"ens1f0\",\"pci\":\"0000:3b:02.2\",\"mac\":"
+        "\"02:00:00:00:00:02\",\"mode\":\"hostdev\",\"unplug\":true}]}");
+    /* Prepared for vm5 (VF0), then released: nothing held. */
+    journal_dom(&t, "p5", "prepare", "vm5", "{}", "Succeeded", 60,
+                "\"result\":{\"port\":49154,\"sriov\":[{\"iface\":\"n5\","
+                "\"pf\":\"ens1f0\",\"pci\":\"0000:3b:02.0\",\"netdev\":"
+                "\"ens1f0v0\",\"mac\":\"02:00:00:00:00:05\",\"mode\":"
+                "\"macvtap\",\"unplug\":false}]}");
+    journal_dom(&t, "r5", "release", "vm5", "{\"prepareJobId\":\"p5\"}",
+                "Succeeded", 30, "\"result\":{}");
+    /* A VF this host does not have. */
+    journal_dom(&t, "p6", "prepare", "vm6", "{}", "Succeeded", 60,
+                "\"result\":{\"port\":49155,\"sriov\":[{\"iface\":\"n6\","
+                "\"pf\":\"ens1f0\",\"pci\":\"0000:3b:03.7\",\"netdev\":"
+                "\"ens1f0v9\",\"mac\":\"02:00:00:00:00:06\",\"mode\":"
+                "\"macvtap\",\"unplug\":false}]}");
+    /* "test" migrating with its VF3 NIC unplugged. */
+    snprintf(unplugged, sizeof(unplugged),
+             "\"unplugged\":[{\"iface\":\"n3\",\"xml\":\"<interface "
+             "type='direct'><mac address='02:00:00:00:00:03'/><source "
+             "dev='ens1f0v3' mode='passthrough'/><alias "
+             "name='ua-sriov-n3'/></interface>\"}]");
+    journal(&t, "u1-migrate", "migrate", migrate_sec, "Running", 30, unplugged);
+
+    dest_set(&t, "running");
+    fake_set(false, true); /* it made it: gone here, running there */
+    t_open(&t, false);
+    assert_int_equal(t.rec.vfs_adopted, 3);
+    assert_int_equal(t.rec.n_vf_lost, 1);
+    assert_non_null(strstr(t.rec.vf_lost[0], "job 'p6' (domain 'vm6')"));
+    assert_non_null(strstr(t.rec.vf_lost[0], "ens1f0v9"));
+    assert_non_null(strstr(t.rec.vf_lost[0], "no PF"));
+    assert_int_equal(migr_sriov_list(t.sriov, held, 8), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const struct migr_vf_reservation *r = &held[i];
+
+        if (r->index == 1) {
+            assert_string_equal(r->owner, "vm1");
+            assert_string_equal(r->mac, "02:00:00:00:00:01");
+        } else if (r->index == 2) {
+            assert_string_equal(r->owner, "vm2");
+            assert_int_equal(r->vlan, 7); /* the hostdev network's */
+        } else {
+            assert_int_equal(r->index, 3);
+            assert_string_equal(r->owner, "test");
+        }
+    }
+
+    /* The re-attached migration ends at the destination: the source's
+     * cleanup gives VF3 back, the prepares' VFs stay held. */
+    assert_int_equal(migr_jobs_start(t.j), 0);
+    o = run_to_end(&t, "u1-migrate");
+    assert_string_equal(sget(o, "state"), "Succeeded");
+    assert_string_equal(
+        json_string_value(json_array_get(at(o, "result.unplugged"), 0)), "n3");
+    json_decref(o);
+    assert_int_equal(migr_sriov_list(t.sriov, held, 8), 2);
+    assert_true(held[0].index != 3 && held[1].index != 3);
+
+    t_close(&t);
+    migr_sriov_free(t.sriov);
+    fx_remove(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -697,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_unknown_waits),
         cmocka_unit_test(test_journal_files),
         cmocka_unit_test(test_no_journal),
+        cmocka_unit_test(test_sriov_vfs_taken_back),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
