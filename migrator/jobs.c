@@ -1191,6 +1191,17 @@ static int sriov_unplug(struct migr_jobs *j, struct job *b,
             break;
         }
     }
+    if (reason) {
+        /* Only those before it were taken out: the rest, and the one that
+         * failed, are still in the guest and its definition, and plugging
+         * them back would define them twice. */
+        pthread_mutex_lock(&j->lock);
+        while (json_array_size(kept) > i)
+            json_array_remove(kept, json_array_size(kept) - 1);
+        job_changed(j, b);
+        (void)journal_write(j, b);
+        pthread_mutex_unlock(&j->lock);
+    }
     /* libvirt returns once the request is made; the guest's PCI hot-unplug
      * takes its time (about 0.3 s on the lab's guest). */
     until = mono_ms() + (int64_t)UNPLUG_TIMEOUT_S * j->o.second_ms;

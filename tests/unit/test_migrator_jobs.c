@@ -79,6 +79,7 @@ static struct {
     bool nic_gone, hold_nic;
     int migrate_calls, detach_calls, attach_calls;
     char detach_alias[64];
+    char detach_fails[64]; /* a detach of this alias fails; "" none */
     char *attach_xml;
     unsigned attach_flags;
 } fk = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -117,6 +118,10 @@ int __wrap_virDomainDetachDeviceAlias(virDomainPtr d, const char *alias,
     pthread_mutex_lock(&fk.lock);
     fk.detach_calls++;
     snprintf(fk.detach_alias, sizeof(fk.detach_alias), "%s", alias);
+    if (strcmp(alias, fk.detach_fails) == 0) {
+        pthread_mutex_unlock(&fk.lock);
+        return -1;
+    }
     fk.nic_gone = !fk.hold_nic;
     pthread_mutex_unlock(&fk.lock);
     return 0;
@@ -1303,6 +1308,76 @@ static void test_migrate_sriov_unplug(void **state)
     free(held);
 }
 
+/* Of two NICs to unplug, the second's detach fails: no migration, and only
+ * the first - the one taken out - is plugged back and kept in the journal;
+ * the second never left the guest nor its definition. */
+static void test_migrate_sriov_unplug_partial(void **state)
+{
+    static const char dom[] =
+        "<domain type='test'><name>sriov2dom</name>"
+        "<memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<interface type='direct'><mac address='02:00:00:00:00:01'/>"
+        "<source dev='ens1f0v0' mode='passthrough'/>"
+        "<model type='virtio'/><alias name='ua-sriov-net1'/></interface>"
+        "<interface type='direct'><mac address='02:00:00:00:00:02'/>"
+        "<source dev='ens1f0v1' mode='passthrough'/>"
+        "<model type='virtio'/><alias name='ua-sriov-net2'/></interface>"
+        "</devices></domain>";
+    char *body = migrate_body("p1", "sriov2dom",
+                              "\"sriov\":[{\"iface\":\"net1\",\"netdev\":"
+                              "\"ens1f0v3\",\"unplug\":true},{\"iface\":"
+                              "\"net2\",\"netdev\":\"ens1f0v4\","
+                              "\"unplug\":true}]");
+    virConnectPtr keep = virConnectOpen("test:///default");
+    char path[PATH_MAX + 32];
+    virDomainPtr d;
+    struct t t;
+    json_t *o, *jr;
+    (void)state;
+
+    assert_non_null(keep);
+    d = virDomainCreateXML(keep, dom, 0);
+    assert_non_null(d);
+    pthread_mutex_lock(&fk.lock);
+    fk.migrate_calls = fk.detach_calls = fk.attach_calls = 0;
+    snprintf(fk.detach_fails, sizeof(fk.detach_fails), "ua-sriov-net2");
+    pthread_mutex_unlock(&fk.lock);
+    t_open(&t, NULL, true);
+
+    json_decref(post_ok(&t, body, 202));
+    o = run_to_end(&t, "p1");
+    assert_string_equal(sget(o, "state"), "Failed");
+    assert_string_equal(sget(o, "error.reason"), "UnplugFailed");
+    json_decref(o);
+    snprintf(path, sizeof(path), "%s/jobs/p1.json", t.dir);
+    jr = json_load_file(path, 0, NULL);
+    assert_non_null(jr);
+    o = json_object_get(json_object_get(jr, "job"), "unplugged");
+    assert_int_equal(json_array_size(o), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(o, 0), "iface")),
+        "net1");
+    json_decref(jr);
+    pthread_mutex_lock(&fk.lock);
+    assert_int_equal(fk.detach_calls, 2);
+    assert_int_equal(fk.migrate_calls, 0);
+    assert_int_equal(fk.attach_calls, 1);
+    assert_true(fk.attach_flags & VIR_DOMAIN_AFFECT_LIVE);
+    assert_non_null(strstr(fk.attach_xml, "ua-sriov-net1"));
+    fk.detach_fails[0] = '\0';
+    fk.nic_gone = false;
+    fk.migrate_calls = fk.detach_calls = fk.attach_calls = 0;
+    free(fk.attach_xml);
+    fk.attach_xml = NULL;
+    pthread_mutex_unlock(&fk.lock);
+
+    t_close(&t);
+    virDomainDestroy(d);
+    virDomainFree(d);
+    virConnectClose(keep);
+    free(body);
+}
+
 static void test_migrate_fails(void **state)
 {
     char *b1 = migrate_body("m1", "test",
@@ -1856,6 +1931,7 @@ int main(void)
         cmocka_unit_test(test_migrate_succeeds),
         cmocka_unit_test(test_migrate_sriov_dest_xml),
         cmocka_unit_test(test_migrate_sriov_unplug),
+        cmocka_unit_test(test_migrate_sriov_unplug_partial),
         cmocka_unit_test(test_migrate_fails),
         cmocka_unit_test(test_progress_timeout),
         cmocka_unit_test(test_postcopy_switch),
