@@ -729,39 +729,13 @@ static bool phase_active(int phase)
            phase <= API_VMIM_PHASE_RUNNING;
 }
 
-/* Memory in use on NODE: its VMIs that run, plus those migrating to it. */
+/* Memory in use on NODE (migration.h).  From the store, not the pass's
+ * list: a migration this pass scheduled counts for the next one. */
 static int64_t node_used(const char *node, void *arg)
 {
     struct pass *p = arg;
-    struct store *st = p->c->srv->store;
-    struct store_list_opts o = {.node_name = node};
-    struct store_page page = {0};
-    int64_t used = 0;
 
-    if (store_list(st, STORE_KIND_VMI, NULL, &o, &page) == 0) {
-        for (size_t i = 0; i < json_array_size(page.items); i++) {
-            const json_t *v = json_array_get(page.items, i);
-            const char *ph = api_doc_get_string(v, "status.phase");
-            if (!streq(ph, "Succeeded") && !streq(ph, "Failed"))
-                used += orch_migration_vmi_memory(v);
-        }
-    }
-    store_page_release(&page);
-    for (size_t i = 0; i < json_array_size(p->items); i++) {
-        const json_t *m = json_array_get(p->items, i);
-        int ph = orch_vmim_phase(m);
-        json_t *v = NULL;
-
-        if (ph < API_VMIM_PHASE_SCHEDULED || ph > API_VMIM_PHASE_RUNNING ||
-            !streq(ms_string(m, "targetNode"), node))
-            continue;
-        if (store_get(st, STORE_KIND_VMI,
-                      api_doc_get_string(m, "metadata.namespace"),
-                      api_doc_get_string(m, "spec.vmiName"), &v) == 0)
-            used += orch_migration_vmi_memory(v);
-        json_decref(v);
-    }
-    return used;
+    return orch_migration_node_used(p->c->srv->store, node);
 }
 
 /* The VMIs on their way to NODE, for the SR-IOV rule (sriov.h's

@@ -551,3 +551,38 @@ out:
     *ret = out;
     return 0;
 }
+
+int64_t orch_migration_node_used(struct store *st, const char *node)
+{
+    struct store_list_opts o = {.node_name = node};
+    struct store_page page = {0};
+    json_t *in = NULL;
+    const json_t *v;
+    int64_t used = 0;
+    size_t i;
+
+    if (store_list(st, STORE_KIND_VMI, NULL, &o, &page) == 0) {
+        json_array_foreach(page.items, i, v)
+        {
+            const char *ph = api_doc_get_string(v, "status.phase");
+
+            if (!ph ||
+                (strcmp(ph, "Succeeded") != 0 && strcmp(ph, "Failed") != 0))
+                used += orch_migration_vmi_memory(v);
+        }
+    }
+    store_page_release(&page);
+    /* Those placed on NODE are counted above: only the migrating ones,
+     * still on their source, are added. */
+    if (orch_migration_incoming(st, node, &in) == 0) {
+        json_array_foreach(in, i, v)
+        {
+            const char *on = api_doc_get_string(v, "status.nodeName");
+
+            if (!on || strcmp(on, node) != 0)
+                used += orch_migration_vmi_memory(v);
+        }
+    }
+    json_decref(in);
+    return used;
+}

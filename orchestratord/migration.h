@@ -148,6 +148,13 @@ typedef int64_t (*orch_node_used_fn)(const char *node, void *arg);
  * store error or -ENOMEM. */
 int orch_migration_incoming(struct store *st, const char *node, json_t **ret);
 
+/* Bytes of memory in use on NODE, an orch_node_used_fn's answer: its VMIs
+ * that have not ended, plus those migrating to it
+ * (orch_migration_incoming), read from the store so that migrations
+ * scheduled a moment ago in the same pass count.  A store error counts
+ * what was read. */
+int64_t orch_migration_node_used(struct store *st, const char *node);
+
 /* Choose the target of a migration among NODES (a JSON array of Node
  * objects): Ready=True, not spec.unschedulable, not SOURCE, with an agent
  * URL (annotation orchestrator.io/agent-url), matching SELECTOR

@@ -675,25 +675,13 @@ static char *agent_url(struct pass *p, const char *node)
     return u ? strdup(u) : NULL;
 }
 
-/* Memory of the VMIs on NODE that have not ended. */
+/* Memory in use on NODE (migration.h): its VMIs that have not ended and
+ * those migrating to it. */
 static int64_t node_used(const char *node, void *arg)
 {
     struct pass *p = arg;
-    struct store_list_opts o = {.node_name = node};
-    struct store_page page = {0};
-    int64_t used = 0;
-    const json_t *v;
-    size_t i;
 
-    if (store_list(p->c->srv->store, STORE_KIND_VMI, NULL, &o, &page) == 0) {
-        json_array_foreach(page.items, i, v)
-        {
-            if (!phase_final(api_doc_get_string(v, "status.phase")))
-                used += orch_migration_vmi_memory(v);
-        }
-    }
-    store_page_release(&page);
-    return used;
+    return orch_migration_node_used(p->c->srv->store, node);
 }
 
 /* The VMIs on their way to NODE, for the SR-IOV rule (sriov.h's

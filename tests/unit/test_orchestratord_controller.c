@@ -779,6 +779,37 @@ static void test_sriov_vfs_held_in_one_pass(void **state)
     assert_vmi_on(f, "vm3", "hv04");
 }
 
+/* Two migrations scheduled in one pass count each other's memory: hv02
+ * has room for one of the two 2Gi guests, the other fails for memory. */
+static void test_memory_held_in_one_pass(void **state)
+{
+    struct fixture *f = *state;
+    json_t *o1, *o2;
+    const json_t *failed;
+
+    add_node(f, "hv01", URL("1"), "True", false, "16Gi", NULL);
+    add_node(f, "hv02", URL("2"), "True", false, "3Gi", NULL);
+    add_vmi(f, "vm1", "hv01", "2Gi");
+    add_vmi(f, "vm2", "hv01", "2Gi");
+    post_vmim(f, "m1", "vm1", NULL);
+    post_vmim(f, "m2", "vm2", NULL);
+    settle(f, 5);
+    o1 = get(f, STORE_KIND_MIGRATION, "m1");
+    o2 = get(f, STORE_KIND_MIGRATION, "m2");
+    /* Either may be first; exactly one goes to hv02. */
+    failed = strcmp(jstr(o1, "status.phase"), "Failed") == 0 ? o1 : o2;
+    assert_string_equal(
+        jstr(failed == o1 ? o2 : o1, "status.migrationState.targetNode"),
+        "hv02");
+    assert_string_equal(jstr(failed, "status.phase"), "Failed");
+    if (!strstr(jstr(failed, "status.migrationState.failureReason"),
+                "hv02 has not enough free memory"))
+        fail_msg("failureReason: %s",
+                 jstr(failed, "status.migrationState.failureReason"));
+    json_decref(o1);
+    json_decref(o2);
+}
+
 /* A migration in flight holds its VF on the target until the report shows
  * it (then it is not counted twice) or the migration ends. */
 static void test_sriov_vfs_held_by_migration_in_flight(void **state)
@@ -2024,6 +2055,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limit_per_source, setup, teardown),
         cmocka_unit_test(test_pick_target),
         cmocka_unit_test_setup_teardown(test_sriov_target, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_held_in_one_pass, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_sriov_vfs_held_in_one_pass, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

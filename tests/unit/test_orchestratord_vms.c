@@ -553,6 +553,40 @@ static void test_vm_placement_counts_vfs_in_flight(void **state)
     json_decref(vmi);
 }
 
+/* Placement counts the memory of a migration heading to a node: hv01 has
+ * the most memory (4 GiB) but a 2Gi guest is migrating to it, so the 2Gi
+ * VM goes to hv02 (3 GiB free). */
+static void test_vm_placement_counts_migration_memory(void **state)
+{
+    struct fixture *f = *state;
+    json_t *o;
+
+    report_vfs(f, "hv01", URL("1"), 4, NULL, 0, NULL, NULL);
+    report_vfs(f, "hv02", URL("2"), 3, NULL, 0, NULL, NULL);
+    o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:{s:{s:s}}}, s:{s:s, s:s}}",
+                  "apiVersion", "kubevirt.io/v1", "kind",
+                  "VirtualMachineInstance", "metadata", "name", "vmx",
+                  "namespace", "default", "spec", "domain", "memory", "guest",
+                  "2Gi", "status", "phase", "Running", "nodeName", "hv09");
+    assert_int_equal(store_create(f->st, STORE_KIND_VMI, o), 0);
+    json_decref(o);
+    o = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s}, s:{s:s, s:{s:s, s:s}}}",
+                  "apiVersion", "kubevirt.io/v1", "kind",
+                  "VirtualMachineInstanceMigration", "metadata", "name", "mx",
+                  "namespace", "default", "spec", "vmiName", "vmx", "status",
+                  "phase", "Running", "migrationState", "sourceNode", "hv09",
+                  "targetNode", "hv01");
+    assert_int_equal(store_create(f->st, STORE_KIND_MIGRATION, o), 0);
+    json_decref(o);
+    assert_int_equal(call(f, HTTP_METHOD_POST, VMS,
+                          vm_manifest("vm1", "\"running\":true", "2Gi", NULL)),
+                     201);
+    settle(f, 3);
+    o = get(f, STORE_KIND_VMI, "vm1");
+    assert_string_equal(jstr(o, "status.nodeName"), "hv02");
+    json_decref(o);
+}
+
 static void test_pick_node_reasons(void **state)
 {
     json_t *nodes = json_array(), *vmi;
@@ -1065,6 +1099,8 @@ int main(void)
             test_vm_unschedulable_names_what_is_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_placement_counts_vfs_in_flight,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_vm_placement_counts_migration_memory, setup, teardown),
         cmocka_unit_test(test_pick_node_reasons),
         cmocka_unit_test_setup_teardown(test_vm_start_job_failed, setup,
                                         teardown),
