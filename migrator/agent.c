@@ -1002,8 +1002,8 @@ static void agent_jobs_recover(struct migr_agent *a)
     for (size_t i = 0; i < rec.n_bad; i++)
         log_warn("jobs: journal '%s/jobs/%s", a->cfg->state_dir, rec.bad[i]);
     if (rec.vfs_adopted)
-        log_info("sriov: took back %zu VF(s) that only the jobs' journal "
-                 "names (prepared for a migration, or unplugged by one)",
+        log_info("sriov: %zu VF(s) held for the jobs' journal (prepared "
+                 "for a migration, or unplugged by one)",
                  rec.vfs_adopted);
     for (size_t i = 0; i < rec.n_vf_lost; i++)
         log_warn("sriov: %s: VF not taken back", rec.vf_lost[i]);
