@@ -212,15 +212,6 @@ static char *rules_of(const struct fake *f, const char *table)
     return s ? s : strdup("");
 }
 
-static void assert_count(const char *s, const char *needle, int want)
-{
-    int n = 0;
-
-    for (const char *p = s; (p = strstr(p, needle)); p++)
-        n++;
-    assert_int_equal(n, want);
-}
-
 static void test_forward_unforward(void **state)
 {
     struct fake *f = *state;
@@ -235,9 +226,9 @@ static void test_forward_unforward(void **state)
                      0);
     nat = rules_of(f, "nat");
     filter = rules_of(f, "filter");
-    assert_count(nat, "--comment orch-pod:default_vm ", 4);
-    assert_count(nat, "--comment orch-pod:default_vm2 ", 2);
-    assert_count(filter, "--comment orch-pod:default_vm ", 2);
+    assert_int_equal(test_count(nat, "--comment orch-pod:default_vm "), 4);
+    assert_int_equal(test_count(nat, "--comment orch-pod:default_vm2 "), 2);
+    assert_int_equal(test_count(filter, "--comment orch-pod:default_vm "), 2);
     free(nat);
     free(filter);
 
@@ -246,8 +237,8 @@ static void test_forward_unforward(void **state)
                                          err, sizeof(err)),
                      0);
     nat = rules_of(f, "nat");
-    assert_count(nat, "--comment orch-pod:default_vm ", 2);
-    assert_count(nat, "--dport 53", 0);
+    assert_int_equal(test_count(nat, "--comment orch-pod:default_vm "), 2);
+    assert_int_equal(test_count(nat, "--dport 53"), 0);
     free(nat);
 
     /* Removing one domain's leaves the other's; a second time is a no-op. */
@@ -255,10 +246,10 @@ static void test_forward_unforward(void **state)
     assert_int_equal(migr_podnat_unforward("default_vm", err, sizeof(err)), 0);
     nat = rules_of(f, "nat");
     filter = rules_of(f, "filter");
-    assert_count(nat, "orch-pod:default_vm ", 0);
-    assert_count(nat, "--comment orch-pod:default_vm2 ", 2);
-    assert_count(filter, "orch-pod:default_vm ", 0);
-    assert_count(filter, "--comment orch-pod:default_vm2 ", 1);
+    assert_int_equal(test_count(nat, "orch-pod:default_vm "), 0);
+    assert_int_equal(test_count(nat, "--comment orch-pod:default_vm2 "), 2);
+    assert_int_equal(test_count(filter, "orch-pod:default_vm "), 0);
+    assert_int_equal(test_count(filter, "--comment orch-pod:default_vm2 "), 1);
     free(nat);
     free(filter);
 

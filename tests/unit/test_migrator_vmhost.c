@@ -79,15 +79,6 @@ static char *slurp_rules(const struct t *t, const char *table)
     return slurp_or_empty(path);
 }
 
-static int count(const char *s, const char *needle)
-{
-    int n = 0;
-
-    for (const char *p = s; (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
 static int rm_cb(const char *p, const struct stat *st, int fl, struct FTW *f)
 {
     (void)st;
@@ -540,12 +531,12 @@ static void test_masquerade_ports(void **state)
         free(xml);
         nat = slurp_rules(t, "nat");
         filter = slurp_rules(t, "filter");
-        assert_int_equal(count(nat, "--comment orch-pod:" DOM " "), 4);
-        assert_int_equal(count(nat, dnat), 2);
-        assert_int_equal(count(nat, "-p udp -m udp --dport 53"), 2);
+        assert_int_equal(test_count(nat, "--comment orch-pod:" DOM " "), 4);
+        assert_int_equal(test_count(nat, dnat), 2);
+        assert_int_equal(test_count(nat, "-p udp -m udp --dport 53"), 2);
         /* Where libvirt receives migrations: left alone. */
-        assert_int_equal(count(nat, "--dport 49153"), 0);
-        assert_int_equal(count(filter, "--comment orch-pod:" DOM " "), 2);
+        assert_int_equal(test_count(nat, "--dport 49153"), 0);
+        assert_int_equal(test_count(filter, "--comment orch-pod:" DOM " "), 2);
         free(nat);
         free(filter);
         got = slurp_or_empty(path);

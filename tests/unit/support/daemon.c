@@ -38,6 +38,15 @@ char *test_read_file(const char *path, size_t *ret_len)
     return buf;
 }
 
+int test_count(const char *s, const char *needle)
+{
+    int n = 0;
+
+    for (const char *p = s; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
 /* The port in "serving HTTP on 127.0.0.1:PORT" or "serving HTTPS on ...",
  * (or on 0.0.0.0, every address), or 0 when the log has no such line
  * yet. */

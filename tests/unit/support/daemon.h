@@ -14,6 +14,9 @@
  * read; *ret_len (if not NULL) gets its length.  The caller frees. */
 char *test_read_file(const char *path, size_t *ret_len);
 
+/* How many times NEEDLE occurs in S (overlapping ones too). */
+int test_count(const char *s, const char *needle);
+
 /* Run $ORCH_BUILD/bin/PROGRAM (build/bin/ without ORCH_BUILD) with the
  * NULL-terminated ARGV (argv[0] excluded), standard error into LOG_PATH,
  * then wait up to 10 s for the line "serving HTTP on 127.0.0.1:PORT" (or
