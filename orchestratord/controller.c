@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "api/api.h"
+#include "orchestratord/agent_job.h"
 #include "orchestratord/events.h"
 #include "orchestratord/hosts.h"
 #include "orchestratord/migration.h"
@@ -29,7 +30,6 @@
 #define AGENT_URL_ANNOT "orchestrator.io/agent-url"
 #define PEER_URI_ANNOT  "orchestrator.io/libvirt-peer-uri"
 #define NODE_LABEL      "kubevirt.io/nodeName"
-#define BACKOFF_MAX_MS  10000
 /* A job that has not finished is asked for again after 10 ms, doubling up
  * to 100 ms: preparing a target takes milliseconds and every one between
  * its end and our knowing is the control plane's overhead (the issue's
@@ -53,32 +53,7 @@ enum job_kind { JOB_PREPARE = 0, JOB_MIGRATE, JOB_ABORT, JOB_PLUG, JOB_COUNT };
 static const char *const job_suffix[JOB_COUNT] = {"prepare", "migrate", "abort",
                                                   "plug"};
 
-enum job_state {
-    JS_UNKNOWN = 0,
-    JS_PENDING,
-    JS_RUNNING,
-    JS_SUCCEEDED,
-    JS_FAILED,
-};
-
 struct mig;
-
-struct job {
-    struct mig *mig;
-    enum job_kind kind;
-    bool busy;   /* a call in flight */
-    bool exists; /* the agent has it */
-    bool absent; /* the agent does not have it: submit it */
-    bool posted; /* the call in flight is a submit */
-    enum job_state state;
-    json_t *obj;     /* the last job object the agent gave */
-    bool fresh;      /* obj not looked at by a pass yet */
-    int fails;       /* calls in a row without an answer */
-    int64_t poll_ms; /* the next poll's delay while not running */
-    int64_t next_ms; /* no call before */
-    int64_t last_answer_ms;
-    char last_err[200];
-};
 
 struct mig {
     struct mig *next;
@@ -93,7 +68,7 @@ struct mig {
     int64_t plug_ms;     /* when this process first drove the plug job */
     bool seen;           /* in this pass's list */
     bool dead;           /* gone: freed once no call is in flight */
-    struct job jobs[JOB_COUNT];
+    struct orch_agent_job jobs[JOB_COUNT];
 };
 
 /* A release job (contract A.2) for the target of a migration that ended
@@ -182,10 +157,14 @@ static struct mig *mig_get(struct orch_controller *c, const char *uid)
     m->ctl = c;
     snprintf(m->uid, sizeof(m->uid), "%s", uid);
     m->phase = -1;
-    for (int i = 0; i < JOB_COUNT; i++) {
-        m->jobs[i].mig = m;
-        m->jobs[i].kind = (enum job_kind)i;
-    }
+    for (int i = 0; i < JOB_COUNT; i++)
+        m->jobs[i] = (struct orch_agent_job){
+            .owner = m,
+            .kind = i,
+            .poll_first_ms = POLL_FIRST_MS,
+            .poll_max_ms = POLL_MAX_MS,
+            .refused_reason = "Rejected",
+        };
     m->next = c->migs;
     c->migs = m;
     return m;
@@ -202,7 +181,7 @@ static bool mig_busy(const struct mig *m)
 static void mig_free(struct mig *m)
 {
     for (int i = 0; i < JOB_COUNT; i++)
-        json_decref(m->jobs[i].obj);
+        orch_agent_job_clear(&m->jobs[i]);
     free(m);
 }
 
@@ -234,71 +213,21 @@ static void mig_drop(struct orch_controller *c, struct mig *m)
  * Agent calls.
  */
 
-static enum job_state job_state_parse(const char *s)
+static void job_id(const struct mig *m, int kind, char *buf, size_t len)
 {
-    if (streq(s, "Pending"))
-        return JS_PENDING;
-    if (streq(s, "Running"))
-        return JS_RUNNING;
-    if (streq(s, "Succeeded"))
-        return JS_SUCCEEDED;
-    if (streq(s, "Failed"))
-        return JS_FAILED;
-    return JS_UNKNOWN;
-}
-
-static bool job_final(const struct job *j)
-{
-    return j->state == JS_SUCCEEDED || j->state == JS_FAILED;
-}
-
-static void job_id(const struct mig *m, enum job_kind k, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s-%s", m->uid, job_suffix[k]);
-}
-
-static int64_t backoff_ms(int fails)
-{
-    int64_t ms = 1000;
-    for (int i = 1; i < fails && ms < BACKOFF_MAX_MS; i++)
-        ms *= 2;
-    return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
-}
-
-static void job_failed_call(struct job *j, int64_t now, const char *why)
-{
-    j->fails++;
-    j->next_ms = now + backoff_ms(j->fails);
-    snprintf(j->last_err, sizeof(j->last_err), "%s", why);
-}
-
-/* Whether BODY, a job object an agent answered for J, is J's: an answer
- * naming another id (or another migration) is not. */
-static bool job_answer_ours(const struct job *j, const json_t *body)
-{
-    const char *id = json_string_value(json_object_get(body, "id"));
-    const char *uid = json_string_value(
-        json_object_get(json_object_get(body, "migration"), "uid"));
-    char want[API_UID_LEN + 32];
-
-    job_id(j->mig, j->kind, want, sizeof(want));
-    if (id && strcmp(id, want) != 0)
-        return false;
-    return !uid || strcmp(uid, j->mig->uid) == 0;
+    snprintf(buf, len, "%s-%s", m->uid, job_suffix[kind]);
 }
 
 static void job_done(int err, int status, const json_t *body, void *arg)
 {
-    struct job *j = arg;
-    struct mig *m = j->mig;
+    struct orch_agent_job *j = arg;
+    struct mig *m = j->owner;
     struct orch_controller *c = m->ctl;
-    bool posted = j->posted;
+    char id[API_UID_LEN + 32];
     int64_t now;
-    char why[160];
 
-    j->busy = false;
-    j->posted = false;
     if (m->dead) {
+        j->busy = j->posted = false;
         if (!mig_busy(m)) {
             mig_unlink(&c->dead, m);
             mig_free(m);
@@ -306,58 +235,18 @@ static void job_done(int err, int status, const json_t *body, void *arg)
         return;
     }
     now = c->clock_ms();
-    if (err < 0) {
-        snprintf(why, sizeof(why), "%s", strerror(-err));
-        job_failed_call(j, now, why);
-    } else if (status == 404 && !posted) {
-        j->absent = true;
-        j->exists = false;
-        j->fails = 0;
-        j->next_ms = now;
-        j->last_answer_ms = now;
-        j->last_err[0] = '\0';
-    } else if (status >= 200 && status < 300 && !job_answer_ours(j, body)) {
-        /* An answer about another job than the one asked for (a confused
-         * agent, a proxy's mix-up): counted, and no answer for ours. */
+    job_id(m, j->kind, id, sizeof(id));
+    switch (orch_agent_job_answer(j, id, m->uid, err, status, body, now)) {
+    case ORCH_JOB_FOREIGN:
         c->srv->metrics.agent_rejected[ORCH_REJECT_UNKNOWN_JOB]++;
-        snprintf(why, sizeof(why), "the agent answered for another job '%.60s'",
-                 json_string_value(json_object_get(body, "id")));
-        job_failed_call(j, now, why);
-    } else if (status >= 200 && status < 300 &&
-               json_string_value(json_object_get(body, "state"))) {
-        enum job_state st =
-            job_state_parse(json_string_value(json_object_get(body, "state")));
-        j->exists = true;
-        j->absent = false;
-        j->fails = 0;
-        j->last_err[0] = '\0';
-        j->state = st;
-        json_decref(j->obj);
-        j->obj = json_deep_copy(body);
-        j->fresh = true;
-        j->last_answer_ms = now;
-        if (j->kind == JOB_MIGRATE && st == JS_RUNNING) {
+        break;
+    case ORCH_JOB_ANSWERED:
+        /* A running migration's progress and end are wanted sooner. */
+        if (j->kind == JOB_MIGRATE && j->state == ORCH_JOB_RUNNING)
             j->next_ms = now + POLL_RUNNING_MS;
-        } else {
-            j->poll_ms = j->poll_ms ? j->poll_ms * 2 : POLL_FIRST_MS;
-            if (j->poll_ms > POLL_MAX_MS)
-                j->poll_ms = POLL_MAX_MS;
-            j->next_ms = now + j->poll_ms;
-        }
-    } else if (posted && (status == 400 || status == 409)) {
-        /* The agent refuses the request itself: asking again will not
-         * change its mind. */
-        const char *msg = json_string_value(json_object_get(body, "message"));
-        json_decref(j->obj);
-        j->obj = json_pack("{s:s, s:{s:s, s:s}}", "state", "Failed", "error",
-                           "reason", status == 409 ? "Conflict" : "Rejected",
-                           "message", msg ? msg : "refused by the agent");
-        j->state = JS_FAILED;
-        j->fresh = true;
-        j->last_answer_ms = now;
-    } else {
-        snprintf(why, sizeof(why), "HTTP %d", status);
-        job_failed_call(j, now, why);
+        break;
+    default:
+        break;
     }
     kick(c);
 }
@@ -369,24 +258,25 @@ static const char *ms_string(const json_t *vmim, const char *field);
 /* Ask for J, or submit it (REQ, built only then) when the agent does not
  * have it and MAY_SUBMIT.  Nothing while a call is in flight, before
  * j->next_ms, or once the job is final. */
-static void
-job_drive(struct pass *p, struct mig *m, struct job *j, const char *url,
-          json_t *(*build)(struct pass *, struct mig *, const json_t *),
-          const json_t *doc, bool may_submit)
+static void job_drive(struct pass *p, struct mig *m, struct orch_agent_job *j,
+                      const char *url,
+                      json_t *(*build)(struct pass *, struct mig *,
+                                       const json_t *),
+                      const json_t *doc, bool may_submit)
 {
     struct orch_controller *c = p->c;
     char id[API_UID_LEN + 32];
-    int r;
+    json_t *req = NULL;
 
-    if (j->busy || job_final(j) || p->now_ms < j->next_ms)
+    if (!orch_agent_job_due(j, p->now_ms))
         return;
     if (!url) {
-        job_failed_call(j, p->now_ms, "the node has no agent URL");
+        orch_agent_job_failed_call(j, p->now_ms, "the node has no agent URL");
         return;
     }
     job_id(m, j->kind, id, sizeof(id));
     if (j->absent) {
-        json_t *req, *ctx;
+        json_t *ctx;
         if (!may_submit)
             return;
         /* The VMI is read for its domain name only when a job is sent. */
@@ -394,26 +284,18 @@ job_drive(struct pass *p, struct mig *m, struct job *j, const char *url,
         req = ctx ? build(p, m, ctx) : NULL;
         json_decref(ctx);
         if (!req) {
-            job_failed_call(j, p->now_ms, "cannot build the job request");
+            orch_agent_job_failed_call(j, p->now_ms,
+                                       "cannot build the job request");
             return;
         }
-        j->busy = true;
-        j->posted = true;
-        r = c->agent.ops->submit(c->agent.ctx, url, req, job_done, j);
-        json_decref(req);
-    } else {
-        j->busy = true;
-        r = c->agent.ops->get(c->agent.ctx, url, id, job_done, j);
     }
-    if (r < 0) {
-        j->busy = false;
-        j->posted = false;
-        job_failed_call(j, p->now_ms, strerror(-r));
-    }
+    (void)orch_agent_job_call(j, &c->agent, url, id, req, job_done, j,
+                              p->now_ms);
+    json_decref(req);
 }
 
 /* "REASON: MESSAGE" of a failed job. */
-static void job_error(const struct job *j, char *buf, size_t len)
+static void job_error(const struct orch_agent_job *j, char *buf, size_t len)
 {
     const json_t *e = json_object_get(j->obj, "error");
     const char *r = json_string_value(json_object_get(e, "reason"));
@@ -421,7 +303,7 @@ static void job_error(const struct job *j, char *buf, size_t len)
     snprintf(buf, len, "%s%s%s", r ? r : "Failed", m ? ": " : "", m ? m : "");
 }
 
-static const char *job_error_reason(const struct job *j)
+static const char *job_error_reason(const struct orch_agent_job *j)
 {
     return json_string_value(
         json_object_get(json_object_get(j->obj, "error"), "reason"));
@@ -568,7 +450,7 @@ static void release_done(int err, int status, const json_t *body, void *arg)
         return;
     }
     rl->fails++;
-    rl->next_ms = now + backoff_ms(rl->fails);
+    rl->next_ms = now + orch_agent_backoff_ms(rl->fails);
     kick(c);
 }
 
@@ -1130,13 +1012,13 @@ static bool past(const struct pass *p, const struct mig *m, int64_t bound_s)
 }
 
 /* What a job that has not finished is waiting on, for a failure reason. */
-static void job_stuck(const struct job *j, char *buf, size_t len)
+static void job_stuck(const struct orch_agent_job *j, char *buf, size_t len)
 {
     if (j->last_err[0])
         snprintf(buf, len, "last error: %s", j->last_err);
-    else if (j->state == JS_PENDING || j->state == JS_RUNNING)
+    else if (j->state == ORCH_JOB_PENDING || j->state == ORCH_JOB_RUNNING)
         snprintf(buf, len, "the job is still %s",
-                 j->state == JS_PENDING ? "Pending" : "Running");
+                 j->state == ORCH_JOB_PENDING ? "Pending" : "Running");
     else
         snprintf(buf, len, "no answer");
 }
@@ -1150,8 +1032,8 @@ static void job_stuck(const struct job *j, char *buf, size_t len)
  * answer: before TargetReady no migrate job exists, the guest has not
  * been touched, and failing is the truth.  A store error tells nothing:
  * the bound still holds. */
-static bool target_lost(struct pass *p, const struct job *j, const char *target,
-                        char *why, size_t len)
+static bool target_lost(struct pass *p, const struct orch_agent_job *j,
+                        const char *target, char *why, size_t len)
 {
     json_t *node = NULL;
     const char *reason = NULL, *msg = NULL;
@@ -1185,14 +1067,14 @@ static bool target_lost(struct pass *p, const struct job *j, const char *target,
 
 static int step_preparing(struct pass *p, struct mig *m, json_t *doc)
 {
-    struct job *j = &m->jobs[JOB_PREPARE];
+    struct orch_agent_job *j = &m->jobs[JOB_PREPARE];
     const char *target = ms_string(doc, "targetNode");
     char why[600], err[400];
     char *url;
 
     if (abort_requested(doc))
         return fail_aborted(p, doc, API_VMIM_PHASE_PREPARING_TARGET);
-    if (j->state == JS_SUCCEEDED) {
+    if (j->state == ORCH_JOB_SUCCEEDED) {
         const json_t *res = json_object_get(j->obj, "result");
         const char *addr =
             json_string_value(json_object_get(res, "migrationAddress"));
@@ -1229,7 +1111,7 @@ static int step_preparing(struct pass *p, struct mig *m, json_t *doc)
             m->jobs[JOB_MIGRATE].absent = true;
         return r;
     }
-    if (j->state == JS_FAILED) {
+    if (j->state == ORCH_JOB_FAILED) {
         job_error(j, err, sizeof(err));
         snprintf(why, sizeof(why),
                  "target node '%s' could not prepare the migration: %s",
@@ -1254,7 +1136,8 @@ static int step_preparing(struct pass *p, struct mig *m, json_t *doc)
 
 static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
 {
-    struct job *pj = &m->jobs[JOB_PREPARE], *j = &m->jobs[JOB_MIGRATE];
+    struct orch_agent_job *pj = &m->jobs[JOB_PREPARE],
+                          *j = &m->jobs[JOB_MIGRATE];
     const char *src = ms_string(doc, "sourceNode");
     const char *target = ms_string(doc, "targetNode");
     char why[600], err[400];
@@ -1270,7 +1153,7 @@ static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
         if (!j->exists && !j->busy && j->absent)
             j->absent = false; /* ask before anything else */
     }
-    if (j->exists && j->state != JS_FAILED) {
+    if (j->exists && j->state != ORCH_JOB_FAILED) {
         json_t *ms = orch_migration_state(doc);
         if (!ms ||
             json_object_set_new(ms, "startTimestamp", json_string(p->now)) <
@@ -1280,14 +1163,14 @@ static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
             return -ENOMEM;
         return vmim_put(p, doc, API_VMIM_PHASE_TARGET_READY);
     }
-    if (j->state == JS_FAILED) {
+    if (j->state == ORCH_JOB_FAILED) {
         job_error(j, err, sizeof(err));
         snprintf(why, sizeof(why),
                  "source node '%s' did not start the migration: %s",
                  src ? src : "", err);
         return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
     }
-    if (pj->state == JS_FAILED) {
+    if (pj->state == ORCH_JOB_FAILED) {
         job_error(pj, err, sizeof(err));
         snprintf(why, sizeof(why),
                  "target node '%s' could not prepare the migration again: %s",
@@ -1295,14 +1178,14 @@ static int step_target_ready(struct pass *p, struct mig *m, json_t *doc)
         return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
     }
     if (past(p, m, ORCH_CONTROLLER_AGENT_BOUND_S)) {
-        job_stuck(pj->state == JS_SUCCEEDED ? j : pj, err, sizeof(err));
+        job_stuck(pj->state == ORCH_JOB_SUCCEEDED ? j : pj, err, sizeof(err));
         snprintf(why, sizeof(why),
                  "source node '%s' did not accept the migration within %d s "
                  "(%s)",
                  src ? src : "", ORCH_CONTROLLER_AGENT_BOUND_S, err);
         return fail(p, doc, API_VMIM_PHASE_TARGET_READY, why);
     }
-    if (pj->state != JS_SUCCEEDED) {
+    if (pj->state != ORCH_JOB_SUCCEEDED) {
         /* After a restart: the prepare job's result (the target's
          * addresses) is the agent's to tell again.  The source is asked
          * at the same time whether it has the migrate job (then the
@@ -1548,22 +1431,22 @@ static int step_running_lost(struct pass *p, struct mig *m, json_t *doc)
 static int step_plug(struct pass *p, struct mig *m, json_t *doc,
                      const char *mode)
 {
-    struct job *pl = &m->jobs[JOB_PLUG];
+    struct orch_agent_job *pl = &m->jobs[JOB_PLUG];
     const char *target = ms_string(doc, "targetNode");
     char why[600], err[400];
     char *url;
 
     if (!m->plug_ms)
         m->plug_ms = p->now_ms;
-    if (pl->state == JS_SUCCEEDED) {
+    if (pl->state == ORCH_JOB_SUCCEEDED) {
         (void)orch_event_record(p->c->srv, doc, "Normal", "SRIOVPlugged",
                                 "the SR-IOV interfaces are plugged in again "
                                 "on the target");
         return succeed(p, doc, mode);
     }
-    if (pl->state == JS_FAILED ||
+    if (pl->state == ORCH_JOB_FAILED ||
         p->now_ms - m->plug_ms > ORCH_CONTROLLER_AGENT_BOUND_S * 1000) {
-        if (pl->state == JS_FAILED)
+        if (pl->state == ORCH_JOB_FAILED)
             job_error(pl, err, sizeof(err));
         else
             job_stuck(pl, err, sizeof(err));
@@ -1583,7 +1466,7 @@ static int step_plug(struct pass *p, struct mig *m, json_t *doc,
 
 static int step_running(struct pass *p, struct mig *m, json_t *doc)
 {
-    struct job *j = &m->jobs[JOB_MIGRATE], *a = &m->jobs[JOB_ABORT];
+    struct orch_agent_job *j = &m->jobs[JOB_MIGRATE], *a = &m->jobs[JOB_ABORT];
     const char *src = ms_string(doc, "sourceNode");
     json_t *ms = orch_migration_state(doc);
     const char *abs = ms_string(doc, "abortStatus");
@@ -1594,7 +1477,7 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
 
     if (!ms)
         return -ENOMEM;
-    if (j->state == JS_SUCCEEDED) {
+    if (j->state == ORCH_JOB_SUCCEEDED) {
         const json_t *res = json_object_get(j->obj, "result");
         const char *mode = json_string_value(json_object_get(res, "mode"));
         progress_apply(doc, j->obj, p->now);
@@ -1602,7 +1485,7 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
             return step_plug(p, m, doc, mode);
         return succeed(p, doc, mode);
     }
-    if (j->state == JS_FAILED) {
+    if (j->state == ORCH_JOB_FAILED) {
         progress_apply(doc, j->obj, p->now);
         outcome_cond_clear(doc);
         if (streq(job_error_reason(j), "Aborted")) {
@@ -1653,12 +1536,12 @@ static int step_running(struct pass *p, struct mig *m, json_t *doc)
             a->absent = true;
         return r;
     }
-    if (abort && streq(abs, "Aborting") && job_final(a)) {
+    if (abort && streq(abs, "Aborting") && orch_agent_job_final(a)) {
         free(url);
         /* Succeeded: the migrate job ends Failed (Aborted) next.  Failed
          * (TooLate, NotRunning): it goes on to its end. */
         if (json_object_set_new(ms, "abortStatus",
-                                json_string(a->state == JS_SUCCEEDED
+                                json_string(a->state == ORCH_JOB_SUCCEEDED
                                                 ? "Succeeded"
                                                 : "Failed")) < 0)
             return -ENOMEM;
@@ -1743,9 +1626,9 @@ static void timer_arm(struct orch_controller *c, int64_t now)
         return;
     for (struct mig *m = c->migs; m; m = m->next)
         for (int i = 0; i < JOB_COUNT; i++) {
-            const struct job *j = &m->jobs[i];
-            if ((j->exists || j->absent) && !j->busy && !job_final(j) &&
-                j->next_ms < next)
+            const struct orch_agent_job *j = &m->jobs[i];
+            if ((j->exists || j->absent) && !j->busy &&
+                !orch_agent_job_final(j) && j->next_ms < next)
                 next = j->next_ms;
         }
     for (struct release *rl = c->releases; rl; rl = rl->next)

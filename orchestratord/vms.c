@@ -19,12 +19,12 @@
 #include <event2/event.h>
 
 #include "api/api.h"
+#include "orchestratord/agent_job.h"
 #include "orchestratord/events.h"
 #include "orchestratord/orchd.h"
 
 #define AGENT_URL_ANNOT "orchestrator.io/agent-url"
 #define NODE_LABEL      "kubevirt.io/nodeName"
-#define BACKOFF_MAX_MS  10000
 #define POLL_FIRST_MS   50
 #define POLL_MAX_MS     1000
 #define GRACE_DEFAULT_S 30
@@ -32,24 +32,7 @@
 enum job_kind { JOB_START = 0, JOB_STOP, JOB_COUNT };
 static const char *const job_suffix[JOB_COUNT] = {"start", "stop"};
 
-enum job_state { JS_UNKNOWN = 0, JS_PENDING, JS_RUNNING, JS_OK, JS_FAILED };
-
 struct vment;
-
-struct job {
-    struct vment *e;
-    enum job_kind kind;
-    bool busy;   /* a call in flight */
-    bool exists; /* the agent has it */
-    bool absent; /* the agent does not: submit it */
-    bool posted; /* the call in flight is a submit */
-    enum job_state state;
-    json_t *obj; /* the last job object */
-    int fails;
-    int64_t poll_ms;
-    int64_t next_ms;
-    char node[254]; /* where it was sent */
-};
 
 struct vment {
     struct vment *next;
@@ -61,7 +44,7 @@ struct vment {
     char key[320];       /* "NS/NAME" of its VM, for a pass over a few VMs */
     int64_t start_ok_ms; /* when the start job was seen Succeeded */
     int64_t final_ms;    /* when the VMI was first seen final */
-    struct job jobs[JOB_COUNT];
+    struct orch_agent_job jobs[JOB_COUNT];
 };
 
 /* A VMI whose VM is gone: stopped, then removed. */
@@ -467,10 +450,14 @@ static struct vment *ent_get(struct orch_vms *c, const char *uid)
         return NULL;
     e->ctl = c;
     snprintf(e->uid, sizeof(e->uid), "%s", uid);
-    for (int i = 0; i < JOB_COUNT; i++) {
-        e->jobs[i].e = e;
-        e->jobs[i].kind = (enum job_kind)i;
-    }
+    for (int i = 0; i < JOB_COUNT; i++)
+        e->jobs[i] = (struct orch_agent_job){
+            .owner = e,
+            .kind = i,
+            .poll_first_ms = POLL_FIRST_MS,
+            .poll_max_ms = POLL_MAX_MS,
+            .refused_reason = "InvalidSpec",
+        };
     e->next = c->ents;
     c->ents = e;
     return e;
@@ -491,7 +478,7 @@ static bool ent_busy(const struct vment *e)
 static void ent_free(struct vment *e)
 {
     for (int i = 0; i < JOB_COUNT; i++)
-        json_decref(e->jobs[i].obj);
+        orch_agent_job_clear(&e->jobs[i]);
     free(e);
 }
 
@@ -517,120 +504,54 @@ static void ent_drop(struct orch_vms *c, struct vment *e)
     c->dead = e;
 }
 
-static enum job_state job_state_parse(const char *s)
+static void job_id(const struct vment *e, int kind, char *buf, size_t len)
 {
-    if (streq(s, "Pending"))
-        return JS_PENDING;
-    if (streq(s, "Running"))
-        return JS_RUNNING;
-    if (streq(s, "Succeeded"))
-        return JS_OK;
-    if (streq(s, "Failed"))
-        return JS_FAILED;
-    return JS_UNKNOWN;
-}
-
-static bool job_final(const struct job *j)
-{
-    return j->state == JS_OK || j->state == JS_FAILED;
-}
-
-static int64_t backoff_ms(int fails)
-{
-    int64_t ms = 1000;
-    for (int i = 1; i < fails && ms < BACKOFF_MAX_MS; i++)
-        ms *= 2;
-    return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
+    snprintf(buf, len, "%s-%s", e->uid, job_suffix[kind]);
 }
 
 static void job_done(int err, int status, const json_t *body, void *arg)
 {
-    struct job *j = arg;
-    struct vment *e = j->e;
+    struct orch_agent_job *j = arg;
+    struct vment *e = j->owner;
     struct orch_vms *c = e->ctl;
-    bool posted = j->posted;
-    int64_t now;
+    char id[API_UID_LEN + 32];
 
-    j->busy = false;
-    j->posted = false;
     if (e->dead) {
+        j->busy = j->posted = false;
         if (!ent_busy(e)) {
             ent_unlink(&c->dead, e);
             ent_free(e);
         }
         return;
     }
-    now = c->clock_ms();
     e->fresh = true;
-    if (err == 0 && status == 404 && !posted) {
-        j->absent = true;
-        j->exists = false;
-        j->fails = 0;
-        j->next_ms = now;
-    } else if (err == 0 && status >= 200 && status < 300 &&
-               str_at(body, "state")) {
-        j->exists = true;
-        j->absent = false;
-        j->fails = 0;
-        j->state = job_state_parse(str_at(body, "state"));
-        json_decref(j->obj);
-        j->obj = json_deep_copy(body);
-        j->poll_ms = j->poll_ms ? j->poll_ms * 2 : POLL_FIRST_MS;
-        if (j->poll_ms > POLL_MAX_MS)
-            j->poll_ms = POLL_MAX_MS;
-        j->next_ms = now + j->poll_ms;
-    } else if (err == 0 && posted && (status == 400 || status == 409)) {
-        /* The agent refuses the request itself: asking again will not
-         * change its mind. */
-        const char *msg = str_at(body, "message");
-        json_decref(j->obj);
-        j->obj = json_pack("{s:s, s:{s:s, s:s}}", "state", "Failed", "error",
-                           "reason", status == 409 ? "Conflict" : "InvalidSpec",
-                           "message", msg ? msg : "refused by the agent");
-        j->state = JS_FAILED;
-    } else {
-        j->fails++;
-        j->next_ms = now + backoff_ms(j->fails);
-    }
+    job_id(e, j->kind, id, sizeof(id));
+    (void)orch_agent_job_answer(j, id, NULL, err, status, body, c->clock_ms());
     kick(c);
 }
 
 /* Ask for J on URL, or submit REQ when the agent does not have it.  REQ is
  * borrowed.  Nothing while a call is in flight, before next_ms, or once the
  * job is final. */
-static void job_drive(struct pass *p, struct job *j, const char *url,
+static void job_drive(struct pass *p, struct orch_agent_job *j, const char *url,
                       const json_t *req)
 {
-    struct orch_vms *c = p->c;
     char id[API_UID_LEN + 32];
-    int r;
 
-    if (j->busy || job_final(j) || p->now_ms < j->next_ms)
+    if (!orch_agent_job_due(j, p->now_ms))
         return;
     if (!url) {
-        j->fails++;
-        j->next_ms = p->now_ms + backoff_ms(j->fails);
+        orch_agent_job_failed_call(j, p->now_ms, "the node has no agent URL");
         return;
     }
     if (j->absent && !req)
         return; /* nothing to submit: only asked for */
-    snprintf(id, sizeof(id), "%s-%s", j->e->uid, job_suffix[j->kind]);
-    j->busy = true;
-    if (j->absent) {
-        j->posted = true;
-        r = c->agent.ops->submit(c->agent.ctx, url, req, job_done, j);
-    } else {
-        r = c->agent.ops->get(c->agent.ctx, url, id, job_done, j);
-    }
-    if (r < 0) {
-        j->busy = false;
-        j->posted = false;
-        j->fails++;
-        j->next_ms = p->now_ms + backoff_ms(j->fails);
-    }
+    job_id(j->owner, j->kind, id, sizeof(id));
+    (void)orch_agent_job_call(j, &p->c->agent, url, id, req, job_done, j,
+                              p->now_ms);
 }
 
-static const char *job_err(const struct job *j, const char *k)
+static const char *job_err(const struct orch_agent_job *j, const char *k)
 {
     return str_at(json_object_get(j->obj, "error"), k);
 }
@@ -879,16 +800,16 @@ static json_t *stop_request(const struct vment *e, const json_t *vmi,
  * again: a stop waits for it, and it may not be left Pending in memory. */
 static void start_follow(struct pass *p, struct vment *e, const char *node)
 {
-    struct job *start = &e->jobs[JOB_START];
+    struct orch_agent_job *start = &e->jobs[JOB_START];
     char *url;
 
-    if (job_final(start) || (!start->exists && !start->absent))
+    if (orch_agent_job_final(start) || (!start->exists && !start->absent))
         return;
     if (start->absent) {
         /* The host does not know it (a migrator that lost it, a VMI
          * that moved): nothing to wait for. */
         start->absent = false;
-        start->state = JS_OK;
+        start->state = ORCH_JOB_SUCCEEDED;
         return;
     }
     url = agent_url(p, node);
@@ -904,7 +825,8 @@ static int teardown(struct pass *p, struct vment *e, const json_t *vmi)
     const char *node = api_doc_get_string(vmi, "status.nodeName");
     const char *ns = api_doc_get_string(vmi, "metadata.namespace");
     const char *name = api_doc_get_string(vmi, "metadata.name");
-    struct job *start = &e->jobs[JOB_START], *stop = &e->jobs[JOB_STOP];
+    struct orch_agent_job *start = &e->jobs[JOB_START],
+                          *stop = &e->jobs[JOB_STOP];
     json_t *vmi_conds =
         json_object_get(json_object_get(vmi, "status"), "conditions");
     const json_t *sync = cond_find(vmi_conds, "Synchronized");
@@ -918,10 +840,10 @@ static int teardown(struct pass *p, struct vment *e, const json_t *vmi)
         /* A start in flight finishes first: a stop that overtook it would
          * leave the domain it then starts. */
         start_follow(p, e, node);
-        if (start->busy || (start->exists && !job_final(start)))
+        if (start->busy || (start->exists && !orch_agent_job_final(start)))
             return 0;
-        if (stop->state != JS_OK) {
-            if (stop->state == JS_FAILED) {
+        if (stop->state != ORCH_JOB_SUCCEEDED) {
+            if (stop->state == ORCH_JOB_FAILED) {
                 /* Try again later with a fresh job: the id stays, so the
                  * agent answers with the failed one; a later pass asks
                  * again after the backoff. */
@@ -1027,7 +949,7 @@ static int vmi_progress(struct pass *p, struct vment *e, json_t *vmi)
     json_t *st = obj_child(vmi, "status");
     const char *phase = str_at(st, "phase");
     const char *node = str_at(st, "nodeName");
-    struct job *start = &e->jobs[JOB_START];
+    struct orch_agent_job *start = &e->jobs[JOB_START];
     const json_t *n;
     char msg[1024];
 
@@ -1056,10 +978,10 @@ static int vmi_progress(struct pass *p, struct vment *e, json_t *vmi)
     if (!node || !*node || phase_final(phase))
         return 0;
     n = node_named(p, node);
-    if (streq(phase, "Scheduled") && start->state != JS_OK) {
+    if (streq(phase, "Scheduled") && start->state != ORCH_JOB_SUCCEEDED) {
         char *url;
         json_t *req;
-        if (start->state == JS_FAILED) {
+        if (start->state == ORCH_JOB_FAILED) {
             const char *reason = job_err(start, "reason");
             const char *m = job_err(start, "message");
             phase_set(vmi, "Failed", p->now);
@@ -1075,12 +997,12 @@ static int vmi_progress(struct pass *p, struct vment *e, json_t *vmi)
         job_drive(p, start, url, req);
         json_decref(req);
         free(url);
-        if (start->state == JS_OK)
+        if (start->state == ORCH_JOB_SUCCEEDED)
             e->start_ok_ms = p->now_ms;
         return 0;
     }
     start_follow(p, e, node);
-    if (start->state == JS_OK && !e->start_ok_ms)
+    if (start->state == ORCH_JOB_SUCCEEDED && !e->start_ok_ms)
         e->start_ok_ms = p->now_ms;
     if (streq(phase, "Scheduled") && e->start_ok_ms && n && node_ready(n) &&
         p->now_ms - e->start_ok_ms > ORCH_VMS_START_REPORT_S * 1000) {
@@ -1187,7 +1109,7 @@ static void vm_event(struct pass *p, const json_t *vm, const json_t *st)
 static int vm_status_write(struct pass *p, const json_t *vm, const json_t *vmi,
                            bool want, bool stopping, const struct vment *e)
 {
-    const struct job *stop = e ? &e->jobs[JOB_STOP] : NULL;
+    const struct orch_agent_job *stop = e ? &e->jobs[JOB_STOP] : NULL;
     json_t *doc = json_deep_copy(vm), *st, *vst, *vconds, *c;
     const char *ph;
     bool ready;
@@ -1223,7 +1145,7 @@ static int vm_status_write(struct pass *p, const json_t *vm, const json_t *vmi,
     if (c && streq(str_at(c, "status"), "False"))
         cond_set(st, "Failure", "True", str_at(c, "reason"),
                  str_at(c, "message"), p->now);
-    else if (vmi && stop && stop->state == JS_FAILED)
+    else if (vmi && stop && stop->state == ORCH_JOB_FAILED)
         /* The domain may still run: the host said why it could not stop
          * it, and the same job id cannot be tried again. */
         cond_set(
@@ -1451,9 +1373,9 @@ static void timer_arm(struct orch_vms *c, int64_t now)
         return;
     for (struct vment *e = c->ents; e; e = e->next)
         for (int i = 0; i < JOB_COUNT; i++) {
-            const struct job *j = &e->jobs[i];
-            if ((j->exists || j->absent) && !j->busy && !job_final(j) &&
-                j->next_ms < next)
+            const struct orch_agent_job *j = &e->jobs[i];
+            if ((j->exists || j->absent) && !j->busy &&
+                !orch_agent_job_final(j) && j->next_ms < next)
                 next = j->next_ms;
         }
     d = next - now;
@@ -1472,8 +1394,8 @@ static bool ent_needs_pass(const struct vment *e, int64_t now)
     if (e->fresh)
         return true;
     for (int i = 0; i < JOB_COUNT; i++) {
-        const struct job *j = &e->jobs[i];
-        if (j->busy || ((j->exists || j->absent) && !job_final(j)))
+        const struct orch_agent_job *j = &e->jobs[i];
+        if (j->busy || ((j->exists || j->absent) && !orch_agent_job_final(j)))
             return true;
     }
     return e->final_ms ||
