@@ -53,8 +53,9 @@ void orch_agent_job_failed_call(struct orch_agent_job *j, int64_t now,
     snprintf(j->last_err, sizeof(j->last_err), "%s", why);
 }
 
-int orch_agent_job_call(struct orch_agent_job *j, const struct orch_agent *agent,
-                        const char *url, const char *id, const json_t *req,
+int orch_agent_job_call(struct orch_agent_job *j,
+                        const struct orch_agent *agent, const char *url,
+                        const char *id, const json_t *req,
                         orch_agent_done_fn done, void *arg, int64_t now)
 {
     int r;
@@ -137,8 +138,9 @@ enum orch_job_answer orch_agent_job_answer(struct orch_agent_job *j,
         json_decref(j->obj);
         j->obj = json_pack(
             "{s:s, s:{s:s, s:s}}", "state", "Failed", "error", "reason",
-            status == 409 ? "Conflict"
-                          : (j->refused_reason ? j->refused_reason : "Rejected"),
+            status == 409
+                ? "Conflict"
+                : (j->refused_reason ? j->refused_reason : "Rejected"),
             "message", msg ? msg : "refused by the agent");
         j->state = ORCH_JOB_FAILED;
         j->fresh = true;

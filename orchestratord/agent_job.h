@@ -47,7 +47,7 @@ struct orch_agent_job {
     void *owner;
     int kind;
     int64_t poll_first_ms, poll_max_ms; /* the polls while not final */
-    const char *refused_reason; /* a refused submit's reason on 400 */
+    const char *refused_reason;         /* a refused submit's reason on 400 */
 
     bool busy;   /* a call in flight */
     bool exists; /* the agent has it */
@@ -92,8 +92,9 @@ void orch_agent_job_failed_call(struct orch_agent_job *j, int64_t now,
  * (borrowed) when the job is absent there, else ask for job `id`.
  * `done(err, status, body, arg)` gets the answer.  A call that cannot be
  * made is counted failed.  Returns 0 or the client's -errno. */
-int orch_agent_job_call(struct orch_agent_job *j, const struct orch_agent *agent,
-                        const char *url, const char *id, const json_t *req,
+int orch_agent_job_call(struct orch_agent_job *j,
+                        const struct orch_agent *agent, const char *url,
+                        const char *id, const json_t *req,
                         orch_agent_done_fn done, void *arg, int64_t now);
 
 /* Take the answer (as orch_agent_done_fn has it) to `j`'s call in flight

@@ -84,27 +84,27 @@ static void test_ask_submit_poll(void **state)
 
     memset(&fk, 0, sizeof(fk));
     assert_true(orch_agent_job_due(&j, 0));
-    assert_int_equal(orch_agent_job_call(&j, &fake_agent, "http://a", "u1-prepare",
-                                         req, NULL, NULL, 0),
+    assert_int_equal(orch_agent_job_call(&j, &fake_agent, "http://a",
+                                         "u1-prepare", req, NULL, NULL, 0),
                      0);
     assert_int_equal(fk.gets, 1);
     assert_string_equal(fk.id, "u1-prepare");
     assert_true(j.busy);
     assert_false(orch_agent_job_due(&j, 0));
-    assert_int_equal(orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 404,
-                                           NULL, 5),
-                     ORCH_JOB_ABSENT);
+    assert_int_equal(
+        orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 404, NULL, 5),
+        ORCH_JOB_ABSENT);
     assert_true(j.absent && !j.exists && !j.busy);
     assert_int_equal(j.next_ms, 5);
 
-    assert_int_equal(orch_agent_job_call(&j, &fake_agent, "http://a", "u1-prepare",
-                                         req, NULL, NULL, 5),
+    assert_int_equal(orch_agent_job_call(&j, &fake_agent, "http://a",
+                                         "u1-prepare", req, NULL, NULL, 5),
                      0);
     assert_int_equal(fk.submits, 1);
     assert_true(j.posted);
-    assert_int_equal(orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 202, run,
-                                           10),
-                     ORCH_JOB_ANSWERED);
+    assert_int_equal(
+        orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 202, run, 10),
+        ORCH_JOB_ANSWERED);
     assert_true(j.exists && !j.absent && j.fresh && !j.posted);
     assert_int_equal(j.state, ORCH_JOB_RUNNING);
     assert_int_equal(j.next_ms, 20);
@@ -112,15 +112,15 @@ static void test_ask_submit_poll(void **state)
         assert_false(orch_agent_job_due(&j, now - 1));
         assert_true(orch_agent_job_due(&j, now));
         j.busy = true;
-        assert_int_equal(orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200,
-                                               run, now),
-                         ORCH_JOB_ANSWERED);
+        assert_int_equal(
+            orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200, run, now),
+            ORCH_JOB_ANSWERED);
         assert_int_equal(j.next_ms, want);
     }
     j.busy = true;
-    assert_int_equal(orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200, done,
-                                           100),
-                     ORCH_JOB_ANSWERED);
+    assert_int_equal(
+        orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200, done, 100),
+        ORCH_JOB_ANSWERED);
     assert_true(orch_agent_job_final(&j));
     assert_false(orch_agent_job_due(&j, 1000000));
     assert_string_equal(json_string_value(json_object_get(j.obj, "state")),
@@ -149,27 +149,27 @@ static void test_failed_calls(void **state)
     assert_int_equal(j.fails, 1);
     assert_int_equal(j.next_ms, 1000);
     assert_string_equal(j.last_err, strerror(ECONNREFUSED));
-    assert_int_equal(orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 503,
-                                           NULL, 1000),
-                     ORCH_JOB_NO_ANSWER);
+    assert_int_equal(
+        orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 503, NULL, 1000),
+        ORCH_JOB_NO_ANSWER);
     assert_string_equal(j.last_err, "HTTP 503");
     assert_int_equal(j.next_ms, 3000);
-    assert_int_equal(orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200,
-                                           other, 3000),
-                     ORCH_JOB_FOREIGN);
+    assert_int_equal(
+        orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200, other, 3000),
+        ORCH_JOB_FOREIGN);
     assert_non_null(strstr(j.last_err, "another job 'u2-prepare'"));
-    assert_int_equal(orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200,
-                                           other_mig, 7000),
-                     ORCH_JOB_FOREIGN);
+    assert_int_equal(
+        orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200, other_mig, 7000),
+        ORCH_JOB_FOREIGN);
     assert_int_equal(j.fails, 4);
     assert_null(j.obj);
     /* Without a uid to check, only the id counts. */
-    assert_int_equal(orch_agent_job_answer(&j, "u1-prepare", NULL, 0, 200,
-                                           other_mig, 15000),
-                     ORCH_JOB_ANSWERED);
-    assert_int_equal(orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200, ours,
-                                           15010),
-                     ORCH_JOB_ANSWERED);
+    assert_int_equal(
+        orch_agent_job_answer(&j, "u1-prepare", NULL, 0, 200, other_mig, 15000),
+        ORCH_JOB_ANSWERED);
+    assert_int_equal(
+        orch_agent_job_answer(&j, "u1-prepare", "u1", 0, 200, ours, 15010),
+        ORCH_JOB_ANSWERED);
     assert_int_equal(j.fails, 0);
     assert_string_equal(j.last_err, "");
     assert_int_equal(j.state, ORCH_JOB_PENDING);
@@ -180,8 +180,8 @@ static void test_failed_calls(void **state)
     fk.fail = -EINVAL;
     j = job_new();
     j.absent = true;
-    assert_int_equal(orch_agent_job_call(&j, &fake_agent, "ftp://x", "u1-prepare",
-                                         ours, NULL, NULL, 50),
+    assert_int_equal(orch_agent_job_call(&j, &fake_agent, "ftp://x",
+                                         "u1-prepare", ours, NULL, NULL, 50),
                      -EINVAL);
     assert_int_equal(fk.submits, 1);
     assert_false(j.busy || j.posted);
@@ -214,8 +214,9 @@ static void test_refused(void **state)
 
     j = job_new();
     j.posted = true;
-    assert_int_equal(orch_agent_job_answer(&j, "v-start", NULL, 0, 409, NULL, 0),
-                     ORCH_JOB_REFUSED);
+    assert_int_equal(
+        orch_agent_job_answer(&j, "v-start", NULL, 0, 409, NULL, 0),
+        ORCH_JOB_REFUSED);
     assert_string_equal(json_string_value(json_object_get(
                             json_object_get(j.obj, "error"), "reason")),
                         "Conflict");
