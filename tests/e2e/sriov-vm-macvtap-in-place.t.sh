@@ -30,24 +30,7 @@ sriov_vm_up "$name" "$addr" "$mac"
 e2e_check "$to's VFs are all free" wait_pf 5 "$to" ens1f0 .vfsFree 2
 
 e2e_step "restart $from's migrator: it adopts the VF $dom holds"
-if [ "$from" = host-a ]; then i=1; else i=2; fi
-boot() { field "/api/v1/nodes/$from" '.metadata.annotations["orchestrator.io/agent-boot-id"]'; }
-wait_boot() { # OLD: until the node record has another boot id
-    local _ b
-    for _ in $(seq 150); do
-        b=$(boot)
-        [ -n "$b" ] && [ "$b" != "$1" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-boot0=$(boot)
-kill -KILL "${e2e_pids[$i]}"
-wait "${e2e_pids[$i]}" 2>/dev/null || true
-LAB_MIGRATOR_CONF=$(sriov_conf "$from") lab_migrator_start "$from" 2
-e2e_pids+=("$LAB_STARTED_PID")
-# Until the new run's report is in, the node record shows the old run's VFs.
-e2e_check "$from's restarted migrator reports (boot id was $boot0)" wait_boot "$boot0"
+e2e_check "$from's migrator restarts and reports" sriov_migrator_restart "$from"
 e2e_check "$from's VF $from_vf is reserved for $dom again" wait_pf 15 "$from" ens1f0 \
     "[.vfs[] | select(.reserved and .usedBy == \"$dom\") | .netdev] | join(\",\")" "$from_vf"
 e2e_check "its log says so" grep -q "domain '$dom' interface 'ua-sriov-sriov-net1': adopted VF 0 of PF 'ens1f0'" \

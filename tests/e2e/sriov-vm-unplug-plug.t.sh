@@ -5,7 +5,9 @@
 # (migration = "unplug", what hostdev mode always does; the lab has no VFIO,
 # so its stand-in VFs are attached as macvtap passthrough).
 #   1. A migration that fails after the unplug (a MigrationPolicy caps it at
-#      1 MiB/s, the VMIM is deleted mid-flight): the source plugs its VF back,
+#      1 MiB/s, the VMIM is deleted mid-flight): the source's migrator is
+#      SIGKILLed and restarted while the NIC is out, and takes the VF back
+#      from its journal; the cancel then plugs the VF back on the source,
 #      the guest re-applies its static address and answers on the source.
 #   2. A migration that succeeds: the source unplugs the NIC before it
 #      (its migrate job says so), the target's plug job attaches its own VF
@@ -65,6 +67,15 @@ e2e_check "POST VMIM slow answers 201 (got $code: $(head -c 300 "$work/post.out"
 e2e_check "slow is Running with data moving" wait_running slow 60
 e2e_check "the NIC is unplugged on $from while it runs" \
     sh -c "! virsh -c '$(lab_host_uri "$from")' dumpxml '$dom' | grep -q \"<source dev='$from_vf'\""
+# The domain no longer names the VF: only the migrate job's journal does.
+e2e_check "$from's migrator, SIGKILLed mid-migration, restarts and reports" \
+    sriov_migrator_restart "$from"
+e2e_check "$from's VF $from_vf is still held for $dom, taken back from the journal" \
+    wait_pf 15 "$from" ens1f0 \
+    "[.vfs[] | select(.reserved and .usedBy == \"$dom\") | .netdev] | join(\",\")" "$from_vf"
+e2e_check "its log says so" grep -q "1 VF(s) held for the jobs' journal" \
+    "$(lab_host_dir "$from")/log/migrator.log"
+e2e_check "slow is still Running" [ "$(field "$vmims/slow" .status.phase)" = Running ]
 code=$(delete_vmim slow)
 e2e_check "DELETE slow is accepted (got $code)" [ "$code" = 200 -o "$code" = 202 ]
 phase=$(wait_vmim slow 60) || true

@@ -112,6 +112,27 @@ sriov_vm_up() {
         "[.vfs[] | select(.usedBy == \"default_$1\") | .netdev] | join(\",\")" "$from_vf"
 }
 
+# sriov_migrator_restart HOST: SIGKILL HOST's migrator (sriov_setup started
+# host-a's second, host-b's third) and start it again; returns once the node
+# record carries the new run's boot id (until then it shows the old run's
+# VFs).
+sriov_migrator_restart() {
+    local i _ b boot0
+    if [ "$1" = host-a ]; then i=1; else i=2; fi
+    boot0=$(field "/api/v1/nodes/$1" '.metadata.annotations["orchestrator.io/agent-boot-id"]')
+    kill -KILL "${e2e_pids[$i]}"
+    wait "${e2e_pids[$i]}" 2>/dev/null || true
+    LAB_MIGRATOR_CONF=$(sriov_conf "$1") lab_migrator_start "$1" 2
+    e2e_pids[i]=$LAB_STARTED_PID
+    for _ in $(seq 150); do
+        b=$(field "/api/v1/nodes/$1" '.metadata.annotations["orchestrator.io/agent-boot-id"]')
+        [ -n "$b" ] && [ "$b" != "$boot0" ] && return 0
+        sleep 0.1
+    done
+    echo "$1's boot id is still $boot0"
+    return 1
+}
+
 # sriov_iface_on HOST DOMAIN NETDEV: DOMAIN's XML on HOST has a direct
 # passthrough interface on NETDEV. The XML is read whole first: under
 # pipefail, grep -q leaving early can kill virsh with SIGPIPE mid-write and
