@@ -193,7 +193,7 @@ demo:
 demo-down:
 	scripts/demo.sh down
 
-FORMAT_SRCS = $(shell git ls-files '*.c' '*.h')
+FORMAT_SRCS = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 format:
 	clang-format -i $(FORMAT_SRCS)
 format-check:
