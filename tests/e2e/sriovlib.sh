@@ -150,6 +150,18 @@ sriov_iface_on() {
 console_counter() {
     sed -n 's/.*orch-counter \([0-9]*\).*/\1/p' "$(vm_console "$1" "$2")" | tail -1
 }
+# wait_counter_past HOST DOMAIN N SECONDS: until the guest's counter in its
+# console on HOST is past N (a console there may begin later than N + 1,
+# after a slow migration).
+wait_counter_past() {
+    local _
+    for _ in $(seq $(($4 * 4))); do
+        [ "$(console_counter "$1" "$2" 2>/dev/null)" -gt "$3" ] 2>/dev/null && return 0
+        sleep 0.25
+    done
+    echo "$2's counter on $1 is '$(console_counter "$1" "$2" 2>/dev/null)', not past $3"
+    return 1
+}
 
 # squat_vf HOST NETDEV N: a paused guest (no disk, nothing to boot) holding
 # NETDEV with a macvtap passthrough interface: a VF in use by someone else.
