@@ -490,7 +490,9 @@ int orch_migration_pick_target(const json_t *nodes, const char *source,
     return -ENOENT;
 }
 
-int orch_migration_incoming(struct store *st, const char *node, json_t **ret)
+/* Append to OUT the VMIs of migrations from Scheduled to Running with NODE
+ * as targetNode.  Returns 0 or a store error or -ENOMEM. */
+static int migrating_to(struct store *st, const char *node, json_t *out)
 {
     const char *moving[] = {
         api_vmim_phase_name(API_VMIM_PHASE_SCHEDULED),
@@ -498,24 +500,18 @@ int orch_migration_incoming(struct store *st, const char *node, json_t **ret)
         api_vmim_phase_name(API_VMIM_PHASE_TARGET_READY),
         api_vmim_phase_name(API_VMIM_PHASE_RUNNING),
     };
-    static const char *const starting[] = {"Scheduling", "Scheduled"};
     /* node_name finds a migration by its source as well: targetNode is
      * checked below. */
     struct store_list_opts mo = {
         .node_name = node, .phases = moving, .n_phases = 4};
-    struct store_list_opts so = {
-        .node_name = node, .phases = starting, .n_phases = 2};
-    struct store_page migs = {0}, vmis = {0};
-    json_t *out = json_array();
+    struct store_page migs = {0};
     const json_t *m;
     size_t i;
     int r;
 
-    if (!out)
-        return -ENOMEM;
     r = store_list(st, STORE_KIND_MIGRATION, NULL, &mo, &migs);
     if (r < 0)
-        goto out;
+        return r;
     json_array_foreach(migs.items, i, m)
     {
         const char *target =
@@ -527,22 +523,37 @@ int orch_migration_incoming(struct store *st, const char *node, json_t **ret)
         r = store_get(st, STORE_KIND_VMI,
                       api_doc_get_string(m, "metadata.namespace"),
                       api_doc_get_string(m, "spec.vmiName"), &v);
-        if (r == -ENOENT)
+        if (r == -ENOENT) {
+            r = 0;
             continue; /* the VMI is gone: it takes nothing there */
+        }
         if (r < 0)
-            goto out;
+            break;
         if (json_array_append_new(out, v) < 0) {
             r = -ENOMEM;
-            goto out;
+            break;
         }
     }
-    r = store_list(st, STORE_KIND_VMI, NULL, &so, &vmis);
-    if (r < 0)
-        goto out;
-    if (json_array_extend(out, vmis.items) < 0)
-        r = -ENOMEM;
-out:
     store_page_release(&migs);
+    return r;
+}
+
+int orch_migration_incoming(struct store *st, const char *node, json_t **ret)
+{
+    static const char *const starting[] = {"Scheduling", "Scheduled"};
+    struct store_list_opts so = {
+        .node_name = node, .phases = starting, .n_phases = 2};
+    struct store_page vmis = {0};
+    json_t *out = json_array();
+    int r;
+
+    if (!out)
+        return -ENOMEM;
+    r = migrating_to(st, node, out);
+    if (r == 0)
+        r = store_list(st, STORE_KIND_VMI, NULL, &so, &vmis);
+    if (r == 0 && json_array_extend(out, vmis.items) < 0)
+        r = -ENOMEM;
     store_page_release(&vmis);
     if (r < 0) {
         json_decref(out);
@@ -556,7 +567,7 @@ int64_t orch_migration_node_used(struct store *st, const char *node)
 {
     struct store_list_opts o = {.node_name = node};
     struct store_page page = {0};
-    json_t *in = NULL;
+    json_t *in = json_array();
     const json_t *v;
     int64_t used = 0;
     size_t i;
@@ -572,9 +583,9 @@ int64_t orch_migration_node_used(struct store *st, const char *node)
         }
     }
     store_page_release(&page);
-    /* Those placed on NODE are counted above: only the migrating ones,
-     * still on their source, are added. */
-    if (orch_migration_incoming(st, node, &in) == 0) {
+    /* The migrating ones are still on their source: one whose record
+     * names NODE already is counted above. */
+    if (in && migrating_to(st, node, in) == 0) {
         json_array_foreach(in, i, v)
         {
             const char *on = api_doc_get_string(v, "status.nodeName");
