@@ -2055,25 +2055,14 @@ static void recovery_insert(struct migr_jobs *j, struct job *b)
     *pp = b;
 }
 
-/* Take back, for `b`'s domain, the VF that an interface of `type`
- * ("direct": `source` is the VF netdev, "hostdev": its PCI address) with
- * `mac` holds; a VF not taken back is a line in rec->vf_lost. */
-static int recover_vf(struct migr_jobs *j, struct migr_jobs_recovery *rec,
-                      const struct job *b, const char *iface, const char *type,
-                      const char *source, const char *mac)
+/* Say in rec->vf_lost that `b`'s interface `iface` (of `type`, on
+ * `source`, with `mac`) did not get its VF back: `r` says why. */
+static int recover_vf_lost(struct migr_jobs_recovery *rec, const struct job *b,
+                           const char *iface, const char *type,
+                           const char *source, const char *mac, int r)
 {
-    int r = migr_sriov_adopt_iface(j->o.sriov, j->o.cfg, b->domain, type,
-                                   source ? source : "", mac ? mac : "", NULL,
-                                   NULL);
-    char **lost;
+    char **lost = realloc(rec->vf_lost, (rec->n_vf_lost + 1) * sizeof(*lost));
 
-    if (r == 0) {
-        rec->vfs_adopted++;
-        return 0;
-    }
-    if (r == -ENOMEM)
-        return r;
-    lost = realloc(rec->vf_lost, (rec->n_vf_lost + 1) * sizeof(*lost));
     if (!lost)
         return -ENOMEM;
     rec->vf_lost = lost;
@@ -2086,6 +2075,26 @@ static int recover_vf(struct migr_jobs *j, struct migr_jobs_recovery *rec,
         return -ENOMEM;
     rec->n_vf_lost++;
     return 0;
+}
+
+/* Take back, for `b`'s domain, the VF that an interface of `type`
+ * ("direct": `source` is the VF netdev, "hostdev": its PCI address) with
+ * `mac` holds; a VF not taken back is a line in rec->vf_lost. */
+static int recover_vf(struct migr_jobs *j, struct migr_jobs_recovery *rec,
+                      const struct job *b, const char *iface, const char *type,
+                      const char *source, const char *mac)
+{
+    int r = migr_sriov_adopt_iface(j->o.sriov, j->o.cfg, b->domain, type,
+                                   source ? source : "", mac ? mac : "", NULL,
+                                   NULL);
+
+    if (r == 0) {
+        rec->vfs_adopted++;
+        return 0;
+    }
+    if (r == -ENOMEM)
+        return r;
+    return recover_vf_lost(rec, b, iface, type, source, mac, r);
 }
 
 /* Whether a job for `b`'s domain came after `b` (the list is in creation
@@ -2149,11 +2158,10 @@ static int recover_vfs(struct migr_jobs *j, struct migr_jobs_recovery *rec)
                     r = recover_vf(j, rec, b, dv.ifaces[0].alias,
                                    dv.ifaces[0].type, dv.ifaces[0].source,
                                    dv.ifaces[0].mac);
-                else if (r != -ENOMEM) /* unreadable: said, as not a VF */
-                    r = recover_vf(
-                        j, rec, b,
-                        json_string_value(json_object_get(it, "iface")),
-                        "interface", "", NULL);
+                else if (r != -ENOMEM) /* unreadable: not a VF source */
+                    r = recover_vf_lost(
+                        rec, b, json_string_value(json_object_get(it, "iface")),
+                        "interface", "", NULL, -EINVAL);
                 migr_dom_devices_clear(&dv);
                 if (r < 0)
                     break;
